@@ -1,0 +1,53 @@
+{
+  # Same sources as CMakeLists.txt (checked by scripts/check-sources.mjs).
+  # System libraries come from pkg-config; scripts/check-deps.mjs runs first
+  # (npm "install" script) and names the package to install if one is missing.
+  "targets": [
+    {
+      "target_name": "h5vault",
+      "sources": [
+        "native/h5/lock.cc",
+        "native/h5/error.cc",
+        "native/h5/types.cc",
+        "native/h5/file.cc",
+        "native/h5/dataset.cc",
+        "native/h5/attribute.cc",
+        "native/codecs/status.cc",
+        "native/codecs/lzf.cc",
+        "native/codecs/lz4.cc",
+        "native/codecs/deflate.cc",
+        "native/codecs/shuffle.cc",
+        "native/codecs/fletcher32.cc",
+        "native/filters/lzf_filter.cc",
+        "native/filters/lz4_filter.cc",
+        "native/filters/register.cc",
+        "native/engine/thread_pool.cc",
+        "native/engine/chunk_index.cc",
+        "native/engine/engine.cc",
+        "native/mmap/mapping.cc",
+        "native/addon.cc",
+        "native/js_error.cc",
+        "native/handles.cc",
+        "native/wrap_file.cc",
+        "native/wrap_dataset.cc",
+        "native/wrap_attrs.cc"
+      ],
+      "include_dirs": [
+        "<!@(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node scripts/pkg-config.mjs --include-dirs)"
+      ],
+      "libraries": ["<!@(node scripts/pkg-config.mjs --libs)"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "H5_USE_110_API"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "ldflags": ["-pthread"],
+      "conditions": [
+        ["'<!(node -p \"process.env.H5VAULT_SANITIZE||''\")'=='1'", {
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,24 @@
+// The one global lock around libhdf5 (DESIGN.md invariant 2). Every H5* call
+// made by h5vault happens while holding it; codec work, hashing and copying
+// happen outside. Recursive so that filter callbacks and nested helpers that
+// run inside a locked region may lock again.
+#pragma once
+#include <mutex>
+
+namespace h5v::h5 {
+
+std::recursive_mutex& global_mutex();
+
+class Lock {
+ public:
+  Lock() : guard_(global_mutex()) {}
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+  void unlock() { guard_.unlock(); }
+  void lock() { guard_.lock(); }
+
+ private:
+  std::unique_lock<std::recursive_mutex> guard_;
+};
+
+}  // namespace h5v::h5

@@ -1,0 +1,14 @@
+// The system libraries h5vault builds against, with the package that provides
+// each on the common package managers. Shared by check-deps, pkg-config and bootstrap.
+export const PACKAGES = [
+  { pkgconfig: 'hdf5', apt: 'libhdf5-dev', dnf: 'hdf5-devel', brew: 'hdf5', min: '1.10.5' },
+  { pkgconfig: 'liblz4', apt: 'liblz4-dev', dnf: 'lz4-devel', brew: 'lz4' },
+  { pkgconfig: 'libdeflate', apt: 'libdeflate-dev', dnf: 'libdeflate-devel', brew: 'libdeflate' },
+  { pkgconfig: 'liblzf', apt: 'liblzf-dev', dnf: 'liblzf-devel', brew: 'liblzf' },
+];
+
+// Tools needed to build (not libraries).
+export const BUILD_TOOLS = [{ bin: 'pkg-config', apt: 'pkg-config', dnf: 'pkgconf-pkg-config', brew: 'pkg-config' }];
+
+// Interop peers used by the test suite (Debian names).
+export const PEER_PACKAGES = ['python3-h5py', 'python3-numpy', 'hdf5-tools', 'hdf5-plugin-lzf', 'python3-hdf5plugin'];

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// Prints compiler/linker flags of h5vault's system libraries for binding.gyp and
+// CMakeLists.txt, via pkg-config (never hard-coded paths).
+import { execFileSync } from 'node:child_process';
+import { PACKAGES } from './deps.mjs';
+
+const mods = PACKAGES.map((p) => p.pkgconfig);
+const run = (args) => execFileSync('pkg-config', [...args, ...mods], { encoding: 'utf8' }).trim();
+const mode = process.argv[2];
+if (mode === '--include-dirs') {
+  const dirs = run(['--cflags-only-I']).split(/\s+/).filter(Boolean).map((s) => s.replace(/^-I/, ''));
+  console.log(dirs.join(' '));
+} else if (mode === '--libs') {
+  console.log(run(['--libs']));
+} else if (mode === '--cflags') {
+  console.log(run(['--cflags']));
+} else {
+  console.error('usage: pkg-config.mjs --include-dirs|--libs|--cflags');
+  process.exit(2);
+}
