@@ -1,1 +1,324 @@
-// placeholder: implemented in a following commit
+#include "dataset.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "../filters/register.h"
+#include "handle.h"
+
+namespace h5v::h5 {
+
+namespace {
+
+const char* filter_short_name(int id) {
+  switch (id) {
+    case H5Z_FILTER_DEFLATE: return "gzip";
+    case H5Z_FILTER_SHUFFLE: return "shuffle";
+    case H5Z_FILTER_FLETCHER32: return "fletcher32";
+    case H5Z_FILTER_SZIP: return "szip";
+    case H5Z_FILTER_NBIT: return "nbit";
+    case H5Z_FILTER_SCALEOFFSET: return "scaleoffset";
+    case filters::kFilterLzf: return "lzf";
+    case filters::kFilterLz4: return "lz4";
+    default: return nullptr;
+  }
+}
+
+// Selects `sel` in a copy of the dataset's file space; returns the memory space.
+bool make_spaces(hid_t dset, const engine::Selection& sel, Hid* fspace, Hid* mspace, ErrorInfo* err) {
+  fspace->reset(H5Dget_space(dset));
+  if (!*fspace) {
+    *err = capture_error("get dataspace");
+    return false;
+  }
+  if (sel.start.empty()) {
+    mspace->reset(H5Scopy(fspace->get()));
+    H5Sselect_all(mspace->get());
+    return true;
+  }
+  const hsize_t* step = sel.step.empty() ? nullptr : sel.step.data();
+  if (H5Sselect_hyperslab(fspace->get(), H5S_SELECT_SET, sel.start.data(), step, sel.count.data(), nullptr) < 0) {
+    *err = capture_error("select hyperslab");
+    return false;
+  }
+  mspace->reset(H5Screate_simple(static_cast<int>(sel.count.size()), sel.count.data(), nullptr));
+  return true;
+}
+
+}  // namespace
+
+bool describe_dataset(hid_t dset, DatasetInfo* info, ErrorInfo* err) {
+  Hid type(H5Dget_type(dset));
+  Hid space(H5Dget_space(dset));
+  Hid dcpl(H5Dget_create_plist(dset));
+  if (!type || !space || !dcpl) {
+    *err = capture_error("describe dataset");
+    return false;
+  }
+  info->type = describe_type(type.get());
+  H5S_class_t sc = H5Sget_simple_extent_type(space.get());
+  info->scalar = sc == H5S_SCALAR;
+  int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) {
+    *err = capture_error("get rank");
+    return false;
+  }
+  info->shape.assign(static_cast<size_t>(rank), 0);
+  if (rank > 0) H5Sget_simple_extent_dims(space.get(), info->shape.data(), nullptr);
+  hssize_t np = H5Sget_simple_extent_npoints(space.get());
+  info->nelements = sc == H5S_NULL ? 0 : static_cast<hsize_t>(np < 0 ? 0 : np);
+
+  H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  switch (layout) {
+    case H5D_CONTIGUOUS: info->layout = "contiguous"; break;
+    case H5D_CHUNKED: info->layout = "chunked"; break;
+    case H5D_COMPACT: info->layout = "compact"; break;
+    case H5D_VIRTUAL: info->layout = "virtual"; break;
+    default: info->layout = "unknown"; break;
+  }
+  if (layout == H5D_CHUNKED) {
+    info->chunks.assign(static_cast<size_t>(rank), 0);
+    H5Pget_chunk(dcpl.get(), rank, info->chunks.data());
+  }
+  int nf = H5Pget_nfilters(dcpl.get());
+  for (int i = 0; i < nf; ++i) {
+    FilterInfo f;
+    unsigned flags = 0, config = 0;
+    size_t ncd = 16;
+    unsigned cd[16];
+    char name[128] = {0};
+    H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &ncd, cd, sizeof name, name, &config);
+    f.id = id;
+    f.flags = flags;
+    f.cd_values.assign(cd, cd + std::min<size_t>(ncd, 16));
+    const char* shortn = filter_short_name(id);
+    f.name = shortn ? shortn : (name[0] ? name : "filter " + std::to_string(id));
+    f.available = H5Zfilter_avail(id) > 0;
+    info->filters.push_back(std::move(f));
+  }
+  info->external = H5Pget_external_count(dcpl.get()) > 0;
+  info->storage_size = H5Dget_storage_size(dset);
+  H5D_space_status_t status;
+  if (H5Dget_space_status(dset, &status) >= 0)
+    info->allocated = status != H5D_SPACE_STATUS_NOT_ALLOCATED;
+  info->offset = layout == H5D_CONTIGUOUS ? H5Dget_offset(dset) : HADDR_UNDEF;
+  clear_error_stack();  // H5Dget_offset pushes an error for unallocated data
+  return true;
+}
+
+std::vector<hsize_t> auto_chunks(const std::vector<hsize_t>& shape, size_t elem_size, size_t target) {
+  std::vector<hsize_t> c(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) c[i] = std::max<hsize_t>(shape[i], 1);
+  if (elem_size == 0) elem_size = 1;
+  auto bytes = [&] {
+    long double b = static_cast<long double>(elem_size);
+    for (auto v : c) b *= static_cast<long double>(v);
+    return b;
+  };
+  // Halve the largest dimension until the chunk fits; the last dims (rows of a
+  // weight matrix) stay whole as long as possible because the largest goes first.
+  while (bytes() > static_cast<long double>(target)) {
+    size_t big = 0;
+    for (size_t i = 1; i < c.size(); ++i)
+      if (c[i] > c[big]) big = i;
+    if (c[big] <= 1) break;
+    c[big] = (c[big] + 1) / 2;
+  }
+  return c;
+}
+
+hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& spec, ErrorInfo* err) {
+  Hid ftype(make_file_type(spec.dtype));
+  if (!ftype) {
+    *err = capture_error("make datatype");
+    return H5I_INVALID_HID;
+  }
+  Hid space(spec.scalar ? H5Screate(H5S_SCALAR)
+                        : H5Screate_simple(static_cast<int>(spec.shape.size()), spec.shape.data(), nullptr));
+  if (!space) {
+    *err = capture_error("make dataspace");
+    return H5I_INVALID_HID;
+  }
+  Hid dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  H5Pset_obj_track_times(dcpl.get(), false);  // reproducible bytes (invariant 7)
+  bool filtered = !spec.compression.empty() || spec.shuffle || spec.fletcher32;
+  std::vector<hsize_t> chunks = spec.chunks;
+  if (filtered && chunks.empty()) chunks = auto_chunks(spec.shape, std::max<size_t>(dtype_size(spec.dtype), 8));
+  if (!chunks.empty()) {
+    // Chunk dims may not be 0 even for empty dims.
+    for (auto& c : chunks) c = std::max<hsize_t>(c, 1);
+    if (H5Pset_chunk(dcpl.get(), static_cast<int>(chunks.size()), chunks.data()) < 0) {
+      *err = capture_error("set chunk shape");
+      return H5I_INVALID_HID;
+    }
+    // Same write order as h5py: shuffle, compression, fletcher32.
+    if (spec.shuffle) H5Pset_shuffle(dcpl.get());
+    if (spec.compression == "gzip") {
+      H5Pset_deflate(dcpl.get(), static_cast<unsigned>(spec.gzip_level));
+    } else if (spec.compression == "lzf") {
+      H5Pset_filter(dcpl.get(), filters::kFilterLzf, H5Z_FLAG_OPTIONAL, 0, nullptr);
+    } else if (spec.compression == "lz4") {
+      unsigned cd[1] = {spec.lz4_block};
+      H5Pset_filter(dcpl.get(), filters::kFilterLz4, H5Z_FLAG_OPTIONAL, 1, cd);
+    } else if (spec.compression == "szip") {
+      unsigned mask = spec.szip_ec ? H5_SZIP_EC_OPTION_MASK : H5_SZIP_NN_OPTION_MASK;
+      if (H5Pset_szip(dcpl.get(), mask, spec.szip_ppb) < 0) {
+        *err = capture_error("set szip");
+        return H5I_INVALID_HID;
+      }
+    }
+    if (spec.fletcher32) H5Pset_fletcher32(dcpl.get());
+  } else {
+    // Contiguous: allocate at creation, never write the fill value, so the
+    // data has a fixed offset at once and views are possible (issue #3).
+    H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS);
+    H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY);
+    H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER);
+  }
+  Hid lcpl(H5Pcreate(H5P_LINK_CREATE));
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  H5Pset_char_encoding(lcpl.get(), H5T_CSET_UTF8);
+  hid_t d = H5Dcreate2(parent, name.c_str(), ftype.get(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT);
+  if (d < 0) *err = capture_error("create dataset '" + name + "'");
+  return d;
+}
+
+bool check_filters(const DatasetInfo& info, const std::string& path, ErrorInfo* err) {
+  for (const auto& f : info.filters) {
+    if (!f.available) {
+      *err = ErrorInfo::make("H5_FILTER_UNAVAILABLE", "dataset '" + path + "' needs filter " + std::to_string(f.id) +
+                                                          " (" + f.name + "), which is not available");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool selection_elements(const DatasetInfo& info, const engine::Selection& sel, hsize_t* n,
+                        std::vector<hsize_t>* out_shape, ErrorInfo* err) {
+  if (sel.start.empty()) {
+    *n = info.nelements;
+    *out_shape = info.shape;
+    return true;
+  }
+  size_t rank = info.shape.size();
+  if (info.scalar || sel.start.size() != rank || sel.count.size() != rank ||
+      (!sel.step.empty() && sel.step.size() != rank)) {
+    *err = ErrorInfo::range_error("selection rank does not match the dataset's rank " + std::to_string(rank));
+    return false;
+  }
+  hsize_t total = 1;
+  for (size_t i = 0; i < rank; ++i) {
+    hsize_t step = sel.step.empty() ? 1 : sel.step[i];
+    if (step == 0) {
+      *err = ErrorInfo::range_error("selection step must be >= 1");
+      return false;
+    }
+    hsize_t c = sel.count[i];
+    if (c > 0) {
+      hsize_t last = sel.start[i] + (c - 1) * step;
+      if (sel.start[i] >= info.shape[i] || last >= info.shape[i] || last < sel.start[i]) {
+        *err = ErrorInfo::range_error("selection exceeds dimension " + std::to_string(i) + " (size " +
+                                      std::to_string(info.shape[i]) + ")");
+        return false;
+      }
+    }
+    total *= c;
+  }
+  *n = total;
+  *out_shape = sel.count;
+  return true;
+}
+
+bool read_numeric(hid_t dset, DType dtype, const engine::Selection& sel, void* out, ErrorInfo* err) {
+  Hid mtype(make_mem_type(dtype));
+  Hid fspace, mspace;
+  if (!make_spaces(dset, sel, &fspace, &mspace, err)) return false;
+  if (H5Sget_select_npoints(mspace.get()) == 0) return true;
+  if (H5Dread(dset, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0) {
+    *err = capture_error("read");
+    return false;
+  }
+  return true;
+}
+
+bool write_numeric(hid_t dset, DType dtype, const engine::Selection& sel, const void* in, ErrorInfo* err) {
+  Hid mtype(make_mem_type(dtype));
+  Hid fspace, mspace;
+  if (!make_spaces(dset, sel, &fspace, &mspace, err)) return false;
+  if (H5Sget_select_npoints(mspace.get()) == 0) return true;
+  if (H5Dwrite(dset, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, in) < 0) {
+    *err = capture_error("write");
+    return false;
+  }
+  return true;
+}
+
+bool read_strings(hid_t dset, const engine::Selection& sel, std::vector<std::string>* out, ErrorInfo* err) {
+  Hid ftype(H5Dget_type(dset));
+  TypeInfo ti = describe_type(ftype.get());
+  Hid fspace, mspace;
+  if (!make_spaces(dset, sel, &fspace, &mspace, err)) return false;
+  hssize_t n = H5Sget_select_npoints(mspace.get());
+  out->clear();
+  if (n <= 0) return true;
+  if (ti.vlen_string) {
+    Hid mtype(H5Tcopy(H5T_C_S1));
+    H5Tset_size(mtype.get(), H5T_VARIABLE);
+    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
+    std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
+    if (H5Dread(dset, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, ptrs.data()) < 0) {
+      *err = capture_error("read strings");
+      return false;
+    }
+    for (char* p : ptrs) out->emplace_back(p ? p : "");
+    H5Dvlen_reclaim(mtype.get(), mspace.get(), H5P_DEFAULT, ptrs.data());
+  } else {
+    size_t sz = ti.fixed_size;
+    Hid mtype(H5Tcopy(ftype.get()));
+    std::vector<char> buf(sz * static_cast<size_t>(n));
+    if (H5Dread(dset, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, buf.data()) < 0) {
+      *err = capture_error("read strings");
+      return false;
+    }
+    for (hssize_t i = 0; i < n; ++i) {
+      const char* s = buf.data() + static_cast<size_t>(i) * sz;
+      out->emplace_back(s, strnlen(s, sz));
+    }
+  }
+  return true;
+}
+
+bool write_strings(hid_t dset, const engine::Selection& sel, const std::vector<std::string>& in, ErrorInfo* err) {
+  Hid ftype(H5Dget_type(dset));
+  TypeInfo ti = describe_type(ftype.get());
+  Hid fspace, mspace;
+  if (!make_spaces(dset, sel, &fspace, &mspace, err)) return false;
+  hssize_t n = H5Sget_select_npoints(mspace.get());
+  if (static_cast<size_t>(n) != in.size()) {
+    *err = ErrorInfo::range_error("expected " + std::to_string(n) + " strings, got " + std::to_string(in.size()));
+    return false;
+  }
+  if (n == 0) return true;
+  herr_t rc;
+  if (ti.vlen_string) {
+    Hid mtype(H5Tcopy(H5T_C_S1));
+    H5Tset_size(mtype.get(), H5T_VARIABLE);
+    H5Tset_cset(mtype.get(), H5T_CSET_UTF8);
+    std::vector<const char*> ptrs;
+    for (const auto& s : in) ptrs.push_back(s.c_str());
+    rc = H5Dwrite(dset, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, ptrs.data());
+  } else {
+    std::vector<char> buf(ti.fixed_size * in.size(), 0);
+    for (size_t i = 0; i < in.size(); ++i)
+      std::memcpy(buf.data() + i * ti.fixed_size, in[i].data(), std::min(in[i].size(), ti.fixed_size));
+    rc = H5Dwrite(dset, ftype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, buf.data());
+  }
+  if (rc < 0) {
+    *err = capture_error("write strings");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace h5v::h5

@@ -1,0 +1,74 @@
+// Dataset creation, description and (serial, libhdf5) read/write. Plain C++;
+// the caller holds the global lock for everything here. The parallel engine
+// (native/engine) is tried first by the napi layer for chunked data.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <hdf5.h>
+
+#include "../engine/engine.h"
+#include "error.h"
+#include "types.h"
+
+namespace h5v::h5 {
+
+struct FilterInfo {
+  int id = 0;
+  std::string name;  // "gzip", "shuffle", "fletcher32", "szip", "lzf", "lz4", "scaleoffset", "nbit", or HDF5's name
+  unsigned flags = 0;
+  std::vector<unsigned> cd_values;
+  bool available = true;  // H5Zfilter_avail
+};
+
+struct DatasetInfo {
+  TypeInfo type;
+  std::vector<hsize_t> shape;
+  std::vector<hsize_t> chunks;  // empty unless chunked
+  std::string layout;           // "contiguous" | "chunked" | "compact" | "virtual"
+  std::vector<FilterInfo> filters;
+  hsize_t storage_size = 0;     // bytes allocated in the file
+  haddr_t offset = HADDR_UNDEF; // contiguous data offset (H5Dget_offset)
+  bool external = false;        // external raw-data files (H5Pget_external_count > 0)
+  bool allocated = false;
+  bool scalar = false;
+  hsize_t nelements = 0;
+};
+
+bool describe_dataset(hid_t dset, DatasetInfo* info, ErrorInfo* err);
+
+struct CreateSpec {
+  DType dtype = DType::Float32;
+  std::vector<hsize_t> shape;
+  bool scalar = false;
+  std::vector<hsize_t> chunks;   // empty: contiguous unless filters need chunks (then auto)
+  std::string compression;       // "", "gzip", "lzf", "lz4", "szip"
+  int gzip_level = 4;
+  bool szip_ec = false;          // false = nn
+  unsigned szip_ppb = 32;
+  unsigned lz4_block = 0;        // 0 = filter default
+  bool shuffle = false;
+  bool fletcher32 = false;
+};
+
+// Chunk shape aiming at ~target bytes (1 MiB): halves the largest dims.
+std::vector<hsize_t> auto_chunks(const std::vector<hsize_t>& shape, size_t elem_size,
+                                 size_t target = size_t(1) << 20);
+
+hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& spec, ErrorInfo* err);
+
+// Returns false + H5_FILTER_UNAVAILABLE naming the filter id if any filter is missing.
+bool check_filters(const DatasetInfo& info, const std::string& path, ErrorInfo* err);
+
+// Number of elements selected (validates the selection against the shape).
+bool selection_elements(const DatasetInfo& info, const engine::Selection& sel, hsize_t* n,
+                        std::vector<hsize_t>* out_shape, ErrorInfo* err);
+
+// Serial read/write of numeric data through libhdf5 (type conversion included).
+bool read_numeric(hid_t dset, DType dtype, const engine::Selection& sel, void* out, ErrorInfo* err);
+bool write_numeric(hid_t dset, DType dtype, const engine::Selection& sel, const void* in, ErrorInfo* err);
+bool read_strings(hid_t dset, const engine::Selection& sel, std::vector<std::string>* out, ErrorInfo* err);
+bool write_strings(hid_t dset, const engine::Selection& sel, const std::vector<std::string>& in,
+                   ErrorInfo* err);
+
+}  // namespace h5v::h5

@@ -1,0 +1,119 @@
+// File and object lifetimes, plus group/link operations. Plain C++ (no napi).
+//
+// Lifetime rule (DESIGN.md invariant 2, "close() waits for pending work"):
+// every operation brackets itself with begin_op()/end_op(). close() marks the
+// file closed at once (new operations fail with H5_CLOSED) and the HDF5 file
+// is actually closed when the last pending operation ends. Objects (groups,
+// datasets) hold a shared_ptr to their file, so the FileHandle outlives them.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <hdf5.h>
+
+#include "error.h"
+
+namespace h5v::h5 {
+
+class FileHandle {
+ public:
+  // Open an existing file: writable=false -> H5F_ACC_RDONLY, true -> RDWR.
+  static std::shared_ptr<FileHandle> open(const std::string& path, bool writable, ErrorInfo* err);
+  // Create a file (fails with H5_EXISTS unless overwrite). Files are created
+  // with h5vault's layout choices (alignment, no timestamps).
+  static std::shared_ptr<FileHandle> create(const std::string& path, bool overwrite, ErrorInfo* err);
+  ~FileHandle();
+
+  hid_t id() const { return fid_; }
+  const std::string& path() const { return path_; }
+  bool writable() const { return writable_; }
+
+  // Returns false (and sets err to H5_CLOSED) once close() was requested.
+  bool begin_op(ErrorInfo* err);
+  void end_op();
+  // Idempotent. Actually closes now if nothing is pending, else when the
+  // last pending operation ends.
+  void close();
+  bool close_requested() const;
+  // True once H5Fclose ran (read under the global lock).
+  bool hdf5_closed() const { return hdf5_closed_; }
+
+  // Opaque per-file slots owned by other layers (e.g. the mmap layer).
+  std::shared_ptr<void> mapping;
+
+ private:
+  FileHandle(std::string path, hid_t fid, bool writable)
+      : path_(std::move(path)), fid_(fid), writable_(writable) {}
+  void do_close();
+
+  std::string path_;
+  hid_t fid_;
+  bool writable_;
+  mutable std::mutex m_;
+  int pending_ = 0;
+  bool close_requested_ = false;
+  bool hdf5_closed_ = false;
+};
+
+enum class ObjKind { Group, Dataset, Datatype, Other };
+
+// An open group or dataset. Destruction closes the id (takes the lock).
+class ObjHandle {
+ public:
+  ObjHandle(std::shared_ptr<FileHandle> file, hid_t id, ObjKind kind, std::string path)
+      : file(std::move(file)), id(id), kind(kind), path(std::move(path)) {}
+  ~ObjHandle();
+  ObjHandle(const ObjHandle&) = delete;
+  ObjHandle& operator=(const ObjHandle&) = delete;
+
+  std::shared_ptr<FileHandle> file;
+  hid_t id;
+  ObjKind kind;
+  std::string path;                 // absolute path in the file, for messages
+  std::shared_ptr<void> engine_cache;  // engine's chunk index for datasets
+};
+
+// RAII bracket around one operation on a file (begin_op/end_op).
+class OpGuard {
+ public:
+  OpGuard(std::shared_ptr<FileHandle> f, ErrorInfo* err) : f_(std::move(f)) {
+    ok_ = f_->begin_op(err);
+  }
+  ~OpGuard() {
+    if (ok_) f_->end_op();
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  std::shared_ptr<FileHandle> f_;
+  bool ok_;
+};
+
+// --- group / link operations (caller holds the global lock) ---
+
+// Creates intermediate groups as needed ('a/b/c'); H5_EXISTS if present.
+hid_t create_group(hid_t parent, const std::string& path, ErrorInfo* err);
+// Opens the object at path (follows soft links); H5_NOT_FOUND if absent.
+hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInfo* err);
+bool path_exists(hid_t parent, const std::string& path);
+
+struct LinkEntry {
+  std::string name;
+  std::string kind;      // "group" | "dataset" | "datatype" | "dangling" | "external" | "other"
+  std::string link;      // "hard" | "soft" | "external"
+  std::string address;   // object identity ("fileno:addr"), empty if not resolvable
+};
+// Links of a group, in name order. External links are listed but never followed.
+bool list_links(hid_t group, std::vector<LinkEntry>* out, ErrorInfo* err);
+std::string object_identity(hid_t obj);
+
+// Join a parent path and a relative path into an absolute one.
+std::string join_path(const std::string& parent, const std::string& rel);
+// Rejects empty components, '.'/'..', absolute paths inside names etc.
+bool valid_relative_path(const std::string& p, std::string* why);
+
+const char* libhdf5_version();
+
+}  // namespace h5v::h5
