@@ -1,1 +1,158 @@
-// placeholder: implemented in a following commit
+// JS bindings for attributes. Values cross as plain data: numeric payloads as
+// ArrayBuffers in native byte order, strings as string[]; lib/attrs.ts turns
+// them into numbers / bigints / typed arrays / strings.
+#include <cstring>
+
+#include "h5/attribute.h"
+#include "h5/lock.h"
+#include "wrap.h"
+
+namespace h5v::js {
+
+using h5::ErrorInfo;
+using h5::Lock;
+
+namespace {
+
+std::shared_ptr<h5::ObjHandle> guarded(const Napi::CallbackInfo& info, std::unique_ptr<h5::OpGuard>* op) {
+  auto obj = unwrap_object(info, 0);
+  ErrorInfo err;
+  *op = std::make_unique<h5::OpGuard>(obj->file, &err);
+  if (!(*op)->ok()) throw_error(info.Env(), err);
+  return obj;
+}
+
+Napi::Value AttrList(const Napi::CallbackInfo& info) {
+  std::unique_ptr<h5::OpGuard> op;
+  auto obj = guarded(info, &op);
+  std::vector<std::string> names;
+  ErrorInfo err;
+  bool ok;
+  {
+    Lock lock;
+    ok = h5::list_attrs(obj->id, &names, &err);
+  }
+  if (!ok) throw_error(info.Env(), err);
+  Napi::Array a = Napi::Array::New(info.Env(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) a.Set(i, names[i]);
+  return a;
+}
+
+Napi::Value AttrHas(const Napi::CallbackInfo& info) {
+  std::unique_ptr<h5::OpGuard> op;
+  auto obj = guarded(info, &op);
+  std::string name = arg_string(info, 1, "attribute name");
+  Lock lock;
+  return Napi::Boolean::New(info.Env(), h5::has_attr(obj->id, name));
+}
+
+// attrGet(obj, name) -> { dtype, scalar, shape, data: ArrayBuffer | string[] }
+Napi::Value AttrGet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::unique_ptr<h5::OpGuard> op;
+  auto obj = guarded(info, &op);
+  std::string name = arg_string(info, 1, "attribute name");
+  h5::AttrValue v;
+  ErrorInfo err;
+  bool ok;
+  {
+    Lock lock;
+    ok = h5::read_attr(obj->id, name, &v, &err);
+  }
+  if (!ok) {
+    if (err.code == "H5_NOT_FOUND") err.message = "no attribute '" + name + "' on '" + obj->path + "'";
+    throw_error(env, err);
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("dtype", h5::dtype_name(v.dtype));
+  r.Set("scalar", v.scalar);
+  Napi::Array shape = Napi::Array::New(env, v.shape.size());
+  for (size_t i = 0; i < v.shape.size(); ++i) shape.Set(i, static_cast<double>(v.shape[i]));
+  r.Set("shape", shape);
+  if (v.dtype == h5::DType::String) {
+    Napi::Array a = Napi::Array::New(env, v.strings.size());
+    for (size_t i = 0; i < v.strings.size(); ++i) a.Set(i, v.strings[i]);
+    r.Set("data", a);
+  } else {
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, v.bytes.size());
+    if (!v.bytes.empty()) std::memcpy(ab.Data(), v.bytes.data(), v.bytes.size());
+    r.Set("data", ab);
+  }
+  return r;
+}
+
+// attrSet(obj, name, dtype, shape|null, data: TypedArray | string[])
+Napi::Value AttrSet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::unique_ptr<h5::OpGuard> op;
+  auto obj = guarded(info, &op);
+  std::string name = arg_string(info, 1, "attribute name");
+  if (name.empty()) throw Napi::TypeError::New(env, "attribute name must not be empty");
+  std::string dt = arg_string(info, 2, "dtype");
+  h5::AttrValue v;
+  v.dtype = h5::dtype_from_name(dt);
+  if (v.dtype == h5::DType::Unsupported) throw Napi::TypeError::New(env, "unknown dtype '" + dt + "'");
+  v.scalar = !(info.Length() > 3 && info[3].IsArray());
+  size_t n = 1;
+  if (!v.scalar) {
+    auto a = info[3].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      double d = a.Get(i).ToNumber().DoubleValue();
+      if (!(d >= 0)) throw Napi::RangeError::New(env, "attribute shape must be non-negative integers");
+      v.shape.push_back(static_cast<hsize_t>(d));
+      n *= static_cast<size_t>(d);
+    }
+  }
+  Napi::Value data = info.Length() > 4 ? info[4] : env.Undefined();
+  if (v.dtype == h5::DType::String) {
+    if (!data.IsArray()) throw Napi::TypeError::New(env, "string attribute data must be a string[]");
+    auto a = data.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) v.strings.push_back(a.Get(i).ToString().Utf8Value());
+    if (v.strings.size() != n) throw Napi::RangeError::New(env, "string count does not match the attribute shape");
+  } else {
+    if (!data.IsTypedArray()) throw Napi::TypeError::New(env, "numeric attribute data must be a TypedArray");
+    auto ta = data.As<Napi::TypedArray>();
+    if (ta.ByteLength() != n * h5::dtype_size(v.dtype))
+      throw Napi::RangeError::New(env, "attribute data length does not match its shape and dtype");
+    const uint8_t* p = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    v.bytes.assign(p, p + ta.ByteLength());
+  }
+  if (!obj->file->writable())
+    throw_error(env, ErrorInfo::make("H5_READ_ONLY", "file '" + obj->file->path() + "' is open read-only"));
+  ErrorInfo err;
+  bool ok;
+  {
+    Lock lock;
+    ok = h5::write_attr(obj->id, name, v, &err);
+  }
+  if (!ok) throw_error(env, err);
+  return env.Undefined();
+}
+
+Napi::Value AttrDelete(const Napi::CallbackInfo& info) {
+  std::unique_ptr<h5::OpGuard> op;
+  auto obj = guarded(info, &op);
+  std::string name = arg_string(info, 1, "attribute name");
+  if (!obj->file->writable())
+    throw_error(info.Env(), ErrorInfo::make("H5_READ_ONLY", "file '" + obj->file->path() + "' is open read-only"));
+  ErrorInfo err;
+  bool ok;
+  {
+    Lock lock;
+    ok = h5::delete_attr(obj->id, name, &err);
+  }
+  if (!ok) throw_error(info.Env(), err);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void init_attrs(Napi::Env env, Napi::Object exports) {
+  exports.Set("attrList", Napi::Function::New(env, AttrList));
+  exports.Set("attrHas", Napi::Function::New(env, AttrHas));
+  exports.Set("attrGet", Napi::Function::New(env, AttrGet));
+  exports.Set("attrSet", Napi::Function::New(env, AttrSet));
+  exports.Set("attrDelete", Napi::Function::New(env, AttrDelete));
+}
+
+}  // namespace h5v::js

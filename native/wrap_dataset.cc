@@ -1,1 +1,556 @@
-// placeholder: implemented in a following commit
+// JS bindings for datasets: create, describe, read/write (sync and Promise),
+// zero-copy views and prefetch. Reads and writes try the parallel engine for
+// chunked data and fall back to libhdf5's serial path.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/engine.h"
+#include "h5/dataset.h"
+#include "h5/handle.h"
+#include "h5/lock.h"
+#include "mmap/mapping.h"
+#include "wrap.h"
+
+namespace h5v::js {
+
+using h5::DType;
+using h5::ErrorInfo;
+using h5::Lock;
+
+namespace {
+
+std::vector<hsize_t> dims_of(Napi::Env env, Napi::Value v, const char* what) {
+  std::vector<hsize_t> out;
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(what) + " must be an array of integers");
+  auto a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsNumber()) throw Napi::TypeError::New(env, std::string(what) + " must be an array of integers");
+    double d = e.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0) || d != static_cast<double>(static_cast<uint64_t>(d)) || d > 9007199254740991.0)
+      throw Napi::RangeError::New(env, std::string(what) + " entries must be non-negative integers");
+    out.push_back(static_cast<hsize_t>(d));
+  }
+  return out;
+}
+
+engine::Selection selection_of(Napi::Env env, Napi::Value v) {
+  engine::Selection s;
+  if (v.IsUndefined() || v.IsNull()) return s;
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "selection must be an object { start, count, step? }");
+  auto o = v.As<Napi::Object>();
+  s.start = dims_of(env, o.Get("start"), "selection.start");
+  s.count = dims_of(env, o.Get("count"), "selection.count");
+  s.step = dims_of(env, o.Get("step"), "selection.step");
+  return s;
+}
+
+struct Dataset {
+  std::shared_ptr<h5::ObjHandle> obj;
+  h5::DatasetInfo info;
+};
+
+// Describe + validate a dataset for reading (lock taken here).
+bool describe(const std::shared_ptr<h5::ObjHandle>& obj, h5::DatasetInfo* info, ErrorInfo* err) {
+  Lock lock;
+  return h5::describe_dataset(obj->id, info, err);
+}
+
+bool check_readable(const std::shared_ptr<h5::ObjHandle>& obj, const h5::DatasetInfo& info, ErrorInfo* err) {
+  if (info.type.dtype == DType::Unsupported) {
+    *err = ErrorInfo::make("H5_UNSUPPORTED_TYPE",
+                           "dataset '" + obj->path + "' has an unsupported type (" + info.type.description + ")");
+    return false;
+  }
+  if (info.layout == "virtual") {
+    *err = ErrorInfo::make("H5_UNSUPPORTED", "dataset '" + obj->path + "' is a virtual dataset");
+    return false;
+  }
+  return h5::check_filters(info, obj->path, err);
+}
+
+// Plain-data result of a read (filled off the JS thread).
+struct ReadResult {
+  void* data = nullptr;
+  size_t bytes = 0;
+  bool is_string = false;
+  std::vector<std::string> strings;
+  ~ReadResult() { std::free(data); }
+};
+
+void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection& sel, unsigned threads,
+             const std::atomic<bool>* cancel, ReadResult* out, ErrorInfo* err) {
+  h5::DatasetInfo info;
+  if (!describe(obj, &info, err) || !check_readable(obj, info, err)) return;
+  hsize_t n;
+  std::vector<hsize_t> shape;
+  if (!h5::selection_elements(info, sel, &n, &shape, err)) return;
+  if (info.type.dtype == DType::String) {
+    out->is_string = true;
+    Lock lock;
+    h5::read_strings(obj->id, sel, &out->strings, err);
+    return;
+  }
+  size_t esize = h5::dtype_size(info.type.dtype);
+  out->bytes = static_cast<size_t>(n) * esize;
+  if (out->bytes == 0) return;
+  out->data = std::malloc(out->bytes);
+  if (!out->data) {
+    *err = ErrorInfo::range_error("cannot allocate " + std::to_string(out->bytes) + " bytes for '" + obj->path + "'");
+    return;
+  }
+  if (info.layout == "chunked") {
+    h5::Hid mtype;
+    {
+      Lock lock;
+      mtype.reset(h5::make_mem_type(info.type.dtype));
+    }
+    engine::Options opt;
+    opt.threads = threads;
+    opt.cancel = cancel;
+    engine::Result r = engine::read(obj->id, mtype.get(), sel, out->data, out->bytes, opt, err);
+    Lock lock;
+    mtype.reset();
+    if (r != engine::Result::Unsupported) return;
+    *err = ErrorInfo();
+    h5::read_numeric(obj->id, info.type.dtype, sel, out->data, err);
+    return;
+  }
+  Lock lock;
+  h5::read_numeric(obj->id, info.type.dtype, sel, out->data, err);
+}
+
+Napi::Value result_to_js(Napi::Env env, ReadResult* r) {
+  if (r->is_string) {
+    Napi::Array a = Napi::Array::New(env, r->strings.size());
+    for (size_t i = 0; i < r->strings.size(); ++i) a.Set(i, r->strings[i]);
+    return a;
+  }
+  void* p = r->data;
+  r->data = nullptr;
+  return adopt_buffer(env, p, r->bytes);
+}
+
+// Plain-data input of a write (copied or pinned on the JS thread).
+struct WriteInput {
+  const void* data = nullptr;
+  size_t bytes = 0;
+  bool is_string = false;
+  std::vector<std::string> strings;
+};
+
+WriteInput write_input(Napi::Env env, Napi::Value v) {
+  WriteInput in;
+  if (v.IsArray()) {
+    auto a = v.As<Napi::Array>();
+    in.is_string = true;
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value e = a.Get(i);
+      if (!e.IsString()) throw Napi::TypeError::New(env, "string data must be an array of strings");
+      in.strings.push_back(e.As<Napi::String>().Utf8Value());
+    }
+    return in;
+  }
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(env, "data must be a TypedArray (or string[] for string datasets)");
+  auto ta = v.As<Napi::TypedArray>();
+  in.data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  in.bytes = ta.ByteLength();
+  return in;
+}
+
+void do_write(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection& sel, unsigned threads,
+              const std::atomic<bool>* cancel, const WriteInput& in, ErrorInfo* err) {
+  if (!obj->file->writable()) {
+    *err = ErrorInfo::make("H5_READ_ONLY", "file '" + obj->file->path() + "' is open read-only");
+    return;
+  }
+  h5::DatasetInfo info;
+  if (!describe(obj, &info, err) || !check_readable(obj, info, err)) return;
+  hsize_t n;
+  std::vector<hsize_t> shape;
+  if (!h5::selection_elements(info, sel, &n, &shape, err)) return;
+  if (info.type.dtype == DType::String) {
+    if (!in.is_string) {
+      *err = ErrorInfo::type_error("dataset '" + obj->path + "' holds strings: pass a string[]");
+      return;
+    }
+    Lock lock;
+    h5::write_strings(obj->id, sel, in.strings, err);
+    return;
+  }
+  if (in.is_string) {
+    *err = ErrorInfo::type_error("dataset '" + obj->path + "' is numeric: pass a TypedArray");
+    return;
+  }
+  size_t want = static_cast<size_t>(n) * h5::dtype_size(info.type.dtype);
+  if (in.bytes != want) {
+    *err = ErrorInfo::range_error("data has " + std::to_string(in.bytes) + " bytes but the selection of '" + obj->path +
+                                  "' needs " + std::to_string(want));
+    return;
+  }
+  if (want == 0) return;
+  if (info.layout == "chunked") {
+    h5::Hid mtype;
+    {
+      Lock lock;
+      mtype.reset(h5::make_mem_type(info.type.dtype));
+    }
+    engine::Options opt;
+    opt.threads = threads;
+    opt.cancel = cancel;
+    engine::Result r = engine::write(obj->id, mtype.get(), sel, in.data, in.bytes, opt, err);
+    Lock lock;
+    mtype.reset();
+    if (r != engine::Result::Unsupported) return;
+    *err = ErrorInfo();
+    h5::write_numeric(obj->id, info.type.dtype, sel, in.data, err);
+    return;
+  }
+  Lock lock;
+  h5::write_numeric(obj->id, info.type.dtype, sel, in.data, err);
+}
+
+unsigned threads_of(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsNumber()) return 0;
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  return d >= 1 && d <= 1024 ? static_cast<unsigned>(d) : 0;
+}
+
+// A cancellation flag owned jointly by JS (AbortSignal listener) and the job.
+struct CancelFlag {
+  std::atomic<bool> flag{false};
+};
+const napi_type_tag kCancelTag = {0x2f1e3d4c5b6a7988ULL, 0x7766554433221100ULL};
+
+std::shared_ptr<CancelFlag> cancel_of(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsExternal()) return nullptr;
+  auto ext = info[i].As<Napi::External<std::shared_ptr<CancelFlag>>>();
+  if (!ext.CheckTypeTag(&kCancelTag)) throw Napi::TypeError::New(info.Env(), "expected a cancel token");
+  return *ext.Data();
+}
+
+Napi::Value CancelToken(const Napi::CallbackInfo& info) {
+  auto* h = new std::shared_ptr<CancelFlag>(std::make_shared<CancelFlag>());
+  auto ext = Napi::External<std::shared_ptr<CancelFlag>>::New(info.Env(), h,
+                                                              [](Napi::Env, std::shared_ptr<CancelFlag>* p) { delete p; });
+  ext.TypeTag(&kCancelTag);
+  return ext;
+}
+
+Napi::Value CancelTrigger(const Napi::CallbackInfo& info) {
+  auto c = cancel_of(info, 0);
+  if (c) c->flag = true;
+  return info.Env().Undefined();
+}
+
+// datasetCreate(group, name, spec) -> handle
+Napi::Value DatasetCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto parent = unwrap_kind(info, 0, h5::ObjKind::Group);
+  std::string name = arg_string(info, 1, "name");
+  std::string why;
+  if (!h5::valid_relative_path(name, &why)) throw Napi::TypeError::New(env, why);
+  Napi::Object s = arg_object(info, 2, "spec");
+  h5::CreateSpec spec;
+  std::string dt = s.Get("dtype").IsString() ? s.Get("dtype").As<Napi::String>().Utf8Value() : "";
+  spec.dtype = h5::dtype_from_name(dt);
+  if (spec.dtype == DType::Unsupported) throw Napi::TypeError::New(env, "unknown dtype '" + dt + "'");
+  spec.scalar = s.Get("scalar").ToBoolean();
+  spec.shape = dims_of(env, s.Get("shape"), "shape");
+  spec.chunks = dims_of(env, s.Get("chunks"), "chunks");
+  if (s.Get("compression").IsString()) spec.compression = s.Get("compression").As<Napi::String>().Utf8Value();
+  if (s.Get("level").IsNumber()) spec.gzip_level = s.Get("level").As<Napi::Number>().Int32Value();
+  if (s.Get("szipCoding").IsString()) spec.szip_ec = s.Get("szipCoding").As<Napi::String>().Utf8Value() == "ec";
+  if (s.Get("szipPixelsPerBlock").IsNumber()) spec.szip_ppb = s.Get("szipPixelsPerBlock").As<Napi::Number>().Uint32Value();
+  if (s.Get("lz4BlockSize").IsNumber()) spec.lz4_block = s.Get("lz4BlockSize").As<Napi::Number>().Uint32Value();
+  spec.shuffle = s.Get("shuffle").ToBoolean();
+  spec.fletcher32 = s.Get("fletcher32").ToBoolean();
+
+  ErrorInfo err;
+  h5::OpGuard op(parent->file, &err);
+  if (!op.ok()) throw_error(env, err);
+  if (!parent->file->writable())
+    throw_error(env, ErrorInfo::make("H5_READ_ONLY", "file '" + parent->file->path() + "' is open read-only"));
+  hid_t d;
+  {
+    Lock lock;
+    if (h5::path_exists(parent->id, name))
+      throw_error(env, ErrorInfo::make("H5_EXISTS", "'" + h5::join_path(parent->path, name) + "' already exists"));
+    d = h5::create_dataset(parent->id, name, spec, &err);
+  }
+  if (d < 0) throw_error(env, err);
+  return wrap_object(env, std::make_shared<h5::ObjHandle>(parent->file, d, h5::ObjKind::Dataset,
+                                                           h5::join_path(parent->path, name)));
+}
+
+std::string view_reason(const std::shared_ptr<h5::ObjHandle>& obj, const h5::DatasetInfo& info) {
+  if (obj->file->writable()) return "read-write-file";
+  if (info.type.dtype == DType::Unsupported || info.type.dtype == DType::String) return "unsupported-type";
+  if (info.layout == "compact") return "compact";
+  if (info.layout == "virtual") return "external";
+  if (info.layout == "chunked") return info.filters.empty() ? "chunked" : "filtered";
+  if (info.external) return "external";
+  if (info.type.big_endian) return "big-endian";
+  if (info.nelements == 0) return "";
+  if (!info.allocated || info.offset == HADDR_UNDEF) return "not-allocated";
+  if (info.offset % h5::dtype_size(info.type.dtype) != 0) return "unaligned";
+  return "";
+}
+
+Napi::Object info_to_js(Napi::Env env, const std::shared_ptr<h5::ObjHandle>& obj, const h5::DatasetInfo& d) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("dtype", h5::dtype_name(d.type.dtype));
+  o.Set("typeDescription", d.type.description);
+  o.Set("bigEndian", d.type.big_endian);
+  o.Set("scalar", d.scalar);
+  Napi::Array shape = Napi::Array::New(env, d.shape.size());
+  for (size_t i = 0; i < d.shape.size(); ++i) shape.Set(i, static_cast<double>(d.shape[i]));
+  o.Set("shape", shape);
+  if (d.chunks.empty()) {
+    o.Set("chunks", env.Null());
+  } else {
+    Napi::Array c = Napi::Array::New(env, d.chunks.size());
+    for (size_t i = 0; i < d.chunks.size(); ++i) c.Set(i, static_cast<double>(d.chunks[i]));
+    o.Set("chunks", c);
+  }
+  o.Set("layout", d.layout);
+  Napi::Array fs = Napi::Array::New(env, d.filters.size());
+  for (size_t i = 0; i < d.filters.size(); ++i) {
+    Napi::Object f = Napi::Object::New(env);
+    f.Set("id", d.filters[i].id);
+    f.Set("name", d.filters[i].name);
+    f.Set("optional", (d.filters[i].flags & H5Z_FLAG_OPTIONAL) != 0);
+    f.Set("available", d.filters[i].available);
+    Napi::Array cd = Napi::Array::New(env, d.filters[i].cd_values.size());
+    for (size_t k = 0; k < d.filters[i].cd_values.size(); ++k) cd.Set(k, d.filters[i].cd_values[k]);
+    f.Set("cdValues", cd);
+    fs.Set(i, f);
+  }
+  o.Set("filters", fs);
+  o.Set("storageSize", static_cast<double>(d.storage_size));
+  o.Set("offset", d.offset == HADDR_UNDEF ? env.Null() : Napi::Number::New(env, static_cast<double>(d.offset)));
+  o.Set("allocated", d.allocated);
+  o.Set("external", d.external);
+  o.Set("size", static_cast<double>(d.nelements));
+  std::string why = view_reason(obj, d);
+  o.Set("viewable", why.empty() ? Napi::Value(Napi::Boolean::New(env, true)) : Napi::Value(Napi::String::New(env, why)));
+  return o;
+}
+
+Napi::Value DatasetInfo(const Napi::CallbackInfo& info) {
+  auto obj = unwrap_kind(info, 0, h5::ObjKind::Dataset);
+  ErrorInfo err;
+  h5::OpGuard op(obj->file, &err);
+  if (!op.ok()) throw_error(info.Env(), err);
+  h5::DatasetInfo d;
+  if (!describe(obj, &d, &err)) throw_error(info.Env(), err);
+  return info_to_js(info.Env(), obj, d);
+}
+
+// datasetRead(ds, selection?, threads?) -> ArrayBuffer | string[]
+Napi::Value DatasetRead(const Napi::CallbackInfo& info) {
+  auto obj = unwrap_kind(info, 0, h5::ObjKind::Dataset);
+  engine::Selection sel = selection_of(info.Env(), info.Length() > 1 ? info[1] : info.Env().Undefined());
+  unsigned threads = threads_of(info, 2);
+  ErrorInfo err;
+  h5::OpGuard op(obj->file, &err);
+  if (!op.ok()) throw_error(info.Env(), err);
+  ReadResult r;
+  do_read(obj, sel, threads, nullptr, &r, &err);
+  if (!err.ok()) throw_error(info.Env(), err);
+  return result_to_js(info.Env(), &r);
+}
+
+// datasetReadAsync(ds, selection?, threads?, cancelToken?) -> Promise
+Napi::Value DatasetReadAsync(const Napi::CallbackInfo& info) {
+  auto obj = unwrap_kind(info, 0, h5::ObjKind::Dataset);
+  engine::Selection sel = selection_of(info.Env(), info.Length() > 1 ? info[1] : info.Env().Undefined());
+  unsigned threads = threads_of(info, 2);
+  auto cancel = cancel_of(info, 3);
+  auto r = std::make_shared<ReadResult>();
+  return Job::Start(
+      info.Env(), obj->file,
+      [obj, sel, threads, cancel, r](ErrorInfo* err) {
+        do_read(obj, sel, threads, cancel ? &cancel->flag : nullptr, r.get(), err);
+      },
+      [r](Napi::Env env) { return result_to_js(env, r.get()); });
+}
+
+Napi::Value DatasetWrite(const Napi::CallbackInfo& info) {
+  auto obj = unwrap_kind(info, 0, h5::ObjKind::Dataset);
+  WriteInput in = write_input(info.Env(), info.Length() > 1 ? info[1] : info.Env().Undefined());
+  engine::Selection sel = selection_of(info.Env(), info.Length() > 2 ? info[2] : info.Env().Undefined());
+  unsigned threads = threads_of(info, 3);
+  ErrorInfo err;
+  h5::OpGuard op(obj->file, &err);
+  if (!op.ok()) throw_error(info.Env(), err);
+  do_write(obj, sel, threads, nullptr, in, &err);
+  if (!err.ok()) throw_error(info.Env(), err);
+  return info.Env().Undefined();
+}
+
+Napi::Value DatasetWriteAsync(const Napi::CallbackInfo& info) {
+  auto obj = unwrap_kind(info, 0, h5::ObjKind::Dataset);
+  Napi::Value data = info.Length() > 1 ? info[1] : info.Env().Undefined();
+  auto in = std::make_shared<WriteInput>(write_input(info.Env(), data));
+  engine::Selection sel = selection_of(info.Env(), info.Length() > 2 ? info[2] : info.Env().Undefined());
+  unsigned threads = threads_of(info, 3);
+  auto cancel = cancel_of(info, 4);
+  return Job::Start(
+      info.Env(), obj->file,
+      [obj, sel, threads, cancel, in](ErrorInfo* err) {
+        do_write(obj, sel, threads, cancel ? &cancel->flag : nullptr, *in, err);
+      },
+      nullptr, {data});
+}
+
+// The file's mapping, made on first use from libhdf5's own descriptor.
+std::shared_ptr<mmap::Mapping> file_mapping(const std::shared_ptr<h5::FileHandle>& f, ErrorInfo* err) {
+  Lock lock;
+  if (f->mapping) return std::static_pointer_cast<mmap::Mapping>(f->mapping);
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(f->id(), H5P_DEFAULT, &handle) < 0 || !handle) {
+    *err = h5::capture_error("get file descriptor");
+    err->code = "H5_NOT_VIEWABLE";
+    return nullptr;
+  }
+  int fd = *static_cast<int*>(handle);
+  auto m = mmap::Mapping::map_fd(fd, f->path(), err);
+  if (m) f->mapping = m;
+  return m;
+}
+
+struct ViewHint {
+  std::shared_ptr<mmap::Mapping> mapping;
+};
+
+Napi::Value not_viewable(Napi::Env env, const std::string& path, const std::string& reason) {
+  ErrorInfo e = ErrorInfo::make("H5_NOT_VIEWABLE", "dataset '" + path + "' cannot be viewed zero-copy: " + reason);
+  Napi::Object o = make_error(env, e);
+  o.Set("reason", reason);
+  throw Napi::Error(env, o);
+}
+
+// datasetView(ds) -> ArrayBuffer over the file mapping (no copy)
+Napi::Value DatasetView(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto obj = unwrap_kind(info, 0, h5::ObjKind::Dataset);
+  ErrorInfo err;
+  h5::OpGuard op(obj->file, &err);
+  if (!op.ok()) throw_error(env, err);
+  h5::DatasetInfo d;
+  if (!describe(obj, &d, &err)) throw_error(env, err);
+  std::string why = view_reason(obj, d);
+  if (!why.empty()) return not_viewable(env, obj->path, why);
+  size_t bytes = static_cast<size_t>(d.nelements) * h5::dtype_size(d.type.dtype);
+  if (bytes == 0) return Napi::ArrayBuffer::New(env, 0);
+  auto m = file_mapping(obj->file, &err);
+  if (!m) throw_error(env, err);
+  // Guard against a file truncated in place since it was opened.
+  if (!m->contains(d.offset, bytes)) return not_viewable(env, obj->path, "truncated");
+  auto* hint = new ViewHint{m};
+  napi_value ab;
+  napi_status st = napi_create_external_arraybuffer(
+      env, m->data() + d.offset, bytes,
+      [](napi_env, void*, void* h) { delete static_cast<ViewHint*>(h); }, hint, &ab);
+  if (st == napi_no_external_buffers_allowed) {
+    delete hint;
+    return not_viewable(env, obj->path, "external-buffers-disallowed");
+  }
+  if (st != napi_ok) {
+    delete hint;
+    NAPI_THROW(Napi::Error::New(env, "napi_create_external_arraybuffer failed"), Napi::Value());
+  }
+  return Napi::Value(env, ab);
+}
+
+// datasetPrefetch(ds | file) -> Promise: faults the mapped pages in off the event loop.
+Napi::Value Prefetch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<h5::FileHandle> f;
+  std::shared_ptr<h5::ObjHandle> obj;
+  if (info.Length() > 1 && info[1].ToBoolean()) {
+    f = unwrap_file(info, 0);
+  } else {
+    obj = unwrap_kind(info, 0, h5::ObjKind::Dataset);
+    f = obj->file;
+  }
+  return Job::Start(env, f, [f, obj](ErrorInfo* err) {
+    uint64_t off = 0, len = 0;
+    if (obj) {
+      h5::DatasetInfo d;
+      if (!describe(obj, &d, err)) return;
+      if (!view_reason(obj, d).empty() || d.nelements == 0) return;  // nothing mapped to prefetch
+      off = d.offset;
+      len = d.nelements * h5::dtype_size(d.type.dtype);
+    }
+    if (f->writable()) return;
+    auto m = file_mapping(f, err);
+    if (!m) return;
+    if (!obj) len = m->size();
+    m->prefetch(off, len);
+  }, nullptr);
+}
+
+Napi::Value MappingStats(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("mappings", static_cast<double>(mmap::Mapping::live_mappings()));
+  o.Set("bytes", static_cast<double>(mmap::Mapping::live_bytes()));
+  o.Set("handles", static_cast<double>(live_handles()));
+  return o;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  engine::set_pool_size(threads_of(info, 0));
+  return Napi::Number::New(info.Env(), engine::pool_size());
+}
+
+}  // namespace
+
+Napi::ArrayBuffer adopt_buffer(Napi::Env env, void* data, size_t bytes) {
+  if (!data || bytes == 0) {
+    std::free(data);
+    return Napi::ArrayBuffer::New(env, 0);
+  }
+  napi_value ab;
+  napi_status st = napi_create_external_arraybuffer(
+      env, data, bytes,
+      [](napi_env e, void* p, void* hint) {
+        std::free(p);
+        int64_t adjusted;
+        napi_adjust_external_memory(e, -static_cast<int64_t>(reinterpret_cast<uintptr_t>(hint)), &adjusted);
+      },
+      reinterpret_cast<void*>(static_cast<uintptr_t>(bytes)), &ab);
+  if (st == napi_ok) {
+    int64_t adjusted;
+    napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &adjusted);
+    return Napi::ArrayBuffer(env, ab);
+  }
+  // Runtimes that forbid external buffers (Electron's memory cage): copy.
+  Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes);
+  std::memcpy(copy.Data(), data, bytes);
+  std::free(data);
+  return copy;
+}
+
+void init_dataset(Napi::Env env, Napi::Object exports) {
+  exports.Set("datasetCreate", Napi::Function::New(env, DatasetCreate));
+  exports.Set("datasetInfo", Napi::Function::New(env, DatasetInfo));
+  exports.Set("datasetRead", Napi::Function::New(env, DatasetRead));
+  exports.Set("datasetReadAsync", Napi::Function::New(env, DatasetReadAsync));
+  exports.Set("datasetWrite", Napi::Function::New(env, DatasetWrite));
+  exports.Set("datasetWriteAsync", Napi::Function::New(env, DatasetWriteAsync));
+  exports.Set("datasetView", Napi::Function::New(env, DatasetView));
+  exports.Set("prefetch", Napi::Function::New(env, Prefetch));
+  exports.Set("cancelToken", Napi::Function::New(env, CancelToken));
+  exports.Set("cancelTrigger", Napi::Function::New(env, CancelTrigger));
+  exports.Set("mappingStats", Napi::Function::New(env, MappingStats));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+}
+
+}  // namespace h5v::js

@@ -1,1 +1,212 @@
-// placeholder: implemented in a following commit
+// JS bindings for files, groups and links. Synchronous calls here touch only
+// metadata; each runs inside an OpGuard (so close() cannot race it) and the
+// global lock.
+#include "wrap.h"
+
+#include "h5/lock.h"
+
+namespace h5v::js {
+
+using h5::ErrorInfo;
+using h5::Lock;
+
+namespace {
+
+const char* kind_name(h5::ObjKind k) {
+  switch (k) {
+    case h5::ObjKind::Group: return "group";
+    case h5::ObjKind::Dataset: return "dataset";
+    case h5::ObjKind::Datatype: return "datatype";
+    default: return "other";
+  }
+}
+
+Napi::Value FileOpen(const Napi::CallbackInfo& info) {
+  std::string path = arg_string(info, 0, "path");
+  bool writable = arg_bool(info, 1, "writable");
+  ErrorInfo err;
+  std::shared_ptr<h5::FileHandle> f;
+  {
+    Lock lock;
+    f = h5::FileHandle::open(path, writable, &err);
+  }
+  if (!f) throw_error(info.Env(), err);
+  return wrap_file(info.Env(), f);
+}
+
+Napi::Value FileCreate(const Napi::CallbackInfo& info) {
+  std::string path = arg_string(info, 0, "path");
+  bool overwrite = arg_bool(info, 1, "overwrite");
+  ErrorInfo err;
+  std::shared_ptr<h5::FileHandle> f;
+  {
+    Lock lock;
+    f = h5::FileHandle::create(path, overwrite, &err);
+  }
+  if (!f) throw_error(info.Env(), err);
+  return wrap_file(info.Env(), f);
+}
+
+Napi::Value FileClose(const Napi::CallbackInfo& info) {
+  unwrap_file(info, 0)->close();
+  return info.Env().Undefined();
+}
+
+// Resolves once the HDF5 file is really closed (after pending work).
+Napi::Value FileCloseAsync(const Napi::CallbackInfo& info) {
+  auto f = unwrap_file(info, 0);
+  f->close();
+  return Job::Start(info.Env(), nullptr, [f](ErrorInfo*) {
+    // Waiting for pending operations = waiting until do_close ran. Poll under
+    // the lock; pending ops end quickly once their HDF5 calls return.
+    for (;;) {
+      {
+        Lock lock;
+        if (f->hdf5_closed()) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }, nullptr);
+}
+
+Napi::Value FileState(const Napi::CallbackInfo& info) {
+  auto f = unwrap_file(info, 0);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("path", f->path());
+  o.Set("writable", f->writable());
+  o.Set("closed", f->close_requested());
+  return o;
+}
+
+Napi::Value FileFlush(const Napi::CallbackInfo& info) {
+  auto f = unwrap_file(info, 0);
+  ErrorInfo err;
+  h5::OpGuard op(f, &err);
+  if (!op.ok()) throw_error(info.Env(), err);
+  Lock lock;
+  if (H5Fflush(f->id(), H5F_SCOPE_GLOBAL) < 0) throw_error(info.Env(), h5::capture_error("flush"));
+  return info.Env().Undefined();
+}
+
+Napi::Value FileRoot(const Napi::CallbackInfo& info) {
+  auto f = unwrap_file(info, 0);
+  ErrorInfo err;
+  h5::OpGuard op(f, &err);
+  if (!op.ok()) throw_error(info.Env(), err);
+  Lock lock;
+  hid_t g = H5Gopen2(f->id(), "/", H5P_DEFAULT);
+  if (g < 0) throw_error(info.Env(), h5::capture_error("open root group"));
+  return wrap_object(info.Env(), std::make_shared<h5::ObjHandle>(f, g, h5::ObjKind::Group, "/"));
+}
+
+// objOpen(parent, path) -> { handle, kind, path }
+Napi::Value ObjOpen(const Napi::CallbackInfo& info) {
+  auto parent = unwrap_object(info, 0);
+  std::string path = arg_string(info, 1, "path");
+  ErrorInfo err;
+  std::string why;
+  if (!h5::valid_relative_path(path, &why)) throw Napi::TypeError::New(info.Env(), why);
+  h5::OpGuard op(parent->file, &err);
+  if (!op.ok()) throw_error(info.Env(), err);
+  h5::ObjKind kind;
+  std::string abs = h5::join_path(parent->path, path);
+  hid_t id;
+  {
+    Lock lock;
+    id = h5::open_object(parent->id, path, &kind, &err);
+  }
+  if (id < 0) {
+    if (err.code == "H5_NOT_FOUND") err.message = "no object at '" + abs + "' in '" + parent->file->path() + "'";
+    throw_error(info.Env(), err);
+  }
+  auto o = std::make_shared<h5::ObjHandle>(parent->file, id, kind, abs);
+  Napi::Object r = Napi::Object::New(info.Env());
+  r.Set("handle", wrap_object(info.Env(), o));
+  r.Set("kind", kind_name(kind));
+  r.Set("path", abs);
+  return r;
+}
+
+Napi::Value ObjExists(const Napi::CallbackInfo& info) {
+  auto parent = unwrap_object(info, 0);
+  std::string path = arg_string(info, 1, "path");
+  std::string why;
+  if (!h5::valid_relative_path(path, &why)) throw Napi::TypeError::New(info.Env(), why);
+  ErrorInfo err;
+  h5::OpGuard op(parent->file, &err);
+  if (!op.ok()) throw_error(info.Env(), err);
+  Lock lock;
+  return Napi::Boolean::New(info.Env(), h5::path_exists(parent->id, path));
+}
+
+Napi::Value GroupCreate(const Napi::CallbackInfo& info) {
+  auto parent = unwrap_kind(info, 0, h5::ObjKind::Group);
+  std::string path = arg_string(info, 1, "path");
+  std::string why;
+  if (!h5::valid_relative_path(path, &why)) throw Napi::TypeError::New(info.Env(), why);
+  ErrorInfo err;
+  h5::OpGuard op(parent->file, &err);
+  if (!op.ok()) throw_error(info.Env(), err);
+  if (!parent->file->writable())
+    throw_error(info.Env(), ErrorInfo::make("H5_READ_ONLY", "file '" + parent->file->path() + "' is open read-only"));
+  hid_t g;
+  {
+    Lock lock;
+    g = h5::create_group(parent->id, path, &err);
+  }
+  if (g < 0) throw_error(info.Env(), err);
+  return wrap_object(info.Env(),
+                     std::make_shared<h5::ObjHandle>(parent->file, g, h5::ObjKind::Group, h5::join_path(parent->path, path)));
+}
+
+Napi::Value GroupList(const Napi::CallbackInfo& info) {
+  auto g = unwrap_kind(info, 0, h5::ObjKind::Group);
+  ErrorInfo err;
+  h5::OpGuard op(g->file, &err);
+  if (!op.ok()) throw_error(info.Env(), err);
+  std::vector<h5::LinkEntry> links;
+  bool ok;
+  {
+    Lock lock;
+    ok = h5::list_links(g->id, &links, &err);
+  }
+  if (!ok) throw_error(info.Env(), err);
+  Napi::Array arr = Napi::Array::New(info.Env(), links.size());
+  for (size_t i = 0; i < links.size(); ++i) {
+    Napi::Object e = Napi::Object::New(info.Env());
+    e.Set("name", links[i].name);
+    e.Set("kind", links[i].kind);
+    e.Set("link", links[i].link);
+    e.Set("address", links[i].address);
+    arr.Set(i, e);
+  }
+  return arr;
+}
+
+Napi::Value ObjIdentity(const Napi::CallbackInfo& info) {
+  auto o = unwrap_object(info, 0);
+  ErrorInfo err;
+  h5::OpGuard op(o->file, &err);
+  if (!op.ok()) throw_error(info.Env(), err);
+  Lock lock;
+  return Napi::String::New(info.Env(), h5::object_identity(o->id));
+}
+
+}  // namespace
+
+void init_file(Napi::Env env, Napi::Object exports) {
+  exports.Set("fileOpen", Napi::Function::New(env, FileOpen));
+  exports.Set("fileCreate", Napi::Function::New(env, FileCreate));
+  exports.Set("fileClose", Napi::Function::New(env, FileClose));
+  exports.Set("fileCloseAsync", Napi::Function::New(env, FileCloseAsync));
+  exports.Set("fileState", Napi::Function::New(env, FileState));
+  exports.Set("fileFlush", Napi::Function::New(env, FileFlush));
+  exports.Set("fileRoot", Napi::Function::New(env, FileRoot));
+  exports.Set("objOpen", Napi::Function::New(env, ObjOpen));
+  exports.Set("objExists", Napi::Function::New(env, ObjExists));
+  exports.Set("objIdentity", Napi::Function::New(env, ObjIdentity));
+  exports.Set("groupCreate", Napi::Function::New(env, GroupCreate));
+  exports.Set("groupList", Napi::Function::New(env, GroupList));
+}
+
+}  // namespace h5v::js

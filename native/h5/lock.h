@@ -9,9 +9,14 @@ namespace h5v::h5 {
 
 std::recursive_mutex& global_mutex();
 
+// libhdf5's automatic error printing is per-thread state in a threadsafe
+// build: turn it off the first time each thread takes the lock, so no thread
+// (libuv pool, engine pool, worker_threads) ever prints to stderr.
+void prepare_thread();
+
 class Lock {
  public:
-  Lock() : guard_(global_mutex()) {}
+  Lock() : guard_(global_mutex()) { prepare_thread(); }
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
   void unlock() { guard_.unlock(); }

@@ -1,0 +1,19 @@
+// ErrorInfo (plain data from any thread) -> JS error object (JS thread only).
+// lib/errors.ts hands its H5Error class to the addon at load (setErrorClass),
+// so native code throws the same class users catch, with code/major/minor.
+#pragma once
+#include "h5/error.h"
+#include "js.h"
+
+namespace h5v::js {
+
+void set_error_class(Napi::Env env, Napi::Function cls);
+Napi::Object make_error(Napi::Env env, const h5::ErrorInfo& e);
+[[noreturn]] void throw_error(Napi::Env env, const h5::ErrorInfo& e);
+
+// Argument helpers: throw TypeError with `what` in the message.
+std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* what);
+bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* what);
+Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* what);
+
+}  // namespace h5v::js

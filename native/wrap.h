@@ -1,0 +1,21 @@
+// Shared declarations of the binding's feature files (one init per file).
+#pragma once
+#include <chrono>
+#include <thread>
+
+#include "handles.h"
+#include "js.h"
+#include "js_error.h"
+#include "worker.h"
+
+namespace h5v::js {
+
+void init_file(Napi::Env env, Napi::Object exports);
+void init_dataset(Napi::Env env, Napi::Object exports);
+void init_attrs(Napi::Env env, Napi::Object exports);
+
+// Adopts a malloc'd buffer as an external ArrayBuffer (freed by GC, reported
+// to V8 as external memory); copies where external buffers are disallowed.
+Napi::ArrayBuffer adopt_buffer(Napi::Env env, void* data, size_t bytes);
+
+}  // namespace h5v::js
