@@ -1,0 +1,73 @@
+/**
+ * H5Error: the one error class for HDF5 and h5vault failures. Defined here in
+ * JS and handed to the addon at load, so native code throws this same class.
+ * `code` is stable (see docs/errors.md); `major`/`minor` are HDF5's own
+ * classification of the top error-stack frame ('' when not from libhdf5).
+ */
+export type H5ErrorCode =
+  | 'H5_NOT_FOUND'
+  | 'H5_EXISTS'
+  | 'H5_FILE_NOT_FOUND'
+  | 'H5_NOT_HDF5'
+  | 'H5_OPEN_FAILED'
+  | 'H5_FILE_LOCKED'
+  | 'H5_READ_ONLY'
+  | 'H5_CLOSED'
+  | 'H5_FILTER_UNAVAILABLE'
+  | 'H5_UNSUPPORTED_TYPE'
+  | 'H5_UNSUPPORTED'
+  | 'H5_CORRUPT'
+  | 'H5_IO'
+  | 'H5_ABORTED'
+  | 'H5_NOT_VIEWABLE'
+  | 'H5_CHECKSUM_MISMATCH'
+  | 'H5_UNSAFE_FILE'
+  | 'H5_ERROR';
+
+export interface H5ErrorDetails {
+  code: H5ErrorCode | string;
+  major?: string;
+  minor?: string;
+  reason?: string;
+  [key: string]: unknown;
+}
+
+export class H5Error extends Error {
+  readonly code: H5ErrorCode | string;
+  readonly major: string;
+  readonly minor: string;
+  /** Why, for H5_NOT_VIEWABLE ('chunked', 'big-endian', ...) and H5_UNSAFE_FILE ('crashed', ...). */
+  reason?: string;
+
+  constructor(message: string, details: H5ErrorDetails) {
+    super(message);
+    this.name = 'H5Error';
+    this.code = details.code;
+    this.major = details.major ?? '';
+    this.minor = details.minor ?? '';
+    for (const [k, v] of Object.entries(details)) {
+      if (k !== 'code' && k !== 'major' && k !== 'minor') (this as Record<string, unknown>)[k] = v;
+    }
+  }
+}
+
+/**
+ * Errors from Promise work are created after the caller's frames are gone.
+ * Give them the stack captured at the call site so it points at the user's line.
+ */
+export function relocate(err: unknown, site: Error): unknown {
+  if (err instanceof Error && site.stack) {
+    const frames = site.stack.split('\n').slice(1).join('\n');
+    err.stack = `${err.name}: ${err.message}\n${frames}`;
+  }
+  return err;
+}
+
+/** Runs an async native call so that its error carries the caller's stack. */
+export async function withSite<T>(site: Error, p: () => Promise<T>): Promise<T> {
+  try {
+    return await p();
+  } catch (e) {
+    throw relocate(e, site);
+  }
+}

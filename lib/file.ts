@@ -1,0 +1,96 @@
+/** File: an open HDF5 file; also its root Group. */
+import { native, type FileHandle } from './binding.js';
+import { Group } from './group.js';
+import { withSite } from './errors.js';
+
+export interface CreateOptions {
+  /** Replace an existing file (default false: H5_EXISTS). */
+  overwrite?: boolean;
+}
+
+export interface OpenOptions {
+  /** 'r' (default, read-only, views possible) or 'r+' (read-write). */
+  mode?: 'r' | 'r+';
+}
+
+export class File extends Group {
+  override readonly kind = 'file' as const;
+  /** Filesystem path as given. */
+  readonly filename: string;
+  readonly mode: 'r' | 'r+' | 'w';
+  /** @internal */
+  readonly fileHandle: FileHandle;
+  #closed = false;
+
+  private constructor(fh: FileHandle, filename: string, mode: 'r' | 'r+' | 'w') {
+    super(native.fileRoot(fh), '/');
+    this.fileHandle = fh;
+    this.filename = filename;
+    this.mode = mode;
+  }
+
+  /** Creates a new file for writing. Fails with H5_EXISTS unless { overwrite: true }. */
+  static create(path: string, options: CreateOptions = {}): File {
+    if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+    const overwrite = options.overwrite ?? false;
+    if (typeof overwrite !== 'boolean') throw new TypeError('overwrite must be a boolean');
+    return new File(native.fileCreate(path, overwrite), path, 'w');
+  }
+
+  /** Opens an existing file, read-only by default. */
+  static open(path: string, options: OpenOptions = {}): File {
+    if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+    const mode = options.mode ?? 'r';
+    if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
+    return new File(native.fileOpen(path, mode === 'r+'), path, mode);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get writable(): boolean {
+    return this.mode !== 'r';
+  }
+
+  /**
+   * Closes the file. Idempotent. Pending read()/write() promises still
+   * complete; libhdf5's handle is released when the last of them ends.
+   * Views stay valid (the mapping lives until its last view is collected).
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    native.fileClose(this.fileHandle);
+  }
+
+  /** close() that resolves once libhdf5 has really closed the file. */
+  async closeAsync(): Promise<void> {
+    const site = new Error();
+    this.#closed = true;
+    return withSite(site, () => native.fileCloseAsync(this.fileHandle));
+  }
+
+  /** Flushes libhdf5's buffers to the OS (it does not fsync). */
+  flush(): void {
+    native.fileFlush(this.fileHandle);
+  }
+
+  /** Faults the whole file mapping in, off the event loop (read-only files). */
+  async prefetch(): Promise<void> {
+    const site = new Error();
+    return withSite(site, () => native.prefetch(this.fileHandle, true));
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.closeAsync();
+  }
+
+  override toString(): string {
+    return `<File ${this.filename} (${this.mode}${this.#closed ? ', closed' : ''})>`;
+  }
+}

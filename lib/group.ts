@@ -1,0 +1,218 @@
+/** Group: a container of named groups and datasets. File is the root Group. */
+import { native, type NativeCreateSpec, type NativeLink, type ObjHandle } from './binding.js';
+import { Attributes } from './attrs.js';
+import { Dataset, type DatasetData } from './dataset.js';
+import { checkDataType, isDType, type DType } from './dtypes.js';
+import { H5Error } from './errors.js';
+
+export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'szip';
+export type Compression =
+  | CompressionName
+  | { name: 'gzip'; level?: number }
+  | { name: 'szip'; coding?: 'nn' | 'ec'; pixelsPerBlock?: number }
+  | { name: 'lz4'; blockSize?: number }
+  | { name: 'lzf' }
+  | { name: 'none' };
+
+export interface CreateDatasetOptions {
+  dtype: DType;
+  /** Dimensions; [] makes a scalar dataset. */
+  shape: number[];
+  /** Initial contents (typed array matching dtype, or string[]). */
+  data?: DatasetData;
+  /** Chunk shape; required by filters, chosen automatically (~1 MiB) if omitted. */
+  chunks?: number[];
+  compression?: Compression;
+  shuffle?: boolean;
+  fletcher32?: boolean;
+}
+
+export interface LinkInfo {
+  name: string;
+  kind: NativeLink['kind'];
+  link: NativeLink['link'];
+}
+
+export class Group {
+  readonly kind: 'group' | 'file' = 'group';
+  readonly path: string;
+  readonly attrs: Attributes;
+  /** @internal */
+  protected _handle: ObjHandle | undefined;
+
+  /** @internal */
+  constructor(handle: ObjHandle | undefined, path: string) {
+    this._handle = handle;
+    this.path = path;
+    this.attrs = new Attributes(() => this.handle);
+  }
+
+  /** @internal */
+  get handle(): ObjHandle {
+    if (!this._handle) throw new TypeError('group is not open');
+    return this._handle;
+  }
+
+  get name(): string {
+    return this.path === '/' ? '/' : this.path.slice(this.path.lastIndexOf('/') + 1);
+  }
+
+  /** Creates a group; intermediate groups in 'a/b/c' are created too. */
+  createGroup(path: string): Group {
+    checkPath(path);
+    const h = native.groupCreate(this.handle, path);
+    return new Group(h, joinPath(this.path, path));
+  }
+
+  /** Opens the group or dataset at `path` (relative or absolute). H5_NOT_FOUND if absent. */
+  get(path: string): Dataset | Group {
+    checkPath(path);
+    const r = native.objOpen(this.handle, path);
+    if (r.kind === 'dataset') return new Dataset(r.handle, r.path);
+    if (r.kind === 'group') return new Group(r.handle, r.path);
+    throw new H5Error(`'${r.path}' is a ${r.kind}, not a group or dataset`, { code: 'H5_UNSUPPORTED' });
+  }
+
+  /** Like get() but requires a dataset. */
+  dataset(path: string): Dataset {
+    const o = this.get(path);
+    if (!(o instanceof Dataset)) throw new TypeError(`'${o.path}' is a group, not a dataset`);
+    return o;
+  }
+
+  /** Like get() but requires a group. */
+  group(path: string): Group {
+    const o = this.get(path);
+    if (o instanceof Dataset) throw new TypeError(`'${o.path}' is a dataset, not a group`);
+    return o;
+  }
+
+  has(path: string): boolean {
+    checkPath(path);
+    return native.objExists(this.handle, path);
+  }
+
+  /** Names of this group's links, in name order. */
+  keys(): string[] {
+    return native.groupList(this.handle).map((l) => l.name);
+  }
+
+  /** Links with their kinds ('dangling' and 'external' links are listed, never followed). */
+  links(): LinkInfo[] {
+    return native.groupList(this.handle).map(({ name, kind, link }) => ({ name, kind, link }));
+  }
+
+  /**
+   * Every [path, Dataset | Group] below this group, depth-first in name order.
+   * Hard-link cycles and objects reachable twice are visited once; dangling
+   * and external links are skipped.
+   */
+  *walk(): Generator<[string, Dataset | Group]> {
+    const seen = new Set<string>([native.objIdentity(this.handle)]);
+    const stack: Group[] = [this];
+    const visit = function* (g: Group): Generator<[string, Dataset | Group]> {
+      for (const l of native.groupList(g.handle)) {
+        if (l.kind !== 'group' && l.kind !== 'dataset') continue;
+        if (l.address && seen.has(l.address)) continue;
+        if (l.address) seen.add(l.address);
+        const child = g.get(l.name);
+        yield [child.path, child];
+        if (child instanceof Group) yield* visit(child);
+      }
+    };
+    for (const g of stack) yield* visit(g);
+  }
+
+  createDataset(name: string, options: CreateDatasetOptions): Dataset {
+    checkPath(name);
+    const spec = createSpec(options);
+    const h = native.datasetCreate(this.handle, name, spec);
+    const ds = new Dataset(h, joinPath(this.path, name));
+    if (options.data !== undefined) ds.writeSync(options.data);
+    return ds;
+  }
+
+  toString(): string {
+    return `<Group ${this.path}>`;
+  }
+}
+
+function checkPath(p: unknown): asserts p is string {
+  if (typeof p !== 'string') throw new TypeError('path must be a string');
+  if (p === '') throw new TypeError('path must not be empty');
+}
+
+export function joinPath(parent: string, rel: string): string {
+  if (rel.startsWith('/')) return rel;
+  return parent === '/' ? `/${rel}` : `${parent}/${rel}`;
+}
+
+function positiveInts(x: unknown, what: string, allowZero: boolean): number[] {
+  if (!Array.isArray(x) || !x.every((v) => Number.isSafeInteger(v) && (allowZero ? v >= 0 : v >= 1)))
+    throw new TypeError(`${what} must be an array of ${allowZero ? 'non-negative' : 'positive'} integers`);
+  return x as number[];
+}
+
+/** Validates options and turns them into the addon's plain spec. */
+export function createSpec(o: CreateDatasetOptions): NativeCreateSpec {
+  if (typeof o !== 'object' || o === null) throw new TypeError('dataset options must be an object');
+  if (!isDType(o.dtype)) throw new TypeError(`unknown dtype '${String(o.dtype)}'`);
+  const shape = positiveInts(o.shape, 'shape', true);
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (o.data !== undefined) {
+    checkDataType(o.dtype, o.data);
+    if (o.data.length !== n) throw new RangeError(`data has ${o.data.length} elements but shape [${shape.join(', ')}] holds ${n}`);
+  }
+  const spec: NativeCreateSpec = { dtype: o.dtype, shape, scalar: shape.length === 0 };
+  let comp: Compression = o.compression ?? 'none';
+  if (typeof comp === 'string') comp = { name: comp } as Compression;
+  if (typeof comp !== 'object' || comp === null || !('name' in comp)) throw new TypeError('invalid compression option');
+  switch (comp.name) {
+    case 'none':
+      break;
+    case 'gzip': {
+      const level = comp.level ?? 4;
+      if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError('gzip level must be an integer from 1 to 9');
+      spec.compression = 'gzip';
+      spec.level = level;
+      break;
+    }
+    case 'lzf':
+      spec.compression = 'lzf';
+      break;
+    case 'lz4': {
+      spec.compression = 'lz4';
+      if (comp.blockSize !== undefined) {
+        if (!Number.isInteger(comp.blockSize) || comp.blockSize < 0 || comp.blockSize > 0x7e000000)
+          throw new RangeError('lz4 blockSize must be an integer from 0 (default) to 2113929216');
+        spec.lz4BlockSize = comp.blockSize;
+      }
+      break;
+    }
+    case 'szip': {
+      const coding = comp.coding ?? 'nn';
+      const ppb = comp.pixelsPerBlock ?? 32;
+      if (coding !== 'nn' && coding !== 'ec') throw new TypeError("szip coding must be 'nn' or 'ec'");
+      if (!Number.isInteger(ppb) || ppb < 2 || ppb > 32 || ppb % 2) throw new RangeError('szip pixelsPerBlock must be even, 2 to 32');
+      if (o.dtype === 'string' || o.dtype === 'bool') throw new TypeError(`szip cannot compress '${o.dtype}' data`);
+      spec.compression = 'szip';
+      spec.szipCoding = coding;
+      spec.szipPixelsPerBlock = ppb;
+      break;
+    }
+    default:
+      throw new TypeError(`unknown compression '${String((comp as { name: unknown }).name)}'`);
+  }
+  if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean') throw new TypeError('shuffle must be a boolean');
+  if (o.fletcher32 !== undefined && typeof o.fletcher32 !== 'boolean') throw new TypeError('fletcher32 must be a boolean');
+  spec.shuffle = !!o.shuffle;
+  spec.fletcher32 = !!o.fletcher32;
+  const filtered = !!spec.compression || spec.shuffle || spec.fletcher32;
+  if (o.dtype === 'string' && filtered) throw new TypeError('filters are not supported on string datasets');
+  if (o.chunks !== undefined) {
+    spec.chunks = positiveInts(o.chunks, 'chunks', false);
+    if (spec.chunks.length !== shape.length) throw new RangeError(`chunks must have rank ${shape.length}`);
+  }
+  if (spec.scalar && (filtered || spec.chunks)) throw new RangeError('a scalar dataset cannot be chunked or filtered');
+  return spec;
+}

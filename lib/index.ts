@@ -1,0 +1,15 @@
+/** h5vault: durable, zero-copy HDF5 storage for model weights. */
+export { File, type CreateOptions, type OpenOptions } from './file.js';
+export { Group, type CreateDatasetOptions, type Compression, type CompressionName, type LinkInfo } from './group.js';
+export {
+  Dataset, type Selection, type ReadOptions, type WriteOptions, type ViewOptions, type FilterInfo,
+  type ViewableReason, type DatasetData,
+} from './dataset.js';
+export { Attributes, type AttrValue, type AttrReadValue, type AttrSetOptions } from './attrs.js';
+export { H5Error, type H5ErrorCode, type H5ErrorDetails } from './errors.js';
+export {
+  type DType, type NumericDType, type TypedArray, DTYPES, itemSize,
+  float16ToFloat32, float32ToFloat16, bfloat16ToFloat32, float32ToBfloat16,
+  halfToNumber, numberToHalf, bfloat16ToNumber, numberToBfloat16,
+} from './dtypes.js';
+export { libraryInfo, setThreadPoolSize } from './runtime.js';
