@@ -33,6 +33,7 @@
         "native/wrap_attrs.cc"
       ],
       "include_dirs": [
+        "native",
         "<!@(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/pkg-config.mjs --include-dirs)"
       ],

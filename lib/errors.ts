@@ -37,7 +37,7 @@ export class H5Error extends Error {
   readonly major: string;
   readonly minor: string;
   /** Why, for H5_NOT_VIEWABLE ('chunked', 'big-endian', ...) and H5_UNSAFE_FILE ('crashed', ...). */
-  reason?: string;
+  declare reason?: string;
 
   constructor(message: string, details: H5ErrorDetails) {
     super(message);

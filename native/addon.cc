@@ -65,4 +65,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace h5v::js
 
-NODE_API_MODULE(h5vault, h5v::js::Init)
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return h5v::js::Init(env, exports); }
+
+NODE_API_MODULE(h5vault, InitModule)

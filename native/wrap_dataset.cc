@@ -50,10 +50,15 @@ engine::Selection selection_of(Napi::Env env, Napi::Value v) {
   return s;
 }
 
-struct Dataset {
-  std::shared_ptr<h5::ObjHandle> obj;
-  h5::DatasetInfo info;
-};
+// H5VAULT_ENGINE=0 routes every read/write through libhdf5's serial pipeline
+// (for A/B benchmarks and for isolating engine bugs).
+bool engine_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("H5VAULT_ENGINE");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
 
 // Describe + validate a dataset for reading (lock taken here).
 bool describe(const std::shared_ptr<h5::ObjHandle>& obj, h5::DatasetInfo* info, ErrorInfo* err) {
@@ -104,7 +109,7 @@ void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection&
     *err = ErrorInfo::range_error("cannot allocate " + std::to_string(out->bytes) + " bytes for '" + obj->path + "'");
     return;
   }
-  if (info.layout == "chunked") {
+  if (info.layout == "chunked" && engine_enabled()) {
     h5::Hid mtype;
     {
       Lock lock;
@@ -194,7 +199,7 @@ void do_write(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection
     return;
   }
   if (want == 0) return;
-  if (info.layout == "chunked") {
+  if (info.layout == "chunked" && engine_enabled()) {
     h5::Hid mtype;
     {
       Lock lock;

@@ -168,7 +168,7 @@ hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& sp
       }
     }
     if (spec.fletcher32) H5Pset_fletcher32(dcpl.get());
-  } else {
+  } else if (spec.dtype != DType::String) {
     // Contiguous: allocate at creation, never write the fill value, so the
     // data has a fixed offset at once and views are possible (issue #3).
     H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS);

@@ -53,7 +53,7 @@ std::string classify(const std::vector<Frame>& fs) {
   if (any_desc(fs, "no write intent")) return "H5_READ_ONLY";
   if (any_minor(fs, {H5E_EXISTS, H5E_ALREADYEXISTS, H5E_FILEEXISTS}) || any_desc(fs, "already exists"))
     return "H5_EXISTS";
-  if (any_minor(fs, {H5E_NOTFOUND}) || any_desc(fs, "doesn't exist") || any_desc(fs, "not found"))
+  if (any_minor(fs, {H5E_NOTFOUND}))
     return "H5_NOT_FOUND";
   if (any_minor(fs, {H5E_CANTLOCKFILE})) return "H5_FILE_LOCKED";
   if (any_minor(fs, {H5E_CANTOPENFILE, H5E_FILEOPEN, H5E_CANTCREATE})) return "H5_OPEN_FAILED";
