@@ -21,6 +21,14 @@ Status lz4_encode(const uint8_t* in, size_t n, size_t block_size, uint8_t* out, 
 // Reads only the 12-byte header: the declared total size (hostile: check it!).
 Status lz4_declared_size(const uint8_t* in, size_t n, uint64_t* total);
 
+// Walks the block headers without decoding: Corrupt unless the frame is
+// structurally valid (every block present, no trailing bytes) and each
+// compressed block is large enough to plausibly yield its declared size
+// (at most kLz4MaxExpansion x). On Ok, *total is the declared size, now
+// bounded by roughly kLz4MaxExpansion * n: safe to allocate (after a cap).
+constexpr uint64_t kLz4MaxExpansion = 256;
+Status lz4_check_frame(const uint8_t* in, size_t n, uint64_t* total);
+
 // Bounds-checked decode of a whole frame into out (cap bytes).
 Status lz4_decode(const uint8_t* in, size_t n, uint8_t* out, size_t cap, size_t* out_len);
 

@@ -12,4 +12,12 @@ Status lzf_encode(const uint8_t* in, size_t n, uint8_t* out, size_t cap, size_t*
 // Returns OutputTooSmall if the stream decodes to more than cap bytes.
 Status lzf_decode(const uint8_t* in, size_t n, uint8_t* out, size_t cap, size_t* out_len);
 
+// Walks the stream without writing: the exact decoded size, or Corrupt if the
+// stream is malformed (truncated token, back-reference before the start).
+Status lzf_decoded_size(const uint8_t* in, size_t n, size_t* size);
+
+// No LZF stream of n bytes decodes to more than kLzfMaxExpansion * n bytes
+// (a 3-byte back-reference yields at most 264 bytes).
+constexpr size_t kLzfMaxExpansion = 88;
+
 }  // namespace h5v::codecs

@@ -1,1 +1,18 @@
-// placeholder: implemented in a following commit
+#include "filters/register.h"
+
+#include <hdf5.h>
+
+namespace h5v::filters {
+
+extern const H5Z_class2_t kLzfClass;
+extern const H5Z_class2_t kLz4Class;
+
+bool register_builtin_filters() {
+  // H5Zregister replaces any class already registered under the same id (for
+  // example one loaded from HDF5_PLUGIN_PATH), so ours is the one used.
+  if (H5Zregister(&kLzfClass) < 0) return false;
+  if (H5Zregister(&kLz4Class) < 0) return false;
+  return true;
+}
+
+}  // namespace h5v::filters

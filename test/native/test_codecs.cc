@@ -1,0 +1,715 @@
+// Native tests for the pure codecs (native/codecs): round trips, exact formats,
+// and hostile input (truncation, byte flips, forged sizes) that must be
+// rejected or decoded within bounds — never crash, never touch memory outside
+// the caller's buffers (run under ASan+UBSan with H5VAULT_SANITIZE=1).
+#include <lzf.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "check.h"
+#include "codecs/deflate.h"
+#include "codecs/fletcher32.h"
+#include "codecs/lz4.h"
+#include "codecs/lzf.h"
+#include "codecs/shuffle.h"
+#include "codecs/status.h"
+
+using namespace h5v::codecs;
+using Bytes = std::vector<uint8_t>;
+
+namespace {
+
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
+  uint64_t next() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  size_t below(size_t n) { return n ? size_t(next() % n) : 0; }
+};
+
+enum Kind { kZeros, kRandom, kFloats, kPattern, kSparse, kKinds };
+
+Bytes make_data(Kind kind, size_t n, uint64_t seed) {
+  Bytes d(n);
+  Rng r(seed);
+  switch (kind) {
+    case kZeros: break;
+    case kRandom:
+      for (auto& b : d) b = uint8_t(r.next());
+      break;
+    case kFloats: {  // smooth float32 "weights": compressible high bytes, noisy low bytes
+      for (size_t i = 0; i + 4 <= n; i += 4) {
+        float f = float(std::sin(double(i) * 0.001) * 0.05 + double(r.below(1000)) * 1e-6);
+        std::memcpy(&d[i], &f, 4);
+      }
+      for (size_t i = n & ~size_t(3); i < n; ++i) d[i] = uint8_t(r.next());
+      break;
+    }
+    case kPattern: {
+      const char* p = "model.layers.0.attention.wq.weight ";
+      size_t pl = std::strlen(p);
+      for (size_t i = 0; i < n; ++i) d[i] = uint8_t(p[(i + i / 997) % pl]);
+      break;
+    }
+    case kSparse:
+      for (size_t i = 0; i < n; ++i) d[i] = r.below(16) == 0 ? uint8_t(r.next()) : 0;
+      break;
+    default: break;
+  }
+  return d;
+}
+
+const size_t kSizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 31, 32, 33, 63, 64, 100, 255, 256,
+                         257, 1000, 4095, 4096, 4097, 8191, 8193, 65535, 65536, 65537, 100003,
+                         (1u << 20) + 3};
+
+// Byte-at-a-time reference LZF decoder (obviously correct, slow).
+bool ref_lzf_decode(const Bytes& in, Bytes* out) {
+  out->clear();
+  size_t ip = 0;
+  while (ip < in.size()) {
+    unsigned c = in[ip++];
+    if (c < 32) {
+      for (unsigned i = 0; i <= c; ++i) {
+        if (ip >= in.size()) return false;
+        out->push_back(in[ip++]);
+      }
+    } else {
+      size_t len = c >> 5;
+      if (len == 7) {
+        if (ip >= in.size()) return false;
+        len += in[ip++];
+      }
+      if (ip >= in.size()) return false;
+      size_t dist = ((c & 31u) << 8) + in[ip++] + 1;
+      if (dist > out->size()) return false;
+      for (size_t i = 0; i < len + 2; ++i) out->push_back((*out)[out->size() - dist]);
+    }
+  }
+  return true;
+}
+
+Bytes lzf_enc(const Bytes& d) {
+  Bytes out(d.size() + d.size() / 16 + 64);
+  size_t len = 0;
+  Status s = lzf_encode(d.data(), d.size(), out.data(), out.size(), &len);
+  if (s != Status::Ok) return {};
+  out.resize(len);
+  return out;
+}
+
+Bytes lz4_enc(const Bytes& d, size_t block) {
+  Bytes out(lz4_max_framed(d.size(), block));
+  size_t len = 0;
+  Status s = lz4_encode(d.data(), d.size(), block, out.data(), out.size(), &len);
+  if (s != Status::Ok) return {};
+  out.resize(len);
+  return out;
+}
+
+Bytes deflate_enc(const Bytes& d, int level) {
+  Bytes out(deflate_bound(d.size(), level));
+  size_t len = 0;
+  if (deflate_encode(d.data(), d.size(), level, out.data(), out.size(), &len) != Status::Ok)
+    return {};
+  out.resize(len);
+  return out;
+}
+
+using DecodeFn = Status (*)(const uint8_t*, size_t, uint8_t*, size_t, size_t*);
+
+// Decodes `in` into an exactly-sized heap buffer of `cap` bytes (so ASan sees
+// any overwrite), checking the contract on the result.
+Status decode_bounded(DecodeFn fn, const Bytes& in, size_t cap, Bytes* out) {
+  // Copy the input into its own exactly-sized allocation so overreads fault.
+  std::unique_ptr<uint8_t[]> src(new uint8_t[in.size() ? in.size() : 1]);
+  if (!in.empty()) std::memcpy(src.get(), in.data(), in.size());
+  std::unique_ptr<uint8_t[]> dst(new uint8_t[cap ? cap : 1]);
+  size_t len = 12345;
+  Status s = fn(in.empty() ? nullptr : src.get(), in.size(), dst.get(), cap, &len);
+  if (s == Status::Ok) {
+    CHECK(len <= cap);
+    if (out) out->assign(dst.get(), dst.get() + (len <= cap ? len : 0));
+  } else {
+    CHECK_EQ(len, size_t(0));
+  }
+  return s;
+}
+
+// Every truncation of a valid stream and a batch of random byte flips: must be
+// rejected or decode within bounds. For prefix-decodable formats (lzf) an Ok
+// result must be a prefix of the original.
+void hostile_inputs(DecodeFn fn, const Bytes& stream, const Bytes& original, bool prefix_ok,
+                    uint64_t seed, int flips) {
+  size_t cap = original.size();
+  for (size_t cut = 0; cut < stream.size(); ++cut) {
+    Bytes t(stream.begin(), stream.begin() + cut), out;
+    Status s = decode_bounded(fn, t, cap, &out);
+    if (s == Status::Ok) {
+      if (prefix_ok) {
+        CHECK(out.size() <= original.size());
+        CHECK(std::equal(out.begin(), out.end(), original.begin()));
+      } else {
+        CHECK(out.size() < original.size() || cut == stream.size());
+      }
+    }
+  }
+  Rng r(seed);
+  for (int i = 0; i < flips && !stream.empty(); ++i) {
+    Bytes t = stream;
+    int nflip = 1 + int(r.below(3));
+    for (int k = 0; k < nflip; ++k) t[r.below(t.size())] ^= uint8_t(1u << r.below(8));
+    Bytes out;
+    decode_bounded(fn, t, cap, nullptr);
+    decode_bounded(fn, t, cap + 1000, nullptr);
+  }
+}
+
+void put_be32(uint8_t* p, uint32_t v) {
+  p[0] = uint8_t(v >> 24);
+  p[1] = uint8_t(v >> 16);
+  p[2] = uint8_t(v >> 8);
+  p[3] = uint8_t(v);
+}
+void put_be64(uint8_t* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i, v >>= 8) p[i] = uint8_t(v);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- status
+
+TEST(status_messages_are_distinct) {
+  const Status all[] = {Status::Ok, Status::OutputTooSmall, Status::Corrupt,
+                        Status::Incompressible, Status::InvalidArgument, Status::NoMemory};
+  for (Status a : all) {
+    CHECK(status_message(a) != nullptr && std::strlen(status_message(a)) > 0);
+    for (Status b : all)
+      if (a != b) CHECK(std::strcmp(status_message(a), status_message(b)) != 0);
+  }
+}
+
+// ---------------------------------------------------------------- LZF
+
+TEST(lzf_round_trip_sizes_and_kinds) {
+  for (int k = 0; k < kKinds; ++k) {
+    for (size_t n : kSizes) {
+      Bytes d = make_data(Kind(k), n, n * 31 + k);
+      Bytes enc = lzf_enc(d);
+      if (n > 0) CHECK(!enc.empty());
+      Bytes out;
+      CHECK(decode_bounded(lzf_decode, enc, n, &out) == Status::Ok);
+      CHECK(out == d);
+      size_t sz = 999;
+      CHECK(lzf_decoded_size(enc.data(), enc.size(), &sz) == Status::Ok);
+      CHECK_EQ(sz, n);
+      if (n > 0) CHECK(decode_bounded(lzf_decode, enc, n - 1, nullptr) == Status::OutputTooSmall);
+      // liblzf's own decoder agrees.
+      if (n > 0) {
+        Bytes ref(n);
+        unsigned r = lzf_decompress(enc.data(), unsigned(enc.size()), ref.data(), unsigned(n));
+        CHECK_EQ(size_t(r), n);
+        CHECK(ref == d);
+      }
+    }
+  }
+}
+
+TEST(lzf_encode_reports_incompressible) {
+  Bytes d = make_data(kRandom, 4096, 7);
+  Bytes out(4095);
+  size_t len = 77;
+  CHECK(lzf_encode(d.data(), d.size(), out.data(), out.size(), &len) == Status::Incompressible);
+  CHECK_EQ(len, size_t(0));
+  Bytes z = make_data(kZeros, 4096, 7);
+  CHECK(lzf_encode(z.data(), z.size(), out.data(), out.size(), &len) == Status::Ok);
+  CHECK(len < 200);
+  CHECK(lzf_encode(z.data(), z.size(), nullptr, 0, &len) == Status::Incompressible);
+  CHECK(lzf_encode(nullptr, 0, nullptr, 0, &len) == Status::Ok);
+  CHECK_EQ(len, size_t(0));
+}
+
+TEST(lzf_overlapping_back_references) {
+  // "ab" then back-reference distance 2, length 10 -> "abababababab"
+  // ctrl: len-2 in the top 3 bits (7 = extended, + next byte); then offset-1.
+  Bytes s = {0x01, 'a', 'b', uint8_t((7 << 5) | 0), uint8_t(10 - 2 - 7), 0x01};
+  Bytes out;
+  CHECK(decode_bounded(lzf_decode, s, 64, &out) == Status::Ok);
+  CHECK(out == Bytes({'a', 'b', 'a', 'b', 'a', 'b', 'a', 'b', 'a', 'b', 'a', 'b'}));
+  // distance 1 run of 264 (max length), distance 3 pattern
+  s = {0x02, 'x', 'y', 'z', uint8_t(7 << 5), 255, 0x00, uint8_t(7 << 5), 255, 0x02};
+  Bytes ref;
+  CHECK(ref_lzf_decode(s, &ref));
+  CHECK(decode_bounded(lzf_decode, s, 4096, &out) == Status::Ok);
+  CHECK(out == ref);
+  CHECK_EQ(out.size(), size_t(3 + 264 + 264));
+  for (size_t i = 3; i < 3 + 264; ++i) CHECK_EQ(out[i], uint8_t('z'));
+}
+
+TEST(lzf_random_valid_streams_match_reference) {
+  // Generate random *valid* token streams (all distances/lengths) and compare
+  // with the byte-at-a-time reference and with liblzf's decoder.
+  Rng r(42);
+  for (int iter = 0; iter < 300; ++iter) {
+    Bytes s;
+    size_t produced = 0;
+    int tokens = 1 + int(r.below(60));
+    for (int t = 0; t < tokens; ++t) {
+      if (produced == 0 || r.below(3) == 0) {
+        size_t len = 1 + r.below(32);
+        s.push_back(uint8_t(len - 1));
+        for (size_t i = 0; i < len; ++i) s.push_back(uint8_t(r.next()));
+        produced += len;
+      } else {
+        size_t maxd = produced < 8192 ? produced : 8192;
+        size_t dist = 1 + r.below(maxd);
+        size_t len = 3 + r.below(262);  // 3..264
+        size_t l = len - 2;
+        if (l < 7) {
+          s.push_back(uint8_t((l << 5) | ((dist - 1) >> 8)));
+        } else {
+          s.push_back(uint8_t((7 << 5) | ((dist - 1) >> 8)));
+          s.push_back(uint8_t(l - 7));
+        }
+        s.push_back(uint8_t((dist - 1) & 0xff));
+        produced += len;
+      }
+    }
+    Bytes ref, out;
+    CHECK(ref_lzf_decode(s, &ref));
+    CHECK_EQ(ref.size(), produced);
+    CHECK(decode_bounded(lzf_decode, s, produced, &out) == Status::Ok);
+    CHECK(out == ref);
+    Bytes lib(produced);
+    unsigned n = lzf_decompress(s.data(), unsigned(s.size()), lib.data(), unsigned(produced));
+    CHECK_EQ(size_t(n), produced);
+    CHECK(lib == ref);
+    size_t sz = 0;
+    CHECK(lzf_decoded_size(s.data(), s.size(), &sz) == Status::Ok);
+    CHECK_EQ(sz, produced);
+  }
+}
+
+TEST(lzf_rejects_malformed) {
+  Bytes out;
+  // literal run longer than the input
+  CHECK(decode_bounded(lzf_decode, Bytes({0x05, 'a', 'b'}), 64, &out) == Status::Corrupt);
+  // back-reference before the start of output
+  CHECK(decode_bounded(lzf_decode, Bytes({0x00, 'a', 0x20, 0x01}), 64, &out) == Status::Corrupt);
+  CHECK(decode_bounded(lzf_decode, Bytes({0x20, 0x00}), 64, &out) == Status::Corrupt);
+  // truncated back-reference (missing offset byte / missing length byte)
+  CHECK(decode_bounded(lzf_decode, Bytes({0x00, 'a', 0x20}), 64, &out) == Status::Corrupt);
+  CHECK(decode_bounded(lzf_decode, Bytes({0x00, 'a', 0xE0}), 64, &out) == Status::Corrupt);
+  CHECK(decode_bounded(lzf_decode, Bytes({0x00, 'a', 0xE0, 0x05}), 64, &out) == Status::Corrupt);
+  // output too small for a literal and for a back-reference
+  CHECK(decode_bounded(lzf_decode, Bytes({0x03, 'a', 'b', 'c', 'd'}), 3, &out) ==
+        Status::OutputTooSmall);
+  CHECK(decode_bounded(lzf_decode, Bytes({0x00, 'a', 0x20, 0x00}), 3, &out) ==
+        Status::OutputTooSmall);
+  // empty input is an empty stream
+  CHECK(decode_bounded(lzf_decode, Bytes(), 0, &out) == Status::Ok);
+  CHECK(out.empty());
+  size_t sz = 0;
+  CHECK(lzf_decoded_size(Bytes({0x05, 'a'}).data(), 2, &sz) == Status::Corrupt);
+}
+
+TEST(lzf_truncation_and_flips) {
+  for (int k = 0; k < kKinds; ++k) {
+    for (size_t n : {size_t(1), size_t(100), size_t(3000)}) {
+      Bytes d = make_data(Kind(k), n, 99 + k);
+      Bytes enc = lzf_enc(d);
+      hostile_inputs(lzf_decode, enc, d, true, 1234 + k, 300);
+    }
+  }
+}
+
+TEST(lzf_max_expansion_bound_holds) {
+  // The densest stream: 1 literal then maximal back-references.
+  Bytes s = {0x00, 'q'};
+  for (int i = 0; i < 1000; ++i) {
+    s.push_back(0xE0);
+    s.push_back(255);
+    s.push_back(0);
+  }
+  size_t sz = 0;
+  CHECK(lzf_decoded_size(s.data(), s.size(), &sz) == Status::Ok);
+  CHECK(sz <= s.size() * kLzfMaxExpansion);
+  CHECK_EQ(sz, size_t(1 + 264 * 1000));
+}
+
+// ---------------------------------------------------------------- LZ4
+
+TEST(lz4_round_trip_sizes_kinds_blocks) {
+  const size_t blocks[] = {0, 1, 7, 4096, 65536, 1 << 20};
+  for (int k = 0; k < kKinds; ++k) {
+    for (size_t n : kSizes) {
+      for (size_t b : blocks) {
+        if (b == 1 && n > 5000) continue;
+        Bytes d = make_data(Kind(k), n, n * 7 + k);
+        Bytes enc = lz4_enc(d, b);
+        CHECK(enc.size() >= kLz4HeaderBytes);
+        CHECK(enc.size() <= lz4_max_framed(n, b));
+        uint64_t total = 1;
+        CHECK(lz4_declared_size(enc.data(), enc.size(), &total) == Status::Ok);
+        CHECK_EQ(total, uint64_t(n));
+        CHECK(lz4_check_frame(enc.data(), enc.size(), &total) == Status::Ok);
+        CHECK_EQ(total, uint64_t(n));
+        Bytes out;
+        CHECK(decode_bounded(lz4_decode, enc, n, &out) == Status::Ok);
+        CHECK(out == d);
+        if (n > 0) CHECK(decode_bounded(lz4_decode, enc, n - 1, nullptr) == Status::OutputTooSmall);
+      }
+    }
+  }
+}
+
+TEST(lz4_frame_layout_matches_h5zlz4) {
+  // Header: u64 BE total, u32 BE block size clamped to total.
+  Bytes d = make_data(kZeros, 10000, 1);
+  Bytes enc = lz4_enc(d, 4096);
+  CHECK_EQ(enc[0], 0);
+  uint64_t tot = 0;
+  for (int i = 0; i < 8; ++i) tot = (tot << 8) | enc[i];
+  CHECK_EQ(tot, uint64_t(10000));
+  uint32_t bs = (uint32_t(enc[8]) << 24) | (uint32_t(enc[9]) << 16) | (uint32_t(enc[10]) << 8) | enc[11];
+  CHECK_EQ(bs, uint32_t(4096));
+  // default block size is clamped to the input size
+  Bytes enc2 = lz4_enc(d, 0);
+  bs = (uint32_t(enc2[8]) << 24) | (uint32_t(enc2[9]) << 16) | (uint32_t(enc2[10]) << 8) | enc2[11];
+  CHECK_EQ(bs, uint32_t(10000));
+  // three blocks (4096, 4096, 1808), each with a BE length prefix
+  size_t pos = 12, blocks = 0;
+  while (pos < enc.size()) {
+    uint32_t c = (uint32_t(enc[pos]) << 24) | (uint32_t(enc[pos + 1]) << 16) |
+                 (uint32_t(enc[pos + 2]) << 8) | enc[pos + 3];
+    pos += 4 + c;
+    ++blocks;
+  }
+  CHECK_EQ(pos, enc.size());
+  CHECK_EQ(blocks, size_t(3));
+  // incompressible blocks are stored raw: stored size == block size
+  Bytes rnd = make_data(kRandom, 5000, 3);
+  Bytes encr = lz4_enc(rnd, 4096);
+  CHECK_EQ(encr.size(), size_t(12 + 4 + 4096 + 4 + 904));
+  CHECK(std::memcmp(encr.data() + 16, rnd.data(), 4096) == 0);
+  // empty input: a bare 12-byte header of zeros
+  Bytes e0 = lz4_enc(Bytes(), 0);
+  CHECK(e0 == Bytes(12, 0));
+  Bytes out;
+  CHECK(decode_bounded(lz4_decode, e0, 0, &out) == Status::Ok);
+  CHECK(out.empty());
+}
+
+TEST(lz4_hand_built_raw_frame_decodes) {
+  // total 5, block 2 -> blocks of 2, 2, 1 stored raw.
+  Bytes f(12);
+  put_be64(f.data(), 5);
+  put_be32(f.data() + 8, 2);
+  const char* parts[] = {"he", "ll", "o"};
+  for (const char* p : parts) {
+    size_t l = std::strlen(p);
+    uint8_t h[4];
+    put_be32(h, uint32_t(l));
+    f.insert(f.end(), h, h + 4);
+    f.insert(f.end(), p, p + l);
+  }
+  Bytes out;
+  CHECK(decode_bounded(lz4_decode, f, 5, &out) == Status::Ok);
+  CHECK(out == Bytes({'h', 'e', 'l', 'l', 'o'}));
+  // block size larger than total is clamped (as H5Zlz4.c does)
+  Bytes g(12);
+  put_be64(g.data(), 3);
+  put_be32(g.data() + 8, 1000);
+  uint8_t h[4];
+  put_be32(h, 3);
+  g.insert(g.end(), h, h + 4);
+  g.insert(g.end(), {'a', 'b', 'c'});
+  CHECK(decode_bounded(lz4_decode, g, 3, &out) == Status::Ok);
+  CHECK(out == Bytes({'a', 'b', 'c'}));
+}
+
+TEST(lz4_forged_sizes_rejected) {
+  Bytes out;
+  uint64_t total = 0;
+  // header shorter than 12 bytes
+  for (size_t n = 0; n < 12; ++n) {
+    Bytes s(n, 0);
+    CHECK(decode_bounded(lz4_decode, s, 100, &out) == Status::Corrupt);
+    CHECK(lz4_declared_size(s.data(), s.size(), &total) == Status::Corrupt);
+  }
+  // huge declared total with a tiny body: declared_size reports it (caller
+  // must check); check_frame rejects it; decode refuses for lack of room.
+  Bytes f(12);
+  put_be64(f.data(), uint64_t(1) << 62);
+  put_be32(f.data() + 8, 1 << 20);
+  f.insert(f.end(), {0, 0, 0, 5, 0x50, 1, 2, 3, 4});
+  CHECK(lz4_declared_size(f.data(), f.size(), &total) == Status::Ok);
+  CHECK_EQ(total, uint64_t(1) << 62);
+  CHECK(lz4_check_frame(f.data(), f.size(), &total) == Status::Corrupt);
+  CHECK(decode_bounded(lz4_decode, f, 1 << 16, &out) == Status::OutputTooSmall);
+  // block size 0 with nonzero total: would never progress
+  Bytes z(12);
+  put_be64(z.data(), 10);
+  put_be32(z.data() + 8, 0);
+  CHECK(decode_bounded(lz4_decode, z, 100, &out) == Status::Corrupt);
+  CHECK(lz4_check_frame(z.data(), z.size(), &total) == Status::Corrupt);
+  // block size beyond LZ4's limit
+  Bytes big(12);
+  put_be64(big.data(), uint64_t(3) << 30);
+  put_be32(big.data() + 8, 0xFFFFFFFFu);
+  CHECK(lz4_check_frame(big.data(), big.size(), &total) == Status::Corrupt);
+  // stored block size larger than the remaining input
+  Bytes s(12);
+  put_be64(s.data(), 4);
+  put_be32(s.data() + 8, 4);
+  s.insert(s.end(), {0, 0, 0, 200, 1, 2});
+  CHECK(decode_bounded(lz4_decode, s, 4, &out) == Status::Corrupt);
+  CHECK(lz4_check_frame(s.data(), s.size(), &total) == Status::Corrupt);
+  // stored size 0 for a non-empty block
+  Bytes s0(12);
+  put_be64(s0.data(), 4);
+  put_be32(s0.data() + 8, 4);
+  s0.insert(s0.end(), {0, 0, 0, 0});
+  CHECK(decode_bounded(lz4_decode, s0, 4, &out) == Status::Corrupt);
+  CHECK(lz4_check_frame(s0.data(), s0.size(), &total) == Status::Corrupt);
+  // implausible ratio: 1 MiB declared from a 3-byte block
+  Bytes r(12);
+  put_be64(r.data(), 1 << 20);
+  put_be32(r.data() + 8, 1 << 20);
+  r.insert(r.end(), {0, 0, 0, 3, 0x10, 'a', 0});
+  CHECK(lz4_check_frame(r.data(), r.size(), &total) == Status::Corrupt);
+  CHECK(decode_bounded(lz4_decode, r, 1 << 20, &out) == Status::Corrupt);
+  // trailing garbage after the last block
+  Bytes t = lz4_enc(make_data(kFloats, 1000, 5), 0);
+  t.push_back(0);
+  CHECK(decode_bounded(lz4_decode, t, 1000, &out) == Status::Corrupt);
+  CHECK(lz4_check_frame(t.data(), t.size(), &total) == Status::Corrupt);
+  // a real maximally-compressed stream passes the plausibility check
+  Bytes zeros(1 << 22);
+  Bytes ez = lz4_enc(zeros, 0);
+  CHECK(lz4_check_frame(ez.data(), ez.size(), &total) == Status::Ok);
+  CHECK_EQ(total, uint64_t(1) << 22);
+}
+
+TEST(lz4_encode_limits) {
+  Bytes d = make_data(kRandom, 1000, 2);
+  Bytes out(999);
+  size_t len = 5;
+  CHECK(lz4_encode(d.data(), d.size(), 0, out.data(), out.size(), &len) == Status::Incompressible);
+  CHECK_EQ(len, size_t(0));
+  CHECK(lz4_encode(d.data(), d.size(), size_t(3) << 30, out.data(), out.size(), &len) ==
+        Status::InvalidArgument);
+  Bytes z(1000, 0);
+  CHECK(lz4_encode(z.data(), z.size(), 0, out.data(), 40, &len) == Status::Ok);
+  CHECK(len <= 40);
+}
+
+TEST(lz4_truncation_and_flips) {
+  for (int k = 0; k < kKinds; ++k) {
+    for (size_t b : {size_t(0), size_t(256)}) {
+      Bytes d = make_data(Kind(k), 2000, 5 + k);
+      Bytes enc = lz4_enc(d, b);
+      hostile_inputs(lz4_decode, enc, d, false, 77 + k, 300);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- deflate
+
+TEST(deflate_round_trip_levels) {
+  for (int level = 0; level <= 12; ++level) {
+    for (int k = 0; k < kKinds; ++k) {
+      for (size_t n : {size_t(0), size_t(1), size_t(17), size_t(4096), size_t(100003)}) {
+        Bytes d = make_data(Kind(k), n, level * 100 + k);
+        Bytes enc = deflate_enc(d, level);
+        CHECK(enc.size() >= 2);
+        CHECK_EQ(enc[0] & 0x0f, 8);  // zlib header: CM = deflate
+        CHECK_EQ(((unsigned(enc[0]) << 8) | enc[1]) % 31, 0u);
+        Bytes out;
+        CHECK(decode_bounded(deflate_decode, enc, n, &out) == Status::Ok);
+        CHECK(out == d);
+        if (n > 0) CHECK(decode_bounded(deflate_decode, enc, n - 1, nullptr) == Status::OutputTooSmall);
+      }
+    }
+  }
+}
+
+TEST(deflate_arguments_and_limits) {
+  Bytes d = make_data(kRandom, 1000, 1);
+  Bytes out(2000);
+  size_t len = 3;
+  CHECK(deflate_encode(d.data(), d.size(), -1, out.data(), out.size(), &len) == Status::InvalidArgument);
+  CHECK(deflate_encode(d.data(), d.size(), 13, out.data(), out.size(), &len) == Status::InvalidArgument);
+  CHECK(deflate_encode(d.data(), d.size(), 6, out.data(), 100, &len) == Status::Incompressible);
+  CHECK(deflate_bound(1000, 6) >= 1000);
+  CHECK(deflate_bound(1000, 99) >= 1000);
+  // trailing bytes after the stream are ignored (zlib inflate does the same)
+  Bytes enc = deflate_enc(d, 1);
+  enc.push_back(0xAA);
+  Bytes dec;
+  CHECK(decode_bounded(deflate_decode, enc, 1000, &dec) == Status::Ok);
+  CHECK(dec == d);
+  CHECK(decode_bounded(deflate_decode, Bytes(), 10, nullptr) == Status::Corrupt);
+  CHECK(decode_bounded(deflate_decode, Bytes({0x78, 0x9c, 0xff, 0xff}), 10, nullptr) == Status::Corrupt);
+}
+
+TEST(deflate_truncation_and_flips) {
+  for (int k = 0; k < kKinds; ++k) {
+    Bytes d = make_data(Kind(k), 3000, 11 + k);
+    Bytes enc = deflate_enc(d, 6);
+    hostile_inputs(deflate_decode, enc, d, false, 55 + k, 300);
+  }
+}
+
+TEST(deflate_threads_use_private_state) {
+  std::vector<std::thread> ts;
+  std::vector<int> ok(8, 0);
+  for (int t = 0; t < 8; ++t) {
+    ts.emplace_back([t, &ok] {
+      int good = 1;
+      for (int i = 0; i < 20; ++i) {
+        int level = (t + i) % 10;
+        Bytes d = make_data(Kind((t + i) % kKinds), 20000 + size_t(i), uint64_t(t * 1000 + i));
+        Bytes enc(deflate_bound(d.size(), level));
+        size_t len = 0;
+        if (deflate_encode(d.data(), d.size(), level, enc.data(), enc.size(), &len) != Status::Ok)
+          good = 0;
+        Bytes out(d.size());
+        size_t ol = 0;
+        if (deflate_decode(enc.data(), len, out.data(), out.size(), &ol) != Status::Ok ||
+            ol != d.size() || out != d)
+          good = 0;
+      }
+      ok[size_t(t)] = good;
+    });
+  }
+  for (auto& th : ts) th.join();
+  for (int g : ok) CHECK_EQ(g, 1);
+}
+
+// ---------------------------------------------------------------- shuffle
+
+namespace {
+void ref_shuffle(const uint8_t* in, uint8_t* out, size_t n, size_t es) {
+  size_t ne = es ? n / es : 0;
+  if (es <= 1 || ne <= 1) {
+    std::memcpy(out, in, n);
+    return;
+  }
+  for (size_t i = 0; i < ne; ++i)
+    for (size_t k = 0; k < es; ++k) out[k * ne + i] = in[i * es + k];
+  std::memcpy(out + ne * es, in + ne * es, n - ne * es);
+}
+}  // namespace
+
+TEST(shuffle_matches_reference_and_inverts) {
+  for (size_t es = 0; es <= 17; ++es) {
+    for (size_t n : {size_t(0), size_t(1), size_t(2), size_t(3), size_t(es), size_t(es + 1),
+                     size_t(2 * es + 1), size_t(31 * es + 3), size_t(32 * es), size_t(33 * es + 5),
+                     size_t(1000), size_t(4096 + 3), size_t(70001)}) {
+      Bytes d = make_data(kRandom, n, es * 1000 + n);
+      Bytes ref(n), out(n), back(n);
+      if (n) ref_shuffle(d.data(), ref.data(), n, es);
+      shuffle(d.data(), out.data(), n, es);
+      CHECK(out == ref);
+      unshuffle(out.data(), back.data(), n, es);
+      CHECK(back == d);
+    }
+  }
+}
+
+TEST(shuffle_known_layout) {
+  Bytes d = {0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 9, 8};
+  Bytes out(d.size());
+  shuffle(d.data(), out.data(), d.size(), 4);
+  CHECK(out == Bytes({0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 9, 8}));
+}
+
+// ---------------------------------------------------------------- fletcher32
+
+namespace {
+// Straightforward transcription of the algorithm's definition (per-word folding
+// schedule identical to libhdf5: fold every 360 words and at the end).
+uint32_t ref_fletcher(const Bytes& d) {
+  uint64_t words = d.size() / 2;
+  uint32_t s1 = 0, s2 = 0;
+  size_t p = 0;
+  while (words) {
+    uint64_t t = words > 360 ? 360 : words;
+    words -= t;
+    while (t--) {
+      s1 += (uint32_t(d[p]) << 8) | d[p + 1];
+      p += 2;
+      s2 += s1;
+    }
+    s1 = (s1 & 0xffff) + (s1 >> 16);
+    s2 = (s2 & 0xffff) + (s2 >> 16);
+  }
+  if (d.size() & 1) {
+    s1 += uint32_t(d[p]) << 8;
+    s2 += s1;
+    s1 = (s1 & 0xffff) + (s1 >> 16);
+    s2 = (s2 & 0xffff) + (s2 >> 16);
+  }
+  s1 = (s1 & 0xffff) + (s1 >> 16);
+  s2 = (s2 & 0xffff) + (s2 >> 16);
+  return (s2 << 16) | s1;
+}
+}  // namespace
+
+TEST(fletcher32_known_vectors) {
+  // (test_filters.cc also compares against libhdf5's own H5_checksum_fletcher32.)
+  Bytes one = {0x01};
+  CHECK_EQ(fletcher32(one.data(), 1), 0x01000100u);
+  Bytes two = {0x01, 0x02};
+  CHECK_EQ(fletcher32(two.data(), 2), 0x01020102u);
+  Bytes ff(720, 0xff);  // sums reach 0xffff exactly: libhdf5 keeps 0xffff, not 0
+  CHECK_EQ(fletcher32(ff.data(), ff.size()), ref_fletcher(ff));
+  CHECK_EQ(fletcher32(ff.data(), ff.size()) & 0xffffu, 0xffffu);
+  for (size_t n : kSizes) {
+    Bytes d = make_data(kRandom, n, n);
+    CHECK_EQ(fletcher32(d.data(), n), ref_fletcher(d));
+    Bytes f(n, 0xff);
+    CHECK_EQ(fletcher32(f.data(), n), ref_fletcher(f));
+  }
+}
+
+TEST(fletcher32_append_and_verify) {
+  for (size_t n : {size_t(0), size_t(1), size_t(2), size_t(3), size_t(719), size_t(720), size_t(721),
+                   size_t(100001)}) {
+    Bytes d = make_data(kFloats, n, n);
+    d.resize(n + 4);
+    fletcher32_append(d.data(), n);
+    uint32_t f = fletcher32(d.data(), n);
+    CHECK_EQ(d[n], uint8_t(f));  // little-endian trailer (UINT32ENCODE)
+    CHECK_EQ(d[n + 3], uint8_t(f >> 24));
+    CHECK(fletcher32_verify(d.data(), n + 4) == Status::Ok);
+    // legacy (pre-1.6.3) byte-swapped trailer is accepted like libhdf5 does
+    std::swap(d[n], d[n + 1]);
+    std::swap(d[n + 2], d[n + 3]);
+    CHECK(fletcher32_verify(d.data(), n + 4) == Status::Ok);
+    // any single flipped bit is detected (trailer or data)
+    std::swap(d[n], d[n + 1]);
+    std::swap(d[n + 2], d[n + 3]);
+    Rng r(n);
+    for (int i = 0; i < 20; ++i) {
+      Bytes e = d;
+      e[r.below(e.size())] ^= uint8_t(1u << r.below(8));
+      CHECK(fletcher32_verify(e.data(), e.size()) == Status::Corrupt);
+    }
+  }
+  Bytes s(3, 0);
+  CHECK(fletcher32_verify(s.data(), 3) == Status::Corrupt);
+  CHECK(fletcher32_verify(nullptr, 0) == Status::Corrupt);
+}
+
+H5V_TEST_MAIN()
