@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Makes this checkout ready to run: system packages (Debian/Ubuntu: installed
+# with apt-get as root or via sudo; elsewhere printed), npm dependencies, the
+# native addon and the TypeScript build. Idempotent and quick when up to date.
+#   bash scripts/bootstrap.sh [--quiet] [--no-peers]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUIET=0; PEERS=1
+for a in "$@"; do
+  case "$a" in
+    --quiet) QUIET=1 ;;
+    --no-peers) PEERS=0 ;;
+  esac
+done
+say() { [ "$QUIET" = 1 ] || echo "bootstrap: $*"; }
+
+# Build libraries + tools, and the interop peers the tests use.
+BUILD_PKGS="pkg-config g++ make cmake python3 libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev libaec-dev zlib1g-dev"
+PEER_PKGS="python3-h5py python3-numpy hdf5-tools hdf5-plugin-lzf python3-hdf5plugin"
+want="$BUILD_PKGS"
+[ "$PEERS" = 1 ] && want="$want $PEER_PKGS"
+
+missing=""
+if command -v dpkg-query >/dev/null 2>&1; then
+  for p in $want; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$st" = "install ok installed" ] || missing="$missing $p"
+  done
+fi
+
+if [ -n "$missing" ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then
+      if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+        echo "bootstrap: missing packages:$missing" >&2
+        echo "bootstrap: run as root: apt-get install -y$missing" >&2
+        exit 1
+      fi
+    fi
+    say "installing:$missing"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  else
+    echo "bootstrap: not a Debian/Ubuntu system; install the equivalents of:$missing" >&2
+    echo "  Fedora: sudo dnf install hdf5-devel lz4-devel libdeflate-devel liblzf-devel pkgconf cmake gcc-c++" >&2
+    echo "  macOS:  brew install hdf5 lz4 libdeflate liblzf pkg-config cmake" >&2
+    exit 1
+  fi
+elif ! command -v dpkg-query >/dev/null 2>&1; then
+  node scripts/check-deps.mjs
+fi
+
+# npm dependencies (npm ci also builds the addon and dist/ via install/prepare).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund ${QUIET:+--silent} >/dev/null
+fi
+
+# Rebuild the addon if any native source is newer than it.
+addon=build/Release/h5vault.node
+if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" -print -quit)" ]; then
+  say "building the native addon (node-gyp)"
+  npm run --silent build:native >/dev/null
+fi
+# Recompile TypeScript if any lib/ source is newer than dist/.
+if [ ! -f dist/index.js ] || [ -n "$(find lib -newer dist/index.js -print -quit)" ]; then
+  say "compiling TypeScript"
+  npm run --silent build:ts
+fi
+say "ready"

@@ -1,0 +1,78 @@
+/** Shared test helpers: temp dirs, the h5py/h5dump peers. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+
+/** A fresh temp directory removed after the file's tests. */
+export function tempDir(prefix = 'h5vault-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/**
+ * Debian's python3 with h5py (not a pyenv/venv python, which lacks it).
+ * Interop tests FAIL when the peer is missing: CI must have it
+ * (scripts/bootstrap.sh installs it). Set H5VAULT_PYTHON to override.
+ */
+export const PYTHON = process.env.H5VAULT_PYTHON ?? '/usr/bin/python3';
+export const PLUGIN_PATH = '/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins';
+
+export function requirePeers(): void {
+  const r = spawnSync(PYTHON, ['-c', 'import h5py, hdf5plugin, numpy'], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new Error(
+      `interop peer missing: ${PYTHON} cannot import h5py/hdf5plugin/numpy (${r.stderr?.trim() ?? r.error}). ` +
+        'Install python3-h5py python3-hdf5plugin python3-numpy hdf5-plugin-lzf hdf5-tools (bash scripts/bootstrap.sh).',
+    );
+  }
+  if (spawnSync('h5dump', ['--version']).status !== 0) throw new Error('interop peer missing: h5dump (apt-get install hdf5-tools)');
+}
+
+/** Runs a Python snippet with h5py; returns stdout. Throws with stderr on failure. */
+export function python(code: string, args: string[] = []): string {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (existsSync(PLUGIN_PATH)) env.HDF5_PLUGIN_PATH = PLUGIN_PATH;
+  return execFileSync(PYTHON, ['-c', code, ...args], { encoding: 'utf8', env, maxBuffer: 1 << 28 });
+}
+
+export function h5dump(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (existsSync(PLUGIN_PATH)) env.HDF5_PLUGIN_PATH = PLUGIN_PATH;
+  const r = spawnSync('h5dump', args, { encoding: 'utf8', env, maxBuffer: 1 << 28 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Deterministic pseudo-random generator (mulberry32) for reproducible tests. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Float32 weights ~ N(0, sigma), deterministic. */
+export function gaussian(n: number, seed = 1, sigma = 0.02): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = Math.max(r(), 1e-12), v = r();
+    const m = Math.sqrt(-2 * Math.log(u)) * sigma;
+    out[i] = m * Math.cos(2 * Math.PI * v);
+    if (i + 1 < n) out[i + 1] = m * Math.sin(2 * Math.PI * v);
+  }
+  return out;
+}
+
+export function bytesEqual(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return Buffer.compare(x, y) === 0;
+}
