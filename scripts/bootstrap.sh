@@ -55,7 +55,7 @@ fi
 # npm dependencies (npm ci also builds the addon and dist/ via install/prepare).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
-  npm ci --no-audit --no-fund ${QUIET:+--silent} >/dev/null
+  npm ci --no-audit --no-fund >/dev/null
 fi
 
 # Rebuild the addon if any native source is newer than it.
