@@ -212,6 +212,9 @@ export function createSpec(o: CreateDatasetOptions): NativeCreateSpec {
   if (o.chunks !== undefined) {
     spec.chunks = positiveInts(o.chunks, 'chunks', false);
     if (spec.chunks.length !== shape.length) throw new RangeError(`chunks must have rank ${shape.length}`);
+    // libhdf5 refuses chunks larger than a fixed dimension (0-length dims excepted).
+    const i = spec.chunks.findIndex((c, k) => shape[k]! > 0 && c > shape[k]!);
+    if (i >= 0) throw new RangeError(`chunks [${spec.chunks.join(', ')}] exceed shape [${shape.join(', ')}] in dimension ${i}`);
   }
   if (spec.scalar && (filtered || spec.chunks)) throw new RangeError('a scalar dataset cannot be chunked or filtered');
   return spec;
