@@ -28,6 +28,9 @@ bool write_attr(hid_t obj, const std::string& name, const AttrValue& v, ErrorInf
     *err = capture_error("create attribute '" + name + "'");
     return false;
   }
+  // A 0-element attribute has nothing to write, and H5Awrite rejects the
+  // null buffer an empty vector gives (failing without an error stack).
+  if (!v.scalar && H5Sget_simple_extent_npoints(space.get()) == 0) return true;
   herr_t rc;
   if (v.dtype == DType::String) {
     std::vector<const char*> ptrs;
