@@ -181,6 +181,13 @@ bool path_exists(hid_t parent, const std::string& path) {
       clear_error_stack();
       return false;
     }
+    // H5Oexists_by_name would open the target file of an external link:
+    // never follow those implicitly (they count as absent here).
+    H5L_info_t li;
+    if (H5Lget_info(parent, prefix.c_str(), &li, H5P_DEFAULT) < 0 || li.type == H5L_TYPE_EXTERNAL) {
+      clear_error_stack();
+      return false;
+    }
     htri_t o = H5Oexists_by_name(parent, prefix.c_str(), H5P_DEFAULT);
     if (o <= 0) {  // dangling soft link
       clear_error_stack();
@@ -208,11 +215,15 @@ hid_t create_group(hid_t parent, const std::string& path, ErrorInfo* err) {
 }
 
 hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInfo* err) {
-  if (!path_exists(parent, path)) {
+  // Never follow external links implicitly (they open other files). Checked
+  // before path_exists, which reports them as absent; the enclosing groups are
+  // checked first so H5Lget_info traverses no external link on the way.
+  size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "" : slash == 0 ? "/" : path.substr(0, slash);
+  if (!dir.empty() && !path_exists(parent, dir)) {
     *err = ErrorInfo::make("H5_NOT_FOUND", "no object at '" + path + "'");
     return H5I_INVALID_HID;
   }
-  // Never follow external links implicitly (they open other files).
   H5L_info_t li;
   if (path != "/" && H5Lget_info(parent, path.c_str(), &li, H5P_DEFAULT) >= 0 &&
       li.type == H5L_TYPE_EXTERNAL) {
@@ -220,6 +231,10 @@ hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInf
     return H5I_INVALID_HID;
   }
   clear_error_stack();
+  if (!path_exists(parent, path)) {
+    *err = ErrorInfo::make("H5_NOT_FOUND", "no object at '" + path + "'");
+    return H5I_INVALID_HID;
+  }
   hid_t id = H5Oopen(parent, path.c_str(), H5P_DEFAULT);
   if (id < 0) {
     *err = capture_error("open '" + path + "'");
