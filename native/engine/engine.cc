@@ -602,7 +602,9 @@ int fetch_chunk(hid_t dset, const std::vector<hsize_t>& off, bool all_allocated,
 }
 
 unsigned worker_count(const Options& opt, uint64_t items) {
-  unsigned w = opt.threads ? opt.threads : pool_size();
+  // The caller is one worker; helpers come from the shared pool.
+  unsigned cap = pool_size() + 1;
+  unsigned w = opt.threads ? std::min(opt.threads, cap) : pool_size();
   if (w == 0) w = 1;
   if (items < w) w = unsigned(std::max<uint64_t>(items, 1));
   return w;
