@@ -50,6 +50,12 @@ std::string classify(const std::vector<Frame>& fs) {
   if (any_minor(fs, {H5E_NOTREGISTERED, H5E_NOFILTER}) || any_desc(fs, "filter is not registered") ||
       any_desc(fs, "not registered"))
     return "H5_FILTER_UNAVAILABLE";
+  // A chunk whose filter fails on read (bad deflate stream, fletcher32
+  // mismatch, corrupt LZF/LZ4) is damaged data, as the parallel engine reports
+  // it; without this the frames below classify it as H5_IO.
+  if (any_desc(fs, "filter returned failure during read")) return "H5_CORRUPT";
+  // A truncated file (interrupted copy) is damage, not an open failure.
+  if (any_minor(fs, {H5E_TRUNCATED})) return "H5_CORRUPT";
   if (any_desc(fs, "no write intent")) return "H5_READ_ONLY";
   if (any_minor(fs, {H5E_EXISTS, H5E_ALREADYEXISTS, H5E_FILEEXISTS}) || any_desc(fs, "already exists"))
     return "H5_EXISTS";
