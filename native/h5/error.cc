@@ -38,6 +38,16 @@ bool any_minor(const std::vector<Frame>& fs, std::initializer_list<hid_t> mins) 
   return false;
 }
 
+// Like any_minor, but ignores frames that blame the arguments (major
+// H5E_ARGS): their H5E_BADVALUE says an option was invalid, not the file.
+bool any_minor_in_data(const std::vector<Frame>& fs, std::initializer_list<hid_t> mins) {
+  for (const auto& f : fs)
+    if (f.maj != H5E_ARGS)
+      for (hid_t m : mins)
+        if (f.min == m) return true;
+  return false;
+}
+
 bool any_desc(const std::vector<Frame>& fs, const char* needle) {
   for (const auto& f : fs)
     if (f.desc.find(needle) != std::string::npos) return true;
@@ -59,11 +69,12 @@ std::string classify(const std::vector<Frame>& fs) {
   if (any_desc(fs, "no write intent")) return "H5_READ_ONLY";
   if (any_minor(fs, {H5E_EXISTS, H5E_ALREADYEXISTS, H5E_FILEEXISTS}) || any_desc(fs, "already exists"))
     return "H5_EXISTS";
-  if (any_minor(fs, {H5E_NOTFOUND}))
-    return "H5_NOT_FOUND";
+  // Only when the root cause is a missing object: every failed create has an
+  // intermediate "internal path traversal failed / Object not found" frame.
+  if (fs.back().min == H5E_NOTFOUND) return "H5_NOT_FOUND";
   if (any_minor(fs, {H5E_CANTLOCKFILE})) return "H5_FILE_LOCKED";
   if (any_minor(fs, {H5E_CANTOPENFILE, H5E_FILEOPEN, H5E_CANTCREATE})) return "H5_OPEN_FAILED";
-  if (any_minor(fs, {H5E_BADMESG, H5E_CANTDECODE, H5E_CANTLOAD, H5E_TRUNCATED, H5E_BADVALUE,
+  if (any_minor_in_data(fs, {H5E_BADMESG, H5E_CANTDECODE, H5E_CANTLOAD, H5E_TRUNCATED, H5E_BADVALUE,
                      H5E_CANTUNSERIALIZE, H5E_BADFILE, H5E_VERSION, H5E_OVERFLOW}))
     return "H5_CORRUPT";
   if (any_minor(fs, {H5E_READERROR, H5E_WRITEERROR, H5E_SEEKERROR, H5E_NOSPACE}))
