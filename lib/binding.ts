@@ -89,13 +89,14 @@ export interface Native {
   objIdentity(o: ObjHandle): string;
   groupCreate(parent: ObjHandle, path: string): ObjHandle;
   groupList(g: ObjHandle): NativeLink[];
+  groupWalk(g: ObjHandle): { path: string; kind: 'group' | 'dataset'; handle: ObjHandle }[];
   datasetCreate(parent: ObjHandle, name: string, spec: NativeCreateSpec): ObjHandle;
   datasetInfo(d: ObjHandle): NativeDatasetInfo;
   datasetRead(d: ObjHandle, sel: NativeSelection | null, threads: number): ArrayBuffer | string[];
   datasetReadAsync(d: ObjHandle, sel: NativeSelection | null, threads: number, cancel?: CancelToken): Promise<ArrayBuffer | string[]>;
   datasetWrite(d: ObjHandle, data: Data, sel: NativeSelection | null, threads: number): void;
   datasetWriteAsync(d: ObjHandle, data: Data, sel: NativeSelection | null, threads: number, cancel?: CancelToken): Promise<void>;
-  datasetView(d: ObjHandle): ArrayBuffer;
+  datasetView(d: ObjHandle): { buffer: ArrayBuffer; offset: number; dtype: string; length: number };
   prefetch(h: ObjHandle | FileHandle, isFile: boolean): Promise<void>;
   cancelToken(): CancelToken;
   cancelTrigger(t: CancelToken): void;

@@ -59,9 +59,10 @@ export class Dataset {
   #info: NativeDatasetInfo | undefined;
 
   /** @internal */
-  constructor(handle: ObjHandle, path: string) {
+  constructor(handle: ObjHandle, path: string, info?: NativeDatasetInfo) {
     this.handle = handle;
     this.path = path;
+    this.#info = info;
     this.attrs = new Attributes(() => this.handle);
   }
 
@@ -163,17 +164,14 @@ export class Dataset {
    * Throws H5Error H5_NOT_VIEWABLE (with `reason`) unless { copy: true }.
    */
   view(options: ViewOptions = {}): TypedArray {
-    const dtype = this.dtype;
     try {
-      if (dtype === 'string' || dtype === 'unsupported') {
-        throw new H5Error(`dataset '${this.path}' cannot be viewed zero-copy: unsupported-type`, {
-          code: 'H5_NOT_VIEWABLE',
-          reason: 'unsupported-type',
-        });
-      }
-      return new ARRAY_TYPES[dtype](native.datasetView(this.handle));
+      // Every view of a file is a typed array into one ArrayBuffer over the
+      // whole mapping: cheap to make, and V8 accounts the mapping once. The
+      // native call also says the dtype, so a view needs no other metadata call.
+      const { buffer, offset, dtype, length } = native.datasetView(this.handle);
+      return new ARRAY_TYPES[dtype as NumericDType](buffer, offset, length);
     } catch (e) {
-      if (options.copy && e instanceof H5Error && e.code === 'H5_NOT_VIEWABLE' && dtype !== 'string') {
+      if (options.copy && e instanceof H5Error && e.code === 'H5_NOT_VIEWABLE' && e.reason !== 'unsupported-type') {
         return this.readSync() as TypedArray;
       }
       throw e;

@@ -2,31 +2,27 @@
 
 namespace h5v::js {
 
-namespace {
-struct ErrorClass {
-  Napi::FunctionReference cls;
-};
-}  // namespace
-
-void set_error_class(Napi::Env env, Napi::Function cls) {
-  auto* data = env.GetInstanceData<ErrorClass>();
+EnvData& env_data(Napi::Env env) {
+  auto* data = env.GetInstanceData<EnvData>();
   if (!data) {
-    data = new ErrorClass();
-    env.SetInstanceData<ErrorClass>(data);
+    data = new EnvData();
+    env.SetInstanceData<EnvData>(data);
   }
-  data->cls = Napi::Persistent(cls);
+  return *data;
 }
+
+void set_error_class(Napi::Env env, Napi::Function cls) { env_data(env).error_class = Napi::Persistent(cls); }
 
 Napi::Object make_error(Napi::Env env, const h5::ErrorInfo& e) {
   if (e.kind == h5::ErrorKind::Type) return Napi::TypeError::New(env, e.message).Value();
   if (e.kind == h5::ErrorKind::Range) return Napi::RangeError::New(env, e.message).Value();
-  auto* data = env.GetInstanceData<ErrorClass>();
-  if (data && !data->cls.IsEmpty()) {
+  auto* data = env.GetInstanceData<EnvData>();
+  if (data && !data->error_class.IsEmpty()) {
     Napi::Object details = Napi::Object::New(env);
     details.Set("code", e.code);
     details.Set("major", e.major);
     details.Set("minor", e.minor);
-    return data->cls.New({Napi::String::New(env, e.message), details});
+    return data->error_class.New({Napi::String::New(env, e.message), details});
   }
   Napi::Object err = Napi::Error::New(env, e.message).Value();
   err.Set("code", e.code);

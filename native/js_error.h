@@ -5,7 +5,20 @@
 #include "h5/error.h"
 #include "js.h"
 
+#include <memory>
+#include <utility>
+#include <vector>
+
 namespace h5v::js {
+
+// Per-environment state (main thread and each worker have their own).
+struct EnvData {
+  Napi::FunctionReference error_class;
+  // One ArrayBuffer over each file's whole mapping, held weakly: every view
+  // is a typed array into it, so V8 accounts the mapping once, not per view.
+  std::vector<std::pair<std::weak_ptr<void>, Napi::Reference<Napi::ArrayBuffer>>> map_buffers;
+};
+EnvData& env_data(Napi::Env env);
 
 void set_error_class(Napi::Env env, Napi::Function cls);
 Napi::Object make_error(Napi::Env env, const h5::ErrorInfo& e);

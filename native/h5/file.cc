@@ -116,8 +116,10 @@ bool FileHandle::close_requested() const {
 }
 
 void FileHandle::do_close() {
-  // Lock held by caller.
+  // Lock held by caller. Views hold their own reference to the mapping, so
+  // dropping ours lets it go with the last view.
   hdf5_closed_ = true;
+  mapping.reset();
   if (fid_ >= 0 && H5Iis_valid(fid_) > 0) {
     if (H5Fclose(fid_) < 0) clear_error_stack();
   }
@@ -297,6 +299,33 @@ bool list_links(hid_t group, std::vector<LinkEntry>* out, ErrorInfo* err) {
     return false;
   }
   return true;
+}
+
+namespace {
+herr_t on_visit(hid_t, const char* name, const H5O_info_t* info, void* data) {
+  if (std::strcmp(name, ".") == 0) return 0;  // the starting group itself
+  auto* out = static_cast<std::vector<VisitEntry>*>(data);
+  ObjKind k = info->type == H5O_TYPE_GROUP ? ObjKind::Group
+              : info->type == H5O_TYPE_DATASET ? ObjKind::Dataset
+              : info->type == H5O_TYPE_NAMED_DATATYPE ? ObjKind::Datatype
+                                                     : ObjKind::Other;
+  out->push_back({name, k, info->addr});
+  return 0;
+}
+}  // namespace
+
+bool visit_objects(hid_t group, std::vector<VisitEntry>* out, ErrorInfo* err) {
+  if (H5Ovisit2(group, H5_INDEX_NAME, H5_ITER_INC, on_visit, out, H5O_INFO_BASIC) < 0) {
+    *err = capture_error("visit objects");
+    return false;
+  }
+  return true;
+}
+
+hid_t open_by_address(hid_t loc, haddr_t addr, ErrorInfo* err) {
+  hid_t id = H5Oopen_by_addr(loc, addr);
+  if (id < 0) *err = capture_error("open object by address");
+  return id;
 }
 
 const char* libhdf5_version() {

@@ -73,6 +73,9 @@ class ObjHandle {
   ObjKind kind;
   std::string path;                 // absolute path in the file, for messages
   std::shared_ptr<void> engine_cache;  // engine's chunk index for datasets
+  // Cached DatasetInfo (datasets in read-only files only: their metadata cannot
+  // change under us), filled by the napi layer on first describe.
+  std::shared_ptr<void> info_cache;
 };
 
 // RAII bracket around one operation on a file (begin_op/end_op).
@@ -115,5 +118,17 @@ std::string join_path(const std::string& parent, const std::string& rel);
 bool valid_relative_path(const std::string& p, std::string* why);
 
 const char* libhdf5_version();
+
+struct VisitEntry {
+  std::string path;   // relative to the visited group, e.g. "block0/q"
+  ObjKind kind;
+  haddr_t addr;
+};
+// Every object below `group` reachable through hard links, each once, depth-first
+// in name order (H5Ovisit: the same traversal as h5py's visititems). Soft,
+// dangling and external links are not followed.
+bool visit_objects(hid_t group, std::vector<VisitEntry>* out, ErrorInfo* err);
+// Opens an object by its header address (no path traversal).
+hid_t open_by_address(hid_t loc, haddr_t addr, ErrorInfo* err);
 
 }  // namespace h5v::h5
