@@ -13,3 +13,9 @@ export {
   halfToNumber, numberToHalf, bfloat16ToNumber, numberToBfloat16,
 } from './dtypes.js';
 export { libraryInfo, setThreadPoolSize } from './runtime.js';
+export {
+  saveModel, loadModel, verifyModel, ModelStore, modelDigestOf, canonicalTensorList, FORMAT_VERSION,
+  type SaveOptions, type SaveResult, type LoadOptions, type LoadedModel, type VerifyOptions, type VerifyReport,
+  type TensorReport, type Tensor, type TensorsInput, type JsonValue, type Provenance, type DigestItem,
+  type VersionInfo, type StoreLoadOptions, type WatchOptions, type LockOptions,
+} from './model/index.js';

@@ -1,0 +1,235 @@
+/**
+ * saveModel: write tensors + provenance to a temp file next to the target,
+ * close, fsync, rename over the target, fsync the directory (DESIGN.md
+ * invariant 5). Byte-reproducible: tensors and attributes are written in a
+ * fixed order and nothing time-dependent is stored (invariant 7).
+ */
+import { open, rename } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { File } from '../file.js';
+import { createSpec, type Compression } from '../group.js';
+import type { Dataset } from '../dataset.js';
+import { H5Error, withSite } from '../errors.js';
+import { libraryInfo } from '../runtime.js';
+import { ATTR, canonicalJson, entriesOf, FORMAT_VERSION, packageVersion, TENSOR_SHA_ATTR, type Entry, type JsonValue, type TensorsInput } from './schema.js';
+import { boundedMap, fileSha256, modelDigestOf, tensorSha256 } from './digest.js';
+import { cleanStaleTemps, faultPoint, fsyncDir, ioError, tempPathFor, unlinkQuiet } from './fsutil.js';
+
+export interface SaveOptions {
+  /** Codec for every tensor of rank >= 1 with at least one element (default 'none': contiguous, viewable). */
+  compression?: Compression;
+  /** Byte-shuffle before compressing (ignored without compression). */
+  shuffle?: boolean;
+  /** Your provenance (run id, data hash, hyper-parameters): JSON, stored canonically (sorted keys). */
+  metadata?: Record<string, JsonValue>;
+  /** Called after each tensor (or slab of a big one) with logical bytes written so far and in total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Aborts the save (H5_ABORTED); the target is untouched and the temp file removed. */
+  signal?: AbortSignal;
+}
+
+export interface SaveResult {
+  /** Absolute path of the saved file. */
+  path: string;
+  /** File size in bytes. */
+  bytes: number;
+  /** SHA-256 (hex) of the file's bytes: pass it as loadModel's expectDigest. */
+  digest: string;
+  /** SHA-256 (hex) over the canonical tensor list; independent of codec and file layout. */
+  modelDigest: string;
+}
+
+/** @internal validated save arguments. */
+export interface PreparedSave {
+  entries: Entry[];
+  compression: Compression;
+  shuffle: boolean;
+  metadataJson: string;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** @internal a finished, fsynced temp file, not yet published. */
+export interface WrittenTemp {
+  temp: string;
+  bytes: number;
+  digest: string;
+  modelDigest: string;
+}
+
+// Contiguous tensors bigger than this are written in row slabs so progress
+// and abort have a useful granularity. Compressed tensors are written whole:
+// partial chunk writes would re-encode chunks and change the file layout.
+const SLAB_BYTES = 64 * 1024 * 1024;
+
+/** @internal validates everything before any file is touched. */
+export function prepareSave(tensors: TensorsInput, options: SaveOptions): PreparedSave {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const entries = entriesOf(tensors);
+  const compression: Compression = options.compression ?? 'none';
+  const shuffle = options.shuffle ?? false;
+  if (typeof shuffle !== 'boolean') throw new TypeError('shuffle must be a boolean');
+  const metadata = options.metadata ?? {};
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
+    throw new TypeError('metadata must be a plain object of JSON values');
+  const metadataJson = canonicalJson(metadata);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  // Validate the codec against every tensor now (e.g. szip on bool) rather than halfway through the file.
+  for (const e of entries) createSpec(datasetOptions(e, compression, shuffle));
+  return { entries, compression, shuffle, metadataJson, onProgress: options.onProgress, signal: options.signal };
+}
+
+function isFiltered(e: Entry, compression: Compression): boolean {
+  const name = typeof compression === 'string' ? compression : compression.name;
+  // Scalars cannot be chunked, and empty tensors have nothing to compress.
+  return name !== 'none' && e.tensor.shape.length > 0 && e.tensor.data.length > 0;
+}
+
+function datasetOptions(e: Entry, compression: Compression, shuffle: boolean) {
+  const { dtype, shape } = e.tensor;
+  return isFiltered(e, compression) ? { dtype, shape, compression, shuffle } : { dtype, shape };
+}
+
+function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+}
+
+async function writeTensor(ds: Dataset, e: Entry, filtered: boolean, p: PreparedSave, progress: (n: number) => void): Promise<void> {
+  const { shape, data } = e.tensor;
+  if (data.length === 0) return;
+  const rowElems = shape.slice(1).reduce((a, b) => a * b, 1);
+  const rowBytes = rowElems * data.BYTES_PER_ELEMENT;
+  if (filtered || shape.length === 0 || e.byteLength <= SLAB_BYTES || rowBytes === 0) {
+    await ds.write(data, { signal: p.signal });
+    progress(e.byteLength);
+    return;
+  }
+  const rows = Math.max(1, Math.floor(SLAB_BYTES / rowBytes));
+  for (let r = 0; r < shape[0]!; r += rows) {
+    checkAbort(p.signal);
+    const n = Math.min(rows, shape[0]! - r);
+    const start = [r, ...shape.slice(1).map(() => 0)];
+    const count = [n, ...shape.slice(1)];
+    await ds.write(data.subarray(r * rowElems, (r + n) * rowElems), { start, count, signal: p.signal });
+    progress(n * rowBytes);
+  }
+}
+
+/**
+ * @internal Writes the model to a fresh temp file next to `target`, closes and
+ * fsyncs it, and hashes its bytes. On any failure the temp file is removed.
+ */
+export async function writeTemp(target: string, p: PreparedSave): Promise<WrittenTemp> {
+  const temp = tempPathFor(target);
+  const where = { path: target, temp };
+  const total = p.entries.reduce((a, e) => a + e.byteLength, 0);
+  let done = 0;
+  const progress = (n: number): void => {
+    done += n;
+    p.onProgress?.(done, total);
+  };
+  // Hash on the libuv pool while libhdf5 writes on the engine's threads.
+  const hashing = boundedMap(p.entries, (e) => e.byteLength, (e) => tensorSha256(e.tensor.data));
+  hashing.catch(() => {}); // observed below; avoid an unhandled rejection if a write fails first
+  let file: File | undefined;
+  try {
+    checkAbort(p.signal);
+    await faultPoint('create', where);
+    file = File.create(temp);
+    const groups = new Set<string>();
+    const datasets: Dataset[] = [];
+    for (const e of p.entries) {
+      checkAbort(p.signal);
+      await faultPoint('write', { ...where, tensor: e.name });
+      // Parent groups are created explicitly, in name order, with h5vault's
+      // group settings (no timestamps), never as libhdf5 intermediate groups.
+      for (let i = e.name.indexOf('/'); i >= 0; i = e.name.indexOf('/', i + 1)) {
+        const g = e.name.slice(0, i);
+        if (!groups.has(g)) {
+          file.createGroup(g);
+          groups.add(g);
+        }
+      }
+      const filtered = isFiltered(e, p.compression);
+      const ds = file.createDataset(e.name, datasetOptions(e, p.compression, p.shuffle));
+      await writeTensor(ds, e, filtered, p, progress);
+      datasets.push(ds);
+    }
+    const shas = await hashing;
+    checkAbort(p.signal);
+    await faultPoint('attrs', where);
+    // Attributes in name order after all data: the order of libhdf5 calls
+    // fixes the file layout, so it must not depend on which hash finished first.
+    datasets.forEach((ds, i) => ds.attrs.set(TENSOR_SHA_ATTR, shas[i]!));
+    const modelDigest = modelDigestOf(p.entries.map((e, i) => ({ name: e.name, dtype: e.tensor.dtype, shape: e.tensor.shape, sha256: shas[i]! })));
+    const a = file.attrs;
+    a.set(ATTR.format, FORMAT_VERSION);
+    a.set(ATTR.version, packageVersion());
+    a.set(ATTR.hdf5, libraryInfo().hdf5);
+    a.set(ATTR.node, process.version);
+    a.set(ATTR.platform, `${process.platform}-${process.arch}`);
+    a.set(ATTR.tensors, p.entries.length);
+    a.set(ATTR.bytes, total);
+    a.set(ATTR.modelDigest, modelDigest);
+    a.set(ATTR.metadata, p.metadataJson);
+    await faultPoint('close', where);
+    const f = file;
+    file = undefined;
+    await f.closeAsync();
+    checkAbort(p.signal);
+    await faultPoint('fsync', where);
+    const fh = await open(temp, 'r+');
+    let hashed: { hex: string; size: number };
+    try {
+      await fh.sync();
+      hashed = await fileSha256(fh.fd);
+    } finally {
+      await fh.close();
+    }
+    return { temp, bytes: hashed.size, digest: hashed.hex, modelDigest };
+  } catch (e) {
+    if (file) await file.closeAsync().catch(() => {});
+    await hashing.catch(() => {});
+    await unlinkQuiet(temp);
+    throw ioError(e, `cannot save '${target}'`);
+  }
+}
+
+/**
+ * Saves tensors to `path` atomically and durably: readers see the old file or
+ * the complete new one, never a mix, and after the promise resolves the new
+ * file survives a crash or power loss. See docs/model-storage.md.
+ *
+ * @example
+ *   const res = await saveModel('model.h5', { 'dense/kernel': { dtype: 'float32', shape: [2, 2], data: new Float32Array(4) } },
+ *     { compression: 'gzip', metadata: { run: 'r42' } });
+ */
+export async function saveModel(path: string, tensors: TensorsInput, options: SaveOptions = {}): Promise<SaveResult> {
+  const site = new Error();
+  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  const p = prepareSave(tensors, options);
+  return withSite(site, async () => {
+    const target = resolve(path);
+    const dir = dirname(target);
+    if (basename(target) === '' || target === dir) throw new TypeError(`'${path}' is not a file path`);
+    await cleanStaleTemps(dir);
+    const w = await writeTemp(target, p);
+    try {
+      checkAbort(p.signal);
+      await faultPoint('rename', { path: target, temp: w.temp });
+      await rename(w.temp, target);
+    } catch (e) {
+      await unlinkQuiet(w.temp);
+      throw ioError(e, `cannot move the saved model into place at '${target}'`);
+    }
+    // Past the rename the new model is in place (atomic); only its durability is at stake now.
+    try {
+      await faultPoint('fsync-dir', { path: target, temp: w.temp });
+      await fsyncDir(dir);
+    } catch (e) {
+      throw ioError(e, `saved '${target}' but could not fsync its directory: the rename may not survive power loss`);
+    }
+    return { path: target, bytes: w.bytes, digest: w.digest, modelDigest: w.modelDigest };
+  });
+}
