@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include <lzf.h>
+
 #include "codecs/lzf.h"
 
 using namespace h5v::codecs;
@@ -31,6 +33,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     abort();
   }
   if (ws == Status::Ok && exact > n * kLzfMaxExpansion) abort();  // bound documented in lzf.h
+  // Differential check against liblzf's own (bounds-checked) decoder.
+  std::vector<uint8_t> lib(cap);
+  unsigned r = n ? lzf_decompress(in, unsigned(n), lib.data(), unsigned(cap)) : 0;
+  if (r > 0 && (s != Status::Ok || len != r || std::memcmp(lib.data(), out.data(), r) != 0)) abort();
+  if (s == Status::Ok && len > 0 && r != len) abort();
   if (s == Status::Ok && len > 0) {
     std::vector<uint8_t> enc(len + len / 16 + 64), back(len);
     size_t elen = 0, blen = 0;
