@@ -88,6 +88,17 @@ export function dtypeOfArray(a: unknown): NumericDType | undefined {
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
+/**
+ * Call right after `f32[0] = x`. A float64 rounded to float32 can land exactly
+ * on a half-way point between two 16-bit floats that x itself is not on; a
+ * second round-to-even from there would be wrong (double rounding). Returns
+ * +1 / -1 when |x| lies above / below its float32 value, 0 when exact.
+ */
+function tieBias(x: number): number {
+  const a = Math.abs(x), r = Math.abs(f32[0]!);
+  return a > r ? 1 : a < r ? -1 : 0;
+}
+
 /** IEEE half bits -> number. */
 export function halfToNumber(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
@@ -102,6 +113,7 @@ export function halfToNumber(h: number): number {
 export function numberToHalf(x: number): number {
   f32[0] = x;
   const b = u32[0]!;
+  const bias = tieBias(x);
   const sign = (b >>> 16) & 0x8000;
   const exp = (b >>> 23) & 0xff;
   let mant = b & 0x7fffff;
@@ -115,12 +127,12 @@ export function numberToHalf(x: number): number {
     const half = 1 << (shift - 1);
     const rest = mant & ((1 << shift) - 1);
     let r = mant >>> shift;
-    if (rest > half || (rest === half && (r & 1))) r++;
+    if (rest > half || (rest === half && (bias > 0 || (bias === 0 && r & 1)))) r++;
     return sign | r;
   }
   let r = mant >>> 13;
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (r & 1))) {
+  if (rest > 0x1000 || (rest === 0x1000 && (bias > 0 || (bias === 0 && r & 1)))) {
     r++;
     if (r === 0x400) {
       r = 0;
@@ -142,6 +154,8 @@ export function numberToBfloat16(x: number): number {
   f32[0] = x;
   const b = u32[0]!;
   if ((b & 0x7f800000) === 0x7f800000 && b & 0x7fffff) return ((b >>> 16) | 0x40) & 0xffff;
+  const bias = tieBias(x);
+  if ((b & 0xffff) === 0x8000 && bias !== 0) return ((bias > 0 ? b + 0x8000 : b) >>> 16) & 0xffff;
   const r = b + 0x7fff + ((b >>> 16) & 1);
   return (r >>> 16) & 0xffff;
 }
