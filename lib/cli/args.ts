@@ -1,0 +1,82 @@
+/**
+ * Argument parsing for the h5vault CLI: node:util parseArgs plus typed
+ * converters (sizes like '256MiB', bounded integers). Every bad argument is
+ * a UsageError, which the entry point turns into exit code 2.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+/** Options every command accepts. */
+export const COMMON_OPTIONS = {
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies OptionSpec;
+
+export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+export interface Parsed {
+  values: Values;
+  positionals: string[];
+}
+
+/**
+ * Strict parse: unknown options, missing option values and a wrong number of
+ * positionals are usage errors (not silently ignored).
+ */
+export function parse(argv: string[], options: OptionSpec, positionals: { min: number; max: number; names: string }): Parsed {
+  let r;
+  try {
+    r = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    // parseArgs messages are long and mention internals; keep the first sentence.
+    const msg = (e as Error).message.split('. ')[0]!.replace(/\.$/, '');
+    throw new UsageError(msg);
+  }
+  if (!r.values.help) {
+    if (r.positionals.length < positionals.min) throw new UsageError(`missing argument: expected ${positionals.names}`);
+    if (r.positionals.length > positionals.max) {
+      throw new UsageError(`unexpected argument '${r.positionals[positionals.max]}': expected ${positionals.names}`);
+    }
+  }
+  return { values: r.values as Values, positionals: r.positionals };
+}
+
+/** The value of a string option, or undefined. */
+export function str(v: Values[string]): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+const UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  k: 1e3, kb: 1e3, kib: 1024,
+  m: 1e6, mb: 1e6, mib: 1024 ** 2,
+  g: 1e9, gb: 1e9, gib: 1024 ** 3,
+};
+
+/** '256MiB' -> 268435456; '1.5GB' -> 1.5e9; '4096' -> 4096. Decimal units are powers of 1000. */
+export function parseSize(text: string, what: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw new UsageError(`${what} must be a size such as 4096, 64KiB, 1MiB or 2GB (got '${text}')`);
+  }
+  const n = Math.round(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${what} must be at least 1 byte (got '${text}')`);
+  return n;
+}
+
+export function parseInteger(text: string, what: string, min: number, max: number): number {
+  if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`${what} must be an integer (got '${text}')`);
+  const n = Number(text);
+  if (n < min || n > max) throw new UsageError(`${what} must be from ${min} to ${max} (got ${n})`);
+  return n;
+}

@@ -1,0 +1,35 @@
+/**
+ * Atomic, durable replacement of a file (DESIGN.md invariant 5): build it
+ * under a temporary name in the target's directory, fsync it, rename it over
+ * the target, fsync the directory. On any error the temporary file is
+ * removed and the target is untouched.
+ */
+import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+
+function fsyncPath(path: string, flags: string): void {
+  const fd = openSync(path, flags);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Calls `build(tmpPath)` (which must create and close the file), then publishes it at `target`. */
+export async function replaceAtomically<T>(target: string, build: (tmpPath: string) => Promise<T>): Promise<T> {
+  const dir = dirname(target);
+  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const result = await build(tmp);
+    fsyncPath(tmp, 'r');
+    renameSync(tmp, target);
+    // The rename is durable only once the directory entry is on disk.
+    fsyncPath(dir, 'r');
+    return result;
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,357 @@
+/**
+ * benchmarkCodecs: measures every codec configuration on the caller's own
+ * tensors — stored size and ratio, write and read throughput, time to first
+ * tensor, each the median of several runs — and picks the Pareto front and
+ * three recommendations. Used by `h5vault bench` and `h5vault demo`, and
+ * exported for programs that want the numbers directly.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { File } from '../file.js';
+import { itemSize, type NumericDType, type TypedArray } from '../dtypes.js';
+import { H5Error } from '../errors.js';
+import type { CompressionName, CreateDatasetOptions } from '../group.js';
+import { libraryInfo } from '../runtime.js';
+import { mbPerSec, median } from './output.js';
+import type { BenchTensor } from './synthetic.js';
+
+export interface CodecConfig {
+  /** 'none', 'gzip-4+shuffle', 'lz4+shuffle', 'szip', ... */
+  name: string;
+  compression: CompressionName;
+  /** gzip level (1-9); undefined for other codecs. */
+  level?: number;
+  shuffle: boolean;
+}
+
+/** Every configuration `h5vault bench` measures by default, in table order. */
+export const DEFAULT_CODECS: readonly string[] = [
+  'none',
+  'gzip-1', 'gzip-1+shuffle', 'gzip-4', 'gzip-4+shuffle', 'gzip-9', 'gzip-9+shuffle',
+  'lzf', 'lzf+shuffle',
+  'lz4', 'lz4+shuffle',
+  'szip',
+];
+
+/**
+ * Parses configuration names. A name is `codec[-level][+shuffle]`
+ * ('gzip-1+shuffle', 'lz4', 'none'); a bare family name ('gzip', 'lz4')
+ * means every default configuration of that family.
+ */
+export function parseCodecs(names: readonly string[]): CodecConfig[] {
+  const out: CodecConfig[] = [];
+  const push = (c: CodecConfig) => {
+    if (!out.some((o) => o.name === c.name)) out.push(c);
+  };
+  for (const raw of names) {
+    const name = raw.trim().toLowerCase();
+    if (name === '') continue;
+    const family = DEFAULT_CODECS.filter((d) => d.split(/[-+]/)[0] === name);
+    if (family.length > 1) {
+      family.forEach((f) => push(parseOne(f)));
+      continue;
+    }
+    push(parseOne(name));
+  }
+  if (out.length === 0) throw new RangeError('no codec configurations given');
+  return out;
+}
+
+function parseOne(name: string): CodecConfig {
+  const m = /^(none|gzip|lzf|lz4|szip)(?:-(\d))?(\+shuffle)?$/.exec(name);
+  const bad = () =>
+    new RangeError(`unknown codec configuration '${name}' (use codec[-level][+shuffle], e.g. none, gzip-4+shuffle, lz4, lzf+shuffle, szip)`);
+  if (!m) throw bad();
+  const compression = m[1] as CompressionName;
+  const shuffle = !!m[3];
+  let level: number | undefined;
+  if (compression === 'gzip') {
+    level = m[2] === undefined ? 4 : Number(m[2]);
+    if (level < 1 || level > 9) throw new RangeError(`gzip level must be from 1 to 9 (in '${name}')`);
+  } else if (m[2] !== undefined) {
+    throw bad();
+  }
+  if (compression === 'none' && shuffle) throw new RangeError("'none+shuffle' is not a configuration: shuffle only helps a compressor");
+  const canonical = `${compression}${level !== undefined ? `-${level}` : ''}${shuffle ? '+shuffle' : ''}`;
+  return { name: canonical, compression, level, shuffle };
+}
+
+/**
+ * A chunk shape of about `targetBytes`: trailing dimensions are kept whole
+ * while they fit (rows stay contiguous), the first dimension that does not
+ * fit is split. Never larger than the shape (libhdf5 rejects that), never 0.
+ */
+export function chunkShapeFor(shape: readonly number[], bytesPerItem: number, targetBytes: number): number[] {
+  const chunk = shape.map((n) => Math.max(1, n));
+  let inner = bytesPerItem;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const full = inner * Math.max(1, shape[i]!);
+    if (full > targetBytes) {
+      chunk[i] = Math.max(1, Math.min(Math.max(1, shape[i]!), Math.floor(targetBytes / inner)));
+      for (let j = 0; j < i; j++) chunk[j] = 1;
+      return chunk;
+    }
+    inner = full;
+  }
+  return chunk;
+}
+
+/** Dataset creation options for a tensor under a configuration. */
+export function datasetOptions(t: { dtype: NumericDType; shape: number[] }, c: CodecConfig, chunkBytes: number): CreateDatasetOptions {
+  const o: CreateDatasetOptions = { dtype: t.dtype, shape: t.shape };
+  // Scalars and empty tensors cannot be chunked usefully: stored as is.
+  if (c.compression === 'none' || t.shape.length === 0 || t.shape.some((n) => n === 0)) return o;
+  o.compression = c.compression === 'gzip' ? { name: 'gzip', level: c.level ?? 4 } : c.compression;
+  o.shuffle = c.shuffle;
+  o.chunks = chunkShapeFor(t.shape, itemSize(t.dtype), chunkBytes);
+  return o;
+}
+
+export interface BenchmarkOptions {
+  /** Configuration names or objects (default: DEFAULT_CODECS). */
+  codecs?: readonly (string | CodecConfig)[];
+  /** Target chunk size in bytes for compressed configurations (default 1 MiB). */
+  chunkBytes?: number;
+  /** Timed runs per configuration; medians are reported (default 3). */
+  runs?: number;
+  /** Directory for the temporary files (default: the OS temp directory). */
+  dir?: string;
+  /** Engine threads per read/write (default: the pool size). */
+  threads?: number;
+  /** Called after each run of each configuration. */
+  onProgress?: (done: number, total: number, config: string) => void;
+  /** Stops between runs; the promise rejects with H5Error H5_ABORTED. */
+  signal?: AbortSignal;
+}
+
+export interface CodecResult {
+  config: string;
+  compression: CompressionName;
+  level: number | null;
+  shuffle: boolean;
+  /** Sum of the tensors' logical sizes. */
+  logicalBytes: number;
+  /** Size of the whole file on disk (data, chunk indexes, metadata). */
+  storedBytes: number;
+  /** logicalBytes / storedBytes. */
+  ratio: number;
+  /** Median write throughput, logical MB (10^6 B) per second: create, write every tensor, close. */
+  writeMBps: number;
+  /** Median read throughput: open, read every tensor (async, off the event loop), close. Warm page cache. */
+  readMBps: number;
+  /** Median time from open to the first tensor in memory (a zero-copy view when the layout allows it). */
+  firstTensorMs: number;
+  writeMs: number[];
+  readMs: number[];
+  firstMs: number[];
+  /** On the Pareto front of ratio vs read speed (no other configuration is at least as good on both and better on one). */
+  pareto: boolean;
+}
+
+export interface Recommendation {
+  config: string;
+  why: string;
+}
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memoryBytes: number;
+  /** 1, 5 and 15 minute load averages when the measurement started. */
+  loadavg: number[];
+  node: string;
+  hdf5: string;
+  engineThreads: number;
+  platform: string;
+  date: string;
+}
+
+export interface BenchmarkReport {
+  tensors: number;
+  logicalBytes: number;
+  chunkBytes: number;
+  runs: number;
+  results: CodecResult[];
+  recommendations: { smallest: Recommendation; fastestLoad: Recommendation; balanced: Recommendation };
+  machine: MachineInfo;
+}
+
+export function machineInfo(): MachineInfo {
+  const lib = libraryInfo();
+  const c = cpus();
+  return {
+    cpu: c[0]?.model.trim() ?? 'unknown',
+    cores: c.length,
+    memoryBytes: totalmem(),
+    loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
+    node: process.version,
+    hdf5: lib.hdf5,
+    engineThreads: lib.threads,
+    platform: `${process.platform}-${process.arch}`,
+    date: new Date().toISOString(),
+  };
+}
+
+type TensorInput = readonly BenchTensor[] | Record<string, { dtype: NumericDType; shape: number[]; data: TypedArray }>;
+
+function normalize(input: TensorInput): BenchTensor[] {
+  const list = Array.isArray(input)
+    ? (input as BenchTensor[])
+    : Object.entries(input as Record<string, Omit<BenchTensor, 'name'>>).map(([name, t]) => ({ name, ...t }));
+  if (list.length === 0) throw new RangeError('benchmarkCodecs needs at least one tensor');
+  for (const t of list) {
+    if (!t || typeof t.name !== 'string' || t.name === '') throw new TypeError('every tensor needs a non-empty name');
+    if (!ArrayBuffer.isView(t.data)) throw new TypeError(`tensor '${t.name}': data must be a typed array`);
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (t.data.length !== n) throw new RangeError(`tensor '${t.name}': data has ${t.data.length} elements, shape [${t.shape}] holds ${n}`);
+  }
+  return list;
+}
+
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return Buffer.compare(
+    new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+    new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
+  ) === 0;
+}
+
+/**
+ * Runs the benchmark. Each run writes a fresh file per configuration into a
+ * temporary directory (removed at the end), reads it back, and checks the
+ * first run's data bit for bit against the input.
+ */
+export async function benchmarkCodecs(tensors: TensorInput, options: BenchmarkOptions = {}): Promise<BenchmarkReport> {
+  const list = normalize(tensors);
+  const configs = (options.codecs ?? DEFAULT_CODECS).map((c) => (typeof c === 'string' ? parseCodecs([c])[0]! : c));
+  const chunkBytes = options.chunkBytes ?? 1 << 20;
+  const runs = options.runs ?? 3;
+  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) throw new RangeError('chunkBytes must be a positive integer');
+  if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new RangeError('runs must be an integer from 1 to 1000');
+  const threads = options.threads;
+  const machine = machineInfo();
+  const logicalBytes = list.reduce((a, t) => a + t.data.byteLength, 0);
+  const work = mkdtempSync(join(options.dir ?? tmpdir(), 'h5vault-bench-'));
+  const total = configs.length * runs;
+  let done = 0;
+  const results: CodecResult[] = [];
+  try {
+    for (const c of configs) {
+      const stem = join(work, c.name.replace(/\+/g, '_'));
+      const writeMs: number[] = [];
+      const readMs: number[] = [];
+      const firstMs: number[] = [];
+      let storedBytes = 0;
+      for (let r = 0; r < runs; r++) {
+        if (options.signal?.aborted) throw new H5Error('benchmark aborted', { code: 'H5_ABORTED' });
+        // A fresh name per run: a zero-copy view from the previous run may
+        // still map (and lock) the old file until it is garbage-collected.
+        const file = `${stem}.${r}.h5`;
+        if (r > 0) rmSync(`${stem}.${r - 1}.h5`, { force: true });
+        let t0 = performance.now();
+        const w = File.create(file);
+        try {
+          for (const t of list) {
+            const ds = w.createDataset(t.name, datasetOptions(t, c, chunkBytes));
+            if (t.data.length > 0) await ds.write(t.data, { threads });
+          }
+        } finally {
+          await w.closeAsync();
+        }
+        writeMs.push(performance.now() - t0);
+        storedBytes = statSync(file).size;
+
+        t0 = performance.now();
+        const f = File.open(file);
+        const got: TypedArray[] = [];
+        try {
+          for (const t of list) got.push((await f.dataset(t.name).read({ threads })) as TypedArray);
+        } finally {
+          f.close();
+        }
+        readMs.push(performance.now() - t0);
+        // Checked once, outside the timing: a benchmark of a codec that corrupts data is worthless.
+        if (r === 0) {
+          list.forEach((t, i) => {
+            if (!sameBytes(got[i]!, t.data)) {
+              throw new H5Error(`${c.name}: tensor '${t.name}' did not read back bit-exactly`, { code: 'H5_CORRUPT' });
+            }
+          });
+        }
+        got.length = 0;
+
+        t0 = performance.now();
+        const g = File.open(file);
+        try {
+          const ds = g.dataset(list[0]!.name);
+          if (ds.viewable === true) ds.view();
+          else await ds.read({ threads });
+          firstMs.push(performance.now() - t0);
+        } finally {
+          g.close();
+        }
+        done++;
+        options.onProgress?.(done, total, c.name);
+      }
+      rmSync(`${stem}.${runs - 1}.h5`, { force: true });
+      results.push({
+        config: c.name,
+        compression: c.compression,
+        level: c.level ?? null,
+        shuffle: c.shuffle,
+        logicalBytes,
+        storedBytes,
+        ratio: logicalBytes / storedBytes,
+        writeMBps: mbPerSec(logicalBytes, median(writeMs)),
+        readMBps: mbPerSec(logicalBytes, median(readMs)),
+        firstTensorMs: median(firstMs),
+        writeMs,
+        readMs,
+        firstMs,
+        pareto: false,
+      });
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  markPareto(results);
+  return { tensors: list.length, logicalBytes, chunkBytes, runs, results, recommendations: recommend(results), machine };
+}
+
+/** Marks configurations no other beats on both ratio and read speed. */
+export function markPareto<T extends { ratio: number; readMBps: number; pareto: boolean }>(rs: T[]): T[] {
+  for (const p of rs) {
+    p.pareto = !rs.some(
+      (q) => q !== p && q.ratio >= p.ratio && q.readMBps >= p.readMBps && (q.ratio > p.ratio || q.readMBps > p.readMBps),
+    );
+  }
+  return rs;
+}
+
+/**
+ * smallest: highest ratio (ties: faster read). fastestLoad: highest read
+ * throughput. balanced: among configurations that keep at least half of the
+ * best space saving, the one that reads fastest — so a codec that saves 20%
+ * at half the speed of one saving 22% is preferred.
+ */
+export function recommend(rs: CodecResult[]): BenchmarkReport['recommendations'] {
+  if (rs.length === 0) throw new RangeError('no results to recommend from');
+  const pct = (r: number) => `${((1 - 1 / r) * 100).toFixed(1)}%`;
+  const smallest = [...rs].sort((a, b) => b.ratio - a.ratio || b.readMBps - a.readMBps)[0]!;
+  const fastest = [...rs].sort((a, b) => b.readMBps - a.readMBps || b.ratio - a.ratio)[0]!;
+  const bestSaving = 1 - 1 / smallest.ratio;
+  let balanced = fastest;
+  let why: string;
+  if (bestSaving > 0) {
+    const ok = rs.filter((r) => 1 - 1 / r.ratio >= bestSaving / 2);
+    balanced = ok.sort((a, b) => b.readMBps - a.readMBps || b.ratio - a.ratio)[0]!;
+    why = `saves ${pct(balanced.ratio)} (best: ${pct(smallest.ratio)}) and reads at ${balanced.readMBps.toFixed(0)} MB/s, the fastest of the configurations keeping at least half the best saving`;
+  } else {
+    why = 'no configuration makes these tensors smaller, so the fastest one is also the balanced choice';
+  }
+  return {
+    smallest: { config: smallest.config, why: `highest ratio ${smallest.ratio.toFixed(3)}x (saves ${pct(smallest.ratio)})` },
+    fastestLoad: { config: fastest.config, why: `highest read throughput ${fastest.readMBps.toFixed(0)} MB/s` },
+    balanced: { config: balanced.config, why },
+  };
+}

@@ -1,0 +1,116 @@
+/** `h5vault info FILE`: file-level summary, plus model metadata/provenance from root attributes. */
+import { statSync } from 'node:fs';
+import type { Command } from '../cli.js';
+import type { AttrReadValue } from '../attrs.js';
+import { File } from '../file.js';
+import { libraryInfo } from '../runtime.js';
+import { parse } from './args.js';
+import { EXIT, formatBytes, Output, table } from './output.js';
+import { pipelineName, summarize, walkTree } from './tree.js';
+
+const USAGE = `Usage: h5vault info FILE [--json]
+
+File-level summary: size on disk, groups, datasets, logical and stored bytes,
+overall compression ratio, dtypes, filter pipelines, how many datasets can be
+viewed zero-copy, and the root attributes (model metadata and provenance;
+JSON strings are decoded).`;
+
+/** Attribute values for display: JSON-looking strings decoded, long arrays summarised. */
+export function attrForJson(v: AttrReadValue): unknown {
+  if (typeof v === 'string' && /^\s*[[{]/.test(v)) {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return v;
+    }
+  }
+  return v;
+}
+
+export function attrForHuman(v: AttrReadValue, max = 72): string {
+  let s: string;
+  if (ArrayBuffer.isView(v)) {
+    const items = Array.from(v as unknown as ArrayLike<number | bigint>).slice(0, 8).map(String);
+    s = `[${items.join(', ')}${v.length > 8 ? `, … (${v.length} values)` : ''}]`;
+  } else if (Array.isArray(v)) {
+    s = JSON.stringify(v.length > 8 ? [...v.slice(0, 8), `… (${v.length} values)`] : v);
+  } else if (typeof v === 'string') {
+    s = v.replace(/\s+/g, ' ');
+  } else {
+    s = String(v);
+  }
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+function countBy(xs: string[]): Record<string, number> {
+  const m: Record<string, number> = {};
+  for (const x of xs) m[x] = (m[x] ?? 0) + 1;
+  return m;
+}
+
+export const command: Command = {
+  summary: 'file summary: sizes, ratio, dtypes, filters, model metadata and provenance',
+  usage: USAGE,
+  async run(argv) {
+    const { values, positionals } = parse(argv, {}, { min: 1, max: 1, names: 'FILE' });
+    const out = new Output(values);
+    const file = positionals[0]!;
+    const f = File.open(file);
+    try {
+      let groups = 0;
+      let links = 0;
+      const datasets = [];
+      for (const e of walkTree(f)) {
+        if (e.kind === 'group') groups++;
+        else if (e.kind === 'link') links++;
+        else datasets.push(summarize(e.obj));
+      }
+      const logical = datasets.reduce((a, d) => a + d.byteLength, 0);
+      const stored = datasets.reduce((a, d) => a + d.storageSize, 0);
+      const attrs: Record<string, AttrReadValue> = {};
+      for (const k of f.attrs.keys()) attrs[k] = f.attrs.get(k);
+      const info = {
+        file,
+        fileBytes: statSync(file).size,
+        hdf5Library: libraryInfo().hdf5,
+        groups,
+        datasets: datasets.length,
+        links,
+        logicalBytes: logical,
+        storedBytes: stored,
+        ratio: stored > 0 ? logical / stored : null,
+        dtypes: countBy(datasets.map((d) => d.dtype)),
+        filters: countBy(datasets.map((d) => pipelineName(d.filters))),
+        viewable: datasets.filter((d) => d.viewable === true).length,
+        notViewable: countBy(datasets.filter((d) => d.viewable !== true).map((d) => String(d.viewable))),
+        attributes: Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, attrForJson(v)])),
+      };
+      if (out.json) {
+        out.emitJson(info);
+        return EXIT.OK;
+      }
+      const fmtCounts = (m: Record<string, number>) => Object.entries(m).map(([k, n]) => `${k} x${n}`).join(', ') || '-';
+      const rows: [string, string][] = [
+        ['file', `${file} (${formatBytes(info.fileBytes)} on disk)`],
+        ['objects', `${groups} groups, ${datasets.length} datasets${links ? `, ${links} links not followed` : ''}`],
+        ['data', `${formatBytes(logical)} logical, ${formatBytes(stored)} stored${info.ratio ? `, ratio ${info.ratio.toFixed(2)}x` : ''}`],
+        ['dtypes', fmtCounts(info.dtypes)],
+        ['filters', fmtCounts(info.filters)],
+        ['zero-copy', `${info.viewable} of ${datasets.length} datasets viewable${Object.keys(info.notViewable).length ? ` (others: ${fmtCounts(info.notViewable)})` : ''}`],
+        ['libhdf5', info.hdf5Library],
+      ];
+      for (const [k, v] of rows) out.line(`${out.style(k.padEnd(10), 'bold')} ${v}`);
+      const keys = Object.keys(attrs);
+      out.line();
+      if (keys.length === 0) {
+        out.line(out.style('no root attributes (no model metadata or provenance recorded)', 'dim'));
+      } else {
+        out.line(out.style('root attributes (model metadata / provenance)', 'bold'));
+        out.line(table(['name', 'value'], keys.map((k) => [k, attrForHuman(attrs[k]!)]), ['l', 'l'], out));
+      }
+      return EXIT.OK;
+    } finally {
+      f.close();
+    }
+  },
+};

@@ -1,0 +1,72 @@
+/** `h5vault ls FILE [PATH]`: the tree of groups and datasets with storage details. */
+import type { Command } from '../cli.js';
+import { Dataset } from '../dataset.js';
+import { File } from '../file.js';
+import { parse } from './args.js';
+import { EXIT, formatBytes, formatShape, Output, table } from './output.js';
+import { pipelineName, summarize, walkTree, type DatasetSummary } from './tree.js';
+
+type Row =
+  | ({ kind: 'dataset' } & DatasetSummary & { attributes: number })
+  | { kind: 'group'; path: string; attributes: number; children: number }
+  | { kind: 'link'; path: string; link: string; target: string };
+
+const USAGE = `Usage: h5vault ls FILE [PATH] [--json]
+
+Lists groups and datasets below PATH (default '/'): dtype, shape, layout,
+chunk shape, filters, stored size, compression ratio, and whether a
+zero-copy view is possible (or why not). Soft, external and dangling links
+are listed, never followed.`;
+
+export const command: Command = {
+  summary: 'tree of groups and datasets with dtype, shape, layout, filters, ratio, viewability',
+  usage: USAGE,
+  async run(argv) {
+    const { values, positionals } = parse(argv, {}, { min: 1, max: 2, names: 'FILE [PATH]' });
+    const out = new Output(values);
+    const [file, start = '/'] = positionals as [string, string?];
+    const f = File.open(file);
+    try {
+      const rows: Row[] = [];
+      const depthOf = new Map<string, number>();
+      const root = start === '/' ? f : f.get(start);
+      if (root instanceof Dataset) {
+        rows.push({ kind: 'dataset', ...summarize(root), attributes: root.attrs.keys().length });
+        depthOf.set(root.path, 0);
+      } else {
+        rows.push({ kind: 'group', path: root.path, attributes: root.attrs.keys().length, children: root.keys().length });
+        depthOf.set(root.path, 0);
+        for (const e of walkTree(root)) {
+          depthOf.set(e.path, e.depth + 1);
+          if (e.kind === 'dataset') rows.push({ kind: 'dataset', ...summarize(e.obj), attributes: e.obj.attrs.keys().length });
+          else if (e.kind === 'group') rows.push({ kind: 'group', path: e.path, attributes: e.obj.attrs.keys().length, children: e.obj.keys().length });
+          else rows.push({ kind: 'link', path: e.path, link: e.link, target: e.target });
+        }
+      }
+      if (out.json) {
+        out.emitJson({ file, path: root.path, entries: rows });
+        return EXIT.OK;
+      }
+      const body = rows.map((r) => {
+        const depth = depthOf.get(r.path) ?? 0;
+        const base = r.path === '/' ? '/' : r.path.slice(r.path.lastIndexOf('/') + 1);
+        const name = '  '.repeat(depth) + (r.kind === 'group' && r.path !== '/' ? `${base}/` : base);
+        if (r.kind === 'group') return [out.style(name, 'bold'), out.style(`group, ${r.children} members`, 'dim'), '', '', '', '', '', '', ''];
+        if (r.kind === 'link') {
+          const what = r.target === 'seen' ? 'hard link to an object listed above' : `${r.link} link${r.target === 'dangling' ? ' (dangling)' : ''}`;
+          return [out.style(name, 'cyan'), out.style(`-> ${what}`, 'dim'), '', '', '', '', '', '', ''];
+        }
+        const view = r.viewable === true ? out.style('yes', 'green') : out.style(`no: ${r.viewable}`, 'dim');
+        return [
+          name, r.dtype, formatShape(r.shape), r.layout, r.chunks ? formatShape(r.chunks) : '-', pipelineName(r.filters),
+          formatBytes(r.storageSize), r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`, view,
+        ];
+      });
+      out.line(table(['name', 'dtype', 'shape', 'layout', 'chunks', 'filters', 'stored', 'ratio', 'view'], body,
+        ['l', 'l', 'l', 'l', 'l', 'l', 'r', 'r', 'l'], out));
+      return EXIT.OK;
+    } finally {
+      f.close();
+    }
+  },
+};

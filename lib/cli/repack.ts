@@ -1,0 +1,172 @@
+/**
+ * `h5vault repack IN OUT --compression C [--shuffle] [--level N] [--chunk-bytes N]`:
+ * rewrites a file with other filters. Same groups, datasets (values, dtypes,
+ * shapes) and attributes (raw bytes, same dtype and shape); written
+ * atomically, so OUT is either the old file or the complete new one.
+ */
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from '../cli.js';
+import { native, type ObjHandle } from '../binding.js';
+import { Dataset } from '../dataset.js';
+import type { NumericDType } from '../dtypes.js';
+import { H5Error } from '../errors.js';
+import { File } from '../file.js';
+import type { CompressionName, CreateDatasetOptions, Group } from '../group.js';
+import { parse, parseInteger, parseSize, str, UsageError } from './args.js';
+import { replaceAtomically } from './atomic.js';
+import { chunkShapeFor, type CodecConfig, datasetOptions } from './benchmark.js';
+import { EXIT, formatBytes, formatMs, Output } from './output.js';
+import { walkTree } from './tree.js';
+
+const USAGE = `Usage: h5vault repack IN OUT --compression none|gzip|lzf|lz4|szip [--shuffle]
+                      [--level 1-9] [--chunk-bytes SIZE] [--fletcher32] [--force] [--json]
+
+Rewrites IN as OUT with the given filters on every numeric dataset: same
+groups, datasets and attributes. Uncompressed output is contiguous (so
+tensors can be viewed zero-copy); compressed output is chunked at about
+--chunk-bytes (default 1MiB). OUT is written to a temporary file, fsynced
+and renamed into place. An existing OUT (or OUT = IN) needs --force.
+Soft/external links and values of types h5vault cannot represent cannot be
+copied: repack stops with an error naming them.`;
+
+/** Copies every attribute byte-for-byte (dtype, shape and raw values), not through JS numbers. */
+function copyAttrs(from: ObjHandle, to: ObjHandle, where: string, problems: string[]): void {
+  for (const name of native.attrList(from)) {
+    try {
+      const a = native.attrGet(from, name);
+      const data = Array.isArray(a.data) ? a.data : new Uint8Array(a.data);
+      native.attrSet(to, name, a.dtype, a.scalar ? null : a.shape, data);
+    } catch (e) {
+      problems.push(`attribute '${name}' of ${where}: ${(e as Error).message}`);
+    }
+  }
+}
+
+export const command: Command = {
+  summary: 'rewrite a file with other filters (atomic; same tensors and attributes)',
+  usage: USAGE,
+  async run(argv) {
+    const { values, positionals } = parse(
+      argv,
+      {
+        compression: { type: 'string', short: 'c' },
+        shuffle: { type: 'boolean' },
+        level: { type: 'string' },
+        'chunk-bytes': { type: 'string' },
+        fletcher32: { type: 'boolean' },
+        force: { type: 'boolean', short: 'f' },
+      },
+      { min: 2, max: 2, names: 'IN OUT' },
+    );
+    const out = new Output(values);
+    const [input, output] = positionals as [string, string];
+    const compression = str(values.compression);
+    if (!compression) throw new UsageError('--compression is required (none, gzip, lzf, lz4 or szip)');
+    if (!['none', 'gzip', 'lzf', 'lz4', 'szip'].includes(compression)) {
+      throw new UsageError(`--compression must be none, gzip, lzf, lz4 or szip (got '${compression}')`);
+    }
+    const levelText = str(values.level);
+    if (levelText !== undefined && compression !== 'gzip') throw new UsageError('--level applies to gzip only');
+    const level = levelText === undefined ? (compression === 'gzip' ? 4 : undefined) : parseInteger(levelText, '--level', 1, 9);
+    if (values.shuffle && compression === 'none') throw new UsageError('--shuffle needs a compressor (it only reorders bytes for one)');
+    const chunkText = str(values['chunk-bytes']);
+    const chunkBytes = chunkText === undefined ? 1 << 20 : parseSize(chunkText, '--chunk-bytes');
+    const config: CodecConfig = { name: compression, compression: compression as CompressionName, level, shuffle: !!values.shuffle };
+
+    if (!existsSync(input)) throw new H5Error(`file '${input}' does not exist`, { code: 'H5_FILE_NOT_FOUND' });
+    if (existsSync(output) && !values.force) {
+      throw new H5Error(`'${output}' exists (use --force to replace it atomically)`, { code: 'H5_EXISTS' });
+    }
+    if (existsSync(output) && statSync(output).isDirectory()) {
+      throw new H5Error(`'${output}' is a directory`, { code: 'H5_EXISTS' });
+    }
+    const same = existsSync(output) && realpathSync(input) === realpathSync(output);
+
+    const t0 = performance.now();
+    const src = File.open(input);
+    const problems: string[] = [];
+    let tensors = 0;
+    let logical = 0;
+    try {
+      const entries = [...walkTree(src)];
+      for (const e of entries) {
+        if (e.kind === 'link') {
+          problems.push(e.target === 'seen' ? `'${e.path}' is a second hard link to an object copied elsewhere` : `'${e.path}' is a ${e.link} link`);
+        } else if (e.kind === 'dataset' && e.obj.dtype === 'unsupported') {
+          problems.push(`dataset '${e.path}' has a type h5vault cannot represent`);
+        }
+      }
+      if (problems.length) {
+        throw new H5Error(`cannot repack '${input}' without losing data: ${problems.join('; ')}`, { code: 'H5_UNSUPPORTED' });
+      }
+      const total = entries.reduce((a, e) => a + (e.kind === 'dataset' ? e.obj.byteLength : 0), 0);
+      const bar = out.progress('repacking', total);
+      await replaceAtomically(resolve(output), async (tmp) => {
+        const dst = File.create(tmp);
+        try {
+          copyAttrs(src.handle, dst.handle, 'the root group', problems);
+          for (const e of entries) {
+            if (e.kind === 'group') {
+              const g: Group = dst.createGroup(e.path);
+              copyAttrs(e.obj.handle, g.handle, `group '${e.path}'`, problems);
+            } else if (e.kind === 'dataset') {
+              const ds: Dataset = e.obj;
+              const dtype = ds.dtype;
+              const shape = ds.shape;
+              const data = await ds.read();
+              const opts: CreateDatasetOptions =
+                dtype === 'string'
+                  ? { dtype, shape }
+                  : datasetOptions({ dtype: dtype as NumericDType, shape }, config, chunkBytes);
+              if (values.fletcher32 && dtype !== 'string' && shape.length > 0 && !shape.includes(0)) {
+                opts.fletcher32 = true;
+                opts.chunks ??= chunkShapeFor(shape, ds.byteLength / Math.max(1, ds.size), chunkBytes);
+              }
+              const copy = dst.createDataset(e.path, opts);
+              if (data.length > 0) await copy.write(data);
+              copyAttrs(ds.handle, copy.handle, `dataset '${e.path}'`, problems);
+              tensors++;
+              logical += ds.byteLength;
+              bar.update(logical, e.path);
+            }
+          }
+          if (problems.length) {
+            throw new H5Error(`cannot repack '${input}' without losing data: ${problems.join('; ')}`, { code: 'H5_UNSUPPORTED' });
+          }
+        } finally {
+          await dst.closeAsync();
+        }
+      });
+      bar.end();
+    } finally {
+      src.close();
+    }
+    const ms = performance.now() - t0;
+    const inBytes = same ? null : statSync(input).size;
+    const outBytes = statSync(output).size;
+    const result = {
+      input,
+      output,
+      compression,
+      level: level ?? null,
+      shuffle: !!values.shuffle,
+      fletcher32: !!values.fletcher32,
+      chunkBytes,
+      datasets: tensors,
+      logicalBytes: logical,
+      inputBytes: inBytes,
+      outputBytes: outBytes,
+      ratio: logical / outBytes,
+      ms,
+    };
+    if (out.json) {
+      out.emitJson(result);
+    } else {
+      const pipeline = `${values.shuffle ? 'shuffle+' : ''}${compression}${level !== undefined ? `-${level}` : ''}${values.fletcher32 ? '+fletcher32' : ''}`;
+      out.line(`repacked ${tensors} datasets (${formatBytes(logical)}) with ${pipeline} in ${formatMs(ms)}`);
+      out.line(`${inBytes === null ? '(in place)' : `${input}: ${formatBytes(inBytes)}`} -> ${output}: ${formatBytes(outBytes)} (ratio ${result.ratio.toFixed(2)}x)`);
+    }
+    return EXIT.OK;
+  },
+};

@@ -1,0 +1,80 @@
+/**
+ * Walking a file for the CLI commands (ls, info, verify, repack): every group
+ * and dataset reachable through hard links, once each, in name order; soft,
+ * external and dangling links are reported but never followed.
+ */
+import { native } from '../binding.js';
+import { Dataset } from '../dataset.js';
+import type { Group, LinkInfo } from '../group.js';
+
+export type TreeEntry =
+  | { kind: 'group'; path: string; name: string; depth: number; obj: Group }
+  | { kind: 'dataset'; path: string; name: string; depth: number; obj: Dataset }
+  /** A link that is not followed: soft, external, dangling, a named datatype, or a second hard link to an object already listed. */
+  | { kind: 'link'; path: string; name: string; depth: number; link: LinkInfo['link']; target: LinkInfo['kind'] | 'seen' };
+
+function join(parent: string, name: string): string {
+  return parent === '/' ? `/${name}` : `${parent}/${name}`;
+}
+
+export function* walkTree(root: Group, depth = 0, seen = new Set<string>([native.objIdentity(root.handle)])): Generator<TreeEntry> {
+  for (const l of root.links()) {
+    const path = join(root.path, l.name);
+    if (l.link !== 'hard' || (l.kind !== 'group' && l.kind !== 'dataset')) {
+      yield { kind: 'link', path, name: l.name, depth, link: l.link, target: l.kind };
+      continue;
+    }
+    const obj = root.get(l.name);
+    const id = native.objIdentity(obj.handle);
+    if (seen.has(id)) {
+      yield { kind: 'link', path, name: l.name, depth, link: 'hard', target: 'seen' };
+      continue;
+    }
+    seen.add(id);
+    if (obj instanceof Dataset) {
+      yield { kind: 'dataset', path, name: l.name, depth, obj };
+    } else {
+      yield { kind: 'group', path, name: l.name, depth, obj };
+      yield* walkTree(obj, depth + 1, seen);
+    }
+  }
+}
+
+export interface DatasetSummary {
+  path: string;
+  dtype: string;
+  shape: number[];
+  layout: string;
+  chunks: number[] | null;
+  filters: string[];
+  /** Logical bytes (elements x item size); 0 for strings. */
+  byteLength: number;
+  /** Bytes allocated in the file. */
+  storageSize: number;
+  /** byteLength / storageSize, or null when either is 0. */
+  ratio: number | null;
+  /** true, or why a zero-copy view is impossible. */
+  viewable: true | string;
+}
+
+export function summarize(ds: Dataset): DatasetSummary {
+  const byteLength = ds.byteLength;
+  const storageSize = ds.storageSize;
+  return {
+    path: ds.path,
+    dtype: ds.dtype,
+    shape: ds.shape,
+    layout: ds.layout,
+    chunks: ds.chunks,
+    filters: ds.filters.map((f) => f.name),
+    byteLength,
+    storageSize,
+    ratio: byteLength > 0 && storageSize > 0 ? byteLength / storageSize : null,
+    viewable: ds.viewable,
+  };
+}
+
+/** 'shuffle+lz4' style name of a filter pipeline; 'none' when empty. */
+export function pipelineName(filters: string[]): string {
+  return filters.length ? filters.join('+') : 'none';
+}
