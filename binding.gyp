@@ -12,6 +12,7 @@
         "native/h5/file.cc",
         "native/h5/dataset.cc",
         "native/h5/attribute.cc",
+        "native/h5/walk.cc",
         "native/codecs/status.cc",
         "native/codecs/lzf.cc",
         "native/codecs/lz4.cc",
@@ -30,7 +31,8 @@
         "native/handles.cc",
         "native/wrap_file.cc",
         "native/wrap_dataset.cc",
-        "native/wrap_attrs.cc"
+        "native/wrap_attrs.cc",
+        "native/wrap_untrusted.cc"
       ],
       "include_dirs": [
         "native",

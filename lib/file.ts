@@ -2,13 +2,15 @@
 import { native, type FileHandle } from './binding.js';
 import { Group } from './group.js';
 import { withSite } from './errors.js';
+import { openChecked, openCheckedSync, wantsChecks, type UntrustedOpenOptions } from './untrusted.js';
 
 export interface CreateOptions {
   /** Replace an existing file (default false: H5_EXISTS). */
   overwrite?: boolean;
 }
 
-export interface OpenOptions {
+/** untrusted / limits / expectDigest: see lib/untrusted.ts and docs/security.md. */
+export interface OpenOptions extends UntrustedOpenOptions {
   /** 'r' (default, read-only, views possible) or 'r+' (read-write). */
   mode?: 'r' | 'r+';
 }
@@ -42,7 +44,19 @@ export class File extends Group {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
     const mode = options.mode ?? 'r';
     if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
-    return new File(native.fileOpen(path, mode === 'r+'), path, mode);
+    const plain = () => new File(native.fileOpen(path, mode === 'r+'), path, mode);
+    // { untrusted } walks the file in a child process (blocking here: prefer openAsync).
+    return wantsChecks(options) ? openCheckedSync(path, options, plain) : plain();
+  }
+
+  /** open() as a Promise: the untrusted walk and the digest run off the event loop. */
+  static async openAsync(path: string, options: OpenOptions = {}): Promise<File> {
+    if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+    const mode = options.mode ?? 'r';
+    if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
+    const plain = () => new File(native.fileOpen(path, mode === 'r+'), path, mode);
+    const site = new Error();
+    return withSite(site, async () => (wantsChecks(options) ? openChecked(path, options, plain) : plain()));
   }
 
   get closed(): boolean {

@@ -14,6 +14,10 @@ export {
 } from './dtypes.js';
 export { libraryInfo, setThreadPoolSize } from './runtime.js';
 export {
+  walkUntrusted, walkUntrustedSync, fileDigest, fileDigestSync, DEFAULT_UNTRUSTED_LIMITS,
+  type UntrustedLimits, type UntrustedOpenOptions, type UnsafeReason, type WalkStats, type WalkResult, type FileStamp,
+} from './untrusted.js';
+export {
   saveModel, loadModel, verifyModel, ModelStore, modelDigestOf, canonicalTensorList, FORMAT_VERSION,
   type SaveOptions, type SaveResult, type LoadOptions, type LoadedModel, type VerifyOptions, type VerifyReport,
   type TensorReport, type Tensor, type TensorsInput, type JsonValue, type Provenance, type DigestItem,

@@ -60,6 +60,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_file(env, exports);
   init_dataset(env, exports);
   init_attrs(env, exports);
+  init_untrusted(env, exports);
   return exports;
 }
 

@@ -13,6 +13,7 @@ namespace h5v::js {
 void init_file(Napi::Env env, Napi::Object exports);
 void init_dataset(Napi::Env env, Napi::Object exports);
 void init_attrs(Napi::Env env, Napi::Object exports);
+void init_untrusted(Napi::Env env, Napi::Object exports);
 
 // Adopts a malloc'd buffer as an external ArrayBuffer (freed by GC, reported
 // to V8 as external memory); copies where external buffers are disallowed.

@@ -1,0 +1,455 @@
+/**
+ * Opening files we did not write (issue 7, DESIGN.md invariant 9). libhdf5
+ * 1.10.8 crashes or hangs on published malformed files, so an untrusted file
+ * is first walked in a CHILD PROCESS (a worker thread would share our address
+ * space: its crash is ours) under a wall-clock deadline and RLIMIT_AS /
+ * RLIMIT_CPU; only a clean walk lets the parent open it, and only if the file
+ * it opens is the very inode, size and mtime/ctime the child walked.
+ * A caller that already trusts the file's SHA-256 (`expectDigest`) skips the
+ * walk once the digest matches. See docs/security.md.
+ */
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { native, type FileHandle } from './binding.js';
+import { H5Error } from './errors.js';
+
+/** Limits of the untrusted walk; every field is optional (see DEFAULT_UNTRUSTED_LIMITS). */
+export interface UntrustedLimits {
+  /** Declared (logical) bytes of one dataset. Default 16 GiB. */
+  maxDatasetBytes?: number;
+  /** Declared bytes of one attribute. Default 1 MiB. */
+  maxAttributeBytes?: number;
+  /** Bytes of one uncompressed chunk (libhdf5 allocates a whole chunk per read). Default 256 MiB. */
+  maxChunkBytes?: number;
+  /** Shape bomb: declared bytes > maxExpansion x stored bytes. Default 1000. */
+  maxExpansion?: number;
+  /** Datasets declaring at most this many bytes are never shape bombs. Default 1 MiB. */
+  expansionFloorBytes?: number;
+  /** Group nesting below the root. Default 32. */
+  maxDepth?: number;
+  /** Objects (groups, datasets, named datatypes). Default 100 000. */
+  maxObjects?: number;
+  /** Links, all groups together. Default 1 000 000. */
+  maxLinks?: number;
+  /** Attributes, all objects together. Default 100 000. */
+  maxAttributes?: number;
+  /** Chunk grid slots of one dataset. Default 1 048 576. */
+  maxChunks?: number;
+  /** HDF5 filter ids allowed in pipelines. Default deflate 1, shuffle 2, fletcher32 3, szip 4, LZF 32000, LZ4 32004. */
+  allowFilters?: number[];
+  /** Wall-clock deadline of the walk child, ms. Default 10 000. */
+  timeoutMs?: number;
+  /** Address space the child may map beyond what Node itself has mapped at start-up. Default 1 GiB. */
+  memoryBytes?: number;
+}
+
+export const DEFAULT_UNTRUSTED_LIMITS: Readonly<Required<UntrustedLimits>> = Object.freeze({
+  maxDatasetBytes: 16 * 2 ** 30,
+  maxAttributeBytes: 2 ** 20,
+  maxChunkBytes: 256 * 2 ** 20,
+  maxExpansion: 1000,
+  expansionFloorBytes: 2 ** 20,
+  maxDepth: 32,
+  maxObjects: 100_000,
+  maxLinks: 1_000_000,
+  maxAttributes: 100_000,
+  maxChunks: 2 ** 20,
+  allowFilters: Object.freeze([1, 2, 3, 4, 32000, 32004]) as unknown as number[],
+  timeoutMs: 10_000,
+  memoryBytes: 2 ** 30,
+});
+
+/** Why an untrusted file was refused (H5Error.reason with code 'H5_UNSAFE_FILE'). */
+export type UnsafeReason =
+  | 'external-link'
+  | 'user-defined-link'
+  | 'external-storage'
+  | 'virtual-dataset'
+  | 'filter'
+  | 'dataset-too-large'
+  | 'attribute-too-large'
+  | 'chunk-too-large'
+  | 'shape-bomb'
+  | 'too-deep'
+  | 'too-many-objects'
+  | 'too-many-chunks'
+  | 'out-of-bounds'
+  | 'corrupt'
+  | 'memory'
+  | 'crashed'
+  | 'timeout'
+  | 'changed';
+
+/** What the walk saw. */
+export interface WalkStats {
+  groups: number;
+  datasets: number;
+  datatypes: number;
+  links: number;
+  softLinks: number;
+  attributes: number;
+  attributesRead: number;
+  chunks: number;
+  depth: number;
+  declaredBytes: number;
+  storedBytes: number;
+  fileSize: number;
+}
+
+/** Identity of a file; 64-bit fields as decimal strings. */
+export interface FileStamp {
+  dev: string;
+  ino: string;
+  size: string;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+export interface WalkResult {
+  stats: WalkStats;
+  /** Identity of the file the child walked. */
+  stamp: FileStamp;
+  /** Time of the walk inside the child, ms. */
+  walkMs: number;
+  /** Time from spawn to the child's answer, ms (Node start-up + addon load + walk). */
+  totalMs: number;
+}
+
+/** Options File.open/openAsync accept for untrusted files. */
+export interface UntrustedOpenOptions {
+  /** Walk the file in a limited child process before opening it. */
+  untrusted?: boolean;
+  /** Limits of that walk. */
+  limits?: UntrustedLimits;
+  /** Lower-case hex SHA-256 of the file: when it matches, the file is trusted and the walk skipped. */
+  expectDigest?: string;
+}
+
+// --- the child's protocol (lib/walk-child.ts) ---
+
+/** @internal */
+export interface WalkChildRequest {
+  path: string;
+  limits: Omit<UntrustedLimits, 'timeoutMs' | 'memoryBytes'>;
+  memoryBytes: number;
+  cpuSeconds: number;
+}
+
+interface ChildReport {
+  ok: boolean;
+  reason?: string;
+  detail?: string;
+  object?: string;
+  code?: string;
+  stats: WalkStats;
+  stamp?: FileStamp;
+}
+
+/** @internal The addon functions the child and the change check use (native/wrap_untrusted.cc). */
+export interface WalkChildNative {
+  untrustedWalk(path: string, limits: WalkChildRequest['limits']): ChildReport;
+  limitProcess(memoryBytes: number, cpuSeconds: number): { vsize: number; addressSpace: number; cpuSeconds: number };
+  fileStamp(f: FileHandle): FileStamp;
+}
+
+const addon = native as unknown as WalkChildNative;
+
+const LIMIT_KEYS = Object.keys(DEFAULT_UNTRUSTED_LIMITS) as (keyof UntrustedLimits)[];
+
+/** Checks `limits` and fills in defaults. TypeError/RangeError on bad input. */
+export function resolveLimits(limits: UntrustedLimits = {}): Required<UntrustedLimits> {
+  if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) throw new TypeError('limits must be an object');
+  for (const k of Object.keys(limits)) {
+    if (!LIMIT_KEYS.includes(k as keyof UntrustedLimits)) throw new TypeError(`unknown limit '${k}'; known: ${LIMIT_KEYS.join(', ')}`);
+  }
+  const out = { ...DEFAULT_UNTRUSTED_LIMITS, allowFilters: [...DEFAULT_UNTRUSTED_LIMITS.allowFilters] };
+  for (const k of LIMIT_KEYS) {
+    const v = limits[k];
+    if (v === undefined) continue;
+    if (k === 'allowFilters') {
+      if (!Array.isArray(v) || !v.every((id) => Number.isInteger(id) && id >= 0 && id < 65536))
+        throw new TypeError('limits.allowFilters must be an array of HDF5 filter ids (integers 0..65535)');
+      out.allowFilters = [...(v as number[])];
+      continue;
+    }
+    if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`limits.${k} must be a number`);
+    if (k === 'maxExpansion' ? !(v > 0) : !(v >= 0 && (Number.isInteger(v) || v === Infinity)))
+      throw new RangeError(`limits.${k} must be ${k === 'maxExpansion' ? 'a positive number' : 'a non-negative integer'}`);
+    if ((k === 'timeoutMs' || k === 'memoryBytes') && !(v > 0 && Number.isFinite(v)))
+      throw new RangeError(`limits.${k} must be a positive finite number`);
+    (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
+
+/** Where the compiled child lives: next to this module in dist/, or ../dist/ when running from lib/ (tests). */
+export function walkChildPath(): string {
+  const override = process.env.H5VAULT_WALK_CHILD;
+  if (override) return override;
+  const here = dirname(fileURLToPath(import.meta.url));
+  const p = basename(here) === 'dist' ? join(here, 'walk-child.js') : join(here, '..', 'dist', 'walk-child.js');
+  if (!existsSync(p)) {
+    throw new Error(`h5vault: the untrusted-file walker ${p} is missing; run 'npm run build:ts'`);
+  }
+  return p;
+}
+
+function unsafe(path: string, reason: UnsafeReason, detail: string, extra: Record<string, unknown> = {}): H5Error {
+  return new H5Error(`untrusted file '${path}' refused (${reason}): ${detail}`, {
+    code: 'H5_UNSAFE_FILE',
+    reason,
+    path,
+    detail,
+    ...extra,
+  });
+}
+
+function childArgs(path: string, lim: Required<UntrustedLimits>): { args: string[]; timeout: number } {
+  const { timeoutMs, memoryBytes, ...limits } = lim;
+  // Infinity does not survive JSON: a limit of Infinity is "no limit", the largest double.
+  const walkLimits = Object.fromEntries(
+    Object.entries(limits).map(([k, v]) => [k, v === Infinity ? Number.MAX_VALUE : v]),
+  ) as WalkChildRequest['limits'];
+  const req: WalkChildRequest = {
+    path,
+    limits: walkLimits,
+    memoryBytes,
+    // CPU backstop a little past the wall deadline: an orphaned child (parent
+    // killed) spinning in a libhdf5 loop still dies on its own.
+    cpuSeconds: Math.ceil(timeoutMs / 1000) + 1,
+  };
+  // No execArgv: the parent's flags (--expose-gc, loaders, inspectors) are not the child's business.
+  return { args: [walkChildPath(), JSON.stringify(req)], timeout: timeoutMs };
+}
+
+interface ChildOutcome {
+  stdout: string;
+  stderr: string;
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  totalMs: number;
+}
+
+const MAX_OUTPUT = 1 << 20;
+
+/** Turns what the child did into a WalkResult or the H5Error to throw. */
+function interpret(path: string, o: ChildOutcome, timeoutMs: number): WalkResult {
+  const tail = o.stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 500);
+  if (o.timedOut) return fail(unsafe(path, 'timeout', `the walk did not finish within ${timeoutMs} ms`, { signal: 'SIGKILL' }));
+  if (o.signal === 'SIGXCPU') return fail(unsafe(path, 'timeout', 'the walk exceeded its CPU-time limit', { signal: o.signal }));
+  if (o.signal || o.status !== 0) {
+    // RLIMIT_AS hit outside libhdf5's own checks (V8 or a C++ allocation) aborts the child.
+    const oom = /out of memory|bad_alloc|Cannot allocate/i.test(o.stderr);
+    const how = o.signal ? `killed by ${o.signal}` : `exited with status ${o.status}`;
+    return fail(
+      unsafe(path, oom ? 'memory' : 'crashed', `the walk process ${how}${tail ? ` (${tail})` : ''}`, {
+        signal: o.signal ?? undefined,
+        exitCode: o.status ?? undefined,
+      }),
+    );
+  }
+  let r: ChildReport & { ms: number };
+  try {
+    r = JSON.parse(o.stdout) as ChildReport & { ms: number };
+  } catch {
+    return fail(unsafe(path, 'crashed', `the walk process gave no report${tail ? ` (${tail})` : ''}`));
+  }
+  if (!r.ok) {
+    if (r.reason === 'open-failed') {
+      // Not HDF5 at all, gone, or locked by a writer: the same typed error a
+      // trusted open gives. Any other open failure is malformed metadata.
+      if (r.code && ['H5_NOT_HDF5', 'H5_FILE_NOT_FOUND', 'H5_FILE_LOCKED'].includes(r.code))
+        return fail(new H5Error(r.detail ?? `cannot open '${path}'`, { code: r.code, path }));
+      const memory = /memory allocation failed/.test(r.detail ?? '');
+      return fail(unsafe(path, memory ? 'memory' : 'corrupt', r.detail ?? 'libhdf5 cannot open it', { hdf5Code: r.code }));
+    }
+    const where = r.object && r.object !== '/' ? ` at ${r.object}` : '';
+    return fail(
+      unsafe(path, r.reason as UnsafeReason, `${r.detail ?? ''}${where}`, { object: r.object, hdf5Code: r.code, stats: r.stats }),
+    );
+  }
+  if (!r.stamp) return fail(unsafe(path, 'crashed', 'the walk process did not report the file identity'));
+  return { stats: r.stats, stamp: r.stamp, walkMs: r.ms, totalMs: o.totalMs };
+}
+
+function fail(e: Error): never {
+  throw e;
+}
+
+/**
+ * Walks `path` in a limited child process. Resolves with what it saw, or
+ * rejects with H5Error 'H5_UNSAFE_FILE' (reason says why) or the open error
+ * libhdf5 gave (H5_NOT_HDF5, H5_FILE_NOT_FOUND, ...).
+ */
+export async function walkUntrusted(path: string, limits: UntrustedLimits = {}): Promise<WalkResult> {
+  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  const lim = resolveLimits(limits);
+  const { args, timeout } = childArgs(path, lim);
+  const t0 = performance.now();
+  const outcome = await new Promise<ChildOutcome>((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      if (stdout.length < MAX_OUTPUT) stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < MAX_OUTPUT) stderr += d;
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeout);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, status, signal, timedOut, totalMs: performance.now() - t0 });
+    });
+  });
+  return interpret(path, outcome, timeout);
+}
+
+/** walkUntrusted() for scripts: blocks the calling thread until the child ends. */
+export function walkUntrustedSync(path: string, limits: UntrustedLimits = {}): WalkResult {
+  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  const lim = resolveLimits(limits);
+  const { args, timeout } = childArgs(path, lim);
+  const t0 = performance.now();
+  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    timeout,
+    killSignal: 'SIGKILL',
+    maxBuffer: MAX_OUTPUT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  if (r.error && !timedOut) throw r.error;
+  return interpret(
+    path,
+    { stdout: r.stdout ?? '', stderr: r.stderr ?? '', status: r.status, signal: r.signal, timedOut, totalMs: performance.now() - t0 },
+    timeout,
+  );
+}
+
+/** SHA-256 of a file, lower-case hex, streamed (constant memory). */
+export async function fileDigest(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** fileDigest() for scripts. */
+export function fileDigestSync(path: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+// --- File.open / File.openAsync integration ---
+
+/** Validates the untrusted-related open options; true when any of them asks for checks. */
+export function wantsChecks(o: UntrustedOpenOptions): boolean {
+  if (o.untrusted !== undefined && typeof o.untrusted !== 'boolean') throw new TypeError('untrusted must be a boolean');
+  if (o.expectDigest !== undefined && (typeof o.expectDigest !== 'string' || !/^[0-9a-fA-F]{64}$/.test(o.expectDigest)))
+    throw new TypeError('expectDigest must be a SHA-256 digest: 64 hex characters');
+  if (o.limits !== undefined) {
+    resolveLimits(o.limits);
+    if (!o.untrusted) throw new TypeError('limits only apply with { untrusted: true }');
+  }
+  return o.untrusted === true || o.expectDigest !== undefined;
+}
+
+function stampOf(path: string): FileStamp {
+  let st;
+  try {
+    st = statSync(path, { bigint: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new H5Error(`open '${path}': ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
+      code: code === 'ENOENT' ? 'H5_FILE_NOT_FOUND' : 'H5_OPEN_FAILED',
+      path,
+    });
+  }
+  if (!st.isFile()) throw new H5Error(`open '${path}': not a regular file`, { code: 'H5_OPEN_FAILED', path });
+  return { dev: `${st.dev}`, ino: `${st.ino}`, size: `${st.size}`, mtimeNs: `${st.mtimeNs}`, ctimeNs: `${st.ctimeNs}` };
+}
+
+function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+function changed(path: string, when: string): H5Error {
+  return unsafe(path, 'changed', `the file changed ${when} (device, inode, size, mtime or ctime differ)`);
+}
+
+function digestMismatch(path: string, expected: string, actual: string): H5Error {
+  return new H5Error(`'${path}': SHA-256 ${actual} does not match the expected ${expected.toLowerCase()}`, {
+    code: 'H5_CHECKSUM_MISMATCH',
+    path,
+    expected: expected.toLowerCase(),
+    actual,
+  });
+}
+
+/** The parts of File this module needs (no import of file.ts: it imports us). */
+interface Openable {
+  readonly fileHandle: FileHandle;
+  close(): void;
+}
+
+/** Opens, then proves that libhdf5's descriptor is the file that was vetted. */
+function openVetted<F extends Openable>(path: string, vetted: FileStamp, open: () => F): F {
+  const f = open();
+  let now: FileStamp;
+  try {
+    now = addon.fileStamp(f.fileHandle);
+  } catch (e) {
+    f.close();
+    throw e;
+  }
+  if (!sameStamp(vetted, now)) {
+    f.close();
+    throw changed(path, 'between the check and the open');
+  }
+  return f;
+}
+
+/** @internal File.open(path, { untrusted / expectDigest }) */
+export function openCheckedSync<F extends Openable>(path: string, o: UntrustedOpenOptions, open: () => F): F {
+  const before = stampOf(path);
+  if (o.expectDigest !== undefined) {
+    const actual = fileDigestSync(path);
+    if (actual !== o.expectDigest.toLowerCase()) throw digestMismatch(path, o.expectDigest, actual);
+  } else {
+    const r = walkUntrustedSync(path, o.limits);
+    if (!sameStamp(before, r.stamp)) throw changed(path, 'while it was being walked');
+  }
+  return openVetted(path, before, open);
+}
+
+/** @internal File.openAsync(path, { untrusted / expectDigest }) */
+export async function openChecked<F extends Openable>(path: string, o: UntrustedOpenOptions, open: () => F): Promise<F> {
+  const before = stampOf(path);
+  if (o.expectDigest !== undefined) {
+    const actual = await fileDigest(path);
+    if (actual !== o.expectDigest.toLowerCase()) throw digestMismatch(path, o.expectDigest, actual);
+  } else {
+    const r = await walkUntrusted(path, o.limits);
+    if (!sameStamp(before, r.stamp)) throw changed(path, 'while it was being walked');
+  }
+  return openVetted(path, before, open);
+}

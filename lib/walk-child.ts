@@ -1,0 +1,17 @@
+/**
+ * The walk child (issue 7): a separate Node process that caps its own memory
+ * and CPU, walks one untrusted file's metadata with libhdf5, and prints one
+ * JSON line. Run by lib/untrusted.ts as `node dist/walk-child.js <request>`;
+ * if libhdf5 crashes or hangs on the file, only this process dies.
+ */
+import { native } from './binding.js';
+import type { WalkChildNative, WalkChildRequest } from './untrusted.js';
+
+const addon = native as unknown as WalkChildNative;
+const req = JSON.parse(process.argv[2] ?? '{}') as WalkChildRequest;
+// Limits first, before libhdf5 reads a byte of the file.
+const applied = addon.limitProcess(req.memoryBytes, req.cpuSeconds);
+const t0 = performance.now();
+const report = addon.untrustedWalk(req.path, req.limits);
+const ms = performance.now() - t0;
+process.stdout.write(JSON.stringify({ ...report, ms, applied }) + '\n');

@@ -1,0 +1,478 @@
+// The untrusted-file metadata walk; see walk.h for what and why.
+#include "walk.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <unordered_set>
+
+#include <hdf5.h>
+
+#include "attribute.h"
+#include "dataset.h"
+#include "error.h"
+#include "file.h"
+#include "handle.h"
+#include "lock.h"
+#include "types.h"
+
+namespace h5v::h5 {
+
+namespace {
+
+// Thrown once the report holds a rejection; unwinds (closing every Hid) to
+// walk_file/walk_image. Never thrown from inside a libhdf5 callback: the
+// iteration callbacks only collect names, work happens after they return.
+struct Rejected {};
+
+// Mirrors the engine's addressed-index threshold (native/engine/chunk_index.h):
+// up to this many grid slots the parent learns every chunk's address with
+// H5Dget_chunk_info_by_coord, so the walk does the same; above it the parent
+// only ever asks H5Dget_chunk_storage_size + H5Dread_chunk per chunk.
+constexpr uint64_t kAddressedChunks = 1024;
+// Link values (soft-link paths, external-link targets) longer than this are
+// not legitimate and are not worth a libhdf5 allocation.
+constexpr size_t kMaxLinkValue = 64 * 1024;
+
+// a * b, saturating at UINT64_MAX (a declared size that overflows is simply "too large").
+uint64_t mul_sat(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+// libhdf5 reports a failed malloc as one of these; the fix for them is the
+// caller's memory limit, so they get their own reason.
+bool is_allocation_failure(const ErrorInfo& e) {
+  for (const char* needle : {"memory allocation failed", "Can't allocate", "can't allocate", "unable to allocate",
+                             "No space available for allocation"}) {
+    if (e.message.find(needle) != std::string::npos || e.minor.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::string human(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 6) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+struct LinkRec {
+  std::string name;
+  H5L_type_t type;
+  size_t val_size;
+};
+
+struct LinkCollect {
+  std::vector<LinkRec>* out;
+  uint64_t budget;
+  bool overflow = false;
+};
+
+herr_t collect_link(hid_t, const char* name, const H5L_info_t* info, void* data) {
+  auto* c = static_cast<LinkCollect*>(data);
+  if (c->out->size() >= c->budget) {
+    c->overflow = true;
+    return 1;  // stop iterating: over the link limit
+  }
+  c->out->push_back(LinkRec{name, info->type, info->type == H5L_TYPE_HARD ? 0 : info->u.val_size});
+  return 0;
+}
+
+struct AttrCollect {
+  std::vector<std::string>* out;
+  uint64_t budget;
+  bool overflow = false;
+};
+
+herr_t collect_attr(hid_t, const char* name, const H5A_info_t*, void* data) {
+  auto* c = static_cast<AttrCollect*>(data);
+  if (c->out->size() >= c->budget) {
+    c->overflow = true;
+    return 1;
+  }
+  c->out->emplace_back(name);
+  return 0;
+}
+
+class Walker {
+ public:
+  Walker(const WalkLimits& lim, WalkReport* rep) : lim_(lim), rep_(rep) {}
+
+  void run(hid_t fid) {
+    H5F_info2_t finfo;
+    if (H5Fget_info2(fid, &finfo) < 0) corrupt("superblock", "/");
+    Hid fcpl(H5Fget_create_plist(fid));
+    hsize_t ub = 0;
+    if (!fcpl || H5Pget_userblock(fcpl.get(), &ub) < 0) corrupt("superblock (userblock)", "/");
+    userblock_ = ub;
+    Hid root(H5Gopen(fid, "/", H5P_DEFAULT));
+    if (!root) corrupt("open root group", "/");
+    visit(root.get(), "/", 0);
+  }
+
+ private:
+  [[noreturn]] void reject(const char* reason, std::string detail, const std::string& object) {
+    rep_->reason = reason;
+    rep_->detail = std::move(detail);
+    rep_->object = object;
+    throw Rejected{};
+  }
+
+  // A libhdf5 failure: the file's metadata cannot be parsed. Memory
+  // exhaustion (the child's RLIMIT_AS) is told apart because raising the
+  // memory limit is the caller's fix for it.
+  [[noreturn]] void corrupt(const std::string& what, const std::string& object) {
+    ErrorInfo e = capture_error(what + " '" + object + "'");
+    rep_->code = e.code;
+    reject(is_allocation_failure(e) ? "memory" : "corrupt", e.message, object);
+  }
+
+  void visit(hid_t obj, const std::string& path, uint32_t depth) {
+    if (depth > lim_.max_depth)
+      reject("too-deep", "objects nested deeper than " + std::to_string(lim_.max_depth) + " levels", path);
+    // H5O_INFO_ALL also walks the header's messages and, for groups, the
+    // link B-tree/heap and attribute storage sizes: more of the file parsed here.
+    H5O_info_t info;
+    if (H5Oget_info2(obj, &info, H5O_INFO_ALL) < 0) corrupt("object header", path);
+    // Hard links may form cycles and share objects: visit each header once.
+    if (!seen_.insert(info.addr).second) return;
+    if (++objects_ > lim_.max_objects)
+      reject("too-many-objects", "more than " + std::to_string(lim_.max_objects) + " objects", path);
+    rep_->depth = std::max(rep_->depth, depth);
+    visit_attrs(obj, path, info.num_attrs);
+    switch (info.type) {
+      case H5O_TYPE_GROUP:
+        ++rep_->groups;
+        visit_group(obj, path, depth);
+        break;
+      case H5O_TYPE_DATASET:
+        ++rep_->datasets;
+        visit_dataset(obj, path);
+        break;
+      case H5O_TYPE_NAMED_DATATYPE: {
+        ++rep_->datatypes;
+        // Parse it the way a dataset using it would be described.
+        describe_type(obj);
+        if (H5Tget_size(obj) == 0) corrupt("named datatype", path);
+        break;
+      }
+      default:
+        reject("corrupt", "object of unknown type", path);
+    }
+  }
+
+  void visit_group(hid_t g, const std::string& path, uint32_t depth) {
+    std::vector<LinkRec> links;
+    LinkCollect c{&links, lim_.max_links - std::min(lim_.max_links, rep_->links)};
+    hsize_t idx = 0;
+    if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_link, &c) < 0) corrupt("list links", path);
+    if (c.overflow) reject("too-many-objects", "more than " + std::to_string(lim_.max_links) + " links", path);
+    rep_->links += links.size();
+    // The parent's own listing (Group.keys()/links()) resolves every link's
+    // target kind: run that code path here too.
+    std::vector<LinkEntry> entries;
+    ErrorInfo err;
+    if (!list_links(g, &entries, &err)) {
+      rep_->code = err.code;
+      reject("corrupt", err.message, path);
+    }
+    for (const LinkRec& l : links) {
+      std::string child = join_path(path, l.name);
+      if (l.type == H5L_TYPE_EXTERNAL) reject("external-link", external_target(g, l, child), child);
+      if (l.type == H5L_TYPE_SOFT) {
+        ++rep_->soft_links;
+        soft_target(g, l, child);
+        continue;
+      }
+      if (l.type != H5L_TYPE_HARD) reject("user-defined-link", "link class " + std::to_string(l.type), child);
+      Hid obj(H5Oopen(g, l.name.c_str(), H5P_DEFAULT));
+      if (!obj) corrupt("open object", child);
+      visit(obj.get(), child, depth + 1);
+    }
+  }
+
+  std::string external_target(hid_t g, const LinkRec& l, const std::string& child) {
+    if (l.val_size == 0 || l.val_size > kMaxLinkValue) return "external link";
+    std::vector<char> buf(l.val_size);
+    const char* file = nullptr;
+    const char* obj = nullptr;
+    unsigned flags = 0;
+    if (H5Lget_val(g, l.name.c_str(), buf.data(), buf.size(), H5P_DEFAULT) < 0 ||
+        H5Lunpack_elink_val(buf.data(), buf.size(), &flags, &file, &obj) < 0) {
+      clear_error_stack();
+      return "external link";
+    }
+    return std::string("external link to '") + (file ? file : "") + "':" + (obj ? obj : "");
+  }
+
+  // Soft links are resolved by the parent on get(); every target is itself
+  // reached through hard links (visited anyway), so only the value and its
+  // resolution are exercised here. A dangling soft link is legal.
+  void soft_target(hid_t g, const LinkRec& l, const std::string& child) {
+    if (l.val_size > kMaxLinkValue)
+      reject("corrupt", "soft link value of " + human(l.val_size), child);
+    std::vector<char> buf(l.val_size + 1, 0);
+    if (H5Lget_val(g, l.name.c_str(), buf.data(), buf.size(), H5P_DEFAULT) < 0) corrupt("soft link", child);
+    H5Oexists_by_name(g, l.name.c_str(), H5P_DEFAULT);
+    clear_error_stack();
+  }
+
+  void visit_attrs(hid_t obj, const std::string& path, hsize_t declared_count) {
+    std::vector<std::string> names;
+    AttrCollect c{&names, lim_.max_attributes - std::min(lim_.max_attributes, rep_->attributes)};
+    hsize_t idx = 0;
+    if (declared_count > 0 && H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_attr, &c) < 0)
+      corrupt("list attributes", path);
+    if (c.overflow)
+      reject("too-many-objects", "more than " + std::to_string(lim_.max_attributes) + " attributes", path);
+    rep_->attributes += names.size();
+    for (const std::string& name : names) {
+      std::string where = path + "@" + name;
+      Hid attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT));
+      if (!attr) corrupt("open attribute", where);
+      Hid type(H5Aget_type(attr.get()));
+      Hid space(H5Aget_space(attr.get()));
+      if (!type || !space) corrupt("attribute type/space", where);
+      describe_type(type.get());
+      size_t esize = H5Tget_size(type.get());
+      hssize_t n = H5Sget_simple_extent_npoints(space.get());
+      if (esize == 0 || n < 0) corrupt("attribute type/space", where);
+      uint64_t bytes = mul_sat(esize, static_cast<uint64_t>(n));
+      if (bytes > lim_.max_attribute_bytes)
+        reject("attribute-too-large",
+               "attribute declares " + human(bytes) + " (limit " + human(lim_.max_attribute_bytes) + ")", where);
+      attr.reset();
+      // Read the value the way Attributes.get() will.
+      AttrValue v;
+      ErrorInfo err;
+      if (!read_attr(obj, name, &v, &err)) {
+        // Types h5vault cannot represent fail the same typed way in the parent.
+        if (err.code == "H5_UNSUPPORTED_TYPE") continue;
+        rep_->code = err.code;
+        reject(is_allocation_failure(err) ? "memory" : "corrupt", err.message, where);
+      }
+      ++rep_->attributes_read;
+    }
+  }
+
+  void visit_dataset(hid_t d, const std::string& path) {
+    DatasetInfo info;
+    ErrorInfo err;
+    if (!describe_dataset(d, &info, &err)) {
+      rep_->code = err.code;
+      reject("corrupt", err.message, path);
+    }
+    if (info.layout == "virtual") reject("virtual-dataset", "virtual dataset (maps other files)", path);
+    if (info.layout == "unknown") reject("corrupt", "unknown storage layout", path);
+    if (info.external) reject("external-storage", "raw data stored in external files", path);
+    for (const FilterInfo& f : info.filters) {
+      if (std::find(lim_.allowed_filters.begin(), lim_.allowed_filters.end(), f.id) == lim_.allowed_filters.end())
+        reject("filter", "filter " + std::to_string(f.id) + " (" + f.name + ") is not in the allow-list", path);
+    }
+    Hid type(H5Dget_type(d));
+    size_t esize = type ? H5Tget_size(type.get()) : 0;
+    if (esize == 0) corrupt("dataset type", path);
+    // nelements is itself a product of dimensions that libhdf5 may have wrapped.
+    uint64_t elements = 1;
+    for (hsize_t dim : info.shape) elements = mul_sat(elements, dim);
+    if (info.scalar) elements = 1;
+    if (info.shape.empty() && !info.scalar) elements = 0;  // null dataspace
+    uint64_t declared = mul_sat(esize, elements);
+    if (declared > lim_.max_dataset_bytes)
+      reject("dataset-too-large",
+             "dataset declares " + human(declared) + " (limit " + human(lim_.max_dataset_bytes) + ")", path);
+
+    uint64_t stored = 0;
+    if (info.layout == "chunked") {
+      stored = walk_chunks(d, info, esize, path);
+    } else if (info.layout == "contiguous") {
+      if (info.allocated && info.offset != HADDR_UNDEF) {
+        stored = info.storage_size;
+        uint64_t end = 0;
+        if (__builtin_add_overflow(static_cast<uint64_t>(info.offset), std::max<uint64_t>(declared, stored), &end) ||
+            end > rep_->file_size)
+          reject("out-of-bounds",
+                 "data at offset " + std::to_string(info.offset) + " + " + human(declared) + " lies past the end of the " +
+                     human(rep_->file_size) + " file",
+                 path);
+      }
+    } else {  // compact: the data lives in the object header itself
+      stored = info.storage_size;
+    }
+    if (declared > lim_.expansion_floor && static_cast<double>(declared) > lim_.max_expansion * static_cast<double>(stored))
+      reject("shape-bomb",
+             "declares " + human(declared) + " from " + human(stored) + " stored (more than " +
+                 std::to_string(static_cast<uint64_t>(lim_.max_expansion)) + "x)",
+             path);
+    rep_->declared_bytes += declared;
+    rep_->stored_bytes += stored;
+  }
+
+  // Returns the stored bytes of all allocated chunks.
+  uint64_t walk_chunks(hid_t d, const DatasetInfo& info, size_t esize, const std::string& path) {
+    const size_t rank = info.shape.size();
+    if (info.chunks.size() != rank || rank == 0) reject("corrupt", "chunk rank does not match the dataspace", path);
+    uint64_t chunk_bytes = esize, grid = 1;
+    std::vector<hsize_t> gridv(rank);
+    for (size_t i = 0; i < rank; ++i) {
+      if (info.chunks[i] == 0) reject("corrupt", "zero chunk dimension", path);
+      chunk_bytes = mul_sat(chunk_bytes, info.chunks[i]);
+      gridv[i] = info.shape[i] / info.chunks[i] + (info.shape[i] % info.chunks[i] != 0);
+      grid = mul_sat(grid, gridv[i]);
+    }
+    if (chunk_bytes > lim_.max_chunk_bytes)
+      reject("chunk-too-large",
+             "chunks of " + human(chunk_bytes) + " (limit " + human(lim_.max_chunk_bytes) + ")", path);
+    if (grid > lim_.max_chunks)
+      reject("too-many-chunks",
+             "chunk grid of " + std::to_string(grid) + " slots (limit " + std::to_string(lim_.max_chunks) + ")", path);
+    hsize_t nalloc = 0;
+    Hid space(H5Dget_space(d));
+    if (!space) corrupt("dataspace", path);
+    if (grid > 0 && H5Dget_num_chunks(d, space.get(), &nalloc) < 0) corrupt("chunk index", path);
+    if (nalloc > grid)
+      reject("corrupt", "chunk index lists " + std::to_string(nalloc) + " chunks for " + std::to_string(grid) + " slots",
+             path);
+    uint64_t stored = 0;
+    std::vector<hsize_t> gc(rank, 0), off(rank, 0);
+    for (uint64_t slot = 0; nalloc > 0 && slot < grid; ++slot) {
+      for (size_t i = 0; i < rank; ++i) off[i] = gc[i] * info.chunks[i];
+      hsize_t size = 0;
+      if (grid <= kAddressedChunks) {
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        if (H5Dget_chunk_info_by_coord(d, off.data(), &mask, &addr, &size) < 0) corrupt("chunk index", path);
+        if (addr == HADDR_UNDEF) size = 0;
+        uint64_t end = 0;
+        if (size > 0 && (__builtin_add_overflow(static_cast<uint64_t>(addr) + userblock_, size, &end) ||
+                         end > rep_->file_size))
+          reject("out-of-bounds",
+                 "chunk at " + std::to_string(addr) + " + " + human(size) + " lies past the end of the " +
+                     human(rep_->file_size) + " file",
+                 path);
+      } else if (H5Dget_chunk_storage_size(d, off.data(), &size) < 0) {
+        // Unallocated chunks fail this call in 1.10.8; that is not corruption.
+        clear_error_stack();
+        size = 0;
+      }
+      if (size > 0) {
+        ++rep_->chunks;
+        stored += size;
+      }
+      for (size_t i = rank; i-- > 0;) {
+        if (++gc[i] < gridv[i]) break;
+        gc[i] = 0;
+      }
+    }
+    return stored;
+  }
+
+  const WalkLimits& lim_;
+  WalkReport* rep_;
+  std::unordered_set<haddr_t> seen_;
+  uint64_t objects_ = 0;
+  hsize_t userblock_ = 0;
+};
+
+hid_t walk_fapl() {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  // Same settings as FileHandle::open, so the walk takes the parent's paths.
+  H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+  H5Pset_file_locking(fapl, true, true);
+  return fapl;
+}
+
+void walk_open_file(hid_t fid, const WalkLimits& limits, WalkReport* rep) {
+  try {
+    Walker(limits, rep).run(fid);
+    rep->ok = true;
+  } catch (const Rejected&) {
+    rep->ok = false;
+  }
+  clear_error_stack();
+}
+
+void open_failed(WalkReport* rep, const std::string& what) {
+  ErrorInfo e = capture_error(what);
+  rep->reason = "open-failed";
+  rep->code = e.code;
+  rep->detail = e.message;
+  rep->object = "/";
+}
+
+}  // namespace
+
+bool file_stamp(hid_t fid, FileStamp* out) {
+  void* vh = nullptr;
+  struct stat st;
+  if (H5Fget_vfd_handle(fid, H5P_DEFAULT, &vh) < 0 || !vh || ::fstat(*static_cast<int*>(vh), &st) != 0) {
+    clear_error_stack();
+    return false;
+  }
+  out->valid = true;
+  out->dev = st.st_dev;
+  out->ino = st.st_ino;
+  out->size = static_cast<uint64_t>(st.st_size);
+  out->mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  out->ctime_ns = int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  return true;
+}
+
+WalkReport walk_file(const std::string& path, const WalkLimits& limits) {
+  WalkReport rep;
+  struct stat st;
+  int rc = ::stat(path.c_str(), &st);
+  if (rc != 0 || !S_ISREG(st.st_mode)) {
+    bool missing = rc != 0 && errno == ENOENT;
+    rep.reason = "open-failed";
+    rep.code = missing ? "H5_FILE_NOT_FOUND" : "H5_OPEN_FAILED";
+    rep.detail = "open '" + path + "': " + (missing ? "no such file" : "not a regular file");
+    return rep;
+  }
+  Lock lock;
+  Hid fapl(walk_fapl());
+  Hid fid(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
+  if (!fid) {
+    open_failed(&rep, "open '" + path + "'");
+    return rep;
+  }
+  // Identity of what libhdf5 actually read, for the parent's change check.
+  rep.file_size = file_stamp(fid.get(), &rep.stamp) ? rep.stamp.size : static_cast<uint64_t>(st.st_size);
+  walk_open_file(fid.get(), limits, &rep);
+  fid.reset();
+  clear_error_stack();
+  return rep;
+}
+
+WalkReport walk_image(const void* data, size_t size, const WalkLimits& limits) {
+  WalkReport rep;
+  rep.file_size = size;
+  Lock lock;
+  Hid fapl(walk_fapl());
+  // Core driver over a copy of the image, no backing store: no disk I/O.
+  if (H5Pset_fapl_core(fapl.get(), 64 * 1024, false) < 0 ||
+      H5Pset_file_image(fapl.get(), const_cast<void*>(data), size) < 0) {
+    open_failed(&rep, "file image");
+    return rep;
+  }
+  Hid fid(H5Fopen("untrusted-image.h5", H5F_ACC_RDONLY, fapl.get()));
+  if (!fid) {
+    open_failed(&rep, "open file image");
+    return rep;
+  }
+  walk_open_file(fid.get(), limits, &rep);
+  fid.reset();
+  clear_error_stack();
+  return rep;
+}
+
+}  // namespace h5v::h5
