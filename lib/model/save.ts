@@ -4,7 +4,7 @@
  * invariant 5). Byte-reproducible: tensors and attributes are written in a
  * fixed order and nothing time-dependent is stored (invariant 7).
  */
-import { open, rename } from 'node:fs/promises';
+import { open, rename, truncate } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { File } from '../file.js';
 import { createSpec, type Compression } from '../group.js';
@@ -189,7 +189,13 @@ export async function writeTemp(target: string, p: PreparedSave): Promise<Writte
     }
     return { temp, bytes: hashed.size, digest: hashed.hex, modelDigest };
   } catch (e) {
-    if (file) await file.closeAsync().catch(() => {});
+    if (file) {
+      // Free the temp's blocks before closing: on a full disk, libhdf5's close
+      // must still flush its metadata, and if that fails too it keeps the
+      // file open (holding the space of a file we are about to unlink).
+      await truncate(temp, 0).catch(() => {});
+      await file.closeAsync().catch(() => {});
+    }
     await hashing.catch(() => {});
     await unlinkQuiet(temp);
     throw ioError(e, `cannot save '${target}'`);
