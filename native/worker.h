@@ -49,19 +49,21 @@ class Job : public Napi::AsyncWorker {
   }
   void OnOK() override {
     finish();
-    if (!err_.ok()) {
-      deferred_.Reject(make_error(Env(), err_));
-      return;
-    }
-    try {
-      deferred_.Resolve(done_ ? done_(Env()) : Env().Undefined());
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
+    settle([&] {
+      if (!err_.ok()) {
+        deferred_.Reject(make_error(Env(), err_));
+        return;
+      }
+      try {
+        deferred_.Resolve(done_ ? done_(Env()) : Env().Undefined());
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      }
+    });
   }
   void OnError(const Napi::Error& e) override {
     finish();
-    deferred_.Reject(e.Value());
+    settle([&] { deferred_.Reject(e.Value()); });
   }
 
  private:
@@ -71,6 +73,17 @@ class Job : public Napi::AsyncWorker {
         file_(std::move(file)),
         work_(std::move(work)),
         done_(std::move(done)) {}
+  // Settling fails only while the environment is torn down (a worker exits
+  // with jobs pending): no JS can observe the promise any more, and an
+  // exception escaping to libuv's completion callback would std::terminate
+  // the whole process.
+  template <typename F>
+  static void settle(F&& f) {
+    try {
+      f();
+    } catch (const Napi::Error&) {
+    }
+  }
   void finish() {
     if (op_open_) file_->end_op();
     op_open_ = false;
