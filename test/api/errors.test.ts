@@ -5,13 +5,14 @@
  * H5_UNSAFE_FILE belong to model storage and untrusted files (their suites).
  */
 import { describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { pbkdf2 } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { File, H5Error } from '../../lib/index.js';
 import { native } from '../../lib/binding.js';
 import { PYTHON, python, requirePeers, tempDir } from '../helpers.js';
+import { ensureDist, runNode } from '../lifecycle/child.js';
 
 const dir = tempDir();
 let n = 0;
@@ -290,18 +291,11 @@ describe('stacks point at the caller', () => {
 
 describe('HDF5 prints nothing', () => {
   it('failures leave stderr silent (error printing is off)', () => {
+    ensureDist();
     const p = join(dir, 'quiet.h5');
     writeFileSync(p, 'not hdf5');
-    const script = `
-      const { File } = await import(${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)});
-      for (const f of [${JSON.stringify(p)}, ${JSON.stringify(join(dir, 'nope.h5'))}]) { try { File.open(f); } catch {} }
-    `;
-    const r = spawnSyncNode(script);
+    const r = runNode(`for (const f of process.argv.slice(-2)) { try { H5.File.open(f); } catch {} }`, [p, join(dir, 'nope.h5')]);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe('');
   });
 });
-
-function spawnSyncNode(code: string) {
-  return spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
-}
