@@ -14,6 +14,8 @@ export type H5ErrorCode =
   | 'H5_READ_ONLY'
   | 'H5_CLOSED'
   | 'H5_FILTER_UNAVAILABLE'
+  /** A filter failed to encode a chunk on write (raised by the parallel engine). */
+  | 'H5_FILTER'
   | 'H5_UNSUPPORTED_TYPE'
   | 'H5_UNSUPPORTED'
   | 'H5_CORRUPT'
