@@ -21,7 +21,7 @@ const USAGE = `Usage: h5vault demo [--size SIZE] [--out DIR] [--json]
 Makes a sample transformer-shaped model (float32 ~ N(0, 0.02); default 16MiB),
 saves it atomically to DIR/model.h5, opens it and maps every tensor
 zero-copy (checking each one against what was saved), then runs a short
-benchmark of every codec configuration (one run each) and prints the table,
+benchmark of every codec configuration (two runs each) and prints the table,
 the recommendations and where the chart is. DIR defaults to
 <tmpdir>/h5vault-demo.`;
 
@@ -83,13 +83,13 @@ export const command: Command = {
     }
     out.line(`    ${viewed} of ${tensors.length} tensors mapped zero-copy in ${formatMs(steps.loadMs)}; all bytes match`);
 
-    step(`benchmarking ${DEFAULT_CODECS.length} codec configurations (1 run each; 'h5vault bench' does more)`);
-    const bar = out.progress('benchmarking', DEFAULT_CODECS.length);
+    step(`benchmarking ${DEFAULT_CODECS.length} codec configurations (2 runs each; 'h5vault bench' does more)`);
+    const bar = out.progress('benchmarking', DEFAULT_CODECS.length * 2);
     const sig = abortOnSigint();
     t = performance.now();
     let report;
     try {
-      report = await benchmarkCodecs(tensors, { runs: 1, signal: sig.signal, onProgress: (d, _n, c) => bar.update(d, c) });
+      report = await benchmarkCodecs(tensors, { runs: 2, signal: sig.signal, onProgress: (d, _n, c) => bar.update(d, c) });
     } finally {
       sig.dispose();
       bar.end();

@@ -1,0 +1,431 @@
+/**
+ * `npm run bench:compare`: h5vault vs h5py (Debian python3-h5py, timed inside
+ * Python) vs h5wasm (Node build) on the same files in the same run, plus
+ * h5vault's own thread and chunk-size scaling and event-loop delay during a
+ * large async read. Writes bench/results/compare.json and the tables in
+ * docs/benchmarks.md (between the compare:begin/end markers).
+ *
+ *   npm run bench:compare -- [--size 256MiB] [--runs 5] [--el-size 1GiB]
+ *        [--out bench/results] [--docs docs/benchmarks.md | --no-docs]
+ *        [--no-serial] [--dir TMPDIR] [--keep]
+ *
+ * Data: float32 ~ N(0, 0.02) from a seeded generator, shape [rows, 4096].
+ * Read cases read files written by h5py (the neutral reference writer);
+ * every read's SHA-256 is checked against the source, for every library.
+ * Warm page cache: each library reads once untimed before its timed runs.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { File } from '../lib/index.js';
+import { parse, parseInteger, parseSize, str } from '../lib/cli/args.js';
+import { chunkShapeFor, machineInfo, type MachineInfo } from '../lib/cli/benchmark.js';
+import { formatBytes, median } from '../lib/cli/output.js';
+import { gaussianFloat32 } from '../lib/cli/synthetic.js';
+import { compressionOf, sha256, timeRead, timeWrite, type FilterSpec, type Job, type JobResult } from './peers/h5vault.js';
+import { h5wasmVersion, timeReadH5wasm } from './peers/h5wasm.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const PYTHON = process.env.H5VAULT_PYTHON ?? '/usr/bin/python3';
+const PLUGIN_PATH = '/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins';
+const COLS = 4096;
+const SEED = 42;
+
+export type Peer = 'h5vault' | 'h5vault-serial' | 'h5py' | 'h5wasm';
+
+export interface Timing {
+  /** Median wall time of one operation, ms. */
+  ms: number;
+  /** Logical MB (10^6 bytes) per second at the median. */
+  mbps: number;
+  runs: number[];
+}
+
+export interface CaseResult {
+  id: string;
+  kind: 'read' | 'write';
+  group: 'main' | 'threads' | 'chunks';
+  codec: string;
+  chunkBytes: number;
+  threads?: number;
+  bytes: number;
+  /** Target speed-up of h5vault over h5py, from issue 5 (main cases). */
+  target?: number;
+  peers: Partial<Record<Peer, Timing | { error: string }>>;
+  /** h5vault throughput / peer throughput (> 1: h5vault faster). */
+  ratios: Partial<Record<Exclude<Peer, 'h5vault'>, number>>;
+}
+
+export interface EventLoopResult {
+  bytes: number;
+  codec: string;
+  readMs: number;
+  mbps: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  runs: { p50Ms: number; p99Ms: number; maxMs: number; readMs: number }[];
+  targetP99Ms: number;
+}
+
+export interface CompareReport {
+  command: string;
+  machine: MachineInfo & { loadavgEnd: number[] };
+  versions: Record<string, string>;
+  size: number;
+  shape: number[];
+  runs: number;
+  cases: CaseResult[];
+  eventLoop: EventLoopResult | null;
+  notes: string[];
+}
+
+interface CodecSpec {
+  codec: string;
+  compression: FilterSpec['compression'];
+  level?: number;
+  shuffle: boolean;
+}
+
+const CODECS: Record<string, CodecSpec> = {
+  'gzip-1+shuffle': { codec: 'gzip-1+shuffle', compression: 'gzip', level: 1, shuffle: true },
+  'gzip-4+shuffle': { codec: 'gzip-4+shuffle', compression: 'gzip', level: 4, shuffle: true },
+  'lz4+shuffle': { codec: 'lz4+shuffle', compression: 'lz4', shuffle: true },
+  'lzf+shuffle': { codec: 'lzf+shuffle', compression: 'lzf', shuffle: true },
+  'none (chunked)': { codec: 'none (chunked)', compression: 'none', shuffle: false },
+};
+
+/** Runs jobs in the h5py peer (one Python process per call; timings are taken inside it). */
+function h5py(jobs: object[]): JobResult[] & Record<string, unknown>[] {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (existsSync(PLUGIN_PATH)) env.HDF5_PLUGIN_PATH = PLUGIN_PATH;
+  const r = spawnSync(PYTHON, [join(ROOT, 'bench/peers/h5py_peer.py')], { input: JSON.stringify(jobs), env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) {
+    throw new Error(`h5py peer failed (${PYTHON}; needs python3-h5py and python3-hdf5plugin): ${r.stderr || r.error}`);
+  }
+  return JSON.parse(r.stdout) as JobResult[] & Record<string, unknown>[];
+}
+
+/** Runs h5vault jobs in a child process with H5VAULT_ENGINE=0 (libhdf5's serial filter pipeline). */
+function h5vaultSerial(work: string, jobs: Job[]): JobResult[] {
+  const viteNode = join(ROOT, 'node_modules/.bin/vite-node');
+  const jobsFile = join(work, 'serial-jobs.json');
+  writeFileSync(jobsFile, JSON.stringify(jobs));
+  const r = spawnSync(viteNode, [join(ROOT, 'bench/bin/h5vault-peer.ts'), jobsFile], {
+    env: { ...process.env, H5VAULT_ENGINE: '0' }, encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 26,
+  });
+  if (r.status !== 0 || !r.stdout) {
+    return jobs.map(() => ({ error: `serial h5vault child failed: ${(r.stderr || String(r.error ?? 'no output')).trim().split('\n')[0]}` }));
+  }
+  return JSON.parse(r.stdout) as JobResult[];
+}
+
+function timing(r: JobResult, bytes: number, expectSha?: string): Timing | { error: string } {
+  if (r.error || !r.ms?.length) return { error: r.error ?? 'no timings' };
+  if (expectSha && r.sha256 !== expectSha) return { error: `wrong data read (sha256 ${r.sha256?.slice(0, 12)}… != ${expectSha.slice(0, 12)}…)` };
+  const ms = median(r.ms);
+  return { ms, mbps: bytes / 1e6 / (ms / 1000), runs: r.ms.map((x) => Math.round(x * 1000) / 1000) };
+}
+
+function ratiosOf(peers: CaseResult['peers']): CaseResult['ratios'] {
+  const base = peers.h5vault;
+  const out: CaseResult['ratios'] = {};
+  if (!base || 'error' in base) return out;
+  for (const p of ['h5vault-serial', 'h5py', 'h5wasm'] as const) {
+    const t = peers[p];
+    if (t && !('error' in t)) out[p] = t.ms / base.ms;
+  }
+  return out;
+}
+
+function log(s: string): void {
+  process.stderr.write(`[compare] ${s}\n`);
+}
+
+export interface CompareOptions {
+  size: number;
+  elSize: number;
+  runs: number;
+  out: string;
+  docs: string | null;
+  serial: boolean;
+  dir: string;
+  keep: boolean;
+  command: string;
+}
+
+export async function compare(o: CompareOptions): Promise<CompareReport> {
+  const machine = machineInfo();
+  const notes: string[] = [];
+  const work = mkdtempSync(join(o.dir, 'h5vault-compare-'));
+  const rows = Math.max(1, Math.floor(o.size / (COLS * 4)));
+  const shape = [rows, COLS];
+  const bytes = rows * COLS * 4;
+  const cases: CaseResult[] = [];
+  let eventLoop: EventLoopResult | null = null;
+  const versions: Record<string, string> = {};
+  try {
+    const v = h5py([{ op: 'versions' }])[0]!;
+    if ('error' in v && v.error) throw new Error(`h5py peer: ${v.error}`);
+    Object.assign(versions, {
+      h5vault: (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+      'libhdf5 (h5vault)': machine.hdf5,
+      h5py: String(v.h5py), 'libhdf5 (h5py)': String(v.hdf5), numpy: String(v.numpy), hdf5plugin: String(v.hdf5plugin), python: String(v.python),
+      h5wasm: h5wasmVersion(),
+    });
+
+    log(`generating ${formatBytes(bytes)} of float32 ~ N(0, 0.02), shape [${shape}]`);
+    const data = gaussianFloat32(rows * COLS, SEED);
+    const src = join(work, 'src.bin');
+    writeFileSync(src, new Uint8Array(data.buffer));
+    const srcSha = sha256(data);
+
+    const chunksFor = (cb: number) => chunkShapeFor(shape, 4, cb);
+    const fileFor = (c: CodecSpec, cb: number) => join(work, `${c.codec.replace(/[^a-z0-9-]+/gi, '_')}-${cb}.h5`);
+    const created = new Set<string>();
+    const ensureFile = (c: CodecSpec, cb: number) => {
+      const path = fileFor(c, cb);
+      if (created.has(path)) return path;
+      const r = h5py([{ op: 'create', path, src, shape, chunks: chunksFor(cb), compression: c.compression, level: c.level, shuffle: c.shuffle }])[0]!;
+      if (r.error) throw new Error(`h5py could not write ${c.codec}: ${r.error}`);
+      created.add(path);
+      return path;
+    };
+
+    const readCase = async (id: string, group: CaseResult['group'], c: CodecSpec, cb: number, target?: number): Promise<CaseResult> => {
+      const path = ensureFile(c, cb);
+      log(`read ${id}`);
+      const peers: CaseResult['peers'] = {};
+      peers.h5vault = timing(await timeRead(path, 'data', o.runs), bytes, srcSha);
+      if (o.serial) peers['h5vault-serial'] = timing(h5vaultSerial(work, [{ op: 'read', path, dataset: 'data', runs: o.runs }])[0]!, bytes, srcSha);
+      peers.h5py = timing(h5py([{ op: 'read', path, dataset: 'data', runs: o.runs }])[0]!, bytes, srcSha);
+      peers.h5wasm = timing(await timeReadH5wasm(path, 'data', o.runs), bytes, srcSha);
+      return { id, kind: 'read', group, codec: c.codec, chunkBytes: cb, bytes, target, peers, ratios: ratiosOf(peers) };
+    };
+
+    const MiB = 1 << 20;
+    // Main cases: issue 5's table.
+    cases.push(await readCase('gzip-1+shuffle read', 'main', CODECS['gzip-1+shuffle']!, MiB, 3));
+    cases.push(await readCase('gzip-4+shuffle read', 'main', CODECS['gzip-4+shuffle']!, MiB, 3));
+    cases.push(await readCase('lz4+shuffle read', 'main', CODECS['lz4+shuffle']!, MiB, 2));
+    cases.push(await readCase('lzf+shuffle read', 'main', CODECS['lzf+shuffle']!, MiB, 2));
+    cases.push(await readCase('chunked uncompressed read', 'main', CODECS['none (chunked)']!, MiB, 1));
+
+    for (const [id, c, target] of [['gzip-1+shuffle write', CODECS['gzip-1+shuffle']!, 2], ['lz4+shuffle write', CODECS['lz4+shuffle']!, 1.5]] as const) {
+      log(`write ${id}`);
+      const spec: FilterSpec = { compression: c.compression, level: c.level, shuffle: c.shuffle, chunks: chunksFor(MiB) };
+      const mine = join(work, `w-h5vault-${c.compression}.h5`);
+      const peers: CaseResult['peers'] = {};
+      peers.h5vault = timing(await timeWrite(mine, data, shape, spec, o.runs), bytes);
+      if (o.serial) {
+        peers['h5vault-serial'] = timing(
+          h5vaultSerial(work, [{ op: 'write', path: join(work, `w-serial-${c.compression}.h5`), src, shape, runs: o.runs, ...spec }])[0]!, bytes);
+      }
+      peers.h5py = timing(h5py([{ op: 'write', path: join(work, `w-h5py-${c.compression}.h5`), src, shape, runs: o.runs, ...spec }])[0]!, bytes);
+      // The file h5vault wrote must read back bit-exactly in h5py, or its speed means nothing.
+      const check = h5py([{ op: 'sha256', path: mine, dataset: 'data' }])[0]!;
+      if (check.sha256 !== srcSha) peers.h5vault = { error: `h5py reads different data from h5vault's file (${check.error ?? check.sha256})` };
+      cases.push({ id, kind: 'write', group: 'main', codec: c.codec, chunkBytes: MiB, bytes, target, peers, ratios: ratiosOf(peers) });
+    }
+
+    // Thread scaling (h5vault only): the engine's per-call thread count.
+    for (const c of [CODECS['gzip-4+shuffle']!, CODECS['lz4+shuffle']!]) {
+      const path = ensureFile(c, MiB);
+      for (const threads of [1, 2]) {
+        log(`threads=${threads} read ${c.codec}`);
+        const peers: CaseResult['peers'] = { h5vault: timing(await timeRead(path, 'data', o.runs, threads), bytes, srcSha) };
+        cases.push({ id: `${c.codec} read, ${threads} thread${threads > 1 ? 's' : ''}`, kind: 'read', group: 'threads', codec: c.codec, chunkBytes: MiB, threads, bytes, peers, ratios: {} });
+      }
+    }
+    {
+      const c = CODECS['gzip-1+shuffle']!;
+      const spec: FilterSpec = { compression: c.compression, level: c.level, shuffle: c.shuffle, chunks: chunksFor(MiB) };
+      for (const threads of [1, 2]) {
+        log(`threads=${threads} write ${c.codec}`);
+        const peers: CaseResult['peers'] = { h5vault: timing(await timeWrite(join(work, `w-threads-${threads}.h5`), data, shape, spec, o.runs, threads), bytes) };
+        cases.push({ id: `${c.codec} write, ${threads} thread${threads > 1 ? 's' : ''}`, kind: 'write', group: 'threads', codec: c.codec, chunkBytes: MiB, threads, bytes, peers, ratios: {} });
+      }
+    }
+
+    // Chunk-size scaling, all libraries.
+    for (const cb of [64 * 1024, MiB, 8 * MiB]) {
+      const c = CODECS['gzip-1+shuffle']!;
+      const actual = chunksFor(cb).reduce((a, b) => a * b, 4);
+      if (actual < cb) notes.push(`chunk target ${formatBytes(cb)} is larger than the ${formatBytes(bytes)} dataset allows: chunks are ${formatBytes(actual)}`);
+      cases.push(await readCase(`gzip-1+shuffle read, ${formatBytes(cb)} chunks`, 'chunks', c, cb));
+    }
+    rmSync(src, { force: true });
+
+    // Event-loop delay during one large async read (issue 5: p99 < 20 ms).
+    eventLoop = await eventLoopCase(work, o.elSize, Math.min(o.runs, 3));
+  } finally {
+    if (!o.keep) rmSync(work, { recursive: true, force: true });
+    else log(`kept ${work}`);
+  }
+  return {
+    command: o.command,
+    machine: { ...machine, loadavgEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
+    versions,
+    size: bytes,
+    shape,
+    runs: o.runs,
+    cases,
+    eventLoop,
+    notes,
+  };
+}
+
+/** Writes a gzip-1+shuffle file of `size` bytes in slabs (bounded memory), then measures async reads. */
+async function eventLoopCase(work: string, size: number, runs: number): Promise<EventLoopResult> {
+  const rows = Math.max(1, Math.floor(size / (COLS * 4)));
+  const bytes = rows * COLS * 4;
+  const path = join(work, 'eventloop.h5');
+  log(`event loop: writing ${formatBytes(bytes)} gzip-1+shuffle`);
+  const chunks = chunkShapeFor([rows, COLS], 4, 1 << 20);
+  const f = File.create(path);
+  try {
+    const ds = f.createDataset('data', { dtype: 'float32', shape: [rows, COLS], chunks, compression: compressionOf({ compression: 'gzip', level: 1, shuffle: true, chunks }), shuffle: true });
+    const slabRows = Math.max(1, Math.floor((64 << 20) / (COLS * 4)));
+    for (let r0 = 0, i = 0; r0 < rows; r0 += slabRows, i++) {
+      const n = Math.min(slabRows, rows - r0);
+      await ds.write(gaussianFloat32(n * COLS, SEED + 1000 + i), { start: [r0, 0], count: [n, COLS] });
+    }
+  } finally {
+    await f.closeAsync();
+  }
+  const out: EventLoopResult['runs'] = [];
+  const g = File.open(path);
+  try {
+    const ds = g.dataset('data');
+    await ds.read(); // warm the page cache and the chunk index
+    for (let r = 0; r < runs; r++) {
+      log(`event loop: async read ${r + 1}/${runs}`);
+      const h = monitorEventLoopDelay({ resolution: 1 });
+      h.enable();
+      const t0 = performance.now();
+      await ds.read();
+      const readMs = performance.now() - t0;
+      h.disable();
+      out.push({ p50Ms: h.percentile(50) / 1e6, p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6, readMs });
+    }
+  } finally {
+    g.close();
+  }
+  const readMs = median(out.map((x) => x.readMs));
+  return {
+    bytes, codec: 'gzip-1+shuffle', readMs, mbps: bytes / 1e6 / (readMs / 1000),
+    p50Ms: median(out.map((x) => x.p50Ms)), p99Ms: median(out.map((x) => x.p99Ms)), maxMs: Math.max(...out.map((x) => x.maxMs)),
+    runs: out, targetP99Ms: 20,
+  };
+}
+
+const fmtRate = (t: Timing | { error: string } | undefined) => (!t ? '–' : 'error' in t ? `error: ${t.error}` : t.mbps.toFixed(0));
+const fmtX = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(2)}×`);
+
+function verdict(ratio: number | undefined, target: number | undefined): string {
+  if (ratio === undefined || target === undefined) return '–';
+  if (ratio >= target) return `met (≥ ${target}×)`;
+  return `**not met**: ${ratio.toFixed(2)}× of ${target}× (${((ratio / target) * 100).toFixed(0)}% of target)`;
+}
+
+/** The markdown written into docs/benchmarks.md. */
+export function renderMarkdown(r: CompareReport): string {
+  const m = r.machine;
+  const L: string[] = [];
+  L.push(`Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with:`, '', '```', r.command, '```', '');
+  L.push(
+    `Machine: ${m.cpu}, ${m.cores} cores, ${formatBytes(m.memoryBytes)} RAM, ${m.platform}; load average ${m.loadavg.join(' / ')} (1/5/15 min) at the start, ` +
+      `${m.loadavgEnd.join(' / ')} at the end (the machine is shared: a load above ${m.cores} means other work competed for the cores).`,
+    '',
+    `Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}; Node ${m.node}; h5vault engine pool ${m.engineThreads} threads.`,
+    '',
+    `Data: ${formatBytes(r.size)} float32 ~ N(0, 0.02) (seeded), shape [${r.shape.join(', ')}]. Each figure is the median of ${r.runs} timed runs after one untimed warm-up (warm page cache); ` +
+      'MB/s = 10^6 logical bytes per second. "×" columns are h5vault\'s speed divided by the peer\'s (above 1: h5vault is faster). ' +
+      'Read files are written by h5py; every read by every library is checked against the source SHA-256, and h5vault\'s written files are read back by h5py.',
+    '',
+  );
+  const main = r.cases.filter((c) => c.group === 'main');
+  const hasSerial = r.cases.some((c) => c.peers['h5vault-serial']);
+  L.push('#### vs h5py and h5wasm (1 MiB chunks)', '');
+  L.push(`| case | h5vault MB/s |${hasSerial ? ' h5vault serial¹ MB/s |' : ''} h5py MB/s | h5wasm MB/s | vs h5py | target vs h5py | vs h5wasm (target ≥ 5× on reads) |`);
+  L.push(`|---|---:|${hasSerial ? '---:|' : ''}---:|---:|---:|---|---|`);
+  for (const c of main) {
+    const wasm = c.kind === 'read' ? `${fmtX(c.ratios.h5wasm)} ${c.ratios.h5wasm === undefined ? '' : c.ratios.h5wasm >= 5 ? '(met)' : '(**not met**)'}` : 'n/a (writes not compared)';
+    L.push(`| ${c.id} | ${fmtRate(c.peers.h5vault)} |${hasSerial ? ` ${fmtRate(c.peers['h5vault-serial'])} |` : ''} ${fmtRate(c.peers.h5py)} | ${c.kind === 'read' ? fmtRate(c.peers.h5wasm) : '–'} | ${fmtX(c.ratios.h5py)} | ${verdict(c.ratios.h5py, c.target)} | ${wasm} |`);
+  }
+  if (hasSerial) L.push('', '¹ h5vault with `H5VAULT_ENGINE=0`: libhdf5\'s own serial filter pipeline, for reference.');
+  L.push('', '#### Thread scaling (h5vault engine, `read({ threads })` / `write(..., { threads })`)', '');
+  L.push('| case | threads | MB/s | speed-up vs 1 thread |', '|---|---:|---:|---:|');
+  const th = r.cases.filter((c) => c.group === 'threads');
+  for (const c of th) {
+    const one = th.find((x) => x.codec === c.codec && x.kind === c.kind && x.threads === 1);
+    const a = c.peers.h5vault;
+    const b = one?.peers.h5vault;
+    const sp = a && b && !('error' in a) && !('error' in b) ? `${(b.ms / a.ms).toFixed(2)}×` : '–';
+    L.push(`| ${c.codec} ${c.kind} | ${c.threads} | ${fmtRate(a)} | ${sp} |`);
+  }
+  L.push('', '#### Chunk size (gzip-1+shuffle read)', '');
+  L.push('| chunks | h5vault MB/s | h5py MB/s | h5wasm MB/s | vs h5py | vs h5wasm |', '|---|---:|---:|---:|---:|---:|');
+  for (const c of r.cases.filter((x) => x.group === 'chunks')) {
+    L.push(`| ${formatBytes(c.chunkBytes)} | ${fmtRate(c.peers.h5vault)} | ${fmtRate(c.peers.h5py)} | ${fmtRate(c.peers.h5wasm)} | ${fmtX(c.ratios.h5py)} | ${fmtX(c.ratios.h5wasm)} |`);
+  }
+  if (r.eventLoop) {
+    const e = r.eventLoop;
+    L.push('', '#### Event-loop delay during one async read', '');
+    L.push('| read | size | read time | MB/s | delay p50 | delay p99 | delay max | target p99 < 20 ms |', '|---|---:|---:|---:|---:|---:|---:|---|');
+    L.push(`| ${e.codec}, \`await dataset.read()\` | ${formatBytes(e.bytes)} | ${e.readMs.toFixed(0)} ms | ${e.mbps.toFixed(0)} | ${e.p50Ms.toFixed(2)} ms | ${e.p99Ms.toFixed(2)} ms | ${e.maxMs.toFixed(2)} ms | ${e.p99Ms < e.targetP99Ms ? 'met' : `**not met** (${(e.p99Ms / e.targetP99Ms).toFixed(1)}× the limit)`} |`);
+    L.push('', `(\`perf_hooks.monitorEventLoopDelay\`, 1 ms resolution; median of ${e.runs.length} reads, max over all.)`);
+  }
+  if (r.notes.length) L.push('', ...r.notes.map((n) => `Note: ${n}`));
+  return L.join('\n');
+}
+
+const BEGIN = '<!-- compare:begin (written by bench/compare.ts; do not edit by hand) -->';
+const END = '<!-- compare:end -->';
+
+/** Replaces the generated section of the docs file (creating the markers at the end if absent). */
+export function updateDocs(path: string, markdown: string): void {
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+  const block = `${BEGIN}\n${markdown}\n${END}`;
+  const i = text.indexOf(BEGIN);
+  const j = text.indexOf(END);
+  const next = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + END.length) : `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(path, next);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parse(
+    argv,
+    {
+      size: { type: 'string' }, runs: { type: 'string' }, 'el-size': { type: 'string' }, out: { type: 'string' },
+      docs: { type: 'string' }, 'no-docs': { type: 'boolean' }, 'no-serial': { type: 'boolean' }, dir: { type: 'string' }, keep: { type: 'boolean' },
+    },
+    { min: 0, max: 0, names: 'options only' },
+  );
+  const size = parseSize(str(values.size) ?? '256MiB', '--size');
+  const o: CompareOptions = {
+    size,
+    elSize: parseSize(str(values['el-size']) ?? String(size * 4), '--el-size'),
+    runs: parseInteger(str(values.runs) ?? '5', '--runs', 1, 100),
+    out: resolve(str(values.out) ?? join(ROOT, 'bench/results')),
+    docs: values['no-docs'] ? null : resolve(str(values.docs) ?? join(ROOT, 'docs/benchmarks.md')),
+    serial: !values['no-serial'],
+    dir: resolve(str(values.dir) ?? tmpdir()),
+    keep: !!values.keep,
+    command: `npm run bench:compare${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+  };
+  const report = await compare(o);
+  mkdirSync(o.out, { recursive: true });
+  const jsonPath = join(o.out, 'compare.json');
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  const md = renderMarkdown(report);
+  process.stdout.write(`${md}\n\n`);
+  if (o.docs) {
+    updateDocs(o.docs, md);
+    log(`updated ${relative(process.cwd(), o.docs) || o.docs}`);
+  }
+  log(`wrote ${relative(process.cwd(), jsonPath) || jsonPath}`);
+}

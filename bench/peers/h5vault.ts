@@ -1,0 +1,101 @@
+/**
+ * h5vault side of `npm run bench:compare`. Used in-process by the harness,
+ * and as a child process (bench/bin/h5vault-peer.ts) (jobs as JSON on stdin, results on stdout) when a
+ * case needs another environment, e.g. H5VAULT_ENGINE=0 for the serial
+ * libhdf5 path — that switch is read once per process.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { File, type Compression, type TypedArray } from '../../lib/index.js';
+
+export interface FilterSpec {
+  compression: 'none' | 'gzip' | 'lzf' | 'lz4';
+  level?: number;
+  shuffle: boolean;
+  chunks: number[];
+}
+
+export type Job =
+  | { op: 'read'; path: string; dataset: string; runs: number; threads?: number }
+  | ({ op: 'write'; path: string; src: string; shape: number[]; runs: number; threads?: number } & FilterSpec);
+
+export interface JobResult {
+  ms?: number[];
+  sha256?: string;
+  error?: string;
+}
+
+export function sha256(a: ArrayBufferView): string {
+  return createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+}
+
+export function compressionOf(f: FilterSpec): Compression {
+  return f.compression === 'gzip' ? { name: 'gzip', level: f.level ?? 4 } : f.compression;
+}
+
+/** Times `runs` full reads of one dataset (after one untimed warm-up read that is also checksummed). */
+export async function timeRead(path: string, dataset: string, runs: number, threads?: number): Promise<JobResult> {
+  const f = File.open(path);
+  try {
+    const ds = f.dataset(dataset);
+    const first = (await ds.read({ threads })) as TypedArray;
+    const digest = sha256(first);
+    const ms: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const t0 = performance.now();
+      await ds.read({ threads });
+      ms.push(performance.now() - t0);
+    }
+    return { ms, sha256: digest };
+  } finally {
+    f.close();
+  }
+}
+
+/** Times create + write + close of one dataset, `runs` times after one warm-up. */
+export async function timeWrite(path: string, data: Float32Array, shape: number[], spec: FilterSpec, runs: number, threads?: number): Promise<JobResult> {
+  const once = async () => {
+    rmSync(path, { force: true });
+    const t0 = performance.now();
+    const f = File.create(path);
+    try {
+      const ds = f.createDataset('data', {
+        dtype: 'float32', shape, chunks: spec.chunks, compression: compressionOf(spec), shuffle: spec.shuffle,
+      });
+      await ds.write(data, { threads });
+    } finally {
+      await f.closeAsync();
+    }
+    return performance.now() - t0;
+  };
+  await once();
+  const ms: number[] = [];
+  for (let r = 0; r < runs; r++) ms.push(await once());
+  return { ms };
+}
+
+export function loadSrc(src: string): Float32Array {
+  const b = readFileSync(src);
+  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+}
+
+export async function runJob(job: Job): Promise<JobResult> {
+  try {
+    if (job.op === 'read') return await timeRead(job.path, job.dataset, job.runs, job.threads);
+    return await timeWrite(job.path, loadSrc(job.src), job.shape, job, job.runs, job.threads);
+  } catch (e) {
+    return { error: `${(e as Error).name}: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * Child-process mode (bench/bin/h5vault-peer.ts JOBS.json): results as JSON on
+ * stdout. Jobs come from a file, not stdin: under vite-node the process exits
+ * as soon as stdin has been consumed and the loop is briefly idle.
+ */
+export async function serveFile(path: string): Promise<void> {
+  const jobs = JSON.parse(readFileSync(path, 'utf8')) as Job[];
+  const out: JobResult[] = [];
+  for (const j of jobs) out.push(await runJob(j));
+  process.stdout.write(JSON.stringify(out));
+}
