@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       return await command.run(rest);
     } catch (e) {
-      if (e instanceof UsageError) e.message = `${e.message}\n${command.usage}`;
+      if (e instanceof UsageError) e.message = `${e.message}\n${command.usage.split('\n')[0]}\n(see 'h5vault ${name} --help')`;
       throw e;
     }
   } catch (e) {

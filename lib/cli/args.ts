@@ -21,6 +21,11 @@ export const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies OptionSpec;
 
+/** For commands that open a user's file: walk it in a sandboxed child process first (docs/security.md). */
+export const INPUT_OPTIONS = {
+  untrusted: { type: 'boolean' },
+} as const satisfies OptionSpec;
+
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 export interface Parsed {

@@ -5,18 +5,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from '../cli.js';
-import { File } from '../file.js';
 import type { NumericDType, TypedArray } from '../dtypes.js';
 import { H5Error } from '../errors.js';
-import { parse, parseInteger, parseSize, str, UsageError } from './args.js';
+import { INPUT_OPTIONS, parse, parseInteger, parseSize, str, UsageError } from './args.js';
 import { benchmarkCodecs, DEFAULT_CODECS, parseCodecs, type BenchmarkReport, type CodecConfig } from './benchmark.js';
 import { EXIT, formatBytes, formatMs, formatRate, jsonReplacer, Output, table } from './output.js';
 import { renderChart } from './svg.js';
 import { syntheticModel, type BenchTensor } from './synthetic.js';
-import { walkTree } from './tree.js';
+import { openInput, walkTree } from './tree.js';
 
 const USAGE = `Usage: h5vault bench [FILE | --synthetic SIZE] [--codecs LIST] [--chunk-bytes SIZE]
-                     [--runs N] [--threads N] [--out DIR] [--json]
+                     [--runs N] [--threads N] [--out DIR] [--untrusted] [--json]
 
 Measures each codec configuration on the numeric datasets of FILE (or on
 SIZE bytes of synthetic float32 weights ~ N(0, 0.02); default 64MiB):
@@ -32,8 +31,8 @@ a configuration for "smallest", "fastest load" and "balanced".
   --threads N         engine threads per read/write (default: all cores)`;
 
 /** Numeric datasets of a file as benchmark tensors (read fully into memory). */
-export async function tensorsFromFile(path: string): Promise<{ tensors: BenchTensor[]; skipped: string[] }> {
-  const f = File.open(path);
+export async function tensorsFromFile(path: string, untrusted = false): Promise<{ tensors: BenchTensor[]; skipped: string[] }> {
+  const f = await openInput(path, untrusted);
   const tensors: BenchTensor[] = [];
   const skipped: string[] = [];
   try {
@@ -128,6 +127,7 @@ export const command: Command = {
         runs: { type: 'string' },
         threads: { type: 'string' },
         out: { type: 'string', short: 'o' },
+        ...INPUT_OPTIONS,
       },
       { min: 0, max: 1, names: '[FILE]' },
     );
@@ -152,7 +152,7 @@ export const command: Command = {
     let tensors: BenchTensor[];
     let source: string;
     if (file) {
-      const r = await tensorsFromFile(file);
+      const r = await tensorsFromFile(file, !!values.untrusted);
       if (r.skipped.length) out.note(`note: skipping ${r.skipped.length} non-numeric dataset(s): ${r.skipped.slice(0, 5).join(', ')}${r.skipped.length > 5 ? ', …' : ''}`);
       if (r.tensors.length === 0) throw new H5Error(`'${file}' has no numeric datasets to benchmark`, { code: 'H5_NOT_FOUND' });
       tensors = r.tensors;

@@ -1,16 +1,15 @@
 /**
  * `h5vault demo`: the main job end to end on a built-in sample — make a
- * model, save it atomically, load it back zero-copy (checking every byte),
+ * model, saveModel it, loadModel it back zero-copy (checksums verified),
  * run a short codec benchmark, print the table and where the chart is.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from '../cli.js';
-import { File } from '../file.js';
+import { loadModel, saveModel } from '../model/index.js';
 import { H5Error } from '../errors.js';
 import { parseSize, parse, str } from './args.js';
-import { replaceAtomically } from './atomic.js';
 import { benchmarkCodecs, DEFAULT_CODECS } from './benchmark.js';
 import { abortOnSigint, printReport, writeReport } from './bench.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
@@ -19,8 +18,9 @@ import { syntheticModel, tensorBytes } from './synthetic.js';
 const USAGE = `Usage: h5vault demo [--size SIZE] [--out DIR] [--json]
 
 Makes a sample transformer-shaped model (float32 ~ N(0, 0.02); default 16MiB),
-saves it atomically to DIR/model.h5, opens it and maps every tensor
-zero-copy (checking each one against what was saved), then runs a short
+saves it with saveModel to DIR/model.h5 (atomic, per-tensor SHA-256), loads
+it with loadModel (zero-copy views, every checksum verified, and each tensor
+compared with what was saved), then runs a short
 benchmark of every codec configuration (two runs each) and prints the table,
 the recommendations and where the chart is. DIR defaults to
 <tmpdir>/h5vault-demo.`;
@@ -43,45 +43,33 @@ export const command: Command = {
     steps.makeMs = performance.now() - t;
     out.line(`    ${tensors.length} float32 tensors, ${formatBytes(tensorBytes(tensors))} (${formatMs(steps.makeMs)})`);
 
-    step(`saving to ${modelPath} (temp file, fsync, rename)`);
+    step(`saving to ${modelPath} with saveModel (temp file, fsync, rename; SHA-256 per tensor)`);
     t = performance.now();
     mkdirSync(dir, { recursive: true });
-    await replaceAtomically(modelPath, async (tmp) => {
-      const f = File.create(tmp);
-      try {
-        f.attrs.set('h5vault.demo', 'sample model written by `h5vault demo`');
-        f.attrs.set('tensor_count', tensors.length);
-        for (const x of tensors) f.createDataset(x.name, { dtype: x.dtype, shape: x.shape }).writeSync(x.data);
-      } finally {
-        await f.closeAsync();
-      }
+    const saved = await saveModel(modelPath, Object.fromEntries(tensors.map((x) => [x.name, { dtype: x.dtype, shape: x.shape, data: x.data }])), {
+      metadata: { source: 'h5vault demo', generator: 'float32 ~ N(0, 0.02), seed 1' },
     });
     steps.saveMs = performance.now() - t;
-    out.line(`    ${formatBytes(statSync(modelPath).size)} on disk (${formatMs(steps.saveMs)})`);
+    out.line(`    ${formatBytes(saved.bytes)} on disk, file SHA-256 ${saved.digest.slice(0, 16)}… (${formatMs(steps.saveMs)})`);
 
-    step('loading it zero-copy (views over the file mapping, no read)');
+    step('loading it with loadModel: zero-copy views over the file mapping, every checksum verified');
     t = performance.now();
-    const f = File.open(modelPath);
+    const m = await loadModel(modelPath, { expectDigest: saved.digest });
     let viewed = 0;
     try {
-      const views = tensors.map((x) => {
-        const ds = f.dataset(x.name);
-        const r = ds.viewOrCopy();
-        if (r.viewed) viewed++;
-        return r.data;
-      });
       steps.loadMs = performance.now() - t;
+      viewed = m.views.size;
       // Prove the views are the saved values (outside the load timing).
-      tensors.forEach((x, i) => {
-        const v = views[i]!;
-        if (Buffer.compare(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength)) !== 0) {
+      for (const x of tensors) {
+        const v = m.tensors.get(x.name)?.data;
+        if (!v || Buffer.compare(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength)) !== 0) {
           throw new H5Error(`tensor '${x.name}' does not match what was saved`, { code: 'H5_CORRUPT' });
         }
-      });
+      }
     } finally {
-      f.close();
+      m.close();
     }
-    out.line(`    ${viewed} of ${tensors.length} tensors mapped zero-copy in ${formatMs(steps.loadMs)}; all bytes match`);
+    out.line(`    ${viewed} of ${tensors.length} tensors mapped zero-copy, all checksums verified, in ${formatMs(steps.loadMs)}; all bytes match`);
 
     step(`benchmarking ${DEFAULT_CODECS.length} codec configurations (2 runs each; 'h5vault bench' does more)`);
     const bar = out.progress('benchmarking', DEFAULT_CODECS.length * 2);
@@ -97,7 +85,7 @@ export const command: Command = {
     steps.benchMs = performance.now() - t;
     const files = writeReport(report, dir, `h5vault demo sample model (${formatBytes(report.logicalBytes)})`);
     if (out.json) {
-      out.emitJson({ model: modelPath, tensors: tensors.length, bytes: report.logicalBytes, zeroCopy: viewed, steps, files, bench: report });
+      out.emitJson({ model: modelPath, digest: saved.digest, modelDigest: saved.modelDigest, tensors: tensors.length, bytes: report.logicalBytes, zeroCopy: viewed, steps, files, bench: report });
       return EXIT.OK;
     }
     out.line();

@@ -2,18 +2,17 @@
 import { statSync } from 'node:fs';
 import type { Command } from '../cli.js';
 import type { AttrReadValue } from '../attrs.js';
-import { File } from '../file.js';
 import { libraryInfo } from '../runtime.js';
-import { parse } from './args.js';
+import { INPUT_OPTIONS, parse } from './args.js';
 import { EXIT, formatBytes, Output, table } from './output.js';
-import { pipelineName, summarize, walkTree } from './tree.js';
+import { openInput, pipelineName, summarize, walkTree } from './tree.js';
 
-const USAGE = `Usage: h5vault info FILE [--json]
+const USAGE = `Usage: h5vault info FILE [--untrusted] [--json]
 
 File-level summary: size on disk, groups, datasets, logical and stored bytes,
 overall compression ratio, dtypes, filter pipelines, how many datasets can be
 viewed zero-copy, and the root attributes (model metadata and provenance;
-JSON strings are decoded).`;
+JSON strings are decoded). --untrusted: see 'h5vault ls --help'.`;
 
 /** Attribute values for display: JSON-looking strings decoded, long arrays summarised. */
 export function attrForJson(v: AttrReadValue): unknown {
@@ -52,10 +51,10 @@ export const command: Command = {
   summary: 'file summary: sizes, ratio, dtypes, filters, model metadata and provenance',
   usage: USAGE,
   async run(argv) {
-    const { values, positionals } = parse(argv, {}, { min: 1, max: 1, names: 'FILE' });
+    const { values, positionals } = parse(argv, INPUT_OPTIONS, { min: 1, max: 1, names: 'FILE' });
     const out = new Output(values);
     const file = positionals[0]!;
-    const f = File.open(file);
+    const f = await openInput(file, values.untrusted);
     try {
       let groups = 0;
       let links = 0;

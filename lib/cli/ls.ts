@@ -1,31 +1,31 @@
 /** `h5vault ls FILE [PATH]`: the tree of groups and datasets with storage details. */
 import type { Command } from '../cli.js';
 import { Dataset } from '../dataset.js';
-import { File } from '../file.js';
-import { parse } from './args.js';
+import { INPUT_OPTIONS, parse } from './args.js';
 import { EXIT, formatBytes, formatShape, Output, table } from './output.js';
-import { pipelineName, summarize, walkTree, type DatasetSummary } from './tree.js';
+import { openInput, pipelineName, summarize, walkTree, type DatasetSummary } from './tree.js';
 
 type Row =
   | ({ kind: 'dataset' } & DatasetSummary & { attributes: number })
   | { kind: 'group'; path: string; attributes: number; children: number }
   | { kind: 'link'; path: string; link: string; target: string };
 
-const USAGE = `Usage: h5vault ls FILE [PATH] [--json]
+const USAGE = `Usage: h5vault ls FILE [PATH] [--untrusted] [--json]
 
 Lists groups and datasets below PATH (default '/'): dtype, shape, layout,
 chunk shape, filters, stored size, compression ratio, and whether a
 zero-copy view is possible (or why not). Soft, external and dangling links
-are listed, never followed.`;
+are listed, never followed. --untrusted walks the file in a sandboxed child
+process first and refuses it (exit 3, H5_UNSAFE_FILE) if it is malformed.`;
 
 export const command: Command = {
   summary: 'tree of groups and datasets with dtype, shape, layout, filters, ratio, viewability',
   usage: USAGE,
   async run(argv) {
-    const { values, positionals } = parse(argv, {}, { min: 1, max: 2, names: 'FILE [PATH]' });
+    const { values, positionals } = parse(argv, INPUT_OPTIONS, { min: 1, max: 2, names: 'FILE [PATH]' });
     const out = new Output(values);
     const [file, start = '/'] = positionals as [string, string?];
-    const f = File.open(file);
+    const f = await openInput(file, values.untrusted);
     try {
       const rows: Row[] = [];
       const depthOf = new Map<string, number>();

@@ -13,14 +13,15 @@ import type { NumericDType } from '../dtypes.js';
 import { H5Error } from '../errors.js';
 import { File } from '../file.js';
 import type { CompressionName, CreateDatasetOptions, Group } from '../group.js';
-import { parse, parseInteger, parseSize, str, UsageError } from './args.js';
+import { INPUT_OPTIONS, parse, parseInteger, parseSize, str, UsageError } from './args.js';
 import { replaceAtomically } from './atomic.js';
 import { chunkShapeFor, type CodecConfig, datasetOptions } from './benchmark.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
-import { walkTree } from './tree.js';
+import { openInput, walkTree } from './tree.js';
 
 const USAGE = `Usage: h5vault repack IN OUT --compression none|gzip|lzf|lz4|szip [--shuffle]
-                      [--level 1-9] [--chunk-bytes SIZE] [--fletcher32] [--force] [--json]
+                      [--level 1-9] [--chunk-bytes SIZE] [--fletcher32] [--force]
+                      [--untrusted] [--json]
 
 Rewrites IN as OUT with the given filters on every numeric dataset: same
 groups, datasets and attributes. Uncompressed output is contiguous (so
@@ -56,6 +57,7 @@ export const command: Command = {
         'chunk-bytes': { type: 'string' },
         fletcher32: { type: 'boolean' },
         force: { type: 'boolean', short: 'f' },
+        ...INPUT_OPTIONS,
       },
       { min: 2, max: 2, names: 'IN OUT' },
     );
@@ -84,7 +86,7 @@ export const command: Command = {
     const same = existsSync(output) && realpathSync(input) === realpathSync(output);
 
     const t0 = performance.now();
-    const src = File.open(input);
+    const src = await openInput(input, values.untrusted);
     const problems: string[] = [];
     let tensors = 0;
     let logical = 0;

@@ -4,8 +4,18 @@
  * external and dangling links are reported but never followed.
  */
 import { native } from '../binding.js';
+import { File } from '../file.js';
 import { Dataset } from '../dataset.js';
 import type { Group, LinkInfo } from '../group.js';
+
+/**
+ * Opens a file for reading; with `untrusted` it is first walked in a limited
+ * child process, so a malformed file that would crash libhdf5 is refused
+ * (H5_UNSAFE_FILE) instead of taking the CLI down.
+ */
+export async function openInput(path: string, untrusted: unknown): Promise<File> {
+  return untrusted ? File.openAsync(path, { untrusted: true }) : File.open(path);
+}
 
 export type TreeEntry =
   | { kind: 'group'; path: string; name: string; depth: number; obj: Group }

@@ -1,75 +1,118 @@
 /**
- * `h5vault verify FILE`: proves every tensor can be read back. Reads each
- * dataset in full (every chunk is decoded, fletcher32 checksums are checked
- * by the filter pipeline) and reports each failure with its H5Error code.
+ * `h5vault verify FILE`: for an h5vault model (saveModel's root
+ * `h5vault.format` attribute), verifyModel re-hashes every tensor against
+ * its stored SHA-256 and checks the model digest. For any other HDF5 file it
+ * proves every dataset can be read: each is read in full (every chunk
+ * decoded, fletcher32 checked where present). Failures are listed with their
+ * H5Error code; exit 1 when anything failed.
  */
 import type { Command } from '../cli.js';
 import { H5Error } from '../errors.js';
 import { File } from '../file.js';
-import { parse } from './args.js';
-import { EXIT, formatBytes, formatMs, Output, table } from './output.js';
-import { walkTree } from './tree.js';
+import { verifyModel } from '../model/index.js';
+import { INPUT_OPTIONS, parse, str, UsageError } from './args.js';
+import { EXIT, formatBytes, formatMs, Output } from './output.js';
+import { openInput, walkTree } from './tree.js';
 
-const USAGE = `Usage: h5vault verify FILE [--json]
+const USAGE = `Usage: h5vault verify FILE [--digest SHA256] [--untrusted] [--json]
 
-Reads every dataset in FILE completely, decoding every chunk (and checking
-fletcher32 checksums where the file has them). Prints one line per failure
-and a summary. Exit code 0 when every dataset reads, 1 when any fails, 3 when
-the file cannot be opened.`;
+h5vault models (written by saveModel): recomputes every tensor's SHA-256
+and the model digest and compares them with those stored in the file.
+Other HDF5 files: reads every dataset completely, decoding every chunk (and
+checking fletcher32 checksums where the file has them).
+--digest refuses the file before parsing unless its SHA-256 matches.
+Exit code 0 when everything checks out, 1 when anything fails, 3 when the
+file cannot be opened.`;
 
 export interface VerifyEntry {
   path: string;
   ok: boolean;
   bytes: number;
-  ms: number;
   code?: string;
   error?: string;
 }
 
+const MODEL_FORMAT_ATTR = 'h5vault.format';
+
+async function readAll(f: File, out: Output): Promise<VerifyEntry[]> {
+  const entries: VerifyEntry[] = [];
+  const datasets = [...walkTree(f)].flatMap((e) => (e.kind === 'dataset' ? [e.obj] : []));
+  const bar = out.progress('verifying', datasets.reduce((a, d) => a + d.byteLength, 0));
+  let done = 0;
+  for (const ds of datasets) {
+    try {
+      await ds.read();
+      entries.push({ path: ds.path, ok: true, bytes: ds.byteLength });
+    } catch (e) {
+      const code = e instanceof H5Error ? e.code : e instanceof Error ? e.name : 'ERROR';
+      entries.push({ path: ds.path, ok: false, bytes: ds.byteLength, code, error: (e as Error).message });
+    }
+    done += ds.byteLength;
+    bar.update(done, ds.path);
+  }
+  bar.end();
+  return entries;
+}
+
 export const command: Command = {
-  summary: 'read every dataset fully and report any that fail; exit 1 on failure',
+  summary: 'check tensor checksums (h5vault models) or read every dataset; exit 1 on failure',
   usage: USAGE,
   async run(argv) {
-    const { values, positionals } = parse(argv, {}, { min: 1, max: 1, names: 'FILE' });
+    const { values, positionals } = parse(argv, { ...INPUT_OPTIONS, digest: { type: 'string' } }, { min: 1, max: 1, names: 'FILE' });
     const out = new Output(values);
     const file = positionals[0]!;
+    const digest = str(values.digest)?.toLowerCase();
+    if (digest !== undefined && !/^[0-9a-f]{64}$/.test(digest)) throw new UsageError('--digest must be a SHA-256: 64 hex characters');
     const t0 = performance.now();
-    const f = File.open(file);
-    const entries: VerifyEntry[] = [];
+    // The first open also applies --untrusted (sandboxed walk) and --digest before anything else parses the file.
+    const f = digest || values.untrusted ? await File.openAsync(file, { untrusted: !!values.untrusted, expectDigest: digest }) : await openInput(file, false);
+    let method: 'sha256' | 'read-all';
+    let entries: VerifyEntry[];
+    const problems: string[] = [];
+    let modelDigest: string | null = null;
     try {
-      const datasets = [...walkTree(f)].flatMap((e) => (e.kind === 'dataset' ? [e.obj] : []));
-      const total = datasets.reduce((a, d) => a + d.byteLength, 0);
-      const bar = out.progress('verifying', total);
-      let done = 0;
-      for (const ds of datasets) {
-        const s = performance.now();
-        try {
-          await ds.read();
-          entries.push({ path: ds.path, ok: true, bytes: ds.byteLength, ms: performance.now() - s });
-        } catch (e) {
-          const code = e instanceof H5Error ? e.code : e instanceof Error ? e.name : 'ERROR';
-          entries.push({ path: ds.path, ok: false, bytes: ds.byteLength, ms: performance.now() - s, code, error: (e as Error).message });
-        }
-        done += ds.byteLength;
-        bar.update(done, ds.path);
-      }
-      bar.end();
+      method = f.attrs.has(MODEL_FORMAT_ATTR) ? 'sha256' : 'read-all';
+      entries = method === 'read-all' ? await readAll(f, out) : [];
     } finally {
       f.close();
     }
+    if (method === 'sha256') {
+      const r = await verifyModel(file, { expectDigest: digest });
+      modelDigest = r.modelDigest;
+      problems.push(...r.problems);
+      const g = File.open(file);
+      try {
+        entries = r.tensors.map((t) => ({
+          path: t.name,
+          ok: t.ok,
+          bytes: g.has(t.name) ? g.dataset(t.name).byteLength : 0,
+          ...(t.ok ? {} : { code: t.error !== undefined ? 'H5_CORRUPT' : 'H5_CHECKSUM_MISMATCH', error: t.error ?? `SHA-256 ${t.actual ?? '(none)'} != stored ${t.expected ?? '(none)'}` }),
+        }));
+      } finally {
+        g.close();
+      }
+    }
     const failed = entries.filter((e) => !e.ok);
+    for (const e of failed) {
+      const i = problems.findIndex((p) => p.includes(`'${e.path}'`));
+      if (i >= 0) problems[i] = `[${e.code}] ${problems[i]}`;
+      else problems.push(`[${e.code}] '${e.path}': ${e.error}`);
+    }
+    const ok = failed.length === 0 && problems.length === 0;
     const bytes = entries.reduce((a, e) => a + e.bytes, 0);
     const ms = performance.now() - t0;
     if (out.json) {
-      out.emitJson({ file, ok: failed.length === 0, method: 'read-all', datasets: entries.length, failed: failed.length, bytes, ms, entries });
+      out.emitJson({ file, ok, method, datasets: entries.length, failed: failed.length, bytes, ms, modelDigest, problems, entries });
     } else {
-      if (failed.length) {
-        out.line(table(['dataset', 'code', 'error'], failed.map((e) => [e.path, out.style(e.code!, 'red'), e.error!]), ['l', 'l', 'l'], out));
-        out.line();
+      const what = method === 'sha256' ? 'tensors match their SHA-256' : 'datasets read back';
+      const summary = `${entries.length - failed.length} of ${entries.length} ${what} (${formatBytes(bytes)} in ${formatMs(ms)})`;
+      if (ok) {
+        out.line(out.style(`OK: ${summary}${modelDigest ? `; model digest ${modelDigest}` : ''}`, 'green'));
+      } else {
+        for (const p of problems) out.line(out.style(`problem: ${p}`, 'red'));
+        out.line(out.style(`FAILED: ${summary}`, 'red', 'bold'));
       }
-      const summary = `${entries.length - failed.length} of ${entries.length} datasets read back (${formatBytes(bytes)} in ${formatMs(ms)})`;
-      out.line(failed.length ? out.style(`FAILED: ${summary}; ${failed.length} failed`, 'red', 'bold') : out.style(`OK: ${summary}`, 'green'));
     }
-    return failed.length ? EXIT.FAILURE : EXIT.OK;
+    return ok ? EXIT.OK : EXIT.FAILURE;
   },
 };
