@@ -93,11 +93,26 @@ export function ioError(e: unknown, what: string): unknown {
   });
 }
 
+let fsyncEnabled = true;
+
+/**
+ * @internal bench-only (bench/save.ts measures what durability costs). Not
+ * exported from the package: a save without fsync is not durable.
+ */
+export function setFsyncForBenchmark(enabled: boolean): void {
+  fsyncEnabled = enabled;
+}
+
+/** fsync through an open handle, unless a benchmark turned it off. */
+export async function syncHandle(fh: { sync(): Promise<void> }): Promise<void> {
+  if (fsyncEnabled) await fh.sync();
+}
+
 /** fsync a regular file by path (libhdf5 never does: it only write()s). */
 export async function fsyncFile(path: string): Promise<void> {
   const fh = await open(path, 'r+');
   try {
-    await fh.sync();
+    await syncHandle(fh);
   } finally {
     await fh.close();
   }
@@ -117,7 +132,7 @@ export async function fsyncDir(dir: string): Promise<void> {
     throw e;
   }
   try {
-    await fh.sync();
+    await syncHandle(fh);
   } catch (e) {
     const c = (e as NodeJS.ErrnoException).code;
     if (!(c === 'EINVAL' || c === 'EISDIR' || c === 'EPERM' || c === 'EBADF')) throw e;

@@ -9,6 +9,7 @@ import { File } from '../file.js';
 import { Dataset } from '../dataset.js';
 import { H5Error, withSite } from '../errors.js';
 import type { NumericDType, TypedArray } from '../dtypes.js';
+import type { UntrustedLimits } from '../untrusted.js';
 import { ATTR, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance, type Tensor } from './schema.js';
 import { boundedMap, fileSha256, modelDigestOf, SHA256_HEX, tensorSha256 } from './digest.js';
 import { ioError } from './fsutil.js';
@@ -22,6 +23,14 @@ export interface LoadOptions {
   copy?: boolean;
   /** Stops between tensors (H5_ABORTED). */
   signal?: AbortSignal;
+  /**
+   * Walk the file in a limited child process before libhdf5 opens it here
+   * (File.open's { untrusted }, docs/security.md). Skipped when expectDigest
+   * matched: a file whose SHA-256 you already trust is not hostile.
+   */
+  untrusted?: boolean;
+  /** Limits of that walk. */
+  limits?: UntrustedLimits;
 }
 
 export interface LoadedModel {
@@ -44,6 +53,9 @@ export interface LoadedModel {
 export interface VerifyOptions {
   expectDigest?: string;
   signal?: AbortSignal;
+  /** As in LoadOptions. */
+  untrusted?: boolean;
+  limits?: UntrustedLimits;
 }
 
 export interface TensorReport {
@@ -76,6 +88,7 @@ function checkLoadOptions(o: LoadOptions | VerifyOptions): void {
   if (o.expectDigest !== undefined && (typeof o.expectDigest !== 'string' || !SHA256_HEX.test(o.expectDigest)))
     throw new TypeError('expectDigest must be a SHA-256 as 64 lowercase hex characters');
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  if (o.untrusted !== undefined && typeof o.untrusted !== 'boolean') throw new TypeError('untrusted must be a boolean');
   const l = o as LoadOptions;
   if (l.verify !== undefined && typeof l.verify !== 'boolean') throw new TypeError('verify must be a boolean');
   if (l.copy !== undefined && typeof l.copy !== 'boolean') throw new TypeError('copy must be a boolean');
@@ -91,8 +104,11 @@ function checkAbort(signal: AbortSignal | undefined): void {
  * and the path still names the inode that was hashed (else it was replaced
  * in between, and we hash again).
  */
-async function openChecked(path: string, expectDigest: string | undefined): Promise<{ file: File; digest?: string }> {
-  if (expectDigest === undefined) return { file: File.open(path) };
+async function openChecked(path: string, o: LoadOptions | VerifyOptions): Promise<{ file: File; digest?: string }> {
+  const expectDigest = o.expectDigest;
+  if (expectDigest === undefined) {
+    return { file: o.untrusted ? await File.openAsync(path, { untrusted: true, limits: o.limits }) : File.open(path) };
+  }
   for (let attempt = 0; attempt < 3; attempt++) {
     const fh = await open(path, 'r').catch((e) => { throw ioError(e, `cannot open '${path}'`); });
     try {
@@ -253,7 +269,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   return withSite(site, async () => {
     checkAbort(options.signal);
     const abs = resolve(path);
-    const { file, digest } = await openChecked(abs, options.expectDigest);
+    const { file, digest } = await openChecked(abs, options);
     try {
       const { provenance, metadata } = readProvenance(file, abs);
       if (verify && !provenance) {
@@ -314,7 +330,7 @@ export async function verifyModel(path: string, options: VerifyOptions = {}): Pr
   return withSite(site, async () => {
     checkAbort(options.signal);
     const abs = resolve(path);
-    const { file, digest } = await openChecked(abs, options.expectDigest);
+    const { file, digest } = await openChecked(abs, options);
     try {
       const { provenance } = readProvenance(file, abs);
       if (!provenance) {

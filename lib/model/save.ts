@@ -13,7 +13,7 @@ import { H5Error, withSite } from '../errors.js';
 import { libraryInfo } from '../runtime.js';
 import { ATTR, canonicalJson, entriesOf, FORMAT_VERSION, packageVersion, TENSOR_SHA_ATTR, type Entry, type JsonValue, type TensorsInput } from './schema.js';
 import { boundedMap, fileSha256, modelDigestOf, tensorSha256 } from './digest.js';
-import { cleanStaleTemps, faultPoint, fsyncDir, ioError, tempPathFor, unlinkQuiet } from './fsutil.js';
+import { cleanStaleTemps, faultPoint, fsyncDir, ioError, syncHandle, tempPathFor, unlinkQuiet } from './fsutil.js';
 
 export interface SaveOptions {
   /** Codec for every tensor of rank >= 1 with at least one element (default 'none': contiguous, viewable). */
@@ -182,7 +182,7 @@ export async function writeTemp(target: string, p: PreparedSave): Promise<Writte
     const fh = await open(temp, 'r+');
     let hashed: { hex: string; size: number };
     try {
-      await fh.sync();
+      await syncHandle(fh);
       hashed = await fileSha256(fh.fd);
     } finally {
       await fh.close();

@@ -37,7 +37,8 @@ interface Index {
   versions: VersionInfo[];
 }
 
-export interface StoreLoadOptions extends Omit<LoadOptions, 'expectDigest'> {}
+/** loadModel's options minus what the index decides: the digest (and so trust: no untrusted walk is needed). */
+export interface StoreLoadOptions extends Omit<LoadOptions, 'expectDigest' | 'untrusted' | 'limits'> {}
 
 export interface WatchOptions {
   /** Polling period, the fallback for filesystems without change events (NFS, some containers). Default 1000 ms. */

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { File, H5Error, loadModel, saveModel, modelDigestOf, canonicalTensorList, type Tensor, type TypedArray } from '../../lib/index.js';
+import { File, H5Error, loadModel, saveModel, verifyModel, modelDigestOf, canonicalTensorList, type Tensor, type TypedArray } from '../../lib/index.js';
 import { bytesEqual, gaussian, tempDir } from '../helpers.js';
 import { NUMERIC, sample } from './fixtures.js';
 
@@ -207,7 +207,7 @@ describe('saveModel argument errors', () => {
   ];
   for (const [what, run, msg, cls] of cases) {
     it(what, async () => {
-      const e = await run().catch((x) => x);
+      const e = (await run().catch((x: unknown) => x)) as Error;
       expect(e).toBeInstanceOf(cls);
       expect(String(e.message)).toMatch(msg);
       expect(existsSync(p)).toBe(false);
@@ -229,5 +229,16 @@ describe('saveModel argument errors', () => {
     m.close();
     writeFileSync(join(dir, 'text.h5'), 'not hdf5');
     await expect(loadModel(join(dir, 'text.h5'))).rejects.toMatchObject({ code: 'H5_NOT_HDF5' });
+  });
+
+  it('untrusted: true walks the file in a child first (lib/untrusted.ts), then loads and verifies', async () => {
+    const p = join(dir, 'untrusted.h5');
+    const res = await saveModel(p, model(4));
+    const m = await loadModel(p, { untrusted: true });
+    expect(m.provenance!.modelDigest).toBe(res.modelDigest);
+    m.close();
+    expect((await verifyModel(p, { untrusted: true })).ok).toBe(true);
+    await expect(loadModel(join(dir, 'text.h5'), { untrusted: true })).rejects.toBeInstanceOf(H5Error);
+    await expect(loadModel(p, { untrusted: 'yes' as never })).rejects.toThrow(TypeError);
   });
 });
