@@ -87,6 +87,29 @@ bool check_readable(const std::shared_ptr<h5::ObjHandle>& obj, const h5::Dataset
   return h5::check_filters(info, obj->path, err);
 }
 
+// Runs `op` (engine::read or engine::write) for chunked datasets. Returns true
+// when the engine handled the call (done or failed, *err says which), false
+// when the caller must use libhdf5's serial path instead.
+template <typename Op>
+bool try_engine(const std::shared_ptr<h5::ObjHandle>& obj, const h5::DatasetInfo& info, unsigned threads,
+                const std::atomic<bool>* cancel, ErrorInfo* err, Op op) {
+  if (info.layout != "chunked" || !engine_enabled()) return false;
+  h5::Hid mtype;
+  {
+    Lock lock;
+    mtype.reset(h5::make_mem_type(info.type.dtype));
+  }
+  engine::Options opt;
+  opt.threads = threads;
+  opt.cancel = cancel;
+  engine::Result r = op(mtype.get(), opt);  // takes the lock itself, per HDF5 call
+  Lock lock;
+  mtype.reset();
+  if (r != engine::Result::Unsupported) return true;
+  *err = ErrorInfo();
+  return false;
+}
+
 // Plain-data result of a read (filled off the JS thread).
 struct ReadResult {
   void* data = nullptr;
@@ -117,23 +140,10 @@ void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection&
     *err = ErrorInfo::range_error("cannot allocate " + std::to_string(out->bytes) + " bytes for '" + obj->path + "'");
     return;
   }
-  if (info.layout == "chunked" && engine_enabled()) {
-    h5::Hid mtype;
-    {
-      Lock lock;
-      mtype.reset(h5::make_mem_type(info.type.dtype));
-    }
-    engine::Options opt;
-    opt.threads = threads;
-    opt.cancel = cancel;
-    engine::Result r = engine::read(obj->id, mtype.get(), sel, out->data, out->bytes, opt, err);
-    Lock lock;
-    mtype.reset();
-    if (r != engine::Result::Unsupported) return;
-    *err = ErrorInfo();
-    h5::read_numeric(obj->id, info.type.dtype, sel, out->data, err);
+  if (try_engine(obj, info, threads, cancel, err, [&](hid_t mtype, const engine::Options& opt) {
+        return engine::read(obj->id, mtype, sel, out->data, out->bytes, opt, err);
+      }))
     return;
-  }
   Lock lock;
   h5::read_numeric(obj->id, info.type.dtype, sel, out->data, err);
 }
@@ -207,23 +217,10 @@ void do_write(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection
     return;
   }
   if (want == 0) return;
-  if (info.layout == "chunked" && engine_enabled()) {
-    h5::Hid mtype;
-    {
-      Lock lock;
-      mtype.reset(h5::make_mem_type(info.type.dtype));
-    }
-    engine::Options opt;
-    opt.threads = threads;
-    opt.cancel = cancel;
-    engine::Result r = engine::write(obj->id, mtype.get(), sel, in.data, in.bytes, opt, err);
-    Lock lock;
-    mtype.reset();
-    if (r != engine::Result::Unsupported) return;
-    *err = ErrorInfo();
-    h5::write_numeric(obj->id, info.type.dtype, sel, in.data, err);
+  if (try_engine(obj, info, threads, cancel, err, [&](hid_t mtype, const engine::Options& opt) {
+        return engine::write(obj->id, mtype, sel, in.data, in.bytes, opt, err);
+      }))
     return;
-  }
   Lock lock;
   h5::write_numeric(obj->id, info.type.dtype, sel, in.data, err);
 }
