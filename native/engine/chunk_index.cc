@@ -150,7 +150,7 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::get(hid_t dset, h5::ErrorInfo* err
   {
     Id file(H5Iget_file_id(dset), H5Fclose);
     unsigned intent = 0;
-    if (file.id >= 0 && H5Fget_intent(file.id, &intent) >= 0 && (intent & H5F_ACC_RDWR) == 0 &&
+    if (file.id >= 0 && H5Fget_intent(file.id, &intent) >= 0 && (intent & (H5F_ACC_RDWR | H5F_ACC_SWMR_READ)) == 0 &&
         object_key(dset, &key))
       cacheable = true;
     else

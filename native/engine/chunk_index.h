@@ -23,8 +23,9 @@
 //     caches indexes of datasets in files opened READ-ONLY, keyed by
 //     (H5O_info_t::fileno, H5O_info_t::addr). fileno is a per-open serial
 //     number in libhdf5, so a closed-and-reopened file never hits a stale
-//     entry. Files opened read-write are never cached (the index is rebuilt
-//     per call after H5Dflush) because anything may change them.
+//     entry. Files opened read-write (or SWMR-read) are never cached (the
+//     index is rebuilt per call, after H5Dflush for read-write files) because
+//     anything may change them.
 //   * On file close call forget_file(file_id) (or forget(dset_id) on dataset
 //     close) to release memory early; the cache is bounded (kCacheEntries,
 //     least recently used evicted) so forgetting is an optimisation only.
