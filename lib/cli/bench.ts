@@ -26,7 +26,7 @@ speed, Pareto front marked; DIR defaults to ./h5vault-bench) and recommends
 a configuration for "smallest", "fastest load" and "balanced".
 
   --codecs LIST       comma-separated: ${DEFAULT_CODECS.join(', ')}
-                      (a family name such as 'gzip' means all its variants)
+                      ('gzip*' means every gzip variant, 'all' every configuration)
   --chunk-bytes SIZE  target chunk size for compressed layouts (default 1MiB)
   --threads N         engine threads per read/write (default: all cores)`;
 

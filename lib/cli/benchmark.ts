@@ -36,8 +36,9 @@ export const DEFAULT_CODECS: readonly string[] = [
 
 /**
  * Parses configuration names. A name is `codec[-level][+shuffle]`
- * ('gzip-1+shuffle', 'lz4', 'none'); a bare family name ('gzip', 'lz4')
- * means every default configuration of that family.
+ * ('gzip-1+shuffle', 'lz4', 'none'; bare 'gzip' is gzip-4); `family*`
+ * ('gzip*', 'lz4*') means every default configuration of that family and
+ * `all` means DEFAULT_CODECS.
  */
 export function parseCodecs(names: readonly string[]): CodecConfig[] {
   const out: CodecConfig[] = [];
@@ -47,8 +48,10 @@ export function parseCodecs(names: readonly string[]): CodecConfig[] {
   for (const raw of names) {
     const name = raw.trim().toLowerCase();
     if (name === '') continue;
-    const family = DEFAULT_CODECS.filter((d) => d.split(/[-+]/)[0] === name);
-    if (family.length > 1) {
+    if (name === 'all' || name.endsWith('*')) {
+      const fam = name === 'all' ? '' : name.slice(0, -1);
+      const family = DEFAULT_CODECS.filter((d) => fam === '' || d.split(/[-+]/)[0] === fam);
+      if (family.length === 0) throw new RangeError(`unknown codec family '${name}' (none*, gzip*, lzf*, lz4*, szip*, all)`);
       family.forEach((f) => push(parseOne(f)));
       continue;
     }

@@ -1,0 +1,102 @@
+/**
+ * Keeps the benchmark scripts runnable: `npm run bench:compare` and
+ * `npm run bench` at tiny sizes, checking the shape of what they write (no
+ * timing assertions: this machine's numbers mean nothing at these sizes).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderMarkdown, updateDocs, type CompareReport } from '../../bench/compare.js';
+import { requirePeers, tempDir } from '../helpers.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const dir = tempDir('h5vault-benchtest-');
+
+function viteNode(script: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(join(ROOT, 'node_modules/.bin/vite-node'), [script, '--', ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 600_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('bench:compare', () => {
+  it('runs every case for h5vault, h5vault serial, h5py and h5wasm, checks data, writes JSON and markdown', () => {
+    requirePeers();
+    const out = join(dir, 'compare');
+    const docs = join(dir, 'benchmarks.md');
+    writeFileSync(docs, '# Benchmarks\n\nhand-written intro\n');
+    const r = viteNode('bench/bin/compare.ts', ['--size', '256KiB', '--el-size', '512KiB', '--runs', '1', '--out', out, '--docs', docs, '--dir', dir]);
+    expect(r.status, r.stderr).toBe(0);
+    const rep = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareReport;
+    expect(rep.size).toBe(256 * 1024);
+    expect(rep.shape).toEqual([16, 4096]);
+    expect(rep.versions).toMatchObject({ 'libhdf5 (h5vault)': '1.10.8', 'libhdf5 (h5py)': '1.10.8' });
+    expect(rep.machine.loadavg).toHaveLength(3);
+    const ids = rep.cases.map((c) => c.id);
+    for (const id of ['gzip-1+shuffle read', 'gzip-4+shuffle read', 'lz4+shuffle read', 'lzf+shuffle read', 'chunked uncompressed read', 'gzip-1+shuffle write', 'lz4+shuffle write']) {
+      expect(ids).toContain(id);
+    }
+    expect(rep.cases.filter((c) => c.group === 'threads')).toHaveLength(6);
+    expect(rep.cases.filter((c) => c.group === 'chunks').map((c) => c.chunkBytes)).toEqual([65536, 1 << 20, 8 << 20]);
+    for (const c of rep.cases) {
+      // h5vault must read the right bytes in every case (checked by SHA-256 inside the harness).
+      expect(c.peers.h5vault, `${c.id}: ${JSON.stringify(c.peers.h5vault)}`).toHaveProperty('ms');
+      if (c.group !== 'threads') {
+        expect(c.peers.h5py, `${c.id}: ${JSON.stringify(c.peers.h5py)}`).toHaveProperty('ms');
+        expect(c.peers['h5vault-serial'], c.id).toHaveProperty('ms');
+        expect(c.ratios.h5py).toBeGreaterThan(0);
+      }
+    }
+    const gz = rep.cases.find((c) => c.id === 'gzip-1+shuffle read')!;
+    expect(gz.peers.h5wasm).toHaveProperty('ms');
+    expect(rep.eventLoop).toMatchObject({ bytes: 512 * 1024, codec: 'gzip-1+shuffle', targetP99Ms: 20 });
+    expect(rep.eventLoop!.runs).toHaveLength(1);
+    const md = readFileSync(docs, 'utf8');
+    expect(md).toMatch(/^# Benchmarks\n\nhand-written intro\n/);
+    expect(md).toContain('npm run bench:compare -- --size 256KiB');
+    expect(md).toMatch(/\| gzip-1\+shuffle read \| \d+ \|/);
+  }, 600_000);
+
+  it('updateDocs replaces only the generated block', () => {
+    const p = join(dir, 'doc.md');
+    writeFileSync(p, '# T\n\nintro\n');
+    updateDocs(p, 'first');
+    updateDocs(p, 'second');
+    const text = readFileSync(p, 'utf8');
+    expect(text.startsWith('# T\n\nintro\n')).toBe(true);
+    expect(text).toContain('second');
+    expect(text).not.toContain('first');
+    expect(text.match(/compare:begin/g)).toHaveLength(1);
+  });
+
+  it('renderMarkdown states unmet targets and by how much', () => {
+    const t = (ms: number) => ({ ms, mbps: 100 / ms, runs: [ms] });
+    const rep = {
+      command: 'npm run bench:compare', versions: { h5py: '3.7.0' }, size: 1 << 20, shape: [64, 4096], runs: 1, notes: [], eventLoop: null,
+      machine: { cpu: 'cpu', cores: 2, memoryBytes: 1 << 30, loadavg: [1, 1, 1], loadavgEnd: [1, 1, 1], node: 'v20', hdf5: '1.10.8', engineThreads: 2, platform: 'linux-x64', date: '2026-01-01T00:00:00Z' },
+      cases: [{ id: 'gzip-4+shuffle read', kind: 'read', group: 'main', codec: 'gzip-4+shuffle', chunkBytes: 1 << 20, bytes: 1 << 20, target: 3, peers: { h5vault: t(10), h5py: t(20), h5wasm: t(100) }, ratios: { h5py: 2, h5wasm: 10 } }],
+    } as CompareReport;
+    const md = renderMarkdown(rep);
+    expect(md).toContain('**not met**: 2.00× of 3× (67% of target)');
+    expect(md).toContain('10.00× (met)');
+  });
+});
+
+describe('npm run bench (benny hot paths)', () => {
+  it('runs every suite quickly and saves benny JSON results', () => {
+    const out = join(dir, 'benny');
+    const r = viteNode('bench/hot-paths.ts', ['--quick', '--size', '64KiB', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const files = readdirSync(out).sort();
+    expect(files).toEqual(['attrs.json', 'open.json', 'read.json', 'small.json', 'view.json', 'write.json']);
+    const read = JSON.parse(readFileSync(join(out, 'read.json'), 'utf8')) as { results: { name: string; ops: number }[] };
+    expect(read.results.map((x) => x.name)).toEqual(['none', 'gzip-1+shuffle', 'gzip-4+shuffle', 'lz4+shuffle', 'lzf+shuffle', 'szip']);
+    for (const x of read.results) expect(x.ops).toBeGreaterThan(0);
+    expect(existsSync(join(out, 'small.json'))).toBe(true);
+  }, 600_000);
+
+  it('rejects an unknown suite', () => {
+    const r = viteNode('bench/hot-paths.ts', ['--only', 'nope']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/unknown suite 'nope'/);
+  });
+});

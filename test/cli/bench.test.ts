@@ -1,0 +1,230 @@
+/**
+ * `h5vault bench` and `h5vault demo` end to end (tiny sizes), and the pieces
+ * behind them: codec names, chunk shapes, Pareto front, recommendations,
+ * the SVG chart (parsed by a real XML parser), tables and colour rules.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { File } from '../../lib/index.js';
+import { UsageError, parseSize } from '../../lib/cli/args.js';
+import {
+  benchmarkCodecs, chunkShapeFor, DEFAULT_CODECS, markPareto, parseCodecs, recommend, type CodecResult,
+} from '../../lib/cli/benchmark.js';
+import { describeError, EXIT, median, Output, table, visibleLength } from '../../lib/cli/output.js';
+import { renderChart } from '../../lib/cli/svg.js';
+import { gaussianFloat32, syntheticModel, tensorBytes } from '../../lib/cli/synthetic.js';
+import { H5Error } from '../../lib/index.js';
+import { python, requirePeers, tempDir } from '../helpers.js';
+import { ensureBuilt, h5vault, json } from './run.js';
+
+const dir = tempDir('h5vault-clibench-');
+
+beforeAll(() => ensureBuilt());
+
+/** Parses an SVG with Python's XML parser; returns the configs of its data points. */
+function svgPoints(svg: string): string[] {
+  requirePeers();
+  const out = python(`import sys, json, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = '{http://www.w3.org/2000/svg}'
+assert root.tag == ns + 'svg', root.tag
+pts = [c.get('data-config') for c in root.iter(ns + 'circle') if c.get('class') == 'point']
+print(json.dumps(pts))`, [svg]);
+  return JSON.parse(out) as string[];
+}
+
+function result(config: string, ratio: number, readMBps: number, loadAllMs = 1000 / readMBps): CodecResult {
+  const [name] = config.split(/[-+]/);
+  return {
+    config, compression: name as CodecResult['compression'], level: null, shuffle: config.includes('shuffle'),
+    logicalBytes: 1e6, storedBytes: 1e6 / ratio, ratio, writeMBps: 100, readMBps, firstTensorMs: 1, loadAllMs,
+    writeMs: [1], readMs: [1], firstMs: [1], loadMs: [loadAllMs], pareto: false,
+  };
+}
+
+describe('codec configurations', () => {
+  it('parses names, families and canonical forms', () => {
+    expect(parseCodecs(['none', 'gzip-9+shuffle', 'LZ4']).map((c) => c.name)).toEqual(['none', 'gzip-9+shuffle', 'lz4']);
+    expect(parseCodecs(['gzip*']).map((c) => c.name)).toEqual(DEFAULT_CODECS.filter((c) => c.startsWith('gzip')));
+    expect(parseCodecs(['all']).map((c) => c.name)).toEqual(DEFAULT_CODECS);
+    expect(parseCodecs(['gzip'])[0]!.name).toBe('gzip-4');
+    expect(parseCodecs(['gzip-1+shuffle'])[0]).toEqual({ name: 'gzip-1+shuffle', compression: 'gzip', level: 1, shuffle: true });
+    expect(parseCodecs(['lz4', 'lz4']).length).toBe(1);
+    for (const bad of ['zstd', 'zstd*', 'gzip-0', 'lz4-3', 'none+shuffle', 'gzip+shuffle+shuffle']) expect(() => parseCodecs([bad]), bad).toThrow(RangeError);
+    expect(() => parseCodecs([''])).toThrow(/no codec/);
+  });
+
+  it('chunk shapes target the byte size, keep rows whole, never exceed the shape', () => {
+    expect(chunkShapeFor([4096, 1024], 4, 1 << 20)).toEqual([256, 1024]);
+    expect(chunkShapeFor([10, 1024], 4, 1 << 20)).toEqual([10, 1024]);
+    expect(chunkShapeFor([8, 1 << 20], 4, 1 << 20)).toEqual([1, 262144]);
+    expect(chunkShapeFor([100], 8, 64)).toEqual([8]);
+    expect(chunkShapeFor([0, 16], 4, 1024)).toEqual([1, 16]);
+    expect(chunkShapeFor([3, 5, 7], 2, 1)).toEqual([1, 1, 1]);
+  });
+
+  it('sizes parse with binary and decimal units; bad sizes are usage errors', () => {
+    expect(parseSize('256MiB', 'x')).toBe(256 * 2 ** 20);
+    expect(parseSize('1.5GB', 'x')).toBe(1.5e9);
+    expect(parseSize('64kib', 'x')).toBe(65536);
+    expect(parseSize('4096', 'x')).toBe(4096);
+    for (const bad of ['', 'MiB', '-1', '0', '12 parsecs']) expect(() => parseSize(bad, 'x'), bad).toThrow(UsageError);
+  });
+});
+
+describe('Pareto front and recommendations', () => {
+  it('marks exactly the non-dominated configurations', () => {
+    const rs = markPareto([result('none', 1, 900), result('lz4', 1.05, 800), result('gzip-1', 1.1, 100), result('gzip-9', 1.1, 50), result('lzf', 1.0, 500)]);
+    expect(rs.filter((r) => r.pareto).map((r) => r.config)).toEqual(['none', 'lz4', 'gzip-1']);
+  });
+
+  it('smallest = best ratio, fastest = quickest load, balanced keeps half the best saving', () => {
+    const rs = [result('none', 1, 900, 1), result('lz4+shuffle', 1.12, 800), result('gzip-9+shuffle', 1.2, 100), result('lzf', 1.02, 850)];
+    const r = recommend(markPareto(rs));
+    expect(r.smallest.config).toBe('gzip-9+shuffle');
+    expect(r.fastestLoad.config).toBe('none');
+    // lz4+shuffle saves 10.7% >= half of 16.7%, and loads faster than gzip.
+    expect(r.balanced.config).toBe('lz4+shuffle');
+    const flat = recommend([result('none', 1, 900, 1), result('lz4', 0.99, 1000, 2)]);
+    expect(flat.balanced.config).toBe(flat.fastestLoad.config);
+    expect(() => recommend([])).toThrow(RangeError);
+  });
+});
+
+describe('benchmarkCodecs', () => {
+  it('measures each configuration on the given tensors and checks the data', async () => {
+    const tensors = { a: { dtype: 'float32' as const, shape: [64, 64], data: gaussianFloat32(64 * 64, 1) }, 'g/b': { dtype: 'int16' as const, shape: [100], data: new Int16Array(100).fill(7) } };
+    const seen: number[] = [];
+    const rep = await benchmarkCodecs(tensors, { codecs: ['none', 'gzip-4+shuffle', 'lz4'], runs: 2, chunkBytes: 4096, dir, onProgress: (d) => seen.push(d) });
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(rep).toMatchObject({ tensors: 2, logicalBytes: 64 * 64 * 4 + 200, chunkBytes: 4096, runs: 2 });
+    expect(rep.results.map((r) => r.config)).toEqual(['none', 'gzip-4+shuffle', 'lz4']);
+    for (const r of rep.results) {
+      expect(r.writeMs).toHaveLength(2);
+      expect(r.readMs).toHaveLength(2);
+      expect(r.ratio).toBeCloseTo(r.logicalBytes / r.storedBytes, 10);
+      expect(r.readMBps).toBeGreaterThan(0);
+      expect(r.loadAllMs).toBeGreaterThanOrEqual(r.firstTensorMs);
+    }
+    expect(rep.results.some((r) => r.pareto)).toBe(true);
+    expect(rep.machine.cores).toBeGreaterThan(0);
+  });
+
+  it('rejects bad input with typed errors', async () => {
+    await expect(benchmarkCodecs([], {})).rejects.toThrow(RangeError);
+    await expect(benchmarkCodecs({ a: { dtype: 'float32', shape: [3], data: new Float32Array(2) } })).rejects.toThrow(/shape/);
+    await expect(benchmarkCodecs({ a: { dtype: 'float32', shape: [2], data: new Float32Array(2) } }, { runs: 0 })).rejects.toThrow(RangeError);
+    await expect(benchmarkCodecs({ a: { dtype: 'float32', shape: [2], data: new Float32Array(2) } }, { codecs: ['brotli'] })).rejects.toThrow(RangeError);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(benchmarkCodecs({ a: { dtype: 'float32', shape: [2], data: new Float32Array(2) } }, { signal: ac.signal, dir })).rejects.toMatchObject({ code: 'H5_ABORTED' });
+  });
+
+  it('synthetic models are deterministic and close to the requested size', () => {
+    const a = syntheticModel(1 << 20);
+    const b = syntheticModel(1 << 20);
+    expect(a.map((t) => t.name)).toEqual(b.map((t) => t.name));
+    expect(Buffer.compare(Buffer.from(a[3]!.data.buffer), Buffer.from(b[3]!.data.buffer))).toBe(0);
+    expect(Math.abs(tensorBytes(a) - (1 << 20))).toBeLessThanOrEqual(64 * 4);
+    const big = syntheticModel(64 << 20);
+    expect(big.some((t) => t.name.startsWith('layers/'))).toBe(true);
+    expect(() => syntheticModel(10)).toThrow(RangeError);
+  });
+});
+
+describe('chart', () => {
+  it('is valid SVG with one point per configuration, escaping text', () => {
+    const rs = markPareto(DEFAULT_CODECS.map((c, i) => result(c, 1 + (i % 5) * 0.04, 50 + i * 70)));
+    const p = join(dir, 'chart.svg');
+    const svg = renderChart(rs, { title: 'ratio <vs> speed & "quotes"', subtitle: 's', notes: ['Smallest: gzip-9+shuffle'] });
+    writeFileSync(p, svg);
+    expect(svgPoints(p)).toEqual(rs.map((r) => r.config));
+    expect(svg).toContain('ratio &lt;vs&gt; speed &amp; &quot;quotes&quot;');
+    expect(svg).toContain('polyline'); // the Pareto front
+  });
+});
+
+describe('output helpers', () => {
+  it('colour only on a TTY and never with NO_COLOR', () => {
+    const tty = { write: () => true, isTTY: true };
+    const pipe = { write: () => true, isTTY: false };
+    expect(new Output({}, tty, tty, {}).style('x', 'red')).toBe('\x1b[31mx\x1b[39m');
+    expect(new Output({}, tty, tty, { NO_COLOR: '1' }).style('x', 'red')).toBe('x');
+    expect(new Output({}, pipe, pipe, {}).style('x', 'red')).toBe('x');
+  });
+
+  it('tables align by visible width (ANSI codes ignored), numbers right-aligned', () => {
+    const out = new Output({}, { write: () => true, isTTY: true }, { write: () => true }, {});
+    const t = table(['name', 'n'], [[out.style('a', 'bold'), '1'], ['bbb', '100']], ['l', 'r'], out).split('\n');
+    expect(t.map(visibleLength)).toEqual([9, 9, 9, 9]);
+    expect(t[3]).toBe('bbb   100');
+  });
+
+  it('maps errors to exit codes', () => {
+    expect(describeError(new UsageError('x')).exitCode).toBe(EXIT.USAGE);
+    expect(describeError(new H5Error('x', { code: 'H5_FILE_NOT_FOUND' })).exitCode).toBe(EXIT.FILE);
+    expect(describeError(new H5Error('x', { code: 'H5_CORRUPT' })).exitCode).toBe(EXIT.FAILURE);
+    expect(describeError(new H5Error('x', { code: 'H5_ABORTED' })).exitCode).toBe(EXIT.INTERRUPTED);
+    expect(describeError(Object.assign(new Error('x'), { code: 'ENOSPC' })).exitCode).toBe(EXIT.FILE);
+    expect(describeError(new Error('bug')).exitCode).toBe(EXIT.INTERNAL);
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+  });
+});
+
+describe('h5vault bench / demo (real binary)', () => {
+  it('bench --synthetic: table, bench.json, bench.svg, recommendations', () => {
+    const out = join(dir, 'bench-out');
+    const r = h5vault(['bench', '--synthetic', '256KiB', '--runs', '1', '--codecs', 'none,gzip-1+shuffle,lz4', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(/^config\s+stored\s+ratio\s+write MB\/s\s+read MB\/s\s+first tensor\s+load all\s+front\s+pick$/);
+    expect(lines.filter((l) => /^(none|gzip-1\+shuffle|lz4) /.test(l))).toHaveLength(3);
+    expect(r.stdout).toMatch(/^smallest\s+\S+: /m);
+    expect(r.stdout).toMatch(/^fastest load\s+\S+: /m);
+    expect(r.stdout).toMatch(/^balanced\s+\S+: /m);
+    expect(r.stdout).toContain(`chart: ${join(out, 'bench.svg')}`);
+    const saved = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as { results: { config: string }[] };
+    expect(saved.results.map((x) => x.config)).toEqual(['none', 'gzip-1+shuffle', 'lz4']);
+    expect(svgPoints(join(out, 'bench.svg'))).toEqual(['none', 'gzip-1+shuffle', 'lz4']);
+  });
+
+  it('bench FILE --json benchmarks the numeric datasets of a file', () => {
+    const p = join(dir, 'weights.h5');
+    const f = File.create(p);
+    f.createDataset('w', { dtype: 'float32', shape: [128, 128], data: gaussianFloat32(128 * 128, 5) });
+    f.createDataset('label', { dtype: 'string', shape: [1], data: ['x'] });
+    f.close();
+    const r = h5vault(['bench', p, '--runs', '1', '--codecs', 'lzf,szip', '--json', '--out', join(dir, 'b2')]);
+    expect(r.status, r.stderr).toBe(0);
+    const doc = json<{ source: string; tensors: number; results: { config: string; pareto: boolean }[]; recommendations: Record<string, { config: string }>; files: { svg: string } }>(r);
+    expect(doc.source).toBe(p);
+    expect(doc.tensors).toBe(1);
+    expect(doc.results.map((x) => x.config)).toEqual(['lzf', 'szip']);
+    for (const k of ['smallest', 'fastestLoad', 'balanced']) expect(['lzf', 'szip']).toContain(doc.recommendations[k]!.config);
+    expect(existsSync(doc.files.svg)).toBe(true);
+    expect(r.stderr).toMatch(/skipping 1 non-numeric dataset/);
+  });
+
+  it('bench refuses bad arguments with exit 2', () => {
+    for (const args of [['bench', '--codecs', 'brotli'], ['bench', '--runs', '0'], ['bench', 'f.h5', '--synthetic', '1MiB'], ['bench', '--synthetic', '10B'], ['bench', '--chunk-bytes', 'x']]) {
+      expect(h5vault(args).status, args.join(' ')).toBe(2);
+    }
+    expect(h5vault(['bench', join(dir, 'absent.h5')]).status).toBe(3);
+  });
+
+  it('demo: save, zero-copy load, short bench, chart', () => {
+    const out = join(dir, 'demo');
+    const r = h5vault(['demo', '--size', '512KiB', '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const doc = json<{ tensors: number; zeroCopy: number; files: { svg: string; json: string }; bench: { results: unknown[] } }>(r);
+    expect(doc.zeroCopy).toBe(doc.tensors);
+    expect(doc.bench.results).toHaveLength(DEFAULT_CODECS.length);
+    expect(existsSync(doc.files.svg) && existsSync(join(out, 'model.h5'))).toBe(true);
+    const human = h5vault(['demo', '--size', '256KiB', '--out', out]);
+    expect(human.status).toBe(0);
+    expect(human.stdout).toMatch(/tensors mapped zero-copy, all checksums verified/);
+    expect(human.stdout).toContain(`chart: ${join(out, 'bench.svg')}`);
+  });
+});
