@@ -23,3 +23,9 @@ export {
   type TensorReport, type Tensor, type TensorsInput, type JsonValue, type Provenance, type DigestItem,
   type VersionInfo, type StoreLoadOptions, type WatchOptions, type LockOptions,
 } from './model/index.js';
+export {
+  benchmarkCodecs, DEFAULT_CODECS,
+  type BenchmarkOptions, type BenchmarkReport, type CodecResult, type CodecConfig, type Recommendation, type MachineInfo,
+} from './cli/benchmark.js';
+export { renderChart as renderBenchmarkChart, type ChartPoint, type ChartOptions } from './cli/svg.js';
+export type { BenchTensor } from './cli/synthetic.js';

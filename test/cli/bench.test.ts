@@ -14,7 +14,7 @@ import {
 import { describeError, EXIT, median, Output, table, visibleLength } from '../../lib/cli/output.js';
 import { renderChart } from '../../lib/cli/svg.js';
 import { gaussianFloat32, syntheticModel, tensorBytes } from '../../lib/cli/synthetic.js';
-import { H5Error } from '../../lib/index.js';
+import { benchmarkCodecs as publicBenchmark, H5Error, renderBenchmarkChart } from '../../lib/index.js';
 import { python, requirePeers, tempDir } from '../helpers.js';
 import { ensureBuilt, h5vault, json } from './run.js';
 
@@ -109,6 +109,11 @@ describe('benchmarkCodecs', () => {
     }
     expect(rep.results.some((r) => r.pareto)).toBe(true);
     expect(rep.machine.cores).toBeGreaterThan(0);
+  });
+
+  it('is exported from the package entry point', () => {
+    expect(publicBenchmark).toBe(benchmarkCodecs);
+    expect(renderBenchmarkChart).toBe(renderChart);
   });
 
   it('rejects bad input with typed errors', async () => {
