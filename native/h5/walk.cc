@@ -103,6 +103,28 @@ herr_t collect_attr(hid_t, const char* name, const H5A_info_t*, void* data) {
   return 0;
 }
 
+// Group.walk() in the parent is H5Ovisit (native/h5/file.cc). libhdf5's own
+// cycle detection there only covers objects with several hard links, so a
+// crafted cycle makes it loop forever (CVE-2018-15671); the walk runs the same
+// visit and stops it at the depth and object limits.
+struct VisitCount {
+  uint64_t visits = 0, max_visits = 0;
+  uint32_t max_depth = 0;
+  const char* stopped = nullptr;
+  std::string where;
+};
+
+herr_t count_visit(hid_t, const char* name, const H5O_info_t*, void* data) {
+  auto* c = static_cast<VisitCount*>(data);
+  uint32_t depth = name[0] == '.' && name[1] == 0 ? 0 : 1;
+  for (const char* p = name; *p; ++p) depth += *p == '/';
+  if (depth > c->max_depth) c->stopped = "too-deep";
+  else if (++c->visits > c->max_visits) c->stopped = "too-many-objects";
+  if (!c->stopped) return 0;
+  c->where = std::string("/") + name;
+  return 1;
+}
+
 class Walker {
  public:
   Walker(const WalkLimits& lim, WalkReport* rep) : lim_(lim), rep_(rep) {}
@@ -117,6 +139,19 @@ class Walker {
     Hid root(H5Gopen(fid, "/", H5P_DEFAULT));
     if (!root) corrupt("open root group", "/");
     visit(root.get(), "/", 0);
+    // Same traversal as the parent's Group.walk(), bounded.
+    VisitCount vc;
+    vc.max_visits = lim_.max_objects;
+    vc.max_depth = lim_.max_depth;
+    if (H5Ovisit2(root.get(), H5_INDEX_NAME, H5_ITER_INC, count_visit, &vc, H5O_INFO_BASIC) < 0 && !vc.stopped)
+      corrupt("visit objects", "/");
+    if (vc.stopped)
+      reject(vc.stopped,
+             "H5Ovisit (Group.walk) goes past the " +
+                 (std::string(vc.stopped) == "too-deep" ? std::to_string(lim_.max_depth) + "-level depth limit"
+                                                        : std::to_string(lim_.max_objects) + "-object limit") +
+                 ": a link cycle libhdf5 does not detect",
+             vc.where);
   }
 
  private:
@@ -337,7 +372,18 @@ class Walker {
              "chunk grid of " + std::to_string(grid) + " slots (limit " + std::to_string(lim_.max_chunks) + ")", path);
     hsize_t nalloc = 0;
     Hid space(H5Dget_space(d));
-    if (!space) corrupt("dataspace", path);
+    std::vector<hsize_t> dims(rank), maxdims(rank);
+    if (!space || H5Sget_simple_extent_dims(space.get(), dims.data(), maxdims.data()) != static_cast<int>(rank))
+      corrupt("dataspace", path);
+    // libhdf5 never writes a chunk wider than a fixed-size dimension; its
+    // read path trusts that (CVE-2018-11205: out-of-bounds copy).
+    for (size_t i = 0; i < rank; ++i) {
+      if (maxdims[i] != H5S_UNLIMITED && info.chunks[i] > maxdims[i])
+        reject("corrupt",
+               "chunk dimension " + std::to_string(i) + " (" + std::to_string(info.chunks[i]) +
+                   ") exceeds the fixed maximum extent " + std::to_string(maxdims[i]),
+               path);
+    }
     if (grid > 0 && H5Dget_num_chunks(d, space.get(), &nalloc) < 0) corrupt("chunk index", path);
     if (nalloc > grid)
       reject("corrupt", "chunk index lists " + std::to_string(nalloc) + " chunks for " + std::to_string(grid) + " slots",
