@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <limits>
 #include <unordered_set>
 
 #include <hdf5.h>
@@ -343,11 +344,16 @@ class Walker {
     } else {  // compact: the data lives in the object header itself
       stored = info.storage_size;
     }
-    if (declared > lim_.expansion_floor && static_cast<double>(declared) > lim_.max_expansion * static_cast<double>(stored))
+    // DBL_MAX is "no limit" (JS Infinity crosses JSON as Number.MAX_VALUE);
+    // it must also pass datasets with nothing stored, where any ratio is infinite.
+    bool unlimited = lim_.max_expansion >= std::numeric_limits<double>::max();
+    if (!unlimited && declared > lim_.expansion_floor &&
+        static_cast<double>(declared) > lim_.max_expansion * static_cast<double>(stored)) {
+      char ratio[32];
+      snprintf(ratio, sizeof ratio, "%g", lim_.max_expansion);
       reject("shape-bomb",
-             "declares " + human(declared) + " from " + human(stored) + " stored (more than " +
-                 std::to_string(static_cast<uint64_t>(lim_.max_expansion)) + "x)",
-             path);
+             "declares " + human(declared) + " from " + human(stored) + " stored (more than " + ratio + "x)", path);
+    }
     rep_->declared_bytes += declared;
     rep_->stored_bytes += stored;
   }
