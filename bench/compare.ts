@@ -7,7 +7,7 @@
  *
  *   npm run bench:compare -- [--size 256MiB] [--runs 5] [--el-size 1GiB]
  *        [--out bench/results] [--docs docs/benchmarks.md | --no-docs]
- *        [--no-serial] [--dir TMPDIR] [--keep]
+ *        [--no-serial] [--dir TMPDIR] [--keep] [--from compare.json]
  *
  * Data: float32 ~ N(0, 0.02) from a seeded generator, shape [rows, 4096].
  * Read cases read files written by h5py (the neutral reference writer);
@@ -125,7 +125,9 @@ function h5vaultSerial(work: string, jobs: Job[]): JobResult[] {
 
 function timing(r: JobResult, bytes: number, expectSha?: string): Timing | { error: string } {
   if (r.error || !r.ms?.length) return { error: r.error ?? 'no timings' };
-  if (expectSha && r.sha256 !== expectSha) return { error: `wrong data read (sha256 ${r.sha256?.slice(0, 12)}… != ${expectSha.slice(0, 12)}…)` };
+  if (expectSha && r.sha256 !== expectSha) {
+    return { error: `wrong data (SHA-256 ${r.sha256?.slice(0, 8)}… ≠ source ${expectSha.slice(0, 8)}…)${r.note ? `; ${r.note}` : ''}` };
+  }
   const ms = median(r.ms);
   return { ms, mbps: bytes / 1e6 / (ms / 1000), runs: r.ms.map((x) => Math.round(x * 1000) / 1000) };
 }
@@ -322,7 +324,6 @@ async function eventLoopCase(work: string, size: number, runs: number): Promise<
   };
 }
 
-const fmtRate = (t: Timing | { error: string } | undefined) => (!t ? '–' : 'error' in t ? `error: ${t.error}` : t.mbps.toFixed(0));
 const fmtX = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(2)}×`);
 
 function verdict(ratio: number | undefined, target: number | undefined): string {
@@ -335,6 +336,16 @@ function verdict(ratio: number | undefined, target: number | undefined): string 
 export function renderMarkdown(r: CompareReport): string {
   const m = r.machine;
   const L: string[] = [];
+  // Errors go to numbered footnotes so the tables stay readable.
+  const footnotes: string[] = [];
+  const fmtRate = (t: Timing | { error: string } | undefined, where: string) => {
+    if (!t) return '–';
+    if ('error' in t) {
+      footnotes.push(`${where}: ${t.error}`);
+      return `✗ [e${footnotes.length}]`;
+    }
+    return t.mbps.toFixed(0);
+  };
   L.push(`Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with:`, '', '```', r.command, '```', '');
   L.push(
     `Machine: ${m.cpu}, ${m.cores} cores, ${formatBytes(m.memoryBytes)} RAM, ${m.platform}; load average ${m.loadavg.join(' / ')} (1/5/15 min) at the start, ` +
@@ -354,7 +365,7 @@ export function renderMarkdown(r: CompareReport): string {
   L.push(`|---|---:|${hasSerial ? '---:|' : ''}---:|---:|---:|---|---|`);
   for (const c of main) {
     const wasm = c.kind === 'read' ? `${fmtX(c.ratios.h5wasm)} ${c.ratios.h5wasm === undefined ? '' : c.ratios.h5wasm >= 5 ? '(met)' : '(**not met**)'}` : 'n/a (writes not compared)';
-    L.push(`| ${c.id} | ${fmtRate(c.peers.h5vault)} |${hasSerial ? ` ${fmtRate(c.peers['h5vault-serial'])} |` : ''} ${fmtRate(c.peers.h5py)} | ${c.kind === 'read' ? fmtRate(c.peers.h5wasm) : '–'} | ${fmtX(c.ratios.h5py)} | ${verdict(c.ratios.h5py, c.target)} | ${wasm} |`);
+    L.push(`| ${c.id} | ${fmtRate(c.peers.h5vault, `h5vault, ${c.id}`)} |${hasSerial ? ` ${fmtRate(c.peers['h5vault-serial'], `h5vault serial, ${c.id}`)} |` : ''} ${fmtRate(c.peers.h5py, `h5py, ${c.id}`)} | ${c.kind === 'read' ? fmtRate(c.peers.h5wasm, `h5wasm, ${c.id}`) : '–'} | ${fmtX(c.ratios.h5py)} | ${verdict(c.ratios.h5py, c.target)} | ${wasm} |`);
   }
   if (hasSerial) L.push('', '¹ h5vault with `H5VAULT_ENGINE=0`: libhdf5\'s own serial filter pipeline, for reference.');
   L.push('', '#### Thread scaling (h5vault engine, `read({ threads })` / `write(..., { threads })`)', '');
@@ -365,12 +376,12 @@ export function renderMarkdown(r: CompareReport): string {
     const a = c.peers.h5vault;
     const b = one?.peers.h5vault;
     const sp = a && b && !('error' in a) && !('error' in b) ? `${(b.ms / a.ms).toFixed(2)}×` : '–';
-    L.push(`| ${c.codec} ${c.kind} | ${c.threads} | ${fmtRate(a)} | ${sp} |`);
+    L.push(`| ${c.codec} ${c.kind} | ${c.threads} | ${fmtRate(a, `h5vault, ${c.id}`)} | ${sp} |`);
   }
   L.push('', '#### Chunk size (gzip-1+shuffle read)', '');
   L.push('| chunks | h5vault MB/s | h5py MB/s | h5wasm MB/s | vs h5py | vs h5wasm |', '|---|---:|---:|---:|---:|---:|');
   for (const c of r.cases.filter((x) => x.group === 'chunks')) {
-    L.push(`| ${formatBytes(c.chunkBytes)} | ${fmtRate(c.peers.h5vault)} | ${fmtRate(c.peers.h5py)} | ${fmtRate(c.peers.h5wasm)} | ${fmtX(c.ratios.h5py)} | ${fmtX(c.ratios.h5wasm)} |`);
+    L.push(`| ${formatBytes(c.chunkBytes)} | ${fmtRate(c.peers.h5vault, `h5vault, ${c.id}`)} | ${fmtRate(c.peers.h5py, `h5py, ${c.id}`)} | ${fmtRate(c.peers.h5wasm, `h5wasm, ${c.id}`)} | ${fmtX(c.ratios.h5py)} | ${fmtX(c.ratios.h5wasm)} |`);
   }
   if (r.eventLoop) {
     const e = r.eventLoop;
@@ -379,6 +390,7 @@ export function renderMarkdown(r: CompareReport): string {
     L.push(`| ${e.codec}, \`await dataset.read()\` | ${formatBytes(e.bytes)} | ${e.readMs.toFixed(0)} ms | ${e.mbps.toFixed(0)} | ${e.p50Ms.toFixed(2)} ms | ${e.p99Ms.toFixed(2)} ms | ${e.maxMs.toFixed(2)} ms | ${e.p99Ms < e.targetP99Ms ? 'met' : `**not met** (${(e.p99Ms / e.targetP99Ms).toFixed(1)}× the limit)`} |`);
     L.push('', `(\`perf_hooks.monitorEventLoopDelay\`, 1 ms resolution; median of ${e.runs.length} reads, max over all.)`);
   }
+  if (footnotes.length) L.push('', 'Errors (no figure is reported for these):', '', ...footnotes.map((f, i) => `- [e${i + 1}] ${f}`));
   if (r.notes.length) L.push('', ...r.notes.map((n) => `Note: ${n}`));
   return L.join('\n');
 }
@@ -402,6 +414,8 @@ export async function main(argv: string[]): Promise<void> {
     {
       size: { type: 'string' }, runs: { type: 'string' }, 'el-size': { type: 'string' }, out: { type: 'string' },
       docs: { type: 'string' }, 'no-docs': { type: 'boolean' }, 'no-serial': { type: 'boolean' }, dir: { type: 'string' }, keep: { type: 'boolean' },
+      // Re-render the tables from a saved compare.json (no measuring; the report keeps its original command).
+      from: { type: 'string' },
     },
     { min: 0, max: 0, names: 'options only' },
   );
@@ -417,15 +431,16 @@ export async function main(argv: string[]): Promise<void> {
     keep: !!values.keep,
     command: `npm run bench:compare${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
   };
-  const report = await compare(o);
+  const from = str(values.from);
+  const report = from ? (JSON.parse(readFileSync(from, 'utf8')) as CompareReport) : await compare(o);
   mkdirSync(o.out, { recursive: true });
   const jsonPath = join(o.out, 'compare.json');
-  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  if (!from) writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   const md = renderMarkdown(report);
   process.stdout.write(`${md}\n\n`);
   if (o.docs) {
     updateDocs(o.docs, md);
     log(`updated ${relative(process.cwd(), o.docs) || o.docs}`);
   }
-  log(`wrote ${relative(process.cwd(), jsonPath) || jsonPath}`);
+  if (!from) log(`wrote ${relative(process.cwd(), jsonPath) || jsonPath}`);
 }

@@ -23,6 +23,8 @@ export interface JobResult {
   ms?: number[];
   sha256?: string;
   error?: string;
+  /** Something the peer reported that explains a wrong result. */
+  note?: string;
 }
 
 export function sha256(a: ArrayBufferView): string {

@@ -55,16 +55,20 @@ export function linearTicks(lo: number, hi: number, target = 6): number[] {
   return out;
 }
 
-/** 1-2-5 ticks for a log axis. */
+/** 1-2-5 ticks for a log axis (1-2-3-5 when that leaves too few to read values off). */
 function logTicks(lo: number, hi: number): number[] {
-  const out: number[] = [];
-  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
-    for (const k of [1, 2, 5]) {
-      const v = k * 10 ** e;
-      if (v >= lo && v <= hi) out.push(v);
+  const pick = (ks: number[]) => {
+    const out: number[] = [];
+    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+      for (const k of ks) {
+        const v = k * 10 ** e;
+        if (v >= lo && v <= hi) out.push(v);
+      }
     }
-  }
-  return out;
+    return out;
+  };
+  const t = pick([1, 2, 5]);
+  return t.length >= 4 ? t : pick([1, 1.5, 2, 3, 5, 7]);
 }
 
 interface Box {
@@ -130,7 +134,7 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
   o.push(`</g>`);
   if (ylo < 1 && yhi > 1) {
     o.push(`<line x1="${px0}" y1="${fmt(sy(1))}" x2="${px1}" y2="${fmt(sy(1))}" stroke="#9ca3af" stroke-width="1" stroke-dasharray="2 3"/>`);
-    o.push(`<text x="${px1 - 4}" y="${fmt(sy(1) - 4)}" text-anchor="end" font-size="10" fill="#6b7280">ratio 1 = no saving</text>`);
+    o.push(`<text x="${px0 + 4}" y="${fmt(sy(1) - 4)}" font-size="10" fill="#6b7280">ratio 1 = no saving</text>`);
   }
   o.push(`<rect x="${px0}" y="${py0}" width="${px1 - px0}" height="${py1 - py0}" fill="none" stroke="#9ca3af"/>`);
   o.push(`<g fill="#374151" font-size="11">`);
@@ -160,6 +164,8 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
       taken.push({ x: x0 + ((x1 - x0) * k) / steps - 2, y: y0 + ((y1 - y0) * k) / steps - 2, w: 4, h: 4 });
     }
   }
+  // Keep labels off the "ratio 1" caption.
+  if (ylo < 1 && yhi > 1) taken.push({ x: px0 + 2, y: sy(1) - 14, w: 19 * 5.6 + 4, h: 12 });
   const plot: Box = { x: px0 + 2, y: py0 + 2, w: px1 - px0 - 4, h: py1 - py0 - 4 };
   const inside = (b: Box) => b.x >= plot.x && b.y >= plot.y && b.x + b.w <= plot.x + plot.w && b.y + b.h <= plot.y + plot.h;
   const labels: string[] = [];

@@ -77,7 +77,7 @@ export const command: Command = {
       f.close();
     }
     if (method === 'sha256') {
-      const r = await verifyModel(file, { expectDigest: digest });
+      const r = await verifyModel(file, { expectDigest: digest, untrusted: !!values.untrusted });
       modelDigest = r.modelDigest;
       problems.push(...r.problems);
       const g = File.open(file);
