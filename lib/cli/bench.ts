@@ -92,7 +92,7 @@ export function printReport(out: Output, report: BenchmarkReport, files: Written
     formatMs(r.firstTensorMs),
     formatMs(r.loadAllMs),
     r.pareto ? out.style('*', 'green') : '',
-    out.style(tag(r.config), 'cyan'),
+    tag(r.config) ? out.style(tag(r.config), 'cyan') : '',
   ]);
   out.line(table(['config', 'stored', 'ratio', 'write MB/s', 'read MB/s', 'first tensor', 'load all', 'front', 'pick'], rows,
     ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'], out));
