@@ -15,7 +15,7 @@ export {
 export { libraryInfo, setThreadPoolSize } from './runtime.js';
 export {
   walkUntrusted, walkUntrustedSync, fileDigest, fileDigestSync, DEFAULT_UNTRUSTED_LIMITS,
-  type UntrustedLimits, type UntrustedOpenOptions, type UnsafeReason, type WalkStats, type WalkResult, type FileStamp,
+  type UntrustedLimits, type UntrustedOpenOptions, type UnsafeReason, type UnsafeFileError, type WalkStats, type WalkResult, type FileStamp,
 } from './untrusted.js';
 export {
   saveModel, loadModel, verifyModel, ModelStore, modelDigestOf, canonicalTensorList, FORMAT_VERSION,

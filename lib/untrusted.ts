@@ -83,6 +83,24 @@ export type UnsafeReason =
   | 'timeout'
   | 'changed';
 
+/** The fields an H5Error with code 'H5_UNSAFE_FILE' (or H5_CHECKSUM_MISMATCH from expectDigest) carries. */
+export type UnsafeFileError = H5Error & {
+  reason?: UnsafeReason;
+  /** Signal that ended the walk child ('crashed', 'timeout'). */
+  signal?: string;
+  /** Exit status of a child that exited without a report. */
+  exitCode?: number;
+  path: string;
+  detail?: string;
+  /** Object inside the file the rejection is about ('/layers/0/w', '/g@attr'). */
+  object?: string;
+  /** libhdf5's error, mapped to an H5Error code, for reason 'corrupt'/'memory'. */
+  hdf5Code?: string;
+  /** H5_CHECKSUM_MISMATCH: the digests. */
+  expected?: string;
+  actual?: string;
+};
+
 /** What the walk saw. */
 export interface WalkStats {
   groups: number;

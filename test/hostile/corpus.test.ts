@@ -6,7 +6,7 @@
  */
 import { basename } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_UNTRUSTED_LIMITS, File, H5Error } from '../../lib/index.js';
+import { DEFAULT_UNTRUSTED_LIMITS, File, type UnsafeFileError } from '../../lib/index.js';
 import { corpusFiles, ensureWalkChild, exercise, isTyped, pool } from './helpers.js';
 
 interface Outcome {
@@ -39,7 +39,7 @@ describe('CVE corpus with { untrusted: true }', () => {
         };
       } catch (e) {
         if (!isTyped(e)) throw new Error(`${basename(path)}: untyped failure ${String(e)}`, { cause: e });
-        const h = e as H5Error;
+        const h = e as UnsafeFileError;
         const outcome =
           h.code === 'H5_UNSAFE_FILE' ? `rejected: ${h.reason}${h.signal ? ` (${String(h.signal)})` : ''}` : `error: ${h.code}`;
         return { file: basename(path), outcome, ms: performance.now() - start, detail: h.message };

@@ -7,20 +7,20 @@
 import { appendFileSync, chmodSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { File, H5Error, fileDigest, fileDigestSync, walkUntrusted, walkUntrustedSync } from '../../lib/index.js';
+import { File, H5Error, type UnsafeFileError, fileDigest, fileDigestSync, walkUntrusted, walkUntrustedSync } from '../../lib/index.js';
 import { python, requirePeers, tempDir } from '../helpers.js';
 import { REPO, corpusDir, ensureWalkChild } from './helpers.js';
 
 const dir = tempDir('h5vault-untrusted-');
 const p = (name: string) => join(dir, name);
 
-async function refusal(path: string, opts: Parameters<typeof File.openAsync>[1] = { untrusted: true }): Promise<H5Error> {
+async function refusal(path: string, opts: Parameters<typeof File.openAsync>[1] = { untrusted: true }): Promise<UnsafeFileError> {
   try {
     const f = await File.openAsync(path, opts);
     f.close();
   } catch (e) {
     expect(e).toBeInstanceOf(H5Error);
-    return e as H5Error;
+    return e as UnsafeFileError;
   }
   throw new Error(`${path} was not refused`);
 }
