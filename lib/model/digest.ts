@@ -1,12 +1,14 @@
 /**
  * SHA-256 of tensors (logical little-endian bytes), of the model (canonical
- * tensor list), and of whole files (streamed in a worker thread). All hashing
- * runs off the event loop: tensors through WebCrypto, whose digest jobs run
- * on the libuv thread pool (several in parallel), files in one worker thread
- * (docs/model-storage.md#hashing explains the choice; bench/save.ts measures it).
+ * tensor list), and of files or byte ranges of files. All hashing runs off the
+ * event loop. Tensors stored uncompressed are hashed from the file by worker
+ * threads (no copy on the calling thread); tensors only available in memory
+ * (compressed ones) through WebCrypto, whose digest jobs run on the libuv
+ * pool but whose input is copied on the calling thread first
+ * (docs/model-storage.md#hashing; bench/save.ts measures the options).
  */
 import { createHash, webcrypto } from 'node:crypto';
-import { endianness } from 'node:os';
+import { availableParallelism, endianness } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { NumericDType, TypedArray } from '../dtypes.js';
 import { compareNames } from './schema.js';
@@ -97,21 +99,25 @@ export function modelDigestOf(items: readonly DigestItem[]): string {
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-// --- whole-file SHA-256 in a worker thread --------------------------------
+// --- SHA-256 of file ranges in worker threads --------------------------------
 
 // Inline CommonJS so the same code runs from lib/ (vitest, .ts) and dist/.
-// The worker shares the process's file descriptor table, so it reads the fd
-// the caller opened: the hashed inode is the one the caller holds.
+// Workers share the process's file descriptor table, so they pread() the fd
+// the caller opened: the hashed inode is the one the caller holds, and
+// nothing is copied or hashed on the calling thread.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { readSync } = require('node:fs');
 const buf = Buffer.allocUnsafe(4 << 20);
-parentPort.on('message', ({ id, fd }) => {
+parentPort.on('message', ({ id, fd, offset, length }) => {
   try {
     const h = createHash('sha256');
-    let pos = 0, n = 0, size = 0;
-    while ((n = readSync(fd, buf, 0, buf.length, pos)) > 0) { h.update(buf.subarray(0, n)); pos += n; size += n; }
+    let pos = offset, left = length < 0 ? Infinity : length, n = 0, size = 0;
+    while (left > 0 && (n = readSync(fd, buf, 0, Math.min(buf.length, left), pos)) > 0) {
+      h.update(buf.subarray(0, n)); pos += n; size += n; left -= n;
+    }
+    if (length >= 0 && size !== length) throw Object.assign(new Error('file ended ' + (length - size) + ' bytes early'), { code: 'EIO' });
     parentPort.postMessage({ id, hex: h.digest('hex'), size });
   } catch (e) {
     parentPort.postMessage({ id, error: { message: e.message, code: e.code, syscall: e.syscall } });
@@ -124,43 +130,65 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-let worker: Worker | undefined;
-let nextId = 1;
-const pending = new Map<number, Pending>();
+interface PoolWorker {
+  w: Worker;
+  pending: Map<number, Pending>;
+}
 
-function hashWorker(): Worker {
-  if (worker) return worker;
+// Two workers: hashing is CPU-bound, and more would only compete with the
+// engine's codec threads and libuv for the same cores.
+const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism()));
+const pool: (PoolWorker | undefined)[] = [];
+let nextId = 1;
+
+function poolWorker(): PoolWorker {
+  // Pick the least busy slot, starting a worker there if it has none yet.
+  let best = 0;
+  for (let i = 0; i < POOL_SIZE; i++) {
+    const p = pool[i];
+    if (!p) { best = i; break; }
+    if (p.pending.size < pool[best]!.pending.size) best = i;
+  }
+  const existing = pool[best];
+  if (existing) return existing;
   const w = new Worker(WORKER_SOURCE, { eval: true });
+  const pw: PoolWorker = { w, pending: new Map() };
   w.on('message', (m: { id: number; hex?: string; size?: number; error?: { message: string; code?: string; syscall?: string } }) => {
-    const p = pending.get(m.id);
+    const p = pw.pending.get(m.id);
     if (!p) return;
-    pending.delete(m.id);
-    if (pending.size === 0) w.unref();
+    pw.pending.delete(m.id);
+    if (pw.pending.size === 0) w.unref();
     if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code, syscall: m.error.syscall }));
     else p.resolve({ hex: m.hex!, size: m.size! });
   });
   const fail = (e: Error): void => {
-    worker = undefined;
-    for (const p of pending.values()) p.reject(e);
-    pending.clear();
+    if (pool[best] === pw) pool[best] = undefined;
+    for (const p of pw.pending.values()) p.reject(e);
+    pw.pending.clear();
   };
   w.on('error', fail);
-  w.on('exit', (code) => fail(new Error(`file-hash worker exited with code ${code}`)));
+  w.on('exit', (code) => fail(new Error(`hash worker exited with code ${code}`)));
   w.unref();
-  worker = w;
-  return w;
+  pool[best] = pw;
+  return pw;
 }
 
 /**
- * SHA-256 of the bytes of the open file `fd` (from position 0 to EOF),
- * computed in a worker thread. The caller keeps `fd` open until this resolves.
+ * SHA-256 of `length` bytes of the open file `fd` from `offset` (length -1:
+ * to EOF), computed in a worker thread. The caller keeps `fd` open until this
+ * settles. Fails (EIO) if the file is shorter than the range.
  */
-export function fileSha256(fd: number): Promise<{ hex: string; size: number }> {
-  const w = hashWorker();
+export function rangeSha256(fd: number, offset: number, length: number): Promise<{ hex: string; size: number }> {
+  const pw = poolWorker();
   const id = nextId++;
   return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    w.ref(); // keep the process alive while a hash is pending
-    w.postMessage({ id, fd });
+    pw.pending.set(id, { resolve, reject });
+    pw.w.ref(); // keep the process alive while a hash is pending
+    pw.w.postMessage({ id, fd, offset, length });
   });
+}
+
+/** SHA-256 of a whole open file, in a worker thread. */
+export function fileSha256(fd: number): Promise<{ hex: string; size: number }> {
+  return rangeSha256(fd, 0, -1);
 }

@@ -11,7 +11,7 @@ import { H5Error, withSite } from '../errors.js';
 import type { NumericDType, TypedArray } from '../dtypes.js';
 import type { UntrustedLimits } from '../untrusted.js';
 import { ATTR, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance, type Tensor } from './schema.js';
-import { boundedMap, fileSha256, modelDigestOf, SHA256_HEX, tensorSha256 } from './digest.js';
+import { boundedMap, fileSha256, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
 import { ioError } from './fsutil.js';
 
 export interface LoadOptions {
@@ -208,30 +208,36 @@ function listTensors(file: File): Scanned[] {
 
 /**
  * Loads each tensor (view if possible unless `copy`, else an async read) and
- * hashes it if `verify`, several at a time. Read errors are recorded per
- * tensor, not thrown, so verifyModel can report them all.
+ * hashes it if `verify`, several at a time. A view's bytes are the file's
+ * bytes, so views are hashed from the file by worker threads (nothing copied
+ * or hashed on the event loop); copies are hashed from memory. Read errors
+ * are recorded per tensor, not thrown, so verifyModel can report them all.
  */
-async function scan(file: File, list: Scanned[], o: { verify: boolean; copy: boolean; keep: boolean; signal?: AbortSignal }): Promise<void> {
-  // Hashing a view touches every page of the mapping: fault them in off the
-  // event loop first, so the hash's input copy does not wait on the disk.
-  if (o.verify && !o.copy && list.some((t) => t.ds.viewable === true)) await file.prefetch();
-  await boundedMap(list, (t) => t.bytes, async (t) => {
-    checkAbort(o.signal);
-    try {
-      let data: TypedArray;
-      if (!o.copy && t.ds.viewable === true) {
-        data = t.ds.view();
-        t.viewed = true;
-      } else {
-        data = (await t.ds.read({ signal: o.signal })) as TypedArray;
+async function scan(path: string, list: Scanned[], o: { verify: boolean; copy: boolean; keep: boolean; signal?: AbortSignal }): Promise<void> {
+  const fh = o.verify ? await open(path, 'r').catch((e) => { throw ioError(e, `cannot open '${path}'`); }) : undefined;
+  try {
+    await boundedMap(list, (t) => t.bytes, async (t) => {
+      checkAbort(o.signal);
+      try {
+        let data: TypedArray;
+        const offset = t.ds.offset;
+        if (!o.copy && t.ds.viewable === true) {
+          data = t.ds.view();
+          t.viewed = true;
+          if (fh && offset !== null && t.bytes > 0) t.actual = (await rangeSha256(fh.fd, offset, t.bytes)).hex;
+        } else {
+          data = (await t.ds.read({ signal: o.signal })) as TypedArray;
+        }
+        if (o.verify && t.actual === null) t.actual = await tensorSha256(data);
+        if (o.keep) t.data = data;
+      } catch (e) {
+        if (e instanceof H5Error && e.code === 'H5_ABORTED') throw e;
+        t.error = e;
       }
-      if (o.verify) t.actual = await tensorSha256(data);
-      if (o.keep) t.data = data;
-    } catch (e) {
-      if (e instanceof H5Error && e.code === 'H5_ABORTED') throw e;
-      t.error = e;
-    }
-  });
+    });
+  } finally {
+    await fh?.close();
+  }
 }
 
 function errMessage(e: unknown): string {
@@ -278,7 +284,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
         });
       }
       const list = listTensors(file);
-      await scan(file, list, { verify, copy, keep: true, signal: options.signal });
+      await scan(abs, list, { verify, copy, keep: true, signal: options.signal });
       for (const t of list) {
         if (t.error !== undefined) {
           const e = t.error;
@@ -337,7 +343,7 @@ export async function verifyModel(path: string, options: VerifyOptions = {}): Pr
         throw new H5Error(`'${abs}' is not an h5vault model (no ${ATTR.format} attribute): nothing to verify against`, { code: 'H5_UNSUPPORTED' });
       }
       const list = listTensors(file);
-      await scan(file, list, { verify: true, copy: false, keep: false, signal: options.signal });
+      await scan(abs, list, { verify: true, copy: false, keep: false, signal: options.signal });
       const problems: string[] = [];
       const tensors: TensorReport[] = list.map((t) => {
         const r: TensorReport = { name: t.name, ok: t.error === undefined && t.expected !== null && t.actual === t.expected, expected: t.expected, actual: t.actual };

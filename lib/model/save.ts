@@ -12,7 +12,7 @@ import type { Dataset } from '../dataset.js';
 import { H5Error, withSite } from '../errors.js';
 import { libraryInfo } from '../runtime.js';
 import { ATTR, canonicalJson, entriesOf, FORMAT_VERSION, packageVersion, TENSOR_SHA_ATTR, type Entry, type JsonValue, type TensorsInput } from './schema.js';
-import { boundedMap, fileSha256, modelDigestOf, tensorSha256 } from './digest.js';
+import { boundedMap, fileSha256, modelDigestOf, rangeSha256, tensorSha256 } from './digest.js';
 import { cleanStaleTemps, faultPoint, fsyncDir, ioError, syncHandle, tempPathFor, unlinkQuiet } from './fsutil.js';
 
 export interface SaveOptions {
@@ -116,6 +116,25 @@ async function writeTensor(ds: Dataset, e: Entry, filtered: boolean, p: Prepared
   }
 }
 
+/** Per-entry SHA-256: from memory (already computed) or from the file at the dataset's offset. */
+async function hashEntries(temp: string, entries: Entry[], datasets: Dataset[], inMemory: Entry[], memShas: string[]): Promise<string[]> {
+  const byEntry = new Map(inMemory.map((e, i) => [e, memShas[i]!]));
+  const fh = await open(temp, 'r');
+  try {
+    const idx = entries.map((_, i) => i).filter((i) => !byEntry.has(entries[i]!));
+    const fromFile = await boundedMap(idx, (i) => entries[i]!.byteLength, async (i) => {
+      const off = datasets[i]!.offset;
+      if (off === null) throw new H5Error(`tensor '${entries[i]!.name}' has no contiguous storage to hash`, { code: 'H5_ERROR' });
+      return (await rangeSha256(fh.fd, off, entries[i]!.byteLength)).hex;
+    });
+    const shas = entries.map((e) => byEntry.get(e) ?? '');
+    idx.forEach((i, k) => (shas[i] = fromFile[k]!));
+    return shas;
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * @internal Writes the model to a fresh temp file next to `target`, closes and
  * fsyncs it, and hashes its bytes. On any failure the temp file is removed.
@@ -129,8 +148,12 @@ export async function writeTemp(target: string, p: PreparedSave): Promise<Writte
     done += n;
     p.onProgress?.(done, total);
   };
-  // Hash on the libuv pool while libhdf5 writes on the engine's threads.
-  const hashing = boundedMap(p.entries, (e) => e.byteLength, (e) => tensorSha256(e.tensor.data));
+  // Tensors stored contiguous are hashed from the file after the writes, by
+  // worker threads (no copy on the event loop, and the hash covers what is
+  // really in the file). Compressed tensors are only available as input
+  // memory: they hash through WebCrypto, on the libuv pool, during the writes.
+  const inMemory = p.entries.filter((e) => isFiltered(e, p.compression) || e.byteLength === 0);
+  const hashing = boundedMap(inMemory, (e) => e.byteLength, (e) => tensorSha256(e.tensor.data));
   hashing.catch(() => {}); // observed below; avoid an unhandled rejection if a write fails first
   let file: File | undefined;
   try {
@@ -156,7 +179,8 @@ export async function writeTemp(target: string, p: PreparedSave): Promise<Writte
       await writeTensor(ds, e, filtered, p, progress);
       datasets.push(ds);
     }
-    const shas = await hashing;
+    file.flush(); // contiguous data leaves libhdf5's sieve buffer for the file
+    const shas = await hashEntries(temp, p.entries, datasets, inMemory, await hashing);
     checkAbort(p.signal);
     await faultPoint('attrs', where);
     // Attributes in name order after all data: the order of libhdf5 calls
