@@ -114,7 +114,7 @@ describe('dataset.view()', () => {
   it('a scalar dataset is viewable', () => {
     const p = make('scalar.h5', (f) => f.createDataset('s', { dtype: 'float64', shape: [], data: Float64Array.of(2.5) }));
     const f = File.open(p);
-    expect(Array.from(f.dataset('s').view())).toEqual([2.5]);
+    expect(Array.from(f.dataset('s').view() as Float64Array)).toEqual([2.5]);
     f.close();
   });
 });
@@ -242,7 +242,7 @@ with h5py.File(fid) as f:
     expect(r.thrown.reason).toBe('unaligned');
     // read() still works, and view({copy:true}) says it copied
     const f = File.open(p);
-    expect(Array.from(f.dataset(`f${odd}`).view({ copy: true }))).toEqual([0, 1, 2, 3]);
+    expect(Array.from(f.dataset(`f${odd}`).view({ copy: true }) as Float32Array)).toEqual([0, 1, 2, 3]);
     f.close();
   });
 
