@@ -4,7 +4,7 @@
  * LZ4 filters, so it reads every file in the comparison; the harness checks
  * each result's SHA-256 against the source data anyway.
  */
-import { readFileSync } from 'node:fs';
+import fs, { readFileSync } from 'node:fs';
 import h5wasm from 'h5wasm/node';
 import { sha256, type JobResult } from './h5vault.js';
 
@@ -17,25 +17,33 @@ export function h5wasmVersion(): string {
 }
 
 /**
- * Runs `fn` with libhdf5-wasm's diagnostics (HDF5-DIAG error stacks printed
- * through console.error) captured instead of printed; returns the first
- * "minor"/message line so a failure can say why.
+ * Runs `fn` with libhdf5-wasm's diagnostics (HDF5-DIAG error stacks, which
+ * its C stdio writes straight to fd 2 with fs.writeSync) captured instead of
+ * printed; returns the first "can't find plugin"-style line so a failure can
+ * say why.
  */
 async function quietly<T>(fn: () => Promise<T>): Promise<{ value: T; diag: string | undefined }> {
-  const write = process.stderr.write;
+  const fsMod = fs as unknown as { writeSync: (...a: unknown[]) => number };
+  const writeSync = fsMod.writeSync;
   let diag: string | undefined;
-  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    if (/HDF5-DIAG|^\s+#\d+|^\s+(major|minor):/m.test(text)) {
-      diag ??= /can't find plugin[^.\n]*|filter[^\n]*not available[^\n]*/i.exec(text)?.[0];
-      return true;
+  fsMod.writeSync = (fd: unknown, buf: unknown, ...rest: unknown[]) => {
+    if (fd === 2) {
+      // Emscripten passes (fd, heapView, offset, length, position): decode only that slice.
+      const u8 = buf as Uint8Array;
+      const off = typeof rest[0] === 'number' ? rest[0] : 0;
+      const len = typeof rest[1] === 'number' ? rest[1] : u8.byteLength - off;
+      if (diag === undefined) {
+        const text = typeof buf === 'string' ? buf : Buffer.from(u8.buffer, u8.byteOffset + off, len).toString('utf8');
+        diag = /can't find plugin|required filter[^\n]*not registered|filter[^\n]*not available/i.exec(text)?.[0];
+      }
+      return typeof buf === 'string' ? Buffer.byteLength(buf) : len;
     }
-    return (write as (...a: unknown[]) => boolean).call(process.stderr, chunk, ...rest);
-  }) as typeof process.stderr.write;
+    return writeSync.call(fs, fd, buf, ...rest);
+  };
   try {
     return { value: await fn(), diag };
   } finally {
-    process.stderr.write = write;
+    fsMod.writeSync = writeSync;
   }
 }
 
