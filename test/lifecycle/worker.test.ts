@@ -98,6 +98,9 @@ describe('worker_threads', () => {
       import(${JSON.stringify(DIST_URL)}).then((H5) => {
         const f = H5.File.open(workerData.p);
         for (let i = 0; i < 16; i++) f.dataset('x').read();
+        // Stay alive: otherwise a fast machine finishes the reads and the
+        // worker exits by itself (code 0) before terminate() arrives.
+        setInterval(() => {}, 1000);
         parentPort.postMessage('reading');
       });`;
     for (let round = 0; round < 3; round++) {
