@@ -255,8 +255,8 @@ const big = files[String(Math.max(...SIZES))];
 const ours = { view: {}, anon: null };
 for (const [m, p] of Object.entries(files)) ours.view[m] = h5vaultTimeToView(p);
 ours.model = h5vaultModel(model);
+ours.anon = anonGrowth(big); // before bandwidth(): its in-memory copy would skew RSS
 ours.bandwidth = bandwidth(big);
-ours.anon = anonGrowth(big);
 ours.cold = coldView(big);
 const py = JSON.parse(execFileSync(args.python, ['-c', PY, String(RUNS), JSON.stringify(files), model], { encoding: 'utf8', maxBuffer: 1 << 24 }));
 const wasm = await h5wasmCases(files, model);
@@ -284,6 +284,8 @@ const header = [
   `Versions: node ${process.version}, libhdf5 ${info.hdf5}, h5py ${py.h5py}; ${new Date().toISOString().slice(0, 10)}.`,
   `Times are medians of ${RUNS} runs (h5wasm: up to 5; h5py \`dset[...]\` skipped above 256 MiB), warm page cache. Ratios are peer time / h5vault time.`,
   'h5vault "time to usable view" = `File.open` + `dataset.view()` + reading the first element; h5py memmap = `h5py.File` + `get_offset()` + `numpy.memmap` + first element.',
+  'Cold cache = after `sync; echo 1 > /proc/sys/vm/drop_caches` (root); on a virtual machine the host may still cache the disk, so this is an upper bound.',
+  'RSS growth = `RssAnon` (anonymous memory) after opening, viewing and summing the largest file, minus before: file pages are `RssFile`, reclaimable, and not counted.',
   '',
 ];
 const md = [...header, ...rows, ''].join('\n');
