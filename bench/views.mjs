@@ -279,7 +279,7 @@ const info = libraryInfo();
 const header = [
   '# Zero-copy view benchmark',
   '',
-  `Command: \`node bench/views.mjs --runs ${RUNS} --sizes ${args.sizes}\` (after \`npm run build\`).`,
+  `Command: \`node --expose-gc bench/views.mjs --runs ${RUNS} --sizes ${args.sizes}\` (after \`npm run build\`).`,
   `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')}.`,
   `Versions: node ${process.version}, libhdf5 ${info.hdf5}, h5py ${py.h5py}; ${new Date().toISOString().slice(0, 10)}.`,
   `Times are medians of ${RUNS} runs (h5wasm: up to 5; h5py \`dset[...]\` skipped above 256 MiB), warm page cache. Ratios are peer time / h5vault time.`,
