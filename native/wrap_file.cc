@@ -48,7 +48,14 @@ Napi::Value FileCreate(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value FileClose(const Napi::CallbackInfo& info) {
-  unwrap_file(info, 0)->close();
+  auto f = unwrap_file(info, 0);
+  f->close();
+  ErrorInfo err;
+  {
+    Lock lock;
+    if (f->hdf5_closed()) err = f->close_error();
+  }
+  if (!err.ok()) throw_error(info.Env(), err);
   return info.Env().Undefined();
 }
 
@@ -56,13 +63,16 @@ Napi::Value FileClose(const Napi::CallbackInfo& info) {
 Napi::Value FileCloseAsync(const Napi::CallbackInfo& info) {
   auto f = unwrap_file(info, 0);
   f->close();
-  return Job::Start(info.Env(), nullptr, [f](ErrorInfo*) {
+  return Job::Start(info.Env(), nullptr, [f](ErrorInfo* err) {
     // Waiting for pending operations = waiting until do_close ran. Poll under
     // the lock; pending ops end quickly once their HDF5 calls return.
     for (;;) {
       {
         Lock lock;
-        if (f->hdf5_closed()) return;
+        if (f->hdf5_closed()) {
+          *err = f->close_error();
+          return;
+        }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }

@@ -121,7 +121,9 @@ void FileHandle::do_close() {
   hdf5_closed_ = true;
   mapping.reset();
   if (fid_ >= 0 && H5Iis_valid(fid_) > 0) {
-    if (H5Fclose(fid_) < 0) clear_error_stack();
+    // A failed close (typically: flushing metadata to a full disk) leaves
+    // libhdf5 holding the file; report it instead of pretending it closed.
+    if (H5Fclose(fid_) < 0) close_error_ = capture_error("close '" + path_ + "'");
   }
   fid_ = H5I_INVALID_HID;
 }

@@ -39,6 +39,8 @@ class FileHandle {
   bool close_requested() const;
   // True once H5Fclose ran (read under the global lock).
   bool hdf5_closed() const { return hdf5_closed_; }
+  // Set if H5Fclose failed (read under the global lock once hdf5_closed()).
+  const ErrorInfo& close_error() const { return close_error_; }
 
   // Opaque per-file slots owned by other layers (e.g. the mmap layer).
   std::shared_ptr<void> mapping;
@@ -55,6 +57,7 @@ class FileHandle {
   int pending_ = 0;
   bool close_requested_ = false;
   bool hdf5_closed_ = false;
+  ErrorInfo close_error_;
 };
 
 enum class ObjKind { Group, Dataset, Datatype, Other };
