@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel, saveModel } from '../dist/index.js';
 import { crashModel } from '../test/lifecycle/crash-child.mjs';
+import { rng } from '../dist/cli/synthetic.js';
 
 const CHILD = fileURLToPath(new URL('../test/lifecycle/crash-child.mjs', import.meta.url));
 
@@ -38,16 +39,6 @@ function parseArgs(argv) {
   return o;
 }
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs one child until killed after `delayMs` past its first "begin"; returns the generations it reported. */
 function runAndKill(path, mb, last, delayFor) {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { gaussianFloat32 } from '../lib/cli/synthetic.js';
 
 /** A fresh temp directory removed after the file's tests. */
 export function tempDir(prefix = 'h5vault-'): string {
@@ -45,29 +46,12 @@ export function h5dump(args: string[]): { status: number | null; stdout: string;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Deterministic pseudo-random generator (mulberry32) for reproducible tests. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic generators shared with the CLI's synthetic weights. */
+export { rng } from '../lib/cli/synthetic.js';
 
 /** Float32 weights ~ N(0, sigma), deterministic. */
 export function gaussian(n: number, seed = 1, sigma = 0.02): Float32Array {
-  const r = rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.max(r(), 1e-12), v = r();
-    const m = Math.sqrt(-2 * Math.log(u)) * sigma;
-    out[i] = m * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) out[i + 1] = m * Math.sin(2 * Math.PI * v);
-  }
-  return out;
+  return gaussianFloat32(n, seed, sigma);
 }
 
 export function bytesEqual(a: ArrayBufferView, b: ArrayBufferView): boolean {

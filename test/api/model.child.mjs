@@ -2,20 +2,11 @@
 //   save <path> <seed> <compression>       -> saves a deterministic model, prints the SaveResult as JSON
 //   store-save <root> <name> <count> <seed> -> saves <count> versions to a ModelStore, prints the version numbers
 import { saveModel, ModelStore, setThreadPoolSize } from '../../dist/index.js';
+import { rng } from '../../dist/cli/synthetic.js';
 
 // Lets a test vary the engine's encoder pool size (default: CPU cores).
 if (process.env.H5VAULT_TEST_THREADS) setThreadPoolSize(Number(process.env.H5VAULT_TEST_THREADS));
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function deterministicModel(seed) {
   const r = rng(seed);
