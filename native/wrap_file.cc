@@ -21,31 +21,24 @@ const char* kind_name(h5::ObjKind k) {
   }
 }
 
-Napi::Value FileOpen(const Napi::CallbackInfo& info) {
+// fileOpen(path, writable) / fileCreate(path, overwrite): same shape, the
+// flag's meaning differs.
+template <std::shared_ptr<h5::FileHandle> (*Make)(const std::string&, bool, ErrorInfo*)>
+Napi::Value OpenOrCreate(const Napi::CallbackInfo& info, const char* flag) {
   std::string path = arg_string(info, 0, "path");
-  bool writable = arg_bool(info, 1, "writable");
+  bool b = arg_bool(info, 1, flag);
   ErrorInfo err;
   std::shared_ptr<h5::FileHandle> f;
   {
     Lock lock;
-    f = h5::FileHandle::open(path, writable, &err);
+    f = Make(path, b, &err);
   }
   if (!f) throw_error(info.Env(), err);
   return wrap_file(info.Env(), f);
 }
 
-Napi::Value FileCreate(const Napi::CallbackInfo& info) {
-  std::string path = arg_string(info, 0, "path");
-  bool overwrite = arg_bool(info, 1, "overwrite");
-  ErrorInfo err;
-  std::shared_ptr<h5::FileHandle> f;
-  {
-    Lock lock;
-    f = h5::FileHandle::create(path, overwrite, &err);
-  }
-  if (!f) throw_error(info.Env(), err);
-  return wrap_file(info.Env(), f);
-}
+Napi::Value FileOpen(const Napi::CallbackInfo& info) { return OpenOrCreate<&h5::FileHandle::open>(info, "writable"); }
+Napi::Value FileCreate(const Napi::CallbackInfo& info) { return OpenOrCreate<&h5::FileHandle::create>(info, "overwrite"); }
 
 Napi::Value FileClose(const Napi::CallbackInfo& info) {
   auto f = unwrap_file(info, 0);
