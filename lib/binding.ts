@@ -62,7 +62,6 @@ export interface NativeLink {
   name: string;
   kind: 'group' | 'dataset' | 'datatype' | 'dangling' | 'external' | 'other';
   link: 'hard' | 'soft' | 'external' | 'other';
-  address: string;
 }
 
 export interface NativeAttr {

@@ -15,6 +15,19 @@ void init_dataset(Napi::Env env, Napi::Object exports);
 void init_attrs(Napi::Env env, Napi::Object exports);
 void init_untrusted(Napi::Env env, Napi::Object exports);
 
+// Brackets one synchronous call on a file (h5::OpGuard, so close() waits for
+// it) and throws the H5_CLOSED error to JS when the file is already closed.
+class JsOp {
+ public:
+  JsOp(Napi::Env env, std::shared_ptr<h5::FileHandle> f) : guard_(std::move(f), &err_) {
+    if (!guard_.ok()) throw_error(env, err_);
+  }
+
+ private:
+  h5::ErrorInfo err_;  // declared first: guard_ writes it while being constructed
+  h5::OpGuard guard_;
+};
+
 // Adopts a malloc'd buffer as an external ArrayBuffer (freed by GC, reported
 // to V8 as external memory); copies where external buffers are disallowed.
 Napi::ArrayBuffer adopt_buffer(Napi::Env env, void* data, size_t bytes);

@@ -14,17 +14,9 @@ using h5::Lock;
 
 namespace {
 
-std::shared_ptr<h5::ObjHandle> guarded(const Napi::CallbackInfo& info, std::unique_ptr<h5::OpGuard>* op) {
-  auto obj = unwrap_object(info, 0);
-  ErrorInfo err;
-  *op = std::make_unique<h5::OpGuard>(obj->file, &err);
-  if (!(*op)->ok()) throw_error(info.Env(), err);
-  return obj;
-}
-
 Napi::Value AttrList(const Napi::CallbackInfo& info) {
-  std::unique_ptr<h5::OpGuard> op;
-  auto obj = guarded(info, &op);
+  auto obj = unwrap_object(info, 0);
+  JsOp op(info.Env(), obj->file);
   std::vector<std::string> names;
   ErrorInfo err;
   bool ok;
@@ -39,8 +31,8 @@ Napi::Value AttrList(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value AttrHas(const Napi::CallbackInfo& info) {
-  std::unique_ptr<h5::OpGuard> op;
-  auto obj = guarded(info, &op);
+  auto obj = unwrap_object(info, 0);
+  JsOp op(info.Env(), obj->file);
   std::string name = arg_string(info, 1, "attribute name");
   Lock lock;
   return Napi::Boolean::New(info.Env(), h5::has_attr(obj->id, name));
@@ -49,8 +41,8 @@ Napi::Value AttrHas(const Napi::CallbackInfo& info) {
 // attrGet(obj, name) -> { dtype, scalar, shape, data: ArrayBuffer | string[] }
 Napi::Value AttrGet(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::unique_ptr<h5::OpGuard> op;
-  auto obj = guarded(info, &op);
+  auto obj = unwrap_object(info, 0);
+  JsOp op(info.Env(), obj->file);
   std::string name = arg_string(info, 1, "attribute name");
   h5::AttrValue v;
   ErrorInfo err;
@@ -84,8 +76,8 @@ Napi::Value AttrGet(const Napi::CallbackInfo& info) {
 // attrSet(obj, name, dtype, shape|null, data: TypedArray | string[])
 Napi::Value AttrSet(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::unique_ptr<h5::OpGuard> op;
-  auto obj = guarded(info, &op);
+  auto obj = unwrap_object(info, 0);
+  JsOp op(info.Env(), obj->file);
   std::string name = arg_string(info, 1, "attribute name");
   if (name.empty()) throw Napi::TypeError::New(env, "attribute name must not be empty");
   std::string dt = arg_string(info, 2, "dtype");
@@ -130,8 +122,8 @@ Napi::Value AttrSet(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value AttrDelete(const Napi::CallbackInfo& info) {
-  std::unique_ptr<h5::OpGuard> op;
-  auto obj = guarded(info, &op);
+  auto obj = unwrap_object(info, 0);
+  JsOp op(info.Env(), obj->file);
   std::string name = arg_string(info, 1, "attribute name");
   if (!obj->file->writable())
     throw_error(info.Env(), ErrorInfo::make("H5_READ_ONLY", "file '" + obj->file->path() + "' is open read-only"));

@@ -91,6 +91,15 @@ bool check_readable(const std::shared_ptr<h5::ObjHandle>& obj, const h5::Dataset
   return h5::check_filters(info, obj->path, err);
 }
 
+// Describes the dataset, checks it can be read or written and that `sel` fits
+// it; *n is the number of selected elements. Shared by reads and writes.
+bool prepare(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection& sel, h5::DatasetInfo* info,
+             hsize_t* n, ErrorInfo* err) {
+  std::vector<hsize_t> shape;
+  return describe(obj, info, err) && check_readable(obj, *info, err) &&
+         h5::selection_elements(*info, sel, n, &shape, err);
+}
+
 // Runs `op` (engine::read or engine::write) for chunked datasets. Returns true
 // when the engine handled the call (done or failed, *err says which), false
 // when the caller must use libhdf5's serial path instead.
@@ -126,10 +135,8 @@ struct ReadResult {
 void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection& sel, unsigned threads,
              const std::atomic<bool>* cancel, ReadResult* out, ErrorInfo* err) {
   h5::DatasetInfo info;
-  if (!describe(obj, &info, err) || !check_readable(obj, info, err)) return;
   hsize_t n;
-  std::vector<hsize_t> shape;
-  if (!h5::selection_elements(info, sel, &n, &shape, err)) return;
+  if (!prepare(obj, sel, &info, &n, err)) return;
   if (info.type.dtype == DType::String) {
     out->is_string = true;
     Lock lock;
@@ -197,10 +204,8 @@ void do_write(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection
     return;
   }
   h5::DatasetInfo info;
-  if (!describe(obj, &info, err) || !check_readable(obj, info, err)) return;
   hsize_t n;
-  std::vector<hsize_t> shape;
-  if (!h5::selection_elements(info, sel, &n, &shape, err)) return;
+  if (!prepare(obj, sel, &info, &n, err)) return;
   if (info.type.dtype == DType::String) {
     if (!in.is_string) {
       *err = ErrorInfo::type_error("dataset '" + obj->path + "' holds strings: pass a string[]");
@@ -286,8 +291,7 @@ Napi::Value DatasetCreate(const Napi::CallbackInfo& info) {
   spec.fletcher32 = s.Get("fletcher32").ToBoolean();
 
   ErrorInfo err;
-  h5::OpGuard op(parent->file, &err);
-  if (!op.ok()) throw_error(env, err);
+  JsOp op(env, parent->file);
   if (!parent->file->writable())
     throw_error(env, ErrorInfo::make("H5_READ_ONLY", "file '" + parent->file->path() + "' is open read-only"));
   hid_t d;
@@ -359,8 +363,7 @@ Napi::Object info_to_js(Napi::Env env, const std::shared_ptr<h5::ObjHandle>& obj
 Napi::Value DatasetInfo(const Napi::CallbackInfo& info) {
   auto obj = unwrap_kind(info, 0, h5::ObjKind::Dataset);
   ErrorInfo err;
-  h5::OpGuard op(obj->file, &err);
-  if (!op.ok()) throw_error(info.Env(), err);
+  JsOp op(info.Env(), obj->file);
   h5::DatasetInfo d;
   if (!describe(obj, &d, &err)) throw_error(info.Env(), err);
   return info_to_js(info.Env(), obj, d);
@@ -372,8 +375,7 @@ Napi::Value DatasetRead(const Napi::CallbackInfo& info) {
   engine::Selection sel = selection_of(info.Env(), info.Length() > 1 ? info[1] : info.Env().Undefined());
   unsigned threads = threads_of(info, 2);
   ErrorInfo err;
-  h5::OpGuard op(obj->file, &err);
-  if (!op.ok()) throw_error(info.Env(), err);
+  JsOp op(info.Env(), obj->file);
   ReadResult r;
   do_read(obj, sel, threads, nullptr, &r, &err);
   if (!err.ok()) throw_error(info.Env(), err);
@@ -401,8 +403,7 @@ Napi::Value DatasetWrite(const Napi::CallbackInfo& info) {
   engine::Selection sel = selection_of(info.Env(), info.Length() > 2 ? info[2] : info.Env().Undefined());
   unsigned threads = threads_of(info, 3);
   ErrorInfo err;
-  h5::OpGuard op(obj->file, &err);
-  if (!op.ok()) throw_error(info.Env(), err);
+  JsOp op(info.Env(), obj->file);
   do_write(obj, sel, threads, nullptr, in, &err);
   if (!err.ok()) throw_error(info.Env(), err);
   return info.Env().Undefined();
@@ -501,8 +502,7 @@ Napi::Value DatasetView(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto obj = unwrap_kind(info, 0, h5::ObjKind::Dataset);
   ErrorInfo err;
-  h5::OpGuard op(obj->file, &err);
-  if (!op.ok()) throw_error(env, err);
+  JsOp op(env, obj->file);
   h5::DatasetInfo d;
   if (!describe(obj, &d, &err)) throw_error(env, err);
   std::string why = view_reason(obj, d);
@@ -560,8 +560,7 @@ Napi::Value GroupWalk(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto g = unwrap_kind(info, 0, h5::ObjKind::Group);
   ErrorInfo err;
-  h5::OpGuard op(g->file, &err);
-  if (!op.ok()) throw_error(env, err);
+  JsOp op(env, g->file);
   std::vector<h5::VisitEntry> entries;
   {
     Lock lock;
@@ -580,7 +579,7 @@ Napi::Value GroupWalk(const Napi::CallbackInfo& info) {
     auto o = std::make_shared<h5::ObjHandle>(g->file, id, e.kind, h5::join_path(g->path, e.path));
     Napi::Object r = Napi::Object::New(env);
     r.Set("path", o->path);
-    r.Set("kind", e.kind == h5::ObjKind::Group ? "group" : "dataset");
+    r.Set("kind", h5::obj_kind_name(e.kind));
     r.Set("handle", wrap_object(env, o));
     if (e.kind == h5::ObjKind::Dataset) {
       // Describe now (cached natively for read-only files); JS asks for the

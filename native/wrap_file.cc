@@ -12,15 +12,6 @@ using h5::Lock;
 
 namespace {
 
-const char* kind_name(h5::ObjKind k) {
-  switch (k) {
-    case h5::ObjKind::Group: return "group";
-    case h5::ObjKind::Dataset: return "dataset";
-    case h5::ObjKind::Datatype: return "datatype";
-    default: return "other";
-  }
-}
-
 // fileOpen(path, writable) / fileCreate(path, overwrite): same shape, the
 // flag's meaning differs.
 template <std::shared_ptr<h5::FileHandle> (*Make)(const std::string&, bool, ErrorInfo*)>
@@ -83,9 +74,7 @@ Napi::Value FileState(const Napi::CallbackInfo& info) {
 
 Napi::Value FileFlush(const Napi::CallbackInfo& info) {
   auto f = unwrap_file(info, 0);
-  ErrorInfo err;
-  h5::OpGuard op(f, &err);
-  if (!op.ok()) throw_error(info.Env(), err);
+  JsOp op(info.Env(), f);
   Lock lock;
   if (H5Fflush(f->id(), H5F_SCOPE_GLOBAL) < 0) throw_error(info.Env(), h5::capture_error("flush"));
   return info.Env().Undefined();
@@ -93,9 +82,7 @@ Napi::Value FileFlush(const Napi::CallbackInfo& info) {
 
 Napi::Value FileRoot(const Napi::CallbackInfo& info) {
   auto f = unwrap_file(info, 0);
-  ErrorInfo err;
-  h5::OpGuard op(f, &err);
-  if (!op.ok()) throw_error(info.Env(), err);
+  JsOp op(info.Env(), f);
   Lock lock;
   hid_t g = H5Gopen2(f->id(), "/", H5P_DEFAULT);
   if (g < 0) throw_error(info.Env(), h5::capture_error("open root group"));
@@ -109,8 +96,7 @@ Napi::Value ObjOpen(const Napi::CallbackInfo& info) {
   ErrorInfo err;
   std::string why;
   if (!h5::valid_relative_path(path, &why)) throw Napi::TypeError::New(info.Env(), why);
-  h5::OpGuard op(parent->file, &err);
-  if (!op.ok()) throw_error(info.Env(), err);
+  JsOp op(info.Env(), parent->file);
   h5::ObjKind kind;
   std::string abs = h5::join_path(parent->path, path);
   hid_t id;
@@ -125,7 +111,7 @@ Napi::Value ObjOpen(const Napi::CallbackInfo& info) {
   auto o = std::make_shared<h5::ObjHandle>(parent->file, id, kind, abs);
   Napi::Object r = Napi::Object::New(info.Env());
   r.Set("handle", wrap_object(info.Env(), o));
-  r.Set("kind", kind_name(kind));
+  r.Set("kind", h5::obj_kind_name(kind));
   r.Set("path", abs);
   return r;
 }
@@ -135,9 +121,7 @@ Napi::Value ObjExists(const Napi::CallbackInfo& info) {
   std::string path = arg_string(info, 1, "path");
   std::string why;
   if (!h5::valid_relative_path(path, &why)) throw Napi::TypeError::New(info.Env(), why);
-  ErrorInfo err;
-  h5::OpGuard op(parent->file, &err);
-  if (!op.ok()) throw_error(info.Env(), err);
+  JsOp op(info.Env(), parent->file);
   Lock lock;
   return Napi::Boolean::New(info.Env(), h5::path_exists(parent->id, path));
 }
@@ -148,8 +132,7 @@ Napi::Value GroupCreate(const Napi::CallbackInfo& info) {
   std::string why;
   if (!h5::valid_relative_path(path, &why)) throw Napi::TypeError::New(info.Env(), why);
   ErrorInfo err;
-  h5::OpGuard op(parent->file, &err);
-  if (!op.ok()) throw_error(info.Env(), err);
+  JsOp op(info.Env(), parent->file);
   if (!parent->file->writable())
     throw_error(info.Env(), ErrorInfo::make("H5_READ_ONLY", "file '" + parent->file->path() + "' is open read-only"));
   hid_t g;
@@ -165,8 +148,7 @@ Napi::Value GroupCreate(const Napi::CallbackInfo& info) {
 Napi::Value GroupList(const Napi::CallbackInfo& info) {
   auto g = unwrap_kind(info, 0, h5::ObjKind::Group);
   ErrorInfo err;
-  h5::OpGuard op(g->file, &err);
-  if (!op.ok()) throw_error(info.Env(), err);
+  JsOp op(info.Env(), g->file);
   std::vector<h5::LinkEntry> links;
   bool ok;
   {
@@ -180,7 +162,6 @@ Napi::Value GroupList(const Napi::CallbackInfo& info) {
     e.Set("name", links[i].name);
     e.Set("kind", links[i].kind);
     e.Set("link", links[i].link);
-    e.Set("address", links[i].address);
     arr.Set(i, e);
   }
   return arr;
@@ -188,9 +169,7 @@ Napi::Value GroupList(const Napi::CallbackInfo& info) {
 
 Napi::Value ObjIdentity(const Napi::CallbackInfo& info) {
   auto o = unwrap_object(info, 0);
-  ErrorInfo err;
-  h5::OpGuard op(o->file, &err);
-  if (!op.ok()) throw_error(info.Env(), err);
+  JsOp op(info.Env(), o->file);
   Lock lock;
   return Napi::String::New(info.Env(), h5::object_identity(o->id));
 }

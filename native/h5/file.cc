@@ -137,6 +137,24 @@ ObjHandle::~ObjHandle() {
   }
 }
 
+ObjKind obj_kind(H5O_type_t t) {
+  switch (t) {
+    case H5O_TYPE_GROUP: return ObjKind::Group;
+    case H5O_TYPE_DATASET: return ObjKind::Dataset;
+    case H5O_TYPE_NAMED_DATATYPE: return ObjKind::Datatype;
+    default: return ObjKind::Other;
+  }
+}
+
+const char* obj_kind_name(ObjKind k) {
+  switch (k) {
+    case ObjKind::Group: return "group";
+    case ObjKind::Dataset: return "dataset";
+    case ObjKind::Datatype: return "datatype";
+    default: return "other";
+  }
+}
+
 bool valid_relative_path(const std::string& p, std::string* why) {
   if (p.empty()) {
     *why = "path is empty";
@@ -278,11 +296,7 @@ herr_t on_link(hid_t g, const char* name, const H5L_info_t* info, void* data) {
     H5O_info_t oi;
     if (H5Oexists_by_name(g, name, H5P_DEFAULT) > 0 &&
         H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) {
-      e.kind = oi.type == H5O_TYPE_GROUP ? "group"
-               : oi.type == H5O_TYPE_DATASET ? "dataset"
-               : oi.type == H5O_TYPE_NAMED_DATATYPE ? "datatype"
-                                                     : "other";
-      e.address = std::to_string(oi.fileno) + ":" + std::to_string(oi.addr);
+      e.kind = obj_kind_name(obj_kind(oi.type));
     } else {
       e.kind = "dangling";
     }
@@ -307,11 +321,7 @@ namespace {
 herr_t on_visit(hid_t, const char* name, const H5O_info_t* info, void* data) {
   if (std::strcmp(name, ".") == 0) return 0;  // the starting group itself
   auto* out = static_cast<std::vector<VisitEntry>*>(data);
-  ObjKind k = info->type == H5O_TYPE_GROUP ? ObjKind::Group
-              : info->type == H5O_TYPE_DATASET ? ObjKind::Dataset
-              : info->type == H5O_TYPE_NAMED_DATATYPE ? ObjKind::Datatype
-                                                     : ObjKind::Other;
-  out->push_back({name, k, info->addr});
+  out->push_back({name, obj_kind(info->type), info->addr});
   return 0;
 }
 }  // namespace

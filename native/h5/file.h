@@ -62,6 +62,10 @@ class FileHandle {
 
 enum class ObjKind { Group, Dataset, Datatype, Other };
 
+ObjKind obj_kind(H5O_type_t t);
+// "group" | "dataset" | "datatype" | "other": the names JS sees.
+const char* obj_kind_name(ObjKind k);
+
 // An open group or dataset. Destruction closes the id (takes the lock).
 class ObjHandle {
  public:
@@ -109,7 +113,6 @@ struct LinkEntry {
   std::string name;
   std::string kind;      // "group" | "dataset" | "datatype" | "dangling" | "external" | "other"
   std::string link;      // "hard" | "soft" | "external"
-  std::string address;   // object identity ("fileno:addr"), empty if not resolvable
 };
 // Links of a group, in name order. External links are listed but never followed.
 bool list_links(hid_t group, std::vector<LinkEntry>* out, ErrorInfo* err);
