@@ -22,6 +22,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "../codecs/deflate.h"
@@ -610,6 +611,32 @@ unsigned worker_count(const Options& opt, uint64_t items) {
   return w;
 }
 
+// Pins the caller's dataset id for the whole call (another thread may close
+// its own reference meanwhile) and plans the dataset. Done means go on.
+Result begin_call(hid_t dset, hid_t mem_type, bool for_write, std::optional<IdRef>* keep, Plan* p, ErrorInfo* err) {
+  h5::Lock lock;
+  if (H5Iinc_ref(dset) < 0) {
+    *err = h5::capture_error(for_write ? "engine write" : "engine read");
+    return Result::Failed;
+  }
+  keep->emplace(dset);
+  return plan_dataset(dset, mem_type, for_write, p, err);
+}
+
+// Once p->dims and p->chunk are known: chunk size, the normalised selection,
+// and the caller's buffer size checked against it (`which`: "input"/"output").
+bool bind_selection(const Selection& selection, size_t bytes, const char* which, Plan* p, Sel* s, ErrorInfo* err) {
+  p->chunk_bytes = p->es;
+  for (hsize_t c : p->chunk) p->chunk_bytes *= c;
+  if (!normalize(selection, p->dims, s, err)) return false;
+  if (uint64_t(bytes) != s->nsel * p->es) {
+    *err = ErrorInfo::range_error(std::string(which) + " buffer is " + std::to_string(bytes) +
+                                  " bytes, selection needs " + std::to_string(s->nsel * p->es));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, size_t out_bytes,
@@ -617,34 +644,15 @@ Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, s
   h5::ErrorInfo local;
   if (!err) err = &local;
   Plan p;
-  {
-    h5::Lock lock;
-    if (H5Iinc_ref(dset) < 0) {
-      *err = h5::capture_error("engine read");
-      return Result::Failed;
-    }
-  }
-  IdRef keep(dset);
-  {
-    h5::Lock lock;
-    Result r = plan_dataset(dset, mem_type, false, &p, err);
-    if (r != Result::Done) return r;
-  }
+  std::optional<IdRef> keep;
+  if (Result r = begin_call(dset, mem_type, false, &keep, &p, err); r != Result::Done) return r;
   p.index = ChunkIndex::get(dset, err);
   if (!p.index) return err->code == "H5_UNSUPPORTED" ? Result::Unsupported : Result::Failed;
   p.rank = p.index->rank();
   p.dims = p.index->dims();
   p.chunk = p.index->chunk_dims();
-  p.chunk_bytes = p.es;
-  for (hsize_t c : p.chunk) p.chunk_bytes *= c;
-
   Sel s;
-  if (!normalize(selection, p.dims, &s, err)) return Result::Failed;
-  if (uint64_t(out_bytes) != s.nsel * p.es) {
-    *err = ErrorInfo::range_error("output buffer is " + std::to_string(out_bytes) + " bytes, selection needs " +
-                                  std::to_string(s.nsel * p.es));
-    return Result::Failed;
-  }
+  if (!bind_selection(selection, out_bytes, "output", &p, &s, err)) return Result::Failed;
   if (s.nsel == 0) return Result::Done;
   if (cancelled(opt)) {
     *err = aborted();
@@ -793,18 +801,10 @@ Result write(hid_t dset, hid_t mem_type, const Selection& selection, const void*
   h5::ErrorInfo local;
   if (!err) err = &local;
   Plan p;
+  std::optional<IdRef> keep;
+  if (Result r = begin_call(dset, mem_type, true, &keep, &p, err); r != Result::Done) return r;
   {
     h5::Lock lock;
-    if (H5Iinc_ref(dset) < 0) {
-      *err = h5::capture_error("engine write");
-      return Result::Failed;
-    }
-  }
-  IdRef keep(dset);
-  {
-    h5::Lock lock;
-    Result r = plan_dataset(dset, mem_type, true, &p, err);
-    if (r != Result::Done) return r;
     Id space(H5Dget_space(dset), H5Sclose);
     Id dcpl(H5Dget_create_plist(dset), H5Pclose);
     if (space.id < 0 || dcpl.id < 0) {
@@ -821,16 +821,8 @@ Result write(hid_t dset, hid_t mem_type, const Selection& selection, const void*
       return Result::Failed;
     }
   }
-  p.chunk_bytes = p.es;
-  for (hsize_t c : p.chunk) p.chunk_bytes *= c;
-
   Sel s;
-  if (!normalize(selection, p.dims, &s, err)) return Result::Failed;
-  if (uint64_t(in_bytes) != s.nsel * p.es) {
-    *err = ErrorInfo::range_error("input buffer is " + std::to_string(in_bytes) + " bytes, selection needs " +
-                                  std::to_string(s.nsel * p.es));
-    return Result::Failed;
-  }
+  if (!bind_selection(selection, in_bytes, "input", &p, &s, err)) return Result::Failed;
   const int r = p.rank;
   for (int d = 0; d < r; ++d) {
     if (s.step[d] != 1 || s.start[d] % p.chunk[d] != 0) return Result::Unsupported;
