@@ -58,9 +58,10 @@ void unshuffle_generic(const uint8_t* __restrict in, uint8_t* __restrict out, si
   }
 }
 
-}  // namespace
-
-void shuffle(const uint8_t* in, uint8_t* out, size_t n, size_t elem_size) {
+// The frame both directions share: degenerate sizes, kernel dispatch by
+// element size, and the trailing n % elem_size bytes copied unchanged.
+template <bool Forward>
+void transpose(const uint8_t* in, uint8_t* out, size_t n, size_t elem_size) {
   if (n == 0 || !in || !out) return;
   size_t ne = elem_size ? n / elem_size : 0;
   if (elem_size <= 1 || ne <= 1) {
@@ -68,32 +69,24 @@ void shuffle(const uint8_t* in, uint8_t* out, size_t n, size_t elem_size) {
     return;
   }
   switch (elem_size) {
-    case 2: shuffle_fixed<2>(in, out, ne); break;
-    case 4: shuffle_fixed<4>(in, out, ne); break;
-    case 8: shuffle_fixed<8>(in, out, ne); break;
-    case 16: shuffle_fixed<16>(in, out, ne); break;
-    default: shuffle_generic(in, out, ne, elem_size); break;
+    case 2: Forward ? shuffle_fixed<2>(in, out, ne) : unshuffle_fixed<2>(in, out, ne); break;
+    case 4: Forward ? shuffle_fixed<4>(in, out, ne) : unshuffle_fixed<4>(in, out, ne); break;
+    case 8: Forward ? shuffle_fixed<8>(in, out, ne) : unshuffle_fixed<8>(in, out, ne); break;
+    case 16: Forward ? shuffle_fixed<16>(in, out, ne) : unshuffle_fixed<16>(in, out, ne); break;
+    default:
+      Forward ? shuffle_generic(in, out, ne, elem_size) : unshuffle_generic(in, out, ne, elem_size);
+      break;
   }
   size_t body = ne * elem_size;
   if (n > body) std::memcpy(out + body, in + body, n - body);
 }
 
+}  // namespace
+
+void shuffle(const uint8_t* in, uint8_t* out, size_t n, size_t elem_size) { transpose<true>(in, out, n, elem_size); }
+
 void unshuffle(const uint8_t* in, uint8_t* out, size_t n, size_t elem_size) {
-  if (n == 0 || !in || !out) return;
-  size_t ne = elem_size ? n / elem_size : 0;
-  if (elem_size <= 1 || ne <= 1) {
-    if (in != out) std::memmove(out, in, n);
-    return;
-  }
-  switch (elem_size) {
-    case 2: unshuffle_fixed<2>(in, out, ne); break;
-    case 4: unshuffle_fixed<4>(in, out, ne); break;
-    case 8: unshuffle_fixed<8>(in, out, ne); break;
-    case 16: unshuffle_fixed<16>(in, out, ne); break;
-    default: unshuffle_generic(in, out, ne, elem_size); break;
-  }
-  size_t body = ne * elem_size;
-  if (n > body) std::memcpy(out + body, in + body, n - body);
+  transpose<false>(in, out, n, elem_size);
 }
 
 }  // namespace h5v::codecs
