@@ -6,8 +6,8 @@
     {
       "target_name": "h5vault",
       "sources": [
-        "native/h5/lock.cc",
-        "native/h5/error.cc",
+        "native/common/lock.cc",
+        "native/common/error.cc",
         "native/h5/types.cc",
         "native/h5/file.cc",
         "native/h5/dataset.cc",
@@ -24,15 +24,17 @@
         "native/filters/register.cc",
         "native/engine/thread_pool.cc",
         "native/engine/chunk_index.cc",
-        "native/engine/engine.cc",
+        "native/engine/plan.cc",
+        "native/engine/read.cc",
+        "native/engine/write.cc",
         "native/mmap/mapping.cc",
-        "native/addon.cc",
-        "native/js_error.cc",
-        "native/handles.cc",
-        "native/wrap_file.cc",
-        "native/wrap_dataset.cc",
-        "native/wrap_attrs.cc",
-        "native/wrap_untrusted.cc"
+        "native/napi/addon.cc",
+        "native/napi/js_error.cc",
+        "native/napi/handles.cc",
+        "native/napi/wrap_file.cc",
+        "native/napi/wrap_dataset.cc",
+        "native/napi/wrap_attrs.cc",
+        "native/napi/wrap_untrusted.cc"
       ],
       "include_dirs": [
         "native",

@@ -52,7 +52,7 @@ export interface CaseResult {
   chunkBytes: number;
   threads?: number;
   bytes: number;
-  /** Target speed-up of h5vault over h5py, from issue 5 (main cases). */
+  /** Target speed-up of h5vault over h5py, the project's performance targets (main cases; docs/benchmarks.md). */
   target?: number;
   peers: Partial<Record<Peer, Timing | { error: string }>>;
   /** h5vault throughput / peer throughput (> 1: h5vault faster). */
@@ -209,7 +209,7 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
     };
 
     const MiB = 1 << 20;
-    // Main cases: issue 5's table.
+    // Main cases: the targets table of docs/benchmarks.md.
     cases.push(await readCase('gzip-1+shuffle read', 'main', CODECS['gzip-1+shuffle']!, MiB, 3));
     cases.push(await readCase('gzip-4+shuffle read', 'main', CODECS['gzip-4+shuffle']!, MiB, 3));
     cases.push(await readCase('lz4+shuffle read', 'main', CODECS['lz4+shuffle']!, MiB, 2));
@@ -261,7 +261,7 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
     }
     rmSync(src, { force: true });
 
-    // Event-loop delay during one large async read (issue 5: p99 < 20 ms).
+    // Event-loop delay during one large async read (target: p99 < 20 ms).
     eventLoop = await eventLoopCase(work, o.elSize, Math.min(o.runs, 3));
   } finally {
     if (!o.keep) rmSync(work, { recursive: true, force: true });

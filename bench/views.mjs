@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Zero-copy view benchmark (issue #3): h5vault vs h5py (dset[...] and the
+// Zero-copy view benchmark: h5vault vs h5py (dset[...] and the
 // get_offset + numpy.memmap trick) vs h5wasm, same files, same run.
 //   node bench/views.mjs [--dir DIR] [--runs N] [--sizes 16,256,1024] [--out docs/bench/views.md]
 // Needs `npm run build` (dist/) and Debian python3-h5py. Prints a markdown table

@@ -8,13 +8,10 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './cli/args.js';
+import type { Command } from './cli/command.js';
 import { describeError, EXIT, Output } from './cli/output.js';
 
-export interface Command {
-  summary: string;
-  usage: string;
-  run(argv: string[]): Promise<number>;
-}
+export type { Command } from './cli/command.js';
 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   ls: () => import('./cli/ls.js'),

@@ -1,5 +1,5 @@
 /**
- * Opening files we did not write (issue 7, DESIGN.md invariant 9). libhdf5
+ * Opening files we did not write (architecture.md, invariant 9). libhdf5
  * 1.10.8 crashes or hangs on published malformed files, so an untrusted file
  * is first walked in a CHILD PROCESS (a worker thread would share our address
  * space: its crash is ours) under a wall-clock deadline and RLIMIT_AS /
@@ -166,7 +166,7 @@ interface ChildReport {
   stamp?: FileStamp;
 }
 
-/** @internal The addon functions the child and the change check use (native/wrap_untrusted.cc). */
+/** @internal The addon functions the child and the change check use (native/napi/wrap_untrusted.cc). */
 export interface WalkChildNative {
   untrustedWalk(path: string, limits: WalkChildRequest['limits']): ChildReport;
   limitProcess(memoryBytes: number, cpuSeconds: number): { vsize: number; addressSpace: number; cpuSeconds: number };

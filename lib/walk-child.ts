@@ -1,5 +1,5 @@
 /**
- * The walk child (issue 7): a separate Node process that caps its own memory
+ * The walk child: a separate Node process that caps its own memory
  * and CPU, walks one untrusted file's metadata with libhdf5, and prints one
  * JSON line. Run by lib/untrusted.ts as `node dist/walk-child.js <request>`;
  * if libhdf5 crashes or hangs on the file, only this process dies.

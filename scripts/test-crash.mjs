@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Crash test for saveModel's atomicity (DESIGN.md invariant 5): a child saves
+// Crash test for saveModel's atomicity (docs/architecture.md, invariant 5): a child saves
 // generation after generation of a model to one path; we SIGKILL it at a random
 // moment, then check the path holds either the last generation the child
 // finished or the one it was saving, and that it verifies (every tensor

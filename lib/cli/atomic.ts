@@ -1,5 +1,5 @@
 /**
- * Atomic, durable replacement of a file (DESIGN.md invariant 5): build it
+ * Atomic, durable replacement of a file (docs/architecture.md, invariant 5): build it
  * under a temporary name in the target's directory, fsync it, rename it over
  * the target, fsync the directory. On any error the temporary file is
  * removed and the target is untouched.

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Command } from '../cli.js';
+import type { Command } from './command.js';
 import type { NumericDType, TypedArray } from '../dtypes.js';
 import { H5Error } from '../errors.js';
 import { INPUT_OPTIONS, parse, parseInteger, parseSize, str, UsageError } from './args.js';

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command } from '../cli.js';
+import type { Command } from './command.js';
 import { loadModel, saveModel } from '../model/index.js';
 import { H5Error } from '../errors.js';
 import { parseSize, parse, str } from './args.js';

@@ -1,6 +1,6 @@
 /** `h5vault info FILE`: file-level summary, plus model metadata/provenance from root attributes. */
 import { statSync } from 'node:fs';
-import type { Command } from '../cli.js';
+import type { Command } from './command.js';
 import type { AttrReadValue } from '../attrs.js';
 import { libraryInfo } from '../runtime.js';
 import { INPUT_OPTIONS, parse } from './args.js';

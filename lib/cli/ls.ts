@@ -1,5 +1,5 @@
 /** `h5vault ls FILE [PATH]`: the tree of groups and datasets with storage details. */
-import type { Command } from '../cli.js';
+import type { Command } from './command.js';
 import { Dataset } from '../dataset.js';
 import { INPUT_OPTIONS, parse } from './args.js';
 import { EXIT, formatBytes, formatShape, Output, table } from './output.js';

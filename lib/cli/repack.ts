@@ -6,7 +6,7 @@
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Command } from '../cli.js';
+import type { Command } from './command.js';
 import { native, type ObjHandle } from '../binding.js';
 import { Dataset } from '../dataset.js';
 import type { NumericDType } from '../dtypes.js';

@@ -6,7 +6,7 @@
  * decoded, fletcher32 checked where present). Failures are listed with their
  * H5Error code; exit 1 when anything failed.
  */
-import type { Command } from '../cli.js';
+import type { Command } from './command.js';
 import { H5Error } from '../errors.js';
 import { File } from '../file.js';
 import { verifyModel } from '../model/index.js';

@@ -1,5 +1,5 @@
 /**
- * Filesystem steps of an atomic, durable replace (DESIGN.md invariant 5):
+ * Filesystem steps of an atomic, durable replace (docs/architecture.md, invariant 5):
  * temp names in the target's directory, stale-temp cleanup, fsync of files
  * and directories, fs errors as H5Error, and the test-only fault hook.
  */

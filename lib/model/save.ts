@@ -1,6 +1,6 @@
 /**
  * saveModel: write tensors + provenance to a temp file next to the target,
- * close, fsync, rename over the target, fsync the directory (DESIGN.md
+ * close, fsync, rename over the target, fsync the directory (docs/architecture.md,
  * invariant 5). Byte-reproducible: tensors and attributes are written in a
  * fixed order and nothing time-dependent is stored (invariant 7).
  */

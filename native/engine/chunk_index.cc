@@ -7,7 +7,7 @@
 #include <mutex>
 #include <utility>
 
-#include "../h5/lock.h"
+#include "../common/lock.h"
 
 namespace h5v::engine {
 

@@ -1,4 +1,4 @@
-// Per-dataset chunk index (issue #5): file offset, stored size and filter mask
+// Per-dataset chunk index: file offset, stored size and filter mask
 // of every chunk, built once and shared.
 //
 // Measured on this machine with libhdf5 1.10.8 (v1 B-tree index, 1-D):
@@ -41,7 +41,7 @@
 
 #include <hdf5.h>
 
-#include "../h5/error.h"
+#include "../common/error.h"
 
 namespace h5v::engine {
 

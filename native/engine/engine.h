@@ -1,4 +1,4 @@
-// Parallel chunk pipeline (issue #5). Plain C++ over hid_t: no napi.
+// Parallel chunk pipeline. Plain C++ over hid_t: no napi.
 //
 // read():  chunk index (cached per dataset) -> raw chunk bytes under the global
 //          lock (H5Dread_chunk or pread) -> decode on the thread pool outside
@@ -41,14 +41,12 @@
 
 #include <hdf5.h>
 
-#include "../h5/error.h"
+#include "../common/error.h"
+#include "../common/selection.h"
 
 namespace h5v::engine {
 
-struct Selection {
-  // Empty vectors mean "the whole dataset". step empty means all 1.
-  std::vector<hsize_t> start, count, step;
-};
+using h5v::Selection;  // common/selection.h
 
 struct Options {
   unsigned threads = 0;                       // 0 = pool default (hardware cores)

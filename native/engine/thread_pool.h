@@ -1,4 +1,4 @@
-// Fixed-size worker pool shared by every engine call (issue #5). No HDF5, no napi.
+// Fixed-size worker pool shared by every engine call. No HDF5, no napi.
 //
 // The engine never blocks on a queued job: parallel_for() runs the loop on the
 // calling thread too and only waits for helpers that actually started, so a

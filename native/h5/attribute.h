@@ -6,7 +6,7 @@
 
 #include <hdf5.h>
 
-#include "error.h"
+#include "../common/error.h"
 #include "types.h"
 
 namespace h5v::h5 {

@@ -25,7 +25,7 @@ const char* filter_short_name(int id) {
 }
 
 // Selects `sel` in a copy of the dataset's file space; returns the memory space.
-bool make_spaces(hid_t dset, const engine::Selection& sel, Hid* fspace, Hid* mspace, ErrorInfo* err) {
+bool make_spaces(hid_t dset, const Selection& sel, Hid* fspace, Hid* mspace, ErrorInfo* err) {
   fspace->reset(H5Dget_space(dset));
   if (!*fspace) {
     *err = capture_error("get dataspace");
@@ -185,7 +185,7 @@ hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& sp
     if (spec.fletcher32) H5Pset_fletcher32(dcpl.get());
   } else if (spec.dtype != DType::String) {
     // Contiguous: allocate at creation, never write the fill value, so the
-    // data has a fixed offset at once and views are possible (issue #3).
+    // data has a fixed offset at once and views are possible.
     H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS);
     H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY);
     H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER);
@@ -209,7 +209,7 @@ bool check_filters(const DatasetInfo& info, const std::string& path, ErrorInfo* 
   return true;
 }
 
-bool selection_elements(const DatasetInfo& info, const engine::Selection& sel, hsize_t* n,
+bool selection_elements(const DatasetInfo& info, const Selection& sel, hsize_t* n,
                         std::vector<hsize_t>* out_shape, ErrorInfo* err) {
   if (sel.start.empty()) {
     *n = info.nelements;
@@ -245,7 +245,7 @@ bool selection_elements(const DatasetInfo& info, const engine::Selection& sel, h
   return true;
 }
 
-bool read_numeric(hid_t dset, DType dtype, const engine::Selection& sel, void* out, ErrorInfo* err) {
+bool read_numeric(hid_t dset, DType dtype, const Selection& sel, void* out, ErrorInfo* err) {
   Hid mtype(make_mem_type(dtype));
   Hid fspace, mspace;
   if (!make_spaces(dset, sel, &fspace, &mspace, err)) return false;
@@ -257,7 +257,7 @@ bool read_numeric(hid_t dset, DType dtype, const engine::Selection& sel, void* o
   return true;
 }
 
-bool write_numeric(hid_t dset, DType dtype, const engine::Selection& sel, const void* in, ErrorInfo* err) {
+bool write_numeric(hid_t dset, DType dtype, const Selection& sel, const void* in, ErrorInfo* err) {
   Hid mtype(make_mem_type(dtype));
   Hid fspace, mspace;
   if (!make_spaces(dset, sel, &fspace, &mspace, err)) return false;
@@ -269,7 +269,7 @@ bool write_numeric(hid_t dset, DType dtype, const engine::Selection& sel, const 
   return true;
 }
 
-bool read_strings(hid_t dset, const engine::Selection& sel, std::vector<std::string>* out, ErrorInfo* err) {
+bool read_strings(hid_t dset, const Selection& sel, std::vector<std::string>* out, ErrorInfo* err) {
   Hid ftype(H5Dget_type(dset));
   TypeInfo ti = describe_type(ftype.get());
   Hid fspace, mspace;
@@ -304,7 +304,7 @@ bool read_strings(hid_t dset, const engine::Selection& sel, std::vector<std::str
   return true;
 }
 
-bool write_strings(hid_t dset, const engine::Selection& sel, const std::vector<std::string>& in, ErrorInfo* err) {
+bool write_strings(hid_t dset, const Selection& sel, const std::vector<std::string>& in, ErrorInfo* err) {
   Hid ftype(H5Dget_type(dset));
   TypeInfo ti = describe_type(ftype.get());
   Hid fspace, mspace;

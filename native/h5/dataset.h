@@ -7,8 +7,8 @@
 
 #include <hdf5.h>
 
-#include "../engine/engine.h"
-#include "error.h"
+#include "../common/error.h"
+#include "../common/selection.h"
 #include "types.h"
 
 namespace h5v::h5 {
@@ -61,14 +61,14 @@ hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& sp
 bool check_filters(const DatasetInfo& info, const std::string& path, ErrorInfo* err);
 
 // Number of elements selected (validates the selection against the shape).
-bool selection_elements(const DatasetInfo& info, const engine::Selection& sel, hsize_t* n,
+bool selection_elements(const DatasetInfo& info, const Selection& sel, hsize_t* n,
                         std::vector<hsize_t>* out_shape, ErrorInfo* err);
 
 // Serial read/write of numeric data through libhdf5 (type conversion included).
-bool read_numeric(hid_t dset, DType dtype, const engine::Selection& sel, void* out, ErrorInfo* err);
-bool write_numeric(hid_t dset, DType dtype, const engine::Selection& sel, const void* in, ErrorInfo* err);
-bool read_strings(hid_t dset, const engine::Selection& sel, std::vector<std::string>* out, ErrorInfo* err);
-bool write_strings(hid_t dset, const engine::Selection& sel, const std::vector<std::string>& in,
+bool read_numeric(hid_t dset, DType dtype, const Selection& sel, void* out, ErrorInfo* err);
+bool write_numeric(hid_t dset, DType dtype, const Selection& sel, const void* in, ErrorInfo* err);
+bool read_strings(hid_t dset, const Selection& sel, std::vector<std::string>* out, ErrorInfo* err);
+bool write_strings(hid_t dset, const Selection& sel, const std::vector<std::string>& in,
                    ErrorInfo* err);
 
 }  // namespace h5v::h5

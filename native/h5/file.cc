@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "handle.h"
-#include "lock.h"
+#include "../common/lock.h"
 
 namespace h5v::h5 {
 

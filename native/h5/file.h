@@ -1,6 +1,6 @@
 // File and object lifetimes, plus group/link operations. Plain C++ (no napi).
 //
-// Lifetime rule (DESIGN.md invariant 2, "close() waits for pending work"):
+// Lifetime rule (docs/architecture.md, invariant 2, "close() waits for pending work"):
 // every operation brackets itself with begin_op()/end_op(). close() marks the
 // file closed at once (new operations fail with H5_CLOSED) and the HDF5 file
 // is actually closed when the last pending operation ends. Objects (groups,
@@ -13,7 +13,7 @@
 
 #include <hdf5.h>
 
-#include "error.h"
+#include "../common/error.h"
 
 namespace h5v::h5 {
 

@@ -1,5 +1,5 @@
 // h5vault dtypes <-> HDF5 datatypes. File types are little-endian; memory
-// types are native. bfloat16/float16/bool follow DESIGN.md "File format choices".
+// types are native. bfloat16/float16/bool follow docs/architecture.md "File format choices".
 #pragma once
 #include <cstddef>
 #include <string>

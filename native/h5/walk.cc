@@ -13,10 +13,10 @@
 
 #include "attribute.h"
 #include "dataset.h"
-#include "error.h"
+#include "../common/error.h"
 #include "file.h"
 #include "handle.h"
-#include "lock.h"
+#include "../common/lock.h"
 #include "types.h"
 
 namespace h5v::h5 {

@@ -1,4 +1,4 @@
-// The untrusted-file metadata walk (issue 7, DESIGN.md invariant 9). Plain C++
+// The untrusted-file metadata walk (architecture.md, invariant 9). Plain C++
 // over libhdf5, no napi: run by the walk child process (dist/walk-child.js via
 // the addon) and by the libFuzzer harness test/fuzz/fuzz_walk.cc.
 //

@@ -1,4 +1,4 @@
-// Reference-counted read-only-file mappings for zero-copy views (DESIGN.md
+// Reference-counted read-only-file mappings for zero-copy views (architecture.md,
 // invariant 4). MAP_PRIVATE with PROT_READ|PROT_WRITE: a stray write into a
 // view dirties only this process's copy-on-write page, never the file, and
 // never faults. The mapping is made from libhdf5's own file descriptor, so it
@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "../h5/error.h"
+#include "../common/error.h"
 
 namespace h5v::mmap {
 

@@ -1,4 +1,4 @@
-// Zero-copy views (issue #3, DESIGN.md invariant 4): identity, contents,
+// Zero-copy views (docs/architecture.md, invariant 4): identity, contents,
 // alignment of everything h5vault writes, and the reason for every kind of
 // dataset that cannot be viewed.
 import { describe, expect, it } from 'vitest';

@@ -9,8 +9,8 @@
 #include <cstdlib>
 
 #include "filters/register.h"
-#include "h5/error.h"
-#include "h5/lock.h"
+#include "common/error.h"
+#include "common/lock.h"
 #include "h5/walk.h"
 
 namespace {

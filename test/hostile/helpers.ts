@@ -1,4 +1,4 @@
-/** Helpers of the hostile-file tests (issue 7). */
+/** Helpers of the hostile-file tests. */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

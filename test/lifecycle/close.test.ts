@@ -1,6 +1,6 @@
 /**
  * close() with work pending, use after close, idempotence, Disposable, and
- * views outliving their file (DESIGN.md invariants 2 and 4).
+ * views outliving their file (docs/architecture.md, invariants 2 and 4).
  */
 import { describe, expect, it } from 'vitest';
 import { pbkdf2 } from 'node:crypto';

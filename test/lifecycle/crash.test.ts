@@ -1,5 +1,5 @@
 /**
- * Crash test (DESIGN.md invariant 5): SIGKILL a process that saves a model in
+ * Crash test (docs/architecture.md, invariant 5): SIGKILL a process that saves a model in
  * a loop, at random moments; after every kill the path must hold the old or
  * the new model, and it must verify. The loop lives in scripts/test-crash.mjs
  * (`npm run test:crash -- --kills 1000 --mb 256` for a longer run); CI runs

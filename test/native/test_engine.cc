@@ -18,8 +18,8 @@
 #include "engine/engine.h"
 #include "engine/thread_pool.h"
 #include "filters/register.h"
-#include "h5/error.h"
-#include "h5/lock.h"
+#include "common/error.h"
+#include "common/lock.h"
 
 using namespace h5v;
 using Bytes = std::vector<uint8_t>;

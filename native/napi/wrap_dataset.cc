@@ -15,7 +15,7 @@
 #include "engine/engine.h"
 #include "h5/dataset.h"
 #include "h5/handle.h"
-#include "h5/lock.h"
+#include "common/lock.h"
 #include "mmap/mapping.h"
 #include "wrap.h"
 

@@ -1,4 +1,4 @@
-// HDF5 errors as plain data (DESIGN.md invariant 3). The stack is walked on the
+// HDF5 errors as plain data (docs/architecture.md, invariant 3). The stack is walked on the
 // thread that failed, while the global lock is held, and carried to JS as an
 // ErrorInfo; no napi here so native tests can use it.
 #pragma once

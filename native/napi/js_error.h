@@ -2,7 +2,7 @@
 // lib/errors.ts hands its H5Error class to the addon at load (setErrorClass),
 // so native code throws the same class users catch, with code/major/minor.
 #pragma once
-#include "h5/error.h"
+#include "common/error.h"
 #include "js.h"
 
 #include <memory>

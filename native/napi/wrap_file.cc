@@ -3,7 +3,7 @@
 // global lock.
 #include "wrap.h"
 
-#include "h5/lock.h"
+#include "common/lock.h"
 
 namespace h5v::js {
 

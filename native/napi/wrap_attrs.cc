@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "h5/attribute.h"
-#include "h5/lock.h"
+#include "common/lock.h"
 #include "wrap.h"
 
 namespace h5v::js {

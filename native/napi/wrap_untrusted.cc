@@ -1,4 +1,4 @@
-// JS bindings for untrusted-file handling (issue 7): the metadata walk (run in
+// JS bindings for untrusted-file handling: the metadata walk (run in
 // the walk child process, lib/walk-child.ts), the child's own resource limits,
 // and the identity of the descriptor libhdf5 holds for an open file (the
 // parent's "did the file change between walk and open" check).
@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <utility>
 
-#include "h5/lock.h"
+#include "common/lock.h"
 #include "h5/walk.h"
 #include "wrap.h"
 

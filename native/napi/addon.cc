@@ -5,9 +5,9 @@
 
 #include "engine/engine.h"
 #include "filters/register.h"
-#include "h5/error.h"
+#include "common/error.h"
 #include "h5/file.h"
-#include "h5/lock.h"
+#include "common/lock.h"
 #include "wrap.h"
 
 namespace h5v::js {

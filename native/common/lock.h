@@ -1,4 +1,4 @@
-// The one global lock around libhdf5 (DESIGN.md invariant 2). Every H5* call
+// The one global lock around libhdf5 (docs/architecture.md, invariant 2). Every H5* call
 // made by h5vault happens while holding it; codec work, hashing and copying
 // happen outside. Recursive so that filter callbacks and nested helpers that
 // run inside a locked region may lock again.
