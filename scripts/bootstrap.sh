@@ -17,7 +17,10 @@ say() { [ "$QUIET" = 1 ] || echo "bootstrap: $*"; }
 
 # Build libraries + tools, and the interop peers the tests use.
 BUILD_PKGS="pkg-config g++ make cmake python3 libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev libaec-dev zlib1g-dev"
-PEER_PKGS="python3-h5py python3-numpy hdf5-tools hdf5-plugin-lzf python3-hdf5plugin"
+# The peer list lives in scripts/deps.mjs (one list for every script). Note
+# hdf5-filter-plugin: python3-hdf5plugin only *recommends* it, and without it
+# h5py cannot write LZ4 and Debian's LZF plugin fails to load inside Python.
+PEER_PKGS=$(node --input-type=module -e "import { PEER_PACKAGES } from './scripts/deps.mjs'; console.log(PEER_PACKAGES.join(' '))")
 want="$BUILD_PKGS"
 [ "$PEERS" = 1 ] && want="$want $PEER_PKGS"
 

@@ -11,4 +11,4 @@ export const PACKAGES = [
 export const BUILD_TOOLS = [{ bin: 'pkg-config', apt: 'pkg-config', dnf: 'pkgconf-pkg-config', brew: 'pkg-config' }];
 
 // Interop peers used by the test suite (Debian names).
-export const PEER_PACKAGES = ['python3-h5py', 'python3-numpy', 'hdf5-tools', 'hdf5-plugin-lzf', 'python3-hdf5plugin'];
+export const PEER_PACKAGES = ['python3-h5py', 'python3-numpy', 'hdf5-tools', 'hdf5-plugin-lzf', 'python3-hdf5plugin', 'hdf5-filter-plugin'];
