@@ -263,7 +263,8 @@ function modelProblems(list: Scanned[], prov: Provenance, useActual: boolean): {
  *
  * @example
  *   const m = await loadModel('model.h5', { expectDigest: res.digest });
- *   const w = m.tensors.get('dense/kernel')!.data as Float32Array;
+ *   const w = m.tensors.get('dense/kernel')!;
+ *   if (w.dtype === 'float32') w.data; // Float32Array: dtype narrows data
  *   m.close();
  */
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {

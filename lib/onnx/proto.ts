@@ -32,9 +32,9 @@ export function invalid(what: string, at: number): H5Error {
 }
 
 /**
- * Reads a varint at `pos`. Values above 2^53 lose precision as numbers, so
- * they are returned as NaN-free `Infinity`; callers that need them exact
- * (offsets, dims) refuse them. A varint is at most 10 bytes.
+ * Reads a varint at `pos`. Values above 2^53 - 1 cannot be exact numbers, so
+ * they come back as Infinity and callers that need them (tags, dims) refuse
+ * them. A varint is at most 10 bytes.
  */
 export function readVarint(buf: Uint8Array, pos: number, end: number): { value: number; next: number } {
   let value = 0;
