@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * h5vault command line: ls, info, verify, repack, bench, demo.
+ * h5vault command line: ls, info, verify, repack, bench, demo, onnx-link.
  * Each command lives in lib/cli/<name>.ts and is loaded on demand, so
  * `h5vault --help` works even when the native addon cannot load.
  * Exit codes: see EXIT in lib/cli/output.ts and docs/cli.md.
@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   repack: () => import('./cli/repack.js'),
   bench: () => import('./cli/bench.js'),
   demo: () => import('./cli/demo.js'),
+  'onnx-link': () => import('./cli/onnx-link.js'),
 };
 
 function version(): string {
@@ -31,7 +32,7 @@ async function usage(): Promise<string> {
   const lines = ['Usage: h5vault <command> [options]', '', 'Commands:'];
   for (const [name, load] of Object.entries(COMMANDS)) {
     const { command } = await load();
-    lines.push(`  ${name.padEnd(8)} ${command.summary}`);
+    lines.push(`  ${name.padEnd(9)} ${command.summary}`);
   }
   lines.push(
     '',

@@ -6,7 +6,7 @@
  */
 import { native, type CancelToken, type NativeDatasetInfo, type NativeSelection, type ObjHandle } from './binding.js';
 import { Attributes } from './attrs.js';
-import { ARRAY_TYPES, checkDataType, itemSize, type DType, type NumericDType, type TypedArray } from './dtypes.js';
+import { ARRAY_TYPES, checkDataType, itemSize, typedTensor, type DType, type NumericDType, type StringTensor, type TypedArray, type TypedTensor } from './dtypes.js';
 import { H5Error, withSite } from './errors.js';
 
 export interface Selection {
@@ -190,6 +190,23 @@ export class Dataset {
       }
     }
     return { data: this.readSync() as TypedArray, viewed: false, reason: v };
+  }
+
+  /**
+   * view() as a record whose `dtype` narrows `data` (no casts in user code):
+   * `const t = ds.viewTensor(); if (t.dtype === 'float32') t.data // Float32Array`.
+   */
+  viewTensor(options: ViewOptions = {}): TypedTensor {
+    const data = this.view(options);
+    return typedTensor(this.dtype as NumericDType, this.shape, data);
+  }
+
+  /** read() as a record whose `dtype` narrows `data` (string datasets give a StringTensor). */
+  async readTensor(options: ReadOptions = {}): Promise<TypedTensor | StringTensor> {
+    const data = await this.read(options);
+    const shape = selectionOf(options, this.shape)?.count ?? this.shape;
+    if (Array.isArray(data)) return { dtype: 'string', shape, data };
+    return typedTensor(this.dtype as NumericDType, shape, data);
   }
 
   /** Faults the dataset's mapped pages in off the event loop (no-op if not viewable). */

@@ -188,3 +188,33 @@ export function float32ToBfloat16(x: ArrayLike<number>): Uint16Array {
   for (let i = 0; i < x.length; i++) out[i] = numberToBfloat16(x[i]!);
   return out;
 }
+
+// --- typed tensor records -------------------------------------------------
+
+/**
+ * A tensor whose `dtype` says which typed array `data` is: checking `dtype`
+ * narrows `data` with no cast (`if (t.dtype === 'int64') t.data` is a
+ * BigInt64Array). float16 and bfloat16 keep their tag over Uint16Array bits.
+ */
+export type TensorOf<D extends NumericDType> = D extends NumericDType
+  ? { dtype: D; shape: number[]; data: ArrayFor<D> }
+  : never;
+
+/** The union of TensorOf every numeric dtype: what views, reads and loadModel hand out. */
+export type TypedTensor = TensorOf<NumericDType>;
+
+/** A string dataset read as a record. */
+export interface StringTensor {
+  dtype: 'string';
+  shape: number[];
+  data: string[];
+}
+
+/**
+ * Builds a TypedTensor after checking that `data` is the array class `dtype`
+ * uses (TypeError otherwise), so the record's tag never lies about its data.
+ */
+export function typedTensor(dtype: NumericDType, shape: number[], data: TypedArray): TypedTensor {
+  checkDataType(dtype, data);
+  return { dtype, shape, data } as TypedTensor;
+}

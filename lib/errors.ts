@@ -24,6 +24,12 @@ export type H5ErrorCode =
   | 'H5_NOT_VIEWABLE'
   | 'H5_CHECKSUM_MISMATCH'
   | 'H5_UNSAFE_FILE'
+  /** An optional peer dependency (onnxruntime-node) is needed but not installed. */
+  | 'H5_MISSING_PEER'
+  /** An .onnx file is not a well-formed ONNX ModelProto. */
+  | 'H5_ONNX_INVALID'
+  /** linkOnnx cannot point initializers at these datasets (listed in `tensors`). */
+  | 'H5_NOT_LINKABLE'
   | 'H5_ERROR';
 
 export interface H5ErrorDetails {

@@ -8,7 +8,7 @@ export {
 export { Attributes, type AttrValue, type AttrReadValue, type AttrSetOptions } from './attrs.js';
 export { H5Error, type H5ErrorCode, type H5ErrorDetails } from './errors.js';
 export {
-  type DType, type NumericDType, type TypedArray, DTYPES, itemSize,
+  type DType, type NumericDType, type TypedArray, type ArrayFor, type TensorOf, type TypedTensor, type StringTensor, DTYPES, itemSize,
   float16ToFloat32, float32ToFloat16, bfloat16ToFloat32, float32ToBfloat16,
   halfToNumber, numberToHalf, bfloat16ToNumber, numberToBfloat16,
 } from './dtypes.js';
@@ -29,3 +29,7 @@ export {
 } from './cli/benchmark.js';
 export { renderChart as renderBenchmarkChart, type ChartPoint, type ChartOptions } from './cli/svg.js';
 export type { BenchTensor } from './cli/synthetic.js';
+export { toOrtTensor, ortFeeds, type ToOrtOptions, type OrtType, type OrtTensor, type TensorLike, type TensorSource } from './ort.js';
+export {
+  linkOnnx, type LinkOptions, type LinkResult, type LinkedInitializer, type UnlinkableTensor,
+} from './onnx/link.js';

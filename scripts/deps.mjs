@@ -11,4 +11,6 @@ export const PACKAGES = [
 export const BUILD_TOOLS = [{ bin: 'pkg-config', apt: 'pkg-config', dnf: 'pkgconf-pkg-config', brew: 'pkg-config' }];
 
 // Interop peers used by the test suite (Debian names).
-export const PEER_PACKAGES = ['python3-h5py', 'python3-numpy', 'hdf5-tools', 'hdf5-plugin-lzf', 'python3-hdf5plugin', 'hdf5-filter-plugin'];
+export const PEER_PACKAGES = ['python3-h5py', 'python3-numpy', 'hdf5-tools', 'hdf5-plugin-lzf', 'python3-hdf5plugin', 'hdf5-filter-plugin',
+  // The ONNX Runtime end-to-end tests build real networks with torch and export them with onnx.
+  'python3-torch', 'python3-onnx'];

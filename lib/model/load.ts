@@ -8,9 +8,9 @@ import { resolve } from 'node:path';
 import { File } from '../file.js';
 import { Dataset } from '../dataset.js';
 import { H5Error, withSite } from '../errors.js';
-import type { NumericDType, TypedArray } from '../dtypes.js';
+import { typedTensor, type NumericDType, type TypedArray, type TypedTensor } from '../dtypes.js';
 import type { UntrustedLimits } from '../untrusted.js';
-import { ATTR, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance, type Tensor } from './schema.js';
+import { ATTR, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance } from './schema.js';
 import { boundedMap, fileSha256, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
 import { ioError } from './fsutil.js';
 
@@ -35,8 +35,8 @@ export interface LoadOptions {
 
 export interface LoadedModel {
   path: string;
-  /** Tensors by name ('encoder/layer0/kernel'), in name order. */
-  tensors: Map<string, Tensor>;
+  /** Tensors by name ('encoder/layer0/kernel'), in name order; `dtype` narrows `data`. */
+  tensors: Map<string, TypedTensor>;
   /** The user metadata given to saveModel ({} for files without it). */
   metadata: Record<string, JsonValue>;
   /** Root provenance attributes; null for HDF5 files not written by saveModel (verify: false only). */
@@ -263,7 +263,8 @@ function modelProblems(list: Scanned[], prov: Provenance, useActual: boolean): {
  *
  * @example
  *   const m = await loadModel('model.h5', { expectDigest: res.digest });
- *   const w = m.tensors.get('dense/kernel')!.data as Float32Array;
+ *   const w = m.tensors.get('dense/kernel')!;
+ *   if (w.dtype === 'float32') w.data; // Float32Array: dtype narrows data
  *   m.close();
  */
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
@@ -306,10 +307,10 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
         const { problems } = modelProblems(list, provenance, false);
         if (problems.length) throw new H5Error(`'${abs}': ${problems.join('; ')}`, { code: 'H5_CHECKSUM_MISMATCH' });
       }
-      const tensors = new Map<string, Tensor>();
+      const tensors = new Map<string, TypedTensor>();
       const views = new Set<string>();
       for (const t of list) {
-        tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data: t.data! });
+        tensors.set(t.name, typedTensor(t.dtype, t.shape, t.data!));
         if (t.viewed) views.add(t.name);
       }
       const close = (): void => file.close();
