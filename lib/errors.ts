@@ -24,6 +24,8 @@ export type H5ErrorCode =
   | 'H5_NOT_VIEWABLE'
   | 'H5_CHECKSUM_MISMATCH'
   | 'H5_UNSAFE_FILE'
+  /** An HDF5 file or zip archive without any Keras weight layout (loadKeras). */
+  | 'H5_NOT_KERAS'
   | 'H5_ERROR';
 
 export interface H5ErrorDetails {

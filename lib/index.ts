@@ -29,3 +29,7 @@ export {
 } from './cli/benchmark.js';
 export { renderChart as renderBenchmarkChart, type ChartPoint, type ChartOptions } from './cli/svg.js';
 export type { BenchTensor } from './cli/synthetic.js';
+export {
+  loadKeras,
+  type KerasLoadOptions, type LoadedKeras, type KerasLayer, type KerasWeight, type KerasLayout, type KerasSource, type KerasMetadata,
+} from './formats/keras.js';
