@@ -55,7 +55,7 @@ KERAS2_CONFIG = {'class_name': 'Functional', 'config': {'name': 'model', 'layers
     {'class_name': 'BatchNormalization', 'config': {'name': 'batch_normalization'}},
     {'class_name': 'Conv1D', 'config': {'name': 'conv', 'filters': 4}}]}}
 
-def keras3_weights(f, with_names=True, container='layers', extra=False):
+def keras3_weights(f, with_names=True, container='layers', extra=False, big_mb=0):
     def vars_group(path, name, values):
         g = f.create_group(path + '/vars' if path else 'vars')
         if with_names and name is not None:
@@ -72,6 +72,8 @@ def keras3_weights(f, with_names=True, container='layers', extra=False):
     vars_group(container + '/dense_1', 'head', [w(3, 2), w(2)])
     # Twelve optimizer variables: HDF5 lists '10' and '11' before '2'.
     vars_group('optimizer', 'adam', [np.array(7, dtype='<i8')] + [w(3) for _ in range(11)])
+    if big_mb:
+        vars_group(container + '/embedding', 'embed', [np.zeros((big_mb * 262144,), dtype='<f4')])
     if extra:
         g = f[container + '/dense_1/vars']
         g.create_dataset('2', data=w(2, 2), chunks=(1, 2), compression='gzip')
@@ -129,7 +131,7 @@ elif kind == 'keras3-weights':
 elif kind == 'keras-archive':
     method = zipfile.ZIP_DEFLATED if opts.get('deflate') else zipfile.ZIP_STORED
     members = tuple(opts.get('members', ['metadata.json', 'config.json', 'model.weights.h5']))
-    archive(out, keras3_bytes(with_names=opts.get('names', True)), method, opts.get('align'), members=members)
+    archive(out, keras3_bytes(with_names=opts.get('names', True), big_mb=opts.get('big_mb', 0)), method, opts.get('align'), members=members)
 elif kind == 'not-keras':
     with h5py.File(out, 'w') as f:
         f.create_dataset('encoder/layer0/kernel', data=w(4, 4))
