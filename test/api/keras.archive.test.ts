@@ -26,10 +26,14 @@ function expectSameAsH5py(m: LoadedKeras, path: string): void {
   }
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
+async function failure(p: Promise<unknown>): Promise<H5Error> {
   const e = await p.then(() => undefined, (err: unknown) => err);
   expect(e).toBeInstanceOf(H5Error);
-  return (e as H5Error).code;
+  return e as H5Error;
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  return (await failure(p)).code;
 }
 
 describe('a stored member at an ordinary offset (what Keras writes)', () => {
@@ -139,7 +143,7 @@ describe('damaged and foreign archives give typed errors and leave no temporary 
   it('a truncated archive (no end-of-central-directory record) is H5_CORRUPT', async () => {
     const p = join(dir, 'truncated.keras');
     writeFileSync(p, bytes.subarray(0, bytes.length - 200));
-    const e = await loadKeras(p, { tmpDir: scratch }).catch((x: unknown) => x as H5Error);
+    const e = await failure(loadKeras(p, { tmpDir: scratch }));
     expect(e.code).toBe('H5_CORRUPT');
     expect(e.message).toMatch(/not a valid zip archive: no end-of-central-directory record/);
     expect(readdirSync(scratch)).toEqual([]);
@@ -161,7 +165,7 @@ describe('damaged and foreign archives give typed errors and leave no temporary 
     const at = member.offset + 30 + 'model.weights.h5'.length + 2000;
     b[at] = b[at]! ^ 0xff;
     writeFileSync(p, b);
-    const e = await loadKeras(p, { tmpDir: scratch }).catch((x: unknown) => x as H5Error);
+    const e = await failure(loadKeras(p, { tmpDir: scratch }));
     expect(e.code).toBe('H5_CORRUPT');
     expect(e.message).toMatch(/model\.weights\.h5' fails its CRC-32 check/);
     expect(readdirSync(scratch)).toEqual([]);
@@ -181,7 +185,7 @@ describe('damaged and foreign archives give typed errors and leave no temporary 
   it('a zip without model.weights.h5 is H5_NOT_KERAS', async () => {
     const p = join(dir, 'config-only.keras');
     writeKeras('keras-archive', p, { members: ['metadata.json', 'config.json'] });
-    const e = await loadKeras(p).catch((x: unknown) => x as H5Error);
+    const e = await failure(loadKeras(p));
     expect(e.code).toBe('H5_NOT_KERAS');
     expect(e.message).toMatch(/is a zip archive without model\.weights\.h5; expected/);
   });
@@ -198,7 +202,7 @@ with zipfile.ZipFile(dst, 'w') as zout:
         zout.writestr(i.filename, b'{not json' if i.filename == 'config.json' else zin.read(i.filename))
 `;
     execFileSync(PYTHON, ['-c', py, good, p]);
-    const e = await loadKeras(p, { tmpDir: scratch }).catch((x: unknown) => x as H5Error);
+    const e = await failure(loadKeras(p, { tmpDir: scratch }));
     expect(e.code).toBe('H5_CORRUPT');
     expect(e.message).toMatch(/config\.json is not valid JSON/);
   });
@@ -219,7 +223,7 @@ describe('extraction into a full filesystem', () => {
     const p = join(dir, 'big.keras');
     writeKeras('keras-archive', p, { deflate: true, big_mb: 3 });
     expect(statSync(p).size).toBeLessThan(1 << 20);
-    const e = await loadKeras(p, { tmpDir: mnt }).catch((x: unknown) => x as H5Error);
+    const e = await failure(loadKeras(p, { tmpDir: mnt }));
     expect(e).toBeInstanceOf(H5Error);
     expect(e.code).toBe('H5_IO');
     expect(e.message).toMatch(/ENOSPC|no space/i);
