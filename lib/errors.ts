@@ -30,6 +30,8 @@ export type H5ErrorCode =
   | 'H5_ONNX_INVALID'
   /** linkOnnx cannot point initializers at these datasets (listed in `tensors`). */
   | 'H5_NOT_LINKABLE'
+  /** An HDF5 file or zip archive without any Keras weight layout (loadKeras). */
+  | 'H5_NOT_KERAS'
   | 'H5_ERROR';
 
 export interface H5ErrorDetails {

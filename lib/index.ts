@@ -33,3 +33,7 @@ export { toOrtTensor, ortFeeds, type ToOrtOptions, type OrtType, type OrtTensor,
 export {
   linkOnnx, type LinkOptions, type LinkResult, type LinkedInitializer, type UnlinkableTensor,
 } from './onnx/link.js';
+export {
+  loadKeras,
+  type KerasLoadOptions, type LoadedKeras, type KerasLayer, type KerasWeight, type KerasLayout, type KerasSource, type KerasMetadata,
+} from './formats/keras.js';
