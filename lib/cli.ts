@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * h5vault command line: ls, info, verify, repack, bench, demo.
+ * h5vault command line: ls, info, verify, repack, bench, demo, convert.
  * Each command lives in lib/cli/<name>.ts and is loaded on demand, so
  * `h5vault --help` works even when the native addon cannot load.
  * Exit codes: see EXIT in lib/cli/output.ts and docs/cli.md.
@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   repack: () => import('./cli/repack.js'),
   bench: () => import('./cli/bench.js'),
   demo: () => import('./cli/demo.js'),
+  convert: () => import('./cli/convert.js'),
 };
 
 function version(): string {

@@ -24,6 +24,8 @@ export type H5ErrorCode =
   | 'H5_NOT_VIEWABLE'
   | 'H5_CHECKSUM_MISMATCH'
   | 'H5_UNSAFE_FILE'
+  /** A safetensors header broke a rule of the format (`reason` says which). */
+  | 'H5_SAFETENSORS_INVALID'
   | 'H5_ERROR';
 
 export interface H5ErrorDetails {

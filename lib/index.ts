@@ -29,3 +29,9 @@ export {
 } from './cli/benchmark.js';
 export { renderChart as renderBenchmarkChart, type ChartPoint, type ChartOptions } from './cli/svg.js';
 export type { BenchTensor } from './cli/synthetic.js';
+export {
+  openSafetensors, saveSafetensors, convertModel, registerModelReader, SAFETENSORS_MAX_HEADER_BYTES, SAFETENSORS_TO_DTYPE, DTYPE_TO_SAFETENSORS,
+  type SafetensorsDType, type SafetensorsTensor, type SafetensorsFile, type SafetensorsOpenOptions, type SafetensorsTensorInput,
+  type SafetensorsInput, type SafetensorsSaveOptions, type SafetensorsSaveResult, type SafetensorsInvalidReason,
+  type ConvertOptions, type ConvertResult, type ModelReader, type ModelSource, type SourceTensor, type ReaderOptions, type OutputFormat,
+} from './formats/index.js';
