@@ -496,7 +496,7 @@ export async function writeSafetensorsAtomic(target: string, plan: Plan, options
   try {
     checkAbort(options.signal);
     await faultPoint('create', where);
-    const fh = await open(temp, 'wx');
+    const fh = await open(temp, 'wx+');
     try {
       let pos = 0;
       const put = async (bytes: Uint8Array): Promise<void> => {

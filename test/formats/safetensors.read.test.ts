@@ -15,6 +15,14 @@ import { REFERENCE_VECTORS } from './vectors.js';
 requirePeers();
 const dir = tempDir('h5vault-st-');
 
+/** Runs GC until `until()` holds (at most 50 rounds); vitest runs with --expose-gc. */
+async function collect(until: () => boolean, rounds = 50): Promise<void> {
+  for (let i = 0; i < rounds && !until(); i++) {
+    globalThis.gc!();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 // [name, safetensors dtype, shape, numpy expression], laid out in this order.
 const ALL: [string, string, number[], string][] = [
   ['f64', 'F64', [2, 3], "np.array([[0, -0.0, np.pi], [-1e308, np.inf, np.nan]], '<f8')"],
@@ -69,6 +77,7 @@ describe('openSafetensors reads what an independent writer wrote', () => {
     const p = join(dir, 'views.safetensors');
     pyWrite(p, [['a', 'F32', [256], "np.arange(256, dtype='<f4')"], ['b', 'F32', [256], "np.arange(256, dtype='<f4') * 2"]]);
     const before = readFileSync(p);
+    await collect(() => false, 5); // mappings of earlier tests are released first
     const stats0 = native.mappingStats();
     const st = await openSafetensors(p);
     expect(native.mappingStats().mappings).toBe(stats0.mappings + 1);
@@ -125,13 +134,7 @@ describe('openSafetensors reads what an independent writer wrote', () => {
   it('views outlive close() and the mapping is released when they are collected', async () => {
     const p = join(dir, 'life.safetensors');
     pyWrite(p, [['w', 'F32', [1024], "np.arange(1024, dtype='<f4')"]]);
-    const collect = async (until: () => boolean): Promise<void> => {
-      for (let i = 0; i < 50 && !until(); i++) {
-        globalThis.gc!();
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    };
-    await collect(() => false);
+    await collect(() => false, 5);
     const base = native.mappingStats().mappings;
     let w: Float32Array | undefined = await (async () => {
       const st = await openSafetensors(p);
@@ -139,7 +142,7 @@ describe('openSafetensors reads what an independent writer wrote', () => {
       st.close();
       return data;
     })();
-    await collect(() => false);
+    await collect(() => false, 5);
     expect(native.mappingStats().mappings).toBe(base + 1); // the view holds it
     expect(w[1023]).toBe(1023);
     w = undefined;

@@ -55,8 +55,8 @@ print(json.dumps({'bias': arr('z.bias', '<f4'), 'ids': [str(x) for x in arr('ids
   it("lays tensors out as the reference writer: decreasing alignment, then name; header padded with spaces to 8", async () => {
     const p = join(dir, 'layout.safetensors');
     const r = await saveSafetensors(p, TENSORS);
-    // Reference enum order, highest first: I64, F64, U32, F32, BF16, F16, F8_E4M3, BOOL.
-    expect(r.order).toEqual(['ids', 'none', 'b.u32', 'z.bias', 'emb', 'half', 'q', 'a.mask']);
+    // The reference's Dtype enum order, highest first: ... I64, F64, C64, F32, U32, I32, BF16, F16, ..., F8_E4M3, ..., BOOL.
+    expect(r.order).toEqual(['ids', 'none', 'z.bias', 'b.u32', 'emb', 'half', 'q', 'a.mask']);
     const py = pyRead(p);
     expect(py.order).toEqual(r.order);
     expect(py.n % 8).toBe(0);
