@@ -73,7 +73,7 @@ let x = 0x12345678;
 for (let i = 0; i < count * (tensorBytes / chunk.length); i++) {
   for (let j = 0; j < chunk.length; j += 4) {
     x = (x * 1664525 + 1013904223) >>> 0;
-    chunk.writeUInt32LE((x & 0x807fffff) | 0x3c000000, j); // finite floats
+    chunk.writeUInt32LE(((x & 0x807fffff) | 0x3c000000) >>> 0, j); // finite floats
   }
   writeSync(fd, chunk);
 }
