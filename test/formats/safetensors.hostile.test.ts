@@ -27,6 +27,8 @@ async function refused(p: string): Promise<H5Error & { reason: string; tensor?: 
   const e = await openSafetensors(p).then(() => null, (x: unknown) => x);
   expect(e, 'the file was accepted').toBeInstanceOf(H5Error);
   expect((e as H5Error).code).toBe('H5_SAFETENSORS_INVALID');
+  // The stack points at the caller, not at the addon or a promise job.
+  expect((e as H5Error).stack).toContain('safetensors.hostile.test.ts');
   return e as H5Error & { reason: string; tensor?: string };
 }
 
