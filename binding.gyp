@@ -34,7 +34,8 @@
         "native/napi/wrap_file.cc",
         "native/napi/wrap_dataset.cc",
         "native/napi/wrap_attrs.cc",
-        "native/napi/wrap_untrusted.cc"
+        "native/napi/wrap_untrusted.cc",
+        "native/napi/wrap_mmap.cc"
       ],
       "include_dirs": [
         "native",

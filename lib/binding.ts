@@ -100,6 +100,8 @@ export interface Native {
   cancelToken(): CancelToken;
   cancelTrigger(t: CancelToken): void;
   mappingStats(): { mappings: number; bytes: number; handles: number };
+  /** Maps a whole regular file read-only (MAP_PRIVATE); the buffer keeps the mapping alive. */
+  mapFile(path: string): Promise<{ buffer: ArrayBuffer; size: number }>;
   setThreads(n: number): number;
   attrList(o: ObjHandle): string[];
   attrHas(o: ObjHandle, name: string): boolean;

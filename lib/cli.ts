@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * h5vault command line: ls, info, verify, repack, bench, demo, onnx-link.
+ * h5vault command line: ls, info, verify, repack, bench, demo, onnx-link, convert.
  * Each command lives in lib/cli/<name>.ts and is loaded on demand, so
  * `h5vault --help` works even when the native addon cannot load.
  * Exit codes: see EXIT in lib/cli/output.ts and docs/cli.md.
@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   bench: () => import('./cli/bench.js'),
   demo: () => import('./cli/demo.js'),
   'onnx-link': () => import('./cli/onnx-link.js'),
+  convert: () => import('./cli/convert.js'),
 };
 
 function version(): string {

@@ -32,6 +32,8 @@ export type H5ErrorCode =
   | 'H5_NOT_LINKABLE'
   /** An HDF5 file or zip archive without any Keras weight layout (loadKeras). */
   | 'H5_NOT_KERAS'
+  /** A safetensors header broke a rule of the format (`reason` says which). */
+  | 'H5_SAFETENSORS_INVALID'
   | 'H5_ERROR';
 
 export interface H5ErrorDetails {

@@ -37,3 +37,9 @@ export {
   loadKeras,
   type KerasLoadOptions, type LoadedKeras, type KerasLayer, type KerasWeight, type KerasLayout, type KerasSource, type KerasMetadata,
 } from './formats/keras.js';
+export {
+  openSafetensors, saveSafetensors, convertModel, registerModelReader, SAFETENSORS_MAX_HEADER_BYTES, SAFETENSORS_TO_DTYPE, DTYPE_TO_SAFETENSORS,
+  type SafetensorsDType, type SafetensorsTensor, type SafetensorsFile, type SafetensorsOpenOptions, type SafetensorsTensorInput,
+  type SafetensorsInput, type SafetensorsSaveOptions, type SafetensorsSaveResult, type SafetensorsInvalidReason,
+  type ConvertOptions, type ConvertResult, type ModelReader, type ModelSource, type SourceTensor, type ReaderOptions, type OutputFormat,
+} from './formats/index.js';

@@ -1,5 +1,6 @@
 #include "mapping.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,8 +37,32 @@ std::shared_ptr<Mapping> Mapping::map_fd(int fd, const std::string& path, h5::Er
   return std::shared_ptr<Mapping>(new Mapping(static_cast<uint8_t*>(p), size));
 }
 
+std::shared_ptr<Mapping> Mapping::map_path(const std::string& path, h5::ErrorInfo* err) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    const int e = errno;
+    *err = h5::ErrorInfo::make(e == ENOENT ? "H5_FILE_NOT_FOUND" : "H5_OPEN_FAILED",
+                               "cannot open '" + path + "': " + std::strerror(e));
+    return nullptr;
+  }
+  struct stat st;
+  std::shared_ptr<Mapping> out;
+  if (fstat(fd, &st) != 0) {
+    *err = h5::ErrorInfo::make("H5_OPEN_FAILED", "cannot stat '" + path + "': " + std::strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    *err = h5::ErrorInfo::make("H5_OPEN_FAILED", "cannot open '" + path + "': not a regular file");
+  } else if (st.st_size == 0) {
+    g_live++;
+    out = std::shared_ptr<Mapping>(new Mapping(nullptr, 0));
+  } else {
+    out = map_fd(fd, path, err);
+  }
+  ::close(fd);
+  return out;
+}
+
 Mapping::~Mapping() {
-  ::munmap(base_, size_);
+  if (base_) ::munmap(base_, size_);
   g_live--;
   g_bytes -= size_;
 }

@@ -20,6 +20,13 @@ class Mapping {
   // Maps the whole file behind `fd` at its current size. Returns nullptr and
   // sets err (code H5_NOT_VIEWABLE) on failure.
   static std::shared_ptr<Mapping> map_fd(int fd, const std::string& path, h5::ErrorInfo* err);
+  // Opens `path` itself and maps the whole file, for formats h5vault reads
+  // without libhdf5 (safetensors). The open is O_NONBLOCK so that a FIFO is
+  // refused without waiting for a writer, and anything but a regular file is
+  // refused before a byte is read (H5_OPEN_FAILED). A missing path is
+  // H5_FILE_NOT_FOUND. An empty file gives an empty mapping (data() null).
+  // The descriptor is closed before returning: the mapping keeps the inode.
+  static std::shared_ptr<Mapping> map_path(const std::string& path, h5::ErrorInfo* err);
   ~Mapping();
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;

@@ -1,0 +1,71 @@
+/**
+ * `h5vault convert IN OUT`: a model between safetensors and h5vault's model
+ * format (convertModel), SHA-256 checked end to end, output published
+ * atomically. Exit 0 on success, 1 when a checksum does not match, 3 when a
+ * file cannot be read or written.
+ */
+import { existsSync } from 'node:fs';
+import type { Command } from './command.js';
+import { H5Error } from '../errors.js';
+import { convertModel, type OutputFormat } from '../formats/convert.js';
+import type { Compression } from '../group.js';
+import { INPUT_OPTIONS, parse, str, UsageError } from './args.js';
+import { EXIT, formatBytes, formatMs, Output } from './output.js';
+
+const USAGE = `Usage: h5vault convert IN OUT [--to safetensors|h5vault] [--compression C] [--shuffle] [--untrusted] [--force] [--json]
+
+Converts a model between safetensors and h5vault's model format (saveModel),
+in either direction: tensor names, dtypes (bfloat16, 8-bit floats) and
+metadata are kept (mapping: docs/runtime.md#safetensors). The input format is
+detected from its first bytes; the output format from OUT's extension
+(.safetensors; .h5, .hdf5, .h5vault) unless --to names it.
+Every tensor's SHA-256 is checked on read (h5vault inputs carry them) and
+again on the written file; OUT is replaced atomically.
+--compression (h5vault output): none, gzip, lzf, lz4 (default none: viewable).
+--untrusted (h5vault input): walk the file in a sandboxed child process first.
+--force: replace an existing OUT (without it an existing OUT is H5_EXISTS, exit 3).`;
+
+const CODECS = new Set(['none', 'gzip', 'lzf', 'lz4']);
+
+export const command: Command = {
+  summary: 'convert a model between safetensors and h5vault (SHA-256 checked end to end)',
+  usage: USAGE,
+  async run(argv) {
+    const { values, positionals } = parse(argv, {
+      ...INPUT_OPTIONS, to: { type: 'string' }, compression: { type: 'string' }, shuffle: { type: 'boolean' }, force: { type: 'boolean', short: 'f' },
+    }, { min: 2, max: 2, names: 'IN OUT' });
+    const out = new Output(values);
+    const to = str(values.to);
+    if (to !== undefined && to !== 'safetensors' && to !== 'h5vault') throw new UsageError(`--to must be safetensors or h5vault (got '${to}')`);
+    const compression = str(values.compression);
+    if (compression !== undefined && !CODECS.has(compression)) throw new UsageError(`--compression must be one of ${[...CODECS].join(', ')} (got '${compression}')`);
+    const [input, output] = positionals as [string, string];
+    if (!values.force && existsSync(output)) {
+      throw new H5Error(`'${output}' exists (pass --force to replace it)`, { code: 'H5_EXISTS', path: output });
+    }
+    const t0 = performance.now();
+    let bar: ReturnType<Output['progress']> | undefined;
+    const r = await convertModel(input, output, {
+      to: to as OutputFormat | undefined,
+      compression: compression as Compression | undefined,
+      shuffle: !!values.shuffle,
+      untrusted: !!values.untrusted,
+      onProgress: (done, total) => {
+        bar ??= out.progress('converting', total);
+        bar.update(done, '');
+      },
+    });
+    bar?.end();
+    const ms = performance.now() - t0;
+    if (out.json) {
+      out.emitJson({ ok: true, ...r, ms });
+    } else {
+      out.line(`${r.input} (${r.from}) -> ${r.output} (${r.to})`);
+      out.line(out.style(`OK: ${r.tensors} tensors, ${formatBytes(r.bytes)} in ${formatMs(ms)}; every tensor's SHA-256 verified in the output`, 'green'));
+      out.line(`model digest ${r.modelDigest}`);
+      out.line(`file SHA-256 ${r.digest}`);
+      if (r.copied.length) out.line(`copied into memory on the way (not viewable in place): ${r.copied.join(', ')}`);
+    }
+    return EXIT.OK;
+  },
+};

@@ -1,0 +1,570 @@
+/**
+ * safetensors (https://github.com/huggingface/safetensors, README "Format"):
+ * an 8-byte little-endian header size N, N bytes of JSON header, then the
+ * tensors' little-endian C-order bytes. openSafetensors maps the file and
+ * hands out zero-copy views (docs/views.md semantics); saveSafetensors writes
+ * the same bytes as the reference writer, atomically and durably
+ * (docs/architecture.md, invariant 5). The header is validated at least as
+ * strictly as the reference reader does (docs/runtime.md#safetensors lists
+ * every rule and the `reason` each violation gives).
+ */
+import { open, rename } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { native } from '../binding.js';
+import { ARRAY_TYPES, checkDataType, isDType, type NumericDType, type TypedArray } from '../dtypes.js';
+import { H5Error, withSite } from '../errors.js';
+import { fileSha256, leBytes } from '../model/digest.js';
+import { cleanStaleTemps, faultPoint, fsyncDir, ioError, syncHandle, tempPathFor, unlinkQuiet } from '../model/fsutil.js';
+import { compareNames, type Tensor } from '../model/schema.js';
+
+/** Every dtype name the safetensors format defines, in the reference's enum order (increasing alignment). */
+const ALL_DTYPES = [
+  'BOOL', 'F4', 'F6_E2M3', 'F6_E3M2', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F8_E4M3FNUZ', 'F8_E5M2FNUZ',
+  'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'C64', 'F64', 'I64', 'U64',
+] as const;
+type AnyDType = (typeof ALL_DTYPES)[number];
+
+const BITS: Record<AnyDType, number> = {
+  BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8, F8_E4M3FNUZ: 8, F8_E5M2FNUZ: 8,
+  I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, C64: 64, F64: 64, I64: 64, U64: 64,
+};
+
+/**
+ * The safetensors dtypes h5vault reads and writes. The 8-bit floats have no
+ * h5vault dtype: their data is the raw bytes (Uint8Array, dtype 'uint8') and
+ * `safetensorsDtype` names the format.
+ */
+export type SafetensorsDType =
+  | 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL'
+  | 'F8_E4M3' | 'F8_E5M2' | 'F8_E8M0' | 'F8_E4M3FNUZ' | 'F8_E5M2FNUZ';
+
+/** safetensors dtype -> h5vault dtype. */
+export const SAFETENSORS_TO_DTYPE: Readonly<Record<SafetensorsDType, NumericDType>> = {
+  F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16',
+  I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8',
+  U64: 'uint64', U32: 'uint32', U16: 'uint16', U8: 'uint8', BOOL: 'bool',
+  F8_E4M3: 'uint8', F8_E5M2: 'uint8', F8_E8M0: 'uint8', F8_E4M3FNUZ: 'uint8', F8_E5M2FNUZ: 'uint8',
+};
+
+/** h5vault dtype -> safetensors dtype (uint8 data may instead be written as an 8-bit float with `safetensorsDtype`). */
+export const DTYPE_TO_SAFETENSORS: Readonly<Record<NumericDType, SafetensorsDType>> = {
+  float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16',
+  int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8',
+  uint64: 'U64', uint32: 'U32', uint16: 'U16', uint8: 'U8', bool: 'BOOL',
+};
+
+export function isSafetensorsDType(x: unknown): x is SafetensorsDType {
+  return typeof x === 'string' && Object.prototype.hasOwnProperty.call(SAFETENSORS_TO_DTYPE, x);
+}
+
+/** The reference reader's cap on N (safetensors/src/tensor.rs, MAX_HEADER_SIZE). */
+export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
+
+/** Why a header was refused: H5Error `reason` for code H5_SAFETENSORS_INVALID. */
+export type SafetensorsInvalidReason =
+  | 'file-too-small' | 'header-too-large' | 'header-out-of-bounds' | 'header-not-object' | 'header-not-utf8'
+  | 'header-not-json' | 'duplicate-key' | 'metadata-not-string-map' | 'bad-tensor-entry' | 'bad-dtype'
+  | 'bad-offsets' | 'overflow' | 'shape-mismatch' | 'overlap' | 'hole' | 'out-of-bounds';
+
+/** One tensor of an opened safetensors file. A `Tensor`, so it can be passed to saveModel as is. */
+export interface SafetensorsTensor extends Tensor {
+  /** The dtype as stored in the file ('BF16', 'F8_E4M3', ...). */
+  safetensorsDtype: SafetensorsDType;
+  /** Absolute file offset of the tensor's first byte. */
+  offset: number;
+  byteLength: number;
+  /**
+   * True when `data` is a copy: the tensor's offset is not a multiple of its
+   * item size, so no typed array can view it in place. False: `data` views
+   * the file mapping (zero-copy).
+   */
+  copied: boolean;
+}
+
+export interface SafetensorsFile {
+  /** Absolute path. */
+  path: string;
+  /** Tensors by name, in UTF-8 byte order of the names. */
+  tensors: Map<string, SafetensorsTensor>;
+  /** The header's `__metadata__` string map, or null when the file has none. */
+  metadata: Record<string, string> | null;
+  /** N: the header's size in bytes (without the 8-byte size field). */
+  headerBytes: number;
+  /** File offset of the data section (8 + N). */
+  dataOffset: number;
+  /** File size in bytes. */
+  size: number;
+  /** Names of the tensors whose data is a zero-copy view of the mapping. */
+  views: Set<string>;
+  /** Names of the tensors that had to be copied (misaligned; see SafetensorsTensor.copied). */
+  copied: Set<string>;
+  /** Drops this object's reference to the mapping. Views stay valid until collected (docs/views.md). */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+export interface SafetensorsOpenOptions {
+  /** Copy every tensor into owned memory instead of viewing the mapping (default false). */
+  copy?: boolean;
+  /** Refuse headers bigger than this (default and maximum: 100,000,000 bytes, as the reference). */
+  maxHeaderBytes?: number;
+}
+
+function invalid(path: string, reason: SafetensorsInvalidReason, what: string, tensor?: string): H5Error {
+  return new H5Error(`'${path}' is not a valid safetensors file: ${what}`, {
+    code: 'H5_SAFETENSORS_INVALID', reason, ...(tensor !== undefined ? { tensor } : {}),
+  });
+}
+
+/**
+ * The first repeated key of any object in `text` (already known to be valid
+ * JSON), or null. JSON.parse keeps the last of duplicate keys silently, and
+ * two parsers disagreeing on which one wins is how polyglot headers work.
+ */
+export function findDuplicateKey(text: string): string | null {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let j = i + 1;
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
+      if (expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        const keys = stack[stack.length - 1]!;
+        if (keys.has(key)) return key;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === 0x5b) {
+      stack.push(null);
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+    } else if (c === 0x2c) {
+      expectKey = stack[stack.length - 1] instanceof Set;
+    }
+  }
+  return null;
+}
+
+/** A validated header entry. `begin`/`end` are relative to the data section. */
+export interface HeaderEntry {
+  name: string;
+  dtype: AnyDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+export interface ParsedHeader {
+  headerBytes: number;
+  metadata: Record<string, string> | null;
+  /** In data order (ascending offsets). */
+  entries: HeaderEntry[];
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A non-negative integer from the header: 'overflow' past 2^53 (no file is that big), 'bad' if not an integer at all. */
+function headerInt(v: unknown): number | 'bad' | 'overflow' {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return 'bad';
+  return Number.isSafeInteger(v) ? v : 'overflow';
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+
+/**
+ * Parses and validates the header of a whole safetensors file held in
+ * `bytes`. Every rule of the reference reader, plus: the header must start
+ * with '{' (the format's README says MUST), no duplicate keys, no shape
+ * entry or offset above 2^53.
+ */
+export function parseSafetensorsHeader(path: string, bytes: Uint8Array, maxHeaderBytes = SAFETENSORS_MAX_HEADER_BYTES): ParsedHeader {
+  const size = bytes.byteLength;
+  if (size < 8) throw invalid(path, 'file-too-small', `the file has ${size} bytes, fewer than the 8-byte header size`);
+  const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (n64 > BigInt(maxHeaderBytes)) {
+    throw invalid(path, 'header-too-large', `the header size ${n64} exceeds the limit of ${maxHeaderBytes} bytes`);
+  }
+  const n = Number(n64);
+  if (8 + n > size) throw invalid(path, 'header-out-of-bounds', `the header size ${n} runs past the end of the ${size}-byte file`);
+  if (n === 0 || bytes[8] !== 0x7b) throw invalid(path, 'header-not-object', "the header does not begin with '{'");
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + n));
+  } catch {
+    throw invalid(path, 'header-not-utf8', 'the header is not valid UTF-8');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw invalid(path, 'header-not-json', `the header is not JSON (${(e as Error).message})`);
+  }
+  if (!isPlainObject(json)) throw invalid(path, 'header-not-object', 'the header is not a JSON object');
+  const dup = findDuplicateKey(text);
+  if (dup !== null) throw invalid(path, 'duplicate-key', `the header repeats the key ${JSON.stringify(dup)}`);
+
+  let metadata: Record<string, string> | null = null;
+  const entries: HeaderEntry[] = [];
+  for (const [name, info] of Object.entries(json)) {
+    if (name === '__metadata__') {
+      if (!isPlainObject(info) || !Object.values(info).every((v) => typeof v === 'string'))
+        throw invalid(path, 'metadata-not-string-map', '__metadata__ must be an object whose values are all strings');
+      metadata = Object.assign(Object.create(null) as Record<string, string>, info);
+      continue;
+    }
+    const where = `tensor ${JSON.stringify(name)}`;
+    if (!isPlainObject(info)) throw invalid(path, 'bad-tensor-entry', `${where} is not an object`, name);
+    const { dtype, shape, data_offsets: offsets } = info;
+    if (typeof dtype !== 'string' || !(ALL_DTYPES as readonly string[]).includes(dtype))
+      throw invalid(path, 'bad-dtype', `${where} has an unknown dtype ${JSON.stringify(dtype)}`, name);
+    if (!Array.isArray(shape)) throw invalid(path, 'bad-tensor-entry', `${where} has no shape array`, name);
+    const dims: number[] = [];
+    for (const d of shape) {
+      const v = headerInt(d);
+      if (v === 'bad') throw invalid(path, 'bad-tensor-entry', `${where} has a shape entry that is not a non-negative integer`, name);
+      if (v === 'overflow') throw invalid(path, 'overflow', `${where} has a shape entry above 2^53`, name);
+      dims.push(v);
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2)
+      throw invalid(path, 'bad-tensor-entry', `${where} has no data_offsets [begin, end]`, name);
+    const [b, e] = offsets.map(headerInt);
+    if (b === 'bad' || e === 'bad') throw invalid(path, 'bad-tensor-entry', `${where} has data_offsets that are not non-negative integers`, name);
+    if (b === 'overflow' || e === 'overflow') throw invalid(path, 'overflow', `${where} has data_offsets above 2^53`, name);
+    if (e! < b!) throw invalid(path, 'bad-offsets', `${where} ends (${e}) before it begins (${b})`, name);
+    // Exact arithmetic: the reference refuses sizes that overflow a u64.
+    let bits = BigInt(BITS[dtype as AnyDType]);
+    for (const d of dims) bits *= BigInt(d);
+    if (bits > U64_MAX) throw invalid(path, 'overflow', `${where}: shape [${dims.join(', ')}] overflows 64-bit arithmetic`, name);
+    if (bits % 8n !== 0n || bits / 8n !== BigInt(e! - b!)) {
+      throw invalid(path, 'shape-mismatch',
+        `${where}: ${dtype} shape [${dims.join(', ')}] needs ${Number(bits) / 8} bytes, data_offsets [${b}, ${e}] hold ${e! - b!}`, name);
+    }
+    entries.push({ name, dtype: dtype as AnyDType, shape: dims, begin: b!, end: e! });
+  }
+  // The data section must be covered exactly: sorted by offsets, each tensor
+  // begins where the previous one ended and the last ends at the file's end.
+  entries.sort((x, y) => x.begin - y.begin || x.end - y.end);
+  const dataLen = size - 8 - n;
+  let at = 0;
+  for (const t of entries) {
+    const where = `tensor ${JSON.stringify(t.name)}`;
+    if (t.end > dataLen) {
+      throw invalid(path, 'out-of-bounds', `${where} data_offsets [${t.begin}, ${t.end}] run past the ${dataLen}-byte data section`, t.name);
+    }
+    if (t.begin < at) throw invalid(path, 'overlap', `${where} data_offsets [${t.begin}, ${t.end}] overlap the previous tensor (ending at ${at})`, t.name);
+    if (t.begin > at) throw invalid(path, 'hole', `bytes [${at}, ${t.begin}) of the data section belong to no tensor`, t.name);
+    at = t.end;
+  }
+  if (at !== dataLen) throw invalid(path, 'hole', `bytes [${at}, ${dataLen}) at the end of the data section belong to no tensor`);
+  return { headerBytes: n, metadata, entries };
+}
+
+/**
+ * Opens a safetensors file: maps it read-only (MAP_PRIVATE), validates the
+ * header, and gives every tensor as a typed array over the mapping. Only a
+ * tensor whose offset is not a multiple of its item size is copied (and says
+ * so: `copied: true`). A non-regular file (FIFO, device, directory) is refused
+ * before any read. Hostile headers throw H5Error H5_SAFETENSORS_INVALID with a
+ * `reason`; safetensors dtypes h5vault has no representation for (F4, F6_*,
+ * C64) throw H5_UNSUPPORTED_TYPE.
+ *
+ * @example
+ *   using st = await openSafetensors('model.safetensors');
+ *   const w = st.tensors.get('dense.weight')!; // { dtype: 'float32', shape, data: Float32Array, copied: false }
+ */
+export async function openSafetensors(path: string, options: SafetensorsOpenOptions = {}): Promise<SafetensorsFile> {
+  const site = new Error();
+  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const copy = options.copy ?? false;
+  if (typeof copy !== 'boolean') throw new TypeError('copy must be a boolean');
+  const maxHeaderBytes = options.maxHeaderBytes ?? SAFETENSORS_MAX_HEADER_BYTES;
+  if (!Number.isSafeInteger(maxHeaderBytes) || maxHeaderBytes < 2 || maxHeaderBytes > SAFETENSORS_MAX_HEADER_BYTES)
+    throw new RangeError(`maxHeaderBytes must be an integer from 2 to ${SAFETENSORS_MAX_HEADER_BYTES}`);
+  return withSite(site, async () => {
+    const abs = resolve(path);
+    let mapped: { buffer: ArrayBuffer | null; size: number } = await native.mapFile(abs);
+    const all = new Uint8Array(mapped.buffer!);
+    const header = parseSafetensorsHeader(abs, all, maxHeaderBytes);
+    const dataOffset = 8 + header.headerBytes;
+    const tensors = new Map<string, SafetensorsTensor>();
+    const views = new Set<string>();
+    const copied = new Set<string>();
+    for (const e of header.entries) {
+      if (!isSafetensorsDType(e.dtype)) {
+        throw new H5Error(`tensor ${JSON.stringify(e.name)} in '${abs}' has dtype ${e.dtype}, which h5vault cannot represent`, {
+          code: 'H5_UNSUPPORTED_TYPE', tensor: e.name,
+        });
+      }
+      const dtype = SAFETENSORS_TO_DTYPE[e.dtype];
+      const C = ARRAY_TYPES[dtype];
+      const offset = dataOffset + e.begin;
+      const byteLength = e.end - e.begin;
+      const length = byteLength / C.BYTES_PER_ELEMENT;
+      let data: TypedArray;
+      let isCopy = false;
+      if (length === 0) {
+        data = new C(new ArrayBuffer(0));
+      } else if (!copy && offset % C.BYTES_PER_ELEMENT === 0) {
+        data = new C(mapped.buffer!, offset, length);
+      } else {
+        data = new C(mapped.buffer!.slice(offset, offset + byteLength));
+        isCopy = true;
+      }
+      (isCopy ? copied : views).add(e.name);
+      tensors.set(e.name, { dtype, shape: e.shape, data, safetensorsDtype: e.dtype, offset, byteLength, copied: isCopy });
+    }
+    const sorted = new Map([...tensors.entries()].sort((a, b) => compareNames(a[0], b[0])));
+    const close = (): void => {
+      // The mapping stays alive while any view holds its buffer (docs/views.md).
+      mapped = { buffer: null, size: mapped.size };
+    };
+    return {
+      path: abs, tensors: sorted, metadata: header.metadata, headerBytes: header.headerBytes, dataOffset, size: mapped.size,
+      views, copied, close, [Symbol.dispose]: close,
+    };
+  });
+}
+
+// --- writing -------------------------------------------------------------------
+
+/** A tensor to save: an h5vault Tensor, optionally stored as an 8-bit float (uint8 data). */
+export interface SafetensorsTensorInput extends Tensor {
+  /** Store under this safetensors dtype instead of the one `dtype` maps to; only the F8_* dtypes over uint8 data differ. */
+  safetensorsDtype?: SafetensorsDType;
+}
+
+export type SafetensorsInput = Record<string, SafetensorsTensorInput> | Map<string, SafetensorsTensorInput>;
+
+export interface SafetensorsSaveOptions {
+  /** Called after each tensor (or 64 MiB slice of one) with bytes written so far and in total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Aborts the save (H5_ABORTED); the target is untouched and the temp file removed. */
+  signal?: AbortSignal;
+}
+
+export interface SafetensorsSaveResult {
+  /** Absolute path of the saved file. */
+  path: string;
+  /** File size in bytes. */
+  bytes: number;
+  /** SHA-256 (hex) of the file's bytes. */
+  digest: string;
+  /** Tensor names in the order their data is laid out. */
+  order: string[];
+}
+
+/** @internal one tensor of a planned file: its header fields, and how to get its bytes when its turn comes. */
+export interface PlannedTensor {
+  name: string;
+  safetensorsDtype: SafetensorsDType;
+  shape: number[];
+  byteLength: number;
+  /** Returns the data; called once, in layout order, right before the tensor is written. */
+  load(): TypedArray | Promise<TypedArray>;
+}
+
+/** @internal a file laid out as the reference writer lays it out. */
+export interface Plan {
+  header: Buffer;
+  tensors: PlannedTensor[];
+  total: number;
+}
+
+const RANK = new Map<string, number>(ALL_DTYPES.map((d, i) => [d, i]));
+
+// A lone UTF-16 surrogate has no UTF-8 encoding: JSON.stringify would escape
+// it, and the header would then name something no other reader can match.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function wellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+
+function checkName(name: unknown, what: string): asserts name is string {
+  if (typeof name !== 'string' || name === '') throw new TypeError(`${what} must be non-empty strings`);
+  if (!wellFormed(name)) throw new TypeError(`${what} ${JSON.stringify(name)} is not valid Unicode (a lone surrogate cannot be UTF-8)`);
+}
+
+/** Validates a metadata argument: a plain object or Map of strings to strings. */
+export function checkMetadata(metadata: unknown): Record<string, string> | undefined {
+  if (metadata === undefined) return undefined;
+  const pairs = metadata instanceof Map ? [...metadata.entries()]
+    : isPlainObject(metadata) && !ArrayBuffer.isView(metadata) ? Object.entries(metadata) : null;
+  if (!pairs) throw new TypeError('metadata must be a Record<string, string> (safetensors __metadata__ holds strings only)');
+  const out = Object.create(null) as Record<string, string>;
+  for (const [k, v] of pairs) {
+    checkName(k, 'metadata keys');
+    if (typeof v !== 'string') throw new TypeError(`metadata.${k} is a ${typeof v}: safetensors __metadata__ values must be strings`);
+    if (!wellFormed(v)) throw new TypeError(`metadata.${k} is not valid Unicode`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * @internal Lays tensors out as the reference writer does: by decreasing
+ * dtype alignment (its enum order), then by name; the header is compact JSON
+ * (`__metadata__` first, keys sorted by UTF-8 bytes) padded with spaces to a
+ * multiple of 8 bytes, so every tensor is aligned to its item size.
+ */
+export function planSafetensors(tensors: PlannedTensor[], metadata: Record<string, string> | undefined): Plan {
+  const seen = new Set<string>();
+  for (const t of tensors) {
+    checkName(t.name, 'tensor names');
+    if (t.name === '__metadata__') throw new TypeError("a tensor cannot be named '__metadata__' (the header's metadata key)");
+    if (seen.has(t.name)) throw new TypeError(`tensor name ${JSON.stringify(t.name)} appears twice`);
+    seen.add(t.name);
+  }
+  const ordered = [...tensors].sort((a, b) => RANK.get(b.safetensorsDtype)! - RANK.get(a.safetensorsDtype)! || compareNames(a.name, b.name));
+  const parts: string[] = [];
+  if (metadata) {
+    const keys = Object.keys(metadata).sort(compareNames);
+    parts.push(`"__metadata__":{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`).join(',')}}`);
+  }
+  let at = 0;
+  for (const t of ordered) {
+    parts.push(`${JSON.stringify(t.name)}:{"dtype":"${t.safetensorsDtype}","shape":[${t.shape.join(',')}],"data_offsets":[${at},${at + t.byteLength}]}`);
+    at += t.byteLength;
+  }
+  const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
+  const padded = Math.ceil(json.length / 8) * 8;
+  if (padded > SAFETENSORS_MAX_HEADER_BYTES) {
+    throw new RangeError(`the safetensors header would be ${padded} bytes; readers refuse headers over ${SAFETENSORS_MAX_HEADER_BYTES}`);
+  }
+  const header = Buffer.alloc(8 + padded, 0x20);
+  header.writeBigUInt64LE(BigInt(padded), 0);
+  json.copy(header, 8);
+  return { header, tensors: ordered, total: header.length + at };
+}
+
+/** Validates saveSafetensors' tensors argument into planned tensors over the caller's data. */
+function plannedFromInput(tensors: unknown): PlannedTensor[] {
+  let pairs: [string, unknown][];
+  if (tensors instanceof Map) pairs = [...tensors.entries()];
+  else if (isPlainObject(tensors) && !ArrayBuffer.isView(tensors)) pairs = Object.entries(tensors);
+  else throw new TypeError('tensors must be a Record<string, Tensor> or a Map<string, Tensor>');
+  return pairs.map(([name, t]) => {
+    checkName(name, 'tensor names');
+    if (!isPlainObject(t)) throw new TypeError(`tensor '${name}' must be an object { dtype, shape, data }`);
+    const { dtype, shape, data, safetensorsDtype } = t as Partial<SafetensorsTensorInput>;
+    if (!isDType(dtype) || (dtype as string) === 'string') throw new TypeError(`tensor '${name}': dtype must be a numeric dtype, got '${String(dtype)}'`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new TypeError(`tensor '${name}': shape must be an array of non-negative integers`);
+    checkDataType(dtype, data, `tensor '${name}' data`);
+    const arr = data as TypedArray;
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (arr.length !== count) throw new RangeError(`tensor '${name}': data has ${arr.length} elements but shape [${shape.join(', ')}] holds ${count}`);
+    let st = DTYPE_TO_SAFETENSORS[dtype];
+    if (safetensorsDtype !== undefined) {
+      if (!isSafetensorsDType(safetensorsDtype) || SAFETENSORS_TO_DTYPE[safetensorsDtype] !== dtype)
+        throw new TypeError(`tensor '${name}': safetensorsDtype '${String(safetensorsDtype)}' cannot hold dtype '${dtype}' data`);
+      st = safetensorsDtype;
+    }
+    return { name, safetensorsDtype: st, shape: [...shape], byteLength: arr.byteLength, load: () => arr };
+  });
+}
+
+const SLICE_BYTES = 64 * 1024 * 1024;
+
+function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+}
+
+/**
+ * @internal Writes a planned file to a temp next to `target`, fsyncs it and
+ * renames it over the target, then fsyncs the directory (invariant 5).
+ * Tensors are loaded one at a time, in layout order, and written straight
+ * from their memory (a mapping stays file-backed: nothing is gathered).
+ */
+export async function writeSafetensorsAtomic(target: string, plan: Plan, options: SafetensorsSaveOptions = {}): Promise<{ bytes: number; digest: string }> {
+  const dir = dirname(target);
+  if (basename(target) === '' || target === dir) throw new TypeError(`'${target}' is not a file path`);
+  await cleanStaleTemps(dir);
+  const temp = tempPathFor(target);
+  const where = { path: target, temp };
+  let done = 0;
+  let hashed: { hex: string; size: number };
+  try {
+    checkAbort(options.signal);
+    await faultPoint('create', where);
+    const fh = await open(temp, 'wx+');
+    try {
+      let pos = 0;
+      const put = async (bytes: Uint8Array): Promise<void> => {
+        for (let off = 0; off < bytes.byteLength;) {
+          const { bytesWritten } = await fh.write(bytes, off, Math.min(bytes.byteLength - off, SLICE_BYTES), pos);
+          off += bytesWritten;
+          pos += bytesWritten;
+          done += bytesWritten;
+          options.onProgress?.(done, plan.total);
+          checkAbort(options.signal);
+        }
+      };
+      await put(plan.header);
+      for (const t of plan.tensors) {
+        checkAbort(options.signal);
+        await faultPoint('write', { ...where, tensor: t.name });
+        const data = await t.load();
+        if (data.byteLength !== t.byteLength) {
+          throw new RangeError(`tensor '${t.name}' has ${data.byteLength} bytes, its header entry says ${t.byteLength}`);
+        }
+        await put(leBytes(data));
+      }
+      await faultPoint('fsync', where);
+      await syncHandle(fh);
+      hashed = await fileSha256(fh.fd);
+    } finally {
+      await fh.close();
+    }
+    checkAbort(options.signal);
+    await faultPoint('rename', where);
+    await rename(temp, target);
+  } catch (e) {
+    await unlinkQuiet(temp);
+    throw ioError(e, `cannot save '${target}'`);
+  }
+  try {
+    await faultPoint('fsync-dir', where);
+    await fsyncDir(dir);
+  } catch (e) {
+    throw ioError(e, `saved '${target}' but could not fsync its directory: the rename may not survive power loss`);
+  }
+  return { bytes: hashed.size, digest: hashed.hex };
+}
+
+/**
+ * Saves tensors as a safetensors file, atomically and durably like saveModel
+ * (temp file in the same directory, fsync, rename, fsync of the directory).
+ * The bytes are the reference writer's for the same input: tensors ordered by
+ * decreasing dtype alignment then name, `__metadata__` keys sorted, header
+ * padded with spaces to 8 bytes. The same input always gives the same bytes.
+ *
+ * @example
+ *   await saveSafetensors('model.safetensors',
+ *     { 'dense.weight': { dtype: 'bfloat16', shape: [2, 2], data: new Uint16Array(4) } },
+ *     { format: 'pt' });
+ */
+export async function saveSafetensors(
+  path: string, tensors: SafetensorsInput, metadata?: Record<string, string> | Map<string, string>, options: SafetensorsSaveOptions = {},
+): Promise<SafetensorsSaveResult> {
+  const site = new Error();
+  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  const plan = planSafetensors(plannedFromInput(tensors), checkMetadata(metadata));
+  return withSite(site, async () => {
+    const target = resolve(path);
+    const r = await writeSafetensorsAtomic(target, plan, options);
+    return { path: target, bytes: r.bytes, digest: r.digest, order: plan.tensors.map((t) => t.name) };
+  });
+}

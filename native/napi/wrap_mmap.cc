@@ -1,0 +1,67 @@
+// JS bindings for mapping a whole file that libhdf5 does not open (formats
+// h5vault reads itself, e.g. safetensors): the open, the regular-file check
+// and mmap run on the libuv pool; the result is one external ArrayBuffer over
+// a MAP_PRIVATE mapping that lives until that buffer is collected, with the
+// same semantics as dataset views (docs/views.md).
+#include "mmap/mapping.h"
+#include "wrap.h"
+
+namespace h5v::js {
+
+namespace {
+
+struct MapHint {
+  std::shared_ptr<mmap::Mapping> mapping;
+};
+
+// The mapping as an external ArrayBuffer holding a reference on it. As for
+// dataset views, V8's external-memory accounting is cancelled: a file mapping
+// is page cache the kernel can drop, not memory a GC could free.
+Napi::Value mapping_to_js(Napi::Env env, const std::shared_ptr<mmap::Mapping>& m) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("size", static_cast<double>(m->size()));
+  if (m->size() == 0) {
+    r.Set("buffer", Napi::ArrayBuffer::New(env, 0));
+    return r;
+  }
+  auto* hint = new MapHint{m};
+  const int64_t size = static_cast<int64_t>(m->size());
+  int64_t adjusted;
+  napi_adjust_external_memory(env, -size, &adjusted);
+  napi_value ab;
+  napi_status st = napi_create_external_arraybuffer(
+      env, m->data(), m->size(),
+      [](napi_env e, void*, void* h) {
+        auto* mh = static_cast<MapHint*>(h);
+        int64_t adj;
+        napi_adjust_external_memory(e, static_cast<int64_t>(mh->mapping->size()), &adj);
+        delete mh;
+      },
+      hint, &ab);
+  if (st != napi_ok) {
+    napi_adjust_external_memory(env, size, &adjusted);
+    delete hint;
+    h5::ErrorInfo e = h5::ErrorInfo::make(
+        "H5_NOT_VIEWABLE", st == napi_no_external_buffers_allowed
+                               ? "this runtime does not allow external ArrayBuffers: the file cannot be mapped"
+                               : "napi_create_external_arraybuffer failed");
+    throw_error(env, e);
+  }
+  r.Set("buffer", Napi::ArrayBuffer(env, ab));
+  return r;
+}
+
+// mapFile(path) -> Promise<{ buffer: ArrayBuffer, size: number }>
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  std::string path = arg_string(info, 0, "path");
+  auto m = std::make_shared<std::shared_ptr<mmap::Mapping>>();
+  return Job::Start(
+      info.Env(), nullptr, [path, m](h5::ErrorInfo* err) { *m = mmap::Mapping::map_path(path, err); },
+      [m](Napi::Env env) { return mapping_to_js(env, *m); });
+}
+
+}  // namespace
+
+void init_mmap(Napi::Env env, Napi::Object exports) { exports.Set("mapFile", Napi::Function::New(env, MapFile)); }
+
+}  // namespace h5v::js
