@@ -15,6 +15,7 @@ import { cleanStaleTemps, faultPoint, fsyncDir, ioError, unlinkQuiet, writeFileA
 import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from './save.js';
 import { loadModel, type LoadedModel, type LoadOptions } from './load.js';
+import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
 
 export interface VersionInfo {
   version: number;
@@ -40,6 +41,12 @@ interface Index {
 /** loadModel's options minus what the index decides: the digest (and so trust: no untrusted walk is needed). */
 export interface StoreLoadOptions extends Omit<LoadOptions, 'expectDigest' | 'untrusted' | 'limits'> {}
 
+export interface StoreOpenOptions {
+  /** Create the store (directory and marker) if `root` is not one yet. Default false: a missing store is H5_NOT_FOUND. */
+  create?: boolean;
+  lock?: LockOptions;
+}
+
 export interface WatchOptions {
   /** Polling period, the fallback for filesystems without change events (NFS, some containers). Default 1000 ms. */
   intervalMs?: number;
@@ -47,6 +54,12 @@ export interface WatchOptions {
   persistent?: boolean;
   /** Receives errors thrown by the callback or hit while reading the index (default: rethrown asynchronously). */
   onError?: (err: unknown) => void;
+  /**
+   * The latest version the caller already knows (null: none). `cb` then fires
+   * for any other latest, including one published before the watch first
+   * read the index. Default: whatever the first read finds, without a call.
+   */
+  from?: number | null;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -84,19 +97,35 @@ export class ModelStore {
   }
 
   /**
-   * Opens (creating if absent) the store rooted at `root`.
-   * @example const store = await ModelStore.open('/var/models');
+   * Opens the store rooted at `root`. A directory that is not a store (no
+   * marker file, or no directory at all: usually a typo) is H5Error
+   * H5_NOT_FOUND unless `{ create: true }`, which creates it (and any missing
+   * parents) and marks it as a store.
+   * @example const store = await ModelStore.open('/var/models', { create: true });
    */
-  static async open(root: string, options: { lock?: LockOptions } = {}): Promise<ModelStore> {
+  static async open(root: string, options: StoreOpenOptions = {}): Promise<ModelStore> {
     if (typeof root !== 'string' || root === '') throw new TypeError('root must be a non-empty string');
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    if (options.create !== undefined && typeof options.create !== 'boolean') throw new TypeError('options.create must be a boolean');
     const abs = resolve(root);
-    try {
-      await mkdir(abs, { recursive: true });
-      const marker = join(abs, MARKER);
-      const exists = await stat(marker).then(() => true, () => false);
-      if (!exists) await writeFileAtomic(marker, `${JSON.stringify({ format: 1 })}\n`);
-    } catch (e) {
-      throw ioError(e, `cannot open model store '${abs}'`);
+    const marker = join(abs, MARKER);
+    const exists = await stat(marker).then((s) => s.isFile(), () => false);
+    if (!exists && !options.create) {
+      const dirExists = await stat(abs).then((s) => s.isDirectory(), () => false);
+      throw new H5Error(
+        dirExists
+          ? `'${abs}' is not a model store (it has no ${MARKER}); pass { create: true } to ModelStore.open to make it one`
+          : `no model store at '${abs}' (no such directory); pass { create: true } to ModelStore.open to create one`,
+        { code: 'H5_NOT_FOUND', path: abs },
+      );
+    }
+    if (!exists) {
+      try {
+        await mkdir(abs, { recursive: true });
+        await writeFileAtomic(marker, `${JSON.stringify({ format: 1 })}\n`);
+      } catch (e) {
+        throw ioError(e, `cannot create model store '${abs}'`);
+      }
     }
     return new ModelStore(abs, options.lock ?? {});
   }
@@ -302,6 +331,18 @@ export class ModelStore {
   }
 
   /**
+   * Serves the latest version of `name` and swaps to each new one once it is
+   * loaded and verified (docs/runtime.md#serving-and-hot-swap). Resolves
+   * when a version is being served.
+   * @example
+   *   const server = await store.serve('resnet', { load: (m) => makeSession(m), dispose: (s) => s.release() });
+   *   const y = await server.use((session) => session.run(feeds));
+   */
+  serve<R = ServedModel>(name: string, options: ServeOptions<R> = {}): Promise<ModelServer<R>> {
+    return serveModel(this, name, options);
+  }
+
+  /**
    * Calls `cb(version)` each time the latest version of `name` changes
    * (not for the version current when watching starts). Uses fs.watch on
    * the model directory, plus polling every `intervalMs` as a fallback.
@@ -319,7 +360,8 @@ export class ModelStore {
       else queueMicrotask(() => { throw e; });
     };
     const dir = this.dir(name);
-    let current: number | null | undefined;
+    if (options.from !== undefined && options.from !== null) checkVersion(options.from);
+    let current: number | null | undefined = options.from;
     let stopped = false;
     let checking: Promise<void> | undefined;
     let again = false;

@@ -86,7 +86,7 @@ describe('fault at each step of saveModel', () => {
 
 describe('ModelStore publish faults', () => {
   it('a failed link or index write leaves the store consistent and the next save heals it', async () => {
-    const store = await ModelStore.open(join(dir, 'store'));
+    const store = await ModelStore.open(join(dir, 'store'), { create: true });
     expect(await store.save('m', model(1))).toBe(1);
     setFaultHook((step) => {
       if (step === 'rename') throw errnoError('EIO', 'link');

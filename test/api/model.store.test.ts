@@ -27,7 +27,7 @@ const waitFor = async (cond: () => boolean, ms: number): Promise<void> => {
 
 describe('ModelStore basics', () => {
   it('versions are numbered, immutable, listed with their records; load picks latest or a given one', async () => {
-    const store = await ModelStore.open(join(dir, 'basic'));
+    const store = await ModelStore.open(join(dir, 'basic'), { create: true });
     expect(await store.versions('resnet')).toEqual([]);
     expect(await store.latest('resnet')).toBeNull();
     await expect(store.load('resnet')).rejects.toMatchObject({ code: 'H5_NOT_FOUND' });
@@ -57,7 +57,7 @@ describe('ModelStore basics', () => {
   });
 
   it('a changed version file is refused before libhdf5 parses it', async () => {
-    const store = await ModelStore.open(join(dir, 'tamper'));
+    const store = await ModelStore.open(join(dir, 'tamper'), { create: true });
     await store.save('m', model(1));
     const p = store.path('m', 1);
     const fd = openSync(p, 'r+');
@@ -70,7 +70,7 @@ describe('ModelStore basics', () => {
   });
 
   it('rejects bad names, versions and options with clear errors', async () => {
-    const store = await ModelStore.open(join(dir, 'bad'));
+    const store = await ModelStore.open(join(dir, 'bad'), { create: true });
     await expect(store.save('../evil', model(1))).rejects.toThrow(TypeError);
     await expect(store.save('a/b', model(1))).rejects.toThrow(TypeError);
     await expect(store.save('', model(1))).rejects.toThrow(TypeError);
@@ -82,11 +82,33 @@ describe('ModelStore basics', () => {
     expect(() => store.watch('ok', () => {}, { intervalMs: 1 })).toThrow(RangeError);
     await expect(ModelStore.open('')).rejects.toThrow(TypeError);
     writeFileSync(join(dir, 'not-a-dir'), 'x');
-    await expect(ModelStore.open(join(dir, 'not-a-dir'))).rejects.toMatchObject({ code: 'H5_IO' });
+    await expect(ModelStore.open(join(dir, 'not-a-dir'), { create: true })).rejects.toMatchObject({ code: 'H5_IO' });
+  });
+
+  it('open without { create: true } refuses a path that is not a store (a typo) and creates nothing', async () => {
+    const typo = join(dir, 'no-such-store', 'models');
+    const e = await ModelStore.open(typo).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(H5Error);
+    expect(e).toMatchObject({ code: 'H5_NOT_FOUND', path: typo });
+    expect((e as Error).message).toContain(typo);
+    expect((e as Error).message).toContain('{ create: true }');
+    expect(existsSync(join(dir, 'no-such-store'))).toBe(false);
+    // An existing directory that is not a store is refused too, and left unmarked.
+    mkdirSync(join(dir, 'plain-dir'));
+    await expect(ModelStore.open(join(dir, 'plain-dir'))).rejects.toMatchObject({ code: 'H5_NOT_FOUND', message: expect.stringMatching(/is not a model store/) });
+    expect(readdirSync(join(dir, 'plain-dir'))).toEqual([]);
+    writeFileSync(join(dir, 'a-file'), 'x');
+    await expect(ModelStore.open(join(dir, 'a-file'))).rejects.toMatchObject({ code: 'H5_NOT_FOUND' });
+    await expect(ModelStore.open(typo, { create: 'yes' } as never)).rejects.toThrow(TypeError);
+    // Created explicitly, it opens without the option afterwards.
+    const made = await ModelStore.open(typo, { create: true });
+    await made.save('m', model(1));
+    const again = await ModelStore.open(typo);
+    expect(await again.latest('m')).toBe(1);
   });
 
   it('a corrupt index is reported as H5_CORRUPT', async () => {
-    const store = await ModelStore.open(join(dir, 'corrupt'));
+    const store = await ModelStore.open(join(dir, 'corrupt'), { create: true });
     await store.save('m', model(1));
     writeFileSync(join(store.dir('m'), 'index.json'), '{"format": 1, "versions": [{"version": "one"}]}');
     await expect(store.load('m')).rejects.toMatchObject({ code: 'H5_CORRUPT' });
@@ -95,7 +117,7 @@ describe('ModelStore basics', () => {
 
 describe('ModelStore prune', () => {
   it('keeps the newest N; views of a pruned version stay valid after its file is unlinked', async () => {
-    const store = await ModelStore.open(join(dir, 'prune'));
+    const store = await ModelStore.open(join(dir, 'prune'), { create: true });
     for (let s = 1; s <= 5; s++) await store.save('m', model(s));
     const old = await store.load('m', 1);
     expect(old.views.has('block/w')).toBe(true);
@@ -116,7 +138,7 @@ describe('ModelStore prune', () => {
 
 describe('ModelStore watch', () => {
   it('calls back with each new latest version (fs.watch)', async () => {
-    const store = await ModelStore.open(join(dir, 'watch'));
+    const store = await ModelStore.open(join(dir, 'watch'), { create: true });
     await store.save('m', model(1));
     const seen: number[] = [];
     // A long poll period: a prompt callback proves the fs.watch path fired.
@@ -132,8 +154,20 @@ describe('ModelStore watch', () => {
     expect(seen).toEqual([2, 3]);
   });
 
+  it('with { from }, a version published before the first index read is reported too', async () => {
+    const store = await ModelStore.open(join(dir, 'watch-from'), { create: true });
+    await store.save('m', model(1));
+    await store.save('m', model(2)); // the caller knows v1 only: v2 came in before it started watching
+    const seen: number[] = [];
+    const stop = store.watch('m', (v) => void seen.push(v), { intervalMs: 60_000, from: 1 });
+    await waitFor(() => seen.length > 0, 5000);
+    stop();
+    expect(seen).toEqual([2]);
+    expect(() => store.watch('m', () => {}, { from: 0 })).toThrow(TypeError);
+  });
+
   it('falls back to polling (the model directory does not exist when watching starts)', async () => {
-    const store = await ModelStore.open(join(dir, 'poll'));
+    const store = await ModelStore.open(join(dir, 'poll'), { create: true });
     const seen: number[] = [];
     const errors: unknown[] = [];
     const stop = store.watch('late', (v) => void seen.push(v), { intervalMs: 50, onError: (e) => errors.push(e) });
@@ -145,7 +179,7 @@ describe('ModelStore watch', () => {
   });
 
   it('a throwing callback goes to onError, watching continues', async () => {
-    const store = await ModelStore.open(join(dir, 'watch-err'));
+    const store = await ModelStore.open(join(dir, 'watch-err'), { create: true });
     await store.save('m', model(1));
     const errors: unknown[] = [];
     const seen: number[] = [];
@@ -168,7 +202,7 @@ describe('ModelStore concurrency', () => {
 
   it('two processes saving to one model at once get disjoint versions, all published and valid', async () => {
     const root = join(dir, 'concurrent');
-    await ModelStore.open(root);
+    await ModelStore.open(root, { create: true });
     const [a, b] = await Promise.all([
       runNode(child, ['store-save', root, 'shared', '4', '100']),
       runNode(child, ['store-save', root, 'shared', '4', '200']),
@@ -191,7 +225,7 @@ describe('ModelStore concurrency', () => {
 
   it('a lock left by a dead process is broken; a live one times out with H5_FILE_LOCKED', async () => {
     const root = join(dir, 'locks');
-    const store = await ModelStore.open(root, { lock: { timeoutMs: 300 } });
+    const store = await ModelStore.open(root, { create: true, lock: { timeoutMs: 300 } });
     const mdir = join(root, 'm');
     mkdirSync(mdir, { recursive: true });
     const c = spawn(process.execPath, ['-e', '0']);
@@ -207,7 +241,7 @@ describe('ModelStore concurrency', () => {
   });
 
   it('an orphan version file (publisher died after link) is adopted by the next save', async () => {
-    const store = await ModelStore.open(join(dir, 'orphan'));
+    const store = await ModelStore.open(join(dir, 'orphan'), { create: true });
     await store.save('m', model(1));
     const src = store.path('m', 1);
     // Simulate: v2 fully written and linked, index not yet rewritten.
