@@ -188,6 +188,10 @@ void FileHandle::do_close() {
   }
   fid_ = H5I_INVALID_HID;
   if (hdf5_path_ != path_) {
+    if (close_error_.ok() && write_failed_) {
+      // Publishing it would replace a complete file with one missing data.
+      close_error_ = ErrorInfo::make("H5_IO", "close '" + path_ + "': a write to the new file failed");
+    }
     if (close_error_.ok()) {
       publish();
     } else {

@@ -6,6 +6,7 @@
 // is actually closed when the last pending operation ends. Objects (groups,
 // datasets) hold a shared_ptr to their file, so the FileHandle outlives them.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,6 +49,9 @@ class FileHandle {
   // an overwrite could not be published (read under the global lock once
   // hdf5_closed()).
   const ErrorInfo& close_error() const { return close_error_; }
+  // A write of data into the file failed (it may hold part of the data): an
+  // overwrite is then not published at close.
+  void mark_write_failed() { write_failed_ = true; }
   // The file libhdf5 writes: path() itself, or the temp file of an overwrite.
   const std::string& hdf5_path() const { return hdf5_path_; }
 
@@ -69,6 +73,7 @@ class FileHandle {
   int pending_ = 0;
   bool close_requested_ = false;
   bool hdf5_closed_ = false;
+  std::atomic<bool> write_failed_{false};
   ErrorInfo close_error_;
 };
 
