@@ -1,5 +1,6 @@
 #include "dataset.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -169,29 +170,53 @@ bool storage_fits_offsets(const CreateSpec& spec, size_t item, const std::string
 
 // The end of the file moved past the new storage at creation, but libhdf5
 // only extends the file itself when it closes it, where a failure (a file
-// larger than the filesystem allows: EFBIG) cannot be undone and leaves
-// nothing but a failed close. Extend it now: growing a file writes no data
-// (it stays sparse) and never cuts anything a concurrent write put there.
+// larger than the filesystem or RLIMIT_FSIZE allows: EFBIG) cannot be undone
+// and leaves nothing but a failed close. So ask the filesystem now, with a
+// scratch file in the same directory grown to that size (sparse: no data is
+// written). Never the file itself: growing it would leave it longer than
+// libhdf5's end of file, and cutting it back could cut a concurrent write.
 bool file_can_hold_allocation(hid_t parent, const std::string& name, ErrorInfo* err) {
   hid_t fid = H5Iget_file_id(parent);
   haddr_t eoa = 0;
   void* vh = nullptr;
-  bool have = fid >= 0 && H5Fget_eoa(fid, &eoa) >= 0 && H5Fget_vfd_handle(fid, H5P_DEFAULT, &vh) >= 0 && vh != nullptr;
+  std::string fname;
+  if (fid >= 0 && H5Fget_eoa(fid, &eoa) >= 0 && H5Fget_vfd_handle(fid, H5P_DEFAULT, &vh) >= 0 && vh != nullptr) {
+    ssize_t n = H5Fget_name(fid, nullptr, 0);
+    if (n > 0) {
+      fname.resize(static_cast<size_t>(n) + 1);
+      H5Fget_name(fid, fname.data(), fname.size());
+      fname.resize(static_cast<size_t>(n));
+    }
+  }
   if (fid >= 0) H5Idec_ref(fid);
   clear_error_stack();
-  if (!have) return true;  // not a POSIX file: libhdf5 reports any failure itself
-  int fd = *static_cast<int*>(vh);
+  if (fname.empty()) return true;  // not a POSIX file: libhdf5 reports any failure itself
   struct stat st;
-  if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) >= eoa) return true;
-  if (::ftruncate(fd, static_cast<off_t>(eoa)) == 0) return true;
+  if (::fstat(*static_cast<int*>(vh), &st) != 0 || static_cast<uint64_t>(st.st_size) >= eoa) return true;
+  size_t slash = fname.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : fname.substr(0, slash);
+#ifdef O_TMPFILE
+  int probe = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#else
+  int probe = -1;
+#endif
+  if (probe < 0) {
+    std::string tmpl = dir + "/.h5vault-size-probe-XXXXXX";
+    probe = ::mkstemp(tmpl.data());
+    if (probe >= 0) ::unlink(tmpl.c_str());
+  }
+  if (probe < 0) return true;  // cannot ask: libhdf5 reports it at close
+  int rc = ::ftruncate(probe, static_cast<off_t>(eoa));
   int e = errno;
+  ::close(probe);
+  if (rc == 0) return true;
   std::string why = std::string(std::strerror(e)) + ", errno = " + std::to_string(e);
   if (e == EFBIG || e == EINVAL) {
     *err = ErrorInfo::make("H5_TOO_LARGE", "cannot create dataset '" + name + "': its contiguous storage would make the file " +
                                                std::to_string(eoa) + " bytes, more than this filesystem allows (" + why +
                                                "); give it chunks to store it sparsely");
   } else {
-    *err = ErrorInfo::make("H5_IO", "cannot create dataset '" + name + "': cannot extend the file to " +
+    *err = ErrorInfo::make("H5_IO", "cannot create dataset '" + name + "': cannot tell whether the file can grow to " +
                                         std::to_string(eoa) + " bytes (" + why + ")");
   }
   return false;
