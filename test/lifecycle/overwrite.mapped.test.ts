@@ -15,6 +15,7 @@ import { mountTmpfs, tempDir } from '../helpers.js';
 import { DIST_URL, ensureDist, runNode } from './child.js';
 
 const dir = tempDir('h5vault-overwrite-');
+const mnt = mountTmpfs('2m'); // a real full disk for the failed-overwrite test
 beforeAll(() => ensureDist());
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 const temps = (d: string) => readdirSync(d).filter((n) => n.includes('.h5vault-tmp-'));
@@ -119,7 +120,6 @@ describe('a failed overwrite leaves the old file byte-identical', () => {
   });
 
   it('a full disk (2 MiB tmpfs): the write and close fail with H5_IO, the old file is intact, no temp is left, the process exits cleanly', () => {
-    const mnt = mountTmpfs('2m');
     const p = join(mnt, 'full.h5');
     writeModel(p, 8, 1 << 18); // 1 MiB of the 2
     const before = sha(p);
