@@ -20,6 +20,8 @@ export type H5ErrorCode =
   | 'H5_UNSUPPORTED'
   | 'H5_CORRUPT'
   | 'H5_IO'
+  /** A contiguous dataset whose storage no file on this filesystem can hold. */
+  | 'H5_TOO_LARGE'
   | 'H5_ABORTED'
   | 'H5_NOT_VIEWABLE'
   | 'H5_CHECKSUM_MISMATCH'

@@ -60,3 +60,20 @@ export function bytesEqual(a: ArrayBufferView, b: ArrayBufferView): boolean {
   const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   return Buffer.compare(x, y) === 0;
 }
+
+/**
+ * A real, small tmpfs (a full disk on demand), mounted for this test file and
+ * lazily unmounted after it (views may still map files on it). Needs root;
+ * without it the calling test fails rather than skips.
+ */
+export function mountTmpfs(size = '2m'): string {
+  const d = mkdtempSync(join(tmpdir(), 'h5vault-tmpfs-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', d], { encoding: 'utf8' });
+  // One hook, in this order: the directory can only be removed once unmounted.
+  afterAll(() => {
+    if (r.status === 0) spawnSync('umount', ['-l', d]);
+    rmSync(d, { recursive: true, force: true });
+  });
+  if (r.status !== 0) throw new Error(`cannot mount a ${size} tmpfs at ${d} (needs root): ${r.stderr?.trim() ?? r.error}`);
+  return d;
+}

@@ -3,7 +3,7 @@
  * temp names in the target's directory, stale-temp cleanup, fsync of files
  * and directories, fs errors as H5Error, and the test-only fault hook.
  */
-import { open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { H5Error } from '../errors.js';
@@ -141,17 +141,51 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `target` atomically and durably: temp, fsync, rename, fsync dir. */
-export async function writeFileAtomic(target: string, data: string): Promise<void> {
+/**
+ * Gives the file open as `fh` the permission bits of `like` (if `like` is a
+ * regular file) and its owner where allowed: as root its user and group, else
+ * its group when we may (we own the file and belong to the group). A replace
+ * (rename over `like`) then keeps a 0600 file 0600. Call before fsync, so the
+ * new metadata is as durable as the data.
+ */
+export async function keepModeOwner(fh: FileHandle, like: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(like);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  if (!st.isFile()) return;
+  // Owner first: chown clears set-id bits, which the chmod restores.
+  if (process.geteuid?.() === 0) await fh.chown(st.uid, st.gid);
+  else if (st.gid !== process.getegid?.()) await fh.chown(-1, st.gid).catch(() => {});
+  await fh.chmod(st.mode & 0o7777);
+}
+
+/**
+ * Writes `data` to `target` atomically and durably: temp (with the old file's
+ * mode and owner), fsync, rename, fsync dir. `renamed` is called once the
+ * rename happened: from then on the new content is in place, even if the
+ * directory fsync then fails.
+ */
+export async function writeFileAtomic(target: string, data: string, renamed?: () => void): Promise<void> {
   const tmp = tempPathFor(target);
   try {
-    await writeFile(tmp, data, { flag: 'wx' });
-    await fsyncFile(tmp);
+    const fh = await open(tmp, 'wx');
+    try {
+      await fh.writeFile(data);
+      await keepModeOwner(fh, target);
+      await syncHandle(fh);
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, target);
   } catch (e) {
     await unlink(tmp).catch(() => {});
     throw ioError(e, `cannot write '${target}'`);
   }
+  renamed?.();
   await fsyncDir(dirname(target)).catch((e) => {
     throw ioError(e, `wrote '${target}' but could not fsync its directory`);
   });

@@ -82,7 +82,7 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
         if (owner && moved && moved.token !== owner.token) {
           // We moved someone's fresh lock: put it back unless the slot was taken
           // meanwhile (link never overwrites). Were it taken, two processes would
-          // hold the lock; ModelStore survives that (link() claims versions, orphans are adopted).
+          // hold the lock; ModelStore survives that (link() claims versions, and a committed version whose index entry was lost is adopted).
           await link(aside, path).catch(() => {});
         }
         await unlink(aside).catch(() => {});

@@ -13,7 +13,7 @@ import { H5Error, withSite } from '../errors.js';
 import { libraryInfo } from '../runtime.js';
 import { ATTR, canonicalJson, entriesOf, FORMAT_VERSION, packageVersion, TENSOR_SHA_ATTR, type Entry, type JsonValue, type TensorsInput } from './schema.js';
 import { boundedMap, fileSha256, modelDigestOf, rangeSha256, tensorSha256 } from './digest.js';
-import { cleanStaleTemps, faultPoint, fsyncDir, ioError, syncHandle, tempPathFor, unlinkQuiet } from './fsutil.js';
+import { cleanStaleTemps, faultPoint, fsyncDir, ioError, keepModeOwner, syncHandle, tempPathFor, unlinkQuiet } from './fsutil.js';
 
 export interface SaveOptions {
   /** Codec for every tensor of rank >= 1 with at least one element (default 'none': contiguous, viewable). */
@@ -137,9 +137,11 @@ async function hashEntries(temp: string, entries: Entry[], datasets: Dataset[], 
 
 /**
  * @internal Writes the model to a fresh temp file next to `target`, closes and
- * fsyncs it, and hashes its bytes. On any failure the temp file is removed.
+ * fsyncs it, and hashes its bytes. The temp gets the mode and owner of
+ * `modeOf` (default: `target`, the file it will replace). On any failure the
+ * temp file is removed.
  */
-export async function writeTemp(target: string, p: PreparedSave): Promise<WrittenTemp> {
+export async function writeTemp(target: string, p: PreparedSave, modeOf: string = target): Promise<WrittenTemp> {
   const temp = tempPathFor(target);
   const where = { path: target, temp };
   const total = p.entries.reduce((a, e) => a + e.byteLength, 0);
@@ -206,6 +208,7 @@ export async function writeTemp(target: string, p: PreparedSave): Promise<Writte
     const fh = await open(temp, 'r+');
     let hashed: { hex: string; size: number };
     try {
+      await keepModeOwner(fh, modeOf);
       await syncHandle(fh);
       hashed = await fileSha256(fh.fd);
     } finally {

@@ -5,13 +5,14 @@
  * docs/model-storage.md#modelstore.
  */
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { File } from '../file.js';
 import { H5Error, withSite } from '../errors.js';
 import { ATTR, type JsonValue, type TensorsInput } from './schema.js';
 import { fileSha256, SHA256_HEX } from './digest.js';
-import { cleanStaleTemps, faultPoint, fsyncDir, ioError, unlinkQuiet, writeFileAtomic } from './fsutil.js';
+import { cleanStaleTemps, faultPoint, fsyncDir, ioError, pidAlive, unlinkQuiet, writeFileAtomic } from './fsutil.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from './save.js';
 import { loadModel, type LoadedModel, type LoadOptions } from './load.js';
@@ -64,6 +65,9 @@ export interface WatchOptions {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const VERSION_FILE_RE = /^v(\d{6,})\.h5$/;
+const PENDING_RE = /^\.v(\d{6,})\.h5\.pending$/;
+/** Marks a claimed version number whose index entry is not written yet (docs/model-storage.md#modelstore). */
+const pendingFile = (v: number): string => `.${versionFile(v)}.pending`;
 const INDEX = 'index.json';
 const MARKER = '.h5vault-store.json';
 
@@ -172,23 +176,40 @@ export class ModelStore {
   }
 
   /**
-   * Under the lock: makes the index agree with the directory. A version file
-   * missing from the index was linked by a publisher that died (or lost a
-   * lock race) before rewriting the index; it is complete (linked only after
-   * fsync), so it is adopted. An index entry whose file is gone was being
-   * pruned; it is dropped.
+   * Under the lock: makes the index agree with the directory. An index entry
+   * whose file is gone was being pruned; it is dropped. A version file missing
+   * from the index is one of two things. With its `.vNNNNNN.h5.pending` marker,
+   * its publish never reached the index (the publisher failed or died): it was
+   * never published, so it is removed once its publisher is gone, never
+   * adopted. Without a marker, its publisher committed it, and its entry was
+   * lost to a concurrent index write by a process that wrongly believed it
+   * held the lock: it is complete (linked only after fsync), so it is adopted.
    */
   async #repair(name: string, idx: Index): Promise<boolean> {
     const dir = this.dir(name);
     const files = new Map<number, string>();
+    const pending = new Set<number>();
     for (const f of await readdir(dir)) {
       const m = VERSION_FILE_RE.exec(f);
       if (m) files.set(Number(m[1]), f);
+      const p = PENDING_RE.exec(f);
+      if (p) pending.add(Number(p[1]));
     }
     let changed = false;
     const known = new Set(idx.versions.map((v) => v.version));
     const kept = idx.versions.filter((v) => files.has(v.version));
     if (kept.length !== idx.versions.length) changed = true;
+    for (const v of pending) {
+      if (known.has(v)) {
+        await unlinkQuiet(join(dir, pendingFile(v))); // committed; only the marker's removal was lost
+      } else if (await this.#abandoned(join(dir, pendingFile(v)))) {
+        await unlinkQuiet(join(dir, versionFile(v)));
+        await unlinkQuiet(join(dir, pendingFile(v)));
+        files.delete(v);
+      } else {
+        files.delete(v); // a publish in progress elsewhere: neither ours to adopt nor to remove
+      }
+    }
     for (const [v, f] of files) {
       if (known.has(v)) continue;
       kept.push(await adopt(join(dir, f), v));
@@ -203,9 +224,31 @@ export class ModelStore {
   }
 
   /**
+   * Is the publish that wrote this marker over? Called under the lock, so a
+   * marker of this process is from a save that already failed; otherwise its
+   * writer must be dead (same host) or the marker older than the lock's
+   * staleness limit (the same rule that breaks a lock).
+   */
+  async #abandoned(marker: string): Promise<boolean> {
+    let owner: { pid?: unknown; host?: unknown } = {};
+    let mtime: number;
+    try {
+      mtime = (await stat(marker)).mtimeMs;
+      owner = JSON.parse(await readFile(marker, 'utf8')) as typeof owner;
+    } catch {
+      mtime = 0; // unreadable: judged by age alone (0 when it vanished)
+    }
+    if (owner.host === hostname() && typeof owner.pid === 'number' && (owner.pid === process.pid || !pidAlive(owner.pid))) return true;
+    return Date.now() - mtime > (this.#lock.staleMs ?? 60_000);
+  }
+
+  /**
    * Saves a new immutable version of `name`; resolves to its number (1, 2, ...).
    * The tensors are written and fsynced outside the lock; only claiming the
-   * number (link(), which never overwrites) and rewriting the index hold it.
+   * number (a pending marker and link(), which never overwrite) and rewriting
+   * the index hold it. The index write publishes the version: if the save
+   * fails before it, the version file and its marker are removed, and
+   * whatever a crash leaves is removed by a later save or prune, never published.
    * @example const v = await store.save('resnet', tensors, { compression: 'gzip', metadata: { run: 'r42' } });
    */
   async save(name: string, tensors: TensorsInput, options: SaveOptions = {}): Promise<number> {
@@ -217,22 +260,41 @@ export class ModelStore {
       await mkdir(dir, { recursive: true }).catch((e) => { throw ioError(e, `cannot create '${dir}'`); });
       await fsyncDir(this.root).catch((e) => { throw ioError(e, `cannot fsync '${this.root}'`); });
       await cleanStaleTemps(dir);
-      const w = await writeTemp(join(dir, 'incoming.h5'), p);
+      // A new version keeps the mode and owner of the newest one (a private store stays private).
+      const w = await writeTemp(join(dir, 'incoming.h5'), p, join(dir, versionFile(await newestVersionFile(dir))));
       let release: (() => Promise<void>) | undefined;
+      let version = 0;
+      let marker: string | undefined;
+      let linked = false;
+      let committed = false;
       try {
         release = await acquireLock(join(dir, '.lock'), this.#lock);
         const idx = await this.#readIndex(name);
         await this.#repair(name, idx);
-        let version = (idx.latest ?? 0) + 1;
-        for (;;) {
+        version = (idx.latest ?? 0) + 1;
+        const owner = JSON.stringify({ pid: process.pid, host: hostname() });
+        for (;; version++) {
+          // Claim the number: the marker first (durable before the version file
+          // can exist), so a crash at any point leaves a version file that is
+          // known to be unpublished.
+          try {
+            await writeFile(join(dir, pendingFile(version)), owner, { flag: 'wx' });
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+            throw e;
+          }
+          marker = join(dir, pendingFile(version));
+          await fsyncDir(dir);
           const target = join(dir, versionFile(version));
           await faultPoint('rename', { path: target, temp: w.temp });
           try {
             await link(w.temp, target);
+            linked = true;
             break;
           } catch (e) {
+            await unlinkQuiet(marker);
+            marker = undefined;
             if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-            version++;
           }
         }
         await unlinkQuiet(w.temp);
@@ -244,9 +306,21 @@ export class ModelStore {
           createdAt: new Date().toISOString(), metadata: meta,
         });
         idx.latest = version;
-        await writeFileAtomic(join(dir, INDEX), `${JSON.stringify(idx, null, 1)}\n`);
+        await writeFileAtomic(join(dir, INDEX), `${JSON.stringify(idx, null, 1)}\n`, () => (committed = true));
+        // Published. A leftover marker of an indexed version is removed by the next repair.
+        await unlinkQuiet(marker!);
         return version;
       } catch (e) {
+        if (committed) {
+          // The index was renamed into place: the version is published; only durability is unknown.
+          await unlinkQuiet(marker!);
+          const x = e as H5Error & { errno?: string };
+          throw new H5Error(`published version ${version} of '${name}', but ${x.message}`, { code: 'H5_IO', errno: x.errno, version });
+        }
+        // Never published: take the version back, so a retry cannot publish it twice.
+        if (linked) await unlinkQuiet(join(dir, versionFile(version)));
+        if (marker) await unlinkQuiet(marker);
+        await fsyncDir(dir).catch(() => {});
         throw ioError(e, `cannot publish a new version of '${name}'`);
       } finally {
         await unlinkQuiet(w.temp);
@@ -424,6 +498,16 @@ export class ModelStore {
       watcher?.close();
     };
   }
+}
+
+/** The number of the newest version file in `dir` (0 if none), published or not. */
+async function newestVersionFile(dir: string): Promise<number> {
+  let newest = 0;
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    const m = VERSION_FILE_RE.exec(f);
+    if (m) newest = Math.max(newest, Number(m[1]));
+  }
+  return newest;
 }
 
 /** Builds the index record of an orphaned (complete but unindexed) version file. */

@@ -1,6 +1,12 @@
 #include "dataset.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "../filters/register.h"
@@ -142,6 +148,82 @@ std::vector<hsize_t> auto_chunks(const std::vector<hsize_t>& shape, size_t elem_
   return c;
 }
 
+namespace {
+
+// A contiguous dataset's storage is allocated when it is created (so its data
+// has a fixed offset and can be viewed). Storage no file offset can address
+// is refused before libhdf5 sees it.
+bool storage_fits_offsets(const CreateSpec& spec, size_t item, const std::string& name, ErrorInfo* err) {
+  constexpr uint64_t kMaxOffset = static_cast<uint64_t>(INT64_MAX);
+  uint64_t bytes = item;
+  for (hsize_t d : spec.shape) {
+    if (d != 0 && bytes > kMaxOffset / d) {
+      *err = ErrorInfo::make("H5_TOO_LARGE", "cannot create dataset '" + name +
+                                                 "': its contiguous storage exceeds the largest possible file "
+                                                 "(2^63 bytes); give it chunks to store it sparsely");
+      return false;
+    }
+    bytes *= d;
+  }
+  return true;
+}
+
+// The end of the file moved past the new storage at creation, but libhdf5
+// only extends the file itself when it closes it, where a failure (a file
+// larger than the filesystem or RLIMIT_FSIZE allows: EFBIG) cannot be undone
+// and leaves nothing but a failed close. So ask the filesystem now, with a
+// scratch file in the same directory grown to that size (sparse: no data is
+// written). Never the file itself: growing it would leave it longer than
+// libhdf5's end of file, and cutting it back could cut a concurrent write.
+bool file_can_hold_allocation(hid_t parent, const std::string& name, ErrorInfo* err) {
+  hid_t fid = H5Iget_file_id(parent);
+  haddr_t eoa = 0;
+  void* vh = nullptr;
+  std::string fname;
+  if (fid >= 0 && H5Fget_eoa(fid, &eoa) >= 0 && H5Fget_vfd_handle(fid, H5P_DEFAULT, &vh) >= 0 && vh != nullptr) {
+    ssize_t n = H5Fget_name(fid, nullptr, 0);
+    if (n > 0) {
+      fname.resize(static_cast<size_t>(n) + 1);
+      H5Fget_name(fid, fname.data(), fname.size());
+      fname.resize(static_cast<size_t>(n));
+    }
+  }
+  if (fid >= 0) H5Idec_ref(fid);
+  clear_error_stack();
+  if (fname.empty()) return true;  // not a POSIX file: libhdf5 reports any failure itself
+  struct stat st;
+  if (::fstat(*static_cast<int*>(vh), &st) != 0 || static_cast<uint64_t>(st.st_size) >= eoa) return true;
+  size_t slash = fname.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : fname.substr(0, slash);
+#ifdef O_TMPFILE
+  int probe = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#else
+  int probe = -1;
+#endif
+  if (probe < 0) {
+    std::string tmpl = dir + "/.h5vault-size-probe-XXXXXX";
+    probe = ::mkstemp(tmpl.data());
+    if (probe >= 0) ::unlink(tmpl.c_str());
+  }
+  if (probe < 0) return true;  // cannot ask: libhdf5 reports it at close
+  int rc = ::ftruncate(probe, static_cast<off_t>(eoa));
+  int e = errno;
+  ::close(probe);
+  if (rc == 0) return true;
+  std::string why = std::string(std::strerror(e)) + ", errno = " + std::to_string(e);
+  if (e == EFBIG || e == EINVAL) {
+    *err = ErrorInfo::make("H5_TOO_LARGE", "cannot create dataset '" + name + "': its contiguous storage would make the file " +
+                                               std::to_string(eoa) + " bytes, more than this filesystem allows (" + why +
+                                               "); give it chunks to store it sparsely");
+  } else {
+    *err = ErrorInfo::make("H5_IO", "cannot create dataset '" + name + "': cannot tell whether the file can grow to " +
+                                        std::to_string(eoa) + " bytes (" + why + ")");
+  }
+  return false;
+}
+
+}  // namespace
+
 hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& spec, ErrorInfo* err) {
   Hid ftype(make_file_type(spec.dtype));
   if (!ftype) {
@@ -193,8 +275,21 @@ hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& sp
   Hid lcpl(H5Pcreate(H5P_LINK_CREATE));
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   H5Pset_char_encoding(lcpl.get(), H5T_CSET_UTF8);
+  bool allocated_now = chunks.empty() && spec.dtype != DType::String;
+  if (allocated_now && !storage_fits_offsets(spec, H5Tget_size(ftype.get()), name, err)) return H5I_INVALID_HID;
   hid_t d = H5Dcreate2(parent, name.c_str(), ftype.get(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT);
-  if (d < 0) *err = capture_error("create dataset '" + name + "'");
+  if (d < 0) {
+    *err = capture_error("create dataset '" + name + "'");
+    return d;
+  }
+  if (allocated_now && !file_can_hold_allocation(parent, name, err)) {
+    H5Dclose(d);
+    // Deleting the only link frees the storage, and libhdf5 gives the end of
+    // the file back, so nothing of the refused dataset remains to be closed.
+    H5Ldelete(parent, name.c_str(), H5P_DEFAULT);
+    clear_error_stack();
+    return H5I_INVALID_HID;
+  }
   return d;
 }
 

@@ -1,9 +1,15 @@
 #include "file.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <random>
+#include <vector>
 
 #include "handle.h"
 #include "../common/lock.h"
@@ -27,6 +33,51 @@ hid_t make_fapl() {
   return fapl;
 }
 
+std::string dir_of(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// `.<base>.h5vault-tmp-<pid>-<hex>` next to `path`: the same directory (so the
+// rename is atomic) and the same name pattern as saveModel's temps, so the
+// stale-temp cleanup of a later save collects one left by a crash.
+std::string temp_path_for(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::random_device rd;
+  char hex[13];
+  std::snprintf(hex, sizeof hex, "%06x%06x", rd() & 0xffffffu, rd() & 0xffffffu);
+  return dir + "." + base + ".h5vault-tmp-" + std::to_string(::getpid()) + "-" + hex;
+}
+
+std::string errno_text(int e) { return std::string(std::strerror(e)) + ", errno = " + std::to_string(e); }
+
+// Points libhdf5's descriptor for `fid` at an anonymous in-memory file, so
+// every later write and truncate of that file succeeds and goes nowhere.
+// Used only to tear down a file whose flush failed; what is already on disk
+// stays as it is.
+bool redirect_to_sink(hid_t fid) {
+  void* vh = nullptr;
+  if (H5Fget_vfd_handle(fid, H5P_DEFAULT, &vh) < 0 || vh == nullptr) {
+    clear_error_stack();
+    return false;
+  }
+  int fd = *static_cast<int*>(vh);
+#ifdef __linux__
+  int sink = ::memfd_create("h5vault-discard", MFD_CLOEXEC);
+#else
+  char tmpl[] = "/tmp/h5vault-discard-XXXXXX";
+  int sink = ::mkstemp(tmpl);
+  if (sink >= 0) ::unlink(tmpl);
+#endif
+  if (sink < 0) return false;
+  bool ok = ::dup2(sink, fd) >= 0;
+  ::close(sink);
+  return ok;
+}
+
 }  // namespace
 
 std::shared_ptr<FileHandle> FileHandle::open(const std::string& path, bool writable, ErrorInfo* err) {
@@ -46,26 +97,37 @@ std::shared_ptr<FileHandle> FileHandle::open(const std::string& path, bool writa
     *err = capture_error("open '" + path + "'");
     return nullptr;
   }
-  return std::shared_ptr<FileHandle>(new FileHandle(path, fid, writable));
+  return std::shared_ptr<FileHandle>(new FileHandle(path, path, fid, writable));
 }
 
 std::shared_ptr<FileHandle> FileHandle::create(const std::string& path, bool overwrite, ErrorInfo* err) {
   struct stat st;
-  if (!overwrite && ::stat(path.c_str(), &st) == 0) {
+  bool exists = ::stat(path.c_str(), &st) == 0;
+  if (exists && !overwrite) {
     *err = ErrorInfo::make("H5_EXISTS", "cannot create '" + path + "': file exists (pass { overwrite: true })");
     return nullptr;
   }
+  if (exists && !S_ISREG(st.st_mode)) {
+    *err = ErrorInfo::make("H5_OPEN_FAILED", "cannot create '" + path + "': " +
+                                                 (S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file"));
+    return nullptr;
+  }
+  // H5F_ACC_TRUNC would truncate the existing inode in place, under every
+  // process that has it mapped (SIGBUS), and before libhdf5 even checks the
+  // file lock. An overwrite writes a new temp file instead; close() renames it.
+  std::string hdf5_path = overwrite ? temp_path_for(path) : path;
   Hid fapl(make_fapl());
   H5Pset_alignment(fapl.get(), 1, kAlignment);
   Hid fcpl(H5Pcreate(H5P_FILE_CREATE));
   // No timestamps on the root group: same input, same bytes (invariant 7).
   H5Pset_obj_track_times(fcpl.get(), false);
-  hid_t fid = H5Fcreate(path.c_str(), overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, fcpl.get(), fapl.get());
+  hid_t fid = H5Fcreate(hdf5_path.c_str(), H5F_ACC_EXCL, fcpl.get(), fapl.get());
   if (fid < 0) {
     *err = capture_error("create '" + path + "'");
+    if (overwrite) ::unlink(hdf5_path.c_str());
     return nullptr;
   }
-  return std::shared_ptr<FileHandle>(new FileHandle(path, fid, true));
+  return std::shared_ptr<FileHandle>(new FileHandle(path, hdf5_path, fid, true));
 }
 
 FileHandle::~FileHandle() {
@@ -121,11 +183,97 @@ void FileHandle::do_close() {
   hdf5_closed_ = true;
   mapping.reset();
   if (fid_ >= 0 && H5Iis_valid(fid_) > 0) {
-    // A failed close (typically: flushing metadata to a full disk) leaves
-    // libhdf5 holding the file; report it instead of pretending it closed.
-    if (H5Fclose(fid_) < 0) close_error_ = capture_error("close '" + path_ + "'");
+    if (writable_) flush_for_close();
+    if (H5Fclose(fid_) < 0 && close_error_.ok()) close_error_ = capture_error("close '" + path_ + "'");
   }
   fid_ = H5I_INVALID_HID;
+  if (hdf5_path_ != path_) {
+    if (close_error_.ok() && write_failed_) {
+      // Publishing it would replace a complete file with one missing data.
+      close_error_ = ErrorInfo::make("H5_IO", "close '" + path_ + "': a write to the new file failed");
+    }
+    if (close_error_.ok()) {
+      publish();
+    } else {
+      ::unlink(hdf5_path_.c_str());
+      close_error_.message += " ('" + path_ + "' was not replaced)";
+    }
+  }
+}
+
+// libhdf5 1.10.8 cannot close a file whose metadata flush failed: a failed
+// flush leaves its metadata cache half set up, H5Fclose then fails too, keeps
+// the file id alive over freed state, and the next H5Fclose of any file, or
+// libhdf5's exit handler, crashes. Only a flush that succeeds puts the cache
+// back in order. So the file is flushed here first, with its objects closed
+// (a strong close would close them after our flush and could dirty metadata
+// again); if that fails, once more (a full disk may have space again, and a
+// flush() that failed earlier leaves the cache needing exactly this); and if
+// it fails again, libhdf5's descriptor is pointed at an in-memory sink so the
+// last flush and H5Fclose succeed and libhdf5 lets go of the file. The file on
+// disk is then incomplete, and close() reports the first failure.
+void FileHandle::flush_for_close() {
+  unsigned types = H5F_OBJ_LOCAL | H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR;
+  ssize_t n = H5Fget_obj_count(fid_, types);
+  if (n > 0) {
+    std::vector<hid_t> ids(static_cast<size_t>(n));
+    n = H5Fget_obj_ids(fid_, types, ids.size(), ids.data());
+    for (ssize_t i = 0; i < n; ++i) {
+      if (H5Iget_type(ids[i]) == H5I_ATTR) H5Aclose(ids[i]);
+      else H5Oclose(ids[i]);
+    }
+  }
+  clear_error_stack();
+  if (H5Fflush(fid_, H5F_SCOPE_LOCAL) >= 0) return;
+  ErrorInfo first = capture_error("close '" + path_ + "'");
+  if (H5Fflush(fid_, H5F_SCOPE_LOCAL) >= 0) return;
+  clear_error_stack();
+  close_error_ = first;
+  if (hdf5_path_ == path_) close_error_.message += " (the file is incomplete)";
+  if (redirect_to_sink(fid_)) H5Fflush(fid_, H5F_SCOPE_LOCAL);
+  clear_error_stack();
+}
+
+// The last step of an overwrite: make the temp file durable with the old
+// file's mode and owner, rename it over the path, make the rename durable.
+// Any failure before the rename leaves the old file and removes the temp.
+void FileHandle::publish() {
+  const std::string& tmp = hdf5_path_;
+  auto fail = [&](const std::string& what) {
+    close_error_ = ErrorInfo::make("H5_IO", "close '" + path_ + "': " + what + ": " + errno_text(errno));
+    return false;
+  };
+  auto prepare = [&](int fd) {
+    struct stat st;
+    if (::stat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      // Owner first: chown clears set-id bits, which the chmod then restores.
+      // Only root may give a file away; others can still keep its group.
+      if (::geteuid() == 0) {
+        if (::fchown(fd, st.st_uid, st.st_gid) != 0) return fail("cannot keep the owner of the old file");
+      } else if (st.st_gid != ::getegid()) {
+        (void)::fchown(fd, static_cast<uid_t>(-1), st.st_gid);
+      }
+      if (::fchmod(fd, st.st_mode & 07777) != 0) return fail("cannot keep the mode of the old file");
+    }
+    // Durable before it is visible: a rename of unsynced data can leave an
+    // empty file at the path after a power loss.
+    if (::fsync(fd) != 0) return fail("fsync of the new file failed");
+    return true;
+  };
+  int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  bool ok = fd >= 0 ? prepare(fd) : fail("cannot open the new file '" + tmp + "'");
+  if (fd >= 0) ::close(fd);
+  if (ok && ::rename(tmp.c_str(), path_.c_str()) != 0) ok = fail("cannot rename the new file into place");
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    close_error_.message += " ('" + path_ + "' was not replaced)";
+    return;
+  }
+  int dfd = ::open(dir_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || (::fsync(dfd) != 0 && errno != EINVAL)) {
+    fail("replaced, but fsync of its directory failed: the rename may not survive power loss");
+  }
+  if (dfd >= 0) ::close(dfd);
 }
 
 ObjHandle::~ObjHandle() {

@@ -6,6 +6,7 @@
 // is actually closed when the last pending operation ends. Objects (groups,
 // datasets) hold a shared_ptr to their file, so the FileHandle outlives them.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,7 +23,12 @@ class FileHandle {
   // Open an existing file: writable=false -> H5F_ACC_RDONLY, true -> RDWR.
   static std::shared_ptr<FileHandle> open(const std::string& path, bool writable, ErrorInfo* err);
   // Create a file (fails with H5_EXISTS unless overwrite). Files are created
-  // with h5vault's layout choices (alignment, no timestamps).
+  // with h5vault's layout choices (alignment, no timestamps). With overwrite,
+  // an existing file is never truncated in place: libhdf5 writes a new temp
+  // file next to it, which close() renames over the path (keeping the old
+  // file's mode and, as root, owner) once libhdf5 has closed it cleanly.
+  // Until then, and if anything fails, the path keeps the old file, so
+  // readers that mapped it keep valid bytes.
   static std::shared_ptr<FileHandle> create(const std::string& path, bool overwrite, ErrorInfo* err);
   ~FileHandle();
 
@@ -39,24 +45,35 @@ class FileHandle {
   bool close_requested() const;
   // True once H5Fclose ran (read under the global lock).
   bool hdf5_closed() const { return hdf5_closed_; }
-  // Set if H5Fclose failed (read under the global lock once hdf5_closed()).
+  // Set if the close failed: libhdf5 could not flush or close the file, or
+  // an overwrite could not be published (read under the global lock once
+  // hdf5_closed()).
   const ErrorInfo& close_error() const { return close_error_; }
+  // A write of data into the file failed (it may hold part of the data): an
+  // overwrite is then not published at close.
+  void mark_write_failed() { write_failed_ = true; }
+  // The file libhdf5 writes: path() itself, or the temp file of an overwrite.
+  const std::string& hdf5_path() const { return hdf5_path_; }
 
   // Opaque per-file slots owned by other layers (e.g. the mmap layer).
   std::shared_ptr<void> mapping;
 
  private:
-  FileHandle(std::string path, hid_t fid, bool writable)
-      : path_(std::move(path)), fid_(fid), writable_(writable) {}
+  FileHandle(std::string path, std::string hdf5_path, hid_t fid, bool writable)
+      : path_(std::move(path)), hdf5_path_(std::move(hdf5_path)), fid_(fid), writable_(writable) {}
   void do_close();
+  void flush_for_close();
+  void publish();
 
   std::string path_;
+  std::string hdf5_path_;
   hid_t fid_;
   bool writable_;
   mutable std::mutex m_;
   int pending_ = 0;
   bool close_requested_ = false;
   bool hdf5_closed_ = false;
+  std::atomic<bool> write_failed_{false};
   ErrorInfo close_error_;
 };
 

@@ -197,8 +197,21 @@ WriteInput write_input(Napi::Env env, Napi::Value v) {
   return in;
 }
 
+void do_write_data(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection& sel, unsigned threads,
+                   const std::atomic<bool>* cancel, const WriteInput& in, ErrorInfo* err);
+
+// A write that failed after it may have reached the file (an I/O error, not a
+// bad argument or the caller's abort) leaves the file short of data.
 void do_write(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection& sel, unsigned threads,
               const std::atomic<bool>* cancel, const WriteInput& in, ErrorInfo* err) {
+  do_write_data(obj, sel, threads, cancel, in, err);
+  if (err->kind == h5::ErrorKind::H5 && err->code != "H5_ABORTED" && err->code != "H5_READ_ONLY" &&
+      err->code != "H5_CLOSED")
+    obj->file->mark_write_failed();
+}
+
+void do_write_data(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection& sel, unsigned threads,
+                   const std::atomic<bool>* cancel, const WriteInput& in, ErrorInfo* err) {
   if (!obj->file->writable()) {
     *err = ErrorInfo::make("H5_READ_ONLY", "file '" + obj->file->path() + "' is open read-only");
     return;
