@@ -289,9 +289,12 @@ bool read_strings(hid_t dset, const engine::Selection& sel, std::vector<std::str
     H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
     // Many elements may point at one large heap object: what the read would
     // allocate is the sum of the strings, not the declared extent. libhdf5
-    // measures it element by element with one reused buffer.
+    // measures it element by element with one reused buffer. A scalar holds
+    // one string, which cannot be amplified (and libhdf5 1.10.8 crashes
+    // measuring a scalar dataspace).
     hsize_t decoded = 0;
-    if (H5Dvlen_get_buf_size(dset, mtype.get(), fspace.get(), &decoded) < 0) {
+    if (H5Sget_simple_extent_type(fspace.get()) == H5S_SIMPLE &&
+        H5Dvlen_get_buf_size(dset, mtype.get(), fspace.get(), &decoded) < 0) {
       *err = capture_error("read strings");
       return false;
     }

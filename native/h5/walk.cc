@@ -374,7 +374,9 @@ class Walker {
   // Variable-length strings: the bytes a read of the whole dataset decodes
   // (many elements may reference one large heap object). 0 for other types.
   uint64_t vlen_bytes(hid_t d, const DatasetInfo& info, const std::string& path) {
-    if (!info.type.vlen_string) return 0;
+    // A scalar holds one string: nothing to amplify (and libhdf5 1.10.8
+    // crashes measuring a scalar dataspace).
+    if (!info.type.vlen_string || info.scalar) return 0;
     Hid ftype(H5Dget_type(d));
     Hid space(H5Dget_space(d));
     Hid mtype(H5Tcopy(H5T_C_S1));

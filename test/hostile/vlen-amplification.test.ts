@@ -51,6 +51,7 @@ open(d + '/vlen-attr.h5', 'wb').write(raw)
 with h5py.File(d + '/vlen-plain.h5', 'w') as f:
     f.create_dataset('s', data=np.array(['alpha', 'beta', 'gamma'], dtype=object), dtype=h5py.string_dtype())
     f.attrs.create('a', np.array(['x', 'yy'], dtype=object), dtype=h5py.string_dtype())
+    f.create_dataset('one', data='just one', dtype=h5py.string_dtype())
 `,
     [dir],
   );
@@ -106,10 +107,12 @@ process.stdout.write(JSON.stringify(out));
     expect(out.grewMiB).toBeLessThan(64);
   });
 
-  it('ordinary string datasets and attributes still read, trusted and untrusted', async () => {
+  it('ordinary string datasets (also scalar) and attributes still read, trusted and untrusted', async () => {
     for (const f of [File.open(p('vlen-plain.h5')), await File.openAsync(p('vlen-plain.h5'), { untrusted: true })]) {
       expect(await f.dataset('s').read()).toEqual(['alpha', 'beta', 'gamma']);
       expect(f.attrs.get('a')).toEqual(['x', 'yy']);
+      // A scalar string is not measured: one string cannot be amplified.
+      expect(await f.dataset('one').read()).toEqual(['just one']);
       f.close();
     }
   });
