@@ -22,6 +22,7 @@
         "native/filters/lzf_filter.cc",
         "native/filters/lz4_filter.cc",
         "native/filters/register.cc",
+        "native/filters/bounded.cc",
         "native/engine/thread_pool.cc",
         "native/engine/chunk_index.cc",
         "native/engine/plan.cc",

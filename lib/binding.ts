@@ -76,7 +76,7 @@ type Data = ArrayBufferView | string[];
 export interface Native {
   setErrorClass(cls: typeof H5Error): void;
   versions(): { hdf5: string; threadsafe: boolean; threads: number };
-  fileOpen(path: string, writable: boolean): FileHandle;
+  fileOpen(path: string, writable: boolean, openPath?: string): FileHandle;
   fileCreate(path: string, overwrite: boolean): FileHandle;
   fileClose(f: FileHandle): void;
   fileCloseAsync(f: FileHandle): Promise<void>;

@@ -44,7 +44,8 @@ export class File extends Group {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
     const mode = options.mode ?? 'r';
     if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
-    const plain = () => new File(native.fileOpen(path, mode === 'r+'), path, mode);
+    // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.
+    const plain = (openPath?: string) => new File(native.fileOpen(path, mode === 'r+', openPath), path, mode);
     // { untrusted } walks the file in a child process (blocking here: prefer openAsync).
     return wantsChecks(options) ? openCheckedSync(path, options, plain) : plain();
   }
@@ -54,7 +55,8 @@ export class File extends Group {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
     const mode = options.mode ?? 'r';
     if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
-    const plain = () => new File(native.fileOpen(path, mode === 'r+'), path, mode);
+    // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.
+    const plain = (openPath?: string) => new File(native.fileOpen(path, mode === 'r+', openPath), path, mode);
     const site = new Error();
     return withSite(site, async () => (wantsChecks(options) ? openChecked(path, options, plain) : plain()));
   }

@@ -10,7 +10,8 @@
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, existsSync, fstatSync, openSync, read, readSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native, type FileHandle } from './binding.js';
@@ -18,10 +19,12 @@ import { H5Error } from './errors.js';
 
 /** Limits of the untrusted walk; every field is optional (see DEFAULT_UNTRUSTED_LIMITS). */
 export interface UntrustedLimits {
-  /** Declared (logical) bytes of one dataset. Default 16 GiB. */
+  /** Bytes one dataset's stored data decodes to (unwritten parts read as fill values and do not count). Default 16 GiB. */
   maxDatasetBytes?: number;
-  /** Declared bytes of one attribute. Default 1 MiB. */
+  /** Declared and decoded bytes of one attribute (variable-length strings count their contents). Default 1 MiB. */
   maxAttributeBytes?: number;
+  /** Bytes the variable-length strings of one dataset decode to. Default 256 MiB. */
+  maxVlenBytes?: number;
   /** Bytes of one uncompressed chunk (libhdf5 allocates a whole chunk per read). Default 256 MiB. */
   maxChunkBytes?: number;
   /** Shape bomb: declared bytes > maxExpansion x stored bytes. Default 1000. */
@@ -49,6 +52,7 @@ export interface UntrustedLimits {
 export const DEFAULT_UNTRUSTED_LIMITS: Readonly<Required<UntrustedLimits>> = Object.freeze({
   maxDatasetBytes: 16 * 2 ** 30,
   maxAttributeBytes: 2 ** 20,
+  maxVlenBytes: 256 * 2 ** 20,
   maxChunkBytes: 256 * 2 ** 20,
   maxExpansion: 1000,
   expansionFloorBytes: 2 ** 20,
@@ -171,6 +175,7 @@ export interface WalkChildNative {
   untrustedWalk(path: string, limits: WalkChildRequest['limits']): ChildReport;
   limitProcess(memoryBytes: number, cpuSeconds: number): { vsize: number; addressSpace: number; cpuSeconds: number };
   fileStamp(f: FileHandle): FileStamp;
+  fileDescriptor(f: FileHandle): number;
 }
 
 const addon = native as unknown as WalkChildNative;
@@ -225,7 +230,11 @@ function unsafe(path: string, reason: UnsafeReason, detail: string, extra: Recor
   });
 }
 
-function childArgs(path: string, lim: Required<UntrustedLimits>): { args: string[]; timeout: number } {
+/** The pinned descriptor is the child's fd 3: it walks that inode, not whatever the path names by then. */
+const CHILD_FD = 3;
+
+function childArgs(path: string, lim: Required<UntrustedLimits>, pinnedFd?: number): { args: string[]; timeout: number } {
+  if (pinnedFd !== undefined && PROC_FD) path = `/proc/self/fd/${CHILD_FD}`;
   const { timeoutMs, memoryBytes, ...limits } = lim;
   // Infinity does not survive JSON: a limit of Infinity is "no limit", the largest double.
   const walkLimits = Object.fromEntries(
@@ -256,6 +265,8 @@ const MAX_OUTPUT = 1 << 20;
 
 /** Turns what the child did into a WalkResult or the H5Error to throw. */
 function interpret(path: string, o: ChildOutcome, timeoutMs: number): WalkResult {
+  // The child names the file by the descriptor it walked; messages name the path.
+  o = { ...o, stdout: o.stdout.split(`/proc/self/fd/${CHILD_FD}`).join(path.replace(/["\\]/g, '')) };
   const tail = o.stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 500);
   if (o.timedOut) return fail(unsafe(path, 'timeout', `the walk did not finish within ${timeoutMs} ms`, { signal: 'SIGKILL' }));
   if (o.signal === 'SIGXCPU') return fail(unsafe(path, 'timeout', 'the walk exceeded its CPU-time limit', { signal: o.signal }));
@@ -280,7 +291,7 @@ function interpret(path: string, o: ChildOutcome, timeoutMs: number): WalkResult
     if (r.reason === 'open-failed') {
       // Not HDF5 at all, gone, or locked by a writer: the same typed error a
       // trusted open gives. Any other open failure is malformed metadata.
-      if (r.code && ['H5_NOT_HDF5', 'H5_FILE_NOT_FOUND', 'H5_FILE_LOCKED'].includes(r.code))
+      if (r.code && ['H5_NOT_HDF5', 'H5_FILE_NOT_FOUND', 'H5_FILE_LOCKED', 'H5_PERMISSION'].includes(r.code))
         return fail(new H5Error(r.detail ?? `cannot open '${path}'`, { code: r.code, path }));
       const memory = /memory allocation failed/.test(r.detail ?? '');
       return fail(unsafe(path, memory ? 'memory' : 'corrupt', r.detail ?? 'libhdf5 cannot open it', { hdf5Code: r.code }));
@@ -304,19 +315,25 @@ function fail(e: Error): never {
  * libhdf5 gave (H5_NOT_HDF5, H5_FILE_NOT_FOUND, ...).
  */
 export async function walkUntrusted(path: string, limits: UntrustedLimits = {}): Promise<WalkResult> {
+  return walkPinned(path, limits);
+}
+
+async function walkPinned(path: string, limits: UntrustedLimits = {}, pinnedFd?: number): Promise<WalkResult> {
   if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
   const lim = resolveLimits(limits);
-  const { args, timeout } = childArgs(path, lim);
+  const { args, timeout } = childArgs(path, lim, pinnedFd);
   const t0 = performance.now();
   const outcome = await new Promise<ChildOutcome>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe'];
+    if (pinnedFd !== undefined) stdio.push(pinnedFd);
+    const child = spawn(process.execPath, args, { stdio });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       if (stdout.length < MAX_OUTPUT) stdout += d;
     });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       if (stderr.length < MAX_OUTPUT) stderr += d;
     });
     const timer = setTimeout(() => {
@@ -337,16 +354,20 @@ export async function walkUntrusted(path: string, limits: UntrustedLimits = {}):
 
 /** walkUntrusted() for scripts: blocks the calling thread until the child ends. */
 export function walkUntrustedSync(path: string, limits: UntrustedLimits = {}): WalkResult {
+  return walkPinnedSync(path, limits);
+}
+
+function walkPinnedSync(path: string, limits: UntrustedLimits = {}, pinnedFd?: number): WalkResult {
   if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
   const lim = resolveLimits(limits);
-  const { args, timeout } = childArgs(path, lim);
+  const { args, timeout } = childArgs(path, lim, pinnedFd);
   const t0 = performance.now();
   const r: SpawnSyncReturns<string> = spawnSync(process.execPath, args, {
     encoding: 'utf8',
     timeout,
     killSignal: 'SIGKILL',
     maxBuffer: MAX_OUTPUT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: pinnedFd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', pinnedFd],
   });
   const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
   if (r.error && !timedOut) throw r.error;
@@ -391,19 +412,63 @@ export function wantsChecks(o: UntrustedOpenOptions): boolean {
   return o.untrusted === true || o.expectDigest !== undefined;
 }
 
-function stampOf(path: string): FileStamp {
-  let st;
+const preadAsync = promisify(read);
+
+/** Maps a failed open/stat of `path` to the typed error a trusted open gives. */
+function openError(path: string, e: unknown): H5Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  const h5code =
+    code === 'ENOENT' ? 'H5_FILE_NOT_FOUND' : code === 'EACCES' || code === 'EPERM' ? 'H5_PERMISSION' : 'H5_OPEN_FAILED';
+  return new H5Error(`open '${path}': ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { code: h5code, path });
+}
+
+/**
+ * The file being vetted, held open: the digest is computed through this
+ * descriptor, the walk's report must describe this inode, and libhdf5 opens
+ * it through /proc/self/fd/N, so a path swapped in between (a symlink flip, a
+ * rename over it) can never substitute a file nobody checked.
+ */
+interface Pinned {
+  fd: number;
+  stamp: FileStamp;
+  /** What libhdf5 opens: /proc/self/fd/N, or the path where /proc is absent (the stamps then catch a swap). */
+  openPath: string;
+}
+
+const PROC_FD = existsSync('/proc/self/fd');
+
+function pin(path: string): Pinned {
+  let fd: number;
   try {
-    st = statSync(path, { bigint: true });
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat refuses it next.
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new H5Error(`open '${path}': ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
-      code: code === 'ENOENT' ? 'H5_FILE_NOT_FOUND' : 'H5_OPEN_FAILED',
-      path,
-    });
+    throw openError(path, e);
   }
-  if (!st.isFile()) throw new H5Error(`open '${path}': not a regular file`, { code: 'H5_OPEN_FAILED', path });
-  return { dev: `${st.dev}`, ino: `${st.ino}`, size: `${st.size}`, mtimeNs: `${st.mtimeNs}`, ctimeNs: `${st.ctimeNs}` };
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile()) throw new H5Error(`open '${path}': not a regular file`, { code: 'H5_OPEN_FAILED', path });
+    const stamp = { dev: `${st.dev}`, ino: `${st.ino}`, size: `${st.size}`, mtimeNs: `${st.mtimeNs}`, ctimeNs: `${st.ctimeNs}` };
+    return { fd, stamp, openPath: PROC_FD ? `/proc/self/fd/${fd}` : path };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+/** SHA-256 of an open file through pread (the descriptor's offset is not used), off the event loop. */
+async function fdDigest(fd: number): Promise<string> {
+  const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (let pos = 0, n; (n = (await preadAsync(fd, buf, 0, buf.length, pos)).bytesRead) > 0; pos += n) h.update(buf.subarray(0, n));
+  return h.digest('hex');
+}
+
+function fdDigestSync(fd: number): string {
+  const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (let pos = 0, n; (n = readSync(fd, buf, 0, buf.length, pos)) > 0; pos += n) h.update(buf.subarray(0, n));
+  return h.digest('hex');
 }
 
 function sameStamp(a: FileStamp, b: FileStamp): boolean {
@@ -415,7 +480,7 @@ function changed(path: string, when: string): H5Error {
 }
 
 function digestMismatch(path: string, expected: string, actual: string): H5Error {
-  return new H5Error(`'${path}': SHA-256 ${actual} does not match the expected ${expected.toLowerCase()}`, {
+  return new H5Error(`'${path}': SHA-256 ${actual} does not match the expected ${expected.toLowerCase()}: refusing to parse it`, {
     code: 'H5_CHECKSUM_MISMATCH',
     path,
     expected: expected.toLowerCase(),
@@ -429,9 +494,13 @@ interface Openable {
   close(): void;
 }
 
-/** Opens, then proves that libhdf5's descriptor is the file that was vetted. */
-function openVetted<F extends Openable>(path: string, vetted: FileStamp, open: () => F): F {
-  const f = open();
+/**
+ * Opens the pinned inode, then proves that libhdf5's descriptor is that inode,
+ * unchanged since it was pinned (a write in place during the hash or walk
+ * changes size, mtime or ctime).
+ */
+function openVetted<F extends Openable>(path: string, pinned: Pinned, open: (openPath: string) => F): F {
+  const f = open(pinned.openPath);
   let now: FileStamp;
   try {
     now = addon.fileStamp(f.fileHandle);
@@ -439,7 +508,7 @@ function openVetted<F extends Openable>(path: string, vetted: FileStamp, open: (
     f.close();
     throw e;
   }
-  if (!sameStamp(vetted, now)) {
+  if (!sameStamp(pinned.stamp, now)) {
     f.close();
     throw changed(path, 'between the check and the open');
   }
@@ -447,27 +516,35 @@ function openVetted<F extends Openable>(path: string, vetted: FileStamp, open: (
 }
 
 /** @internal File.open(path, { untrusted / expectDigest }) */
-export function openCheckedSync<F extends Openable>(path: string, o: UntrustedOpenOptions, open: () => F): F {
-  const before = stampOf(path);
-  if (o.expectDigest !== undefined) {
-    const actual = fileDigestSync(path);
-    if (actual !== o.expectDigest.toLowerCase()) throw digestMismatch(path, o.expectDigest, actual);
-  } else {
-    const r = walkUntrustedSync(path, o.limits);
-    if (!sameStamp(before, r.stamp)) throw changed(path, 'while it was being walked');
+export function openCheckedSync<F extends Openable>(path: string, o: UntrustedOpenOptions, open: (openPath: string) => F): F {
+  const pinned = pin(path);
+  try {
+    if (o.expectDigest !== undefined) {
+      const actual = fdDigestSync(pinned.fd);
+      if (actual !== o.expectDigest.toLowerCase()) throw digestMismatch(path, o.expectDigest, actual);
+    } else {
+      const r = walkPinnedSync(path, o.limits, pinned.fd);
+      if (!sameStamp(pinned.stamp, r.stamp)) throw changed(path, 'while it was being walked');
+    }
+    return openVetted(path, pinned, open);
+  } finally {
+    closeSync(pinned.fd);
   }
-  return openVetted(path, before, open);
 }
 
 /** @internal File.openAsync(path, { untrusted / expectDigest }) */
-export async function openChecked<F extends Openable>(path: string, o: UntrustedOpenOptions, open: () => F): Promise<F> {
-  const before = stampOf(path);
-  if (o.expectDigest !== undefined) {
-    const actual = await fileDigest(path);
-    if (actual !== o.expectDigest.toLowerCase()) throw digestMismatch(path, o.expectDigest, actual);
-  } else {
-    const r = await walkUntrusted(path, o.limits);
-    if (!sameStamp(before, r.stamp)) throw changed(path, 'while it was being walked');
+export async function openChecked<F extends Openable>(path: string, o: UntrustedOpenOptions, open: (openPath: string) => F): Promise<F> {
+  const pinned = pin(path);
+  try {
+    if (o.expectDigest !== undefined) {
+      const actual = await fdDigest(pinned.fd);
+      if (actual !== o.expectDigest.toLowerCase()) throw digestMismatch(path, o.expectDigest, actual);
+    } else {
+      const r = await walkPinned(path, o.limits, pinned.fd);
+      if (!sameStamp(pinned.stamp, r.stamp)) throw changed(path, 'while it was being walked');
+    }
+    return openVetted(path, pinned, open);
+  } finally {
+    closeSync(pinned.fd);
   }
-  return openVetted(path, before, open);
 }

@@ -3,15 +3,15 @@
  * file SHA-256 matched), hand out tensors as zero-copy views where possible,
  * and check every tensor's SHA-256 and the model digest (invariant 6).
  */
-import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { File } from '../file.js';
+import { native, type FileHandle } from '../binding.js';
 import { Dataset } from '../dataset.js';
 import { H5Error, withSite } from '../errors.js';
 import { typedTensor, type NumericDType, type TypedArray, type TypedTensor } from '../dtypes.js';
 import type { UntrustedLimits } from '../untrusted.js';
 import { ATTR, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance } from './schema.js';
-import { boundedMap, fileSha256, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
+import { boundedMap, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
 import { ioError } from './fsutil.js';
 
 export interface LoadOptions {
@@ -99,35 +99,17 @@ function checkAbort(signal: AbortSignal | undefined): void {
 }
 
 /**
- * Opens `path` with libhdf5. With `expectDigest`, the file is first hashed
- * through a descriptor we hold and libhdf5 only opens it if the hash matches
- * and the path still names the inode that was hashed (else it was replaced
- * in between, and we hash again).
+ * Opens `path` with libhdf5, once. With `expectDigest` the file is hashed
+ * through a descriptor File.openAsync holds and libhdf5 opens that very
+ * descriptor (lib/untrusted.ts): a path replaced in between is never parsed.
  */
 async function openChecked(path: string, o: LoadOptions | VerifyOptions): Promise<{ file: File; digest?: string }> {
   const expectDigest = o.expectDigest;
   if (expectDigest === undefined) {
     return { file: o.untrusted ? await File.openAsync(path, { untrusted: true, limits: o.limits }) : File.open(path) };
   }
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const fh = await open(path, 'r').catch((e) => { throw ioError(e, `cannot open '${path}'`); });
-    try {
-      const before = await fh.stat();
-      const { hex } = await fileSha256(fh.fd);
-      if (hex !== expectDigest) {
-        throw new H5Error(`file '${path}' has SHA-256 ${hex}, expected ${expectDigest}: refusing to parse it`, {
-          code: 'H5_CHECKSUM_MISMATCH', expected: expectDigest, actual: hex,
-        });
-      }
-      const file = File.open(path);
-      const after = await stat(path).catch(() => undefined);
-      if (after && after.ino === before.ino && after.dev === before.dev) return { file, digest: hex };
-      file.close();
-    } finally {
-      await fh.close();
-    }
-  }
-  throw new H5Error(`'${path}' was replaced three times while it was being verified`, { code: 'H5_IO' });
+  const file = await File.openAsync(path, { expectDigest, ...(o.untrusted ? { untrusted: true, limits: o.limits } : {}) });
+  return { file, digest: expectDigest };
 }
 
 function corrupt(path: string, what: string): H5Error {
@@ -213,31 +195,31 @@ function listTensors(file: File): Scanned[] {
  * or hashed on the event loop); copies are hashed from memory. Read errors
  * are recorded per tensor, not thrown, so verifyModel can report them all.
  */
-async function scan(path: string, list: Scanned[], o: { verify: boolean; copy: boolean; keep: boolean; signal?: AbortSignal }): Promise<void> {
-  const fh = o.verify ? await open(path, 'r').catch((e) => { throw ioError(e, `cannot open '${path}'`); }) : undefined;
-  try {
-    await boundedMap(list, (t) => t.bytes, async (t) => {
-      checkAbort(o.signal);
-      try {
-        let data: TypedArray;
-        const offset = t.ds.offset;
-        if (!o.copy && t.ds.viewable === true) {
-          data = t.ds.view();
-          t.viewed = true;
-          if (fh && offset !== null && t.bytes > 0) t.actual = (await rangeSha256(fh.fd, offset, t.bytes)).hex;
-        } else {
-          data = (await t.ds.read({ signal: o.signal })) as TypedArray;
+async function scan(file: File, list: Scanned[], o: { verify: boolean; copy: boolean; keep: boolean; signal?: AbortSignal }): Promise<void> {
+  // Views are hashed through libhdf5's own descriptor: the bytes hashed are
+  // the bytes mapped and parsed, even if the path is replaced meanwhile.
+  const fd = o.verify ? (native as unknown as { fileDescriptor(f: FileHandle): number }).fileDescriptor(file.fileHandle) : undefined;
+  await boundedMap(list, (t) => t.bytes, async (t) => {
+    checkAbort(o.signal);
+    try {
+      let data: TypedArray;
+      const offset = t.ds.offset;
+      if (!o.copy && t.ds.viewable === true) {
+        data = t.ds.view();
+        t.viewed = true;
+        if (fd !== undefined && offset !== null && t.bytes > 0) {
+          t.actual = (await rangeSha256(fd, offset, t.bytes).catch((e) => { throw ioError(e, `cannot read '${file.filename}'`); })).hex;
         }
-        if (o.verify && t.actual === null) t.actual = await tensorSha256(data);
-        if (o.keep) t.data = data;
-      } catch (e) {
-        if (e instanceof H5Error && e.code === 'H5_ABORTED') throw e;
-        t.error = e;
+      } else {
+        data = (await t.ds.read({ signal: o.signal })) as TypedArray;
       }
-    });
-  } finally {
-    await fh?.close();
-  }
+      if (o.verify && t.actual === null) t.actual = await tensorSha256(data);
+      if (o.keep) t.data = data;
+    } catch (e) {
+      if (e instanceof H5Error && e.code === 'H5_ABORTED') throw e;
+      t.error = e;
+    }
+  });
 }
 
 function errMessage(e: unknown): string {
@@ -285,7 +267,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
         });
       }
       const list = listTensors(file);
-      await scan(abs, list, { verify, copy, keep: true, signal: options.signal });
+      await scan(file, list, { verify, copy, keep: true, signal: options.signal });
       for (const t of list) {
         if (t.error !== undefined) {
           const e = t.error;
@@ -344,7 +326,7 @@ export async function verifyModel(path: string, options: VerifyOptions = {}): Pr
         throw new H5Error(`'${abs}' is not an h5vault model (no ${ATTR.format} attribute): nothing to verify against`, { code: 'H5_UNSUPPORTED' });
       }
       const list = listTensors(file);
-      await scan(abs, list, { verify: true, copy: false, keep: false, signal: options.signal });
+      await scan(file, list, { verify: true, copy: false, keep: false, signal: options.signal });
       const problems: string[] = [];
       const tensors: TensorReport[] = list.map((t) => {
         const r: TensorReport = { name: t.name, ok: t.error === undefined && t.expected !== null && t.actual === t.expected, expected: t.expected, actual: t.actual };

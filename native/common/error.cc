@@ -73,6 +73,8 @@ std::string classify(const std::vector<Frame>& fs) {
   // intermediate "internal path traversal failed / Object not found" frame.
   if (fs.back().min == H5E_NOTFOUND) return "H5_NOT_FOUND";
   if (any_minor(fs, {H5E_CANTLOCKFILE})) return "H5_FILE_LOCKED";
+  // The sec2 driver's open(2) failed for lack of rights: not a bad file.
+  if (any_desc(fs, "errno = 13,") || any_desc(fs, "errno = 1,")) return "H5_PERMISSION";
   if (any_minor(fs, {H5E_CANTOPENFILE, H5E_FILEOPEN, H5E_CANTCREATE})) return "H5_OPEN_FAILED";
   if (any_minor_in_data(fs, {H5E_BADMESG, H5E_CANTDECODE, H5E_CANTLOAD, H5E_TRUNCATED, H5E_BADVALUE,
                      H5E_CANTUNSERIALIZE, H5E_BADFILE, H5E_VERSION, H5E_OVERFLOW}))

@@ -7,18 +7,18 @@
 #include <hdf5.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "codecs/lz4.h"
+#include "filters/bounded.h"
 #include "filters/register.h"
 
 namespace h5v::filters {
 
 namespace {
 
-constexpr uint64_t kMaxChunkBytes = 0xFFFFFFFFu;  // libhdf5 1.10 chunks are < 4 GiB
-
-void push(const char* func, hid_t minor, const char* msg) {
-  H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_PLINE, minor, "%s", msg);
+void push(const char* func, hid_t minor, const std::string& msg) {
+  H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_PLINE, minor, "%s", msg.c_str());
 }
 
 size_t lz4_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes,
@@ -63,8 +63,12 @@ size_t lz4_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
     push("lz4_filter", H5E_CANTDECODE, "LZ4: malformed frame (bad header or block sizes)");
     return 0;
   }
-  if (total == 0 || total > kMaxChunkBytes || total > uint64_t(SIZE_MAX)) {
-    push("lz4_filter", H5E_CANTDECODE, "LZ4: declared uncompressed size is zero or over 4 GiB");
+  // The header's size is the file's claim: it must fit the chunk being read
+  // (decode_limit(), the dataset's chunk size during h5vault's reads).
+  if (total == 0 || total > decode_limit() || total > uint64_t(SIZE_MAX)) {
+    push("lz4_filter", H5E_CANTDECODE,
+         "LZ4: declared uncompressed size " + std::to_string(total) + " is zero or more than the chunk's " +
+             std::to_string(decode_limit()) + " bytes");
     return 0;
   }
   void* out = std::malloc(size_t(total));

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "codecs/lzf.h"
+#include "filters/bounded.h"
 #include "filters/register.h"
 
 namespace h5v::filters {
@@ -17,8 +18,6 @@ namespace {
 
 constexpr unsigned kLzfFilterRevision = 4;   // h5py's H5PY_FILTER_LZF_VERSION
 constexpr unsigned kLzfApiVersion = 0x0105;  // liblzf LZF_VERSION (h5py's bundled copy)
-// libhdf5 1.10 chunks are < 4 GiB; nothing larger can be a legitimate chunk.
-constexpr size_t kMaxChunkBytes = 0xFFFFFFFFu;
 
 void push(const char* func, hid_t minor, const char* msg) {
   H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_PLINE, minor, "%s", msg);
@@ -94,8 +93,10 @@ size_t lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
     push("lzf_filter", H5E_CANTDECODE, "LZF: empty compressed chunk");
     return 0;
   }
-  size_t bound = nbytes > kMaxChunkBytes / kLzfMaxExpansion ? kMaxChunkBytes
-                                                              : nbytes * kLzfMaxExpansion;
+  // Never more than the chunk being read (decode_limit(): the dataset's chunk
+  // size during h5vault's reads), nor than LZF can expand nbytes to.
+  const size_t limit = size_t(decode_limit());
+  size_t bound = nbytes > limit / kLzfMaxExpansion ? limit : nbytes * kLzfMaxExpansion;
   size_t guess = (cd_nelmts >= 3 && cd_values[2] != 0) ? size_t(cd_values[2]) : 0;
   if (guess > bound) guess = bound;
   if (guess == 0) {
@@ -131,8 +132,8 @@ size_t lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
       push("lzf_filter", H5E_CANTDECODE, "LZF: invalid data for LZF decompression");
       return 0;
     }
-    if (exact > kMaxChunkBytes) {
-      push("lzf_filter", H5E_CANTDECODE, "LZF: decoded chunk would exceed 4 GiB");
+    if (exact > limit) {
+      push("lzf_filter", H5E_CANTDECODE, "LZF: chunk decodes to more than its declared size: corrupt or a decompression bomb");
       return 0;
     }
     guess = exact;

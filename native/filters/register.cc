@@ -2,6 +2,8 @@
 
 #include <hdf5.h>
 
+#include "filters/bounded.h"
+
 namespace h5v::filters {
 
 extern const H5Z_class2_t kLzfClass;
@@ -12,6 +14,8 @@ bool register_builtin_filters() {
   // example one loaded from HDF5_PLUGIN_PATH), so ours is the one used.
   if (H5Zregister(&kLzfClass) < 0) return false;
   if (H5Zregister(&kLz4Class) < 0) return false;
+  // libhdf5's own deflate/shuffle/fletcher32/szip, made to stop at the chunk's size.
+  if (!register_bounded_filters()) return false;
   return true;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../filters/bounded.h"
 #include "../filters/register.h"
 #include "handle.h"
 
@@ -345,6 +346,8 @@ bool read_numeric(hid_t dset, DType dtype, const Selection& sel, void* out, Erro
   Hid fspace, mspace;
   if (!make_spaces(dset, sel, &fspace, &mspace, err)) return false;
   if (H5Sget_select_npoints(mspace.get()) == 0) return true;
+  // libhdf5 decodes the chunks here: no filter may produce more than a chunk.
+  filters::DecodeLimit limit(filters::chunk_decode_limit(dset));
   if (H5Dread(dset, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0) {
     *err = capture_error("read");
     return false;
@@ -357,6 +360,8 @@ bool write_numeric(hid_t dset, DType dtype, const Selection& sel, const void* in
   Hid fspace, mspace;
   if (!make_spaces(dset, sel, &fspace, &mspace, err)) return false;
   if (H5Sget_select_npoints(mspace.get()) == 0) return true;
+  // A partial chunk is read back (decoded) before it is rewritten.
+  filters::DecodeLimit limit(filters::chunk_decode_limit(dset));
   if (H5Dwrite(dset, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, in) < 0) {
     *err = capture_error("write");
     return false;
@@ -372,10 +377,28 @@ bool read_strings(hid_t dset, const Selection& sel, std::vector<std::string>* ou
   hssize_t n = H5Sget_select_npoints(mspace.get());
   out->clear();
   if (n <= 0) return true;
+  filters::DecodeLimit limit(filters::chunk_decode_limit(dset));
   if (ti.vlen_string) {
     Hid mtype(H5Tcopy(H5T_C_S1));
     H5Tset_size(mtype.get(), H5T_VARIABLE);
     H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
+    // Many elements may point at one large heap object: what the read would
+    // allocate is the sum of the strings, not the declared extent. libhdf5
+    // measures it element by element with one reused buffer. A scalar holds
+    // one string, which cannot be amplified (and libhdf5 1.10.8 crashes
+    // measuring a scalar dataspace).
+    hsize_t decoded = 0;
+    if (H5Sget_simple_extent_type(fspace.get()) == H5S_SIMPLE &&
+        H5Dvlen_get_buf_size(dset, mtype.get(), fspace.get(), &decoded) < 0) {
+      *err = capture_error("read strings");
+      return false;
+    }
+    if (decoded > kMaxVlenReadBytes) {
+      *err = ErrorInfo::make("H5_LIMIT_EXCEEDED", "reading " + std::to_string(n) + " strings would decode " +
+                                                      std::to_string(decoded) + " bytes of variable-length data (limit " +
+                                                      std::to_string(kMaxVlenReadBytes) + ")");
+      return false;
+    }
     std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
     if (H5Dread(dset, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, ptrs.data()) < 0) {
       *err = capture_error("read strings");
@@ -410,6 +433,7 @@ bool write_strings(hid_t dset, const Selection& sel, const std::vector<std::stri
     return false;
   }
   if (n == 0) return true;
+  filters::DecodeLimit limit(filters::chunk_decode_limit(dset));
   herr_t rc;
   if (ti.vlen_string) {
     Hid mtype(H5Tcopy(H5T_C_S1));

@@ -67,6 +67,9 @@ bool selection_elements(const DatasetInfo& info, const Selection& sel, hsize_t* 
 // Serial read/write of numeric data through libhdf5 (type conversion included).
 bool read_numeric(hid_t dset, DType dtype, const Selection& sel, void* out, ErrorInfo* err);
 bool write_numeric(hid_t dset, DType dtype, const Selection& sel, const void* in, ErrorInfo* err);
+// Most variable-length bytes one read_strings() call decodes (H5_LIMIT_EXCEEDED
+// beyond): the size of the largest string V8 can hold.
+constexpr uint64_t kMaxVlenReadBytes = uint64_t(512) << 20;
 bool read_strings(hid_t dset, const Selection& sel, std::vector<std::string>* out, ErrorInfo* err);
 bool write_strings(hid_t dset, const Selection& sel, const std::vector<std::string>& in,
                    ErrorInfo* err);

@@ -81,8 +81,13 @@ bool redirect_to_sink(hid_t fid) {
 }  // namespace
 
 std::shared_ptr<FileHandle> FileHandle::open(const std::string& path, bool writable, ErrorInfo* err) {
+  return open_as(path, path, writable, err);
+}
+
+std::shared_ptr<FileHandle> FileHandle::open_as(const std::string& path, const std::string& open_path, bool writable,
+                                                ErrorInfo* err) {
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
+  if (::stat(open_path.c_str(), &st) != 0) {
     *err = ErrorInfo::make(errno == ENOENT ? "H5_FILE_NOT_FOUND" : "H5_OPEN_FAILED",
                            "cannot open '" + path + "': " + std::strerror(errno));
     return nullptr;
@@ -92,7 +97,7 @@ std::shared_ptr<FileHandle> FileHandle::open(const std::string& path, bool writa
     return nullptr;
   }
   Hid fapl(make_fapl());
-  hid_t fid = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get());
+  hid_t fid = H5Fopen(open_path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get());
   if (fid < 0) {
     *err = capture_error("open '" + path + "'");
     return nullptr;

@@ -22,6 +22,10 @@ class FileHandle {
  public:
   // Open an existing file: writable=false -> H5F_ACC_RDONLY, true -> RDWR.
   static std::shared_ptr<FileHandle> open(const std::string& path, bool writable, ErrorInfo* err);
+  // open(), but libhdf5 opens `open_path` (e.g. /proc/self/fd/N of a
+  // descriptor the caller vetted) while `path` names the file in messages.
+  static std::shared_ptr<FileHandle> open_as(const std::string& path, const std::string& open_path, bool writable,
+                                             ErrorInfo* err);
   // Create a file (fails with H5_EXISTS unless overwrite). Files are created
   // with h5vault's layout choices (alignment, no timestamps). With overwrite,
   // an existing file is never truncated in place: libhdf5 writes a new temp

@@ -14,6 +14,7 @@
 #include "attribute.h"
 #include "dataset.h"
 #include "../common/error.h"
+#include "../filters/bounded.h"
 #include "file.h"
 #include "handle.h"
 #include "../common/lock.h"
@@ -296,6 +297,13 @@ class Walker {
         rep_->code = err.code;
         reject(is_allocation_failure(err) ? "memory" : "corrupt", err.message, where);
       }
+      // Variable-length strings: what the parent decodes is the strings, not
+      // the 16-byte references the declared size counts.
+      uint64_t decoded = v.bytes.size();
+      for (const std::string& str : v.strings) decoded += str.size();
+      if (decoded > lim_.max_attribute_bytes)
+        reject("attribute-too-large",
+               "attribute decodes to " + human(decoded) + " (limit " + human(lim_.max_attribute_bytes) + ")", where);
       ++rep_->attributes_read;
     }
   }
@@ -323,13 +331,13 @@ class Walker {
     if (info.scalar) elements = 1;
     if (info.shape.empty() && !info.scalar) elements = 0;  // null dataspace
     uint64_t declared = mul_sat(esize, elements);
-    if (declared > lim_.max_dataset_bytes)
-      reject("dataset-too-large",
-             "dataset declares " + human(declared) + " (limit " + human(lim_.max_dataset_bytes) + ")", path);
 
-    uint64_t stored = 0;
+    // Sizes are judged by what reading the dataset would decode from storage
+    // (`decoded`), not by the declared extent: a dataset with nothing written
+    // reads as fill values and decodes nothing, however large it is declared.
+    uint64_t stored = 0, decoded = 0;
     if (info.layout == "chunked") {
-      stored = walk_chunks(d, info, esize, path);
+      stored = walk_chunks(d, info, esize, path, &decoded);
     } else if (info.layout == "contiguous") {
       if (info.allocated && info.offset != HADDR_UNDEF) {
         stored = info.storage_size;
@@ -341,25 +349,50 @@ class Walker {
                      human(rep_->file_size) + " file",
                  path);
       }
+      decoded = stored;
     } else {  // compact: the data lives in the object header itself
-      stored = info.storage_size;
+      stored = decoded = info.storage_size;
     }
+    if (decoded > lim_.max_dataset_bytes)
+      reject("dataset-too-large",
+             "dataset stores " + human(decoded) + " to decode (limit " + human(lim_.max_dataset_bytes) + ")", path);
+    decoded = std::max(decoded, vlen_bytes(d, info, path));
     // DBL_MAX is "no limit" (JS Infinity crosses JSON as Number.MAX_VALUE);
     // it must also pass datasets with nothing stored, where any ratio is infinite.
     bool unlimited = lim_.max_expansion >= std::numeric_limits<double>::max();
-    if (!unlimited && declared > lim_.expansion_floor &&
-        static_cast<double>(declared) > lim_.max_expansion * static_cast<double>(stored)) {
+    if (!unlimited && decoded > lim_.expansion_floor &&
+        static_cast<double>(decoded) > lim_.max_expansion * static_cast<double>(stored)) {
       char ratio[32];
       snprintf(ratio, sizeof ratio, "%g", lim_.max_expansion);
       reject("shape-bomb",
-             "declares " + human(declared) + " from " + human(stored) + " stored (more than " + ratio + "x)", path);
+             "decodes " + human(decoded) + " from " + human(stored) + " stored (more than " + ratio + "x)", path);
     }
     rep_->declared_bytes += declared;
     rep_->stored_bytes += stored;
   }
 
-  // Returns the stored bytes of all allocated chunks.
-  uint64_t walk_chunks(hid_t d, const DatasetInfo& info, size_t esize, const std::string& path) {
+  // Variable-length strings: the bytes a read of the whole dataset decodes
+  // (many elements may reference one large heap object). 0 for other types.
+  uint64_t vlen_bytes(hid_t d, const DatasetInfo& info, const std::string& path) {
+    // A scalar holds one string: nothing to amplify (and libhdf5 1.10.8
+    // crashes measuring a scalar dataspace).
+    if (!info.type.vlen_string || info.scalar) return 0;
+    Hid ftype(H5Dget_type(d));
+    Hid space(H5Dget_space(d));
+    Hid mtype(H5Tcopy(H5T_C_S1));
+    if (!ftype || !space || !mtype || H5Tset_size(mtype.get(), H5T_VARIABLE) < 0) corrupt("string type", path);
+    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
+    hsize_t bytes = 0;
+    filters::DecodeLimit limit(filters::chunk_decode_limit(d));
+    if (H5Dvlen_get_buf_size(d, mtype.get(), space.get(), &bytes) < 0) corrupt("variable-length data", path);
+    if (bytes > lim_.max_vlen_bytes)
+      reject("dataset-too-large",
+             "strings decode to " + human(bytes) + " (limit maxVlenBytes " + human(lim_.max_vlen_bytes) + ")", path);
+    return bytes;
+  }
+
+  // Returns the stored bytes of all allocated chunks; *decoded: what they decode to.
+  uint64_t walk_chunks(hid_t d, const DatasetInfo& info, size_t esize, const std::string& path, uint64_t* decoded) {
     const size_t rank = info.shape.size();
     if (info.chunks.size() != rank || rank == 0) reject("corrupt", "chunk rank does not match the dataspace", path);
     uint64_t chunk_bytes = esize, grid = 1;
@@ -373,9 +406,6 @@ class Walker {
     if (chunk_bytes > lim_.max_chunk_bytes)
       reject("chunk-too-large",
              "chunks of " + human(chunk_bytes) + " (limit " + human(lim_.max_chunk_bytes) + ")", path);
-    if (grid > lim_.max_chunks)
-      reject("too-many-chunks",
-             "chunk grid of " + std::to_string(grid) + " slots (limit " + std::to_string(lim_.max_chunks) + ")", path);
     hsize_t nalloc = 0;
     Hid space(H5Dget_space(d));
     std::vector<hsize_t> dims(rank), maxdims(rank);
@@ -394,12 +424,32 @@ class Walker {
     if (nalloc > grid)
       reject("corrupt", "chunk index lists " + std::to_string(nalloc) + " chunks for " + std::to_string(grid) + " slots",
              path);
-    uint64_t stored = 0;
+    // The limit is on chunks that exist: a huge, sparsely written (or
+    // unwritten) grid decodes only what is stored. Past the grid limit the
+    // few stored chunks are listed by index (quadratic in libhdf5 1.10, so
+    // only up to the addressed-index threshold).
+    const bool by_index = grid > lim_.max_chunks;
+    if (nalloc > lim_.max_chunks || (by_index && nalloc > kAddressedChunks))
+      reject("too-many-chunks",
+             "chunk grid of " + std::to_string(grid) + " slots with " + std::to_string(nalloc) + " stored (limit " +
+                 std::to_string(lim_.max_chunks) + ")",
+             path);
+    uint64_t stored = 0, nstored = 0;
+    *decoded = 0;
+    // What one stored chunk may occupy: the chunk, plus what any allowed
+    // filter can add to incompressible data (far less than this), plus checksums.
+    const uint64_t max_stored = mul_sat(chunk_bytes, 2) + (uint64_t(1) << 20);
     std::vector<hsize_t> gc(rank, 0), off(rank, 0);
-    for (uint64_t slot = 0; nalloc > 0 && slot < grid; ++slot) {
+    const uint64_t steps = by_index ? nalloc : grid;
+    for (uint64_t slot = 0; nalloc > 0 && slot < steps; ++slot) {
       for (size_t i = 0; i < rank; ++i) off[i] = gc[i] * info.chunks[i];
       hsize_t size = 0;
-      if (grid <= kAddressedChunks) {
+      if (by_index) {
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        if (H5Dget_chunk_info(d, space.get(), slot, off.data(), &mask, &addr, &size) < 0) corrupt("chunk index", path);
+        check_chunk_extent(addr, size, path);
+      } else if (grid <= kAddressedChunks) {
         unsigned mask = 0;
         haddr_t addr = HADDR_UNDEF;
         if (H5Dget_chunk_info_by_coord(d, off.data(), &mask, &addr, &size) < 0) corrupt("chunk index", path);
@@ -416,9 +466,12 @@ class Walker {
         clear_error_stack();
         size = 0;
       }
+      if (size > max_stored)
+        reject("chunk-too-large", "a chunk stores " + human(size) + " for " + human(chunk_bytes) + " of data", path);
       if (size > 0) {
         ++rep_->chunks;
         stored += size;
+        *decoded = mul_sat(++nstored, chunk_bytes);
       }
       for (size_t i = rank; i-- > 0;) {
         if (++gc[i] < gridv[i]) break;
@@ -426,6 +479,17 @@ class Walker {
       }
     }
     return stored;
+  }
+
+  void check_chunk_extent(haddr_t addr, hsize_t size, const std::string& path) {
+    uint64_t end = 0;
+    if (size > 0 && (addr == HADDR_UNDEF ||
+                     __builtin_add_overflow(static_cast<uint64_t>(addr) + userblock_, size, &end) ||
+                     end > rep_->file_size))
+      reject("out-of-bounds",
+             "chunk at " + std::to_string(addr) + " + " + human(size) + " lies past the end of the " +
+                 human(rep_->file_size) + " file",
+             path);
   }
 
   const WalkLimits& lim_;

@@ -21,8 +21,9 @@
 namespace h5v::h5 {
 
 struct WalkLimits {
-  uint64_t max_dataset_bytes = uint64_t(16) << 30;  // declared (logical) bytes per dataset
-  uint64_t max_attribute_bytes = uint64_t(1) << 20; // declared bytes per attribute
+  uint64_t max_dataset_bytes = uint64_t(16) << 30;  // bytes one dataset's stored data decodes to
+  uint64_t max_attribute_bytes = uint64_t(1) << 20; // declared and decoded bytes per attribute
+  uint64_t max_vlen_bytes = uint64_t(256) << 20;    // decoded variable-length string bytes per dataset
   uint64_t max_chunk_bytes = uint64_t(256) << 20;   // one chunk, uncompressed (libhdf5 allocates it whole)
   double max_expansion = 1000;                      // declared / stored bytes ("shape bomb")
   uint64_t expansion_floor = uint64_t(1) << 20;     // datasets declaring less are never bombs

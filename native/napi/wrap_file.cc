@@ -28,7 +28,22 @@ Napi::Value OpenOrCreate(const Napi::CallbackInfo& info, const char* flag) {
   return wrap_file(info.Env(), f);
 }
 
-Napi::Value FileOpen(const Napi::CallbackInfo& info) { return OpenOrCreate<&h5::FileHandle::open>(info, "writable"); }
+// fileOpen(path, writable, openPath?): with openPath (a /proc/self/fd/N the
+// caller hashed or walked), libhdf5 opens that while messages name `path`.
+Napi::Value FileOpen(const Napi::CallbackInfo& info) {
+  if (info.Length() < 3 || info[2].IsUndefined()) return OpenOrCreate<&h5::FileHandle::open>(info, "writable");
+  std::string path = arg_string(info, 0, "path");
+  bool writable = arg_bool(info, 1, "writable");
+  std::string open_path = arg_string(info, 2, "openPath");
+  ErrorInfo err;
+  std::shared_ptr<h5::FileHandle> f;
+  {
+    Lock lock;
+    f = h5::FileHandle::open_as(path, open_path, writable, &err);
+  }
+  if (!f) throw_error(info.Env(), err);
+  return wrap_file(info.Env(), f);
+}
 Napi::Value FileCreate(const Napi::CallbackInfo& info) { return OpenOrCreate<&h5::FileHandle::create>(info, "overwrite"); }
 
 Napi::Value FileClose(const Napi::CallbackInfo& info) {

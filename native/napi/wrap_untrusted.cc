@@ -29,6 +29,7 @@ h5::WalkLimits parse_limits(Napi::Object o) {
   h5::WalkLimits l;
   l.max_dataset_bytes = opt_u64(o, "maxDatasetBytes", l.max_dataset_bytes);
   l.max_attribute_bytes = opt_u64(o, "maxAttributeBytes", l.max_attribute_bytes);
+  l.max_vlen_bytes = opt_u64(o, "maxVlenBytes", l.max_vlen_bytes);
   l.max_chunk_bytes = opt_u64(o, "maxChunkBytes", l.max_chunk_bytes);
   l.expansion_floor = opt_u64(o, "expansionFloorBytes", l.expansion_floor);
   l.max_depth = static_cast<uint32_t>(std::min<uint64_t>(opt_u64(o, "maxDepth", l.max_depth), UINT32_MAX));
@@ -149,12 +150,34 @@ Napi::Value FileStamp(const Napi::CallbackInfo& info) {
   return stamp_object(info.Env(), s);
 }
 
+// fileDescriptor(file) -> the descriptor libhdf5 reads the file through
+// (sec2 files). Hashing through it reads exactly the bytes libhdf5 parses;
+// valid until the file is closed.
+Napi::Value FileDescriptor(const Napi::CallbackInfo& info) {
+  auto f = unwrap_file(info, 0);
+  h5::ErrorInfo err;
+  int fd = -1;
+  {
+    h5::Lock lock;
+    h5::OpGuard guard(f, &err);
+    void* vh = nullptr;
+    if (guard.ok()) {
+      if (H5Fget_vfd_handle(f->id(), H5P_DEFAULT, &vh) >= 0 && vh) fd = *static_cast<int*>(vh);
+      else err = h5::ErrorInfo::make("H5_IO", "no file descriptor for '" + f->path() + "'");
+      H5Eclear2(H5E_DEFAULT);
+    }
+  }
+  if (fd < 0) throw_error(info.Env(), err);
+  return Napi::Number::New(info.Env(), fd);
+}
+
 }  // namespace
 
 void init_untrusted(Napi::Env env, Napi::Object exports) {
   exports.Set("untrustedWalk", Napi::Function::New(env, UntrustedWalk));
   exports.Set("limitProcess", Napi::Function::New(env, LimitProcess));
   exports.Set("fileStamp", Napi::Function::New(env, FileStamp));
+  exports.Set("fileDescriptor", Napi::Function::New(env, FileDescriptor));
 }
 
 }  // namespace h5v::js
