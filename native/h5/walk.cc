@@ -29,9 +29,9 @@ namespace {
 struct Rejected {};
 
 // Mirrors the engine's addressed-index threshold (native/engine/chunk_index.h):
-// up to this many grid slots the parent learns every chunk's address with
-// H5Dget_chunk_info_by_coord, so the walk does the same; above it the parent
-// only ever asks H5Dget_chunk_storage_size + H5Dread_chunk per chunk.
+// up to this many grid slots the parent asks H5Dget_chunk_storage_size and
+// H5Dget_chunk_info_by_coord for every slot, so the walk does the same; above
+// it the parent only ever asks H5Dget_chunk_storage_size + H5Dread_chunk per chunk.
 constexpr uint64_t kAddressedChunks = 1024;
 // Link values (soft-link paths, external-link targets) longer than this are
 // not legitimate and are not worth a libhdf5 allocation.
@@ -411,6 +411,12 @@ class Walker {
                  "chunk at " + std::to_string(addr) + " + " + human(size) + " lies past the end of the " +
                      human(rep_->file_size) + " file",
                  path);
+        // The engine also asks the real lookup for every slot and counts what
+        // it finds (chunk_index.h: _by_coord mislabels some index types).
+        if (H5Dget_chunk_storage_size(d, off.data(), &size) < 0) {
+          clear_error_stack();
+          size = 0;
+        }
       } else if (H5Dget_chunk_storage_size(d, off.data(), &size) < 0) {
         // Unallocated chunks fail this call in 1.10.8; that is not corruption.
         clear_error_stack();
