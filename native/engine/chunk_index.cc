@@ -69,6 +69,101 @@ uint64_t ChunkIndex::linear(const hsize_t* gc) const {
   return l;
 }
 
+#if H5_VERSION_GE(1, 12, 3)
+namespace {
+
+// H5Dchunk_iter's callback took the chunk size as uint32_t in some releases
+// and hsize_t in others: take whatever this header declares.
+template <typename F>
+struct IterSizeArg;
+template <typename R, typename A, typename B, typename C, typename D, typename E>
+struct IterSizeArg<R (*)(A, B, C, D, E)> {
+  using type = D;
+};
+using IterSize = IterSizeArg<H5D_chunk_iter_op_t>::type;
+
+struct IterState {
+  const ChunkIndex* idx;
+  std::vector<ChunkRecord>* out;
+  uint64_t ub;
+  bool bad = false;
+};
+
+int iter_cb(const hsize_t* offset, unsigned mask, haddr_t addr, IterSize size, void* op) {
+  auto* st = static_cast<IterState*>(op);
+  std::vector<hsize_t> gc(st->idx->rank());
+  for (int d = 0; d < st->idx->rank(); ++d) {
+    hsize_t c = st->idx->chunk_dims()[d];
+    if (offset[d] % c != 0 || offset[d] / c >= st->idx->grid()[d]) {
+      st->bad = true;
+      return H5_ITER_STOP;
+    }
+    gc[d] = offset[d] / c;
+  }
+  ChunkRecord& r = (*st->out)[st->idx->linear(gc.data())];
+  if (r.size != 0 || addr == HADDR_UNDEF || uint64_t(size) == 0 || uint64_t(size) > UINT32_MAX) {
+    st->bad = true;  // listed twice, or a record no lookup could produce
+    return H5_ITER_STOP;
+  }
+  r.addr = addr + st->ub;
+  r.size = static_cast<uint32_t>(size);
+  r.filter_mask = mask;
+  return H5_ITER_CONT;
+}
+
+}  // namespace
+#endif
+
+// Every allocated chunk's record as libhdf5's index iteration reports it,
+// by grid position: one pass with H5Dchunk_iter where this libhdf5 has it,
+// otherwise H5Dget_chunk_info_by_coord per chunk (one index iteration
+// each). False on any HDF5 failure or an impossible record.
+bool ChunkIndex::collect_records(hid_t dset, const ChunkIndex& idx, std::vector<ChunkRecord>* out) {
+#if H5_VERSION_GE(1, 12, 3)
+  IterState st{&idx, out, idx.base_};
+  if (H5Dchunk_iter(dset, H5P_DEFAULT, iter_cb, &st) < 0) return false;
+  return !st.bad;
+#else
+  const int rank = idx.rank();
+  std::vector<hsize_t> gc(rank, 0), off(rank, 0);
+  for (uint64_t l = 0; l < idx.total_; ++l) {
+    for (int d = 0; d < rank; ++d) off[d] = gc[d] * idx.chunk_[d];
+    unsigned mask = 0;
+    haddr_t addr = HADDR_UNDEF;
+    hsize_t size = 0;
+    if (H5Dget_chunk_info_by_coord(dset, off.data(), &mask, &addr, &size) < 0) return false;
+    if (addr != HADDR_UNDEF && size > 0) {
+      if (size > UINT32_MAX) return false;
+      ChunkRecord& r = (*out)[l];
+      r.addr = addr + idx.base_;
+      r.size = static_cast<uint32_t>(size);
+      r.filter_mask = mask;
+    }
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++gc[d] < idx.grid_[d]) break;
+      gc[d] = 0;
+    }
+  }
+  return true;
+#endif
+}
+
+// A chunk H5Dget_chunk_storage_size reports (`size` bytes) but the index
+// iteration does not list: true if it is only a chunk-cache entry with no
+// storage. H5Dread_chunk evicts the chunk from the cache and looks it up
+// again; it fails for an unallocated chunk (before writing to `buf`), and a
+// second size query then answers from the index alone.
+bool ChunkIndex::confirm_unallocated(hid_t dset, const std::vector<hsize_t>& off, hsize_t size) {
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[size]);
+  unsigned mask = 0;
+  if (H5Dread_chunk(dset, H5P_DEFAULT, off.data(), &mask, buf.get()) >= 0) return false;
+  h5::clear_error_stack();
+  hsize_t again = 0;
+  if (H5Dget_chunk_storage_size(dset, off.data(), &again) >= 0 && again > 0) return false;
+  h5::clear_error_stack();
+  return true;
+}
+
 std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* err) {
   h5::Lock lock;
   auto t0 = std::chrono::steady_clock::now();
@@ -112,32 +207,118 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* e
   if (idx->total_ > 0 && H5Dget_num_chunks(dset, space.id, &nalloc) < 0)
     return fail("chunk index: count chunks");
   idx->nalloc_ = nalloc;
-  idx->dense_ = idx->total_ <= max_addressed_chunks();
-  if (!idx->dense_) return idx;
 
-  idx->table_.assign(idx->total_, ChunkRecord{});
+  // Which index types libhdf5's iteration-based queries label correctly (see
+  // the header): all but an extensible array whose unlimited dimension is not
+  // the first.
+  std::vector<hsize_t> maxdims(rank);
+  if (H5Sget_simple_extent_dims(space.id, idx->dims_.data(), maxdims.data()) < 0)
+    return fail("chunk index: dataspace max dims");
+  H5D_chunk_index_t itype = H5D_CHUNK_IDX_BTREE;
+  if (H5Dget_chunk_index_type(dset, &itype) < 0) return fail("chunk index: index type");
+  bool labels_trusted = true;
+  if (itype == H5D_CHUNK_IDX_EARRAY)
+    for (int d = 1; d < rank; ++d)
+      if (maxdims[d] == H5S_UNLIMITED) labels_trusted = false;
+  idx->labels_trusted_ = labels_trusted;
+
+  // Files open for writing: see the header (the size queries of step 1 are
+  // not reliable while libhdf5's chunk cache may hold dirty chunks).
+  unsigned intent = 0;
+  if (H5Fget_intent(file.id, &intent) < 0) return fail("chunk index: file intent");
+  if (idx->total_ > max_addressed_chunks() || (intent & H5F_ACC_RDWR)) {
+    // Lookup mode. Its only iteration-based query tells unallocated chunks
+    // apart (engine fetch_chunk); with untrusted labels and unallocated
+    // chunks, libhdf5 reads the dataset itself.
+    idx->defer_ = !labels_trusted && nalloc != idx->total_;
+    idx->build_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return idx;
+  }
+
+  // 1. Allocation and stored size of every chunk from the real lookup
+  //    (H5Dget_chunk_storage_size: the lookup H5Dread and H5Dread_chunk use).
+  //    In 1.10 it fails for an unallocated chunk, and it answers for a chunk
+  //    sitting in libhdf5's chunk cache (e.g. fill values an earlier H5Dread
+  //    produced) as if it were stored.
   std::vector<hsize_t> gc(rank, 0), off(rank, 0);
-  for (uint64_t l = 0; nalloc > 0 && l < idx->total_; ++l) {
-    for (int d = 0; d < rank; ++d) off[d] = gc[d] * idx->chunk_[d];
-    unsigned mask = 0;
-    haddr_t addr = HADDR_UNDEF;
-    hsize_t size = 0;
-    if (H5Dget_chunk_info_by_coord(dset, off.data(), &mask, &addr, &size) < 0)
-      return fail("chunk index: chunk info");
-    if (addr != HADDR_UNDEF && size > 0) {
-      if (size > UINT32_MAX) {
-        if (err) *err = h5::ErrorInfo::make("H5_CORRUPT", "chunk index: chunk larger than 4 GiB");
-        return nullptr;
-      }
-      ChunkRecord& r = idx->table_[l];
-      r.addr = addr + ub;
-      r.size = static_cast<uint32_t>(size);
-      r.filter_mask = mask;
-    }
+  auto offset_of = [&](uint64_t l) {
     for (int d = rank - 1; d >= 0; --d) {
-      if (++gc[d] < idx->grid_[d]) break;
-      gc[d] = 0;
+      gc[d] = l % idx->grid_[d];
+      l /= idx->grid_[d];
+      off[d] = gc[d] * idx->chunk_[d];
     }
+  };
+  std::vector<hsize_t> real(idx->total_, 0);  // 0: the lookup found nothing
+  uint64_t found = 0;
+  for (uint64_t l = 0; nalloc > 0 && l < idx->total_; ++l) {
+    offset_of(l);
+    if (H5Dget_chunk_storage_size(dset, off.data(), &real[l]) < 0) {
+      h5::clear_error_stack();
+      real[l] = 0;
+    }
+    if (real[l] > UINT32_MAX) {
+      if (err) *err = h5::ErrorInfo::make("H5_CORRUPT", "chunk index: chunk larger than 4 GiB");
+      return nullptr;
+    }
+    if (real[l]) ++found;
+  }
+  auto defer = [&](const char* why) {
+    (void)why;  // names the contradiction for a reader of this code
+    idx->table_.clear();
+    idx->defer_ = true;
+    idx->build_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return idx;
+  };
+
+  // 2. The records (address, size, filter mask) from libhdf5's iteration,
+  //    for index types that label them right, each checked against step 1.
+  //    A record the lookup does not confirm, or a chunk the lookup finds and
+  //    the iteration does not list, means libhdf5 contradicts itself: its
+  //    own read path decides (defer).
+  std::vector<ChunkRecord> got(idx->total_);
+  if (labels_trusted) {
+    if (nalloc > 0 && !collect_records(dset, *idx, &got)) {
+      h5::clear_error_stack();
+      return defer("index iteration failed");
+    }
+    uint64_t listed = 0;
+    for (uint64_t l = 0; l < idx->total_; ++l) {
+      if (got[l].size) {
+        ++listed;
+        if (real[l] != got[l].size) return defer("record and lookup disagree on a chunk's size");
+      } else if (real[l]) {
+        offset_of(l);
+        if (!confirm_unallocated(dset, off, real[l])) return defer("the lookup finds a chunk the iteration does not list");
+      }
+    }
+    if (listed != nalloc) return defer("the iteration lists a different number of chunks");
+  } else {
+    // Only the lookup: its failures are "unallocated" if the number of
+    // chunks it finds is the number the index holds (a cached chunk counted
+    // as stored would make it larger, a failing lookup smaller).
+    if (found != nalloc) return defer("the lookup and the chunk count disagree");
+    for (uint64_t l = 0; l < idx->total_; ++l) got[l].size = static_cast<uint32_t>(real[l]);
+  }
+  idx->table_ = std::move(got);
+  idx->dense_ = true;  // allocation + sizes verified
+
+  // 3. Addresses, for pread: only from trusted labels, inside the file,
+  //    pairwise disjoint. Otherwise chunks come through H5Dread_chunk.
+  if (labels_trusted) {
+    hsize_t fsize = 0;
+    bool ok = H5Fget_filesize(file.id, &fsize) >= 0;
+    if (!ok) h5::clear_error_stack();
+    std::vector<std::pair<uint64_t, uint64_t>> spans;  // [addr, addr + size)
+    for (uint64_t l = 0; ok && l < idx->total_; ++l) {
+      const ChunkRecord& r = idx->table_[l];
+      if (!r.size) continue;
+      if (r.addr > fsize || r.size > fsize - r.addr) ok = false;
+      spans.emplace_back(r.addr, r.addr + r.size);
+    }
+    std::sort(spans.begin(), spans.end());
+    for (size_t i = 1; ok && i < spans.size(); ++i)
+      if (spans[i].first < spans[i - 1].second) ok = false;
+    idx->addr_verified_ = ok;
   }
   idx->build_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return idx;

@@ -213,6 +213,7 @@ Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, s
   if (Result r = begin_call(dset, mem_type, false, &keep, &p, err); r != Result::Done) return r;
   p.index = ChunkIndex::get(dset, err);
   if (!p.index) return err->code == "H5_UNSUPPORTED" ? Result::Unsupported : Result::Failed;
+  if (p.index->defer_to_libhdf5()) return Result::Unsupported;  // index not verifiable: H5Dread decides
   p.rank = p.index->rank();
   p.dims = p.index->dims();
   p.chunk = p.index->chunk_dims();
@@ -237,7 +238,7 @@ Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, s
   Shared sh;
   std::atomic<uint64_t> next{0};
   const bool addressed = p.index->addressed();
-  const bool use_pread = p.fd >= 0 && addressed;
+  const bool use_pread = p.fd >= 0 && addressed && p.index->addresses_verified();
   const bool all_allocated = p.index->allocated_chunks() == p.index->total_chunks();
   unsigned workers = worker_count(opt, items);
 

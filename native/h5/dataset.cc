@@ -296,13 +296,26 @@ hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& sp
 
 bool check_filters(const DatasetInfo& info, const std::string& path, ErrorInfo* err) {
   for (const auto& f : info.filters) {
-    if (!f.available) {
+    // An optional filter may have been skipped on every chunk (its bit in
+    // the chunk's filter mask); libhdf5's read path decides per chunk and
+    // reports a chunk that really needs it as H5_FILTER_UNAVAILABLE.
+    if (!f.available && !(f.flags & H5Z_FLAG_OPTIONAL)) {
       *err = ErrorInfo::make("H5_FILTER_UNAVAILABLE", "dataset '" + path + "' needs filter " + std::to_string(f.id) +
                                                           " (" + f.name + "), which is not available");
       return false;
     }
   }
   return true;
+}
+
+void name_missing_filters(const DatasetInfo& info, const std::string& path, ErrorInfo* err) {
+  if (err->code != "H5_FILTER_UNAVAILABLE") return;
+  std::string names;
+  for (const auto& f : info.filters)
+    if (!f.available) names += (names.empty() ? "" : ", ") + std::to_string(f.id) + " (" + f.name + ")";
+  if (!names.empty())
+    err->message = "dataset '" + path + "' has chunks that need filter " + names + ", which is not available: " +
+                   err->message;
 }
 
 bool selection_elements(const DatasetInfo& info, const Selection& sel, hsize_t* n,

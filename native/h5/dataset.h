@@ -57,8 +57,11 @@ std::vector<hsize_t> auto_chunks(const std::vector<hsize_t>& shape, size_t elem_
 
 hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& spec, ErrorInfo* err);
 
-// Returns false + H5_FILTER_UNAVAILABLE naming the filter id if any filter is missing.
+// Returns false + H5_FILTER_UNAVAILABLE naming the filter id if any mandatory
+// filter is missing (a missing optional one is left to the read, per chunk).
 bool check_filters(const DatasetInfo& info, const std::string& path, ErrorInfo* err);
+// After a failed read: an H5_FILTER_UNAVAILABLE message names the missing filters.
+void name_missing_filters(const DatasetInfo& info, const std::string& path, ErrorInfo* err);
 
 // Number of elements selected (validates the selection against the shape).
 bool selection_elements(const DatasetInfo& info, const Selection& sel, hsize_t* n,

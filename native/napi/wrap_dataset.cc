@@ -156,7 +156,7 @@ void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection&
       }))
     return;
   Lock lock;
-  h5::read_numeric(obj->id, info.type.dtype, sel, out->data, err);
+  if (!h5::read_numeric(obj->id, info.type.dtype, sel, out->data, err)) h5::name_missing_filters(info, obj->path, err);
 }
 
 Napi::Value result_to_js(Napi::Env env, ReadResult* r) {

@@ -171,7 +171,7 @@ describe('codes', () => {
     File.open(p).close(); // released: opens fine now
   });
 
-  it('H5_FILTER_UNAVAILABLE: a mandatory filter nobody registered, naming its id', async () => {
+  it('H5_FILTER_UNAVAILABLE: chunks that need a filter nobody registered, naming its id', async () => {
     const p = unknownFilterFile();
     using f = File.open(p);
     const d = f.dataset('lzf');
