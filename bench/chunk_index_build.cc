@@ -9,8 +9,8 @@
 #include <hdf5.h>
 
 #include "engine/chunk_index.h"
-#include "h5/error.h"
-#include "h5/lock.h"
+#include "common/error.h"
+#include "common/lock.h"
 
 using namespace h5v;
 

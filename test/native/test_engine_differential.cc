@@ -30,8 +30,8 @@
 #include "engine/chunk_index.h"
 #include "engine/engine.h"
 #include "filters/register.h"
-#include "h5/error.h"
-#include "h5/lock.h"
+#include "common/error.h"
+#include "common/lock.h"
 
 using namespace h5v;
 using Bytes = std::vector<uint8_t>;
