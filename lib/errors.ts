@@ -24,6 +24,8 @@ export type H5ErrorCode =
   | 'H5_NOT_VIEWABLE'
   | 'H5_CHECKSUM_MISMATCH'
   | 'H5_UNSAFE_FILE'
+  /** A value h5vault would otherwise store altered: out of range for its dtype, a NUL in a name or string, a bool other than 0/1, an attribute over 64 KiB. */
+  | 'H5_INVALID_ARGUMENT'
   | 'H5_ERROR';
 
 export interface H5ErrorDetails {

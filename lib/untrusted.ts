@@ -10,7 +10,8 @@
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, readSync, statSync } from 'node:fs';
+import { openRegular, openRegularSync } from './fsopen.js';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native, type FileHandle } from './binding.js';
@@ -360,14 +361,19 @@ export function walkUntrustedSync(path: string, limits: UntrustedLimits = {}): W
 /** SHA-256 of a file, lower-case hex, streamed (constant memory). */
 export async function fileDigest(path: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  const fh = await openRegular(path);
+  try {
+    for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20, autoClose: false })) h.update(chunk as Buffer);
+  } finally {
+    await fh.close();
+  }
   return h.digest('hex');
 }
 
 /** fileDigest() for scripts. */
 export function fileDigestSync(path: string): string {
   const h = createHash('sha256');
-  const fd = openSync(path, 'r');
+  const fd = openRegularSync(path);
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
     for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));

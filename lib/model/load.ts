@@ -3,7 +3,7 @@
  * file SHA-256 matched), hand out tensors as zero-copy views where possible,
  * and check every tensor's SHA-256 and the model digest (invariant 6).
  */
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { File } from '../file.js';
 import { Dataset } from '../dataset.js';
@@ -12,7 +12,7 @@ import type { NumericDType, TypedArray } from '../dtypes.js';
 import type { UntrustedLimits } from '../untrusted.js';
 import { ATTR, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance, type Tensor } from './schema.js';
 import { boundedMap, fileSha256, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
-import { ioError } from './fsutil.js';
+import { openRegular } from '../fsopen.js';
 
 export interface LoadOptions {
   /** Check every tensor's SHA-256 and the model digest (default true). */
@@ -110,7 +110,7 @@ async function openChecked(path: string, o: LoadOptions | VerifyOptions): Promis
     return { file: o.untrusted ? await File.openAsync(path, { untrusted: true, limits: o.limits }) : File.open(path) };
   }
   for (let attempt = 0; attempt < 3; attempt++) {
-    const fh = await open(path, 'r').catch((e) => { throw ioError(e, `cannot open '${path}'`); });
+    const fh = await openRegular(path);
     try {
       const before = await fh.stat();
       const { hex } = await fileSha256(fh.fd);
@@ -214,7 +214,7 @@ function listTensors(file: File): Scanned[] {
  * are recorded per tensor, not thrown, so verifyModel can report them all.
  */
 async function scan(path: string, list: Scanned[], o: { verify: boolean; copy: boolean; keep: boolean; signal?: AbortSignal }): Promise<void> {
-  const fh = o.verify ? await open(path, 'r').catch((e) => { throw ioError(e, `cannot open '${path}'`); }) : undefined;
+  const fh = o.verify ? await openRegular(path) : undefined;
   try {
     await boundedMap(list, (t) => t.bytes, async (t) => {
       checkAbort(o.signal);

@@ -29,6 +29,19 @@ hid_t make_fapl() {
 
 }  // namespace
 
+ErrorInfo not_regular(const char* verb, const std::string& path, unsigned mode) {
+  // libhdf5 would open() these and then block (a FIFO with no writer), read
+  // forever (/dev/zero) or fail obscurely: refuse them before any open.
+  const char* what = S_ISDIR(mode)    ? "a directory"
+                     : S_ISFIFO(mode) ? "a FIFO (named pipe)"
+                     : S_ISCHR(mode)  ? "a character device"
+                     : S_ISBLK(mode)  ? "a block device"
+                     : S_ISSOCK(mode) ? "a socket"
+                                      : "a special file";
+  return ErrorInfo::make("H5_OPEN_FAILED", std::string("cannot ") + verb + " '" + path + "': it is " + what +
+                                               ", not a regular file");
+}
+
 std::shared_ptr<FileHandle> FileHandle::open(const std::string& path, bool writable, ErrorInfo* err) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
@@ -36,8 +49,8 @@ std::shared_ptr<FileHandle> FileHandle::open(const std::string& path, bool writa
                            "cannot open '" + path + "': " + std::strerror(errno));
     return nullptr;
   }
-  if (S_ISDIR(st.st_mode)) {
-    *err = ErrorInfo::make("H5_OPEN_FAILED", "cannot open '" + path + "': is a directory");
+  if (!S_ISREG(st.st_mode)) {
+    *err = not_regular("open", path, st.st_mode);
     return nullptr;
   }
   Hid fapl(make_fapl());
@@ -53,6 +66,10 @@ std::shared_ptr<FileHandle> FileHandle::create(const std::string& path, bool ove
   struct stat st;
   if (!overwrite && ::stat(path.c_str(), &st) == 0) {
     *err = ErrorInfo::make("H5_EXISTS", "cannot create '" + path + "': file exists (pass { overwrite: true })");
+    return nullptr;
+  }
+  if (overwrite && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    *err = not_regular("create", path, st.st_mode);
     return nullptr;
   }
   Hid fapl(make_fapl());
