@@ -6,13 +6,13 @@
  * descriptor is fstat'ed, and anything but a regular file is refused with
  * H5Error H5_OPEN_FAILED before a single byte is read.
  */
-import { closeSync, constants, fstatSync, openSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, statSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { H5Error } from './errors.js';
 
 const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-function kind(st: Stats): string {
+function kind(st: Pick<Stats, 'isDirectory' | 'isFIFO' | 'isCharacterDevice' | 'isBlockDevice' | 'isSocket'>): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a FIFO (named pipe)';
   if (st.isCharacterDevice()) return 'a character device';
@@ -21,13 +21,18 @@ function kind(st: Stats): string {
   return 'a special file';
 }
 
-function notRegular(path: string, st: Stats): H5Error {
+/** H5_OPEN_FAILED saying what `path` is instead of a regular file. */
+export function notRegular(path: string, st: Stats | { isFile(): boolean; isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): H5Error {
   return new H5Error(`cannot open '${path}': it is ${kind(st)}, not a regular file`, { code: 'H5_OPEN_FAILED', path });
 }
 
 function openError(path: string, e: unknown): H5Error {
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'EISDIR') return new H5Error(`cannot open '${path}': it is a directory, not a regular file`, { code: 'H5_OPEN_FAILED', path });
+  // open() itself fails on a directory (EISDIR) or a socket (ENXIO): say what it is.
+  if (code === 'EISDIR' || code === 'ENXIO') {
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st && !st.isFile()) return notRegular(path, st);
+  }
   return new H5Error(`cannot open '${path}': ${(e as Error).message}`, {
     code: code === 'ENOENT' ? 'H5_FILE_NOT_FOUND' : 'H5_OPEN_FAILED',
     path, errno: code,

@@ -11,7 +11,7 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, readSync, statSync } from 'node:fs';
-import { openRegular, openRegularSync } from './fsopen.js';
+import { notRegular, openRegular, openRegularSync } from './fsopen.js';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native, type FileHandle } from './binding.js';
@@ -408,7 +408,7 @@ function stampOf(path: string): FileStamp {
       path,
     });
   }
-  if (!st.isFile()) throw new H5Error(`open '${path}': not a regular file`, { code: 'H5_OPEN_FAILED', path });
+  if (!st.isFile()) throw notRegular(path, st);
   return { dev: `${st.dev}`, ino: `${st.ino}`, size: `${st.size}`, mtimeNs: `${st.mtimeNs}`, ctimeNs: `${st.ctimeNs}` };
 }
 

@@ -185,7 +185,7 @@ describe('bool tensors hold 0 or 1', () => {
     await saveModel(p, { mask: { dtype: 'bool', shape: [2], data: Uint8Array.of(0, 1) } });
     await invalidAsync(saveModel(p, { mask: { dtype: 'bool', shape: [2], data: Uint8Array.of(1, 7) } }, { compression: 'gzip' }));
     const m = await loadModel(p);
-    expect(Array.from(m.tensors.get('mask')!.data)).toEqual([0, 1]);
+    expect(Array.from(m.tensors.get('mask')!.data as Uint8Array)).toEqual([0, 1]);
     m.close();
   });
 });
@@ -229,7 +229,7 @@ describe('SharedArrayBuffer-backed data is written like any other', () => {
     const q = fresh();
     await saveModel(q, { w: { dtype: 'float32', shape: [2, 3], data: shared } });
     const m = await loadModel(q);
-    expect(Array.from(m.tensors.get('w')!.data)).toEqual(Array.from(shared));
+    expect(Array.from(m.tensors.get('w')!.data as Float32Array)).toEqual(Array.from(shared));
     m.close();
   });
 });
