@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -93,26 +94,32 @@ bool check_readable(const std::shared_ptr<h5::ObjHandle>& obj, const h5::Dataset
 }
 
 // A file opened read-only that someone truncated in place since: libhdf5
-// reads past the end as zeros (silently wrong data) and a mapping faults
-// (SIGBUS). fstat of libhdf5's own descriptor says how long the file is now;
-// `end` is the offset one past the bytes about to be read or touched.
+// reads past the end as zeros (silently wrong data), or fails on metadata it
+// can no longer read, and a mapping faults (SIGBUS). fstat of libhdf5's own
+// descriptor says how long the file is now. It must reach `end` (one past the
+// bytes about to be read or touched) and libhdf5's end of allocated space
+// (everything the file held when it was opened: chunk indexes, chunks, heaps).
 // Writable files are skipped: there, space libhdf5 allocated may legitimately
 // lie past the end of the file until it is written or flushed.
 bool check_not_truncated(const std::shared_ptr<h5::FileHandle>& f, uint64_t end, const std::string& what,
                          ErrorInfo* err) {
-  if (f->writable() || end == 0) return true;
+  if (f->writable()) return true;
   void* handle = nullptr;
   {
     Lock lock;
+    haddr_t eoa = 0;
+    // Relative to the superblock: smaller than the physical size by the user
+    // block, if any, so the check never refuses an intact file.
+    if (H5Fget_eoa(f->id(), &eoa) >= 0 && eoa != HADDR_UNDEF) end = std::max<uint64_t>(end, eoa);
     if (H5Fget_vfd_handle(f->id(), H5P_DEFAULT, &handle) < 0 || !handle) {
       h5::clear_error_stack();
       return true;  // no descriptor to ask (not the sec2 driver): nothing to check
     }
   }
   struct stat st;
-  if (::fstat(*static_cast<int*>(handle), &st) != 0) return true;
+  if (end == 0 || ::fstat(*static_cast<int*>(handle), &st) != 0) return true;
   if (static_cast<uint64_t>(st.st_size) >= end) return true;
-  *err = ErrorInfo::make("H5_IO", what + " needs bytes up to offset " + std::to_string(end) + " of '" + f->path() +
+  *err = ErrorInfo::make("H5_IO", what + " needs the first " + std::to_string(end) + " bytes of '" + f->path() +
                                       "', which is now " + std::to_string(st.st_size) +
                                       " bytes: the file was truncated after it was opened");
   return false;
@@ -170,7 +177,6 @@ void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection&
   h5::DatasetInfo info;
   hsize_t n;
   if (!prepare(obj, sel, &info, &n, err)) return;
-  // Chunked reads check each chunk against the file's size in the engine.
   if (!check_not_truncated(obj->file, contiguous_end(info), "dataset '" + obj->path + "'", err)) return;
   if (info.type.dtype == DType::String) {
     out->is_string = true;
