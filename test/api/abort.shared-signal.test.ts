@@ -12,9 +12,10 @@ import { tempDir } from '../helpers.js';
 
 const dir = tempDir('h5vault-abort-');
 
+let n = 0;
 function fixture(): string {
-  const p = join(dir, 'a.h5');
-  using f = File.create(p, { overwrite: true });
+  const p = join(dir, `a${n++}.h5`);
+  using f = File.create(p);
   f.createDataset('x', { dtype: 'float32', shape: [64, 1024], chunks: [1, 1024], compression: 'gzip', data: new Float32Array(64 * 1024).fill(3) });
   return p;
 }

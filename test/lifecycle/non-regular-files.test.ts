@@ -8,7 +8,7 @@
  */
 import { describe, expect, it, beforeAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIST_URL, ensureDist } from './child.js';
 import { CLI } from '../cli/run.js';
@@ -19,6 +19,7 @@ const fifo = join(dir, 'pipe.h5');
 const socketPath = join(dir, 'sock.h5');
 const DEADLINE_MS = 20_000;
 const DIGEST = 'a'.repeat(64);
+let scripts = 0;
 
 interface Outcome { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean }
 
@@ -38,7 +39,11 @@ try {
   console.log(JSON.stringify({ code: e.code, message: e.message, name: e.name }));
 }
 process.exit(0);`;
-  const r = run(['--input-type=module', '-e', src]);
+  // A module file, not --input-type=module -e: the case must not depend on how
+  // the code reached node (that has its own test, model.input-type.test.ts).
+  const file = join(dir, `case-${scripts++}.mjs`);
+  writeFileSync(file, src);
+  const r = run([file]);
   expect(r.timedOut, `${expr} on ${path} did not settle within ${DEADLINE_MS} ms`).toBe(false);
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
@@ -103,9 +108,8 @@ describe('ModelStore', () => {
     const version = join(root, 'm', 'v000001.h5');
     const index = join(root, 'm', 'index.json');
     // Where the store keeps version 1 (asked, not assumed).
-    const where = run(['--input-type=module', '-e', `const H5 = await import(${JSON.stringify(DIST_URL)});
-      console.log((await H5.ModelStore.open(${JSON.stringify(root)})).path('m', 1));`]);
-    expect(where.stdout.trim()).toBe(version);
+    const where = attempt(`(async () => { const p = (await H5.ModelStore.open(P)).path('m', 1); if (p !== ${JSON.stringify(version)}) throw new Error(p); })()`, root);
+    expect(where.ok, JSON.stringify(where)).toBe(true);
     rmSync(version);
     expect(spawnSync('mkfifo', [version]).status).toBe(0);
     expectRefused(attempt(`(async () => (await H5.ModelStore.open(P)).load('m'))()`, root), /FIFO/);
