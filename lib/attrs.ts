@@ -11,6 +11,7 @@
  * typed arrays (float16/bfloat16 as Uint16Array bits), strings as string / string[].
  */
 import { native, type ObjHandle } from './binding.js';
+import { H5Error } from './errors.js';
 import {
   ARRAY_TYPES, bfloat16ToNumber, dtypeOfArray, halfToNumber, isDType, numberToBfloat16, numberToHalf,
   type DType, type NumericDType, type TypedArray,
@@ -60,7 +61,7 @@ export class Attributes {
   set(name: string, value: AttrValue, options: AttrSetOptions = {}): void {
     if (typeof name !== 'string' || name === '') throw new TypeError('attribute name must be a non-empty string');
     if (options.dtype !== undefined && !isDType(options.dtype)) throw new TypeError(`unknown dtype '${String(options.dtype)}'`);
-    const { dtype, shape, data } = encode(value, options.dtype);
+    const { dtype, shape, data } = encode(name, value, options.dtype);
     native.attrSet(this.handle(), name, dtype, shape, data);
   }
 
@@ -76,7 +77,7 @@ export class Attributes {
   }
 }
 
-function encode(value: AttrValue, dtype?: DType): { dtype: DType; shape: number[] | null; data: ArrayBufferView | string[] } {
+function encode(name: string, value: AttrValue, dtype?: DType): { dtype: DType; shape: number[] | null; data: ArrayBufferView | string[] } {
   if (typeof value === 'string') {
     if (dtype && dtype !== 'string') throw new TypeError(`a string value cannot be stored as '${dtype}'`);
     return { dtype: 'string', shape: null, data: [value] };
@@ -85,6 +86,7 @@ function encode(value: AttrValue, dtype?: DType): { dtype: DType; shape: number[
     if (value.every((v) => typeof v === 'string')) return { dtype: 'string', shape: [value.length], data: value as string[] };
     if (!value.every((v) => typeof v === 'number')) throw new TypeError('array attributes must be all numbers or all strings');
     const d = (dtype ?? 'float64') as NumericDType;
+    (value as number[]).forEach((x, i) => checkNumber(name, d, x, i));
     return { dtype: d, shape: [value.length], data: fromNumbers(d, value as number[]) };
   }
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
@@ -104,20 +106,61 @@ function encode(value: AttrValue, dtype?: DType): { dtype: DType; shape: number[
     return { dtype: 'bool', shape: null, data: new Uint8Array([value ? 1 : 0]) };
   }
   if (typeof value === 'bigint') {
+    if (dtype === 'string') throw new TypeError('a bigint cannot be stored as a string');
     const d = (dtype ?? (value > INT64_MAX ? 'uint64' : 'int64')) as NumericDType;
-    if (d === 'int64') return { dtype: d, shape: null, data: BigInt64Array.of(BigInt.asIntN(64, value)) };
-    if (d === 'uint64') {
-      if (value < 0n) throw new RangeError('negative bigint for a uint64 attribute');
-      return { dtype: d, shape: null, data: BigUint64Array.of(value) };
+    if (d === 'int64' || d === 'uint64') {
+      const [lo, hi] = d === 'int64' ? [-(1n << 63n), INT64_MAX] : [0n, (1n << 64n) - 1n];
+      if (value < lo || value > hi) throw outOfRange(name, String(value) + 'n', d, `${lo}..${hi}`);
+      return { dtype: d, shape: null, data: d === 'int64' ? BigInt64Array.of(value) : BigUint64Array.of(value) };
     }
-    return { dtype: d, shape: null, data: fromNumbers(d, [Number(value)]) };
+    const x = Number(value);
+    if (INT_RANGE[d] && BigInt(x) !== value) throw outOfRange(name, String(value) + 'n', d, rangeText(d));
+    checkNumber(name, d, x);
+    return { dtype: d, shape: null, data: fromNumbers(d, [x]) };
   }
   if (typeof value === 'number') {
     if (dtype === 'string') throw new TypeError('a number cannot be stored as a string');
     const d = (dtype ?? (Number.isSafeInteger(value) ? 'int64' : 'float64')) as NumericDType;
+    checkNumber(name, d, value);
     return { dtype: d, shape: null, data: fromNumbers(d, [value]) };
   }
   throw new TypeError(`unsupported attribute value of type ${value === null ? 'null' : typeof value}`);
+}
+
+// Integer dtypes and the values they hold. Anything else would be stored
+// changed (300 as int8 is 44, 2^64 as uint64 is 0, 1.5 as int32 is 1).
+const INT_RANGE: Partial<Record<NumericDType, [number, number]>> = {
+  int8: [-128, 127], int16: [-32768, 32767], int32: [-(2 ** 31), 2 ** 31 - 1],
+  uint8: [0, 255], uint16: [0, 65535], uint32: [0, 2 ** 32 - 1],
+  int64: [-(2 ** 63), 2 ** 63], uint64: [0, 2 ** 64], // exclusive upper bounds for these two (see checkNumber)
+  bool: [0, 1],
+};
+
+function rangeText(d: NumericDType): string {
+  if (d === 'int64') return `${-(1n << 63n)}..${INT64_MAX}`;
+  if (d === 'uint64') return `0..${(1n << 64n) - 1n}`;
+  if (d === 'bool') return '0 or 1 (or true/false)';
+  const r = INT_RANGE[d];
+  return r ? `integers ${r[0]}..${r[1]}` : `finite values within ${d}'s range`;
+}
+
+function outOfRange(name: string, shown: string, d: NumericDType, range: string, index?: number): H5Error {
+  const at = index === undefined ? '' : ` element ${index}`;
+  return new H5Error(`attribute '${name}'${at}: ${shown} cannot be stored as ${d} (${range})`, { code: 'H5_INVALID_ARGUMENT' });
+}
+
+/** Throws H5_INVALID_ARGUMENT unless `x` is stored as dtype `d` exactly (integers) or without overflow (floats). */
+function checkNumber(name: string, d: NumericDType, x: number, index?: number): void {
+  const r = INT_RANGE[d];
+  if (r) {
+    const wide = d === 'int64' || d === 'uint64';
+    const ok = Number.isInteger(x) && x >= r[0] && (wide ? x < r[1] : x <= r[1]);
+    if (!ok) throw outOfRange(name, String(x), d, rangeText(d), index);
+    return;
+  }
+  if (!Number.isFinite(x) || d === 'float64') return; // NaN and +-Infinity exist in every float dtype
+  const y = d === 'float16' ? halfToNumber(numberToHalf(x)) : d === 'bfloat16' ? bfloat16ToNumber(numberToBfloat16(x)) : Math.fround(x);
+  if (!Number.isFinite(y)) throw outOfRange(name, String(x), d, rangeText(d), index);
 }
 
 function fromNumbers(d: NumericDType, xs: number[]): TypedArray {

@@ -271,7 +271,35 @@ function cancelOf(signal: AbortSignal | undefined): { token?: CancelToken; clean
     throw new H5Error('operation aborted before it started', { code: 'H5_ABORTED' });
   }
   const token = native.cancelToken();
-  const on = () => native.cancelTrigger(token);
-  signal.addEventListener('abort', on, { once: true });
-  return { token, cleanup: () => signal.removeEventListener('abort', on) };
+  // One listener per signal, however many calls share it (a listener per call
+  // made Node warn about a leak past 10 concurrent reads); it is removed when
+  // the last call using the signal settles.
+  let tokens = pendingBySignal.get(signal);
+  if (!tokens) {
+    const set = new Set<CancelToken>();
+    tokens = set;
+    pendingBySignal.set(signal, set);
+    const on = () => {
+      for (const t of set) native.cancelTrigger(t);
+    };
+    listenerBySignal.set(signal, on);
+    signal.addEventListener('abort', on, { once: true });
+  }
+  tokens.add(token);
+  return {
+    token,
+    cleanup: () => {
+      const set = pendingBySignal.get(signal);
+      if (!set) return;
+      set.delete(token);
+      if (set.size > 0) return;
+      pendingBySignal.delete(signal);
+      const on = listenerBySignal.get(signal);
+      listenerBySignal.delete(signal);
+      if (on) signal.removeEventListener('abort', on);
+    },
+  };
 }
+
+const pendingBySignal = new WeakMap<AbortSignal, Set<CancelToken>>();
+const listenerBySignal = new WeakMap<AbortSignal, () => void>();

@@ -3,6 +3,8 @@
  * BigUint64Array; float16 and bfloat16 are Uint16Array of raw bits (convert
  * with the helpers below); bool is Uint8Array of 0/1; strings are string[].
  */
+import { H5Error } from './errors.js';
+
 export type NumericDType =
   | 'int8' | 'int16' | 'int32' | 'int64'
   | 'uint8' | 'uint16' | 'uint32' | 'uint64'
@@ -65,6 +67,27 @@ export function checkDataType(dtype: DType, data: unknown, what = 'data'): void 
   if (!(data instanceof (C as unknown as Function))) {
     const got = data === null ? 'null' : typeof data === 'object' ? (data as object).constructor?.name : typeof data;
     throw new TypeError(`${what} for dtype '${dtype}' must be a ${C.name}, got ${got}`);
+  }
+}
+
+/**
+ * Throws H5Error H5_INVALID_ARGUMENT for data HDF5 would store changed: a
+ * bool byte other than 0/1 (h5vault refuses rather than normalises, so the
+ * bytes hashed are the bytes stored) or a string holding a NUL (HDF5 strings
+ * end at the first one). Called before a dataset or a save is created, so a
+ * refused call leaves nothing behind; the addon checks writes again.
+ */
+export function checkDataValues(dtype: DType, data: unknown, what = 'data'): void {
+  if (dtype === 'bool' && data instanceof Uint8Array) {
+    const i = data.findIndex((b) => b > 1);
+    if (i >= 0) {
+      throw new H5Error(`${what}: bool element ${i} is ${data[i]}; bool data must be 0 or 1`, { code: 'H5_INVALID_ARGUMENT' });
+    }
+  } else if (dtype === 'string' && Array.isArray(data)) {
+    const i = data.findIndex((x) => typeof x === 'string' && x.includes('\0'));
+    if (i >= 0) {
+      throw new H5Error(`${what}: string ${i} contains a NUL character, which HDF5 strings cannot hold`, { code: 'H5_INVALID_ARGUMENT' });
+    }
   }
 }
 

@@ -36,6 +36,8 @@ export type H5ErrorCode =
   | 'H5_NOT_KERAS'
   /** A safetensors header broke a rule of the format (`reason` says which). */
   | 'H5_SAFETENSORS_INVALID'
+  /** A value h5vault would otherwise store altered: out of range for its dtype, a NUL in a name or string, a bool other than 0/1, an attribute over 64 KiB. */
+  | 'H5_INVALID_ARGUMENT'
   | 'H5_ERROR';
 
 export interface H5ErrorDetails {

@@ -2,7 +2,7 @@
 import { native, type NativeCreateSpec, type NativeLink, type ObjHandle } from './binding.js';
 import { Attributes } from './attrs.js';
 import { Dataset, type DatasetData } from './dataset.js';
-import { checkDataType, isDType, itemSize, type DType } from './dtypes.js';
+import { checkDataType, checkDataValues, isDType, itemSize, type DType } from './dtypes.js';
 import { H5Error } from './errors.js';
 
 export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'szip';
@@ -173,6 +173,7 @@ export function createSpec(o: CreateDatasetOptions): NativeCreateSpec {
   if (o.data !== undefined) {
     checkDataType(o.dtype, o.data);
     if (o.data.length !== n) throw new RangeError(`data has ${o.data.length} elements but shape [${shape.join(', ')}] holds ${n}`);
+    checkDataValues(o.dtype, o.data);
   }
   const spec: NativeCreateSpec = { dtype: o.dtype, shape, scalar: shape.length === 0 };
   let comp: Compression = o.compression ?? 'none';

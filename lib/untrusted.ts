@@ -12,6 +12,7 @@ import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, createReadStream, existsSync, fstatSync, openSync, read, readSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { notRegular, openRegular, openRegularSync } from './fsopen.js';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native, type FileHandle } from './binding.js';
@@ -381,14 +382,19 @@ function walkPinnedSync(path: string, limits: UntrustedLimits = {}, pinnedFd?: n
 /** SHA-256 of a file, lower-case hex, streamed (constant memory). */
 export async function fileDigest(path: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  const fh = await openRegular(path);
+  try {
+    for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20, autoClose: false })) h.update(chunk as Buffer);
+  } finally {
+    await fh.close();
+  }
   return h.digest('hex');
 }
 
 /** fileDigest() for scripts. */
 export function fileDigestSync(path: string): string {
   const h = createHash('sha256');
-  const fd = openSync(path, 'r');
+  const fd = openRegularSync(path);
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
     for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
@@ -447,7 +453,7 @@ function pin(path: string): Pinned {
   }
   try {
     const st = fstatSync(fd, { bigint: true });
-    if (!st.isFile()) throw new H5Error(`open '${path}': not a regular file`, { code: 'H5_OPEN_FAILED', path });
+    if (!st.isFile()) throw notRegular(path, st);
     const stamp = { dev: `${st.dev}`, ino: `${st.ino}`, size: `${st.size}`, mtimeNs: `${st.mtimeNs}`, ctimeNs: `${st.ctimeNs}` };
     return { fd, stamp, openPath: PROC_FD ? `/proc/self/fd/${fd}` : path };
   } catch (e) {

@@ -101,14 +101,18 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 // --- SHA-256 of file ranges in worker threads --------------------------------
 
-// Inline CommonJS so the same code runs from lib/ (vitest, .ts) and dist/.
+// Inline source so the same code runs from lib/ (vitest, .ts) and dist/.
+// An eval'd worker is parsed as CommonJS or as an ES module depending on the
+// process's --input-type (a script run with `node --input-type=module -e`
+// passes it on), so the source uses neither require() nor import:
+// process.getBuiltinModule works in both.
 // Workers share the process's file descriptor table, so they pread() the fd
 // the caller opened: the hashed inode is the one the caller holds, and
 // nothing is copied or hashed on the calling thread.
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const { readSync } = require('node:fs');
+const { parentPort } = process.getBuiltinModule('node:worker_threads');
+const { createHash } = process.getBuiltinModule('node:crypto');
+const { readSync } = process.getBuiltinModule('node:fs');
 const buf = Buffer.allocUnsafe(4 << 20);
 parentPort.on('message', ({ id, fd, offset, length }) => {
   try {

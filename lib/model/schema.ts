@@ -4,7 +4,7 @@
  * saveModel / loadModel / ModelStore.
  */
 import { readFileSync } from 'node:fs';
-import { checkDataType, isDType, type NumericDType, type TypedArray } from '../dtypes.js';
+import { checkDataType, checkDataValues, isDType, type NumericDType, type TypedArray } from '../dtypes.js';
 
 /** One tensor: a numeric dtype, a shape ([] = scalar) and its elements in C order. */
 export interface Tensor {
@@ -130,6 +130,7 @@ function checkTensor(name: string, t: unknown): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   if ((data as TypedArray).length !== n)
     throw new RangeError(`tensor '${name}': data has ${(data as TypedArray).length} elements but shape [${shape.join(', ')}] holds ${n}`);
+  checkDataValues(dtype, data, `tensor '${name}' data`);
   return { dtype, shape: [...shape], data: data as TypedArray };
 }
 

@@ -7,6 +7,7 @@
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { openRegular } from '../fsopen.js';
 import { join, resolve } from 'node:path';
 import { File } from '../file.js';
 import { H5Error, withSite } from '../errors.js';
@@ -159,9 +160,15 @@ export class ModelStore {
     const p = join(this.dir(name), INDEX);
     let text: string;
     try {
-      text = await readFile(p, 'utf8');
+      const fh = await openRegular(p);
+      try {
+        text = await fh.readFile('utf8');
+      } finally {
+        await fh.close();
+      }
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { format: 1, name, latest: null, versions: [] };
+      if (e instanceof H5Error && e.code === 'H5_FILE_NOT_FOUND') return { format: 1, name, latest: null, versions: [] };
+      if (e instanceof H5Error) throw e;
       throw ioError(e, `cannot read '${p}'`);
     }
     let idx: Index;
@@ -512,7 +519,7 @@ async function newestVersionFile(dir: string): Promise<number> {
 
 /** Builds the index record of an orphaned (complete but unindexed) version file. */
 async function adopt(path: string, version: number): Promise<VersionInfo> {
-  const fh = await open(path, 'r');
+  const fh = await openRegular(path);
   let hashed: { hex: string; size: number };
   let mtime: Date;
   try {

@@ -13,7 +13,32 @@ bool has_attr(hid_t obj, const std::string& name) {
   return e > 0;
 }
 
+namespace {
+
+// libhdf5 keeps attributes in the object header (h5vault writes files in the
+// earliest format, which has no dense attribute storage), where one message is
+// at most 64 KiB: name, datatype, dataspace and value together. The value of a
+// variable-length string is a 16-byte heap reference per element.
+constexpr size_t kAttrMessageMax = 65535;
+constexpr size_t kAttrOverhead = 1024;  // room for name/type/space encodings
+
+}  // namespace
+
+bool check_attr_size(const std::string& name, const AttrValue& v, ErrorInfo* err) {
+  size_t n = 1;
+  for (hsize_t d : v.shape) n *= static_cast<size_t>(d);
+  size_t value = v.dtype == DType::String ? n * 16 : v.bytes.size();
+  if (value + name.size() + kAttrOverhead <= kAttrMessageMax) return true;
+  *err = ErrorInfo::make("H5_INVALID_ARGUMENT",
+                         "attribute '" + name + "' is " + std::to_string(value) + " bytes; HDF5 attributes are limited to " +
+                             std::to_string(kAttrMessageMax - kAttrOverhead) +
+                             " bytes (64 KiB object-header message, with its name and type); store large values in a dataset");
+  return false;
+}
+
 bool write_attr(hid_t obj, const std::string& name, const AttrValue& v, ErrorInfo* err) {
+  // Before the old value is deleted: a refused write must leave it in place.
+  if (!check_attr_size(name, v, err)) return false;
   if (has_attr(obj, name) && H5Adelete(obj, name.c_str()) < 0) {
     *err = capture_error("replace attribute '" + name + "'");
     return false;

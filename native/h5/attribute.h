@@ -19,6 +19,8 @@ struct AttrValue {
   std::vector<std::string> strings; // dtype == String
 };
 
+// H5_INVALID_ARGUMENT when the value cannot fit an attribute (64 KiB limit).
+bool check_attr_size(const std::string& name, const AttrValue& v, ErrorInfo* err);
 bool write_attr(hid_t obj, const std::string& name, const AttrValue& v, ErrorInfo* err);
 bool read_attr(hid_t obj, const std::string& name, AttrValue* v, ErrorInfo* err);
 bool list_attrs(hid_t obj, std::vector<std::string>* names, ErrorInfo* err);

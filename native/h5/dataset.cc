@@ -456,6 +456,15 @@ bool write_strings(hid_t dset, const Selection& sel, const std::vector<std::stri
     for (const auto& s : in) ptrs.push_back(s.c_str());
     rc = H5Dwrite(dset, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, ptrs.data());
   } else {
+    // A longer string would be cut to the field's size: refuse, naming it.
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i].size() > ti.fixed_size) {
+        *err = ErrorInfo::make("H5_INVALID_ARGUMENT", "string [" + std::to_string(i) + "] is " + std::to_string(in[i].size()) +
+                                                          " bytes (UTF-8) but the dataset's fixed-length strings hold " +
+                                                          std::to_string(ti.fixed_size));
+        return false;
+      }
+    }
     std::vector<char> buf(ti.fixed_size * in.size(), 0);
     for (size_t i = 0; i < in.size(); ++i)
       std::memcpy(buf.data() + i * ti.fixed_size, in[i].data(), std::min(in[i].size(), ti.fixed_size));

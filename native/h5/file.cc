@@ -80,6 +80,19 @@ bool redirect_to_sink(hid_t fid) {
 
 }  // namespace
 
+ErrorInfo not_regular(const char* verb, const std::string& path, unsigned mode) {
+  // libhdf5 would open() these and then block (a FIFO with no writer), read
+  // forever (/dev/zero) or fail obscurely: refuse them before any open.
+  const char* what = S_ISDIR(mode)    ? "a directory"
+                     : S_ISFIFO(mode) ? "a FIFO (named pipe)"
+                     : S_ISCHR(mode)  ? "a character device"
+                     : S_ISBLK(mode)  ? "a block device"
+                     : S_ISSOCK(mode) ? "a socket"
+                                      : "a special file";
+  return ErrorInfo::make("H5_OPEN_FAILED", std::string("cannot ") + verb + " '" + path + "': it is " + what +
+                                               ", not a regular file");
+}
+
 std::shared_ptr<FileHandle> FileHandle::open(const std::string& path, bool writable, ErrorInfo* err) {
   return open_as(path, path, writable, err);
 }
@@ -92,8 +105,8 @@ std::shared_ptr<FileHandle> FileHandle::open_as(const std::string& path, const s
                            "cannot open '" + path + "': " + std::strerror(errno));
     return nullptr;
   }
-  if (S_ISDIR(st.st_mode)) {
-    *err = ErrorInfo::make("H5_OPEN_FAILED", "cannot open '" + path + "': is a directory");
+  if (!S_ISREG(st.st_mode)) {
+    *err = not_regular("open", path, st.st_mode);
     return nullptr;
   }
   Hid fapl(make_fapl());
@@ -113,8 +126,7 @@ std::shared_ptr<FileHandle> FileHandle::create(const std::string& path, bool ove
     return nullptr;
   }
   if (exists && !S_ISREG(st.st_mode)) {
-    *err = ErrorInfo::make("H5_OPEN_FAILED", "cannot create '" + path + "': " +
-                                                 (S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file"));
+    *err = not_regular("create", path, st.st_mode);
     return nullptr;
   }
   // H5F_ACC_TRUNC would truncate the existing inode in place, under every

@@ -18,6 +18,10 @@
 
 namespace h5v::h5 {
 
+// H5_OPEN_FAILED naming what `path` is (a FIFO, a device, ...): h5vault
+// opens regular files only. `mode` is a stat() st_mode.
+ErrorInfo not_regular(const char* verb, const std::string& path, unsigned mode);
+
 class FileHandle {
  public:
   // Open an existing file: writable=false -> H5F_ACC_RDONLY, true -> RDWR.

@@ -159,4 +159,10 @@ TypeInfo describe_type(hid_t type) {
   return info;
 }
 
+size_t first_invalid_bool(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (p[i] > 1) return i;
+  return SIZE_MAX;
+}
+
 }  // namespace h5v::h5

@@ -2,6 +2,7 @@
 // types are native. bfloat16/float16/bool follow docs/architecture.md "File format choices".
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include <hdf5.h>
@@ -18,6 +19,11 @@ const char* dtype_name(DType t);
 DType dtype_from_name(const std::string& name);
 // Element size in memory (String: 0; stored as variable-length UTF-8).
 size_t dtype_size(DType t);
+
+// Index of the first byte of bool data that is neither 0 nor 1, or SIZE_MAX.
+// HDF5's bool (h5py's enum FALSE=0/TRUE=1) has no other values: writing 7
+// would store a value no reader can name, so writers refuse it.
+size_t first_invalid_bool(const uint8_t* p, size_t n);
 
 // New type ids; caller owns them (wrap in Hid).
 hid_t make_file_type(DType t);

@@ -36,7 +36,40 @@ void throw_error(Napi::Env env, const h5::ErrorInfo& e) { throw Napi::Error(env,
 std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsString())
     throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
-  return info[i].As<Napi::String>().Utf8Value();
+  std::string s = info[i].As<Napi::String>().Utf8Value();
+  size_t nul = s.find('\0');
+  // Every string argument becomes a C string for libhdf5 (a path, a name, a
+  // dtype): an embedded NUL would silently cut it short and address another
+  // object, so it is refused here, for all of them at once.
+  if (nul != std::string::npos)
+    throw_error(info.Env(), h5::ErrorInfo::make("H5_INVALID_ARGUMENT", std::string(what) + " contains a NUL character (at byte " +
+                                                                        std::to_string(nul) + ")"));
+  return s;
+}
+
+std::string string_value(Napi::Env env, Napi::Value v, const char* what, size_t index) {
+  std::string s = v.ToString().Utf8Value();
+  size_t nul = s.find('\0');
+  // libhdf5 takes C strings (variable-length) or NUL-padded fields
+  // (fixed-length): either way a NUL ends the string, and the rest is lost.
+  if (nul != std::string::npos)
+    throw_error(env, h5::ErrorInfo::make("H5_INVALID_ARGUMENT", std::string(what) + " [" + std::to_string(index) +
+                                                                    "] contains a NUL character (at byte " +
+                                                                    std::to_string(nul) + "); HDF5 strings cannot hold one"));
+  return s;
+}
+
+Bytes typed_array_bytes(Napi::Env env, Napi::Value v) {
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok)
+    throw Napi::TypeError::New(env, "expected a TypedArray");
+  Bytes b;
+  b.data = static_cast<const uint8_t*>(data);
+  b.size = v.As<Napi::TypedArray>().ByteLength();
+  return b;
 }
 
 bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* what) {

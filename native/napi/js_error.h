@@ -29,4 +29,16 @@ std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* wha
 bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* what);
 Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* what);
 
+// A string value to store (an element of string data): UTF-8, refused with
+// H5_INVALID_ARGUMENT if it holds a NUL, which HDF5 strings cannot keep.
+std::string string_value(Napi::Env env, Napi::Value v, const char* what, size_t index);
+
+// The bytes of a TypedArray, whether its buffer is an ArrayBuffer or a
+// SharedArrayBuffer (Napi::TypedArray::ArrayBuffer() fails on the latter).
+struct Bytes {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+Bytes typed_array_bytes(Napi::Env env, Napi::Value v);
+
 }  // namespace h5v::js

@@ -99,15 +99,21 @@ Napi::Value AttrSet(const Napi::CallbackInfo& info) {
   if (v.dtype == h5::DType::String) {
     if (!data.IsArray()) throw Napi::TypeError::New(env, "string attribute data must be a string[]");
     auto a = data.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) v.strings.push_back(a.Get(i).ToString().Utf8Value());
+    for (uint32_t i = 0; i < a.Length(); ++i) v.strings.push_back(string_value(env, a.Get(i), "attribute value", i));
     if (v.strings.size() != n) throw Napi::RangeError::New(env, "string count does not match the attribute shape");
   } else {
     if (!data.IsTypedArray()) throw Napi::TypeError::New(env, "numeric attribute data must be a TypedArray");
-    auto ta = data.As<Napi::TypedArray>();
-    if (ta.ByteLength() != n * h5::dtype_size(v.dtype))
+    Bytes b = typed_array_bytes(env, data);
+    if (b.size != n * h5::dtype_size(v.dtype))
       throw Napi::RangeError::New(env, "attribute data length does not match its shape and dtype");
-    const uint8_t* p = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    v.bytes.assign(p, p + ta.ByteLength());
+    v.bytes.assign(b.data, b.data + b.size);
+    if (v.dtype == h5::DType::Bool) {
+      size_t bad = h5::first_invalid_bool(v.bytes.data(), v.bytes.size());
+      if (bad != SIZE_MAX)
+        throw_error(env, ErrorInfo::make("H5_INVALID_ARGUMENT", "bool attribute '" + name + "' element " + std::to_string(bad) +
+                                                                    " is " + std::to_string(v.bytes[bad]) +
+                                                                    ": bool data must be 0 or 1"));
+    }
   }
   if (!obj->file->writable())
     throw_error(env, ErrorInfo::make("H5_READ_ONLY", "file '" + obj->file->path() + "' is open read-only"));

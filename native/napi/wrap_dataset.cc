@@ -2,8 +2,10 @@
 // zero-copy views and prefetch. Reads and writes try the parallel engine for
 // chunked data and fall back to libhdf5's serial path.
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -91,6 +93,44 @@ bool check_readable(const std::shared_ptr<h5::ObjHandle>& obj, const h5::Dataset
   return h5::check_filters(info, obj->path, err);
 }
 
+// A file opened read-only that someone truncated in place since: libhdf5
+// reads past the end as zeros (silently wrong data), or fails on metadata it
+// can no longer read, and a mapping faults (SIGBUS). fstat of libhdf5's own
+// descriptor says how long the file is now. It must reach `end` (one past the
+// bytes about to be read or touched) and libhdf5's end of allocated space
+// (everything the file held when it was opened: chunk indexes, chunks, heaps).
+// Writable files are skipped: there, space libhdf5 allocated may legitimately
+// lie past the end of the file until it is written or flushed.
+bool check_not_truncated(const std::shared_ptr<h5::FileHandle>& f, uint64_t end, const std::string& what,
+                         ErrorInfo* err) {
+  if (f->writable()) return true;
+  void* handle = nullptr;
+  {
+    Lock lock;
+    haddr_t eoa = 0;
+    // Relative to the superblock: smaller than the physical size by the user
+    // block, if any, so the check never refuses an intact file.
+    if (H5Fget_eoa(f->id(), &eoa) >= 0 && eoa != HADDR_UNDEF) end = std::max<uint64_t>(end, eoa);
+    if (H5Fget_vfd_handle(f->id(), H5P_DEFAULT, &handle) < 0 || !handle) {
+      h5::clear_error_stack();
+      return true;  // no descriptor to ask (not the sec2 driver): nothing to check
+    }
+  }
+  struct stat st;
+  if (end == 0 || ::fstat(*static_cast<int*>(handle), &st) != 0) return true;
+  if (static_cast<uint64_t>(st.st_size) >= end) return true;
+  *err = ErrorInfo::make("H5_IO", what + " needs the first " + std::to_string(end) + " bytes of '" + f->path() +
+                                      "', which is now " + std::to_string(st.st_size) +
+                                      " bytes: the file was truncated after it was opened");
+  return false;
+}
+
+// The end of a contiguous dataset's data in the file (0 when it has none).
+uint64_t contiguous_end(const h5::DatasetInfo& info) {
+  if (info.layout != "contiguous" || !info.allocated || info.offset == HADDR_UNDEF) return 0;
+  return static_cast<uint64_t>(info.offset) + static_cast<uint64_t>(info.storage_size);
+}
+
 // Describes the dataset, checks it can be read or written and that `sel` fits
 // it; *n is the number of selected elements. Shared by reads and writes.
 bool prepare(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection& sel, h5::DatasetInfo* info,
@@ -137,6 +177,7 @@ void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection&
   h5::DatasetInfo info;
   hsize_t n;
   if (!prepare(obj, sel, &info, &n, err)) return;
+  if (!check_not_truncated(obj->file, contiguous_end(info), "dataset '" + obj->path + "'", err)) return;
   if (info.type.dtype == DType::String) {
     out->is_string = true;
     Lock lock;
@@ -186,14 +227,16 @@ WriteInput write_input(Napi::Env env, Napi::Value v) {
     for (uint32_t i = 0; i < a.Length(); ++i) {
       Napi::Value e = a.Get(i);
       if (!e.IsString()) throw Napi::TypeError::New(env, "string data must be an array of strings");
-      in.strings.push_back(e.As<Napi::String>().Utf8Value());
+      in.strings.push_back(string_value(env, e, "string data", i));
     }
     return in;
   }
   if (!v.IsTypedArray()) throw Napi::TypeError::New(env, "data must be a TypedArray (or string[] for string datasets)");
-  auto ta = v.As<Napi::TypedArray>();
-  in.data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  in.bytes = ta.ByteLength();
+  // A SharedArrayBuffer-backed array is written like any other: its bytes
+  // as they are while the write runs (other threads writing it then race).
+  Bytes b = typed_array_bytes(env, v);
+  in.data = b.data;
+  in.bytes = b.size;
   return in;
 }
 
@@ -239,6 +282,15 @@ void do_write_data(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Sele
     return;
   }
   if (want == 0) return;
+  if (info.type.dtype == DType::Bool) {
+    size_t bad = h5::first_invalid_bool(static_cast<const uint8_t*>(in.data), in.bytes);
+    if (bad != SIZE_MAX) {
+      *err = ErrorInfo::make("H5_INVALID_ARGUMENT", "bool data for '" + obj->path + "' has " +
+                                                        std::to_string(static_cast<const uint8_t*>(in.data)[bad]) +
+                                                        " at element " + std::to_string(bad) + ": bool data must be 0 or 1");
+      return;
+    }
+  }
   if (try_engine(obj, info, threads, cancel, err, [&](hid_t mtype, const engine::Options& opt) {
         return engine::write(obj->id, mtype, sel, in.data, in.bytes, opt, err);
       }))
@@ -529,9 +581,13 @@ Napi::Value DatasetView(const Napi::CallbackInfo& info) {
     r.Set("offset", 0);
     return r;
   }
+  // A view of bytes past the end of the file would die with SIGBUS on first
+  // access: check the file's size now (a truncation after this call remains
+  // out of reach, see docs/views.md).
+  if (!check_not_truncated(obj->file, d.offset + bytes, "view of dataset '" + obj->path + "'", &err)) throw_error(env, err);
   auto m = file_mapping(obj->file, &err);
   if (!m) throw_error(env, err);
-  // Guard against a file truncated in place since it was opened.
+  // The mapping was made when the file was shorter than the dataset's extent.
   if (!m->contains(d.offset, bytes)) return not_viewable(env, obj->path, "truncated");
   r.Set("buffer", mapping_buffer(env, obj, m));
   r.Set("offset", static_cast<double>(d.offset));
@@ -562,6 +618,9 @@ Napi::Value Prefetch(const Napi::CallbackInfo& info) {
     auto m = file_mapping(f, err);
     if (!m) return;
     if (!obj) len = m->size();
+    // Touching a mapped page past the end of the file raises SIGBUS.
+    if (!check_not_truncated(f, off + len, obj ? "prefetch of dataset '" + obj->path + "'" : std::string("prefetch"), err))
+      return;
     m->prefetch(off, len);
   }, nullptr);
 }

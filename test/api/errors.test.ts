@@ -143,6 +143,20 @@ describe('codes', () => {
     expect(h5err(() => f.attrs.set('a', 1)).code).toBe('H5_READ_ONLY');
   });
 
+  it('H5_INVALID_ARGUMENT: a value that would be stored changed, sync and async; stack points here', async () => {
+    const p = fresh();
+    using f = File.create(p);
+    const b = f.createDataset('b', { dtype: 'bool', shape: [2] });
+    const e1 = h5err(() => f.attrs.set('a', 300, { dtype: 'int8' }));
+    expect(e1.code).toBe('H5_INVALID_ARGUMENT');
+    expect(e1.stack).toContain('errors.test.ts');
+    expect(h5err(() => f.attrs.set('a\0b', 1)).code).toBe('H5_INVALID_ARGUMENT');
+    const e2 = await h5errAsync(b.write(Uint8Array.of(0, 7)));
+    expect(e2.code).toBe('H5_INVALID_ARGUMENT');
+    expect(e2.message).toMatch(/'\/b'.*7 at element 1/);
+    expect(e2.stack).toContain('errors.test.ts');
+  });
+
   it('H5_CLOSED: any use after close()', async () => {
     const p = simpleFile();
     const f = File.open(p);
