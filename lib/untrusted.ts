@@ -10,7 +10,7 @@
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants as fsc, createReadStream, existsSync, fstatSync, openSync, read, readSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, fstatSync, openSync, read, readSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { notRegular, openRegular, openRegularSync } from './fsopen.js';
 import { basename, dirname, join } from 'node:path';
@@ -449,6 +449,15 @@ function pin(path: string): Pinned {
     // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat refuses it next.
     fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
   } catch (e) {
+    // A socket cannot be opened at all (ENXIO): say what the path is, as
+    // every other open path does for non-regular files.
+    let st: ReturnType<typeof statSync> | undefined;
+    try {
+      st = statSync(path);
+    } catch {
+      st = undefined;
+    }
+    if (st && !st.isFile()) throw notRegular(path, st);
     throw openError(path, e);
   }
   try {

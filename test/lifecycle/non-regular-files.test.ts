@@ -100,7 +100,7 @@ describe('ModelStore', () => {
     const root = join(dir, 'store');
     mkdirSync(root);
     const setup = attempt(`(async () => {
-      const s = await H5.ModelStore.open(P);
+      const s = await H5.ModelStore.open(P, { create: true });
       await s.save('m', { w: { dtype: 'float32', shape: [2], data: new Float32Array(2) } });
       return s.path('m', 1);
     })()`, root);
