@@ -36,7 +36,8 @@
         "native/napi/wrap_dataset.cc",
         "native/napi/wrap_attrs.cc",
         "native/napi/wrap_untrusted.cc",
-        "native/napi/wrap_mmap.cc"
+        "native/napi/wrap_mmap.cc",
+        "native/napi/mapped_buffer.cc"
       ],
       "include_dirs": [
         "native",

@@ -19,6 +19,7 @@
 #include "h5/handle.h"
 #include "common/lock.h"
 #include "mmap/mapping.h"
+#include "mapped_buffer.h"
 #include "wrap.h"
 
 namespace h5v::js {
@@ -505,10 +506,6 @@ std::shared_ptr<mmap::Mapping> file_mapping(const std::shared_ptr<h5::FileHandle
   return m;
 }
 
-struct ViewHint {
-  std::shared_ptr<mmap::Mapping> mapping;
-};
-
 Napi::Value not_viewable(Napi::Env env, const std::string& path, const std::string& reason) {
   ErrorInfo e = ErrorInfo::make("H5_NOT_VIEWABLE", "dataset '" + path + "' cannot be viewed zero-copy: " + reason);
   Napi::Object o = make_error(env, e);
@@ -530,29 +527,9 @@ Napi::ArrayBuffer mapping_buffer(Napi::Env env, const std::shared_ptr<h5::ObjHan
     if (!it->first.owner_before(key) && !key.owner_before(it->first)) return it->second.Value();
     ++it;
   }
-  auto* hint = new ViewHint{m};
-  // V8 counts every external ArrayBuffer as external (malloc-like) memory and
-  // runs a full GC when that grows fast: mapping a 1 GiB file cost a 3 ms
-  // Mark-Compact per open. A file mapping is page cache the kernel can drop
-  // at will, not memory a GC could free, so we cancel V8's accounting: -size
-  // before creating the buffer (so the allocation check sees no growth), and
-  // +size back when the buffer is finalized (V8 then subtracts its own share).
-  const int64_t size = static_cast<int64_t>(m->size());
-  int64_t adjusted;
-  napi_adjust_external_memory(env, -size, &adjusted);
   napi_value ab;
-  napi_status st = napi_create_external_arraybuffer(
-      env, m->data(), m->size(),
-      [](napi_env e, void*, void* h) {
-        auto* vh = static_cast<ViewHint*>(h);
-        int64_t adj;
-        napi_adjust_external_memory(e, static_cast<int64_t>(vh->mapping->size()), &adj);
-        delete vh;
-      },
-      hint, &ab);
+  napi_status st = mapped_arraybuffer(env, m, &ab);
   if (st != napi_ok) {
-    napi_adjust_external_memory(env, size, &adjusted);
-    delete hint;
     if (st == napi_no_external_buffers_allowed) not_viewable(env, obj->path, "external-buffers-disallowed");
     throw Napi::Error::New(env, "napi_create_external_arraybuffer failed");
   }

@@ -3,6 +3,7 @@
 // and mmap run on the libuv pool; the result is one external ArrayBuffer over
 // a MAP_PRIVATE mapping that lives until that buffer is collected, with the
 // same semantics as dataset views (docs/views.md).
+#include "mapped_buffer.h"
 #include "mmap/mapping.h"
 #include "wrap.h"
 
@@ -10,13 +11,8 @@ namespace h5v::js {
 
 namespace {
 
-struct MapHint {
-  std::shared_ptr<mmap::Mapping> mapping;
-};
-
-// The mapping as an external ArrayBuffer holding a reference on it. As for
-// dataset views, V8's external-memory accounting is cancelled: a file mapping
-// is page cache the kernel can drop, not memory a GC could free.
+// The mapping as an external ArrayBuffer holding a reference on it
+// (mapped_buffer.h: same accounting as dataset views).
 Napi::Value mapping_to_js(Napi::Env env, const std::shared_ptr<mmap::Mapping>& m) {
   Napi::Object r = Napi::Object::New(env);
   r.Set("size", static_cast<double>(m->size()));
@@ -24,23 +20,9 @@ Napi::Value mapping_to_js(Napi::Env env, const std::shared_ptr<mmap::Mapping>& m
     r.Set("buffer", Napi::ArrayBuffer::New(env, 0));
     return r;
   }
-  auto* hint = new MapHint{m};
-  const int64_t size = static_cast<int64_t>(m->size());
-  int64_t adjusted;
-  napi_adjust_external_memory(env, -size, &adjusted);
   napi_value ab;
-  napi_status st = napi_create_external_arraybuffer(
-      env, m->data(), m->size(),
-      [](napi_env e, void*, void* h) {
-        auto* mh = static_cast<MapHint*>(h);
-        int64_t adj;
-        napi_adjust_external_memory(e, static_cast<int64_t>(mh->mapping->size()), &adj);
-        delete mh;
-      },
-      hint, &ab);
+  napi_status st = mapped_arraybuffer(env, m, &ab);
   if (st != napi_ok) {
-    napi_adjust_external_memory(env, size, &adjusted);
-    delete hint;
     h5::ErrorInfo e = h5::ErrorInfo::make(
         "H5_NOT_VIEWABLE", st == napi_no_external_buffers_allowed
                                ? "this runtime does not allow external ArrayBuffers: the file cannot be mapped"
