@@ -43,8 +43,20 @@ if [ -n "$missing" ]; then
       fi
     fi
     say "installing:$missing"
+    # Some peers pull in ca-certificates, whose trigger rebuilds the CA bundle
+    # from packaged and /usr/local/share certificates only: a certificate added
+    # to the bundle directly (a proxy's CA, as on CI machines and in fresh
+    # roots) would be dropped, and npm would then fail with
+    # SELF_SIGNED_CERT_IN_CHAIN. Keep what apt writes and add the old bundle back.
+    ca=/etc/ssl/certs/ca-certificates.crt
+    ca_saved=""
+    if [ -f "$ca" ]; then ca_saved=$(mktemp); cp "$ca" "$ca_saved"; fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    if [ -n "$ca_saved" ]; then
+      if ! cmp -s "$ca" "$ca_saved"; then $SUDO sh -c "cat '$ca_saved' >> '$ca'"; fi
+      rm -f "$ca_saved"
+    fi
   else
     echo "bootstrap: not a Debian/Ubuntu system; install the equivalents of:$missing" >&2
     echo "  Fedora: sudo dnf install hdf5-devel lz4-devel libdeflate-devel liblzf-devel pkgconf cmake gcc-c++" >&2
