@@ -67,7 +67,7 @@ describe('external data served from the .h5 (256 MiB MatMul weight)', () => {
     const r = measure(false);
     const anonGrowth = r.after.anon - r.before.anon;
     const fileGrowth = r.after.file - r.before.file;
-    console.log(`no pre-packing: RssAnon +${(anonGrowth / MiB).toFixed(1)} MiB, RssFile +${(fileGrowth / MiB).toFixed(1)} MiB, ` +
+    console.log(`no pre-packing: RssAnon +${(anonGrowth / MiB).toFixed(1)} MiB, RssFile+RssShmem +${(fileGrowth / MiB).toFixed(1)} MiB, ` +
       `.h5 mapping resident ${(r.mapped.rss / MiB).toFixed(1)} MiB with ${r.mapped.anon} anonymous bytes`);
     expect(anonGrowth).toBeLessThan(32 * MiB);
     expect(fileGrowth).toBeGreaterThan(250 * MiB);
