@@ -1,8 +1,11 @@
 /**
  * A file the process may not read is a permission problem, not a hostile
  * file: untrusted mode reports H5_PERMISSION, as the trusted open does. Tests
- * run as root, which reads anything, so the opens run in a child process that
- * runs as 'nobody'.
+ * run as root, which reads anything, so the opens run in a child process whose
+ * capability bounding set lacks CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH
+ * (util-linux's setpriv): it is still uid 0, but file modes now apply to it.
+ * (Switching to 'nobody' instead fails where the filesystem root is not
+ * searchable by others, as in some chroots: the child could not even start.)
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { File } from '../../lib/index.js';
 import { REPO, ensureWalkChild } from './helpers.js';
 
-const NOBODY = 65534;
 const dir = mkdtempSync('/tmp/h5vault-perm-');
 const secret = join(dir, 'secret.h5');
 
@@ -21,7 +23,7 @@ beforeAll(() => {
   const f = File.create(secret);
   f.createDataset('w', { dtype: 'float32', shape: [4], data: new Float32Array(4) });
   f.close();
-  chmodSync(secret, 0o600);
+  chmodSync(secret, 0o000); // not even its owner, root, may read it once DAC overrides are gone
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -39,15 +41,15 @@ await code('trusted', () => File.open(path).close());
 await code('walk', () => walkUntrusted(path));
 process.stdout.write(JSON.stringify({ uid: process.getuid(), ...out }));
 `;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, secret], {
+    const drop = ['--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search'];
+    const r = spawnSync('setpriv', [...drop, process.execPath, '--input-type=module', '-e', script, secret], {
       encoding: 'utf8',
-      uid: NOBODY,
-      gid: NOBODY,
       cwd: '/',
     });
+    expect(r.error, 'setpriv (util-linux) must be installed').toBeUndefined();
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
-      uid: NOBODY,
+      uid: 0,
       untrusted: 'H5_PERMISSION',
       untrustedSync: 'H5_PERMISSION',
       expectDigest: 'H5_PERMISSION',
