@@ -14,6 +14,7 @@
 #include <hdf5.h>
 
 #include "check.h"
+#include "h5_setup.h"
 #include "engine/chunk_index.h"
 #include "engine/engine.h"
 #include "engine/thread_pool.h"
@@ -25,15 +26,6 @@ using namespace h5v;
 using Bytes = std::vector<uint8_t>;
 
 namespace {
-
-struct Setup {
-  Setup() {
-    h5::Lock l;
-    h5::silence_error_printing();
-    if (!filters::register_builtin_filters()) std::fprintf(stderr, "filter registration failed\n");
-  }
-};
-Setup g_setup;
 
 struct Rng {
   uint64_t s;
