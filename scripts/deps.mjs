@@ -14,3 +14,7 @@ export const BUILD_TOOLS = [{ bin: 'pkg-config', apt: 'pkg-config', dnf: 'pkgcon
 export const PEER_PACKAGES = ['python3-h5py', 'python3-numpy', 'hdf5-tools', 'hdf5-plugin-lzf', 'python3-hdf5plugin', 'hdf5-filter-plugin',
   // The ONNX Runtime end-to-end tests build real networks with torch and export them with onnx.
   'python3-torch', 'python3-onnx'];
+
+// The S3 server the object-storage tests run against (scripts/s3-cluster.sh): a real
+// single-node Ceph cluster with radosgw, from Debian's packages.
+export const S3_PACKAGES = ['ceph-mon', 'ceph-osd', 'radosgw'];
