@@ -16,7 +16,7 @@
  */
 import { native, type ObjHandle } from './binding.js';
 import {
-  Empty, checkColumn, columnLength, enumNames, fromRecords, normalizeType, recordAt,
+  Empty, enumNames, recordAt, typedValue,
   type ElementOptions, type H5Element, type H5Type, type H5Value, type StringMode, type TypeLike,
 } from './types.js';
 import { H5Error } from './errors.js';
@@ -138,38 +138,6 @@ export class Attributes {
 
 function isAttrValue(v: unknown): v is AttrValue {
   return ['number', 'bigint', 'boolean', 'string'].includes(typeof v) || Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
-}
-
-/**
- * A value of any class for the native writer: an array of elements (records)
- * or a column for shaped values, one element for scalars. Shared with
- * Group.createTypedDataset.
- */
-export function typedValue(value: unknown, o: { type?: TypeLike; shape?: number[]; scalar?: boolean }): { type: H5Type; shape: number[] | null; data: H5Value } {
-  const type = normalizeType(o.type!);
-  if (o.scalar || (o.shape && o.shape.length === 0)) {
-    const data = fromRecords(type, [value]);
-    return { type, shape: null, data };
-  }
-  let data: H5Value;
-  if (Array.isArray(value)) data = fromRecords(type, value);
-  else if (o.shape === undefined && !ArrayBuffer.isView(value) && (type.class !== 'compound' || !isColumns(type, value))) {
-    return { type, shape: null, data: fromRecords(type, [value]) };
-  } else data = value as H5Value;
-  const n = columnLength(type, data);
-  const shape = o.shape ?? [n];
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new TypeError('shape must be non-negative integers');
-  checkColumn(type, data, shape.reduce((a, b) => a * b, 1));
-  return { type, shape, data };
-}
-
-// A compound value is columns when every field holds an array-like column.
-function isColumns(t: H5Type, v: unknown): boolean {
-  if (t.class !== 'compound' || v === null || typeof v !== 'object') return false;
-  return t.fields.every((f) => {
-    const c = (v as Record<string, unknown>)[f.name];
-    return Array.isArray(c) || ArrayBuffer.isView(c) || (f.type.class === 'compound' && isColumns(f.type, c));
-  });
 }
 
 function encode(name: string, value: AttrValue, dtype?: DType): { dtype: DType; shape: number[] | null; data: ArrayBufferView | string[] } {

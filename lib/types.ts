@@ -398,3 +398,36 @@ export function normalizeType(t: TypeLike): H5Type {
     default: return x;
   }
 }
+
+/**
+ * A value of any class for the native writer: an array of elements (records)
+ * or a column for shaped values, one element for scalars. Used by
+ * Attributes.set and Group.createTypedDataset.
+ */
+export function typedValue(value: unknown, o: { type?: TypeLike; shape?: number[]; scalar?: boolean }): { type: H5Type; shape: number[] | null; data: H5Value } {
+  const type = normalizeType(o.type!);
+  if (o.scalar || (o.shape && o.shape.length === 0)) {
+    const data = fromRecords(type, [value]);
+    return { type, shape: null, data };
+  }
+  let data: H5Value;
+  if (Array.isArray(value)) data = fromRecords(type, value);
+  else if (o.shape === undefined && !ArrayBuffer.isView(value) && (type.class !== 'compound' || !isColumns(type, value))) {
+    return { type, shape: null, data: fromRecords(type, [value]) };
+  } else data = value as H5Value;
+  const n = columnLength(type, data);
+  const shape = o.shape ?? [n];
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new TypeError('shape must be non-negative integers');
+  checkColumn(type, data, shape.reduce((a, b) => a * b, 1));
+  return { type, shape, data };
+}
+
+// A compound value is columns when every field holds an array-like column.
+function isColumns(t: H5Type, v: unknown): boolean {
+  if (t.class !== 'compound' || v === null || typeof v !== 'object') return false;
+  return t.fields.every((f) => {
+    const c = (v as Record<string, unknown>)[f.name];
+    return Array.isArray(c) || ArrayBuffer.isView(c) || (f.type.class === 'compound' && isColumns(f.type, c));
+  });
+}
+
