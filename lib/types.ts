@@ -406,7 +406,12 @@ export function normalizeType(t: TypeLike): H5Type {
  */
 export function typedValue(value: unknown, o: { type?: TypeLike; shape?: number[]; scalar?: boolean }): { type: H5Type; shape: number[] | null; data: H5Value } {
   const type = normalizeType(o.type!);
-  if (o.scalar || (o.shape && o.shape.length === 0)) {
+  // One complex / array / vlen element is itself a flat array of numbers
+  // ([re, im], the array's values, a sequence): such a value is one element.
+  const oneElement = o.shape === undefined && Array.isArray(value) && value.length > 0 &&
+    (type.class === 'complex' || type.class === 'array' || type.class === 'vlen') &&
+    value.every((x) => typeof x === 'number' || typeof x === 'bigint' || typeof x === 'boolean');
+  if (o.scalar || oneElement || (o.shape && o.shape.length === 0)) {
     const data = fromRecords(type, [value]);
     return { type, shape: null, data };
   }
