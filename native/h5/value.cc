@@ -343,9 +343,10 @@ bool decode_ref(const TypeNode& node, hid_t loc, const uint8_t* p, RefValue* r, 
   bool zero = std::all_of(p, p + node.mem_size, [](uint8_t b) { return b == 0; });
   if (zero) return true;
   ssize_t n = H5Rget_name(loc, rt, p, nullptr, 0);
-  if (n < 0) {
-    // A dangling reference (its object was deleted, or hostile bytes): kept as
-    // an invalid reference, not a failed read, as h5py returns it unresolved.
+  if (n <= 0) {
+    // A dangling reference (its object was deleted, or hostile bytes; libhdf5
+    // answers 0, "no name", or fails): kept as an invalid reference, not a
+    // failed read, as h5py returns it unresolved.
     clear_error_stack();
     return true;
   }
