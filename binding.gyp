@@ -13,6 +13,7 @@
         "native/h5/dataset.cc",
         "native/h5/attribute.cc",
         "native/h5/walk.cc",
+        "native/h5/value.cc",
         "native/codecs/status.cc",
         "native/codecs/lzf.cc",
         "native/codecs/lz4.cc",
@@ -35,6 +36,7 @@
         "native/napi/wrap_file.cc",
         "native/napi/wrap_dataset.cc",
         "native/napi/wrap_attrs.cc",
+        "native/napi/wrap_value.cc",
         "native/napi/wrap_untrusted.cc",
         "native/napi/wrap_mmap.cc",
         "native/napi/mapped_buffer.cc"

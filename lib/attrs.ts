@@ -9,8 +9,16 @@
  * Reading (`get`): numeric scalars as number (int64/uint64 outside the safe
  * range as bigint; float16/bfloat16 converted), bool as boolean, arrays as
  * typed arrays (float16/bfloat16 as Uint16Array bits), strings as string / string[].
+ * Every other class (compound, enum, vlen, array, references, opaque,
+ * bitfield, complex) as docs/types.md says: a scalar as one plain element
+ * (recordAt), an array as its column. A null-dataspace attribute is an Empty.
+ * `set(name, value, { type })` writes any class (lib/types.ts builds types).
  */
 import { native, type ObjHandle } from './binding.js';
+import {
+  Empty, enumNames, recordAt, typedValue,
+  type ElementOptions, type H5Element, type H5Type, type H5Value, type StringMode, type TypeLike,
+} from './types.js';
 import { H5Error } from './errors.js';
 import {
   ARRAY_TYPES, bfloat16ToNumber, dtypeOfArray, halfToNumber, isDType, numberToBfloat16, numberToHalf,
@@ -19,9 +27,22 @@ import {
 
 export type AttrValue = number | bigint | boolean | string | string[] | number[] | TypedArray;
 export type AttrReadValue = number | bigint | boolean | string | string[] | TypedArray;
+/** What get() gives for any class: AttrReadValue, an H5Value column, one H5Element, or Empty (docs/types.md). */
+export type AttrAnyValue = AttrReadValue | H5Value | H5Element | Empty;
 
 export interface AttrSetOptions {
   dtype?: DType;
+  /** Any datatype class (types.compound(...), types.enum(...), ...); value as in docs/types.md. */
+  type?: TypeLike;
+  /** With `type`: the attribute's shape (default: [value.length] for arrays, scalar otherwise). */
+  shape?: number[];
+  /** With `type`: store `value` as one element (e.g. one vlen sequence) in a scalar attribute. */
+  scalar?: boolean;
+}
+
+export interface AttrGetOptions extends ElementOptions {
+  /** Strings as JS text (default; non-UTF-8 bytes as latin1) or exact bytes (Uint8Array). */
+  strings?: StringMode;
 }
 
 const INT64_MAX = (1n << 63n) - 1n;
@@ -38,9 +59,35 @@ export class Attributes {
     return native.attrHas(this.handle(), name);
   }
 
-  get(name: string): AttrReadValue {
+  /**
+   * The attribute's value. Flat dtypes give AttrReadValue; other classes and
+   * null dataspaces give what docs/types.md says: type it with
+   * `get<AttrAnyValue>(name)` (or a narrower type) when you read those.
+   */
+  get(name: string, options?: AttrGetOptions): AttrReadValue;
+  get<T extends AttrAnyValue>(name: string, options?: AttrGetOptions): T;
+  get(name: string, options: AttrGetOptions = {}): AttrAnyValue {
+    return this.#get(name, options);
+  }
+
+  #get(name: string, options: AttrGetOptions): AttrAnyValue {
     if (typeof name !== 'string') throw new TypeError('attribute name must be a string');
-    const a = native.attrGet(this.handle(), name);
+    let a;
+    if (options.strings !== 'bytes' && !options.enumNames) {
+      try {
+        a = native.attrGet(this.handle(), name);
+      } catch (e) {
+        if (!(e instanceof H5Error && e.code === 'H5_UNSUPPORTED_TYPE')) throw e;
+      }
+    }
+    if (a === undefined) {
+      const v = native.valueRead(this.handle(), name, null, options.strings ?? 'text');
+      if (v.empty) return new Empty(v.type);
+      if (v.scalar) return recordAt(v.type, v.data!, 0, options);
+      if (options.enumNames && v.type.class === 'enum') return enumNames(v.type, v.data as TypedArray) as string[];
+      return v.data!;
+    }
+    if (a.empty) return new Empty(native.valueType(this.handle(), name));
     if (a.dtype === 'string') {
       const s = a.data as string[];
       return a.scalar ? (s[0] ?? '') : s;
@@ -58,8 +105,20 @@ export class Attributes {
     return v;
   }
 
-  set(name: string, value: AttrValue, options: AttrSetOptions = {}): void {
+  /** The attribute's datatype (every class; docs/types.md). */
+  type(name: string): H5Type {
+    if (typeof name !== 'string') throw new TypeError('attribute name must be a string');
+    return native.valueType(this.handle(), name);
+  }
+
+  set(name: string, value: AttrValue | H5Value | H5Element | readonly unknown[], options: AttrSetOptions = {}): void {
     if (typeof name !== 'string' || name === '') throw new TypeError('attribute name must be a non-empty string');
+    if (options.type !== undefined) {
+      const { type, shape, data } = typedValue(value, options);
+      native.valueSetAttr(this.handle(), name, type, shape, data);
+      return;
+    }
+    if (!isAttrValue(value)) throw new TypeError('pass { type } to store this value (docs/types.md)');
     if (options.dtype !== undefined && !isDType(options.dtype)) throw new TypeError(`unknown dtype '${String(options.dtype)}'`);
     const { dtype, shape, data } = encode(name, value, options.dtype);
     native.attrSet(this.handle(), name, dtype, shape, data);
@@ -70,11 +129,15 @@ export class Attributes {
   }
 
   /** All attributes as a plain object. */
-  toObject(): Record<string, AttrReadValue> {
-    const out: Record<string, AttrReadValue> = {};
+  toObject(): Record<string, AttrAnyValue> {
+    const out: Record<string, AttrAnyValue> = {};
     for (const k of this.keys()) out[k] = this.get(k);
     return out;
   }
+}
+
+function isAttrValue(v: unknown): v is AttrValue {
+  return ['number', 'bigint', 'boolean', 'string'].includes(typeof v) || Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
 }
 
 function encode(name: string, value: AttrValue, dtype?: DType): { dtype: DType; shape: number[] | null; data: ArrayBufferView | string[] } {

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { H5Error } from './errors.js';
+import type { H5Type, H5Value } from './types.js';
 
 declare const brand: unique symbol;
 export type FileHandle = { readonly [brand]: 'file' };
@@ -67,11 +68,22 @@ export interface NativeLink {
 export interface NativeAttr {
   dtype: string;
   scalar: boolean;
+  /** A null dataspace: the attribute has a type and no value. */
+  empty?: boolean;
   shape: number[];
   data: ArrayBuffer | string[];
 }
 
 type Data = ArrayBufferView | string[];
+
+/** A read through the generic path (lib/types.ts): any datatype class. */
+export interface NativeValue {
+  type: H5Type;
+  scalar: boolean;
+  empty: boolean;
+  shape: number[];
+  data: H5Value | null;
+}
 
 export interface Native {
   setErrorClass(cls: typeof H5Error): void;
@@ -108,6 +120,11 @@ export interface Native {
   attrGet(o: ObjHandle, name: string): NativeAttr;
   attrSet(o: ObjHandle, name: string, dtype: string, shape: number[] | null, data: Data): void;
   attrDelete(o: ObjHandle, name: string): void;
+  valueType(o: ObjHandle, attrName: string | null): H5Type;
+  valueRead(o: ObjHandle, attrName: string | null, sel: NativeSelection | null, strings: 'text' | 'bytes'): NativeValue;
+  valueReadAsync(o: ObjHandle, attrName: string | null, sel: NativeSelection | null, strings: 'text' | 'bytes'): Promise<NativeValue>;
+  valueCreateDataset(parent: ObjHandle, name: string, type: H5Type, shape: number[] | null, data: H5Value): ObjHandle;
+  valueSetAttr(o: ObjHandle, name: string, type: H5Type, shape: number[] | null, data: H5Value): void;
 }
 
 function locate(): string {

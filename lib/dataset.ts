@@ -8,6 +8,7 @@ import { native, type CancelToken, type NativeDatasetInfo, type NativeSelection,
 import { Attributes } from './attrs.js';
 import { ARRAY_TYPES, checkDataType, itemSize, typedTensor, type DType, type NumericDType, type StringTensor, type TypedArray, type TypedTensor } from './dtypes.js';
 import { H5Error, withSite } from './errors.js';
+import { enumNames, toRecords, type ElementOptions, type H5Element, type H5Type, type H5Value, type StringMode } from './types.js';
 
 export interface Selection {
   /** First index in each dimension. */
@@ -21,6 +22,10 @@ export interface Selection {
 export interface ReadOptions extends Partial<Selection> {
   /** Decoder threads for this call (default: the pool size = CPU cores). */
   threads?: number;
+  /** Strings as JS text (default) or as their exact bytes (Uint8Array[]); docs/types.md. */
+  strings?: StringMode;
+  /** An enum dataset's values as member names (string[]) instead of integers. */
+  enumNames?: boolean;
   /** Stops between chunks; the promise rejects with H5_ABORTED. */
   signal?: AbortSignal;
 }
@@ -48,6 +53,8 @@ export type ViewableReason =
   | 'not-allocated' | 'read-write-file' | 'unsupported-type' | 'truncated' | 'external-buffers-disallowed';
 
 export type DatasetData = TypedArray | string[];
+/** What a read gives: DatasetData for flat dtypes, any H5Value for other types (docs/types.md). */
+export type ReadData = DatasetData | H5Value | (string | number | bigint)[];
 
 export class Dataset {
   readonly kind = 'dataset' as const;
@@ -57,6 +64,7 @@ export class Dataset {
   /** @internal */
   readonly handle: ObjHandle;
   #info: NativeDatasetInfo | undefined;
+  #type: H5Type | undefined;
 
   /** @internal */
   constructor(handle: ObjHandle, path: string, info?: NativeDatasetInfo) {
@@ -117,16 +125,38 @@ export class Dataset {
     return this.info(true).viewable as true | ViewableReason;
   }
 
-  /** Reads the whole dataset (or a hyperslab) off the event loop. */
-  async read(options: ReadOptions = {}): Promise<DatasetData> {
+  /**
+   * The datatype as h5vault reads it (every class; docs/types.md). For flat
+   * dtypes `dtype` says the same more briefly.
+   */
+  get type(): H5Type {
+    if (!this.#type) this.#type = native.valueType(this.handle, null);
+    return this.#type;
+  }
+  /** An enum dataset's members ({ name: value }); undefined for other types. */
+  get enumMembers(): Record<string, number | bigint> | undefined {
+    const t = this.type;
+    return t.class === 'enum' ? { ...t.members } : undefined;
+  }
+
+  /**
+   * Reads the whole dataset (or a hyperslab) off the event loop. Flat dtypes
+   * give DatasetData; other classes give their H5Value (docs/types.md): say
+   * which with the type parameter (`read<CompoundColumns>()`) or use readValue().
+   */
+  async read<T extends ReadData = DatasetData>(options: ReadOptions = {}): Promise<T> {
     const site = new Error();
+    if (this.#generic(options)) {
+      const sel = selectionOf(options, this.shape);
+      return withSite(site, async () => this.#finish(await native.valueReadAsync(this.handle, null, sel, options.strings ?? 'text'), options) as T);
+    }
     const sel = selectionOf(options, this.shape);
     const threads = threadsOf(options.threads);
     const { token, cleanup } = cancelOf(options.signal);
     return withSite(site, async () => {
       try {
         const out = await native.datasetReadAsync(this.handle, sel, threads, token);
-        return this.#wrap(out);
+        return this.#wrap(out) as T;
       } finally {
         cleanup();
       }
@@ -134,9 +164,13 @@ export class Dataset {
   }
 
   /** Synchronous read (blocks the thread; use read() in servers). */
-  readSync(selection?: Partial<Selection> & { threads?: number }): DatasetData {
+  readSync<T extends ReadData = DatasetData>(selection?: Partial<Selection> & { threads?: number; strings?: StringMode; enumNames?: boolean }): T {
+    if (this.#generic(selection ?? {})) {
+      const sel = selectionOf(selection ?? {}, this.shape);
+      return this.#finish(native.valueRead(this.handle, null, sel, selection?.strings ?? 'text'), selection ?? {}) as T;
+    }
     const sel = selectionOf(selection ?? {}, this.shape);
-    return this.#wrap(native.datasetRead(this.handle, sel, threadsOf(selection?.threads)));
+    return <T>this.#wrap(native.datasetRead(this.handle, sel, threadsOf(selection?.threads)));
   }
 
   /** Writes the whole dataset (or a hyperslab) off the event loop. File must be writable. */
@@ -207,6 +241,44 @@ export class Dataset {
     const shape = selectionOf(options, this.shape)?.count ?? this.shape;
     if (Array.isArray(data)) return { dtype: 'string', shape, data };
     return typedTensor(this.dtype as NumericDType, shape, data);
+  }
+
+  /** read() typed for any class: the H5Value of docs/types.md (flat dtypes too). */
+  async readValue(options: ReadOptions = {}): Promise<ReadData> {
+    return this.read<ReadData>(options);
+  }
+
+  readValueSync(options: Partial<Selection> & { threads?: number; strings?: StringMode; enumNames?: boolean } = {}): ReadData {
+    return this.readSync<ReadData>(options);
+  }
+
+  /**
+   * Every element as a plain JS value: compounds as objects, complex as
+   * [re, im], enums as numbers (names with `enumNames`), bool as boolean.
+   */
+  async readRecords(options: ReadOptions = {}): Promise<H5Element[]> {
+    const site = new Error();
+    const sel = selectionOf(options, this.shape);
+    return withSite(site, async () => {
+      const v = await native.valueReadAsync(this.handle, null, sel, options.strings ?? 'text');
+      return toRecords(v.type, v.data!, options);
+    });
+  }
+
+  readRecordsSync(options: Partial<Selection> & ElementOptions & { strings?: StringMode } = {}): H5Element[] {
+    const v = native.valueRead(this.handle, null, selectionOf(options, this.shape), options.strings ?? 'text');
+    return toRecords(v.type, v.data!, options);
+  }
+
+  // Flat numeric and string datasets keep the fast path; everything else,
+  // and the options only the generic path has, go through lib/types.ts.
+  #generic(o: { strings?: StringMode; enumNames?: boolean }): boolean {
+    return this.info().dtype === 'unsupported' || o.strings === 'bytes' || o.enumNames === true;
+  }
+
+  #finish(v: { type: H5Type; data: H5Value | null }, o: { enumNames?: boolean }): ReadData {
+    if (o.enumNames && v.type.class === 'enum') return enumNames(v.type, v.data as TypedArray);
+    return v.data as H5Value;
   }
 
   /** Faults the dataset's mapped pages in off the event loop (no-op if not viewable). */

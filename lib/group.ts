@@ -4,6 +4,7 @@ import { Attributes } from './attrs.js';
 import { Dataset, type DatasetData } from './dataset.js';
 import { checkDataType, checkDataValues, isDType, itemSize, type DType } from './dtypes.js';
 import { H5Error } from './errors.js';
+import { typedValue, type Reference, type TypeLike } from './types.js';
 
 export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'szip';
 export type Compression =
@@ -25,6 +26,16 @@ export interface CreateDatasetOptions {
   compression?: Compression;
   shuffle?: boolean;
   fletcher32?: boolean;
+}
+
+/** A dataset of any datatype class (docs/types.md). */
+export interface CreateTypedDatasetOptions {
+  /** The type: types.compound({...}), types.enum(...), types.vlen(...), ... or a dtype name. */
+  type: TypeLike;
+  /** An array of elements (records, sequences, references, ...) or a column (CompoundColumns, typed array). */
+  data: unknown;
+  /** Dimensions (default [number of elements]); [] makes a scalar dataset of one element. */
+  shape?: number[];
 }
 
 export interface LinkInfo {
@@ -141,6 +152,32 @@ export class Group {
       const o = native.objOpen(this.handle, prefix);
       if (o.kind !== 'group') throw new TypeError(`'${o.path}' is a ${o.kind}, not a group`);
     }
+  }
+
+  /**
+   * Creates a dataset of any datatype class and writes `data` (docs/types.md):
+   * compounds from records or columns, enums with their members, vlen
+   * sequences, array types, complex numbers, object references ({ path }).
+   * A value that cannot be stored is refused before anything is created.
+   */
+  createTypedDataset(name: string, options: CreateTypedDatasetOptions): Dataset {
+    checkPath(name);
+    if (options === null || typeof options !== 'object' || options.type === undefined) throw new TypeError('options.type is required');
+    const { type, shape, data } = typedValue(options.data, { type: options.type, shape: options.shape ?? (options.data !== null && typeof options.data === 'object' ? undefined : []) });
+    this.#checkParents(name);
+    const h = native.valueCreateDataset(this.handle, name, type, shape, data);
+    return new Dataset(h, joinPath(this.path, name));
+  }
+
+  /**
+   * The object a reference points at (a region reference gives its dataset;
+   * the selection is on the reference). H5_NOT_FOUND for a null or dangling one.
+   */
+  deref(ref: Reference): Dataset | Group {
+    if (ref === null || typeof ref !== 'object' || (ref.kind !== 'object' && ref.kind !== 'region'))
+      throw new TypeError('deref() takes a reference read from a file ({ kind, path })');
+    if (ref.path === null) throw new H5Error('a null or dangling reference names no object', { code: 'H5_NOT_FOUND' });
+    return this.get(ref.path);
   }
 
   toString(): string {

@@ -44,3 +44,11 @@ export {
   type SafetensorsInput, type SafetensorsSaveOptions, type SafetensorsSaveResult, type SafetensorsInvalidReason,
   type ConvertOptions, type ConvertResult, type ModelReader, type ModelSource, type SourceTensor, type ReaderOptions, type OutputFormat,
 } from './formats/index.js';
+export {
+  types, typeOf, Empty, recordAt, toRecords, fromRecords, enumNames,
+  type H5Type, type H5TypeClass, type H5Value, type H5Element, type CompoundColumns, type Reference, type ObjectReference,
+  type RegionReference, type RegionSelection, type StringMode, type TypeLike, type IntegerDType, type FloatDType, type ElementOptions,
+} from './types.js';
+export type { ReadData } from './dataset.js';
+export type { AttrAnyValue, AttrGetOptions } from './attrs.js';
+export type { CreateTypedDatasetOptions } from './group.js';

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "handle.h"
+#include "value.h"
 
 namespace h5v::h5 {
 
@@ -93,6 +94,7 @@ bool read_attr(hid_t obj, const std::string& name, AttrValue* v, ErrorInfo* err)
   H5S_class_t sc = H5Sget_simple_extent_type(space.get());
   v->dtype = ti.dtype;
   v->scalar = sc != H5S_SIMPLE;
+  v->null_space = sc == H5S_NULL;
   int rank = H5Sget_simple_extent_ndims(space.get());
   v->shape.assign(static_cast<size_t>(std::max(rank, 0)), 0);
   if (rank > 0) H5Sget_simple_extent_dims(space.get(), v->shape.data(), nullptr);
@@ -120,8 +122,7 @@ bool read_attr(hid_t obj, const std::string& name, AttrValue* v, ErrorInfo* err)
         return false;
       }
       for (hssize_t i = 0; i < n; ++i) {
-        const char* s = buf.data() + static_cast<size_t>(i) * sz;
-        v->strings.emplace_back(s, strnlen(s, sz));
+        v->strings.push_back(fixed_string(buf.data() + static_cast<size_t>(i) * sz, sz, H5Tget_strpad(ftype.get())));
       }
     }
     return true;

@@ -12,6 +12,7 @@
 #include "../filters/bounded.h"
 #include "../filters/register.h"
 #include "handle.h"
+#include "value.h"
 
 namespace h5v::h5 {
 
@@ -428,8 +429,7 @@ bool read_strings(hid_t dset, const Selection& sel, std::vector<std::string>* ou
       return false;
     }
     for (hssize_t i = 0; i < n; ++i) {
-      const char* s = buf.data() + static_cast<size_t>(i) * sz;
-      out->emplace_back(s, strnlen(s, sz));
+      out->push_back(fixed_string(buf.data() + static_cast<size_t>(i) * sz, sz, H5Tget_strpad(ftype.get())));
     }
   }
   return true;

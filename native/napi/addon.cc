@@ -60,6 +60,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_file(env, exports);
   init_dataset(env, exports);
   init_attrs(env, exports);
+  init_value(env, exports);
   init_untrusted(env, exports);
   init_mmap(env, exports);
   return exports;

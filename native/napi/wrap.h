@@ -15,6 +15,11 @@ void init_dataset(Napi::Env env, Napi::Object exports);
 void init_attrs(Napi::Env env, Napi::Object exports);
 void init_untrusted(Napi::Env env, Napi::Object exports);
 void init_mmap(Napi::Env env, Napi::Object exports);
+void init_value(Napi::Env env, Napi::Object exports);
+
+// A string read from a file as JS text: UTF-8 when it is valid UTF-8, else
+// one code unit per byte (latin1), so no byte is replaced (docs/types.md).
+Napi::Value text_value(Napi::Env env, const std::string& s);
 
 // Brackets one synchronous call on a file (h5::OpGuard, so close() waits for
 // it) and throws the H5_CLOSED error to JS when the file is already closed.

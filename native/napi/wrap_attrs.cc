@@ -58,12 +58,13 @@ Napi::Value AttrGet(const Napi::CallbackInfo& info) {
   Napi::Object r = Napi::Object::New(env);
   r.Set("dtype", h5::dtype_name(v.dtype));
   r.Set("scalar", v.scalar);
+  r.Set("empty", v.null_space);
   Napi::Array shape = Napi::Array::New(env, v.shape.size());
   for (size_t i = 0; i < v.shape.size(); ++i) shape.Set(i, static_cast<double>(v.shape[i]));
   r.Set("shape", shape);
   if (v.dtype == h5::DType::String) {
     Napi::Array a = Napi::Array::New(env, v.strings.size());
-    for (size_t i = 0; i < v.strings.size(); ++i) a.Set(i, v.strings[i]);
+    for (size_t i = 0; i < v.strings.size(); ++i) a.Set(i, text_value(env, v.strings[i]));
     r.Set("data", a);
   } else {
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, v.bytes.size());

@@ -204,7 +204,7 @@ void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection&
 Napi::Value result_to_js(Napi::Env env, ReadResult* r) {
   if (r->is_string) {
     Napi::Array a = Napi::Array::New(env, r->strings.size());
-    for (size_t i = 0; i < r->strings.size(); ++i) a.Set(i, r->strings[i]);
+    for (size_t i = 0; i < r->strings.size(); ++i) a.Set(i, text_value(env, r->strings[i]));
     return a;
   }
   void* p = r->data;
