@@ -1,11 +1,14 @@
 /** File: an open HDF5 file; also its root Group. */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { native, type FileHandle } from './binding.js';
 import { Group } from './group.js';
 import { H5Error, withSite } from './errors.js';
-import { openChecked, openCheckedSync, wantsChecks, type UntrustedOpenOptions } from './untrusted.js';
+import {
+  openChecked, openCheckedSync, walkUntrusted, walkUntrustedSync, wantsChecks, type UntrustedOpenOptions,
+} from './untrusted.js';
 
 export interface CreateOptions {
   /** Replace an existing file (default false: H5_EXISTS). */
@@ -77,16 +80,26 @@ export class File extends Group {
    */
   static fromBuffer(bytes: Uint8Array, options: ImageOpenOptions = {}): File {
     const copy = imageCopy(bytes);
-    if (!wantsChecks(options)) return File.#fromImage(copy, false);
-    return withImageFile(copy, (p) => openCheckedSync(p, options, () => File.#fromImage(copy, true)));
+    const checked = wantsChecks(options);
+    if (checked) {
+      if (options.expectDigest !== undefined) checkImageDigest(copy, options.expectDigest);
+      else withImageFile(copy, (p) => walkUntrustedSync(p, options.limits));
+    }
+    return File.#fromImage(copy, checked);
   }
 
-  /** fromBuffer() as a Promise: the untrusted walk and the digest run off the event loop. */
+  /** fromBuffer() as a Promise: the untrusted walk runs off the event loop. */
   static async fromBufferAsync(bytes: Uint8Array, options: ImageOpenOptions = {}): Promise<File> {
     const copy = imageCopy(bytes);
+    const checked = wantsChecks(options);
     const site = new Error();
-    if (!wantsChecks(options)) return File.#fromImage(copy, false);
-    return withSite(site, () => withImageFileAsync(copy, (p) => openChecked(p, options, () => File.#fromImage(copy, true))));
+    return withSite(site, async () => {
+      if (checked) {
+        if (options.expectDigest !== undefined) checkImageDigest(copy, options.expectDigest);
+        else await withImageFileAsync(copy, (p) => walkUntrusted(p, options.limits));
+      }
+      return File.#fromImage(copy, checked);
+    });
   }
 
   static #fromImage(bytes: Uint8Array, checked: boolean): File {
@@ -195,11 +208,23 @@ function imageCopy(bytes: unknown): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-// The untrusted walk and the digest read a file: the image's bytes go to a
-// private temporary file for them, removed once the check is done.
+// { expectDigest } on an image: the SHA-256 of exactly the bytes opened.
+function checkImageDigest(bytes: Uint8Array, expected: string): void {
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual === expected.toLowerCase()) return;
+  throw new H5Error(`in-memory image: SHA-256 ${actual} does not match the expected ${expected.toLowerCase()}: refusing to parse it`, {
+    code: 'H5_CHECKSUM_MISMATCH',
+    expected: expected.toLowerCase(),
+    actual,
+  });
+}
+
+// The untrusted walk runs in a child process over a file: the image's bytes
+// go to a private temporary file for it, removed once the walk is done. The
+// bytes then opened are the private copy that was written, not the caller's.
 function imageTemp(bytes: Uint8Array): { dir: string; path: string } {
   const dir = mkdtempSync(join(tmpdir(), 'h5vault-image-'));
-  const path = join(dir, 'image.h5');
+  const path = join(dir, 'in-memory-image.h5');
   writeFileSync(path, bytes, { mode: 0o600 });
   return { dir, path };
 }

@@ -120,7 +120,7 @@ describe('dangling and external links', () => {
       expect(Array.from(d.readSync() as Float64Array)).toEqual([4, 3, 2, 1]);
       expect(d.viewable).toBe('external-link');
       expect(code(() => d.view())).toBe('H5_NOT_VIEWABLE');
-      expect(Array.from(d.view({ copy: true }))).toEqual([4, 3, 2, 1]);
+      expect(Array.from(d.view({ copy: true }) as Float64Array)).toEqual([4, 3, 2, 1]);
       f.close();
       // Objects reached through the link belong to the linking File's lifetime.
       expect(code(() => d.readSync())).toBe('H5_CLOSED');
