@@ -161,6 +161,11 @@ hid_t create_group(hid_t parent, const std::string& path, ErrorInfo* err, bool t
 hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInfo* err,
                   bool follow_external = false, bool* foreign = nullptr);
 bool path_exists(hid_t parent, const std::string& path);
+// A link access property list for name lookups. Unless follow_external, its
+// external-link callback refuses every traversal: a soft link whose target
+// runs through an external link ('/s' -> '/ext/x') would otherwise make
+// libhdf5 open the linked file behind any lookup of '/s'.
+hid_t link_access(bool follow_external);
 
 struct LinkEntry {
   std::string name;

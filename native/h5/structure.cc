@@ -49,7 +49,8 @@ bool link_exists(hid_t loc, const std::string& path) {
   if (path.empty() || path == "/") return true;
   std::string dir = parent_of(path);
   if (!dir.empty() && !path_exists(loc, dir)) return false;
-  htri_t e = H5Lexists(loc, path.c_str(), H5P_DEFAULT);
+  Hid lapl(link_access(false));
+  htri_t e = H5Lexists(loc, path.c_str(), lapl.get());
   if (e < 0) clear_error_stack();
   return e > 0;
 }
@@ -141,7 +142,8 @@ bool link_value(hid_t loc, const std::string& name, LinkValue* out, ErrorInfo* e
     return false;
   }
   H5L_info_t li;
-  if (H5Lget_info(loc, name.c_str(), &li, H5P_DEFAULT) < 0) {
+  Hid lapl(link_access(false));
+  if (H5Lget_info(loc, name.c_str(), &li, lapl.get()) < 0) {
     *err = capture_error("get link '" + name + "'");
     return false;
   }

@@ -129,6 +129,29 @@ describe('dangling and external links', () => {
     }
   });
 
+  it('a soft link through an external link opens nothing unless asked; followed, its bytes come from the linked file', () => {
+    const q = join(dir, 'through.h5');
+    const b = File.create(join(dir, 'through-target.h5'));
+    b.createDataset('x', { dtype: 'int32', shape: [4], data: Int32Array.of(9, 8, 7, 6) });
+    b.close();
+    const f = File.create(q);
+    // Contiguous data at the same offset the linked dataset has in its file:
+    // a view through the wrong file would read these 1s.
+    f.createDataset('pad', { dtype: 'int32', shape: [4000], data: new Int32Array(4000).fill(1) });
+    f.createExternalLink('ext', join(dir, 'through-target.h5'), '/');
+    f.createSoftLink('s', '/ext/x');
+    f.close();
+    const r = File.open(q);
+    expect(r.has('s')).toBe(false);
+    expect(code(() => r.get('s'))).toBe('H5_DANGLING_LINK');
+    expect(r.links().find((l) => l.name === 's')).toEqual({ name: 's', kind: 'dangling', link: 'soft' });
+    const d = r.get('s', { followExternal: true }) as Dataset;
+    expect(Array.from(d.readSync() as Int32Array)).toEqual([9, 8, 7, 6]);
+    expect(d.viewable).toBe('external-link');
+    expect(Array.from(d.view({ copy: true }) as Int32Array)).toEqual([9, 8, 7, 6]);
+    r.close();
+  });
+
   it('an external link whose file is missing is H5_DANGLING_LINK', () => {
     const p = join(dir, 'ext-missing.h5');
     const f = File.create(p);
