@@ -14,6 +14,7 @@
         "native/h5/attribute.cc",
         "native/h5/walk.cc",
         "native/h5/value.cc",
+        "native/h5/structure.cc",
         "native/codecs/status.cc",
         "native/codecs/lzf.cc",
         "native/codecs/lz4.cc",
@@ -39,14 +40,18 @@
         "native/napi/wrap_value.cc",
         "native/napi/wrap_untrusted.cc",
         "native/napi/wrap_mmap.cc",
-        "native/napi/mapped_buffer.cc"
+        "native/napi/mapped_buffer.cc",
+        "native/napi/wrap_structure.cc"
       ],
       "include_dirs": [
         "native",
         "<!@(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/pkg-config.mjs --include-dirs)"
       ],
-      "libraries": ["<!@(node scripts/pkg-config.mjs --libs)"],
+      # libhdf5_hl (H5DS, dimension scales) sits next to libhdf5 in every
+      # distribution's hdf5 package but has no pkg-config module of its own on
+      # Debian; it must come before -lhdf5 on the link line.
+      "libraries": ["-lhdf5_hl", "<!@(node scripts/pkg-config.mjs --libs)"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "H5_USE_110_API"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"],

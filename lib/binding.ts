@@ -57,6 +57,8 @@ export interface NativeCreateSpec {
   lz4BlockSize?: number;
   shuffle?: boolean;
   fletcher32?: boolean;
+  /** Maximum dimensions, null = unlimited (resizable datasets). */
+  maxshape?: (number | null)[];
 }
 
 export interface NativeLink {
@@ -89,18 +91,18 @@ export interface Native {
   setErrorClass(cls: typeof H5Error): void;
   versions(): { hdf5: string; threadsafe: boolean; threads: number };
   fileOpen(path: string, writable: boolean, openPath?: string): FileHandle;
-  fileCreate(path: string, overwrite: boolean): FileHandle;
+  fileCreate(path: string, overwrite: boolean, trackOrder?: boolean): FileHandle;
   fileClose(f: FileHandle): void;
   fileCloseAsync(f: FileHandle): Promise<void>;
   fileState(f: FileHandle): { path: string; writable: boolean; closed: boolean };
   fileFlush(f: FileHandle): void;
   fileRoot(f: FileHandle): ObjHandle;
-  objOpen(parent: ObjHandle, path: string): { handle: ObjHandle; kind: string; path: string };
+  objOpen(parent: ObjHandle, path: string, followExternal?: boolean): { handle: ObjHandle; kind: string; path: string };
   objExists(parent: ObjHandle, path: string): boolean;
   objIdentity(o: ObjHandle): string;
-  groupCreate(parent: ObjHandle, path: string): ObjHandle;
+  groupCreate(parent: ObjHandle, path: string, trackOrder?: boolean): ObjHandle;
   groupList(g: ObjHandle): NativeLink[];
-  groupWalk(g: ObjHandle): { path: string; kind: 'group' | 'dataset'; handle: ObjHandle }[];
+  groupWalk(g: ObjHandle, datatypes?: boolean): { path: string; kind: 'group' | 'dataset' | 'datatype'; handle: ObjHandle }[];
   datasetCreate(parent: ObjHandle, name: string, spec: NativeCreateSpec): ObjHandle;
   datasetInfo(d: ObjHandle): NativeDatasetInfo;
   datasetRead(d: ObjHandle, sel: NativeSelection | null, threads: number): ArrayBuffer | string[];
@@ -125,6 +127,23 @@ export interface Native {
   valueReadAsync(o: ObjHandle, attrName: string | null, sel: NativeSelection | null, strings: 'text' | 'bytes'): Promise<NativeValue>;
   valueCreateDataset(parent: ObjHandle, name: string, type: H5Type, shape: number[] | null, data: H5Value): ObjHandle;
   valueSetAttr(o: ObjHandle, name: string, type: H5Type, shape: number[] | null, data: H5Value): void;
+  linkCreate(g: ObjHandle, type: 'soft' | 'hard' | 'external', name: string, target: string, file?: string): void;
+  linkDelete(g: ObjHandle, name: string): void;
+  linkMove(g: ObjHandle, from: string, to: string): void;
+  linkValue(g: ObjHandle, name: string): { type: 'hard' | 'soft' | 'external'; target?: string; file?: string };
+  objCopy(src: ObjHandle, srcPath: string, dst: ObjHandle, dstPath: string): void;
+  datasetExtent(d: ObjHandle): { shape: number[]; maxshape: (number | null)[] };
+  datasetResize(d: ObjHandle, shape: number[]): void;
+  groupTracksOrder(g: ObjHandle): boolean;
+  dsInfo(d: ObjHandle): { isScale: boolean; scaleName: string; scales: { path: string; name: string }[][]; labels: string[] };
+  dsMakeScale(d: ObjHandle, name: string): void;
+  dsAttach(d: ObjHandle, scale: ObjHandle, dim: number, attach: boolean): void;
+  dsSetLabel(d: ObjHandle, dim: number, label: string): void;
+  fileOpenImage(bytes: Uint8Array, name: string): FileHandle;
+  fileCreateInMemory(trackOrder: boolean): FileHandle;
+  fileImage(f: FileHandle): ArrayBuffer;
+  fileInMemory(f: FileHandle): boolean;
+  fileRefuseExternal(f: FileHandle): void;
 }
 
 function locate(): string {

@@ -50,11 +50,19 @@ export interface FilterInfo {
 
 export type ViewableReason =
   | 'chunked' | 'filtered' | 'big-endian' | 'unaligned' | 'compact' | 'external'
-  | 'not-allocated' | 'read-write-file' | 'unsupported-type' | 'truncated' | 'external-buffers-disallowed';
+  | 'not-allocated' | 'read-write-file' | 'unsupported-type' | 'truncated' | 'external-buffers-disallowed'
+  /** Reached through an external link: its bytes are in another file. */
+  | 'external-link';
 
 export type DatasetData = TypedArray | string[];
 /** What a read gives: DatasetData for flat dtypes, any H5Value for other types (docs/types.md). */
 export type ReadData = DatasetData | H5Value | (string | number | bigint)[];
+
+/** One dimension of a dataset: its label and the dimension scales attached to it. */
+export interface DimensionInfo {
+  label: string;
+  scales: { path: string; name: string }[];
+}
 
 export class Dataset {
   readonly kind = 'dataset' as const;
@@ -74,10 +82,15 @@ export class Dataset {
     this.attrs = new Attributes(() => this.handle);
   }
 
-  /** @internal metadata is immutable once created, except storage size. */
+  /**
+   * @internal metadata is immutable once created, except storage size and,
+   * for chunked datasets in writable files, the shape (resize() through any
+   * handle): those are described afresh on every use.
+   */
   private info(fresh = false): NativeDatasetInfo {
-    if (!this.#info || fresh) this.#info = native.datasetInfo(this.handle);
-    return this.#info;
+    const i = this.#info;
+    if (!i || fresh || (i.layout === 'chunked' && i.viewable === 'read-write-file')) this.#info = native.datasetInfo(this.handle);
+    return this.#info!;
   }
 
   get name(): string {
@@ -137,6 +150,95 @@ export class Dataset {
   get enumMembers(): Record<string, number | bigint> | undefined {
     const t = this.type;
     return t.class === 'enum' ? { ...t.members } : undefined;
+  }
+
+  /** Maximum dimensions, `null` for unlimited ones; equal to `shape` unless the dataset is resizable. */
+  get maxshape(): (number | null)[] {
+    return native.datasetExtent(this.handle).maxshape;
+  }
+
+  /**
+   * Changes the dataset's shape, within `maxshape` (grown regions read as the
+   * fill value, 0; shrinking discards data). Chunked datasets created with a
+   * maxshape only: H5_NOT_RESIZABLE otherwise.
+   */
+  resize(shape: number[]): void {
+    if (!Array.isArray(shape) || !shape.every((v) => Number.isSafeInteger(v) && v >= 0))
+      throw new TypeError('shape must be an array of non-negative integers');
+    native.datasetResize(this.handle, shape);
+    this.#info = undefined;
+  }
+
+  /**
+   * Grows the dataset along `axis` (default 0) by `data`, which holds whole
+   * slices: its length must be a multiple of the product of the other
+   * dimensions. The usual way to log metrics or weights over training.
+   */
+  async append(data: DatasetData, options: { axis?: number } = {}): Promise<void> {
+    const sel = this.#growFor(data, options.axis ?? 0);
+    await this.write(data, sel);
+  }
+
+  /** append() without the event loop hand-off. */
+  appendSync(data: DatasetData, options: { axis?: number } = {}): void {
+    this.writeSync(data, this.#growFor(data, options.axis ?? 0));
+  }
+
+  #growFor(data: DatasetData, axis: number): Selection {
+    const shape = this.shape;
+    if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length)
+      throw new RangeError(`axis must be an integer from 0 to ${shape.length - 1} for '${this.path}'`);
+    const d = this.dtype;
+    if (d === 'unsupported') throw new H5Error(`dataset '${this.path}' has an unsupported type`, { code: 'H5_UNSUPPORTED_TYPE' });
+    checkDataType(d, data);
+    const slice = shape.reduce((a, n, k) => (k === axis ? a : a * n), 1);
+    if (slice === 0 || data.length % slice !== 0)
+      throw new RangeError(`data has ${data.length} elements, not a whole number of slices of ${slice} along axis ${axis}`);
+    const rows = data.length / slice;
+    const start = shape.map((n, k) => (k === axis ? n : 0));
+    const count = shape.map((n, k) => (k === axis ? rows : n));
+    const grown = shape.map((n, k) => (k === axis ? n + rows : n));
+    this.resize(grown);
+    return { start, count };
+  }
+
+  /** True if this dataset is a dimension scale (CLASS="DIMENSION_SCALE"). */
+  get isScale(): boolean {
+    return native.dsInfo(this.handle).isScale;
+  }
+
+  /**
+   * Per dimension: its label and the dimension scales attached to it (path
+   * and scale name), read through libhdf5's H5DS (netCDF-4 coordinate
+   * variables are such scales).
+   */
+  get dims(): DimensionInfo[] {
+    const i = native.dsInfo(this.handle);
+    return i.scales.map((scales, k) => ({ label: i.labels[k] ?? '', scales }));
+  }
+
+  /** Makes this dataset a dimension scale, optionally named (H5DSset_scale). */
+  makeScale(name = ''): void {
+    if (typeof name !== 'string') throw new TypeError('scale name must be a string');
+    native.dsMakeScale(this.handle, name);
+  }
+
+  /** Attaches the dimension scale `scale` (a Dataset of the same file) to dimension `dim`. */
+  attachScale(scale: Dataset, dim: number): void {
+    if (!(scale instanceof Dataset)) throw new TypeError('scale must be a Dataset');
+    native.dsAttach(this.handle, scale.handle, dim, true);
+  }
+
+  /** Detaches `scale` from dimension `dim` (H5_NOT_FOUND if it is not attached there). */
+  detachScale(scale: Dataset, dim: number): void {
+    if (!(scale instanceof Dataset)) throw new TypeError('scale must be a Dataset');
+    native.dsAttach(this.handle, scale.handle, dim, false);
+  }
+
+  /** Sets the label of dimension `dim` (h5py's `ds.dims[dim].label = ...`). */
+  setDimensionLabel(dim: number, label: string): void {
+    if (typeof label !== 'string') throw new TypeError('label must be a string');
+    native.dsSetLabel(this.handle, dim, label);
   }
 
   /**

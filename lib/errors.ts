@@ -38,6 +38,10 @@ export type H5ErrorCode =
   | 'H5_SAFETENSORS_INVALID'
   /** A value h5vault would otherwise store altered: out of range for its dtype, a NUL in a name or string, a bool other than 0/1, an attribute over 64 KiB. */
   | 'H5_INVALID_ARGUMENT'
+  /** A soft link to a path with no object, or an external link whose file or object cannot be opened. */
+  | 'H5_DANGLING_LINK'
+  /** resize()/append() of a dataset that is not chunked, or beyond its maxshape. */
+  | 'H5_NOT_RESIZABLE'
   | 'H5_ERROR';
 
 export interface H5ErrorDetails {

@@ -1,13 +1,29 @@
 /** File: an open HDF5 file; also its root Group. */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { native, type FileHandle } from './binding.js';
 import { Group } from './group.js';
-import { withSite } from './errors.js';
-import { openChecked, openCheckedSync, wantsChecks, type UntrustedOpenOptions } from './untrusted.js';
+import { H5Error, withSite } from './errors.js';
+import {
+  openChecked, openCheckedSync, walkUntrusted, walkUntrustedSync, wantsChecks, type UntrustedOpenOptions,
+} from './untrusted.js';
 
 export interface CreateOptions {
   /** Replace an existing file (default false: H5_EXISTS). */
   overwrite?: boolean;
+  /** The root group tracks link creation order (h5py's track_order=True): keys() lists in creation order. */
+  trackOrder?: boolean;
 }
+
+export interface InMemoryOptions {
+  /** As CreateOptions.trackOrder. */
+  trackOrder?: boolean;
+}
+
+/** untrusted / limits / expectDigest apply to the image's bytes as to a file's (docs/security.md). */
+export type ImageOpenOptions = UntrustedOpenOptions;
 
 /** untrusted / limits / expectDigest: see lib/untrusted.ts and docs/security.md. */
 export interface OpenOptions extends UntrustedOpenOptions {
@@ -36,7 +52,74 @@ export class File extends Group {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
     const overwrite = options.overwrite ?? false;
     if (typeof overwrite !== 'boolean') throw new TypeError('overwrite must be a boolean');
-    return new File(native.fileCreate(path, overwrite), path, 'w');
+    const trackOrder = options.trackOrder ?? false;
+    if (typeof trackOrder !== 'boolean') throw new TypeError('trackOrder must be a boolean');
+    return new File(native.fileCreate(path, overwrite, trackOrder), path, 'w');
+  }
+
+  /**
+   * Creates a new, empty file that lives only in memory (libhdf5's core
+   * driver; nothing touches the disk). Write to it as to any file, then take
+   * its bytes with toBuffer().
+   */
+  static createInMemory(options: InMemoryOptions = {}): File {
+    const trackOrder = options.trackOrder ?? false;
+    if (typeof trackOrder !== 'boolean') throw new TypeError('trackOrder must be a boolean');
+    const fh = native.fileCreateInMemory(trackOrder);
+    return new File(fh, native.fileState(fh).path, 'w');
+  }
+
+  /**
+   * Opens an HDF5 file image (the bytes of a file: a network payload, an
+   * embedded asset, toBuffer()'s result), read-only. The bytes are copied
+   * once into a sealed anonymous memory file, so later changes to `bytes`
+   * do not reach the open file, views work as on disk, and they keep that
+   * memory alive after close(). With { untrusted } or { expectDigest } the
+   * image is checked first, like a file (its bytes are walked in a limited
+   * child process, or hashed), blocking: prefer fromBufferAsync.
+   */
+  static fromBuffer(bytes: Uint8Array, options: ImageOpenOptions = {}): File {
+    const copy = imageCopy(bytes);
+    const checked = wantsChecks(options);
+    if (checked) {
+      if (options.expectDigest !== undefined) checkImageDigest(copy, options.expectDigest);
+      else withImageFile(copy, (p) => walkUntrustedSync(p, options.limits));
+    }
+    return File.#fromImage(copy, checked);
+  }
+
+  /** fromBuffer() as a Promise: the untrusted walk runs off the event loop. */
+  static async fromBufferAsync(bytes: Uint8Array, options: ImageOpenOptions = {}): Promise<File> {
+    const copy = imageCopy(bytes);
+    const checked = wantsChecks(options);
+    const site = new Error();
+    return withSite(site, async () => {
+      if (checked) {
+        if (options.expectDigest !== undefined) checkImageDigest(copy, options.expectDigest);
+        else await withImageFileAsync(copy, (p) => walkUntrusted(p, options.limits));
+      }
+      return File.#fromImage(copy, checked);
+    });
+  }
+
+  static #fromImage(bytes: Uint8Array, checked: boolean): File {
+    const fh = native.fileOpenImage(bytes, '(in-memory image)');
+    if (checked) native.fileRefuseExternal(fh);
+    return new File(fh, '(in-memory image)', 'r');
+  }
+
+  /** True for files made by createInMemory() or fromBuffer(). */
+  get inMemory(): boolean {
+    return native.fileInMemory(this.fileHandle);
+  }
+
+  /**
+   * The file's current bytes (flushed first): a complete HDF5 file that
+   * fromBuffer(), h5py (`h5py.File(io.BytesIO(b))`) or a write to disk can
+   * take. Works for every open file; a copy.
+   */
+  toBuffer(): Buffer {
+    return Buffer.from(native.fileImage(this.fileHandle));
   }
 
   /** Opens an existing file, read-only by default. */
@@ -47,7 +130,7 @@ export class File extends Group {
     // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.
     const plain = (openPath?: string) => new File(native.fileOpen(path, mode === 'r+', openPath), path, mode);
     // { untrusted } walks the file in a child process (blocking here: prefer openAsync).
-    return wantsChecks(options) ? openCheckedSync(path, options, plain) : plain();
+    return wantsChecks(options) ? refuseExternal(openCheckedSync(path, options, plain)) : plain();
   }
 
   /** open() as a Promise: the untrusted walk and the digest run off the event loop. */
@@ -58,7 +141,7 @@ export class File extends Group {
     // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.
     const plain = (openPath?: string) => new File(native.fileOpen(path, mode === 'r+', openPath), path, mode);
     const site = new Error();
-    return withSite(site, async () => (wantsChecks(options) ? openChecked(path, options, plain) : plain()));
+    return withSite(site, async () => (wantsChecks(options) ? refuseExternal(await openChecked(path, options, plain)) : plain()));
   }
 
   get closed(): boolean {
@@ -108,5 +191,58 @@ export class File extends Group {
 
   override toString(): string {
     return `<File ${this.filename} (${this.mode}${this.#closed ? ', closed' : ''})>`;
+  }
+}
+
+// A checked open vouches for the file checked, never for files its external
+// links name: those links stay closed even with { followExternal: true }.
+function refuseExternal(f: File): File {
+  native.fileRefuseExternal(f.fileHandle);
+  return f;
+}
+
+function imageCopy(bytes: unknown): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('image must be a Uint8Array or Buffer');
+  if (bytes.byteLength === 0) throw new H5Error('an empty buffer is not an HDF5 file image', { code: 'H5_NOT_HDF5' });
+  // Checked and opened bytes must be the same bytes: the caller may change theirs meanwhile.
+  return new Uint8Array(bytes);
+}
+
+// { expectDigest } on an image: the SHA-256 of exactly the bytes opened.
+function checkImageDigest(bytes: Uint8Array, expected: string): void {
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual === expected.toLowerCase()) return;
+  throw new H5Error(`in-memory image: SHA-256 ${actual} does not match the expected ${expected.toLowerCase()}: refusing to parse it`, {
+    code: 'H5_CHECKSUM_MISMATCH',
+    expected: expected.toLowerCase(),
+    actual,
+  });
+}
+
+// The untrusted walk runs in a child process over a file: the image's bytes
+// go to a private temporary file for it, removed once the walk is done. The
+// bytes then opened are the private copy that was written, not the caller's.
+function imageTemp(bytes: Uint8Array): { dir: string; path: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'h5vault-image-'));
+  const path = join(dir, 'in-memory-image.h5');
+  writeFileSync(path, bytes, { mode: 0o600 });
+  return { dir, path };
+}
+
+function withImageFile<T>(bytes: Uint8Array, fn: (path: string) => T): T {
+  const t = imageTemp(bytes);
+  try {
+    return fn(t.path);
+  } finally {
+    rmSync(t.dir, { recursive: true, force: true });
+  }
+}
+
+async function withImageFileAsync<T>(bytes: Uint8Array, fn: (path: string) => Promise<T>): Promise<T> {
+  const t = imageTemp(bytes);
+  try {
+    return await fn(t.path);
+  } finally {
+    rmSync(t.dir, { recursive: true, force: true });
   }
 }

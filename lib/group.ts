@@ -2,6 +2,7 @@
 import { native, type NativeCreateSpec, type NativeLink, type ObjHandle } from './binding.js';
 import { Attributes } from './attrs.js';
 import { Dataset, type DatasetData } from './dataset.js';
+import { NamedDatatype } from './datatype.js';
 import { checkDataType, checkDataValues, isDType, itemSize, type DType } from './dtypes.js';
 import { H5Error } from './errors.js';
 import { typedValue, type Reference, type TypeLike } from './types.js';
@@ -26,6 +27,38 @@ export interface CreateDatasetOptions {
   compression?: Compression;
   shuffle?: boolean;
   fletcher32?: boolean;
+  /**
+   * Maximum dimensions, `null` for unlimited: makes the dataset resizable
+   * (`resize()`, `append()`). Resizable datasets are chunked; chunks are
+   * chosen (about 1 MiB, at least 1024 entries along growing dimensions)
+   * when not given.
+   */
+  maxshape?: (number | null)[];
+}
+
+export interface CreateGroupOptions {
+  /** Track and index the creation order of links and attributes (h5py's track_order=True): keys() lists in creation order. */
+  trackOrder?: boolean;
+}
+
+export interface GetOptions {
+  /**
+   * Follow an external link at `path` (its last component) into the file it
+   * names, opened read-only (default false: H5_UNSUPPORTED). Always refused in
+   * files opened with { untrusted } or { expectDigest }.
+   */
+  followExternal?: boolean;
+}
+
+/** What a link points at: hard links name an object, soft links a path, external links a path in another file. */
+export type LinkTarget =
+  | { type: 'hard' }
+  | { type: 'soft'; target: string }
+  | { type: 'external'; file: string; target: string };
+
+export interface WalkOptions {
+  /** Also yield committed (named) datatypes, as NamedDatatype objects (default false). */
+  datatypes?: boolean;
 }
 
 /** A dataset of any datatype class (docs/types.md). */
@@ -68,20 +101,47 @@ export class Group {
     return this.path === '/' ? '/' : this.path.slice(this.path.lastIndexOf('/') + 1);
   }
 
-  /** Creates a group; intermediate groups in 'a/b/c' are created too. */
-  createGroup(path: string): Group {
+  /**
+   * Creates a group; intermediate groups in 'a/b/c' are created too. With
+   * { trackOrder: true } the new group lists its links in creation order.
+   */
+  createGroup(path: string, options: CreateGroupOptions = {}): Group {
     checkPath(path);
+    const trackOrder = options.trackOrder ?? false;
+    if (typeof trackOrder !== 'boolean') throw new TypeError('trackOrder must be a boolean');
     this.#checkParents(path);
-    const h = native.groupCreate(this.handle, path);
+    const h = native.groupCreate(this.handle, path, trackOrder);
     return new Group(h, joinPath(this.path, path));
   }
 
-  /** Opens the group or dataset at `path` (relative or absolute). H5_NOT_FOUND if absent. */
-  get(path: string): Dataset | Group {
+  /**
+   * Opens the group or dataset at `path` (relative or absolute). H5_NOT_FOUND
+   * if absent, H5_DANGLING_LINK for a soft link to nothing, H5_UNSUPPORTED
+   * for an external link unless { followExternal: true }.
+   */
+  get(path: string, options: GetOptions = {}): Dataset | Group {
+    const o = this.#open(path, options);
+    if (o instanceof NamedDatatype)
+      throw new H5Error(`'${o.path}' is a committed datatype, not a group or dataset (use datatype())`, { code: 'H5_UNSUPPORTED' });
+    return o;
+  }
+
+  /** Opens the committed (named) datatype at `path`: its attributes are reachable through `attrs`. */
+  datatype(path: string): NamedDatatype {
+    const o = this.#open(path, {});
+    if (!(o instanceof NamedDatatype)) throw new TypeError(`'${o.path}' is a ${o.kind}, not a committed datatype`);
+    return o;
+  }
+
+  #open(path: string, options: GetOptions): Dataset | Group | NamedDatatype {
     checkPath(path);
-    const r = native.objOpen(this.handle, path);
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    const follow = options.followExternal ?? false;
+    if (typeof follow !== 'boolean') throw new TypeError('followExternal must be a boolean');
+    const r = native.objOpen(this.handle, path, follow);
     if (r.kind === 'dataset') return new Dataset(r.handle, r.path);
     if (r.kind === 'group') return new Group(r.handle, r.path);
+    if (r.kind === 'datatype') return new NamedDatatype(r.handle, r.path);
     throw new H5Error(`'${r.path}' is a ${r.kind}, not a group or dataset`, { code: 'H5_UNSUPPORTED' });
   }
 
@@ -104,9 +164,90 @@ export class Group {
     return native.objExists(this.handle, path);
   }
 
-  /** Names of this group's links, in name order. */
+  /**
+   * Names of this group's links: in creation order if the group tracks it
+   * (created with { trackOrder: true }, or by h5py with track_order=True),
+   * else in name order (byte order of the UTF-8 names) — the order h5py lists.
+   */
   keys(): string[] {
     return native.groupList(this.handle).map((l) => l.name);
+  }
+
+  /** True if this group tracks and indexes link creation order (keys() lists in that order). */
+  get tracksOrder(): boolean {
+    return native.groupTracksOrder(this.handle);
+  }
+
+  /** Creates a soft link `name` holding the path `target` (which need not exist yet). */
+  createSoftLink(name: string, target: string): void {
+    checkPath(name);
+    checkPath(target);
+    this.#checkParents(name);
+    native.linkCreate(this.handle, 'soft', name, target);
+  }
+
+  /** Creates a hard link `name` to the existing object at `target`: a second name for the same object. */
+  createHardLink(name: string, target: string): void {
+    checkPath(name);
+    checkPath(target);
+    this.#checkParents(name);
+    native.linkCreate(this.handle, 'hard', name, target);
+  }
+
+  /** Creates an external link `name` to the object at `target` in the HDF5 file `file`. */
+  createExternalLink(name: string, file: string, target: string): void {
+    checkPath(name);
+    if (typeof file !== 'string' || file === '') throw new TypeError('file must be a non-empty string');
+    checkPath(target);
+    this.#checkParents(name);
+    native.linkCreate(this.handle, 'external', name, target, file);
+  }
+
+  /** What the link `name` points at (without following it). H5_NOT_FOUND if there is no such link. */
+  readLink(name: string): LinkTarget {
+    checkPath(name);
+    const v = native.linkValue(this.handle, name);
+    if (v.type === 'soft') return { type: 'soft', target: v.target! };
+    if (v.type === 'external') return { type: 'external', file: v.file!, target: v.target! };
+    return { type: 'hard' };
+  }
+
+  /**
+   * Removes the link `name` (h5py's `del group[name]`). The object itself is
+   * freed when its last hard link goes; the file does not shrink (repack it).
+   */
+  delete(name: string): void {
+    checkPath(name);
+    native.linkDelete(this.handle, name);
+  }
+
+  /** Renames or moves the link `from` to `to` (both relative to this group or absolute). */
+  move(from: string, to: string): void {
+    checkPath(from);
+    checkPath(to);
+    this.#checkParents(to);
+    native.linkMove(this.handle, from, to);
+  }
+
+  /**
+   * Copies the object at `source` (a group with everything below it, or a
+   * dataset with its attributes) to `dest`: a path in this file, or a Group
+   * of another writable file, where it is named `name` (default: the source's
+   * last path component). libhdf5's H5Ocopy: chunks are copied as stored.
+   */
+  copy(source: string, dest: string | Group, name?: string): void {
+    checkPath(source);
+    if (typeof dest === 'string') {
+      if (name !== undefined) throw new TypeError('name is only used with a destination group');
+      checkPath(dest);
+      this.#checkParents(dest);
+      native.objCopy(this.handle, source, this.handle, dest);
+      return;
+    }
+    if (!(dest instanceof Group)) throw new TypeError('dest must be a path or a Group');
+    const target = name ?? source.slice(source.lastIndexOf('/') + 1);
+    checkPath(target);
+    native.objCopy(this.handle, source, dest.handle, target);
   }
 
   /** Links with their kinds ('dangling' and 'external' links are listed, never followed). */
@@ -121,9 +262,18 @@ export class Group {
    * are opened and described in one native call, so walking a 300-tensor
    * model costs a few milliseconds.
    */
-  *walk(): Generator<[string, Dataset | Group]> {
-    for (const e of native.groupWalk(this.handle)) {
-      const o = e.kind === 'dataset' ? new Dataset(e.handle, e.path) : new Group(e.handle, e.path);
+  walk(): Generator<[string, Dataset | Group]>;
+  walk(options: WalkOptions & { datatypes: true }): Generator<[string, Dataset | Group | NamedDatatype]>;
+  walk(options?: WalkOptions): Generator<[string, Dataset | Group | NamedDatatype]>;
+  *walk(options: WalkOptions = {}): Generator<[string, Dataset | Group | NamedDatatype]> {
+    const datatypes = options.datatypes ?? false;
+    if (typeof datatypes !== 'boolean') throw new TypeError('datatypes must be a boolean');
+    const entries = native.groupWalk(this.handle, datatypes);
+    for (const e of entries) {
+      const o =
+        e.kind === 'dataset' ? new Dataset(e.handle, e.path)
+        : e.kind === 'datatype' ? new NamedDatatype(e.handle, e.path)
+        : new Group(e.handle, e.path);
       yield [e.path, o];
     }
   }
@@ -213,6 +363,15 @@ export function createSpec(o: CreateDatasetOptions): NativeCreateSpec {
     checkDataValues(o.dtype, o.data);
   }
   const spec: NativeCreateSpec = { dtype: o.dtype, shape, scalar: shape.length === 0 };
+  if (o.maxshape !== undefined) {
+    if (!Array.isArray(o.maxshape) || !o.maxshape.every((v) => v === null || (Number.isSafeInteger(v) && v >= 0)))
+      throw new TypeError('maxshape must be an array of non-negative integers or null (unlimited)');
+    if (o.maxshape.length !== shape.length) throw new RangeError(`maxshape must have rank ${shape.length}`);
+    const i = o.maxshape.findIndex((m, k) => m !== null && m < shape[k]!);
+    if (i >= 0) throw new RangeError(`maxshape [${o.maxshape.join(', ')}] is smaller than shape [${shape.join(', ')}] in dimension ${i}`);
+    spec.maxshape = [...o.maxshape];
+  }
+  const resizable = spec.maxshape !== undefined && spec.maxshape.some((m, k) => m !== shape[k]);
   let comp: Compression = o.compression ?? 'none';
   if (typeof comp === 'string') comp = { name: comp } as Compression;
   if (typeof comp !== 'object' || comp === null || !('name' in comp)) throw new TypeError('invalid compression option');
@@ -261,11 +420,16 @@ export function createSpec(o: CreateDatasetOptions): NativeCreateSpec {
   if (o.chunks !== undefined) {
     spec.chunks = positiveInts(o.chunks, 'chunks', false);
     if (spec.chunks.length !== shape.length) throw new RangeError(`chunks must have rank ${shape.length}`);
-    // libhdf5 refuses chunks larger than a fixed dimension (0-length dims excepted).
-    const i = spec.chunks.findIndex((c, k) => shape[k]! > 0 && c > shape[k]!);
+    // libhdf5 refuses chunks larger than a fixed dimension (0-length dims
+    // excepted); a dimension that may grow is bounded by its maximum.
+    const bound = (k: number): number | null => (spec.maxshape ? spec.maxshape[k]! : shape[k]!);
+    const i = spec.chunks.findIndex((c, k) => {
+      const b = bound(k);
+      return b !== null && b > 0 && c > b;
+    });
     if (i >= 0) throw new RangeError(`chunks [${spec.chunks.join(', ')}] exceed shape [${shape.join(', ')}] in dimension ${i}`);
   }
-  if (spec.scalar && (filtered || spec.chunks)) throw new RangeError('a scalar dataset cannot be chunked or filtered');
+  if (spec.scalar && (filtered || spec.chunks || resizable)) throw new RangeError('a scalar dataset cannot be chunked, filtered or resizable');
   // Limits libhdf5 would report as an opaque failure deep inside H5Dcreate.
   const perChunk = (spec.chunks ?? shape).reduce((a, b) => a * b, 1);
   if (spec.chunks && o.dtype !== 'string' && perChunk * itemSize(o.dtype) >= 2 ** 32)

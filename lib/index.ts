@@ -1,10 +1,14 @@
 /** h5vault: durable, zero-copy HDF5 storage for model weights. */
-export { File, type CreateOptions, type OpenOptions } from './file.js';
-export { Group, type CreateDatasetOptions, type Compression, type CompressionName, type LinkInfo } from './group.js';
+export { File, type CreateOptions, type OpenOptions, type InMemoryOptions, type ImageOpenOptions } from './file.js';
+export {
+  Group, type CreateDatasetOptions, type Compression, type CompressionName, type LinkInfo,
+  type CreateGroupOptions, type GetOptions, type LinkTarget, type WalkOptions,
+} from './group.js';
 export {
   Dataset, type Selection, type ReadOptions, type WriteOptions, type ViewOptions, type FilterInfo,
-  type ViewableReason, type DatasetData,
+  type ViewableReason, type DatasetData, type DimensionInfo,
 } from './dataset.js';
+export { NamedDatatype } from './datatype.js';
 export { Attributes, type AttrValue, type AttrReadValue, type AttrSetOptions } from './attrs.js';
 export { H5Error, type H5ErrorCode, type H5ErrorDetails } from './errors.js';
 export {

@@ -13,6 +13,7 @@
 #include "../filters/register.h"
 #include "handle.h"
 #include "value.h"
+#include "structure.h"
 
 namespace h5v::h5 {
 
@@ -233,7 +234,8 @@ hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& sp
     return H5I_INVALID_HID;
   }
   Hid space(spec.scalar ? H5Screate(H5S_SCALAR)
-                        : H5Screate_simple(static_cast<int>(spec.shape.size()), spec.shape.data(), nullptr));
+                        : H5Screate_simple(static_cast<int>(spec.shape.size()), spec.shape.data(),
+                                           spec.maxshape.empty() ? nullptr : spec.maxshape.data()));
   if (!space) {
     *err = capture_error("make dataspace");
     return H5I_INVALID_HID;
@@ -242,7 +244,11 @@ hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& sp
   H5Pset_obj_track_times(dcpl.get(), false);  // reproducible bytes (invariant 7)
   bool filtered = !spec.compression.empty() || spec.shuffle || spec.fletcher32;
   std::vector<hsize_t> chunks = spec.chunks;
-  if (filtered && chunks.empty()) chunks = auto_chunks(spec.shape, std::max<size_t>(dtype_size(spec.dtype), 8));
+  bool resizable = !spec.maxshape.empty() && spec.maxshape != spec.shape;
+  if (resizable && chunks.empty())
+    chunks = resizable_chunks(spec.shape, spec.maxshape, std::max<size_t>(dtype_size(spec.dtype), 8));
+  else if (filtered && chunks.empty())
+    chunks = auto_chunks(spec.shape, std::max<size_t>(dtype_size(spec.dtype), 8));
   if (!chunks.empty()) {
     // Chunk dims may not be 0 even for empty dims.
     for (auto& c : chunks) c = std::max<hsize_t>(c, 1);

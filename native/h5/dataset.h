@@ -42,6 +42,9 @@ struct CreateSpec {
   std::vector<hsize_t> shape;
   bool scalar = false;
   std::vector<hsize_t> chunks;   // empty: contiguous unless filters need chunks (then auto)
+  // Maximum dimensions (H5S_UNLIMITED for unlimited); empty: fixed at `shape`.
+  // Resizable datasets are chunked (auto chunks if none are given).
+  std::vector<hsize_t> maxshape;
   std::string compression;       // "", "gzip", "lzf", "lz4", "szip"
   int gzip_level = 4;
   bool szip_ec = false;          // false = nn

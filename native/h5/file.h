@@ -38,6 +38,17 @@ class FileHandle {
   // Until then, and if anything fails, the path keeps the old file, so
   // readers that mapped it keep valid bytes.
   static std::shared_ptr<FileHandle> create(const std::string& path, bool overwrite, ErrorInfo* err);
+  // create(), with the root group tracking link and attribute creation order.
+  static std::shared_ptr<FileHandle> create_ordered(const std::string& path, bool overwrite, bool track_order,
+                                                    ErrorInfo* err);
+  // Opens an HDF5 file image held in memory, read-only: `bytes` are copied
+  // once into a sealed memory file that libhdf5 reads in place (structure.h,
+  // Image); `name` names it in messages.
+  static std::shared_ptr<FileHandle> open_image(const std::string& name, const uint8_t* bytes, size_t size,
+                                                ErrorInfo* err);
+  // A new, empty file that lives only in memory (core driver, no backing
+  // store); its bytes are read with structure.h's file_image().
+  static std::shared_ptr<FileHandle> create_in_memory(bool track_order, ErrorInfo* err);
   ~FileHandle();
 
   hid_t id() const { return fid_; }
@@ -65,6 +76,13 @@ class FileHandle {
 
   // Opaque per-file slots owned by other layers (e.g. the mmap layer).
   std::shared_ptr<void> mapping;
+  bool in_memory() const { return in_memory_; }
+  // The descriptor of an image's memory file (views map it), else -1.
+  int image_fd() const;
+  // Set for files opened after an untrusted walk or a digest check: those
+  // vouch for this file only, so external links (to unchecked files) are
+  // never followed, even when asked.
+  bool refuse_external = false;
 
  private:
   FileHandle(std::string path, std::string hdf5_path, hid_t fid, bool writable)
@@ -77,6 +95,8 @@ class FileHandle {
   std::string hdf5_path_;
   hid_t fid_;
   bool writable_;
+  bool in_memory_ = false;
+  std::shared_ptr<void> image_;  // an h5::Image (structure.h) for open_image()
   mutable std::mutex m_;
   int pending_ = 0;
   bool close_requested_ = false;
@@ -108,6 +128,9 @@ class ObjHandle {
   // Cached DatasetInfo (datasets in read-only files only: their metadata cannot
   // change under us), filled by the napi layer on first describe.
   std::shared_ptr<void> info_cache;
+  // Opened through an external link: the object lives in another file than
+  // `file`, so nothing may use `file`'s descriptor or mapping for its bytes.
+  bool foreign_file = false;
 };
 
 // RAII bracket around one operation on a file (begin_op/end_op).
@@ -129,17 +152,29 @@ class OpGuard {
 // --- group / link operations (caller holds the global lock) ---
 
 // Creates intermediate groups as needed ('a/b/c'); H5_EXISTS if present.
-hid_t create_group(hid_t parent, const std::string& path, ErrorInfo* err);
-// Opens the object at path (follows soft links); H5_NOT_FOUND if absent.
-hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInfo* err);
+// With track_order, the new group tracks and indexes creation order.
+hid_t create_group(hid_t parent, const std::string& path, ErrorInfo* err, bool track_order = false);
+// Opens the object at path (follows soft links); H5_NOT_FOUND if absent,
+// H5_DANGLING_LINK for a soft link to nothing. An external link as the last
+// component is refused (H5_UNSUPPORTED) unless follow_external, which opens
+// its target read-only (*foreign is then set: the object is in another file).
+hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInfo* err,
+                  bool follow_external = false, bool* foreign = nullptr);
 bool path_exists(hid_t parent, const std::string& path);
+// A link access property list for name lookups. Unless follow_external, its
+// external-link callback refuses every traversal: a soft link whose target
+// runs through an external link ('/s' -> '/ext/x') would otherwise make
+// libhdf5 open the linked file behind any lookup of '/s'.
+hid_t link_access(bool follow_external);
 
 struct LinkEntry {
   std::string name;
   std::string kind;      // "group" | "dataset" | "datatype" | "dangling" | "external" | "other"
   std::string link;      // "hard" | "soft" | "external"
 };
-// Links of a group, in name order. External links are listed but never followed.
+// Links of a group, in creation order if the group tracks and indexes it
+// (h5py's track_order=True), else in name order (as h5py lists them).
+// External links are listed but never followed.
 bool list_links(hid_t group, std::vector<LinkEntry>* out, ErrorInfo* err);
 std::string object_identity(hid_t obj);
 

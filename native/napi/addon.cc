@@ -63,6 +63,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_value(env, exports);
   init_untrusted(env, exports);
   init_mmap(env, exports);
+  init_structure(env, exports);
   return exports;
 }
 

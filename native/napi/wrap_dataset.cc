@@ -104,7 +104,8 @@ bool check_readable(const std::shared_ptr<h5::ObjHandle>& obj, const h5::Dataset
 // lie past the end of the file until it is written or flushed.
 bool check_not_truncated(const std::shared_ptr<h5::FileHandle>& f, uint64_t end, const std::string& what,
                          ErrorInfo* err) {
-  if (f->writable()) return true;
+  // An image's sealed memory file cannot shrink (and has no sec2 handle).
+  if (f->writable() || f->in_memory()) return true;
   void* handle = nullptr;
   {
     Lock lock;
@@ -178,7 +179,10 @@ void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection&
   h5::DatasetInfo info;
   hsize_t n;
   if (!prepare(obj, sel, &info, &n, err)) return;
-  if (!check_not_truncated(obj->file, contiguous_end(info), "dataset '" + obj->path + "'", err)) return;
+  // A dataset reached through an external link is in another file than
+  // obj->file, whose size says nothing about it.
+  if (!obj->foreign_file && !check_not_truncated(obj->file, contiguous_end(info), "dataset '" + obj->path + "'", err))
+    return;
   if (info.type.dtype == DType::String) {
     out->is_string = true;
     Lock lock;
@@ -348,6 +352,19 @@ Napi::Value DatasetCreate(const Napi::CallbackInfo& info) {
   spec.scalar = s.Get("scalar").ToBoolean();
   spec.shape = dims_of(env, s.Get("shape"), "shape");
   spec.chunks = dims_of(env, s.Get("chunks"), "chunks");
+  // maxshape: null entries are unlimited dimensions.
+  if (s.Get("maxshape").IsArray()) {
+    auto m = s.Get("maxshape").As<Napi::Array>();
+    for (uint32_t i = 0; i < m.Length(); ++i) {
+      Napi::Value e = m.Get(i);
+      if (e.IsNull()) spec.maxshape.push_back(H5S_UNLIMITED);
+      else {
+        Napi::Array one = Napi::Array::New(env, 1);
+        one.Set(0u, e);
+        spec.maxshape.push_back(dims_of(env, one, "maxshape")[0]);
+      }
+    }
+  }
   if (s.Get("compression").IsString()) spec.compression = s.Get("compression").As<Napi::String>().Utf8Value();
   if (s.Get("level").IsNumber()) spec.gzip_level = s.Get("level").As<Napi::Number>().Int32Value();
   if (s.Get("szipCoding").IsString()) spec.szip_ec = s.Get("szipCoding").As<Napi::String>().Utf8Value() == "ec";
@@ -373,6 +390,8 @@ Napi::Value DatasetCreate(const Napi::CallbackInfo& info) {
 }
 
 std::string view_reason(const std::shared_ptr<h5::ObjHandle>& obj, const h5::DatasetInfo& info) {
+  // Its bytes are in another file than the one whose mapping views use.
+  if (obj->foreign_file) return "external-link";
   if (obj->file->writable()) return "read-write-file";
   if (info.type.dtype == DType::Unsupported || info.type.dtype == DType::String) return "unsupported-type";
   if (info.layout == "compact") return "compact";
@@ -494,6 +513,13 @@ Napi::Value DatasetWriteAsync(const Napi::CallbackInfo& info) {
 std::shared_ptr<mmap::Mapping> file_mapping(const std::shared_ptr<h5::FileHandle>& f, ErrorInfo* err) {
   Lock lock;
   if (f->mapping) return std::static_pointer_cast<mmap::Mapping>(f->mapping);
+  if (f->in_memory()) {
+    // An image: map its sealed memory file, privately like any file.
+    auto m = f->image_fd() >= 0 ? mmap::Mapping::map_fd(f->image_fd(), f->path(), err) : nullptr;
+    if (!m && err->ok()) *err = ErrorInfo::make("H5_NOT_VIEWABLE", "'" + f->path() + "' is an in-memory file being written");
+    if (m) f->mapping = m;
+    return m;
+  }
   void* handle = nullptr;
   if (H5Fget_vfd_handle(f->id(), H5P_DEFAULT, &handle) < 0 || !handle) {
     *err = h5::capture_error("get file descriptor");
@@ -608,6 +634,8 @@ Napi::Value Prefetch(const Napi::CallbackInfo& info) {
 Napi::Value GroupWalk(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto g = unwrap_kind(info, 0, h5::ObjKind::Group);
+  // groupWalk(g, datatypes?): committed datatypes are listed only when asked.
+  bool datatypes = info.Length() > 1 && info[1].ToBoolean();
   ErrorInfo err;
   JsOp op(env, g->file);
   std::vector<h5::VisitEntry> entries;
@@ -618,7 +646,9 @@ Napi::Value GroupWalk(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(env);
   uint32_t k = 0;
   for (const auto& e : entries) {
-    if (e.kind != h5::ObjKind::Group && e.kind != h5::ObjKind::Dataset) continue;
+    if (e.kind != h5::ObjKind::Group && e.kind != h5::ObjKind::Dataset &&
+        !(datatypes && e.kind == h5::ObjKind::Datatype))
+      continue;
     hid_t id;
     {
       Lock lock;

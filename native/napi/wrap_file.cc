@@ -44,7 +44,21 @@ Napi::Value FileOpen(const Napi::CallbackInfo& info) {
   if (!f) throw_error(info.Env(), err);
   return wrap_file(info.Env(), f);
 }
-Napi::Value FileCreate(const Napi::CallbackInfo& info) { return OpenOrCreate<&h5::FileHandle::create>(info, "overwrite"); }
+// fileCreate(path, overwrite, trackOrder?)
+Napi::Value FileCreate(const Napi::CallbackInfo& info) {
+  if (info.Length() < 3 || info[2].IsUndefined()) return OpenOrCreate<&h5::FileHandle::create>(info, "overwrite");
+  std::string path = arg_string(info, 0, "path");
+  bool overwrite = arg_bool(info, 1, "overwrite");
+  bool track = arg_bool(info, 2, "trackOrder");
+  ErrorInfo err;
+  std::shared_ptr<h5::FileHandle> f;
+  {
+    Lock lock;
+    f = h5::FileHandle::create_ordered(path, overwrite, track, &err);
+  }
+  if (!f) throw_error(info.Env(), err);
+  return wrap_file(info.Env(), f);
+}
 
 Napi::Value FileClose(const Napi::CallbackInfo& info) {
   auto f = unwrap_file(info, 0);
@@ -104,10 +118,16 @@ Napi::Value FileRoot(const Napi::CallbackInfo& info) {
   return wrap_object(info.Env(), std::make_shared<h5::ObjHandle>(f, g, h5::ObjKind::Group, "/"));
 }
 
-// objOpen(parent, path) -> { handle, kind, path }
+// objOpen(parent, path, followExternal?) -> { handle, kind, path }
 Napi::Value ObjOpen(const Napi::CallbackInfo& info) {
   auto parent = unwrap_object(info, 0);
   std::string path = arg_string(info, 1, "path");
+  bool follow = info.Length() > 2 && info[2].ToBoolean();
+  bool foreign = false;
+  if (follow && parent->file->refuse_external)
+    throw_error(info.Env(), ErrorInfo::make("H5_UNSUPPORTED", "'" + h5::join_path(parent->path, path) +
+                                                                  "': external links are not followed in a file opened with "
+                                                                  "{ untrusted } or { expectDigest }: the check covered this file only"));
   ErrorInfo err;
   std::string why;
   if (!h5::valid_relative_path(path, &why)) throw Napi::TypeError::New(info.Env(), why);
@@ -117,13 +137,14 @@ Napi::Value ObjOpen(const Napi::CallbackInfo& info) {
   hid_t id;
   {
     Lock lock;
-    id = h5::open_object(parent->id, path, &kind, &err);
+    id = h5::open_object(parent->id, path, &kind, &err, follow, &foreign);
   }
   if (id < 0) {
     if (err.code == "H5_NOT_FOUND") err.message = "no object at '" + abs + "' in '" + parent->file->path() + "'";
     throw_error(info.Env(), err);
   }
   auto o = std::make_shared<h5::ObjHandle>(parent->file, id, kind, abs);
+  o->foreign_file = foreign || parent->foreign_file;
   Napi::Object r = Napi::Object::New(info.Env());
   r.Set("handle", wrap_object(info.Env(), o));
   r.Set("kind", h5::obj_kind_name(kind));
@@ -153,7 +174,7 @@ Napi::Value GroupCreate(const Napi::CallbackInfo& info) {
   hid_t g;
   {
     Lock lock;
-    g = h5::create_group(parent->id, path, &err);
+    g = h5::create_group(parent->id, path, &err, info.Length() > 2 && info[2].ToBoolean());
   }
   if (g < 0) throw_error(info.Env(), err);
   return wrap_object(info.Env(),

@@ -128,12 +128,12 @@ with h5py.File(sys.argv[1], 'w') as f:
     ]);
   });
 
-  it('soft links are followed by get(); dangling ones are H5_NOT_FOUND; external ones H5_UNSUPPORTED', () => {
+  it('soft links are followed by get(); dangling ones are H5_DANGLING_LINK; external ones H5_UNSUPPORTED', () => {
     using f = File.open(p);
     expect(f.dataset('soft').readSync()).toEqual(Int32Array.of(0, 1, 2, 3));
     expect(f.dataset('softgroup/data').readSync()).toEqual(Int32Array.of(0, 1, 2, 3));
     expect(f.has('dangling')).toBe(false);
-    expect(() => f.get('dangling')).toThrow(expect.objectContaining({ code: 'H5_NOT_FOUND' }));
+    expect(() => f.get('dangling')).toThrow(expect.objectContaining({ code: 'H5_DANGLING_LINK' }));
     // other.h5 exists next to the file with /x/y: it must still not be opened.
     expect(() => f.get('ext')).toThrow(expect.objectContaining({ code: 'H5_UNSUPPORTED' }));
     expect(f.has('ext')).toBe(false);
