@@ -38,6 +38,14 @@ export type H5ErrorCode =
   | 'H5_SAFETENSORS_INVALID'
   /** A value h5vault would otherwise store altered: out of range for its dtype, a NUL in a name or string, a bool other than 0/1, an attribute over 64 KiB. */
   | 'H5_INVALID_ARGUMENT'
+  /** S3: the server refused the credentials or the request (HTTP 403). */
+  | 'H5_S3_ACCESS_DENIED'
+  /** S3: the server kept answering 429/503 SlowDown after the retries. */
+  | 'H5_S3_THROTTLED'
+  /** S3: no HTTP answer (connection refused or reset, timeout) after the retries. */
+  | 'H5_S3_NETWORK'
+  /** S3: any other error status (`status`, `s3Code` say which). */
+  | 'H5_S3_ERROR'
   | 'H5_ERROR';
 
 export interface H5ErrorDetails {

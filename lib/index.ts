@@ -44,3 +44,7 @@ export {
   type SafetensorsInput, type SafetensorsSaveOptions, type SafetensorsSaveResult, type SafetensorsInvalidReason,
   type ConvertOptions, type ConvertResult, type ModelReader, type ModelSource, type SourceTensor, type ReaderOptions, type OutputFormat,
 } from './formats/index.js';
+export {
+  S3ModelStore, type S3StoreOptions, type S3SaveOptions, type S3LoadOptions, type S3VersionRecord, type PullInfo, type GcOptions, type GcResult,
+  type S3ConnectOptions, type CacheStats, type ServableStore,
+} from './model/index.js';
