@@ -7,15 +7,18 @@
  *   DIR/blobs/.<sha256>.h5.<pid>.<rand>.part   a download in progress
  *   DIR/locks/<sha256>.lock        held by the one process downloading it
  *   DIR/pins/<sha256>.<pid>.<rand> one per loaded (mapped) version, per process
+ *   DIR/used/<sha256>              its mtime is the version's last use (LRU)
  *
  * One download: a process that misses takes the digest's lock, looks again,
  * and only then downloads; the others wait on the lock and find the file.
  * A file is renamed in only after its SHA-256 matched, so a cache file is
  * never wrong. Mapped versions are pinned by a file naming the pid; eviction
- * (least recently used first, by atime that every use sets explicitly) skips
+ * (least recently used first, by the mtime of a per-digest file each use
+ * touches: touching the version file itself would change its ctime, which
+ * File.open's check-then-open stamp compares) skips
  * a digest with a pin whose process is alive, and removes pins of dead ones.
  */
-import { mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -53,7 +56,7 @@ export class BlobCache {
 
   async init(): Promise<void> {
     try {
-      for (const d of ['blobs', 'locks', 'pins']) await mkdir(join(this.dir, d), { recursive: true });
+      for (const d of ['blobs', 'locks', 'pins', 'used']) await mkdir(join(this.dir, d), { recursive: true });
     } catch (e) {
       throw ioError(e, `cannot create the S3 cache directory '${this.dir}'`);
     }
@@ -79,15 +82,19 @@ export class BlobCache {
     };
   }
 
-  /** Records a use for LRU (atime set explicitly: relatime/noatime mounts do not). */
+  /** Records a use for LRU. */
   async touch(digest: string): Promise<void> {
-    const p = this.path(digest);
+    const p = join(this.dir, 'used', digest);
+    const now = new Date();
     try {
-      const s = await stat(p);
-      await utimes(p, new Date(), s.mtime);
+      await utimes(p, now, now);
     } catch {
-      // Evicted meanwhile: the caller's open will say so.
+      await writeFile(p, '').catch(() => {}); // first use; a lost race with another creator is the same use
     }
+  }
+
+  async #lastUse(digest: string, fallback: number): Promise<number> {
+    return stat(join(this.dir, 'used', digest)).then((s) => s.mtimeMs, () => fallback);
   }
 
   async has(digest: string): Promise<boolean> {
@@ -196,24 +203,25 @@ export class BlobCache {
     const release = await acquireLock(join(this.dir, 'locks', 'evict.lock'), { timeoutMs: 60_000 });
     try {
       await this.#cleanParts();
-      const files: { digest: string; size: number; atime: number }[] = [];
+      const files: { digest: string; size: number; lastUse: number }[] = [];
       let total = 0;
       for (const f of await readdir(join(this.dir, 'blobs'))) {
         const m = BLOB_RE.exec(f);
         if (!m) continue;
         const s = await stat(join(this.dir, 'blobs', f)).catch(() => undefined);
         if (!s) continue;
-        files.push({ digest: m[1]!, size: s.size, atime: s.atimeMs });
+        files.push({ digest: m[1]!, size: s.size, lastUse: await this.#lastUse(m[1]!, s.mtimeMs) });
         total += s.size;
       }
       if (total <= this.maxBytes) return [];
       const pinned = await this.#pinned();
-      files.sort((a, b) => a.atime - b.atime);
+      files.sort((a, b) => a.lastUse - b.lastUse);
       const out: string[] = [];
       for (const f of files) {
         if (total <= this.maxBytes) break;
         if (pinned.has(f.digest) || keep.has(f.digest)) continue;
         await unlink(this.path(f.digest)).catch(() => {});
+        await unlinkQuiet(join(this.dir, 'used', f.digest));
         total -= f.size;
         out.push(f.digest);
       }

@@ -57,3 +57,8 @@ export function storeOptions(env: S3Env, cacheDir: string): { endpoint: string; 
     credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }, cacheDir,
   };
 }
+
+/** Byte equality of two typed arrays (toEqual walks a multi-MiB array element by element, for minutes). */
+export function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
