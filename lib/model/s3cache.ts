@@ -103,10 +103,11 @@ export class BlobCache {
 
   /**
    * Makes `digest` present: returns at once if it is, else downloads it once
-   * across processes with `fetch(tempPath)`, checks its SHA-256 and renames
-   * it in. Resolves to whether this call downloaded it.
+   * across processes with `fetch(tempPath)`, checks its SHA-256 (the one
+   * `fetch` computed while writing, if it returns one, else hashed from the
+   * file) and renames it in. Resolves to whether this call downloaded it.
    */
-  async ensure(digest: string, fetch: (temp: string) => Promise<void>, signal?: AbortSignal): Promise<boolean> {
+  async ensure(digest: string, fetch: (temp: string) => Promise<string | void>, signal?: AbortSignal): Promise<boolean> {
     if (await this.has(digest)) return false;
     const release = await acquireLock(join(this.dir, 'locks', `${digest}.lock`), { timeoutMs: this.#waitMs, staleMs: 24 * 3600_000 });
     try {
@@ -114,12 +115,12 @@ export class BlobCache {
       await this.#cleanParts(digest);
       const temp = join(this.dir, 'blobs', `.${digest}.h5.${process.pid}.${randomBytes(4).toString('hex')}.part`);
       try {
-        await fetch(temp);
+        const streamed = await fetch(temp);
         if (signal?.aborted) throw new H5Error('pull aborted', { code: 'H5_ABORTED' });
         const fh = await open(temp, 'r+');
         let hex: string;
         try {
-          hex = (await fileSha256(fh.fd)).hex;
+          hex = streamed ?? (await fileSha256(fh.fd)).hex;
           await syncHandle(fh);
         } finally {
           await fh.close();

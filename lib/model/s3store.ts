@@ -17,7 +17,7 @@ import { hostname, tmpdir } from 'node:os';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { File } from '../file.js';
 import { H5Error, withSite } from '../errors.js';
@@ -429,8 +429,36 @@ export class S3ModelStore {
     });
   }
 
-  /** Parallel ranged GETs into `temp`; each range resumes where it stopped after a dropped connection. */
-  async #download(rec: S3VersionRecord, temp: string, signal?: AbortSignal, onProgress?: (n: number, total: number) => void): Promise<void> {
+  /**
+   * Makes a version (default: the latest) present in the local cache without
+   * loading it: downloaded once with parallel ranged GETs and SHA-256 checked,
+   * or found there. Pre-warms a server's cache before a swap.
+   * @example const { downloaded, path } = await store.pull('resnet');
+   */
+  async pull(name: string, version?: number, options: Pick<S3LoadOptions, 'signal' | 'onDownloadProgress'> = {}): Promise<PullInfo & { version: number }> {
+    const site = new Error();
+    checkName(name);
+    if (version !== undefined) checkVersion(version);
+    return withSite(site, async () => {
+      const v = version ?? (await this.latest(name));
+      if (v === null) throw new H5Error(`model '${name}' has no versions in '${this.root}'`, { code: 'H5_NOT_FOUND' });
+      const rec = await this.record(name, v);
+      if (!rec) throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, { code: 'H5_NOT_FOUND' });
+      const downloaded = await this.cache.ensure(rec.digest, (temp) => this.#download(rec, temp, options.signal, options.onDownloadProgress), options.signal);
+      await this.cache.touch(rec.digest);
+      return { version: v, downloaded, path: this.cache.path(rec.digest) };
+    });
+  }
+
+  /**
+   * Parallel ranged GETs into `temp`, resolving to the SHA-256 of what was
+   * written. Each range is collected in memory, written with one call and
+   * hashed in file order as soon as the ranges before it are in, so the hash
+   * overlaps the download; a worker waits before running more than
+   * 2 × concurrency ranges ahead of the hash, which bounds memory to that
+   * many parts. A range whose connection drops resumes at the byte it stopped.
+   */
+  async #download(rec: S3VersionRecord, temp: string, signal?: AbortSignal, onProgress?: (n: number, total: number) => void): Promise<string> {
     const { GetObjectCommand, HeadObjectCommand } = loadS3();
     const key = this.#key(rec.object);
     const what = `cannot download s3://${this.bucket}/${key}`;
@@ -444,33 +472,59 @@ export class S3ModelStore {
     const etag = head.ETag;
     const fh = await open(temp, 'w');
     let received = 0;
+    const hash = createHash('sha256');
+    const parts = Math.ceil(rec.bytes / this.#partBytes);
+    const ready = new Map<number, Buffer>();
+    let hashed = 0;
+    let wake: (() => void)[] = [];
+    const feed = (): void => {
+      for (let b; (b = ready.get(hashed)) !== undefined; hashed++) {
+        hash.update(b);
+        ready.delete(hashed);
+      }
+      const w = wake;
+      wake = [];
+      for (const f of w) f();
+    };
     try {
-      await fh.truncate(rec.bytes);
-      const parts = Math.ceil(rec.bytes / this.#partBytes);
       let next = 0;
       let failure: { e: unknown } | undefined;
+      const ahead = 2 * this.#concurrency;
       const worker = async (): Promise<void> => {
         while (next < parts && !failure) {
+          if (next - hashed >= ahead) {
+            await new Promise<void>((r) => wake.push(r));
+            continue;
+          }
           const i = next++;
-          const end = Math.min(rec.bytes, (i + 1) * this.#partBytes);
-          let pos = i * this.#partBytes;
-          await this.#retry(async () => {
-            const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: signal });
-            for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
-              if (pos + chunk.length > end) throw new H5Error(`${what}: the server sent more bytes than the range asked for`, { code: 'H5_S3_ERROR' });
-              await fh.write(chunk, 0, chunk.length, pos);
-              pos += chunk.length;
-              received += chunk.length;
-              onProgress?.(received, rec.bytes);
-            }
-            if (pos !== end) throw Object.assign(new Error(`premature close: range ended at ${pos} of ${end}`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
-          }, what, { signal }).catch((e: unknown) => {
+          const start = i * this.#partBytes;
+          const end = Math.min(rec.bytes, start + this.#partBytes);
+          const buf = Buffer.allocUnsafe(end - start);
+          let pos = start;
+          try {
+            await this.#retry(async () => {
+              const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: signal });
+              for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
+                if (pos + chunk.length > end) throw new H5Error(`${what}: the server sent more bytes than the range asked for`, { code: 'H5_S3_ERROR' });
+                buf.set(chunk, pos - start);
+                pos += chunk.length;
+                received += chunk.length;
+                onProgress?.(received, rec.bytes);
+              }
+              if (pos !== end) throw Object.assign(new Error(`premature close: range ended at ${pos} of ${end}`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+            }, what, { signal });
+            await fh.write(buf, 0, buf.length, start);
+            ready.set(i, buf);
+            feed();
+          } catch (e) {
             failure ??= { e }; // the other ranges stop; the file is closed only once they have
-          });
+            feed();
+          }
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.#concurrency, parts) }, worker));
       if (failure) throw failure.e;
+      return hash.digest('hex');
     } catch (e) {
       if (s3Status(e) === 412 || (e instanceof H5Error && (e as H5Error & { status?: number }).status === 412)) {
         throw new H5Error(`s3://${this.bucket}/${key} changed on the server during the download; refusing it`, { code: 'H5_CHECKSUM_MISMATCH', expected: rec.digest });

@@ -123,6 +123,22 @@ describe('S3 store: a corrupted object', () => {
 });
 
 describe('S3 store: the cache', () => {
+  it('pull pre-warms the cache: one download, then hits; a load after it maps the cached file', async () => {
+    const bucket = await makeBucket(env, 'pull');
+    const pub = await open(bucket, 'pull-pub');
+    await pub.save('m', model(21));
+    const reader = await open(bucket, 'pull');
+    const first = await reader.pull('m');
+    expect(first).toMatchObject({ version: 1, downloaded: true });
+    expect(await reader.pull('m', 1)).toEqual({ ...first, downloaded: false });
+    const m = await reader.load('m');
+    expect(m.pull).toEqual({ downloaded: false, path: first.path });
+    expect(m.path).toBe(first.path);
+    m.close();
+    await expect(reader.pull('m', 9)).rejects.toMatchObject({ code: 'H5_NOT_FOUND' });
+    await expect(reader.pull('nothing')).rejects.toMatchObject({ code: 'H5_NOT_FOUND' });
+  });
+
   it('evicts least recently used versions past its bound, never a mapped (pinned) one', async () => {
     const bucket = await makeBucket(env, 'lru');
     const pub = await open(bucket, 'lru-pub');
