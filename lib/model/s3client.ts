@@ -81,6 +81,10 @@ export function makeClient(o: S3ConnectOptions): S3Client {
     maxAttempts: o.maxAttempts ?? 5,
     ...(endpoint ? { endpoint, forcePathStyle: o.forcePathStyle ?? true } : { forcePathStyle: o.forcePathStyle ?? false }),
     ...(o.credentials ? { credentials: o.credentials } : {}),
+    // Without timeouts a silently dead connection (a partition, not a crash) would hang a pull
+    // forever. Idle time, not total time: a slow but moving range is fine, and a timed-out
+    // range resumes where it stopped.
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: 60_000 },
     ...o.clientConfig,
   };
   return new S3Client(cfg);

@@ -308,7 +308,8 @@ export class S3ModelStore {
           tensors: tensorsList.tensors, provenance: tensorsList.provenance, publisher: { host: hostname(), pid: process.pid, nonce },
         };
         const version = await this.#commit(name, base, options.signal);
-        await this.cache.adopt(w.digest, w.temp);
+        // Published. Keeping our copy only saves a download later: a failure here is not the save's.
+        await this.cache.adopt(w.digest, w.temp).catch(() => {});
         return version;
       } finally {
         await unlinkQuiet(w.temp);
