@@ -11,6 +11,8 @@
 // 2. Publish -> serving on another process: a child serves the model (ModelStore.serve,
 //    100 ms watch interval, its own cache); we publish a --swap-mib MiB version and time from
 //    save() resolving until the child serves it (watch + pull + verify + swap), --swaps times.
+// 3. 8 puller processes (--pullers) of a --pullers-mib MiB version into one shared cache: wall
+//    time until all have loaded and verified it, and how many downloaded (must be 1).
 // Uses S3_ENDPOINT/AWS_* from the env if set, else starts (and stops) a cluster of its own.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -32,6 +34,8 @@ const MIB = opt('--mib', 1024);
 const RUNS = opt('--runs', 3);
 const SWAP_MIB = opt('--swap-mib', 64);
 const SWAPS = opt('--swaps', 3);
+const PULLERS = opt('--pullers', 8);
+const PULLERS_MIB = opt('--pullers-mib', 512);
 
 const work = mkdtempSync(join(tmpdir(), 'h5vault-bench-s3-'));
 let cluster;
@@ -154,6 +158,27 @@ const sm = (k) => median(swaps.map((x) => x[k]));
 console.log(`\npublish -> serving on another process, ${SWAP_MIB} MiB version, ${SWAPS} swaps (median): save ${sm('saveMs')} ms (write + upload + commit); ` +
   `commit -> serving ${sm('serveMs')} ms (of which the server's pull + verify + load ${Math.round(sm('loadMs'))} ms; the rest is the 100 ms watch interval)`);
 console.log(`swaps: ${JSON.stringify(swaps.map((x) => ({ ...x, loadMs: Math.round(x.loadMs) })))}`);
+
+// --- 3. concurrent pullers on one cache ---
+await swapStore.save('shared', model(PULLERS_MIB, 9));
+const shared = join(work, 'shared-cache');
+const pullSrc = `
+import { S3ModelStore } from ${JSON.stringify(join(repo, 'dist/index.js'))};
+const store = await S3ModelStore.open(${JSON.stringify(url)}, { endpoint: ${JSON.stringify(endpoint)}, cacheDir: ${JSON.stringify(shared)} });
+const m = await store.load('shared');
+console.log(JSON.stringify({ downloaded: m.pull.downloaded, digest: m.digest }));
+m.close(); store.destroy();
+`;
+t = performance.now();
+const outs = await Promise.all(Array.from({ length: PULLERS }, () => new Promise((resolve, reject) => {
+  const c = spawn(process.execPath, ['--input-type=module', '-e', pullSrc], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let o = '';
+  c.stdout.on('data', (d) => (o += d));
+  c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(o)) : reject(new Error(`puller exited ${code}`))));
+})));
+const wall = performance.now() - t;
+console.log(`\n${PULLERS} puller processes, one cache, ${PULLERS_MIB} MiB version: all loaded and verified in ${(wall / 1000).toFixed(1)} s; ` +
+  `downloads: ${outs.filter((x) => x.downloaded).length}; identical digests: ${new Set(outs.map((x) => x.digest)).size === 1}`);
 pub.destroy();
 swapStore.destroy();
 client.destroy();
