@@ -86,6 +86,28 @@ describe('S3 store: concurrent processes', () => {
   });
 });
 
+describe('S3 store: AbortSignal', () => {
+  it('an abort mid-upload publishes nothing and gc finds nothing left; an abort mid-download caches nothing', async () => {
+    const bucket = await makeBucket(env, 'abort');
+    const pub = await open(bucket, 'abort-pub', { partBytes: 5 * MiB, concurrency: 2 });
+    await pub.save('m', model(1));
+    const ac = new AbortController();
+    const err = await pub.save('m', model(2, 6 * MiB), { signal: ac.signal, onUploadProgress: (sent) => sent > 0 && ac.abort() }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'H5_ABORTED' });
+    expect((await pub.versions('m')).map((v) => v.version)).toEqual([1]);
+    expect(await pub.gc('m', { graceMs: 0 })).toMatchObject({ objects: [] }); // the aborted multipart upload was aborted on the server too
+    await pub.save('m', model(3, 6 * MiB));
+    const reader = await open(bucket, 'abort-reader', { partBytes: 5 * MiB, concurrency: 2 });
+    const ac2 = new AbortController();
+    const err2 = await reader.load('m', 2, { signal: ac2.signal, onDownloadProgress: (n) => n > 0 && ac2.abort() }).catch((e: unknown) => e);
+    expect(err2).toMatchObject({ code: 'H5_ABORTED' });
+    expect(readdirSync(join(dir, 'abort-reader', 'blobs'))).toEqual([]);
+    const m = await reader.load('m', 2);
+    expect(sameBytes(m.tensors.get('w')!.data, gaussian(6 * MiB, 3))).toBe(true);
+    m.close();
+  });
+});
+
 describe('S3 store: a corrupted object', () => {
   it('is refused with a typed digest error before libhdf5 parses it, never cached; the served version keeps serving', async () => {
     const bucket = await makeBucket(env, 'corrupt');
