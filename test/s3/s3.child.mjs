@@ -3,6 +3,7 @@
 // the store finds the credentials through the SDK's standard chain, as a user's process would.
 //   publish <url> <name> <count> <seed> <cacheDir> [conditional=1] -> saves <count> versions, prints their numbers as JSON
 //   pull <url> <name> <version|latest> <cacheDir>                 -> loads, prints { version, downloaded, sha } (sha over all tensor bytes)
+//   hold <url> <name> <version> <cacheDir>                         -> loads, prints 'held', keeps it mapped until killed
 //   serve-wait <url> <name> <cacheDir> <from>                       -> serves; prints 'ready', then a JSON line when a version > from serves, and exits
 import { createHash } from 'node:crypto';
 import { ModelStore } from '../../dist/index.js';
@@ -39,6 +40,12 @@ if (cmd === 'publish') {
   console.log(JSON.stringify({ version: m.version, downloaded: m.pull.downloaded, sha: tensorSha(m), views: m.views.size }));
   m.close();
   store.destroy();
+} else if (cmd === 'hold') {
+  const [url, name, version, cacheDir] = args;
+  const store = await ModelStore.open(url, opts(cacheDir));
+  const m = await store.load(name, Number(version));
+  console.log('held');
+  setInterval(() => m.tensors.size, 1000); // alive, mapped, until killed
 } else if (cmd === 'serve-wait') {
   const [url, name, cacheDir, from] = args;
   const store = await ModelStore.open(url, opts(cacheDir));

@@ -4,8 +4,9 @@
  * fallback for servers without conditional writes, the cache's LRU bound,
  * a slow and lossy connection, and typed errors.
  */
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, onTestFinished } from 'vitest';
 import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -145,6 +146,31 @@ describe('S3 store: a corrupted object', () => {
 });
 
 describe('S3 store: the cache', () => {
+  it('a version mapped by another process is never evicted; once that process is gone (killed), it is', async () => {
+    const bucket = await makeBucket(env, 'lruproc');
+    const pub = await open(bucket, 'lruproc-pub');
+    for (let s = 1; s <= 3; s++) await pub.save('m', model(s, 256 * 1024));
+    const d = (await pub.versions('m')).map((v) => `${v.digest}.h5`);
+    const cache = join(dir, 'lruproc');
+    const holder = spawn(process.execPath, [child, 'hold', `s3://${bucket}/m`, 'm', '1', cache], { env: { ...process.env, ...childEnv }, stdio: ['ignore', 'pipe', 'ignore'] });
+    onTestFinished(() => void holder.kill('SIGKILL')); // never left running by a failed assertion
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.on('data', (x) => String(x).includes('held') && resolve());
+      holder.on('exit', (code) => reject(new Error(`holder exited ${code}`)));
+    });
+    const reader = await open(bucket, 'lruproc', { cacheMaxBytes: Math.floor((await pub.versions('m'))[0]!.bytes * 1.5) });
+    (await reader.load('m', 2)).close();
+    (await reader.load('m', 3)).close();
+    // Over the bound with only v1 (pinned by the other process) and v3 (just pulled): v2 went, v1 stayed.
+    expect(new Set(readdirSync(join(cache, 'blobs')))).toEqual(new Set([d[0], d[2]]));
+    const exited = new Promise((r) => holder.on('exit', r));
+    holder.kill('SIGKILL');
+    await exited;
+    (await reader.load('m', 2)).close();
+    // The dead holder's pin no longer counts: v1, least recently used, is evicted.
+    expect(readdirSync(join(cache, 'blobs'))).toEqual([d[1]]);
+  });
+
   it('pull pre-warms the cache: one download, then hits; a load after it maps the cached file', async () => {
     const bucket = await makeBucket(env, 'pull');
     const pub = await open(bucket, 'pull-pub');
