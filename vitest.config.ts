@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    // One Ceph radosgw for the run's S3 tests (started only if test/s3 files are selected).
+    globalSetup: ['test/s3/global-setup.ts'],
   },
 });

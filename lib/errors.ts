@@ -42,6 +42,14 @@ export type H5ErrorCode =
   | 'H5_DANGLING_LINK'
   /** resize()/append() of a dataset that is not chunked, or beyond its maxshape. */
   | 'H5_NOT_RESIZABLE'
+  /** S3: the server refused the credentials or the request (HTTP 403). */
+  | 'H5_S3_ACCESS_DENIED'
+  /** S3: the server kept answering 429/503 SlowDown after the retries. */
+  | 'H5_S3_THROTTLED'
+  /** S3: no HTTP answer (connection refused or reset, timeout) after the retries. */
+  | 'H5_S3_NETWORK'
+  /** S3: any other error status (`status`, `s3Code` say which). */
+  | 'H5_S3_ERROR'
   | 'H5_ERROR';
 
 export interface H5ErrorDetails {

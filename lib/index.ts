@@ -56,3 +56,7 @@ export {
 export type { ReadData } from './dataset.js';
 export type { AttrAnyValue, AttrGetOptions } from './attrs.js';
 export type { CreateTypedDatasetOptions } from './group.js';
+export {
+  S3ModelStore, type S3StoreOptions, type S3SaveOptions, type S3LoadOptions, type S3VersionRecord, type PullInfo, type GcOptions, type GcResult,
+  type S3ConnectOptions, type CacheStats, type ServableStore,
+} from './model/index.js';

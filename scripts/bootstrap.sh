@@ -20,7 +20,8 @@ BUILD_PKGS="pkg-config g++ make cmake python3 libhdf5-dev liblz4-dev libdeflate-
 # The peer list lives in scripts/deps.mjs (one list for every script). Note
 # hdf5-filter-plugin: python3-hdf5plugin only *recommends* it, and without it
 # h5py cannot write LZ4 and Debian's LZF plugin fails to load inside Python.
-PEER_PKGS=$(node --input-type=module -e "import { PEER_PACKAGES } from './scripts/deps.mjs'; console.log(PEER_PACKAGES.join(' '))")
+# S3_PACKAGES: the Ceph cluster (scripts/s3-cluster.sh) the S3 store tests start.
+PEER_PKGS=$(node --input-type=module -e "import { PEER_PACKAGES, S3_PACKAGES } from './scripts/deps.mjs'; console.log([...PEER_PACKAGES, ...S3_PACKAGES].join(' '))")
 want="$BUILD_PKGS"
 [ "$PEERS" = 1 ] && want="$want $PEER_PKGS"
 

@@ -6,3 +6,9 @@ export { FORMAT_VERSION, type Tensor, type TensorsInput, type JsonValue, type Pr
 export { ModelStore, type VersionInfo, type StoreLoadOptions, type StoreOpenOptions, type WatchOptions } from './store.js';
 export type { LockOptions } from './lock.js';
 export { ModelServer, type ServeOptions, type ServedModel, type Lease, type SwapEvent, type RejectEvent, type RetireEvent } from './serve.js';
+export type { ServableStore } from './serve.js';
+export {
+  S3ModelStore, type S3StoreOptions, type S3SaveOptions, type S3LoadOptions, type S3VersionRecord, type PullInfo, type GcOptions, type GcResult,
+} from './s3store.js';
+export type { S3ConnectOptions } from './s3client.js';
+export type { CacheStats } from './s3cache.js';

@@ -15,6 +15,9 @@ import { H5Error } from '../errors.js';
 import type { LoadedModel } from './load.js';
 import type { ModelStore, StoreLoadOptions, VersionInfo } from './store.js';
 
+/** What serving needs from a store; the local ModelStore and the S3 store both provide it. */
+export type ServableStore = Pick<ModelStore, 'root' | 'dir' | 'versions' | 'load' | 'watch'>;
+
 /** A version as ModelStore.load returns it: verified, with its number. */
 export type ServedModel = LoadedModel & { version: number };
 
@@ -93,7 +96,7 @@ interface Slot<R> {
 
 export class ModelServer<R> {
   readonly name: string;
-  readonly #store: ModelStore;
+  readonly #store: ServableStore;
   readonly #o: ServeOptions<R>;
   #current: Slot<R> | null = null;
   readonly #live = new Set<Slot<R>>();
@@ -103,7 +106,7 @@ export class ModelServer<R> {
   #drained: (() => void) | undefined;
 
   /** @internal use ModelStore.serve */
-  constructor(store: ModelStore, name: string, options: ServeOptions<R>) {
+  constructor(store: ServableStore, name: string, options: ServeOptions<R>) {
     this.#store = store;
     this.name = name;
     this.#o = options;
@@ -289,7 +292,7 @@ function checkOptions(o: ServeOptions<unknown>): void {
 }
 
 /** @internal ModelStore.serve. */
-export async function serveModel<R>(store: ModelStore, name: string, options: ServeOptions<R>): Promise<ModelServer<R>> {
+export async function serveModel<R>(store: ServableStore, name: string, options: ServeOptions<R>): Promise<ModelServer<R>> {
   checkOptions(options as ServeOptions<unknown>);
   store.dir(name); // validates the name
   const server = new ModelServer<R>(store, name, options);

@@ -18,6 +18,7 @@ import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from './save.js';
 import { loadModel, type LoadedModel, type LoadOptions } from './load.js';
 import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
+import type { S3ModelStore, S3StoreOptions } from './s3store.js';
 
 export interface VersionInfo {
   version: number;
@@ -106,10 +107,14 @@ export class ModelStore {
    * marker file, or no directory at all: usually a typo) is H5Error
    * H5_NOT_FOUND unless `{ create: true }`, which creates it (and any missing
    * parents) and marks it as a store.
+   * An `s3://bucket/prefix` root opens an S3ModelStore (docs/object-storage.md).
    * @example const store = await ModelStore.open('/var/models', { create: true });
    */
-  static async open(root: string, options: StoreOpenOptions = {}): Promise<ModelStore> {
+  static open(root: `s3://${string}`, options?: S3StoreOptions): Promise<S3ModelStore>;
+  static open(root: string, options?: StoreOpenOptions): Promise<ModelStore>;
+  static async open(root: string, options: StoreOpenOptions | S3StoreOptions = {}): Promise<ModelStore | S3ModelStore> {
     if (typeof root !== 'string' || root === '') throw new TypeError('root must be a non-empty string');
+    if (root.startsWith('s3://')) return (await import('./s3store.js')).S3ModelStore.open(root, options as S3StoreOptions);
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
     if (options.create !== undefined && typeof options.create !== 'boolean') throw new TypeError('options.create must be a boolean');
     const abs = resolve(root);

@@ -1,0 +1,709 @@
+/**
+ * S3ModelStore: ModelStore's API over S3-compatible object storage (AWS S3,
+ * Ceph RGW, MinIO), with a local cache the versions are pulled into, verified
+ * and mapped from. Protocol and costs: docs/object-storage.md.
+ *
+ *   PREFIX/.h5vault-store.json                 marker (as a local store's)
+ *   PREFIX/NAME/objects/<sha256>-<nonce>.h5    a version's file: immutable, uploaded first
+ *   PREFIX/NAME/versions/v000042.json          its version record (manifest): written once,
+ *                                              with If-None-Match: *, and that write publishes it
+ *
+ * The set of version records is the index (one LIST reads it): a record is
+ * created only after its object is complete, and creating it either succeeds
+ * for exactly one publisher (the server refuses the second with 412) or,
+ * without conditional writes, under a lock the publishers share.
+ */
+import { hostname, tmpdir } from 'node:os';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { File } from '../file.js';
+import { H5Error, withSite } from '../errors.js';
+import { ATTR, TENSOR_SHA_ATTR, type JsonValue, type TensorsInput } from './schema.js';
+import { SHA256_HEX } from './digest.js';
+import { ioError, unlinkQuiet } from './fsutil.js';
+import { acquireLock, type LockOptions } from './lock.js';
+import { prepareSave, writeTemp, type SaveOptions } from './save.js';
+import { loadModel, type LoadedModel, type LoadOptions } from './load.js';
+import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
+import { versionFile, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './store.js';
+import { BlobCache, type CacheStats } from './s3cache.js';
+import { loadS3, loadStorage, makeClient, parseS3Url, s3Status, withRetry as retryCall, type RetryOptions, type S3ConnectOptions } from './s3client.js';
+
+export interface S3StoreOptions extends S3ConnectOptions {
+  /** Create the store (its marker object) if the prefix is not one yet. The bucket must exist. Default false. */
+  create?: boolean;
+  /** Local cache directory, shared by every process on the machine that names it. Default: $TMPDIR/h5vault-s3-cache. */
+  cacheDir?: string;
+  /** Size bound of the cache in bytes (LRU eviction; mapped versions are never evicted). Default: unbounded. */
+  cacheMaxBytes?: number;
+  /**
+   * The server supports conditional writes (If-None-Match: * on PutObject):
+   * AWS S3 (since August 2024), MinIO, Ceph RGW. Default true. With false,
+   * publishers serialise on a lock file in `lockDir`: safe only among
+   * publishers that share that directory (docs/object-storage.md#servers-without-conditional-writes).
+   */
+  conditionalWrites?: boolean;
+  /** Where the fallback lock lives (default: cacheDir). */
+  lockDir?: string;
+  lock?: LockOptions;
+  /** Bytes per multipart part and per ranged GET (default 16 MiB; S3's minimum part is 5 MiB). */
+  partBytes?: number;
+  /** Parts uploaded / ranges downloaded at once (default 8). Memory held: about partBytes × concurrency on upload. */
+  concurrency?: number;
+  /**
+   * Retries of a failed request or range on top of the SDK's own (which
+   * give up within about a second): attempts in all (default 8) and the first
+   * backoff (default 100 ms, doubling up to 5 s, with jitter). The defaults
+   * ride out a gateway restart of ~10 s.
+   */
+  retry?: { attempts?: number; baseMs?: number };
+}
+
+export interface S3SaveOptions extends SaveOptions {
+  /** Upload progress: bytes of the file sent so far, and its size. */
+  onUploadProgress?: (sent: number, total: number) => void;
+}
+
+export interface S3LoadOptions extends StoreLoadOptions {
+  /** Download progress: bytes received so far, and the file size. */
+  onDownloadProgress?: (received: number, total: number) => void;
+}
+
+/** What a load did to get the file: whether this process downloaded it, or found it in the cache. */
+export interface PullInfo {
+  downloaded: boolean;
+  /** Local file the model is mapped from. */
+  path: string;
+}
+
+/** The version record (manifest) stored at NAME/versions/vNNNNNN.json. */
+export interface S3VersionRecord extends VersionInfo {
+  format: 1;
+  name: string;
+  /** Key of the version's object, relative to the store prefix. */
+  object: string;
+  tensors: { name: string; dtype: string; shape: number[]; sha256: string }[];
+  provenance: Record<string, JsonValue>;
+  publisher: { host: string; pid: number; nonce: string };
+}
+
+export interface GcOptions {
+  /** Objects and multipart uploads younger than this are left alone (a publish may be in flight). Default 1 h. */
+  graceMs?: number;
+}
+
+export interface GcResult {
+  /** Keys of unreferenced objects removed. */
+  objects: string[];
+  /** Keys of abandoned multipart uploads aborted. */
+  uploads: string[];
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const RECORD_RE = /^v(\d{6,})\.json$/;
+const MARKER = '.h5vault-store.json';
+const MIN_PART = 5 * 1024 * 1024;
+
+function checkName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !NAME_RE.test(name))
+    throw new TypeError(`model name must match ${NAME_RE} (letters, digits, '.', '_', '-'), got ${JSON.stringify(name)}`);
+}
+
+function checkVersion(v: unknown): asserts v is number {
+  if (!Number.isSafeInteger(v) || (v as number) < 1) throw new TypeError('version must be a positive integer');
+}
+
+const recordName = (v: number): string => versionFile(v).replace(/\.h5$/, '.json');
+
+function isRecord(x: unknown, name: string, v: number): x is S3VersionRecord {
+  const r = x as S3VersionRecord;
+  return typeof r === 'object' && r !== null && r.format === 1 && r.name === name && r.version === v && typeof r.object === 'string' &&
+    typeof r.digest === 'string' && SHA256_HEX.test(r.digest) && Number.isSafeInteger(r.bytes) && typeof r.publisher?.nonce === 'string';
+}
+
+async function bodyText(body: unknown): Promise<string> {
+  return (body as { transformToString(): Promise<string> }).transformToString();
+}
+
+export class S3ModelStore {
+  /** The store's URL, s3://bucket/prefix. */
+  readonly root: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  /** The local cache versions are pulled into. */
+  readonly cache: BlobCache;
+  readonly client: S3Client;
+  readonly #o: S3StoreOptions;
+  readonly #partBytes: number;
+  readonly #concurrency: number;
+  /** Version records are immutable once written: read each once per store object. */
+  readonly #records = new Map<string, S3VersionRecord>();
+
+  private constructor(url: string, client: S3Client, o: S3StoreOptions) {
+    const { bucket, prefix } = parseS3Url(url);
+    this.bucket = bucket;
+    this.prefix = prefix;
+    this.root = `s3://${bucket}${prefix ? `/${prefix}` : ''}`;
+    this.client = client;
+    this.#o = o;
+    this.cache = new BlobCache(o.cacheDir ?? join(tmpdir(), 'h5vault-s3-cache'), o.cacheMaxBytes ?? Infinity);
+    this.#partBytes = o.partBytes ?? 16 * 1024 * 1024;
+    this.#concurrency = o.concurrency ?? 8;
+  }
+
+  /**
+   * Opens the store at `url` (s3://bucket/prefix). A prefix without the
+   * store's marker object is H5_NOT_FOUND unless `{ create: true }`.
+   * @example const store = await S3ModelStore.open('s3://models/prod', { endpoint: 'http://127.0.0.1:7480', cacheDir: '/var/cache/h5vault' });
+   */
+  static async open(url: string, options: S3StoreOptions = {}): Promise<S3ModelStore> {
+    if (typeof url !== 'string') throw new TypeError('url must be a string');
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    parseS3Url(url);
+    if (options.create !== undefined && typeof options.create !== 'boolean') throw new TypeError('options.create must be a boolean');
+    if (options.partBytes !== undefined && (!Number.isSafeInteger(options.partBytes) || options.partBytes < MIN_PART))
+      throw new RangeError(`partBytes must be an integer >= ${MIN_PART} (S3's smallest multipart part)`);
+    if (options.concurrency !== undefined && (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > 64))
+      throw new RangeError('concurrency must be an integer from 1 to 64');
+    if (options.cacheMaxBytes !== undefined && !(options.cacheMaxBytes > 0)) throw new RangeError('cacheMaxBytes must be > 0');
+    const store = new S3ModelStore(url, makeClient(options), options);
+    await store.cache.init();
+    const { HeadObjectCommand, PutObjectCommand } = loadS3();
+    const marker = store.#key(MARKER);
+    try {
+      await store.#retry(() => store.client.send(new HeadObjectCommand({ Bucket: store.bucket, Key: marker })), `s3://${store.bucket}/${marker}`);
+    } catch (e) {
+      if (!(e instanceof H5Error && e.code === 'H5_NOT_FOUND')) throw e;
+      if (!options.create) {
+        throw new H5Error(`no model store at '${store.root}' (no ${MARKER}); pass { create: true } to ModelStore.open to create one`, { code: 'H5_NOT_FOUND', path: store.root });
+      }
+      await store.#retry(() => store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: marker, Body: `${JSON.stringify({ format: 1 })}\n`, ContentType: 'application/json' })),
+        `cannot create the model store '${store.root}'`);
+    }
+    return store;
+  }
+
+  #retry<T>(fn: (attempt: number) => Promise<T>, what: string, o: RetryOptions = {}): Promise<T> {
+    return retryCall(fn, what, { ...this.#o.retry, ...o });
+  }
+
+  #key(rel: string): string {
+    return this.prefix ? `${this.prefix}/${rel}` : rel;
+  }
+
+  /** The model's key prefix (s3://bucket/prefix/name). Validates the name. */
+  dir(name: string): string {
+    checkName(name);
+    return `${this.root}/${name}`;
+  }
+
+  /** Names of the models with at least one version record, sorted. */
+  async names(): Promise<string[]> {
+    const { ListObjectsV2Command } = loadS3();
+    const out = new Set<string>();
+    const base = this.#key('');
+    let token: string | undefined;
+    do {
+      const r = await this.#retry(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token })), `cannot list '${this.root}'`);
+      for (const p of r.CommonPrefixes ?? []) {
+        const n = p.Prefix!.slice(base.length).replace(/\/$/, '');
+        if (NAME_RE.test(n)) out.add(n);
+      }
+      token = r.NextContinuationToken;
+    } while (token);
+    const names: string[] = [];
+    for (const n of [...out].sort()) if ((await this.#list(n)).length) names.push(n);
+    return names;
+  }
+
+  /** Version numbers with a record, ascending (one LIST request per 1000 versions). */
+  async #list(name: string): Promise<number[]> {
+    const { ListObjectsV2Command } = loadS3();
+    const base = this.#key(`${name}/versions/`);
+    const out: number[] = [];
+    let token: string | undefined;
+    do {
+      const r = await this.#retry(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })), `cannot list the versions of '${this.dir(name)}'`);
+      for (const o of r.Contents ?? []) {
+        const m = RECORD_RE.exec(o.Key!.slice(base.length));
+        if (m) out.push(Number(m[1]));
+      }
+      token = r.NextContinuationToken;
+    } while (token);
+    return out.sort((a, b) => a - b);
+  }
+
+  /** One version's record (undefined if there is none). */
+  async record(name: string, version: number): Promise<S3VersionRecord | undefined> {
+    checkName(name);
+    checkVersion(version);
+    const key = this.#key(`${name}/versions/${recordName(version)}`);
+    const known = this.#records.get(key);
+    if (known) return known;
+    const { GetObjectCommand } = loadS3();
+    let text: string;
+    try {
+      text = await this.#retry(async () => bodyText((await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body), `s3://${this.bucket}/${key}`);
+    } catch (e) {
+      if (e instanceof H5Error && e.code === 'H5_NOT_FOUND') return undefined;
+      throw e;
+    }
+    let r: unknown;
+    try {
+      r = JSON.parse(text);
+    } catch {
+      throw new H5Error(`s3://${this.bucket}/${key} is not valid JSON`, { code: 'H5_CORRUPT' });
+    }
+    if (!isRecord(r, name, version)) throw new H5Error(`s3://${this.bucket}/${key} is not an h5vault version record (format 1)`, { code: 'H5_CORRUPT' });
+    this.#records.set(key, r);
+    return r;
+  }
+
+  /** The published versions of `name`, oldest first ([] if none). */
+  async versions(name: string): Promise<VersionInfo[]> {
+    checkName(name);
+    const out: VersionInfo[] = [];
+    for (const v of await this.#list(name)) {
+      const r = await this.record(name, v);
+      if (r) out.push(info(r));
+    }
+    return out;
+  }
+
+  /** The latest version number, or null if `name` has none (one LIST request). */
+  async latest(name: string): Promise<number | null> {
+    checkName(name);
+    const vs = await this.#list(name);
+    return vs.length ? vs[vs.length - 1]! : null;
+  }
+
+  /**
+   * Publishes a new version of `name`: writes the file locally (as a local
+   * store does), uploads it as an immutable object (multipart, parts in
+   * parallel), then creates its version record, which makes it visible.
+   * Resolves to its number. A failure before the record leaves no version,
+   * only an object `gc` removes.
+   * @example const v = await store.save('resnet', tensors, { metadata: { run: 'r42' }, onUploadProgress: (s, t) => log(s / t) });
+   */
+  async save(name: string, tensors: TensorsInput, options: S3SaveOptions = {}): Promise<number> {
+    const site = new Error();
+    checkName(name);
+    const p = prepareSave(tensors, options);
+    if (options.onUploadProgress !== undefined && typeof options.onUploadProgress !== 'function') throw new TypeError('onUploadProgress must be a function');
+    return withSite(site, async () => {
+      const staging = join(this.cache.dir, 'staging');
+      await mkdir(staging, { recursive: true }).catch((e) => { throw ioError(e, `cannot create '${staging}'`); });
+      const w = await writeTemp(join(staging, `${name}.h5`), p);
+      try {
+        const nonce = randomBytes(8).toString('hex');
+        const object = `${name}/objects/${w.digest}-${nonce}.h5`;
+        const tensorsList = readTensorList(w.temp);
+        await this.#upload(w.temp, this.#key(object), w.bytes, options);
+        const base = {
+          format: 1 as const, name, file: '', digest: w.digest, modelDigest: w.modelDigest, bytes: w.bytes,
+          createdAt: '', metadata: JSON.parse(p.metadataJson) as Record<string, JsonValue>, object,
+          tensors: tensorsList.tensors, provenance: tensorsList.provenance, publisher: { host: hostname(), pid: process.pid, nonce },
+        };
+        const version = await this.#commit(name, base, options.signal);
+        // Published. Keeping our copy only saves a download later: a failure here is not the save's.
+        await this.cache.adopt(w.digest, w.temp).catch(() => {});
+        return version;
+      } finally {
+        await unlinkQuiet(w.temp);
+      }
+    });
+  }
+
+  async #upload(file: string, key: string, bytes: number, o: S3SaveOptions): Promise<void> {
+    const { Upload } = loadStorage();
+    const what = `cannot upload s3://${this.bucket}/${key}`;
+    await this.#retry(async () => {
+      const body = createReadStream(file, { highWaterMark: 1024 * 1024 });
+      const up = new Upload({
+        client: this.client,
+        params: { Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/x-hdf5' },
+        queueSize: this.#concurrency,
+        partSize: this.#partBytes,
+        leavePartsOnError: false,
+      });
+      up.on('httpUploadProgress', (e) => o.onUploadProgress?.(e.loaded ?? 0, bytes));
+      const abort = (): void => void up.abort().catch(() => {});
+      o.signal?.addEventListener('abort', abort, { once: true });
+      try {
+        if (o.signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+        await up.done();
+      } catch (e) {
+        if (o.signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+        throw e;
+      } finally {
+        o.signal?.removeEventListener('abort', abort);
+        body.destroy();
+      }
+    }, what, { signal: o.signal });
+  }
+
+  /** Creates the version record under the next free number. */
+  async #commit(name: string, base: Omit<S3VersionRecord, 'version'>, signal?: AbortSignal): Promise<number> {
+    const { PutObjectCommand, HeadObjectCommand } = loadS3();
+    const conditional = this.#o.conditionalWrites ?? true;
+    let release: (() => Promise<void>) | undefined;
+    if (!conditional) {
+      const dir = join(this.#o.lockDir ?? this.cache.dir, 'publish-locks');
+      await mkdir(dir, { recursive: true });
+      const id = `${this.bucket}/${this.prefix}/${name}`.replace(/[^A-Za-z0-9._-]/g, '_');
+      release = await acquireLock(join(dir, `${id}.lock`), this.#o.lock);
+    }
+    try {
+      let version = ((await this.latest(name)) ?? 0) + 1;
+      for (;; version++) {
+        if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+        const key = this.#key(`${name}/versions/${recordName(version)}`);
+        const record: S3VersionRecord = { ...base, version, file: versionFile(version), createdAt: new Date().toISOString() };
+        const body = `${JSON.stringify(record, null, 1)}\n`;
+        if (!conditional) {
+          // Under the shared lock: a number is free if no record exists.
+          const exists = await this.#retry(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })), `s3://${this.bucket}/${key}`)
+            .then(() => true, (e) => { if (e instanceof H5Error && e.code === 'H5_NOT_FOUND') return false; throw e; });
+          if (exists) continue;
+        }
+        try {
+          await this.#retry(() => this.client.send(new PutObjectCommand({
+            Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json', ...(conditional ? { IfNoneMatch: '*' } : {}),
+          })), `cannot publish version ${version} of '${this.dir(name)}'`, { signal });
+          this.#records.set(key, record);
+          return version;
+        } catch (e) {
+          const st = (e as { status?: number }).status ?? s3Status(e);
+          if (!(conditional && (st === 412 || st === 409))) throw e;
+          // Taken. By us, if a retried request had already succeeded: then it is our record.
+          this.#records.delete(key);
+          const theirs = await this.record(name, version);
+          if (theirs?.publisher.nonce === base.publisher.nonce) return version;
+        }
+      }
+    } finally {
+      await release?.();
+    }
+  }
+
+  /**
+   * Loads a version (default: the latest): from the cache, else downloaded
+   * into it with parallel ranged GETs, its SHA-256 checked before it is
+   * renamed in and again (by loadModel) before libhdf5 parses it; then mapped
+   * zero-copy. The version stays pinned in the cache until `close()`.
+   * @example const m = await store.load('resnet'); m.pull.downloaded; m.close();
+   */
+  async load(name: string, version?: number, options: S3LoadOptions = {}): Promise<LoadedModel & { version: number; pull: PullInfo }> {
+    const site = new Error();
+    checkName(name);
+    if (version !== undefined) checkVersion(version);
+    if ((options as LoadOptions).expectDigest !== undefined) throw new TypeError('ModelStore.load takes the expected digest from its index');
+    return withSite(site, async () => {
+      const v = version ?? (await this.latest(name));
+      if (v === null) throw new H5Error(`model '${name}' has no versions in '${this.root}'`, { code: 'H5_NOT_FOUND' });
+      const rec = await this.record(name, v);
+      if (!rec) throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, { code: 'H5_NOT_FOUND' });
+      const { onDownloadProgress, ...loadOpts } = options;
+      for (let attempt = 0; ; attempt++) {
+        const unpin = this.cache.pin(rec.digest);
+        try {
+          const downloaded = await this.cache.ensure(rec.digest, (temp) => this.#download(rec, temp, options.signal, onDownloadProgress), options.signal);
+          await this.cache.touch(rec.digest);
+          const path = this.cache.path(rec.digest);
+          const m = await loadModel(path, { ...loadOpts, expectDigest: rec.digest });
+          const closeFile = m.close;
+          const close = (): void => {
+            closeFile();
+            unpin();
+          };
+          return Object.assign(m, { version: v, pull: { downloaded, path }, close, [Symbol.dispose]: close });
+        } catch (e) {
+          unpin();
+          // Evicted between the check and the open: pull again.
+          if (attempt < 2 && e instanceof H5Error && e.code === 'H5_FILE_NOT_FOUND') continue;
+          throw e;
+        }
+      }
+    });
+  }
+
+  /**
+   * Makes a version (default: the latest) present in the local cache without
+   * loading it: downloaded once with parallel ranged GETs and SHA-256 checked,
+   * or found there. Pre-warms a server's cache before a swap.
+   * @example const { downloaded, path } = await store.pull('resnet');
+   */
+  async pull(name: string, version?: number, options: Pick<S3LoadOptions, 'signal' | 'onDownloadProgress'> = {}): Promise<PullInfo & { version: number }> {
+    const site = new Error();
+    checkName(name);
+    if (version !== undefined) checkVersion(version);
+    return withSite(site, async () => {
+      const v = version ?? (await this.latest(name));
+      if (v === null) throw new H5Error(`model '${name}' has no versions in '${this.root}'`, { code: 'H5_NOT_FOUND' });
+      const rec = await this.record(name, v);
+      if (!rec) throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, { code: 'H5_NOT_FOUND' });
+      const downloaded = await this.cache.ensure(rec.digest, (temp) => this.#download(rec, temp, options.signal, options.onDownloadProgress), options.signal);
+      await this.cache.touch(rec.digest);
+      return { version: v, downloaded, path: this.cache.path(rec.digest) };
+    });
+  }
+
+  /**
+   * Parallel ranged GETs into `temp`, resolving to the SHA-256 of what was
+   * written. Each range is collected in memory, written with one call and
+   * hashed in file order as soon as the ranges before it are in, so the hash
+   * overlaps the download; a worker waits before running more than
+   * 2 × concurrency ranges ahead of the hash, which bounds memory to that
+   * many parts. A range whose connection drops resumes at the byte it stopped.
+   */
+  async #download(rec: S3VersionRecord, temp: string, signal?: AbortSignal, onProgress?: (n: number, total: number) => void): Promise<string> {
+    const { GetObjectCommand, HeadObjectCommand } = loadS3();
+    const key = this.#key(rec.object);
+    const what = `cannot download s3://${this.bucket}/${key}`;
+    const head = await this.#retry(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }), what, { signal });
+    if (head.ContentLength !== rec.bytes) {
+      throw new H5Error(`s3://${this.bucket}/${key} is ${head.ContentLength} bytes, but its version record says ${rec.bytes}: it was changed on the server; refusing it`, {
+        code: 'H5_CHECKSUM_MISMATCH', expected: rec.digest,
+      });
+    }
+    // Every range must come from the same object: a concurrent overwrite fails with 412 instead of mixing bytes.
+    const etag = head.ETag;
+    const fh = await open(temp, 'w');
+    let received = 0;
+    const hash = createHash('sha256');
+    const parts = Math.ceil(rec.bytes / this.#partBytes);
+    const ready = new Map<number, Buffer>();
+    let hashed = 0;
+    let wake: (() => void)[] = [];
+    const feed = (): void => {
+      for (let b; (b = ready.get(hashed)) !== undefined; hashed++) {
+        hash.update(b);
+        ready.delete(hashed);
+      }
+      const w = wake;
+      wake = [];
+      for (const f of w) f();
+    };
+    try {
+      let next = 0;
+      let failure: { e: unknown } | undefined;
+      const ahead = 2 * this.#concurrency;
+      const worker = async (): Promise<void> => {
+        while (next < parts && !failure) {
+          if (next - hashed >= ahead) {
+            await new Promise<void>((r) => wake.push(r));
+            continue;
+          }
+          const i = next++;
+          const start = i * this.#partBytes;
+          const end = Math.min(rec.bytes, start + this.#partBytes);
+          const buf = Buffer.allocUnsafe(end - start);
+          let pos = start;
+          try {
+            await this.#retry(async () => {
+              const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: signal });
+              for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
+                if (pos + chunk.length > end) throw new H5Error(`${what}: the server sent more bytes than the range asked for`, { code: 'H5_S3_ERROR' });
+                buf.set(chunk, pos - start);
+                pos += chunk.length;
+                received += chunk.length;
+                onProgress?.(received, rec.bytes);
+              }
+              if (pos !== end) throw Object.assign(new Error(`premature close: range ended at ${pos} of ${end}`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+            }, what, { signal });
+            await fh.write(buf, 0, buf.length, start);
+            ready.set(i, buf);
+            feed();
+          } catch (e) {
+            failure ??= { e }; // the other ranges stop; the file is closed only once they have
+            feed();
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.#concurrency, parts) }, worker));
+      if (failure) throw failure.e;
+      return hash.digest('hex');
+    } catch (e) {
+      if (s3Status(e) === 412 || (e instanceof H5Error && (e as H5Error & { status?: number }).status === 412)) {
+        throw new H5Error(`s3://${this.bucket}/${key} changed on the server during the download; refusing it`, { code: 'H5_CHECKSUM_MISMATCH', expected: rec.digest });
+      }
+      throw e;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * Deletes all but the newest `keep` versions (records first, so a version
+   * is never visible without its object), then their objects. Resolves to
+   * the removed numbers. Cached copies stay until evicted, and mapped ones
+   * keep serving.
+   * @example await store.prune('resnet', { keep: 3 });
+   */
+  async prune(name: string, options: { keep: number }): Promise<number[]> {
+    const site = new Error();
+    checkName(name);
+    const keep = options?.keep;
+    if (!Number.isSafeInteger(keep) || keep < 1) throw new RangeError('keep must be an integer >= 1 (the latest version is never pruned)');
+    return withSite(site, async () => {
+      const { DeleteObjectCommand } = loadS3();
+      const vs = await this.#list(name);
+      const drop = vs.slice(0, Math.max(0, vs.length - keep));
+      for (const v of drop) {
+        const rec = await this.record(name, v).catch(() => undefined);
+        const key = this.#key(`${name}/versions/${recordName(v)}`);
+        await this.#retry(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })), `cannot prune s3://${this.bucket}/${key}`);
+        this.#records.delete(key);
+        if (rec) await this.#retry(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(rec.object) })), `cannot prune s3://${this.bucket}/${this.#key(rec.object)}`);
+      }
+      return drop;
+    });
+  }
+
+  /**
+   * Removes what interrupted publishes left: objects no version record names
+   * and multipart uploads never completed, both older than `graceMs` (a
+   * publish may still be uploading them).
+   * @example const { objects, uploads } = await store.gc('resnet', { graceMs: 0 });
+   */
+  async gc(name: string, options: GcOptions = {}): Promise<GcResult> {
+    checkName(name);
+    const graceMs = options.graceMs ?? 3600_000;
+    if (!Number.isFinite(graceMs) || graceMs < 0) throw new RangeError('graceMs must be a number >= 0');
+    const { ListObjectsV2Command, DeleteObjectCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand } = loadS3();
+    const now = Date.now();
+    // Objects first listed, then records: a record committed in between names an object we already saw as young or as referenced.
+    const base = this.#key(`${name}/objects/`);
+    const objects: { key: string; age: number }[] = [];
+    let token: string | undefined;
+    do {
+      const r = await this.#retry(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })), `cannot list '${this.dir(name)}'`);
+      for (const o of r.Contents ?? []) objects.push({ key: o.Key!, age: now - (o.LastModified?.getTime() ?? now) });
+      token = r.NextContinuationToken;
+    } while (token);
+    const referenced = new Set<string>();
+    for (const v of await this.#list(name)) {
+      const r = await this.record(name, v);
+      if (r) referenced.add(this.#key(r.object));
+    }
+    const out: GcResult = { objects: [], uploads: [] };
+    for (const o of objects) {
+      if (referenced.has(o.key) || o.age < graceMs) continue;
+      await this.#retry(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.key })), `cannot delete s3://${this.bucket}/${o.key}`);
+      out.objects.push(o.key);
+    }
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    for (;;) {
+      const r = await this.#retry(() => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: base, KeyMarker: keyMarker, UploadIdMarker: idMarker })),
+        `cannot list the multipart uploads of '${this.dir(name)}'`);
+      for (const u of r.Uploads ?? []) {
+        if (now - (u.Initiated?.getTime() ?? now) < graceMs) continue;
+        await this.#retry(() => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! })), `cannot abort an upload of s3://${this.bucket}/${u.Key}`);
+        out.uploads.push(u.Key!);
+      }
+      if (!r.IsTruncated) break;
+      keyMarker = r.NextKeyMarker;
+      idMarker = r.NextUploadIdMarker;
+    }
+    return out;
+  }
+
+  /** Size, file count and pinned digests of the local cache. */
+  cacheStats(): Promise<CacheStats> {
+    return this.cache.stats();
+  }
+
+  /**
+   * Calls `cb(version)` each time the latest version of `name` changes, by
+   * polling (one LIST request per `intervalMs`, default 1000 ms). Returns a
+   * function that stops watching.
+   * @example const stop = store.watch('resnet', (v) => swapTo(v), { intervalMs: 5000 });
+   */
+  watch(name: string, cb: (version: number) => void | Promise<void>, options: WatchOptions = {}): () => void {
+    checkName(name);
+    if (typeof cb !== 'function') throw new TypeError('watch callback must be a function');
+    const intervalMs = options.intervalMs ?? 1000;
+    if (!Number.isFinite(intervalMs) || intervalMs < 10) throw new RangeError('intervalMs must be a number >= 10');
+    const report = (e: unknown): void => {
+      if (options.onError) options.onError(e);
+      else queueMicrotask(() => { throw e; });
+    };
+    if (options.from !== undefined && options.from !== null) checkVersion(options.from);
+    let current: number | null | undefined = options.from;
+    let stopped = false;
+    let checking = false;
+    const check = async (): Promise<void> => {
+      if (checking || stopped) return;
+      checking = true;
+      try {
+        const latest = await this.latest(name);
+        if (stopped) return;
+        if (current === undefined) current = latest;
+        else if (latest !== current && latest !== null) {
+          current = latest;
+          await Promise.resolve(cb(latest)).catch(report);
+        }
+      } catch (e) {
+        report(e);
+      } finally {
+        checking = false;
+      }
+    };
+    void check();
+    const timer = setInterval(() => void check(), intervalMs);
+    if (!(options.persistent ?? true)) timer.unref();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }
+
+  /**
+   * Serves the latest version of `name` and swaps to each new one once it is
+   * pulled, verified and loaded (as ModelStore.serve).
+   * @example const server = await store.serve('resnet', { intervalMs: 2000 });
+   */
+  serve<R = ServedModel>(name: string, options: ServeOptions<R> = {}): Promise<ModelServer<R>> {
+    return serveModel(this, name, options);
+  }
+
+  /** Releases the SDK's connections. */
+  destroy(): void {
+    this.client.destroy();
+  }
+}
+
+function info(r: S3VersionRecord): VersionInfo {
+  return { version: r.version, file: r.file, digest: r.digest, modelDigest: r.modelDigest, bytes: r.bytes, createdAt: r.createdAt, metadata: r.metadata };
+}
+
+/** The manifest's tensor list and provenance, read back from the written file's attributes. */
+function readTensorList(path: string): { tensors: S3VersionRecord['tensors']; provenance: Record<string, JsonValue> } {
+  const f = File.open(path);
+  try {
+    const tensors: S3VersionRecord['tensors'] = [];
+    const walk = (g: ReturnType<File['group']> | File, prefix: string): void => {
+      for (const k of g.keys()) {
+        const child = g.get(k);
+        const full = prefix ? `${prefix}/${k}` : k;
+        if ('shape' in child) {
+          const ds = child as unknown as { dtype: string; shape: number[]; attrs: { get(n: string): unknown } };
+          tensors.push({ name: full, dtype: String(ds.dtype), shape: [...ds.shape], sha256: String(ds.attrs.get(TENSOR_SHA_ATTR)) });
+        } else walk(child as ReturnType<File['group']>, full);
+      }
+    };
+    walk(f, '');
+    const provenance: Record<string, JsonValue> = {};
+    for (const [k, a] of Object.entries(ATTR)) {
+      if (k !== 'metadata' && f.attrs.has(a)) provenance[k] = f.attrs.get(a) as JsonValue;
+    }
+    return { tensors, provenance };
+  } finally {
+    f.close();
+  }
+}
+
