@@ -14,7 +14,7 @@ import { endianness } from 'node:os';
 import { ARRAY_TYPES } from '../dtypes.js';
 import { fileStampOf, type FileStamp, type UntrustedLimits } from '../untrusted.js';
 import { INDEX_ATTR, indexBindingProblem, parseIndex, type IndexEntry } from './tensor-index.js';
-import { ATTR, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance } from './schema.js';
+import { ATTR, compareNames, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance } from './schema.js';
 import { boundedMap, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
 import { ioError } from './fsutil.js';
 
@@ -390,6 +390,17 @@ function canMapIndexed(file: File): boolean {
   return LITTLE && file.mode === 'r' && process.platform === 'linux';
 }
 
+/** Depth-first walk order: path segments compared one by one, each by its UTF-8 bytes (libhdf5's name index). */
+function compareWalkOrder(a: string, b: string): number {
+  const x = a.split('/');
+  const y = b.split('/');
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const c = compareNames(x[i]!, y[i]!);
+    if (c !== 0) return c;
+  }
+  return x.length - y.length;
+}
+
 /** Throws H5_CORRUPT unless the index lists exactly the file's tensors with their real dtype, shape, size and offset. */
 function checkIndexLayout(abs: string, index: IndexEntry[], list: Scanned[]): void {
   const wrong = (why: string): H5Error =>
@@ -422,10 +433,16 @@ async function loadIndexed(
   const tensors = new Map<string, TypedTensor>();
   const views = new Set<string>();
   const data: TypedArray[] = [];
+  // The map lists tensors in the walk's order (depth-first, each group's links
+  // by name), as loads of files without an index do.
+  const order = index.map((_, i) => i).sort((a, b) => compareWalkOrder(index[a]!.name, index[b]!.name));
   for (const e of index) {
     const Ctor = ARRAY_TYPES[e.dtype];
     let d: TypedArray;
-    if (e.bytes === 0) d = new Ctor(new ArrayBuffer(0));
+    if (e.bytes === 0) {
+      d = new Ctor(new ArrayBuffer(0));
+      views.add(e.name); // as Dataset.view() of an empty dataset: nothing to copy
+    }
     else if (e.offset !== null) {
       // parseIndex bounded the range by the file's size when it was opened; the mapping was made since.
       if (!mapped || e.offset + e.bytes > mapped.size) throw new H5Error(`'${abs}' is shorter than its tensor index says (tensor '${e.name}')`, { code: 'H5_CORRUPT' });
@@ -447,8 +464,8 @@ async function loadIndexed(
       }
     }
     data.push(d);
-    tensors.set(e.name, typedTensor(e.dtype, e.shape, d));
   }
+  for (const i of order) tensors.set(index[i]!.name, typedTensor(index[i]!.dtype, index[i]!.shape, data[i]!));
   if (o.verify) {
     const actual = await boundedMap(index, (e) => e.bytes, async (e, i) => {
       checkAbort(o.signal);
