@@ -122,20 +122,22 @@ interface Opened {
   trusted: boolean;
   /** Neither the file nor its tensors need hashing. */
   skipHashes: boolean;
+  /** The open hashed the whole file. */
+  fileHashed: boolean;
 }
 
 async function openChecked(path: string, o: LoadOptions | VerifyOptions, vouch: Vouch = {}): Promise<Opened> {
   const expectDigest = o.expectDigest;
   if (expectDigest === undefined) {
     const file = o.untrusted ? await File.openAsync(path, { untrusted: true, limits: o.limits }) : File.open(path);
-    return { file, trusted: false, skipHashes: false };
+    return { file, trusted: false, skipHashes: false, fileHashed: false };
   }
   const file = await File.openAsync(path, {
     expectDigest, ...(vouch.stamp ? { vouchedStamp: vouch.stamp } : {}), ...(o.untrusted ? { untrusted: true, limits: o.limits } : {}),
   });
   // The open skipped the hash only if libhdf5's file still has the vouched identity.
   const sameFile = vouch.stamp !== undefined && sameStamp(fileStampOf(file), vouch.stamp);
-  return { file, digest: expectDigest, trusted: true, skipHashes: sameFile || vouch.tensorsVerified === true };
+  return { file, digest: expectDigest, trusted: true, skipHashes: sameFile || vouch.tensorsVerified === true, fileHashed: !sameFile };
 }
 
 function sameStamp(a: FileStamp, b: FileStamp): boolean {
@@ -293,6 +295,8 @@ export interface LoadOutcome {
   verified: boolean;
   /** Identity of the file libhdf5 opened (the one verified). */
   stamp: FileStamp;
+  /** What this load hashed: the whole file (expectDigest), the tensors (verify). */
+  hashed: { file: boolean; tensors: boolean };
 }
 
 /** @internal loadModel on an absolute path, with what the caller already vouches for. */
@@ -314,6 +318,7 @@ export async function loadModelAt(abs: string, options: LoadOptions, vouch: Vouc
       model: { path: abs, tensors, metadata, provenance, digest, views, close, [Symbol.dispose]: close },
       verified: verify && digest !== undefined,
       stamp: fileStampOf(file),
+      hashed: { file: opened.fileHashed, tensors: verify && !opened.skipHashes },
     });
     const index = provenance ? readIndex(file, abs, provenance, verify) : null;
     if (index && opened.trusted && !copy && canMapIndexed(file)) {
