@@ -56,8 +56,6 @@ export interface WrittenTemp {
   bytes: number;
   digest: string;
   modelDigest: string;
-  /** Every tensor's SHA-256 was computed from the file's bytes (none from input memory): the file is verified as written. */
-  hashedFromFile: boolean;
 }
 
 // Contiguous tensors bigger than this are written in row slabs so progress
@@ -224,7 +222,7 @@ export async function writeTemp(target: string, p: PreparedSave, modeOf: string 
     } finally {
       await fh.close();
     }
-    return { temp, bytes: hashed.size, digest: hashed.hex, modelDigest, hashedFromFile: inMemory.every((e) => e.byteLength === 0) };
+    return { temp, bytes: hashed.size, digest: hashed.hex, modelDigest };
   } catch (e) {
     if (file) {
       // Free the temp's blocks before closing: on a full disk, libhdf5's close

@@ -330,7 +330,6 @@ export class ModelStore {
         await writeFileAtomic(join(dir, INDEX), `${JSON.stringify(idx, null, 1)}\n`, () => (committed = true));
         // Published. A leftover marker of an indexed version is removed by the next repair.
         await unlinkQuiet(marker!);
-        if (w.hashedFromFile) await this.#recordVerified(dir, versionFile(version), w.digest);
         return version;
       } catch (e) {
         if (committed) {
@@ -349,19 +348,6 @@ export class ModelStore {
         await release?.();
       }
     });
-  }
-
-  /**
-   * A version whose every tensor was hashed from the file as written is
-   * verified at publish: its record lets the first load skip the hashes too.
-   * The identity is taken after the temp name was unlinked (link and unlink
-   * change the ctime).
-   */
-  async #recordVerified(dir: string, file: string, digest: string): Promise<void> {
-    const st = await stat(join(dir, file), { bigint: true }).catch(() => null);
-    if (!st) return;
-    const stamp = { dev: `${st.dev}`, ino: `${st.ino}`, size: `${st.size}`, mtimeNs: `${st.mtimeNs}`, ctimeNs: `${st.ctimeNs}` };
-    await writeRecord(dir, file, { digest, stamp });
   }
 
   /** The published versions of `name`, oldest first ([] if none). */

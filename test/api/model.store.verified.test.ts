@@ -1,6 +1,6 @@
 /**
- * ModelStore's verified-once records: a version verified at publish (or at
- * its first full load) is not hashed again while its file keeps the same
+ * ModelStore's verified-once records: a version verified in full by a load
+ * is not hashed again while its file keeps the same
  * identity; any write to the file (even one that puts the mtime back) changes
  * the ctime, and the next load hashes it and catches the change.
  */
@@ -10,6 +10,7 @@ import { chmodSync, existsSync, openSync, readFileSync, statSync, writeFileSync,
 import { join } from 'node:path';
 import { File, ModelStore, type Tensor } from '../../lib/index.js';
 import { bytesEqual, gaussian, tempDir } from '../helpers.js';
+import { saveCorrupt } from './model.serve.helpers.js';
 
 const tensors: Record<string, Tensor> = {
   'enc/w': { dtype: 'float32', shape: [64, 32], data: gaussian(2048, 1) },
@@ -40,10 +41,15 @@ function tamperKeepingMtime(path: string, tensor: string): void {
 }
 
 describe('ModelStore verified once', () => {
-  it('a version saved uncompressed is verified at publish: loads hash nothing, and return the same data', async () => {
+  it('the first load verifies in full and records it; later loads hash nothing and return the same data', async () => {
     const store = await freshStore();
     const v = await store.save('m', tensors);
-    expect(existsSync(join(store.dir('m'), `.v00000${v}.h5.verified`))).toBe(true);
+    const rec = join(store.dir('m'), `.v00000${v}.h5.verified`);
+    expect(existsSync(rec)).toBe(false);
+    const first = await store.load('m');
+    expect(first.hashed).toEqual({ file: true, tensors: true });
+    first.close();
+    expect(existsSync(rec)).toBe(true);
     for (let i = 0; i < 2; i++) {
       const m = await store.load('m');
       expect(m.hashed).toEqual({ file: false, tensors: false });
@@ -53,9 +59,18 @@ describe('ModelStore verified once', () => {
     }
   });
 
+  it('a byte flipped between hashing and publishing (fault hook) is caught by the first load and never recorded', async () => {
+    const store = await freshStore();
+    await saveCorrupt(store, 'm', tensors, 'enc/w');
+    await expect(store.load('m')).rejects.toMatchObject({ code: 'H5_CHECKSUM_MISMATCH' });
+    expect(existsSync(join(store.dir('m'), '.v000001.h5.verified'))).toBe(false);
+  });
+
   it('bytes rewritten with the mtime put back (utimes) are caught: the ctime changed, the file is hashed, the load fails', async () => {
     const store = await freshStore();
     const v = await store.save('m', tensors);
+    (await store.load('m')).close();
+    expect((await store.load('m')).hashed).toEqual({ file: false, tensors: false });
     const path = store.path('m', v);
     tamperKeepingMtime(path, 'enc/w');
     await expect(store.load('m')).rejects.toMatchObject({ code: 'H5_CHECKSUM_MISMATCH' });
@@ -66,6 +81,7 @@ describe('ModelStore verified once', () => {
   it('a metadata-only change (chmod) costs one file hash, which stands for the tensors; the record then follows the file', async () => {
     const store = await freshStore();
     const v = await store.save('m', tensors);
+    (await store.load('m')).close();
     chmodSync(store.path('m', v), 0o600);
     const m1 = await store.load('m');
     expect(m1.hashed).toEqual({ file: true, tensors: false });
@@ -116,6 +132,7 @@ describe('ModelStore verified once', () => {
     await store.save('m', tensors);
     await store.save('m', tensors);
     (await store.load('m', 1)).close();
+    (await store.load('m', 2)).close();
     tamperKeepingMtime(store.path('m', 1), 'enc/b');
     await expect(store.load('m', 1)).rejects.toMatchObject({ code: 'H5_CHECKSUM_MISMATCH' });
     await store.prune('m', { keep: 1 });
