@@ -397,6 +397,16 @@ function canMapIndexed(file: File): boolean {
 
 /** Depth-first walk order: path segments compared one by one, each by its UTF-8 bytes (libhdf5's name index). */
 function compareWalkOrder(a: string, b: string): number {
+  // ASCII names: the same as comparing with '/' below every other character.
+  const n = Math.min(a.length, b.length);
+  let ascii = true;
+  for (let i = 0; i < n && ascii; i++) {
+    const p = a.charCodeAt(i);
+    const q = b.charCodeAt(i);
+    if (p >= 0x80 || q >= 0x80) ascii = false;
+    else if (p !== q) return p === 0x2f ? -1 : q === 0x2f ? 1 : p < q ? -1 : 1;
+  }
+  if (ascii) return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
   const x = a.split('/');
   const y = b.split('/');
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
