@@ -9,10 +9,12 @@ import { native, type FileHandle } from '../binding.js';
 import { Dataset } from '../dataset.js';
 import { H5Error, withSite } from '../errors.js';
 import { typedTensor, type NumericDType, type TypedArray, type TypedTensor } from '../dtypes.js';
+import { constants as bufferConstants } from 'node:buffer';
 import { fstatSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { ARRAY_TYPES } from '../dtypes.js';
 import { fileStampOf, type FileStamp, type UntrustedLimits } from '../untrusted.js';
+import { sameStamp } from './verified.js';
 import { INDEX_ATTR, indexBindingProblem, parseIndex, type IndexEntry } from './tensor-index.js';
 import { ATTR, compareNames, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance } from './schema.js';
 import { boundedMap, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
@@ -138,10 +140,6 @@ async function openChecked(path: string, o: LoadOptions | VerifyOptions, vouch: 
   // The open skipped the hash only if libhdf5's file still has the vouched identity.
   const sameFile = vouch.stamp !== undefined && sameStamp(fileStampOf(file), vouch.stamp);
   return { file, digest: expectDigest, trusted: true, skipHashes: sameFile || vouch.tensorsVerified === true, fileHashed: !sameFile };
-}
-
-function sameStamp(a: FileStamp, b: FileStamp): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
 function corrupt(path: string, what: string): H5Error {
@@ -366,6 +364,7 @@ export async function loadModelAt(abs: string, options: LoadOptions, vouch: Vouc
 // --- the tensor index (tensor-index.ts) ---------------------------------------
 
 const LITTLE = endianness() === 'LE';
+const MAX_MAPPED_BYTES = bufferConstants.MAX_LENGTH;
 // The mapping of the tensors is made through libhdf5's own descriptor, so it
 // is the inode that was vetted and parsed; without /proc there is no such
 // path and the loader walks the file instead.
@@ -390,9 +389,14 @@ function readIndex(file: File, abs: string, prov: Provenance, verify: boolean): 
   return null;
 }
 
-/** Views over the index need a little-endian host (the index's bytes are little-endian) and libhdf5's descriptor reachable by path. */
+/**
+ * Views over the index need a little-endian host (the index's bytes are
+ * little-endian), libhdf5's descriptor reachable by path, and a file that fits
+ * one ArrayBuffer (the whole file is mapped as one; bigger files are walked,
+ * and each dataset view maps its own range).
+ */
 function canMapIndexed(file: File): boolean {
-  return LITTLE && file.mode === 'r' && process.platform === 'linux';
+  return LITTLE && file.mode === 'r' && process.platform === 'linux' && fstatSync(fdOf(file)).size <= MAX_MAPPED_BYTES;
 }
 
 /** Depth-first walk order: path segments compared one by one, each by its UTF-8 bytes (libhdf5's name index). */
