@@ -6,7 +6,8 @@
 // (3.875 GiB = 62 tensors of 64 MiB: the largest model under 4 GiB, because
 // zero-copy views of files over 4 GiB abort the process in this version, see docs/benchmarks.md)
 // Needs `npm run build` (dist/). The peer for the hash rate is `openssl speed
-// -evp sha256` (run it next to this; the CPU's SHA extensions: grep sha_ni /proc/cpuinfo).
+// -evp sha256`, run by this script at the same moment (the CPU's SHA
+// extensions: grep sha_ni /proc/cpuinfo).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';

@@ -392,8 +392,9 @@ function readIndex(file: File, abs: string, prov: Provenance, verify: boolean): 
 /**
  * Views over the index need a little-endian host (the index's bytes are
  * little-endian), libhdf5's descriptor reachable by path, and a file that fits
- * one ArrayBuffer (the whole file is mapped as one; bigger files are walked,
- * and each dataset view maps its own range).
+ * one ArrayBuffer (the whole file is mapped as one). Bigger files are walked;
+ * dataset views also map the whole file, so they cannot view them either
+ * (docs/benchmarks.md#verification-at-hash-speed).
  */
 function canMapIndexed(file: File): boolean {
   return LITTLE && file.mode === 'r' && process.platform === 'linux' && fstatSync(fdOf(file)).size <= MAX_MAPPED_BYTES;
