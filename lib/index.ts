@@ -25,7 +25,7 @@ export {
   saveModel, loadModel, verifyModel, ModelStore, modelDigestOf, canonicalTensorList, FORMAT_VERSION,
   type SaveOptions, type SaveResult, type LoadOptions, type LoadedModel, type VerifyOptions, type VerifyReport,
   type TensorReport, type Tensor, type TensorsInput, type JsonValue, type Provenance, type DigestItem,
-  type VersionInfo, type StoreLoadOptions, type StoreOpenOptions, type WatchOptions, type LockOptions,
+  type VersionInfo, type StoreLoadOptions, type StoreOpenOptions, type WatchOptions, type LockOptions, type StoreLoadedModel,
   ModelServer, type ServeOptions, type ServedModel, type Lease, type SwapEvent, type RejectEvent, type RetireEvent,
 } from './model/index.js';
 export {

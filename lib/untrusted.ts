@@ -149,6 +149,17 @@ export interface UntrustedOpenOptions {
   limits?: UntrustedLimits;
   /** Lower-case hex SHA-256 of the file: when it matches, the file is trusted and the walk skipped. */
   expectDigest?: string;
+  /**
+   * @internal With expectDigest: the identity of a file whose bytes already
+   * hashed to it (ModelStore's verified-once record). A pinned file with this
+   * very identity is not hashed again; any other is.
+   */
+  vouchedStamp?: FileStamp;
+}
+
+/** @internal Identity (device, inode, size, mtime, ctime) of the file libhdf5 holds open. */
+export function fileStampOf(f: { readonly fileHandle: FileHandle }): FileStamp {
+  return addon.fileStamp(f.fileHandle);
 }
 
 // --- the child's protocol (lib/walk-child.ts) ---
@@ -535,6 +546,7 @@ export function openCheckedSync<F extends Openable>(path: string, o: UntrustedOp
   const pinned = pin(path);
   try {
     if (o.expectDigest !== undefined) {
+      if (o.vouchedStamp && sameStamp(pinned.stamp, o.vouchedStamp)) return openVetted(path, pinned, open);
       const actual = fdDigestSync(pinned.fd);
       if (actual !== o.expectDigest.toLowerCase()) throw digestMismatch(path, o.expectDigest, actual);
     } else {
@@ -552,6 +564,7 @@ export async function openChecked<F extends Openable>(path: string, o: Untrusted
   const pinned = pin(path);
   try {
     if (o.expectDigest !== undefined) {
+      if (o.vouchedStamp && sameStamp(pinned.stamp, o.vouchedStamp)) return openVetted(path, pinned, open);
       const actual = await fdDigest(pinned.fd);
       if (actual !== o.expectDigest.toLowerCase()) throw digestMismatch(path, o.expectDigest, actual);
     } else {

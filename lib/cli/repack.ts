@@ -18,6 +18,7 @@ import { replaceAtomically } from './atomic.js';
 import { chunkShapeFor, type CodecConfig, datasetOptions } from './benchmark.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
 import { openInput, walkTree } from './tree.js';
+import { INDEX_ATTR } from '../model/tensor-index.js';
 
 const USAGE = `Usage: h5vault repack IN OUT --compression none|gzip|lzf|lz4|szip [--shuffle]
                       [--level 1-9] [--chunk-bytes SIZE] [--fletcher32] [--force]
@@ -34,6 +35,9 @@ copied: repack stops with an error naming them.`;
 /** Copies every attribute byte-for-byte (dtype, shape and raw values), not through JS numbers. */
 function copyAttrs(from: ObjHandle, to: ObjHandle, where: string, problems: string[]): void {
   for (const name of native.attrList(from)) {
+    // The tensor index lists the old file's offsets: copied, it would be a
+    // false claim about the new layout. Without it the model is walked.
+    if (name === INDEX_ATTR) continue;
     try {
       const a = native.attrGet(from, name);
       const data = Array.isArray(a.data) ? a.data : new Uint8Array(a.data);

@@ -3,7 +3,7 @@ export { saveModel, type SaveOptions, type SaveResult } from './save.js';
 export { loadModel, verifyModel, type LoadOptions, type LoadedModel, type VerifyOptions, type VerifyReport, type TensorReport } from './load.js';
 export { modelDigestOf, canonicalTensorList, type DigestItem } from './digest.js';
 export { FORMAT_VERSION, type Tensor, type TensorsInput, type JsonValue, type Provenance } from './schema.js';
-export { ModelStore, type VersionInfo, type StoreLoadOptions, type StoreOpenOptions, type WatchOptions } from './store.js';
+export { ModelStore, type VersionInfo, type StoreLoadOptions, type StoreLoadedModel, type StoreOpenOptions, type WatchOptions } from './store.js';
 export type { LockOptions } from './lock.js';
 export { ModelServer, type ServeOptions, type ServedModel, type Lease, type SwapEvent, type RejectEvent, type RetireEvent } from './serve.js';
 export type { ServableStore } from './serve.js';

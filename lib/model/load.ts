@@ -9,8 +9,14 @@ import { native, type FileHandle } from '../binding.js';
 import { Dataset } from '../dataset.js';
 import { H5Error, withSite } from '../errors.js';
 import { typedTensor, type NumericDType, type TypedArray, type TypedTensor } from '../dtypes.js';
-import type { UntrustedLimits } from '../untrusted.js';
-import { ATTR, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance } from './schema.js';
+import { constants as bufferConstants } from 'node:buffer';
+import { fstatSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { ARRAY_TYPES } from '../dtypes.js';
+import { fileStampOf, type FileStamp, type UntrustedLimits } from '../untrusted.js';
+import { sameStamp } from './verified.js';
+import { INDEX_ATTR, indexBindingProblem, parseIndex, type IndexEntry } from './tensor-index.js';
+import { ATTR, compareNames, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance } from './schema.js';
 import { boundedMap, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
 import { ioError } from './fsutil.js';
 
@@ -103,13 +109,37 @@ function checkAbort(signal: AbortSignal | undefined): void {
  * through a descriptor File.openAsync holds and libhdf5 opens that very
  * descriptor (lib/untrusted.ts): a path replaced in between is never parsed.
  */
-async function openChecked(path: string, o: LoadOptions | VerifyOptions): Promise<{ file: File; digest?: string }> {
+/** @internal How much of the file the caller already vouches for (ModelStore's verified-once record). */
+export interface Vouch {
+  /** Identity of the file when its bytes last hashed to expectDigest: that file is not hashed again. */
+  stamp?: FileStamp;
+  /** The tensors of a file hashing to expectDigest were verified before: a matching file digest implies them. */
+  tensorsVerified?: boolean;
+}
+
+interface Opened {
+  file: File;
+  digest?: string;
+  /** The file's bytes are vouched for (expectDigest matched, or the vouched stamp): its tensor index is trusted as its layout. */
+  trusted: boolean;
+  /** Neither the file nor its tensors need hashing. */
+  skipHashes: boolean;
+  /** The open hashed the whole file. */
+  fileHashed: boolean;
+}
+
+async function openChecked(path: string, o: LoadOptions | VerifyOptions, vouch: Vouch = {}): Promise<Opened> {
   const expectDigest = o.expectDigest;
   if (expectDigest === undefined) {
-    return { file: o.untrusted ? await File.openAsync(path, { untrusted: true, limits: o.limits }) : File.open(path) };
+    const file = o.untrusted ? await File.openAsync(path, { untrusted: true, limits: o.limits }) : File.open(path);
+    return { file, trusted: false, skipHashes: false, fileHashed: false };
   }
-  const file = await File.openAsync(path, { expectDigest, ...(o.untrusted ? { untrusted: true, limits: o.limits } : {}) });
-  return { file, digest: expectDigest };
+  const file = await File.openAsync(path, {
+    expectDigest, ...(vouch.stamp ? { vouchedStamp: vouch.stamp } : {}), ...(o.untrusted ? { untrusted: true, limits: o.limits } : {}),
+  });
+  // The open skipped the hash only if libhdf5's file still has the vouched identity.
+  const sameFile = vouch.stamp !== undefined && sameStamp(fileStampOf(file), vouch.stamp);
+  return { file, digest: expectDigest, trusted: true, skipHashes: sameFile || vouch.tensorsVerified === true, fileHashed: !sameFile };
 }
 
 function corrupt(path: string, what: string): H5Error {
@@ -253,55 +283,225 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   const site = new Error();
   if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
   checkLoadOptions(options);
+  return withSite(site, async () => (await loadModelAt(resolve(path), options)).model);
+}
+
+/** @internal What loadModelAt did, for ModelStore's verified-once record. */
+export interface LoadOutcome {
+  model: LoadedModel;
+  /** Every byte was vouched for or checked: the file digest matched and every tensor was verified (now or, vouched, before). */
+  verified: boolean;
+  /** Identity of the file libhdf5 opened (the one verified). */
+  stamp: FileStamp;
+  /** What this load hashed: the whole file (expectDigest), the tensors (verify). */
+  hashed: { file: boolean; tensors: boolean };
+}
+
+/** @internal loadModel on an absolute path, with what the caller already vouches for. */
+export async function loadModelAt(abs: string, options: LoadOptions, vouch: Vouch = {}): Promise<LoadOutcome> {
   const verify = options.verify ?? true;
   const copy = options.copy ?? false;
-  return withSite(site, async () => {
-    checkAbort(options.signal);
-    const abs = resolve(path);
-    const { file, digest } = await openChecked(abs, options);
-    try {
-      const { provenance, metadata } = readProvenance(file, abs);
-      if (verify && !provenance) {
-        throw new H5Error(`'${abs}' is not an h5vault model (no ${ATTR.format} attribute), so it has no checksums; pass { verify: false } to load it anyway`, {
-          code: 'H5_UNSUPPORTED',
-        });
-      }
-      const list = listTensors(file);
-      await scan(file, list, { verify, copy, keep: true, signal: options.signal });
-      for (const t of list) {
-        if (t.error !== undefined) {
-          const e = t.error;
-          if (e instanceof H5Error) {
-            throw new H5Error(`tensor '${t.name}': ${e.message}`, { code: e.code, major: e.major, minor: e.minor, tensor: t.name });
-          }
-          throw e;
+  checkAbort(options.signal);
+  const opened = await openChecked(abs, options, vouch);
+  const { file, digest } = opened;
+  try {
+    const { provenance, metadata } = readProvenance(file, abs);
+    if (verify && !provenance) {
+      throw new H5Error(`'${abs}' is not an h5vault model (no ${ATTR.format} attribute), so it has no checksums; pass { verify: false } to load it anyway`, {
+        code: 'H5_UNSUPPORTED',
+      });
+    }
+    const close = (): void => file.close();
+    const done = (tensors: Map<string, TypedTensor>, views: Set<string>): LoadOutcome => ({
+      model: { path: abs, tensors, metadata, provenance, digest, views, close, [Symbol.dispose]: close },
+      verified: verify && digest !== undefined,
+      stamp: fileStampOf(file),
+      hashed: { file: opened.fileHashed, tensors: verify && !opened.skipHashes },
+    });
+    const index = provenance ? readIndex(file, abs, provenance, verify) : null;
+    if (index && opened.trusted && !copy && canMapIndexed(file)) {
+      const r = await loadIndexed(file, abs, index, { verify: verify && !opened.skipHashes, signal: options.signal });
+      return done(r.tensors, r.views);
+    }
+    const list = listTensors(file);
+    // An index the loader does not trust is still a claim the file makes: it must describe the real layout.
+    if (index) checkIndexLayout(abs, index, list);
+    await scan(file, list, { verify: verify && !opened.skipHashes, copy, keep: true, signal: options.signal });
+    for (const t of list) {
+      if (t.error !== undefined) {
+        const e = t.error;
+        if (e instanceof H5Error) {
+          throw new H5Error(`tensor '${t.name}': ${e.message}`, { code: e.code, major: e.major, minor: e.minor, tensor: t.name });
         }
-        if (verify && t.actual !== t.expected) {
-          throw new H5Error(
-            t.expected === null
-              ? `tensor '${t.name}' in '${abs}' has no ${TENSOR_SHA_ATTR} checksum`
-              : `tensor '${t.name}' in '${abs}' does not match its checksum (stored ${t.expected}, data ${t.actual})`,
-            { code: 'H5_CHECKSUM_MISMATCH', tensor: t.name, expected: t.expected, actual: t.actual },
-          );
-        }
+        throw e;
       }
-      if (verify && provenance) {
-        const { problems } = modelProblems(list, provenance, false);
-        if (problems.length) throw new H5Error(`'${abs}': ${problems.join('; ')}`, { code: 'H5_CHECKSUM_MISMATCH' });
+      if (verify && !opened.skipHashes && t.actual !== t.expected) {
+        throw new H5Error(
+          t.expected === null
+            ? `tensor '${t.name}' in '${abs}' has no ${TENSOR_SHA_ATTR} checksum`
+            : `tensor '${t.name}' in '${abs}' does not match its checksum (stored ${t.expected}, data ${t.actual})`,
+          { code: 'H5_CHECKSUM_MISMATCH', tensor: t.name, expected: t.expected, actual: t.actual },
+        );
       }
-      const tensors = new Map<string, TypedTensor>();
-      const views = new Set<string>();
-      for (const t of list) {
-        tensors.set(t.name, typedTensor(t.dtype, t.shape, t.data!));
-        if (t.viewed) views.add(t.name);
-      }
-      const close = (): void => file.close();
-      return { path: abs, tensors, metadata, provenance, digest, views, close, [Symbol.dispose]: close };
-    } catch (e) {
-      file.close();
-      throw e;
+    }
+    if (verify && provenance) {
+      const { problems } = modelProblems(list, provenance, false);
+      if (problems.length) throw new H5Error(`'${abs}': ${problems.join('; ')}`, { code: 'H5_CHECKSUM_MISMATCH' });
+    }
+    const tensors = new Map<string, TypedTensor>();
+    const views = new Set<string>();
+    for (const t of list) {
+      tensors.set(t.name, typedTensor(t.dtype, t.shape, t.data!));
+      if (t.viewed) views.add(t.name);
+    }
+    return done(tensors, views);
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+}
+
+// --- the tensor index (tensor-index.ts) ---------------------------------------
+
+const LITTLE = endianness() === 'LE';
+const MAX_MAPPED_BYTES = bufferConstants.MAX_LENGTH;
+// The mapping of the tensors is made through libhdf5's own descriptor, so it
+// is the inode that was vetted and parsed; without /proc there is no such
+// path and the loader walks the file instead.
+const PROC_FD = '/proc/self/fd';
+
+function fdOf(file: File): number {
+  return (native as unknown as { fileDescriptor(f: FileHandle): number }).fileDescriptor(file.fileHandle);
+}
+
+/**
+ * The file's index; null when it has none (h5py-written, older h5vault) or
+ * one of another version. An index not bound to the provenance is an
+ * H5_CHECKSUM_MISMATCH when verifying, and ignored (the file is walked)
+ * when the caller asked not to verify.
+ */
+function readIndex(file: File, abs: string, prov: Provenance, verify: boolean): IndexEntry[] | null {
+  if (!file.attrs.has(INDEX_ATTR)) return null;
+  const entries = parseIndex(abs, file.attrs.get(INDEX_ATTR), fstatSync(fdOf(file)).size);
+  const problem = entries && indexBindingProblem(entries, prov);
+  if (!problem) return entries;
+  if (verify) throw new H5Error(`'${abs}': ${problem}`, { code: 'H5_CHECKSUM_MISMATCH' });
+  return null;
+}
+
+/**
+ * Views over the index need a little-endian host (the index's bytes are
+ * little-endian), libhdf5's descriptor reachable by path, and a file that fits
+ * one ArrayBuffer (the whole file is mapped as one). Bigger files are walked;
+ * dataset views also map the whole file, so they cannot view them either
+ * (docs/benchmarks.md#verification-at-hash-speed).
+ */
+function canMapIndexed(file: File): boolean {
+  return LITTLE && file.mode === 'r' && process.platform === 'linux' && fstatSync(fdOf(file)).size <= MAX_MAPPED_BYTES;
+}
+
+/** Depth-first walk order: path segments compared one by one, each by its UTF-8 bytes (libhdf5's name index). */
+function compareWalkOrder(a: string, b: string): number {
+  // ASCII names: the same as comparing with '/' below every other character.
+  const n = Math.min(a.length, b.length);
+  let ascii = true;
+  for (let i = 0; i < n && ascii; i++) {
+    const p = a.charCodeAt(i);
+    const q = b.charCodeAt(i);
+    if (p >= 0x80 || q >= 0x80) ascii = false;
+    else if (p !== q) return p === 0x2f ? -1 : q === 0x2f ? 1 : p < q ? -1 : 1;
+  }
+  if (ascii) return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+  const x = a.split('/');
+  const y = b.split('/');
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const c = compareNames(x[i]!, y[i]!);
+    if (c !== 0) return c;
+  }
+  return x.length - y.length;
+}
+
+/** Throws H5_CORRUPT unless the index lists exactly the file's tensors with their real dtype, shape, size and offset. */
+function checkIndexLayout(abs: string, index: IndexEntry[], list: Scanned[]): void {
+  const wrong = (why: string): H5Error =>
+    new H5Error(`'${abs}': its ${INDEX_ATTR} attribute does not describe the file (${why})`, { code: 'H5_CORRUPT' });
+  if (index.length !== list.length) throw wrong(`it lists ${index.length} tensors, the file holds ${list.length}`);
+  const byName = new Map(list.map((t) => [t.name, t]));
+  index.forEach((e) => {
+    const t = byName.get(e.name);
+    if (!t) throw wrong(`it lists '${e.name}', which the file does not hold`);
+    const off = t.bytes === 0 ? null : t.ds.offset;
+    if (e.dtype !== t.dtype || e.shape.join(',') !== t.shape.join(',') || e.bytes !== t.bytes || e.offset !== off) {
+      throw wrong(`tensor '${e.name}' is ${t.dtype}[${t.shape.join(',')}] at ${String(off)}, the index says ${e.dtype}[${e.shape.join(',')}] at ${String(e.offset)}`);
     }
   });
+}
+
+/**
+ * Maps every tensor from the index: one mapping of the file, a typed array
+ * per tensor over it; only compressed tensors open their dataset (to decode
+ * it). With `verify`, each tensor's bytes are hashed against the index's
+ * SHA-256 (bound to the stored model digest by parseIndex).
+ */
+async function loadIndexed(
+  file: File, abs: string, index: IndexEntry[], o: { verify: boolean; signal?: AbortSignal },
+): Promise<{ tensors: Map<string, TypedTensor>; views: Set<string> }> {
+  const fd = fdOf(file);
+  const mapped = index.some((e) => e.offset !== null && e.bytes > 0)
+    ? await native.mapFile(`${PROC_FD}/${fd}`).catch((e) => { throw ioError(e, `cannot map '${abs}'`); })
+    : null;
+  const tensors = new Map<string, TypedTensor>();
+  const views = new Set<string>();
+  const data: TypedArray[] = [];
+  // The map lists tensors in the walk's order (depth-first, each group's links
+  // by name), as loads of files without an index do.
+  const order = index.map((_, i) => i).sort((a, b) => compareWalkOrder(index[a]!.name, index[b]!.name));
+  for (const e of index) {
+    const Ctor = ARRAY_TYPES[e.dtype];
+    let d: TypedArray;
+    if (e.bytes === 0) {
+      d = new Ctor(new ArrayBuffer(0));
+      views.add(e.name); // as Dataset.view() of an empty dataset: nothing to copy
+    }
+    else if (e.offset !== null) {
+      // parseIndex bounded the range by the file's size when it was opened; the mapping was made since.
+      if (!mapped || e.offset + e.bytes > mapped.size) throw new H5Error(`'${abs}' is shorter than its tensor index says (tensor '${e.name}')`, { code: 'H5_CORRUPT' });
+      if (e.offset % Ctor.BYTES_PER_ELEMENT === 0) {
+        d = new Ctor(mapped.buffer, e.offset, e.bytes / Ctor.BYTES_PER_ELEMENT);
+        views.add(e.name);
+      } else {
+        d = new Ctor(mapped.buffer.slice(e.offset, e.offset + e.bytes));
+      }
+    } else {
+      checkAbort(o.signal);
+      try {
+        d = (await file.dataset(e.name).read({ signal: o.signal })) as TypedArray;
+      } catch (err) {
+        if (err instanceof H5Error && err.code !== 'H5_ABORTED') {
+          throw new H5Error(`tensor '${e.name}': ${err.message}`, { code: err.code, major: err.major, minor: err.minor, tensor: e.name });
+        }
+        throw err;
+      }
+    }
+    data.push(d);
+  }
+  for (const i of order) tensors.set(index[i]!.name, typedTensor(index[i]!.dtype, index[i]!.shape, data[i]!));
+  if (o.verify) {
+    const actual = await boundedMap(index, (e) => e.bytes, async (e, i) => {
+      checkAbort(o.signal);
+      if (e.bytes === 0) return (await tensorSha256(data[i]!));
+      if (e.offset === null) return tensorSha256(data[i]!);
+      return (await rangeSha256(fd, e.offset, e.bytes).catch((err) => { throw ioError(err, `cannot read '${abs}'`); })).hex;
+    });
+    index.forEach((e, i) => {
+      if (actual[i] !== e.sha256) {
+        throw new H5Error(`tensor '${e.name}' in '${abs}' does not match its checksum (stored ${e.sha256}, data ${actual[i]})`, {
+          code: 'H5_CHECKSUM_MISMATCH', tensor: e.name, expected: e.sha256, actual: actual[i],
+        });
+      }
+    });
+  }
+  return { tensors, views };
 }
 
 /**
@@ -326,8 +526,16 @@ export async function verifyModel(path: string, options: VerifyOptions = {}): Pr
         throw new H5Error(`'${abs}' is not an h5vault model (no ${ATTR.format} attribute): nothing to verify against`, { code: 'H5_UNSUPPORTED' });
       }
       const list = listTensors(file);
-      await scan(file, list, { verify: true, copy: false, keep: false, signal: options.signal });
       const problems: string[] = [];
+      const indexProblems: string[] = [];
+      try {
+        const index = readIndex(file, abs, provenance, true);
+        if (index) checkIndexLayout(abs, index, list);
+      } catch (e) {
+        if (!(e instanceof H5Error) || (e.code !== 'H5_CORRUPT' && e.code !== 'H5_CHECKSUM_MISMATCH')) throw e;
+        indexProblems.push(e.message);
+      }
+      await scan(file, list, { verify: true, copy: false, keep: false, signal: options.signal });
       const tensors: TensorReport[] = list.map((t) => {
         const r: TensorReport = { name: t.name, ok: t.error === undefined && t.expected !== null && t.actual === t.expected, expected: t.expected, actual: t.actual };
         if (t.error !== undefined) {
@@ -341,6 +549,7 @@ export async function verifyModel(path: string, options: VerifyOptions = {}): Pr
       // The recomputed digest mismatching is a consequence of a bad tensor already listed; report it only when the tensors look fine.
       if (problems.length === 0) problems.push(...m.problems);
       else problems.push(...m.problems.filter((p) => !p.startsWith('model digest')));
+      problems.push(...indexProblems);
       return { ok: problems.length === 0, path: abs, digest, modelDigest: m.digest, expectedModelDigest: provenance.modelDigest, tensors, problems };
     } finally {
       file.close();

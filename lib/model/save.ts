@@ -13,6 +13,7 @@ import { H5Error, withSite } from '../errors.js';
 import { libraryInfo } from '../runtime.js';
 import { ATTR, canonicalJson, entriesOf, FORMAT_VERSION, packageVersion, TENSOR_SHA_ATTR, type Entry, type JsonValue, type TensorsInput } from './schema.js';
 import { boundedMap, fileSha256, modelDigestOf, rangeSha256, tensorSha256 } from './digest.js';
+import { encodeIndex, INDEX_ATTR } from './tensor-index.js';
 import { cleanStaleTemps, faultPoint, fsyncDir, ioError, keepModeOwner, syncHandle, tempPathFor, unlinkQuiet } from './fsutil.js';
 
 export interface SaveOptions {
@@ -199,6 +200,13 @@ export async function writeTemp(target: string, p: PreparedSave, modeOf: string 
     a.set(ATTR.bytes, total);
     a.set(ATTR.modelDigest, modelDigest);
     a.set(ATTR.metadata, p.metadataJson);
+    // Last, after everything it describes: the tensor index (tensor-index.ts)
+    // lets loadModel map every tensor without opening each dataset.
+    a.set(INDEX_ATTR, encodeIndex(p.entries.map((e, i) => ({
+      name: e.name, dtype: e.tensor.dtype, shape: e.tensor.shape,
+      offset: isFiltered(e, p.compression) || e.byteLength === 0 ? null : datasets[i]!.offset,
+      bytes: e.byteLength, sha256: shas[i]!,
+    }))));
     await faultPoint('close', where);
     const f = file;
     file = undefined;

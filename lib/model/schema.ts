@@ -93,7 +93,18 @@ export function checkTensorName(name: unknown): asserts name is string {
 
 /** Orders names by their UTF-8 bytes (not UTF-16 code units), so the order is the same in every language. */
 export function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  // ASCII (nearly every tensor name): UTF-16 code units are the UTF-8 bytes,
+  // so compare without encoding (a model open sorts thousands of names).
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x >= 0x80 || y >= 0x80) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  for (let i = n; i < a.length; i++) if (a.charCodeAt(i) >= 0x80) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  for (let i = n; i < b.length; i++) if (b.charCodeAt(i) >= 0x80) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
 /** Validates saveModel's tensors argument and returns entries sorted by name. */

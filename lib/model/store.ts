@@ -16,7 +16,8 @@ import { fileSha256, SHA256_HEX } from './digest.js';
 import { cleanStaleTemps, faultPoint, fsyncDir, ioError, pidAlive, unlinkQuiet, writeFileAtomic } from './fsutil.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from './save.js';
-import { loadModel, type LoadedModel, type LoadOptions } from './load.js';
+import { loadModelAt, type LoadedModel, type LoadOptions, type Vouch } from './load.js';
+import { readRecord, removeRecord, sameStamp, writeRecord } from './verified.js';
 import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
 import type { S3ModelStore, S3StoreOptions } from './s3store.js';
 
@@ -42,7 +43,20 @@ interface Index {
 }
 
 /** loadModel's options minus what the index decides: the digest (and so trust: no untrusted walk is needed). */
-export interface StoreLoadOptions extends Omit<LoadOptions, 'expectDigest' | 'untrusted' | 'limits'> {}
+export interface StoreLoadOptions extends Omit<LoadOptions, 'expectDigest' | 'untrusted' | 'limits'> {
+  /**
+   * Hash the file and every tensor again even if this version was verified
+   * before and its file is unchanged since (default false: a version verified
+   * once is not re-hashed; docs/model-storage.md#verified-once).
+   */
+  reverify?: boolean;
+}
+
+/** A model loaded from a store: its version, and what the load had to hash (nothing for a version verified once and unchanged since). */
+export interface StoreLoadedModel extends LoadedModel {
+  version: number;
+  hashed: { file: boolean; tensors: boolean };
+}
 
 export interface StoreOpenOptions {
   /** Create the store (directory and marker) if `root` is not one yet. Default false: a missing store is H5_NOT_FOUND. */
@@ -357,11 +371,12 @@ export class ModelStore {
    * unless { verify: false }.
    * @example const m = await store.load('resnet'); const v2 = await store.load('resnet', 2);
    */
-  async load(name: string, version?: number, options: StoreLoadOptions = {}): Promise<LoadedModel & { version: number }> {
+  async load(name: string, version?: number, options: StoreLoadOptions = {}): Promise<StoreLoadedModel> {
     const site = new Error();
     checkName(name);
     if (version !== undefined) checkVersion(version);
     if ((options as LoadOptions).expectDigest !== undefined) throw new TypeError('ModelStore.load takes the expected digest from its index');
+    if (options.reverify !== undefined && typeof options.reverify !== 'boolean') throw new TypeError('reverify must be a boolean');
     return withSite(site, async () => {
       for (let attempt = 0; ; attempt++) {
         const idx = await this.#readIndex(name);
@@ -370,8 +385,16 @@ export class ModelStore {
         const rec = idx.versions.find((x) => x.version === v);
         if (!rec) throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, { code: 'H5_NOT_FOUND' });
         try {
-          const m = await loadModel(join(this.dir(name), rec.file), { ...options, expectDigest: rec.digest });
-          return Object.assign(m, { version: v });
+          const dir = this.dir(name);
+          const { reverify, ...loadOptions } = options;
+          const known = reverify ? null : await readRecord(dir, rec.file);
+          // A record for another digest describes another file that had this name (a version number reused after its file was removed).
+          const vouch: Vouch = known && known.digest === rec.digest ? { stamp: known.stamp, tensorsVerified: true } : {};
+          const out = await loadModelAt(join(dir, rec.file), { ...loadOptions, expectDigest: rec.digest }, vouch);
+          if (out.verified && !(known && known.digest === rec.digest && sameStamp(known.stamp, out.stamp))) {
+            await writeRecord(dir, rec.file, { digest: rec.digest, stamp: out.stamp });
+          }
+          return Object.assign(out.model, { version: v, hashed: out.hashed });
         } catch (e) {
           // The latest was pruned between reading the index and opening it: read the index again.
           if (version === undefined && attempt < 2 && e instanceof H5Error && e.code === 'H5_FILE_NOT_FOUND') continue;
@@ -403,7 +426,10 @@ export class ModelStore {
         // Files first, then the index: a crash in between leaves index entries
         // without files (dropped by the next repair), never files that a
         // repair would adopt back.
-        for (const v of drop) await unlinkQuiet(join(dir, v.file));
+        for (const v of drop) {
+          await unlinkQuiet(join(dir, v.file));
+          await removeRecord(dir, v.file);
+        }
         await fsyncDir(dir);
         idx.versions = idx.versions.slice(drop.length);
         await writeFileAtomic(join(dir, INDEX), `${JSON.stringify(idx, null, 1)}\n`);

@@ -18,8 +18,8 @@ const model = (seed: number): Record<string, Tensor> => ({
   w: { dtype: 'float32', shape: [32, 32], data: gaussian(1024, seed) },
   b: { dtype: 'float32', shape: [32], data: gaussian(32, seed + 1) },
 });
-// Everything but the index and the lock: versions, pending markers, temps.
-const entries = (d: string) => readdirSync(d).filter((n) => n !== 'index.json' && n !== '.lock').sort();
+// Everything but the index, the lock and verified-once records (written by loads): versions, pending markers, temps.
+const entries = (d: string) => readdirSync(d).filter((n) => n !== 'index.json' && n !== '.lock' && !/^\.v\d+\.h5\.verified$/.test(n)).sort();
 
 describe('ModelStore publish is atomic', () => {
   it('the index write fails (EBUSY): the save rejects, nothing is published, the retry publishes version 2 once', async () => {
