@@ -52,7 +52,9 @@ export type ViewableReason =
   | 'chunked' | 'filtered' | 'big-endian' | 'unaligned' | 'compact' | 'external'
   | 'not-allocated' | 'read-write-file' | 'unsupported-type' | 'truncated' | 'external-buffers-disallowed'
   /** Reached through an external link: its bytes are in another file. */
-  | 'external-link';
+  | 'external-link'
+  /** Over 4 GiB: more than one ArrayBuffer can hold on Node 20 (read it, or view hyperslabs of a chunked copy). */
+  | 'too-large';
 
 export type DatasetData = TypedArray | string[];
 /** What a read gives: DatasetData for flat dtypes, any H5Value for other types (docs/types.md). */

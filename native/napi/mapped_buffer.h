@@ -1,7 +1,8 @@
-// An external ArrayBuffer over a whole file mapping, holding a reference on
-// the mapping until the buffer is collected. Shared by dataset views
-// (wrap_dataset.cc) and whole-file mappings (wrap_mmap.cc).
+// External ArrayBuffers over a file mapping, each holding a reference on the
+// mapping until it is collected. Shared by dataset views (wrap_dataset.cc) and
+// whole-file mappings (wrap_mmap.cc).
 #pragma once
+#include <cstdint>
 #include <memory>
 
 #include "js.h"
@@ -9,12 +10,25 @@
 
 namespace h5v::js {
 
-// Creates the buffer in *out. V8 counts every external ArrayBuffer as
-// malloc-like memory and runs a full GC when that grows fast (mapping a 1 GiB
-// file cost a 3 ms Mark-Compact per open), but a file mapping is page cache
-// the kernel can drop, not memory a GC could free: the accounting is cancelled
-// (-size before creating the buffer, +size back when it is finalized). On a
-// status other than napi_ok nothing is created and the accounting is restored.
+// The largest external ArrayBuffer every supported Node accepts: Node 20 refuses
+// more than 2^32 bytes (ERR_BUFFER_TOO_LARGE) and, when it does, calls the
+// finalizer of the buffer it did not create. Larger files are viewed through
+// windows (one buffer per view) instead of one whole-file buffer.
+constexpr uint64_t kMaxExternalBuffer = uint64_t{1} << 32;
+
+// Creates a buffer over the whole mapping in *out. V8 counts every external
+// ArrayBuffer as malloc-like memory and runs a full GC when that grows fast
+// (mapping a 1 GiB file cost a 3 ms Mark-Compact per open), but a file mapping
+// is page cache the kernel can drop, not memory a GC could free: the accounting
+// is cancelled (-size before creating the buffer, +size back when it is
+// finalized). On a status other than napi_ok nothing is created and the
+// accounting is restored; a mapping over kMaxExternalBuffer gives
+// napi_invalid_arg without calling Node.
 napi_status mapped_arraybuffer(napi_env env, const std::shared_ptr<mmap::Mapping>& m, napi_value* out);
+
+// The same over bytes [offset, offset + length) of the mapping (the caller
+// checks the range is inside it).
+napi_status mapped_window(napi_env env, const std::shared_ptr<mmap::Mapping>& m, uint64_t offset, uint64_t length,
+                          napi_value* out);
 
 }  // namespace h5v::js

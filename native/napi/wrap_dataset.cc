@@ -402,6 +402,8 @@ std::string view_reason(const std::shared_ptr<h5::ObjHandle>& obj, const h5::Dat
   if (info.nelements == 0) return "";
   if (!info.allocated || info.offset == HADDR_UNDEF) return "not-allocated";
   if (info.offset % h5::dtype_size(info.type.dtype) != 0) return "unaligned";
+  // No ArrayBuffer (hence no typed array) can span it on every supported Node.
+  if (info.nelements * h5::dtype_size(info.type.dtype) > kMaxExternalBuffer) return "too-large";
   return "";
 }
 
@@ -592,8 +594,21 @@ Napi::Value DatasetView(const Napi::CallbackInfo& info) {
   if (!m) throw_error(env, err);
   // The mapping was made when the file was shorter than the dataset's extent.
   if (!m->contains(d.offset, bytes)) return not_viewable(env, obj->path, "truncated");
-  r.Set("buffer", mapping_buffer(env, obj, m));
-  r.Set("offset", static_cast<double>(d.offset));
+  if (m->size() <= kMaxExternalBuffer) {
+    r.Set("buffer", mapping_buffer(env, obj, m));
+    r.Set("offset", static_cast<double>(d.offset));
+    return r;
+  }
+  // A file too big for one ArrayBuffer: this view gets its own window of the
+  // same mapping, starting on a page boundary (so the element alignment of the
+  // offset is the same as in the file).
+  const uint64_t start = d.offset & ~uint64_t{4095};
+  napi_value ab;
+  napi_status st = mapped_window(env, m, start, d.offset + bytes - start, &ab);
+  if (st == napi_no_external_buffers_allowed) return not_viewable(env, obj->path, "external-buffers-disallowed");
+  if (st != napi_ok) throw Napi::Error::New(env, "napi_create_external_arraybuffer failed");
+  r.Set("buffer", Napi::ArrayBuffer(env, ab));
+  r.Set("offset", static_cast<double>(d.offset - start));
   return r;
 }
 
