@@ -16,7 +16,9 @@ import type { LoadedModel } from './load.js';
 import type { ModelStore, StoreLoadOptions, VersionInfo } from './store.js';
 
 /** What serving needs from a store; the local ModelStore and the S3 store both provide it. */
-export type ServableStore = Pick<ModelStore, 'root' | 'dir' | 'versions' | 'load' | 'watch'>;
+export type ServableStore = Pick<ModelStore, 'root' | 'dir' | 'versions' | 'watch'> & {
+  load(name: string, version?: number, options?: StoreLoadOptions): Promise<LoadedModel & { version: number }>;
+};
 
 /** A version as ModelStore.load returns it: verified, with its number. */
 export type ServedModel = LoadedModel & { version: number };
