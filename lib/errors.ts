@@ -38,6 +38,8 @@ export type H5ErrorCode =
   | 'H5_SAFETENSORS_INVALID'
   /** A value h5vault would otherwise store altered: out of range for its dtype, a NUL in a name or string, a bool other than 0/1, an attribute over 64 KiB. */
   | 'H5_INVALID_ARGUMENT'
+  /** The native addon cannot be loaded on this machine (no matching prebuilt binary and no local build, or a library it needs is missing). */
+  | 'H5_ADDON_UNAVAILABLE'
   | 'H5_ERROR';
 
 export interface H5ErrorDetails {

@@ -44,3 +44,5 @@ export {
   type SafetensorsInput, type SafetensorsSaveOptions, type SafetensorsSaveResult, type SafetensorsInvalidReason,
   type ConvertOptions, type ConvertResult, type ModelReader, type ModelSource, type SourceTensor, type ReaderOptions, type OutputFormat,
 } from './formats/index.js';
+export type { LibraryInfo } from './runtime.js';
+export type { AddonOrigin } from './addon.js';
