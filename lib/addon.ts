@@ -27,6 +27,8 @@ export interface PrebuildManifest {
   builtOn: string;
   /** The shared libraries shipped beside the addon and the Debian package each came from. */
   bundled: { file: string; package: string; version: string }[];
+  /** Libraries linked into the addon itself (libstdc++, libgcc), with their Debian package. */
+  static?: { library: string; package: string; version: string }[];
 }
 
 export interface AddonLocation {
@@ -111,8 +113,10 @@ export function locateAddon(root = PACKAGE_ROOT): AddonLocation {
   }
   const pre = prebuildFor(root);
   if (typeof pre !== 'string') return pre;
+  // A development checkout (git) is built with its own scripts, not from a user's project.
+  const hint = existsSync(`${root}/.git`) ? 'In this checkout of h5vault: bash scripts/bootstrap.sh (or npm run build:native).' : buildFromSourceHint();
   throw new H5Error(
-    `h5vault's native addon is not built, and ${pre}.\n${buildFromSourceHint()}`,
+    `h5vault's native addon is not built, and ${pre}.\n${hint}`,
     { code: 'H5_ADDON_UNAVAILABLE', reason: 'not-built', target: platformTarget() },
   );
 }

@@ -36,14 +36,13 @@ if (process.env.H5VAULT_PACK_WITHOUT_PREBUILD !== '1') {
   }
   // A binary older than a native source would ship stale code.
   const built = statSync(`${root}prebuilds/linux-x64/h5vault.node`).mtimeMs;
-  const stale = listNative().filter((f) => statSync(f).mtimeMs > built);
+  const stale = [...listNative(), `${root}binding.gyp`].filter((f) => statSync(f).mtimeMs > built);
   if (stale.length) {
     console.error(`pack: prebuilds/linux-x64/h5vault.node is older than ${stale[0].slice(root.length)}: run \`npm run prebuild:linux-x64\` again.`);
     process.exit(1);
   }
 }
 
-function listNative() {
-  const gyp = readFileSync(`${root}binding.gyp`, 'utf8');
-  return [...gyp.matchAll(/"(native\/[^"]+\.cc)"/g)].map((m) => `${root}${m[1]}`);
+function listNative(dir = `${root}native`) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listNative(join(dir, e.name)) : [join(dir, e.name)]));
 }

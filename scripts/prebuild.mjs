@@ -2,8 +2,7 @@
 // Builds the prebuilt linux-x64 binary that ships in the npm package:
 //   prebuilds/linux-x64/h5vault.node     the addon, DT_RPATH $ORIGIN/lib
 //   prebuilds/linux-x64/lib/*.so.*       every shared library it needs except
-//                                        glibc, libstdc++ and libgcc_s (which any
-//                                        Linux that runs Node has)
+//                                        glibc (libstdc++ and libgcc are linked in)
 //   prebuilds/linux-x64/licenses/        the Debian copyright file of each
 //   prebuilds/linux-x64/manifest.json    oldest glibc it runs on, bundled list
 // Run on Debian 12 with the -dev packages installed (scripts/bootstrap.sh).
@@ -87,6 +86,15 @@ for (const d of deps) {
   bundled.push({ file: `lib/${d.soname}`, package: pkg.replace(/:.*/, ''), version });
 }
 
+// libstdc++ and libgcc are linked in statically (binding.gyp), under the GCC Runtime Library Exception.
+const gcc = sh('c++', ['-dumpversion']).trim().split('.')[0];
+const staticLibs = [];
+for (const [lib, pkg] of [['libstdc++', `libstdc++-${gcc}-dev`], ['libgcc', `libgcc-${gcc}-dev`]]) {
+  const version = sh('dpkg-query', ['-W', '-f=${Version}', pkg]);
+  copyFileSync(`/usr/share/doc/${pkg}/copyright`, join(out, 'licenses', `${pkg}.copyright`));
+  staticLibs.push({ library: lib, package: pkg, version });
+}
+
 // 3. The oldest glibc everything here runs on: the newest GLIBC_x.y symbol version referenced.
 let glibc = '2.17';
 const newer = (a, b) => {
@@ -95,12 +103,15 @@ const newer = (a, b) => {
   return x[0] !== y[0] ? x[0] > y[0] : (x[1] ?? 0) > (y[1] ?? 0);
 };
 for (const f of [addon, ...bundled.map((b) => join(out, b.file))]) {
-  for (const m of sh('objdump', ['-T', f]).matchAll(/\bGLIBC_(\d+\.\d+(?:\.\d+)?)\b/g)) if (newer(m[1], glibc)) glibc = m[1];
+  const symbols = sh('objdump', ['-T', f]);
+  for (const m of symbols.matchAll(/\bGLIBC_(\d+\.\d+(?:\.\d+)?)\b/g)) if (newer(m[1], glibc)) glibc = m[1];
+  // libstdc++ is linked statically: a versioned reference to it would tie the binary to this GCC.
+  if (/\bGLIBCXX_|\bCXXABI_/.test(symbols)) throw new Error(`prebuild: ${f} needs the system libstdc++ (GLIBCXX_ symbols)`);
 }
 
 const osRelease = readFileSync('/etc/os-release', 'utf8');
 const builtOn = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1] ?? 'unknown';
-writeFileSync(join(out, 'manifest.json'), `${JSON.stringify({ target, glibc, builtOn, bundled }, null, 2)}\n`);
+writeFileSync(join(out, 'manifest.json'), `${JSON.stringify({ target, glibc, builtOn, bundled, static: staticLibs }, null, 2)}\n`);
 
 // 4. Every dependency must now resolve inside the prebuild directory.
 for (const line of sh('ldd', [addon]).split('\n')) {

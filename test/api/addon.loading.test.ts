@@ -83,6 +83,12 @@ describe('no usable addon', () => {
     expect(e.message).not.toMatch(/bootstrap|scripts\//);
   });
 
+  it('in a development checkout (git) the error names the checkout\'s build command instead', () => {
+    const root = fakePackage(null);
+    mkdirSync(join(root, '.git'));
+    expect(() => withoutOverride(() => locateAddon(root))).toThrow(/In this checkout of h5vault: bash scripts\/bootstrap\.sh/);
+  });
+
   it('a binary the dynamic loader refuses: H5_ADDON_UNAVAILABLE with the loader message', () => {
     const root = fakePackage('2.17');
     const loc = prebuildFor(root);
