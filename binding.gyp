@@ -62,10 +62,10 @@
         # bundled in lib/ beside the addon. DT_RPATH, not RUNPATH: glibc applies
         # an RPATH to the dependencies of dependencies as well (libhdf5 -> libcurl
         # -> ...), which the bundled Debian libraries need since they carry none.
-        # libstdc++ is linked in (its symbols kept local), so the binary does not
-        # need GCC 12's libstdc++ on the user's machine, only the one Node has.
+        # libstdc++ stays dynamic (Node itself loads it): Debian 12's static
+        # libstdc++ would raise the glibc floor from 2.34 to 2.36 (arc4random).
         ["'<!(node -p \"process.env.H5VAULT_PREBUILD||''\")'=='1'", {
-          "ldflags": ["-Wl,-rpath,'$$ORIGIN/lib'", "-Wl,--disable-new-dtags", "-static-libstdc++", "-static-libgcc", "-Wl,--exclude-libs,ALL"]
+          "ldflags": ["-Wl,-rpath,'$$ORIGIN/lib'", "-Wl,--disable-new-dtags"]
         }],
         ["'<!(node -p \"process.env.H5VAULT_SANITIZE||''\")'=='1'", {
           "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"],

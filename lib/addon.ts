@@ -23,12 +23,12 @@ export interface PrebuildManifest {
   target: string;
   /** The oldest glibc the addon and its bundled libraries can run on, e.g. '2.34'. */
   glibc: string;
+  /** The newest libstdc++ symbol version it needs, e.g. '3.4.30' (GCC 12's; Node's own libstdc++ must have it). */
+  glibcxx: string;
   /** Where it was built, e.g. 'Debian GNU/Linux 12 (bookworm)'. */
   builtOn: string;
   /** The shared libraries shipped beside the addon and the Debian package each came from. */
   bundled: { file: string; package: string; version: string }[];
-  /** Libraries linked into the addon itself (libstdc++, libgcc), with their Debian package. */
-  static?: { library: string; package: string; version: string }[];
 }
 
 export interface AddonLocation {
@@ -87,6 +87,10 @@ export function prebuildFor(root = PACKAGE_ROOT): AddonLocation | string {
   const glibc = glibcVersion();
   if (glibc === null) return `the prebuilt binary for ${target} needs glibc, and this system's C library is not glibc (musl?)`;
   if (!versionAtLeast(glibc, manifest.glibc)) return `the prebuilt binary for ${target} needs glibc ${manifest.glibc} or newer; this system has ${glibc}`;
+  const cxx = loadedLibstdcxx();
+  if (manifest.glibcxx && cxx && !versionAtLeast(cxx, manifest.glibcxx)) {
+    return `the prebuilt binary for ${target} needs libstdc++ GLIBCXX_${manifest.glibcxx} (GCC 12 or newer); this process has libstdc++.so.6.0.${cxx.split('.')[2]}`;
+  }
   return { path, origin: 'prebuilt', manifest };
 }
 
@@ -135,6 +139,20 @@ export function loadAddon<T>(loc: AddonLocation, load: (path: string) => T): T {
     throw new H5Error(`cannot load h5vault's ${loc.origin} native addon ${loc.path}: ${why}\n${fix}`, {
       code: 'H5_ADDON_UNAVAILABLE', reason: 'load-failed', target: platformTarget(),
     });
+  }
+}
+
+/**
+ * The GLIBCXX version ('3.4.30') of the libstdc++ this process has loaded (Node
+ * links it), from its file name libstdc++.so.6.0.N, which provides GLIBCXX_3.4.N.
+ * null when none is mapped (a Node with libstdc++ linked in): the loader decides.
+ */
+export function loadedLibstdcxx(): string | null {
+  try {
+    const m = /libstdc\+\+\.so\.6\.0\.(\d+)\s*$/m.exec(readFileSync('/proc/self/maps', 'utf8'));
+    return m ? `3.4.${m[1]}` : null;
+  } catch {
+    return null;
   }
 }
 

@@ -2,7 +2,8 @@
 // Builds the prebuilt linux-x64 binary that ships in the npm package:
 //   prebuilds/linux-x64/h5vault.node     the addon, DT_RPATH $ORIGIN/lib
 //   prebuilds/linux-x64/lib/*.so.*       every shared library it needs except
-//                                        glibc (libstdc++ and libgcc are linked in)
+//                                        glibc, libstdc++ and libgcc_s (which any
+//                                        Linux that runs Node has loaded already)
 //   prebuilds/linux-x64/licenses/        the Debian copyright file of each
 //   prebuilds/linux-x64/manifest.json    oldest glibc it runs on, bundled list
 // Run on Debian 12 with the -dev packages installed (scripts/bootstrap.sh).
@@ -86,17 +87,9 @@ for (const d of deps) {
   bundled.push({ file: `lib/${d.soname}`, package: pkg.replace(/:.*/, ''), version });
 }
 
-// libstdc++ and libgcc are linked in statically (binding.gyp), under the GCC Runtime Library Exception.
-const gcc = sh('c++', ['-dumpversion']).trim().split('.')[0];
-const staticLibs = [];
-for (const [lib, pkg] of [['libstdc++', `libstdc++-${gcc}-dev`], ['libgcc', `libgcc-${gcc}-dev`]]) {
-  const version = sh('dpkg-query', ['-W', '-f=${Version}', pkg]);
-  copyFileSync(`/usr/share/doc/${pkg}/copyright`, join(out, 'licenses', `${pkg}.copyright`));
-  staticLibs.push({ library: lib, package: pkg, version });
-}
-
 // 3. The oldest glibc everything here runs on: the newest GLIBC_x.y symbol version referenced.
 let glibc = '2.17';
+let glibcxx = '3.4.0'; // libstdc++'s symbol version (3.4.30 = GCC 12)
 const newer = (a, b) => {
   const x = a.split('.').map(Number);
   const y = b.split('.').map(Number);
@@ -105,13 +98,12 @@ const newer = (a, b) => {
 for (const f of [addon, ...bundled.map((b) => join(out, b.file))]) {
   const symbols = sh('objdump', ['-T', f]);
   for (const m of symbols.matchAll(/\bGLIBC_(\d+\.\d+(?:\.\d+)?)\b/g)) if (newer(m[1], glibc)) glibc = m[1];
-  // libstdc++ is linked statically: a versioned reference to it would tie the binary to this GCC.
-  if (/\bGLIBCXX_|\bCXXABI_/.test(symbols)) throw new Error(`prebuild: ${f} needs the system libstdc++ (GLIBCXX_ symbols)`);
+  for (const m of symbols.matchAll(/\bGLIBCXX_(\d+\.\d+\.\d+)\b/g)) if (newer(m[1].split('.').slice(1).join('.'), glibcxx.split('.').slice(1).join('.'))) glibcxx = m[1];
 }
 
 const osRelease = readFileSync('/etc/os-release', 'utf8');
 const builtOn = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1] ?? 'unknown';
-writeFileSync(join(out, 'manifest.json'), `${JSON.stringify({ target, glibc, builtOn, bundled, static: staticLibs }, null, 2)}\n`);
+writeFileSync(join(out, 'manifest.json'), `${JSON.stringify({ target, glibc, glibcxx, builtOn, bundled }, null, 2)}\n`);
 
 // 4. Every dependency must now resolve inside the prebuild directory.
 for (const line of sh('ldd', [addon]).split('\n')) {
@@ -121,5 +113,5 @@ for (const line of sh('ldd', [addon]).split('\n')) {
   }
 }
 const size = bundled.reduce((n, b) => n + readFileSync(join(out, b.file)).length, readFileSync(addon).length);
-console.log(`prebuild: ${target}: h5vault.node + ${bundled.length} libraries (${(size / 1048576).toFixed(1)} MiB), glibc >= ${glibc}`);
+console.log(`prebuild: ${target}: h5vault.node + ${bundled.length} libraries (${(size / 1048576).toFixed(1)} MiB), glibc >= ${glibc}, libstdc++ GLIBCXX_${glibcxx}`);
 for (const b of bundled) console.log(`  ${basename(b.file).padEnd(28)} ${b.package} ${b.version}`);

@@ -8,21 +8,23 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { H5Error, libraryInfo } from '../../lib/index.js';
-import { glibcVersion, loadAddon, locateAddon, prebuildFor } from '../../lib/addon.js';
+import { glibcVersion, loadAddon, loadedLibstdcxx, locateAddon, prebuildFor } from '../../lib/addon.js';
 import { tempDir } from '../helpers.js';
 import { ensureBuilt, h5vault, ROOT } from '../cli/run.js';
+
+beforeAll(() => ensureBuilt()); // the CLI tests run dist/cli.js
 
 const pkgVersion = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** A package root with a prebuilds/linux-x64 directory whose manifest asks for `glibc`. */
-function fakePackage(glibc: string | null, node = 'not an ELF file'): string {
+function fakePackage(glibc: string | null, node = 'not an ELF file', glibcxx = '3.4.0'): string {
   const root = tempDir('h5vault-addon-');
   if (glibc !== null) {
     mkdirSync(join(root, 'prebuilds/linux-x64'), { recursive: true });
     writeFileSync(join(root, 'prebuilds/linux-x64/h5vault.node'), node);
-    writeFileSync(join(root, 'prebuilds/linux-x64/manifest.json'), JSON.stringify({ target: 'linux-x64', glibc, builtOn: 'test', bundled: [] }));
+    writeFileSync(join(root, 'prebuilds/linux-x64/manifest.json'), JSON.stringify({ target: 'linux-x64', glibc, glibcxx, builtOn: 'test', bundled: [] }));
   }
   return root;
 }
@@ -49,6 +51,13 @@ describe('prebuilt binary selection', () => {
 
   it('a prebuilt binary needing a newer glibc than the running one is not chosen', () => {
     expect(prebuildFor(fakePackage('99.0'))).toBe(`the prebuilt binary for linux-x64 needs glibc 99.0 or newer; this system has ${glibcVersion()}`);
+  });
+
+  it('a prebuilt binary needing a newer libstdc++ than the one this process has loaded is not chosen', () => {
+    const have = loadedLibstdcxx();
+    expect(have).toMatch(/^3\.4\.\d+$/);
+    expect(prebuildFor(fakePackage('2.17', 'x', '3.4.999'))).toBe(
+      `the prebuilt binary for linux-x64 needs libstdc++ GLIBCXX_3.4.999 (GCC 12 or newer); this process has libstdc++.so.6.0.${have!.split('.')[2]}`);
   });
 
   it('a prebuilt binary within the running glibc is chosen, with its manifest', () => {
@@ -105,7 +114,6 @@ describe('no usable addon', () => {
   });
 
   it('the CLI exits 69 with the code and the fix, and does not call it a bug', () => {
-    ensureBuilt();
     const r = h5vault(['ls', 'x.h5'], { H5VAULT_BINDING: join(fakePackage(null), 'missing.node') });
     expect(r.status).toBe(69);
     expect(r.stderr).toContain('[H5_ADDON_UNAVAILABLE]');
@@ -114,7 +122,6 @@ describe('no usable addon', () => {
   });
 
   it('--help and --version work without an addon', () => {
-    ensureBuilt();
     const env = { H5VAULT_BINDING: join(fakePackage(null), 'missing.node') };
     expect(h5vault(['--version'], env).stdout.trim()).toBe(pkgVersion);
     expect(h5vault(['--help'], env).status).toBe(0);
@@ -123,7 +130,6 @@ describe('no usable addon', () => {
 
 describe('libraryInfo()', () => {
   it('reports the package version, the same one `h5vault --version` prints', () => {
-    ensureBuilt();
     expect(libraryInfo().version).toBe(pkgVersion);
     expect(h5vault(['--version']).stdout.trim()).toBe(libraryInfo().version);
   });
