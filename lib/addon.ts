@@ -81,7 +81,11 @@ export function prebuildFor(root = PACKAGE_ROOT): AddonLocation | string {
   const target = platformTarget();
   const dir = `${root}/prebuilds/${target}`;
   const path = `${dir}/h5vault.node`;
-  if (!existsSync(path)) return `no prebuilt binary for ${target} in this package (it has one for linux-x64 with glibc only)`;
+  if (!existsSync(path)) {
+    return target === 'linux-x64'
+      ? 'the prebuilt binary for linux-x64 is missing from this package (prebuilds/linux-x64/h5vault.node)'
+      : `no prebuilt binary for ${target} (the package has one for linux-x64 with glibc only)`;
+  }
   const manifest = readManifest(dir);
   if (!manifest) return `prebuilds/${target}/manifest.json is missing or unreadable`;
   const glibc = glibcVersion();
@@ -102,7 +106,7 @@ export function buildFromSourceHint(): string {
     '       sudo apt-get install g++ make python3 pkg-config libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev',
     '     (Fedora: sudo dnf install gcc-c++ make python3 pkgconf hdf5-devel lz4-devel libdeflate-devel liblzf-devel)',
     '  2. npm rebuild h5vault --build-from-source',
-    '     (pnpm: pnpm rebuild h5vault; yarn: yarn rebuild h5vault; with H5VAULT_BUILD_FROM_SOURCE=1 in the environment)',
+    '     (other package managers: H5VAULT_BUILD_FROM_SOURCE=1 pnpm rebuild h5vault, or yarn/bun likewise)',
     'See docs/install.md in the h5vault package.',
   ].join('\n');
 }

@@ -45,8 +45,8 @@ describe('prebuilt binary selection', () => {
     expect(glibcVersion()).toMatch(/^2\.\d+$/);
   });
 
-  it('a package without prebuilds/ has none, and says which platforms have one', () => {
-    expect(prebuildFor(fakePackage(null))).toMatch(/no prebuilt binary for linux-x64 in this package/);
+  it('a package without prebuilds/ has none, and says which file is missing', () => {
+    expect(prebuildFor(fakePackage(null))).toBe('the prebuilt binary for linux-x64 is missing from this package (prebuilds/linux-x64/h5vault.node)');
   });
 
   it('a prebuilt binary needing a newer glibc than the running one is not chosen', () => {
