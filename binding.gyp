@@ -53,11 +53,27 @@
       # Debian; it must come before -lhdf5 on the link line.
       "libraries": ["-lhdf5_hl", "<!@(node scripts/pkg-config.mjs --libs)"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "H5_USE_110_API"],
+      # C++ exceptions: node-gyp's defaults turn them off. On Linux that is the
+      # -fno-exceptions removed here; the macOS (Xcode) generator ignores cflags
+      # and reads GCC_ENABLE_CPP_EXCEPTIONS instead, so it is set there too.
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17"
+      },
       "ldflags": ["-pthread"],
       "conditions": [
+        # The prebuilt binary (scripts/prebuild.mjs): find the shared libraries
+        # bundled in lib/ beside the addon. DT_RPATH, not RUNPATH: glibc applies
+        # an RPATH to the dependencies of dependencies as well (libhdf5 -> libcurl
+        # -> ...), which the bundled Debian libraries need since they carry none.
+        # libstdc++ stays dynamic (Node itself loads it): Debian 12's static
+        # libstdc++ would raise the glibc floor from 2.34 to 2.36 (arc4random).
+        ["'<!(node -p \"process.env.H5VAULT_PREBUILD||''\")'=='1'", {
+          "ldflags": ["-Wl,-rpath,'$$ORIGIN/lib'", "-Wl,--disable-new-dtags"]
+        }],
         ["'<!(node -p \"process.env.H5VAULT_SANITIZE||''\")'=='1'", {
           "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"],
           "ldflags": ["-fsanitize=address,undefined"]

@@ -4,8 +4,7 @@
  * be passed where a File handle is expected (the addon re-checks type tags).
  */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { locateAddon, loadAddon, type AddonLocation } from './addon.js';
 import { H5Error } from './errors.js';
 import type { H5Type, H5Value } from './types.js';
 
@@ -146,20 +145,8 @@ export interface Native {
   fileRefuseExternal(f: FileHandle): void;
 }
 
-function locate(): string {
-  const override = process.env.H5VAULT_BINDING;
-  if (override) return override;
-  const candidates = ['../build/Release/h5vault.node', '../build-cmake/Release/h5vault.node', '../build/Debug/h5vault.node'];
-  for (const c of candidates) {
-    const p = fileURLToPath(new URL(c, import.meta.url));
-    if (existsSync(p)) return p;
-  }
-  throw new Error(
-    "h5vault: the native addon is not built. Run 'npm install' (or 'npm run build') in the h5vault package; " +
-      "see README.md for the system libraries it needs.",
-  );
-}
-
+/** Which addon file this process loaded, and whether it is the prebuilt or a local build. */
+export const addon: AddonLocation = locateAddon();
 const require = createRequire(import.meta.url);
-export const native: Native = require(locate()) as Native;
+export const native: Native = loadAddon(addon, (p) => require(p) as Native);
 native.setErrorClass(H5Error);

@@ -5,7 +5,8 @@
  * `h5vault --help` works even when the native addon cannot load.
  * Exit codes: see EXIT in lib/cli/output.ts and docs/cli.md.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
+import { packageVersion } from './addon.js';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './cli/args.js';
 import type { Command } from './cli/command.js';
@@ -24,23 +25,30 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   convert: () => import('./cli/convert.js'),
 };
 
+// The same function libraryInfo().version uses, so the two always agree.
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  return packageVersion();
 }
 
 async function usage(): Promise<string> {
   const lines = ['Usage: h5vault <command> [options]', '', 'Commands:'];
+  let unavailable: unknown;
   for (const [name, load] of Object.entries(COMMANDS)) {
-    const { command } = await load();
-    lines.push(`  ${name.padEnd(9)} ${command.summary}`);
+    // A command module imports the native addon; help must still list it when
+    // the addon cannot load (running the command then says why, and what to do).
+    const summary = await load().then(({ command }) => command.summary, (e: unknown) => {
+      unavailable ??= e;
+      return '(unavailable: the native addon does not load here)';
+    });
+    lines.push(`  ${name.padEnd(9)} ${summary}`);
   }
   lines.push(
     '',
     'Options for every command: --json (machine-readable output), --verbose (stack traces), --help',
     "Run 'h5vault <command> --help' for a command's options. Exit codes: 0 ok, 1 check failed,",
-    '2 usage error, 3 file error, 70 internal error (docs/cli.md).',
+    '2 usage error, 3 file error, 69 native addon unavailable, 70 internal error (docs/cli.md).',
   );
+  if (unavailable) lines.push('', `Native addon: ${describeError(unavailable).message.split('\n')[0]}`);
   return lines.join('\n');
 }
 

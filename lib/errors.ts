@@ -50,6 +50,8 @@ export type H5ErrorCode =
   | 'H5_S3_NETWORK'
   /** S3: any other error status (`status`, `s3Code` say which). */
   | 'H5_S3_ERROR'
+  /** The native addon cannot be loaded on this machine (no matching prebuilt binary and no local build, or a library it needs is missing). */
+  | 'H5_ADDON_UNAVAILABLE'
   | 'H5_ERROR';
 
 export interface H5ErrorDetails {

@@ -60,3 +60,5 @@ export {
   S3ModelStore, type S3StoreOptions, type S3SaveOptions, type S3LoadOptions, type S3VersionRecord, type PullInfo, type GcOptions, type GcResult,
   type S3ConnectOptions, type CacheStats, type ServableStore,
 } from './model/index.js';
+export type { LibraryInfo } from './runtime.js';
+export type { AddonOrigin } from './addon.js';

@@ -61,7 +61,7 @@ if [ -n "$missing" ]; then
   else
     echo "bootstrap: not a Debian/Ubuntu system; install the equivalents of:$missing" >&2
     echo "  Fedora: sudo dnf install hdf5-devel lz4-devel libdeflate-devel liblzf-devel pkgconf cmake gcc-c++" >&2
-    echo "  macOS:  brew install hdf5 lz4 libdeflate liblzf pkg-config cmake" >&2
+    echo "  (macOS and Windows are not supported: docs/install.md)" >&2
     exit 1
   fi
 elif ! command -v dpkg-query >/dev/null 2>&1; then

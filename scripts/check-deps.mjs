@@ -13,6 +13,13 @@ function has(cmd, args) {
   }
 }
 
+if (process.platform !== 'linux') {
+  // The native code is written for Linux (mmap/pread, /proc, glibc); macOS and
+  // Windows are not supported, rather than half-working.
+  console.error(`h5vault: ${process.platform} is not supported; h5vault runs on Linux only (docs/install.md).`);
+  process.exit(1);
+}
+
 const missing = [];
 for (const t of BUILD_TOOLS) if (!has(t.bin, ['--version'])) missing.push(t);
 if (missing.length === 0) {
@@ -26,7 +33,8 @@ if (missing.length) {
   console.error(`h5vault: missing system libraries/tools: ${names}`);
   console.error(`  Debian/Ubuntu: sudo apt-get install ${missing.map((m) => m.apt).join(' ')}`);
   console.error(`  Fedora/RHEL:   sudo dnf install ${missing.map((m) => m.dnf).join(' ')}`);
-  console.error(`  macOS:         brew install ${missing.map((m) => m.brew).join(' ')}`);
-  console.error('  (or run: bash scripts/bootstrap.sh, which installs them on Debian/Ubuntu)');
+  // Said to someone in their own project (h5vault is in node_modules), so no
+  // script of this package is named: only what they can run from there.
+  console.error('  then, from your project directory: npm rebuild h5vault --build-from-source');
   process.exit(1);
 }

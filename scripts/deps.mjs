@@ -8,7 +8,13 @@ export const PACKAGES = [
 ];
 
 // Tools needed to build (not libraries).
-export const BUILD_TOOLS = [{ bin: 'pkg-config', apt: 'pkg-config', dnf: 'pkgconf-pkg-config', brew: 'pkg-config' }];
+export const BUILD_TOOLS = [
+  { bin: 'pkg-config', apt: 'pkg-config', dnf: 'pkgconf-pkg-config', brew: 'pkg-config' },
+  // node-gyp's own needs: a C++ compiler, make and Python.
+  { bin: 'c++', apt: 'g++', dnf: 'gcc-c++' },
+  { bin: 'make', apt: 'make', dnf: 'make' },
+  { bin: 'python3', apt: 'python3', dnf: 'python3' },
+];
 
 // Interop peers used by the test suite (Debian names).
 export const PEER_PACKAGES = ['python3-h5py', 'python3-numpy', 'hdf5-tools', 'hdf5-plugin-lzf', 'python3-hdf5plugin', 'hdf5-filter-plugin',

@@ -19,6 +19,8 @@ export const EXIT = {
   INTERRUPTED: 130,
   /** Internal error: a bug in h5vault; rerun with --verbose and report it. */
   INTERNAL: 70,
+  /** The native addon cannot be loaded here (not built for this platform, or a library is missing): an install problem, the message says what to run. */
+  UNAVAILABLE: 69,
 } as const;
 
 const FILE_CODES = new Set([
@@ -191,6 +193,7 @@ export function describeError(e: unknown): { exitCode: number; code: string; mes
   if (e instanceof UsageError) return { exitCode: EXIT.USAGE, code: 'USAGE', message: e.message };
   if (e instanceof H5Error) {
     if (e.code === 'H5_ABORTED') return { exitCode: EXIT.INTERRUPTED, code: e.code, message: e.message };
+    if (e.code === 'H5_ADDON_UNAVAILABLE') return { exitCode: EXIT.UNAVAILABLE, code: e.code, message: e.message };
     return { exitCode: FILE_CODES.has(e.code) ? EXIT.FILE : EXIT.FAILURE, code: e.code, message: e.message };
   }
   const sys = e as NodeJS.ErrnoException;

@@ -31,9 +31,9 @@ with h5py.File(sys.argv[1], 'r') as f:
     expect(expected.offset).toBeGreaterThan(2 ** 32);
     const f = await File.open(path);
     try {
-      const before = f.get('before').view() as Float32Array;
-      const after = f.get('after').view() as Float64Array;
-      const afterI2 = f.get('after_i2').view() as Int16Array;
+      const before = f.dataset('before').view() as Float32Array;
+      const after = f.dataset('after').view() as Float64Array;
+      const afterI2 = f.dataset('after_i2').view() as Int16Array;
       expect(Array.from(before)).toEqual(expected.before);
       expect(Array.from(after)).toEqual(expected.after);
       expect(Array.from(afterI2)).toEqual(expected.after_i2);
@@ -47,7 +47,7 @@ with h5py.File(sys.argv[1], 'r') as f:
   it('refuses a dataset over 4 GiB with reason too-large, and reads a hyperslab of it', async () => {
     const f = await File.open(path);
     try {
-      const big = f.get('big');
+      const big = f.dataset('big');
       expect(big.viewable).toBe('too-large');
       let err: unknown;
       try {

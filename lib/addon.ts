@@ -1,0 +1,179 @@
+/**
+ * Finds the native addon an installed h5vault should load, and says which one
+ * it is. Two kinds exist:
+ *  - 'source': build/Release/h5vault.node, compiled on this machine against
+ *    the system libhdf5 (a development checkout, `--build-from-source`, or a
+ *    platform without a prebuilt binary);
+ *  - 'prebuilt': prebuilds/<platform>-<arch>/h5vault.node, shipped in the npm
+ *    tarball with the shared libraries it needs beside it (lib/), found
+ *    through the addon's own RPATH, so no compiler, script or system library is
+ *    needed.
+ * A local build wins over the prebuilt one: asking for a build from source
+ * must change what runs. When neither can be used, the error says what to
+ * run from the user's project (no file in this package is needed for that).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { H5Error } from './errors.js';
+
+export type AddonOrigin = 'prebuilt' | 'source' | 'override';
+
+/** What prebuilds/<target>/manifest.json records about a prebuilt binary. */
+export interface PrebuildManifest {
+  target: string;
+  /** The oldest glibc the addon and its bundled libraries can run on, e.g. '2.34'. */
+  glibc: string;
+  /** The newest libstdc++ symbol version it needs, e.g. '3.4.30' (GCC 12's; Node's own libstdc++ must have it). */
+  glibcxx: string;
+  /** Where it was built, e.g. 'Debian GNU/Linux 12 (bookworm)'. */
+  builtOn: string;
+  /** The shared libraries shipped beside the addon and the Debian package each came from. */
+  bundled: { file: string; package: string; version: string }[];
+}
+
+export interface AddonLocation {
+  path: string;
+  origin: AddonOrigin;
+  manifest: PrebuildManifest | null;
+}
+
+/** The installed package's root directory (this file is in lib/ or dist/). */
+export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+
+const LOCAL_BUILDS = ['build/Release/h5vault.node', 'build-cmake/Release/h5vault.node', 'build/Debug/h5vault.node'];
+
+/** `linux-x64`-style name of the platform this process runs on. */
+export function platformTarget(): string {
+  return `${process.platform}-${process.arch}`;
+}
+
+/** glibc version of this process ('2.36'), or null on musl and non-Linux systems. */
+export function glibcVersion(): string | null {
+  if (process.platform !== 'linux') return null;
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime ?? null;
+}
+
+function versionAtLeast(have: string, need: string): boolean {
+  const a = have.split('.').map(Number);
+  const b = need.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x > y;
+  }
+  return true;
+}
+
+export function readManifest(dir: string): PrebuildManifest | null {
+  try {
+    return JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')) as PrebuildManifest;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The prebuilt addon for this platform, or why none can be used (a string).
+ * Only glibc Linux has one: the manifest names the oldest glibc it runs on.
+ */
+export function prebuildFor(root = PACKAGE_ROOT): AddonLocation | string {
+  const target = platformTarget();
+  const dir = `${root}/prebuilds/${target}`;
+  const path = `${dir}/h5vault.node`;
+  if (!existsSync(path)) {
+    return target === 'linux-x64'
+      ? 'the prebuilt binary for linux-x64 is missing from this package (prebuilds/linux-x64/h5vault.node)'
+      : `no prebuilt binary for ${target} (the package has one for linux-x64 with glibc only)`;
+  }
+  const manifest = readManifest(dir);
+  if (!manifest) return `prebuilds/${target}/manifest.json is missing or unreadable`;
+  const glibc = glibcVersion();
+  if (glibc === null) return `the prebuilt binary for ${target} needs glibc, and this system's C library is not glibc (musl?)`;
+  if (!versionAtLeast(glibc, manifest.glibc)) return `the prebuilt binary for ${target} needs glibc ${manifest.glibc} or newer; this system has ${glibc}`;
+  const cxx = loadedLibstdcxx();
+  if (manifest.glibcxx && cxx && !versionAtLeast(cxx, manifest.glibcxx)) {
+    return `the prebuilt binary for ${target} needs libstdc++ GLIBCXX_${manifest.glibcxx} (GCC 12 or newer); this process has libstdc++.so.6.0.${cxx.split('.')[2]}`;
+  }
+  return { path, origin: 'prebuilt', manifest };
+}
+
+/** The build-from-source instructions, for a user standing in their own project. */
+export function buildFromSourceHint(): string {
+  return [
+    'Build it from source, from your project directory (where your package.json is):',
+    '  1. install a C++ compiler and the libraries (Debian/Ubuntu):',
+    '       sudo apt-get install g++ make python3 pkg-config libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev',
+    '     (Fedora: sudo dnf install gcc-c++ make python3 pkgconf hdf5-devel lz4-devel libdeflate-devel liblzf-devel)',
+    '  2. npm rebuild h5vault --build-from-source',
+    '     (other package managers: H5VAULT_BUILD_FROM_SOURCE=1 pnpm rebuild h5vault, or yarn/bun likewise)',
+    'See docs/install.md in the h5vault package.',
+  ].join('\n');
+}
+
+/** Which addon to load. Throws H5Error H5_ADDON_UNAVAILABLE (with the fix) when none can be. */
+export function locateAddon(root = PACKAGE_ROOT): AddonLocation {
+  const override = process.env.H5VAULT_BINDING;
+  if (override) return { path: override, origin: 'override', manifest: null };
+  for (const rel of LOCAL_BUILDS) {
+    const p = `${root}/${rel}`;
+    if (existsSync(p)) return { path: p, origin: 'source', manifest: null };
+  }
+  const pre = prebuildFor(root);
+  if (typeof pre !== 'string') return pre;
+  // A development checkout (git) is built with its own scripts, not from a user's project.
+  const hint = existsSync(`${root}/.git`) ? 'In this checkout of h5vault: bash scripts/bootstrap.sh (or npm run build:native).' : buildFromSourceHint();
+  throw new H5Error(
+    `h5vault's native addon is not built, and ${pre}.\n${hint}`,
+    { code: 'H5_ADDON_UNAVAILABLE', reason: 'not-built', target: platformTarget() },
+  );
+}
+
+/** Loads the addon at `loc`; a loader failure (missing library, wrong ABI) becomes H5_ADDON_UNAVAILABLE. */
+export function loadAddon<T>(loc: AddonLocation, load: (path: string) => T): T {
+  try {
+    return load(loc.path);
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    const fix = loc.origin === 'source'
+      ? 'The local build no longer matches this system (a library was removed or upgraded, or Node changed ABI).\n' + buildFromSourceHint()
+      : loc.origin === 'prebuilt'
+        ? buildFromSourceHint()
+        : 'H5VAULT_BINDING points at it; unset it to use the installed addon.';
+    throw new H5Error(`cannot load h5vault's ${loc.origin} native addon ${loc.path}: ${why}\n${fix}`, {
+      code: 'H5_ADDON_UNAVAILABLE', reason: 'load-failed', target: platformTarget(),
+    });
+  }
+}
+
+/**
+ * The GLIBCXX version ('3.4.30') of the libstdc++ this process has loaded (Node
+ * links it), from its file name libstdc++.so.6.0.N, which provides GLIBCXX_3.4.N.
+ * null when none is mapped (a Node with libstdc++ linked in): the loader decides.
+ */
+export function loadedLibstdcxx(): string | null {
+  try {
+    const m = /libstdc\+\+\.so\.6\.0\.(\d+)\s*$/m.exec(readFileSync('/proc/self/maps', 'utf8'));
+    return m ? `3.4.${m[1]}` : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Path of the libhdf5 shared library mapped into this process, or null (linked statically, or no /proc). */
+export function loadedHdf5Path(): string | null {
+  try {
+    for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+      const i = line.indexOf('/');
+      if (i >= 0 && /\/libhdf5[^/]*\.so[^/]*$/.test(line) && !/_hl|_cpp|fortran/.test(line.slice(i))) return line.slice(i);
+    }
+  } catch {
+    // Not Linux: nothing to report.
+  }
+  return null;
+}
+
+/** The package's version (package.json), which `h5vault --version` prints too. */
+export function packageVersion(root = PACKAGE_ROOT): string {
+  return (JSON.parse(readFileSync(`${root}/package.json`, 'utf8')) as { version: string }).version;
+}

@@ -1,0 +1,147 @@
+/**
+ * Which native addon a process loads (local build or the prebuilt binary),
+ * what libraryInfo() says about it, and the error when none can be loaded:
+ * typed (H5_ADDON_UNAVAILABLE), saying what to run from the user's project,
+ * and exit 69 from the CLI rather than "a bug in h5vault".
+ * The whole install story (pack, fresh Debian root, no compiler) is
+ * test/package/install-fresh-root.sh.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { H5Error, libraryInfo } from '../../lib/index.js';
+import { glibcVersion, loadAddon, loadedLibstdcxx, locateAddon, prebuildFor } from '../../lib/addon.js';
+import { tempDir } from '../helpers.js';
+import { ensureBuilt, h5vault, ROOT } from '../cli/run.js';
+
+beforeAll(() => ensureBuilt()); // the CLI tests run dist/cli.js
+
+const pkgVersion = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** A package root with a prebuilds/linux-x64 directory whose manifest asks for `glibc`. */
+function fakePackage(glibc: string | null, node = 'not an ELF file', glibcxx = '3.4.0'): string {
+  const root = tempDir('h5vault-addon-');
+  if (glibc !== null) {
+    mkdirSync(join(root, 'prebuilds/linux-x64'), { recursive: true });
+    writeFileSync(join(root, 'prebuilds/linux-x64/h5vault.node'), node);
+    writeFileSync(join(root, 'prebuilds/linux-x64/manifest.json'), JSON.stringify({ target: 'linux-x64', glibc, glibcxx, builtOn: 'test', bundled: [] }));
+  }
+  return root;
+}
+
+function withoutOverride<T>(f: () => T): T {
+  const saved = process.env.H5VAULT_BINDING;
+  delete process.env.H5VAULT_BINDING;
+  try {
+    return f();
+  } finally {
+    if (saved !== undefined) process.env.H5VAULT_BINDING = saved;
+  }
+}
+
+describe('prebuilt binary selection', () => {
+  it('this test machine is glibc Linux (the prebuilt target)', () => {
+    expect(process.platform).toBe('linux');
+    expect(glibcVersion()).toMatch(/^2\.\d+$/);
+  });
+
+  it('a package without prebuilds/ has none, and says which file is missing', () => {
+    expect(prebuildFor(fakePackage(null))).toBe('the prebuilt binary for linux-x64 is missing from this package (prebuilds/linux-x64/h5vault.node)');
+  });
+
+  it('a prebuilt binary needing a newer glibc than the running one is not chosen', () => {
+    expect(prebuildFor(fakePackage('99.0'))).toBe(`the prebuilt binary for linux-x64 needs glibc 99.0 or newer; this system has ${glibcVersion()}`);
+  });
+
+  it('a prebuilt binary needing a newer libstdc++ than the one this process has loaded is not chosen', () => {
+    const have = loadedLibstdcxx();
+    expect(have).toMatch(/^3\.4\.\d+$/);
+    expect(prebuildFor(fakePackage('2.17', 'x', '3.4.999'))).toBe(
+      `the prebuilt binary for linux-x64 needs libstdc++ GLIBCXX_3.4.999 (GCC 12 or newer); this process has libstdc++.so.6.0.${have!.split('.')[2]}`);
+  });
+
+  it('a prebuilt binary within the running glibc is chosen, with its manifest', () => {
+    const root = fakePackage('2.17');
+    const loc = prebuildFor(root);
+    expect(loc).toMatchObject({ origin: 'prebuilt', path: `${root}/prebuilds/linux-x64/h5vault.node`, manifest: { glibc: '2.17' } });
+  });
+
+  it('a local build wins over the prebuilt binary (--build-from-source must change what runs)', () => {
+    const root = fakePackage('2.17');
+    mkdirSync(join(root, 'build/Release'), { recursive: true });
+    writeFileSync(join(root, 'build/Release/h5vault.node'), '');
+    expect(withoutOverride(() => locateAddon(root))).toMatchObject({ origin: 'source', path: `${root}/build/Release/h5vault.node` });
+  });
+});
+
+describe('no usable addon', () => {
+  it('neither a build nor a prebuilt binary: H5_ADDON_UNAVAILABLE saying what to run from the project', () => {
+    let err: unknown;
+    try {
+      withoutOverride(() => locateAddon(fakePackage(null)));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(H5Error);
+    const e = err as H5Error;
+    expect(e.code).toBe('H5_ADDON_UNAVAILABLE');
+    expect(e.reason).toBe('not-built');
+    expect(e.message).toContain('npm rebuild h5vault --build-from-source');
+    expect(e.message).toContain('sudo apt-get install g++ make python3 pkg-config libhdf5-dev');
+    // Nothing that only exists in a development checkout.
+    expect(e.message).not.toMatch(/bootstrap|scripts\//);
+  });
+
+  it('in a development checkout (git) the error names the checkout\'s build command instead', () => {
+    const root = fakePackage(null);
+    mkdirSync(join(root, '.git'));
+    expect(() => withoutOverride(() => locateAddon(root))).toThrow(/In this checkout of h5vault: bash scripts\/bootstrap\.sh/);
+  });
+
+  it('a binary the dynamic loader refuses: H5_ADDON_UNAVAILABLE with the loader message', () => {
+    const root = fakePackage('2.17');
+    const loc = prebuildFor(root);
+    if (typeof loc === 'string') throw new Error(loc);
+    let err: unknown;
+    try {
+      loadAddon(loc, (p) => { throw new Error(`${p}: invalid ELF header`); });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'H5_ADDON_UNAVAILABLE', reason: 'load-failed' });
+    expect((err as Error).message).toContain('invalid ELF header');
+    expect((err as Error).message).toContain('npm rebuild h5vault --build-from-source');
+  });
+
+  it('the CLI exits 69 with the code and the fix, and does not call it a bug', () => {
+    const r = h5vault(['ls', 'x.h5'], { H5VAULT_BINDING: join(fakePackage(null), 'missing.node') });
+    expect(r.status).toBe(69);
+    expect(r.stderr).toContain('[H5_ADDON_UNAVAILABLE]');
+    expect(r.stderr).toContain('H5VAULT_BINDING points at it');
+    expect(r.stderr).not.toContain('bug in h5vault');
+  });
+
+  it('--help and --version work without an addon', () => {
+    const env = { H5VAULT_BINDING: join(fakePackage(null), 'missing.node') };
+    expect(h5vault(['--version'], env).stdout.trim()).toBe(pkgVersion);
+    expect(h5vault(['--help'], env).status).toBe(0);
+  });
+});
+
+describe('libraryInfo()', () => {
+  it('reports the package version, the same one `h5vault --version` prints', () => {
+    expect(libraryInfo().version).toBe(pkgVersion);
+    expect(h5vault(['--version']).stdout.trim()).toBe(libraryInfo().version);
+  });
+
+  it('reports the addon loaded, its origin, and the libhdf5 file this process has mapped', () => {
+    const info = libraryInfo();
+    const override = process.env.H5VAULT_BINDING;
+    expect(info.origin).toBe(override ? 'override' : 'source');
+    expect(info.addon).toBe(override ?? join(ROOT, 'build/Release/h5vault.node'));
+    expect(info.bundled).toEqual([]);
+    expect(info.hdf5Library).toMatch(/\/libhdf5[^/]*\.so[.\d]*$/);
+    expect(readFileSync('/proc/self/maps', 'utf8')).toContain(info.hdf5Library!);
+    expect(info.hdf5).toMatch(/^1\.\d+\.\d+$/);
+  });
+});
