@@ -416,14 +416,25 @@ herr_t refuse_external_traversal(const char*, const char*, const char*, const ch
 }  // namespace
 
 hid_t link_access(bool follow_external) {
-  hid_t lapl = H5Pcreate(H5P_LINK_ACCESS);
-  if (lapl >= 0 && !follow_external) H5Pset_elink_cb(lapl, refuse_external_traversal, nullptr);
-  return lapl;
+  // Made once (under the global lock, like every call here) and kept for the
+  // process: creating a property list per lookup costs more than the lookup.
+  static hid_t refuse = [] {
+    hid_t lapl = H5Pcreate(H5P_LINK_ACCESS);
+    if (lapl >= 0) H5Pset_elink_cb(lapl, refuse_external_traversal, nullptr);
+    return lapl;
+  }();
+  // Followed links open their file read-only, whatever this file's mode.
+  static hid_t follow = [] {
+    hid_t lapl = H5Pcreate(H5P_LINK_ACCESS);
+    if (lapl >= 0) H5Pset_elink_acc_flags(lapl, H5F_ACC_RDONLY);
+    return lapl;
+  }();
+  return follow_external ? follow : refuse;
 }
 
 bool path_exists(hid_t parent, const std::string& path) {
   if (path == "/" || path.empty()) return true;
-  Hid lapl(link_access(false));
+  hid_t lapl = link_access(false);
   // Check component by component: H5Lexists on 'a/b' fails if 'a' is absent.
   size_t pos = path[0] == '/' ? 1 : 0;
   std::string prefix = path[0] == '/' ? "/" : "";
@@ -431,7 +442,7 @@ bool path_exists(hid_t parent, const std::string& path) {
     size_t end = path.find('/', pos);
     if (end == std::string::npos) end = path.size();
     prefix += path.substr(pos, end - pos);
-    htri_t e = H5Lexists(parent, prefix.c_str(), lapl.get());
+    htri_t e = H5Lexists(parent, prefix.c_str(), lapl);
     if (e <= 0) {
       clear_error_stack();
       return false;
@@ -439,11 +450,11 @@ bool path_exists(hid_t parent, const std::string& path) {
     // H5Oexists_by_name would open the target file of an external link:
     // never follow those implicitly (they count as absent here).
     H5L_info_t li;
-    if (H5Lget_info(parent, prefix.c_str(), &li, lapl.get()) < 0 || li.type == H5L_TYPE_EXTERNAL) {
+    if (H5Lget_info(parent, prefix.c_str(), &li, lapl) < 0 || li.type == H5L_TYPE_EXTERNAL) {
       clear_error_stack();
       return false;
     }
-    htri_t o = H5Oexists_by_name(parent, prefix.c_str(), lapl.get());
+    htri_t o = H5Oexists_by_name(parent, prefix.c_str(), lapl);
     if (o <= 0) {  // dangling soft link, or one through an external link
       clear_error_stack();
       return false;
@@ -482,8 +493,8 @@ hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInf
     return H5I_INVALID_HID;
   }
   H5L_info_t li;
-  Hid lapl(link_access(follow_external));
-  bool external = path != "/" && H5Lget_info(parent, path.c_str(), &li, lapl.get()) >= 0 &&
+  hid_t lapl = link_access(follow_external);
+  bool external = path != "/" && H5Lget_info(parent, path.c_str(), &li, lapl) >= 0 &&
                   li.type == H5L_TYPE_EXTERNAL;
   clear_error_stack();
   if (external && !follow_external) {
@@ -495,7 +506,7 @@ hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInf
   // A soft link whose target runs through an external link has an object
   // only when external links are followed.
   bool reachable = external || path_exists(parent, path) ||
-                   (follow_external && H5Oexists_by_name(parent, path.c_str(), lapl.get()) > 0);
+                   (follow_external && H5Oexists_by_name(parent, path.c_str(), lapl) > 0);
   clear_error_stack();
   if (!reachable) {
     LinkValue v;
@@ -510,7 +521,7 @@ hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInf
     *err = ErrorInfo::make("H5_NOT_FOUND", "no object at '" + path + "'");
     return H5I_INVALID_HID;
   }
-  hid_t id = external ? open_external(parent, path, err) : H5Oopen(parent, path.c_str(), lapl.get());
+  hid_t id = external ? open_external(parent, path, err) : H5Oopen(parent, path.c_str(), lapl);
   if (id < 0 && external) return id;
   if (id < 0) {
     *err = capture_error("open '" + path + "'");
@@ -518,16 +529,13 @@ hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInf
   }
   // In another file (an external link, or a soft link through one): nothing
   // may read its bytes through the parent file's descriptor or mapping.
-  H5O_info_t pi, oi;
-  bool other_file = H5Oget_info2(parent, &pi, H5O_INFO_BASIC) >= 0 && H5Oget_info2(id, &oi, H5O_INFO_BASIC) >= 0 &&
-                    pi.fileno != oi.fileno;
-  clear_error_stack();
-  if (other_file && !follow_external) {  // the callback above makes this unreachable; kept as the last line of defence
-    H5Oclose(id);
-    *err = ErrorInfo::make("H5_UNSUPPORTED", "'" + path + "' is in another file (reached through an external link)");
-    return H5I_INVALID_HID;
+  // Without follow_external the lookup's callback refused every traversal.
+  if (foreign && follow_external) {
+    H5O_info_t pi, oi;
+    *foreign = external || (H5Oget_info2(parent, &pi, H5O_INFO_BASIC) >= 0 &&
+                            H5Oget_info2(id, &oi, H5O_INFO_BASIC) >= 0 && pi.fileno != oi.fileno);
+    clear_error_stack();
   }
-  if (foreign) *foreign = other_file;
   switch (H5Iget_type(id)) {
     case H5I_GROUP: *kind = ObjKind::Group; break;
     case H5I_DATASET: *kind = ObjKind::Dataset; break;
@@ -560,9 +568,9 @@ herr_t on_link(hid_t g, const char* name, const H5L_info_t* info, void* data) {
   } else {
     e.link = info->type == H5L_TYPE_SOFT ? "soft" : info->type == H5L_TYPE_HARD ? "hard" : "other";
     H5O_info_t oi;
-    Hid lapl(link_access(false));
-    if (H5Oexists_by_name(g, name, lapl.get()) > 0 &&
-        H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, lapl.get()) >= 0) {
+    hid_t lapl = link_access(false);
+    if (H5Oexists_by_name(g, name, lapl) > 0 &&
+        H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, lapl) >= 0) {
       e.kind = obj_kind_name(obj_kind(oi.type));
     } else {
       e.kind = "dangling";

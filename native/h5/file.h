@@ -164,7 +164,8 @@ bool path_exists(hid_t parent, const std::string& path);
 // A link access property list for name lookups. Unless follow_external, its
 // external-link callback refuses every traversal: a soft link whose target
 // runs through an external link ('/s' -> '/ext/x') would otherwise make
-// libhdf5 open the linked file behind any lookup of '/s'.
+// libhdf5 open the linked file behind any lookup of '/s'. With
+// follow_external, linked files are opened read-only. Shared: never close it.
 hid_t link_access(bool follow_external);
 
 struct LinkEntry {

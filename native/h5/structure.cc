@@ -49,8 +49,8 @@ bool link_exists(hid_t loc, const std::string& path) {
   if (path.empty() || path == "/") return true;
   std::string dir = parent_of(path);
   if (!dir.empty() && !path_exists(loc, dir)) return false;
-  Hid lapl(link_access(false));
-  htri_t e = H5Lexists(loc, path.c_str(), lapl.get());
+  hid_t lapl = link_access(false);
+  htri_t e = H5Lexists(loc, path.c_str(), lapl);
   if (e < 0) clear_error_stack();
   return e > 0;
 }
@@ -142,8 +142,8 @@ bool link_value(hid_t loc, const std::string& name, LinkValue* out, ErrorInfo* e
     return false;
   }
   H5L_info_t li;
-  Hid lapl(link_access(false));
-  if (H5Lget_info(loc, name.c_str(), &li, lapl.get()) < 0) {
+  hid_t lapl = link_access(false);
+  if (H5Lget_info(loc, name.c_str(), &li, lapl) < 0) {
     *err = capture_error("get link '" + name + "'");
     return false;
   }
@@ -181,11 +181,9 @@ bool link_value(hid_t loc, const std::string& name, LinkValue* out, ErrorInfo* e
 }
 
 hid_t open_external(hid_t loc, const std::string& path, ErrorInfo* err) {
-  Hid lapl(H5Pcreate(H5P_LINK_ACCESS));
   // The target file is opened read-only whatever the linking file's mode: a
   // followed link is for reading.
-  H5Pset_elink_acc_flags(lapl.get(), H5F_ACC_RDONLY);
-  hid_t id = H5Oopen(loc, path.c_str(), lapl.get());
+  hid_t id = H5Oopen(loc, path.c_str(), link_access(true));
   if (id < 0) {
     *err = capture_error("follow external link '" + path + "'");
     if (err->code == "H5_ERROR" || err->code == "H5_OPEN_FAILED" || err->code == "H5_FILE_NOT_FOUND") {
