@@ -85,6 +85,21 @@ std::string float_dtype(hid_t t, bool* loss) {
   return "float64";
 }
 
+bool build(hid_t ftype, int depth, TypeNode* node, Hid* mtype, ErrorInfo* err);
+
+// The base type of a vlen or array type, as node->members[0]; its memory type in *mtype.
+bool build_base(hid_t ftype, int depth, TypeNode* node, Hid* mtype, ErrorInfo* err) {
+  Hid super(H5Tget_super(ftype));
+  if (!super) {
+    *err = capture_error(std::string(kind_name(node->kind)) + " base type");
+    return false;
+  }
+  TypeNode child;
+  if (!build(super.get(), depth + 1, &child, mtype, err)) return false;
+  node->members.push_back(std::move(child));
+  return true;
+}
+
 bool build(hid_t ftype, int depth, TypeNode* node, Hid* mtype, ErrorInfo* err) {
   if (depth > kMaxTypeDepth) {
     *err = unsupported("datatype nests deeper than " + std::to_string(kMaxTypeDepth) + " levels");
@@ -267,15 +282,8 @@ bool build(hid_t ftype, int depth, TypeNode* node, Hid* mtype, ErrorInfo* err) {
     case H5T_VLEN: {
       node->kind = Kind::Vlen;
       node->has_vlen = true;
-      Hid super(H5Tget_super(ftype));
-      if (!super) {
-        *err = capture_error("vlen base type");
-        return false;
-      }
-      TypeNode child;
       Hid cm;
-      if (!build(super.get(), depth + 1, &child, &cm, err)) return false;
-      node->members.push_back(std::move(child));
+      if (!build_base(ftype, depth, node, &cm, err)) return false;
       mtype->reset(H5Tvlen_create(cm.get()));
       break;
     }
@@ -288,16 +296,9 @@ bool build(hid_t ftype, int depth, TypeNode* node, Hid* mtype, ErrorInfo* err) {
       }
       node->dims.assign(static_cast<size_t>(nd), 0);
       H5Tget_array_dims2(ftype, node->dims.data());
-      Hid super(H5Tget_super(ftype));
-      if (!super) {
-        *err = capture_error("array base type");
-        return false;
-      }
-      TypeNode child;
       Hid cm;
-      if (!build(super.get(), depth + 1, &child, &cm, err)) return false;
-      node->has_vlen = child.has_vlen;
-      node->members.push_back(std::move(child));
+      if (!build_base(ftype, depth, node, &cm, err)) return false;
+      node->has_vlen = node->members[0].has_vlen;
       mtype->reset(H5Tarray_create2(cm.get(), static_cast<unsigned>(nd), node->dims.data()));
       break;
     }
@@ -402,6 +403,15 @@ bool describe_value_type(hid_t ftype, TypeNode* node, hid_t* mtype, ErrorInfo* e
   if (!build(ftype, 0, node, &m, err)) return false;
   *mtype = m.release();
   return true;
+}
+
+uint64_t column_bytes(const Column& c) {
+  uint64_t n = c.bytes.size();
+  for (const auto& s : c.strings) n += s.size();
+  for (const auto& r : c.refs) n += r.path.size() + r.coords.size() * sizeof(hsize_t);
+  for (const auto& f : c.fields) n += column_bytes(f);
+  for (const auto& i : c.items) n += column_bytes(i);
+  return n;
 }
 
 std::string fixed_string(const char* p, size_t size, H5T_str_t pad) {

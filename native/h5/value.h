@@ -84,6 +84,10 @@ struct Column {
 bool decode_column(const TypeNode& node, hid_t loc, const std::vector<const uint8_t*>& ptrs, Column* out,
                    uint64_t* vlen_bytes, ErrorInfo* err);
 
+// Bytes a decoded column holds (numbers, string contents, every sequence):
+// what a read hands to JS, for limits.
+uint64_t column_bytes(const Column& c);
+
 // A fixed-length string field as HDF5 defines its padding: NULLTERM and
 // NULLPAD end at the first NUL; SPACEPAD also drops trailing spaces (h5py does).
 std::string fixed_string(const char* p, size_t size, H5T_str_t pad);

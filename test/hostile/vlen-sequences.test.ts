@@ -10,13 +10,15 @@
  */
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { File, H5Error } from '../../lib/index.js';
+import { File, H5Error, type UnsafeFileError } from '../../lib/index.js';
 import { python, requirePeers, tempDir } from '../helpers.js';
+import { ensureWalkChild } from './helpers.js';
 
 const dir = tempDir('h5vault-vlenseq-');
 const p = (name: string) => join(dir, name);
 
 beforeAll(() => {
+  ensureWalkChild();
   requirePeers();
   python(
     `
@@ -30,23 +32,32 @@ def patch(path, off, n, ref=None):
         fh.seek(off); first = fh.read(16)
         fh.seek(off); fh.write((ref or first) * n)
 
-# 1024 sequences -> 1 GiB decoded from a ~1 MiB file.
+# 600 sequences -> 600 MiB decoded from a ~1 MiB file.
 with h5py.File(p := d + '/seq.h5', 'w') as f:
-    ds = f.create_dataset('s', shape=(1024,), dtype=h5py.vlen_dtype('u1'))
-    for i, x in enumerate(seqs(1024)): ds[i] = x
+    ds = f.create_dataset('s', shape=(600,), dtype=h5py.vlen_dtype('u1'))
+    for i, x in enumerate(seqs(600)): ds[i] = x
     off = ds.id.get_offset()
-patch(p, off, 1024)
+patch(p, off, 600)
 
 # The same inside a compound field.
 ct = np.dtype([('id', '<i8'), ('v', h5py.vlen_dtype('u1'))])
 with h5py.File(p := d + '/cpd.h5', 'w') as f:
-    ds = f.create_dataset('c', shape=(1024,), dtype=ct)
-    for i, x in enumerate(seqs(1024)): ds[i] = (i, x)
+    ds = f.create_dataset('c', shape=(600,), dtype=ct)
+    for i, x in enumerate(seqs(600)): ds[i] = (i, x)
     off = ds.id.get_offset()
 with open(p, 'r+b') as fh:
     fh.seek(off + 8); ref = fh.read(16)
-    for i in range(1024):
+    for i in range(600):
         fh.seek(off + i * 24 + 8); fh.write(ref)
+
+# An attribute: 64 sequences -> 64 MiB decoded from 1 KiB declared.
+with h5py.File(p := d + '/attr.h5', 'w') as f:
+    f.attrs.create('a', seqs(64), dtype=h5py.vlen_dtype('u1'))
+raw = bytearray(open(p, 'rb').read())
+head = struct.pack('<I', 2**20)
+at = next(i for i in range(len(raw) - 48) if raw[i:i+4] == head and raw[i+16:i+20] == b'\\x01\\0\\0\\0' and raw[i+32:i+36] == b'\\x01\\0\\0\\0')
+raw[at:at + 16 * 64] = bytes(raw[at:at + 16]) * 64
+open(p, 'wb').write(raw)
 
 # Heap references into nothing.
 with h5py.File(p := d + '/garbage.h5', 'w') as f:
@@ -75,6 +86,21 @@ describe('vlen sequences in hostile files', () => {
     const f = File.open(p('cpd.h5'));
     expect(() => f.dataset('c').readSync()).toThrow(expect.objectContaining({ code: 'H5_LIMIT_EXCEEDED' }));
     f.close();
+  });
+
+  it('untrusted: the walk measures sequences (datasets and compounds) and reads such attributes first', async () => {
+    for (const [file, reason, object] of [['seq.h5', 'dataset-too-large', '/s'], ['cpd.h5', 'dataset-too-large', '/c'], ['attr.h5', 'attribute-too-large', '/@a']] as const) {
+      let e: unknown;
+      try {
+        (await File.openAsync(p(file), { untrusted: true, limits: { timeoutMs: 120_000 } })).close();
+      } catch (x) {
+        e = x;
+      }
+      expect(e).toBeInstanceOf(H5Error);
+      expect((e as UnsafeFileError).code).toBe('H5_UNSAFE_FILE');
+      expect((e as UnsafeFileError).reason).toBe(reason);
+      expect((e as UnsafeFileError).object).toBe(object);
+    }
   });
 
   it('heap references that point nowhere are a typed error', () => {
