@@ -13,6 +13,7 @@
         "native/h5/dataset.cc",
         "native/h5/attribute.cc",
         "native/h5/walk.cc",
+        "native/h5/remote.cc",
         "native/codecs/status.cc",
         "native/codecs/lzf.cc",
         "native/codecs/lz4.cc",
@@ -37,6 +38,7 @@
         "native/napi/wrap_attrs.cc",
         "native/napi/wrap_untrusted.cc",
         "native/napi/wrap_mmap.cc",
+        "native/napi/wrap_remote.cc",
         "native/napi/mapped_buffer.cc"
       ],
       "include_dirs": [

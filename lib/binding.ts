@@ -77,6 +77,9 @@ export interface Native {
   setErrorClass(cls: typeof H5Error): void;
   versions(): { hdf5: string; threadsafe: boolean; threads: number };
   fileOpen(path: string, writable: boolean, openPath?: string): FileHandle;
+  /** Opens an http(s) URL read-only with libhdf5's ROS3 driver; `name` names it in messages. */
+  fileOpenRemote(name: string, url: string, cred?: { authenticate: boolean; region?: string; keyId?: string; secret?: string }): FileHandle;
+  ros3Available(): boolean;
   fileCreate(path: string, overwrite: boolean): FileHandle;
   fileClose(f: FileHandle): void;
   fileCloseAsync(f: FileHandle): Promise<void>;

@@ -45,7 +45,9 @@ export interface FilterInfo {
 
 export type ViewableReason =
   | 'chunked' | 'filtered' | 'big-endian' | 'unaligned' | 'compact' | 'external'
-  | 'not-allocated' | 'read-write-file' | 'unsupported-type' | 'truncated' | 'external-buffers-disallowed';
+  | 'not-allocated' | 'read-write-file' | 'unsupported-type' | 'truncated' | 'external-buffers-disallowed'
+  /** An s3:// file: read on demand, nothing to map. */
+  | 'remote';
 
 export type DatasetData = TypedArray | string[];
 

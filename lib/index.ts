@@ -44,3 +44,4 @@ export {
   type SafetensorsInput, type SafetensorsSaveOptions, type SafetensorsSaveResult, type SafetensorsInvalidReason,
   type ConvertOptions, type ConvertResult, type ModelReader, type ModelSource, type SourceTensor, type ReaderOptions, type OutputFormat,
 } from './formats/index.js';
+export { isS3Url, parseS3Url, type RemoteOpenOptions, type RemoteStats } from './s3.js';

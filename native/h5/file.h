@@ -38,6 +38,9 @@ class FileHandle {
   // Until then, and if anything fails, the path keeps the old file, so
   // readers that mapped it keep valid bytes.
   static std::shared_ptr<FileHandle> create(const std::string& path, bool overwrite, ErrorInfo* err);
+  // Takes ownership of a file libhdf5 already opened read-only through another
+  // driver (remote.cc: ROS3); `path` names it in messages.
+  static std::shared_ptr<FileHandle> adopt(const std::string& path, hid_t fid);
   ~FileHandle();
 
   hid_t id() const { return fid_; }

@@ -15,6 +15,7 @@ void init_dataset(Napi::Env env, Napi::Object exports);
 void init_attrs(Napi::Env env, Napi::Object exports);
 void init_untrusted(Napi::Env env, Napi::Object exports);
 void init_mmap(Napi::Env env, Napi::Object exports);
+void init_remote(Napi::Env env, Napi::Object exports);
 
 // Brackets one synchronous call on a file (h5::OpGuard, so close() waits for
 // it) and throws the H5_CLOSED error to JS when the file is already closed.
