@@ -29,6 +29,8 @@ export interface ClientConfig {
   forcePathStyle: boolean;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   maxAttempts?: number;
+  /** The caller's AWS_* environment: the SDK's credential chain reads it, and a worker's env is a copy made at its start. */
+  env: Record<string, string>;
 }
 
 export type Request =
@@ -108,10 +110,12 @@ async function clientFor(c: ClientConfig): Promise<S3Like> {
   if (!cl) {
     sdk ??= import('@aws-sdk/client-s3');
     const { S3Client } = await sdk;
+    for (const v of Object.keys(process.env)) if (v.startsWith('AWS_')) delete process.env[v];
+    Object.assign(process.env, c.env);
     cl = new S3Client({
       region: c.region,
       forcePathStyle: c.forcePathStyle,
-      maxAttempts: c.maxAttempts ?? 3,
+      ...(c.maxAttempts !== undefined ? { maxAttempts: c.maxAttempts } : {}),
       ...(c.endpoint ? { endpoint: c.endpoint } : {}),
       ...(c.credentials ? { credentials: c.credentials } : {}),
     });

@@ -34,15 +34,15 @@ export interface RemoteOpenOptions {
    * Never logged, never passed to libhdf5.
    */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** Bytes per cached block (default 256 KiB); reads of a block or more bypass the cache. */
+  /** Bytes per cached block (default 64 KiB); reads of a block or more bypass the cache. */
   blockSize?: number;
   /** Upper bound of the block cache per open file (default 64 MiB); least recently used blocks go first. */
   cacheBytes?: number;
-  /** Attempts per request, retries with backoff by the SDK (default 3). */
+  /** Attempts per request, retried with backoff by the SDK (default: env AWS_MAX_ATTEMPTS, else 3). */
   maxAttempts?: number;
 }
 
-export const DEFAULT_BLOCK_SIZE = 256 * 1024;
+export const DEFAULT_BLOCK_SIZE = 64 * 1024;
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
 /** Whether `path` names an object (s3://bucket/key) rather than a local file. */
@@ -80,6 +80,7 @@ function clientConfig(o: RemoteOpenOptions): ClientConfig {
     forcePathStyle: endpoint !== undefined,
     ...(c ? { credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) } } : {}),
     ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+    env: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('AWS_') && e[1] !== undefined)),
   };
 }
 

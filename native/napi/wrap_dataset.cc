@@ -382,7 +382,6 @@ bool is_remote(const std::shared_ptr<h5::FileHandle>& f) {
 
 std::string view_reason(const std::shared_ptr<h5::ObjHandle>& obj, const h5::DatasetInfo& info) {
   if (obj->file->writable()) return "read-write-file";
-  if (is_remote(obj->file)) return "remote";
   if (info.type.dtype == DType::Unsupported || info.type.dtype == DType::String) return "unsupported-type";
   if (info.layout == "compact") return "compact";
   if (info.layout == "virtual") return "external";
@@ -392,6 +391,8 @@ std::string view_reason(const std::shared_ptr<h5::ObjHandle>& obj, const h5::Dat
   if (info.nelements == 0) return "";
   if (!info.allocated || info.offset == HADDR_UNDEF) return "not-allocated";
   if (info.offset % h5::dtype_size(info.type.dtype) != 0) return "unaligned";
+  // Last: a dataset that could be mapped if the file were local.
+  if (is_remote(obj->file)) return "remote";
   return "";
 }
 
