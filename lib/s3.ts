@@ -198,9 +198,13 @@ export function closeRemoteHandle(handle: FileHandle): void {
   if (!rec) return;
   byHandle.delete(handle);
   release.unregister(handle);
-  open.delete(rec.id);
-  // Reads still pending finish first: the worker gets this after their requests.
-  if (cache) cache.worker.postMessage({ q: { op: 'close', id: rec.id }, sab: new SharedArrayBuffer(8 + 1024) });
+  // Reads still pending when close() was called complete first (libhdf5 closes
+  // the file after them): drop the object's cache only once it has.
+  const drop = () => {
+    open.delete(rec.id);
+    if (cache) cache.worker.postMessage({ q: { op: 'close', id: rec.id }, sab: new SharedArrayBuffer(8 + 1024) });
+  };
+  native.fileCloseAsync(handle).then(drop, drop);
 }
 
 /** What a remote file cost so far (requests, bytes), or undefined for a local file. */

@@ -151,6 +151,18 @@ describe('File.open(s3://...)', () => {
     }
   });
 
+  it('close() while a read is pending: the read completes with the right bytes, later calls are H5_CLOSED', async () => {
+    const f = File.open(`s3://${BUCKET}/models/big.h5`, cl.options);
+    const d = f.dataset('layers/09/w');
+    const p = d.read();
+    f.close();
+    const v = (await p) as Float32Array;
+    const local = File.open(big);
+    expect(sha(v)).toBe(sha(await local.dataset('layers/09/w').read()));
+    local.close();
+    await expect(d.read()).rejects.toMatchObject({ code: 'H5_CLOSED' });
+  });
+
   it('takes credentials from the standard AWS environment variables when none are given', () => {
     const saved = { ...process.env };
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: cl.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: cl.env.AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_S3: cl.env.S3_ENDPOINT });
