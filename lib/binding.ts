@@ -79,6 +79,7 @@ export interface Native {
   fileOpen(path: string, writable: boolean, openPath?: string): FileHandle;
   /** Opens an http(s) URL read-only with libhdf5's ROS3 driver; `name` names it in messages. */
   fileOpenRemote(name: string, url: string, cred?: { authenticate: boolean; region?: string; keyId?: string; secret?: string }): FileHandle;
+  fileOpenRemoteAsync(name: string, url: string, cred?: { authenticate: boolean; region?: string; keyId?: string; secret?: string }): Promise<FileHandle>;
   ros3Available(): boolean;
   fileCreate(path: string, overwrite: boolean): FileHandle;
   fileClose(f: FileHandle): void;

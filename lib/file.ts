@@ -3,7 +3,7 @@ import { native, type FileHandle } from './binding.js';
 import { Group } from './group.js';
 import { H5Error, withSite } from './errors.js';
 import { openChecked, openCheckedSync, wantsChecks, type UntrustedOpenOptions } from './untrusted.js';
-import { closeRemoteHandle, isS3Url, openRemoteHandle, remoteStats, type RemoteOpenOptions, type RemoteStats } from './s3.js';
+import { closeRemoteHandle, isS3Url, openRemoteHandle, openRemoteHandleAsync, remoteStats, type RemoteOpenOptions, type RemoteStats } from './s3.js';
 
 export interface CreateOptions {
   /** Replace an existing file (default false: H5_EXISTS). */
@@ -58,16 +58,24 @@ export class File extends Group {
   /** open() as a Promise: the untrusted walk and the digest run off the event loop. */
   static async openAsync(path: string, options: OpenOptions = {}): Promise<File> {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
-    if (isS3Url(path)) return File.#openRemote(path, options);
+    const site = new Error();
+    if (isS3Url(path)) {
+      File.#checkRemote(path, options);
+      return withSite(site, async () => new File(await openRemoteHandleAsync(path, options), path, 'r'));
+    }
     const mode = options.mode ?? 'r';
     if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
     // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.
     const plain = (openPath?: string) => new File(native.fileOpen(path, mode === 'r+', openPath), path, mode);
-    const site = new Error();
     return withSite(site, async () => (wantsChecks(options) ? openChecked(path, options, plain) : plain()));
   }
 
   static #openRemote(url: string, options: OpenOptions): File {
+    File.#checkRemote(url, options);
+    return new File(openRemoteHandle(url, options), url, 'r');
+  }
+
+  static #checkRemote(url: string, options: OpenOptions): void {
     if ((options.mode ?? 'r') !== 'r')
       throw new H5Error(`cannot open '${url}' for writing: s3:// files open read-only`, { code: 'H5_READ_ONLY' });
     // The hostile-file walk needs the whole file in a sandboxed child: download
@@ -77,7 +85,6 @@ export class File extends Group {
         code: 'H5_UNSUPPORTED',
         reason: 'remote-untrusted',
       });
-    return new File(openRemoteHandle(url, options).handle, url, 'r');
   }
 
   /** Requests and bytes a remote (s3://) file has cost so far; undefined for local files. */

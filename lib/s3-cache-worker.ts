@@ -36,6 +36,7 @@ export interface ClientConfig {
 export type Request =
   | { op: 'open'; id: number; bucket: string; key: string; client: ClientConfig; blockSize: number; cacheBytes: number; errors: SharedArrayBuffer }
   | { op: 'stats'; id: number }
+  | { op: 'signature'; id: number }
   | { op: 'close'; id: number };
 
 export interface RemoteError {
@@ -285,6 +286,15 @@ async function handle(q: Request): Promise<unknown> {
     return {};
   }
   if (!r) return { error: { code: 'H5_CLOSED', message: 'remote file is closed' } };
+  if (q.op === 'signature') {
+    // Where libhdf5 looks for its superblock: offset 0, then 512, 1024, 2048, ...
+    const sig = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+    for (let at = 0; at + 8 <= r.size; at = at === 0 ? 512 : at * 2) {
+      const got = Buffer.concat(await readRange(r, at, at + 8));
+      if (sig.every((b, i) => got[i] === b)) return { found: true };
+    }
+    return { found: false };
+  }
   return { stats: { ...r.stats, cachedBytes: r.cached }, lastError: r.lastError, size: r.size, etag: r.etag };
 }
 

@@ -105,17 +105,54 @@ function workerPath(): string {
   return basename(here) === 'dist' ? join(here, 's3-cache-worker.js') : join(here, '..', 'dist', 's3-cache-worker.js');
 }
 
-function startCache(): Cache {
-  if (cache) return cache;
+// Atomics.waitAsync (ES2024; in Node since 16) is not in this project's TypeScript lib.
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, i: number, v: number, t: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+let starting: { worker: Worker; token: string; state: Int32Array } | undefined;
+
+function spawnCache(): { worker: Worker; token: string; state: Int32Array } {
+  if (starting) return starting;
   const path = workerPath();
   if (!existsSync(path)) throw new H5Error(`the block cache worker ${path} is missing (run npm run build:ts)`, { code: 'H5_ERROR' });
   const token = randomBytes(16).toString('hex');
   const ready = new SharedArrayBuffer(8);
   const worker = new Worker(path, { workerData: { token, ready } });
   worker.unref();
-  const state = new Int32Array(ready);
-  // Synchronous by design: File.open is synchronous. The worker needs nothing from this thread.
+  starting = { worker, token, state: new Int32Array(ready) };
+  return starting;
+}
+
+// A pending Atomics.waitAsync does not keep Node running, and the worker is
+// unref'd (it must not keep a finished program alive): hold a reference on it
+// while an asynchronous call waits for its answer.
+let waiting = 0;
+async function awaitAnswer(worker: Worker, state: Int32Array, timeoutMs: number): Promise<void> {
+  const w = waitAsync(state, 0, 0, timeoutMs);
+  if (!w.async) return;
+  if (waiting++ === 0) worker.ref();
+  try {
+    await w.value;
+  } finally {
+    if (--waiting === 0) worker.unref();
+  }
+}
+
+/** The worker, started and listening; openAsync waits for it without blocking the event loop. */
+async function startCacheAsync(): Promise<Cache> {
+  if (cache) return cache;
+  const { worker, state } = spawnCache();
+  await awaitAnswer(worker, state, 30_000);
+  return startCache();
+}
+
+function startCache(): Cache {
+  if (cache) return cache;
+  const { worker, token, state } = spawnCache();
+  // File.open is synchronous; the worker needs nothing from this thread to start.
   Atomics.wait(state, 0, 0, 30_000);
+  starting = undefined;
   if (Atomics.load(state, 0) !== 1) {
     void worker.terminate();
     throw new H5Error('the block cache for remote reads could not start listening on 127.0.0.1', { code: 'H5_S3_NETWORK' });
@@ -127,14 +164,28 @@ function startCache(): Cache {
   return cache;
 }
 
-/** A request to the worker, answered synchronously through a SharedArrayBuffer. */
-function call(c: Cache, q: Request, timeoutMs = 120_000): Record<string, unknown> {
+/** A request to the worker, answered through a SharedArrayBuffer: Int32 [state, length], then JSON. */
+function post(c: Cache, q: Request): Int32Array {
   const sab = new SharedArrayBuffer(8 + 64 * 1024);
-  const hdr = new Int32Array(sab, 0, 2);
   c.worker.postMessage({ q, sab });
-  if (Atomics.wait(hdr, 0, 0, timeoutMs) === 'timed-out')
-    throw new H5Error(`no answer from the block cache within ${timeoutMs / 1000} s`, { code: 'H5_S3_NETWORK' });
-  return JSON.parse(Buffer.from(new Uint8Array(sab, 8, hdr[1]!)).toString('utf8')) as Record<string, unknown>;
+  return new Int32Array(sab, 0, 2);
+}
+
+function answer(hdr: Int32Array, timeoutMs: number): Record<string, unknown> {
+  if (Atomics.load(hdr, 0) !== 1) throw new H5Error(`no answer from the block cache within ${timeoutMs / 1000} s`, { code: 'H5_S3_NETWORK' });
+  return JSON.parse(Buffer.from(new Uint8Array(hdr.buffer, 8, hdr[1]!)).toString('utf8')) as Record<string, unknown>;
+}
+
+function call(c: Cache, q: Request, timeoutMs = 120_000): Record<string, unknown> {
+  const hdr = post(c, q);
+  Atomics.wait(hdr, 0, 0, timeoutMs);
+  return answer(hdr, timeoutMs);
+}
+
+async function callAsync(c: Cache, q: Request, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+  const hdr = post(c, q);
+  await awaitAnswer(c.worker, hdr, timeoutMs);
+  return answer(hdr, timeoutMs);
 }
 
 function remoteError(e: RemoteError): H5Error {
@@ -161,35 +212,77 @@ const release = new FinalizationRegistry<number>((id) => {
   if (cache) cache.worker.postMessage({ q: { op: 'close', id }, sab: new SharedArrayBuffer(8 + 1024) });
 });
 
-/**
- * Opens s3://bucket/key read-only; `wrap` makes the File from the native handle.
- * Synchronous: the HEAD and libhdf5's reads of the superblock block this thread.
- */
-export function openRemoteHandle(url: string, options: RemoteOpenOptions): { handle: FileHandle; size: number } {
+/** Everything an open checks before any request: the URL, the options, the driver. */
+function prepare(url: string, options: RemoteOpenOptions) {
   const { bucket, key } = parseS3Url(url);
   const client = clientConfig(options);
   const blockSize = positiveInt(options.blockSize, 'blockSize', DEFAULT_BLOCK_SIZE, 4096);
   const cacheBytes = positiveInt(options.cacheBytes, 'cacheBytes', DEFAULT_CACHE_BYTES, 0);
   if (!native.ros3Available())
     throw new H5Error(`cannot open '${url}': this libhdf5 was built without its read-only S3 driver (ROS3)`, { code: 'H5_UNSUPPORTED' });
-  const c = startCache();
   const id = nextId++;
   const errors = new SharedArrayBuffer(8);
-  const r = call(c, { op: 'open', id, bucket, key, client, blockSize, cacheBytes, errors });
+  return { key, id, errors, q: { op: 'open', id, bucket, key, client, blockSize, cacheBytes, errors } as Request };
+}
+
+/** The worker's answer to 'open' (the object's HEAD) as a record, or its typed error. */
+function registered(url: string, id: number, errors: SharedArrayBuffer, r: Record<string, unknown>): OpenRemote {
   if (r.error) throw remoteError(r.error as RemoteError);
   const rec: OpenRemote = { id, url, size: r.size as number, etag: r.etag as string, errors: new Int32Array(errors), seen: 0 };
   open.set(id, rec);
-  let handle: FileHandle;
-  try {
-    handle = native.fileOpenRemote(url, `http://127.0.0.1:${c.port}/${c.token}/${id}/${encodeURIComponent(key)}`);
-  } catch (e) {
-    open.delete(id);
-    c.worker.postMessage({ q: { op: 'close', id }, sab: new SharedArrayBuffer(8 + 1024) });
+  return rec;
+}
+
+function adopt(c: Cache, rec: OpenRemote, open_: () => FileHandle): FileHandle;
+function adopt(c: Cache, rec: OpenRemote, open_: () => Promise<FileHandle>): Promise<FileHandle>;
+function adopt(c: Cache, rec: OpenRemote, open_: () => FileHandle | Promise<FileHandle>): FileHandle | Promise<FileHandle> {
+  const ok = (handle: FileHandle) => {
+    byHandle.set(handle, rec);
+    release.register(handle, rec.id, handle);
+    return handle;
+  };
+  const fail = (e: unknown): never => {
+    // ROS3 refuses reads past the end of the object where the POSIX driver
+    // reads zeros, so libhdf5's search for its signature can end in a read
+    // error instead of "not HDF5": look for the signature ourselves.
+    if (e instanceof H5Error && e.code === 'H5_OPEN_FAILED') {
+      const r = call(c, { op: 'signature', id: rec.id }, 30_000);
+      if (r.found === false) e = new H5Error(`open '${rec.url}': not an HDF5 file (no HDF5 signature at offset 0 or any power of two from 512)`, { code: 'H5_NOT_HDF5' });
+    }
+    open.delete(rec.id);
+    c.worker.postMessage({ q: { op: 'close', id: rec.id }, sab: new SharedArrayBuffer(8 + 1024) });
     throw e;
+  };
+  let r: FileHandle | Promise<FileHandle>;
+  try {
+    r = open_();
+  } catch (e) {
+    return fail(e);
   }
-  byHandle.set(handle, rec);
-  release.register(handle, id, handle);
-  return { handle, size: rec.size };
+  return r instanceof Promise ? r.then(ok, fail) : ok(r);
+}
+
+function driverUrl(c: Cache, id: number, key: string): string {
+  return `http://127.0.0.1:${c.port}/${c.token}/${id}/${encodeURIComponent(key)}`;
+}
+
+/**
+ * Opens s3://bucket/key read-only and returns libhdf5's handle. Synchronous:
+ * the HEAD and libhdf5's first reads (superblock, root group) block this thread.
+ */
+export function openRemoteHandle(url: string, options: RemoteOpenOptions): FileHandle {
+  const p = prepare(url, options);
+  const c = startCache();
+  const rec = registered(url, p.id, p.errors, call(c, p.q));
+  return adopt(c, rec, () => native.fileOpenRemote(url, driverUrl(c, p.id, p.key)));
+}
+
+/** openRemoteHandle without blocking the event loop: the HEAD is awaited, libhdf5's open runs on the pool. */
+export async function openRemoteHandleAsync(url: string, options: RemoteOpenOptions): Promise<FileHandle> {
+  const p = prepare(url, options);
+  const c = await startCacheAsync();
+  const rec = registered(url, p.id, p.errors, await callAsync(c, p.q));
+  return adopt(c, rec, () => native.fileOpenRemoteAsync(url, driverUrl(c, p.id, p.key)));
 }
 
 /** Drops the cache of a remote file (File.close); a no-op for local files. */

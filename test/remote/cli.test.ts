@@ -18,7 +18,7 @@ const URL = 's3://cli-lazy/m/model.h5';
 beforeAll(async () => {
   requirePeers();
   ensureBuilt();
-  cl = startCluster();
+  cl = await startCluster();
   // 24 tensors of 2 MiB around small attributes and groups, as a model file is laid out.
   python(`
 import h5py, numpy as np, sys
@@ -36,7 +36,7 @@ with h5py.File(sys.argv[1], 'w') as f:
   env = { AWS_ENDPOINT_URL_S3: cl.env.S3_ENDPOINT, AWS_ACCESS_KEY_ID: cl.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: cl.env.AWS_SECRET_ACCESS_KEY, AWS_REGION: cl.env.AWS_REGION };
 }, 180_000);
 
-afterAll(() => cl?.stop());
+afterAll(async () => cl?.stop(), 120_000);
 
 type Entry = { path: string; viewable?: unknown };
 
@@ -92,14 +92,14 @@ describe('h5vault ls/info s3://', () => {
     expect(json<{ error: { code: string } }>(untrusted).error.code).toBe('H5_UNSUPPORTED');
   });
 
-  it('radosgw down: exit 3 with H5_S3_NETWORK, no crash', () => {
-    cl.rgwStop();
+  it('radosgw down: exit 3 with H5_S3_NETWORK, no crash', async () => {
+    await cl.rgwStop();
     try {
       const r = h5vault(['ls', URL, '--json'], { ...env, AWS_MAX_ATTEMPTS: '1' });
       expect(r.status).toBe(3);
       expect(json<{ error: { code: string } }>(r).error.code).toBe('H5_S3_NETWORK');
     } finally {
-      cl.rgwStart();
+      await cl.rgwStart();
     }
     expect(h5vault(['ls', URL, '--json'], env).status).toBe(0);
   }, 120_000);

@@ -1,9 +1,11 @@
 /**
  * A real Ceph cluster (scripts/s3-cluster.sh) for the lazy-remote-read tests:
  * started once per test file, stopped after it. Tests FAIL, not skip, when Ceph
- * is missing (the script says which package).
+ * is missing (the script says which package). Asynchronous: starting radosgw
+ * takes seconds, and the test worker's event loop must keep answering vitest.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -11,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { S3Client, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 
 const SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts/s3-cluster.sh');
+const run = promisify(execFile);
+const script = async (cmd: string, dir: string, timeout: number) => (await run('bash', [SCRIPT, cmd, dir], { encoding: 'utf8', timeout })).stdout;
 
 export interface Cluster {
   dir: string;
@@ -20,14 +24,14 @@ export interface Cluster {
   options: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
   put(bucket: string, key: string, body: Uint8Array): Promise<void>;
   bucket(name: string): Promise<void>;
-  rgwStop(): void;
-  rgwStart(): void;
-  stop(): void;
+  rgwStop(): Promise<void>;
+  rgwStart(): Promise<void>;
+  stop(): Promise<void>;
 }
 
-export function startCluster(): Cluster {
+export async function startCluster(): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'h5vault-s3-'));
-  const out = execFileSync('bash', [SCRIPT, 'start', dir], { encoding: 'utf8', timeout: 120_000 });
+  const out = await script('start', dir, 120_000);
   const env: Record<string, string> = {};
   for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) env[m[1]!] = m[2]!;
   const e = env as unknown as Cluster['env'];
@@ -44,12 +48,12 @@ export function startCluster(): Cluster {
     async put(bucket, key, body) {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     },
-    rgwStop: () => execFileSync('bash', [SCRIPT, 'rgw-stop', dir], { timeout: 60_000 }),
-    rgwStart: () => execFileSync('bash', [SCRIPT, 'rgw-start', dir], { timeout: 120_000 }),
-    stop() {
+    rgwStop: async () => void (await script('rgw-stop', dir, 60_000)),
+    rgwStart: async () => void (await script('rgw-start', dir, 120_000)),
+    async stop() {
       client.destroy();
       try {
-        execFileSync('bash', [SCRIPT, 'stop', dir], { timeout: 60_000 });
+        await script('stop', dir, 60_000);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -79,7 +79,7 @@ function sha(d: ArrayBufferView | string[]): string {
 beforeAll(async () => {
   requirePeers();
   ensureBuilt(); // the block cache runs dist/s3-cache-worker.js
-  cl = startCluster();
+  cl = await startCluster();
   python(MAKE_MIXED, [mixed]);
   python(MAKE_BIG, [big]);
   await cl.bucket(BUCKET);
@@ -87,7 +87,7 @@ beforeAll(async () => {
   await cl.put(BUCKET, 'models/big.h5', readFileSync(big));
 }, 180_000);
 
-afterAll(() => cl?.stop());
+afterAll(async () => cl?.stop(), 120_000);
 
 describe('File.open(s3://...)', () => {
   it('reads every dataset and attribute exactly as the local file and h5py do', async () => {
@@ -193,6 +193,19 @@ describe('File.open(s3://...)', () => {
     expect(codeOf(`s3://${BUCKET}/models/mixed.h5`, bad)).toBe('H5_S3_ACCESS_DENIED');
   });
 
+  it('openAsync: opens off the event loop, rejects with the same typed errors as open', async () => {
+    const url = `s3://${BUCKET}/models/mixed.h5`;
+    const opens = await Promise.all([File.openAsync(url, cl.options), File.openAsync(url, cl.options)]);
+    for (const f of opens) {
+      expect(f.dataset('deep/er/still').readSync()).toEqual(new Uint32Array(12).map((_, i) => i));
+      f.close();
+    }
+    await expect(File.openAsync(`s3://${BUCKET}/models/nope.h5`, cl.options)).rejects.toMatchObject({ code: 'H5_S3_NOT_FOUND' });
+    await expect(File.openAsync(url, { ...cl.options, mode: 'r+' })).rejects.toMatchObject({ code: 'H5_READ_ONLY' });
+    await cl.put(BUCKET, 'junk2.bin', new Uint8Array(4096).fill(7));
+    await expect(File.openAsync(`s3://${BUCKET}/junk2.bin`, cl.options)).rejects.toMatchObject({ code: 'H5_NOT_HDF5' });
+  });
+
   it('an object that is not HDF5 is H5_NOT_HDF5', async () => {
     await cl.put(BUCKET, 'junk.bin', new TextEncoder().encode('not an hdf5 file at all, just text'.repeat(100)));
     expect(() => File.open(`s3://${BUCKET}/junk.bin`, cl.options)).toThrow(expect.objectContaining({ code: 'H5_NOT_HDF5' }));
@@ -240,14 +253,14 @@ describe('File.open(s3://...)', () => {
         (v) => ({ ok: sha(v) === sha(local.dataset('layers/01/w').readSync()) }),
         (e: unknown) => ({ code: (e as H5Error).code }),
       );
-      cl.rgwStop();
+      await cl.rgwStop();
       const r = await inflight;
       if ('ok' in r) expect(r.ok).toBe(true);
       else expect(r.code).toBe('H5_S3_NETWORK');
       // After: nothing answers.
       await expect((async () => f.dataset('layers/03/w').read())()).rejects.toMatchObject({ code: 'H5_S3_NETWORK' });
       expect(() => f.dataset('layers/05/w').readSync()).toThrow(expect.objectContaining({ code: 'H5_S3_NETWORK' }));
-      cl.rgwStart();
+      await cl.rgwStart();
       expect(sha(await f.dataset('layers/03/w').read())).toBe(want);
       local.close();
     } finally {
