@@ -3,7 +3,7 @@
  * radosgw, compared value by value with the same file read locally and by h5py.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { File, H5Error, Dataset, type Group } from '../../lib/index.js';
@@ -168,6 +168,21 @@ describe('File.open(s3://...)', () => {
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: cl.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: cl.env.AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_S3: cl.env.S3_ENDPOINT });
     try {
       const f = File.open(`s3://${BUCKET}/models/mixed.h5`);
+      expect(f.dataset('u8').readSync().length).toBe(4096);
+      f.close();
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('takes credentials from a shared credentials file and profile (AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE)', () => {
+    const creds = join(dir, 'aws-credentials');
+    writeFileSync(creds, `[lazy]\naws_access_key_id = ${cl.env.AWS_ACCESS_KEY_ID}\naws_secret_access_key = ${cl.env.AWS_SECRET_ACCESS_KEY}\n`);
+    const saved = { ...process.env };
+    for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
+    Object.assign(process.env, { AWS_SHARED_CREDENTIALS_FILE: creds, AWS_CONFIG_FILE: join(dir, 'no-config'), AWS_PROFILE: 'lazy' });
+    try {
+      const f = File.open(`s3://${BUCKET}/models/mixed.h5`, { endpoint: cl.env.S3_ENDPOINT });
       expect(f.dataset('u8').readSync().length).toBe(4096);
       f.close();
     } finally {
