@@ -15,6 +15,7 @@
         "native/h5/walk.cc",
         "native/h5/value.cc",
         "native/h5/structure.cc",
+        "native/h5/remote.cc",
         "native/codecs/status.cc",
         "native/codecs/lzf.cc",
         "native/codecs/lz4.cc",
@@ -41,7 +42,8 @@
         "native/napi/wrap_untrusted.cc",
         "native/napi/wrap_mmap.cc",
         "native/napi/mapped_buffer.cc",
-        "native/napi/wrap_structure.cc"
+        "native/napi/wrap_structure.cc",
+        "native/napi/wrap_remote.cc"
       ],
       "include_dirs": [
         "native",

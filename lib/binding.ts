@@ -91,6 +91,10 @@ export interface Native {
   versions(): { hdf5: string; threadsafe: boolean; threads: number };
   fileOpen(path: string, writable: boolean, openPath?: string): FileHandle;
   fileCreate(path: string, overwrite: boolean, trackOrder?: boolean): FileHandle;
+  /** Opens an http(s) URL read-only with libhdf5's ROS3 driver; `name` names it in messages. */
+  fileOpenRemote(name: string, url: string, cred?: { authenticate: boolean; region?: string; keyId?: string; secret?: string }): FileHandle;
+  fileOpenRemoteAsync(name: string, url: string, cred?: { authenticate: boolean; region?: string; keyId?: string; secret?: string }): Promise<FileHandle>;
+  ros3Available(): boolean;
   fileClose(f: FileHandle): void;
   fileCloseAsync(f: FileHandle): Promise<void>;
   fileState(f: FileHandle): { path: string; writable: boolean; closed: boolean };

@@ -54,7 +54,9 @@ export type ViewableReason =
   /** Reached through an external link: its bytes are in another file. */
   | 'external-link'
   /** Over 4 GiB: more than one ArrayBuffer can hold on Node 20 (read it, or view hyperslabs of a chunked copy). */
-  | 'too-large';
+  | 'too-large'
+  /** An s3:// file: read on demand, nothing to map. */
+  | 'remote';
 
 export type DatasetData = TypedArray | string[];
 /** What a read gives: DatasetData for flat dtypes, any H5Value for other types (docs/types.md). */

@@ -36,6 +36,16 @@ export type H5ErrorCode =
   | 'H5_NOT_KERAS'
   /** A safetensors header broke a rule of the format (`reason` says which). */
   | 'H5_SAFETENSORS_INVALID'
+  /** An s3:// object (or its bucket) does not exist. */
+  | 'H5_S3_NOT_FOUND'
+  /** The object store refused the credentials or the request (403). */
+  | 'H5_S3_ACCESS_DENIED'
+  /** The object store asked to slow down (503 SlowDown, 429) after the retries. */
+  | 'H5_S3_THROTTLED'
+  /** The object store could not be reached or failed mid-request, after the retries. */
+  | 'H5_S3_NETWORK'
+  /** A remote file's object was replaced on the server while it was open (its ETag changed). */
+  | 'H5_S3_CHANGED'
   /** A value h5vault would otherwise store altered: out of range for its dtype, a NUL in a name or string, a bool other than 0/1, an attribute over 64 KiB. */
   | 'H5_INVALID_ARGUMENT'
   /** A soft link to a path with no object, or an external link whose file or object cannot be opened. */
@@ -62,6 +72,14 @@ export interface H5ErrorDetails {
   [key: string]: unknown;
 }
 
+/**
+ * @internal Lets lib/s3.ts give a libhdf5 error caused by a failed remote read
+ * the S3 failure behind it (the native layer only sees an I/O error).
+ */
+export const errorHooks: {
+  translate?: (message: string, details: H5ErrorDetails) => ({ code: string; message: string } & Record<string, unknown>) | undefined;
+} = {};
+
 export class H5Error extends Error {
   readonly code: H5ErrorCode | string;
   readonly major: string;
@@ -70,6 +88,11 @@ export class H5Error extends Error {
   declare reason?: string;
 
   constructor(message: string, details: H5ErrorDetails) {
+    const t = errorHooks.translate?.(message, details);
+    if (t) {
+      message = t.message;
+      details = { ...details, ...t };
+    }
     super(message);
     this.name = 'H5Error';
     this.code = details.code;

@@ -9,6 +9,7 @@ import { H5Error, withSite } from './errors.js';
 import {
   openChecked, openCheckedSync, walkUntrusted, walkUntrustedSync, wantsChecks, type UntrustedOpenOptions,
 } from './untrusted.js';
+import { closeRemoteHandle, isS3Url, openRemoteHandle, openRemoteHandleAsync, remoteStats, type RemoteOpenOptions, type RemoteStats } from './s3.js';
 
 export interface CreateOptions {
   /** Replace an existing file (default false: H5_EXISTS). */
@@ -26,7 +27,11 @@ export interface InMemoryOptions {
 export type ImageOpenOptions = UntrustedOpenOptions;
 
 /** untrusted / limits / expectDigest: see lib/untrusted.ts and docs/security.md. */
-export interface OpenOptions extends UntrustedOpenOptions {
+/**
+ * untrusted / limits / expectDigest: see lib/untrusted.ts and docs/security.md.
+ * endpoint / region / credentials / blockSize / cacheBytes: for s3:// URLs (lib/s3.ts).
+ */
+export interface OpenOptions extends UntrustedOpenOptions, RemoteOpenOptions {
   /** 'r' (default, read-only, views possible) or 'r+' (read-write). */
   mode?: 'r' | 'r+';
 }
@@ -122,9 +127,10 @@ export class File extends Group {
     return Buffer.from(native.fileImage(this.fileHandle));
   }
 
-  /** Opens an existing file, read-only by default. */
+  /** Opens an existing file, read-only by default; an s3://bucket/key URL opens the object read-only, read lazily. */
   static open(path: string, options: OpenOptions = {}): File {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+    if (isS3Url(path)) return File.#openRemote(path, options);
     const mode = options.mode ?? 'r';
     if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
     // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.
@@ -136,12 +142,38 @@ export class File extends Group {
   /** open() as a Promise: the untrusted walk and the digest run off the event loop. */
   static async openAsync(path: string, options: OpenOptions = {}): Promise<File> {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+    const site = new Error();
+    if (isS3Url(path)) {
+      File.#checkRemote(path, options);
+      return withSite(site, async () => new File(await openRemoteHandleAsync(path, options), path, 'r'));
+    }
     const mode = options.mode ?? 'r';
     if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
     // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.
     const plain = (openPath?: string) => new File(native.fileOpen(path, mode === 'r+', openPath), path, mode);
-    const site = new Error();
     return withSite(site, async () => (wantsChecks(options) ? refuseExternal(await openChecked(path, options, plain)) : plain()));
+  }
+
+  static #openRemote(url: string, options: OpenOptions): File {
+    File.#checkRemote(url, options);
+    return new File(openRemoteHandle(url, options), url, 'r');
+  }
+
+  static #checkRemote(url: string, options: OpenOptions): void {
+    if ((options.mode ?? 'r') !== 'r')
+      throw new H5Error(`cannot open '${url}' for writing: s3:// files open read-only`, { code: 'H5_READ_ONLY' });
+    // The hostile-file walk needs the whole file in a sandboxed child: download
+    // remote files you do not trust (docs/security.md, "Remote files").
+    if (wantsChecks(options))
+      throw new H5Error(`cannot open '${url}' with untrusted/expectDigest: remote files are opened trusted only; download it first`, {
+        code: 'H5_UNSUPPORTED',
+        reason: 'remote-untrusted',
+      });
+  }
+
+  /** Requests and bytes a remote (s3://) file has cost so far; undefined for local files. */
+  get remote(): RemoteStats & { size: number; etag: string; url: string } | undefined {
+    return remoteStats(this.fileHandle);
   }
 
   get closed(): boolean {
@@ -160,14 +192,18 @@ export class File extends Group {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    native.fileClose(this.fileHandle);
+    try {
+      native.fileClose(this.fileHandle);
+    } finally {
+      closeRemoteHandle(this.fileHandle);
+    }
   }
 
   /** close() that resolves once libhdf5 has really closed the file. */
   async closeAsync(): Promise<void> {
     const site = new Error();
     this.#closed = true;
-    return withSite(site, () => native.fileCloseAsync(this.fileHandle));
+    return withSite(site, () => native.fileCloseAsync(this.fileHandle)).finally(() => closeRemoteHandle(this.fileHandle));
   }
 
   /** Flushes libhdf5's buffers to the OS (it does not fsync). */

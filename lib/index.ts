@@ -62,3 +62,4 @@ export {
 } from './model/index.js';
 export type { LibraryInfo } from './runtime.js';
 export type { AddonOrigin } from './addon.js';
+export { isS3Url, parseS3Url, type RemoteOpenOptions, type RemoteStats } from './s3.js';

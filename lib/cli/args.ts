@@ -24,6 +24,10 @@ export const COMMON_OPTIONS = {
 /** For commands that open a user's file: walk it in a sandboxed child process first (docs/security.md). */
 export const INPUT_OPTIONS = {
   untrusted: { type: 'boolean' },
+  /** For s3:// inputs (default: env AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT). */
+  endpoint: { type: 'string' },
+  /** For s3:// inputs (default: env AWS_REGION). */
+  region: { type: 'string' },
 } as const satisfies OptionSpec;
 
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;

@@ -7,12 +7,13 @@ import { INPUT_OPTIONS, parse } from './args.js';
 import { EXIT, formatBytes, Output, table } from './output.js';
 import { openInput, pipelineName, summarize, walkTree } from './tree.js';
 
-const USAGE = `Usage: h5vault info FILE [--untrusted] [--json]
+const USAGE = `Usage: h5vault info FILE [--untrusted] [--json] [--endpoint URL] [--region R]
 
 File-level summary: size on disk, groups, datasets, logical and stored bytes,
 overall compression ratio, dtypes, filter pipelines, how many datasets can be
 viewed zero-copy, and the root attributes (model metadata and provenance;
-JSON strings are decoded). --untrusted: see 'h5vault ls --help'.`;
+JSON strings are decoded). --untrusted: see 'h5vault ls --help'. FILE may be
+s3://bucket/key, read lazily (see 'h5vault ls --help').`;
 
 /** Attribute values for display: JSON-looking strings decoded, long arrays summarised. */
 export function attrForJson(v: AttrReadValue): unknown {
@@ -54,7 +55,7 @@ export const command: Command = {
     const { values, positionals } = parse(argv, INPUT_OPTIONS, { min: 1, max: 1, names: 'FILE' });
     const out = new Output(values);
     const file = positionals[0]!;
-    const f = await openInput(file, values.untrusted);
+    const f = await openInput(file, values.untrusted, values);
     try {
       let groups = 0;
       let links = 0;
@@ -70,7 +71,7 @@ export const command: Command = {
       for (const k of f.attrs.keys()) attrs[k] = f.attrs.get(k);
       const info = {
         file,
-        fileBytes: statSync(file).size,
+        fileBytes: f.remote ? f.remote.size : statSync(file).size,
         hdf5Library: libraryInfo().hdf5,
         groups,
         datasets: datasets.length,
@@ -85,12 +86,12 @@ export const command: Command = {
         attributes: Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, attrForJson(v)])),
       };
       if (out.json) {
-        out.emitJson(info);
+        out.emitJson(f.remote ? { ...info, remote: f.remote } : info);
         return EXIT.OK;
       }
       const fmtCounts = (m: Record<string, number>) => Object.entries(m).map(([k, n]) => `${k} x${n}`).join(', ') || '-';
       const rows: [string, string][] = [
-        ['file', `${file} (${formatBytes(info.fileBytes)} on disk)`],
+        ['file', `${file} (${formatBytes(info.fileBytes)}${f.remote ? ' remote' : ' on disk'})`],
         ['objects', `${groups} groups, ${datasets.length} datasets${links ? `, ${links} links not followed` : ''}`],
         ['data', `${formatBytes(logical)} logical, ${formatBytes(stored)} stored${info.ratio ? `, ratio ${info.ratio.toFixed(2)}x` : ''}`],
         ['dtypes', fmtCounts(info.dtypes)],

@@ -10,13 +10,15 @@ type Row =
   | { kind: 'group'; path: string; attributes: number; children: number }
   | { kind: 'link'; path: string; link: string; target: string };
 
-const USAGE = `Usage: h5vault ls FILE [PATH] [--untrusted] [--json]
+const USAGE = `Usage: h5vault ls FILE [PATH] [--untrusted] [--json] [--endpoint URL] [--region R]
 
 Lists groups and datasets below PATH (default '/'): dtype, shape, layout,
 chunk shape, filters, stored size, compression ratio, and whether a
 zero-copy view is possible (or why not). Soft, external and dangling links
 are listed, never followed. --untrusted walks the file in a sandboxed child
-process first and refuses it (exit 3, H5_UNSAFE_FILE) if it is malformed.`;
+process first and refuses it (exit 3, H5_UNSAFE_FILE) if it is malformed.
+FILE may be s3://bucket/key: only the blocks the listing needs are fetched
+(credentials from the AWS chain; --json adds what it cost under 'remote').`;
 
 export const command: Command = {
   summary: 'tree of groups and datasets with dtype, shape, layout, filters, ratio, viewability',
@@ -25,7 +27,7 @@ export const command: Command = {
     const { values, positionals } = parse(argv, INPUT_OPTIONS, { min: 1, max: 2, names: 'FILE [PATH]' });
     const out = new Output(values);
     const [file, start = '/'] = positionals as [string, string?];
-    const f = await openInput(file, values.untrusted);
+    const f = await openInput(file, values.untrusted, values);
     try {
       const rows: Row[] = [];
       const depthOf = new Map<string, number>();
@@ -44,7 +46,7 @@ export const command: Command = {
         }
       }
       if (out.json) {
-        out.emitJson({ file, path: root.path, entries: rows });
+        out.emitJson({ file, path: root.path, entries: rows, ...(f.remote ? { remote: f.remote } : {}) });
         return EXIT.OK;
       }
       const body = rows.map((r) => {

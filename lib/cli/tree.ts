@@ -7,13 +7,24 @@ import { native } from '../binding.js';
 import { File } from '../file.js';
 import { Dataset } from '../dataset.js';
 import type { Group, LinkInfo } from '../group.js';
+import { isS3Url } from '../s3.js';
+import type { Values } from './args.js';
 
 /**
  * Opens a file for reading; with `untrusted` it is first walked in a limited
  * child process, so a malformed file that would crash libhdf5 is refused
  * (H5_UNSAFE_FILE) instead of taking the CLI down.
  */
-export async function openInput(path: string, untrusted: unknown): Promise<File> {
+export async function openInput(path: string, untrusted: unknown, values: Values = {}): Promise<File> {
+  if (isS3Url(path)) {
+    // Read lazily: only the blocks the command touches are fetched.
+    const { endpoint, region } = values;
+    return File.openAsync(path, {
+      ...(untrusted ? { untrusted: true } : {}),
+      ...(typeof endpoint === 'string' ? { endpoint } : {}),
+      ...(typeof region === 'string' ? { region } : {}),
+    });
+  }
   return untrusted ? File.openAsync(path, { untrusted: true }) : File.open(path);
 }
 

@@ -49,6 +49,9 @@ class FileHandle {
   // A new, empty file that lives only in memory (core driver, no backing
   // store); its bytes are read with structure.h's file_image().
   static std::shared_ptr<FileHandle> create_in_memory(bool track_order, ErrorInfo* err);
+  // Takes ownership of a file libhdf5 already opened read-only through another
+  // driver (remote.cc: ROS3); `path` names it in messages.
+  static std::shared_ptr<FileHandle> adopt(const std::string& path, hid_t fid);
   ~FileHandle();
 
   hid_t id() const { return fid_; }

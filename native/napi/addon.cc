@@ -64,6 +64,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_untrusted(env, exports);
   init_mmap(env, exports);
   init_structure(env, exports);
+  init_remote(env, exports);
   return exports;
 }
 

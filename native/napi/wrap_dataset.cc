@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "h5/dataset.h"
 #include "h5/handle.h"
+#include "h5/remote.h"
 #include "common/lock.h"
 #include "mmap/mapping.h"
 #include "mapped_buffer.h"
@@ -106,20 +107,20 @@ bool check_not_truncated(const std::shared_ptr<h5::FileHandle>& f, uint64_t end,
                          ErrorInfo* err) {
   // An image's sealed memory file cannot shrink (and has no sec2 handle).
   if (f->writable() || f->in_memory()) return true;
-  void* handle = nullptr;
+  int fd = -1;
   {
     Lock lock;
     haddr_t eoa = 0;
     // Relative to the superblock: smaller than the physical size by the user
     // block, if any, so the check never refuses an intact file.
     if (H5Fget_eoa(f->id(), &eoa) >= 0 && eoa != HADDR_UNDEF) end = std::max<uint64_t>(end, eoa);
-    if (H5Fget_vfd_handle(f->id(), H5P_DEFAULT, &handle) < 0 || !handle) {
-      h5::clear_error_stack();
-      return true;  // no descriptor to ask (not the sec2 driver): nothing to check
-    }
+    fd = h5::posix_fd(f->id());
+    // No descriptor to ask (not the POSIX driver: a remote file, whose object
+    // is pinned by its ETag instead): nothing to check.
+    if (fd < 0) return true;
   }
   struct stat st;
-  if (end == 0 || ::fstat(*static_cast<int*>(handle), &st) != 0) return true;
+  if (end == 0 || ::fstat(fd, &st) != 0) return true;
   if (static_cast<uint64_t>(st.st_size) >= end) return true;
   *err = ErrorInfo::make("H5_IO", what + " needs the first " + std::to_string(end) + " bytes of '" + f->path() +
                                       "', which is now " + std::to_string(st.st_size) +
@@ -389,6 +390,13 @@ Napi::Value DatasetCreate(const Napi::CallbackInfo& info) {
                                                            h5::join_path(parent->path, name)));
 }
 
+// A file read over HTTP (the ROS3 driver): it has no mapping, so no views
+// and nothing to prefetch.
+bool is_remote(const std::shared_ptr<h5::FileHandle>& f) {
+  Lock lock;
+  return h5::is_remote(f->id());
+}
+
 std::string view_reason(const std::shared_ptr<h5::ObjHandle>& obj, const h5::DatasetInfo& info) {
   // Its bytes are in another file than the one whose mapping views use.
   if (obj->foreign_file) return "external-link";
@@ -404,6 +412,8 @@ std::string view_reason(const std::shared_ptr<h5::ObjHandle>& obj, const h5::Dat
   if (info.offset % h5::dtype_size(info.type.dtype) != 0) return "unaligned";
   // No ArrayBuffer (hence no typed array) can span it on every supported Node.
   if (info.nelements * h5::dtype_size(info.type.dtype) > kMaxExternalBuffer) return "too-large";
+  // Last: a dataset that could be mapped if the file were local.
+  if (is_remote(obj->file)) return "remote";
   return "";
 }
 
@@ -522,13 +532,13 @@ std::shared_ptr<mmap::Mapping> file_mapping(const std::shared_ptr<h5::FileHandle
     if (m) f->mapping = m;
     return m;
   }
-  void* handle = nullptr;
-  if (H5Fget_vfd_handle(f->id(), H5P_DEFAULT, &handle) < 0 || !handle) {
-    *err = h5::capture_error("get file descriptor");
-    err->code = "H5_NOT_VIEWABLE";
+  // Only a local file opened with the POSIX driver has a descriptor to map;
+  // a remote (ROS3) file's handle is not one.
+  int fd = h5::posix_fd(f->id());
+  if (fd < 0) {
+    *err = ErrorInfo::make("H5_NOT_VIEWABLE", "'" + f->path() + "' is not a local file: nothing to map");
     return nullptr;
   }
-  int fd = *static_cast<int*>(handle);
   auto m = mmap::Mapping::map_fd(fd, f->path(), err);
   if (m) f->mapping = m;
   return m;
@@ -632,7 +642,7 @@ Napi::Value Prefetch(const Napi::CallbackInfo& info) {
       off = d.offset;
       len = d.nelements * h5::dtype_size(d.type.dtype);
     }
-    if (f->writable()) return;
+    if (f->writable() || is_remote(f)) return;  // nothing mapped: a remote file is read on demand
     auto m = file_mapping(f, err);
     if (!m) return;
     if (!obj) len = m->size();

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/lock.h"
+#include "h5/remote.h"
 #include "h5/walk.h"
 #include "wrap.h"
 
@@ -160,16 +161,16 @@ Napi::Value FileDescriptor(const Napi::CallbackInfo& info) {
   {
     h5::Lock lock;
     h5::OpGuard guard(f, &err);
-    void* vh = nullptr;
     if (guard.ok()) {
       // In-memory files: the core driver's handle is a pointer to its memory,
       // not a descriptor. An image has its sealed memory file instead.
       if (f->in_memory()) {
         fd = f->image_fd();
         if (fd < 0) err = h5::ErrorInfo::make("H5_IO", "'" + f->path() + "' is an in-memory file: it has no descriptor");
-      } else if (H5Fget_vfd_handle(f->id(), H5P_DEFAULT, &vh) >= 0 && vh) fd = *static_cast<int*>(vh);
-      else err = h5::ErrorInfo::make("H5_IO", "no file descriptor for '" + f->path() + "'");
-      H5Eclear2(H5E_DEFAULT);
+      } else {
+        fd = h5::posix_fd(f->id());
+        if (fd < 0) err = h5::ErrorInfo::make("H5_IO", "no file descriptor for '" + f->path() + "'");
+      }
     }
   }
   if (fd < 0) throw_error(info.Env(), err);

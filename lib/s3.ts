@@ -1,0 +1,327 @@
+/**
+ * Lazy remote reads: File.open('s3://bucket/key') opens an object read-only and
+ * fetches only the byte ranges libhdf5 asks for. libhdf5's ROS3 driver does the
+ * reading; its requests go to a block cache on a worker thread
+ * (lib/s3-cache-worker.ts) that fills itself with ranged GETs through the AWS SDK.
+ * docs/object-storage.md ("Lazy remote reads") has the measurements behind this
+ * design, and the costs.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { native, type FileHandle } from './binding.js';
+import { H5Error, errorHooks, type H5ErrorDetails } from './errors.js';
+import type { ClientConfig, ObjectStats, RemoteError, Request } from './s3-cache-worker.js';
+
+export type { ObjectStats as RemoteStats } from './s3-cache-worker.js';
+
+/** Where and how to reach the object store (File.open options for s3:// URLs). */
+export interface RemoteOpenOptions {
+  /**
+   * The S3 endpoint, e.g. 'http://127.0.0.1:7480' for Ceph RGW or MinIO. Default:
+   * env AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or S3_ENDPOINT, else AWS S3 itself.
+   * With an endpoint, requests are path-style (bucket in the path).
+   */
+  endpoint?: string;
+  /** Default: env AWS_REGION, AWS_DEFAULT_REGION, else 'us-east-1'. */
+  region?: string;
+  /**
+   * Static credentials. Default: the AWS SDK's standard chain (env
+   * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, ~/.aws shared
+   * config and credentials, SSO, web identity, instance metadata).
+   * Never logged, never passed to libhdf5.
+   */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Bytes per cached block (default 64 KiB); reads of a block or more bypass the cache. */
+  blockSize?: number;
+  /** Upper bound of the block cache per open file (default 64 MiB); least recently used blocks go first. */
+  cacheBytes?: number;
+  /** Attempts per request, retried with backoff by the SDK (default: env AWS_MAX_ATTEMPTS, else 3). */
+  maxAttempts?: number;
+}
+
+export const DEFAULT_BLOCK_SIZE = 64 * 1024;
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+
+/** Whether `path` names an object (s3://bucket/key) rather than a local file. */
+export function isS3Url(path: string): boolean {
+  return typeof path === 'string' && /^s3:\/\//i.test(path);
+}
+
+/** s3://bucket/key -> { bucket, key }; H5_INVALID_ARGUMENT when it is not one. */
+export function parseS3Url(url: string): { bucket: string; key: string } {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/i.exec(url);
+  if (!m || m[1]!.length < 3 || m[2]!.endsWith('/'))
+    throw new H5Error(`'${url}' is not an S3 object URL: expected s3://bucket/key (bucket of 3 or more characters)`, {
+      code: 'H5_INVALID_ARGUMENT',
+    });
+  return { bucket: m[1]!, key: m[2]! };
+}
+
+function env(...names: string[]): string | undefined {
+  for (const n of names) if (process.env[n]) return process.env[n];
+  return undefined;
+}
+
+function clientConfig(o: RemoteOpenOptions): ClientConfig {
+  const endpoint = o.endpoint ?? env('AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'S3_ENDPOINT');
+  if (endpoint !== undefined && (typeof endpoint !== 'string' || !/^https?:\/\/[^/]+/.test(endpoint)))
+    throw new TypeError('endpoint must be an http:// or https:// URL');
+  const region = o.region ?? env('AWS_REGION', 'AWS_DEFAULT_REGION') ?? 'us-east-1';
+  if (typeof region !== 'string' || region === '') throw new TypeError('region must be a non-empty string');
+  const c = o.credentials;
+  if (c !== undefined && (typeof c !== 'object' || c === null || typeof c.accessKeyId !== 'string' || typeof c.secretAccessKey !== 'string'))
+    throw new TypeError('credentials must be { accessKeyId, secretAccessKey, sessionToken? } strings');
+  return {
+    ...(endpoint ? { endpoint } : {}),
+    region,
+    forcePathStyle: endpoint !== undefined,
+    ...(c ? { credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) } } : {}),
+    ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+    env: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('AWS_') && e[1] !== undefined)),
+  };
+}
+
+function positiveInt(v: unknown, name: string, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}`);
+  return v;
+}
+
+// --- the worker: one per process, started on the first remote open ---
+
+interface Cache {
+  worker: Worker;
+  port: number;
+  token: string;
+}
+let cache: Cache | undefined;
+
+function workerPath(): string {
+  // Tests run lib/*.ts directly; the worker runs the compiled module (as walk-child does).
+  const here = dirname(fileURLToPath(import.meta.url));
+  return basename(here) === 'dist' ? join(here, 's3-cache-worker.js') : join(here, '..', 'dist', 's3-cache-worker.js');
+}
+
+// Atomics.waitAsync (ES2024; in Node since 16) is not in this project's TypeScript lib.
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, i: number, v: number, t: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+let starting: { worker: Worker; token: string; state: Int32Array } | undefined;
+
+function spawnCache(): { worker: Worker; token: string; state: Int32Array } {
+  if (starting) return starting;
+  const path = workerPath();
+  if (!existsSync(path)) throw new H5Error(`the block cache worker ${path} is missing (run npm run build:ts)`, { code: 'H5_ERROR' });
+  const token = randomBytes(16).toString('hex');
+  const ready = new SharedArrayBuffer(8);
+  const worker = new Worker(path, { workerData: { token, ready } });
+  worker.unref();
+  starting = { worker, token, state: new Int32Array(ready) };
+  return starting;
+}
+
+// A pending Atomics.waitAsync does not keep Node running, and the worker is
+// unref'd (it must not keep a finished program alive): hold a reference on it
+// while an asynchronous call waits for its answer.
+let waiting = 0;
+async function awaitAnswer(worker: Worker, state: Int32Array, timeoutMs: number): Promise<void> {
+  const w = waitAsync(state, 0, 0, timeoutMs);
+  if (!w.async) return;
+  if (waiting++ === 0) worker.ref();
+  try {
+    await w.value;
+  } finally {
+    if (--waiting === 0) worker.unref();
+  }
+}
+
+/** The worker, started and listening; openAsync waits for it without blocking the event loop. */
+async function startCacheAsync(): Promise<Cache> {
+  if (cache) return cache;
+  const { worker, state } = spawnCache();
+  await awaitAnswer(worker, state, 30_000);
+  return startCache();
+}
+
+function startCache(): Cache {
+  if (cache) return cache;
+  const { worker, token, state } = spawnCache();
+  // File.open is synchronous; the worker needs nothing from this thread to start.
+  Atomics.wait(state, 0, 0, 30_000);
+  starting = undefined;
+  if (Atomics.load(state, 0) !== 1) {
+    void worker.terminate();
+    throw new H5Error('the block cache for remote reads could not start listening on 127.0.0.1', { code: 'H5_S3_NETWORK' });
+  }
+  worker.on('exit', () => {
+    if (cache?.worker === worker) cache = undefined;
+  });
+  cache = { worker, port: state[1]!, token };
+  return cache;
+}
+
+/** A request to the worker, answered through a SharedArrayBuffer: Int32 [state, length], then JSON. */
+function post(c: Cache, q: Request): Int32Array {
+  const sab = new SharedArrayBuffer(8 + 64 * 1024);
+  c.worker.postMessage({ q, sab });
+  return new Int32Array(sab, 0, 2);
+}
+
+function answer(hdr: Int32Array, timeoutMs: number): Record<string, unknown> {
+  if (Atomics.load(hdr, 0) !== 1) throw new H5Error(`no answer from the block cache within ${timeoutMs / 1000} s`, { code: 'H5_S3_NETWORK' });
+  return JSON.parse(Buffer.from(new Uint8Array(hdr.buffer, 8, hdr[1]!)).toString('utf8')) as Record<string, unknown>;
+}
+
+function call(c: Cache, q: Request, timeoutMs = 120_000): Record<string, unknown> {
+  const hdr = post(c, q);
+  Atomics.wait(hdr, 0, 0, timeoutMs);
+  return answer(hdr, timeoutMs);
+}
+
+async function callAsync(c: Cache, q: Request, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+  const hdr = post(c, q);
+  await awaitAnswer(c.worker, hdr, timeoutMs);
+  return answer(hdr, timeoutMs);
+}
+
+function remoteError(e: RemoteError): H5Error {
+  const { code, message, ...rest } = e;
+  return new H5Error(message, { code, ...rest });
+}
+
+// --- open remote files ---
+
+interface OpenRemote {
+  id: number;
+  url: string;
+  size: number;
+  etag: string;
+  errors: Int32Array;
+  seen: number;
+}
+const byHandle = new WeakMap<FileHandle, OpenRemote>();
+const open = new Map<number, OpenRemote>();
+let nextId = 1;
+
+const release = new FinalizationRegistry<number>((id) => {
+  open.delete(id);
+  if (cache) cache.worker.postMessage({ q: { op: 'close', id }, sab: new SharedArrayBuffer(8 + 1024) });
+});
+
+/** Everything an open checks before any request: the URL, the options, the driver. */
+function prepare(url: string, options: RemoteOpenOptions) {
+  const { bucket, key } = parseS3Url(url);
+  const client = clientConfig(options);
+  const blockSize = positiveInt(options.blockSize, 'blockSize', DEFAULT_BLOCK_SIZE, 4096);
+  const cacheBytes = positiveInt(options.cacheBytes, 'cacheBytes', DEFAULT_CACHE_BYTES, 0);
+  if (!native.ros3Available())
+    throw new H5Error(`cannot open '${url}': this libhdf5 was built without its read-only S3 driver (ROS3)`, { code: 'H5_UNSUPPORTED' });
+  const id = nextId++;
+  const errors = new SharedArrayBuffer(8);
+  return { key, id, errors, q: { op: 'open', id, bucket, key, client, blockSize, cacheBytes, errors } as Request };
+}
+
+/** The worker's answer to 'open' (the object's HEAD) as a record, or its typed error. */
+function registered(url: string, id: number, errors: SharedArrayBuffer, r: Record<string, unknown>): OpenRemote {
+  if (r.error) throw remoteError(r.error as RemoteError);
+  const rec: OpenRemote = { id, url, size: r.size as number, etag: r.etag as string, errors: new Int32Array(errors), seen: 0 };
+  open.set(id, rec);
+  return rec;
+}
+
+function adopt(c: Cache, rec: OpenRemote, open_: () => FileHandle): FileHandle;
+function adopt(c: Cache, rec: OpenRemote, open_: () => Promise<FileHandle>): Promise<FileHandle>;
+function adopt(c: Cache, rec: OpenRemote, open_: () => FileHandle | Promise<FileHandle>): FileHandle | Promise<FileHandle> {
+  const ok = (handle: FileHandle) => {
+    byHandle.set(handle, rec);
+    release.register(handle, rec.id, handle);
+    return handle;
+  };
+  const fail = (e: unknown): never => {
+    // ROS3 refuses reads past the end of the object where the POSIX driver
+    // reads zeros, so libhdf5's search for its signature can end in a read
+    // error instead of "not HDF5": look for the signature ourselves.
+    if (e instanceof H5Error && e.code === 'H5_OPEN_FAILED') {
+      const r = call(c, { op: 'signature', id: rec.id }, 30_000);
+      if (r.found === false) e = new H5Error(`open '${rec.url}': not an HDF5 file (no HDF5 signature at offset 0 or any power of two from 512)`, { code: 'H5_NOT_HDF5' });
+    }
+    open.delete(rec.id);
+    c.worker.postMessage({ q: { op: 'close', id: rec.id }, sab: new SharedArrayBuffer(8 + 1024) });
+    throw e;
+  };
+  let r: FileHandle | Promise<FileHandle>;
+  try {
+    r = open_();
+  } catch (e) {
+    return fail(e);
+  }
+  return r instanceof Promise ? r.then(ok, fail) : ok(r);
+}
+
+function driverUrl(c: Cache, id: number, key: string): string {
+  return `http://127.0.0.1:${c.port}/${c.token}/${id}/${encodeURIComponent(key)}`;
+}
+
+/**
+ * Opens s3://bucket/key read-only and returns libhdf5's handle. Synchronous:
+ * the HEAD and libhdf5's first reads (superblock, root group) block this thread.
+ */
+export function openRemoteHandle(url: string, options: RemoteOpenOptions): FileHandle {
+  const p = prepare(url, options);
+  const c = startCache();
+  const rec = registered(url, p.id, p.errors, call(c, p.q));
+  return adopt(c, rec, () => native.fileOpenRemote(url, driverUrl(c, p.id, p.key)));
+}
+
+/** openRemoteHandle without blocking the event loop: the HEAD is awaited, libhdf5's open runs on the pool. */
+export async function openRemoteHandleAsync(url: string, options: RemoteOpenOptions): Promise<FileHandle> {
+  const p = prepare(url, options);
+  const c = await startCacheAsync();
+  const rec = registered(url, p.id, p.errors, await callAsync(c, p.q));
+  return adopt(c, rec, () => native.fileOpenRemoteAsync(url, driverUrl(c, p.id, p.key)));
+}
+
+/** Drops the cache of a remote file (File.close); a no-op for local files. */
+export function closeRemoteHandle(handle: FileHandle): void {
+  const rec = byHandle.get(handle);
+  if (!rec) return;
+  byHandle.delete(handle);
+  release.unregister(handle);
+  // Reads still pending when close() was called complete first (libhdf5 closes
+  // the file after them): drop the object's cache only once it has.
+  const drop = () => {
+    open.delete(rec.id);
+    if (cache) cache.worker.postMessage({ q: { op: 'close', id: rec.id }, sab: new SharedArrayBuffer(8 + 1024) });
+  };
+  native.fileCloseAsync(handle).then(drop, drop);
+}
+
+/** What a remote file cost so far (requests, bytes), or undefined for a local file. */
+export function remoteStats(handle: FileHandle): (ObjectStats & { size: number; etag: string; url: string }) | undefined {
+  const rec = byHandle.get(handle);
+  if (!rec || !cache) return undefined;
+  const r = call(cache, { op: 'stats', id: rec.id });
+  if (r.error) return undefined;
+  return { ...(r.stats as ObjectStats), size: rec.size, etag: rec.etag, url: rec.url };
+}
+
+// libhdf5 reports a failed remote read as its own I/O error; the worker saw why.
+// An error from libhdf5 while some remote file has a failure not yet reported
+// is that failure, with its S3 code (the original message is kept as `cause`).
+const TRANSLATABLE = new Set(['H5_IO', 'H5_ERROR', 'H5_OPEN_FAILED', 'H5_NOT_HDF5', 'H5_CORRUPT', 'H5_FILE_NOT_FOUND', 'H5_NOT_FOUND']);
+errorHooks.translate = (message: string, details: H5ErrorDetails) => {
+  if (open.size === 0 || !TRANSLATABLE.has(details.code)) return undefined;
+  for (const rec of open.values()) {
+    const seq = Atomics.load(rec.errors, 0);
+    if (seq === rec.seen || !cache) continue;
+    rec.seen = seq;
+    const r = call(cache, { op: 'stats', id: rec.id }, 5_000);
+    const e = r.lastError as RemoteError | undefined;
+    if (e) return { ...e, url: rec.url, hdf5: message };
+  }
+  return undefined;
+};
