@@ -88,7 +88,7 @@ export interface Native {
   objIdentity(o: ObjHandle): string;
   groupCreate(parent: ObjHandle, path: string): ObjHandle;
   groupList(g: ObjHandle): NativeLink[];
-  groupWalk(g: ObjHandle): { path: string; kind: 'group' | 'dataset'; handle: ObjHandle }[];
+  groupWalk(g: ObjHandle): ({ path: string; kind: 'group' | 'dataset'; handle: ObjHandle } | { path: string; kind: 'error'; error: Error })[];
   datasetCreate(parent: ObjHandle, name: string, spec: NativeCreateSpec): ObjHandle;
   datasetInfo(d: ObjHandle): NativeDatasetInfo;
   datasetRead(d: ObjHandle, sel: NativeSelection | null, threads: number): ArrayBuffer | string[];

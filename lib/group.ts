@@ -27,6 +27,24 @@ export interface CreateDatasetOptions {
   fletcher32?: boolean;
 }
 
+export interface WalkOptions {
+  /**
+   * Called for each object below the group that cannot be opened or
+   * described (a corrupt object header, an unreadable dataspace), with its
+   * path and typed error; the walk goes on with the next object. Without it,
+   * walk() still yields every object it can and then throws one H5Error
+   * listing the failures in `errors`.
+   */
+  onError?: (path: string, error: H5Error) => void;
+}
+
+/** One object a walk could not open: its path and the error's code and message. */
+export interface WalkFailure {
+  path: string;
+  code: string;
+  message: string;
+}
+
 export interface LinkInfo {
   name: string;
   kind: NativeLink['kind'];
@@ -108,12 +126,32 @@ export class Group {
    * each object once under its first hard-link path (the traversal of h5py's
    * visititems). Soft, dangling and external links are not followed. Objects
    * are opened and described in one native call, so walking a 300-tensor
-   * model costs a few milliseconds.
+   * model costs a few milliseconds. One object that cannot be opened never
+   * hides the others: see `options.onError`.
+   *
+   * @example
+   *   for (const [path, obj] of f.walk({ onError: (p, e) => console.warn(p, e.code) })) console.log(path, obj.kind);
    */
-  *walk(): Generator<[string, Dataset | Group]> {
+  *walk(options: WalkOptions = {}): Generator<[string, Dataset | Group]> {
+    const onError = options.onError;
+    if (onError !== undefined && typeof onError !== 'function') throw new TypeError('onError must be a function');
+    const failures: WalkFailure[] = [];
     for (const e of native.groupWalk(this.handle)) {
+      if (e.kind === 'error') {
+        const err = asH5Error(e.error);
+        if (onError) onError(e.path, err);
+        else failures.push({ path: e.path, code: err.code, message: err.message });
+        continue;
+      }
       const o = e.kind === 'dataset' ? new Dataset(e.handle, e.path) : new Group(e.handle, e.path);
       yield [e.path, o];
+    }
+    if (failures.length) {
+      const list = failures.map((f) => `'${f.path}' (${f.code}: ${f.message})`).join('; ');
+      throw new H5Error(`${failures.length} object${failures.length > 1 ? 's' : ''} below '${this.path}' could not be read: ${list}`, {
+        code: failures[0]!.code,
+        errors: failures,
+      });
     }
   }
 
@@ -146,6 +184,11 @@ export class Group {
   toString(): string {
     return `<Group ${this.path}>`;
   }
+}
+
+/** Native failures are H5Errors; anything else (a TypeError) is wrapped so the code is always there. */
+function asH5Error(e: Error): H5Error {
+  return e instanceof H5Error ? e : new H5Error(e.message, { code: 'H5_ERROR' });
 }
 
 function checkPath(p: unknown): asserts p is string {

@@ -1,6 +1,6 @@
 /** h5vault: durable, zero-copy HDF5 storage for model weights. */
 export { File, type CreateOptions, type OpenOptions } from './file.js';
-export { Group, type CreateDatasetOptions, type Compression, type CompressionName, type LinkInfo } from './group.js';
+export { Group, type CreateDatasetOptions, type Compression, type CompressionName, type LinkInfo, type WalkOptions, type WalkFailure } from './group.js';
 export {
   Dataset, type Selection, type ReadOptions, type WriteOptions, type ViewOptions, type FilterInfo,
   type ViewableReason, type DatasetData,
