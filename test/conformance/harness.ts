@@ -82,7 +82,7 @@ export interface Result {
 export interface FileResult {
   file: string;
   /** h5py could not open it (not HDF5, HDF4, a Git LFS pointer, ...): not part of the tally. */
-  notHdf5?: string;
+  h5pyFailed?: string;
   results: Result[];
 }
 
@@ -91,7 +91,7 @@ export function h5pyDump(file: string, maxElements = MAX_ELEMENTS): { dump: PyDu
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (existsSync(PLUGIN_PATH)) env.HDF5_PLUGIN_PATH ??= PLUGIN_PATH;
   try {
-    const out = execFileSync(PYTHON, [DUMP, file, String(maxElements)], { encoding: 'utf8', env, maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(PYTHON, [DUMP, file, String(maxElements)], { encoding: 'utf8', env, maxBuffer: 1 << 30, timeout: 180_000, stdio: ['ignore', 'pipe', 'pipe'] });
     return { dump: JSON.parse(out) as PyDump };
   } catch (e) {
     const err = e as { stderr?: string; message: string };
@@ -302,7 +302,7 @@ function entryKey(p: PyEntry): string {
 /** Compares every dataset and attribute h5py reads in `file` with h5vault's reading. */
 export async function runFile(file: string): Promise<FileResult> {
   const py = h5pyDump(file);
-  if ('error' in py) return { file, notHdf5: py.error, results: [] };
+  if ('error' in py) return { file, h5pyFailed: py.error, results: [] };
   const results: Result[] = [];
   let f: File;
   try {
@@ -391,7 +391,7 @@ export function expectations(files: FileResult[], base: (file: string) => string
   const out: Record<string, Record<string, string>> = {};
   for (const fr of files) {
     const m: Record<string, string> = {};
-    if (fr.notHdf5 !== undefined) m['(file)'] = 'not HDF5';
+    if (fr.h5pyFailed !== undefined) m['(file)'] = 'not HDF5';
     for (const r of fr.results) m[r.key] = r.outcome === 'refused' ? `refused ${r.code}` : r.outcome === 'excluded' ? `excluded ${r.code}` : r.outcome;
     out[base(fr.file)] = m;
   }

@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     results.push(await runFile(file));
   }
   process.stderr.write('\n');
-  const hdf5 = results.filter((r) => r.notHdf5 === undefined);
+  const hdf5 = results.filter((r) => r.h5pyFailed === undefined);
   const count = (o: string) => hdf5.reduce((a, r) => a + r.results.filter((x) => x.outcome === o).length, 0);
   console.log(`${files.length} files, ${hdf5.length} HDF5 files h5py opens (${files.length - hdf5.length} not: not HDF5, HDF4, or Git LFS pointers)\n`);
   console.log('### By type class\n');
