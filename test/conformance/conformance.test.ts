@@ -35,10 +35,6 @@ const KNOWN_DEFECTS: { what: string; match: (r: Result) => boolean }[] = [
     match: (r) => r.outcome === 'mismatch' && r.class === 'string-fixed' && /h5vault "[^"]*? +", h5py/.test(r.detail ?? ''),
   },
   {
-    what: 'variable-length strings in filtered chunks: the bounded deflate/LZF decoders refuse the chunk as a bomb (their decode limit undercounts these chunks)',
-    match: (r) => r.outcome === 'refused' && r.code === 'H5_CORRUPT' && r.class === 'string-vlen' && /decodes to more than its declared/.test(r.detail ?? ''),
-  },
-  {
     what: 'attributes of committed (named) datatypes are not reachable yet (File.get refuses a datatype)',
     match: (r) => r.outcome === 'refused' && r.code === 'H5_UNSUPPORTED' && /is a datatype, not a group or dataset/.test(r.detail ?? ''),
   },
