@@ -12,7 +12,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requirePeers } from '../helpers.js';
-import { CORPUS, corpusFiles, EXPECTED, expectations, runFile, type FileResult, type Result } from './harness.js';
+import { CORPUS, corpusFiles, EXPECTED, expectations, h5pyDumpMany, runFile, type FileResult, type Result } from './harness.js';
 
 requirePeers();
 
@@ -48,7 +48,8 @@ const show = (xs: ReturnType<typeof all>) => xs.map((r) => `${r.file} ${r.key} [
 
 beforeAll(async () => {
   results = [];
-  for (const f of files) results.push(await runFile(f));
+  const dumps = h5pyDumpMany(files);
+  for (const f of files) results.push(await runFile(f, dumps.get(f)));
 }, 900_000);
 
 describe('conformance corpus', () => {

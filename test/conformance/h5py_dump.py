@@ -1,6 +1,7 @@
 """The reference side of the conformance harness: what h5py reads.
 
-Usage: h5py_dump.py FILE [MAX_ELEMENTS]  ->  one JSON document on stdout.
+Usage: h5py_dump.py MAX_ELEMENTS FILE...  ->  one JSON document per line on
+stdout, one per FILE, in order ({"file", "error"} when h5py cannot open it).
 
 Every object reachable through hard links (h5py's visititems: each object
 once, soft and external links not followed), every dataset value and every
@@ -164,9 +165,7 @@ class Canon:
         return {"shape": list(a.shape), "elems": elems}
 
 
-def main():
-    path = sys.argv[1]
-    max_elements = int(sys.argv[2]) if len(sys.argv) > 2 else 1 << 22
+def dump(path, max_elements):
     entries = []
     with h5py.File(path, "r") as f:
         canon = Canon(f)
@@ -201,8 +200,18 @@ def main():
                     e["h5pyError"] = "%s: %s" % (type(ex).__name__, ex)
                     e.setdefault("class", "unknown")
                 entries.append(e)
-    json.dump({"file": path, "h5py": h5py.version.version, "hdf5": h5py.version.hdf5_version, "entries": entries},
-              sys.stdout, allow_nan=False, separators=(",", ":"))
+    return {"file": path, "h5py": h5py.version.version, "hdf5": h5py.version.hdf5_version, "entries": entries}
+
+
+def main():
+    max_elements = int(sys.argv[1])
+    for path in sys.argv[2:]:
+        try:
+            doc = dump(path, max_elements)
+        except Exception as ex:  # not HDF5, or h5py cannot open it
+            doc = {"file": path, "error": "%s: %s" % (type(ex).__name__, ex)}
+        sys.stdout.write(json.dumps(doc, allow_nan=False, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

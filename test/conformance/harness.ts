@@ -86,20 +86,6 @@ export interface FileResult {
   results: Result[];
 }
 
-/** h5py's reading of `file`, or null when h5py cannot open it at all. */
-export function h5pyDump(file: string, maxElements = MAX_ELEMENTS): { dump: PyDump } | { error: string } {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  if (existsSync(PLUGIN_PATH)) env.HDF5_PLUGIN_PATH ??= PLUGIN_PATH;
-  try {
-    const out = execFileSync(PYTHON, [DUMP, file, String(maxElements)], { encoding: 'utf8', env, maxBuffer: 1 << 30, timeout: 180_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    return { dump: JSON.parse(out) as PyDump };
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    const last = (err.stderr ?? err.message).trim().split('\n').pop() ?? err.message;
-    return { error: last };
-  }
-}
-
 /** The committed corpus and its expected outcomes. */
 export const CORPUS = fileURLToPath(new URL('../fixtures/conformance', import.meta.url));
 export const EXPECTED = fileURLToPath(new URL('./expected.json', import.meta.url));
@@ -113,6 +99,45 @@ export function corpusFiles(paths: string[]): string[] {
   };
   for (const p of paths) visit(p);
   return out;
+}
+
+export type Dumped = { dump: PyDump } | { error: string };
+
+/**
+ * h5py's reading of each file (one python3 process for all of them, in
+ * batches: starting h5py costs about a second), or why h5py cannot open it.
+ */
+export function h5pyDumpMany(files: string[], maxElements = MAX_ELEMENTS, batch = 16): Map<string, Dumped> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (existsSync(PLUGIN_PATH)) env.HDF5_PLUGIN_PATH ??= PLUGIN_PATH;
+  const out = new Map<string, Dumped>();
+  for (let i = 0; i < files.length; i += batch) {
+    const part = files.slice(i, i + batch);
+    let stdout = '';
+    let failure = '';
+    try {
+      stdout = execFileSync(PYTHON, [DUMP, String(maxElements), ...part], { encoding: 'utf8', env, maxBuffer: 1 << 30, timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      // A crash or timeout inside h5py: the files dumped before it keep their results.
+      const err = e as { stdout?: string; stderr?: string; message: string };
+      stdout = err.stdout ?? '';
+      failure = (err.stderr ?? err.message).trim().split('\n').pop() ?? err.message;
+    }
+    for (const line of stdout.split('\n')) {
+      if (!line) continue;
+      const doc = JSON.parse(line) as PyDump & { error?: string };
+      out.set(doc.file, doc.error !== undefined ? { error: doc.error } : { dump: doc });
+    }
+    // Files after a crash are retried one by one, so one bad file costs only itself.
+    const missing = part.filter((f) => !out.has(f));
+    if (missing.length && batch > 1) for (const [f, d] of h5pyDumpMany(missing, maxElements, 1)) out.set(f, d);
+    else for (const f of missing) out.set(f, { error: `h5py_dump failed: ${failure || 'no output'}` });
+  }
+  return out;
+}
+
+export function h5pyDump(file: string, maxElements = MAX_ELEMENTS): Dumped {
+  return h5pyDumpMany([file], maxElements, 1).get(file)!;
 }
 
 // ---------------------------------------------------------------------------
@@ -300,8 +325,8 @@ function entryKey(p: PyEntry): string {
 }
 
 /** Compares every dataset and attribute h5py reads in `file` with h5vault's reading. */
-export async function runFile(file: string): Promise<FileResult> {
-  const py = h5pyDump(file);
+export async function runFile(file: string, dumped?: Dumped): Promise<FileResult> {
+  const py = dumped ?? h5pyDump(file);
   if ('error' in py) return { file, h5pyFailed: py.error, results: [] };
   const results: Result[] = [];
   let f: File;

@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { CORPUS, corpusFiles, EXPECTED, expectations, refusals, runFile, tally, tallyTable, type FileResult } from './harness.js';
+import { CORPUS, corpusFiles, EXPECTED, expectations, h5pyDumpMany, refusals, runFile, tally, tallyTable, type FileResult } from './harness.js';
 
 async function main(argv: string[]): Promise<number> {
   let json: string | undefined;
@@ -24,9 +24,14 @@ async function main(argv: string[]): Promise<number> {
   const root = paths.length ? undefined : CORPUS;
   const files = corpusFiles(paths.length ? paths : [CORPUS]);
   const results: FileResult[] = [];
-  for (const [i, file] of files.entries()) {
-    process.stderr.write(`\r[${i + 1}/${files.length}] ${file.slice(-70).padEnd(70)}`);
-    results.push(await runFile(file));
+  const BATCH = 16;
+  for (let i = 0; i < files.length; i += BATCH) {
+    const part = files.slice(i, i + BATCH);
+    const dumps = h5pyDumpMany(part);
+    for (const [j, file] of part.entries()) {
+      process.stderr.write(`\r[${i + j + 1}/${files.length}] ${file.slice(-70).padEnd(70)}`);
+      results.push(await runFile(file, dumps.get(file)));
+    }
   }
   process.stderr.write('\n');
   const hdf5 = results.filter((r) => r.h5pyFailed === undefined);
