@@ -188,11 +188,13 @@ void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection&
   size_t esize = h5::dtype_size(info.type.dtype);
   out->bytes = static_cast<size_t>(n) * esize;
   if (out->bytes == 0) return;
-  // Zeroed: elements the file never stored (unallocated storage or chunks
-  // with fill time "never") are left untouched by libhdf5 and by the engine,
-  // and must read as 0, never as whatever this process's heap held before.
-  // Large callocs are fresh zero pages from the kernel, so this costs no pass.
-  out->data = std::calloc(1, out->bytes);
+  // Elements the file never stored (unallocated storage, or chunks never
+  // written, with fill time "never") are left untouched by libhdf5 and by the
+  // engine: they must read as 0, never as whatever this process's heap held.
+  // Only allocated contiguous/compact data is certain to overwrite every
+  // byte, and that (the zero-copy-sized tensor path) skips the zeroing pass.
+  const bool complete = info.allocated && info.layout != "chunked";
+  out->data = complete ? std::malloc(out->bytes) : std::calloc(1, out->bytes);
   if (!out->data) {
     *err = ErrorInfo::range_error("cannot allocate " + std::to_string(out->bytes) + " bytes for '" + obj->path + "'");
     return;
