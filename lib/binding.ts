@@ -105,7 +105,7 @@ export interface Native {
   objIdentity(o: ObjHandle): string;
   groupCreate(parent: ObjHandle, path: string, trackOrder?: boolean): ObjHandle;
   groupList(g: ObjHandle): NativeLink[];
-  groupWalk(g: ObjHandle, datatypes?: boolean): { path: string; kind: 'group' | 'dataset' | 'datatype'; handle: ObjHandle }[];
+  groupWalk(g: ObjHandle, datatypes?: boolean): ({ path: string; kind: 'group' | 'dataset' | 'datatype'; handle: ObjHandle } | { path: string; kind: 'error'; error: Error })[];
   datasetCreate(parent: ObjHandle, name: string, spec: NativeCreateSpec): ObjHandle;
   datasetInfo(d: ObjHandle): NativeDatasetInfo;
   datasetRead(d: ObjHandle, sel: NativeSelection | null, threads: number): ArrayBuffer | string[];

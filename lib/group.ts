@@ -56,10 +56,6 @@ export type LinkTarget =
   | { type: 'soft'; target: string }
   | { type: 'external'; file: string; target: string };
 
-export interface WalkOptions {
-  /** Also yield committed (named) datatypes, as NamedDatatype objects (default false). */
-  datatypes?: boolean;
-}
 
 /** A dataset of any datatype class (docs/types.md). */
 export interface CreateTypedDatasetOptions {
@@ -69,6 +65,26 @@ export interface CreateTypedDatasetOptions {
   data: unknown;
   /** Dimensions (default [number of elements]); [] makes a scalar dataset of one element. */
   shape?: number[];
+}
+
+export interface WalkOptions {
+  /** Also yield committed (named) datatypes, as NamedDatatype objects (default false). */
+  datatypes?: boolean;
+  /**
+   * Called for each object below the group that cannot be opened or
+   * described (a corrupt object header, an unreadable dataspace), with its
+   * path and typed error; the walk goes on with the next object. Without it,
+   * walk() still yields every object it can and then throws one H5Error
+   * listing the failures in `errors`.
+   */
+  onError?: (path: string, error: H5Error) => void;
+}
+
+/** One object a walk could not open: its path and the error's code and message. */
+export interface WalkFailure {
+  path: string;
+  code: string;
+  message: string;
 }
 
 export interface LinkInfo {
@@ -260,21 +276,41 @@ export class Group {
    * each object once under its first hard-link path (the traversal of h5py's
    * visititems). Soft, dangling and external links are not followed. Objects
    * are opened and described in one native call, so walking a 300-tensor
-   * model costs a few milliseconds.
+   * model costs a few milliseconds. One object that cannot be opened never
+   * hides the others: see `options.onError`.
+   *
+   * @example
+   *   for (const [path, obj] of f.walk({ onError: (p, e) => console.warn(p, e.code) })) console.log(path, obj.kind);
    */
   walk(): Generator<[string, Dataset | Group]>;
+  walk(options: WalkOptions & { datatypes?: false }): Generator<[string, Dataset | Group]>;
   walk(options: WalkOptions & { datatypes: true }): Generator<[string, Dataset | Group | NamedDatatype]>;
   walk(options?: WalkOptions): Generator<[string, Dataset | Group | NamedDatatype]>;
   *walk(options: WalkOptions = {}): Generator<[string, Dataset | Group | NamedDatatype]> {
     const datatypes = options.datatypes ?? false;
     if (typeof datatypes !== 'boolean') throw new TypeError('datatypes must be a boolean');
-    const entries = native.groupWalk(this.handle, datatypes);
-    for (const e of entries) {
+    const onError = options.onError;
+    if (onError !== undefined && typeof onError !== 'function') throw new TypeError('onError must be a function');
+    const failures: WalkFailure[] = [];
+    for (const e of native.groupWalk(this.handle, datatypes)) {
+      if (e.kind === 'error') {
+        const err = asH5Error(e.error);
+        if (onError) onError(e.path, err);
+        else failures.push({ path: e.path, code: err.code, message: err.message });
+        continue;
+      }
       const o =
         e.kind === 'dataset' ? new Dataset(e.handle, e.path)
         : e.kind === 'datatype' ? new NamedDatatype(e.handle, e.path)
         : new Group(e.handle, e.path);
       yield [e.path, o];
+    }
+    if (failures.length) {
+      const list = failures.map((f) => `'${f.path}' (${f.code}: ${f.message})`).join('; ');
+      throw new H5Error(`${failures.length} object${failures.length > 1 ? 's' : ''} below '${this.path}' could not be read: ${list}`, {
+        code: failures[0]!.code,
+        errors: failures,
+      });
     }
   }
 
@@ -333,6 +369,11 @@ export class Group {
   toString(): string {
     return `<Group ${this.path}>`;
   }
+}
+
+/** Native failures are H5Errors; anything else (a TypeError) is wrapped so the code is always there. */
+function asH5Error(e: Error): H5Error {
+  return e instanceof H5Error ? e : new H5Error(e.message, { code: 'H5_ERROR' });
 }
 
 function checkPath(p: unknown): asserts p is string {

@@ -2,7 +2,7 @@
 export { File, type CreateOptions, type OpenOptions, type InMemoryOptions, type ImageOpenOptions } from './file.js';
 export {
   Group, type CreateDatasetOptions, type Compression, type CompressionName, type LinkInfo,
-  type CreateGroupOptions, type GetOptions, type LinkTarget, type WalkOptions,
+  type CreateGroupOptions, type GetOptions, type LinkTarget, type WalkOptions, type WalkFailure,
 } from './group.js';
 export {
   Dataset, type Selection, type ReadOptions, type WriteOptions, type ViewOptions, type FilterInfo,

@@ -5,7 +5,7 @@ import type { AttrReadValue } from '../attrs.js';
 import { libraryInfo } from '../runtime.js';
 import { INPUT_OPTIONS, parse } from './args.js';
 import { EXIT, formatBytes, Output, table } from './output.js';
-import { openInput, pipelineName, summarize, walkTree } from './tree.js';
+import { errorSummary, isUnsupported, openInput, pipelineName, summarize, walkTree, type ErrorSummary } from './tree.js';
 
 const USAGE = `Usage: h5vault info FILE [--untrusted] [--json] [--endpoint URL] [--region R]
 
@@ -13,7 +13,12 @@ File-level summary: size on disk, groups, datasets, logical and stored bytes,
 overall compression ratio, dtypes, filter pipelines, how many datasets can be
 viewed zero-copy, and the root attributes (model metadata and provenance;
 JSON strings are decoded). --untrusted: see 'h5vault ls --help'. FILE may be
-s3://bucket/key, read lazily (see 'h5vault ls --help').`;
+s3://bucket/key, read lazily (see 'h5vault ls --help').
+An object or attribute that cannot be read is listed with its error code
+and the rest is still summarised. Exit 0 when everything was read or only
+holds values of types h5vault cannot represent yet (H5_UNSUPPORTED_TYPE,
+listed), 1 when an object could not be read (damaged), 3 when the file
+cannot be opened.`;
 
 /** Attribute values for display: JSON-looking strings decoded, long arrays summarised. */
 export function attrForJson(v: AttrReadValue): unknown {
@@ -42,6 +47,10 @@ export function attrForHuman(v: AttrReadValue, max = 72): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
+function isFailure(v: unknown): v is { error: ErrorSummary } {
+  return typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && !Array.isArray(v) && 'error' in v;
+}
+
 function countBy(xs: string[]): Record<string, number> {
   const m: Record<string, number> = {};
   for (const x of xs) m[x] = (m[x] ?? 0) + 1;
@@ -60,15 +69,36 @@ export const command: Command = {
       let groups = 0;
       let links = 0;
       const datasets = [];
+      const errors: ({ path: string } & ErrorSummary)[] = [];
       for (const e of walkTree(f)) {
         if (e.kind === 'group') groups++;
         else if (e.kind === 'link') links++;
-        else datasets.push(summarize(e.obj));
+        else if (e.kind === 'error') errors.push({ path: e.path, ...e.error });
+        else {
+          try {
+            datasets.push(summarize(e.obj));
+          } catch (err) {
+            errors.push({ path: e.path, ...errorSummary(err) });
+          }
+        }
       }
       const logical = datasets.reduce((a, d) => a + d.byteLength, 0);
       const stored = datasets.reduce((a, d) => a + d.storageSize, 0);
-      const attrs: Record<string, AttrReadValue> = {};
-      for (const k of f.attrs.keys()) attrs[k] = f.attrs.get(k);
+      // One attribute h5vault cannot decode is reported in place of its value, never fatal.
+      const attrs: Record<string, AttrReadValue | { error: ErrorSummary }> = {};
+      try {
+        for (const k of f.attrs.keys()) {
+          try {
+            attrs[k] = f.attrs.get(k);
+          } catch (err) {
+            attrs[k] = { error: errorSummary(err) };
+            errors.push({ path: `/@${k}`, ...errorSummary(err) });
+          }
+        }
+      } catch (err) {
+        errors.push({ path: '/', ...errorSummary(err) });
+      }
+      const damaged = errors.some((e) => !isUnsupported(e.code));
       const info = {
         file,
         fileBytes: f.remote ? f.remote.size : statSync(file).size,
@@ -83,11 +113,12 @@ export const command: Command = {
         filters: countBy(datasets.map((d) => pipelineName(d.filters))),
         viewable: datasets.filter((d) => d.viewable === true).length,
         notViewable: countBy(datasets.filter((d) => d.viewable !== true).map((d) => String(d.viewable))),
-        attributes: Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, attrForJson(v)])),
+        attributes: Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, isFailure(v) ? v : attrForJson(v)])),
+        errors,
       };
       if (out.json) {
         out.emitJson(f.remote ? { ...info, remote: f.remote } : info);
-        return EXIT.OK;
+        return damaged ? EXIT.FAILURE : EXIT.OK;
       }
       const fmtCounts = (m: Record<string, number>) => Object.entries(m).map(([k, n]) => `${k} x${n}`).join(', ') || '-';
       const rows: [string, string][] = [
@@ -106,9 +137,17 @@ export const command: Command = {
         out.line(out.style('no root attributes (no model metadata or provenance recorded)', 'dim'));
       } else {
         out.line(out.style('root attributes (model metadata / provenance)', 'bold'));
-        out.line(table(['name', 'value'], keys.map((k) => [k, attrForHuman(attrs[k]!)]), ['l', 'l'], out));
+        out.line(table(['name', 'value'], keys.map((k) => {
+          const v = attrs[k]!;
+          return [k, isFailure(v) ? out.style(`(cannot read: ${v.error.code})`, 'yellow') : attrForHuman(v)];
+        }), ['l', 'l'], out));
       }
-      return EXIT.OK;
+      if (errors.length) {
+        out.line();
+        out.line(out.style(`could not read ${errors.length} object${errors.length > 1 ? 's or attributes' : ' or attribute'}`, 'bold'));
+        for (const e of errors) out.line(out.style(`  ${e.path}: [${e.code}] ${e.message}`, isUnsupported(e.code) ? 'yellow' : 'red'));
+      }
+      return damaged ? EXIT.FAILURE : EXIT.OK;
     } finally {
       f.close();
     }

@@ -17,7 +17,7 @@ import { INPUT_OPTIONS, parse, parseInteger, parseSize, str, UsageError } from '
 import { replaceAtomically } from './atomic.js';
 import { chunkShapeFor, type CodecConfig, datasetOptions } from './benchmark.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
-import { openInput, walkTree } from './tree.js';
+import { errorSummary, isUnsupported, openInput, walkTree } from './tree.js';
 import { INDEX_ATTR } from '../model/tensor-index.js';
 
 const USAGE = `Usage: h5vault repack IN OUT --compression none|gzip|lzf|lz4|szip [--shuffle]
@@ -29,11 +29,24 @@ groups, datasets and attributes. Uncompressed output is contiguous (so
 tensors can be viewed zero-copy); compressed output is chunked at about
 --chunk-bytes (default 1MiB). OUT is written to a temporary file, fsynced
 and renamed into place. An existing OUT (or OUT = IN) needs --force.
-Soft/external links and values of types h5vault cannot represent cannot be
-copied: repack stops with an error naming them.`;
+Datasets and attributes of types h5vault cannot represent yet
+(H5_UNSUPPORTED_TYPE) are left out with a warning each, listed as
+"skipped" in --json output. Soft/external links and objects that cannot be
+read cannot be copied: repack stops with an error naming them.`;
 
-/** Copies every attribute byte-for-byte (dtype, shape and raw values), not through JS numbers. */
-function copyAttrs(from: ObjHandle, to: ObjHandle, where: string, problems: string[]): void {
+/** What repack leaves out: a value of a type h5vault cannot represent yet, with the reason. */
+export interface RepackSkipped {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/**
+ * Copies every attribute byte-for-byte (dtype, shape and raw values), not
+ * through JS numbers. An attribute of a type h5vault cannot represent is
+ * skipped (recorded, warned); any other failure is a problem that stops the repack.
+ */
+function copyAttrs(from: ObjHandle, to: ObjHandle, where: string, problems: string[], skipped: RepackSkipped[], out: Output): void {
   for (const name of native.attrList(from)) {
     // The tensor index lists the old file's offsets: copied, it would be a
     // false claim about the new layout. Without it the model is walked.
@@ -43,7 +56,13 @@ function copyAttrs(from: ObjHandle, to: ObjHandle, where: string, problems: stri
       const data = Array.isArray(a.data) ? a.data : new Uint8Array(a.data);
       native.attrSet(to, name, a.dtype, a.scalar ? null : a.shape, data);
     } catch (e) {
-      problems.push(`attribute '${name}' of ${where}: ${(e as Error).message}`);
+      const err = errorSummary(e);
+      if (isUnsupported(err.code)) {
+        skipped.push({ path: `${where}@${name}`, ...err });
+        out.note(`warning: skipped attribute '${name}' of '${where}': [${err.code}] ${err.message}`);
+      } else {
+        problems.push(`attribute '${name}' of '${where}': ${err.message}`);
+      }
     }
   }
 }
@@ -92,6 +111,7 @@ export const command: Command = {
     const t0 = performance.now();
     const src = await openInput(input, values.untrusted);
     const problems: string[] = [];
+    const skipped: RepackSkipped[] = [];
     let tensors = 0;
     let logical = 0;
     try {
@@ -99,8 +119,8 @@ export const command: Command = {
       for (const e of entries) {
         if (e.kind === 'link') {
           problems.push(e.target === 'seen' ? `'${e.path}' is a second hard link to an object copied elsewhere` : `'${e.path}' is a ${e.link} link`);
-        } else if (e.kind === 'dataset' && e.obj.dtype === 'unsupported') {
-          problems.push(`dataset '${e.path}' has a type h5vault cannot represent`);
+        } else if (e.kind === 'error') {
+          problems.push(`'${e.path}' cannot be read: [${e.error.code}] ${e.error.message}`);
         }
       }
       if (problems.length) {
@@ -111,16 +131,26 @@ export const command: Command = {
       await replaceAtomically(resolve(output), async (tmp) => {
         const dst = File.create(tmp);
         try {
-          copyAttrs(src.handle, dst.handle, 'the root group', problems);
+          copyAttrs(src.handle, dst.handle, '/', problems, skipped, out);
           for (const e of entries) {
             if (e.kind === 'group') {
               const g: Group = dst.createGroup(e.path);
-              copyAttrs(e.obj.handle, g.handle, `group '${e.path}'`, problems);
+              copyAttrs(e.obj.handle, g.handle, e.path, problems, skipped, out);
             } else if (e.kind === 'dataset') {
               const ds: Dataset = e.obj;
               const dtype = ds.dtype;
               const shape = ds.shape;
-              const data = await ds.read();
+              let data;
+              try {
+                if (dtype === 'unsupported') throw new H5Error(`dataset '${e.path}' has a type h5vault cannot represent`, { code: 'H5_UNSUPPORTED_TYPE' });
+                data = await ds.read();
+              } catch (err) {
+                const s = errorSummary(err);
+                if (!isUnsupported(s.code)) throw err;
+                skipped.push({ path: e.path, ...s });
+                out.note(`warning: skipped dataset '${e.path}': [${s.code}] ${s.message}`);
+                continue;
+              }
               const opts: CreateDatasetOptions =
                 dtype === 'string'
                   ? { dtype, shape }
@@ -131,7 +161,7 @@ export const command: Command = {
               }
               const copy = dst.createDataset(e.path, opts);
               if (data.length > 0) await copy.write(data);
-              copyAttrs(ds.handle, copy.handle, `dataset '${e.path}'`, problems);
+              copyAttrs(ds.handle, copy.handle, e.path, problems, skipped, out);
               tensors++;
               logical += ds.byteLength;
               bar.update(logical, e.path);
@@ -165,12 +195,13 @@ export const command: Command = {
       outputBytes: outBytes,
       ratio: logical / outBytes,
       ms,
+      skipped,
     };
     if (out.json) {
       out.emitJson(result);
     } else {
       const pipeline = `${values.shuffle ? 'shuffle+' : ''}${compression}${level !== undefined ? `-${level}` : ''}${values.fletcher32 ? '+fletcher32' : ''}`;
-      out.line(`repacked ${tensors} datasets (${formatBytes(logical)}) with ${pipeline} in ${formatMs(ms)}`);
+      out.line(`repacked ${tensors} datasets (${formatBytes(logical)}) with ${pipeline} in ${formatMs(ms)}${skipped.length ? `; left out ${skipped.length} value${skipped.length > 1 ? 's' : ''} of types h5vault cannot represent yet (listed above)` : ''}`);
       out.line(`${inBytes === null ? '(in place)' : `${input}: ${formatBytes(inBytes)}`} -> ${output}: ${formatBytes(outBytes)} (ratio ${result.ratio.toFixed(2)}x)`);
     }
     return EXIT.OK;

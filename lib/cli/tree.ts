@@ -6,6 +6,7 @@
 import { native } from '../binding.js';
 import { File } from '../file.js';
 import { Dataset } from '../dataset.js';
+import { H5Error } from '../errors.js';
 import type { Group, LinkInfo } from '../group.js';
 import { isS3Url } from '../s3.js';
 import type { Values } from './args.js';
@@ -32,21 +33,55 @@ export type TreeEntry =
   | { kind: 'group'; path: string; name: string; depth: number; obj: Group }
   | { kind: 'dataset'; path: string; name: string; depth: number; obj: Dataset }
   /** A link that is not followed: soft, external, dangling, a named datatype, or a second hard link to an object already listed. */
-  | { kind: 'link'; path: string; name: string; depth: number; link: LinkInfo['link']; target: LinkInfo['kind'] | 'seen' };
+  | { kind: 'link'; path: string; name: string; depth: number; link: LinkInfo['link']; target: LinkInfo['kind'] | 'seen' }
+  /** An object (or a group's link table) that could not be read: listed with its typed error, and the walk goes on. */
+  | { kind: 'error'; path: string; name: string; depth: number; error: ErrorSummary };
+
+/** An error as the CLI reports it (JSON and text): the H5Error code, or the error's name for anything else. */
+export interface ErrorSummary {
+  code: string;
+  message: string;
+}
+
+export function errorSummary(e: unknown): ErrorSummary {
+  if (e instanceof H5Error) return { code: e.code, message: e.message };
+  if (e instanceof Error) return { code: e.name, message: e.message };
+  return { code: 'ERROR', message: String(e) };
+}
+
+/** Codes that mean "a valid value h5vault cannot represent yet", not damage: listed, never a failure. */
+export function isUnsupported(code: string): boolean {
+  return code === 'H5_UNSUPPORTED_TYPE';
+}
 
 function join(parent: string, name: string): string {
   return parent === '/' ? `/${name}` : `${parent}/${name}`;
 }
 
 export function* walkTree(root: Group, depth = 0, seen = new Set<string>([native.objIdentity(root.handle)])): Generator<TreeEntry> {
-  for (const l of root.links()) {
+  let links: LinkInfo[];
+  try {
+    links = root.links();
+  } catch (e) {
+    yield { kind: 'error', path: root.path, name: root.name, depth, error: errorSummary(e) };
+    return;
+  }
+  for (const l of links) {
     const path = join(root.path, l.name);
     if (l.link !== 'hard' || (l.kind !== 'group' && l.kind !== 'dataset')) {
       yield { kind: 'link', path, name: l.name, depth, link: l.link, target: l.kind };
       continue;
     }
-    const obj = root.get(l.name);
-    const id = native.objIdentity(obj.handle);
+    let obj: Dataset | Group;
+    let id: string;
+    try {
+      obj = root.get(l.name);
+      id = native.objIdentity(obj.handle);
+    } catch (e) {
+      // One object libhdf5 cannot open (a damaged header) must not hide its siblings.
+      yield { kind: 'error', path, name: l.name, depth, error: errorSummary(e) };
+      continue;
+    }
     if (seen.has(id)) {
       yield { kind: 'link', path, name: l.name, depth, link: 'hard', target: 'seen' };
       continue;

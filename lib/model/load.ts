@@ -202,18 +202,38 @@ interface Scanned {
   error?: unknown;
 }
 
-/** Numeric datasets of the file in name order (walk() visits depth-first in name order). */
+function isTensorDType(d: string): d is NumericDType {
+  return Object.hasOwn(ARRAY_TYPES, d);
+}
+
+/**
+ * Numeric datasets of the file in name order (walk() visits depth-first in
+ * name order). String datasets are text, not tensors, and are not loaded
+ * (docs/model-storage.md); a dataset of any other type is refused
+ * (H5_UNSUPPORTED_TYPE, naming it) rather than left out of the model unseen.
+ */
 function listTensors(file: File): Scanned[] {
   const out: Scanned[] = [];
+  const refused: string[] = [];
   for (const [p, obj] of file.walk()) {
     if (!(obj instanceof Dataset)) continue;
     const dtype = obj.dtype;
-    if (dtype === 'string' || dtype === 'unsupported') continue;
+    if (dtype === 'string') continue;
+    if (!isTensorDType(dtype)) {
+      refused.push(p);
+      continue;
+    }
     const sha = obj.attrs.has(TENSOR_SHA_ATTR) ? obj.attrs.get(TENSOR_SHA_ATTR) : null;
     out.push({
       name: p.slice(1), ds: obj, dtype, shape: obj.shape, bytes: obj.byteLength,
       expected: typeof sha === 'string' ? sha : null, actual: null, viewed: false,
     });
+  }
+  if (refused.length) {
+    throw new H5Error(
+      `'${file.filename}' holds dataset${refused.length > 1 ? 's' : ''} of a type h5vault cannot load as a tensor: ${refused.map((p) => `'${p}'`).join(', ')}; read ${refused.length > 1 ? 'them' : 'it'} with File instead`,
+      { code: 'H5_UNSUPPORTED_TYPE', datasets: refused },
+    );
   }
   return out;
 }

@@ -118,6 +118,14 @@ uint64_t chunk_decode_limit(hid_t dset) {
     int rank = H5Pget_chunk(dcpl, H5S_MAX_RANK, dims);
     int nf = H5Pget_nfilters(dcpl);
     uint64_t bytes = H5Tget_size(type);
+    // H5Dget_type gives variable-length types (strings, sequences, and any
+    // type holding one) their in-memory size: a char* (8 bytes) or hvl_t
+    // (16). In the file each such value is a global heap ID, 4-byte length +
+    // file address (up to 16 bytes) + 4-byte index: at most 24 bytes, so at
+    // most 3x the in-memory slot. Bounding by that keeps real chunks of
+    // variable-length data readable while still refusing bombs.
+    if (H5Tdetect_class(type, H5T_VLEN) > 0 || (H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) > 0))
+      bytes *= 3;
     bool ok = rank > 0 && nf >= 0 && bytes > 0;
     for (int i = 0; ok && i < rank; ++i) ok = !__builtin_mul_overflow(bytes, uint64_t(dims[i]), &bytes);
     if (ok) limit = std::min<uint64_t>(bytes + 4 * uint64_t(nf), kMaxChunkBytes);

@@ -39,7 +39,8 @@ class DecodeLimit {
 };
 
 // What one chunk of `dset` may decode to: its declared size (file type size x
-// chunk dimensions) plus 4 bytes per filter (a fletcher32 checksum applied
+// chunk dimensions; variable-length types at 3x their in-memory size, an
+// upper bound of their global heap IDs in the file) plus 4 bytes per filter (a fletcher32 checksum applied
 // before compression is part of the compressed payload). kMaxChunkBytes for
 // unchunked datasets (no filters run) or when the dataset cannot be described.
 uint64_t chunk_decode_limit(hid_t dset);

@@ -193,7 +193,13 @@ void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection&
   size_t esize = h5::dtype_size(info.type.dtype);
   out->bytes = static_cast<size_t>(n) * esize;
   if (out->bytes == 0) return;
-  out->data = std::malloc(out->bytes);
+  // Elements the file never stored (unallocated storage, or chunks never
+  // written, with fill time "never") are left untouched by libhdf5 and by the
+  // engine: they must read as 0, never as whatever this process's heap held.
+  // Only allocated contiguous/compact data is certain to overwrite every
+  // byte, and that (the zero-copy-sized tensor path) skips the zeroing pass.
+  const bool complete = info.allocated && info.layout != "chunked";
+  out->data = complete ? std::malloc(out->bytes) : std::calloc(1, out->bytes);
   if (!out->data) {
     *err = ErrorInfo::range_error("cannot allocate " + std::to_string(out->bytes) + " bytes for '" + obj->path + "'");
     return;
@@ -653,9 +659,13 @@ Napi::Value Prefetch(const Napi::CallbackInfo& info) {
   }, nullptr);
 }
 
-// groupWalk(g) -> [{ path, kind, handle, info? }] for every object below g
+// groupWalk(g) -> [{ path, kind, handle }] for every object below g
 // (H5Ovisit order), opened by address and, for datasets, described — one call
-// instead of a list + open + describe round trip per tensor.
+// instead of a list + open + describe round trip per tensor. An object that
+// cannot be opened or described is one { path, kind: 'error', error } entry
+// (an H5Error), and a traversal libhdf5 stops part-way (a corrupt link table)
+// ends with one for the group it was listing: the walk never fails whole for
+// one bad object, and no failure is silent.
 Napi::Value GroupWalk(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto g = unwrap_kind(info, 0, h5::ObjKind::Group);
@@ -664,34 +674,53 @@ Napi::Value GroupWalk(const Napi::CallbackInfo& info) {
   ErrorInfo err;
   JsOp op(env, g->file);
   std::vector<h5::VisitEntry> entries;
+  bool complete;
   {
     Lock lock;
-    if (!h5::visit_objects(g->id, &entries, &err)) throw_error(env, err);
+    complete = h5::visit_objects(g->id, &entries, &err);
   }
   Napi::Array out = Napi::Array::New(env);
   uint32_t k = 0;
+  auto failed = [&](const std::string& path, const ErrorInfo& e) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("path", path);
+    r.Set("kind", "error");
+    r.Set("error", make_error(env, e));
+    out.Set(k++, r);
+  };
   for (const auto& e : entries) {
     if (e.kind != h5::ObjKind::Group && e.kind != h5::ObjKind::Dataset &&
         !(datatypes && e.kind == h5::ObjKind::Datatype))
       continue;
+    const std::string path = h5::join_path(g->path, e.path);
     hid_t id;
     {
       Lock lock;
       id = h5::open_by_address(g->id, e.addr, &err);
     }
-    if (id < 0) throw_error(env, err);
-    auto o = std::make_shared<h5::ObjHandle>(g->file, id, e.kind, h5::join_path(g->path, e.path));
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("path", o->path);
-    r.Set("kind", h5::obj_kind_name(e.kind));
-    r.Set("handle", wrap_object(env, o));
+    if (id < 0) {
+      failed(path, err);
+      continue;
+    }
+    auto o = std::make_shared<h5::ObjHandle>(g->file, id, e.kind, path);
     if (e.kind == h5::ObjKind::Dataset) {
       // Describe now (cached natively for read-only files); JS asks for the
       // full description only if it needs it — building it is costly in napi.
       h5::DatasetInfo d;
-      if (!describe(o, &d, &err)) throw_error(env, err);
+      if (!describe(o, &d, &err)) {
+        failed(path, err);
+        continue;
+      }
     }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("path", o->path);
+    r.Set("kind", h5::obj_kind_name(e.kind));
+    r.Set("handle", wrap_object(env, o));
     out.Set(k++, r);
+  }
+  if (!complete) {
+    err.message = "listing stopped after " + std::to_string(entries.size()) + " objects: " + err.message;
+    failed(g->path, err);
   }
   return out;
 }

@@ -1,0 +1,77 @@
+/**
+ * The harness's canonical comparison itself: the JS value shapes h5vault
+ * returns today and the ones proposed for compound, enum, vlen, array,
+ * reference, opaque, bitfield and complex values reach the same canonical
+ * elements as h5py_dump.py writes for the same HDF5 values, and values that
+ * differ do not.
+ */
+import { describe, expect, it } from 'vitest';
+import { canonicalElems, stableStringify, type CanonValue, type Elem } from './harness.js';
+
+function same(v: unknown, cls: string, elems: Elem[]): boolean {
+  const ref: CanonValue = { shape: [elems.length], elems };
+  return stableStringify(canonicalElems(v, { cls, ref })) === stableStringify(elems);
+}
+
+describe('canonical comparison with h5py', () => {
+  it('numbers: NaN, infinities and -0 are compared by value and sign, large integers exactly', () => {
+    expect(same(new Float32Array([1.5, NaN, -0, Infinity]), 'float', [1.5, { $f: 'NaN' }, { $f: '-0' }, { $f: 'Infinity' }])).toBe(true);
+    expect(same(new Float64Array([0]), 'float', [{ $f: '-0' }])).toBe(false);
+    expect(same(new BigInt64Array([2n ** 60n, -3n]), 'integer', [{ $big: String(2n ** 60n) }, -3])).toBe(true);
+    expect(same(2n ** 60n + 1n, 'integer', [{ $big: String(2n ** 60n) }])).toBe(false);
+    expect(same(true, 'bool', [1])).toBe(true);
+  });
+
+  it('float16 bits are converted to their values', () => {
+    expect(same(new Uint16Array([0x3c00, 0xc000]), 'float', [1, -2])).toBe(true);
+  });
+
+  it('strings: text compared exactly, undecodable bytes kept as bytes', () => {
+    expect(same(['a', 'µ'], 'string-fixed', ['a', 'µ'])).toBe(true);
+    expect(same('a   ', 'string-fixed', ['a'])).toBe(false);
+    expect(same(new Uint8Array([0xb5, 0x6d]), 'string-fixed', [{ $bytes: 'b56d' }])).toBe(true);
+    expect(same('\ufffdm', 'string-fixed', [{ $bytes: 'b56d' }])).toBe(false);
+  });
+
+  it('a null dataspace is no elements, not an empty string', () => {
+    expect(same(undefined, 'integer', [])).toBe(true);
+    expect(same('', 'string-vlen', [])).toBe(false);
+  });
+
+  it('compound: column objects (struct of arrays) and arrays of records', () => {
+    const elems: Elem[] = [{ $c: { a: 1, b: 'x' } }, { $c: { a: 2, b: 'y' } }];
+    expect(same({ a: new Int32Array([1, 2]), b: ['x', 'y'] }, 'compound', elems)).toBe(true);
+    expect(same([{ a: 1, b: 'x' }, { a: 2, b: 'y' }], 'compound', elems)).toBe(true);
+    expect(same({ a: new Int32Array([1, 3]), b: ['x', 'y'] }, 'compound', elems)).toBe(false);
+    // nested compound column
+    expect(same({ p: { x: new Float64Array([0.5]) } }, 'compound', [{ $c: { p: { $c: { x: 0.5 } } } }])).toBe(true);
+  });
+
+  it('complex: interleaved re/im pairs or {r, i} columns', () => {
+    const elems: Elem[] = [{ $c: { r: 1, i: -1 } }, { $c: { r: 0.5, i: 2 } }];
+    expect(same(new Float64Array([1, -1, 0.5, 2]), 'complex', elems)).toBe(true);
+    expect(same({ r: new Float64Array([1, 0.5]), i: new Float64Array([-1, 2]) }, 'complex', elems)).toBe(true);
+    expect(same(new Float64Array([1, -1, 2, 0.5]), 'complex', elems)).toBe(false);
+  });
+
+  it('vlen sequences: an array of typed arrays', () => {
+    expect(same([new Int32Array([1, 2]), new Int32Array([])], 'vlen', [[1, 2], []])).toBe(true);
+    expect(same([new Int32Array([1]), new Int32Array([])], 'vlen', [[1, 2], []])).toBe(false);
+  });
+
+  it('array types: a trailing dimension, flattened', () => {
+    expect(same(new Float32Array([1, 2, 3, 4]), 'array', [1, 2, 3, 4])).toBe(true);
+  });
+
+  it('references: resolved paths; region references by their object', () => {
+    expect(same([{ path: '/a' }, { path: null }], 'reference', [{ $ref: '/a' }, { $ref: null }])).toBe(true);
+    expect(same([{ path: '/b', selection: {} }], 'reference', [{ $region: '/b' }])).toBe(true);
+    expect(same([{ path: '/b' }], 'reference', [{ $ref: '/a' }])).toBe(false);
+  });
+
+  it('opaque and bitfield bytes: split per element; bitfields as little-endian integers', () => {
+    expect(same(new Uint8Array([1, 2, 3, 4]), 'opaque', [{ $bytes: '0102' }, { $bytes: '0304' }])).toBe(true);
+    expect(same(new Uint8Array([1, 2, 3, 4]), 'bitfield', [0x0201, 0x0403])).toBe(true);
+    expect(same(new Uint8Array([5, 6]), 'bitfield', [5, 6])).toBe(true);
+  });
+});

@@ -1,0 +1,424 @@
+/**
+ * The conformance harness: reads every dataset and attribute of an HDF5 file
+ * with h5vault and with h5py (h5py_dump.py, a python3 subprocess), brings
+ * both to one canonical form and tallies each value as
+ *
+ *   match       same shape and the same elements, bit for bit (NaN = NaN, -0 != 0)
+ *   refused     h5vault threw an H5Error: a typed refusal, counted by code
+ *   mismatch    h5vault returned something else than h5py: the worst outcome
+ *   untyped     h5vault threw something that is not an H5Error (a bug)
+ *   excluded    h5py cannot read it either, or it is over the size limit
+ *
+ * by HDF5 type class. The canonical element form is documented in
+ * h5py_dump.py; `canonical()` below rebuilds it from h5vault's JS values.
+ * JS value shapes are matched structurally, not by h5vault version, so new
+ * shapes for compound, enum, vlen, array, reference and opaque values are
+ * compared as soon as h5vault returns them: extend CLASS_ADAPTERS (by type
+ * class) or canonicalElems (by JS shape) when a value shape is not covered.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Dataset, File, Group, H5Error, halfToNumber } from '../../lib/index.js';
+
+export const PYTHON = process.env.H5VAULT_PYTHON ?? '/usr/bin/python3';
+const PLUGIN_PATH = '/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins';
+const DUMP = fileURLToPath(new URL('./h5py_dump.py', import.meta.url));
+/** Values with more elements than this are excluded (both sides hold them as JSON). */
+export const MAX_ELEMENTS = 1 << 22;
+
+export type Elem =
+  | number
+  | string
+  | Elem[]
+  | { $f: string }
+  | { $big: string }
+  | { $bytes: string }
+  | { $ref: string | null }
+  | { $region: string | null }
+  | { $c: Record<string, Elem> };
+
+export interface CanonValue {
+  /** Dataspace shape as numpy sees the value (array-type dims trailing); null: null dataspace. */
+  shape: number[] | null;
+  elems: Elem[];
+}
+
+export interface PyEntry {
+  kind: 'dataset' | 'attribute';
+  path: string;
+  object: 'group' | 'dataset' | 'datatype';
+  name?: string;
+  class: string;
+  /** The dataspace shape (without array-type dims); null: null dataspace. */
+  shape?: number[] | null;
+  value?: CanonValue;
+  h5pyError?: string;
+  skipped?: string;
+}
+
+export interface PyDump {
+  file: string;
+  h5py: string;
+  hdf5: string;
+  entries: PyEntry[];
+}
+
+export type Outcome = 'match' | 'refused' | 'mismatch' | 'untyped' | 'excluded';
+
+export interface Result {
+  /** 'dataset /a/b', 'attribute /a/b@name', or 'walk /' for the object listing. */
+  key: string;
+  kind: 'dataset' | 'attribute' | 'walk';
+  class: string;
+  outcome: Outcome;
+  /** H5Error code (refused), error name (untyped), or why it was excluded. */
+  code?: string;
+  /** What differed (mismatch) or the error message. */
+  detail?: string;
+}
+
+export interface FileResult {
+  file: string;
+  /** h5py could not open it (not HDF5, HDF4, a Git LFS pointer, ...): not part of the tally. */
+  h5pyFailed?: string;
+  results: Result[];
+}
+
+/** The committed corpus and its expected outcomes. */
+export const CORPUS = fileURLToPath(new URL('../fixtures/conformance', import.meta.url));
+export const EXPECTED = fileURLToPath(new URL('./expected.json', import.meta.url));
+const HDF5_NAME = /\.(h5|hdf5|he5|hdf|nc|nc4|nxs|mat|h5ad|keras|nwb|cdf)$/i;
+
+export function corpusFiles(paths: string[]): string[] {
+  const out: string[] = [];
+  const visit = (p: string): void => {
+    if (statSync(p).isDirectory()) for (const n of readdirSync(p).sort()) visit(join(p, n));
+    else if (HDF5_NAME.test(p)) out.push(p);
+  };
+  for (const p of paths) visit(p);
+  return out;
+}
+
+export type Dumped = { dump: PyDump } | { error: string };
+
+/**
+ * h5py's reading of each file (one python3 process for all of them, in
+ * batches: starting h5py costs about a second), or why h5py cannot open it.
+ */
+export function h5pyDumpMany(files: string[], maxElements = MAX_ELEMENTS, batch = 16): Map<string, Dumped> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (existsSync(PLUGIN_PATH)) env.HDF5_PLUGIN_PATH ??= PLUGIN_PATH;
+  const out = new Map<string, Dumped>();
+  for (let i = 0; i < files.length; i += batch) {
+    const part = files.slice(i, i + batch);
+    let stdout = '';
+    let failure = '';
+    try {
+      stdout = execFileSync(PYTHON, [DUMP, String(maxElements), ...part], { encoding: 'utf8', env, maxBuffer: 1 << 30, timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      // A crash or timeout inside h5py: the files dumped before it keep their results.
+      const err = e as { stdout?: string; stderr?: string; message: string };
+      stdout = err.stdout ?? '';
+      failure = (err.stderr ?? err.message).trim().split('\n').pop() ?? err.message;
+    }
+    for (const line of stdout.split('\n')) {
+      if (!line) continue;
+      const doc = JSON.parse(line) as PyDump & { error?: string };
+      out.set(doc.file, doc.error !== undefined ? { error: doc.error } : { dump: doc });
+    }
+    // Files after a crash are retried one by one, so one bad file costs only itself.
+    const missing = part.filter((f) => !out.has(f));
+    if (missing.length && batch > 1) for (const [f, d] of h5pyDumpMany(missing, maxElements, 1)) out.set(f, d);
+    else for (const f of missing) out.set(f, { error: `h5py_dump failed: ${failure || 'no output'}` });
+  }
+  return out;
+}
+
+export function h5pyDump(file: string, maxElements = MAX_ELEMENTS): Dumped {
+  return h5pyDumpMany([file], maxElements, 1).get(file)!;
+}
+
+// ---------------------------------------------------------------------------
+// Canonical form of h5vault's values
+
+function canonFloat(x: number): Elem {
+  if (Number.isNaN(x)) return { $f: 'NaN' };
+  if (x === Infinity) return { $f: 'Infinity' };
+  if (x === -Infinity) return { $f: '-Infinity' };
+  if (Object.is(x, -0)) return { $f: '-0' };
+  return x;
+}
+
+function canonInt(x: number | bigint): Elem {
+  if (typeof x === 'bigint') return x >= -(2n ** 53n - 1n) && x <= 2n ** 53n - 1n ? Number(x) : { $big: x.toString() };
+  return Number.isSafeInteger(x) ? x : canonFloat(x);
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+/** UTF-8 bytes as a string when valid, else as {$bytes} (what h5py_dump does with bytes). */
+function canonBytes(b: Uint8Array): Elem {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(b);
+  } catch {
+    return { $bytes: hex(b) };
+  }
+}
+
+function isFloatClass(cls: string): boolean {
+  return cls === 'float' || cls.startsWith('float-');
+}
+
+function scalarElem(v: number | bigint | boolean, cls: string): Elem {
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'bigint') return canonInt(v);
+  return isFloatClass(cls) ? canonFloat(v) : canonInt(v);
+}
+
+type Ctx = { cls: string; ref: CanonValue; elemBytes?: number };
+
+/**
+ * Class-specific readings of a JS value, tried before the generic shapes:
+ * where one JS shape means different things for different type classes.
+ * Return undefined to fall through to canonicalElems.
+ */
+export const CLASS_ADAPTERS: Record<string, (v: unknown, ctx: Ctx) => Elem[] | undefined> = {
+  // float16 arrives as Uint16Array of raw bits.
+  float: (v) => (v instanceof Uint16Array ? Array.from(v, (h) => canonFloat(halfToNumber(h))) : undefined),
+  // Opaque (and bitfield, if returned as bytes): one {$bytes} per element, or
+  // for bitfields the little-endian unsigned value h5py gives.
+  opaque: (v, ctx) => (v instanceof Uint8Array ? splitBytes(v, ctx.ref.elems.length).map((b) => ({ $bytes: hex(b) })) : undefined),
+  bitfield: (v, ctx) => {
+    if (!(v instanceof Uint8Array) || ctx.ref.elems.length === 0 || v.length === ctx.ref.elems.length) return undefined;
+    return splitBytes(v, ctx.ref.elems.length).map((b) => canonInt(b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n)));
+  },
+  // Complex pairs: an interleaved float array -> {r, i} records.
+  complex: (v) => {
+    if (!(v instanceof Float32Array || v instanceof Float64Array)) return undefined;
+    const out: Elem[] = [];
+    for (let i = 0; i + 1 < v.length; i += 2) out.push({ $c: { r: canonFloat(v[i]!), i: canonFloat(v[i + 1]!) } });
+    return out;
+  },
+};
+
+function splitBytes(b: Uint8Array, n: number): Uint8Array[] {
+  if (n === 0) return [];
+  const size = b.length / n;
+  if (!Number.isInteger(size)) return [b];
+  return Array.from({ length: n }, (_, i) => b.subarray(i * size, (i + 1) * size));
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/**
+ * h5vault's value as a flat list of canonical elements, by JS shape:
+ * scalars, typed arrays, strings, arrays of any of these (vlen sequences,
+ * records), column objects (compound: { field: column }) and reference
+ * objects ({ path } / { path, selection }).
+ */
+export function canonicalElems(v: unknown, ctx: Ctx): Elem[] {
+  const adapted = CLASS_ADAPTERS[ctx.cls]?.(v, ctx);
+  if (adapted) return adapted;
+  if (v === undefined || v === null) return [];
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return [scalarElem(v, ctx.cls)];
+  if (typeof v === 'string') return [v];
+  if (v instanceof Uint8Array && (ctx.cls.startsWith('string') || ctx.cls === 'opaque')) return [canonBytes(v)];
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
+    const a = v as unknown as ArrayLike<number | bigint>;
+    return Array.from(a, (x) => scalarElem(x, ctx.cls));
+  }
+  if (Array.isArray(v)) {
+    // Elements that are themselves sequences (vlen) stay nested; records and
+    // references become one element each.
+    const sample = ctx.ref.elems[0];
+    if (Array.isArray(sample)) return v.map((x) => canonicalElems(x, { ...ctx, cls: innerClass(ctx.cls) }) as Elem);
+    // Records (and reference objects) are read against their own element.
+    return v.flatMap((x, i) => canonicalElems(x, isPlainObject(x) ? { ...ctx, ref: { shape: [1], elems: [ctx.ref.elems[i] ?? null] as Elem[] } } : ctx));
+  }
+  if (isPlainObject(v)) {
+    if ('path' in v && (ctx.cls === 'reference' || 'selection' in v)) {
+      const path = (v.path ?? null) as string | null;
+      return ['selection' in v || 'region' in v ? { $region: path } : { $ref: path }];
+    }
+    // Compound, column-wise: { field: column } -> one {$c} record per element.
+    const fields = Object.keys(v);
+    const n = ctx.ref.elems.length;
+    const cols = fields.map((k) => {
+      const sub = subRef(ctx.ref, k);
+      return canonicalElems(v[k], { cls: sub.cls, ref: sub.value });
+    });
+    // A compound scalar given as one record object
+    if (n === 1 && cols.every((c) => c.length === 1)) return [{ $c: Object.fromEntries(fields.map((k, i) => [k, cols[i]![0]!])) }];
+    return Array.from({ length: n }, (_, i) => ({ $c: Object.fromEntries(fields.map((k, j) => [k, cols[j]![i] ?? null])) }) as Elem);
+  }
+  return [String(v)];
+}
+
+function innerClass(cls: string): string {
+  return cls === 'vlen' ? 'vlen-inner' : cls;
+}
+
+/** The reference column of one compound field: its elements and a class guessed from them. */
+function subRef(ref: CanonValue, field: string): { cls: string; value: CanonValue } {
+  const elems = ref.elems.map((e) => (isPlainObject(e) && '$c' in e ? ((e as { $c: Record<string, Elem> }).$c[field] ?? null) : null)) as Elem[];
+  const first = elems.find((e) => e !== null);
+  const cls = typeof first === 'number' ? (elems.some((e) => typeof e === 'number' && !Number.isInteger(e)) || isF(elems) ? 'float' : 'integer')
+    : typeof first === 'string' ? 'string-fixed' : isPlainObject(first) && '$c' in first ? 'compound' : isPlainObject(first) && '$bytes' in first ? 'opaque' : 'compound-field';
+  return { cls, value: { shape: [elems.length], elems } };
+}
+
+function isF(elems: Elem[]): boolean {
+  return elems.some((e) => isPlainObject(e) && '$f' in e);
+}
+
+/** JSON with sorted object keys: canonical text for comparison. */
+export function stableStringify(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  if (isPlainObject(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableStringify(v[k])}`).join(',')}}`;
+  return JSON.stringify(v) ?? 'undefined';
+}
+
+function firstDifference(a: Elem[], b: Elem[]): string {
+  if (a.length !== b.length) return `${a.length} elements, h5py has ${b.length}`;
+  for (let i = 0; i < a.length; i++) {
+    const x = stableStringify(a[i]);
+    const y = stableStringify(b[i]);
+    if (x !== y) return `element ${i}: h5vault ${x.slice(0, 120)}, h5py ${y.slice(0, 120)}`;
+  }
+  return 'same elements';
+}
+
+// ---------------------------------------------------------------------------
+// Running one file
+
+function failure(e: unknown): { outcome: 'refused' | 'untyped'; code: string; detail: string } {
+  if (e instanceof H5Error) return { outcome: 'refused', code: e.code, detail: e.message };
+  const err = e as Error;
+  return { outcome: 'untyped', code: err?.name ?? typeof e, detail: err?.message ?? String(e) };
+}
+
+function compare(key: string, kind: Result['kind'], p: PyEntry, got: unknown, shape: number[] | null | undefined): Result {
+  const ref = p.value!;
+  let elems: Elem[];
+  try {
+    elems = canonicalElems(got, { cls: p.class, ref });
+  } catch (e) {
+    return { key, kind, class: p.class, outcome: 'untyped', code: 'HarnessError', detail: `cannot canonicalise h5vault's value: ${(e as Error).message}` };
+  }
+  if (shape !== undefined && p.shape !== undefined && stableStringify(shape) !== stableStringify(p.shape)) {
+    return { key, kind, class: p.class, outcome: 'mismatch', detail: `shape ${stableStringify(shape)}, h5py ${stableStringify(p.shape)}` };
+  }
+  if (stableStringify(elems) !== stableStringify(ref.elems)) {
+    return { key, kind, class: p.class, outcome: 'mismatch', detail: firstDifference(elems, ref.elems) };
+  }
+  return { key, kind, class: p.class, outcome: 'match' };
+}
+
+function entryKey(p: PyEntry): string {
+  return p.kind === 'dataset' ? `dataset ${p.path}` : `attribute ${p.path}@${p.name}`;
+}
+
+/** Compares every dataset and attribute h5py reads in `file` with h5vault's reading. */
+export async function runFile(file: string, dumped?: Dumped): Promise<FileResult> {
+  const py = dumped ?? h5pyDump(file);
+  if ('error' in py) return { file, h5pyFailed: py.error, results: [] };
+  const results: Result[] = [];
+  let f: File;
+  try {
+    f = File.open(file);
+  } catch (e) {
+    const fail = failure(e);
+    for (const p of py.dump.entries) results.push({ key: entryKey(p), kind: p.kind, class: p.class, ...fail });
+    return { file, results };
+  }
+  try {
+    // The object listing: h5vault's walk must list the datasets h5py visits.
+    const pyDatasets = py.dump.entries.filter((p) => p.kind === 'dataset').map((p) => p.path).sort();
+    try {
+      const ours: string[] = [];
+      for (const [path, o] of f.walk()) if (o instanceof Dataset) ours.push(path);
+      ours.sort();
+      const same = stableStringify(ours) === stableStringify(pyDatasets);
+      results.push(same
+        ? { key: 'walk /', kind: 'walk', class: 'structure', outcome: 'match' }
+        : { key: 'walk /', kind: 'walk', class: 'structure', outcome: 'mismatch', detail: `walk() lists [${ours.filter((x) => !pyDatasets.includes(x)).join(', ')}] extra, [${pyDatasets.filter((x) => !ours.includes(x)).join(', ')}] missing` });
+    } catch (e) {
+      results.push({ key: 'walk /', kind: 'walk', class: 'structure', ...failure(e) });
+    }
+    for (const p of py.dump.entries) {
+      const key = entryKey(p);
+      if (p.h5pyError !== undefined || p.skipped !== undefined) {
+        results.push({ key, kind: p.kind, class: p.class, outcome: 'excluded', code: p.h5pyError !== undefined ? 'h5py-error' : 'too-large', detail: p.h5pyError ?? p.skipped });
+        continue;
+      }
+      try {
+        if (p.kind === 'dataset') {
+          const ds = f.dataset(p.path);
+          const value = await ds.read();
+          results.push(compare(key, p.kind, p, value, p.shape === null ? undefined : ds.shape));
+        } else {
+          const owner: Group | Dataset = p.path === '/' ? f : f.get(p.path);
+          results.push(compare(key, p.kind, p, owner.attrs.get(p.name!), undefined));
+        }
+      } catch (e) {
+        results.push({ key, kind: p.kind, class: p.class, ...failure(e) });
+      }
+    }
+  } finally {
+    f.close();
+  }
+  return { file, results };
+}
+
+// ---------------------------------------------------------------------------
+// Tallies
+
+export type Tally = Record<string, Record<Outcome, number>>;
+
+export function tally(files: FileResult[], by: (r: Result) => string = (r) => r.class): Tally {
+  const t: Tally = {};
+  for (const fr of files) {
+    for (const r of fr.results) {
+      const k = by(r);
+      t[k] ??= { match: 0, refused: 0, mismatch: 0, untyped: 0, excluded: 0 };
+      t[k][r.outcome]++;
+    }
+  }
+  return Object.fromEntries(Object.entries(t).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Refusals by class and H5Error code: 'compound H5_UNSUPPORTED_TYPE' -> n. */
+export function refusals(files: FileResult[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const fr of files) for (const r of fr.results) if (r.outcome === 'refused') out[`${r.class} ${r.code}`] = (out[`${r.class} ${r.code}`] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** A markdown table of a tally, with a total row. */
+export function tallyTable(t: Tally, label = 'type class'): string {
+  const cols: Outcome[] = ['match', 'refused', 'mismatch', 'untyped', 'excluded'];
+  const total = { match: 0, refused: 0, mismatch: 0, untyped: 0, excluded: 0 };
+  const rows = Object.entries(t).map(([k, v]) => {
+    for (const c of cols) total[c] += v[c];
+    return `| ${k} | ${cols.map((c) => v[c]).join(' | ')} |`;
+  });
+  return [`| ${label} | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`, ...rows, `| **total** | ${cols.map((c) => `**${total[c]}**`).join(' | ')} |`].join('\n');
+}
+
+/** The per-value outcomes the expected-tally file records: 'match' or 'refused CODE'. */
+export function expectations(files: FileResult[], base: (file: string) => string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const fr of files) {
+    const m: Record<string, string> = {};
+    if (fr.h5pyFailed !== undefined) m['(file)'] = 'not HDF5';
+    for (const r of fr.results) m[r.key] = r.outcome === 'refused' ? `refused ${r.code}` : r.outcome === 'excluded' ? `excluded ${r.code}` : r.outcome;
+    out[base(fr.file)] = m;
+  }
+  return out;
+}
