@@ -162,6 +162,8 @@ export interface CompareOptions {
 export async function compare(o: CompareOptions): Promise<CompareReport> {
   const machine = machineInfo();
   const notes: string[] = [];
+  // --dir names where the work files go; a directory that does not exist yet is created.
+  mkdirSync(o.dir, { recursive: true });
   const work = mkdtempSync(join(o.dir, 'h5vault-compare-'));
   const rows = Math.max(1, Math.floor(o.size / (COLS * 4)));
   const shape = [rows, COLS];
