@@ -22,6 +22,7 @@
         "native/codecs/deflate.cc",
         "native/codecs/shuffle.cc",
         "native/codecs/fletcher32.cc",
+        "native/codecs/szip.cc",
         "native/filters/lzf_filter.cc",
         "native/filters/lz4_filter.cc",
         "native/filters/register.cc",

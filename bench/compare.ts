@@ -41,6 +41,9 @@ export interface Timing {
   ms: number;
   /** Logical MB (10^6 bytes) per second at the median. */
   mbps: number;
+  /** MB/s of the slowest and the fastest run. */
+  mbpsMin?: number;
+  mbpsMax?: number;
   runs: number[];
 }
 
@@ -57,6 +60,13 @@ export interface CaseResult {
   peers: Partial<Record<Peer, Timing | { error: string }>>;
   /** h5vault throughput / peer throughput (> 1: h5vault faster). */
   ratios: Partial<Record<Exclude<Peer, 'h5vault'>, number>>;
+  /**
+   * Main cases: the peers run interleaved (round r = one run of each), and
+   * this is min / median / max over the rounds of h5py's time ÷ h5vault's
+   * time in the same round, the ratio's spread with the load of each moment
+   * shared by both sides.
+   */
+  roundRatios?: { min: number; median: number; max: number; rounds: number[] };
 }
 
 export interface EventLoopResult {
@@ -129,7 +139,38 @@ function timing(r: JobResult, bytes: number, expectSha?: string): Timing | { err
     return { error: `wrong data (SHA-256 ${r.sha256?.slice(0, 8)}… ≠ source ${expectSha.slice(0, 8)}…)${r.note ? `; ${r.note}` : ''}` };
   }
   const ms = median(r.ms);
-  return { ms, mbps: bytes / 1e6 / (ms / 1000), runs: r.ms.map((x) => Math.round(x * 1000) / 1000) };
+  const rate = (x: number) => bytes / 1e6 / (x / 1000);
+  return { ms, mbps: rate(ms), mbpsMin: rate(Math.max(...r.ms)), mbpsMax: rate(Math.min(...r.ms)), runs: r.ms.map((x) => Math.round(x * 1000) / 1000) };
+}
+
+/**
+ * Runs each peer's one-run job in turn, `runs` rounds, and merges each peer's
+ * runs: a load spike then hits every peer in that round instead of all runs
+ * of one peer. Every peer still warms up (untimed) in each call.
+ */
+async function interleave(runs: number, peers: Record<string, (() => Promise<JobResult> | JobResult) | undefined>): Promise<Record<string, JobResult>> {
+  const acc: Record<string, JobResult[]> = {};
+  for (let r = 0; r < runs; r++) {
+    for (const [name, fn] of Object.entries(peers)) {
+      if (!fn) continue;
+      (acc[name] ??= []).push(await fn());
+    }
+  }
+  const out: Record<string, JobResult> = {};
+  for (const [name, rs] of Object.entries(acc)) {
+    const bad = rs.find((x) => x.error || !x.ms?.length);
+    const shas = new Set(rs.map((x) => x.sha256));
+    out[name] = bad ?? { ...rs[0]!, ms: rs.flatMap((x) => x.ms!), sha256: shas.size === 1 ? rs[0]!.sha256 : `differs between runs (${[...shas].join(', ')})` };
+  }
+  return out;
+}
+
+function roundRatios(peers: CaseResult['peers']): CaseResult['roundRatios'] {
+  const a = peers.h5vault;
+  const b = peers.h5py;
+  if (!a || !b || 'error' in a || 'error' in b || a.runs.length !== b.runs.length) return undefined;
+  const rounds = a.runs.map((x, i) => Math.round((b.runs[i]! / x) * 1000) / 1000);
+  return { min: Math.min(...rounds), median: median([...rounds]), max: Math.max(...rounds), rounds };
 }
 
 function ratiosOf(peers: CaseResult['peers']): CaseResult['ratios'] {
@@ -162,6 +203,8 @@ export interface CompareOptions {
 export async function compare(o: CompareOptions): Promise<CompareReport> {
   const machine = machineInfo();
   const notes: string[] = [];
+  // --dir names where the work files go; a directory that does not exist yet is created.
+  mkdirSync(o.dir, { recursive: true });
   const work = mkdtempSync(join(o.dir, 'h5vault-compare-'));
   const rows = Math.max(1, Math.floor(o.size / (COLS * 4)));
   const shape = [rows, COLS];
@@ -201,11 +244,14 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
       const path = ensureFile(c, cb);
       log(`read ${id}`);
       const peers: CaseResult['peers'] = {};
-      peers.h5vault = timing(await timeRead(path, 'data', o.runs), bytes, srcSha);
-      if (o.serial) peers['h5vault-serial'] = timing(h5vaultSerial(work, [{ op: 'read', path, dataset: 'data', runs: o.runs }])[0]!, bytes, srcSha);
-      peers.h5py = timing(h5py([{ op: 'read', path, dataset: 'data', runs: o.runs }])[0]!, bytes, srcSha);
-      peers.h5wasm = timing(await timeReadH5wasm(path, 'data', o.runs), bytes, srcSha);
-      return { id, kind: 'read', group, codec: c.codec, chunkBytes: cb, bytes, target, peers, ratios: ratiosOf(peers) };
+      const got = await interleave(o.runs, {
+        h5vault: () => timeRead(path, 'data', 1),
+        'h5vault-serial': o.serial ? () => h5vaultSerial(work, [{ op: 'read', path, dataset: 'data', runs: 1 }])[0]! : undefined,
+        h5py: () => h5py([{ op: 'read', path, dataset: 'data', runs: 1 }])[0]!,
+        h5wasm: () => timeReadH5wasm(path, 'data', 1),
+      });
+      for (const [name, r] of Object.entries(got)) peers[name as Peer] = timing(r, bytes, srcSha);
+      return { id, kind: 'read', group, codec: c.codec, chunkBytes: cb, bytes, target, peers, ratios: ratiosOf(peers), roundRatios: roundRatios(peers) };
     };
 
     const MiB = 1 << 20;
@@ -221,16 +267,18 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
       const spec: FilterSpec = { compression: c.compression, level: c.level, shuffle: c.shuffle, chunks: chunksFor(MiB) };
       const mine = join(work, `w-h5vault-${c.compression}.h5`);
       const peers: CaseResult['peers'] = {};
-      peers.h5vault = timing(await timeWrite(mine, data, shape, spec, o.runs), bytes);
-      if (o.serial) {
-        peers['h5vault-serial'] = timing(
-          h5vaultSerial(work, [{ op: 'write', path: join(work, `w-serial-${c.compression}.h5`), src, shape, runs: o.runs, ...spec }])[0]!, bytes);
-      }
-      peers.h5py = timing(h5py([{ op: 'write', path: join(work, `w-h5py-${c.compression}.h5`), src, shape, runs: o.runs, ...spec }])[0]!, bytes);
+      const got = await interleave(o.runs, {
+        h5vault: () => timeWrite(mine, data, shape, spec, 1),
+        'h5vault-serial': o.serial
+          ? () => h5vaultSerial(work, [{ op: 'write', path: join(work, `w-serial-${c.compression}.h5`), src, shape, runs: 1, ...spec }])[0]!
+          : undefined,
+        h5py: () => h5py([{ op: 'write', path: join(work, `w-h5py-${c.compression}.h5`), src, shape, runs: 1, ...spec }])[0]!,
+      });
+      for (const [name, r] of Object.entries(got)) peers[name as Peer] = timing(r, bytes);
       // The file h5vault wrote must read back bit-exactly in h5py, or its speed means nothing.
       const check = h5py([{ op: 'sha256', path: mine, dataset: 'data' }])[0]!;
       if (check.sha256 !== srcSha) peers.h5vault = { error: `h5py reads different data from h5vault's file (${check.error ?? check.sha256})` };
-      cases.push({ id, kind: 'write', group: 'main', codec: c.codec, chunkBytes: MiB, bytes, target, peers, ratios: ratiosOf(peers) });
+      cases.push({ id, kind: 'write', group: 'main', codec: c.codec, chunkBytes: MiB, bytes, target, peers, ratios: ratiosOf(peers), roundRatios: roundRatios(peers) });
     }
 
     // Thread scaling (h5vault only): the engine's per-call thread count.
@@ -344,8 +392,12 @@ export function renderMarkdown(r: CompareReport): string {
       footnotes.push(`${where}: ${t.error}`);
       return `✗ [e${footnotes.length}]`;
     }
-    return t.mbps.toFixed(0);
+    return t.mbpsMin !== undefined && t.mbpsMax !== undefined && t.runs.length > 1
+      ? `${t.mbps.toFixed(0)} (${t.mbpsMin.toFixed(0)}–${t.mbpsMax.toFixed(0)})`
+      : t.mbps.toFixed(0);
   };
+  const fmtRounds = (c: CaseResult) =>
+    c.roundRatios ? `${c.roundRatios.min.toFixed(2)}–${c.roundRatios.max.toFixed(2)}× (median ${c.roundRatios.median.toFixed(2)}×)` : '–';
   L.push(`Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with:`, '', '```', r.command, '```', '');
   L.push(
     `Machine: ${m.cpu}, ${m.cores} cores, ${formatBytes(m.memoryBytes)} RAM, ${m.platform}; load average ${m.loadavg.join(' / ')} (1/5/15 min) at the start, ` +
@@ -353,7 +405,7 @@ export function renderMarkdown(r: CompareReport): string {
     '',
     `Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}; Node ${m.node}; h5vault engine pool ${m.engineThreads} threads.`,
     '',
-    `Data: ${formatBytes(r.size)} float32 ~ N(0, 0.02) (seeded), shape [${r.shape.join(', ')}]. Each figure is the median of ${r.runs} timed runs after one untimed warm-up (warm page cache); ` +
+    `Data: ${formatBytes(r.size)} float32 ~ N(0, 0.02) (seeded), shape [${r.shape.join(', ')}]. Each figure is the median of ${r.runs} timed runs, each after an untimed warm-up (warm page cache), the peers interleaved run by run in the main table; ` +
       'MB/s = 10^6 logical bytes per second. "×" columns are h5vault\'s speed divided by the peer\'s (above 1: h5vault is faster). ' +
       'Read files are written by h5py; every read by every library is checked against the source SHA-256, and h5vault\'s written files are read back by h5py.',
     '',
@@ -361,12 +413,13 @@ export function renderMarkdown(r: CompareReport): string {
   const main = r.cases.filter((c) => c.group === 'main');
   const hasSerial = r.cases.some((c) => c.peers['h5vault-serial']);
   L.push('#### vs h5py and h5wasm (1 MiB chunks)', '');
-  L.push(`| case | h5vault MB/s |${hasSerial ? ' h5vault serial¹ MB/s |' : ''} h5py MB/s | h5wasm MB/s | vs h5py | target vs h5py | vs h5wasm (target ≥ 5× on reads) |`);
-  L.push(`|---|---:|${hasSerial ? '---:|' : ''}---:|---:|---:|---|---|`);
+  L.push(`| case | h5vault MB/s |${hasSerial ? ' h5vault serial¹ MB/s |' : ''} h5py MB/s | h5wasm MB/s | vs h5py | vs h5py per round² | target vs h5py | vs h5wasm (target ≥ 5× on reads) |`);
+  L.push(`|---|---:|${hasSerial ? '---:|' : ''}---:|---:|---:|---|---|---|`);
   for (const c of main) {
     const wasm = c.kind === 'read' ? `${fmtX(c.ratios.h5wasm)} ${c.ratios.h5wasm === undefined ? '' : c.ratios.h5wasm >= 5 ? '(met)' : '(**not met**)'}` : 'n/a (writes not compared)';
-    L.push(`| ${c.id} | ${fmtRate(c.peers.h5vault, `h5vault, ${c.id}`)} |${hasSerial ? ` ${fmtRate(c.peers['h5vault-serial'], `h5vault serial, ${c.id}`)} |` : ''} ${fmtRate(c.peers.h5py, `h5py, ${c.id}`)} | ${c.kind === 'read' ? fmtRate(c.peers.h5wasm, `h5wasm, ${c.id}`) : '–'} | ${fmtX(c.ratios.h5py)} | ${verdict(c.ratios.h5py, c.target)} | ${wasm} |`);
+    L.push(`| ${c.id} | ${fmtRate(c.peers.h5vault, `h5vault, ${c.id}`)} |${hasSerial ? ` ${fmtRate(c.peers['h5vault-serial'], `h5vault serial, ${c.id}`)} |` : ''} ${fmtRate(c.peers.h5py, `h5py, ${c.id}`)} | ${c.kind === 'read' ? fmtRate(c.peers.h5wasm, `h5wasm, ${c.id}`) : '–'} | ${fmtX(c.ratios.h5py)} | ${fmtRounds(c)} | ${verdict(c.ratios.h5py, c.target)} | ${wasm} |`);
   }
+  L.push('', 'MB/s: median (slowest–fastest run). ² The peers run interleaved, one run each per round; h5py\'s time ÷ h5vault\'s in the same round, min–max over the rounds.');
   if (hasSerial) L.push('', '¹ h5vault with `H5VAULT_ENGINE=0`: libhdf5\'s own serial filter pipeline, for reference.');
   L.push('', '#### Thread scaling (h5vault engine, `read({ threads })` / `write(..., { threads })`)', '');
   L.push('| case | threads | MB/s | speed-up vs 1 thread |', '|---|---:|---:|---:|');

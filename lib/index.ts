@@ -30,7 +30,7 @@ export {
 } from './model/index.js';
 export {
   benchmarkCodecs, DEFAULT_CODECS,
-  type BenchmarkOptions, type BenchmarkReport, type CodecResult, type CodecConfig, type Recommendation, type MachineInfo,
+  type BenchmarkOptions, type BenchmarkReport, type CodecResult, type CodecConfig, type Recommendation, type MachineInfo, type Spread,
 } from './cli/benchmark.js';
 export { renderChart as renderBenchmarkChart, type ChartPoint, type ChartOptions } from './cli/svg.js';
 export type { BenchTensor } from './cli/synthetic.js';

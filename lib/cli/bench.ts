@@ -8,6 +8,9 @@ import type { Command } from './command.js';
 import type { NumericDType, TypedArray } from '../dtypes.js';
 import { H5Error } from '../errors.js';
 import { INPUT_OPTIONS, parse, parseInteger, parseSize, str, UsageError } from './args.js';
+import { itemSize } from '../dtypes.js';
+import type { Dataset } from '../dataset.js';
+import { rng } from './synthetic.js';
 import { benchmarkCodecs, DEFAULT_CODECS, parseCodecs, type BenchmarkReport, type CodecConfig } from './benchmark.js';
 import { EXIT, formatBytes, formatMs, formatRate, jsonReplacer, Output, table } from './output.js';
 import { renderChart } from './svg.js';
@@ -15,26 +18,60 @@ import { syntheticModel, type BenchTensor } from './synthetic.js';
 import { openInput, walkTree } from './tree.js';
 
 const USAGE = `Usage: h5vault bench [FILE | --synthetic SIZE] [--codecs LIST] [--chunk-bytes SIZE]
+                     [--sample SIZE] [--seed N] [--budget TIME]
                      [--runs N] [--threads N] [--out DIR] [--untrusted] [--json]
 
 Measures each codec configuration on the numeric datasets of FILE (or on
 SIZE bytes of synthetic float32 weights ~ N(0, 0.02); default 64MiB):
 stored size and ratio, write and read throughput (MB/s = 10^6 bytes/s, warm
-page cache) and time to first tensor, each the median of --runs (default 3).
-Prints a table, writes DIR/bench.json and DIR/bench.svg (ratio vs read
-speed, Pareto front marked; DIR defaults to ./h5vault-bench) and recommends
-a configuration for "smallest", "fastest load" and "balanced".
+page cache), time to first tensor and to every tensor usable; median and
+min-max of --runs (default 3), run interleaved (one round = every
+configuration once). Prints a table, writes DIR/bench.json and DIR/bench.svg
+(ratio vs time to usable, Pareto front marked; DIR defaults to
+./h5vault-bench) and recommends a configuration for "smallest", "fastest
+load" and "balanced" (quickest write + load keeping half the best saving).
+
+  --sample SIZE       benchmark about SIZE bytes of FILE's tensors (default
+                      256MiB; 'all' = every tensor): tensors in an order drawn
+                      from --seed, whole while they fit, then the leading rows
+                      of the next one
+  --seed N            seed of the sample (default 1): same seed, same tensors
+  --budget TIME       stop starting new rounds after TIME (e.g. 60s, 5m);
+                      every configuration gets at least one run
 
   --codecs LIST       comma-separated: ${DEFAULT_CODECS.join(', ')}
                       ('gzip*' means every gzip variant, 'all' every configuration)
   --chunk-bytes SIZE  target chunk size for compressed layouts (default 1MiB)
   --threads N         engine threads per read/write (default: all cores)`;
 
-/** Numeric datasets of a file as benchmark tensors (read fully into memory). */
-export async function tensorsFromFile(path: string, untrusted = false): Promise<{ tensors: BenchTensor[]; skipped: string[] }> {
+export interface SampleOptions {
+  /** About this many bytes of tensors are read (whole tensors, then leading rows of one more). */
+  bytes: number;
+  /** Seed of the tensor order: the same seed picks the same tensors. */
+  seed: number;
+}
+
+export interface FileTensors {
+  tensors: BenchTensor[];
+  skipped: string[];
+  /** Numeric tensors and bytes in the file, before sampling. */
+  fileTensors: number;
+  fileBytes: number;
+}
+
+/**
+ * Numeric datasets of a file as benchmark tensors, read into memory: all of
+ * them, or with `sample` a reproducible sample of about `sample.bytes`.
+ * Sampling draws the order of the tensors from the seed (so the sample spans
+ * the whole model, not its first layers) and takes whole tensors while they
+ * fit; the first that does not fit contributes its leading rows (named
+ * `name[0:rows]`), and smaller tensors later in the order still fill the rest.
+ */
+export async function tensorsFromFile(path: string, untrusted = false, sample?: SampleOptions): Promise<FileTensors> {
   const f = await openInput(path, untrusted);
   const tensors: BenchTensor[] = [];
   const skipped: string[] = [];
+  const all: { name: string; dtype: NumericDType; shape: number[]; bytes: number; ds: Dataset }[] = [];
   try {
     for (const e of walkTree(f)) {
       if (e.kind !== 'dataset') continue;
@@ -43,12 +80,65 @@ export async function tensorsFromFile(path: string, untrusted = false): Promise<
         skipped.push(e.path);
         continue;
       }
-      tensors.push({ name: e.path.slice(1), dtype: dtype as NumericDType, shape: e.obj.shape, data: (await e.obj.read()) as TypedArray });
+      const shape = e.obj.shape;
+      const bytes = shape.reduce((a, b) => a * b, 1) * itemSize(dtype as NumericDType);
+      all.push({ name: e.path.slice(1), dtype: dtype as NumericDType, shape, bytes, ds: e.obj });
     }
+    const fileBytes = all.reduce((a, t) => a + t.bytes, 0);
+    let picked = all.map((t) => ({ t, rows: -1 })); // rows -1: whole tensor
+    if (sample && fileBytes > sample.bytes) {
+      const r = rng(sample.seed);
+      const order = all.map((t) => ({ t, k: r() })).sort((a, b) => a.k - b.k).map((x) => x.t);
+      picked = [];
+      let left = sample.bytes;
+      let sliced = false;
+      for (const t of order) {
+        if (t.bytes <= left) {
+          picked.push({ t, rows: -1 });
+          left -= t.bytes;
+        } else if (!sliced && t.shape.length >= 1 && t.shape[0]! > 1) {
+          const rowBytes = t.bytes / t.shape[0]!;
+          const rows = Math.floor(left / rowBytes);
+          if (rows >= 1) {
+            picked.push({ t, rows });
+            left -= rows * rowBytes;
+            sliced = true;
+          }
+        }
+      }
+      // Keep the file's order in the benchmark (the sample decides which, not the order they are written in).
+      picked.sort((a, b) => all.indexOf(a.t) - all.indexOf(b.t));
+    }
+    for (const { t, rows } of picked) {
+      if (rows < 0) {
+        tensors.push({ name: t.name, dtype: t.dtype, shape: t.shape, data: (await t.ds.read()) as TypedArray });
+      } else {
+        const shape = [rows, ...t.shape.slice(1)];
+        const data = (await t.ds.read({ start: t.shape.map(() => 0), count: shape })) as TypedArray;
+        tensors.push({ name: `${t.name}[0:${rows}]`, dtype: t.dtype, shape, data });
+      }
+    }
+    return { tensors, skipped, fileTensors: all.length, fileBytes };
   } finally {
     f.close();
   }
-  return { tensors, skipped };
+}
+
+/** '60s', '5m', '1h', '1500ms' or plain seconds, as milliseconds. */
+export function parseDuration(text: string, what: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/i.exec(text);
+  if (!m) throw new UsageError(`${what} must be a duration such as 60s, 5m or 1h (got '${text}')`);
+  const unit = { ms: 1, s: 1000, m: 60000, min: 60000, h: 3600000 }[(m[2] ?? 's').toLowerCase()]!;
+  const ms = Number(m[1]) * unit;
+  if (!(ms > 0)) throw new UsageError(`${what} must be more than 0 (got '${text}')`);
+  return ms;
+}
+
+/** Which tensors a sampled benchmark used (names; `name[0:rows]` for a slice). */
+export interface SampleInfo {
+  seed: number;
+  bytes: number;
+  tensors: string[];
 }
 
 export interface WrittenReport {
@@ -57,19 +147,19 @@ export interface WrittenReport {
 }
 
 /** Writes bench.json and bench.svg into `dir`; returns their paths. */
-export function writeReport(report: BenchmarkReport, dir: string, source: string): WrittenReport {
+export function writeReport(report: BenchmarkReport, dir: string, source: string, sample?: SampleInfo): WrittenReport {
   mkdirSync(dir, { recursive: true });
   const json = join(dir, 'bench.json');
   const svg = join(dir, 'bench.svg');
-  writeFileSync(json, `${JSON.stringify({ source, ...report }, jsonReplacer, 2)}\n`);
+  writeFileSync(json, `${JSON.stringify({ source, ...(sample ? { sample } : {}), ...report }, jsonReplacer, 2)}\n`);
   const r = report.recommendations;
   writeFileSync(
     svg,
     renderChart(report.results, {
-      title: `Compression ratio vs read speed: ${source}`,
+      title: `Compression ratio vs time to usable: ${source}`,
       subtitle:
         `${report.tensors} tensors, ${formatBytes(report.logicalBytes)}, chunks ~${formatBytes(report.chunkBytes)}, ` +
-        `median of ${report.runs} run${report.runs > 1 ? 's' : ''}, warm cache · ${report.machine.cpu}, ${report.machine.cores} cores · ${report.machine.date.slice(0, 10)}`,
+        `median of ${report.runsDone} run${report.runsDone > 1 ? 's' : ''}, warm cache · ${report.machine.cpu}, ${report.machine.cores} cores · ${report.machine.date.slice(0, 10)}`,
       notes: [`Smallest: ${r.smallest.config}`, `Fastest load: ${r.fastestLoad.config}`, `Balanced: ${r.balanced.config}`],
     }),
   );
@@ -83,20 +173,28 @@ export function printReport(out: Output, report: BenchmarkReport, files: Written
     [c === rec.smallest.config && 'smallest', c === rec.fastestLoad.config && 'fastest', c === rec.balanced.config && 'balanced']
       .filter(Boolean)
       .join(', ');
+  // Throughput spread: the slowest and fastest run (from max and min ms).
+  const rate = (ms: { min: number; max: number }, median: number) =>
+    report.runsDone > 1
+      ? `${formatRate(median)} (${formatRate(report.logicalBytes / 1e6 / (ms.max / 1000))}-${formatRate(report.logicalBytes / 1e6 / (ms.min / 1000))})`
+      : formatRate(median);
+  const msSpread = (ms: { min: number; max: number }, median: number) =>
+    report.runsDone > 1 ? `${formatMs(median)} (${formatMs(ms.min)}-${formatMs(ms.max)})` : formatMs(median);
   const rows = report.results.map((r) => [
     r.pareto ? out.style(r.config, 'bold') : r.config,
     formatBytes(r.storedBytes),
     `${r.ratio.toFixed(3)}x`,
-    formatRate(r.writeMBps),
-    formatRate(r.readMBps),
+    rate(r.writeSpread, r.writeMBps),
+    rate(r.readSpread, r.readMBps),
     formatMs(r.firstTensorMs),
-    formatMs(r.loadAllMs),
+    msSpread(r.loadSpread, r.loadAllMs),
     r.pareto ? out.style('*', 'green') : '',
     tag(r.config) ? out.style(tag(r.config), 'cyan') : '',
   ]);
   out.line(table(['config', 'stored', 'ratio', 'write MB/s', 'read MB/s', 'first tensor', 'load all', 'front', 'pick'], rows,
     ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'], out));
-  out.line(out.style(`${report.tensors} tensors, ${formatBytes(report.logicalBytes)}; medians of ${report.runs} run(s); read = full decode; load all = views where possible; front = Pareto front of ratio vs read speed`, 'dim'));
+  const runsNote = report.runsDone < report.runs ? `${report.runsDone} of ${report.runs} runs (time budget)` : `${report.runsDone} run(s)`;
+  out.line(out.style(`${report.tensors} tensors, ${formatBytes(report.logicalBytes)}; median (min-max) of ${runsNote}, interleaved; read = full decode; load all = views where possible; front = Pareto front of ratio vs time to usable`, 'dim'));
   out.line();
   out.line(`${out.style('smallest    ', 'bold')} ${rec.smallest.config}: ${rec.smallest.why}`);
   out.line(`${out.style('fastest load', 'bold')} ${rec.fastestLoad.config}: ${rec.fastestLoad.why}`);
@@ -126,6 +224,9 @@ export const command: Command = {
         'chunk-bytes': { type: 'string' },
         runs: { type: 'string' },
         threads: { type: 'string' },
+        sample: { type: 'string' },
+        seed: { type: 'string' },
+        budget: { type: 'string' },
         out: { type: 'string', short: 'o' },
         ...INPUT_OPTIONS,
       },
@@ -148,15 +249,29 @@ export const command: Command = {
     const threadsText = str(values.threads);
     const threads = threadsText ? parseInteger(threadsText, '--threads', 1, 1024) : undefined;
     const dir = resolve(str(values.out) ?? 'h5vault-bench');
+    const sampleText = str(values.sample) ?? '256MiB';
+    const sampleBytes = sampleText.toLowerCase() === 'all' ? undefined : parseSize(sampleText, '--sample');
+    const seedText = str(values.seed);
+    const seed = seedText ? parseInteger(seedText, '--seed', 0, 2 ** 32 - 1) : 1;
+    const budgetText = str(values.budget);
+    const budgetMs = budgetText ? parseDuration(budgetText, '--budget') : undefined;
+    if (!file && (str(values.sample) || seedText)) throw new UsageError('--sample and --seed apply to FILE (for --synthetic, SIZE is the size)');
 
     let tensors: BenchTensor[];
     let source: string;
+    let sampleInfo: SampleInfo | undefined;
     if (file) {
-      const r = await tensorsFromFile(file, !!values.untrusted);
+      const r = await tensorsFromFile(file, !!values.untrusted, sampleBytes === undefined ? undefined : { bytes: sampleBytes, seed });
       if (r.skipped.length) out.note(`note: skipping ${r.skipped.length} non-numeric dataset(s): ${r.skipped.slice(0, 5).join(', ')}${r.skipped.length > 5 ? ', …' : ''}`);
       if (r.tensors.length === 0) throw new H5Error(`'${file}' has no numeric datasets to benchmark`, { code: 'H5_NOT_FOUND' });
       tensors = r.tensors;
       source = file;
+      const got = tensors.reduce((a, t) => a + t.data.byteLength, 0);
+      if (got < r.fileBytes) {
+        out.note(`note: sample of ${formatBytes(got)} from ${tensors.length} of ${r.fileTensors} tensors (${formatBytes(r.fileBytes)}), seed ${seed}`);
+        source = `${file} (sample ${formatBytes(got)}, seed ${seed})`;
+        sampleInfo = { seed, bytes: got, tensors: tensors.map((t) => t.name) };
+      }
     } else {
       const size = parseSize(synthetic ?? '64MiB', '--synthetic');
       if (size < 1024) throw new UsageError('--synthetic must be at least 1KiB');
@@ -169,15 +284,15 @@ export const command: Command = {
     let report: BenchmarkReport;
     try {
       report = await benchmarkCodecs(tensors, {
-        codecs, chunkBytes, runs, threads, signal: sig.signal,
+        codecs, chunkBytes, runs, threads, budgetMs, signal: sig.signal,
         onProgress: (done, _total, config) => bar.update(done, config),
       });
     } finally {
       sig.dispose();
       bar.end();
     }
-    const files = writeReport(report, dir, source);
-    if (out.json) out.emitJson({ source, ...report, files });
+    const files = writeReport(report, dir, source, sampleInfo);
+    if (out.json) out.emitJson({ source, ...(sampleInfo ? { sample: sampleInfo } : {}), ...report, files });
     else printReport(out, report, files);
     return EXIT.OK;
   },

@@ -1,5 +1,8 @@
 /**
- * The benchmark chart: compression ratio (y) against read throughput (x),
+ * The benchmark chart: compression ratio (y) against speed (x): time until
+ * every tensor is usable, as logical MB/s (`usableMBps`; a zero-copy map
+ * counts as what it is, not as a slow read), or read throughput for points
+ * without it,
  * one point per configuration, the Pareto front drawn as a dashed line with
  * its points ringed, labels placed so they do not overlap. Plain SVG 1.1,
  * no scripts or external fonts, so it renders the same in browsers, GitHub
@@ -12,6 +15,8 @@ export interface ChartPoint {
   shuffle: boolean;
   ratio: number;
   readMBps: number;
+  /** Logical MB/s until every tensor is usable (views where possible); the x axis when given. */
+  usableMBps?: number;
   pareto: boolean;
 }
 
@@ -79,14 +84,20 @@ interface Box {
 }
 const overlaps = (a: Box, b: Box) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 
+/** The x value of a point: time-to-usable speed when known, else read speed. */
+const speedOf = (p: ChartPoint) => p.usableMBps ?? p.readMBps;
+
 export function renderChart(points: readonly ChartPoint[], options: ChartOptions = {}): string {
-  const pts = points.filter((p) => Number.isFinite(p.ratio) && Number.isFinite(p.readMBps) && p.readMBps > 0);
+  const byUsable = points.some((p) => p.usableMBps !== undefined);
+  const pts = points
+    .filter((p) => Number.isFinite(p.ratio) && Number.isFinite(speedOf(p)) && speedOf(p) > 0)
+    .map((p) => ({ ...p, readMBps: speedOf(p) }));
   const px0 = M.left;
   const px1 = W - M.right;
   const py0 = M.top;
   const py1 = H - M.bottom;
 
-  // x: read MB/s. Log scale once the spread is large, else points bunch up.
+  // x: MB/s (usable or read). Log scale once the spread is large, else points bunch up.
   const xs = pts.map((p) => p.readMBps);
   let xmin = Math.min(...xs, Infinity);
   let xmax = Math.max(...xs, -Infinity);
@@ -141,7 +152,8 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
   for (const v of xt) o.push(`<text x="${fmt(sx(v))}" y="${py1 + 16}" text-anchor="middle">${escapeXml(v >= 1000 ? `${fmt(v / 1000)}k` : fmt(v))}</text>`);
   for (const v of yt) o.push(`<text x="${px0 - 8}" y="${fmt(sy(v) + 4)}" text-anchor="end">${fmt(v)}</text>`);
   o.push(`</g>`);
-  o.push(`<text x="${(px0 + px1) / 2}" y="${H - 18}" text-anchor="middle" fill="#111827">Read throughput, MB/s${logX ? ' (log scale)' : ''} — higher is faster →</text>`);
+  const xLabel = byUsable ? 'Time to every tensor usable, as MB/s (views where possible)' : 'Read throughput, MB/s';
+  o.push(`<text x="${(px0 + px1) / 2}" y="${H - 18}" text-anchor="middle" fill="#111827">${xLabel}${logX ? ' (log scale)' : ''} — higher is faster →</text>`);
   o.push(`<text transform="translate(20 ${(py0 + py1) / 2}) rotate(-90)" text-anchor="middle" fill="#111827">Compression ratio (logical / stored) — higher is smaller →</text>`);
 
   // Pareto front: dashed line through the front, sorted by speed.
@@ -151,10 +163,33 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
     o.push(`<polyline points="${d}" fill="none" stroke="#111827" stroke-width="1.5" stroke-dasharray="6 4" opacity="0.7"/>`);
   }
 
+  // Marker positions: a point that would cover an earlier one (same or close
+  // values, e.g. none and szip on incompressible weights) is moved along a
+  // small circle around its true position until it is clear; a thin line
+  // joins it to the true position, and its tooltip keeps the true values.
+  const pos = new Map<ChartPoint, { x: number; y: number; moved: boolean }>();
+  const placed: { x: number; y: number }[] = [];
+  const MIN_GAP = 13; // two 5.5 px dots with their 9.5 px front rings do not touch
+  for (const p of [...pts].sort((a, b) => Number(b.pareto) - Number(a.pareto))) {
+    const x0 = sx(p.readMBps);
+    const y0 = sy(p.ratio);
+    let at = { x: x0, y: y0 };
+    const clear = (q: { x: number; y: number }) => placed.every((o) => Math.hypot(o.x - q.x, o.y - q.y) >= MIN_GAP);
+    for (let k = 0; !clear(at) && k < 48; k++) {
+      const ring = MIN_GAP * (1 + Math.floor(k / 8));
+      const a = (Math.PI / 4) * (k % 8) + Math.PI / 8;
+      at = { x: x0 + ring * Math.cos(a), y: y0 + ring * Math.sin(a) };
+    }
+    placed.push(at);
+    pos.set(p, { ...at, moved: at.x !== x0 || at.y !== y0 });
+  }
+  const px = (p: ChartPoint) => pos.get(p)!.x;
+  const py = (p: ChartPoint) => pos.get(p)!.y;
+
   // Points, then labels placed greedily away from points and earlier labels.
   const taken: Box[] = pts.map((p) => {
     const r = p.pareto ? 11 : 8; // the front's ring is wider than the dot
-    return { x: sx(p.readMBps) - r, y: sy(p.ratio) - r, w: 2 * r, h: 2 * r };
+    return { x: px(p) - r, y: py(p) - r, w: 2 * r, h: 2 * r };
   });
   // Labels must not sit on the front line either: block small boxes along it.
   for (let i = 1; i < front.length; i++) {
@@ -173,8 +208,8 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
   // Place labels for front points first: they matter most.
   const order = [...pts].sort((a, b) => Number(b.pareto) - Number(a.pareto) || b.ratio - a.ratio);
   for (const p of order) {
-    const cx = sx(p.readMBps);
-    const cy = sy(p.ratio);
+    const cx = px(p);
+    const cy = py(p);
     const w = p.config.length * CHAR_W * (p.pareto ? 1.1 : 1) + 4; // bold runs wider
     const h = 14;
     let best: Box | undefined;
@@ -210,13 +245,18 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
   }
   o.push(...leaders);
   for (const p of pts) {
+    if (pos.get(p)!.moved) {
+      o.push(`<line class="dodge" x1="${fmt(sx(p.readMBps))}" y1="${fmt(sy(p.ratio))}" x2="${fmt(px(p))}" y2="${fmt(py(p))}" stroke="#6b7280" stroke-width="0.8"/>`);
+    }
+  }
+  for (const p of pts) {
     const colour = FAMILY_COLOURS[p.compression] ?? '#111827';
-    const cx = fmt(sx(p.readMBps));
-    const cy = fmt(sy(p.ratio));
+    const cx = fmt(px(p));
+    const cy = fmt(py(p));
     if (p.pareto) o.push(`<circle cx="${cx}" cy="${cy}" r="9.5" fill="none" stroke="#111827" stroke-width="1.5"/>`);
     o.push(
       `<circle class="point" data-config="${escapeXml(p.config)}" cx="${cx}" cy="${cy}" r="5.5" fill="${p.shuffle || p.compression === 'none' ? colour : '#ffffff'}" stroke="${colour}" stroke-width="2">` +
-        `<title>${escapeXml(`${p.config}: ratio ${p.ratio.toFixed(3)}, read ${p.readMBps.toFixed(0)} MB/s`)}</title></circle>`,
+        `<title>${escapeXml(`${p.config}: ratio ${p.ratio.toFixed(3)}, ${byUsable ? 'usable at' : 'read'} ${p.readMBps.toFixed(0)} MB/s${pos.get(p)!.moved ? ' (marker moved off an overlapping one)' : ''}`)}</title></circle>`,
     );
   }
   o.push(`<g font-size="12">`, ...labels, `</g>`);

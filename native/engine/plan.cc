@@ -90,7 +90,20 @@ Result plan_dataset(hid_t dset, hid_t mem_type, bool for_write, Plan* p, ErrorIn
         s.param = ncd >= 1 ? cd[0] : 0;
         ++p->n_compress;
         break;
-      default:  // szip, nbit, scaleoffset, plugins: libhdf5 does it
+      case H5Z_FILTER_SZIP:
+        // Decode only, with the four parameters libhdf5's set_local stored
+        // (mask, pixels per block, bits per pixel, pixels per scanline), and
+        // only where libhdf5 itself has the szip decoder loaded. Writes and
+        // anything else go through libhdf5's own filter.
+        if (for_write || ncd != 4 || !codecs::szip_available()) return Result::Unsupported;
+        s.codec = Codec::Szip;
+        s.szip.options_mask = cd[0];
+        s.szip.pixels_per_block = cd[1];
+        s.szip.bits_per_pixel = cd[2];
+        s.szip.pixels_per_scanline = cd[3];
+        ++p->n_compress;
+        break;
+      default:  // nbit, scaleoffset, plugins: libhdf5 does it
         return Result::Unsupported;
     }
     p->stages.push_back(s);
@@ -302,6 +315,7 @@ const char* codec_name(Codec c) {
     case Codec::Fletcher: return "fletcher32";
     case Codec::Lzf: return "lzf";
     case Codec::Lz4: return "lz4";
+    case Codec::Szip: return "szip";
   }
   return "?";
 }

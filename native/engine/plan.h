@@ -13,6 +13,7 @@
 #include <hdf5.h>
 
 #include "../codecs/status.h"
+#include "../codecs/szip.h"
 #include "../common/error.h"
 #include "../common/lock.h"
 #include "chunk_index.h"
@@ -65,13 +66,14 @@ struct Buf {
   uint8_t* data() { return p.get(); }
 };
 
-enum class Codec { Shuffle, Deflate, Fletcher, Lzf, Lz4 };
+enum class Codec { Shuffle, Deflate, Fletcher, Lzf, Lz4, Szip };
 
 struct Stage {
   Codec codec;
   bool optional = false;
   unsigned param = 0;  // shuffle: element size; deflate: level; lz4: block size
   unsigned index = 0;  // position in the pipeline (bit in the filter mask)
+  codecs::SzipParams szip;  // szip: the four parameters libhdf5 stored
 };
 
 enum class FillMode { Skip, Zero, Value };

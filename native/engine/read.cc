@@ -16,6 +16,7 @@
 #include "../codecs/lz4.h"
 #include "../codecs/lzf.h"
 #include "../codecs/shuffle.h"
+#include "../codecs/szip.h"
 #include "plan.h"
 #include "thread_pool.h"
 
@@ -113,6 +114,10 @@ bool decode_chunk(const Plan& p, ReadWorker& w, size_t n, uint32_t mask, uint8_t
         break;
       case Codec::Lz4:
         st = codecs::lz4_decode(cur, len, other, expect[i] ? std::min(other_cap, expect[i]) : other_cap, &out_len);
+        break;
+      case Codec::Szip:
+        st = codecs::szip_decode(s.szip, cur, len, other, expect[i] ? std::min(other_cap, expect[i]) : other_cap,
+                                 &out_len);
         break;
     }
     if (st != codecs::Status::Ok) {

@@ -4,7 +4,7 @@
  * timing assertions: this machine's numbers mean nothing at these sizes).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderMarkdown, updateDocs, type CompareReport } from '../../bench/compare.js';
@@ -24,8 +24,11 @@ describe('bench:compare', () => {
     const out = join(dir, 'compare');
     const docs = join(dir, 'benchmarks.md');
     writeFileSync(docs, '# Benchmarks\n\nhand-written intro\n');
-    const r = viteNode('bench/bin/compare.ts', ['--size', '256KiB', '--el-size', '512KiB', '--runs', '1', '--out', out, '--docs', docs, '--dir', dir]);
+    // --dir names a directory that does not exist yet: compare creates it.
+    const work = join(dir, 'not', 'yet');
+    const r = viteNode('bench/bin/compare.ts', ['--size', '256KiB', '--el-size', '512KiB', '--runs', '1', '--out', out, '--docs', docs, '--dir', work]);
     expect(r.status, r.stderr).toBe(0);
+    expect(statSync(work).isDirectory()).toBe(true);
     const rep = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareReport;
     expect(rep.size).toBe(256 * 1024);
     expect(rep.shape).toEqual([16, 4096]);

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { File } from '../../lib/index.js';
 import { UsageError, parseSize } from '../../lib/cli/args.js';
 import {
-  benchmarkCodecs, chunkShapeFor, DEFAULT_CODECS, markPareto, parseCodecs, recommend, type CodecResult,
+  benchmarkCodecs, chunkShapeFor, DEFAULT_CODECS, markPareto, parseCodecs, recommend, spread, type CodecResult,
 } from '../../lib/cli/benchmark.js';
 import { describeError, EXIT, median, Output, table, visibleLength } from '../../lib/cli/output.js';
 import { renderChart } from '../../lib/cli/svg.js';
@@ -34,12 +34,14 @@ print(json.dumps(pts))`, [svg]);
   return JSON.parse(out) as string[];
 }
 
-function result(config: string, ratio: number, readMBps: number, loadAllMs = 1000 / readMBps): CodecResult {
+function result(config: string, ratio: number, readMBps: number, loadAllMs = 1000 / readMBps, writeMs = 10): CodecResult {
   const [name] = config.split(/[-+]/);
+  const one = (x: number) => ({ min: x, median: x, max: x });
   return {
     config, compression: name as CodecResult['compression'], level: null, shuffle: config.includes('shuffle'),
-    logicalBytes: 1e6, storedBytes: 1e6 / ratio, ratio, writeMBps: 100, readMBps, firstTensorMs: 1, loadAllMs,
-    writeMs: [1], readMs: [1], firstMs: [1], loadMs: [loadAllMs], pareto: false,
+    logicalBytes: 1e6, storedBytes: 1e6 / ratio, ratio, writeMBps: 1000 / writeMs, readMBps, firstTensorMs: 1, loadAllMs,
+    usableMBps: 1000 / loadAllMs, writeSpread: one(writeMs), readSpread: one(1000 / readMBps), loadSpread: one(loadAllMs),
+    writeMs: [writeMs], readMs: [1000 / readMBps], firstMs: [1], loadMs: [loadAllMs], pareto: false,
   };
 }
 
@@ -90,15 +92,40 @@ describe('Pareto front and recommendations', () => {
     expect(flat.balanced.config).toBe(flat.fastestLoad.config);
     expect(() => recommend([])).toThrow(RangeError);
   });
+
+  it('balanced weighs write speed: a slow writer is not picked for a little more saving', () => {
+    // gzip-9+shuffle saves most and loads a bit faster than gzip-1+shuffle, but writes 30x slower.
+    const rs = [result('none', 1, 900, 1, 5), result('gzip-1+shuffle', 1.15, 300, 12, 40), result('gzip-9+shuffle', 1.17, 320, 11, 1200)];
+    const r = recommend(markPareto(rs, 'usableMBps'));
+    expect(r.smallest.config).toBe('gzip-9+shuffle');
+    expect(r.balanced.config).toBe('gzip-1+shuffle');
+    expect(r.balanced.why).toMatch(/writes in .* and loads every tensor in/);
+  });
+
+  it('the front by time to usable counts a zero-copy map as fast, not as a slow read', () => {
+    // none reads slower than lz4 (a full copy) but is usable at once (a map).
+    const none = result('none', 1, 500, 0.5);
+    const lz4 = result('lz4', 1.01, 800, 20);
+    expect(markPareto([{ ...none }, { ...lz4 }], 'readMBps').filter((r) => r.pareto).map((r) => r.config)).toEqual(['lz4']);
+    expect(markPareto([none, lz4], 'usableMBps').filter((r) => r.pareto).map((r) => r.config)).toEqual(['none', 'lz4']);
+  });
+
+  it('spread is min / median / max', () => {
+    expect(spread([5, 1, 3])).toEqual({ min: 1, median: 3, max: 5 });
+    expect(spread([2, 4])).toEqual({ min: 2, median: 3, max: 4 });
+  });
 });
 
 describe('benchmarkCodecs', () => {
   it('measures each configuration on the given tensors and checks the data', async () => {
     const tensors = { a: { dtype: 'float32' as const, shape: [64, 64], data: gaussianFloat32(64 * 64, 1) }, 'g/b': { dtype: 'int16' as const, shape: [100], data: new Int16Array(100).fill(7) } };
     const seen: number[] = [];
-    const rep = await benchmarkCodecs(tensors, { codecs: ['none', 'gzip-4+shuffle', 'lz4'], runs: 2, chunkBytes: 4096, dir, onProgress: (d) => seen.push(d) });
+    const order: string[] = [];
+    const rep = await benchmarkCodecs(tensors, { codecs: ['none', 'gzip-4+shuffle', 'lz4'], runs: 2, chunkBytes: 4096, dir, onProgress: (d, _t, c) => { seen.push(d); order.push(c); } });
     expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(rep).toMatchObject({ tensors: 2, logicalBytes: 64 * 64 * 4 + 200, chunkBytes: 4096, runs: 2 });
+    // Interleaved rounds: every configuration once, then again.
+    expect(order).toEqual(['none', 'gzip-4+shuffle', 'lz4', 'none', 'gzip-4+shuffle', 'lz4']);
+    expect(rep).toMatchObject({ tensors: 2, logicalBytes: 64 * 64 * 4 + 200, chunkBytes: 4096, runs: 2, runsDone: 2 });
     expect(rep.results.map((r) => r.config)).toEqual(['none', 'gzip-4+shuffle', 'lz4']);
     for (const r of rep.results) {
       expect(r.writeMs).toHaveLength(2);
@@ -120,6 +147,7 @@ describe('benchmarkCodecs', () => {
     await expect(benchmarkCodecs([], {})).rejects.toThrow(RangeError);
     await expect(benchmarkCodecs({ a: { dtype: 'float32', shape: [3], data: new Float32Array(2) } })).rejects.toThrow(/shape/);
     await expect(benchmarkCodecs({ a: { dtype: 'float32', shape: [2], data: new Float32Array(2) } }, { runs: 0 })).rejects.toThrow(RangeError);
+    await expect(benchmarkCodecs({ a: { dtype: 'float32', shape: [2], data: new Float32Array(2) } }, { budgetMs: 0 })).rejects.toThrow(RangeError);
     await expect(benchmarkCodecs({ a: { dtype: 'float32', shape: [2], data: new Float32Array(2) } }, { codecs: ['brotli'] })).rejects.toThrow(RangeError);
     const ac = new AbortController();
     ac.abort();
@@ -147,6 +175,26 @@ describe('chart', () => {
     expect(svgPoints(p)).toEqual(rs.map((r) => r.config));
     expect(svg).toContain('ratio &lt;vs&gt; speed &amp; &quot;quotes&quot;');
     expect(svg).toContain('polyline'); // the Pareto front
+  });
+
+  it('plots time to usable on x (a zero-copy none is fastest) and keeps overlapping markers apart', () => {
+    // none is usable at once (views); szip stores as much as none and (on these numbers) the same speed.
+    const rs = markPareto([result('none', 1, 500, 0.5), result('szip', 1, 500, 0.5), result('lz4', 1.05, 900, 20), result('gzip-1', 1.1, 300, 60)], 'usableMBps');
+    const p = join(dir, 'dodge.svg');
+    const svg = renderChart(rs);
+    writeFileSync(p, svg);
+    expect(svg).toContain('Time to every tensor usable');
+    const pos = JSON.parse(python(`import sys, json, xml.etree.ElementTree as ET
+ns = '{http://www.w3.org/2000/svg}'
+root = ET.parse(sys.argv[1]).getroot()
+print(json.dumps({c.get('data-config'): [float(c.get('cx')), float(c.get('cy'))] for c in root.iter(ns + 'circle') if c.get('class') == 'point'}))`, [p])) as Record<string, [number, number]>;
+    const [nx, ny] = pos.none!;
+    const [zx, zy] = pos.szip!;
+    expect(Math.hypot(nx - zx, ny - zy)).toBeGreaterThanOrEqual(13);
+    expect(svg).toMatch(/class="dodge"/);
+    expect(svg).toContain('marker moved off an overlapping one');
+    // none (usable in 0.5 ms) is right of lz4 (20 ms), though lz4 reads faster.
+    expect(Math.min(nx, zx)).toBeGreaterThan(pos.lz4![0]);
   });
 });
 
@@ -212,8 +260,57 @@ describe('h5vault bench / demo (real binary)', () => {
     expect(r.stderr).toMatch(/skipping 1 non-numeric dataset/);
   });
 
+  it('bench FILE --sample takes a reproducible sample by seed; another seed, another sample', () => {
+    const p = join(dir, 'model.h5');
+    const f = File.create(p);
+    // 12 tensors of 64 KiB each (768 KiB): a 200 KiB sample holds 3 whole ones and rows of a 4th.
+    for (let i = 0; i < 12; i++) f.createDataset(`layer${i}/w`, { dtype: 'float32', shape: [64, 256], data: gaussianFloat32(64 * 256, i + 1) });
+    f.close();
+    const run = (seed: string) => {
+      const r = h5vault(['bench', p, '--sample', '200KiB', '--seed', seed, '--runs', '1', '--codecs', 'lz4', '--json', '--out', join(dir, `s${seed}`)]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/sample of 200 ?KiB from 4 of 12 tensors/);
+      return json<{ tensors: number; logicalBytes: number; source: string; sample: { seed: number; tensors: string[] } }>(r);
+    };
+    const a = run('7');
+    const b = run('7');
+    const c = run('8');
+    expect(a.tensors).toBe(4);
+    expect(a.logicalBytes).toBe(200 * 1024);
+    expect(a.source).toContain('seed 7');
+    expect(a.sample.seed).toBe(7);
+    // Three whole tensors and the leading 8 rows (8 KiB) of a fourth.
+    expect(a.sample.tensors.filter((n) => n.endsWith('[0:8]'))).toHaveLength(1);
+    expect(b.sample.tensors).toEqual(a.sample.tensors);
+    expect(c.sample.tensors).not.toEqual(a.sample.tensors);
+    const saved = JSON.parse(readFileSync(join(dir, 's7', 'bench.json'), 'utf8')) as { sample: { tensors: string[] } };
+    expect(saved.sample.tensors).toEqual(a.sample.tensors);
+  });
+
+  it('bench --budget stops starting rounds once spent; every configuration gets one run; spread in the table', () => {
+    const out = join(dir, 'budget');
+    const r = h5vault(['bench', '--synthetic', '256KiB', '--runs', '50', '--budget', '1ms', '--codecs', 'none,lz4', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/1 of 50 runs \(time budget\)/);
+    const saved = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as { runs: number; runsDone: number; results: { writeMs: number[]; readSpread: { min: number; median: number; max: number } }[] };
+    expect(saved.runs).toBe(50);
+    expect(saved.runsDone).toBe(1);
+    for (const x of saved.results) expect(x.writeMs).toHaveLength(1);
+    const three = h5vault(['bench', '--synthetic', '256KiB', '--runs', '3', '--codecs', 'none,lz4', '--out', join(dir, 'three')]);
+    expect(three.status, three.stderr).toBe(0);
+    // median (slowest-fastest) throughput and median (min-max) load time.
+    expect(three.stdout).toMatch(/^lz4 .*\d \(\d[\d.]*-\d[\d.]*\)/m);
+    expect(three.stdout).toMatch(/median \(min-max\) of 3 run\(s\), interleaved/);
+    const doc = JSON.parse(readFileSync(join(dir, 'three', 'bench.json'), 'utf8')) as { results: { readMs: number[]; readSpread: { min: number; median: number; max: number } }[] };
+    for (const x of doc.results) {
+      expect(x.readMs).toHaveLength(3);
+      expect(x.readSpread).toEqual({ min: Math.min(...x.readMs), median: median([...x.readMs]), max: Math.max(...x.readMs) });
+    }
+  });
+
   it('bench refuses bad arguments with exit 2', () => {
-    for (const args of [['bench', '--codecs', 'brotli'], ['bench', '--runs', '0'], ['bench', 'f.h5', '--synthetic', '1MiB'], ['bench', '--synthetic', '10B'], ['bench', '--chunk-bytes', 'x']]) {
+    for (const args of [['bench', '--codecs', 'brotli'], ['bench', '--runs', '0'], ['bench', 'f.h5', '--synthetic', '1MiB'], ['bench', '--synthetic', '10B'], ['bench', '--chunk-bytes', 'x'],
+      ['bench', '--budget', 'soon'], ['bench', '--budget', '0s'], ['bench', 'f.h5', '--sample', 'lots'], ['bench', 'f.h5', '--seed', '-1'], ['bench', '--synthetic', '1MiB', '--sample', '1MiB']]) {
       expect(h5vault(args).status, args.join(' ')).toBe(2);
     }
     expect(h5vault(['bench', join(dir, 'absent.h5')]).status).toBe(3);

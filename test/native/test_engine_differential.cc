@@ -27,6 +27,7 @@
 #include <hdf5.h>
 
 #include "check.h"
+#include "h5_read.h"
 #include "h5_setup.h"
 #include "engine/chunk_index.h"
 #include "engine/engine.h"
@@ -36,6 +37,7 @@
 
 using namespace h5v;
 using Bytes = std::vector<uint8_t>;
+using h5v::test::libhdf5_read;
 
 namespace {
 
@@ -97,24 +99,6 @@ std::string sel_str(const engine::Selection& s) {
   return r;
 }
 
-// H5Dread of `sel` into `out` (memory type = file type: no conversion).
-bool libhdf5_read(hid_t dset, hid_t type, const std::vector<hsize_t>& dims, const engine::Selection& sel,
-                  uint8_t* out) {
-  h5::Lock l;
-  hid_t fspace = H5Dget_space(dset);
-  hid_t mspace;
-  if (sel.start.empty()) {
-    mspace = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
-  } else {
-    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, sel.start.data(), sel.step.data(), sel.count.data(), nullptr);
-    mspace = H5Screate_simple(int(dims.size()), sel.count.data(), nullptr);
-  }
-  herr_t rc = H5Dread(dset, type, mspace, fspace, H5P_DEFAULT, out);
-  H5Sclose(mspace);
-  H5Sclose(fspace);
-  if (rc < 0) h5::clear_error_stack();
-  return rc >= 0;
-}
 
 std::string first_diff(const Bytes& a, const Bytes& b, size_t es) {
   for (size_t i = 0; i < a.size(); ++i)
