@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { native, type FileHandle } from './binding.js';
 import { Group } from './group.js';
 import { H5Error, withSite } from './errors.js';
+import { repairSuperblockChecksum } from './superblock.js';
 import {
   openChecked, openCheckedSync, walkUntrusted, walkUntrustedSync, wantsChecks, type UntrustedOpenOptions,
 } from './untrusted.js';
@@ -124,7 +125,9 @@ export class File extends Group {
    * take. Works for every open file; a copy.
    */
   toBuffer(): Buffer {
-    return Buffer.from(native.fileImage(this.fileHandle));
+    const img = Buffer.from(native.fileImage(this.fileHandle));
+    repairSuperblockChecksum(img);
+    return img;
   }
 
   /** Opens an existing file, read-only by default; an s3://bucket/key URL opens the object read-only, read lazily. */
