@@ -6,6 +6,7 @@
  * differ do not.
  */
 import { describe, expect, it } from 'vitest';
+import { Empty, types } from '../../lib/index.js';
 import { canonicalElems, stableStringify, type CanonValue, type Elem } from './harness.js';
 
 function same(v: unknown, cls: string, elems: Elem[]): boolean {
@@ -73,5 +74,40 @@ describe('canonical comparison with h5py', () => {
     expect(same(new Uint8Array([1, 2, 3, 4]), 'opaque', [{ $bytes: '0102' }, { $bytes: '0304' }])).toBe(true);
     expect(same(new Uint8Array([1, 2, 3, 4]), 'bitfield', [0x0201, 0x0403])).toBe(true);
     expect(same(new Uint8Array([5, 6]), 'bitfield', [5, 6])).toBe(true);
+  });
+
+  it("a null dataspace read as h5vault's Empty is no elements", () => {
+    expect(same(new Empty(types.float32), 'float', [])).toBe(true);
+    expect(same(new Empty(types.float32), 'float', [0])).toBe(false);
+  });
+
+  it('a scalar complex attribute: the pair [re, im] is one {r, i} element', () => {
+    expect(same([4.3, 0], 'complex', [{ $c: { r: 4.3, i: 0 } }])).toBe(true);
+    expect(same([0, 4.3], 'complex', [{ $c: { r: 4.3, i: 0 } }])).toBe(false);
+  });
+
+  it('references as h5vault returns them ({ kind, path }), also inside vlen sequences and compound fields', () => {
+    expect(same([[{ kind: 'object', path: '/x' }], [{ kind: 'object', path: '/y' }]], 'vlen', [[{ $ref: '/x' }], [{ $ref: '/y' }]])).toBe(true);
+    // one sequence read as two (the old nesting) or a wrong path differ
+    expect(same([[{ kind: 'object', path: '/x' }, { kind: null, path: null }]], 'vlen', [[{ $ref: '/x' }]])).toBe(false);
+    expect(same([[{ kind: 'object', path: '/y' }]], 'vlen', [[{ $ref: '/x' }]])).toBe(false);
+    const rl: Elem[] = [{ $c: { dataset: { $ref: '/v' }, dimension: 0 } }];
+    expect(same({ dataset: [{ kind: 'object', path: '/v' }], dimension: new Int32Array([0]) }, 'compound', rl)).toBe(true);
+    expect(same({ dataset: [{ kind: 'object', path: '/w' }], dimension: new Int32Array([0]) }, 'compound', rl)).toBe(false);
+  });
+
+  it('vlen sequences of strings: each sequence against its own element', () => {
+    expect(same([['5', '66'], ['x']], 'vlen', [['5', '66'], ['x']])).toBe(true);
+    expect(same([['5'], ['66']], 'vlen', [['5', '66'], ['x']])).toBe(false);
+  });
+
+  it('array-typed compound fields: the n x k column is cut into the records, numbers and strings', () => {
+    const elems: Elem[] = [{ $c: { v: [1, 2, 3], s: ['a', 'b'] } }, { $c: { v: [4, 5, { $f: '-0' }], s: ['c', 'd'] } }];
+    expect(same({ v: new Float32Array([1, 2, 3, 4, 5, -0]), s: ['a', 'b', 'c', 'd'] }, 'compound', elems)).toBe(true);
+    // -0 stays distinct from 0 even where the field's class is not known
+    expect(same({ v: new Float32Array([1, 2, 3, 4, 5, 0]), s: ['a', 'b', 'c', 'd'] }, 'compound', elems)).toBe(false);
+    // the old scalar reading (one value per record) and a short column differ
+    expect(same({ v: new Float32Array([1, 4]), s: ['a', 'c'] }, 'compound', elems)).toBe(false);
+    expect(same({ v: new Float32Array([1, 2, 3, 4, 5, -0]), s: ['a', 'c'] }, 'compound', elems)).toBe(false);
   });
 });
