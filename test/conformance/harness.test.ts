@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Empty } from '../../lib/index.js';
-import { canonicalElems, stableStringify, type CanonValue, type Elem } from './harness.js';
+import { asLatin1, canonicalElems, stableStringify, type CanonValue, type Elem } from './harness.js';
 
 function same(v: unknown, cls: string, elems: Elem[]): boolean {
   const ref: CanonValue = { shape: [elems.length], elems };
@@ -109,5 +109,28 @@ describe('canonical comparison with h5py', () => {
     // the old scalar reading (one value per record) and a short column differ
     expect(same({ v: new Float32Array([1, 4]), s: ['a', 'c'] }, 'compound', elems)).toBe(false);
     expect(same({ v: new Float32Array([1, 2, 3, 4, 5, -0]), s: ['a', 'c'] }, 'compound', elems)).toBe(false);
+  });
+
+  it('vlen sequences of compounds: one column object per sequence', () => {
+    const elems: Elem[] = [[{ $c: { x: 1.5, y: 2 } }], [{ $c: { x: 1.5, y: 2 } }, { $c: { x: 3, y: 4 } }]];
+    const v = [{ x: new Float32Array([1.5]), y: new Float64Array([2]) }, { x: new Float32Array([1.5, 3]), y: new Float64Array([2, 4]) }];
+    expect(same(v, 'vlen', elems)).toBe(true);
+    expect(same([v[1], v[0]], 'vlen', elems)).toBe(false);
+  });
+
+  it('compound-typed array fields: n x k records cut into n arrays of k', () => {
+    const r = (x: number): Elem => ({ $c: { x, y: 2 } });
+    const elems: Elem[] = [{ $c: { s: [r(1), r(2)] } }, { $c: { s: [r(3), r(4)] } }];
+    expect(same({ s: { x: new Float32Array([1, 2, 3, 4]), y: new Float64Array([2, 2, 2, 2]) } }, 'compound', elems)).toBe(true);
+    expect(same({ s: { x: new Float32Array([1, 3]), y: new Float64Array([2, 2]) } }, 'compound', elems)).toBe(false);
+  });
+
+  it('non-UTF-8 string bytes: h5vault\'s latin1 text matches only the exact bytes', () => {
+    expect(asLatin1('µm', { $bytes: 'b56d' })).toEqual({ $bytes: 'b56d' });
+    // the UTF-8 reading of other bytes, U+FFFD, or a different byte: still strings, so they differ
+    expect(asLatin1('µm', { $bytes: 'c2b56d' })).toBe('µm');
+    expect(asLatin1('\ufffdm', { $bytes: 'b56d' })).toBe('\ufffdm');
+    expect(asLatin1('µn', { $bytes: 'b56d' })).toBe('µn');
+    expect(asLatin1({ $c: { u: ['µm'] } }, { $c: { u: [{ $bytes: 'b56d' }] } })).toEqual({ $c: { u: [{ $bytes: 'b56d' }] } });
   });
 });

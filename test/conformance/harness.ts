@@ -248,7 +248,9 @@ export function canonicalElems(v: unknown, ctx: Ctx): Elem[] {
     // inside it (strings, references, records) is not taken for nesting.
     // A flat column (strings of an array-typed field) is not a sequence list.
     const sample = ctx.ref.elems[0];
-    if (Array.isArray(sample) && v.every((x) => Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView)))) {
+    // Sequences are columns: arrays, typed arrays, or compound column objects.
+    const isSeq = (x: unknown) => Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView)) || (isPlainObject(x) && !isRefObject(x));
+    if (Array.isArray(sample) && v.every(isSeq)) {
       return v.map((x, i) => {
         const own = ctx.ref.elems[i];
         return canonicalElems(x, { cls: innerClass(ctx.cls), ref: { shape: null, elems: Array.isArray(own) ? own : [] } }) as Elem;
@@ -263,10 +265,15 @@ export function canonicalElems(v: unknown, ctx: Ctx): Elem[] {
       return ['selection' in v || 'region' in v || v.kind === 'region' ? { $region: path } : { $ref: path }];
     }
     // Compound, column-wise: { field: column } -> one {$c} record per element.
+    // A compound-typed array field holds k records per element (h5py: an
+    // array of k records each): its columns have n x k values, read against
+    // the records in order, and arrayField cuts them back into n arrays.
     const fields = Object.keys(v);
-    const n = ctx.ref.elems.length;
+    const recs = ctx.ref.elems.length > 0 && ctx.ref.elems.every((e) => Array.isArray(e)) ? (ctx.ref.elems as Elem[][]).flat() : ctx.ref.elems;
+    const ref: CanonValue = { shape: [recs.length], elems: recs };
+    const n = recs.length;
     const cols = fields.map((k) => {
-      const sub = subRef(ctx.ref, k);
+      const sub = subRef(ref, k);
       return arrayField(canonicalElems(v[k], { cls: sub.cls, ref: sub.value }), sub.value.elems);
     });
     // A compound scalar given as one record object
@@ -322,6 +329,27 @@ export function stableStringify(v: unknown): string {
   return JSON.stringify(v) ?? 'undefined';
 }
 
+/**
+ * Strings whose bytes are not UTF-8: h5py gives the bytes ({$bytes}),
+ * h5vault text decoded one byte per character (latin1, docs/types.md). The
+ * string is taken as those bytes only when it is exactly them (every
+ * character below U+0100, Buffer.from(s, 'latin1') equal to h5py's bytes);
+ * any other string stays a string, and differs.
+ */
+export function asLatin1(got: Elem, want: Elem | undefined): Elem {
+  if (want === undefined) return got;
+  if (typeof got === 'string' && isPlainObject(want) && '$bytes' in want) {
+    return /^[\u0000-\u00ff]*$/.test(got) && Buffer.from(got, 'latin1').toString('hex') === want.$bytes ? want : got;
+  }
+  if (Array.isArray(got) && Array.isArray(want) && got.length === want.length) return got.map((g, i) => asLatin1(g, want[i]));
+  if (isPlainObject(got) && '$c' in got && isPlainObject(want) && '$c' in want) {
+    const g = got.$c as Record<string, Elem>;
+    const w = want.$c as Record<string, Elem>;
+    return { $c: Object.fromEntries(Object.keys(g).map((k) => [k, asLatin1(g[k]!, w[k])])) };
+  }
+  return got;
+}
+
 function firstDifference(a: Elem[], b: Elem[]): string {
   if (a.length !== b.length) return `${a.length} elements, h5py has ${b.length}`;
   for (let i = 0; i < a.length; i++) {
@@ -352,6 +380,7 @@ function compare(key: string, kind: Result['kind'], p: PyEntry, got: unknown, sh
   if (shape !== undefined && p.shape !== undefined && stableStringify(shape) !== stableStringify(p.shape)) {
     return { key, kind, class: p.class, outcome: 'mismatch', detail: `shape ${stableStringify(shape)}, h5py ${stableStringify(p.shape)}` };
   }
+  elems = elems.map((e, i) => asLatin1(e, ref.elems[i]));
   if (stableStringify(elems) !== stableStringify(ref.elems)) {
     return { key, kind, class: p.class, outcome: 'mismatch', detail: firstDifference(elems, ref.elems) };
   }
