@@ -102,6 +102,40 @@ H5Z_class2_t wrap(const H5Z_class2_t* orig, H5Z_func_t filter) {
   return c;
 }
 
+// Whether values of `type` hold a variable-length part anywhere: a sequence,
+// a variable-length string, or a compound/array member of either.
+// H5Tdetect_class(type, H5T_VLEN) is not enough: libhdf5 answers false for a
+// variable-length string nested in a compound or array, so such a chunk was
+// bounded at its in-memory size (8 bytes per char*) and refused as a bomb.
+bool holds_variable_length(hid_t type) {
+  switch (H5Tget_class(type)) {
+    case H5T_VLEN:
+      return true;
+    case H5T_STRING:
+      return H5Tis_variable_str(type) > 0;
+    case H5T_ARRAY: {
+      hid_t super = H5Tget_super(type);
+      if (super < 0) return false;
+      bool v = holds_variable_length(super);
+      H5Tclose(super);
+      return v;
+    }
+    case H5T_COMPOUND: {
+      int n = H5Tget_nmembers(type);
+      for (int i = 0; i < n; ++i) {
+        hid_t m = H5Tget_member_type(type, unsigned(i));
+        if (m < 0) continue;
+        bool v = holds_variable_length(m);
+        H5Tclose(m);
+        if (v) return true;
+      }
+      return false;
+    }
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 uint64_t decode_limit() { return t_limit ? t_limit : kMaxChunkBytes; }
@@ -124,8 +158,7 @@ uint64_t chunk_decode_limit(hid_t dset) {
     // file address (up to 16 bytes) + 4-byte index: at most 24 bytes, so at
     // most 3x the in-memory slot. Bounding by that keeps real chunks of
     // variable-length data readable while still refusing bombs.
-    if (H5Tdetect_class(type, H5T_VLEN) > 0 || (H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) > 0))
-      bytes *= 3;
+    if (holds_variable_length(type)) bytes *= 3;
     bool ok = rank > 0 && nf >= 0 && bytes > 0;
     for (int i = 0; ok && i < rank; ++i) ok = !__builtin_mul_overflow(bytes, uint64_t(dims[i]), &bytes);
     if (ok) limit = std::min<uint64_t>(bytes + 4 * uint64_t(nf), kMaxChunkBytes);

@@ -383,6 +383,26 @@ class Walker {
     }
     rep_->declared_bytes += declared;
     rep_->stored_bytes += stored;
+    if (info.type.dtype == DType::Unsupported && elements > 0) read_generic(d, path);
+  }
+
+  // Types without a flat dtype (compound, vlen sequences, references, array,
+  // enum, opaque, bitfield, odd-size numbers) are read by the parent through
+  // libhdf5's type conversion (H5Dread into a converted memory type), which a
+  // damaged type or heap can crash (a compound member of absurd size, a
+  // reference into garbage, nested sequences pointing anywhere). Sizes are
+  // checked above; here the child does the very read the parent will, so such
+  // a crash stays in the child.
+  void read_generic(hid_t d, const std::string& path) {
+    ValueResult val;
+    ErrorInfo err;
+    const bool ok = read_value(d, nullptr, Selection{}, &val, &err);
+    if (ok) return;
+    // Types h5vault cannot represent fail the same typed way in the parent.
+    if (err.code == "H5_UNSUPPORTED_TYPE") return;
+    rep_->code = err.code;
+    reject(err.code == "H5_LIMIT_EXCEEDED" ? "dataset-too-large" : is_allocation_failure(err) ? "memory" : "corrupt",
+           err.message, path);
   }
 
   // Variable-length data (strings, sequences, and compounds or arrays holding

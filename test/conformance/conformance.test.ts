@@ -2,8 +2,8 @@
  * Conformance with h5py over the committed corpus of real public HDF5 files
  * (test/fixtures/conformance, PROVENANCE.md): every dataset and attribute
  * h5py reads is compared with h5vault's reading (harness.ts). Fails on any
- * mismatch or untyped failure outside the known defects below, on a typed
- * refusal of a type class h5vault supports, and on any change from the
+ * mismatch or untyped failure, on a typed refusal of a type class h5vault
+ * reads (every class h5py reads), and on any change from the
  * committed per-value outcomes (expected.json): a regression fails, and so
  * does an improvement until expected.json and docs/conformance.md are
  * rewritten (`npm run conformance -- --write-expected`).
@@ -16,31 +16,13 @@ import { CORPUS, corpusFiles, EXPECTED, expectations, h5pyDumpMany, runFile, typ
 
 requirePeers();
 
-/** Type classes h5vault does not read yet: refusing them (typed) is allowed. */
-const NOT_YET_SUPPORTED = new Set([
-  'compound', 'complex', 'enum', 'vlen', 'array', 'reference', 'opaque', 'bitfield', 'time', 'float-128bit', 'integer-128bit',
-]);
-
 /**
- * Known wrong answers and refusals in supported classes, each with the fix
- * that removes it. Anything else of the kind fails the test.
+ * Type classes h5vault does not read (h5py does not either: they are excluded
+ * when h5py cannot read them); a typed refusal of one of these is allowed.
+ * Every other class is read, so its refusal is a defect.
  */
-const KNOWN_DEFECTS: { what: string; match: (r: Result) => boolean }[] = [
-  {
-    what: "a string attribute with a null dataspace reads as '' (h5py: Empty); the types work defines the empty value",
-    match: (r) => r.outcome === 'mismatch' && r.class.startsWith('string') && /^1 elements, h5py has 0$/.test(r.detail ?? ''),
-  },
-  {
-    what: 'space-padded fixed-length strings keep their padding (H5T_STR_SPACEPAD); the types work strips it as h5py does',
-    match: (r) => r.outcome === 'mismatch' && r.class === 'string-fixed' && /h5vault "[^"]*? +", h5py/.test(r.detail ?? ''),
-  },
-  {
-    what: 'attributes of committed (named) datatypes are not reachable yet (File.get refuses a datatype)',
-    match: (r) => r.outcome === 'refused' && r.code === 'H5_UNSUPPORTED' && /is a datatype, not a group or dataset/.test(r.detail ?? ''),
-  },
-];
+const NOT_READ = new Set(['time', 'float-128bit', 'integer-128bit']);
 
-const known = (r: Result) => KNOWN_DEFECTS.some((d) => d.match(r));
 const files = corpusFiles([CORPUS]);
 let results: FileResult[] = [];
 const all = () => results.flatMap((fr) => fr.results.map((r) => ({ file: relative(CORPUS, fr.file), ...r })));
@@ -67,12 +49,12 @@ describe('h5vault reads the corpus like h5py', () => {
     expect(show(all().filter((r) => r.outcome === 'untyped'))).toBe('');
   });
 
-  it('no mismatches other than the known defects', () => {
-    expect(show(all().filter((r) => r.outcome === 'mismatch' && !known(r)))).toBe('');
+  it('no mismatches', () => {
+    expect(show(all().filter((r) => r.outcome === 'mismatch'))).toBe('');
   });
 
-  it('typed refusals only for type classes not supported yet, filters no installed plugin provides, or known defects', () => {
-    const refusedSupported = all().filter((r) => r.outcome === 'refused' && !NOT_YET_SUPPORTED.has(r.class) && r.code !== 'H5_FILTER_UNAVAILABLE' && !known(r));
+  it('typed refusals only for filters no installed plugin provides (and classes h5py does not read either)', () => {
+    const refusedSupported = all().filter((r) => r.outcome === 'refused' && !NOT_READ.has(r.class) && r.code !== 'H5_FILTER_UNAVAILABLE');
     expect(show(refusedSupported)).toBe('');
   });
 

@@ -118,7 +118,16 @@ class Canon:
         if k == "O":
             meta = h5py.check_dtype(vlen=dt)
             if meta is not None and meta not in (str, bytes):
-                return [self.elem(v, np.dtype(meta)) for v in np.asarray(x).reshape(-1)]
+                meta = np.dtype(meta)
+                seq = np.asarray(x)
+                # h5py (3.x) returns a sequence of a non-native byte order
+                # (PyTables' big-endian VLArrays) as native-order numbers
+                # still holding the file's bytes: 112 reads as 1879048192.
+                # Reinterpreting the bytes in the declared order gives the
+                # values the file holds (and libhdf5's h5dump shows).
+                if meta.byteorder not in ("=", "|") and seq.dtype != meta and seq.dtype.itemsize == meta.itemsize and seq.dtype.kind == meta.kind:
+                    seq = seq.view(meta)
+                return [self.elem(v, meta) for v in seq.reshape(-1)]
             if h5py.check_dtype(ref=dt) is not None or isinstance(x, h5py.Reference):
                 return self.ref(x)
             if isinstance(x, bytes):
@@ -165,6 +174,20 @@ class Canon:
         return {"shape": list(a.shape), "elems": elems}
 
 
+def opaque_value(v, shape):
+    """Opaque data as the bytes the file holds, one {"$bytes"} per element.
+
+    h5py turns an opaque type tagged "NUMPY:<dtype>" (how h5py stores numpy
+    types HDF5 has no class for, e.g. datetime64) back into that numpy dtype;
+    HDF5's value, and h5vault's (docs/types.md), is the bytes. The bytes of
+    h5py's array are the element bytes libhdf5 read (an opaque type is never
+    converted), so they are compared as they are."""
+    a = np.ascontiguousarray(np.asarray(v))
+    raw = a.tobytes()
+    size = a.dtype.itemsize
+    return {"shape": list(shape), "elems": [{"$bytes": raw[i:i + size].hex()} for i in range(0, len(raw), size)]}
+
+
 def dump(path, max_elements):
     entries = []
     with h5py.File(path, "r") as f:
@@ -183,6 +206,8 @@ def dump(path, max_elements):
                     n = 0 if e["shape"] is None else int(np.prod(e["shape"], dtype=np.float64))
                     if n > max_elements:
                         e["skipped"] = "larger than %d elements" % max_elements
+                    elif e["class"] == "opaque":
+                        e["value"] = opaque_value(obj[()], e["shape"])
                     else:
                         e["value"] = canon.value(obj[()], obj.dtype)
                 except Exception as ex:  # h5py cannot read it either: not compared
@@ -195,7 +220,10 @@ def dump(path, max_elements):
                     aid = obj.attrs.get_id(aname)
                     e["class"] = type_class(aid.get_type())
                     e["shape"] = None if aid.get_space().get_simple_extent_type() == h5py.h5s.NULL else list(aid.shape)
-                    e["value"] = canon.value(obj.attrs[aname], aid.dtype)
+                    if e["class"] == "opaque" and e["shape"] is not None:
+                        e["value"] = opaque_value(obj.attrs[aname], e["shape"])
+                    else:
+                        e["value"] = canon.value(obj.attrs[aname], aid.dtype)
                 except Exception as ex:
                     e["h5pyError"] = "%s: %s" % (type(ex).__name__, ex)
                     e.setdefault("class", "unknown")

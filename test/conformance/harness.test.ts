@@ -6,7 +6,8 @@
  * differ do not.
  */
 import { describe, expect, it } from 'vitest';
-import { canonicalElems, stableStringify, type CanonValue, type Elem } from './harness.js';
+import { Empty } from '../../lib/index.js';
+import { asLatin1, canonicalElems, stableStringify, type CanonValue, type Elem } from './harness.js';
 
 function same(v: unknown, cls: string, elems: Elem[]): boolean {
   const ref: CanonValue = { shape: [elems.length], elems };
@@ -73,5 +74,63 @@ describe('canonical comparison with h5py', () => {
     expect(same(new Uint8Array([1, 2, 3, 4]), 'opaque', [{ $bytes: '0102' }, { $bytes: '0304' }])).toBe(true);
     expect(same(new Uint8Array([1, 2, 3, 4]), 'bitfield', [0x0201, 0x0403])).toBe(true);
     expect(same(new Uint8Array([5, 6]), 'bitfield', [5, 6])).toBe(true);
+  });
+
+  it("a null dataspace read as h5vault's Empty is no elements", () => {
+    expect(same(new Empty({ class: 'float', size: 4, dtype: 'float32', bigEndian: false, precisionLoss: false }), 'float', [])).toBe(true);
+    expect(same(new Empty({ class: 'float', size: 4, dtype: 'float32', bigEndian: false, precisionLoss: false }), 'float', [0])).toBe(false);
+  });
+
+  it('a scalar complex attribute: the pair [re, im] is one {r, i} element', () => {
+    expect(same([4.3, 0], 'complex', [{ $c: { r: 4.3, i: 0 } }])).toBe(true);
+    expect(same([0, 4.3], 'complex', [{ $c: { r: 4.3, i: 0 } }])).toBe(false);
+  });
+
+  it('references as h5vault returns them ({ kind, path }), also inside vlen sequences and compound fields', () => {
+    expect(same([[{ kind: 'object', path: '/x' }], [{ kind: 'object', path: '/y' }]], 'vlen', [[{ $ref: '/x' }], [{ $ref: '/y' }]])).toBe(true);
+    // one sequence read as two (the old nesting) or a wrong path differ
+    expect(same([[{ kind: 'object', path: '/x' }, { kind: null, path: null }]], 'vlen', [[{ $ref: '/x' }]])).toBe(false);
+    expect(same([[{ kind: 'object', path: '/y' }]], 'vlen', [[{ $ref: '/x' }]])).toBe(false);
+    const rl: Elem[] = [{ $c: { dataset: { $ref: '/v' }, dimension: 0 } }];
+    expect(same({ dataset: [{ kind: 'object', path: '/v' }], dimension: new Int32Array([0]) }, 'compound', rl)).toBe(true);
+    expect(same({ dataset: [{ kind: 'object', path: '/w' }], dimension: new Int32Array([0]) }, 'compound', rl)).toBe(false);
+  });
+
+  it('vlen sequences of strings: each sequence against its own element', () => {
+    expect(same([['5', '66'], ['x']], 'vlen', [['5', '66'], ['x']])).toBe(true);
+    expect(same([['5'], ['66']], 'vlen', [['5', '66'], ['x']])).toBe(false);
+  });
+
+  it('array-typed compound fields: the n x k column is cut into the records, numbers and strings', () => {
+    const elems: Elem[] = [{ $c: { v: [1, 2, 3], s: ['a', 'b'] } }, { $c: { v: [4, 5, { $f: '-0' }], s: ['c', 'd'] } }];
+    expect(same({ v: new Float32Array([1, 2, 3, 4, 5, -0]), s: ['a', 'b', 'c', 'd'] }, 'compound', elems)).toBe(true);
+    // -0 stays distinct from 0 even where the field's class is not known
+    expect(same({ v: new Float32Array([1, 2, 3, 4, 5, 0]), s: ['a', 'b', 'c', 'd'] }, 'compound', elems)).toBe(false);
+    // the old scalar reading (one value per record) and a short column differ
+    expect(same({ v: new Float32Array([1, 4]), s: ['a', 'c'] }, 'compound', elems)).toBe(false);
+    expect(same({ v: new Float32Array([1, 2, 3, 4, 5, -0]), s: ['a', 'c'] }, 'compound', elems)).toBe(false);
+  });
+
+  it('vlen sequences of compounds: one column object per sequence', () => {
+    const elems: Elem[] = [[{ $c: { x: 1.5, y: 2 } }], [{ $c: { x: 1.5, y: 2 } }, { $c: { x: 3, y: 4 } }]];
+    const v = [{ x: new Float32Array([1.5]), y: new Float64Array([2]) }, { x: new Float32Array([1.5, 3]), y: new Float64Array([2, 4]) }];
+    expect(same(v, 'vlen', elems)).toBe(true);
+    expect(same([v[1], v[0]], 'vlen', elems)).toBe(false);
+  });
+
+  it('compound-typed array fields: n x k records cut into n arrays of k', () => {
+    const r = (x: number): Elem => ({ $c: { x, y: 2 } });
+    const elems: Elem[] = [{ $c: { s: [r(1), r(2)] } }, { $c: { s: [r(3), r(4)] } }];
+    expect(same({ s: { x: new Float32Array([1, 2, 3, 4]), y: new Float64Array([2, 2, 2, 2]) } }, 'compound', elems)).toBe(true);
+    expect(same({ s: { x: new Float32Array([1, 3]), y: new Float64Array([2, 2]) } }, 'compound', elems)).toBe(false);
+  });
+
+  it('non-UTF-8 string bytes: h5vault\'s latin1 text matches only the exact bytes', () => {
+    expect(asLatin1('µm', { $bytes: 'b56d' })).toEqual({ $bytes: 'b56d' });
+    // the UTF-8 reading of other bytes, U+FFFD, or a different byte: still strings, so they differ
+    expect(asLatin1('µm', { $bytes: 'c2b56d' })).toBe('µm');
+    expect(asLatin1('\ufffdm', { $bytes: 'b56d' })).toBe('\ufffdm');
+    expect(asLatin1('µn', { $bytes: 'b56d' })).toBe('µn');
+    expect(asLatin1({ $c: { u: ['µm'] } }, { $c: { u: [{ $bytes: 'b56d' }] } })).toEqual({ $c: { u: [{ $bytes: 'b56d' }] } });
   });
 });

@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Dataset, File, Group, H5Error, halfToNumber } from '../../lib/index.js';
+import { Dataset, Empty, File, Group, H5Error, halfToNumber } from '../../lib/index.js';
 
 export const PYTHON = process.env.H5VAULT_PYTHON ?? '/usr/bin/python3';
 const PLUGIN_PATH = '/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins';
@@ -153,7 +153,9 @@ function canonFloat(x: number): Elem {
 
 function canonInt(x: number | bigint): Elem {
   if (typeof x === 'bigint') return x >= -(2n ** 53n - 1n) && x <= 2n ** 53n - 1n ? Number(x) : { $big: x.toString() };
-  return Number.isSafeInteger(x) ? x : canonFloat(x);
+  // -0 is never an integer: it is a float read where the class was not known
+  // (an array-typed compound field), and must stay distinct from 0.
+  return Number.isSafeInteger(x) && !Object.is(x, -0) ? x : canonFloat(x);
 }
 
 function hex(b: Uint8Array): string {
@@ -196,8 +198,12 @@ export const CLASS_ADAPTERS: Record<string, (v: unknown, ctx: Ctx) => Elem[] | u
     if (!(v instanceof Uint8Array) || ctx.ref.elems.length === 0 || v.length === ctx.ref.elems.length) return undefined;
     return splitBytes(v, ctx.ref.elems.length).map((b) => canonInt(b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n)));
   },
-  // Complex pairs: an interleaved float array -> {r, i} records.
-  complex: (v) => {
+  // Complex pairs: an interleaved float array -> {r, i} records; a scalar
+  // (one-element attribute) is documented as the pair [re, im].
+  complex: (v, ctx) => {
+    if (Array.isArray(v) && v.length === 2 && ctx.ref.elems.length === 1 && v.every((x) => typeof x === 'number')) {
+      return [{ $c: { r: canonFloat(v[0] as number), i: canonFloat(v[1] as number) } }];
+    }
     if (!(v instanceof Float32Array || v instanceof Float64Array)) return undefined;
     const out: Elem[] = [];
     for (let i = 0; i + 1 < v.length; i += 2) out.push({ $c: { r: canonFloat(v[i]!), i: canonFloat(v[i + 1]!) } });
@@ -226,6 +232,8 @@ export function canonicalElems(v: unknown, ctx: Ctx): Elem[] {
   const adapted = CLASS_ADAPTERS[ctx.cls]?.(v, ctx);
   if (adapted) return adapted;
   if (v === undefined || v === null) return [];
+  // A null dataspace: h5vault's documented Empty (with its type), no elements.
+  if (v instanceof Empty) return [];
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return [scalarElem(v, ctx.cls)];
   if (typeof v === 'string') return [v];
   if (v instanceof Uint8Array && (ctx.cls.startsWith('string') || ctx.cls === 'opaque')) return [canonBytes(v)];
@@ -236,28 +244,64 @@ export function canonicalElems(v: unknown, ctx: Ctx): Elem[] {
   if (Array.isArray(v)) {
     // Elements that are themselves sequences (vlen) stay nested; records and
     // references become one element each.
+    // Each sequence is read against its own h5py element, so that what is
+    // inside it (strings, references, records) is not taken for nesting.
+    // A flat column (strings of an array-typed field) is not a sequence list.
     const sample = ctx.ref.elems[0];
-    if (Array.isArray(sample)) return v.map((x) => canonicalElems(x, { ...ctx, cls: innerClass(ctx.cls) }) as Elem);
+    // Sequences are columns: arrays, typed arrays, or compound column objects.
+    const isSeq = (x: unknown) => Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView)) || (isPlainObject(x) && !isRefObject(x));
+    if (Array.isArray(sample) && v.every(isSeq)) {
+      return v.map((x, i) => {
+        const own = ctx.ref.elems[i];
+        return canonicalElems(x, { cls: innerClass(ctx.cls), ref: { shape: null, elems: Array.isArray(own) ? own : [] } }) as Elem;
+      });
+    }
     // Records (and reference objects) are read against their own element.
     return v.flatMap((x, i) => canonicalElems(x, isPlainObject(x) ? { ...ctx, ref: { shape: [1], elems: [ctx.ref.elems[i] ?? null] as Elem[] } } : ctx));
   }
   if (isPlainObject(v)) {
-    if ('path' in v && (ctx.cls === 'reference' || 'selection' in v)) {
+    if ('path' in v && (ctx.cls === 'reference' || 'selection' in v || isRefObject(v))) {
       const path = (v.path ?? null) as string | null;
-      return ['selection' in v || 'region' in v ? { $region: path } : { $ref: path }];
+      return ['selection' in v || 'region' in v || v.kind === 'region' ? { $region: path } : { $ref: path }];
     }
     // Compound, column-wise: { field: column } -> one {$c} record per element.
+    // A compound-typed array field holds k records per element (h5py: an
+    // array of k records each): its columns have n x k values, read against
+    // the records in order, and arrayField cuts them back into n arrays.
     const fields = Object.keys(v);
-    const n = ctx.ref.elems.length;
+    const recs = ctx.ref.elems.length > 0 && ctx.ref.elems.every((e) => Array.isArray(e)) ? (ctx.ref.elems as Elem[][]).flat() : ctx.ref.elems;
+    const ref: CanonValue = { shape: [recs.length], elems: recs };
+    const n = recs.length;
     const cols = fields.map((k) => {
-      const sub = subRef(ctx.ref, k);
-      return canonicalElems(v[k], { cls: sub.cls, ref: sub.value });
+      const sub = subRef(ref, k);
+      return arrayField(canonicalElems(v[k], { cls: sub.cls, ref: sub.value }), sub.value.elems);
     });
     // A compound scalar given as one record object
     if (n === 1 && cols.every((c) => c.length === 1)) return [{ $c: Object.fromEntries(fields.map((k, i) => [k, cols[i]![0]!])) }];
     return Array.from({ length: n }, (_, i) => ({ $c: Object.fromEntries(fields.map((k, j) => [k, cols[j]![i] ?? null])) }) as Elem);
   }
   return [String(v)];
+}
+
+/** h5vault's reference value: { kind: 'object' | 'region' | null, path[, selection] } and nothing else. */
+function isRefObject(v: Record<string, unknown>): boolean {
+  const keys = Object.keys(v);
+  return 'kind' in v && (v.kind === 'object' || v.kind === 'region' || v.kind === null)
+    && keys.every((k) => k === 'kind' || k === 'path' || k === 'selection');
+}
+
+/**
+ * A compound field of array type: h5vault gives the field as one column of
+ * n x prod(dims) values (the dims trailing, row-major: docs/types.md), h5py
+ * one flattened array per record. The column is cut into the records' arrays
+ * only when it has exactly n x k plain values and every h5py element is an
+ * array of k; anything else is compared as it is (and differs).
+ */
+function arrayField(col: Elem[], ref: Elem[]): Elem[] {
+  if (ref.length === 0 || !ref.every((e) => Array.isArray(e))) return col;
+  const k = (ref[0] as Elem[]).length;
+  if (!ref.every((e) => (e as Elem[]).length === k) || col.length !== ref.length * k || col.some((e) => Array.isArray(e))) return col;
+  return Array.from({ length: ref.length }, (_, i) => col.slice(i * k, (i + 1) * k));
 }
 
 function innerClass(cls: string): string {
@@ -268,7 +312,8 @@ function innerClass(cls: string): string {
 function subRef(ref: CanonValue, field: string): { cls: string; value: CanonValue } {
   const elems = ref.elems.map((e) => (isPlainObject(e) && '$c' in e ? ((e as { $c: Record<string, Elem> }).$c[field] ?? null) : null)) as Elem[];
   const first = elems.find((e) => e !== null);
-  const cls = typeof first === 'number' ? (elems.some((e) => typeof e === 'number' && !Number.isInteger(e)) || isF(elems) ? 'float' : 'integer')
+  const cls = isPlainObject(first) && ('$ref' in first || '$region' in first) ? 'reference'
+    : typeof first === 'number' ? (elems.some((e) => typeof e === 'number' && !Number.isInteger(e)) || isF(elems) ? 'float' : 'integer')
     : typeof first === 'string' ? 'string-fixed' : isPlainObject(first) && '$c' in first ? 'compound' : isPlainObject(first) && '$bytes' in first ? 'opaque' : 'compound-field';
   return { cls, value: { shape: [elems.length], elems } };
 }
@@ -282,6 +327,27 @@ export function stableStringify(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
   if (isPlainObject(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableStringify(v[k])}`).join(',')}}`;
   return JSON.stringify(v) ?? 'undefined';
+}
+
+/**
+ * Strings whose bytes are not UTF-8: h5py gives the bytes ({$bytes}),
+ * h5vault text decoded one byte per character (latin1, docs/types.md). The
+ * string is taken as those bytes only when it is exactly them (every
+ * character below U+0100, Buffer.from(s, 'latin1') equal to h5py's bytes);
+ * any other string stays a string, and differs.
+ */
+export function asLatin1(got: Elem, want: Elem | undefined): Elem {
+  if (want === undefined) return got;
+  if (typeof got === 'string' && isPlainObject(want) && '$bytes' in want) {
+    return /^[\u0000-\u00ff]*$/.test(got) && Buffer.from(got, 'latin1').toString('hex') === want.$bytes ? want : got;
+  }
+  if (Array.isArray(got) && Array.isArray(want) && got.length === want.length) return got.map((g, i) => asLatin1(g, want[i]));
+  if (isPlainObject(got) && '$c' in got && isPlainObject(want) && '$c' in want) {
+    const g = got.$c as Record<string, Elem>;
+    const w = want.$c as Record<string, Elem>;
+    return { $c: Object.fromEntries(Object.keys(g).map((k) => [k, asLatin1(g[k]!, w[k])])) };
+  }
+  return got;
 }
 
 function firstDifference(a: Elem[], b: Elem[]): string {
@@ -314,6 +380,7 @@ function compare(key: string, kind: Result['kind'], p: PyEntry, got: unknown, sh
   if (shape !== undefined && p.shape !== undefined && stableStringify(shape) !== stableStringify(p.shape)) {
     return { key, kind, class: p.class, outcome: 'mismatch', detail: `shape ${stableStringify(shape)}, h5py ${stableStringify(p.shape)}` };
   }
+  elems = elems.map((e, i) => asLatin1(e, ref.elems[i]));
   if (stableStringify(elems) !== stableStringify(ref.elems)) {
     return { key, kind, class: p.class, outcome: 'mismatch', detail: firstDifference(elems, ref.elems) };
   }
@@ -363,7 +430,8 @@ export async function runFile(file: string, dumped?: Dumped): Promise<FileResult
           const value = await ds.read();
           results.push(compare(key, p.kind, p, value, p.shape === null ? undefined : ds.shape));
         } else {
-          const owner: Group | Dataset = p.path === '/' ? f : f.get(p.path);
+          // Attributes of committed datatypes are read through datatype().
+          const owner = p.path === '/' ? f : p.object === 'datatype' ? f.datatype(p.path) : (f.get(p.path) as Group | Dataset);
           results.push(compare(key, p.kind, p, owner.attrs.get(p.name!), undefined));
         }
       } catch (e) {

@@ -49,3 +49,49 @@ describe('variable-length strings in filtered chunks read like h5py', () => {
     });
   }
 });
+
+// A variable-length string nested in a compound or an array type: libhdf5's
+// H5Tdetect_class(type, H5T_VLEN) does not see it, so such chunks were bounded
+// at their in-memory size and refused as decompression bombs (H5_CORRUPT).
+// Found by the conformance corpus (jHDF's array_vlen_chunked_compound).
+describe('variable-length strings inside compounds and array types, in filtered chunks, read like h5py', () => {
+  const q = join(dir, 'vlen-nested-filtered.h5');
+  let want: { names: string[][]; rec: { id: number[]; label: string[]; note: string[] } } = { names: [], rec: { id: [], label: [], note: [] } };
+  beforeAll(() => {
+    want = JSON.parse(python(`import h5py, numpy as np, sys, json
+s = h5py.string_dtype('utf-8')
+arr = np.dtype([('name', s, (2,))])
+rec = np.dtype([('id', '<i4'), ('label', s), ('note', s)])
+names = [['James', 'Ellie'], ['µ-ünï ✓', ''], ['a' * 300, 'b']]
+labels = ['x' * 500, 'short', '']
+with h5py.File(sys.argv[1], 'w') as f:
+    f.create_dataset('array_of_vlen', data=np.array([tuple([n]) for n in names], dtype=arr), chunks=(1,), compression='gzip')
+    f.create_dataset('compound_vlen', data=np.array([(i, l, l[::-1] + '!') for i, l in enumerate(labels)], dtype=rec), chunks=(1,), compression='gzip', shuffle=True)
+g = h5py.File(sys.argv[1], 'r')
+print(json.dumps({'names': [[x.decode() for x in r] for r in g['array_of_vlen']['name']],
+                  'rec': {'id': g['compound_vlen']['id'].tolist(), 'label': [x.decode() for x in g['compound_vlen']['label']], 'note': [x.decode() for x in g['compound_vlen']['note']]}}))`, [q])) as typeof want;
+  });
+
+  it('compound of one array(2) of vlen strings, gzip, one record per chunk', async () => {
+    const f = File.open(q);
+    try {
+      const v = (await f.dataset('array_of_vlen').read()) as { name: string[] };
+      expect(v.name).toEqual(want.names.flat());
+      expect(want.names[0]).toEqual(['James', 'Ellie']);
+    } finally {
+      f.close();
+    }
+  });
+
+  it('compound { id: int32, label, note: vlen strings }, shuffle + gzip, one record per chunk', async () => {
+    const f = File.open(q);
+    try {
+      const v = (await f.dataset('compound_vlen').read()) as { id: Int32Array; label: string[]; note: string[] };
+      expect(Array.from(v.id)).toEqual(want.rec.id);
+      expect(v.label).toEqual(want.rec.label);
+      expect(v.note).toEqual(want.rec.note);
+    } finally {
+      f.close();
+    }
+  });
+});
