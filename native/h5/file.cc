@@ -289,14 +289,33 @@ void FileHandle::do_close() {
 // flush leaves its metadata cache half set up, H5Fclose then fails too, keeps
 // the file id alive over freed state, and the next H5Fclose of any file, or
 // libhdf5's exit handler, crashes. Only a flush that succeeds puts the cache
-// back in order. So the file is flushed here first, with its objects closed
-// (a strong close would close them after our flush and could dirty metadata
-// again); if that fails, once more (a full disk may have space again, and a
-// flush() that failed earlier leaves the cache needing exactly this); and if
-// it fails again, libhdf5's descriptor is pointed at an in-memory sink so the
-// last flush and H5Fclose succeed and libhdf5 lets go of the file. The file on
-// disk is then incomplete, and close() reports the first failure.
+// back in order. Closing a dataset whose cached raw data (the sieve buffer of
+// a contiguous dataset) cannot be written is just as fatal: H5Dclose fails
+// half way and leaves an id over freed state that H5Fclose or the exit
+// handler then closes again (SIGSEGV in H5D_close, seen on a full tmpfs).
+// So: flush everything while the objects are still open; if that fails,
+// once more (a full disk may have space again, and a flush() that failed
+// earlier leaves the cache needing exactly this); and if it fails again,
+// point libhdf5's descriptor at an in-memory sink so every later write
+// succeeds and goes nowhere. Only then close the objects (a strong close
+// would close them after our flush and could dirty metadata again) and flush
+// the metadata their closing wrote. The file on disk is then incomplete, and
+// close() reports the first failure.
 void FileHandle::flush_for_close() {
+  auto flush_or_sink = [&]() {
+    clear_error_stack();
+    if (H5Fflush(fid_, H5F_SCOPE_LOCAL) >= 0) return;
+    ErrorInfo first = capture_error("close '" + path_ + "'");
+    if (H5Fflush(fid_, H5F_SCOPE_LOCAL) >= 0) return;
+    clear_error_stack();
+    if (close_error_.ok()) {
+      close_error_ = first;
+      if (hdf5_path_ == path_) close_error_.message += " (the file is incomplete)";
+    }
+    if (redirect_to_sink(fid_)) H5Fflush(fid_, H5F_SCOPE_LOCAL);
+    clear_error_stack();
+  };
+  flush_or_sink();
   unsigned types = H5F_OBJ_LOCAL | H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR;
   ssize_t n = H5Fget_obj_count(fid_, types);
   if (n > 0) {
@@ -307,15 +326,7 @@ void FileHandle::flush_for_close() {
       else H5Oclose(ids[i]);
     }
   }
-  clear_error_stack();
-  if (H5Fflush(fid_, H5F_SCOPE_LOCAL) >= 0) return;
-  ErrorInfo first = capture_error("close '" + path_ + "'");
-  if (H5Fflush(fid_, H5F_SCOPE_LOCAL) >= 0) return;
-  clear_error_stack();
-  close_error_ = first;
-  if (hdf5_path_ == path_) close_error_.message += " (the file is incomplete)";
-  if (redirect_to_sink(fid_)) H5Fflush(fid_, H5F_SCOPE_LOCAL);
-  clear_error_stack();
+  flush_or_sink();
 }
 
 // The last step of an overwrite: make the temp file durable with the old
@@ -367,6 +378,15 @@ ObjHandle::~ObjHandle() {
   // An object reached through an external link lives in another file, which
   // stays open until the object is closed: close it even after our file.
   if ((foreign_file || !file->hdf5_closed()) && id >= 0 && H5Iis_valid(id) > 0) {
+    // A dataset of a writable file may hold raw data not yet written (the
+    // sieve buffer); closing it when that write fails (a full disk) leaves a
+    // half-destroyed id that crashes the file's close or libhdf5's exit
+    // handler. Write it first; if that fails, leave the id open: the file's
+    // close flushes it, or sends it to the sink (flush_for_close).
+    if (!foreign_file && kind == ObjKind::Dataset && file->writable() && H5Dflush(id) < 0) {
+      clear_error_stack();
+      return;
+    }
     if (H5Oclose(id) < 0) clear_error_stack();
   }
 }
