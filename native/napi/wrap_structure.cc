@@ -73,19 +73,26 @@ Napi::Value LinkCreate(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// One libhdf5 call under the global lock whose failure becomes the JS error;
+// the call's own result is undefined.
+template <typename Fn>
+Napi::Value locked_call(Napi::Env env, Fn fn) {
+  ErrorInfo err;
+  bool ok;
+  {
+    Lock lock;
+    ok = fn(&err);
+  }
+  if (!ok) throw_error(env, err);
+  return env.Undefined();
+}
+
 Napi::Value LinkDelete(const Napi::CallbackInfo& info) {
   auto g = unwrap_kind(info, 0, h5::ObjKind::Group);
   std::string name = arg_path(info, 1, "name");
   JsOp op(info.Env(), g->file);
   require_writable(info.Env(), g->file);
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::delete_link(g->id, name, &err);
-  }
-  if (!ok) throw_error(info.Env(), err);
-  return info.Env().Undefined();
+  return locked_call(info.Env(), [&](ErrorInfo* err) { return h5::delete_link(g->id, name, err); });
 }
 
 Napi::Value LinkMove(const Napi::CallbackInfo& info) {
@@ -94,14 +101,7 @@ Napi::Value LinkMove(const Napi::CallbackInfo& info) {
   std::string to = arg_path(info, 2, "to");
   JsOp op(info.Env(), g->file);
   require_writable(info.Env(), g->file);
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::move_link(g->id, from, to, &err);
-  }
-  if (!ok) throw_error(info.Env(), err);
-  return info.Env().Undefined();
+  return locked_call(info.Env(), [&](ErrorInfo* err) { return h5::move_link(g->id, from, to, err); });
 }
 
 // linkValue(group, name) -> { type, target?, file? }
@@ -135,14 +135,7 @@ Napi::Value ObjCopy(const Napi::CallbackInfo& info) {
   JsOp op_src(env, src->file);
   JsOp op_dst(env, dst->file);
   require_writable(env, dst->file);
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::copy_object(src->id, src_path, dst->id, dst_path, &err);
-  }
-  if (!ok) throw_error(env, err);
-  return env.Undefined();
+  return locked_call(env, [&](ErrorInfo* err) { return h5::copy_object(src->id, src_path, dst->id, dst_path, err); });
 }
 
 // datasetExtent(ds) -> { shape, maxshape } (null = unlimited)
@@ -180,14 +173,7 @@ Napi::Value DatasetResize(const Napi::CallbackInfo& info) {
   }
   JsOp op(env, d->file);
   require_writable(env, d->file);
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::resize_dataset(d->id, d->path, shape, &err);
-  }
-  if (!ok) throw_error(env, err);
-  return env.Undefined();
+  return locked_call(env, [&](ErrorInfo* err) { return h5::resize_dataset(d->id, d->path, shape, err); });
 }
 
 Napi::Value GroupTracksOrder(const Napi::CallbackInfo& info) {
@@ -241,14 +227,7 @@ Napi::Value DsMakeScale(const Napi::CallbackInfo& info) {
   std::string name = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   JsOp op(info.Env(), d->file);
   require_writable(info.Env(), d->file);
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::make_scale(d->id, name, &err);
-  }
-  if (!ok) throw_error(info.Env(), err);
-  return info.Env().Undefined();
+  return locked_call(info.Env(), [&](ErrorInfo* err) { return h5::make_scale(d->id, name, err); });
 }
 
 // dsAttach(ds, scale, dim, attach: boolean)
