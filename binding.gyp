@@ -14,6 +14,7 @@
         "native/h5/attribute.cc",
         "native/h5/walk.cc",
         "native/h5/value.cc",
+        "native/h5/heap_check.cc",
         "native/h5/structure.cc",
         "native/h5/remote.cc",
         "native/codecs/status.cc",

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "handle.h"
+#include "heap_check.h"
 #include "value.h"
 
 namespace h5v::h5 {
@@ -108,8 +109,9 @@ bool read_attr(hid_t obj, const std::string& name, AttrValue* v, ErrorInfo* err)
       H5Tset_size(mtype.get(), H5T_VARIABLE);
       H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
       std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
+      HeapCheckScope heap(attr.get());
       if (H5Aread(attr.get(), mtype.get(), ptrs.data()) < 0) {
-        *err = capture_error("read attribute '" + name + "'");
+        *err = heap.error_or_capture("read attribute '" + name + "'");
         return false;
       }
       for (char* p : ptrs) v->strings.emplace_back(p ? p : "");

@@ -12,6 +12,7 @@
 #include "../filters/bounded.h"
 #include "../filters/register.h"
 #include "handle.h"
+#include "heap_check.h"
 #include "value.h"
 #include "structure.h"
 
@@ -408,9 +409,10 @@ bool read_strings(hid_t dset, const Selection& sel, std::vector<std::string>* ou
     // one string, which cannot be amplified (and libhdf5 1.10.8 crashes
     // measuring a scalar dataspace).
     hsize_t decoded = 0;
+    HeapCheckScope heap(dset);
     if (H5Sget_simple_extent_type(fspace.get()) == H5S_SIMPLE &&
         H5Dvlen_get_buf_size(dset, mtype.get(), fspace.get(), &decoded) < 0) {
-      *err = capture_error("read strings");
+      *err = heap.error_or_capture("read strings");
       return false;
     }
     if (decoded > kMaxVlenReadBytes) {
@@ -421,7 +423,7 @@ bool read_strings(hid_t dset, const Selection& sel, std::vector<std::string>* ou
     }
     std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
     if (H5Dread(dset, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, ptrs.data()) < 0) {
-      *err = capture_error("read strings");
+      *err = heap.error_or_capture("read strings");
       return false;
     }
     for (char* p : ptrs) out->emplace_back(p ? p : "");

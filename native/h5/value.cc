@@ -9,6 +9,7 @@
 #include "attribute.h"
 #include "dataset.h"
 #include "handle.h"
+#include "heap_check.h"
 #include "types.h"
 
 namespace h5v::h5 {
@@ -343,6 +344,9 @@ bool decode_ref(const TypeNode& node, hid_t loc, const uint8_t* p, RefValue* r, 
   // A null reference (all zero bytes) names nothing: h5py's bool(ref) is False.
   bool zero = std::all_of(p, p + node.mem_size, [](uint8_t b) { return b == 0; });
   if (zero) return true;
+  // A region reference's heap object is read by H5Rget_name and decoded by
+  // H5Rget_region without bounds: check it first (read-only files).
+  if (node.region && !check_region_reference(p, err)) return false;
   ssize_t n = H5Rget_name(loc, rt, p, nullptr, 0);
   if (n <= 0) {
     // A dangling reference (its object was deleted, or hostile bytes; libhdf5
@@ -621,13 +625,16 @@ bool read_value(hid_t obj, const char* attr_name, const Selection& sel, ValueRes
     uint64_t vb = 0;
     return decode_column(out->type, obj, none, &out->column, &vb, err);
   }
+  // Heap IDs in the file are checked before libhdf5 follows them (vlen
+  // elements, fill values, region references): heap_check.h.
+  HeapCheckScope heap(attr_name ? attr.get() : obj);
   if (!attr_name && out->type.has_vlen && !out->scalar) {
     // Many elements may point at one large heap object: what the read would
     // allocate is the sum of the sequences, not the declared extent.
     hsize_t decoded = 0;
     filters::DecodeLimit limit(filters::chunk_decode_limit(obj));
     if (H5Dvlen_get_buf_size(obj, mtype.get(), fspace.get(), &decoded) < 0) {
-      *err = capture_error("measure variable-length data");
+      *err = heap.error_or_capture("measure variable-length data");
       return false;
     }
     if (decoded > kMaxVlenReadBytes) {
@@ -648,7 +655,7 @@ bool read_value(hid_t obj, const char* attr_name, const Selection& sel, ValueRes
     rc = H5Dread(obj, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, buf.data());
   }
   if (rc < 0) {
-    *err = capture_error(attr_name ? std::string("read attribute '") + attr_name + "'" : std::string("read"));
+    *err = heap.error_or_capture(attr_name ? std::string("read attribute '") + attr_name + "'" : std::string("read"));
     return false;
   }
   std::vector<const uint8_t*> ptrs(static_cast<size_t>(np));

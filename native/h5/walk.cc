@@ -18,6 +18,7 @@
 #include "../filters/bounded.h"
 #include "file.h"
 #include "handle.h"
+#include "heap_check.h"
 #include "../common/lock.h"
 #include "types.h"
 
@@ -425,7 +426,14 @@ class Walker {
     if (!node.has_vlen) return 0;
     hsize_t bytes = 0;
     filters::DecodeLimit limit(filters::chunk_decode_limit(d));
-    if (H5Dvlen_get_buf_size(d, mtype.get(), space.get(), &bytes) < 0) corrupt("variable-length data", path);
+    HeapCheckScope heap(d);
+    if (H5Dvlen_get_buf_size(d, mtype.get(), space.get(), &bytes) < 0) {
+      if (heap.failed()) {
+        rep_->code = "H5_CORRUPT";
+        reject("corrupt", heap.error_or_capture("variable-length data").message, path);
+      }
+      corrupt("variable-length data", path);
+    }
     if (bytes > lim_.max_vlen_bytes)
       reject("dataset-too-large",
              std::string(node.kind == Kind::String ? "strings decode to " : "variable-length data decodes to ") + human(bytes) + " (limit maxVlenBytes " + human(lim_.max_vlen_bytes) + ")", path);

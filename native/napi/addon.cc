@@ -7,6 +7,7 @@
 #include "filters/register.h"
 #include "common/error.h"
 #include "h5/file.h"
+#include "h5/heap_check.h"
 #include "common/lock.h"
 #include "wrap.h"
 
@@ -46,9 +47,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     static bool initialised = [] {
       H5open();
       h5::silence_error_printing();
-      return h5v::filters::register_builtin_filters();
+      return h5v::filters::register_builtin_filters() && h5::install_heap_checks();
     }();
-    if (!initialised) throw Napi::Error::New(env, "h5vault: registering the LZF/LZ4 filters with libhdf5 failed");
+    if (!initialised) throw Napi::Error::New(env, "h5vault: registering the LZF/LZ4 filters or the heap-ID checks with libhdf5 failed");
     // Error printing is per-thread state in a threadsafe libhdf5: silence it
     // for this thread too (workers call silence on their own threads).
     h5::silence_error_printing();

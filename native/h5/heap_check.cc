@@ -1,0 +1,418 @@
+// Global heap ID checks; see heap_check.h for what and why. The parsing below
+// follows libhdf5 1.10.8's H5HGcache.c / H5Tvlen.c / H5Shyper.c / H5Spoint.c
+// byte for byte where it decides what libhdf5 will dereference, and is
+// stricter where libhdf5 only asserts (debug builds) what a well-formed file
+// satisfies.
+#include "heap_check.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "handle.h"
+
+namespace h5v::h5 {
+
+namespace {
+
+// The library's vlen conversion has H5T_lib_conv_t's signature (no dxpl
+// argument, H5Tpkg.h); H5Tfind hands it out through the H5T_conv_t union member.
+using LibConv = herr_t (*)(hid_t, hid_t, H5T_cdata_t*, size_t, size_t, size_t, void*, void*);
+LibConv g_lib_vlen = nullptr;
+
+constexpr uint64_t kBufferWhole = 16u << 20;  // parse collections up to this from one read
+constexpr unsigned kMaxRank = 32;          // H5S_MAX_RANK
+
+uint64_t align8(uint64_t x) { return (x + 7) / 8 * 8; }
+
+uint64_t decode_le(const uint8_t* p, unsigned n) {
+  uint64_t v = 0;
+  for (unsigned i = 0; i < n; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return v;
+}
+
+bool all_ff(const uint8_t* p, unsigned n) {
+  for (unsigned i = 0; i < n; ++i)
+    if (p[i] != 0xff) return false;
+  return true;
+}
+
+std::string hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+// One parsed global heap collection: where each object index lives.
+struct Collection {
+  std::string bad;  // why the collection itself is unusable ("" if fine)
+  struct Obj {
+    uint64_t begin = 0;  // offset of the object's header in the collection
+    uint64_t size = 0;   // bytes of data after the header
+    bool used = false;
+  };
+  std::vector<Obj> objs;  // by heap index
+};
+
+}  // namespace
+
+struct HeapCheckScope::State {
+  int fd = -1;
+  uint64_t file_size = 0;
+  uint64_t base = 0;  // absolute offset of the superblock (HDF5 addresses are relative to it)
+  unsigned sizeof_addr = 8;
+  unsigned sizeof_size = 8;
+  ErrorInfo failure;
+  std::unordered_map<uint64_t, Collection> cache;
+
+  bool fail(std::string message) {
+    if (failure.ok()) failure = ErrorInfo::make("H5_CORRUPT", std::move(message));
+    return false;
+  }
+
+  bool pread_all(uint64_t off, size_t len, uint8_t* out) const {
+    size_t done = 0;
+    while (done < len) {
+      ssize_t n = ::pread(fd, out + done, len - done, static_cast<off_t>(off + done));
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // H5FD_locate_signature: offset 0, then 512, 1024, ... below the file size.
+  bool locate_superblock() {
+    static const uint8_t sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    for (unsigned n = 8; n < 64; ++n) {
+      uint64_t at = n == 8 ? 0 : uint64_t{1} << n;
+      if (at + 8 > file_size) break;
+      uint8_t b[8];
+      if (!pread_all(at, 8, b)) break;
+      if (std::memcmp(b, sig, 8) == 0) {
+        base = at;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  const Collection& collection(uint64_t addr) {
+    auto it = cache.find(addr);
+    if (it != cache.end()) return it->second;
+    Collection& c = cache[addr];
+    parse(addr, &c);
+    return c;
+  }
+
+  void parse(uint64_t addr, Collection* c) {
+    const std::string where = "global heap collection at " + hex(addr);
+    const uint64_t hdr = align8(8 + sizeof_size);     // H5HG_SIZEOF_HDR
+    const uint64_t objhdr = align8(8 + sizeof_size);  // H5HG_SIZEOF_OBJHDR
+    if (addr > file_size || base > file_size - addr || file_size - (base + addr) < hdr) {
+      c->bad = where + " lies outside the file (" + std::to_string(file_size) + " bytes)";
+      return;
+    }
+    const uint64_t at = base + addr;
+    uint8_t head[32];
+    if (!pread_all(at, static_cast<size_t>(hdr), head)) {
+      c->bad = where + " cannot be read";
+      return;
+    }
+    if (std::memcmp(head, "GCOL", 4) != 0 || head[4] != 1) {
+      c->bad = where + " has no collection signature (GCOL, version 1)";
+      return;
+    }
+    // libhdf5 writes collections of at least 4096 bytes (H5HG_MINSIZE), but
+    // reads smaller ones, and other writers make them (jHDF: 40 bytes, in the
+    // conformance corpus). Below its header, libhdf5's object-table size
+    // (H5HG_NOBJS) underflows.
+    const uint64_t size = decode_le(head + 8, sizeof_size);
+    if (size < hdr || size > file_size - at) {
+      c->bad = where + " declares " + std::to_string(size) + " bytes (at least its " + std::to_string(hdr) +
+               "-byte header, and within the file's " + std::to_string(file_size) + ")";
+      return;
+    }
+    std::vector<uint8_t> whole;
+    if (size <= kBufferWhole) {
+      whole.resize(static_cast<size_t>(size));
+      if (!pread_all(at, whole.size(), whole.data())) {
+        c->bad = where + " cannot be read";
+        return;
+      }
+    }
+    auto object_header = [&](uint64_t p, uint8_t* out) {
+      if (!whole.empty()) {
+        std::memcpy(out, whole.data() + p, static_cast<size_t>(objhdr));
+        return true;
+      }
+      return pread_all(at + p, static_cast<size_t>(objhdr), out);
+    };
+    uint64_t p = hdr;
+    while (p < size) {
+      if (p + objhdr > size) break;  // a tail too small for a header: free space (as libhdf5)
+      uint8_t oh[32];
+      if (!object_header(p, oh)) {
+        c->bad = where + " cannot be read";
+        return;
+      }
+      const unsigned idx = static_cast<unsigned>(decode_le(oh, 2));
+      const uint64_t osize = decode_le(oh + 8, sizeof_size);
+      uint64_t need;
+      if (idx > 0) {
+        if (osize > size - p - objhdr) {
+          c->bad = where + ": object " + std::to_string(idx) + " of " + std::to_string(osize) +
+                   " bytes runs past the collection's end";
+          return;
+        }
+        need = objhdr + align8(osize);
+        if (c->objs.size() <= idx) c->objs.resize(idx + 1);
+        if (c->objs[idx].used) {
+          c->bad = where + ": object index " + std::to_string(idx) + " appears twice";
+          return;
+        }
+        c->objs[idx] = {p, osize, true};
+      } else {
+        // Free space: its size includes its header. Zero would make libhdf5's
+        // parser loop forever on the same bytes.
+        if (osize == 0) {
+          c->bad = where + ": a free-space block of 0 bytes";
+          return;
+        }
+        need = osize;
+      }
+      if (need > size - p) {
+        c->bad = where + ": object " + std::to_string(idx) + " runs past the collection's end";
+        return;
+      }
+      p += need;
+    }
+  }
+
+  // The heap object (addr, idx) of one element, which must hold exactly
+  // `expect` bytes (or at least `at_least`, when expect is ~0).
+  bool check_object(uint64_t addr, uint32_t idx, uint64_t expect, uint64_t at_least, const std::string& what,
+                    uint64_t* size_out = nullptr) {
+    const Collection& c = collection(addr);
+    if (!c.bad.empty()) return fail(what + ": " + c.bad);
+    if (idx == 0 || idx >= c.objs.size() || !c.objs[idx].used)
+      return fail(what + " names heap object " + std::to_string(idx) + " of the collection at " + hex(addr) +
+                  ", which holds no such object");
+    const uint64_t got = c.objs[idx].size;
+    if (expect != ~uint64_t{0} && got != expect)
+      return fail(what + " declares " + std::to_string(expect) + " bytes but its heap object holds " +
+                  std::to_string(got));
+    if (got < at_least)
+      return fail(what + ": its heap object holds " + std::to_string(got) + " bytes, fewer than the " +
+                  std::to_string(at_least) + " it must");
+    if (size_out) *size_out = got;
+    return true;
+  }
+
+  // Reads `len` bytes of heap object (addr, idx), which check_object passed.
+  bool object_bytes(uint64_t addr, uint32_t idx, uint64_t len, std::vector<uint8_t>* out) {
+    const Collection& c = collection(addr);
+    const uint64_t objhdr = align8(8 + sizeof_size);
+    out->resize(static_cast<size_t>(len));
+    return pread_all(base + addr + c.objs[idx].begin + objhdr, out->size(), out->data());
+  }
+
+  // Disk-format vlen elements (H5T_vlen_disk_*): u32 length, address, u32 index.
+  bool check_elements(hid_t src, size_t nelmts, size_t buf_stride, const void* buf) {
+    const size_t disk_size = 4 + sizeof_addr + 4;
+    size_t src_size = H5Tget_size(src);
+    if (src_size != disk_size)
+      return fail("variable-length data of " + std::to_string(src_size) + "-byte elements where the file's format has " +
+                  std::to_string(disk_size));
+    size_t base_size;
+    if (H5Tis_variable_str(src) > 0) {
+      base_size = 1;
+    } else {
+      Hid super(H5Tget_super(src));
+      base_size = super ? H5Tget_size(super.get()) : 0;
+      if (base_size == 0) {
+        clear_error_stack();
+        return fail("variable-length type without a base type");
+      }
+    }
+    const size_t stride = buf_stride ? buf_stride : src_size;
+    const auto* b = static_cast<const uint8_t*>(buf);
+    for (size_t i = 0; i < nelmts; ++i) {
+      const uint8_t* e = b + i * stride;
+      const uint64_t seq_len = decode_le(e, 4);
+      const uint8_t* a = e + 4;
+      const uint64_t addr = decode_le(a, sizeof_addr);
+      if (addr == 0) continue;  // the nil sequence: libhdf5 reads nothing
+      const std::string what = "variable-length element " + std::to_string(i);
+      if (all_ff(a, sizeof_addr)) return fail(what + " has an undefined heap address");
+      const auto idx = static_cast<uint32_t>(decode_le(a + sizeof_addr, 4));
+      // libhdf5 reads the object into a buffer of seq_len * base bytes (rounded
+      // up): a larger object overflows it, a smaller one leaves stale bytes.
+      if (seq_len != 0 && base_size > ~uint64_t{0} / seq_len) return fail(what + " declares an impossible length");
+      if (!check_object(addr, idx, seq_len * base_size, 0, what)) return false;
+    }
+    return true;
+  }
+};
+
+namespace {
+
+thread_local HeapCheckScope::State* t_scope = nullptr;
+
+herr_t checked_conv_vlen(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t nelmts, size_t buf_stride,
+                         size_t bkg_stride, void* buf, void* bkg, hid_t /*dxpl*/) {
+  if (cdata->command == H5T_CONV_CONV && t_scope && buf && nelmts > 0 &&
+      !t_scope->check_elements(src, nelmts, buf_stride, buf))
+    return -1;
+  return g_lib_vlen(src, dst, cdata, nelmts, buf_stride, bkg_stride, buf, bkg);
+}
+
+// Bytes a serialized selection (H5S_select_serialize's format) needs after its
+// u32 type, or false if libhdf5 would not decode it at all (it then fails typed).
+bool selection_bytes(const uint8_t* p, uint64_t n, uint64_t* need, std::string* why) {
+  auto u32 = [&](uint64_t off) { return decode_le(p + off, 4); };
+  if (n < 8) return *why = "truncated selection", false;
+  const uint64_t type = u32(0), version = u32(4);
+  auto blocks = [&](uint64_t head, uint64_t count, uint64_t per, uint64_t rank) {
+    // head bytes, then count * rank * per bytes, without overflow
+    if (rank > kMaxRank) return *why = "selection of rank " + std::to_string(rank), false;
+    const uint64_t unit = rank * per;
+    if (unit != 0 && count > (~uint64_t{0} - head) / unit) return *why = "selection count overflows", false;
+    *need = head + count * unit;
+    return true;
+  };
+  switch (type) {
+    case H5S_SEL_NONE:
+    case H5S_SEL_ALL: *need = 16; return true;
+    case H5S_SEL_POINTS:
+      if (n < 24) return *why = "truncated point selection", false;
+      return blocks(24, u32(20), 4, u32(16));
+    case H5S_SEL_HYPERSLABS:
+      if (version == 1) {
+        if (n < 24) return *why = "truncated hyperslab selection", false;
+        return blocks(24, u32(20), 8, u32(16));
+      }
+      if (version == 2) {
+        if (n < 17) return *why = "truncated hyperslab selection", false;
+        const uint8_t flags = p[8];
+        const uint64_t rank = u32(13);
+        if (flags & 1) return blocks(17, 1, 32, rank);  // regular: start/stride/count/block, u64 each
+        if (n < 25) return *why = "truncated hyperslab selection", false;
+        return blocks(25, decode_le(p + 17, 8), 16, rank);
+      }
+      *need = 8;  // libhdf5 refuses the version itself
+      return true;
+    default: *need = 4; return true;  // unknown type: libhdf5 refuses it
+  }
+}
+
+}  // namespace
+
+bool install_heap_checks() {
+  static bool ok = [] {
+    Hid i32(H5Tvlen_create(H5T_NATIVE_INT32));
+    Hid i64(H5Tvlen_create(H5T_NATIVE_INT64));
+    H5T_cdata_t* cdata = nullptr;
+    H5T_conv_t lib = H5Tfind(i32.get(), i64.get(), &cdata);
+    if (!lib) {
+      clear_error_stack();
+      return false;
+    }
+    g_lib_vlen = reinterpret_cast<LibConv>(reinterpret_cast<void (*)()>(lib));
+    if (H5Tregister(H5T_PERS_SOFT, "h5vault_checked_vlen", i32.get(), i64.get(), checked_conv_vlen) < 0) {
+      clear_error_stack();
+      return false;
+    }
+    return true;
+  }();
+  return ok;
+}
+
+HeapCheckScope::HeapCheckScope(hid_t obj, bool active) {
+  if (!active) return;
+  Hid fid(H5Iget_file_id(obj));
+  if (!fid) {
+    clear_error_stack();
+    return;
+  }
+  unsigned intent = 0;
+  if (H5Fget_intent(fid.get(), &intent) < 0 || (intent & H5F_ACC_RDWR)) {
+    clear_error_stack();
+    return;
+  }
+  Hid fapl(H5Fget_access_plist(fid.get()));
+  void* vh = nullptr;
+  if (!fapl || H5Pget_driver(fapl.get()) != H5FD_SEC2 || H5Fget_vfd_handle(fid.get(), fapl.get(), &vh) < 0 || !vh) {
+    clear_error_stack();
+    return;
+  }
+  auto s = std::make_unique<State>();
+  s->fd = *static_cast<int*>(vh);
+  Hid fcpl(H5Fget_create_plist(fid.get()));
+  size_t sa = 0, ss = 0;
+  struct stat st {};
+  if (!fcpl || H5Pget_sizes(fcpl.get(), &sa, &ss) < 0 || sa < 2 || sa > 8 || ss < 2 || ss > 8 ||
+      ::fstat(s->fd, &st) != 0) {
+    clear_error_stack();
+    return;
+  }
+  s->sizeof_addr = static_cast<unsigned>(sa);
+  s->sizeof_size = static_cast<unsigned>(ss);
+  s->file_size = static_cast<uint64_t>(st.st_size);
+  if (!s->locate_superblock()) return;
+  state_ = std::move(s);
+  prev_ = t_scope;
+  t_scope = state_.get();
+}
+
+HeapCheckScope::~HeapCheckScope() {
+  if (state_) t_scope = prev_;
+}
+
+bool HeapCheckScope::failed() const { return state_ && !state_->failure.ok(); }
+
+ErrorInfo HeapCheckScope::error_or_capture(const std::string& context) const {
+  if (!failed()) return capture_error(context);
+  clear_error_stack();
+  ErrorInfo e = state_->failure;
+  e.message = context + ": " + e.message;
+  return e;
+}
+
+bool check_region_reference(const uint8_t* ref, ErrorInfo* err) {
+  HeapCheckScope::State* s = t_scope;
+  if (!s) return true;
+  const uint64_t addr = decode_le(ref, s->sizeof_addr);
+  const auto idx = static_cast<uint32_t>(decode_le(ref + s->sizeof_addr, 4));
+  const std::string what = "region reference";
+  uint64_t size = 0;
+  if (addr == 0 || all_ff(ref, s->sizeof_addr)) {
+    s->fail(what + " names no heap object");
+  } else if (s->check_object(addr, idx, ~uint64_t{0}, s->sizeof_addr + 4, what, &size)) {
+    // The object: the dataset's address, then the serialized selection, which
+    // libhdf5 decodes without a bound.
+    std::vector<uint8_t> bytes;
+    if (!s->object_bytes(addr, idx, size, &bytes)) {
+      s->fail(what + ": its heap object cannot be read");
+    } else {
+      uint64_t need = 0;
+      std::string why;
+      const uint8_t* sel = bytes.data() + s->sizeof_addr;
+      const uint64_t n = size - s->sizeof_addr;
+      if (!selection_bytes(sel, n, &need, &why)) {
+        s->fail(what + ": " + why);
+      } else if (need > n) {
+        s->fail(what + ": its selection needs " + std::to_string(need) + " bytes, its heap object holds " +
+                std::to_string(n));
+      }
+    }
+  }
+  if (s->failure.ok()) return true;
+  *err = s->failure;
+  return false;
+}
+
+}  // namespace h5v::h5
