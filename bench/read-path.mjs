@@ -6,7 +6,11 @@
 // path nothing.
 //   node bench/read-path.mjs --base /work/main/dist --head dist [--rounds 7]
 // Each child measures: one readSync() of a 64 MiB float32 dataset, 20000
-// readSync() of a 16-element dataset (per-call overhead) and 20000 view() calls.
+// readSync() of a 16-element dataset (per-call overhead) and 20000 view() calls;
+// and the variable-length reads that the global heap-ID checks
+// (native/h5/heap_check.h) sit on: one readSync() of 200,000 strings, 1000
+// attrs.get() of a 100-string attribute, and (builds that have readValueSync)
+// one read of 100,000 int32 sequences.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -28,6 +32,8 @@ if (args.child) {
   const f = File.open(p);
   const big = f.dataset('big');
   const small = f.dataset('small');
+  const strings = f.dataset('strings');
+  const seqs = f.dataset('seqs');
   const t = (fn) => {
     const s = process.hrtime.bigint();
     fn();
@@ -38,6 +44,9 @@ if (args.child) {
     big: t(() => big.readSync()),
     small: t(() => { for (let i = 0; i < 20000; i++) small.readSync(); }),
     view: t(() => { for (let i = 0; i < 20000; i++) small.view(); }),
+    strings: t(() => strings.readSync()),
+    attr: t(() => { for (let i = 0; i < 1000; i++) f.attrs.get('names'); }),
+    seqs: typeof seqs.readValueSync === 'function' ? t(() => seqs.readValueSync()) : NaN,
   };
   f.close();
   process.stdout.write(JSON.stringify(out));
@@ -54,6 +63,11 @@ mkdirSync(args.dir, { recursive: true });
   for (let i = 0; i < n; i++) a[i] = i % 1000;
   f.createDataset('big', { dtype: 'float32', shape: [n], data: a });
   f.createDataset('small', { dtype: 'float32', shape: [16], data: new Float32Array(16) });
+  const words = Array.from({ length: 200_000 }, (_, i) => `token-${i}`);
+  f.createDataset('strings', { dtype: 'string', shape: [words.length], data: words });
+  f.attrs.set('names', words.slice(0, 100));
+  const { types } = await import(resolve(args.head, 'index.js'));
+  f.createTypedDataset('seqs', { type: types.vlen('int32'), data: Array.from({ length: 100_000 }, (_, i) => [i, i + 1, i + 2].slice(0, 1 + (i % 3))) });
   f.close();
 }
 const median = (xs) => {
@@ -71,9 +85,16 @@ for (let r = 0; r < Number(args.rounds); r++) {
 }
 console.log('| measure | base median (ms) | head median (ms) | head / base |');
 console.log('|---|---|---|---|');
-for (const k of ['big', 'small', 'view']) {
+for (const k of ['big', 'small', 'view', 'strings', 'attr', 'seqs']) {
   const b = median(runs.base.map((x) => x[k]));
   const h = median(runs.head.map((x) => x[k]));
-  const label = { big: 'readSync() 64 MiB float32', small: '20000 x readSync() of 16 float32', view: '20000 x view()' }[k];
+  const label = {
+    big: 'readSync() 64 MiB float32',
+    small: '20000 x readSync() of 16 float32',
+    view: '20000 x view()',
+    strings: 'readSync() of 200,000 vlen strings',
+    attr: "1000 x attrs.get() of 100 vlen strings",
+    seqs: 'readValueSync() of 100,000 vlen int32 sequences',
+  }[k];
   console.log(`| ${label} | ${b.toFixed(1)} | ${h.toFixed(1)} | ${(h / b).toFixed(3)} |`);
 }

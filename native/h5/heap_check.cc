@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -25,6 +27,8 @@ using LibConv = herr_t (*)(hid_t, hid_t, H5T_cdata_t*, size_t, size_t, size_t, v
 LibConv g_lib_vlen = nullptr;
 
 constexpr uint64_t kBufferWhole = 16u << 20;  // parse collections up to this from one read
+constexpr size_t kMaxCachedFiles = 16;        // files whose parsed heaps are kept
+constexpr size_t kMaxCachedObjects = 4u << 20;  // heap objects kept per file (24 bytes each)
 constexpr unsigned kMaxRank = 32;          // H5S_MAX_RANK
 
 uint64_t align8(uint64_t x) { return (x + 7) / 8 * 8; }
@@ -58,16 +62,42 @@ struct Collection {
   std::vector<Obj> objs;  // by heap index
 };
 
+// What is known about one file's heap, kept across reads: a read-only file
+// does not change while its (device, inode, size, mtime, ctime) does not
+// (and if it did, libhdf5's own metadata cache would be as stale). Parsed
+// collections are only touched under libhdf5's global lock.
+struct FileHeap {
+  uint64_t base = 0;  // absolute offset of the superblock (HDF5 addresses are relative to it)
+  unsigned sizeof_addr = 8;
+  unsigned sizeof_size = 8;
+  std::unordered_map<uint64_t, Collection> collections;
+  size_t objects = 0;
+  uint64_t used = 0;  // LRU stamp
+};
+
+using FileKey = std::tuple<dev_t, ino_t, off_t, int64_t, int64_t>;
+std::mutex g_files_m;
+std::map<FileKey, std::shared_ptr<FileHeap>> g_files;
+uint64_t g_stamp = 0;
+
+// Per conversion path (cdata->priv): the sizes checked elements need.
+struct PathInfo {
+  size_t src_size = 0;
+  size_t base_size = 0;  // bytes per item of the sequence (1 for strings)
+};
+
 }  // namespace
 
 struct HeapCheckScope::State {
   int fd = -1;
   uint64_t file_size = 0;
-  uint64_t base = 0;  // absolute offset of the superblock (HDF5 addresses are relative to it)
+  std::shared_ptr<FileHeap> heap;
+  uint64_t base = 0;
   unsigned sizeof_addr = 8;
   unsigned sizeof_size = 8;
   ErrorInfo failure;
-  std::unordered_map<uint64_t, Collection> cache;
+  uint64_t last_addr = 0;  // the collection the previous element used
+  const Collection* last = nullptr;
 
   bool fail(std::string message) {
     if (failure.ok()) failure = ErrorInfo::make("H5_CORRUPT", std::move(message));
@@ -101,11 +131,16 @@ struct HeapCheckScope::State {
   }
 
   const Collection& collection(uint64_t addr) {
-    auto it = cache.find(addr);
-    if (it != cache.end()) return it->second;
-    Collection& c = cache[addr];
-    parse(addr, &c);
-    return c;
+    if (last && last_addr == addr) return *last;
+    auto it = heap->collections.find(addr);
+    if (it == heap->collections.end()) {
+      it = heap->collections.emplace(addr, Collection()).first;
+      parse(addr, &it->second);
+      heap->objects += it->second.objs.size();
+    }
+    last_addr = addr;
+    last = &it->second;
+    return it->second;
   }
 
   void parse(uint64_t addr, Collection* c) {
@@ -221,23 +256,14 @@ struct HeapCheckScope::State {
   }
 
   // Disk-format vlen elements (H5T_vlen_disk_*): u32 length, address, u32 index.
-  bool check_elements(hid_t src, size_t nelmts, size_t buf_stride, const void* buf) {
+  bool check_elements(const PathInfo& info, size_t nelmts, size_t buf_stride, const void* buf) {
     const size_t disk_size = 4 + sizeof_addr + 4;
-    size_t src_size = H5Tget_size(src);
+    const size_t src_size = info.src_size;
+    const size_t base_size = info.base_size;
     if (src_size != disk_size)
       return fail("variable-length data of " + std::to_string(src_size) + "-byte elements where the file's format has " +
                   std::to_string(disk_size));
-    size_t base_size;
-    if (H5Tis_variable_str(src) > 0) {
-      base_size = 1;
-    } else {
-      Hid super(H5Tget_super(src));
-      base_size = super ? H5Tget_size(super.get()) : 0;
-      if (base_size == 0) {
-        clear_error_stack();
-        return fail("variable-length type without a base type");
-      }
-    }
+    if (base_size == 0) return fail("variable-length type without a base type");
     const size_t stride = buf_stride ? buf_stride : src_size;
     const auto* b = static_cast<const uint8_t*>(buf);
     for (size_t i = 0; i < nelmts; ++i) {
@@ -262,12 +288,46 @@ namespace {
 
 thread_local HeapCheckScope::State* t_scope = nullptr;
 
+// The sizes of a path's source type, asked of libhdf5 once per path (a
+// measure of vlen data converts one element per call).
+PathInfo path_info(hid_t src) {
+  PathInfo p;
+  p.src_size = H5Tget_size(src);
+  if (H5Tis_variable_str(src) > 0) {
+    p.base_size = 1;
+  } else {
+    Hid super(H5Tget_super(src));
+    p.base_size = super ? H5Tget_size(super.get()) : 0;
+  }
+  clear_error_stack();
+  return p;
+}
+
 herr_t checked_conv_vlen(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t nelmts, size_t buf_stride,
                          size_t bkg_stride, void* buf, void* bkg, hid_t /*dxpl*/) {
-  if (cdata->command == H5T_CONV_CONV && t_scope && buf && nelmts > 0 &&
-      !t_scope->check_elements(src, nelmts, buf_stride, buf))
-    return -1;
-  return g_lib_vlen(src, dst, cdata, nelmts, buf_stride, bkg_stride, buf, bkg);
+  switch (cdata->command) {
+    case H5T_CONV_INIT: {
+      herr_t rc = g_lib_vlen(src, dst, cdata, nelmts, buf_stride, bkg_stride, buf, bkg);
+      // libhdf5's vlen conversion keeps nothing in priv: the slot is ours.
+      if (rc >= 0) {
+        delete static_cast<PathInfo*>(cdata->priv);
+        cdata->priv = new PathInfo(path_info(src));
+      }
+      return rc;
+    }
+    case H5T_CONV_FREE:
+      delete static_cast<PathInfo*>(cdata->priv);
+      cdata->priv = nullptr;
+      return g_lib_vlen(src, dst, cdata, nelmts, buf_stride, bkg_stride, buf, bkg);
+    case H5T_CONV_CONV:
+      if (t_scope && buf && nelmts > 0) {
+        if (!cdata->priv) cdata->priv = new PathInfo(path_info(src));
+        if (!t_scope->check_elements(*static_cast<PathInfo*>(cdata->priv), nelmts, buf_stride, buf)) return -1;
+      }
+      return g_lib_vlen(src, dst, cdata, nelmts, buf_stride, bkg_stride, buf, bkg);
+    default:
+      return g_lib_vlen(src, dst, cdata, nelmts, buf_stride, bkg_stride, buf, bkg);
+  }
 }
 
 // Bytes a serialized selection (H5S_select_serialize's format) needs after its
@@ -351,18 +411,53 @@ HeapCheckScope::HeapCheckScope(hid_t obj, bool active) {
   }
   auto s = std::make_unique<State>();
   s->fd = *static_cast<int*>(vh);
-  Hid fcpl(H5Fget_create_plist(fid.get()));
-  size_t sa = 0, ss = 0;
   struct stat st {};
-  if (!fcpl || H5Pget_sizes(fcpl.get(), &sa, &ss) < 0 || sa < 2 || sa > 8 || ss < 2 || ss > 8 ||
-      ::fstat(s->fd, &st) != 0) {
-    clear_error_stack();
-    return;
-  }
-  s->sizeof_addr = static_cast<unsigned>(sa);
-  s->sizeof_size = static_cast<unsigned>(ss);
+  if (::fstat(s->fd, &st) != 0) return;
   s->file_size = static_cast<uint64_t>(st.st_size);
-  if (!s->locate_superblock()) return;
+  const FileKey key{st.st_dev, st.st_ino, st.st_size, int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
+                    int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec};
+  {
+    std::lock_guard<std::mutex> g(g_files_m);
+    auto it = g_files.find(key);
+    if (it != g_files.end()) s->heap = it->second;
+  }
+  if (!s->heap) {
+    Hid fcpl(H5Fget_create_plist(fid.get()));
+    size_t sa = 0, ss = 0;
+    if (!fcpl || H5Pget_sizes(fcpl.get(), &sa, &ss) < 0 || sa < 2 || sa > 8 || ss < 2 || ss > 8) {
+      clear_error_stack();
+      return;
+    }
+    s->sizeof_addr = static_cast<unsigned>(sa);
+    s->sizeof_size = static_cast<unsigned>(ss);
+    if (!s->locate_superblock()) return;
+    auto h = std::make_shared<FileHeap>();
+    h->base = s->base;
+    h->sizeof_addr = s->sizeof_addr;
+    h->sizeof_size = s->sizeof_size;
+    std::lock_guard<std::mutex> g(g_files_m);
+    if (g_files.size() >= kMaxCachedFiles) {
+      auto oldest = g_files.begin();
+      for (auto i = g_files.begin(); i != g_files.end(); ++i)
+        if (i->second->used < oldest->second->used) oldest = i;
+      g_files.erase(oldest);
+    }
+    s->heap = g_files.emplace(key, std::move(h)).first->second;
+  }
+  {
+    std::lock_guard<std::mutex> g(g_files_m);
+    s->heap->used = ++g_stamp;
+  }
+  // Bounded memory: a file whose heaps outgrow the cache starts over, between
+  // reads (no outer scope on this thread holds a parsed collection; scopes of
+  // other threads cannot be alive: they live under libhdf5's global lock).
+  if (s->heap->objects > kMaxCachedObjects && !t_scope) {
+    s->heap->collections.clear();
+    s->heap->objects = 0;
+  }
+  s->base = s->heap->base;
+  s->sizeof_addr = s->heap->sizeof_addr;
+  s->sizeof_size = s->heap->sizeof_size;
   state_ = std::move(s);
   prev_ = t_scope;
   t_scope = state_.get();
