@@ -76,6 +76,8 @@ struct FileHeap {
 };
 
 using FileKey = std::tuple<dev_t, ino_t, off_t, int64_t, int64_t>;
+std::mutex g_images_m;
+std::map<const uint8_t*, int> g_images;  // image mapping -> its sealed memfd
 std::mutex g_files_m;
 std::map<FileKey, std::shared_ptr<FileHeap>> g_files;
 uint64_t g_stamp = 0;
@@ -405,12 +407,22 @@ HeapCheckScope::HeapCheckScope(hid_t obj, bool active) {
   }
   Hid fapl(H5Fget_access_plist(fid.get()));
   void* vh = nullptr;
-  if (!fapl || H5Pget_driver(fapl.get()) != H5FD_SEC2 || H5Fget_vfd_handle(fid.get(), fapl.get(), &vh) < 0 || !vh) {
+  const hid_t driver = fapl ? H5Pget_driver(fapl.get()) : H5I_INVALID_HID;
+  if ((driver != H5FD_SEC2 && driver != H5FD_CORE) || H5Fget_vfd_handle(fid.get(), fapl.get(), &vh) < 0 || !vh) {
     clear_error_stack();
     return;
   }
   auto s = std::make_unique<State>();
-  s->fd = *static_cast<int*>(vh);
+  if (driver == H5FD_SEC2) {
+    s->fd = *static_cast<int*>(vh);
+  } else {
+    // The core driver names its memory; only h5vault's own images, whose
+    // bytes are a sealed memfd, are checked (through that descriptor).
+    std::lock_guard<std::mutex> g(g_images_m);
+    auto it = g_images.find(*static_cast<const uint8_t* const*>(vh));
+    if (it == g_images.end()) return;
+    s->fd = it->second;
+  }
   struct stat st {};
   if (::fstat(s->fd, &st) != 0) return;
   s->file_size = static_cast<uint64_t>(st.st_size);
@@ -475,6 +487,16 @@ ErrorInfo HeapCheckScope::error_or_capture(const std::string& context) const {
   ErrorInfo e = state_->failure;
   e.message = context + ": " + e.message;
   return e;
+}
+
+void remember_image(const uint8_t* base, int fd) {
+  std::lock_guard<std::mutex> g(g_images_m);
+  g_images[base] = fd;
+}
+
+void forget_image(const uint8_t* base) {
+  std::lock_guard<std::mutex> g(g_images_m);
+  g_images.erase(base);
 }
 
 bool check_region_reference(const uint8_t* ref, ErrorInfo* err) {

@@ -23,7 +23,8 @@
 //
 // Scopes are active for files open read-only on the sec2 driver, where the
 // bytes on disk are what libhdf5 loads (a writable file's metadata cache may
-// hold heap collections newer than the disk).
+// hold heap collections newer than the disk), and for read-only in-memory
+// images (remember_image).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -61,6 +62,12 @@ class HeapCheckScope {
   std::unique_ptr<State> state_;
   State* prev_ = nullptr;
 };
+
+// In-memory images (File.fromBuffer) are read by the core driver from a
+// mapping of a sealed memfd; the scope checks them through that memfd. The
+// mapping's base is what H5Fget_vfd_handle names for a core-driver file.
+void remember_image(const uint8_t* base, int fd);
+void forget_image(const uint8_t* base);
 
 // A dataset region reference (hdset_reg_ref_t bytes) names a heap object that
 // holds an object address and a serialized selection. Checks that object and

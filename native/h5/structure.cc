@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "dataset.h"
+#include "heap_check.h"
 #include "file.h"
 #include "handle.h"
 
@@ -459,6 +460,7 @@ herr_t udata_free(void*) { return 0; }
 }  // namespace
 
 Image::~Image() {
+  if (base) forget_image(base);
   if (base) ::munmap(base, size);
   if (fd >= 0) ::close(fd);
 }
@@ -474,6 +476,7 @@ std::shared_ptr<Image> make_image(const uint8_t* data, size_t size, ErrorInfo* e
   }
   img->base = static_cast<uint8_t*>(p);
   img->size = size;
+  remember_image(img->base, img->fd);
   return img;
 }
 

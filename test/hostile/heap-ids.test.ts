@@ -10,7 +10,7 @@
  * chunked and compact datasets; a compound member) and region references is
  * damaged at every heap ID it holds and in every object header of its heap
  * collection. Each damaged file is read whole in a child process, opened
- * read-only and with { untrusted: true }. Every value must come back as the
+ * read-only, as an in-memory image (File.fromBuffer) and with { untrusted: true }. Every value must come back as the
  * undamaged file's value or fail typed; no child may crash or hang.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -39,7 +39,7 @@ const plain = (v) => {
   return createHash('sha256').update(s).digest('hex').slice(0, 16) + ' ' + s.slice(0, 160);
 };
 for (let i = start; i < jobs.length; i++) {
-  const { path, untrusted } = jobs[i];
+  const { path, mode } = jobs[i];
   process.stdout.write('BEGIN ' + i + '\\n');
   const values = {}, errors = {};
   const typed = async (key, fn) => {
@@ -51,7 +51,9 @@ for (let i = start; i < jobs.length; i++) {
   };
   let f;
   try {
-    f = untrusted ? await File.openAsync(path, { untrusted: true, limits: { timeoutMs: 20000 } }) : File.open(path);
+    f = mode === 'untrusted' ? await File.openAsync(path, { untrusted: true, limits: { timeoutMs: 20000 } })
+      : mode === 'buffer' ? File.fromBuffer(readFileSync(path))
+      : File.open(path);
   } catch (e) {
     errors.open = e && typeof e.code === 'string' ? e.code + (e.reason ? ':' + e.reason : '') : 'UNTYPED ' + String(e);
   }
@@ -77,7 +79,9 @@ interface Outcome {
 type Result = Outcome | { crash: string };
 
 /** Runs the jobs in child processes, restarting after the job that took one down. */
-async function runJobs(jobs: { path: string; untrusted: boolean }[], hangMs = 60_000): Promise<Result[]> {
+type Mode = 'read-only' | 'untrusted' | 'buffer';
+
+async function runJobs(jobs: { path: string; mode: Mode }[], hangMs = 60_000): Promise<Result[]> {
   const list = join(dir, `jobs-${Date.now()}-${Math.random()}.json`);
   writeFileSync(list, JSON.stringify(jobs));
   const results: Result[] = new Array(jobs.length);
@@ -227,7 +231,7 @@ describe('heap IDs in damaged files are checked before libhdf5 follows them', ()
       writeFileSync(path, v.bytes);
       return { name: v.name, path };
     });
-    const [b] = await runJobs([{ path: base, untrusted: false }]);
+    const [b] = await runJobs([{ path: base, mode: 'read-only' }]);
     baseline = b as Outcome;
   }, 120_000);
 
@@ -251,11 +255,12 @@ describe('heap IDs in damaged files are checked before libhdf5 follows them', ()
     expect(variants.length).toBeGreaterThan(200);
   });
 
-  for (const untrusted of [false, true]) {
-    it(`${untrusted ? '{ untrusted: true }' : 'read-only'}: each value is the original or a typed error; no crash, no hang`, async () => {
+  for (const mode of ['read-only', 'buffer', 'untrusted'] as const) {
+    const label = { 'read-only': 'File.open (read-only)', buffer: 'File.fromBuffer (an in-memory image)', untrusted: '{ untrusted: true }' }[mode];
+    it(`${label}: each value is the original or a typed error; no crash, no hang`, async () => {
       // untrusted opens spawn the walk child per file: every third variant.
-      const chosen = untrusted ? variants.filter((_, i) => i % 3 === 0) : variants;
-      const results = await runJobs(chosen.map((v) => ({ path: v.path, untrusted })));
+      const chosen = mode === 'untrusted' ? variants.filter((_, i) => i % 3 === 0) : variants;
+      const results = await runJobs(chosen.map((v) => ({ path: v.path, mode })));
       const problems: string[] = [];
       const tally = new Map<string, number>();
       results.forEach((r, i) => {
@@ -268,7 +273,7 @@ describe('heap IDs in damaged files are checked before libhdf5 follows them', ()
         for (const [k, v] of Object.entries(r.values))
           if (baseline.values[k] !== undefined && v !== baseline.values[k]) problems.push(`${name}: ${k} read ${v}, was ${baseline.values[k]}`);
       });
-      console.log(`${chosen.length} damaged files (${untrusted ? 'untrusted' : 'read-only'}): errors by code`, Object.fromEntries(tally));
+      console.log(`${chosen.length} damaged files (${mode}): errors by code`, Object.fromEntries(tally));
       expect(problems).toEqual([]);
       // The checks themselves answer: most damage is caught as H5_CORRUPT (the
       // walk's H5_UNSAFE_FILE in untrusted mode), not by luck in libhdf5.
