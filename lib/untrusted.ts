@@ -426,7 +426,13 @@ export function wantsChecks(o: UntrustedOpenOptions): boolean {
     resolveLimits(o.limits);
     if (!o.untrusted) throw new TypeError('limits only apply with { untrusted: true }');
   }
-  return o.untrusted === true || o.expectDigest !== undefined;
+  const checked = o.untrusted === true || o.expectDigest !== undefined;
+  // A check vouches for the bytes it read; libhdf5 rewrites the superblock of
+  // a file it opens for writing, so such an open could never be the file that
+  // was checked (it was refused as 'changed' after the file had been touched).
+  if (checked && (o as { mode?: unknown }).mode === 'r+')
+    throw new TypeError("{ untrusted } and { expectDigest } open files read-only: mode 'r+' cannot be combined with them");
+  return checked;
 }
 
 const preadAsync = promisify(read);

@@ -4,7 +4,7 @@
  * crash / timeout / change handling. Fixtures are written by h5py, which can
  * produce what h5vault never writes (external links, VDS, nbit ...).
  */
-import { appendFileSync, chmodSync, copyFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { File, H5Error, type UnsafeFileError, fileDigest, fileDigestSync, walkUntrusted, walkUntrustedSync } from '../../lib/index.js';
@@ -137,6 +137,19 @@ describe('File.openAsync(path, { untrusted: true })', () => {
     const e = await refusal(join(corpusDir(), 'cve-2018-13867.h5'));
     expect(e.reason).toBe('crashed');
     expect(e.signal).toBe('SIGSEGV');
+  });
+
+  it("mode 'r+' with { untrusted } or { expectDigest } is refused before the file is touched", async () => {
+    copyFileSync(p('plain.h5'), p('rw.h5'));
+    const before = readFileSync(p('rw.h5'));
+    const mtime = statSync(p('rw.h5')).mtimeMs;
+    const digest = fileDigestSync(p('rw.h5'));
+    for (const options of [{ untrusted: true }, { expectDigest: digest }] as const) {
+      await expect(File.openAsync(p('rw.h5'), { ...options, mode: 'r+' })).rejects.toThrow(TypeError);
+      expect(() => File.open(p('rw.h5'), { ...options, mode: 'r+' })).toThrow(/open files read-only: mode 'r\+'/);
+    }
+    expect(readFileSync(p('rw.h5')).equals(before)).toBe(true);
+    expect(statSync(p('rw.h5')).mtimeMs).toBe(mtime);
   });
 
   it('a walk past its deadline is killed: reason timeout', async () => {
