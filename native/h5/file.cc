@@ -1,4 +1,6 @@
 #include "file.h"
+#include "heap_check.h"
+#include "remote.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -192,6 +194,16 @@ std::shared_ptr<FileHandle> FileHandle::open_image(const std::string& name, cons
 
 int FileHandle::image_fd() const { return image_ ? std::static_pointer_cast<Image>(image_)->fd : -1; }
 
+int FileHandle::posix_fd() const {
+  if (posix_fd_ == -2) posix_fd_ = h5::posix_fd(fid_);
+  return posix_fd_;
+}
+
+bool FileHandle::remote() const {
+  if (remote_ == -1) remote_ = h5::is_remote(fid_) ? 1 : 0;
+  return remote_ == 1;
+}
+
 std::shared_ptr<FileHandle> FileHandle::create_in_memory(bool track_order, ErrorInfo* err) {
   std::string name = memory_file_name();
   Hid fapl(memory_fapl(nullptr));
@@ -266,6 +278,7 @@ void FileHandle::do_close() {
   // dropping ours lets it go with the last view.
   hdf5_closed_ = true;
   mapping.reset();
+  forget_heap_file(fid_);
   if (fid_ >= 0 && H5Iis_valid(fid_) > 0) {
     if (writable_) flush_for_close();
     if (H5Fclose(fid_) < 0 && close_error_.ok()) close_error_ = capture_error("close '" + path_ + "'");

@@ -27,7 +27,7 @@ using LibConv = herr_t (*)(hid_t, hid_t, H5T_cdata_t*, size_t, size_t, size_t, v
 LibConv g_lib_vlen = nullptr;
 
 constexpr uint64_t kBufferWhole = 16u << 20;  // parse collections up to this from one read
-constexpr size_t kMaxCachedFiles = 16;        // files whose parsed heaps are kept
+constexpr size_t kMaxCachedFiles = 64;        // open file ids whose access and parsed heaps are kept
 constexpr size_t kMaxCachedObjects = 4u << 20;  // heap objects kept per file (24 bytes each)
 constexpr unsigned kMaxRank = 32;          // H5S_MAX_RANK
 
@@ -62,9 +62,7 @@ struct Collection {
   std::vector<Obj> objs;  // by heap index
 };
 
-// What is known about one file's heap, kept across reads: a read-only file
-// does not change while its (device, inode, size, mtime, ctime) does not
-// (and if it did, libhdf5's own metadata cache would be as stale). Parsed
+// What is known about one open file's heap, kept across its reads. Parsed
 // collections are only touched under libhdf5's global lock.
 struct FileHeap {
   uint64_t base = 0;  // absolute offset of the superblock (HDF5 addresses are relative to it)
@@ -72,15 +70,32 @@ struct FileHeap {
   unsigned sizeof_size = 8;
   std::unordered_map<uint64_t, Collection> collections;
   size_t objects = 0;
-  uint64_t used = 0;  // LRU stamp
 };
 
 using FileKey = std::tuple<dev_t, ino_t, off_t, int64_t, int64_t>;
+
+// Per open file id: the descriptor its heap is read through (-1: not
+// checked) and its parsed heap. Asked of libhdf5 once per id (a copy of the
+// access property list per read made small reads measurably slower);
+// forget_heap_file() drops it when the id closes.
+struct FileAccess {
+  int fd = -1;
+  FileKey key{};
+  std::shared_ptr<FileHeap> heap;
+};
+std::mutex g_access_m;
+std::unordered_map<hid_t, FileAccess> g_access;
+
+void remember_access(hid_t fid, const FileAccess& a) {
+  std::lock_guard<std::mutex> g(g_access_m);
+  // Ids closed without forget_heap_file (files opened by plain libhdf5 calls,
+  // e.g. the walk) are never looked up again; keep the table small.
+  if (g_access.size() >= kMaxCachedFiles && !g_access.count(fid)) g_access.erase(g_access.begin());
+  g_access[fid] = a;
+}
+
 std::mutex g_images_m;
 std::map<const uint8_t*, int> g_images;  // image mapping -> its sealed memfd
-std::mutex g_files_m;
-std::map<FileKey, std::shared_ptr<FileHeap>> g_files;
-uint64_t g_stamp = 0;
 
 // Per conversion path (cdata->priv): the sizes checked elements need.
 struct PathInfo {
@@ -393,6 +408,24 @@ bool install_heap_checks() {
   return ok;
 }
 
+// The descriptor through which file `fid`'s heap is checked, or -1: a
+// writable file, or one libhdf5 reads through another driver than sec2 / core
+// over an h5vault image.
+int check_descriptor(hid_t fid) {
+  unsigned intent = 0;
+  if (H5Fget_intent(fid, &intent) < 0 || (intent & H5F_ACC_RDWR)) return -1;
+  Hid fapl(H5Fget_access_plist(fid));
+  void* vh = nullptr;
+  const hid_t driver = fapl ? H5Pget_driver(fapl.get()) : H5I_INVALID_HID;
+  if ((driver != H5FD_SEC2 && driver != H5FD_CORE) || H5Fget_vfd_handle(fid, fapl.get(), &vh) < 0 || !vh) return -1;
+  if (driver == H5FD_SEC2) return *static_cast<int*>(vh);
+  // The core driver names its memory; only h5vault's own images, whose
+  // bytes are a sealed memfd, are checked (through that descriptor).
+  std::lock_guard<std::mutex> g(g_images_m);
+  auto it = g_images.find(*static_cast<const uint8_t* const*>(vh));
+  return it == g_images.end() ? -1 : it->second;
+}
+
 HeapCheckScope::HeapCheckScope(hid_t obj, bool active) {
   if (!active) return;
   Hid fid(H5Iget_file_id(obj));
@@ -400,40 +433,33 @@ HeapCheckScope::HeapCheckScope(hid_t obj, bool active) {
     clear_error_stack();
     return;
   }
-  unsigned intent = 0;
-  if (H5Fget_intent(fid.get(), &intent) < 0 || (intent & H5F_ACC_RDWR)) {
-    clear_error_stack();
-    return;
+  FileAccess acc;
+  bool known;
+  {
+    std::lock_guard<std::mutex> g(g_access_m);
+    auto it = g_access.find(fid.get());
+    known = it != g_access.end();
+    if (known) acc = it->second;
   }
-  Hid fapl(H5Fget_access_plist(fid.get()));
-  void* vh = nullptr;
-  const hid_t driver = fapl ? H5Pget_driver(fapl.get()) : H5I_INVALID_HID;
-  if ((driver != H5FD_SEC2 && driver != H5FD_CORE) || H5Fget_vfd_handle(fid.get(), fapl.get(), &vh) < 0 || !vh) {
+  if (!known) {
+    acc.fd = check_descriptor(fid.get());
     clear_error_stack();
+  }
+  if (acc.fd < 0) {
+    if (!known) remember_access(fid.get(), acc);
     return;
   }
   auto s = std::make_unique<State>();
-  if (driver == H5FD_SEC2) {
-    s->fd = *static_cast<int*>(vh);
-  } else {
-    // The core driver names its memory; only h5vault's own images, whose
-    // bytes are a sealed memfd, are checked (through that descriptor).
-    std::lock_guard<std::mutex> g(g_images_m);
-    auto it = g_images.find(*static_cast<const uint8_t* const*>(vh));
-    if (it == g_images.end()) return;
-    s->fd = it->second;
-  }
+  s->fd = acc.fd;
   struct stat st {};
   if (::fstat(s->fd, &st) != 0) return;
   s->file_size = static_cast<uint64_t>(st.st_size);
   const FileKey key{st.st_dev, st.st_ino, st.st_size, int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
                     int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec};
-  {
-    std::lock_guard<std::mutex> g(g_files_m);
-    auto it = g_files.find(key);
-    if (it != g_files.end()) s->heap = it->second;
-  }
-  if (!s->heap) {
+  // The parsed heap belongs to this open file id, and only while its bytes
+  // are unchanged (a read-only file is not rewritten under an open id; if it
+  // is, parse again).
+  if (!acc.heap || acc.key != key) {
     Hid fcpl(H5Fget_create_plist(fid.get()));
     size_t sa = 0, ss = 0;
     if (!fcpl || H5Pget_sizes(fcpl.get(), &sa, &ss) < 0 || sa < 2 || sa > 8 || ss < 2 || ss > 8) {
@@ -443,23 +469,14 @@ HeapCheckScope::HeapCheckScope(hid_t obj, bool active) {
     s->sizeof_addr = static_cast<unsigned>(sa);
     s->sizeof_size = static_cast<unsigned>(ss);
     if (!s->locate_superblock()) return;
-    auto h = std::make_shared<FileHeap>();
-    h->base = s->base;
-    h->sizeof_addr = s->sizeof_addr;
-    h->sizeof_size = s->sizeof_size;
-    std::lock_guard<std::mutex> g(g_files_m);
-    if (g_files.size() >= kMaxCachedFiles) {
-      auto oldest = g_files.begin();
-      for (auto i = g_files.begin(); i != g_files.end(); ++i)
-        if (i->second->used < oldest->second->used) oldest = i;
-      g_files.erase(oldest);
-    }
-    s->heap = g_files.emplace(key, std::move(h)).first->second;
+    acc.heap = std::make_shared<FileHeap>();
+    acc.heap->base = s->base;
+    acc.heap->sizeof_addr = s->sizeof_addr;
+    acc.heap->sizeof_size = s->sizeof_size;
+    acc.key = key;
+    remember_access(fid.get(), acc);
   }
-  {
-    std::lock_guard<std::mutex> g(g_files_m);
-    s->heap->used = ++g_stamp;
-  }
+  s->heap = acc.heap;
   // Bounded memory: a file whose heaps outgrow the cache starts over, between
   // reads (no outer scope on this thread holds a parsed collection; scopes of
   // other threads cannot be alive: they live under libhdf5's global lock).
@@ -487,6 +504,11 @@ ErrorInfo HeapCheckScope::error_or_capture(const std::string& context) const {
   ErrorInfo e = state_->failure;
   e.message = context + ": " + e.message;
   return e;
+}
+
+void forget_heap_file(hid_t fid) {
+  std::lock_guard<std::mutex> g(g_access_m);
+  g_access.erase(fid);
 }
 
 void remember_image(const uint8_t* base, int fd) {

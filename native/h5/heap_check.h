@@ -63,6 +63,11 @@ class HeapCheckScope {
   State* prev_ = nullptr;
 };
 
+// Whether (and through which descriptor) a file id's reads are checked is
+// asked of libhdf5 once per file id (a copy of its access property list);
+// forget it when the id is closed.
+void forget_heap_file(hid_t fid);
+
 // In-memory images (File.fromBuffer) are read by the core driver from a
 // mapping of a sealed memfd; the scope checks them through that memfd. The
 // mapping's base is what H5Fget_vfd_handle names for a core-driver file.

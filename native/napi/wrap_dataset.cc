@@ -114,7 +114,7 @@ bool check_not_truncated(const std::shared_ptr<h5::FileHandle>& f, uint64_t end,
     // Relative to the superblock: smaller than the physical size by the user
     // block, if any, so the check never refuses an intact file.
     if (H5Fget_eoa(f->id(), &eoa) >= 0 && eoa != HADDR_UNDEF) end = std::max<uint64_t>(end, eoa);
-    fd = h5::posix_fd(f->id());
+    fd = f->posix_fd();
     // No descriptor to ask (not the POSIX driver: a remote file, whose object
     // is pinned by its ETag instead): nothing to check.
     if (fd < 0) return true;
@@ -400,7 +400,7 @@ Napi::Value DatasetCreate(const Napi::CallbackInfo& info) {
 // and nothing to prefetch.
 bool is_remote(const std::shared_ptr<h5::FileHandle>& f) {
   Lock lock;
-  return h5::is_remote(f->id());
+  return f->remote();
 }
 
 std::string view_reason(const std::shared_ptr<h5::ObjHandle>& obj, const h5::DatasetInfo& info) {
@@ -540,7 +540,7 @@ std::shared_ptr<mmap::Mapping> file_mapping(const std::shared_ptr<h5::FileHandle
   }
   // Only a local file opened with the POSIX driver has a descriptor to map;
   // a remote (ROS3) file's handle is not one.
-  int fd = h5::posix_fd(f->id());
+  int fd = f->posix_fd();
   if (fd < 0) {
     *err = ErrorInfo::make("H5_NOT_VIEWABLE", "'" + f->path() + "' is not a local file: nothing to map");
     return nullptr;

@@ -180,7 +180,7 @@ Napi::Value FileDescriptor(const Napi::CallbackInfo& info) {
         fd = f->image_fd();
         if (fd < 0) err = h5::ErrorInfo::make("H5_IO", "'" + f->path() + "' is an in-memory file: it has no descriptor");
       } else {
-        fd = h5::posix_fd(f->id());
+        fd = f->posix_fd();
         if (fd < 0) err = h5::ErrorInfo::make("H5_IO", "no file descriptor for '" + f->path() + "'");
       }
     }
