@@ -3,7 +3,7 @@
  * `npm run bench` at tiny sizes, checking the shape of what they write (no
  * timing assertions: this machine's numbers mean nothing at these sizes).
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,20 +13,28 @@ import { requirePeers, tempDir } from '../helpers.js';
 const ROOT = resolve(import.meta.dirname, '../..');
 const dir = tempDir('h5vault-benchtest-');
 
-function viteNode(script: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(join(ROOT, 'node_modules/.bin/vite-node'), [script, '--', ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 600_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+// Asynchronous: a benchmark can run past a minute (under ASan, on a loaded
+// machine), and a worker whose event loop is blocked that long misses
+// vitest's 60 s RPC deadline ("Timeout calling onTaskUpdate"), which fails
+// the whole run although every test passed.
+function viteNode(script: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(join(ROOT, 'node_modules/.bin/vite-node'), [script, '--', ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 600_000 }, (e, stdout, stderr) => {
+      const code = (e as { code?: unknown } | null)?.code;
+      done({ status: e ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
+    });
+  });
 }
 
 describe('bench:compare', () => {
-  it('runs every case for h5vault, h5vault serial, h5py and h5wasm, checks data, writes JSON and markdown', () => {
+  it('runs every case for h5vault, h5vault serial, h5py and h5wasm, checks data, writes JSON and markdown', async () => {
     requirePeers();
     const out = join(dir, 'compare');
     const docs = join(dir, 'benchmarks.md');
     writeFileSync(docs, '# Benchmarks\n\nhand-written intro\n');
     // --dir names a directory that does not exist yet: compare creates it.
     const work = join(dir, 'not', 'yet');
-    const r = viteNode('bench/bin/compare.ts', ['--size', '256KiB', '--el-size', '512KiB', '--runs', '1', '--out', out, '--docs', docs, '--dir', work]);
+    const r = await viteNode('bench/bin/compare.ts', ['--size', '256KiB', '--el-size', '512KiB', '--runs', '1', '--out', out, '--docs', docs, '--dir', work]);
     expect(r.status, r.stderr).toBe(0);
     expect(statSync(work).isDirectory()).toBe(true);
     const rep = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareReport;
@@ -85,9 +93,9 @@ describe('bench:compare', () => {
 });
 
 describe('npm run bench (benny hot paths)', () => {
-  it('runs every suite quickly and saves benny JSON results', () => {
+  it('runs every suite quickly and saves benny JSON results', async () => {
     const out = join(dir, 'benny');
-    const r = viteNode('bench/hot-paths.ts', ['--quick', '--size', '64KiB', '--out', out]);
+    const r = await viteNode('bench/hot-paths.ts', ['--quick', '--size', '64KiB', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     const files = readdirSync(out).sort();
     expect(files).toEqual(['attrs.json', 'open.json', 'read.json', 'small.json', 'view.json', 'write.json']);
@@ -97,8 +105,8 @@ describe('npm run bench (benny hot paths)', () => {
     expect(existsSync(join(out, 'small.json'))).toBe(true);
   }, 600_000);
 
-  it('rejects an unknown suite', () => {
-    const r = viteNode('bench/hot-paths.ts', ['--only', 'nope']);
+  it('rejects an unknown suite', async () => {
+    const r = await viteNode('bench/hot-paths.ts', ['--only', 'nope']);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/unknown suite 'nope'/);
   });
