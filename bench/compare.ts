@@ -22,9 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { File } from '../lib/index.js';
 import { parse, parseInteger, parseSize, str } from '../lib/cli/args.js';
-import { chunkShapeFor, machineInfo, type MachineInfo } from '../lib/cli/benchmark.js';
+import { chunkShapeFor, machineInfo, type MachineInfo } from '../lib/bench/benchmark.js';
 import { formatBytes, median } from '../lib/cli/output.js';
-import { gaussianFloat32 } from '../lib/cli/synthetic.js';
+import { gaussianFloat32 } from '../lib/bench/synthetic.js';
 import { compressionOf, sha256, timeRead, timeWrite, type FilterSpec, type Job, type JobResult } from './peers/h5vault.js';
 import { h5wasmVersion, timeReadH5wasm } from './peers/h5wasm.js';
 

@@ -16,8 +16,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { File } from '../lib/index.js';
 import { parse, parseSize, str, UsageError } from '../lib/cli/args.js';
-import { datasetOptions, parseCodecs } from '../lib/cli/benchmark.js';
-import { gaussianFloat32 } from '../lib/cli/synthetic.js';
+import { datasetOptions, parseCodecs } from '../lib/bench/benchmark.js';
+import { gaussianFloat32 } from '../lib/bench/synthetic.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SUITES = ['open', 'view', 'read', 'write', 'attrs', 'small'] as const;

@@ -2,7 +2,7 @@
 // and time for `ls` (every dataset's metadata and attributes) and for reading
 // one 4 MiB tensor, through
 //   - libhdf5's ROS3 driver alone, talking to radosgw (one GET per read libhdf5 makes);
-//   - h5vault's block cache in front of ROS3 (lib/s3.ts) at several block sizes;
+//   - h5vault's block cache in front of ROS3 (lib/remote/lazy-file.ts) at several block sizes;
 //   - and, for scale, one GetObject of the whole file (what a download costs).
 //
 //   npm run build:ts && node bench/s3-lazy.mjs [RUNS=5] [--mib 1024]
@@ -21,7 +21,7 @@ import { S3Client, CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client
 import { Upload } from '@aws-sdk/lib-storage';
 import { createReadStream } from 'node:fs';
 import { File, Group, Dataset, saveModel } from '../dist/index.js';
-import { native } from '../dist/binding.js';
+import { native } from '../dist/addon/binding.js';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));
 const args = process.argv.slice(2);
@@ -153,7 +153,7 @@ try {
   // The CLI, as a user runs it (a fresh process: includes Node and worker start-up).
   const cli = (argv) => {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [join(repo, 'dist/cli.js'), ...argv, '--json'], { encoding: 'utf8', env: process.env });
+    const r = spawnSync(process.execPath, [join(repo, 'dist/cli/main.js'), ...argv, '--json'], { encoding: 'utf8', env: process.env });
     const t = performance.now() - t0;
     if (r.status !== 0) throw new Error(r.stderr);
     const j = JSON.parse(r.stdout);

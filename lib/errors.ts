@@ -73,7 +73,7 @@ export interface H5ErrorDetails {
 }
 
 /**
- * @internal Lets lib/s3.ts give a libhdf5 error caused by a failed remote read
+ * @internal Lets lib/remote/lazy-file.ts give a libhdf5 error caused by a failed remote read
  * the S3 failure behind it (the native layer only sees an I/O error).
  */
 export const errorHooks: {

@@ -17,7 +17,7 @@ const run = (script) => execFileSync(process.execPath, [`${root}scripts/${script
 
 if (!fromSource && !existsSync(`${root}build/Release/h5vault.node`)) {
   // dist/ is only in the packed package; a development checkout builds from source.
-  const loader = `${root}dist/addon.js`;
+  const loader = `${root}dist/addon/locate.js`;
   if (existsSync(loader)) {
     const { prebuildFor } = await import(loader);
     const pre = prebuildFor();

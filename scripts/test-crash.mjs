@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel, saveModel } from '../dist/index.js';
 import { crashModel } from '../test/lifecycle/crash-child.mjs';
-import { rng } from '../dist/cli/synthetic.js';
+import { rng } from '../dist/bench/synthetic.js';
 
 const CHILD = fileURLToPath(new URL('../test/lifecycle/crash-child.mjs', import.meta.url));
 

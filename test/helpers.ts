@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { gaussianFloat32 } from '../lib/cli/synthetic.js';
+import { gaussianFloat32 } from '../lib/bench/synthetic.js';
 
 /** A fresh temp directory removed after the file's tests. */
 export function tempDir(prefix = 'h5vault-'): string {
@@ -47,7 +47,7 @@ export function h5dump(args: string[]): { status: number | null; stdout: string;
 }
 
 /** Deterministic generators shared with the CLI's synthetic weights. */
-export { rng } from '../lib/cli/synthetic.js';
+export { rng } from '../lib/bench/synthetic.js';
 
 /** Float32 weights ~ N(0, sigma), deterministic. */
 export function gaussian(n: number, seed = 1, sigma = 0.02): Float32Array {

@@ -5,16 +5,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
-import type { NumericDType, TypedArray } from '../dtypes.js';
+import type { NumericDType, TypedArray } from '../h5/dtypes.js';
 import { H5Error } from '../errors.js';
 import { INPUT_OPTIONS, parse, parseInteger, parseSize, str, UsageError } from './args.js';
-import { itemSize } from '../dtypes.js';
-import type { Dataset } from '../dataset.js';
-import { rng } from './synthetic.js';
-import { benchmarkCodecs, DEFAULT_CODECS, parseCodecs, type BenchmarkReport, type CodecConfig } from './benchmark.js';
+import { itemSize } from '../h5/dtypes.js';
+import type { Dataset } from '../h5/dataset.js';
+import { rng } from '../bench/synthetic.js';
+import { benchmarkCodecs, DEFAULT_CODECS, parseCodecs, type BenchmarkReport, type CodecConfig } from '../bench/benchmark.js';
 import { EXIT, formatBytes, formatMs, formatRate, jsonReplacer, Output, table } from './output.js';
-import { renderChart } from './svg.js';
-import { syntheticModel, type BenchTensor } from './synthetic.js';
+import { renderChart } from '../bench/chart.js';
+import { syntheticModel, type BenchTensor } from '../bench/synthetic.js';
 import { openInput, walkTree } from './tree.js';
 
 const USAGE = `Usage: h5vault bench [FILE | --synthetic SIZE] [--codecs LIST] [--chunk-bytes SIZE]

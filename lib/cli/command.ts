@@ -1,6 +1,6 @@
 /**
  * The shape every CLI command module exports as `command`. In its own module
- * so that commands depend on it without importing lib/cli.ts, which loads them
+ * so that commands depend on it without importing lib/cli/main.ts, which loads them
  * (imports run one way: cli.ts -> cli/<name>.ts -> cli/command.ts).
  */
 export interface Command {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from './command.js';
 import { H5Error } from '../errors.js';
 import { convertModel, type OutputFormat } from '../formats/convert.js';
-import type { Compression } from '../group.js';
+import type { Compression } from '../h5/group.js';
 import { INPUT_OPTIONS, parse, str, UsageError } from './args.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
 

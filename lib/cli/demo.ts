@@ -10,10 +10,10 @@ import type { Command } from './command.js';
 import { loadModel, saveModel } from '../model/index.js';
 import { H5Error } from '../errors.js';
 import { parseSize, parse, str } from './args.js';
-import { benchmarkCodecs, DEFAULT_CODECS } from './benchmark.js';
+import { benchmarkCodecs, DEFAULT_CODECS } from '../bench/benchmark.js';
 import { abortOnSigint, printReport, writeReport } from './bench.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
-import { syntheticModel, tensorBytes } from './synthetic.js';
+import { syntheticModel, tensorBytes } from '../bench/synthetic.js';
 
 const USAGE = `Usage: h5vault demo [--size SIZE] [--out DIR] [--json]
 

@@ -1,8 +1,8 @@
 /** `h5vault info FILE`: file-level summary, plus model metadata/provenance from root attributes. */
 import { statSync } from 'node:fs';
 import type { Command } from './command.js';
-import type { AttrReadValue } from '../attrs.js';
-import { libraryInfo } from '../runtime.js';
+import type { AttrReadValue } from '../h5/attrs.js';
+import { libraryInfo } from '../h5/runtime.js';
 import { INPUT_OPTIONS, parse } from './args.js';
 import { EXIT, formatBytes, Output, table } from './output.js';
 import { errorSummary, isUnsupported, openInput, pipelineName, summarize, walkTree, type ErrorSummary } from './tree.js';

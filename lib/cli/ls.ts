@@ -1,6 +1,6 @@
 /** `h5vault ls FILE [PATH]`: the tree of groups and datasets with storage details. */
 import type { Command } from './command.js';
-import { Dataset } from '../dataset.js';
+import { Dataset } from '../h5/dataset.js';
 import { INPUT_OPTIONS, parse } from './args.js';
 import { EXIT, formatBytes, formatShape, Output, table } from './output.js';
 import { errorSummary, isUnsupported, openInput, pipelineName, summarize, walkTree, type DatasetSummary, type ErrorSummary, type TreeEntry } from './tree.js';

@@ -3,12 +3,12 @@
  * and dataset reachable through hard links, once each, in name order; soft,
  * external and dangling links are reported but never followed.
  */
-import { native } from '../binding.js';
-import { File } from '../file.js';
-import { Dataset } from '../dataset.js';
+import { native } from '../addon/binding.js';
+import { File } from '../h5/file.js';
+import { Dataset } from '../h5/dataset.js';
 import { H5Error } from '../errors.js';
-import type { Group, LinkInfo } from '../group.js';
-import { isS3Url } from '../s3.js';
+import type { Group, LinkInfo } from '../h5/group.js';
+import { isS3Url } from '../remote/lazy-file.js';
 import type { Values } from './args.js';
 
 /**

@@ -8,7 +8,7 @@
  */
 import type { Command } from './command.js';
 import { H5Error } from '../errors.js';
-import { File } from '../file.js';
+import { File } from '../h5/file.js';
 import { verifyModel } from '../model/index.js';
 import { INPUT_OPTIONS, parse, str, UsageError } from './args.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';

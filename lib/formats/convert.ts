@@ -9,15 +9,15 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
-import { File } from '../file.js';
-import { Dataset } from '../dataset.js';
-import type { Compression } from '../group.js';
-import type { NumericDType, TypedArray } from '../dtypes.js';
+import { File } from '../h5/file.js';
+import { Dataset } from '../h5/dataset.js';
+import type { Compression } from '../h5/group.js';
+import type { NumericDType, TypedArray } from '../h5/dtypes.js';
 import { H5Error, withSite } from '../errors.js';
-import type { UntrustedLimits } from '../untrusted.js';
+import type { UntrustedLimits } from '../safety/untrusted.js';
 import { saveModel, verifyModel } from '../model/index.js';
 import { modelDigestOf, rangeSha256, tensorSha256 } from '../model/digest.js';
-import { ioError } from '../model/fsutil.js';
+import { ioError } from '../util/fsutil.js';
 import { ATTR, canonicalJson, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue } from '../model/schema.js';
 import {
   checkMetadata, DTYPE_TO_SAFETENSORS, isSafetensorsDType, openSafetensors, planSafetensors, writeSafetensorsAtomic,

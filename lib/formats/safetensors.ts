@@ -10,11 +10,11 @@
  */
 import { open, rename } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { native } from '../binding.js';
-import { ARRAY_TYPES, checkDataType, isDType, type NumericDType, type TypedArray } from '../dtypes.js';
+import { native } from '../addon/binding.js';
+import { ARRAY_TYPES, checkDataType, isDType, type NumericDType, type TypedArray } from '../h5/dtypes.js';
 import { H5Error, withSite } from '../errors.js';
 import { fileSha256, leBytes } from '../model/digest.js';
-import { cleanStaleTemps, faultPoint, fsyncDir, ioError, syncHandle, tempPathFor, unlinkQuiet } from '../model/fsutil.js';
+import { cleanStaleTemps, faultPoint, fsyncDir, ioError, syncHandle, tempPathFor, unlinkQuiet } from '../util/fsutil.js';
 import { compareNames, type Tensor } from '../model/schema.js';
 
 /** Every dtype name the safetensors format defines, in the reference's enum order (increasing alignment). */

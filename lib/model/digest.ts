@@ -10,7 +10,7 @@
 import { createHash, webcrypto } from 'node:crypto';
 import { availableParallelism, endianness } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { NumericDType, TypedArray } from '../dtypes.js';
+import type { NumericDType, TypedArray } from '../h5/dtypes.js';
 import { compareNames } from './schema.js';
 
 const LITTLE = endianness() === 'LE';

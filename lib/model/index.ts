@@ -3,12 +3,12 @@ export { saveModel, type SaveOptions, type SaveResult } from './save.js';
 export { loadModel, verifyModel, type LoadOptions, type LoadedModel, type VerifyOptions, type VerifyReport, type TensorReport } from './load.js';
 export { modelDigestOf, canonicalTensorList, type DigestItem } from './digest.js';
 export { FORMAT_VERSION, type Tensor, type TensorsInput, type JsonValue, type Provenance } from './schema.js';
-export { ModelStore, type VersionInfo, type StoreLoadOptions, type StoreLoadedModel, type StoreOpenOptions, type WatchOptions } from './store.js';
-export type { LockOptions } from './lock.js';
-export { ModelServer, type ServeOptions, type ServedModel, type Lease, type SwapEvent, type RejectEvent, type RetireEvent } from './serve.js';
-export type { ServableStore } from './serve.js';
+export { ModelStore, type VersionInfo, type StoreLoadOptions, type StoreLoadedModel, type StoreOpenOptions, type WatchOptions } from './store/local.js';
+export type { LockOptions } from './store/lock.js';
+export { ModelServer, type ServeOptions, type ServedModel, type Lease, type SwapEvent, type RejectEvent, type RetireEvent } from './store/serve.js';
+export type { ServableStore } from './store/serve.js';
 export {
   S3ModelStore, type S3StoreOptions, type S3SaveOptions, type S3LoadOptions, type S3VersionRecord, type PullInfo, type GcOptions, type GcResult,
-} from './s3store.js';
-export type { S3ConnectOptions } from './s3client.js';
-export type { CacheStats } from './s3cache.js';
+} from './store/s3.js';
+export type { S3ConnectOptions } from '../remote/client.js';
+export type { CacheStats } from './store/cache.js';

@@ -4,21 +4,21 @@
  * and check every tensor's SHA-256 and the model digest (invariant 6).
  */
 import { resolve } from 'node:path';
-import { File } from '../file.js';
-import { native, type FileHandle } from '../binding.js';
-import { Dataset } from '../dataset.js';
+import { File } from '../h5/file.js';
+import { native, type FileHandle } from '../addon/binding.js';
+import { Dataset } from '../h5/dataset.js';
 import { H5Error, withSite } from '../errors.js';
-import { typedTensor, type NumericDType, type TypedArray, type TypedTensor } from '../dtypes.js';
+import { typedTensor, type NumericDType, type TypedArray, type TypedTensor } from '../h5/dtypes.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { fstatSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { ARRAY_TYPES } from '../dtypes.js';
-import { fileStampOf, type FileStamp, type UntrustedLimits } from '../untrusted.js';
-import { sameStamp } from './verified.js';
+import { ARRAY_TYPES } from '../h5/dtypes.js';
+import { fileStampOf, type FileStamp, type UntrustedLimits } from '../safety/untrusted.js';
+import { sameStamp } from './store/verified.js';
 import { INDEX_ATTR, indexBindingProblem, parseIndex, type IndexEntry } from './tensor-index.js';
 import { ATTR, compareNames, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance } from './schema.js';
 import { boundedMap, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
-import { ioError } from './fsutil.js';
+import { ioError } from '../util/fsutil.js';
 
 export interface LoadOptions {
   /** Check every tensor's SHA-256 and the model digest (default true). */
@@ -107,7 +107,7 @@ function checkAbort(signal: AbortSignal | undefined): void {
 /**
  * Opens `path` with libhdf5, once. With `expectDigest` the file is hashed
  * through a descriptor File.openAsync holds and libhdf5 opens that very
- * descriptor (lib/untrusted.ts): a path replaced in between is never parsed.
+ * descriptor (lib/safety/untrusted.ts): a path replaced in between is never parsed.
  */
 /** @internal How much of the file the caller already vouches for (ModelStore's verified-once record). */
 export interface Vouch {

@@ -6,15 +6,15 @@
  */
 import { open, rename, truncate } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { File } from '../file.js';
-import { createSpec, type Compression } from '../group.js';
-import type { Dataset } from '../dataset.js';
+import { File } from '../h5/file.js';
+import { createSpec, type Compression } from '../h5/group.js';
+import type { Dataset } from '../h5/dataset.js';
 import { H5Error, withSite } from '../errors.js';
-import { libraryInfo } from '../runtime.js';
+import { libraryInfo } from '../h5/runtime.js';
 import { ATTR, canonicalJson, entriesOf, FORMAT_VERSION, packageVersion, TENSOR_SHA_ATTR, type Entry, type JsonValue, type TensorsInput } from './schema.js';
 import { boundedMap, fileSha256, modelDigestOf, rangeSha256, tensorSha256 } from './digest.js';
 import { encodeIndex, INDEX_ATTR } from './tensor-index.js';
-import { cleanStaleTemps, faultPoint, fsyncDir, ioError, keepModeOwner, syncHandle, tempPathFor, unlinkQuiet } from './fsutil.js';
+import { cleanStaleTemps, faultPoint, fsyncDir, ioError, keepModeOwner, syncHandle, tempPathFor, unlinkQuiet } from '../util/fsutil.js';
 
 export interface SaveOptions {
   /** Codec for every tensor of rank >= 1 with at least one element (default 'none': contiguous, viewable). */

@@ -4,7 +4,7 @@
  * saveModel / loadModel / ModelStore.
  */
 import { readFileSync } from 'node:fs';
-import { checkDataType, checkDataValues, isDType, type NumericDType, type TypedArray } from '../dtypes.js';
+import { checkDataType, checkDataValues, isDType, type NumericDType, type TypedArray } from '../h5/dtypes.js';
 
 /** One tensor: a numeric dtype, a shape ([] = scalar) and its elements in C order. */
 export interface Tensor {

@@ -13,7 +13,7 @@
  * its offsets are the datasets' real offsets is checked by the loader unless
  * the file's bytes are vouched for (load.ts, docs/security.md#tensor-index).
  */
-import { isDType, itemSize, type NumericDType } from '../dtypes.js';
+import { isDType, itemSize, type NumericDType } from '../h5/dtypes.js';
 import { H5Error } from '../errors.js';
 import { checkTensorName, compareNames } from './schema.js';
 import { modelDigestOf, SHA256_HEX } from './digest.js';

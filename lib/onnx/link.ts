@@ -7,13 +7,13 @@
  */
 import { readFile, open } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { File } from '../file.js';
-import { Dataset } from '../dataset.js';
+import { File } from '../h5/file.js';
+import { Dataset } from '../h5/dataset.js';
 import { H5Error, withSite } from '../errors.js';
-import { itemSize, type NumericDType, type TypedTensor } from '../dtypes.js';
-import { replaceAtomically } from '../cli/atomic.js';
+import { itemSize, type NumericDType, type TypedTensor } from '../h5/dtypes.js';
+import { replaceAtomically } from '../util/atomic.js';
 import { saveModel } from '../model/index.js';
-import { ioError } from '../model/fsutil.js';
+import { ioError } from '../util/fsutil.js';
 import { dtypeOfOnnx, listInitializers, relinkInitializers, type ExternalRef, type Initializer } from './model.js';
 
 export interface LinkOptions {

@@ -4,7 +4,7 @@
  * onnx.proto (ONNX IR version 3 and later; they never change once published).
  * Subgraphs (the `g` / `graphs` attributes of If, Loop, Scan) are walked too.
  */
-import type { NumericDType } from '../dtypes.js';
+import type { NumericDType } from '../h5/dtypes.js';
 import {
   fieldString, invalid, lenField, partsLength, readFields, repeatedInts, stringField, varintField, WIRE, type Field,
 } from './proto.js';

@@ -10,11 +10,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { H5Error, libraryInfo } from '../../lib/index.js';
-import { glibcVersion, loadAddon, loadedLibstdcxx, locateAddon, prebuildFor } from '../../lib/addon.js';
+import { glibcVersion, loadAddon, loadedLibstdcxx, locateAddon, prebuildFor } from '../../lib/addon/locate.js';
 import { tempDir } from '../helpers.js';
 import { ensureBuilt, h5vault, ROOT } from '../cli/run.js';
 
-beforeAll(() => ensureBuilt()); // the CLI tests run dist/cli.js
+beforeAll(() => ensureBuilt()); // the CLI tests run dist/cli/main.js
 
 const pkgVersion = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 

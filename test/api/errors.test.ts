@@ -10,7 +10,7 @@ import { pbkdf2 } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { File, H5Error } from '../../lib/index.js';
-import { native } from '../../lib/binding.js';
+import { native } from '../../lib/addon/binding.js';
 import { PYTHON, python, requirePeers, tempDir } from '../helpers.js';
 import { ensureDist, runNode } from '../lifecycle/child.js';
 

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { File, H5Error, type Dataset } from '../../lib/index.js';
-import { fileDigestSync } from '../../lib/untrusted.js';
+import { fileDigestSync } from '../../lib/safety/untrusted.js';
 import { gaussian, python, requirePeers, tempDir } from '../helpers.js';
 
 requirePeers();

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { File, H5Error, type Dataset } from '../../lib/index.js';
-import { fileDigestSync } from '../../lib/untrusted.js';
+import { fileDigestSync } from '../../lib/safety/untrusted.js';
 import { python, requirePeers, tempDir } from '../helpers.js';
 
 requirePeers();

@@ -2,7 +2,7 @@
 //   save <path> <seed> <compression>       -> saves a deterministic model, prints the SaveResult as JSON
 //   store-save <root> <name> <count> <seed> -> saves <count> versions to a ModelStore, prints the version numbers
 import { saveModel, ModelStore, setThreadPoolSize } from '../../dist/index.js';
-import { rng } from '../../dist/cli/synthetic.js';
+import { rng } from '../../dist/bench/synthetic.js';
 
 // Lets a test vary the engine's encoder pool size (default: CPU cores).
 if (process.env.H5VAULT_TEST_THREADS) setThreadPoolSize(Number(process.env.H5VAULT_TEST_THREADS));

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { H5Error, ModelStore, loadModel, saveModel, verifyModel, type Tensor } from '../../lib/index.js';
-import { setFaultHook, type SaveStep } from '../../lib/model/fsutil.js';
+import { setFaultHook, type SaveStep } from '../../lib/util/fsutil.js';
 import { gaussian, rng, tempDir } from '../helpers.js';
 
 const dir = tempDir('h5vault-model-faults-');

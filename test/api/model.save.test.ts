@@ -231,7 +231,7 @@ describe('saveModel argument errors', () => {
     await expect(loadModel(join(dir, 'text.h5'))).rejects.toMatchObject({ code: 'H5_NOT_HDF5' });
   });
 
-  it('untrusted: true walks the file in a child first (lib/untrusted.ts), then loads and verifies', async () => {
+  it('untrusted: true walks the file in a child first (lib/safety/untrusted.ts), then loads and verifies', async () => {
     const p = join(dir, 'untrusted.h5');
     const res = await saveModel(p, model(4));
     const m = await loadModel(p, { untrusted: true });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { File, H5Error, type NumericDType } from '../../lib/index.js';
-import { native } from '../../lib/binding.js';
+import { native } from '../../lib/addon/binding.js';
 import { bytesEqual, gaussian, python, requirePeers, rng, tempDir } from '../helpers.js';
 
 const dir = tempDir();

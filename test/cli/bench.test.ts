@@ -10,10 +10,10 @@ import { File } from '../../lib/index.js';
 import { UsageError, parseSize } from '../../lib/cli/args.js';
 import {
   benchmarkCodecs, chunkShapeFor, DEFAULT_CODECS, markPareto, parseCodecs, recommend, spread, type CodecResult,
-} from '../../lib/cli/benchmark.js';
+} from '../../lib/bench/benchmark.js';
 import { describeError, EXIT, median, Output, table, visibleLength } from '../../lib/cli/output.js';
-import { renderChart } from '../../lib/cli/svg.js';
-import { gaussianFloat32, syntheticModel, tensorBytes } from '../../lib/cli/synthetic.js';
+import { renderChart } from '../../lib/bench/chart.js';
+import { gaussianFloat32, syntheticModel, tensorBytes } from '../../lib/bench/synthetic.js';
 import { benchmarkCodecs as publicBenchmark, H5Error, renderBenchmarkChart } from '../../lib/index.js';
 import { python, requirePeers, tempDir } from '../helpers.js';
 import { ensureBuilt, h5vault, json } from './run.js';

@@ -1,11 +1,11 @@
-/** Runs the real CLI (dist/cli.js, rebuilt from lib/ when stale) as a child process. */
+/** Runs the real CLI (dist/cli/main.js, rebuilt from lib/ when stale) as a child process. */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI = join(ROOT, 'dist/cli.js');
+export const CLI = join(ROOT, 'dist/cli/main.js');
 
 function newestIn(dir: string): number {
   let t = 0;

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { H5Error, openSafetensors } from '../../lib/index.js';
-import { native } from '../../lib/binding.js';
+import { native } from '../../lib/addon/binding.js';
 import { requirePeers, tempDir } from '../helpers.js';
 import { hex, pyRead, pyWrite } from './st.helpers.js';
 import { REFERENCE_VECTORS } from './vectors.js';

@@ -34,12 +34,12 @@ export function corpusFiles(): string[] {
 }
 
 /**
- * The walk child runs compiled JS (dist/walk-child.js). When a module it loads
+ * The walk child runs compiled JS (dist/safety/walk-child.js). When a module it loads
  * is newer in lib/ than in dist/, rebuild; if dist is still stale afterwards
  * (the build failed), fail with the reason instead of testing old code.
  */
 export function ensureWalkChild(): void {
-  const mods = ['walk-child', 'untrusted', 'binding', 'errors'];
+  const mods = ['safety/walk-child', 'safety/untrusted', 'safety/open', 'addon/binding', 'addon/locate', 'errors'];
   const stale = () =>
     mods.filter((m) => {
       const js = join(REPO, 'dist', `${m}.js`);

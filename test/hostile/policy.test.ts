@@ -165,7 +165,7 @@ describe('File.openAsync(path, { untrusted: true })', () => {
     writeFileSync(
       wrapper,
       `import { appendFileSync } from 'node:fs';\n` +
-        `await import(${JSON.stringify(join(REPO, 'dist', 'walk-child.js'))});\n` +
+        `await import(${JSON.stringify(join(REPO, 'dist', 'safety', 'walk-child.js'))});\n` +
         `appendFileSync(JSON.parse(process.argv[2]).path, Buffer.alloc(512));\n`,
     );
     chmodSync(wrapper, 0o755);

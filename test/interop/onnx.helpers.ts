@@ -15,7 +15,7 @@ export function requireOnnxPeers(opts: { torch?: boolean } = {}): void {
   }
 }
 
-/** onnxruntime-node (a devDependency), loaded the way lib/ort.ts loads it. */
+/** onnxruntime-node (a devDependency), loaded the way lib/onnx/ort.ts loads it. */
 export function ort(): Ort {
   return createRequire(import.meta.url)('onnxruntime-node') as Ort;
 }

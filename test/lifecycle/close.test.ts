@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { pbkdf2 } from 'node:crypto';
 import { join } from 'node:path';
 import { File, H5Error } from '../../lib/index.js';
-import { native } from '../../lib/binding.js';
+import { native } from '../../lib/addon/binding.js';
 import { gaussian, tempDir } from '../helpers.js';
 
 const dir = tempDir();

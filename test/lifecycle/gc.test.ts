@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { File } from '../../lib/index.js';
-import { native } from '../../lib/binding.js';
+import { native } from '../../lib/addon/binding.js';
 import { tempDir } from '../helpers.js';
 
 const dir = tempDir();

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { File } from '../../lib/index.js';
-import { native } from '../../lib/binding.js';
+import { native } from '../../lib/addon/binding.js';
 import { gaussian } from '../helpers.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -36,7 +36,7 @@ say "tarball $(basename "$tgz"): $(stat -c %s "$tgz") bytes, $(tar -tzf "$tgz" |
 # The tarball holds what a user needs and nothing else.
 list=$(tar -tzf "$tgz" | sed 's|^package/||')
 fail() { echo "package-test: FAIL: $*" >&2; exit 1; }
-for need in LICENSE README.md package.json dist/index.js dist/index.d.ts dist/index.d.cts dist/cli.js binding.gyp \
+for need in LICENSE README.md package.json dist/index.js dist/index.d.ts dist/index.d.cts dist/cli/main.js binding.gyp \
   scripts/install.mjs prebuilds/linux-x64/h5vault.node prebuilds/linux-x64/manifest.json docs/install.md; do
   grep -qx "$need" <<<"$list" || fail "missing from the tarball: $need"
 done

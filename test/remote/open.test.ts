@@ -80,7 +80,7 @@ function sha(v: unknown): string {
 
 beforeAll(async () => {
   requirePeers();
-  ensureBuilt(); // the block cache runs dist/s3-cache-worker.js
+  ensureBuilt(); // the block cache runs dist/remote/cache-worker.js
   cl = await startCluster();
   python(MAKE_MIXED, [mixed]);
   python(MAKE_BIG, [big]);

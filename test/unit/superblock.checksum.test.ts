@@ -1,10 +1,10 @@
-// lib/superblock.ts recomputes libhdf5's superblock checksum (lookup3) in file
+// lib/h5/superblock.ts recomputes libhdf5's superblock checksum (lookup3) in file
 // images: libhdf5 1.10 leaves a stale one for version 2/3 superblocks. The
 // oracle is the checksum libhdf5 itself wrote into files h5py made.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lookup3, repairSuperblockChecksum } from '../../lib/superblock.js';
+import { lookup3, repairSuperblockChecksum } from '../../lib/h5/superblock.js';
 import { python, requirePeers, tempDir } from '../helpers.js';
 
 const dir = tempDir();

@@ -5,8 +5,8 @@
  * here: what valid input turns into, and the boundaries.
  */
 import { describe, expect, it } from 'vitest';
-import { createSpec } from '../../lib/group.js';
-import { selectionOf } from '../../lib/dataset.js';
+import { createSpec } from '../../lib/h5/group.js';
+import { selectionOf } from '../../lib/h5/dataset.js';
 
 describe('createSpec', () => {
   it('defaults: no compression, no shuffle/fletcher32, scalar from shape []', () => {

@@ -7,7 +7,7 @@
  * a vlen sequence is an array of n columns. `recordAt()` / `toRecords()` turn
  * columns into plain objects, `fromRecords()` the other way.
  */
-import { H5Error } from './errors.js';
+import { H5Error } from '../errors.js';
 import { bfloat16ToNumber, halfToNumber, type NumericDType, type TypedArray } from './dtypes.js';
 
 export type IntegerDType = 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64';

@@ -6,23 +6,23 @@
  * Exit codes: see EXIT in lib/cli/output.ts and docs/cli.md.
  */
 import { realpathSync } from 'node:fs';
-import { packageVersion } from './addon.js';
+import { packageVersion } from '../addon/locate.js';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from './cli/args.js';
-import type { Command } from './cli/command.js';
-import { describeError, EXIT, Output } from './cli/output.js';
+import { UsageError } from './args.js';
+import type { Command } from './command.js';
+import { describeError, EXIT, Output } from './output.js';
 
-export type { Command } from './cli/command.js';
+export type { Command } from './command.js';
 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
-  ls: () => import('./cli/ls.js'),
-  info: () => import('./cli/info.js'),
-  verify: () => import('./cli/verify.js'),
-  repack: () => import('./cli/repack.js'),
-  bench: () => import('./cli/bench.js'),
-  demo: () => import('./cli/demo.js'),
-  'onnx-link': () => import('./cli/onnx-link.js'),
-  convert: () => import('./cli/convert.js'),
+  ls: () => import('./ls.js'),
+  info: () => import('./info.js'),
+  verify: () => import('./verify.js'),
+  repack: () => import('./repack.js'),
+  bench: () => import('./bench.js'),
+  demo: () => import('./demo.js'),
+  'onnx-link': () => import('./onnx-link.js'),
+  convert: () => import('./convert.js'),
 };
 
 // The same function libraryInfo().version uses, so the two always agree.
@@ -98,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Run when executed (bin symlink or `node dist/cli.js`), not when imported.
+// Run when executed (bin symlink or `node dist/cli/main.js`), not when imported.
 function isEntry(): boolean {
   try {
     return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);

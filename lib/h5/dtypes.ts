@@ -3,7 +3,7 @@
  * BigUint64Array; float16 and bfloat16 are Uint16Array of raw bits (convert
  * with the helpers below); bool is Uint8Array of 0/1; strings are string[].
  */
-import { H5Error } from './errors.js';
+import { H5Error } from '../errors.js';
 
 export type NumericDType =
   | 'int8' | 'int16' | 'int32' | 'int64'

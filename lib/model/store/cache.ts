@@ -22,9 +22,9 @@ import { mkdir, open, readdir, rename, stat, unlink, utimes, writeFile } from 'n
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { H5Error } from '../errors.js';
-import { fileSha256 } from './digest.js';
-import { fsyncDir, ioError, pidAlive, syncHandle, unlinkQuiet } from './fsutil.js';
+import { H5Error } from '../../errors.js';
+import { fileSha256 } from '../digest.js';
+import { fsyncDir, ioError, pidAlive, syncHandle, unlinkQuiet } from '../../util/fsutil.js';
 import { acquireLock } from './lock.js';
 
 const BLOB_RE = /^([0-9a-f]{64})\.h5$/;

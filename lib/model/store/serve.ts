@@ -11,9 +11,9 @@
  * "current" reference at that moment and retires when its count reaches 0.
  */
 import { performance } from 'node:perf_hooks';
-import { H5Error } from '../errors.js';
-import type { LoadedModel } from './load.js';
-import type { ModelStore, StoreLoadOptions, VersionInfo } from './store.js';
+import { H5Error } from '../../errors.js';
+import type { LoadedModel } from '../load.js';
+import type { ModelStore, StoreLoadOptions, VersionInfo } from './local.js';
 
 /** What serving needs from a store; the local ModelStore and the S3 store both provide it. */
 export type ServableStore = Pick<ModelStore, 'root' | 'dir' | 'versions' | 'watch'> & {

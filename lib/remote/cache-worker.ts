@@ -1,5 +1,5 @@
 /**
- * The block cache behind lazy remote reads (lib/s3.ts), on a worker thread of its
+ * The block cache behind lazy remote reads (lib/remote/lazy-file.ts), on a worker thread of its
  * own. libhdf5's ROS3 driver reads a remote file with one HTTP request per read
  * it makes, many of them a few hundred bytes of metadata. Here it is pointed at
  * an HTTP server on 127.0.0.1 that answers those requests from a block cache

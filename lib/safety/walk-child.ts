@@ -1,10 +1,10 @@
 /**
  * The walk child: a separate Node process that caps its own memory
  * and CPU, walks one untrusted file's metadata with libhdf5, and prints one
- * JSON line. Run by lib/untrusted.ts as `node dist/walk-child.js <request>`;
+ * JSON line. Run by lib/safety/untrusted.ts as `node dist/safety/walk-child.js <request>`;
  * if libhdf5 crashes or hangs on the file, only this process dies.
  */
-import { native } from './binding.js';
+import { native } from '../addon/binding.js';
 import type { WalkChildNative, WalkChildRequest } from './untrusted.js';
 
 const addon = native as unknown as WalkChildNative;

@@ -3,14 +3,14 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { native, type FileHandle } from './binding.js';
+import { native, type FileHandle } from '../addon/binding.js';
 import { Group } from './group.js';
-import { H5Error, withSite } from './errors.js';
+import { H5Error, withSite } from '../errors.js';
 import { repairSuperblockChecksum } from './superblock.js';
 import {
   openChecked, openCheckedSync, walkUntrusted, walkUntrustedSync, wantsChecks, type UntrustedOpenOptions,
-} from './untrusted.js';
-import { closeRemoteHandle, isS3Url, openRemoteHandle, openRemoteHandleAsync, remoteStats, type RemoteOpenOptions, type RemoteStats } from './s3.js';
+} from '../safety/untrusted.js';
+import { closeRemoteHandle, isS3Url, openRemoteHandle, openRemoteHandleAsync, remoteStats, type RemoteOpenOptions, type RemoteStats } from '../remote/lazy-file.js';
 
 export interface CreateOptions {
   /** Replace an existing file (default false: H5_EXISTS). */
@@ -27,10 +27,10 @@ export interface InMemoryOptions {
 /** untrusted / limits / expectDigest apply to the image's bytes as to a file's (docs/security.md). */
 export type ImageOpenOptions = UntrustedOpenOptions;
 
-/** untrusted / limits / expectDigest: see lib/untrusted.ts and docs/security.md. */
+/** untrusted / limits / expectDigest: see lib/safety/untrusted.ts and docs/security.md. */
 /**
- * untrusted / limits / expectDigest: see lib/untrusted.ts and docs/security.md.
- * endpoint / region / credentials / blockSize / cacheBytes: for s3:// URLs (lib/s3.ts).
+ * untrusted / limits / expectDigest: see lib/safety/untrusted.ts and docs/security.md.
+ * endpoint / region / credentials / blockSize / cacheBytes: for s3:// URLs (lib/remote/lazy-file.ts).
  */
 export interface OpenOptions extends UntrustedOpenOptions, RemoteOpenOptions {
   /** 'r' (default, read-only, views possible) or 'r+' (read-write). */

@@ -12,14 +12,14 @@
  * Every other class (compound, enum, vlen, array, references, opaque,
  * bitfield, complex) as docs/types.md says: a scalar as one plain element
  * (recordAt), an array as its column. A null-dataspace attribute is an Empty.
- * `set(name, value, { type })` writes any class (lib/types.ts builds types).
+ * `set(name, value, { type })` writes any class (lib/h5/types.ts builds types).
  */
-import { native, type ObjHandle } from './binding.js';
+import { native, type ObjHandle } from '../addon/binding.js';
 import {
   Empty, enumNames, recordAt, typedValue,
   type ElementOptions, type H5Element, type H5Type, type H5Value, type StringMode, type TypeLike,
 } from './types.js';
-import { H5Error } from './errors.js';
+import { H5Error } from '../errors.js';
 import {
   ARRAY_TYPES, bfloat16ToNumber, dtypeOfArray, halfToNumber, isDType, numberToBfloat16, numberToHalf,
   type DType, type NumericDType, type TypedArray,

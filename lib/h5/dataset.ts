@@ -4,10 +4,10 @@
  * parallel); `readSync()`/`writeSync()` are for scripts; `view()` is a
  * zero-copy typed array over the file mapping.
  */
-import { native, type CancelToken, type NativeDatasetInfo, type NativeSelection, type ObjHandle } from './binding.js';
+import { native, type CancelToken, type NativeDatasetInfo, type NativeSelection, type ObjHandle } from '../addon/binding.js';
 import { Attributes } from './attrs.js';
 import { ARRAY_TYPES, checkDataType, itemSize, typedTensor, type DType, type NumericDType, type StringTensor, type TypedArray, type TypedTensor } from './dtypes.js';
-import { H5Error, withSite } from './errors.js';
+import { H5Error, withSite } from '../errors.js';
 import { enumNames, toRecords, type ElementOptions, type H5Element, type H5Type, type H5Value, type StringMode } from './types.js';
 
 export interface Selection {
@@ -377,7 +377,7 @@ export class Dataset {
   }
 
   // Flat numeric and string datasets keep the fast path; everything else,
-  // and the options only the generic path has, go through lib/types.ts.
+  // and the options only the generic path has, go through lib/h5/types.ts.
   #generic(o: { strings?: StringMode; enumNames?: boolean }): boolean {
     return this.info().dtype === 'unsupported' || o.strings === 'bytes' || o.enumNames === true;
   }

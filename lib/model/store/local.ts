@@ -7,19 +7,19 @@
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { openRegular } from '../fsopen.js';
+import { openRegular } from '../../safety/open.js';
 import { join, resolve } from 'node:path';
-import { File } from '../file.js';
-import { H5Error, withSite } from '../errors.js';
-import { ATTR, type JsonValue, type TensorsInput } from './schema.js';
-import { fileSha256, SHA256_HEX } from './digest.js';
-import { cleanStaleTemps, faultPoint, fsyncDir, ioError, pidAlive, unlinkQuiet, writeFileAtomic } from './fsutil.js';
+import { File } from '../../h5/file.js';
+import { H5Error, withSite } from '../../errors.js';
+import { ATTR, type JsonValue, type TensorsInput } from '../schema.js';
+import { fileSha256, SHA256_HEX } from '../digest.js';
+import { cleanStaleTemps, faultPoint, fsyncDir, ioError, pidAlive, unlinkQuiet, writeFileAtomic } from '../../util/fsutil.js';
 import { acquireLock, type LockOptions } from './lock.js';
-import { prepareSave, writeTemp, type SaveOptions } from './save.js';
-import { loadModelAt, type LoadedModel, type LoadOptions, type Vouch } from './load.js';
+import { prepareSave, writeTemp, type SaveOptions } from '../save.js';
+import { loadModelAt, type LoadedModel, type LoadOptions, type Vouch } from '../load.js';
 import { readRecord, removeRecord, sameStamp, writeRecord } from './verified.js';
 import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
-import type { S3ModelStore, S3StoreOptions } from './s3store.js';
+import type { S3ModelStore, S3StoreOptions } from './s3.js';
 
 export interface VersionInfo {
   version: number;
@@ -128,7 +128,7 @@ export class ModelStore {
   static open(root: string, options?: StoreOpenOptions): Promise<ModelStore>;
   static async open(root: string, options: StoreOpenOptions | S3StoreOptions = {}): Promise<ModelStore | S3ModelStore> {
     if (typeof root !== 'string' || root === '') throw new TypeError('root must be a non-empty string');
-    if (root.startsWith('s3://')) return (await import('./s3store.js')).S3ModelStore.open(root, options as S3StoreOptions);
+    if (root.startsWith('s3://')) return (await import('./s3.js')).S3ModelStore.open(root, options as S3StoreOptions);
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
     if (options.create !== undefined && typeof options.create !== 'boolean') throw new TypeError('options.create must be a boolean');
     const abs = resolve(root);

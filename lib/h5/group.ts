@@ -1,10 +1,10 @@
 /** Group: a container of named groups and datasets. File is the root Group. */
-import { native, type NativeCreateSpec, type NativeLink, type ObjHandle } from './binding.js';
+import { native, type NativeCreateSpec, type NativeLink, type ObjHandle } from '../addon/binding.js';
 import { Attributes } from './attrs.js';
 import { Dataset, type DatasetData } from './dataset.js';
 import { NamedDatatype } from './datatype.js';
 import { checkDataType, checkDataValues, isDType, itemSize, type DType } from './dtypes.js';
-import { H5Error } from './errors.js';
+import { H5Error } from '../errors.js';
 import { typedValue, type Reference, type TypeLike } from './types.js';
 
 export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'szip';

@@ -8,7 +8,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, statSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { H5Error } from './errors.js';
+import { H5Error } from '../errors.js';
 
 const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 

@@ -14,7 +14,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { H5Error } from './errors.js';
+import { H5Error } from '../errors.js';
 
 export type AddonOrigin = 'prebuilt' | 'source' | 'override';
 
@@ -37,8 +37,8 @@ export interface AddonLocation {
   manifest: PrebuildManifest | null;
 }
 
-/** The installed package's root directory (this file is in lib/ or dist/). */
-export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+/** The installed package's root directory (this file is in lib/addon/ or dist/addon/). */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
 const LOCAL_BUILDS = ['build/Release/h5vault.node', 'build-cmake/Release/h5vault.node', 'build/Debug/h5vault.node'];
 

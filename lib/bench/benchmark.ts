@@ -8,12 +8,12 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { File } from '../file.js';
-import { itemSize, type NumericDType, type TypedArray } from '../dtypes.js';
+import { File } from '../h5/file.js';
+import { itemSize, type NumericDType, type TypedArray } from '../h5/dtypes.js';
 import { H5Error } from '../errors.js';
-import type { CompressionName, CreateDatasetOptions } from '../group.js';
-import { libraryInfo } from '../runtime.js';
-import { formatMs, mbPerSec, median } from './output.js';
+import type { CompressionName, CreateDatasetOptions } from '../h5/group.js';
+import { libraryInfo } from '../h5/runtime.js';
+import { formatMs, mbPerSec, median } from '../cli/output.js';
 import type { BenchTensor } from './synthetic.js';
 
 export interface CodecConfig {

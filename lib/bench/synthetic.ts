@@ -4,7 +4,7 @@
  * codec results resemble real checkpoints (mostly large matrices, a few
  * small bias/norm vectors).
  */
-import type { NumericDType, TypedArray } from '../dtypes.js';
+import type { NumericDType, TypedArray } from '../h5/dtypes.js';
 
 export interface BenchTensor {
   /** Path-like name, e.g. 'layers/3/mlp/up/kernel'. */

@@ -1,6 +1,6 @@
 /** Process-wide settings and versions. */
-import { addon, native } from './binding.js';
-import { loadedHdf5Path, packageVersion, type AddonOrigin } from './addon.js';
+import { addon, native } from '../addon/binding.js';
+import { loadedHdf5Path, packageVersion, type AddonOrigin } from '../addon/locate.js';
 
 export interface LibraryInfo {
   /** libhdf5 version the addon runs against, e.g. '1.10.8'. */

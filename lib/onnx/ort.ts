@@ -11,9 +11,9 @@
  */
 import { createRequire } from 'node:module';
 import type { Tensor as OrtTensor } from 'onnxruntime-node';
-import { bfloat16ToFloat32, float32ToFloat16, type NumericDType, type TypedArray, type TypedTensor } from './dtypes.js';
-import { H5Error } from './errors.js';
-import type { Tensor } from './model/index.js';
+import { bfloat16ToFloat32, float32ToFloat16, type NumericDType, type TypedArray, type TypedTensor } from '../h5/dtypes.js';
+import { H5Error } from '../errors.js';
+import type { Tensor } from '../model/index.js';
 
 export type { OrtTensor };
 

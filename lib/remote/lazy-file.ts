@@ -2,20 +2,20 @@
  * Lazy remote reads: File.open('s3://bucket/key') opens an object read-only and
  * fetches only the byte ranges libhdf5 asks for. libhdf5's ROS3 driver does the
  * reading; its requests go to a block cache on a worker thread
- * (lib/s3-cache-worker.ts) that fills itself with ranged GETs through the AWS SDK.
+ * (lib/remote/cache-worker.ts) that fills itself with ranged GETs through the AWS SDK.
  * docs/object-storage.md ("Lazy remote reads") has the measurements behind this
  * design, and the costs.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { native, type FileHandle } from './binding.js';
-import { H5Error, errorHooks, type H5ErrorDetails } from './errors.js';
-import type { ClientConfig, ObjectStats, RemoteError, Request } from './s3-cache-worker.js';
+import { native, type FileHandle } from '../addon/binding.js';
+import { PACKAGE_ROOT } from '../addon/locate.js';
+import { H5Error, errorHooks, type H5ErrorDetails } from '../errors.js';
+import type { ClientConfig, ObjectStats, RemoteError, Request } from './cache-worker.js';
 
-export type { ObjectStats as RemoteStats } from './s3-cache-worker.js';
+export type { ObjectStats as RemoteStats } from './cache-worker.js';
 
 /** Where and how to reach the object store (File.open options for s3:// URLs). */
 export interface RemoteOpenOptions {
@@ -101,8 +101,7 @@ let cache: Cache | undefined;
 
 function workerPath(): string {
   // Tests run lib/*.ts directly; the worker runs the compiled module (as walk-child does).
-  const here = dirname(fileURLToPath(import.meta.url));
-  return basename(here) === 'dist' ? join(here, 's3-cache-worker.js') : join(here, '..', 'dist', 's3-cache-worker.js');
+  return join(PACKAGE_ROOT, 'dist', 'remote', 'cache-worker.js');
 }
 
 // Atomics.waitAsync (ES2024; in Node since 16) is not in this project's TypeScript lib.

@@ -4,9 +4,9 @@
  * be passed where a File handle is expected (the addon re-checks type tags).
  */
 import { createRequire } from 'node:module';
-import { locateAddon, loadAddon, type AddonLocation } from './addon.js';
-import { H5Error } from './errors.js';
-import type { H5Type, H5Value } from './types.js';
+import { locateAddon, loadAddon, type AddonLocation } from './locate.js';
+import { H5Error } from '../errors.js';
+import type { H5Type, H5Value } from '../h5/types.js';
 
 declare const brand: unique symbol;
 export type FileHandle = { readonly [brand]: 'file' };
@@ -77,7 +77,7 @@ export interface NativeAttr {
 
 type Data = ArrayBufferView | string[];
 
-/** A read through the generic path (lib/types.ts): any datatype class. */
+/** A read through the generic path (lib/h5/types.ts): any datatype class. */
 export interface NativeValue {
   type: H5Type;
   scalar: boolean;

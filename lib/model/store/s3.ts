@@ -19,18 +19,18 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { File } from '../file.js';
-import { H5Error, withSite } from '../errors.js';
-import { ATTR, TENSOR_SHA_ATTR, type JsonValue, type TensorsInput } from './schema.js';
-import { SHA256_HEX } from './digest.js';
-import { ioError, unlinkQuiet } from './fsutil.js';
+import { File } from '../../h5/file.js';
+import { H5Error, withSite } from '../../errors.js';
+import { ATTR, TENSOR_SHA_ATTR, type JsonValue, type TensorsInput } from '../schema.js';
+import { SHA256_HEX } from '../digest.js';
+import { ioError, unlinkQuiet } from '../../util/fsutil.js';
 import { acquireLock, type LockOptions } from './lock.js';
-import { prepareSave, writeTemp, type SaveOptions } from './save.js';
-import { loadModel, type LoadedModel, type LoadOptions } from './load.js';
+import { prepareSave, writeTemp, type SaveOptions } from '../save.js';
+import { loadModel, type LoadedModel, type LoadOptions } from '../load.js';
 import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
-import { versionFile, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './store.js';
-import { BlobCache, type CacheStats } from './s3cache.js';
-import { loadS3, loadStorage, makeClient, parseS3Url, s3Status, withRetry as retryCall, type RetryOptions, type S3ConnectOptions } from './s3client.js';
+import { versionFile, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './local.js';
+import { BlobCache, type CacheStats } from './cache.js';
+import { loadS3, loadStorage, makeClient, parseS3Url, s3Status, withRetry as retryCall, type RetryOptions, type S3ConnectOptions } from '../../remote/client.js';
 
 export interface S3StoreOptions extends S3ConnectOptions {
   /** Create the store (its marker object) if the prefix is not one yet. The bucket must exist. Default false. */

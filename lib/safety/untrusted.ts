@@ -12,11 +12,11 @@ import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, existsSync, fstatSync, openSync, read, readSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { notRegular, openRegular, openRegularSync } from './fsopen.js';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { native, type FileHandle } from './binding.js';
-import { H5Error } from './errors.js';
+import { notRegular, openRegular, openRegularSync } from './open.js';
+import { join } from 'node:path';
+import { native, type FileHandle } from '../addon/binding.js';
+import { PACKAGE_ROOT } from '../addon/locate.js';
+import { H5Error } from '../errors.js';
 
 /** Limits of the untrusted walk; every field is optional (see DEFAULT_UNTRUSTED_LIMITS). */
 export interface UntrustedLimits {
@@ -162,7 +162,7 @@ export function fileStampOf(f: { readonly fileHandle: FileHandle }): FileStamp {
   return addon.fileStamp(f.fileHandle);
 }
 
-// --- the child's protocol (lib/walk-child.ts) ---
+// --- the child's protocol (lib/safety/walk-child.ts) ---
 
 /** @internal */
 export interface WalkChildRequest {
@@ -220,12 +220,11 @@ export function resolveLimits(limits: UntrustedLimits = {}): Required<UntrustedL
   return out;
 }
 
-/** Where the compiled child lives: next to this module in dist/, or ../dist/ when running from lib/ (tests). */
+/** Where the compiled child lives: dist/safety/ of the package, also when this module runs from lib/ (tests). */
 export function walkChildPath(): string {
   const override = process.env.H5VAULT_WALK_CHILD;
   if (override) return override;
-  const here = dirname(fileURLToPath(import.meta.url));
-  const p = basename(here) === 'dist' ? join(here, 'walk-child.js') : join(here, '..', 'dist', 'walk-child.js');
+  const p = join(PACKAGE_ROOT, 'dist', 'safety', 'walk-child.js');
   if (!existsSync(p)) {
     throw new Error(`h5vault: the untrusted-file walker ${p} is missing; run 'npm run build:ts'`);
   }

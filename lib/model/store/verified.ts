@@ -11,9 +11,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FileStamp } from '../untrusted.js';
-import { SHA256_HEX } from './digest.js';
-import { unlinkQuiet, writeFileAtomic } from './fsutil.js';
+import type { FileStamp } from '../../safety/untrusted.js';
+import { SHA256_HEX } from '../digest.js';
+import { unlinkQuiet, writeFileAtomic } from '../../util/fsutil.js';
 
 export interface VerifiedRecord {
   /** The file digest the version's index entry holds (a record for another digest is ignored). */
