@@ -108,8 +108,9 @@ export interface Native {
   groupWalk(g: ObjHandle, datatypes?: boolean): ({ path: string; kind: 'group' | 'dataset' | 'datatype'; handle: ObjHandle } | { path: string; kind: 'error'; error: Error })[];
   datasetCreate(parent: ObjHandle, name: string, spec: NativeCreateSpec): ObjHandle;
   datasetInfo(d: ObjHandle): NativeDatasetInfo;
-  datasetRead(d: ObjHandle, sel: NativeSelection | null, threads: number): ArrayBuffer | string[];
-  datasetReadAsync(d: ObjHandle, sel: NativeSelection | null, threads: number, cancel?: CancelToken): Promise<ArrayBuffer | string[]>;
+  /** With `into`, reads into that array's memory and returns undefined. */
+  datasetRead(d: ObjHandle, sel: NativeSelection | null, threads: number, into?: ArrayBufferView): ArrayBuffer | string[] | undefined;
+  datasetReadAsync(d: ObjHandle, sel: NativeSelection | null, threads: number, cancel?: CancelToken, into?: ArrayBufferView): Promise<ArrayBuffer | string[] | undefined>;
   datasetWrite(d: ObjHandle, data: Data, sel: NativeSelection | null, threads: number): void;
   datasetWriteAsync(d: ObjHandle, data: Data, sel: NativeSelection | null, threads: number, cancel?: CancelToken): Promise<void>;
   datasetView(d: ObjHandle): { buffer: ArrayBuffer; offset: number; dtype: string; length: number };
