@@ -45,6 +45,7 @@
         "native/napi/wrap_mmap.cc",
         "native/napi/mapped_buffer.cc",
         "native/napi/wrap_structure.cc",
+        "native/napi/wrap_model.cc",
         "native/napi/wrap_remote.cc"
       ],
       "include_dirs": [

@@ -77,6 +77,11 @@ export interface NativeAttr {
 
 type Data = ArrayBufferView | string[];
 
+export type ModelLayoutRow = [
+  path: string, dtype: string, shape: number[], offset: number | null, bytes: number,
+  layout: string, bigEndian: boolean, external: boolean, allocated: boolean, sha256: string | null,
+];
+
 /** A read through the generic path (lib/h5/types.ts): any datatype class. */
 export interface NativeValue {
   type: H5Type;
@@ -108,8 +113,9 @@ export interface Native {
   groupWalk(g: ObjHandle, datatypes?: boolean): ({ path: string; kind: 'group' | 'dataset' | 'datatype'; handle: ObjHandle } | { path: string; kind: 'error'; error: Error })[];
   datasetCreate(parent: ObjHandle, name: string, spec: NativeCreateSpec): ObjHandle;
   datasetInfo(d: ObjHandle): NativeDatasetInfo;
-  datasetRead(d: ObjHandle, sel: NativeSelection | null, threads: number): ArrayBuffer | string[];
-  datasetReadAsync(d: ObjHandle, sel: NativeSelection | null, threads: number, cancel?: CancelToken): Promise<ArrayBuffer | string[]>;
+  /** With `into`, reads into that array's memory and returns undefined. */
+  datasetRead(d: ObjHandle, sel: NativeSelection | null, threads: number, into?: ArrayBufferView): ArrayBuffer | string[] | undefined;
+  datasetReadAsync(d: ObjHandle, sel: NativeSelection | null, threads: number, cancel?: CancelToken, into?: ArrayBufferView): Promise<ArrayBuffer | string[] | undefined>;
   datasetWrite(d: ObjHandle, data: Data, sel: NativeSelection | null, threads: number): void;
   datasetWriteAsync(d: ObjHandle, data: Data, sel: NativeSelection | null, threads: number, cancel?: CancelToken): Promise<void>;
   datasetView(d: ObjHandle): { buffer: ArrayBuffer; offset: number; dtype: string; length: number };
@@ -119,6 +125,12 @@ export interface Native {
   mappingStats(): { mappings: number; bytes: number; handles: number };
   /** Maps a whole regular file read-only (MAP_PRIVATE); the buffer keeps the mapping alive. */
   mapFile(path: string): Promise<{ buffer: ArrayBuffer; size: number }>;
+  /**
+   * Every dataset of a file, in walk order, as [path, dtype, shape, offset | null,
+   * bytes, layout, bigEndian, external, allocated, value of the string attribute
+   * `shaAttr` | null]; null when an object cannot be read (walk it instead).
+   */
+  modelLayout(f: FileHandle, shaAttr: string): ModelLayoutRow[] | null;
   setThreads(n: number): number;
   attrList(o: ObjHandle): string[];
   attrHas(o: ObjHandle, name: string): boolean;

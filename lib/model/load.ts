@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { File } from '../h5/file.js';
-import { native, type FileHandle } from '../addon/binding.js';
+import { native, type FileHandle, type ModelLayoutRow } from '../addon/binding.js';
 import { Dataset } from '../h5/dataset.js';
 import { H5Error, withSite } from '../errors.js';
 import { typedTensor, type NumericDType, type TypedArray, type TypedTensor } from '../h5/dtypes.js';
@@ -339,7 +339,9 @@ export async function loadModelAt(abs: string, options: LoadOptions, vouch: Vouc
       hashed: { file: opened.fileHashed, tensors: verify && !opened.skipHashes },
     });
     const index = provenance ? readIndex(file, abs, provenance, verify) : null;
-    if (index && opened.trusted && !copy && canMapIndexed(file)) {
+    // A vouched-for file's index is its layout; any other file's index is
+    // mapped only after every tensor's real layout was read and matched it.
+    if (index && !copy && canMapIndexed(file) && (opened.trusted || layoutMatches(file, index, verify))) {
       const r = await loadIndexed(file, abs, index, { verify: verify && !opened.skipHashes, signal: options.signal });
       return done(r.tensors, r.views);
     }
@@ -439,6 +441,40 @@ function compareWalkOrder(a: string, b: string): number {
     if (c !== 0) return c;
   }
   return x.length - y.length;
+}
+
+/**
+ * True when the file's datasets, as libhdf5 reads their object headers (one
+ * native call for all of them), are exactly what the index says: the same
+ * tensors, dtypes, shapes and sizes, each indexed offset the start of a
+ * contiguous, allocated, little-endian, internal data block (so mapping it
+ * gives the stored values), every other tensor without one, and (when
+ * verifying) each tensor's own SHA-256 attribute equal to the index's. That is everything
+ * the walk path checks, so a false answer sends the load down that path,
+ * which reports what differs (H5_CORRUPT, H5_UNSUPPORTED_TYPE, a checksum
+ * error) exactly as before.
+ */
+function layoutMatches(file: File, index: IndexEntry[], verify: boolean): boolean {
+  // Without verify the tensors' own SHA-256 attributes are not read (the walk path ignores them too).
+  const rows = native.modelLayout(file.fileHandle, verify ? TENSOR_SHA_ATTR : '');
+  if (!rows) return false;
+  const byName = new Map<string, ModelLayoutRow>();
+  for (const r of rows) {
+    if (r[1] === 'string') continue;
+    if (!isTensorDType(r[1])) return false;
+    byName.set(r[0].slice(1), r);
+  }
+  if (byName.size !== index.length) return false;
+  for (const e of index) {
+    const r = byName.get(e.name);
+    if (!r) return false;
+    const [, dtype, shape, offset, bytes, layout, bigEndian, external, allocated, sha] = r;
+    if (dtype !== e.dtype || bytes !== e.bytes || (verify && sha !== e.sha256)) return false;
+    if (shape.length !== e.shape.length || shape.some((n, i) => n !== e.shape[i])) return false;
+    if ((bytes === 0 ? null : offset) !== e.offset) return false;
+    if (e.offset !== null && (layout !== 'contiguous' || bigEndian || external || !allocated)) return false;
+  }
+  return true;
 }
 
 /** Throws H5_CORRUPT unless the index lists exactly the file's tensors with their real dtype, shape, size and offset. */

@@ -51,6 +51,11 @@ using h5v::Selection;  // common/selection.h
 struct Options {
   unsigned threads = 0;                       // 0 = pool default (hardware cores)
   const std::atomic<bool>* cancel = nullptr;  // checked between chunks
+  // Reads: write zeros for chunks never stored even when the dataset's fill
+  // time is "never" (libhdf5 leaves those bytes untouched). With it every
+  // selected byte of `out` is written, so the caller need not zero `out`
+  // first: a reused or uninitialised buffer reads exactly as a zeroed one.
+  bool fill_never_stored = false;
 };
 
 enum class Result { Done, Unsupported, Failed };

@@ -246,6 +246,7 @@ Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, s
   const bool use_pread = p.fd >= 0 && addressed && p.index->addresses_verified();
   const bool all_allocated = p.index->allocated_chunks() == p.index->total_chunks();
   unsigned workers = worker_count(opt, items);
+  const std::vector<uint8_t> zero_element(p.es, 0);
 
   auto body = [&](unsigned) {
     ReadWorker w;
@@ -282,7 +283,13 @@ Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, s
         fetched = st > 0;
       }
       if (!rec.allocated()) {
-        if (p.read_fill == FillMode::Skip) continue;
+        if (p.read_fill == FillMode::Skip) {
+          // Fill time "never": the caller's buffer is left as it is, or
+          // zeroed on request (never the user's fill value, which the file
+          // says was never written either).
+          if (opt.fill_never_stored) copy_rows<true>(g, s, p, pp.data(), nullptr, user, zero_element.data());
+          continue;
+        }
         // p.fill holds zeros unless the fill mode is Value.
         copy_rows<true>(g, s, p, pp.data(), nullptr, user, p.fill.data());
         continue;

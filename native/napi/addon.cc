@@ -66,6 +66,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_mmap(env, exports);
   init_structure(env, exports);
   init_remote(env, exports);
+  init_model(env, exports);
   return exports;
 }
 

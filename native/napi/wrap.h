@@ -22,6 +22,7 @@ void init_value(Napi::Env env, Napi::Object exports);
 Napi::Value text_value(Napi::Env env, const std::string& s);
 void init_structure(Napi::Env env, Napi::Object exports);
 void init_remote(Napi::Env env, Napi::Object exports);
+void init_model(Napi::Env env, Napi::Object exports);
 
 // Brackets one synchronous call on a file (h5::OpGuard, so close() waits for
 // it) and throws the H5_CLOSED error to JS when the file is already closed.

@@ -158,6 +158,10 @@ bool try_engine(const std::shared_ptr<h5::ObjHandle>& obj, const h5::DatasetInfo
   engine::Options opt;
   opt.threads = threads;
   opt.cancel = cancel;
+  // Reads write every selected byte (zeros for chunks never stored), so
+  // their buffer need not be zeroed first: neither a fresh one nor the
+  // caller's own (read into).
+  opt.fill_never_stored = true;
   engine::Result r = op(mtype.get(), opt);  // takes the lock itself, per HDF5 call
   Lock lock;
   mtype.reset();
@@ -166,14 +170,35 @@ bool try_engine(const std::shared_ptr<h5::ObjHandle>& obj, const h5::DatasetInfo
   return false;
 }
 
-// Plain-data result of a read (filled off the JS thread).
+// Plain-data result of a read (filled off the JS thread). `data` is either
+// ours (malloc'd, adopted by an ArrayBuffer) or the caller's memory (a read
+// into an array the caller already has: `borrowed`, never freed here).
 struct ReadResult {
   void* data = nullptr;
   size_t bytes = 0;
+  bool borrowed = false;
   bool is_string = false;
   std::vector<std::string> strings;
-  ~ReadResult() { std::free(data); }
+  ~ReadResult() {
+    if (!borrowed) std::free(data);
+  }
 };
+
+// A new result buffer. Large ones are 2 MiB-aligned and advised for
+// transparent huge pages: the first touch of fresh memory, not I/O or
+// decoding, bounds a read into a new buffer (~3 us per 4 KiB page here;
+// a 2 MiB page faults once). free() releases either kind.
+void* alloc_result(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  if (bytes < 2 * kHuge) return std::malloc(bytes);
+  void* p = nullptr;
+  size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+  if (posix_memalign(&p, kHuge, rounded) != 0) return nullptr;
+#ifdef MADV_HUGEPAGE
+  ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: THP off or unavailable is fine
+#endif
+  return p;
+}
 
 void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection& sel, unsigned threads,
              const std::atomic<bool>* cancel, ReadResult* out, ErrorInfo* err) {
@@ -185,34 +210,51 @@ void do_read(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection&
   if (!obj->foreign_file && !check_not_truncated(obj->file, contiguous_end(info), "dataset '" + obj->path + "'", err))
     return;
   if (info.type.dtype == DType::String) {
+    if (out->borrowed) {
+      *err = ErrorInfo::type_error("dataset '" + obj->path + "' holds strings: 'into' takes numeric datasets only");
+      return;
+    }
     out->is_string = true;
     Lock lock;
     h5::read_strings(obj->id, sel, &out->strings, err);
     return;
   }
   size_t esize = h5::dtype_size(info.type.dtype);
-  out->bytes = static_cast<size_t>(n) * esize;
-  if (out->bytes == 0) return;
-  // Elements the file never stored (unallocated storage, or chunks never
-  // written, with fill time "never") are left untouched by libhdf5 and by the
-  // engine: they must read as 0, never as whatever this process's heap held.
-  // Only allocated contiguous/compact data is certain to overwrite every
-  // byte, and that (the zero-copy-sized tensor path) skips the zeroing pass.
-  const bool complete = info.allocated && info.layout != "chunked";
-  out->data = complete ? std::malloc(out->bytes) : std::calloc(1, out->bytes);
-  if (!out->data) {
-    *err = ErrorInfo::range_error("cannot allocate " + std::to_string(out->bytes) + " bytes for '" + obj->path + "'");
-    return;
+  const size_t want = static_cast<size_t>(n) * esize;
+  if (out->borrowed) {
+    if (out->bytes != want) {
+      *err = ErrorInfo::range_error("'into' has " + std::to_string(out->bytes) + " bytes but the selection of '" +
+                                    obj->path + "' needs " + std::to_string(want));
+      return;
+    }
+  } else {
+    out->bytes = want;
   }
+  if (out->bytes == 0) return;
+  if (!out->borrowed) {
+    out->data = alloc_result(out->bytes);
+    if (!out->data) {
+      *err = ErrorInfo::range_error("cannot allocate " + std::to_string(out->bytes) + " bytes for '" + obj->path + "'");
+      return;
+    }
+  }
+  // The engine writes every selected byte (opt.fill_never_stored).
   if (try_engine(obj, info, threads, cancel, err, [&](hid_t mtype, const engine::Options& opt) {
         return engine::read(obj->id, mtype, sel, out->data, out->bytes, opt, err);
       }))
     return;
+  // libhdf5 leaves elements the file never stored (unallocated storage, or
+  // chunks never written, with fill time "never") untouched: they must read
+  // as 0, never as what the buffer held. Only allocated contiguous/compact
+  // data is certain to overwrite every byte, so only that skips the zeroing.
+  const bool complete = info.allocated && info.layout != "chunked";
+  if (!complete) std::memset(out->data, 0, out->bytes);
   Lock lock;
   if (!h5::read_numeric(obj->id, info.type.dtype, sel, out->data, err)) h5::name_missing_filters(info, obj->path, err);
 }
 
 Napi::Value result_to_js(Napi::Env env, ReadResult* r) {
+  if (r->borrowed) return env.Undefined();  // the caller's array holds the result
   if (r->is_string) {
     Napi::Array a = Napi::Array::New(env, r->strings.size());
     for (size_t i = 0; i < r->strings.size(); ++i) a.Set(i, text_value(env, r->strings[i]));
@@ -472,7 +514,18 @@ Napi::Value DatasetInfo(const Napi::CallbackInfo& info) {
   return info_to_js(info.Env(), obj, d);
 }
 
-// datasetRead(ds, selection?, threads?) -> ArrayBuffer | string[]
+// A read into the caller's typed array (argument `i`, if given and not
+// undefined): its bytes become the result's memory. The JS layer has checked
+// that its element type is the dataset's; the size is checked in do_read.
+void read_into(const Napi::CallbackInfo& info, size_t i, ReadResult* r) {
+  if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return;
+  Bytes b = typed_array_bytes(info.Env(), info[i]);
+  r->data = const_cast<uint8_t*>(b.data);
+  r->bytes = b.size;
+  r->borrowed = true;
+}
+
+// datasetRead(ds, selection?, threads?, into?) -> ArrayBuffer | string[] | undefined (into)
 Napi::Value DatasetRead(const Napi::CallbackInfo& info) {
   auto obj = unwrap_kind(info, 0, h5::ObjKind::Dataset);
   engine::Selection sel = selection_of(info.Env(), info.Length() > 1 ? info[1] : info.Env().Undefined());
@@ -480,24 +533,30 @@ Napi::Value DatasetRead(const Napi::CallbackInfo& info) {
   ErrorInfo err;
   JsOp op(info.Env(), obj->file);
   ReadResult r;
+  read_into(info, 3, &r);
   do_read(obj, sel, threads, nullptr, &r, &err);
   if (!err.ok()) throw_error(info.Env(), err);
   return result_to_js(info.Env(), &r);
 }
 
-// datasetReadAsync(ds, selection?, threads?, cancelToken?) -> Promise
+// datasetReadAsync(ds, selection?, threads?, cancelToken?, into?) -> Promise
+// The `into` array is kept alive until the job settles; like fs.read's
+// buffer, it must not be transferred or detached while the read runs.
 Napi::Value DatasetReadAsync(const Napi::CallbackInfo& info) {
   auto obj = unwrap_kind(info, 0, h5::ObjKind::Dataset);
   engine::Selection sel = selection_of(info.Env(), info.Length() > 1 ? info[1] : info.Env().Undefined());
   unsigned threads = threads_of(info, 2);
   auto cancel = cancel_of(info, 3);
   auto r = std::make_shared<ReadResult>();
+  read_into(info, 4, r.get());
+  std::vector<Napi::Value> keep;
+  if (r->borrowed) keep.push_back(info[4]);
   return Job::Start(
       info.Env(), obj->file,
       [obj, sel, threads, cancel, r](ErrorInfo* err) {
         do_read(obj, sel, threads, cancel ? &cancel->flag : nullptr, r.get(), err);
       },
-      [r](Napi::Env env) { return result_to_js(env, r.get()); });
+      [r](Napi::Env env) { return result_to_js(env, r.get()); }, std::move(keep));
 }
 
 Napi::Value DatasetWrite(const Napi::CallbackInfo& info) {
