@@ -45,6 +45,8 @@ export interface KerasLoadOptions extends Omit<LoadOptions, 'verify'> {
    * unlinked as soon as libhdf5 has opened it.
    */
   tmpDir?: string;
+  /** @internal The file, already pinned by the caller (lib/safety/open.ts), which keeps it open: read through it, never by path. */
+  input?: Input;
 }
 
 /** One weight: a Tensor plus where it came from. */
@@ -137,7 +139,7 @@ function checkOptions(o: KerasLoadOptions): void {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   if (o.copy !== undefined && typeof o.copy !== 'boolean') throw new TypeError('copy must be a boolean');
   if (o.tmpDir !== undefined && (typeof o.tmpDir !== 'string' || o.tmpDir === '')) throw new TypeError('tmpDir must be a non-empty string');
-  const known = new Set(['expectDigest', 'copy', 'signal', 'untrusted', 'limits', 'tmpDir']);
+  const known = new Set(['expectDigest', 'copy', 'signal', 'untrusted', 'limits', 'tmpDir', 'input']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new TypeError(`unknown option '${k}'`);
 }
 
@@ -601,14 +603,14 @@ function unchangedOr(input: Input, undo: () => void): void {
 
 async function openAny(abs: string, o: KerasLoadOptions): Promise<Opened> {
   // Regular files only, never blocking: a FIFO or /dev/zero is H5_OPEN_FAILED here (issue 21, #9).
-  const input = await openInput(abs, 'Keras file');
+  const input = o.input ?? (await openInput(abs, 'Keras file'));
   try {
     if (await looksLikeZip(input)) return await openZip(abs, input, o);
     const file = await File.openAsync(abs, { untrusted: o.untrusted, limits: o.limits, expectDigest: o.expectDigest, input });
     return { file, container: 'hdf5', source: { kind: 'hdf5' }, digest: o.expectDigest, config: null, zipMetadata: null };
   } finally {
     // libhdf5 holds its own descriptor of the pinned inode.
-    input.close();
+    if (input !== o.input) input.close();
   }
 }
 
