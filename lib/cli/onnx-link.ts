@@ -3,7 +3,8 @@
  * command line. Writes OUT.onnx whose initializers point into WEIGHTS.h5, so
  * onnxruntime maps the weights from the .h5 instead of loading a copy.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { openInputSync } from '../safety/open.js';
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
 import { linkOnnx, type LinkOptions } from '../onnx/link.js';
@@ -30,16 +31,23 @@ unless --repack, which copies them into a contiguous file next to OUT.onnx
 with its dataset's first (--no-check-data skips that).
 OUT.onnx is written atomically; an existing OUT.onnx needs --force.`;
 
+/** Largest --map-file read (a mapping of a million initializers fits). */
+const MAX_MAP_FILE = 256 * 1024 * 1024;
+
 function mappingOf(values: Record<string, unknown>): Record<string, string> | undefined {
   const map: Record<string, string> = {};
   let any = false;
   const file = str(values['map-file'] as string | undefined);
   if (file !== undefined) {
     let parsed: unknown;
+    // Through the one opener: a FIFO given as --map-file is refused (H5_OPEN_FAILED), not waited on.
+    const input = openInputSync(file, '--map-file');
     try {
-      parsed = JSON.parse(readFileSync(file, 'utf8'));
+      parsed = JSON.parse(input.readAtSync(0, Math.min(input.size, MAX_MAP_FILE)).toString('utf8'));
     } catch (e) {
       throw new UsageError(`--map-file '${file}': ${(e as Error).message}`);
+    } finally {
+      input.close();
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.values(parsed).every((v) => typeof v === 'string'))
       throw new UsageError(`--map-file '${file}' must hold a JSON object {"initializer": "dataset/path"}`);

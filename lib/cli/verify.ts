@@ -13,6 +13,8 @@ import { verifyModel } from '../model/index.js';
 import { INPUT_OPTIONS, parse, str, UsageError } from './args.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
 import { errorSummary, isUnsupported, openInput, walkTree } from './tree.js';
+import { openInput as pinInput, type Input } from '../safety/open.js';
+import { isS3Url } from '../remote/lazy-file.js';
 
 const USAGE = `Usage: h5vault verify FILE [--digest SHA256] [--untrusted] [--json]
 
@@ -80,55 +82,69 @@ export const command: Command = {
     if (digest !== undefined && !/^[0-9a-f]{64}$/.test(digest)) throw new UsageError('--digest must be a SHA-256: 64 hex characters');
     const t0 = performance.now();
     // The first open also applies --untrusted (sandboxed walk) and --digest before anything else parses the file.
-    const f = digest || values.untrusted ? await File.openAsync(file, { untrusted: !!values.untrusted, expectDigest: digest }) : await openInput(file, false);
-    let method: 'sha256' | 'read-all';
-    let entries: VerifyEntry[];
-    const problems: string[] = [];
-    let modelDigest: string | null = null;
+    // One pinned descriptor (lib/safety/open.ts) for every open below: the file
+    // walked or hashed is the file read and verified, never the path again.
+    const pinned = isS3Url(file) ? undefined : await pinInput(file);
     try {
-      method = f.attrs.has(MODEL_FORMAT_ATTR) ? 'sha256' : 'read-all';
-      entries = method === 'read-all' ? await readAll(f, out) : [];
+      return await verifyPinned(file, pinned, digest, values, out, t0);
     } finally {
-      f.close();
+      pinned?.close();
     }
-    if (method === 'sha256') {
-      const r = await verifyModel(file, { expectDigest: digest, untrusted: !!values.untrusted });
-      modelDigest = r.modelDigest;
-      problems.push(...r.problems);
-      const g = File.open(file);
-      try {
-        entries = r.tensors.map((t) => ({
-          path: t.name,
-          ok: t.ok,
-          bytes: g.has(t.name) ? g.dataset(t.name).byteLength : 0,
-          ...(t.ok ? {} : { code: t.error !== undefined ? 'H5_CORRUPT' : 'H5_CHECKSUM_MISMATCH', error: t.error ?? `SHA-256 ${t.actual ?? '(none)'} != stored ${t.expected ?? '(none)'}` }),
-        }));
-      } finally {
-        g.close();
-      }
-    }
-    const failed = entries.filter((e) => !e.ok);
-    const skipped = entries.filter((e) => e.skipped);
-    for (const e of failed) {
-      const i = problems.findIndex((p) => p.includes(`'${e.path}'`));
-      if (i >= 0) problems[i] = `[${e.code}] ${problems[i]}`;
-      else problems.push(`[${e.code}] '${e.path}': ${e.error}`);
-    }
-    const ok = failed.length === 0 && problems.length === 0;
-    const bytes = entries.reduce((a, e) => a + e.bytes, 0);
-    const ms = performance.now() - t0;
-    if (out.json) {
-      out.emitJson({ file, ok, method, datasets: entries.length, failed: failed.length, skipped: skipped.length, bytes, ms, modelDigest, problems, entries });
-    } else {
-      const what = method === 'sha256' ? 'tensors match their SHA-256' : 'datasets read back';
-      const summary = `${entries.length - failed.length - skipped.length} of ${entries.length} ${what} (${formatBytes(bytes)} in ${formatMs(ms)})${skipped.length ? `, ${skipped.length} skipped (types h5vault cannot represent yet)` : ''}`;
-      if (ok) {
-        out.line(out.style(`OK: ${summary}${modelDigest ? `; model digest ${modelDigest}` : ''}`, 'green'));
-      } else {
-        for (const p of problems) out.line(out.style(`problem: ${p}`, 'red'));
-        out.line(out.style(`FAILED: ${summary}`, 'red', 'bold'));
-      }
-    }
-    return ok ? EXIT.OK : EXIT.FAILURE;
   },
 };
+
+async function verifyPinned(file: string, pinned: Input | undefined, digest: string | undefined, values: Record<string, unknown>, out: Output, t0: number): Promise<number> {
+  const input = pinned ? { input: pinned } : {};
+  const f = digest || values.untrusted
+    ? await File.openAsync(file, { untrusted: !!values.untrusted, expectDigest: digest, ...input })
+    : pinned ? File.open(file, input) : await openInput(file, false);
+  let method: 'sha256' | 'read-all';
+  let entries: VerifyEntry[];
+  const problems: string[] = [];
+  let modelDigest: string | null = null;
+  try {
+    method = f.attrs.has(MODEL_FORMAT_ATTR) ? 'sha256' : 'read-all';
+    entries = method === 'read-all' ? await readAll(f, out) : [];
+  } finally {
+    f.close();
+  }
+  if (method === 'sha256') {
+    const r = await verifyModel(file, { expectDigest: digest, untrusted: !!values.untrusted, ...input });
+    modelDigest = r.modelDigest;
+    problems.push(...r.problems);
+    const g = File.open(file, input);
+    try {
+      entries = r.tensors.map((t) => ({
+        path: t.name,
+        ok: t.ok,
+        bytes: g.has(t.name) ? g.dataset(t.name).byteLength : 0,
+        ...(t.ok ? {} : { code: t.error !== undefined ? 'H5_CORRUPT' : 'H5_CHECKSUM_MISMATCH', error: t.error ?? `SHA-256 ${t.actual ?? '(none)'} != stored ${t.expected ?? '(none)'}` }),
+      }));
+    } finally {
+      g.close();
+    }
+  }
+  const failed = entries.filter((e) => !e.ok);
+  const skipped = entries.filter((e) => e.skipped);
+  for (const e of failed) {
+    const i = problems.findIndex((p) => p.includes(`'${e.path}'`));
+    if (i >= 0) problems[i] = `[${e.code}] ${problems[i]}`;
+    else problems.push(`[${e.code}] '${e.path}': ${e.error}`);
+  }
+  const ok = failed.length === 0 && problems.length === 0;
+  const bytes = entries.reduce((a, e) => a + e.bytes, 0);
+  const ms = performance.now() - t0;
+  if (out.json) {
+    out.emitJson({ file, ok, method, datasets: entries.length, failed: failed.length, skipped: skipped.length, bytes, ms, modelDigest, problems, entries });
+  } else {
+    const what = method === 'sha256' ? 'tensors match their SHA-256' : 'datasets read back';
+    const summary = `${entries.length - failed.length - skipped.length} of ${entries.length} ${what} (${formatBytes(bytes)} in ${formatMs(ms)})${skipped.length ? `, ${skipped.length} skipped (types h5vault cannot represent yet)` : ''}`;
+    if (ok) {
+      out.line(out.style(`OK: ${summary}${modelDigest ? `; model digest ${modelDigest}` : ''}`, 'green'));
+    } else {
+      for (const p of problems) out.line(out.style(`problem: ${p}`, 'red'));
+      out.line(out.style(`FAILED: ${summary}`, 'red', 'bold'));
+    }
+  }
+  return ok ? EXIT.OK : EXIT.FAILURE;
+}

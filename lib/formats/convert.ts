@@ -6,7 +6,6 @@
  * e.g. Keras), outputs are written tensor by tensor. The metadata mapping is
  * documented in docs/runtime.md#safetensors.
  */
-import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { File } from '../h5/file.js';
@@ -17,13 +16,13 @@ import { H5Error, withSite } from '../errors.js';
 import type { UntrustedLimits } from '../safety/untrusted.js';
 import { saveModel, verifyModel } from '../model/index.js';
 import { modelDigestOf, rangeSha256, tensorSha256 } from '../model/digest.js';
-import { ioError } from '../util/fsutil.js';
 import { ATTR, canonicalJson, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue } from '../model/schema.js';
 import {
   checkMetadata, DTYPE_TO_SAFETENSORS, isSafetensorsDType, openSafetensors, planSafetensors, writeSafetensorsAtomic,
   type PlannedTensor, type SafetensorsDType,
 } from './safetensors.js';
 import { loadKeras } from './keras.js';
+import { openInput, type Input } from '../safety/open.js';
 
 /** One tensor of a model being converted. */
 export interface SourceTensor {
@@ -59,6 +58,12 @@ export interface ModelSource {
 export interface ReaderOptions {
   untrusted?: boolean;
   limits?: UntrustedLimits;
+  /**
+   * @internal The input, pinned by convertModel through the one opener
+   * (lib/safety/open.ts): the built-in readers read, hash and open it through
+   * this descriptor, never by path. Open until the source is closed.
+   */
+  input?: Input;
 }
 
 /** Reads one input format. `detect` sees the first 16 bytes of the file. */
@@ -156,9 +161,16 @@ export function metadataFromSafetensors(meta: Record<string, string> | null, f8:
 const safetensorsReader: ModelReader = {
   format: 'safetensors',
   detect: (head) => head.length >= 9 && head[8] === 0x7b,
-  async open(path) {
-    const st = await openSafetensors(path);
-    const fh = await open(path, 'r').catch((e) => { throw ioError(e, `cannot open '${path}'`); });
+  async open(path, options) {
+    // Mapped and hashed through one descriptor: the pinned input, or one pinned here for a direct call.
+    const fh = options.input ?? (await openInput(path, 'safetensors file'));
+    let st;
+    try {
+      st = await openSafetensors(path, { input: fh });
+    } catch (e) {
+      if (fh !== options.input) fh.close();
+      throw e;
+    }
     const f8: Record<string, string> = {};
     const tensors: SourceTensor[] = [...st.tensors.entries()].map(([name, t]) => {
       if (t.safetensorsDtype !== DTYPE_TO_SAFETENSORS[t.dtype]) f8[name] = t.safetensorsDtype;
@@ -172,7 +184,7 @@ const safetensorsReader: ModelReader = {
     const { metadata, modelDigest } = metadataFromSafetensors(st.metadata, f8, st.path);
     return {
       format: 'safetensors', tensors, metadata, modelDigest,
-      close: async () => { st.close(); await fh.close(); },
+      close: async () => { st.close(); if (fh !== options.input) fh.close(); },
     };
   },
 };
@@ -190,7 +202,7 @@ const kerasReader: ModelReader = {
   // found a Keras layout instead of h5vault's attributes.
   detect: (head) => ZIP_SIGNATURE.every((b, i) => head[i] === b),
   async open(path, options) {
-    const k = await loadKeras(path, { untrusted: options.untrusted, limits: options.limits });
+    const k = await loadKeras(path, { untrusted: options.untrusted, limits: options.limits, ...(options.input ? { input: options.input } : {}) });
     const tensors: SourceTensor[] = [...k.tensors.entries()].map(([name, w]) => ({
       name, dtype: w.dtype as NumericDType, shape: w.shape, byteLength: (w.data as TypedArray).byteLength,
       load: async () => ({ data: w.data as TypedArray, copied: !w.viewed }),
@@ -215,14 +227,23 @@ const h5vaultReader: ModelReader = {
   format: 'h5vault',
   detect: (head) => HDF5_SIGNATURE.every((b, i) => head[i] === b),
   async open(path, options) {
-    const file = options.untrusted ? await File.openAsync(path, { untrusted: true, limits: options.limits }) : File.open(path);
-    let fh;
+    // Walked (untrusted), opened by libhdf5 and hashed through one pinned descriptor.
+    const pinned = options.input ?? (await openInput(path, 'model'));
+    const own = pinned !== options.input;
+    let file: File;
+    try {
+      file = await File.openAsync(path, { ...(options.untrusted ? { untrusted: true, limits: options.limits } : {}), input: pinned });
+    } catch (e) {
+      if (own) pinned.close();
+      throw e;
+    }
+    let fh: Input | undefined;
     try {
       const a = file.attrs;
       if (!a.has(ATTR.format)) {
         if (looksLikeKeras(file)) {
           file.close();
-          return await kerasReader.open(path, options);
+          return await kerasReader.open(path, { ...options, input: pinned });
         }
         throw new H5Error(`'${path}' is not an h5vault model (no ${ATTR.format} attribute): it has no checksums to carry over`, { code: 'H5_UNSUPPORTED' });
       }
@@ -239,7 +260,7 @@ const h5vaultReader: ModelReader = {
       }
       if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata) || typeof digest !== 'string')
         throw new H5Error(`'${path}' has invalid h5vault provenance attributes`, { code: 'H5_CORRUPT' });
-      fh = await open(path, 'r');
+      fh = pinned;
       const fd = fh.fd;
       const tensors: SourceTensor[] = [];
       for (const [p, obj] of file.walk()) {
@@ -275,10 +296,10 @@ const h5vaultReader: ModelReader = {
         });
       }
       const h = fh;
-      return { format: 'h5vault', tensors, metadata: metadata as Record<string, JsonValue>, modelDigest: digest, close: async () => { file.close(); await h.close(); } };
+      return { format: 'h5vault', tensors, metadata: metadata as Record<string, JsonValue>, modelDigest: digest, close: async () => { file.close(); if (own) h.close(); } };
     } catch (e) {
       file.close();
-      await fh?.close();
+      if (own) pinned.close();
       throw e;
     }
   },
@@ -313,17 +334,8 @@ export function metadataToSafetensors(metadata: Record<string, JsonValue>, model
 
 // --- the conversion ------------------------------------------------------------
 
-async function sniff(path: string): Promise<Uint8Array> {
-  // O_NONBLOCK: a FIFO must be refused, not waited on.
-  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((e) => { throw ioError(e, `cannot open '${path}'`); });
-  try {
-    if (!(await fh.stat()).isFile()) throw new H5Error(`cannot open '${path}': not a regular file`, { code: 'H5_OPEN_FAILED', path });
-    const head = new Uint8Array(16);
-    const { bytesRead } = await fh.read(head, 0, 16, 0);
-    return head.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
+function sniff(input: Input): Promise<Uint8Array> {
+  return input.readAt(0, 16);
 }
 
 function outputFormat(path: string, to: OutputFormat | undefined): OutputFormat {
@@ -381,11 +393,21 @@ export async function convertModel(inPath: string, outPath: string, options: Con
       reader = all.find((r) => r.format === options.from);
       if (!reader) throw new TypeError(`unknown input format '${options.from}' (known: ${all.map((r) => r.format).join(', ')})`);
     } else {
-      const head = await sniff(input);
-      reader = all.find((r) => r.detect(head, input));
-      if (!reader) throw new H5Error(`'${input}' is neither a safetensors file, a .keras archive nor an HDF5 file`, { code: 'H5_UNSUPPORTED' });
     }
-    const src = await reader.open(input, { untrusted: options.untrusted, limits: options.limits });
+    // The one door in: a FIFO or device is refused here, before any reader runs (issue 21, #9).
+    const pinned = await openInput(input, 'model');
+    let src: ModelSource;
+    try {
+      if (!reader) {
+        const head = await sniff(pinned);
+        reader = all.find((r) => r.detect(head, input));
+        if (!reader) throw new H5Error(`'${input}' is neither a safetensors file, a .keras archive nor an HDF5 file`, { code: 'H5_UNSUPPORTED' });
+      }
+      src = await reader.open(input, { untrusted: options.untrusted, limits: options.limits, input: pinned });
+    } catch (e) {
+      pinned.close();
+      throw e;
+    }
     try {
       const shas = await sourceShas(src);
       const modelDigest = digestOf(src, shas);
@@ -401,7 +423,11 @@ export async function convertModel(inPath: string, outPath: string, options: Con
         : await toH5vault(src, output, modelDigest, shas, copied, options);
       return { input, output, from: src.format, to, tensors: src.tensors.length, bytes, modelDigest, digest, copied };
     } finally {
-      await src.close();
+      try {
+        await src.close();
+      } finally {
+        pinned.close();
+      }
     }
   });
 }

@@ -19,7 +19,7 @@
  * - `.keras` archives: a zip with `config.json`, `metadata.json` and
  *   `model.weights.h5` in the Keras 3 layout.
  */
-import { mkdtemp, open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { File } from '../h5/file.js';
@@ -28,7 +28,9 @@ import { Group } from '../h5/group.js';
 import { H5Error, withSite } from '../errors.js';
 import type { NumericDType, TypedArray } from '../h5/dtypes.js';
 import type { AttrReadValue } from '../h5/attrs.js';
-import { fileDigest, wantsChecks } from '../safety/untrusted.js';
+import { wantsChecks } from '../safety/untrusted.js';
+import { openInput, type Input } from '../safety/open.js';
+import { native } from '../addon/binding.js';
 import type { LoadOptions } from '../model/load.js';
 import type { JsonValue, Tensor } from '../model/schema.js';
 import { boundedMap } from '../model/digest.js';
@@ -43,6 +45,8 @@ export interface KerasLoadOptions extends Omit<LoadOptions, 'verify'> {
    * unlinked as soon as libhdf5 has opened it.
    */
   tmpDir?: string;
+  /** @internal The file, already pinned by the caller (lib/safety/open.ts), which keeps it open: read through it, never by path. */
+  input?: Input;
 }
 
 /** One weight: a Tensor plus where it came from. */
@@ -135,7 +139,7 @@ function checkOptions(o: KerasLoadOptions): void {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   if (o.copy !== undefined && typeof o.copy !== 'boolean') throw new TypeError('copy must be a boolean');
   if (o.tmpDir !== undefined && (typeof o.tmpDir !== 'string' || o.tmpDir === '')) throw new TypeError('tmpDir must be a non-empty string');
-  const known = new Set(['expectDigest', 'copy', 'signal', 'untrusted', 'limits', 'tmpDir']);
+  const known = new Set(['expectDigest', 'copy', 'signal', 'untrusted', 'limits', 'tmpDir', 'input']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new TypeError(`unknown option '${k}'`);
 }
 
@@ -361,18 +365,44 @@ function varsInOrder(vars: Group, path: string): Dataset[] {
     .map(({ k }) => numericDataset(vars.get(k), path));
 }
 
-/** Every `vars` group at or below `g` (depth-first, name order), with its path relative to `g`. */
-function varsGroups(g: Group, depth = 0): { rel: string; vars: Group }[] {
-  if (depth > 32) return [];
+/**
+ * Deepest `vars` group read below a layer group. Keras nests a few levels
+ * (layers/functional/layers/dense/vars); deeper is refused, never dropped.
+ */
+const MAX_VARS_DEPTH = 128;
+
+/** HDF5 object identity (file number and address): two links to one object give one identity. */
+function identity(o: Group | Dataset): string {
+  return native.objIdentity(o.handle);
+}
+
+/**
+ * Every `vars` group at or below `g` (depth-first, name order), with its path
+ * relative to `g`. Each group is visited once per file (`seen`, by object
+ * identity): a hard or soft link back to a group already visited (a cycle, a
+ * layer group linked to itself) adds nothing, so the walk is linear in the
+ * objects of the file and always ends.
+ */
+function varsGroups(g: Group, path: string, seen: Set<string>, depth = 0): { rel: string; vars: Group }[] {
+  if (depth > MAX_VARS_DEPTH) {
+    throw new H5Error(`'${path}': '${g.path}' nests Keras variables more than ${MAX_VARS_DEPTH} groups deep`, {
+      code: 'H5_LIMIT_EXCEEDED', path, reason: 'too-deep', object: g.path,
+    });
+  }
+  seen.add(identity(g));
   const out: { rel: string; vars: Group }[] = [];
   if (g.has('vars')) {
     const v = g.get('vars');
-    if (v instanceof Group) out.push({ rel: '', vars: v });
+    if (v instanceof Group && !seen.has(identity(v))) {
+      seen.add(identity(v));
+      out.push({ rel: '', vars: v });
+    }
   }
   for (const k of g.keys()) {
     if (k === 'vars') continue;
     const c = g.get(k);
-    if (c instanceof Group) for (const s of varsGroups(c, depth + 1)) out.push({ rel: s.rel ? `${k}/${s.rel}` : k, vars: s.vars });
+    if (!(c instanceof Group) || seen.has(identity(c))) continue;
+    for (const s of varsGroups(c, path, seen, depth + 1)) out.push({ rel: s.rel ? `${k}/${s.rel}` : k, vars: s.vars });
   }
   return out;
 }
@@ -391,13 +421,15 @@ function planKeras3(file: File, path: string, config: JsonValue | null): { layer
     byKey.set(key, l);
     order.push(key);
   }
+  // Groups already visited (by identity), across the whole file: see varsGroups.
+  const seen = new Set<string>([identity(file)]);
   const planLayer = (g: Group, key: string, fallbackName: string): PlannedLayer => {
     const cl = byKey.get(key);
     const own = g.has('vars') && g.get('vars') instanceof Group ? strAttr(g.group('vars'), 'name') : null;
     const name = own ?? cl?.name ?? fallbackName;
     const snake = cl ? toSnakeCase(cl.className) : key.replace(/_\d+$/, '');
     const weights: Planned[] = [];
-    for (const { rel, vars } of varsGroups(g)) {
+    for (const { rel, vars } of seen.has(identity(g)) ? [] : varsGroups(g, path, seen)) {
       const list = varsInOrder(vars, path);
       const kind = rel === '' ? snake : rel === 'cell' ? RNN_CELLS[snake] : undefined;
       const names = kind && KERAS3_VARS[kind] ? KERAS3_VARS[kind](cl?.config ?? {}) : null;
@@ -412,6 +444,7 @@ function planKeras3(file: File, path: string, config: JsonValue | null): { layer
   const layers: PlannedLayer[] = [];
   if (containerName) {
     const container = file.group(containerName);
+    seen.add(identity(container));
     const keys = container.keys();
     // Model order from the config where it names the groups; the rest (no config, or a config
     // that does not match) in natural name order: dense, dense_1, dense_2, ..., dense_10.
@@ -430,7 +463,7 @@ function planKeras3(file: File, path: string, config: JsonValue | null): { layer
     const g = file.get(k);
     if (!(g instanceof Group)) continue;
     if (k === 'optimizer') {
-      optimizer = varsGroups(g).flatMap(({ rel, vars }) =>
+      optimizer = (seen.has(identity(g)) ? [] : varsGroups(g, path, seen)).flatMap(({ rel, vars }) =>
         varsInOrder(vars, path).map((ds, i) => {
           const weight = rel ? `${rel}/${i}` : String(i);
           return { name: `optimizer/${weight}`, weight, ds };
@@ -438,6 +471,8 @@ function planKeras3(file: File, path: string, config: JsonValue | null): { layer
       continue;
     }
     if (k === 'vars') {
+      if (seen.has(identity(g))) continue;
+      seen.add(identity(g));
       const list = varsInOrder(g, path);
       if (list.length) {
         const name = strAttr(g, 'name') ?? (isObject(config) && isObject(config.config) && typeof config.config.name === 'string' ? config.config.name : 'model');
@@ -486,35 +521,35 @@ function isPowerOfTwo(n: number): boolean {
  * offset opens in place, provided no earlier candidate offset holds the
  * signature (libhdf5 takes the first one it finds).
  */
-async function directOpenBlocker(fh: FileHandle, e: ZipEntry): Promise<string | null> {
+async function directOpenBlocker(input: Input, e: ZipEntry): Promise<string | null> {
   if (e.method !== 'stored') return 'the member is deflated';
   const at = e.dataOffset;
   if (at !== 0 && !(at >= 512 && isPowerOfTwo(at))) return `the member starts at offset ${at}, where libhdf5 does not look for a superblock (0, 512, 1024, 2048, ...)`;
   const sig = Buffer.alloc(8);
   for (let off = 0; off < at; off = off === 0 ? 512 : off * 2) {
-    const { bytesRead } = await fh.read(sig, 0, 8, off);
+    const bytesRead = await input.read(sig, 0, 8, off);
     if (bytesRead === 8 && sig.equals(HDF5_SIGNATURE)) return `the archive has an HDF5 signature at offset ${off}, before the member`;
   }
   const head = Buffer.alloc(8);
-  const { bytesRead } = await fh.read(head, 0, 8, at);
+  const bytesRead = await input.read(head, 0, 8, at);
   if (bytesRead !== 8 || !head.equals(HDF5_SIGNATURE)) return 'the member does not start with an HDF5 superblock';
   return null;
 }
 
-async function openZip(abs: string, fh: FileHandle, o: KerasLoadOptions): Promise<Opened> {
-  // The archive is vetted through the descriptor we read it by: the digest and
-  // the members come from the same inode, and a change of it while we read fails.
-  const before = await fh.stat();
+async function openZip(abs: string, input: Input, o: KerasLoadOptions): Promise<Opened> {
+  // One pinned descriptor (lib/safety/open.ts) is hashed, read for the
+  // directory and members, and opened by libhdf5: the archive hashed is the
+  // archive loaded, whatever happens to the path meanwhile (issue 21, #7).
   let digest: string | undefined;
   if (o.expectDigest !== undefined) {
-    digest = await fileDigest(abs);
+    digest = await input.sha256();
     if (digest !== o.expectDigest) {
       throw new H5Error(`'${abs}': SHA-256 ${digest} does not match the expected ${o.expectDigest}`, {
         code: 'H5_CHECKSUM_MISMATCH', path: abs, expected: o.expectDigest, actual: digest,
       });
     }
   }
-  const entries = await readZipDirectory(fh, abs);
+  const entries = await readZipDirectory(input, abs, new Set([WEIGHTS_MEMBER, 'config.json', 'metadata.json']));
   const weights = entries.get(WEIGHTS_MEMBER);
   if (!weights) {
     const npz = entries.has('model.weights.npz') ? ' (its weights are model.weights.npz, not HDF5)' : '';
@@ -523,28 +558,27 @@ async function openZip(abs: string, fh: FileHandle, o: KerasLoadOptions): Promis
   const json = async (name: string): Promise<JsonValue | null> => {
     const e = entries.get(name);
     if (!e) return null;
-    return parseJson((await readZipMember(fh, abs, e, MAX_JSON_MEMBER)).toString('utf8'), abs, name);
+    return parseJson((await readZipMember(input, abs, e, MAX_JSON_MEMBER)).toString('utf8'), abs, name);
   };
   const config = await json('config.json');
   const meta = await json('metadata.json');
   const zipMetadata = isObject(meta) ? meta : null;
   checkAbort(o.signal);
 
-  const blocker = await directOpenBlocker(fh, weights);
+  const blocker = await directOpenBlocker(input, weights);
   if (blocker === null) {
     // Same checks as any HDF5 file: the untrusted walk runs over the archive
-    // itself (libhdf5 sees the member through its user-block offset).
-    const file = o.untrusted && o.expectDigest === undefined
-      ? await File.openAsync(abs, { untrusted: true, limits: o.limits })
-      : File.open(abs);
-    await sameFile(abs, fh, before, () => file.close());
+    // itself (libhdf5 sees the member through its user-block offset), through
+    // the pinned descriptor, and libhdf5 opens that descriptor.
+    const file = await File.openAsync(abs, { ...(o.untrusted && o.expectDigest === undefined ? { untrusted: true, limits: o.limits } : {}), input });
+    unchangedOr(input, () => file.close());
     return { file, container: 'zip', source: { kind: 'zip-direct', member: WEIGHTS_MEMBER, offset: weights.dataOffset, compression: 'stored' }, digest, config, zipMetadata };
   }
   const dir = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'h5vault-keras-'));
   try {
     const tmp = join(dir, WEIGHTS_MEMBER);
-    await extractZipMember(fh, abs, weights, tmp);
-    await sameFile(abs, fh, before, () => {});
+    await extractZipMember(input, abs, weights, tmp);
+    unchangedOr(input, () => {});
     checkAbort(o.signal);
     // The extracted file is ours, but its bytes are the archive's: walk it unless the archive's digest vouched for it.
     const file = o.untrusted && o.expectDigest === undefined
@@ -560,27 +594,24 @@ async function openZip(abs: string, fh: FileHandle, o: KerasLoadOptions): Promis
   }
 }
 
-async function sameFile(abs: string, fh: FileHandle, before: Awaited<ReturnType<FileHandle['stat']>>, undo: () => void): Promise<void> {
-  const [now, named] = await Promise.all([fh.stat(), stat(abs).catch(() => undefined)]);
-  const same = (a: typeof before) => a.ino === before.ino && a.dev === before.dev && a.size === before.size
-    && a.mtimeMs === before.mtimeMs && a.ctimeMs === before.ctimeMs;
-  if (!same(now) || !named || !same(named)) {
-    undo();
-    throw new H5Error(`'${abs}' changed while it was being read`, { code: 'H5_UNSAFE_FILE', reason: 'changed', path: abs });
-  }
+/** The archive was not written to while it was hashed and read (the descriptor's identity, never the path's). */
+function unchangedOr(input: Input, undo: () => void): void {
+  if (input.unchanged()) return;
+  undo();
+  throw input.changedError('while it was being read');
 }
 
 async function openAny(abs: string, o: KerasLoadOptions): Promise<Opened> {
-  const fh = await open(abs, 'r').catch((e: NodeJS.ErrnoException) => {
-    throw new H5Error(`cannot open '${abs}': ${e.message}`, { code: e.code === 'ENOENT' ? 'H5_FILE_NOT_FOUND' : 'H5_OPEN_FAILED', path: abs });
-  });
+  // Regular files only, never blocking: a FIFO or /dev/zero is H5_OPEN_FAILED here (issue 21, #9).
+  const input = o.input ?? (await openInput(abs, 'Keras file'));
   try {
-    if (await looksLikeZip(fh)) return await openZip(abs, fh, o);
+    if (await looksLikeZip(input)) return await openZip(abs, input, o);
+    const file = await File.openAsync(abs, { untrusted: o.untrusted, limits: o.limits, expectDigest: o.expectDigest, input });
+    return { file, container: 'hdf5', source: { kind: 'hdf5' }, digest: o.expectDigest, config: null, zipMetadata: null };
   } finally {
-    await fh.close();
+    // libhdf5 holds its own descriptor of the pinned inode.
+    if (input !== o.input) input.close();
   }
-  const file = await File.openAsync(abs, { untrusted: o.untrusted, limits: o.limits, expectDigest: o.expectDigest });
-  return { file, container: 'hdf5', source: { kind: 'hdf5' }, digest: o.expectDigest, config: null, zipMetadata: null };
 }
 
 // --- loading the planned datasets ---
@@ -657,8 +688,19 @@ export async function loadKeras(path: string, options: KerasLoadOptions = {}): P
         if (names.has(p.name)) p.name = p.ds.path.slice(1);
         names.add(p.name);
       }
-      const loaded = await boundedMap(all, (p) => p.ds.byteLength, (p) => materialise(p, copy, options.signal));
-      const byDs = new Map(all.map((p, i) => [p, loaded[i]!]));
+      // One dataset reached under many names (hard links, a weight listed by
+      // many layers) is read once and its data shared: memory is bounded by
+      // the file's datasets, not by how often the file names them (issue 21, #10).
+      const ids = all.map((p) => identity(p.ds));
+      const first = new Map<string, Planned>();
+      all.forEach((p, i) => { if (!first.has(ids[i]!)) first.set(ids[i]!, p); });
+      const unique = [...first.values()];
+      const loaded = await boundedMap(unique, (p) => p.ds.byteLength, (p) => materialise(p, copy, options.signal));
+      const byId = new Map(unique.map((p, i) => [identity(p.ds), loaded[i]!]));
+      const byDs = new Map(all.map((p, i) => {
+        const w = byId.get(ids[i]!)!;
+        return [p, first.get(ids[i]!) === p ? w : { ...w, name: p.name, weight: p.weight, key: p.ds.path }];
+      }));
       const layers: KerasLayer[] = plan.layers.map((l) => ({
         name: l.name, className: l.className, group: l.group, weights: l.weights.map((p) => byDs.get(p)!),
       }));

@@ -16,6 +16,7 @@ import { H5Error, withSite } from '../errors.js';
 import { fileSha256, leBytes } from '../model/digest.js';
 import { cleanStaleTemps, faultPoint, fsyncDir, ioError, syncHandle, tempPathFor, unlinkQuiet } from '../util/fsutil.js';
 import { compareNames, type Tensor } from '../model/schema.js';
+import { openInput, type Input } from '../safety/open.js';
 
 /** Every dtype name the safetensors format defines, in the reference's enum order (increasing alignment). */
 const ALL_DTYPES = [
@@ -108,12 +109,32 @@ export interface SafetensorsOpenOptions {
   copy?: boolean;
   /** Refuse headers bigger than this (default and maximum: 100,000,000 bytes, as the reference). */
   maxHeaderBytes?: number;
+  /** @internal The file, already pinned by the caller (lib/safety/open.ts), which keeps it open; it is mapped through that descriptor. */
+  input?: Input;
 }
 
 function invalid(path: string, reason: SafetensorsInvalidReason, what: string, tensor?: string): H5Error {
   return new H5Error(`'${path}' is not a valid safetensors file: ${what}`, {
     code: 'H5_SAFETENSORS_INVALID', reason, ...(tensor !== undefined ? { tensor } : {}),
   });
+}
+
+/**
+ * Maps the file through the one opener (lib/safety/open.ts): a FIFO or
+ * /dev/zero is refused before anything blocks, and the mapping is of the
+ * pinned inode (the native side maps /proc/self/fd/N), checked unchanged
+ * after (same identity, same size as pinned).
+ */
+async function mapPinned(abs: string, given: Input | undefined): Promise<{ buffer: ArrayBuffer | null; size: number }> {
+  const input = given ?? (await openInput(abs, 'safetensors file'));
+  try {
+    const mapped: { buffer: ArrayBuffer | null; size: number } = await native.mapFile(input.openPath);
+    if (mapped.size !== input.size) throw input.changedError('while it was being mapped');
+    input.assertUnchanged('while it was being mapped');
+    return mapped;
+  } finally {
+    if (input !== given) input.close();
+  }
 }
 
 /**
@@ -291,7 +312,7 @@ export async function openSafetensors(path: string, options: SafetensorsOpenOpti
     throw new RangeError(`maxHeaderBytes must be an integer from 2 to ${SAFETENSORS_MAX_HEADER_BYTES}`);
   return withSite(site, async () => {
     const abs = resolve(path);
-    let mapped: { buffer: ArrayBuffer | null; size: number } = await native.mapFile(abs);
+    let mapped = await mapPinned(abs, options.input);
     const all = new Uint8Array(mapped.buffer!);
     const header = parseSafetensorsHeader(abs, all, maxHeaderBytes);
     const dataOffset = 8 + header.headerBytes;

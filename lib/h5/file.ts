@@ -8,7 +8,7 @@ import { Group } from './group.js';
 import { H5Error, withSite } from '../errors.js';
 import { repairSuperblockChecksum } from './superblock.js';
 import {
-  openChecked, openCheckedSync, walkUntrusted, walkUntrustedSync, wantsChecks, type UntrustedOpenOptions,
+  openChecked, openCheckedSync, openPinned, walkUntrusted, walkUntrustedSync, wantsChecks, type UntrustedOpenOptions,
 } from '../safety/untrusted.js';
 import { closeRemoteHandle, isS3Url, openRemoteHandle, openRemoteHandleAsync, remoteStats, type RemoteOpenOptions, type RemoteStats } from '../remote/lazy-file.js';
 
@@ -136,10 +136,13 @@ export class File extends Group {
     if (isS3Url(path)) return File.#openRemote(path, options);
     const mode = options.mode ?? 'r';
     if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
+    if (options.input && mode !== 'r') throw new TypeError("a pinned input opens read-only: mode 'r+' cannot be combined with it");
     // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.
     const plain = (openPath?: string) => new File(native.fileOpen(path, mode === 'r+', openPath), path, mode);
     // { untrusted } walks the file in a child process (blocking here: prefer openAsync).
-    return wantsChecks(options) ? refuseExternal(openCheckedSync(path, options, plain)) : plain();
+    if (wantsChecks(options)) return refuseExternal(openCheckedSync(path, options, plain));
+    // A file the caller pinned (lib/safety/open.ts) opens through its descriptor, identity checked.
+    return options.input ? openPinned(options.input, plain) : plain();
   }
 
   /** open() as a Promise: the untrusted walk and the digest run off the event loop. */
@@ -152,9 +155,13 @@ export class File extends Group {
     }
     const mode = options.mode ?? 'r';
     if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
+    if (options.input && mode !== 'r') throw new TypeError("a pinned input opens read-only: mode 'r+' cannot be combined with it");
     // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.
     const plain = (openPath?: string) => new File(native.fileOpen(path, mode === 'r+', openPath), path, mode);
-    return withSite(site, async () => (wantsChecks(options) ? refuseExternal(await openChecked(path, options, plain)) : plain()));
+    return withSite(site, async () => {
+      if (wantsChecks(options)) return refuseExternal(await openChecked(path, options, plain));
+      return options.input ? openPinned(options.input, plain) : plain();
+    });
   }
 
   static #openRemote(url: string, options: OpenOptions): File {

@@ -14,6 +14,7 @@ import { fstatSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { ARRAY_TYPES } from '../h5/dtypes.js';
 import { fileStampOf, type FileStamp, type UntrustedLimits } from '../safety/untrusted.js';
+import type { Input } from '../safety/open.js';
 import { sameStamp } from './store/verified.js';
 import { INDEX_ATTR, indexBindingProblem, parseIndex, type IndexEntry } from './tensor-index.js';
 import { ATTR, compareNames, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance } from './schema.js';
@@ -57,6 +58,8 @@ export interface LoadedModel {
 }
 
 export interface VerifyOptions {
+  /** @internal The file, already pinned by the caller (lib/safety/open.ts): opened, hashed and walked through it. */
+  input?: Input;
   expectDigest?: string;
   signal?: AbortSignal;
   /** As in LoadOptions. */
@@ -130,12 +133,13 @@ interface Opened {
 
 async function openChecked(path: string, o: LoadOptions | VerifyOptions, vouch: Vouch = {}): Promise<Opened> {
   const expectDigest = o.expectDigest;
+  const pinned = (o as VerifyOptions).input ? { input: (o as VerifyOptions).input } : {};
   if (expectDigest === undefined) {
-    const file = o.untrusted ? await File.openAsync(path, { untrusted: true, limits: o.limits }) : File.open(path);
+    const file = o.untrusted ? await File.openAsync(path, { untrusted: true, limits: o.limits, ...pinned }) : File.open(path, pinned);
     return { file, trusted: false, skipHashes: false, fileHashed: false };
   }
   const file = await File.openAsync(path, {
-    expectDigest, ...(vouch.stamp ? { vouchedStamp: vouch.stamp } : {}), ...(o.untrusted ? { untrusted: true, limits: o.limits } : {}),
+    ...pinned, expectDigest, ...(vouch.stamp ? { vouchedStamp: vouch.stamp } : {}), ...(o.untrusted ? { untrusted: true, limits: o.limits } : {}),
   });
   // The open skipped the hash only if libhdf5's file still has the vouched identity.
   const sameFile = vouch.stamp !== undefined && sameStamp(fileStampOf(file), vouch.stamp);

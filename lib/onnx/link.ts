@@ -5,7 +5,7 @@
  * model), `offset` (the dataset's data address) and `length`; onnxruntime
  * then maps those bytes from the .h5 itself (docs/runtime.md#onnx-runtime).
  */
-import { readFile, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { File } from '../h5/file.js';
 import { Dataset } from '../h5/dataset.js';
@@ -14,6 +14,7 @@ import { itemSize, type NumericDType, type TypedTensor } from '../h5/dtypes.js';
 import { replaceAtomically } from '../util/atomic.js';
 import { saveModel } from '../model/index.js';
 import { ioError } from '../util/fsutil.js';
+import { openInput, type Input } from '../safety/open.js';
 import { dtypeOfOnnx, listInitializers, relinkInitializers, type ExternalRef, type Initializer } from './model.js';
 
 export interface LinkOptions {
@@ -131,20 +132,31 @@ function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-/** Compares the initializer's inline bytes with the dataset's bytes in the file, 16 MiB at a time. */
-async function sameBytes(path: string, offset: number, raw: Uint8Array): Promise<boolean> {
-  const fh = await open(path, 'r');
+/**
+ * Largest .onnx read into memory: protobuf caps a message at 2 GiB (bigger
+ * models keep their weights as external data).
+ */
+const MAX_ONNX_BYTES = 2 ** 31;
+
+/** Compares the initializer's inline bytes with the dataset's bytes in the pinned .h5, 16 MiB at a time. */
+async function sameBytes(h5: Input, offset: number, raw: Uint8Array): Promise<boolean> {
+  const step = 16 << 20;
+  const buf = Buffer.allocUnsafe(Math.min(step, raw.length));
+  for (let at = 0; at < raw.length; at += step) {
+    const n = Math.min(step, raw.length - at);
+    const bytesRead = await h5.read(buf, 0, n, offset + at);
+    if (bytesRead !== n || Buffer.compare(buf.subarray(0, n), raw.subarray(at, at + n)) !== 0) return false;
+  }
+  return true;
+}
+
+/** The model's bytes, read through the one opener: a FIFO or /dev/zero is refused before any read (issue 21, #9). */
+async function readModel(src: string): Promise<Uint8Array> {
+  const input = await openInput(src, 'ONNX model');
   try {
-    const step = 16 << 20;
-    const buf = Buffer.allocUnsafe(Math.min(step, raw.length));
-    for (let at = 0; at < raw.length; at += step) {
-      const n = Math.min(step, raw.length - at);
-      const { bytesRead } = await fh.read(buf, 0, n, offset + at);
-      if (bytesRead !== n || Buffer.compare(buf.subarray(0, n), raw.subarray(at, at + n)) !== 0) return false;
-    }
-    return true;
+    return new Uint8Array(await input.readAll(MAX_ONNX_BYTES));
   } finally {
-    await fh.close();
+    input.close();
   }
 }
 
@@ -181,10 +193,18 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
     const out = resolve(outPath);
     const h5 = resolve(h5Path);
     if (out === src) throw new TypeError('outPath must differ from onnxPath (the original model is kept)');
-    const model = new Uint8Array(await readFile(src).catch((e) => { throw ioError(e, `cannot read '${src}'`); }));
+    const model = await readModel(src);
     const inits = listInitializers(model);
     const checkData = options.checkData ?? true;
-    const file = File.open(h5);
+    // The .h5 is pinned: libhdf5 opens that descriptor and the data check reads it, never the path again.
+    const h5In = await openInput(h5, 'HDF5 weights file');
+    let file: File;
+    try {
+      file = File.open(h5, { input: h5In });
+    } catch (e) {
+      h5In.close();
+      throw e;
+    }
     try {
       const plans: Plan[] = [];
       const refused: UnlinkableTensor[] = [];
@@ -227,7 +247,7 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
             continue;
           }
           const same = init.raw.length === length
-            && (viewable === true ? await sameBytes(h5, ds.offset!, init.raw) : Buffer.compare(await bytesOf(ds), init.raw) === 0);
+            && (viewable === true ? await sameBytes(h5In, ds.offset!, init.raw) : Buffer.compare(await bytesOf(ds), init.raw) === 0);
           if (!same) {
             refused.push({ initializer: init.name, dataset, reason: 'data-differs: the dataset does not hold the initializer\'s values' });
             continue;
@@ -296,6 +316,7 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
       };
     } finally {
       file.close();
+      h5In.close();
     }
   });
 }

@@ -10,9 +10,8 @@
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants as fsc, existsSync, fstatSync, openSync, read, readSync, statSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { notRegular, openRegular, openRegularSync } from './open.js';
+import { existsSync } from 'node:fs';
+import { openInput, openInputSync, sameStamp, type FileStamp, type Input } from './open.js';
 import { join } from 'node:path';
 import { native, type FileHandle } from '../addon/binding.js';
 import { PACKAGE_ROOT } from '../addon/locate.js';
@@ -122,14 +121,7 @@ export interface WalkStats {
   fileSize: number;
 }
 
-/** Identity of a file; 64-bit fields as decimal strings. */
-export interface FileStamp {
-  dev: string;
-  ino: string;
-  size: string;
-  mtimeNs: string;
-  ctimeNs: string;
-}
+export type { FileStamp } from './open.js';
 
 export interface WalkResult {
   stats: WalkStats;
@@ -155,6 +147,12 @@ export interface UntrustedOpenOptions {
    * very identity is not hashed again; any other is.
    */
   vouchedStamp?: FileStamp;
+  /**
+   * @internal The file, already pinned by the caller (lib/safety/open.ts): it
+   * is hashed or walked and opened through this descriptor, never by path.
+   * The caller keeps it open and closes it.
+   */
+  input?: Input;
 }
 
 /** @internal Identity (device, inode, size, mtime, ctime) of the file libhdf5 holds open. */
@@ -389,29 +387,24 @@ function walkPinnedSync(path: string, limits: UntrustedLimits = {}, pinnedFd?: n
   );
 }
 
-/** SHA-256 of a file, lower-case hex, streamed (constant memory). */
+/** SHA-256 of a file, lower-case hex, streamed (constant memory), through the one opener (lib/safety/open.ts). */
 export async function fileDigest(path: string): Promise<string> {
-  const h = createHash('sha256');
-  const fh = await openRegular(path);
+  const input = await openInput(path);
   try {
-    for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20, autoClose: false })) h.update(chunk as Buffer);
+    return await input.sha256();
   } finally {
-    await fh.close();
+    input.close();
   }
-  return h.digest('hex');
 }
 
 /** fileDigest() for scripts. */
 export function fileDigestSync(path: string): string {
-  const h = createHash('sha256');
-  const fd = openRegularSync(path);
+  const input = openInputSync(path);
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    return input.sha256Sync();
   } finally {
-    closeSync(fd);
+    input.close();
   }
-  return h.digest('hex');
 }
 
 // --- File.open / File.openAsync integration ---
@@ -434,77 +427,7 @@ export function wantsChecks(o: UntrustedOpenOptions): boolean {
   return checked;
 }
 
-const preadAsync = promisify(read);
-
-/** Maps a failed open/stat of `path` to the typed error a trusted open gives. */
-function openError(path: string, e: unknown): H5Error {
-  const code = (e as NodeJS.ErrnoException).code;
-  const h5code =
-    code === 'ENOENT' ? 'H5_FILE_NOT_FOUND' : code === 'EACCES' || code === 'EPERM' ? 'H5_PERMISSION' : 'H5_OPEN_FAILED';
-  return new H5Error(`open '${path}': ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { code: h5code, path });
-}
-
-/**
- * The file being vetted, held open: the digest is computed through this
- * descriptor, the walk's report must describe this inode, and libhdf5 opens
- * it through /proc/self/fd/N, so a path swapped in between (a symlink flip, a
- * rename over it) can never substitute a file nobody checked.
- */
-interface Pinned {
-  fd: number;
-  stamp: FileStamp;
-  /** What libhdf5 opens: /proc/self/fd/N, or the path where /proc is absent (the stamps then catch a swap). */
-  openPath: string;
-}
-
 const PROC_FD = existsSync('/proc/self/fd');
-
-function pin(path: string): Pinned {
-  let fd: number;
-  try {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat refuses it next.
-    fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
-  } catch (e) {
-    // A socket cannot be opened at all (ENXIO): say what the path is, as
-    // every other open path does for non-regular files.
-    let st: ReturnType<typeof statSync> | undefined;
-    try {
-      st = statSync(path);
-    } catch {
-      st = undefined;
-    }
-    if (st && !st.isFile()) throw notRegular(path, st);
-    throw openError(path, e);
-  }
-  try {
-    const st = fstatSync(fd, { bigint: true });
-    if (!st.isFile()) throw notRegular(path, st);
-    const stamp = { dev: `${st.dev}`, ino: `${st.ino}`, size: `${st.size}`, mtimeNs: `${st.mtimeNs}`, ctimeNs: `${st.ctimeNs}` };
-    return { fd, stamp, openPath: PROC_FD ? `/proc/self/fd/${fd}` : path };
-  } catch (e) {
-    closeSync(fd);
-    throw e;
-  }
-}
-
-/** SHA-256 of an open file through pread (the descriptor's offset is not used), off the event loop. */
-async function fdDigest(fd: number): Promise<string> {
-  const h = createHash('sha256');
-  const buf = Buffer.allocUnsafe(1 << 20);
-  for (let pos = 0, n; (n = (await preadAsync(fd, buf, 0, buf.length, pos)).bytesRead) > 0; pos += n) h.update(buf.subarray(0, n));
-  return h.digest('hex');
-}
-
-function fdDigestSync(fd: number): string {
-  const h = createHash('sha256');
-  const buf = Buffer.allocUnsafe(1 << 20);
-  for (let pos = 0, n; (n = readSync(fd, buf, 0, buf.length, pos)) > 0; pos += n) h.update(buf.subarray(0, n));
-  return h.digest('hex');
-}
-
-function sameStamp(a: FileStamp, b: FileStamp): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
-}
 
 function changed(path: string, when: string): H5Error {
   return unsafe(path, 'changed', `the file changed ${when} (device, inode, size, mtime or ctime differ)`);
@@ -526,11 +449,11 @@ interface Openable {
 }
 
 /**
- * Opens the pinned inode, then proves that libhdf5's descriptor is that inode,
- * unchanged since it was pinned (a write in place during the hash or walk
- * changes size, mtime or ctime).
+ * Opens the pinned inode (libhdf5 opens /proc/self/fd/N), then proves that
+ * libhdf5's descriptor is that inode, unchanged since it was pinned (a write
+ * in place during the hash or walk changes size, mtime or ctime).
  */
-function openVetted<F extends Openable>(path: string, pinned: Pinned, open: (openPath: string) => F): F {
+function openVetted<F extends Openable>(pinned: Input, open: (openPath: string) => F): F {
   const f = open(pinned.openPath);
   let now: FileStamp;
   try {
@@ -541,43 +464,51 @@ function openVetted<F extends Openable>(path: string, pinned: Pinned, open: (ope
   }
   if (!sameStamp(pinned.stamp, now)) {
     f.close();
-    throw changed(path, 'between the check and the open');
+    throw changed(pinned.path, 'between the check and the open');
   }
   return f;
 }
 
 /** @internal File.open(path, { untrusted / expectDigest }) */
 export function openCheckedSync<F extends Openable>(path: string, o: UntrustedOpenOptions, open: (openPath: string) => F): F {
-  const pinned = pin(path);
+  const pinned = o.input ?? openInputSync(path);
   try {
     if (o.expectDigest !== undefined) {
-      if (o.vouchedStamp && sameStamp(pinned.stamp, o.vouchedStamp)) return openVetted(path, pinned, open);
-      const actual = fdDigestSync(pinned.fd);
+      if (o.vouchedStamp && sameStamp(pinned.stamp, o.vouchedStamp)) return openVetted(pinned, open);
+      const actual = pinned.sha256Sync();
       if (actual !== o.expectDigest.toLowerCase()) throw digestMismatch(path, o.expectDigest, actual);
     } else {
       const r = walkPinnedSync(path, o.limits, pinned.fd);
       if (!sameStamp(pinned.stamp, r.stamp)) throw changed(path, 'while it was being walked');
     }
-    return openVetted(path, pinned, open);
+    return openVetted(pinned, open);
   } finally {
-    closeSync(pinned.fd);
+    if (pinned !== o.input) pinned.close();
   }
 }
 
 /** @internal File.openAsync(path, { untrusted / expectDigest }) */
 export async function openChecked<F extends Openable>(path: string, o: UntrustedOpenOptions, open: (openPath: string) => F): Promise<F> {
-  const pinned = pin(path);
+  const pinned = o.input ?? (await openInput(path));
   try {
     if (o.expectDigest !== undefined) {
-      if (o.vouchedStamp && sameStamp(pinned.stamp, o.vouchedStamp)) return openVetted(path, pinned, open);
-      const actual = await fdDigest(pinned.fd);
+      if (o.vouchedStamp && sameStamp(pinned.stamp, o.vouchedStamp)) return openVetted(pinned, open);
+      const actual = await pinned.sha256();
       if (actual !== o.expectDigest.toLowerCase()) throw digestMismatch(path, o.expectDigest, actual);
     } else {
       const r = await walkPinned(path, o.limits, pinned.fd);
       if (!sameStamp(pinned.stamp, r.stamp)) throw changed(path, 'while it was being walked');
     }
-    return openVetted(path, pinned, open);
+    return openVetted(pinned, open);
   } finally {
-    closeSync(pinned.fd);
+    if (pinned !== o.input) pinned.close();
   }
+}
+
+/**
+ * @internal A trusted open of a file the caller pinned (o.input): libhdf5
+ * opens the pinned inode, and its identity is checked as for a vetted open.
+ */
+export function openPinned<F extends Openable>(pinned: Input, open: (openPath: string) => F): F {
+  return openVetted(pinned, open);
 }

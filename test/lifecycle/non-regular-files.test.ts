@@ -7,12 +7,12 @@
  * hang fails the test instead of stalling the suite.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIST_URL, ensureDist } from './child.js';
 import { CLI } from '../cli/run.js';
-import { tempDir } from '../helpers.js';
+import { python, tempDir } from '../helpers.js';
 
 const dir = tempDir('h5vault-nonregular-');
 const fifo = join(dir, 'pipe.h5');
@@ -28,8 +28,41 @@ function run(args: string[]): Outcome {
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, timedOut: r.signal === 'SIGKILL' };
 }
 
+/** run() without blocking the test worker's event loop (vitest's RPC must keep flowing through long runs of cases). */
+function runAsync(args: string[]): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, DEADLINE_MS);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
 /** Runs `expr` (a Promise or value using H5 and P = the path) in a fresh node; returns the error it raised. */
 function attempt(expr: string, path: string): { code?: string; message?: string; ok?: boolean } {
+  const file = caseFile(expr, path, true);
+  const r = run([file]);
+  expect(r.timedOut, `${expr} on ${path} did not settle within ${DEADLINE_MS} ms`).toBe(false);
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+/** attempt() in a child not told to exit: it must end by itself (nothing left blocked on the file keeps it alive). */
+async function attemptNoExit(expr: string, path: string): Promise<{ code?: string; message?: string; ok?: boolean }> {
+  const r = await runAsync([caseFile(expr, path, false)]);
+  expect(r.timedOut, `${expr} on ${path} did not settle and exit within ${DEADLINE_MS} ms`).toBe(false);
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+function caseFile(expr: string, path: string, exit: boolean): string {
   const src = `const H5 = await import(${JSON.stringify(DIST_URL)});
 const P = ${JSON.stringify(path)};
 try {
@@ -38,15 +71,12 @@ try {
 } catch (e) {
   console.log(JSON.stringify({ code: e.code, message: e.message, name: e.name }));
 }
-process.exit(0);`;
+${exit ? 'process.exit(0);' : ''}`;
   // A module file, not --input-type=module -e: the case must not depend on how
   // the code reached node (that has its own test, model.input-type.test.ts).
   const file = join(dir, `case-${scripts++}.mjs`);
   writeFileSync(file, src);
-  const r = run([file]);
-  expect(r.timedOut, `${expr} on ${path} did not settle within ${DEADLINE_MS} ms`).toBe(false);
-  expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  return file;
 }
 
 function expectRefused(got: { code?: string; message?: string }, what: RegExp): void {
@@ -123,6 +153,50 @@ describe('CLI', () => {
   it.each([['ls', fifo], ['info', fifo], ['verify', fifo], ['verify', '/dev/zero']])('h5vault %s %s exits with H5_OPEN_FAILED', (cmd, path) => {
     const r = run([CLI, cmd, path]);
     expect(r.timedOut, `h5vault ${cmd} ${path} did not exit within ${DEADLINE_MS} ms`).toBe(false);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/not a regular file \[H5_OPEN_FAILED\]/);
+  });
+});
+
+describe('the surfaces behind the one opener (issue 21, #9): refused promptly, and the process exits by itself', () => {
+  const onnx = join(dir, 'm.onnx');
+  const h5 = join(dir, 'w.h5');
+  beforeAll(() => {
+    // A real ONNX model with one initializer 'w' and the .h5 holding it (onnx and h5py are interop peers).
+    python(`import sys, numpy as np, onnx, h5py
+from onnx import helper, numpy_helper, TensorProto
+w = np.ones(4, dtype='<f4')
+g = helper.make_graph([helper.make_node('Identity', ['w'], ['y'])], 'g', [], [helper.make_tensor_value_info('y', TensorProto.FLOAT, [4])], [numpy_helper.from_array(w, 'w')])
+onnx.save(helper.make_model(g), sys.argv[1])
+with h5py.File(sys.argv[2], 'w') as f: f['w'] = w`, [onnx, h5]);
+  });
+  const out = (name: string) => JSON.stringify(join(dir, name));
+  const cases: [string, string, string, RegExp][] = [
+    ['loadKeras(fifo)', 'H5.loadKeras(P)', fifo, /FIFO/],
+    ['loadKeras(fifo, { expectDigest })', `H5.loadKeras(P, { expectDigest: '${DIGEST}' })`, fifo, /FIFO/],
+    ['loadKeras(fifo, { untrusted })', 'H5.loadKeras(P, { untrusted: true })', fifo, /FIFO/],
+    ["loadKeras('/dev/zero')", 'H5.loadKeras(P)', '/dev/zero', /character device/],
+    ['linkOnnx(fifo as the model)', `H5.linkOnnx(P, ${JSON.stringify(h5)}, ${out('o1.onnx')})`, fifo, /ONNX model .*FIFO/],
+    ['linkOnnx(fifo as the .h5)', `H5.linkOnnx(${JSON.stringify(onnx)}, P, ${out('o2.onnx')})`, fifo, /FIFO/],
+    ["linkOnnx('/dev/zero' as the model)", `H5.linkOnnx(P, ${JSON.stringify(h5)}, ${out('o3.onnx')})`, '/dev/zero', /character device/],
+    ["linkOnnx('/dev/zero' as the .h5)", `H5.linkOnnx(${JSON.stringify(onnx)}, P, ${out('o4.onnx')})`, '/dev/zero', /character device/],
+    ['convertModel(fifo)', `H5.convertModel(P, ${out('c1.safetensors')})`, fifo, /FIFO/],
+    ["convertModel('/dev/zero', { from: 'safetensors' })", `H5.convertModel(P, ${out('c2.h5')}, { from: 'safetensors' })`, '/dev/zero', /character device/],
+    ["openSafetensors('/dev/zero')", 'H5.openSafetensors(P)', '/dev/zero', /character device/],
+    ['fileDigest(fifo)', 'H5.fileDigest(P)', fifo, /FIFO/],
+  ];
+  it.each(cases)('%s', async (_name, expr, path, what) => {
+    expectRefused(await attemptNoExit(expr, path), what);
+  });
+
+  it.each([
+    ['onnx-link FIFO W.h5 OUT', (p: string) => ['onnx-link', p, h5, join(dir, 'cli1.onnx')]],
+    ['onnx-link M.onnx FIFO OUT', (p: string) => ['onnx-link', onnx, p, join(dir, 'cli2.onnx')]],
+    ['onnx-link --map-file FIFO', (p: string) => ['onnx-link', onnx, h5, join(dir, 'cli3.onnx'), '--map-file', p]],
+    ['convert FIFO OUT', (p: string) => ['convert', p, join(dir, 'cli4.safetensors')]],
+  ] as [string, (p: string) => string[]][])('h5vault %s exits with H5_OPEN_FAILED', async (_name, args) => {
+    const r = await runAsync([CLI, ...args(fifo)]);
+    expect(r.timedOut, `h5vault ${args(fifo).join(' ')} did not exit within ${DEADLINE_MS} ms`).toBe(false);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/not a regular file \[H5_OPEN_FAILED\]/);
   });
