@@ -4,9 +4,7 @@
  * atomically. Exit 0 on success, 1 when a checksum does not match, 3 when a
  * file cannot be read or written.
  */
-import { existsSync } from 'node:fs';
 import type { Command } from './command.js';
-import { H5Error } from '../errors.js';
 import { convertModel, type OutputFormat } from '../formats/convert.js';
 import type { Compression } from '../h5/group.js';
 import { INPUT_OPTIONS, parse, str, UsageError } from './args.js';
@@ -40,9 +38,6 @@ export const command: Command = {
     const compression = str(values.compression);
     if (compression !== undefined && !CODECS.has(compression)) throw new UsageError(`--compression must be one of ${[...CODECS].join(', ')} (got '${compression}')`);
     const [input, output] = positionals as [string, string];
-    if (!values.force && existsSync(output)) {
-      throw new H5Error(`'${output}' exists (pass --force to replace it)`, { code: 'H5_EXISTS', path: output });
-    }
     const t0 = performance.now();
     let bar: ReturnType<Output['progress']> | undefined;
     const r = await convertModel(input, output, {
@@ -50,6 +45,8 @@ export const command: Command = {
       compression: compression as Compression | undefined,
       shuffle: !!values.shuffle,
       untrusted: !!values.untrusted,
+      // Checked by the publisher, atomically (a link never replaces): H5_EXISTS naming OUT.
+      overwrite: !!values.force,
       onProgress: (done, total) => {
         bar ??= out.progress('converting', total);
         bar.update(done, '');

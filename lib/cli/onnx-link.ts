@@ -3,7 +3,7 @@
  * command line. Writes OUT.onnx whose initializers point into WEIGHTS.h5, so
  * onnxruntime maps the weights from the .h5 instead of loading a copy.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
 import { linkOnnx, type LinkOptions } from '../onnx/link.js';
@@ -28,7 +28,10 @@ compressed, big-endian or misaligned are refused (exit 1, all listed)
 unless --repack, which copies them into a contiguous file next to OUT.onnx
 (OUT.weights.h5, or --repack-path). Each initializer's bytes are compared
 with its dataset's first (--no-check-data skips that).
-OUT.onnx is written atomically; an existing OUT.onnx needs --force.`;
+OUT.onnx is written atomically; an existing OUT.onnx, or an existing repack
+file, needs --force (otherwise H5_EXISTS, exit 3, naming the file).
+Initializers already stored as external data keep pointing at the same
+file: their location is rewritten relative to OUT.onnx's directory.`;
 
 function mappingOf(values: Record<string, unknown>): Record<string, string> | undefined {
   const map: Record<string, string> = {};
@@ -70,7 +73,6 @@ export const command: Command = {
     }, { min: 3, max: 3, names: 'MODEL.onnx WEIGHTS.h5 OUT.onnx' });
     const out = new Output(values);
     const [model, h5, target] = positionals as [string, string, string];
-    if (existsSync(target) && !values.force) throw new UsageError(`'${target}' exists (pass --force to replace it)`);
     if (resolve(target) === resolve(model)) throw new UsageError('OUT.onnx must differ from MODEL.onnx');
     const repackPath = str(values['repack-path']);
     if (repackPath !== undefined && !values.repack) throw new UsageError('--repack-path needs --repack');
@@ -80,6 +82,8 @@ export const command: Command = {
       repackPath,
       checkData: !values['no-check-data'],
       requireAll: !!values['require-all'],
+      // Without --force neither OUT.onnx nor the --repack side file is replaced (H5_EXISTS, exit 3, naming the file).
+      overwrite: !!values.force,
     };
     const t0 = performance.now();
     const r = await linkOnnx(model, h5, target, options);

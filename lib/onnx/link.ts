@@ -11,9 +11,9 @@ import { File } from '../h5/file.js';
 import { Dataset } from '../h5/dataset.js';
 import { H5Error, withSite } from '../errors.js';
 import { itemSize, type NumericDType, type TypedTensor } from '../h5/dtypes.js';
-import { replaceAtomically } from '../util/atomic.js';
-import { saveModel } from '../model/index.js';
-import { ioError } from '../util/fsutil.js';
+import { prepareSave, writeTemp } from '../model/save.js';
+import { commitStaged, ioError, publishFile, refuseExisting, type PublishTarget } from '../util/publish.js';
+import { nameProblem } from '../util/names.js';
 import { dtypeOfOnnx, listInitializers, relinkInitializers, type ExternalRef, type Initializer } from './model.js';
 
 export interface LinkOptions {
@@ -44,6 +44,13 @@ export interface LinkOptions {
   checkData?: boolean;
   /** Refuse when any initializer with data stays inline (default false: they are listed in `inline`). */
   requireAll?: boolean;
+  /**
+   * Replacing existing files. Default: `outPath` (the output you named) is
+   * replaced, the repacked side file is not (an existing one is H5_EXISTS,
+   * naming it). true: both are replaced (the CLI's --force). false: neither
+   * (the CLI without --force).
+   */
+  overwrite?: boolean;
 }
 
 export interface LinkedInitializer {
@@ -97,7 +104,7 @@ function checkOptions(o: LinkOptions): void {
   if (o.onUnlinkable !== undefined && o.onUnlinkable !== 'refuse' && o.onUnlinkable !== 'repack')
     throw new TypeError("options.onUnlinkable must be 'refuse' or 'repack'");
   if (o.repackPath !== undefined && (typeof o.repackPath !== 'string' || o.repackPath === '')) throw new TypeError('options.repackPath must be a non-empty string');
-  for (const k of ['checkData', 'requireAll'] as const)
+  for (const k of ['checkData', 'requireAll', 'overwrite'] as const)
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean`);
 }
 
@@ -181,6 +188,10 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
     const out = resolve(outPath);
     const h5 = resolve(h5Path);
     if (out === src) throw new TypeError('outPath must differ from onnxPath (the original model is kept)');
+    // The output you named is replaced unless overwrite is false; side files only with overwrite: true.
+    const outTarget: PublishTarget = { overwrite: options.overwrite !== false, role: 'output model', allow: 'pass --force or { overwrite: true }' };
+    const sideTarget: PublishTarget = { overwrite: options.overwrite === true, role: 'repacked weights file', allow: 'pass --force or { overwrite: true }, or choose another --repack-path / repackPath' };
+    await refuseExisting(out, outTarget);
     const model = new Uint8Array(await readFile(src).catch((e) => { throw ioError(e, `cannot read '${src}'`); }));
     const inits = listInitializers(model);
     const checkData = options.checkData ?? true;
@@ -256,9 +267,12 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
       if (needRepack.length) {
         repackPath = resolve(options.repackPath ?? out.replace(/\.onnx$/i, '') + '.weights.h5');
         if (repackPath === h5) throw new TypeError('repackPath must differ from the .h5 being linked');
+        // A side file: the user did not name it, so an existing one is never replaced without overwrite: true.
+        await refuseExisting(repackPath, sideTarget);
         const tensors: Record<string, TypedTensor> = {};
         for (const p of needRepack) tensors[p.dataset.slice(1)] = await p.ds.readTensor() as TypedTensor;
-        await saveModel(repackPath, tensors, { metadata: { 'h5vault.repacked_from': h5 } });
+        const w = await writeTemp(repackPath, prepareSave(tensors, { metadata: { 'h5vault.repacked_from': h5 } }));
+        await commitStaged(w.temp, repackPath, sideTarget);
         const r = File.open(repackPath);
         try {
           for (const p of needRepack) {
@@ -282,13 +296,16 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
         linked.push({ initializer: init.name, graph: init.graph, dataset: p.dataset, file: target, offset, length: p.length });
       }
       const parts = relinkInitializers(model, (_init, index) => refs.get(index));
-      await replaceAtomically(out, async (tmp) => {
-        const fh = await open(tmp, 'wx');
-        try {
-          await fh.writeFile(parts ? Buffer.concat(parts) : model);
-        } finally {
-          await fh.close();
-        }
+      await publishFile(out, {
+        ...outTarget,
+        write: async (tmp) => {
+          const fh = await open(tmp, 'wx');
+          try {
+            await fh.writeFile(parts ? Buffer.concat(parts) : model);
+          } finally {
+            await fh.close();
+          }
+        },
       }).catch((e) => { throw ioError(e, `cannot write '${out}'`); });
       return {
         path: out, linked, repacked: needRepack.map((p) => p.dataset), repackPath, inline,

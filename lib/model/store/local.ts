@@ -5,7 +5,7 @@
  * docs/model-storage.md#modelstore.
  */
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { openRegular } from '../../safety/open.js';
 import { join, resolve } from 'node:path';
@@ -13,7 +13,7 @@ import { File } from '../../h5/file.js';
 import { H5Error, withSite } from '../../errors.js';
 import { ATTR, type JsonValue, type TensorsInput } from '../schema.js';
 import { fileSha256, SHA256_HEX } from '../digest.js';
-import { cleanStaleTemps, faultPoint, fsyncDir, ioError, pidAlive, unlinkQuiet, writeFileAtomic } from '../../util/fsutil.js';
+import { cleanStaleTemps, faultPoint, fsyncDir, ioError, linkNoReplace, pidAlive, unlinkQuiet, writeFileAtomic } from '../../util/publish.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from '../save.js';
 import { loadModelAt, type LoadedModel, type LoadOptions, type Vouch } from '../load.js';
@@ -314,13 +314,14 @@ export class ModelStore {
           const target = join(dir, versionFile(version));
           await faultPoint('rename', { path: target, temp: w.temp });
           try {
-            await link(w.temp, target);
+            // Versions are immutable: the publisher's no-replace commit (a link).
+            await linkNoReplace(w.temp, target, { role: 'version file' });
             linked = true;
             break;
           } catch (e) {
             await unlinkQuiet(marker);
             marker = undefined;
-            if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+            if (!(e instanceof H5Error && e.code === 'H5_EXISTS')) throw e;
           }
         }
         await unlinkQuiet(w.temp);

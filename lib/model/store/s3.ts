@@ -23,7 +23,7 @@ import { File } from '../../h5/file.js';
 import { H5Error, withSite } from '../../errors.js';
 import { ATTR, TENSOR_SHA_ATTR, type JsonValue, type TensorsInput } from '../schema.js';
 import { SHA256_HEX } from '../digest.js';
-import { ioError, unlinkQuiet } from '../../util/fsutil.js';
+import { ioError, unlinkQuiet } from '../../util/publish.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from '../save.js';
 import { loadModel, type LoadedModel, type LoadOptions } from '../load.js';
