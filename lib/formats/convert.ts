@@ -18,6 +18,7 @@ import type { UntrustedLimits } from '../safety/untrusted.js';
 import { verifyModel } from '../model/index.js';
 import { prepareSave, writeTemp } from '../model/save.js';
 import { modelDigestOf, rangeSha256, tensorSha256 } from '../model/digest.js';
+import { nameError, nameProblem } from '../util/names.js';
 import { cleanStaleTemps, commitStaged, ioError, refuseExisting, type PublishTarget } from '../util/publish.js';
 import { ATTR, canonicalJson, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue } from '../model/schema.js';
 import {
@@ -396,6 +397,17 @@ export async function convertModel(inPath: string, outPath: string, options: Con
     }
     const src = await reader.open(input, { untrusted: options.untrusted, limits: options.limits });
     try {
+      // The one name rule, before anything is hashed or written: a name the
+      // output format cannot hold is the input's data, so an H5Error naming it.
+      const kind = to === 'safetensors' ? 'safetensors tensor' : 'tensor';
+      for (const t of src.tensors) {
+        const problem = nameProblem(kind, t.name);
+        if (problem !== null) {
+          throw new H5Error(`'${input}': ${nameError(kind, t.name, problem).message}, so it cannot be written as ${to}; nothing was written`, {
+            code: 'H5_UNSUPPORTED', tensor: t.name,
+          });
+        }
+      }
       const shas = await sourceShas(src);
       const modelDigest = digestOf(src, shas);
       if (src.modelDigest !== undefined && src.modelDigest !== modelDigest) {

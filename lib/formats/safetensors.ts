@@ -14,6 +14,7 @@ import { native } from '../addon/binding.js';
 import { ARRAY_TYPES, checkDataType, isDType, type NumericDType, type TypedArray } from '../h5/dtypes.js';
 import { H5Error, withSite } from '../errors.js';
 import { fileSha256, leBytes } from '../model/digest.js';
+import { checkName as checkNameRule } from '../util/names.js';
 import { cleanStaleTemps, faultPoint, ioError, publishFile, type PublishTarget } from '../util/publish.js';
 import { compareNames, type Tensor } from '../model/schema.js';
 
@@ -389,9 +390,9 @@ function wellFormed(s: string): boolean {
   return !LONE_SURROGATE.test(s);
 }
 
-function checkName(name: unknown, what: string): asserts name is string {
-  if (typeof name !== 'string' || name === '') throw new TypeError(`${what} must be non-empty strings`);
-  if (!wellFormed(name)) throw new TypeError(`${what} ${JSON.stringify(name)} is not valid Unicode (a lone surrogate cannot be UTF-8)`);
+/** The one name rule (lib/util/names.ts): non-empty, no NUL, well-formed Unicode; '/' and '.' are ordinary here. */
+function checkName(name: unknown, what: 'tensor names' | 'metadata keys'): asserts name is string {
+  checkNameRule(what === 'tensor names' ? 'safetensors tensor' : 'metadata key', name);
 }
 
 /** Validates a metadata argument: a plain object or Map of strings to strings. */

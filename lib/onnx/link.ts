@@ -13,7 +13,7 @@ import { H5Error, withSite } from '../errors.js';
 import { itemSize, type NumericDType, type TypedTensor } from '../h5/dtypes.js';
 import { prepareSave, writeTemp } from '../model/save.js';
 import { commitStaged, ioError, publishFile, refuseExisting, type PublishTarget } from '../util/publish.js';
-import { nameProblem } from '../util/names.js';
+import { nameError, nameProblem } from '../util/names.js';
 import { dtypeOfOnnx, listInitializers, relinkInitializers, type ExternalRef, type Initializer } from './model.js';
 
 export interface LinkOptions {
@@ -108,25 +108,42 @@ function checkOptions(o: LinkOptions): void {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean`);
 }
 
-/** The dataset an initializer maps to, by the option or the default rule; null if none. */
-function datasetFor(file: File, name: string, map: LinkOptions['map']): string | null {
+/** An initializer whose name (or mapping) is not a dataset path the name rule accepts: refused, with why. */
+class BadName {
+  constructor(readonly reason: string) {}
+}
+
+/** The dataset an initializer maps to, by the option or the default rule; null if none; BadName if the path breaks the name rule. */
+function datasetFor(file: File, name: string, map: LinkOptions['map']): string | null | BadName {
   const candidates: string[] = [];
+  const explicit = typeof map === 'function' || (map !== undefined && Object.prototype.hasOwnProperty.call(map, name));
   if (typeof map === 'function') {
     const p = map(name);
     if (p === undefined) return null;
     if (typeof p !== 'string') throw new TypeError(`options.map('${name}') must return a dataset path or undefined`);
     candidates.push(p);
-  } else if (map && Object.prototype.hasOwnProperty.call(map, name)) {
-    candidates.push(map[name]!);
+  } else if (explicit) {
+    candidates.push(map![name]!);
   } else {
     candidates.push(name, name.replaceAll('.', '/'));
   }
-  for (const c of candidates) {
+  for (const [i, c] of candidates.entries()) {
     const p = c.startsWith('/') ? c : `/${c}`;
-    if (p !== '/' && !p.endsWith('/') && file.has(p) && file.get(p) instanceof Dataset) return p;
+    // The one name rule, before the file is asked: a path such as '/../W'
+    // names no dataset h5vault would create or look up. For the name itself
+    // (or an explicit mapping) that refuses this initializer; the dotted
+    // fallback ('a..b' -> 'a//b') is only a guess, so it is just skipped.
+    const problem = nameProblem('dataset', p);
+    if (problem !== null) {
+      if (i === 0) {
+        return new BadName(`bad-name: ${nameError('dataset', p, problem).message}; map it to a dataset explicitly (map: { [name]: 'dataset/path' }) or keep it inline (a map function returning undefined)`);
+      }
+      continue;
+    }
+    if (p !== '/' && file.has(p) && file.get(p) instanceof Dataset) return p;
   }
   // An explicit mapping to something that is not there is a mistake, not a fallback.
-  if (typeof map === 'function' || (map && Object.prototype.hasOwnProperty.call(map, name))) {
+  if (explicit) {
     throw new H5Error(`initializer '${name}' is mapped to '${candidates[0]}', which is not a dataset in '${file.path}'`, {
       code: 'H5_NOT_FOUND', initializer: name, dataset: candidates[0],
     });
@@ -167,6 +184,28 @@ function locationOf(modelPath: string, target: string): string {
 }
 
 /**
+ * An initializer already stored as external data, written to `out`: its
+ * `location` is relative to the model's directory, so when `out` is in
+ * another directory it is rewritten to name the same file from there
+ * (undefined: nothing to change). A location that would leave `out`'s
+ * directory (onnxruntime refuses '..') is a refusal reason (a string).
+ */
+function relocated(init: Initializer, src: string, out: string): ExternalRef | string | undefined {
+  const entries = init.externalData ?? [];
+  const location = entries.find(([k]) => k === 'location')?.[1];
+  if (location === undefined) return 'external-data: no location entry';
+  if (isAbsolute(location) || dirname(src) === dirname(out)) return undefined;
+  const file = resolve(dirname(src), ...location.split('/'));
+  let loc: string;
+  try {
+    loc = locationOf(out, file);
+  } catch {
+    return `external-data: its file '${file}' (location '${location}' next to '${src}') is not inside the output model's directory '${dirname(out)}', and onnxruntime reads external data only from there: write the model next to it, or in a directory above`;
+  }
+  return { location: loc, extra: entries.filter(([k]) => k !== 'location') };
+}
+
+/**
  * Rewrites `onnxPath`'s initializers to point into `h5Path` and writes the
  * result to `outPath` (atomically: temp file, fsync, rename). A dataset is
  * linked when its dtype and shape equal the initializer's and it is
@@ -201,12 +240,23 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
       const refused: UnlinkableTensor[] = [];
       const needRepack: Plan[] = [];
       const inline: LinkResult['inline'] = [];
+      const keptExternal = new Map<number, ExternalRef>();
       for (const [index, init] of inits.entries()) {
-        const dataset = datasetFor(file, init.name, options.map);
         if (init.external) {
+          // Not linked, but its relative location must still point at the
+          // same file once the model is written to another directory.
+          const ref = relocated(init, src, out);
+          if (typeof ref === 'string') refused.push({ initializer: init.name, dataset: null, reason: ref });
+          else if (ref) keptExternal.set(index, ref);
           inline.push({ initializer: init.name, reason: 'already-external' });
           continue;
         }
+        const found = datasetFor(file, init.name, options.map);
+        if (found instanceof BadName) {
+          refused.push({ initializer: init.name, dataset: null, reason: found.reason });
+          continue;
+        }
+        const dataset = found;
         if (dataset === null) {
           inline.push({ initializer: init.name, reason: 'no-dataset' });
           continue;
@@ -295,6 +345,7 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
         refs.set(p.index, ref);
         linked.push({ initializer: init.name, graph: init.graph, dataset: p.dataset, file: target, offset, length: p.length });
       }
+      for (const [index, ref] of keptExternal) refs.set(index, ref);
       const parts = relinkInitializers(model, (_init, index) => refs.get(index));
       await publishFile(out, {
         ...outTarget,
