@@ -18,7 +18,8 @@ metadata are kept (mapping: docs/runtime.md#safetensors). The input format is
 detected from its first bytes; the output format from OUT's extension
 (.safetensors; .h5, .hdf5, .h5vault) unless --to names it.
 Every tensor's SHA-256 is checked on read (h5vault inputs carry them) and
-again on the written file; OUT is replaced atomically.
+again on the written temp file before OUT is published (a mismatch leaves
+an existing OUT as it was).
 --compression (h5vault output): none, gzip, lzf, lz4 (default none: viewable).
 --untrusted (h5vault input): walk the file in a sandboxed child process first.
 --force: replace an existing OUT (without it an existing OUT is H5_EXISTS, exit 3).`;

@@ -363,8 +363,9 @@ function digestOf(src: ModelSource, shas: Map<string, string>): string {
  * direction; more inputs through registerModelReader). Names, dtypes
  * (bfloat16 and the 8-bit floats included) and metadata are kept; every
  * tensor's SHA-256 is checked on the way in (against the source's stored
- * checksums where it has them) and again on the written output, and the
- * output is published atomically. Memory stays bounded: tensors are views of
+ * checksums where it has them) and again on the written temp file, before
+ * the one publisher (lib/util/publish.ts) may put it in place: a mismatch
+ * publishes nothing and leaves an existing output as it was. Memory stays bounded: tensors are views of
  * file mappings where possible and are written one at a time.
  *
  * @example
