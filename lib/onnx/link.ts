@@ -191,10 +191,11 @@ function locationOf(modelPath: string, target: string): string {
  * directory (onnxruntime refuses '..') is a refusal reason (a string).
  */
 function relocated(init: Initializer, src: string, out: string): ExternalRef | string | undefined {
+  if (dirname(src) === dirname(out)) return undefined;
   const entries = init.externalData ?? [];
   const location = entries.find(([k]) => k === 'location')?.[1];
-  if (location === undefined) return 'external-data: no location entry';
-  if (isAbsolute(location) || dirname(src) === dirname(out)) return undefined;
+  if (location === undefined) return 'external-data: no location entry, so it cannot be pointed at from another directory';
+  if (isAbsolute(location)) return undefined;
   const file = resolve(dirname(src), ...location.split('/'));
   let loc: string;
   try {
