@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { libraryInfo, loadModel, saveModel, type Tensor } from '../lib/index.js';
-import { setFsyncForBenchmark } from '../lib/util/fsutil.js';
+import { setFsyncForBenchmark } from '../lib/util/publish.js';
 import { rangeSha256, tensorSha256 } from '../lib/model/digest.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));

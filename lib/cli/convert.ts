@@ -4,9 +4,7 @@
  * atomically. Exit 0 on success, 1 when a checksum does not match, 3 when a
  * file cannot be read or written.
  */
-import { existsSync } from 'node:fs';
 import type { Command } from './command.js';
-import { H5Error } from '../errors.js';
 import { convertModel, type OutputFormat } from '../formats/convert.js';
 import type { Compression } from '../h5/group.js';
 import { INPUT_OPTIONS, parse, str, UsageError } from './args.js';
@@ -20,7 +18,8 @@ metadata are kept (mapping: docs/runtime.md#safetensors). The input format is
 detected from its first bytes; the output format from OUT's extension
 (.safetensors; .h5, .hdf5, .h5vault) unless --to names it.
 Every tensor's SHA-256 is checked on read (h5vault inputs carry them) and
-again on the written file; OUT is replaced atomically.
+again on the written temp file before OUT is published (a mismatch leaves
+an existing OUT as it was).
 --compression (h5vault output): none, gzip, lzf, lz4 (default none: viewable).
 --untrusted (h5vault input): walk the file in a sandboxed child process first.
 --force: replace an existing OUT (without it an existing OUT is H5_EXISTS, exit 3).`;
@@ -40,9 +39,6 @@ export const command: Command = {
     const compression = str(values.compression);
     if (compression !== undefined && !CODECS.has(compression)) throw new UsageError(`--compression must be one of ${[...CODECS].join(', ')} (got '${compression}')`);
     const [input, output] = positionals as [string, string];
-    if (!values.force && existsSync(output)) {
-      throw new H5Error(`'${output}' exists (pass --force to replace it)`, { code: 'H5_EXISTS', path: output });
-    }
     const t0 = performance.now();
     let bar: ReturnType<Output['progress']> | undefined;
     const r = await convertModel(input, output, {
@@ -50,6 +46,8 @@ export const command: Command = {
       compression: compression as Compression | undefined,
       shuffle: !!values.shuffle,
       untrusted: !!values.untrusted,
+      // Checked by the publisher, atomically (a link never replaces): H5_EXISTS naming OUT.
+      overwrite: !!values.force,
       onProgress: (done, total) => {
         bar ??= out.progress('converting', total);
         bar.update(done, '');

@@ -29,7 +29,10 @@ compressed, big-endian or misaligned are refused (exit 1, all listed)
 unless --repack, which copies them into a contiguous file next to OUT.onnx
 (OUT.weights.h5, or --repack-path). Each initializer's bytes are compared
 with its dataset's first (--no-check-data skips that).
-OUT.onnx is written atomically; an existing OUT.onnx needs --force.`;
+OUT.onnx is written atomically; an existing OUT.onnx, or an existing repack
+file, needs --force (otherwise H5_EXISTS, exit 3, naming the file).
+Initializers already stored as external data keep pointing at the same
+file: their location is rewritten relative to OUT.onnx's directory.`;
 
 /** Largest --map-file read (a mapping of a million initializers fits). */
 const MAX_MAP_FILE = 256 * 1024 * 1024;
@@ -78,7 +81,6 @@ export const command: Command = {
     }, { min: 3, max: 3, names: 'MODEL.onnx WEIGHTS.h5 OUT.onnx' });
     const out = new Output(values);
     const [model, h5, target] = positionals as [string, string, string];
-    if (existsSync(target) && !values.force) throw new UsageError(`'${target}' exists (pass --force to replace it)`);
     if (resolve(target) === resolve(model)) throw new UsageError('OUT.onnx must differ from MODEL.onnx');
     const repackPath = str(values['repack-path']);
     if (repackPath !== undefined && !values.repack) throw new UsageError('--repack-path needs --repack');
@@ -88,6 +90,8 @@ export const command: Command = {
       repackPath,
       checkData: !values['no-check-data'],
       requireAll: !!values['require-all'],
+      // Without --force neither OUT.onnx nor the --repack side file is replaced (H5_EXISTS, exit 3, naming the file).
+      overwrite: !!values.force,
     };
     const t0 = performance.now();
     const r = await linkOnnx(model, h5, target, options);

@@ -14,7 +14,7 @@ import { H5Error } from '../errors.js';
 import { File } from '../h5/file.js';
 import type { CompressionName, CreateDatasetOptions, Group } from '../h5/group.js';
 import { INPUT_OPTIONS, parse, parseInteger, parseSize, str, UsageError } from './args.js';
-import { replaceAtomically } from '../util/atomic.js';
+import { publishFile, refuseExisting, type PublishTarget } from '../util/publish.js';
 import { chunkShapeFor, type CodecConfig, datasetOptions } from '../bench/benchmark.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
 import { errorSummary, isUnsupported, openInput, walkTree } from './tree.js';
@@ -100,9 +100,9 @@ export const command: Command = {
     const config: CodecConfig = { name: compression, compression: compression as CompressionName, level, shuffle: !!values.shuffle };
 
     if (!existsSync(input)) throw new H5Error(`file '${input}' does not exist`, { code: 'H5_FILE_NOT_FOUND' });
-    if (existsSync(output) && !values.force) {
-      throw new H5Error(`'${output}' exists (use --force to replace it atomically)`, { code: 'H5_EXISTS' });
-    }
+    // OUT is the named output, replaced only with --force (checked again, atomically, at publish).
+    const target: PublishTarget = { overwrite: !!values.force, role: 'OUT', allow: 'use --force' };
+    await refuseExisting(resolve(output), target);
     if (existsSync(output) && statSync(output).isDirectory()) {
       throw new H5Error(`'${output}' is a directory`, { code: 'H5_EXISTS' });
     }
@@ -128,7 +128,20 @@ export const command: Command = {
       }
       const total = entries.reduce((a, e) => a + (e.kind === 'dataset' ? e.obj.byteLength : 0), 0);
       const bar = out.progress('repacking', total);
-      await replaceAtomically(resolve(output), async (tmp) => {
+      await publishFile(resolve(output), {
+        ...target,
+        // Check: the temp reopens and holds every dataset copied.
+        check: (tmp) => {
+          const f = File.open(tmp);
+          let n = 0;
+          try {
+            for (const [, o] of f.walk()) if (o instanceof Dataset) n++;
+          } finally {
+            f.close();
+          }
+          if (n !== tensors) throw new H5Error(`the repacked temp of '${output}' holds ${n} datasets, ${tensors} were copied`, { code: 'H5_CORRUPT' });
+        },
+        write: async (tmp) => {
         const dst = File.create(tmp);
         try {
           copyAttrs(src.handle, dst.handle, '/', problems, skipped, out);
@@ -173,6 +186,7 @@ export const command: Command = {
         } finally {
           await dst.closeAsync();
         }
+        },
       });
       bar.end();
     } finally {

@@ -7,15 +7,18 @@
  * documented in docs/runtime.md#safetensors.
  */
 import { open } from 'node:fs/promises';
-import { extname, resolve } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { File } from '../h5/file.js';
 import { Dataset } from '../h5/dataset.js';
 import type { Compression } from '../h5/group.js';
 import type { NumericDType, TypedArray } from '../h5/dtypes.js';
 import { H5Error, withSite } from '../errors.js';
 import type { UntrustedLimits } from '../safety/untrusted.js';
-import { saveModel, verifyModel } from '../model/index.js';
+import { verifyModel } from '../model/index.js';
+import { prepareSave, writeTemp } from '../model/save.js';
 import { modelDigestOf, rangeSha256, tensorSha256 } from '../model/digest.js';
+import { nameError, nameProblem } from '../util/names.js';
+import { cleanStaleTemps, commitStaged, ioError, refuseExisting, type PublishTarget } from '../util/publish.js';
 import { ATTR, canonicalJson, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue } from '../model/schema.js';
 import {
   checkMetadata, DTYPE_TO_SAFETENSORS, isSafetensorsDType, openSafetensors, planSafetensors, writeSafetensorsAtomic,
@@ -90,6 +93,11 @@ export interface ConvertOptions {
   /** Called with bytes written so far and in total. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /**
+   * Replace an existing output (default true: you named it; the CLI passes
+   * its --force). false: an existing output is H5_EXISTS, checked atomically.
+   */
+  overwrite?: boolean;
 }
 
 export interface ConvertResult {
@@ -368,8 +376,9 @@ function digestOf(src: ModelSource, shas: Map<string, string>): string {
  * direction; more inputs through registerModelReader). Names, dtypes
  * (bfloat16 and the 8-bit floats included) and metadata are kept; every
  * tensor's SHA-256 is checked on the way in (against the source's stored
- * checksums where it has them) and again on the written output, and the
- * output is published atomically. Memory stays bounded: tensors are views of
+ * checksums where it has them) and again on the written temp file, before
+ * the one publisher (lib/util/publish.ts) may put it in place: a mismatch
+ * publishes nothing and leaves an existing output as it was. Memory stays bounded: tensors are views of
  * file mappings where possible and are written one at a time.
  *
  * @example
@@ -385,8 +394,11 @@ export async function convertModel(inPath: string, outPath: string, options: Con
   const output = resolve(outPath);
   if (input === output) throw new TypeError('the input and output paths are the same file');
   const to = outputFormat(output, options.to);
+  if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean') throw new TypeError('overwrite must be a boolean');
+  const target: PublishTarget = { overwrite: options.overwrite !== false, role: 'output', allow: 'pass --force or { overwrite: true }' };
   return withSite(site, async () => {
     checkAbort(options.signal);
+    await refuseExisting(output, target);
     const all = [...readers, safetensorsReader, kerasReader, h5vaultReader];
     let reader: ModelReader | undefined;
     if (options.from !== undefined) {
@@ -409,6 +421,17 @@ export async function convertModel(inPath: string, outPath: string, options: Con
       throw e;
     }
     try {
+      // The one name rule, before anything is hashed or written: a name the
+      // output format cannot hold is the input's data, so an H5Error naming it.
+      const kind = to === 'safetensors' ? 'safetensors tensor' : 'tensor';
+      for (const t of src.tensors) {
+        const problem = nameProblem(kind, t.name);
+        if (problem !== null) {
+          throw new H5Error(`'${input}': ${nameError(kind, t.name, problem).message}, so it cannot be written as ${to}; nothing was written`, {
+            code: 'H5_UNSUPPORTED', tensor: t.name,
+          });
+        }
+      }
       const shas = await sourceShas(src);
       const modelDigest = digestOf(src, shas);
       if (src.modelDigest !== undefined && src.modelDigest !== modelDigest) {
@@ -419,8 +442,8 @@ export async function convertModel(inPath: string, outPath: string, options: Con
       const copied: string[] = [];
       const bytes = src.tensors.reduce((a, t) => a + t.byteLength, 0);
       const digest = to === 'safetensors'
-        ? await toSafetensors(src, output, modelDigest, shas, copied, options)
-        : await toH5vault(src, output, modelDigest, shas, copied, options);
+        ? await toSafetensors(src, output, modelDigest, shas, copied, options, target)
+        : await toH5vault(src, output, modelDigest, shas, copied, options, target);
       return { input, output, from: src.format, to, tensors: src.tensors.length, bytes, modelDigest, digest, copied };
     } finally {
       try {
@@ -433,12 +456,14 @@ export async function convertModel(inPath: string, outPath: string, options: Con
 }
 
 function mismatch(output: string, name: string, expected: string, actual: string | null): H5Error {
-  return new H5Error(`tensor '${name}' in the written '${output}' has SHA-256 ${actual ?? '(unreadable)'}, the source's is ${expected}`, {
+  return new H5Error(`tensor '${name}' as written for '${output}' has SHA-256 ${actual ?? '(unreadable)'}, the source's is ${expected}: nothing was published`, {
     code: 'H5_CHECKSUM_MISMATCH', tensor: name, expected, actual,
   });
 }
 
-async function toSafetensors(src: ModelSource, output: string, modelDigest: string, shas: Map<string, string>, copied: string[], options: ConvertOptions): Promise<string> {
+async function toSafetensors(
+  src: ModelSource, output: string, modelDigest: string, shas: Map<string, string>, copied: string[], options: ConvertOptions, target: PublishTarget,
+): Promise<string> {
   const { meta, f8 } = metadataToSafetensors(src.metadata, modelDigest, src.tensors);
   const planned: PlannedTensor[] = src.tensors.map((t) => ({
     name: t.name,
@@ -453,24 +478,29 @@ async function toSafetensors(src: ModelSource, output: string, modelDigest: stri
     },
   }));
   const plan = planSafetensors(planned, checkMetadata(meta));
-  const written = await writeSafetensorsAtomic(output, plan, { onProgress: options.onProgress, signal: options.signal });
-  // Re-verify what was published: parse its header like any reader and hash every tensor from the file.
-  const st = await openSafetensors(output);
-  const fh = await open(output, 'r');
-  try {
-    for (const t of src.tensors) {
-      const o = st.tensors.get(t.name);
-      const actual = !o ? null : o.byteLength === 0 ? await tensorSha256(o.data) : (await rangeSha256(fh.fd, o.offset, o.byteLength)).hex;
-      if (actual !== shas.get(t.name)) throw mismatch(output, t.name, shas.get(t.name)!, actual);
+  // The end-to-end check runs on the temp, before it can replace anything:
+  // parse its header like any reader and hash every tensor from the file.
+  const check = async (temp: string): Promise<void> => {
+    const st = await openSafetensors(temp);
+    const fh = await open(temp, 'r');
+    try {
+      for (const t of src.tensors) {
+        const o = st.tensors.get(t.name);
+        const actual = !o ? null : o.byteLength === 0 ? await tensorSha256(o.data) : (await rangeSha256(fh.fd, o.offset, o.byteLength)).hex;
+        if (actual !== shas.get(t.name)) throw mismatch(output, t.name, shas.get(t.name)!, actual);
+      }
+    } finally {
+      st.close();
+      await fh.close();
     }
-  } finally {
-    st.close();
-    await fh.close();
-  }
+  };
+  const written = await writeSafetensorsAtomic(output, plan, { onProgress: options.onProgress, signal: options.signal }, { ...target, check });
   return written.digest;
 }
 
-async function toH5vault(src: ModelSource, output: string, modelDigest: string, shas: Map<string, string>, copied: string[], options: ConvertOptions): Promise<string> {
+async function toH5vault(
+  src: ModelSource, output: string, modelDigest: string, shas: Map<string, string>, copied: string[], options: ConvertOptions, target: PublishTarget,
+): Promise<string> {
   const tensors = new Map<string, { dtype: NumericDType; shape: number[]; data: TypedArray }>();
   for (const t of src.tensors) {
     checkAbort(options.signal);
@@ -478,21 +508,26 @@ async function toH5vault(src: ModelSource, output: string, modelDigest: string, 
     if (c) copied.push(t.name);
     tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data });
   }
-  const saved = await saveModel(output, tensors, {
+  const p = prepareSave(tensors, {
     metadata: src.metadata, compression: options.compression, shuffle: options.shuffle, onProgress: options.onProgress, signal: options.signal,
   });
+  await cleanStaleTemps(dirname(output));
+  // The end-to-end check runs on the temp, before it can replace anything:
+  // every tensor re-hashed from the new file against the source's SHA-256.
+  const w = await writeTemp(output, p, output, async (temp, written) => {
+    if (written.modelDigest !== modelDigest) {
+      throw new H5Error(`'${output}' was written with model digest ${written.modelDigest}, the source's is ${modelDigest}: nothing was published`, {
+        code: 'H5_CHECKSUM_MISMATCH', expected: modelDigest, actual: written.modelDigest,
+      });
+    }
+    const report = await verifyModel(temp, { expectDigest: written.digest, signal: options.signal });
+    for (const t of report.tensors) {
+      const expected = shas.get(t.name);
+      if (expected === undefined || t.actual !== expected || !t.ok) throw mismatch(output, t.name, expected ?? '(none)', t.actual);
+    }
+    if (!report.ok) throw new H5Error(`'${output}' failed verification: ${report.problems.join('; ')}`, { code: 'H5_CHECKSUM_MISMATCH' });
+  });
   tensors.clear();
-  if (saved.modelDigest !== modelDigest) {
-    throw new H5Error(`'${output}' was written with model digest ${saved.modelDigest}, the source's is ${modelDigest}`, {
-      code: 'H5_CHECKSUM_MISMATCH', expected: modelDigest, actual: saved.modelDigest,
-    });
-  }
-  // Re-verify what was published: every tensor re-hashed from the new file against the source's SHA-256.
-  const report = await verifyModel(output, { expectDigest: saved.digest, signal: options.signal });
-  for (const t of report.tensors) {
-    const expected = shas.get(t.name);
-    if (expected === undefined || t.actual !== expected || !t.ok) throw mismatch(output, t.name, expected ?? '(none)', t.actual);
-  }
-  if (!report.ok) throw new H5Error(`'${output}' failed verification: ${report.problems.join('; ')}`, { code: 'H5_CHECKSUM_MISMATCH' });
-  return saved.digest;
+  await commitStaged(w.temp, output, { ...target, signal: options.signal });
+  return w.digest;
 }

@@ -8,13 +8,14 @@
  * strictly as the reference reader does (docs/runtime.md#safetensors lists
  * every rule and the `reason` each violation gives).
  */
-import { open, rename } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { native } from '../addon/binding.js';
 import { ARRAY_TYPES, checkDataType, isDType, type NumericDType, type TypedArray } from '../h5/dtypes.js';
 import { H5Error, withSite } from '../errors.js';
 import { fileSha256, leBytes } from '../model/digest.js';
-import { cleanStaleTemps, faultPoint, fsyncDir, ioError, syncHandle, tempPathFor, unlinkQuiet } from '../util/fsutil.js';
+import { checkName as checkNameRule } from '../util/names.js';
+import { cleanStaleTemps, faultPoint, ioError, publishFile, type PublishTarget } from '../util/publish.js';
 import { compareNames, type Tensor } from '../model/schema.js';
 import { openInput, type Input } from '../safety/open.js';
 
@@ -410,9 +411,9 @@ function wellFormed(s: string): boolean {
   return !LONE_SURROGATE.test(s);
 }
 
-function checkName(name: unknown, what: string): asserts name is string {
-  if (typeof name !== 'string' || name === '') throw new TypeError(`${what} must be non-empty strings`);
-  if (!wellFormed(name)) throw new TypeError(`${what} ${JSON.stringify(name)} is not valid Unicode (a lone surrogate cannot be UTF-8)`);
+/** The one name rule (lib/util/names.ts): non-empty, no NUL, well-formed Unicode; '/' and '.' are ordinary here. */
+function checkName(name: unknown, what: 'tensor names' | 'metadata keys'): asserts name is string {
+  checkNameRule(what === 'tensor names' ? 'safetensors tensor' : 'metadata key', name);
 }
 
 /** Validates a metadata argument: a plain object or Map of strings to strings. */
@@ -501,65 +502,63 @@ function checkAbort(signal: AbortSignal | undefined): void {
 }
 
 /**
- * @internal Writes a planned file to a temp next to `target`, fsyncs it and
- * renames it over the target, then fsyncs the directory (invariant 5).
- * Tensors are loaded one at a time, in layout order, and written straight
- * from their memory (a mapping stays file-backed: nothing is gathered).
+ * @internal Publishes a planned file at `target` through the one publisher
+ * (lib/util/publish.ts): temp next to it, written, `check`ed (convert's
+ * end-to-end SHA-256), fsynced, renamed (linked when `overwrite` is false),
+ * directory fsynced (invariant 5). Tensors are loaded one at a time, in
+ * layout order, and written straight from their memory (a mapping stays
+ * file-backed: nothing is gathered).
  */
-export async function writeSafetensorsAtomic(target: string, plan: Plan, options: SafetensorsSaveOptions = {}): Promise<{ bytes: number; digest: string }> {
+export async function writeSafetensorsAtomic(
+  target: string, plan: Plan, options: SafetensorsSaveOptions = {},
+  publish: PublishTarget & { check?: (temp: string) => Promise<void> } = { overwrite: true },
+): Promise<{ bytes: number; digest: string }> {
   const dir = dirname(target);
   if (basename(target) === '' || target === dir) throw new TypeError(`'${target}' is not a file path`);
   await cleanStaleTemps(dir);
-  const temp = tempPathFor(target);
-  const where = { path: target, temp };
-  let done = 0;
-  let hashed: { hex: string; size: number };
-  try {
-    checkAbort(options.signal);
-    await faultPoint('create', where);
-    const fh = await open(temp, 'wx+');
-    try {
-      let pos = 0;
-      const put = async (bytes: Uint8Array): Promise<void> => {
-        for (let off = 0; off < bytes.byteLength;) {
-          const { bytesWritten } = await fh.write(bytes, off, Math.min(bytes.byteLength - off, SLICE_BYTES), pos);
-          off += bytesWritten;
-          pos += bytesWritten;
-          done += bytesWritten;
-          options.onProgress?.(done, plan.total);
-          checkAbort(options.signal);
-        }
-      };
-      await put(plan.header);
-      for (const t of plan.tensors) {
+  return publishFile(target, {
+    ...publish,
+    signal: options.signal,
+    check: publish.check && (async (temp) => publish.check!(temp)),
+    write: async (temp) => {
+      const where = { path: target, temp };
+      let done = 0;
+      try {
         checkAbort(options.signal);
-        await faultPoint('write', { ...where, tensor: t.name });
-        const data = await t.load();
-        if (data.byteLength !== t.byteLength) {
-          throw new RangeError(`tensor '${t.name}' has ${data.byteLength} bytes, its header entry says ${t.byteLength}`);
+        await faultPoint('create', where);
+        const fh = await open(temp, 'wx+');
+        try {
+          let pos = 0;
+          const put = async (bytes: Uint8Array): Promise<void> => {
+            for (let off = 0; off < bytes.byteLength;) {
+              const { bytesWritten } = await fh.write(bytes, off, Math.min(bytes.byteLength - off, SLICE_BYTES), pos);
+              off += bytesWritten;
+              pos += bytesWritten;
+              done += bytesWritten;
+              options.onProgress?.(done, plan.total);
+              checkAbort(options.signal);
+            }
+          };
+          await put(plan.header);
+          for (const t of plan.tensors) {
+            checkAbort(options.signal);
+            await faultPoint('write', { ...where, tensor: t.name });
+            const data = await t.load();
+            if (data.byteLength !== t.byteLength) {
+              throw new RangeError(`tensor '${t.name}' has ${data.byteLength} bytes, its header entry says ${t.byteLength}`);
+            }
+            await put(leBytes(data));
+          }
+          const hashed = await fileSha256(fh.fd);
+          return { bytes: hashed.size, digest: hashed.hex };
+        } finally {
+          await fh.close();
         }
-        await put(leBytes(data));
+      } catch (e) {
+        throw ioError(e, `cannot save '${target}'`);
       }
-      await faultPoint('fsync', where);
-      await syncHandle(fh);
-      hashed = await fileSha256(fh.fd);
-    } finally {
-      await fh.close();
-    }
-    checkAbort(options.signal);
-    await faultPoint('rename', where);
-    await rename(temp, target);
-  } catch (e) {
-    await unlinkQuiet(temp);
-    throw ioError(e, `cannot save '${target}'`);
-  }
-  try {
-    await faultPoint('fsync-dir', where);
-    await fsyncDir(dir);
-  } catch (e) {
-    throw ioError(e, `saved '${target}' but could not fsync its directory: the rename may not survive power loss`);
-  }
-  return { bytes: hashed.size, digest: hashed.hex };
+    },
+  });
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   type ElementOptions, type H5Element, type H5Type, type H5Value, type StringMode, type TypeLike,
 } from './types.js';
 import { H5Error } from '../errors.js';
+import { checkAttributeName } from '../util/names.js';
 import {
   ARRAY_TYPES, bfloat16ToNumber, dtypeOfArray, halfToNumber, isDType, numberToBfloat16, numberToHalf,
   type DType, type NumericDType, type TypedArray,
@@ -56,6 +57,7 @@ export class Attributes {
   }
 
   has(name: string): boolean {
+    checkAttributeName(name);
     return native.attrHas(this.handle(), name);
   }
 
@@ -71,7 +73,7 @@ export class Attributes {
   }
 
   #get(name: string, options: AttrGetOptions): AttrAnyValue {
-    if (typeof name !== 'string') throw new TypeError('attribute name must be a string');
+    checkAttributeName(name);
     let a;
     if (options.strings !== 'bytes' && !options.enumNames) {
       try {
@@ -107,12 +109,12 @@ export class Attributes {
 
   /** The attribute's datatype (every class; docs/types.md). */
   type(name: string): H5Type {
-    if (typeof name !== 'string') throw new TypeError('attribute name must be a string');
+    checkAttributeName(name);
     return native.valueType(this.handle(), name);
   }
 
   set(name: string, value: AttrValue | H5Value | H5Element | readonly unknown[], options: AttrSetOptions = {}): void {
-    if (typeof name !== 'string' || name === '') throw new TypeError('attribute name must be a non-empty string');
+    checkAttributeName(name);
     if (options.type !== undefined) {
       const { type, shape, data } = typedValue(value, options);
       native.valueSetAttr(this.handle(), name, type, shape, data);
@@ -125,6 +127,7 @@ export class Attributes {
   }
 
   delete(name: string): void {
+    checkAttributeName(name);
     native.attrDelete(this.handle(), name);
   }
 

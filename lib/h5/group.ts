@@ -4,6 +4,7 @@ import { Attributes } from './attrs.js';
 import { Dataset, type DatasetData } from './dataset.js';
 import { NamedDatatype } from './datatype.js';
 import { checkDataType, checkDataValues, isDType, itemSize, type DType } from './dtypes.js';
+import { checkObjectPath } from '../util/names.js';
 import { H5Error } from '../errors.js';
 import { typedValue, type Reference, type TypeLike } from './types.js';
 
@@ -122,7 +123,7 @@ export class Group {
    * { trackOrder: true } the new group lists its links in creation order.
    */
   createGroup(path: string, options: CreateGroupOptions = {}): Group {
-    checkPath(path);
+    checkObjectPath('group', path);
     const trackOrder = options.trackOrder ?? false;
     if (typeof trackOrder !== 'boolean') throw new TypeError('trackOrder must be a boolean');
     this.#checkParents(path);
@@ -150,7 +151,7 @@ export class Group {
   }
 
   #open(path: string, options: GetOptions): Dataset | Group | NamedDatatype {
-    checkPath(path);
+    checkObjectPath('path', path);
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
     const follow = options.followExternal ?? false;
     if (typeof follow !== 'boolean') throw new TypeError('followExternal must be a boolean');
@@ -176,7 +177,7 @@ export class Group {
   }
 
   has(path: string): boolean {
-    checkPath(path);
+    checkObjectPath('path', path);
     return native.objExists(this.handle, path);
   }
 
@@ -196,32 +197,32 @@ export class Group {
 
   /** Creates a soft link `name` holding the path `target` (which need not exist yet). */
   createSoftLink(name: string, target: string): void {
-    checkPath(name);
-    checkPath(target);
+    checkObjectPath('link', name);
+    checkObjectPath('path', target);
     this.#checkParents(name);
     native.linkCreate(this.handle, 'soft', name, target);
   }
 
   /** Creates a hard link `name` to the existing object at `target`: a second name for the same object. */
   createHardLink(name: string, target: string): void {
-    checkPath(name);
-    checkPath(target);
+    checkObjectPath('link', name);
+    checkObjectPath('path', target);
     this.#checkParents(name);
     native.linkCreate(this.handle, 'hard', name, target);
   }
 
   /** Creates an external link `name` to the object at `target` in the HDF5 file `file`. */
   createExternalLink(name: string, file: string, target: string): void {
-    checkPath(name);
+    checkObjectPath('link', name);
     if (typeof file !== 'string' || file === '') throw new TypeError('file must be a non-empty string');
-    checkPath(target);
+    checkObjectPath('path', target);
     this.#checkParents(name);
     native.linkCreate(this.handle, 'external', name, target, file);
   }
 
   /** What the link `name` points at (without following it). H5_NOT_FOUND if there is no such link. */
   readLink(name: string): LinkTarget {
-    checkPath(name);
+    checkObjectPath('path', name);
     const v = native.linkValue(this.handle, name);
     if (v.type === 'soft') return { type: 'soft', target: v.target! };
     if (v.type === 'external') return { type: 'external', file: v.file!, target: v.target! };
@@ -233,14 +234,14 @@ export class Group {
    * freed when its last hard link goes; the file does not shrink (repack it).
    */
   delete(name: string): void {
-    checkPath(name);
+    checkObjectPath('path', name);
     native.linkDelete(this.handle, name);
   }
 
   /** Renames or moves the link `from` to `to` (both relative to this group or absolute). */
   move(from: string, to: string): void {
-    checkPath(from);
-    checkPath(to);
+    checkObjectPath('path', from);
+    checkObjectPath('link', to);
     this.#checkParents(to);
     native.linkMove(this.handle, from, to);
   }
@@ -252,17 +253,17 @@ export class Group {
    * last path component). libhdf5's H5Ocopy: chunks are copied as stored.
    */
   copy(source: string, dest: string | Group, name?: string): void {
-    checkPath(source);
+    checkObjectPath('path', source);
     if (typeof dest === 'string') {
       if (name !== undefined) throw new TypeError('name is only used with a destination group');
-      checkPath(dest);
+      checkObjectPath('path', dest);
       this.#checkParents(dest);
       native.objCopy(this.handle, source, this.handle, dest);
       return;
     }
     if (!(dest instanceof Group)) throw new TypeError('dest must be a path or a Group');
     const target = name ?? source.slice(source.lastIndexOf('/') + 1);
-    checkPath(target);
+    checkObjectPath('path', target);
     native.objCopy(this.handle, source, dest.handle, target);
   }
 
@@ -315,7 +316,7 @@ export class Group {
   }
 
   createDataset(name: string, options: CreateDatasetOptions): Dataset {
-    checkPath(name);
+    checkObjectPath('dataset', name);
     const spec = createSpec(options);
     this.#checkParents(name);
     const h = native.datasetCreate(this.handle, name, spec);
@@ -347,7 +348,7 @@ export class Group {
    * A value that cannot be stored is refused before anything is created.
    */
   createTypedDataset(name: string, options: CreateTypedDatasetOptions): Dataset {
-    checkPath(name);
+    checkObjectPath('dataset', name);
     if (options === null || typeof options !== 'object' || options.type === undefined) throw new TypeError('options.type is required');
     const { type, shape, data } = typedValue(options.data, { type: options.type, shape: options.shape ?? (options.data !== null && typeof options.data === 'object' ? undefined : []) });
     this.#checkParents(name);
@@ -376,10 +377,6 @@ function asH5Error(e: Error): H5Error {
   return e instanceof H5Error ? e : new H5Error(e.message, { code: 'H5_ERROR' });
 }
 
-function checkPath(p: unknown): asserts p is string {
-  if (typeof p !== 'string') throw new TypeError('path must be a string');
-  if (p === '') throw new TypeError('path must not be empty');
-}
 
 export function joinPath(parent: string, rel: string): string {
   if (rel.startsWith('/')) return rel;

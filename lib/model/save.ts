@@ -1,10 +1,10 @@
 /**
  * saveModel: write tensors + provenance to a temp file next to the target,
- * close, fsync, rename over the target, fsync the directory (docs/architecture.md,
- * invariant 5). Byte-reproducible: tensors and attributes are written in a
+ * close, check it reads back, fsync, rename over the target, fsync the
+ * directory, all through the one publisher (lib/util/publish.ts; invariant 5). Byte-reproducible: tensors and attributes are written in a
  * fixed order and nothing time-dependent is stored (invariant 7).
  */
-import { open, rename, truncate } from 'node:fs/promises';
+import { open, truncate } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { File } from '../h5/file.js';
 import { createSpec, type Compression } from '../h5/group.js';
@@ -14,7 +14,7 @@ import { libraryInfo } from '../h5/runtime.js';
 import { ATTR, canonicalJson, entriesOf, FORMAT_VERSION, packageVersion, TENSOR_SHA_ATTR, type Entry, type JsonValue, type TensorsInput } from './schema.js';
 import { boundedMap, fileSha256, modelDigestOf, rangeSha256, tensorSha256 } from './digest.js';
 import { encodeIndex, INDEX_ATTR } from './tensor-index.js';
-import { cleanStaleTemps, faultPoint, fsyncDir, ioError, keepModeOwner, syncHandle, tempPathFor, unlinkQuiet } from '../util/fsutil.js';
+import { cleanStaleTemps, commitStaged, faultPoint, ioError, stageFile } from '../util/publish.js';
 
 export interface SaveOptions {
   /** Codec for every tensor of rank >= 1 with at least one element (default 'none': contiguous, viewable). */
@@ -137,13 +137,48 @@ async function hashEntries(temp: string, entries: Entry[], datasets: Dataset[], 
 }
 
 /**
- * @internal Writes the model to a fresh temp file next to `target`, closes and
- * fsyncs it, and hashes its bytes. The temp gets the mode and owner of
- * `modeOf` (default: `target`, the file it will replace). On any failure the
- * temp file is removed.
+ * @internal Writes the model to a fresh temp file next to `target` through
+ * the publisher's first half (lib/util/publish.ts): written, closed, hashed,
+ * CHECKED (it must read back as written: its tensor index, which lists every
+ * name, is compared with what was encoded), then given the mode and owner of
+ * `modeOf` (default: `target`, the file it will replace) and fsynced.
+ * `check` adds the caller's own verification (convert's end-to-end SHA-256).
+ * On any failure the temp file is removed.
  */
-export async function writeTemp(target: string, p: PreparedSave, modeOf: string = target): Promise<WrittenTemp> {
-  const temp = tempPathFor(target);
+export async function writeTemp(
+  target: string, p: PreparedSave, modeOf: string = target, check?: (temp: string, w: WrittenTemp) => Promise<void>,
+): Promise<WrittenTemp> {
+  let indexText = '';
+  const staged = await stageFile(target, {
+    modeOf,
+    signal: p.signal,
+    write: async (temp) => {
+      const r = await writeModelFile(target, temp, p);
+      indexText = r.indexText;
+      return r.written;
+    },
+    check: async (temp, w) => {
+      readsBackAsWritten(target, temp, indexText);
+      await check?.(temp, w);
+    },
+  });
+  return staged.result;
+}
+
+/** The check every saved model passes before it can replace anything: its index (every tensor's name, dtype, shape, offset, SHA-256) reads back as written. */
+function readsBackAsWritten(target: string, temp: string, indexText: string): void {
+  const f = File.open(temp);
+  try {
+    const back = f.attrs.has(INDEX_ATTR) ? f.attrs.get(INDEX_ATTR) : undefined;
+    if (back !== indexText) {
+      throw new H5Error(`the model written for '${target}' does not read back as written (its tensor index differs): nothing was published`, { code: 'H5_CORRUPT' });
+    }
+  } finally {
+    f.close();
+  }
+}
+
+async function writeModelFile(target: string, temp: string, p: PreparedSave): Promise<{ written: WrittenTemp; indexText: string }> {
   const where = { path: target, temp };
   const total = p.entries.reduce((a, e) => a + e.byteLength, 0);
   let done = 0;
@@ -202,27 +237,24 @@ export async function writeTemp(target: string, p: PreparedSave, modeOf: string 
     a.set(ATTR.metadata, p.metadataJson);
     // Last, after everything it describes: the tensor index (tensor-index.ts)
     // lets loadModel map every tensor without opening each dataset.
-    a.set(INDEX_ATTR, encodeIndex(p.entries.map((e, i) => ({
+    const indexText = encodeIndex(p.entries.map((e, i) => ({
       name: e.name, dtype: e.tensor.dtype, shape: e.tensor.shape,
       offset: isFiltered(e, p.compression) || e.byteLength === 0 ? null : datasets[i]!.offset,
       bytes: e.byteLength, sha256: shas[i]!,
-    }))));
+    })));
+    a.set(INDEX_ATTR, indexText);
     await faultPoint('close', where);
     const f = file;
     file = undefined;
     await f.closeAsync();
-    checkAbort(p.signal);
-    await faultPoint('fsync', where);
-    const fh = await open(temp, 'r+');
+    const fh = await open(temp, 'r');
     let hashed: { hex: string; size: number };
     try {
-      await keepModeOwner(fh, modeOf);
-      await syncHandle(fh);
       hashed = await fileSha256(fh.fd);
     } finally {
       await fh.close();
     }
-    return { temp, bytes: hashed.size, digest: hashed.hex, modelDigest };
+    return { written: { temp, bytes: hashed.size, digest: hashed.hex, modelDigest }, indexText };
   } catch (e) {
     if (file) {
       // Free the temp's blocks before closing: on a full disk, libhdf5's close
@@ -232,7 +264,6 @@ export async function writeTemp(target: string, p: PreparedSave, modeOf: string 
       await file.closeAsync().catch(() => {});
     }
     await hashing.catch(() => {});
-    await unlinkQuiet(temp);
     throw ioError(e, `cannot save '${target}'`);
   }
 }
@@ -256,21 +287,8 @@ export async function saveModel(path: string, tensors: TensorsInput, options: Sa
     if (basename(target) === '' || target === dir) throw new TypeError(`'${path}' is not a file path`);
     await cleanStaleTemps(dir);
     const w = await writeTemp(target, p);
-    try {
-      checkAbort(p.signal);
-      await faultPoint('rename', { path: target, temp: w.temp });
-      await rename(w.temp, target);
-    } catch (e) {
-      await unlinkQuiet(w.temp);
-      throw ioError(e, `cannot move the saved model into place at '${target}'`);
-    }
-    // Past the rename the new model is in place (atomic); only its durability is at stake now.
-    try {
-      await faultPoint('fsync-dir', { path: target, temp: w.temp });
-      await fsyncDir(dir);
-    } catch (e) {
-      throw ioError(e, `saved '${target}' but could not fsync its directory: the rename may not survive power loss`);
-    }
+    // The caller named `path` as the output: replacing it is what they asked for.
+    await commitStaged(w.temp, target, { overwrite: true, signal: p.signal });
     return { path: target, bytes: w.bytes, digest: w.digest, modelDigest: w.modelDigest };
   });
 }

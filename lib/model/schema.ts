@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { checkDataType, checkDataValues, isDType, type NumericDType, type TypedArray } from '../h5/dtypes.js';
+import { checkTensorName } from '../util/names.js';
 
 /** One tensor: a numeric dtype, a shape ([] = scalar) and its elements in C order. */
 export interface Tensor {
@@ -72,24 +73,13 @@ export interface Entry {
   byteLength: number;
 }
 
-// Control characters would make the canonical digest text ambiguous (tab and
-// newline are its separators) and are unreadable in h5dump output.
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
 /**
- * Checks a tensor name: '/'-separated path segments, none empty, '.' or '..',
- * no control characters. Leading/trailing '/' are refused rather than
- * normalised so that one tensor has exactly one spelling.
+ * Checks a tensor name (the one name rule, lib/util/names.ts): '/'-separated
+ * path segments, none empty, '.' or '..', no leading '/', no control
+ * characters or NUL, well-formed Unicode. Leading/trailing '/' are refused
+ * rather than normalised so that one tensor has exactly one spelling.
  */
-export function checkTensorName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || name === '') throw new TypeError('tensor names must be non-empty strings');
-  if (CONTROL.test(name)) throw new TypeError(`tensor name ${JSON.stringify(name)} contains a control character`);
-  for (const seg of name.split('/')) {
-    if (seg === '' || seg === '.' || seg === '..') {
-      throw new TypeError(`tensor name '${name}' must be '/'-separated non-empty segments without '.' or '..'`);
-    }
-  }
-}
+export { checkTensorName };
 
 /** Orders names by their UTF-8 bytes (not UTF-16 code units), so the order is the same in every language. */
 export function compareNames(a: string, b: string): number {

@@ -11,10 +11,10 @@ import { File } from '../h5/file.js';
 import { Dataset } from '../h5/dataset.js';
 import { H5Error, withSite } from '../errors.js';
 import { itemSize, type NumericDType, type TypedTensor } from '../h5/dtypes.js';
-import { replaceAtomically } from '../util/atomic.js';
-import { saveModel } from '../model/index.js';
-import { ioError } from '../util/fsutil.js';
 import { openInput, type Input } from '../safety/open.js';
+import { prepareSave, writeTemp } from '../model/save.js';
+import { commitStaged, ioError, publishFile, refuseExisting, type PublishTarget } from '../util/publish.js';
+import { nameError, nameProblem } from '../util/names.js';
 import { dtypeOfOnnx, listInitializers, relinkInitializers, type ExternalRef, type Initializer } from './model.js';
 
 export interface LinkOptions {
@@ -45,6 +45,13 @@ export interface LinkOptions {
   checkData?: boolean;
   /** Refuse when any initializer with data stays inline (default false: they are listed in `inline`). */
   requireAll?: boolean;
+  /**
+   * Replacing existing files. Default: `outPath` (the output you named) is
+   * replaced, the repacked side file is not (an existing one is H5_EXISTS,
+   * naming it). true: both are replaced (the CLI's --force). false: neither
+   * (the CLI without --force).
+   */
+  overwrite?: boolean;
 }
 
 export interface LinkedInitializer {
@@ -98,29 +105,46 @@ function checkOptions(o: LinkOptions): void {
   if (o.onUnlinkable !== undefined && o.onUnlinkable !== 'refuse' && o.onUnlinkable !== 'repack')
     throw new TypeError("options.onUnlinkable must be 'refuse' or 'repack'");
   if (o.repackPath !== undefined && (typeof o.repackPath !== 'string' || o.repackPath === '')) throw new TypeError('options.repackPath must be a non-empty string');
-  for (const k of ['checkData', 'requireAll'] as const)
+  for (const k of ['checkData', 'requireAll', 'overwrite'] as const)
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean`);
 }
 
-/** The dataset an initializer maps to, by the option or the default rule; null if none. */
-function datasetFor(file: File, name: string, map: LinkOptions['map']): string | null {
+/** An initializer whose name (or mapping) is not a dataset path the name rule accepts: refused, with why. */
+class BadName {
+  constructor(readonly reason: string) {}
+}
+
+/** The dataset an initializer maps to, by the option or the default rule; null if none; BadName if the path breaks the name rule. */
+function datasetFor(file: File, name: string, map: LinkOptions['map']): string | null | BadName {
   const candidates: string[] = [];
+  const explicit = typeof map === 'function' || (map !== undefined && Object.prototype.hasOwnProperty.call(map, name));
   if (typeof map === 'function') {
     const p = map(name);
     if (p === undefined) return null;
     if (typeof p !== 'string') throw new TypeError(`options.map('${name}') must return a dataset path or undefined`);
     candidates.push(p);
-  } else if (map && Object.prototype.hasOwnProperty.call(map, name)) {
-    candidates.push(map[name]!);
+  } else if (explicit) {
+    candidates.push(map![name]!);
   } else {
     candidates.push(name, name.replaceAll('.', '/'));
   }
-  for (const c of candidates) {
+  for (const [i, c] of candidates.entries()) {
     const p = c.startsWith('/') ? c : `/${c}`;
-    if (p !== '/' && !p.endsWith('/') && file.has(p) && file.get(p) instanceof Dataset) return p;
+    // The one name rule, before the file is asked: a path such as '/../W'
+    // names no dataset h5vault would create or look up. For the name itself
+    // (or an explicit mapping) that refuses this initializer; the dotted
+    // fallback ('a..b' -> 'a//b') is only a guess, so it is just skipped.
+    const problem = nameProblem('dataset', p);
+    if (problem !== null) {
+      if (i === 0) {
+        return new BadName(`bad-name: ${nameError('dataset', p, problem).message}; map it to a dataset explicitly (map: { [name]: 'dataset/path' }) or keep it inline (a map function returning undefined)`);
+      }
+      continue;
+    }
+    if (p !== '/' && file.has(p) && file.get(p) instanceof Dataset) return p;
   }
   // An explicit mapping to something that is not there is a mistake, not a fallback.
-  if (typeof map === 'function' || (map && Object.prototype.hasOwnProperty.call(map, name))) {
+  if (explicit) {
     throw new H5Error(`initializer '${name}' is mapped to '${candidates[0]}', which is not a dataset in '${file.path}'`, {
       code: 'H5_NOT_FOUND', initializer: name, dataset: candidates[0],
     });
@@ -172,6 +196,29 @@ function locationOf(modelPath: string, target: string): string {
 }
 
 /**
+ * An initializer already stored as external data, written to `out`: its
+ * `location` is relative to the model's directory, so when `out` is in
+ * another directory it is rewritten to name the same file from there
+ * (undefined: nothing to change). A location that would leave `out`'s
+ * directory (onnxruntime refuses '..') is a refusal reason (a string).
+ */
+function relocated(init: Initializer, src: string, out: string): ExternalRef | string | undefined {
+  if (dirname(src) === dirname(out)) return undefined;
+  const entries = init.externalData ?? [];
+  const location = entries.find(([k]) => k === 'location')?.[1];
+  if (location === undefined) return 'external-data: no location entry, so it cannot be pointed at from another directory';
+  if (isAbsolute(location)) return undefined;
+  const file = resolve(dirname(src), ...location.split('/'));
+  let loc: string;
+  try {
+    loc = locationOf(out, file);
+  } catch {
+    return `external-data: its file '${file}' (location '${location}' next to '${src}') is not inside the output model's directory '${dirname(out)}', and onnxruntime reads external data only from there: write the model next to it, or in a directory above`;
+  }
+  return { location: loc, extra: entries.filter(([k]) => k !== 'location') };
+}
+
+/**
  * Rewrites `onnxPath`'s initializers to point into `h5Path` and writes the
  * result to `outPath` (atomically: temp file, fsync, rename). A dataset is
  * linked when its dtype and shape equal the initializer's and it is
@@ -193,6 +240,10 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
     const out = resolve(outPath);
     const h5 = resolve(h5Path);
     if (out === src) throw new TypeError('outPath must differ from onnxPath (the original model is kept)');
+    // The output you named is replaced unless overwrite is false; side files only with overwrite: true.
+    const outTarget: PublishTarget = { overwrite: options.overwrite !== false, role: 'output model', allow: 'pass --force or { overwrite: true }' };
+    const sideTarget: PublishTarget = { overwrite: options.overwrite === true, role: 'repacked weights file', allow: 'pass --force or { overwrite: true }, or choose another --repack-path / repackPath' };
+    await refuseExisting(out, outTarget);
     const model = await readModel(src);
     const inits = listInitializers(model);
     const checkData = options.checkData ?? true;
@@ -210,12 +261,23 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
       const refused: UnlinkableTensor[] = [];
       const needRepack: Plan[] = [];
       const inline: LinkResult['inline'] = [];
+      const keptExternal = new Map<number, ExternalRef>();
       for (const [index, init] of inits.entries()) {
-        const dataset = datasetFor(file, init.name, options.map);
         if (init.external) {
+          // Not linked, but its relative location must still point at the
+          // same file once the model is written to another directory.
+          const ref = relocated(init, src, out);
+          if (typeof ref === 'string') refused.push({ initializer: init.name, dataset: null, reason: ref });
+          else if (ref) keptExternal.set(index, ref);
           inline.push({ initializer: init.name, reason: 'already-external' });
           continue;
         }
+        const found = datasetFor(file, init.name, options.map);
+        if (found instanceof BadName) {
+          refused.push({ initializer: init.name, dataset: null, reason: found.reason });
+          continue;
+        }
+        const dataset = found;
         if (dataset === null) {
           inline.push({ initializer: init.name, reason: 'no-dataset' });
           continue;
@@ -276,9 +338,12 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
       if (needRepack.length) {
         repackPath = resolve(options.repackPath ?? out.replace(/\.onnx$/i, '') + '.weights.h5');
         if (repackPath === h5) throw new TypeError('repackPath must differ from the .h5 being linked');
+        // A side file: the user did not name it, so an existing one is never replaced without overwrite: true.
+        await refuseExisting(repackPath, sideTarget);
         const tensors: Record<string, TypedTensor> = {};
         for (const p of needRepack) tensors[p.dataset.slice(1)] = await p.ds.readTensor() as TypedTensor;
-        await saveModel(repackPath, tensors, { metadata: { 'h5vault.repacked_from': h5 } });
+        const w = await writeTemp(repackPath, prepareSave(tensors, { metadata: { 'h5vault.repacked_from': h5 } }));
+        await commitStaged(w.temp, repackPath, sideTarget);
         const r = File.open(repackPath);
         try {
           for (const p of needRepack) {
@@ -301,14 +366,18 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
         refs.set(p.index, ref);
         linked.push({ initializer: init.name, graph: init.graph, dataset: p.dataset, file: target, offset, length: p.length });
       }
+      for (const [index, ref] of keptExternal) refs.set(index, ref);
       const parts = relinkInitializers(model, (_init, index) => refs.get(index));
-      await replaceAtomically(out, async (tmp) => {
-        const fh = await open(tmp, 'wx');
-        try {
-          await fh.writeFile(parts ? Buffer.concat(parts) : model);
-        } finally {
-          await fh.close();
-        }
+      await publishFile(out, {
+        ...outTarget,
+        write: async (tmp) => {
+          const fh = await open(tmp, 'wx');
+          try {
+            await fh.writeFile(parts ? Buffer.concat(parts) : model);
+          } finally {
+            await fh.close();
+          }
+        },
       }).catch((e) => { throw ioError(e, `cannot write '${out}'`); });
       return {
         path: out, linked, repacked: needRepack.map((p) => p.dataset), repackPath, inline,

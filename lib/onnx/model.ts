@@ -50,14 +50,18 @@ export interface Initializer {
   raw?: Uint8Array;
   /** It stores values in a typed field (float_data, int64_data, ...) instead of raw_data. */
   typedData: boolean;
+  /** Its external_data entries [key, value] in file order (location, offset, length, checksum), when it has any. */
+  externalData?: [string, string][];
 }
 
 /** Where a linked initializer's bytes are: ONNX external_data entries. */
 export interface ExternalRef {
   /** Path of the data file relative to the model file, '/'-separated. */
   location: string;
-  offset: number;
-  length: number;
+  offset?: number;
+  length?: number;
+  /** More external_data entries, written after these in this order (an existing ref's offset, length, checksum). */
+  extra?: [string, string][];
 }
 
 /** Decides, per initializer, whether to point it somewhere else (return a ref) or keep it (undefined). */
@@ -70,14 +74,27 @@ function parseTensor(buf: Uint8Array, f: Field, graph: string): Initializer {
   let external = false;
   let raw: Uint8Array | undefined;
   let typedData = false;
+  const externalData: [string, string][] = [];
   for (const x of fields) {
+    if (x.num === TENSOR.externalData && x.wire === WIRE.LEN) {
+      let k = '';
+      let v = '';
+      for (const e of readFields(buf, x.payloadStart, x.payloadEnd)) {
+        if (e.num === ENTRY.key && e.wire === WIRE.LEN) k = fieldString(buf, e);
+        else if (e.num === ENTRY.value && e.wire === WIRE.LEN) v = fieldString(buf, e);
+      }
+      externalData.push([k, v]);
+    }
     if (x.num === TENSOR.name) name = fieldString(buf, x);
     else if (x.num === TENSOR.dataType && x.wire === WIRE.VARINT) dataType = x.varint!;
     else if (x.num === TENSOR.dataLocation && x.wire === WIRE.VARINT) external = x.varint === EXTERNAL;
     else if (x.num === TENSOR.rawData && x.wire === WIRE.LEN) raw = buf.subarray(x.payloadStart, x.payloadEnd);
     else if (DATA_FIELDS.has(x.num) && x.num !== TENSOR.externalData && x.num !== TENSOR.dataLocation) typedData = true;
   }
-  return { name, dataType, dims: repeatedInts(buf, fields, TENSOR.dims), graph, external, raw: external ? undefined : raw, typedData };
+  return {
+    name, dataType, dims: repeatedInts(buf, fields, TENSOR.dims), graph, external, raw: external ? undefined : raw, typedData,
+    ...(externalData.length ? { externalData } : {}),
+  };
 }
 
 /** A TensorProto with its data fields replaced by external_data entries and data_location = EXTERNAL. */
@@ -87,7 +104,10 @@ function externalTensor(buf: Uint8Array, f: Field, ref: ExternalRef): Uint8Array
     if (!DATA_FIELDS.has(x.num)) parts.push(buf.subarray(x.start, x.end));
   }
   const entry = (k: string, v: string) => lenField(TENSOR.externalData, [...stringField(ENTRY.key, k), ...stringField(ENTRY.value, v)]);
-  parts.push(...entry('location', ref.location), ...entry('offset', String(ref.offset)), ...entry('length', String(ref.length)));
+  parts.push(...entry('location', ref.location));
+  if (ref.offset !== undefined) parts.push(...entry('offset', String(ref.offset)));
+  if (ref.length !== undefined) parts.push(...entry('length', String(ref.length)));
+  for (const [k, v] of ref.extra ?? []) parts.push(...entry(k, v));
   parts.push(...varintField(TENSOR.dataLocation, EXTERNAL));
   return parts;
 }

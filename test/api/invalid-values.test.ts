@@ -26,6 +26,19 @@ function invalid(fn: () => unknown, message?: RegExp): void {
   if (message) expect((err as H5Error).message).toMatch(message);
 }
 
+/** A name breaking the one name rule (lib/util/names.ts): a TypeError carrying the same code. */
+function badName(fn: () => unknown, message?: RegExp): void {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(TypeError);
+  expect((err as { code?: string }).code).toBe('H5_INVALID_ARGUMENT');
+  if (message) expect((err as Error).message).toMatch(message);
+}
+
 async function invalidAsync(p: Promise<unknown>, message?: RegExp): Promise<void> {
   const err = await p.then(() => undefined, (e: unknown) => e);
   expect(err).toBeInstanceOf(H5Error);
@@ -120,11 +133,11 @@ describe('NUL characters', () => {
     const p = fresh();
     {
       using f = File.create(p);
-      invalid(() => f.attrs.set('x\0y', 1), /NUL/);
+      badName(() => f.attrs.set('x\0y', 1), /NUL/);
       invalid(() => f.attrs.set('s', 'ab\0cd'), /NUL/);
       invalid(() => f.attrs.set('s', ['ok', 'ab\0cd']), /\[1\]/);
-      invalid(() => f.attrs.has('x\0y'));
-      invalid(() => f.attrs.get('x\0y'));
+      badName(() => f.attrs.has('x\0y'));
+      badName(() => f.attrs.get('x\0y'));
       expect(f.attrs.keys()).toEqual([]);
     }
     using r = File.open(p);
@@ -134,10 +147,10 @@ describe('NUL characters', () => {
   it('in dataset, group and link paths are refused, not cut to another name', () => {
     using f = File.create(fresh());
     f.createGroup('g');
-    invalid(() => f.createDataset('d\0e', { dtype: 'int8', shape: [1] }), /NUL/);
-    invalid(() => f.createGroup('h\0i'), /NUL/);
-    invalid(() => f.get('g\0x'), /NUL/);
-    invalid(() => f.has('g\0x'), /NUL/);
+    badName(() => f.createDataset('d\0e', { dtype: 'int8', shape: [1] }), /NUL/);
+    badName(() => f.createGroup('h\0i'), /NUL/);
+    badName(() => f.get('g\0x'), /NUL/);
+    badName(() => f.has('g\0x'), /NUL/);
     expect(f.keys()).toEqual(['g']);
   });
 

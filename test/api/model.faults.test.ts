@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { H5Error, ModelStore, loadModel, saveModel, verifyModel, type Tensor } from '../../lib/index.js';
-import { setFaultHook, type SaveStep } from '../../lib/util/fsutil.js';
+import { setFaultHook, type SaveStep } from '../../lib/util/publish.js';
 import { gaussian, rng, tempDir } from '../helpers.js';
 
 const dir = tempDir('h5vault-model-faults-');
@@ -80,7 +80,7 @@ describe('fault at each step of saveModel', () => {
     setFaultHook((s) => void steps.push(s));
     await saveModel(join(dir, 'order.h5'), model(1));
     setFaultHook(undefined);
-    expect(steps).toEqual(['create', 'write', 'write', 'write', 'attrs', 'close', 'fsync', 'rename', 'fsync-dir']);
+    expect(steps).toEqual(['create', 'write', 'write', 'write', 'attrs', 'close', 'check', 'fsync', 'rename', 'fsync-dir']);
   });
 });
 

@@ -1,7 +1,7 @@
 /** Publishing a version whose file on disk no longer matches the digest the store recorded for it. */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { File, type ModelStore, type TensorsInput } from '../../lib/index.js';
-import { setFaultHook } from '../../lib/util/fsutil.js';
+import { setFaultHook } from '../../lib/util/publish.js';
 
 /** Flips every bit of one byte of `dataset`'s data in the file at `path` (bit rot / tampering inside a tensor). */
 export function flipTensorByte(path: string, dataset: string): void {

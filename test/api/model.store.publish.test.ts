@@ -59,7 +59,7 @@ describe('ModelStore publish is atomic', () => {
     writeFileSync(
       script,
       `const H5 = await import(${JSON.stringify(DIST_URL)});
-       const { setFaultHook } = await import(${JSON.stringify(new URL('model/fsutil.js', DIST_URL).href)});
+       const { setFaultHook } = await import(${JSON.stringify(new URL('util/publish.js', DIST_URL).href)});
        // The version file is linked; the index is not written yet: die here.
        setFaultHook((step) => { if (step === 'fsync-dir') process.kill(process.pid, 'SIGKILL'); });
        const store = await H5.ModelStore.open(process.argv[2]);

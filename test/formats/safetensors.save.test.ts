@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { H5Error, openSafetensors, saveSafetensors, type SafetensorsInput } from '../../lib/index.js';
-import { setFaultHook } from '../../lib/util/fsutil.js';
+import { setFaultHook } from '../../lib/util/publish.js';
 import { python, requirePeers, tempDir } from '../helpers.js';
 import { hex, pyRead } from './st.helpers.js';
 

@@ -236,7 +236,7 @@ describe('h5vault onnx-link', () => {
     expect(j.ok).toBe(true);
     expect(j.linked).toHaveLength(5);
     expect(await run(out)).toEqual(await run(onnx));
-    expect(cli(['onnx-link', onnx, h5, out]).status).toBe(2); // exists without --force
+    expect(cli(['onnx-link', onnx, h5, out]).status).toBe(3); // exists without --force: H5_EXISTS
     const bad = makeModel('cli-bad', { 'l2.bias': 'gzip' });
     const r = cli(['onnx-link', bad.onnx, bad.h5, join(dir, 'cli-bad.linked.onnx')]);
     expect(r.status).toBe(1);

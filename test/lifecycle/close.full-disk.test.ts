@@ -67,7 +67,7 @@ describe('a file whose flush or close failed on a full disk is torn down', () =>
       const [mnt, healthyPath] = process.argv.slice(-2);
       const { createHash } = await import('node:crypto');
       const { readFileSync, readdirSync } = await import('node:fs');
-      const { setFaultHook } = await import(${JSON.stringify(new URL('model/fsutil.js', DIST_URL).href)});
+      const { setFaultHook } = await import(${JSON.stringify(new URL('util/publish.js', DIST_URL).href)});
       const sha = (p) => createHash('sha256').update(readFileSync(p)).digest('hex');
       const healthy = H5.File.create(healthyPath);
       healthy.createDataset('x', { dtype: 'float32', shape: [4], data: Float32Array.of(1, 2, 3, 4) });

@@ -18,14 +18,23 @@
  * File.open's check-then-open stamp compares) skips
  * a digest with a pin whose process is alive, and removes pins of dead ones.
  */
-import { mkdir, open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { H5Error } from '../../errors.js';
 import { fileSha256 } from '../digest.js';
-import { fsyncDir, ioError, pidAlive, syncHandle, unlinkQuiet } from '../../util/fsutil.js';
+import { commitStaged, ioError, pidAlive, stageFile, unlinkQuiet } from '../../util/publish.js';
 import { acquireLock } from './lock.js';
+
+async function sha256Of(path: string): Promise<string> {
+  const fh = await open(path, 'r');
+  try {
+    return (await fileSha256(fh.fd)).hex;
+  } finally {
+    await fh.close();
+  }
+}
 
 const BLOB_RE = /^([0-9a-f]{64})\.h5$/;
 const PART_RE = /^\.([0-9a-f]{64})\.h5\.(\d+)\.[0-9a-f]+\.part$/;
@@ -114,28 +123,26 @@ export class BlobCache {
       if (await this.has(digest)) return false; // another process downloaded it while we waited
       await this.#cleanParts(digest);
       const temp = join(this.dir, 'blobs', `.${digest}.h5.${process.pid}.${randomBytes(4).toString('hex')}.part`);
-      try {
-        const streamed = await fetch(temp);
-        if (signal?.aborted) throw new H5Error('pull aborted', { code: 'H5_ABORTED' });
-        const fh = await open(temp, 'r+');
-        let hex: string;
-        try {
-          hex = streamed ?? (await fileSha256(fh.fd)).hex;
-          await syncHandle(fh);
-        } finally {
-          await fh.close();
-        }
-        if (hex !== digest) {
-          throw new H5Error(`downloaded object does not match the SHA-256 its version record names (expected ${digest}, got ${hex}); it was changed or corrupted on the server: refusing to parse or cache it`, {
-            code: 'H5_CHECKSUM_MISMATCH', expected: digest, actual: hex,
-          });
-        }
-        await rename(temp, this.path(digest));
-        await fsyncDir(join(this.dir, 'blobs'));
-      } catch (e) {
-        await unlinkQuiet(temp);
-        throw ioError(e, `cannot download into the cache '${this.dir}'`);
-      }
+      let streamed: string | void = undefined;
+      // The one door out (lib/util/publish.ts): the download is the write, its
+      // SHA-256 the check; a blob is content-addressed, so replacing is harmless.
+      const staged = await stageFile(this.path(digest), {
+        temp, faults: false,
+        write: async (t) => {
+          streamed = await fetch(t);
+          if (signal?.aborted) throw new H5Error('pull aborted', { code: 'H5_ABORTED' });
+        },
+        check: async (t) => {
+          const hex = streamed ?? await sha256Of(t);
+          if (hex !== digest) {
+            throw new H5Error(`downloaded object does not match the SHA-256 its version record names (expected ${digest}, got ${hex}); it was changed or corrupted on the server: refusing to parse or cache it`, {
+              code: 'H5_CHECKSUM_MISMATCH', expected: digest, actual: hex,
+            });
+          }
+        },
+      }).catch((e) => { throw ioError(e, `cannot download into the cache '${this.dir}'`); });
+      await commitStaged(staged.temp, this.path(digest), { overwrite: true, faults: false })
+        .catch((e) => { throw ioError(e, `cannot download into the cache '${this.dir}'`); });
     } finally {
       await release();
     }
@@ -149,11 +156,10 @@ export class BlobCache {
    */
   async adopt(digest: string, file: string): Promise<void> {
     try {
-      await rename(file, this.path(digest));
-      await fsyncDir(join(this.dir, 'blobs'));
+      await commitStaged(file, this.path(digest), { overwrite: true, faults: false });
     } catch (e) {
       await unlinkQuiet(file);
-      if ((e as NodeJS.ErrnoException).code === 'EXDEV') return; // another filesystem: pulled on first load instead
+      if ((e as { errno?: string }).errno === 'EXDEV' || (e as NodeJS.ErrnoException).code === 'EXDEV') return; // another filesystem: pulled on first load instead
       throw ioError(e, `cannot move the published file into the cache '${this.dir}'`);
     }
     await this.evict(new Set([digest]));

@@ -5,15 +5,16 @@
  * docs/model-storage.md#modelstore.
  */
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { openRegular } from '../../safety/open.js';
 import { join, resolve } from 'node:path';
 import { File } from '../../h5/file.js';
+import { checkStoreName, STORE_NAME_RE } from '../../util/names.js';
 import { H5Error, withSite } from '../../errors.js';
 import { ATTR, type JsonValue, type TensorsInput } from '../schema.js';
 import { fileSha256, SHA256_HEX } from '../digest.js';
-import { cleanStaleTemps, faultPoint, fsyncDir, ioError, pidAlive, unlinkQuiet, writeFileAtomic } from '../../util/fsutil.js';
+import { cleanStaleTemps, faultPoint, fsyncDir, ioError, linkNoReplace, pidAlive, unlinkQuiet, writeFileAtomic } from '../../util/publish.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from '../save.js';
 import { loadModelAt, type LoadedModel, type LoadOptions, type Vouch } from '../load.js';
@@ -79,7 +80,7 @@ export interface WatchOptions {
   from?: number | null;
 }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const NAME_RE = STORE_NAME_RE;
 const VERSION_FILE_RE = /^v(\d{6,})\.h5$/;
 const PENDING_RE = /^\.v(\d{6,})\.h5\.pending$/;
 /** Marks a claimed version number whose index entry is not written yet (docs/model-storage.md#modelstore). */
@@ -87,10 +88,8 @@ const pendingFile = (v: number): string => `.${versionFile(v)}.pending`;
 const INDEX = 'index.json';
 const MARKER = '.h5vault-store.json';
 
-function checkName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !NAME_RE.test(name))
-    throw new TypeError(`model name must match ${NAME_RE} (letters, digits, '.', '_', '-'), got ${JSON.stringify(name)}`);
-}
+// The one name rule (lib/util/names.ts) for store names.
+const checkName: (name: unknown) => asserts name is string = checkStoreName;
 
 function checkVersion(v: unknown): asserts v is number {
   if (!Number.isSafeInteger(v) || (v as number) < 1) throw new TypeError('version must be a positive integer');
@@ -314,13 +313,14 @@ export class ModelStore {
           const target = join(dir, versionFile(version));
           await faultPoint('rename', { path: target, temp: w.temp });
           try {
-            await link(w.temp, target);
+            // Versions are immutable: the publisher's no-replace commit (a link).
+            await linkNoReplace(w.temp, target, { role: 'version file' });
             linked = true;
             break;
           } catch (e) {
             await unlinkQuiet(marker);
             marker = undefined;
-            if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+            if (!(e instanceof H5Error && e.code === 'H5_EXISTS')) throw e;
           }
         }
         await unlinkQuiet(w.temp);

@@ -8,7 +8,7 @@ import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { H5Error } from '../../errors.js';
-import { ioError, pidAlive } from '../../util/fsutil.js';
+import { ioError, pidAlive } from '../../util/publish.js';
 
 export interface LockOptions {
   /** Give up after this long (H5_FILE_LOCKED). Default 30 s. */

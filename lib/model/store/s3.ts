@@ -20,10 +20,11 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { File } from '../../h5/file.js';
+import { checkStoreName, STORE_NAME_RE } from '../../util/names.js';
 import { H5Error, withSite } from '../../errors.js';
 import { ATTR, TENSOR_SHA_ATTR, type JsonValue, type TensorsInput } from '../schema.js';
 import { SHA256_HEX } from '../digest.js';
-import { ioError, unlinkQuiet } from '../../util/fsutil.js';
+import { ioError, unlinkQuiet } from '../../util/publish.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from '../save.js';
 import { loadModel, type LoadedModel, type LoadOptions } from '../load.js';
@@ -102,15 +103,13 @@ export interface GcResult {
   uploads: string[];
 }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const NAME_RE = STORE_NAME_RE;
 const RECORD_RE = /^v(\d{6,})\.json$/;
 const MARKER = '.h5vault-store.json';
 const MIN_PART = 5 * 1024 * 1024;
 
-function checkName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !NAME_RE.test(name))
-    throw new TypeError(`model name must match ${NAME_RE} (letters, digits, '.', '_', '-'), got ${JSON.stringify(name)}`);
-}
+// The one name rule (lib/util/names.ts) for store names.
+const checkName: (name: unknown) => asserts name is string = checkStoreName;
 
 function checkVersion(v: unknown): asserts v is number {
   if (!Number.isSafeInteger(v) || (v as number) < 1) throw new TypeError('version must be a positive integer');

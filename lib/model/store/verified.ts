@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileStamp } from '../../safety/untrusted.js';
 import { SHA256_HEX } from '../digest.js';
-import { unlinkQuiet, writeFileAtomic } from '../../util/fsutil.js';
+import { unlinkQuiet, writeFileAtomic } from '../../util/publish.js';
 
 export interface VerifiedRecord {
   /** The file digest the version's index entry holds (a record for another digest is ignored). */
