@@ -2,12 +2,13 @@
 // of a .keras archive and the model_config attribute of a Keras 2 .h5 are
 // refused when nested deeper than 127 levels (H5_LIMIT_EXCEEDED, the limit
 // named) instead of parsed, and a 10 MB nesting bomb costs little memory.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { H5Error, loadKeras } from '../../lib/index.js';
 import { PYTHON, requirePeers, tempDir } from '../helpers.js';
+import { childPeak } from '../child-peak.js';
 
 requirePeers();
 const dir = tempDir('h5vault-keras-budget-');
@@ -52,17 +53,10 @@ with h5py.File(sys.argv[1], 'r+') as f:
 
   it('a 10 MB nesting bomb in config.json is refused with a small peak memory (JSON.parse of it took ~570 MB)', () => {
     const p = kerasWithConfig('bomb.keras', 5_000_000);
-    const js = join(dir, 'child.mjs');
-    writeFileSync(js, `
-      import { readFileSync } from 'node:fs';
-      const hwm = () => Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
-      const { loadKeras } = await import(process.env.DIST + '/index.js');
-      const base = hwm();
+    const out = childPeak(`
+      const { loadKeras } = await import(DIST + '/index.js');
       const e = await loadKeras(process.env.P).then(() => null, (x) => x);
-      console.log(JSON.stringify({ result: e && [e.code, e.limit].join(' '), growthMb: hwm() - base }));`);
-    const r = spawnSync(process.execPath, [js], { env: { ...process.env, P: p, DIST: join(process.cwd(), 'dist') }, encoding: 'utf8', timeout: 110_000 });
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { result: string; growthMb: number };
+      out.result = e && [e.code, e.limit].join(' ');`, { P: p });
     expect(out.result).toBe('H5_LIMIT_EXCEEDED depth');
     expect(out.growthMb).toBeLessThan(150);
   });

@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { H5Error, openSafetensors } from '../../lib/index.js';
 import { tempDir } from '../helpers.js';
+import { childPeak } from '../child-peak.js';
 
 const dir = tempDir('h5vault-st-budget-');
 let seq = 0;
@@ -105,23 +105,3 @@ describe('safetensors header: nesting depth and counts', () => {
     expect(r.growthMb).toBeLessThan(150);
   });
 });
-
-/** Runs `body` (ESM, top-level await; sets fields of `out`) in a child and returns `out` plus its peak RSS growth in MB. */
-function childPeak(body: string, env: Record<string, string>): Record<string, unknown> & { growthMb: number } {
-  const script = `
-    import { readFileSync } from 'node:fs';
-    const hwm = () => Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
-    const out = {};
-    await import(process.env.DIST + '/index.js');
-    const base = hwm();
-    ${body}
-    out.growthMb = hwm() - base;
-    console.log(JSON.stringify(out));`;
-  const js = join(dir, `child${seq++}.mjs`);
-  writeFileSync(js, script);
-  const r = spawnSync(process.execPath, [js], {
-    env: { ...process.env, ...env, DIST: join(process.cwd(), 'dist') }, encoding: 'utf8', timeout: 110_000,
-  });
-  expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown> & { growthMb: number };
-}
