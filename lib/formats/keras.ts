@@ -234,7 +234,7 @@ function numericDataset(o: Dataset | Group, path: string): Dataset {
 }
 
 /** Class name of each layer in a Keras 2 `model_config` (Sequential configs of Keras 2.0 are a bare list). */
-function classesFromConfig(config: JsonValue | null): Map<string, string> {
+export function classesFromConfig(config: JsonValue | null): Map<string, string> {
   const out = new Map<string, string>();
   const visit = (layers: JsonValue | undefined): void => {
     if (!Array.isArray(layers)) return;
@@ -342,7 +342,7 @@ interface ConfigLayer {
 }
 
 /** Layers of a Keras 3 config.json (Sequential or Functional), in model order. */
-function configLayers(config: JsonValue | null): ConfigLayer[] {
+export function configLayers(config: JsonValue | null): ConfigLayer[] {
   if (!isObject(config) || !isObject(config.config)) return [];
   const layers = config.config.layers;
   if (!Array.isArray(layers)) return [];
