@@ -34,6 +34,7 @@ import { native } from '../addon/binding.js';
 import type { LoadOptions } from '../model/load.js';
 import type { JsonValue, Tensor } from '../model/schema.js';
 import { boundedMap } from '../model/digest.js';
+import { JSON_MAX_DEPTH, JsonScanError, jsonH5Error, parseJsonBoundedAsync, type JsonBudget } from '../safety/budget.js';
 import { extractZipMember, looksLikeZip, readZipDirectory, readZipMember, zipCorrupt, type ZipEntry } from './zip.js';
 
 export type KerasLayout = 'keras2-model' | 'keras2-weights' | 'keras3-weights';
@@ -178,15 +179,24 @@ function nameList(g: Group, name: string, path: string): string[] | null {
   return out;
 }
 
-function parseJson(text: string, path: string, what: string): JsonValue {
+/**
+ * Budget of a Keras config (config.json, metadata.json, the model_config and
+ * training_config attributes; docs/security.md#parser-budgets). Real configs
+ * are kilobytes to a few MB with tens of thousands of entries.
+ */
+export const KERAS_JSON_BUDGET: JsonBudget = { maxBytes: MAX_JSON_MEMBER, maxDepth: JSON_MAX_DEPTH, maxEntries: 1 << 20 };
+
+/** Parses a config within KERAS_JSON_BUDGET (off the event loop when large): H5_CORRUPT if not JSON, H5_LIMIT_EXCEEDED over budget. */
+async function parseJson(text: string, path: string, what: string): Promise<JsonValue> {
   try {
-    return JSON.parse(text) as JsonValue;
+    return await parseJsonBoundedAsync(text, KERAS_JSON_BUDGET) as JsonValue;
   } catch (e) {
-    throw new H5Error(`'${path}': ${what} is not valid JSON (${(e as Error).message})`, { code: 'H5_CORRUPT', path });
+    const over = e instanceof JsonScanError && e.kind === 'limit';
+    throw jsonH5Error(e, `'${path}': ${what} ${over ? 'is over budget' : 'is not valid JSON'}`, 'H5_CORRUPT', 'H5_LIMIT_EXCEEDED', { path });
   }
 }
 
-function jsonAttr(g: Group, name: string, path: string): JsonValue | null {
+async function jsonAttr(g: Group, name: string, path: string): Promise<JsonValue | null> {
   const v = attr(g, name);
   if (v === undefined) return null;
   if (typeof v !== 'string') throw new H5Error(`'${path}': attribute '${name}' is not a JSON string`, { code: 'H5_CORRUPT', path });
@@ -228,7 +238,7 @@ function numericDataset(o: Dataset | Group, path: string): Dataset {
 }
 
 /** Class name of each layer in a Keras 2 `model_config` (Sequential configs of Keras 2.0 are a bare list). */
-function classesFromConfig(config: JsonValue | null): Map<string, string> {
+export function classesFromConfig(config: JsonValue | null): Map<string, string> {
   const out = new Map<string, string>();
   const visit = (layers: JsonValue | undefined): void => {
     if (!Array.isArray(layers)) return;
@@ -336,7 +346,7 @@ interface ConfigLayer {
 }
 
 /** Layers of a Keras 3 config.json (Sequential or Functional), in model order. */
-function configLayers(config: JsonValue | null): ConfigLayer[] {
+export function configLayers(config: JsonValue | null): ConfigLayer[] {
   if (!isObject(config) || !isObject(config.config)) return [];
   const layers = config.config.layers;
   if (!Array.isArray(layers)) return [];
@@ -669,8 +679,8 @@ export async function loadKeras(path: string, options: KerasLoadOptions = {}): P
       if (found.layout === 'keras3-weights') {
         plan = planKeras3(file, abs, config);
       } else {
-        config = jsonAttr(file, 'model_config', abs);
-        trainingConfig = jsonAttr(file, 'training_config', abs);
+        config = await jsonAttr(file, 'model_config', abs);
+        trainingConfig = await jsonAttr(file, 'training_config', abs);
         kerasVersion = strAttr(found.root, 'keras_version') ?? strAttr(file, 'keras_version');
         backend = strAttr(found.root, 'backend') ?? strAttr(file, 'backend');
         plan = planKeras2(file, found.root, abs, classesFromConfig(config));

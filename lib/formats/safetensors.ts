@@ -18,18 +18,13 @@ import { checkName as checkNameRule } from '../util/names.js';
 import { cleanStaleTemps, faultPoint, ioError, publishFile, type PublishTarget } from '../util/publish.js';
 import { compareNames, type Tensor } from '../model/schema.js';
 import { openInput, type Input } from '../safety/open.js';
+import { OFF_LOOP_BYTES, runOffLoop } from '../safety/budget.js';
+import {
+  ALL_DTYPES, compactEntry, compactMetadata, headerSize, parseHeaderCompact, SAFETENSORS_MAX_HEADER_BYTES, unpackHeader,
+  type CompactHeader, type HeaderEntry, type PackedHeader, type ParsedHeader,
+} from './safetensors-header.js';
 
-/** Every dtype name the safetensors format defines, in the reference's enum order (increasing alignment). */
-const ALL_DTYPES = [
-  'BOOL', 'F4', 'F6_E2M3', 'F6_E3M2', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F8_E4M3FNUZ', 'F8_E5M2FNUZ',
-  'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'C64', 'F64', 'I64', 'U64',
-] as const;
-type AnyDType = (typeof ALL_DTYPES)[number];
-
-const BITS: Record<AnyDType, number> = {
-  BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8, F8_E4M3FNUZ: 8, F8_E5M2FNUZ: 8,
-  I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, C64: 64, F64: 64, I64: 64, U64: 64,
-};
+export { SAFETENSORS_MAX_HEADER_BYTES, type HeaderEntry, type ParsedHeader, type SafetensorsInvalidReason } from './safetensors-header.js';
 
 /**
  * The safetensors dtypes h5vault reads and writes. The 8-bit floats have no
@@ -58,15 +53,6 @@ export const DTYPE_TO_SAFETENSORS: Readonly<Record<NumericDType, SafetensorsDTyp
 export function isSafetensorsDType(x: unknown): x is SafetensorsDType {
   return typeof x === 'string' && Object.prototype.hasOwnProperty.call(SAFETENSORS_TO_DTYPE, x);
 }
-
-/** The reference reader's cap on N (safetensors/src/tensor.rs, MAX_HEADER_SIZE). */
-export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
-
-/** Why a header was refused: H5Error `reason` for code H5_SAFETENSORS_INVALID. */
-export type SafetensorsInvalidReason =
-  | 'file-too-small' | 'header-too-large' | 'header-out-of-bounds' | 'header-not-object' | 'header-not-utf8'
-  | 'header-not-json' | 'duplicate-key' | 'metadata-not-string-map' | 'bad-tensor-entry' | 'bad-dtype'
-  | 'bad-offsets' | 'overflow' | 'shape-mismatch' | 'overlap' | 'hole' | 'out-of-bounds';
 
 /** One tensor of an opened safetensors file. A `Tensor`, so it can be passed to saveModel as is. */
 export interface SafetensorsTensor extends Tensor {
@@ -114,12 +100,6 @@ export interface SafetensorsOpenOptions {
   input?: Input;
 }
 
-function invalid(path: string, reason: SafetensorsInvalidReason, what: string, tensor?: string): H5Error {
-  return new H5Error(`'${path}' is not a valid safetensors file: ${what}`, {
-    code: 'H5_SAFETENSORS_INVALID', reason, ...(tensor !== undefined ? { tensor } : {}),
-  });
-}
-
 /**
  * Maps the file through the one opener (lib/safety/open.ts): a FIFO or
  * /dev/zero is refused before anything blocks, and the mapping is of the
@@ -138,156 +118,38 @@ async function mapPinned(abs: string, given: Input | undefined): Promise<{ buffe
   }
 }
 
-/**
- * The first repeated key of any object in `text` (already known to be valid
- * JSON), or null. JSON.parse keeps the last of duplicate keys silently, and
- * two parsers disagreeing on which one wins is how polyglot headers work.
- */
-export function findDuplicateKey(text: string): string | null {
-  const stack: (Set<string> | null)[] = [];
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      let j = i + 1;
-      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
-      if (expectKey) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
-        const keys = stack[stack.length - 1]!;
-        if (keys.has(key)) return key;
-        keys.add(key);
-        expectKey = false;
-      }
-      i = j;
-    } else if (c === 0x7b) {
-      stack.push(new Set());
-      expectKey = true;
-    } else if (c === 0x5b) {
-      stack.push(null);
-    } else if (c === 0x7d || c === 0x5d) {
-      stack.pop();
-    } else if (c === 0x2c) {
-      expectKey = stack[stack.length - 1] instanceof Set;
-    }
-  }
-  return null;
-}
-
-/** A validated header entry. `begin`/`end` are relative to the data section. */
-export interface HeaderEntry {
-  name: string;
-  dtype: AnyDType;
-  shape: number[];
-  begin: number;
-  end: number;
-}
-
-export interface ParsedHeader {
-  headerBytes: number;
-  metadata: Record<string, string> | null;
-  /** In data order (ascending offsets). */
-  entries: HeaderEntry[];
-}
-
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A non-negative integer from the header: 'overflow' past 2^53 (no file is that big), 'bad' if not an integer at all. */
-function headerInt(v: unknown): number | 'bad' | 'overflow' {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return 'bad';
-  return Number.isSafeInteger(v) ? v : 'overflow';
-}
-
-const U64_MAX = (1n << 64n) - 1n;
-
 /**
  * Parses and validates the header of a whole safetensors file held in
- * `bytes`. Every rule of the reference reader, plus: the header must start
+ * `bytes` (synchronously; openSafetensors parses large headers off the event
+ * loop). Every rule of the reference reader, plus: the header must start
  * with '{' (the format's README says MUST), no duplicate keys, no shape
- * entry or offset above 2^53.
+ * entry or offset above 2^53 (lib/formats/safetensors-header.ts).
  */
 export function parseSafetensorsHeader(path: string, bytes: Uint8Array, maxHeaderBytes = SAFETENSORS_MAX_HEADER_BYTES): ParsedHeader {
-  const size = bytes.byteLength;
-  if (size < 8) throw invalid(path, 'file-too-small', `the file has ${size} bytes, fewer than the 8-byte header size`);
-  const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (n64 > BigInt(maxHeaderBytes)) {
-    throw invalid(path, 'header-too-large', `the header size ${n64} exceeds the limit of ${maxHeaderBytes} bytes`);
-  }
-  const n = Number(n64);
-  if (8 + n > size) throw invalid(path, 'header-out-of-bounds', `the header size ${n} runs past the end of the ${size}-byte file`);
-  if (n === 0 || bytes[8] !== 0x7b) throw invalid(path, 'header-not-object', "the header does not begin with '{'");
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + n));
-  } catch {
-    throw invalid(path, 'header-not-utf8', 'the header is not valid UTF-8');
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw invalid(path, 'header-not-json', `the header is not JSON (${(e as Error).message})`);
-  }
-  if (!isPlainObject(json)) throw invalid(path, 'header-not-object', 'the header is not a JSON object');
-  const dup = findDuplicateKey(text);
-  if (dup !== null) throw invalid(path, 'duplicate-key', `the header repeats the key ${JSON.stringify(dup)}`);
-
-  let metadata: Record<string, string> | null = null;
-  const entries: HeaderEntry[] = [];
-  for (const [name, info] of Object.entries(json)) {
-    if (name === '__metadata__') {
-      if (!isPlainObject(info) || !Object.values(info).every((v) => typeof v === 'string'))
-        throw invalid(path, 'metadata-not-string-map', '__metadata__ must be an object whose values are all strings');
-      metadata = Object.assign(Object.create(null) as Record<string, string>, info);
-      continue;
-    }
-    const where = `tensor ${JSON.stringify(name)}`;
-    if (!isPlainObject(info)) throw invalid(path, 'bad-tensor-entry', `${where} is not an object`, name);
-    const { dtype, shape, data_offsets: offsets } = info;
-    if (typeof dtype !== 'string' || !(ALL_DTYPES as readonly string[]).includes(dtype))
-      throw invalid(path, 'bad-dtype', `${where} has an unknown dtype ${JSON.stringify(dtype)}`, name);
-    if (!Array.isArray(shape)) throw invalid(path, 'bad-tensor-entry', `${where} has no shape array`, name);
-    const dims: number[] = [];
-    for (const d of shape) {
-      const v = headerInt(d);
-      if (v === 'bad') throw invalid(path, 'bad-tensor-entry', `${where} has a shape entry that is not a non-negative integer`, name);
-      if (v === 'overflow') throw invalid(path, 'overflow', `${where} has a shape entry above 2^53`, name);
-      dims.push(v);
-    }
-    if (!Array.isArray(offsets) || offsets.length !== 2)
-      throw invalid(path, 'bad-tensor-entry', `${where} has no data_offsets [begin, end]`, name);
-    const [b, e] = offsets.map(headerInt);
-    if (b === 'bad' || e === 'bad') throw invalid(path, 'bad-tensor-entry', `${where} has data_offsets that are not non-negative integers`, name);
-    if (b === 'overflow' || e === 'overflow') throw invalid(path, 'overflow', `${where} has data_offsets above 2^53`, name);
-    if (e! < b!) throw invalid(path, 'bad-offsets', `${where} ends (${e}) before it begins (${b})`, name);
-    // Exact arithmetic: the reference refuses sizes that overflow a u64.
-    let bits = BigInt(BITS[dtype as AnyDType]);
-    for (const d of dims) bits *= BigInt(d);
-    if (bits > U64_MAX) throw invalid(path, 'overflow', `${where}: shape [${dims.join(', ')}] overflows 64-bit arithmetic`, name);
-    if (bits % 8n !== 0n || bits / 8n !== BigInt(e! - b!)) {
-      throw invalid(path, 'shape-mismatch',
-        `${where}: ${dtype} shape [${dims.join(', ')}] needs ${Number(bits) / 8} bytes, data_offsets [${b}, ${e}] hold ${e! - b!}`, name);
-    }
-    entries.push({ name, dtype: dtype as AnyDType, shape: dims, begin: b!, end: e! });
-  }
-  // The data section must be covered exactly: sorted by offsets, each tensor
-  // begins where the previous one ended and the last ends at the file's end.
-  entries.sort((x, y) => x.begin - y.begin || x.end - y.end);
-  const dataLen = size - 8 - n;
-  let at = 0;
-  for (const t of entries) {
-    const where = `tensor ${JSON.stringify(t.name)}`;
-    if (t.end > dataLen) {
-      throw invalid(path, 'out-of-bounds', `${where} data_offsets [${t.begin}, ${t.end}] run past the ${dataLen}-byte data section`, t.name);
-    }
-    if (t.begin < at) throw invalid(path, 'overlap', `${where} data_offsets [${t.begin}, ${t.end}] overlap the previous tensor (ending at ${at})`, t.name);
-    if (t.begin > at) throw invalid(path, 'hole', `bytes [${at}, ${t.begin}) of the data section belong to no tensor`, t.name);
-    at = t.end;
-  }
-  if (at !== dataLen) throw invalid(path, 'hole', `bytes [${at}, ${dataLen}) at the end of the data section belong to no tensor`);
-  return { headerBytes: n, metadata, entries };
+  const n = headerSize(path, bytes, maxHeaderBytes);
+  const h = parseHeaderCompact(path, bytes.subarray(8, 8 + n), bytes.byteLength);
+  return { headerBytes: n, metadata: compactMetadata(h), entries: h.names.map((_, k) => compactEntry(h, k)) };
 }
+
+/**
+ * The validated header of a mapped file: parsed on this thread when it is
+ * small, in the parse worker (a copy of the N bytes) when it is over
+ * OFF_LOOP_BYTES, so a 100 MB header does not stop the event loop.
+ */
+async function parseHeaderOffLoop(path: string, all: Uint8Array, maxHeaderBytes: number): Promise<CompactHeader> {
+  const n = headerSize(path, all, maxHeaderBytes);
+  if (n <= OFF_LOOP_BYTES) return parseHeaderCompact(path, all.subarray(8, 8 + n), all.byteLength);
+  const copy = all.slice(8, 8 + n);
+  const packed = await runOffLoop<PackedHeader>('safetensors-header', { path, bytes: copy, fileSize: all.byteLength }, [copy.buffer], n);
+  return unpackHeader(packed);
+}
+
+/** Tensors handed out between two yields to the event loop while a large header's tensors are built. */
+const BUILD_BATCH = 16_384;
 
 /**
  * Opens a safetensors file: maps it read-only (MAP_PRIVATE), validates the
@@ -315,12 +177,16 @@ export async function openSafetensors(path: string, options: SafetensorsOpenOpti
     const abs = resolve(path);
     let mapped = await mapPinned(abs, options.input);
     const all = new Uint8Array(mapped.buffer!);
-    const header = parseSafetensorsHeader(abs, all, maxHeaderBytes);
+    const header = await parseHeaderOffLoop(abs, all, maxHeaderBytes);
     const dataOffset = 8 + header.headerBytes;
     const tensors = new Map<string, SafetensorsTensor>();
     const views = new Set<string>();
     const copied = new Set<string>();
-    for (const e of header.entries) {
+    // In name order (UTF-8 bytes), in batches with a yield between them: a
+    // header may list 1.7 M tensors, and each one is an object and a view.
+    for (let j = 0; j < header.nameOrder.length; j++) {
+      if (j > 0 && j % BUILD_BATCH === 0) await new Promise<void>((r) => setImmediate(r));
+      const e = compactEntry(header, header.nameOrder[j]!);
       if (!isSafetensorsDType(e.dtype)) {
         throw new H5Error(`tensor ${JSON.stringify(e.name)} in '${abs}' has dtype ${e.dtype}, which h5vault cannot represent`, {
           code: 'H5_UNSUPPORTED_TYPE', tensor: e.name,
@@ -344,13 +210,13 @@ export async function openSafetensors(path: string, options: SafetensorsOpenOpti
       (isCopy ? copied : views).add(e.name);
       tensors.set(e.name, { dtype, shape: e.shape, data, safetensorsDtype: e.dtype, offset, byteLength, copied: isCopy });
     }
-    const sorted = new Map([...tensors.entries()].sort((a, b) => compareNames(a[0], b[0])));
+    const metadata = compactMetadata(header);
     const close = (): void => {
       // The mapping stays alive while any view holds its buffer (docs/views.md).
       mapped = { buffer: null, size: mapped.size };
     };
     return {
-      path: abs, tensors: sorted, metadata: header.metadata, headerBytes: header.headerBytes, dataOffset, size: mapped.size,
+      path: abs, tensors, metadata, headerBytes: header.headerBytes, dataOffset, size: mapped.size,
       views, copied, close, [Symbol.dispose]: close,
     };
   });

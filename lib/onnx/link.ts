@@ -152,6 +152,16 @@ function datasetFor(file: File, name: string, map: LinkOptions['map']): string |
   return null;
 }
 
+/**
+ * The first few items of a list for an error message, each cut to 300
+ * characters, and how many more there are: the full list stays in the
+ * error's `tensors` (a model with 10 M dims once made a 30 MB message).
+ */
+function fewOf(items: string[], sep: string, few = 10): string {
+  const shown = items.slice(0, few).map((x) => (x.length > 300 ? `${x.slice(0, 300)}…` : x));
+  return shown.join(sep) + (items.length > few ? `${sep}and ${items.length - few} more` : '');
+}
+
 function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
@@ -320,14 +330,14 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
         if (viewable !== true) needRepack.push(plan);
       }
       if (refused.length) {
-        throw new H5Error(`cannot link ${refused.length} initializer(s) of '${src}' to '${h5}': ${refused.map((r) => `'${r.initializer}' → ${r.dataset ?? '(none)'}: ${r.reason}`).join('; ')}`, {
+        throw new H5Error(`cannot link ${refused.length} initializer(s) of '${src}' to '${h5}': ${fewOf(refused.map((r) => `'${r.initializer}' → ${r.dataset ?? '(none)'}: ${r.reason}`), '; ')}`, {
           code: 'H5_NOT_LINKABLE', tensors: refused,
         });
       }
       if (options.requireAll) {
         const left = inline.filter((i) => i.reason === 'no-dataset');
         if (left.length) {
-          throw new H5Error(`${left.length} initializer(s) of '${src}' have no dataset in '${h5}': ${left.map((l) => `'${l.initializer}'`).join(', ')}`, {
+          throw new H5Error(`${left.length} initializer(s) of '${src}' have no dataset in '${h5}': ${fewOf(left.map((l) => `'${l.initializer}'`), ', ')}`, {
             code: 'H5_NOT_LINKABLE', tensors: left.map((l) => ({ initializer: l.initializer, dataset: null, reason: l.reason })),
           });
         }

@@ -6,7 +6,7 @@
  */
 import type { NumericDType } from '../h5/dtypes.js';
 import {
-  fieldString, invalid, lenField, partsLength, readFields, repeatedInts, stringField, varintField, WIRE, type Field,
+  fieldString, forEachField, invalid, lenField, partsLength, readFields, repeatedInts, stringField, varintField, WIRE, type Field,
 } from './proto.js';
 
 const MODEL = { graph: 7 } as const;
@@ -24,6 +24,21 @@ const DATA_FIELDS = new Set<number>([
 ]);
 const ENTRY = { key: 1, value: 2 } as const;
 const EXTERNAL = 1;
+
+/**
+ * Budgets (docs/security.md#parser-budgets). Subgraphs: protobuf's default
+ * recursion limit of 100 messages, which onnx and onnxruntime parse with,
+ * leaves room for 32 nested graphs (model, graph, node, attribute, graph, ...);
+ * the walk is recursive, and 1000 levels overflowed the stack. Rank: numpy's
+ * limit of 64 dims (HDF5 allows 32). Initializers: at most one per 64 bytes
+ * of model (at least 65,536), so their descriptions stay a small multiple of
+ * the file (2 M initializers in 14 MB took 1.29 GB).
+ */
+export const ONNX_MAX_GRAPH_DEPTH = 32;
+export const ONNX_MAX_RANK = 64;
+export function onnxMaxInitializers(modelBytes: number): number {
+  return Math.max(65_536, Math.floor(modelBytes / 64));
+}
 
 /** onnx.TensorProto.DataType codes of the element types h5vault stores. */
 export const ONNX_DATA_TYPE: Record<NumericDType, number> = {
@@ -91,8 +106,9 @@ function parseTensor(buf: Uint8Array, f: Field, graph: string): Initializer {
     else if (x.num === TENSOR.rawData && x.wire === WIRE.LEN) raw = buf.subarray(x.payloadStart, x.payloadEnd);
     else if (DATA_FIELDS.has(x.num) && x.num !== TENSOR.externalData && x.num !== TENSOR.dataLocation) typedData = true;
   }
+  const dims = repeatedInts(buf, fields, TENSOR.dims, ONNX_MAX_RANK, `the dims of initializer ${JSON.stringify(name.slice(0, 200))}`);
   return {
-    name, dataType, dims: repeatedInts(buf, fields, TENSOR.dims), graph, external, raw: external ? undefined : raw, typedData,
+    name, dataType, dims, graph, external, raw: external ? undefined : raw, typedData,
     ...(externalData.length ? { externalData } : {}),
   };
 }
@@ -121,20 +137,23 @@ function rewriteFields(buf: Uint8Array, start: number, end: number, child: (f: F
   const parts: Uint8Array[] = [];
   let changed = false;
   let copyFrom = start;
-  for (const f of readFields(buf, start, end)) {
+  forEachField(buf, start, end, (f) => {
     const repl = child(f);
-    if (repl === undefined) continue;
+    if (repl === undefined) return;
     changed = true;
     if (f.start > copyFrom) parts.push(buf.subarray(copyFrom, f.start));
     parts.push(...lenField(f.num, repl).slice(0, 2), ...repl);
     copyFrom = f.end;
-  }
+  });
   if (!changed) return undefined;
   if (end > copyFrom) parts.push(buf.subarray(copyFrom, end));
   return parts;
 }
 
-function walkGraph(buf: Uint8Array, g: Field, path: string, visit: (t: Field, path: string) => Uint8Array[] | undefined): Uint8Array[] | undefined {
+function walkGraph(buf: Uint8Array, g: Field, path: string, visit: (t: Field, path: string) => Uint8Array[] | undefined, depth = 0): Uint8Array[] | undefined {
+  if (depth > ONNX_MAX_GRAPH_DEPTH) {
+    throw invalid(`subgraphs nested deeper than ${ONNX_MAX_GRAPH_DEPTH} levels`, g.start, { limit: 'depth', max: ONNX_MAX_GRAPH_DEPTH });
+  }
   return rewriteFields(buf, g.payloadStart, g.payloadEnd, (f) => {
     if (f.wire !== WIRE.LEN) return undefined;
     if (f.num === GRAPH.initializer) return visit(f, path);
@@ -150,14 +169,22 @@ function walkGraph(buf: Uint8Array, g: Field, path: string, visit: (t: Field, pa
       let i = 0;
       return rewriteFields(buf, a.payloadStart, a.payloadEnd, (s) => {
         if (s.wire !== WIRE.LEN || (s.num !== ATTRIBUTE.g && s.num !== ATTRIBUTE.graphs)) return undefined;
-        return walkGraph(buf, s, s.num === ATTRIBUTE.graphs ? `${label}[${i++}]` : label, visit);
+        return walkGraph(buf, s, s.num === ATTRIBUTE.graphs ? `${label}[${i++}]` : label, visit, depth + 1);
       });
     });
   });
 }
 
-function walkModel(buf: Uint8Array, visit: (t: Field, path: string) => Uint8Array[] | undefined): Uint8Array[] | undefined {
+function walkModel(buf: Uint8Array, visitOne: (t: Field, path: string) => Uint8Array[] | undefined): Uint8Array[] | undefined {
   const top = readFields(buf);
+  const max = onnxMaxInitializers(buf.length);
+  let count = 0;
+  const visit = (t: Field, path: string): Uint8Array[] | undefined => {
+    if (++count > max) {
+      throw invalid(`more than ${max} initializers (the budget for a ${buf.length}-byte model)`, t.start, { limit: 'initializers', max });
+    }
+    return visitOne(t, path);
+  };
   if (!top.some((f) => f.num === MODEL.graph && f.wire === WIRE.LEN)) throw invalid('no graph (ModelProto field 7)', 0);
   return rewriteFields(buf, 0, buf.length, (f) => (f.num === MODEL.graph && f.wire === WIRE.LEN ? walkGraph(buf, f, 'graph', visit) : undefined));
 }

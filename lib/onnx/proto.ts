@@ -27,8 +27,8 @@ export interface Field {
 }
 
 /** The wire format is broken: an H5Error H5_ONNX_INVALID saying where. */
-export function invalid(what: string, at: number): H5Error {
-  return new H5Error(`not a valid ONNX model: ${what} at byte ${at}`, { code: 'H5_ONNX_INVALID', offset: at });
+export function invalid(what: string, at: number, extra: Record<string, unknown> = {}): H5Error {
+  return new H5Error(`not a valid ONNX model: ${what} at byte ${at}`, { code: 'H5_ONNX_INVALID', offset: at, ...extra });
 }
 
 /**
@@ -52,6 +52,18 @@ export function readVarint(buf: Uint8Array, pos: number, end: number): { value: 
 /** Splits buf[start, end) into fields, checking every length against the bounds. */
 export function readFields(buf: Uint8Array, start = 0, end = buf.length): Field[] {
   const out: Field[] = [];
+  forEachField(buf, start, end, (f) => {
+    out.push(f);
+  });
+  return out;
+}
+
+/**
+ * Calls `each` with the fields of buf[start, end) one at a time, as they are
+ * read: a graph of 2 M initializers is never a 2 M-entry array, and a budget
+ * `each` enforces stops the read where it is exceeded.
+ */
+export function forEachField(buf: Uint8Array, start: number, end: number, each: (f: Field) => void): void {
   let pos = start;
   while (pos < end) {
     const fieldStart = pos;
@@ -90,9 +102,8 @@ export function readFields(buf: Uint8Array, start = 0, end = buf.length): Field[
     if (pos > end) throw invalid(`field ${num} runs past the end of its message`, fieldStart);
     f.end = pos;
     if (wire === WIRE.I64 || wire === WIRE.I32) f.payloadEnd = pos;
-    out.push(f);
+    each(f);
   }
-  return out;
 }
 
 /** Bytes of a varint (non-negative safe integer). */
@@ -138,15 +149,20 @@ export function fieldString(buf: Uint8Array, f: Field): string {
  * A repeated int64 field's values, whether written packed (one LEN field) or
  * one VARINT field per value; negative values (10-byte varints) are refused.
  */
-export function repeatedInts(buf: Uint8Array, fields: Field[], num: number): number[] {
+export function repeatedInts(buf: Uint8Array, fields: Field[], num: number, max = Infinity, what = `field ${num}`): number[] {
   const out: number[] = [];
+  // Counted as read, so a 10 MB packed field of 1-byte values stops at `max`, not after 10 M numbers.
+  const push = (v: number, at: number): void => {
+    if (out.length === max) throw invalid(`${what} has more than ${max} values`, at, { limit: what, max });
+    out.push(v);
+  };
   for (const f of fields) {
     if (f.num !== num) continue;
-    if (f.wire === WIRE.VARINT) out.push(f.varint!);
+    if (f.wire === WIRE.VARINT) push(f.varint!, f.start);
     else if (f.wire === WIRE.LEN) {
       for (let p = f.payloadStart; p < f.payloadEnd;) {
         const v = readVarint(buf, p, f.payloadEnd);
-        out.push(v.value);
+        push(v.value, f.start);
         p = v.next;
       }
     } else throw invalid(`field ${num} should be an integer`, f.start);
