@@ -57,7 +57,11 @@
       # distribution's hdf5 package but has no pkg-config module of its own on
       # Debian; it must come before -lhdf5 on the link line.
       "libraries": ["-lhdf5_hl", "<!@(node scripts/pkg-config.mjs --libs)"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "H5_USE_110_API"],
+      # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: when a worker is terminated,
+      # every napi call fails (the env cannot run JS) and node-addon-api's
+      # rethrow of that failure escaped its C callback: std::terminate took
+      # the whole process down. With it, the error is dropped in a dying env.
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "H5_USE_110_API"],
       # C++ exceptions: node-gyp's defaults turn them off. On Linux that is the
       # -fno-exceptions removed here; the macOS (Xcode) generator ignores cflags
       # and reads GCC_ENABLE_CPP_EXCEPTIONS instead, so it is set there too.

@@ -20,7 +20,7 @@ export type H5ErrorCode =
   | 'H5_UNSUPPORTED'
   | 'H5_CORRUPT'
   | 'H5_IO'
-  /** A contiguous dataset whose storage no file on this filesystem can hold. */
+  /** A contiguous dataset whose storage no file on this filesystem can hold, or any extent past 2^63 - 1 bytes. */
   | 'H5_TOO_LARGE'
   | 'H5_ABORTED'
   | 'H5_NOT_VIEWABLE'

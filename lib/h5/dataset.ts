@@ -6,7 +6,7 @@
  */
 import { native, type CancelToken, type NativeDatasetInfo, type NativeSelection, type ObjHandle } from '../addon/binding.js';
 import { Attributes } from './attrs.js';
-import { ARRAY_TYPES, checkDataType, itemSize, typedTensor, type DType, type NumericDType, type StringTensor, type TypedArray, type TypedTensor } from './dtypes.js';
+import { ARRAY_TYPES, checkDataType, checkExtent, itemSize, typedTensor, type DType, type NumericDType, type StringTensor, type TypedArray, type TypedTensor } from './dtypes.js';
 import { H5Error, withSite } from '../errors.js';
 import { enumNames, toRecords, type ElementOptions, type H5Element, type H5Type, type H5Value, type StringMode } from './types.js';
 
@@ -177,6 +177,8 @@ export class Dataset {
   resize(shape: number[]): void {
     if (!Array.isArray(shape) || !shape.every((v) => Number.isSafeInteger(v) && v >= 0))
       throw new TypeError('shape must be an array of non-negative integers');
+    const d = this.dtype;
+    if (d !== 'unsupported') checkExtent(shape, d, `cannot resize '${this.path}'`);
     native.datasetResize(this.handle, shape);
     this.#info = undefined;
   }

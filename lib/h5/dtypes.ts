@@ -51,6 +51,30 @@ export function itemSize(d: DType): number {
   return d === 'string' ? 0 : ARRAY_TYPES[d].BYTES_PER_ELEMENT;
 }
 
+/** Largest extent (elements x element size, bytes) of a dataset or attribute: the largest HDF5 file offset. */
+const MAX_EXTENT_BYTES = 2n ** 63n - 1n;
+
+/**
+ * Throws H5_TOO_LARGE if `shape` of `item`-byte elements (strings: 8, the
+ * size libhdf5 gives a variable-length string) is more than 2^63 - 1 bytes.
+ * libhdf5's element count wraps past that (a [2^31, 2^31, 2^31] dataset had
+ * size 0 and a write into it crashed inside libhdf5), and no file could ever
+ * hold it, chunked or not. `null` (unlimited) dimensions are skipped; the
+ * native layer applies the same limit (native/h5/dataset.h check_extent).
+ */
+export function checkExtent(shape: readonly (number | null)[], dtype: DType, what: string): void {
+  const item = dtype === 'string' ? 8 : itemSize(dtype);
+  const dims = shape.filter((d): d is number => d !== null);
+  if (dims.includes(0)) return;
+  const bytes = dims.reduce((a, d) => a * BigInt(d), BigInt(item));
+  if (bytes <= MAX_EXTENT_BYTES) return;
+  const log2 = Math.floor(dims.reduce((a, d) => a + Math.log2(d), Math.log2(item)));
+  throw new H5Error(
+    `${what}: shape [${shape.map((d) => d ?? 'unlimited').join(', ')}] of ${item}-byte elements is about 2^${log2} bytes, more than the 2^63 - 1 bytes an HDF5 file can address`,
+    { code: 'H5_TOO_LARGE' },
+  );
+}
+
 /** Wraps an ArrayBuffer of `dtype` elements in the matching typed array. */
 export function typedArrayOf(dtype: NumericDType, buf: ArrayBuffer): TypedArray {
   return new ARRAY_TYPES[dtype](buf);

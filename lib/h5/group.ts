@@ -3,7 +3,7 @@ import { native, type NativeCreateSpec, type NativeLink, type ObjHandle } from '
 import { Attributes } from './attrs.js';
 import { Dataset, type DatasetData } from './dataset.js';
 import { NamedDatatype } from './datatype.js';
-import { checkDataType, checkDataValues, isDType, itemSize, type DType } from './dtypes.js';
+import { checkDataType, checkDataValues, checkExtent, isDType, itemSize, type DType } from './dtypes.js';
 import { checkObjectPath } from '../util/names.js';
 import { H5Error } from '../errors.js';
 import { typedValue, type Reference, type TypeLike } from './types.js';
@@ -317,7 +317,7 @@ export class Group {
 
   createDataset(name: string, options: CreateDatasetOptions): Dataset {
     checkObjectPath('dataset', name);
-    const spec = createSpec(options);
+    const spec = createSpec(options, name);
     this.#checkParents(name);
     const h = native.datasetCreate(this.handle, name, spec);
     const ds = new Dataset(h, joinPath(this.path, name));
@@ -390,7 +390,7 @@ function positiveInts(x: unknown, what: string, allowZero: boolean): number[] {
 }
 
 /** Validates options and turns them into the addon's plain spec. */
-export function createSpec(o: CreateDatasetOptions): NativeCreateSpec {
+export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreateSpec {
   if (typeof o !== 'object' || o === null) throw new TypeError('dataset options must be an object');
   if (!isDType(o.dtype)) throw new TypeError(`unknown dtype '${String(o.dtype)}'`);
   const shape = positiveInts(o.shape, 'shape', true);
@@ -409,6 +409,11 @@ export function createSpec(o: CreateDatasetOptions): NativeCreateSpec {
     if (i >= 0) throw new RangeError(`maxshape [${o.maxshape.join(', ')}] is smaller than shape [${shape.join(', ')}] in dimension ${i}`);
     spec.maxshape = [...o.maxshape];
   }
+  // Before any other check that multiplies dims (a wrapped count is how a
+  // 2^93-element dataset came to have size 0).
+  const what = `cannot create dataset${name === undefined ? '' : ` '${name}'`}`;
+  checkExtent(shape, o.dtype, what);
+  if (spec.maxshape) checkExtent(spec.maxshape, o.dtype, `${what} with this maxshape`);
   const resizable = spec.maxshape !== undefined && spec.maxshape.some((m, k) => m !== shape[k]);
   let comp: Compression = o.compression ?? 'none';
   if (typeof comp === 'string') comp = { name: comp } as Compression;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -154,24 +155,6 @@ std::vector<hsize_t> auto_chunks(const std::vector<hsize_t>& shape, size_t elem_
 
 namespace {
 
-// A contiguous dataset's storage is allocated when it is created (so its data
-// has a fixed offset and can be viewed). Storage no file offset can address
-// is refused before libhdf5 sees it.
-bool storage_fits_offsets(const CreateSpec& spec, size_t item, const std::string& name, ErrorInfo* err) {
-  constexpr uint64_t kMaxOffset = static_cast<uint64_t>(INT64_MAX);
-  uint64_t bytes = item;
-  for (hsize_t d : spec.shape) {
-    if (d != 0 && bytes > kMaxOffset / d) {
-      *err = ErrorInfo::make("H5_TOO_LARGE", "cannot create dataset '" + name +
-                                                 "': its contiguous storage exceeds the largest possible file "
-                                                 "(2^63 bytes); give it chunks to store it sparsely");
-      return false;
-    }
-    bytes *= d;
-  }
-  return true;
-}
-
 // The end of the file moved past the new storage at creation, but libhdf5
 // only extends the file itself when it closes it, where a failure (a file
 // larger than the filesystem or RLIMIT_FSIZE allows: EFBIG) cannot be undone
@@ -228,12 +211,46 @@ bool file_can_hold_allocation(hid_t parent, const std::string& name, ErrorInfo* 
 
 }  // namespace
 
+bool extent_fits(const std::vector<hsize_t>& dims, size_t item) {
+  constexpr uint64_t kMax = static_cast<uint64_t>(INT64_MAX);
+  uint64_t bytes = std::max<size_t>(item, 1);
+  for (hsize_t d : dims) {
+    if (d == H5S_UNLIMITED) continue;
+    if (d == 0) return true;  // empty: nothing to address, whatever the other dims
+  }
+  for (hsize_t d : dims) {
+    if (d == H5S_UNLIMITED) continue;
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes) || bytes > kMax) return false;
+  }
+  return true;
+}
+
+bool check_extent(const std::vector<hsize_t>& dims, size_t item, const std::string& what, ErrorInfo* err) {
+  if (extent_fits(dims, item)) return true;
+  std::string shape;
+  long double log2 = std::log2(static_cast<long double>(std::max<size_t>(item, 1)));
+  for (hsize_t d : dims) {
+    shape += (shape.empty() ? "" : ", ") + (d == H5S_UNLIMITED ? std::string("unlimited") : std::to_string(d));
+    if (d != H5S_UNLIMITED) log2 += std::log2(static_cast<long double>(d));
+  }
+  *err = ErrorInfo::make("H5_TOO_LARGE", what + ": shape [" + shape + "] of " + std::to_string(item) +
+                                             "-byte elements is about 2^" + std::to_string(static_cast<int>(log2)) +
+                                             " bytes, more than the 2^63 - 1 bytes an HDF5 file can address");
+  return false;
+}
+
 hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& spec, ErrorInfo* err) {
   Hid ftype(make_file_type(spec.dtype));
   if (!ftype) {
     *err = capture_error("make datatype");
     return H5I_INVALID_HID;
   }
+  // Before libhdf5 sees the extent (its element count would wrap), for every
+  // layout: the shape, and the finite dimensions of the maximum shape.
+  const size_t item = H5Tget_size(ftype.get());
+  if (!check_extent(spec.shape, item, "cannot create dataset '" + name + "'", err) ||
+      !check_extent(spec.maxshape, item, "cannot create dataset '" + name + "' with this maxshape", err))
+    return H5I_INVALID_HID;
   Hid space(spec.scalar ? H5Screate(H5S_SCALAR)
                         : H5Screate_simple(static_cast<int>(spec.shape.size()), spec.shape.data(),
                                            spec.maxshape.empty() ? nullptr : spec.maxshape.data()));
@@ -285,7 +302,6 @@ hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& sp
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   H5Pset_char_encoding(lcpl.get(), H5T_CSET_UTF8);
   bool allocated_now = chunks.empty() && spec.dtype != DType::String;
-  if (allocated_now && !storage_fits_offsets(spec, H5Tget_size(ftype.get()), name, err)) return H5I_INVALID_HID;
   hid_t d = H5Dcreate2(parent, name.c_str(), ftype.get(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT);
   if (d < 0) {
     *err = capture_error("create dataset '" + name + "'");

@@ -60,6 +60,17 @@ std::vector<hsize_t> auto_chunks(const std::vector<hsize_t>& shape, size_t elem_
 
 hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& spec, ErrorInfo* err);
 
+// The largest extent h5vault gives a dataset or attribute: elements x element
+// size at most 2^63 - 1 bytes, the largest offset in an HDF5 file. Beyond it
+// libhdf5's own element counts wrap (a [2^31, 2^31, 2^31] extent has "0
+// elements") and a write into it crashes inside libhdf5; chunked or not, no
+// such dataset could ever be written out. Dimensions equal to H5S_UNLIMITED
+// are skipped (they bound nothing until a resize names a size).
+bool extent_fits(const std::vector<hsize_t>& dims, size_t item);
+// H5_TOO_LARGE "<what>: shape [...] of <item>-byte elements is ..." unless
+// extent_fits(dims, item). Every creation and resize calls this.
+bool check_extent(const std::vector<hsize_t>& dims, size_t item, const std::string& what, ErrorInfo* err);
+
 // Returns false + H5_FILTER_UNAVAILABLE naming the filter id if any mandatory
 // filter is missing (a missing optional one is left to the read, per chunk).
 bool check_filters(const DatasetInfo& info, const std::string& path, ErrorInfo* err);

@@ -242,6 +242,10 @@ bool resize_dataset(hid_t dset, const std::string& path, const std::vector<hsize
       return false;
     }
   }
+  // A maxshape with unlimited dimensions leaves the extent unbounded: the
+  // same limit as at creation, before libhdf5's element count can wrap.
+  Hid type(H5Dget_type(dset));
+  if (!check_extent(shape, type ? H5Tget_size(type.get()) : 1, "cannot resize '" + path + "'", err)) return false;
   if (H5Dset_extent(dset, shape.data()) < 0) {
     *err = capture_error("resize '" + path + "'");
     return false;

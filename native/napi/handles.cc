@@ -14,12 +14,21 @@ std::atomic<size_t> g_live{0};
 template <typename T>
 Napi::Value wrap(Napi::Env env, std::shared_ptr<T> p, const napi_type_tag* tag) {
   auto* holder = new std::shared_ptr<T>(std::move(p));
+  Napi::External<std::shared_ptr<T>> ext;
+  try {
+    ext = Napi::External<std::shared_ptr<T>>::New(env, holder, [](Napi::Env, std::shared_ptr<T>* h) {
+      delete h;  // may close the object (takes the global lock briefly)
+      g_live--;
+    });
+  } catch (...) {
+    // No External, no finalizer (a worker being terminated refuses every
+    // napi call): the reference is ours to drop, or the file stays open in
+    // libhdf5 for the life of the process.
+    delete holder;
+    throw;
+  }
   g_live++;
-  auto ext = Napi::External<std::shared_ptr<T>>::New(env, holder, [](Napi::Env, std::shared_ptr<T>* h) {
-    delete h;  // may close the object (takes the global lock briefly)
-    g_live--;
-  });
-  ext.TypeTag(tag);
+  ext.TypeTag(tag);  // if this fails, the External's finalizer still runs
   return ext;
 }
 

@@ -373,9 +373,12 @@ std::shared_ptr<CancelFlag> cancel_of(const Napi::CallbackInfo& info, size_t i) 
 }
 
 Napi::Value CancelToken(const Napi::CallbackInfo& info) {
-  auto* h = new std::shared_ptr<CancelFlag>(std::make_shared<CancelFlag>());
-  auto ext = Napi::External<std::shared_ptr<CancelFlag>>::New(info.Env(), h,
+  // unique_ptr until the External (and its finalizer) exists: a refused
+  // creation (a terminating worker) must not leak the holder.
+  auto h = std::make_unique<std::shared_ptr<CancelFlag>>(std::make_shared<CancelFlag>());
+  auto ext = Napi::External<std::shared_ptr<CancelFlag>>::New(info.Env(), h.get(),
                                                               [](Napi::Env, std::shared_ptr<CancelFlag>* p) { delete p; });
+  h.release();
   ext.TypeTag(&kCancelTag);
   return ext;
 }
@@ -846,20 +849,48 @@ Napi::ArrayBuffer adopt_buffer(Napi::Env env, void* data, size_t bytes) {
     std::free(data);
     return Napi::ArrayBuffer::New(env, 0);
   }
+  // Who frees `data` must not depend on how the creation failed: Node 20
+  // calls the finalizer of a buffer it refuses (too large) before returning,
+  // but not of one it never began (a worker being terminated refuses every
+  // call), which leaked the whole result. The finalizer frees only a buffer
+  // that was created; on any failure this function frees it.
+  struct Owned {
+    void* p;
+    bool big;
+    bool created = false;
+  };
+  auto* owned = new Owned{data, bytes >= kAsyncFreeBytes};
   napi_value ab;
   napi_status st = napi_create_external_arraybuffer(
       env, data, bytes,
-      [](napi_env, void* p, void* big) {
-        if (big) Reaper::release(p);
-        else std::free(p);
+      [](napi_env, void*, void* hint) {
+        auto* o = static_cast<Owned*>(hint);
+        if (!o->created) return;  // the refused creation: adopt_buffer frees
+        if (o->big) Reaper::release(o->p);
+        else std::free(o->p);
+        delete o;
       },
-      bytes >= kAsyncFreeBytes ? reinterpret_cast<void*>(1) : nullptr, &ab);
+      owned, &ab);
   // No napi_adjust_external_memory here: V8 already counts external
   // ArrayBuffer backing stores toward GC pressure (measured: adding our own
   // report doubled the number of full GCs).
-  if (st == napi_ok) return Napi::ArrayBuffer(env, ab);
+  if (st == napi_ok) {
+    owned->created = true;
+    return Napi::ArrayBuffer(env, ab);
+  }
+  delete owned;
+  if (st != napi_no_external_buffers_allowed) {
+    std::free(data);
+    throw Napi::Error::New(env);  // the pending exception, if any (ERR_BUFFER_TOO_LARGE)
+  }
   // Runtimes that forbid external buffers (Electron's memory cage): copy.
-  Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes);
+  Napi::ArrayBuffer copy;
+  try {
+    copy = Napi::ArrayBuffer::New(env, bytes);
+  } catch (...) {
+    std::free(data);
+    throw;
+  }
   std::memcpy(copy.Data(), data, bytes);
   std::free(data);
   return copy;

@@ -6,6 +6,7 @@
 
 #include "common/lock.h"
 #include "h5/attribute.h"
+#include "h5/dataset.h"
 #include "h5/file.h"
 #include "h5/handle.h"
 #include "h5/value.h"
@@ -505,6 +506,10 @@ h5::ValueWrite write_args(const Napi::CallbackInfo& info, size_t at) {
       if (!(d >= 0) || d > 9007199254740991.0) throw Napi::RangeError::New(env, "shape entries must be non-negative integers");
       w.shape.push_back(static_cast<hsize_t>(d));
     }
+    // The data must hold every element, so an extent past 2^63 is refused
+    // whatever the element size: its count would wrap in libhdf5.
+    ErrorInfo err;
+    if (!h5::check_extent(w.shape, 1, "cannot store this value", &err)) throw_error(env, err);
   }
   w.column = column_from_js(env, w.type, info.Length() > at + 2 ? info[at + 2] : env.Undefined(), 0);
   return w;
