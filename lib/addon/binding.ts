@@ -54,6 +54,7 @@ export interface NativeCreateSpec {
   szipCoding?: 'nn' | 'ec';
   szipPixelsPerBlock?: number;
   lz4BlockSize?: number;
+  zstdLevel?: number;
   shuffle?: boolean;
   fletcher32?: boolean;
   /** Maximum dimensions, null = unlimited (resizable datasets). */

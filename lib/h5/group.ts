@@ -7,12 +7,14 @@ import { checkDataType, checkDataValues, isDType, itemSize, type DType } from '.
 import { H5Error } from '../errors.js';
 import { typedValue, type Reference, type TypeLike } from './types.js';
 
-export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'szip';
+export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'zstd' | 'szip';
 export type Compression =
   | CompressionName
   | { name: 'gzip'; level?: number }
   | { name: 'szip'; coding?: 'nn' | 'ec'; pixelsPerBlock?: number }
   | { name: 'lz4'; blockSize?: number }
+  /** Zstandard, HDF5 filter 32015 as hdf5plugin writes it; level 1-22, default 3. */
+  | { name: 'zstd'; level?: number }
   | { name: 'lzf' }
   | { name: 'none' };
 
@@ -436,6 +438,13 @@ export function createSpec(o: CreateDatasetOptions): NativeCreateSpec {
           throw new RangeError('lz4 blockSize must be an integer from 0 (default) to 2113929216');
         spec.lz4BlockSize = comp.blockSize;
       }
+      break;
+    }
+    case 'zstd': {
+      const level = comp.level ?? 3;
+      if (!Number.isInteger(level) || level < 1 || level > 22) throw new RangeError('zstd level must be an integer from 1 to 22');
+      spec.compression = 'zstd';
+      spec.zstdLevel = level;
       break;
     }
     case 'szip': {

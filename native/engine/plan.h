@@ -66,12 +66,12 @@ struct Buf {
   uint8_t* data() { return p.get(); }
 };
 
-enum class Codec { Shuffle, Deflate, Fletcher, Lzf, Lz4, Szip };
+enum class Codec { Shuffle, Deflate, Fletcher, Lzf, Lz4, Zstd, Szip };
 
 struct Stage {
   Codec codec;
   bool optional = false;
-  unsigned param = 0;  // shuffle: element size; deflate: level; lz4: block size
+  unsigned param = 0;  // shuffle: element size; deflate: level; lz4: block size; zstd: level
   unsigned index = 0;  // position in the pipeline (bit in the filter mask)
   codecs::SzipParams szip;  // szip: the four parameters libhdf5 stored
 };
