@@ -55,6 +55,9 @@ export interface NativeCreateSpec {
   szipPixelsPerBlock?: number;
   lz4BlockSize?: number;
   zstdLevel?: number;
+  bloscLevel?: number;
+  bloscShuffle?: number;
+  bloscCompressor?: number;
   shuffle?: boolean;
   fletcher32?: boolean;
   /** Maximum dimensions, null = unlimited (resizable datasets). */

@@ -96,6 +96,13 @@ Result plan_dataset(hid_t dset, hid_t mem_type, bool for_write, Plan* p, ErrorIn
         s.param = unsigned(codecs::zstd_filter_level(ncd, cd));  // as the filter clamps it
         ++p->n_compress;
         break;
+      case filters::kFilterBlosc:
+        // Slots 2-3 come from set_local; without them (or with a compressor
+        // this libblosc lacks) libhdf5 and the filter report the problem.
+        if (codecs::blosc_params(ncd, cd, &s.blosc) != codecs::Status::Ok) return Result::Unsupported;
+        s.codec = Codec::Blosc;
+        ++p->n_compress;
+        break;
       case H5Z_FILTER_SZIP:
         // Decode only, with the four parameters libhdf5's set_local stored
         // (mask, pixels per block, bits per pixel, pixels per scanline), and
@@ -322,6 +329,7 @@ const char* codec_name(Codec c) {
     case Codec::Lzf: return "lzf";
     case Codec::Lz4: return "lz4";
     case Codec::Zstd: return "zstd";
+    case Codec::Blosc: return "blosc";
     case Codec::Szip: return "szip";
   }
   return "?";

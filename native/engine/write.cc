@@ -252,6 +252,9 @@ Result write(hid_t dset, hid_t mem_type, const Selection& selection, const void*
           case Codec::Zstd:
             status = codecs::zstd_encode(cur, len, int(st.param), dst, cap, &out_len);
             break;
+          case Codec::Blosc:  // into the chunk's own size, as the filter does
+            status = codecs::blosc_encode(st.blosc, cur, len, dst, len, &out_len);
+            break;
           case Codec::Szip:  // plan_dataset() leaves szip writes to libhdf5
             status = codecs::Status::InvalidArgument;
             break;

@@ -20,6 +20,7 @@
 #include "codecs/shuffle.h"
 #include "codecs/status.h"
 #include "codecs/zstd.h"
+#include "codecs/blosc.h"
 
 using namespace h5v::codecs;
 using Bytes = std::vector<uint8_t>;
@@ -829,6 +830,74 @@ TEST(zstd_forged_and_hostile_frames) {
     Bytes src = make_data(Kind(k), 3000, 40 + k);
     hostile_inputs(zstd_decode, zstd_enc(src, 3), src, false, 90 + k, 300);
     hostile_inputs(zstd_decode, zstd_streamed(src, 3), src, false, 95 + k, 100);
+  }
+}
+
+// ---------------------------------------------------------------- Blosc
+
+TEST(blosc_round_trip_every_compressor_and_shuffle) {
+  for (int comp : {0, 1, 2, 4, 5}) {
+    for (int shuf : {0, 1, 2}) {
+      for (size_t n : {size_t(0), size_t(1), size_t(15), size_t(16), size_t(1000), size_t(65536), size_t(100003)}) {
+        Bytes d = make_data(kFloats, n, n + comp);
+        unsigned cd[7] = {2, 2, 4, unsigned(n), 5, unsigned(shuf), unsigned(comp)};
+        BloscParams p;
+        CHECK(blosc_params(7, cd, &p) == Status::Ok);
+        Bytes enc(n + kBloscHeaderBytes);
+        size_t len = 0;
+        CHECK(blosc_encode(p, d.data(), n, enc.data(), enc.size(), &len) == Status::Ok);
+        enc.resize(len);
+        uint64_t declared = 0;
+        CHECK(blosc_declared_size(enc.data(), enc.size(), &declared) == Status::Ok);
+        CHECK_EQ(declared, uint64_t(n));
+        Bytes out;
+        CHECK(decode_bounded(blosc_decode, enc, n, &out) == Status::Ok);
+        CHECK(out == d);
+        if (n > 0) CHECK(decode_bounded(blosc_decode, enc, n - 1, nullptr) == Status::OutputTooSmall);
+      }
+    }
+  }
+  // fewer than 4 cd_values, an unknown compressor code
+  unsigned three[3] = {2, 2, 4}, bad[7] = {2, 2, 4, 100, 5, 1, 9};
+  BloscParams p;
+  CHECK(blosc_params(3, three, &p) == Status::InvalidArgument);
+  CHECK(blosc_params(7, bad, &p) == Status::InvalidArgument);
+  // no room: Incompressible (the chunk is stored raw)
+  Bytes rnd = make_data(kRandom, 4096, 3), out(4096);
+  size_t len = 0;
+  CHECK(blosc_encode(BloscParams(), rnd.data(), rnd.size(), out.data(), out.size(), &len) == Status::Incompressible);
+}
+
+TEST(blosc_forged_and_hostile_buffers) {
+  Bytes d = make_data(kFloats, 20000, 7);
+  BloscParams p;
+  p.typesize = 4;
+  p.compressor = 1;
+  Bytes enc(d.size() + kBloscHeaderBytes);
+  size_t len = 0;
+  CHECK(blosc_encode(p, d.data(), d.size(), enc.data(), enc.size(), &len) == Status::Ok);
+  enc.resize(len);
+  Bytes out;
+  // stored length differs from the header's: refused before decoding
+  Bytes shorter(enc.begin(), enc.end() - 1), longer = enc;
+  longer.push_back(0);
+  CHECK(decode_bounded(blosc_decode, shorter, d.size(), &out) == Status::Corrupt);
+  CHECK(decode_bounded(blosc_decode, longer, d.size(), &out) == Status::Corrupt);
+  CHECK(decode_bounded(blosc_decode, Bytes{1, 2, 3}, 100, &out) == Status::Corrupt);
+  // a header claiming 1 GiB
+  Bytes forged = enc;
+  forged[4] = 0;
+  forged[5] = 0;
+  forged[6] = 0;
+  forged[7] = 0x40;
+  CHECK(decode_bounded(blosc_decode, forged, d.size(), &out) == Status::OutputTooSmall);
+  for (int comp : {0, 1, 4, 5}) {
+    p.compressor = comp;
+    Bytes src = make_data(Kind(comp % kKinds), 3000, 60 + comp);
+    Bytes e(src.size() + kBloscHeaderBytes);
+    CHECK(blosc_encode(p, src.data(), src.size(), e.data(), e.size(), &len) == Status::Ok);
+    e.resize(len);
+    hostile_inputs(blosc_decode, e, src, false, 70 + comp, 300);
   }
 }
 

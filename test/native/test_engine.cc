@@ -59,6 +59,8 @@ const std::vector<FilterSpec>& filter_specs() {
       {"shuffle+lz4+fletcher", {2, 32004, 3}},
       {"zstd", {32015}},
       {"shuffle+zstd+fletcher", {2, 32015, 3}},
+      {"blosc", {32001}},
+      {"blosc+fletcher", {32001, 3}},
       {"shuffle+lzf+deflate1", {2, 32000, 1}},  // two codecs: read only
   };
   return v;
@@ -520,6 +522,7 @@ TEST(read_corrupt_chunks_fail_cleanly) {
       {"lz4_garbage", {32004}, 0, garbage},
       {"zstd_garbage", {32015}, 0, garbage},
       {"zstd_bomb", {32015}, 0, zstd_bomb},
+      {"blosc_garbage", {32001}, 0, garbage},
       {"fletcher_mismatch", {3}, 0, raw_bad_sum},
       {"raw_wrong_size", {1}, 1, short_raw},
   };
