@@ -1,7 +1,7 @@
 /** h5vault: durable, zero-copy HDF5 storage for model weights. */
 export { File, type CreateOptions, type OpenOptions, type InMemoryOptions, type ImageOpenOptions } from './h5/file.js';
 export {
-  Group, type CreateDatasetOptions, type Compression, type CompressionName, type LinkInfo,
+  Group, type CreateDatasetOptions, type Compression, type CompressionName, type BloscCompressor, type LinkInfo,
   type CreateGroupOptions, type GetOptions, type LinkTarget, type WalkOptions, type WalkFailure,
 } from './h5/group.js';
 export {

@@ -16,7 +16,7 @@ done
 say() { [ "$QUIET" = 1 ] || echo "bootstrap: $*"; }
 
 # Build libraries + tools, and the interop peers the tests use.
-BUILD_PKGS="pkg-config g++ make cmake python3 libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev libaec-dev zlib1g-dev"
+BUILD_PKGS="pkg-config g++ make cmake python3 libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev libzstd-dev libblosc-dev libaec-dev zlib1g-dev"
 # The peer list lives in scripts/deps.mjs (one list for every script). Note
 # hdf5-filter-plugin: python3-hdf5plugin only *recommends* it, and without it
 # h5py cannot write LZ4 and Debian's LZF plugin fails to load inside Python.
@@ -60,7 +60,7 @@ if [ -n "$missing" ]; then
     fi
   else
     echo "bootstrap: not a Debian/Ubuntu system; install the equivalents of:$missing" >&2
-    echo "  Fedora: sudo dnf install hdf5-devel lz4-devel libdeflate-devel liblzf-devel pkgconf cmake gcc-c++" >&2
+    echo "  Fedora: sudo dnf install hdf5-devel lz4-devel libdeflate-devel liblzf-devel libzstd-devel blosc-devel pkgconf cmake gcc-c++" >&2
     echo "  (macOS and Windows are not supported: docs/install.md)" >&2
     exit 1
   fi

@@ -5,6 +5,8 @@ export const PACKAGES = [
   { pkgconfig: 'liblz4', apt: 'liblz4-dev', dnf: 'lz4-devel', brew: 'lz4' },
   { pkgconfig: 'libdeflate', apt: 'libdeflate-dev', dnf: 'libdeflate-devel', brew: 'libdeflate' },
   { pkgconfig: 'liblzf', apt: 'liblzf-dev', dnf: 'liblzf-devel', brew: 'liblzf' },
+  { pkgconfig: 'libzstd', apt: 'libzstd-dev', dnf: 'libzstd-devel', brew: 'zstd' },
+  { pkgconfig: 'blosc', apt: 'libblosc-dev', dnf: 'blosc-devel', brew: 'c-blosc' },
 ];
 
 // Tools needed to build (not libraries).
@@ -18,6 +20,10 @@ export const BUILD_TOOLS = [
 
 // Interop peers used by the test suite (Debian names).
 export const PEER_PACKAGES = ['python3-h5py', 'python3-numpy', 'hdf5-tools', 'hdf5-plugin-lzf', 'python3-hdf5plugin', 'hdf5-filter-plugin',
+  // Zstandard (no Debian HDF5 plugin: chunks are built/checked with python3-zstandard).
+  'python3-zstandard',
+  // Blosc (32001) and Bitshuffle (32008) HDF5 plugins: the reference filters for interop.
+  'hdf5-filter-plugin-blosc-serial', 'bitshuffle',
   // The ONNX Runtime end-to-end tests build real networks with torch and export them with onnx.
   'python3-torch', 'python3-onnx'];
 

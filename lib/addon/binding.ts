@@ -54,6 +54,10 @@ export interface NativeCreateSpec {
   szipCoding?: 'nn' | 'ec';
   szipPixelsPerBlock?: number;
   lz4BlockSize?: number;
+  zstdLevel?: number;
+  bloscLevel?: number;
+  bloscShuffle?: number;
+  bloscCompressor?: number;
   shuffle?: boolean;
   fletcher32?: boolean;
   /** Maximum dimensions, null = unlimited (resizable datasets). */

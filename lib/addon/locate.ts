@@ -103,8 +103,8 @@ export function buildFromSourceHint(): string {
   return [
     'Build it from source, from your project directory (where your package.json is):',
     '  1. install a C++ compiler and the libraries (Debian/Ubuntu):',
-    '       sudo apt-get install g++ make python3 pkg-config libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev',
-    '     (Fedora: sudo dnf install gcc-c++ make python3 pkgconf hdf5-devel lz4-devel libdeflate-devel liblzf-devel)',
+    '       sudo apt-get install g++ make python3 pkg-config libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev libzstd-dev libblosc-dev',
+    '     (Fedora: sudo dnf install gcc-c++ make python3 pkgconf hdf5-devel lz4-devel libdeflate-devel liblzf-devel libzstd-devel blosc-devel)',
     '  2. npm rebuild h5vault --build-from-source',
     '     (other package managers: H5VAULT_BUILD_FROM_SOURCE=1 pnpm rebuild h5vault, or yarn/bun likewise)',
     'See docs/install.md in the h5vault package.',

@@ -20,7 +20,7 @@ export interface CodecConfig {
   /** 'none', 'gzip-4+shuffle', 'lz4+shuffle', 'szip', ... */
   name: string;
   compression: CompressionName;
-  /** gzip level (1-9); undefined for other codecs. */
+  /** gzip level (1-9) or zstd level (1-22); undefined for other codecs. */
   level?: number;
   shuffle: boolean;
 }
@@ -31,12 +31,13 @@ export const DEFAULT_CODECS: readonly string[] = [
   'gzip-1', 'gzip-1+shuffle', 'gzip-4', 'gzip-4+shuffle', 'gzip-9', 'gzip-9+shuffle',
   'lzf', 'lzf+shuffle',
   'lz4', 'lz4+shuffle',
+  'zstd-1', 'zstd-3', 'zstd-3+shuffle', 'zstd-9+shuffle',
   'szip',
 ];
 
 /**
  * Parses configuration names. A name is `codec[-level][+shuffle]`
- * ('gzip-1+shuffle', 'lz4', 'none'; bare 'gzip' is gzip-4); `family*`
+ * ('gzip-1+shuffle', 'lz4', 'none'; bare 'gzip' is gzip-4, bare 'zstd' zstd-3); `family*`
  * ('gzip*', 'lz4*') means every default configuration of that family and
  * `all` means DEFAULT_CODECS.
  */
@@ -51,7 +52,7 @@ export function parseCodecs(names: readonly string[]): CodecConfig[] {
     if (name === 'all' || name.endsWith('*')) {
       const fam = name === 'all' ? '' : name.slice(0, -1);
       const family = DEFAULT_CODECS.filter((d) => fam === '' || d.split(/[-+]/)[0] === fam);
-      if (family.length === 0) throw new RangeError(`unknown codec family '${name}' (none*, gzip*, lzf*, lz4*, szip*, all)`);
+      if (family.length === 0) throw new RangeError(`unknown codec family '${name}' (none*, gzip*, lzf*, lz4*, zstd*, szip*, all)`);
       family.forEach((f) => push(parseOne(f)));
       continue;
     }
@@ -62,9 +63,9 @@ export function parseCodecs(names: readonly string[]): CodecConfig[] {
 }
 
 function parseOne(name: string): CodecConfig {
-  const m = /^(none|gzip|lzf|lz4|szip)(?:-(\d))?(\+shuffle)?$/.exec(name);
+  const m = /^(none|gzip|lzf|lz4|zstd|szip)(?:-(\d{1,2}))?(\+shuffle)?$/.exec(name);
   const bad = () =>
-    new RangeError(`unknown codec configuration '${name}' (use codec[-level][+shuffle], e.g. none, gzip-4+shuffle, lz4, lzf+shuffle, szip)`);
+    new RangeError(`unknown codec configuration '${name}' (use codec[-level][+shuffle], e.g. none, gzip-4+shuffle, lz4, lzf+shuffle, zstd-3, szip)`);
   if (!m) throw bad();
   const compression = m[1] as CompressionName;
   const shuffle = !!m[3];
@@ -72,6 +73,9 @@ function parseOne(name: string): CodecConfig {
   if (compression === 'gzip') {
     level = m[2] === undefined ? 4 : Number(m[2]);
     if (level < 1 || level > 9) throw new RangeError(`gzip level must be from 1 to 9 (in '${name}')`);
+  } else if (compression === 'zstd') {
+    level = m[2] === undefined ? 3 : Number(m[2]);
+    if (level < 1 || level > 22) throw new RangeError(`zstd level must be from 1 to 22 (in '${name}')`);
   } else if (m[2] !== undefined) {
     throw bad();
   }
@@ -105,7 +109,12 @@ export function datasetOptions(t: { dtype: NumericDType; shape: number[] }, c: C
   const o: CreateDatasetOptions = { dtype: t.dtype, shape: t.shape };
   // Scalars and empty tensors cannot be chunked usefully: stored as is.
   if (c.compression === 'none' || t.shape.length === 0 || t.shape.some((n) => n === 0)) return o;
-  o.compression = c.compression === 'gzip' ? { name: 'gzip', level: c.level ?? 4 } : c.compression;
+  o.compression =
+    c.compression === 'gzip'
+      ? { name: 'gzip', level: c.level ?? 4 }
+      : c.compression === 'zstd'
+        ? { name: 'zstd', level: c.level ?? 3 }
+        : c.compression;
   o.shuffle = c.shuffle;
   o.chunks = chunkShapeFor(t.shape, itemSize(t.dtype), chunkBytes);
   return o;

@@ -20,8 +20,8 @@ import { EXIT, formatBytes, formatMs, Output } from './output.js';
 import { errorSummary, isUnsupported, openInput, walkTree } from './tree.js';
 import { INDEX_ATTR } from '../model/tensor-index.js';
 
-const USAGE = `Usage: h5vault repack IN OUT --compression none|gzip|lzf|lz4|szip [--shuffle]
-                      [--level 1-9] [--chunk-bytes SIZE] [--fletcher32] [--force]
+const USAGE = `Usage: h5vault repack IN OUT --compression none|gzip|lzf|lz4|zstd|szip [--shuffle]
+                      [--level N (gzip 1-9, zstd 1-22)] [--chunk-bytes SIZE] [--fletcher32] [--force]
                       [--untrusted] [--json]
 
 Rewrites IN as OUT with the given filters on every numeric dataset: same
@@ -87,13 +87,17 @@ export const command: Command = {
     const out = new Output(values);
     const [input, output] = positionals as [string, string];
     const compression = str(values.compression);
-    if (!compression) throw new UsageError('--compression is required (none, gzip, lzf, lz4 or szip)');
-    if (!['none', 'gzip', 'lzf', 'lz4', 'szip'].includes(compression)) {
-      throw new UsageError(`--compression must be none, gzip, lzf, lz4 or szip (got '${compression}')`);
+    if (!compression) throw new UsageError('--compression is required (none, gzip, lzf, lz4, zstd or szip)');
+    if (!['none', 'gzip', 'lzf', 'lz4', 'zstd', 'szip'].includes(compression)) {
+      throw new UsageError(`--compression must be none, gzip, lzf, lz4, zstd or szip (got '${compression}')`);
     }
     const levelText = str(values.level);
-    if (levelText !== undefined && compression !== 'gzip') throw new UsageError('--level applies to gzip only');
-    const level = levelText === undefined ? (compression === 'gzip' ? 4 : undefined) : parseInteger(levelText, '--level', 1, 9);
+    const leveled = compression === 'gzip' || compression === 'zstd';
+    if (levelText !== undefined && !leveled) throw new UsageError('--level applies to gzip and zstd only');
+    const level =
+      levelText === undefined
+        ? ({ gzip: 4, zstd: 3 } as Record<string, number>)[compression]
+        : parseInteger(levelText, '--level', 1, compression === 'zstd' ? 22 : 9);
     if (values.shuffle && compression === 'none') throw new UsageError('--shuffle needs a compressor (it only reorders bytes for one)');
     const chunkText = str(values['chunk-bytes']);
     const chunkBytes = chunkText === undefined ? 1 << 20 : parseSize(chunkText, '--chunk-bytes');

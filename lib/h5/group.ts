@@ -8,12 +8,25 @@ import { checkObjectPath } from '../util/names.js';
 import { H5Error } from '../errors.js';
 import { typedValue, type Reference, type TypeLike } from './types.js';
 
-export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'szip';
+export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'zstd' | 'blosc' | 'szip';
+
+/** Blosc's inner compressors (its codes 0, 1, 2, 4, 5 in the filter's cd_values). */
+export type BloscCompressor = 'blosclz' | 'lz4' | 'lz4hc' | 'zlib' | 'zstd';
+const BLOSC_CODES: Record<BloscCompressor, number> = { blosclz: 0, lz4: 1, lz4hc: 2, zlib: 4, zstd: 5 };
+const BLOSC_SHUFFLES = { none: 0, byte: 1, bit: 2 } as const;
 export type Compression =
   | CompressionName
   | { name: 'gzip'; level?: number }
   | { name: 'szip'; coding?: 'nn' | 'ec'; pixelsPerBlock?: number }
   | { name: 'lz4'; blockSize?: number }
+  /** Zstandard, HDF5 filter 32015 as hdf5plugin writes it; level 1-22, default 3. */
+  | { name: 'zstd'; level?: number }
+  /**
+   * Blosc 1, HDF5 filter 32001 as hdf5-blosc writes it (Debian's
+   * hdf5-filter-plugin-blosc-serial, PyTables, hdf5plugin.Blosc). Defaults: lz4,
+   * level 5, byte shuffle (Blosc's own, inside the filter).
+   */
+  | { name: 'blosc'; compressor?: BloscCompressor; level?: number; shuffle?: 'none' | 'byte' | 'bit' }
   | { name: 'lzf' }
   | { name: 'none' };
 
@@ -438,6 +451,26 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
           throw new RangeError('lz4 blockSize must be an integer from 0 (default) to 2113929216');
         spec.lz4BlockSize = comp.blockSize;
       }
+      break;
+    }
+    case 'zstd': {
+      const level = comp.level ?? 3;
+      if (!Number.isInteger(level) || level < 1 || level > 22) throw new RangeError('zstd level must be an integer from 1 to 22');
+      spec.compression = 'zstd';
+      spec.zstdLevel = level;
+      break;
+    }
+    case 'blosc': {
+      const level = comp.level ?? 5;
+      const compressor = comp.compressor ?? 'lz4';
+      const shuffle = comp.shuffle ?? 'byte';
+      if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError('blosc level must be an integer from 0 to 9');
+      if (!Object.hasOwn(BLOSC_CODES, compressor)) throw new TypeError(`blosc compressor must be one of ${Object.keys(BLOSC_CODES).join(', ')}`);
+      if (!Object.hasOwn(BLOSC_SHUFFLES, shuffle)) throw new TypeError("blosc shuffle must be 'none', 'byte' or 'bit'");
+      spec.compression = 'blosc';
+      spec.bloscLevel = level;
+      spec.bloscCompressor = BLOSC_CODES[compressor];
+      spec.bloscShuffle = BLOSC_SHUFFLES[shuffle];
       break;
     }
     case 'szip': {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../codecs/zstd.h"
 #include "../filters/register.h"
 #include "thread_pool.h"
 
@@ -88,6 +89,18 @@ Result plan_dataset(hid_t dset, hid_t mem_type, bool for_write, Plan* p, ErrorIn
       case filters::kFilterLz4:
         s.codec = Codec::Lz4;
         s.param = ncd >= 1 ? cd[0] : 0;
+        ++p->n_compress;
+        break;
+      case filters::kFilterZstd:
+        s.codec = Codec::Zstd;
+        s.param = unsigned(codecs::zstd_filter_level(ncd, cd));  // as the filter clamps it
+        ++p->n_compress;
+        break;
+      case filters::kFilterBlosc:
+        // Slots 2-3 come from set_local; without them (or with a compressor
+        // this libblosc lacks) libhdf5 and the filter report the problem.
+        if (codecs::blosc_params(ncd, cd, &s.blosc) != codecs::Status::Ok) return Result::Unsupported;
+        s.codec = Codec::Blosc;
         ++p->n_compress;
         break;
       case H5Z_FILTER_SZIP:
@@ -315,6 +328,8 @@ const char* codec_name(Codec c) {
     case Codec::Fletcher: return "fletcher32";
     case Codec::Lzf: return "lzf";
     case Codec::Lz4: return "lz4";
+    case Codec::Zstd: return "zstd";
+    case Codec::Blosc: return "blosc";
     case Codec::Szip: return "szip";
   }
   return "?";

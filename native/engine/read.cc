@@ -15,6 +15,7 @@
 #include "../codecs/fletcher32.h"
 #include "../codecs/lz4.h"
 #include "../codecs/lzf.h"
+#include "../codecs/zstd.h"
 #include "../codecs/shuffle.h"
 #include "../codecs/szip.h"
 #include "plan.h"
@@ -114,6 +115,12 @@ bool decode_chunk(const Plan& p, ReadWorker& w, size_t n, uint32_t mask, uint8_t
         break;
       case Codec::Lz4:
         st = codecs::lz4_decode(cur, len, other, expect[i] ? std::min(other_cap, expect[i]) : other_cap, &out_len);
+        break;
+      case Codec::Zstd:
+        st = codecs::zstd_decode(cur, len, other, expect[i] ? std::min(other_cap, expect[i]) : other_cap, &out_len);
+        break;
+      case Codec::Blosc:
+        st = codecs::blosc_decode(cur, len, other, expect[i] ? std::min(other_cap, expect[i]) : other_cap, &out_len);
         break;
       case Codec::Szip:
         st = codecs::szip_decode(s.szip, cur, len, other, expect[i] ? std::min(other_cap, expect[i]) : other_cap,

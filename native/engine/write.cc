@@ -11,6 +11,7 @@
 #include "../codecs/fletcher32.h"
 #include "../codecs/lz4.h"
 #include "../codecs/lzf.h"
+#include "../codecs/zstd.h"
 #include "../codecs/shuffle.h"
 #include "plan.h"
 #include "thread_pool.h"
@@ -99,6 +100,7 @@ Result write(hid_t dset, hid_t mem_type, const Selection& selection, const void*
     if (st.codec == Codec::Deflate) cap = std::max(cap, codecs::deflate_bound(grown, int(st.param)));
     if (st.codec == Codec::Lz4) cap = std::max(cap, codecs::lz4_max_framed(grown, st.param));
     if (st.codec == Codec::Lzf) cap = std::max(cap, grown + grown / 16 + 64);
+    if (st.codec == Codec::Zstd) cap = std::max(cap, codecs::zstd_bound(grown));
   }
   cap += 4 * p.n_fletcher + 64;
 
@@ -246,6 +248,12 @@ Result write(hid_t dset, hid_t mem_type, const Selection& selection, const void*
             break;
           case Codec::Lz4:
             status = codecs::lz4_encode(cur, len, st.param, dst, cap, &out_len);
+            break;
+          case Codec::Zstd:
+            status = codecs::zstd_encode(cur, len, int(st.param), dst, cap, &out_len);
+            break;
+          case Codec::Blosc:  // into the chunk's own size, as the filter does
+            status = codecs::blosc_encode(st.blosc, cur, len, dst, len, &out_len);
             break;
           case Codec::Szip:  // plan_dataset() leaves szip writes to libhdf5
             status = codecs::Status::InvalidArgument;

@@ -31,6 +31,8 @@ const char* filter_short_name(int id) {
     case H5Z_FILTER_SCALEOFFSET: return "scaleoffset";
     case filters::kFilterLzf: return "lzf";
     case filters::kFilterLz4: return "lz4";
+    case filters::kFilterZstd: return "zstd";
+    case filters::kFilterBlosc: return "blosc";
     default: return nullptr;
   }
 }
@@ -283,6 +285,13 @@ hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& sp
     } else if (spec.compression == "lz4") {
       unsigned cd[1] = {spec.lz4_block};
       H5Pset_filter(dcpl.get(), filters::kFilterLz4, H5Z_FLAG_OPTIONAL, 1, cd);
+    } else if (spec.compression == "zstd") {
+      unsigned cd[1] = {unsigned(spec.zstd_level)};  // hdf5plugin.Zstd(clevel): one cd_value
+      H5Pset_filter(dcpl.get(), filters::kFilterZstd, H5Z_FLAG_OPTIONAL, 1, cd);
+    } else if (spec.compression == "blosc") {
+      // Slots 0-3 are filled by the filter's set_local, as hdf5-blosc does.
+      unsigned cd[7] = {0, 0, 0, 0, unsigned(spec.blosc_level), spec.blosc_shuffle, spec.blosc_compressor};
+      H5Pset_filter(dcpl.get(), filters::kFilterBlosc, H5Z_FLAG_OPTIONAL, 7, cd);
     } else if (spec.compression == "szip") {
       unsigned mask = spec.szip_ec ? H5_SZIP_EC_OPTION_MASK : H5_SZIP_NN_OPTION_MASK;
       if (H5Pset_szip(dcpl.get(), mask, spec.szip_ppb) < 0) {

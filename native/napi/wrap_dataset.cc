@@ -421,6 +421,10 @@ Napi::Value DatasetCreate(const Napi::CallbackInfo& info) {
   if (s.Get("level").IsNumber()) spec.gzip_level = s.Get("level").As<Napi::Number>().Int32Value();
   if (s.Get("szipCoding").IsString()) spec.szip_ec = s.Get("szipCoding").As<Napi::String>().Utf8Value() == "ec";
   if (s.Get("szipPixelsPerBlock").IsNumber()) spec.szip_ppb = s.Get("szipPixelsPerBlock").As<Napi::Number>().Uint32Value();
+  if (s.Get("zstdLevel").IsNumber()) spec.zstd_level = s.Get("zstdLevel").As<Napi::Number>().Int32Value();
+  if (s.Get("bloscLevel").IsNumber()) spec.blosc_level = s.Get("bloscLevel").As<Napi::Number>().Int32Value();
+  if (s.Get("bloscShuffle").IsNumber()) spec.blosc_shuffle = s.Get("bloscShuffle").As<Napi::Number>().Uint32Value();
+  if (s.Get("bloscCompressor").IsNumber()) spec.blosc_compressor = s.Get("bloscCompressor").As<Napi::Number>().Uint32Value();
   if (s.Get("lz4BlockSize").IsNumber()) spec.lz4_block = s.Get("lz4BlockSize").As<Napi::Number>().Uint32Value();
   spec.shuffle = s.Get("shuffle").ToBoolean();
   spec.fletcher32 = s.Get("fletcher32").ToBoolean();

@@ -47,7 +47,7 @@ describe('saveModel / loadModel round trip', () => {
     m.close();
   });
 
-  for (const compression of ['gzip', 'lzf', 'lz4', { name: 'gzip', level: 9 }] as const) {
+  for (const compression of ['gzip', 'lzf', 'lz4', 'zstd', { name: 'gzip', level: 9 }, { name: 'zstd', level: 19 }] as const) {
     it(`compression ${JSON.stringify(compression)}: same tensors, same model digest, copies not views`, async () => {
       const plain = await saveModel(join(dir, 'plain.h5'), model());
       const p = join(dir, `c-${JSON.stringify(compression).replace(/\W/g, '')}.h5`);
@@ -199,7 +199,7 @@ describe('saveModel argument errors', () => {
     ['metadata NaN', () => saveModel(p, model(), { metadata: { x: NaN } }), /non-finite/, TypeError],
     ['metadata Date', () => saveModel(p, model(), { metadata: { d: new Date() as never } }), /Date/, TypeError],
     ['metadata array', () => saveModel(p, model(), { metadata: [] as never }), /plain object/, TypeError],
-    ['unknown codec', () => saveModel(p, model(), { compression: 'zstd' as never }), /unknown compression/, TypeError],
+    ['unknown codec', () => saveModel(p, model(), { compression: 'brotli' as never }), /unknown compression/, TypeError],
     ['szip on bool', () => saveModel(p, { b: { dtype: 'bool', shape: [4], data: new Uint8Array(4) } }, { compression: 'szip' }), /szip/, TypeError],
     ['shuffle not boolean', () => saveModel(p, model(), { shuffle: 1 as never }), /shuffle/, TypeError],
     ['signal not a signal', () => saveModel(p, model(), { signal: {} as never }), /AbortSignal/, TypeError],

@@ -24,6 +24,12 @@ const FILTERS: FilterCase[] = [
   { name: 'lzf', opts: { compression: 'lzf' }, pipeline: ['lzf'] },
   { name: 'lz4', opts: { compression: 'lz4' }, pipeline: ['lz4'] },
   { name: 'lz4 small blocks', opts: { compression: { name: 'lz4', blockSize: 16 } }, pipeline: ['lz4'] },
+  { name: 'zstd', opts: { compression: 'zstd' }, pipeline: ['zstd'] },
+  { name: 'zstd 19', opts: { compression: { name: 'zstd', level: 19 } }, pipeline: ['zstd'] },
+  { name: 'blosc (lz4, byte shuffle)', opts: { compression: 'blosc' }, pipeline: ['blosc'] },
+  { name: 'blosc zstd bitshuffle', opts: { compression: { name: 'blosc', compressor: 'zstd', shuffle: 'bit', level: 9 } }, pipeline: ['blosc'] },
+  { name: 'blosc blosclz + fletcher32', opts: { compression: { name: 'blosc', compressor: 'blosclz', shuffle: 'none' }, fletcher32: true }, pipeline: ['blosc', 'fletcher32'] },
+  { name: 'shuffle+zstd+fletcher32', opts: { shuffle: true, compression: { name: 'zstd', level: 1 }, fletcher32: true }, pipeline: ['shuffle', 'zstd', 'fletcher32'] },
   { name: 'szip nn', opts: { compression: { name: 'szip', coding: 'nn', pixelsPerBlock: 8 } }, pipeline: ['szip'], szip: true },
   { name: 'szip ec', opts: { compression: { name: 'szip', coding: 'ec', pixelsPerBlock: 16 } }, pipeline: ['szip'], szip: true },
   { name: 'shuffle+gzip+fletcher32', opts: { shuffle: true, compression: 'gzip', fletcher32: true }, pipeline: ['shuffle', 'gzip', 'fletcher32'] },
@@ -68,7 +74,7 @@ describe('filters x dtypes', () => {
     const p = fresh();
     using f = File.create(p);
     const data = new Float32Array(4096).fill(1.5);
-    for (const c of ['gzip', 'lzf', 'lz4', 'szip'] as const) {
+    for (const c of ['gzip', 'lzf', 'lz4', 'zstd', 'blosc', 'szip'] as const) {
       const d = f.createDataset(c, { dtype: 'float32', shape: [4096], chunks: [1024], compression: c, data });
       expect(d.storageSize).toBeGreaterThan(0);
       expect(d.storageSize).toBeLessThan(data.byteLength / 4);

@@ -53,7 +53,10 @@ describe('codec configurations', () => {
     expect(parseCodecs(['gzip'])[0]!.name).toBe('gzip-4');
     expect(parseCodecs(['gzip-1+shuffle'])[0]).toEqual({ name: 'gzip-1+shuffle', compression: 'gzip', level: 1, shuffle: true });
     expect(parseCodecs(['lz4', 'lz4']).length).toBe(1);
-    for (const bad of ['zstd', 'zstd*', 'gzip-0', 'lz4-3', 'none+shuffle', 'gzip+shuffle+shuffle']) expect(() => parseCodecs([bad]), bad).toThrow(RangeError);
+    expect(parseCodecs(['zstd'])[0]).toEqual({ name: 'zstd-3', compression: 'zstd', level: 3, shuffle: false });
+    expect(parseCodecs(['zstd-19+shuffle'])[0]).toEqual({ name: 'zstd-19+shuffle', compression: 'zstd', level: 19, shuffle: true });
+    expect(parseCodecs(['zstd*']).map((c) => c.name)).toEqual(['zstd-1', 'zstd-3', 'zstd-3+shuffle', 'zstd-9+shuffle']);
+    for (const bad of ['zstd-0', 'zstd-23', 'zstd-100', 'brotli', 'gzip-0', 'lz4-3', 'none+shuffle', 'gzip+shuffle+shuffle']) expect(() => parseCodecs([bad]), bad).toThrow(RangeError);
     expect(() => parseCodecs([''])).toThrow(/no codec/);
   });
 

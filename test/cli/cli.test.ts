@@ -274,6 +274,17 @@ describe('repack', () => {
     expect(readdirSync(dir).filter((n) => n.includes('.tmp'))).toEqual([]);
   });
 
+  it('repacks with zstd at a level: every tensor reads back, the level is in the cd_values', () => {
+    const out = join(dir, 'model-zstd.h5');
+    const r = h5vault(['repack', model, out, '-c', 'zstd', '--level', '9', '--shuffle', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(json(r)).toMatchObject({ compression: 'zstd', level: 9, shuffle: true });
+    expect(json(h5vault(['verify', out, '--json']))).toMatchObject({ ok: true, method: 'sha256' });
+    using f = File.open(out);
+    const k = f.dataset('enc/kernel');
+    expect(k.filters.map((x) => [x.name, x.cdValues])).toEqual([['shuffle', [4]], ['zstd', [9]]]);
+  });
+
   it('a repacked model still verifies (checksums are over logical bytes)', () => {
     const out = join(dir, 'model-gzip.h5');
     expect(h5vault(['repack', model, out, '-c', 'gzip', '--level', '1', '--shuffle']).status).toBe(0);
@@ -290,8 +301,9 @@ describe('repack', () => {
     const out = join(dir, 'x.h5');
     for (const args of [
       ['repack', plain, out],
-      ['repack', plain, out, '-c', 'zstd'],
+      ['repack', plain, out, '-c', 'brotli'],
       ['repack', plain, out, '-c', 'lz4', '--level', '3'],
+      ['repack', plain, out, '-c', 'zstd', '--level', '23'],
       ['repack', plain, out, '-c', 'gzip', '--level', '10'],
       ['repack', plain, out, '-c', 'none', '--shuffle'],
       ['repack', plain, out, '-c', 'lz4', '--chunk-bytes', 'lots'],

@@ -3,13 +3,15 @@
 
 Standard library only: LZF and LZ4 streams come from the tiny greedy encoders
 below (valid streams, not byte-identical to liblzf / liblz4 output), deflate
-from zlib. Deterministic: rerunning produces the same files.
+from zlib. The zstd seeds come from the zstd CLI (Debian's zstd package, the
+same libzstd h5vault links), the Blosc seeds from libblosc via ctypes. Deterministic: rerunning produces the same files.
     python3 test/fuzz/make_corpus.py
 """
 import math
 import os
 import random
 import struct
+import subprocess
 import zlib
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
@@ -115,6 +117,23 @@ def lz4_frame(data, block):
     return bytes(out)
 
 
+def zstd_frame(data, level, streamed=False):
+    # --no-content-size only applies to streamed input: pipe it through stdin.
+    args = ["zstd", "-q", "-c", f"-{level}", "--no-check"] + (["--no-content-size"] if streamed else [])
+    return subprocess.run(args, input=data, stdout=subprocess.PIPE, check=True).stdout
+
+
+def blosc_buffer(data, typesize, shuffle, compressor):
+    # libblosc itself (Debian's libblosc1, what h5vault links), through ctypes.
+    import ctypes
+    lib = ctypes.CDLL("libblosc.so.1")
+    dst = ctypes.create_string_buffer(len(data) + 16)
+    n = lib.blosc_compress_ctx(5, shuffle, ctypes.c_size_t(typesize), ctypes.c_size_t(len(data)), data, dst,
+                               ctypes.c_size_t(len(data) + 16), compressor, ctypes.c_size_t(0), 1)
+    assert n > 0
+    return dst.raw[:n]
+
+
 def write(fuzzer, name, blob):
     d = os.path.join(ROOT, fuzzer)
     os.makedirs(d, exist_ok=True)
@@ -130,6 +149,12 @@ def main():
         write("fuzz_deflate", f"seed{k}", bytes([min(255, (len(s) >> 8) + 1)]) + zlib.compress(s, 6))
         write("fuzz_lz4", f"seed{k}", lz4_frame(s, 1 << 30))
         write("fuzz_lz4", f"seed{k}_b64", lz4_frame(s, 64))
+        # fuzz_zstd: first byte selects the cap in 256-byte steps (+1)
+        write("fuzz_zstd", f"seed{k}", bytes([min(255, (len(s) + 255) >> 8)]) + zstd_frame(s, 3))
+        write("fuzz_zstd", f"seed{k}_streamed", bytes([min(255, (len(s) + 255) >> 8)]) + zstd_frame(s, 19, True))
+        # fuzz_blosc: same cap byte convention as fuzz_zstd
+        write("fuzz_blosc", f"seed{k}", bytes([min(255, (len(s) + 255) >> 8)]) + blosc_buffer(s, 4, 1, b"lz4"))
+        write("fuzz_blosc", f"seed{k}_zstd_bit", bytes([min(255, (len(s) + 255) >> 8)]) + blosc_buffer(s, 4, 2, b"zstd"))
         write("fuzz_shuffle_fletcher", f"seed{k}", bytes([(2, 4, 8, 3, 16, 1, 5)[k % 7]]) + s)
 
 

@@ -3,6 +3,7 @@
 // rejected or decoded within bounds — never crash, never touch memory outside
 // the caller's buffers (run under ASan+UBSan with H5VAULT_SANITIZE=1).
 #include <lzf.h>
+#include <zstd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -18,6 +19,8 @@
 #include "codecs/lzf.h"
 #include "codecs/shuffle.h"
 #include "codecs/status.h"
+#include "codecs/zstd.h"
+#include "codecs/blosc.h"
 
 using namespace h5v::codecs;
 using Bytes = std::vector<uint8_t>;
@@ -710,6 +713,192 @@ TEST(fletcher32_append_and_verify) {
   Bytes s(3, 0);
   CHECK(fletcher32_verify(s.data(), 3) == Status::Corrupt);
   CHECK(fletcher32_verify(nullptr, 0) == Status::Corrupt);
+}
+
+// ---------------------------------------------------------------- Zstandard
+
+namespace {
+Bytes zstd_enc(const Bytes& d, int level) {
+  Bytes out(zstd_bound(d.size()));
+  size_t len = 0;
+  if (zstd_encode(d.data(), d.size(), level, out.data(), out.size(), &len) != Status::Ok) return {};
+  out.resize(len);
+  return out;
+}
+// A frame without a recorded content size (as a streaming encoder writes it).
+Bytes zstd_streamed(const Bytes& d, int level) {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+  Bytes out(ZSTD_compressBound(d.size()));
+  size_t r = ZSTD_compress2(c, out.data(), out.size(), d.data(), d.size());
+  ZSTD_freeCCtx(c);
+  CHECK(!ZSTD_isError(r));
+  out.resize(ZSTD_isError(r) ? 0 : r);
+  return out;
+}
+}  // namespace
+
+TEST(zstd_round_trip_is_the_reference_frame) {
+  for (int kind = 0; kind < kKinds; ++kind) {
+    for (size_t n : kSizes) {
+      if (n > 70000 && kind != kFloats) continue;
+      Bytes d = make_data(Kind(kind), n, n + 3 * kind);
+      for (int level : {1, 3, 19}) {
+        if (level == 19 && n > 70000) continue;
+        Bytes enc = zstd_enc(d, level);
+        CHECK(!enc.empty());
+        // What the HDF5-Zstd plugin writes: ZSTD_compress at this level.
+        Bytes ref(ZSTD_compressBound(n));
+        size_t rl = ZSTD_compress(ref.data(), ref.size(), d.data(), n, level);
+        CHECK(!ZSTD_isError(rl));
+        ref.resize(rl);
+        CHECK(enc == ref);
+        uint64_t declared = 0;
+        bool known = false;
+        CHECK(zstd_declared_size(enc.data(), enc.size(), &declared, &known) == Status::Ok);
+        CHECK(known && declared == n);
+        Bytes out;
+        CHECK(decode_bounded(zstd_decode, enc, n, &out) == Status::Ok);
+        CHECK(out == d);
+        if (n > 0) CHECK(decode_bounded(zstd_decode, enc, n - 1, nullptr) == Status::OutputTooSmall);
+      }
+    }
+  }
+}
+
+TEST(zstd_filter_level_clamps_like_the_plugin) {
+  const unsigned zero = 0, one = 1, nine = 9, big = 100, neg = unsigned(-5);
+  CHECK_EQ(zstd_filter_level(0, nullptr), 3);
+  CHECK_EQ(zstd_filter_level(1, &zero), 1);
+  CHECK_EQ(zstd_filter_level(1, &one), 1);
+  CHECK_EQ(zstd_filter_level(1, &nine), 9);
+  CHECK_EQ(zstd_filter_level(1, &big), zstd_max_level());
+  CHECK_EQ(zstd_filter_level(1, &neg), 1);
+  Bytes d = make_data(kFloats, 1000, 1), out(2000);
+  size_t len = 0;
+  CHECK(zstd_encode(d.data(), d.size(), 0, out.data(), out.size(), &len) == Status::InvalidArgument);
+  CHECK(zstd_encode(d.data(), d.size(), 23, out.data(), out.size(), &len) == Status::InvalidArgument);
+  // too little room is Incompressible (the caller stores the chunk raw)
+  Bytes rnd = make_data(kRandom, 4096, 2);
+  CHECK(zstd_encode(rnd.data(), rnd.size(), 3, out.data(), 100, &len) == Status::Incompressible);
+  CHECK_EQ(len, size_t(0));
+}
+
+TEST(zstd_streamed_frames_decode_within_the_cap) {
+  Bytes d = make_data(kPattern, 100003, 4);
+  Bytes s = zstd_streamed(d, 3);
+  uint64_t declared = 7;
+  bool known = true;
+  CHECK(zstd_declared_size(s.data(), s.size(), &declared, &known) == Status::Ok);
+  CHECK(!known && declared == 0);
+  Bytes out;
+  CHECK(decode_bounded(zstd_decode, s, d.size(), &out) == Status::Ok);
+  CHECK(out == d);
+  CHECK(decode_bounded(zstd_decode, s, d.size() + 17, &out) == Status::Ok);
+  CHECK(out == d);
+  // a streamed bomb: 8 MiB of zeros, no declared size, decoded into 64 KiB
+  Bytes zeros(8 << 20, 0);
+  Bytes bomb = zstd_streamed(zeros, 3);
+  CHECK(bomb.size() < 4096);
+  CHECK(decode_bounded(zstd_decode, bomb, 65536, nullptr) == Status::OutputTooSmall);
+}
+
+TEST(zstd_forged_and_hostile_frames) {
+  Bytes out;
+  uint64_t declared = 0;
+  bool known = false;
+  CHECK(zstd_declared_size(nullptr, 0, &declared, &known) == Status::Corrupt);
+  for (Bytes bad : {Bytes{}, Bytes{1, 2, 3}, Bytes{0x28, 0xb5, 0x2f}, Bytes(300, 0x5a)})
+    CHECK(decode_bounded(zstd_decode, bad, 1000, &out) == Status::Corrupt);
+  // a declared size beyond the cap is refused before decoding
+  Bytes zeros(1 << 20, 0);
+  Bytes big = zstd_enc(zeros, 3);
+  CHECK(decode_bounded(zstd_decode, big, 1024, nullptr) == Status::OutputTooSmall);
+  // trailing garbage after a valid frame
+  Bytes d = make_data(kFloats, 5000, 9);
+  Bytes t = zstd_enc(d, 3);
+  t.push_back(0);
+  t.push_back(1);
+  CHECK(decode_bounded(zstd_decode, t, 5000, &out) == Status::Corrupt);
+  // two frames: more than the first frame declares
+  Bytes two = zstd_enc(d, 3);
+  Bytes second = zstd_enc(d, 1);
+  two.insert(two.end(), second.begin(), second.end());
+  CHECK(decode_bounded(zstd_decode, two, 10000, &out) == Status::Corrupt);
+  for (int k = 0; k < kKinds; ++k) {
+    Bytes src = make_data(Kind(k), 3000, 40 + k);
+    hostile_inputs(zstd_decode, zstd_enc(src, 3), src, false, 90 + k, 300);
+    hostile_inputs(zstd_decode, zstd_streamed(src, 3), src, false, 95 + k, 100);
+  }
+}
+
+// ---------------------------------------------------------------- Blosc
+
+TEST(blosc_round_trip_every_compressor_and_shuffle) {
+  for (int comp : {0, 1, 2, 4, 5}) {
+    for (int shuf : {0, 1, 2}) {
+      for (size_t n : {size_t(0), size_t(1), size_t(15), size_t(16), size_t(1000), size_t(65536), size_t(100003)}) {
+        Bytes d = make_data(kFloats, n, n + comp);
+        unsigned cd[7] = {2, 2, 4, unsigned(n), 5, unsigned(shuf), unsigned(comp)};
+        BloscParams p;
+        CHECK(blosc_params(7, cd, &p) == Status::Ok);
+        Bytes enc(n + kBloscHeaderBytes);
+        size_t len = 0;
+        CHECK(blosc_encode(p, d.data(), n, enc.data(), enc.size(), &len) == Status::Ok);
+        enc.resize(len);
+        uint64_t declared = 0;
+        CHECK(blosc_declared_size(enc.data(), enc.size(), &declared) == Status::Ok);
+        CHECK_EQ(declared, uint64_t(n));
+        Bytes out;
+        CHECK(decode_bounded(blosc_decode, enc, n, &out) == Status::Ok);
+        CHECK(out == d);
+        if (n > 0) CHECK(decode_bounded(blosc_decode, enc, n - 1, nullptr) == Status::OutputTooSmall);
+      }
+    }
+  }
+  // fewer than 4 cd_values, an unknown compressor code
+  unsigned three[3] = {2, 2, 4}, bad[7] = {2, 2, 4, 100, 5, 1, 9};
+  BloscParams p;
+  CHECK(blosc_params(3, three, &p) == Status::InvalidArgument);
+  CHECK(blosc_params(7, bad, &p) == Status::InvalidArgument);
+  // no room: Incompressible (the chunk is stored raw)
+  Bytes rnd = make_data(kRandom, 4096, 3), out(4096);
+  size_t len = 0;
+  CHECK(blosc_encode(BloscParams(), rnd.data(), rnd.size(), out.data(), out.size(), &len) == Status::Incompressible);
+}
+
+TEST(blosc_forged_and_hostile_buffers) {
+  Bytes d = make_data(kFloats, 20000, 7);
+  BloscParams p;
+  p.typesize = 4;
+  p.compressor = 1;
+  Bytes enc(d.size() + kBloscHeaderBytes);
+  size_t len = 0;
+  CHECK(blosc_encode(p, d.data(), d.size(), enc.data(), enc.size(), &len) == Status::Ok);
+  enc.resize(len);
+  Bytes out;
+  // stored length differs from the header's: refused before decoding
+  Bytes shorter(enc.begin(), enc.end() - 1), longer = enc;
+  longer.push_back(0);
+  CHECK(decode_bounded(blosc_decode, shorter, d.size(), &out) == Status::Corrupt);
+  CHECK(decode_bounded(blosc_decode, longer, d.size(), &out) == Status::Corrupt);
+  CHECK(decode_bounded(blosc_decode, Bytes{1, 2, 3}, 100, &out) == Status::Corrupt);
+  // a header claiming 1 GiB
+  Bytes forged = enc;
+  forged[4] = 0;
+  forged[5] = 0;
+  forged[6] = 0;
+  forged[7] = 0x40;
+  CHECK(decode_bounded(blosc_decode, forged, d.size(), &out) == Status::OutputTooSmall);
+  for (int comp : {0, 1, 4, 5}) {
+    p.compressor = comp;
+    Bytes src = make_data(Kind(comp % kKinds), 3000, 60 + comp);
+    Bytes e(src.size() + kBloscHeaderBytes);
+    CHECK(blosc_encode(p, src.data(), src.size(), e.data(), e.size(), &len) == Status::Ok);
+    e.resize(len);
+    hostile_inputs(blosc_decode, e, src, false, 70 + comp, 300);
+  }
 }
 
 H5V_TEST_MAIN()

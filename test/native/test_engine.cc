@@ -14,6 +14,7 @@
 #include <hdf5.h>
 
 #include "check.h"
+#include "codecs/zstd.h"
 #include "h5_setup.h"
 #include "engine/chunk_index.h"
 #include "engine/engine.h"
@@ -56,6 +57,10 @@ const std::vector<FilterSpec>& filter_specs() {
       {"shuffle+lzf", {2, 32000}},
       {"lz4", {32004}},
       {"shuffle+lz4+fletcher", {2, 32004, 3}},
+      {"zstd", {32015}},
+      {"shuffle+zstd+fletcher", {2, 32015, 3}},
+      {"blosc", {32001}},
+      {"blosc+fletcher", {32001, 3}},
       {"shuffle+lzf+deflate1", {2, 32000, 1}},  // two codecs: read only
   };
   return v;
@@ -505,10 +510,19 @@ TEST(read_corrupt_chunks_fail_cleanly) {
   for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = uint8_t(i * 37 + 11);
   Bytes raw_bad_sum(16 * 16 * 4 + 4, 0x11);
   Bytes short_raw(100, 0);
+  // A valid frame of 1 MiB of zeros where the chunk holds 1 KiB.
+  Bytes zeros(1 << 20, 0), zstd_bomb(codecs::zstd_bound(zeros.size()));
+  size_t zlen = 0;
+  CHECK(codecs::zstd_encode(zeros.data(), zeros.size(), 3, zstd_bomb.data(), zstd_bomb.size(), &zlen) ==
+        codecs::Status::Ok);
+  zstd_bomb.resize(zlen);
   std::vector<Case> cases = {
       {"deflate_garbage", {2, 1}, 0, garbage},
       {"lzf_garbage", {32000}, 0, garbage},
       {"lz4_garbage", {32004}, 0, garbage},
+      {"zstd_garbage", {32015}, 0, garbage},
+      {"zstd_bomb", {32015}, 0, zstd_bomb},
+      {"blosc_garbage", {32001}, 0, garbage},
       {"fletcher_mismatch", {3}, 0, raw_bad_sum},
       {"raw_wrong_size", {1}, 1, short_raw},
   };

@@ -1,9 +1,10 @@
-// Native tests for the H5Z filters 32000 (lzf) and 32004 (lz4) and for the
+// Native tests for the H5Z filters 32000 (lzf), 32004 (lz4), 32015 (zstd) and for the
 // codecs' agreement with libhdf5's own shuffle / fletcher32 / deflate: files
 // are written through libhdf5, raw chunks fetched with H5Dread_chunk and
 // decoded with our codecs directly (and the other way round).
 #include <hdf5.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <climits>
 #include <cmath>
@@ -18,6 +19,8 @@
 #include "codecs/lz4.h"
 #include "codecs/lzf.h"
 #include "codecs/shuffle.h"
+#include "codecs/zstd.h"
+#include "filters/bounded.h"
 #include "filters/register.h"
 
 extern "C" uint32_t H5_checksum_fletcher32(const void* data, size_t len);  // exported by libhdf5
@@ -25,11 +28,13 @@ extern "C" uint32_t H5_checksum_fletcher32(const void* data, size_t len);  // ex
 namespace h5v::filters {
 extern const H5Z_class2_t kLzfClass;
 extern const H5Z_class2_t kLz4Class;
+extern const H5Z_class2_t kZstdClass;
 }  // namespace h5v::filters
 
 using namespace h5v::codecs;
 using h5v::filters::kFilterLz4;
 using h5v::filters::kFilterLzf;
+using h5v::filters::kFilterZstd;
 using Bytes = std::vector<uint8_t>;
 
 namespace {
@@ -94,7 +99,7 @@ bool write_1d(const std::string& path, hid_t type, const Bytes& data, hsize_t co
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(dcpl, 1, &chunk);
   if (p.shuffle) H5Pset_shuffle(dcpl);
-  if (p.filter == kFilterLzf || p.filter == kFilterLz4)
+  if (p.filter == kFilterLzf || p.filter == kFilterLz4 || p.filter == kFilterZstd)
     H5Pset_filter(dcpl, H5Z_filter_t(p.filter), p.flags, p.cd.size(), p.cd.data());
   else if (p.filter == 1)
     H5Pset_deflate(dcpl, unsigned(p.deflate_level));
@@ -173,6 +178,12 @@ Bytes decode_lzf(const Bytes& raw, size_t n) {
   if (lzf_decode(raw.data(), raw.size(), out.data(), n, &len) != Status::Ok || len != n) return {};
   return out;
 }
+Bytes decode_zstd(const Bytes& raw, size_t n) {
+  Bytes out(n);
+  size_t len = 0;
+  if (zstd_decode(raw.data(), raw.size(), out.data(), n, &len) != Status::Ok || len != n) return {};
+  return out;
+}
 Bytes decode_lz4(const Bytes& raw, size_t n) {
   Bytes out(n);
   size_t len = 0;
@@ -184,7 +195,7 @@ Bytes decode_lz4(const Bytes& raw, size_t n) {
 
 TEST(filters_register) {
   ensure_registered();
-  for (int id : {kFilterLzf, kFilterLz4}) {
+  for (int id : {kFilterLzf, kFilterLz4, kFilterZstd}) {
     CHECK(H5Zfilter_avail(H5Z_filter_t(id)) > 0);
     unsigned info = 0;
     CHECK(H5Zget_filter_info(H5Z_filter_t(id), &info) >= 0);
@@ -276,7 +287,7 @@ TEST(filters_incompressible_chunks_stored_raw_with_mask) {
   ensure_registered();
   const hsize_t count = 4096, chunk = 1024;
   Bytes data = random_bytes(count, 11);
-  for (int id : {kFilterLzf, kFilterLz4}) {
+  for (int id : {kFilterLzf, kFilterLz4, kFilterZstd}) {
     for (bool shuf : {false, true}) {
       std::string path = tmp_path("raw");
       Pipeline p;
@@ -457,6 +468,115 @@ TEST(filter_functions_direct) {
   CHECK_EQ(call_filter(kLzfClass, H5Z_FLAG_REVERSE, {4, 0x105, 100}, Bytes{0x1f, 1}, nullptr),
            size_t(0));
   CHECK(stack_mentions("LZF"));
+}
+
+TEST(zstd_filter_through_libhdf5) {
+  ensure_registered();
+  const hsize_t count = 10000, chunk = 3000;  // 4 chunks, the last one partial
+  Bytes data = floats(count, 21);
+  int ci = 0;
+  // cd_values as hdf5plugin.Zstd(clevel) stores them; 0 and 100 are clamped
+  // to 1 and 22 by the reference filter, none means level 3.
+  const std::pair<std::vector<unsigned>, int> cases[] = {{{}, 3}, {{1}, 1}, {{19}, 19}, {{0}, 1}, {{100}, 22}};
+  for (const auto& c : cases) {
+    std::string path = tmp_path(("zstd" + std::to_string(ci++)).c_str());
+    Pipeline p;
+    p.filter = kFilterZstd;
+    p.cd = c.first;
+    CHECK(write_1d(path, H5T_NATIVE_FLOAT, data, count, chunk, p));
+    Opened o(path);
+    bool ok = false;
+    CHECK(read_all(o.d, H5T_NATIVE_FLOAT, data.size(), &ok) == data);
+    CHECK(ok);
+    hid_t dcpl = H5Dget_create_plist(o.d);
+    unsigned flags = 0, cdv[8] = {0};
+    size_t ncd = 8;
+    CHECK(H5Pget_filter_by_id2(dcpl, kFilterZstd, &flags, &ncd, cdv, 0, nullptr, nullptr) >= 0);
+    CHECK_EQ(ncd, c.first.size());  // no set_local: stored as given
+    H5Pclose(dcpl);
+    for (hsize_t off = 0; off < count; off += chunk) {
+      Bytes raw;
+      uint32_t mask = 99;
+      CHECK(read_chunk(o.d, off, &raw, &mask));
+      CHECK_EQ(mask, 0u);
+      // The chunk is exactly ZSTD_compress(whole chunk, level): the plugin's bytes.
+      Bytes plain(size_t(chunk) * 4, 0);
+      size_t valid = size_t(std::min<hsize_t>(chunk, count - off)) * 4;
+      std::memcpy(plain.data(), data.data() + off * 4, valid);
+      Bytes ref(ZSTD_compressBound(plain.size()));
+      ref.resize(ZSTD_compress(ref.data(), ref.size(), plain.data(), plain.size(), c.second));
+      CHECK(raw == ref);
+    }
+    std::remove(path.c_str());
+  }
+  // Incompressible + optional is covered with LZF/LZ4 (stored raw, mask bit
+  // set); mandatory zstd frames the chunk anyway, as the reference filter does.
+  Bytes rnd = random_bytes(4096, 5);
+  std::string path = tmp_path("zstdraw");
+  Pipeline p;
+  p.filter = kFilterZstd;
+  p.flags = H5Z_FLAG_MANDATORY;
+  CHECK(write_1d(path, H5T_NATIVE_UINT8, rnd, 4096, 1024, p));
+  {
+    Opened o(path);
+    Bytes raw;
+    uint32_t mask = 9;
+    CHECK(read_chunk(o.d, 0, &raw, &mask));
+    CHECK_EQ(mask, 0u);
+    CHECK(raw.size() > 1024);
+    CHECK(decode_zstd(raw, 1024) == Bytes(rnd.begin(), rnd.begin() + 1024));
+  }
+  std::remove(path.c_str());
+}
+
+TEST(zstd_filter_refuses_bombs_and_garbage) {
+  ensure_registered();
+  using h5v::filters::kZstdClass;
+  Bytes zeros(1 << 20, 0);
+  Bytes bomb(ZSTD_compressBound(zeros.size()));
+  bomb.resize(ZSTD_compress(bomb.data(), bomb.size(), zeros.data(), zeros.size(), 3));
+  Bytes streamed(ZSTD_compressBound(zeros.size()));
+  {
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+    streamed.resize(ZSTD_compress2(c, streamed.data(), streamed.size(), zeros.data(), zeros.size()));
+    ZSTD_freeCCtx(c);
+  }
+  {
+    h5v::filters::DecodeLimit lim(4096);  // what h5vault's reads set: the chunk's size
+    CHECK_EQ(call_filter(kZstdClass, H5Z_FLAG_REVERSE, {}, bomb, nullptr), size_t(0));
+    CHECK(stack_mentions("declared uncompressed size 1048576"));
+    CHECK_EQ(call_filter(kZstdClass, H5Z_FLAG_REVERSE, {}, streamed, nullptr), size_t(0));
+    CHECK(stack_mentions("decompression bomb"));
+    CHECK_EQ(call_filter(kZstdClass, H5Z_FLAG_REVERSE, {}, Bytes{1, 2, 3, 4, 5}, nullptr), size_t(0));
+    CHECK(stack_mentions("zstd"));
+  }
+  // within the limit both decode
+  Bytes dec;
+  CHECK_EQ(call_filter(kZstdClass, H5Z_FLAG_REVERSE, {}, bomb, &dec), zeros.size());
+  CHECK(dec == zeros);
+  dec.clear();
+  CHECK_EQ(call_filter(kZstdClass, H5Z_FLAG_REVERSE, {}, streamed, &dec), zeros.size());
+  CHECK(dec == zeros);
+  // through libhdf5: a chunk of 1 KiB whose stored frame declares 1 MiB
+  std::string path = tmp_path("zstdbomb");
+  Pipeline p;
+  p.filter = kFilterZstd;
+  CHECK(write_1d(path, H5T_NATIVE_UINT8, Bytes(1024, 0), 1024, 1024, p));
+  {
+    Opened o(path, H5F_ACC_RDWR);
+    hsize_t off = 0;
+    CHECK(H5Dwrite_chunk(o.d, H5P_DEFAULT, 0, &off, bomb.size(), bomb.data()) >= 0);
+  }
+  {
+    Opened o(path);
+    h5v::filters::DecodeLimit lim(h5v::filters::chunk_decode_limit(o.d));
+    Bytes out(1024);
+    H5Eclear2(H5E_DEFAULT);
+    CHECK(H5Dread(o.d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0);
+    CHECK(stack_mentions("zstd"));
+  }
+  std::remove(path.c_str());
 }
 
 TEST(fletcher32_matches_libhdf5_symbol) {

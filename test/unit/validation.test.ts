@@ -20,6 +20,8 @@ describe('createSpec', () => {
     expect(createSpec({ dtype: 'int8', shape: [8], compression: 'none' })).not.toHaveProperty('compression');
     expect(createSpec({ dtype: 'int8', shape: [8], compression: 'lzf' })).toMatchObject({ compression: 'lzf' });
     expect(createSpec({ dtype: 'int8', shape: [8], compression: { name: 'lz4', blockSize: 1024 } })).toMatchObject({ compression: 'lz4', lz4BlockSize: 1024 });
+    expect(createSpec({ dtype: 'int8', shape: [8], compression: 'zstd' })).toMatchObject({ compression: 'zstd', zstdLevel: 3 });
+    expect(createSpec({ dtype: 'int8', shape: [8], compression: { name: 'zstd', level: 22 } })).toMatchObject({ compression: 'zstd', zstdLevel: 22 });
     expect(createSpec({ dtype: 'int32', shape: [64], compression: 'szip' })).toMatchObject({ compression: 'szip', szipCoding: 'nn', szipPixelsPerBlock: 32 });
     expect(createSpec({ dtype: 'int32', shape: [64], compression: { name: 'szip', coding: 'ec', pixelsPerBlock: 2 } }))
       .toMatchObject({ szipCoding: 'ec', szipPixelsPerBlock: 2 });
