@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
+#include <unordered_map>
 
 #include "../filters/bounded.h"
 #include "attribute.h"
@@ -125,6 +127,14 @@ bool build(hid_t ftype, int depth, TypeNode* node, Hid* mtype, ErrorInfo* err) {
     case H5T_FLOAT: {
       node->kind = Kind::Float;
       node->big_endian = H5Tget_order(ftype) == H5T_ORDER_BE;
+      // No float format is wider than 128 bits. A wider declared size (the HDF
+      // Group's tmisc38a.h5 has a 65,525-byte float with float32 fields) makes
+      // libhdf5 1.10's conversion copy past the end of the stored data (SIGSEGV
+      // in H5D__scatgath_read); h5py refuses it too ("Insufficient precision").
+      if (node->size == 0 || node->size > 16) {
+        *err = unsupported("float of " + std::to_string(node->size) + " bytes (h5vault reads floats up to 128 bits)");
+        return false;
+      }
       node->dtype = float_dtype(ftype, &node->precision_loss);
       if (node->dtype == "float16") mtype->reset(make_mem_type(DType::Float16));
       else if (node->dtype == "bfloat16") mtype->reset(make_mem_type(DType::Bfloat16));
@@ -338,6 +348,130 @@ void gather(const std::vector<const uint8_t*>& ptrs, size_t size, std::vector<ui
   }
 }
 
+// ---------------------------------------------------------------------------
+// Names of referenced objects
+
+// H5Rget_name names an object by searching the whole file for a hard link to
+// it (H5G_get_name_by_addr: H5G_visit from the root, by name, native order,
+// first hard link whose target is the address), so naming n references costs
+// n walks: 8.2 s for the 2,000 references of netcdf-c's ref_hdf5_compat1.nc.
+// One walk instead, the same visit, builds a map from object address to the
+// path H5Rget_name would give; it is cached per open file while the file is
+// read-only (nothing can change its links), and built once per read in
+// writable files (a write may have moved any link since).
+struct AddrPaths {
+  unsigned long fileno = 0;
+  std::unordered_map<haddr_t, std::string> paths;
+};
+
+namespace {
+
+herr_t on_hard_link(hid_t, const char* name, const H5L_info_t* info, void* data) {
+  if (info->type != H5L_TYPE_HARD) return 0;
+  // The first path reaching an address wins, as in H5G_get_name_by_addr.
+  static_cast<AddrPaths*>(data)->paths.emplace(info->u.address, std::string("/") + name);
+  return 0;
+}
+
+// Read-only files' maps, newest first (the global lock guards them). Bounded:
+// a closed file's map stays until newer files push it out.
+std::deque<std::shared_ptr<const AddrPaths>> g_ro_paths;
+constexpr size_t kMaxCachedFiles = 4;
+// The map of the read in progress (RefNameScope), and whether it was asked for.
+std::shared_ptr<const AddrPaths> g_call_paths;
+bool g_call_tried = false;
+int g_call_depth = 0;
+
+std::shared_ptr<const AddrPaths> build_paths(hid_t loc, unsigned long fileno) {
+  auto m = std::make_shared<AddrPaths>();
+  m->fileno = fileno;
+  H5O_info_t root;
+  if (H5Oget_info_by_name2(loc, "/", &root, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+      H5Lvisit_by_name(loc, "/", H5_INDEX_NAME, H5_ITER_NATIVE, on_hard_link, m.get(), H5P_DEFAULT) < 0) {
+    clear_error_stack();
+    return nullptr;  // a damaged file: name each reference the slow way
+  }
+  m->paths[root.addr] = "/";
+  return m;
+}
+
+std::shared_ptr<const AddrPaths> paths_for(hid_t loc) {
+  if (g_call_depth > 0 && g_call_tried) return g_call_paths;
+  std::shared_ptr<const AddrPaths> m;
+  H5O_info_t oi;
+  if (H5Oget_info2(loc, &oi, H5O_INFO_BASIC) >= 0) {
+    unsigned intent = 0;
+    hid_t fid = H5Iget_file_id(loc);
+    bool read_only = fid >= 0 && H5Fget_intent(fid, &intent) >= 0 && (intent & H5F_ACC_RDWR) == 0 &&
+                     (intent & H5F_ACC_SWMR_READ) == 0;
+    if (fid >= 0) H5Fclose(fid);  // drops the reference H5Iget_file_id took
+    if (read_only) {
+      auto it = std::find_if(g_ro_paths.begin(), g_ro_paths.end(), [&](const auto& p) { return p->fileno == oi.fileno; });
+      if (it != g_ro_paths.end()) {
+        m = *it;
+        g_ro_paths.erase(it);
+      } else {
+        m = build_paths(loc, oi.fileno);
+      }
+      if (m) {
+        g_ro_paths.push_front(m);
+        if (g_ro_paths.size() > kMaxCachedFiles) g_ro_paths.pop_back();
+      }
+    } else {
+      m = build_paths(loc, oi.fileno);
+    }
+  }
+  clear_error_stack();
+  if (g_call_depth > 0) {
+    g_call_paths = m;
+    g_call_tried = true;
+  }
+  return m;
+}
+
+// One read: the map is looked up (or built) at most once.
+struct RefNameScope {
+  RefNameScope() { ++g_call_depth; }
+  ~RefNameScope() {
+    if (--g_call_depth == 0) {
+      g_call_paths.reset();
+      g_call_tried = false;
+    }
+  }
+};
+
+// The path H5Rget_name gives for the reference at p; false if it names nothing.
+bool reference_path(hid_t loc, H5R_type_t rt, const uint8_t* p, std::string* out) {
+  auto m = paths_for(loc);
+  if (!m) {
+    ssize_t n = H5Rget_name(loc, rt, p, nullptr, 0);
+    if (n <= 0) return false;
+    std::string name(static_cast<size_t>(n) + 1, '\0');
+    H5Rget_name(loc, rt, p, name.data(), name.size());
+    name.resize(static_cast<size_t>(n));
+    *out = std::move(name);
+    return true;
+  }
+  haddr_t addr;
+  if (rt == H5R_OBJECT) {
+    hobj_ref_t ref;  // an object reference is the object's address
+    std::memcpy(&ref, p, sizeof ref);
+    addr = ref;
+  } else {
+    // A region reference names its dataset through the global heap: open it.
+    Hid obj(H5Rdereference2(loc, H5P_DEFAULT, rt, p));
+    H5O_info_t oi;
+    if (!obj || H5Oget_info2(obj.get(), &oi, H5O_INFO_BASIC) < 0) return false;
+    addr = oi.addr;
+  }
+  auto it = m->paths.find(addr);
+  if (it == m->paths.end()) return false;
+  *out = it->second;
+  return true;
+}
+
+}  // namespace
+
 bool decode_ref(const TypeNode& node, hid_t loc, const uint8_t* p, RefValue* r, ErrorInfo* err) {
   r->region = node.region;
   H5R_type_t rt = node.region ? H5R_DATASET_REGION : H5R_OBJECT;
@@ -347,17 +481,14 @@ bool decode_ref(const TypeNode& node, hid_t loc, const uint8_t* p, RefValue* r, 
   // A region reference's heap object is read by H5Rget_name and decoded by
   // H5Rget_region without bounds: check it first (read-only files).
   if (node.region && !check_region_reference(p, err)) return false;
-  ssize_t n = H5Rget_name(loc, rt, p, nullptr, 0);
-  if (n <= 0) {
+  std::string name;
+  if (!reference_path(loc, rt, p, &name)) {
     // A dangling reference (its object was deleted, or hostile bytes; libhdf5
     // answers 0, "no name", or fails): kept as an invalid reference, not a
     // failed read, as h5py returns it unresolved.
     clear_error_stack();
     return true;
   }
-  std::string name(static_cast<size_t>(n) + 1, '\0');
-  H5Rget_name(loc, rt, p, name.data(), name.size());
-  name.resize(static_cast<size_t>(n));
   r->valid = true;
   r->path = name;
   if (!node.region) return true;
@@ -553,7 +684,70 @@ bool checked_bytes(hsize_t n, size_t size, size_t* out) {
 
 }  // namespace
 
+// ---------------------------------------------------------------------------
+// A dataset's type as the file declares it
+
+namespace {
+
+// libhdf5 1.10 converts a compound (or enum) by sorting the source type's
+// members by offset (by value) in place (H5T__conv_struct_init), and H5Dread's
+// source is the dataset's own shared type: after the first converting read,
+// H5Dget_type lists the members in another order until every id of the
+// dataset is closed (PyTables' out_of_order_types.h5: test_5, test_10, test_15
+// on the first read, test_15, test_10, test_5 on every later one). The type is
+// therefore kept as first seen, per object in each open file (the file's
+// number and the object's address; a second open of the same file shares
+// both, and the same libhdf5 state), and handed out instead.
+std::map<std::pair<unsigned long, haddr_t>, Hid> g_declared_types;
+unsigned long g_declared_newest_file = 0;
+
+// Drops the entries of files libhdf5 no longer has open (their numbers are
+// never reused). Runs when a file not seen before shows up.
+void prune_declared_types() {
+  ssize_t n = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE);
+  std::vector<hid_t> ids(static_cast<size_t>(std::max<ssize_t>(n, 0)));
+  if (n > 0) n = H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_FILE, ids.size(), ids.data());
+  std::vector<unsigned long> open;
+  for (ssize_t i = 0; i < n; ++i) {
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(ids[static_cast<size_t>(i)], "/", &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0)
+      open.push_back(oi.fileno);
+  }
+  clear_error_stack();
+  for (auto it = g_declared_types.begin(); it != g_declared_types.end();) {
+    if (std::find(open.begin(), open.end(), it->first.first) == open.end()) it = g_declared_types.erase(it);
+    else ++it;
+  }
+}
+
+}  // namespace
+
+hid_t dataset_declared_type(hid_t dset) {
+  Hid t(H5Dget_type(dset));
+  if (!t) return H5I_INVALID_HID;
+  H5T_class_t cls = H5Tget_class(t.get());
+  if (cls != H5T_COMPOUND && cls != H5T_ENUM) return t.release();
+  H5O_info_t oi;
+  if (H5Oget_info2(dset, &oi, H5O_INFO_BASIC) < 0) {
+    clear_error_stack();
+    return t.release();
+  }
+  if (oi.fileno != g_declared_newest_file) {
+    g_declared_newest_file = oi.fileno;
+    prune_declared_types();
+  }
+  auto key = std::make_pair(oi.fileno, oi.addr);
+  auto it = g_declared_types.find(key);
+  // H5Tequal ignores member order; a different type at the address (a dataset
+  // deleted and another created there) replaces the entry.
+  if (it != g_declared_types.end() && H5Tequal(it->second.get(), t.get()) > 0) return H5Tcopy(it->second.get());
+  clear_error_stack();
+  g_declared_types[key] = Hid(H5Tcopy(t.get()));
+  return t.release();
+}
+
 bool read_value(hid_t obj, const char* attr_name, const Selection& sel, ValueResult* out, ErrorInfo* err) {
+  RefNameScope names;
   Hid attr;
   if (attr_name) {
     if (!has_attr(obj, attr_name)) {
@@ -566,7 +760,7 @@ bool read_value(hid_t obj, const char* attr_name, const Selection& sel, ValueRes
       return false;
     }
   }
-  Hid ftype(attr_name ? H5Aget_type(attr.get()) : H5Dget_type(obj));
+  Hid ftype(attr_name ? H5Aget_type(attr.get()) : dataset_declared_type(obj));
   Hid fspace(attr_name ? H5Aget_space(attr.get()) : H5Dget_space(obj));
   if (!ftype || !fspace) {
     *err = capture_error("get datatype");
@@ -998,6 +1192,7 @@ bool create_value_dataset(hid_t parent, const std::string& name, const ValueWrit
     *err = capture_error("create dataset '" + name + "'");
     return false;
   }
+  Hid declared(dataset_declared_type(d.get()));  // kept before any conversion can sort it
   if (n > 0 && H5Dwrite(d.get(), ftype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) {
     *err = capture_error("write dataset '" + name + "'");
     d.reset();

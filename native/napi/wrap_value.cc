@@ -278,7 +278,7 @@ Napi::Value ValueType(const Napi::CallbackInfo& info) {
       attr.reset(H5Aopen(obj->id, aname.c_str(), H5P_DEFAULT));
       ftype.reset(attr ? H5Aget_type(attr.get()) : H5I_INVALID_HID);
     } else {
-      ftype.reset(H5Dget_type(obj->id));
+      ftype.reset(h5::dataset_declared_type(obj->id));
     }
     hid_t m = H5I_INVALID_HID;
     if (!ftype) {

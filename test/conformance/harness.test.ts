@@ -5,9 +5,11 @@
  * elements as h5py_dump.py writes for the same HDF5 values, and values that
  * differ do not.
  */
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Empty } from '../../lib/index.js';
-import { asLatin1, canonicalElems, stableStringify, type CanonValue, type Elem } from './harness.js';
+import { Empty, File } from '../../lib/index.js';
+import { tempDir } from '../helpers.js';
+import { asLatin1, canonicalElems, runFile, stableStringify, type CanonValue, type Dumped, type Elem } from './harness.js';
 
 function same(v: unknown, cls: string, elems: Elem[]): boolean {
   const ref: CanonValue = { shape: [elems.length], elems };
@@ -132,5 +134,40 @@ describe('canonical comparison with h5py', () => {
     expect(asLatin1('\ufffdm', { $bytes: 'b56d' })).toBe('\ufffdm');
     expect(asLatin1('µn', { $bytes: 'b56d' })).toBe('µn');
     expect(asLatin1({ $c: { u: ['µm'] } }, { $c: { u: [{ $bytes: 'b56d' }] } })).toEqual({ $c: { u: [{ $bytes: 'b56d' }] } });
+  });
+});
+
+describe('each file is read in a child process', () => {
+  // h5py's reading of the file, as h5py_dump.py would give it.
+  const dumpOf = (file: string): Dumped => ({
+    dump: {
+      file, h5py: '', hdf5: '',
+      entries: [
+        { kind: 'dataset', path: '/d', object: 'dataset', class: 'integer', shape: [3], value: { shape: [3], elems: [1, 2, 3] } },
+        { kind: 'attribute', path: '/', object: 'group', name: 'a', class: 'float', value: { shape: null, elems: [0.5] } },
+      ],
+    },
+  });
+  const write = () => {
+    const file = join(tempDir(), 'small.h5');
+    const f = File.create(file);
+    f.createDataset('d', { dtype: 'int32', shape: [3] }).writeSync(new Int32Array([1, 2, 3]));
+    f.attrs.set('a', 0.5);
+    f.close();
+    return file;
+  };
+
+  it('values read in the child are compared as before', async () => {
+    const file = write();
+    const r = await runFile(file, dumpOf(file));
+    expect(r.results.map((x) => `${x.key} ${x.outcome}`)).toEqual(['walk /', 'dataset /d', 'attribute /@a'].map((k) => `${k} match`));
+  });
+
+  it('a reader that dies (here: killed at its deadline) fails its values, untyped, and the run goes on', async () => {
+    const file = write();
+    const r = await runFile(file, dumpOf(file), 1);
+    expect(r.results.length).toBe(3);
+    expect(r.results.every((x) => x.outcome === 'untyped' && (x.code === 'timeout' || x.code === 'not-read'))).toBe(true);
+    expect(r.results[0]).toMatchObject({ key: 'walk /', code: 'timeout' });
   });
 });

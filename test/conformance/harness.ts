@@ -16,11 +16,11 @@
  * compared as soon as h5vault returns them: extend CLASS_ADAPTERS (by type
  * class) or canonicalElems (by JS shape) when a value shape is not covered.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Dataset, Empty, File, Group, H5Error, halfToNumber } from '../../lib/index.js';
+import { Empty, halfToNumber } from '../../lib/index.js';
 
 export const PYTHON = process.env.H5VAULT_PYTHON ?? '/usr/bin/python3';
 const PLUGIN_PATH = '/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins';
@@ -363,12 +363,6 @@ function firstDifference(a: Elem[], b: Elem[]): string {
 // ---------------------------------------------------------------------------
 // Running one file
 
-function failure(e: unknown): { outcome: 'refused' | 'untyped'; code: string; detail: string } {
-  if (e instanceof H5Error) return { outcome: 'refused', code: e.code, detail: e.message };
-  const err = e as Error;
-  return { outcome: 'untyped', code: err?.name ?? typeof e, detail: err?.message ?? String(e) };
-}
-
 function compare(key: string, kind: Result['kind'], p: PyEntry, got: unknown, shape: number[] | null | undefined): Result {
   const ref = p.value!;
   let elems: Elem[];
@@ -391,55 +385,144 @@ function entryKey(p: PyEntry): string {
   return p.kind === 'dataset' ? `dataset ${p.path}` : `attribute ${p.path}@${p.name}`;
 }
 
-/** Compares every dataset and attribute h5py reads in `file` with h5vault's reading. */
-export async function runFile(file: string, dumped?: Dumped): Promise<FileResult> {
+/** A value read in the child: an Empty crosses as { $empty: true }. */
+type ChildError = { h5: boolean; code?: string; name?: string; message: string };
+type ChildMsg =
+  | { openError: ChildError }
+  | { walk: string[] }
+  | { walkError: ChildError }
+  | { at: number; started: true }
+  | { at: number; value: unknown; shape?: number[] }
+  | { at: number; error: ChildError }
+  | { done: true };
+
+const CHILD = fileURLToPath(new URL('./read-child.mjs', import.meta.url));
+/** A file whose reading takes longer than this is failed as a hang. */
+export const FILE_TIMEOUT_MS = 120_000;
+/** Crashes tolerated in one file before the rest of its values are given up. */
+const MAX_CRASHES = 8;
+
+function childFailure(e: ChildError): { outcome: 'refused' | 'untyped'; code: string; detail: string } {
+  return e.h5 ? { outcome: 'refused', code: e.code!, detail: e.message } : { outcome: 'untyped', code: e.name ?? 'Error', detail: e.message };
+}
+
+interface ChildRun {
+  messages: ChildMsg[];
+  /** Why the child ended before { done }: 'SIGSEGV', 'exit 1', 'timeout' ... */
+  died?: string;
+  stderr: string;
+}
+
+/** One child reading `file`'s entries from `from` on (read-child.mjs). */
+function readInChild(file: string, entries: PyEntry[], from: number, walk: boolean, timeoutMs: number): Promise<ChildRun> {
+  return new Promise((resolve) => {
+    const child = fork(CHILD, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const run: ChildRun = { messages: [], stderr: '' };
+    let done = false;
+    const timer = setTimeout(() => {
+      run.died = 'timeout';
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stderr!.on('data', (b: Buffer) => {
+      run.stderr = (run.stderr + b.toString()).slice(-2000);
+    });
+    child.on('message', (m: ChildMsg) => {
+      run.messages.push(m);
+      if ('done' in m) done = true;
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (!done) run.died ??= signal ?? `exit ${code}`;
+      resolve(run);
+    });
+    child.send({ file, from, walk, entries: entries.map(({ kind, path, object, name }) => ({ kind, path, object, name })) });
+  });
+}
+
+/**
+ * Compares every dataset and attribute h5py reads in `file` with h5vault's
+ * reading, done in a child process: a crash (or hang) of the reader fails the
+ * value it was reading (outcome untyped, code SIGSEGV / timeout / exit N), and
+ * a new child goes on with the values after it.
+ */
+export async function runFile(file: string, dumped?: Dumped, timeoutMs = FILE_TIMEOUT_MS): Promise<FileResult> {
   const py = dumped ?? h5pyDump(file);
   if ('error' in py) return { file, h5pyFailed: py.error, results: [] };
+  const entries = py.dump.entries;
+  const byIndex: (Result | undefined)[] = new Array(entries.length);
   const results: Result[] = [];
-  let f: File;
-  try {
-    f = File.open(file);
-  } catch (e) {
-    const fail = failure(e);
-    for (const p of py.dump.entries) results.push({ key: entryKey(p), kind: p.kind, class: p.class, ...fail });
-    return { file, results };
-  }
-  try {
-    // The object listing: h5vault's walk must list the datasets h5py visits.
-    const pyDatasets = py.dump.entries.filter((p) => p.kind === 'dataset').map((p) => p.path).sort();
-    try {
-      const ours: string[] = [];
-      for (const [path, o] of f.walk()) if (o instanceof Dataset) ours.push(path);
-      ours.sort();
-      const same = stableStringify(ours) === stableStringify(pyDatasets);
-      results.push(same
-        ? { key: 'walk /', kind: 'walk', class: 'structure', outcome: 'match' }
-        : { key: 'walk /', kind: 'walk', class: 'structure', outcome: 'mismatch', detail: `walk() lists [${ours.filter((x) => !pyDatasets.includes(x)).join(', ')}] extra, [${pyDatasets.filter((x) => !ours.includes(x)).join(', ')}] missing` });
-    } catch (e) {
-      results.push({ key: 'walk /', kind: 'walk', class: 'structure', ...failure(e) });
-    }
-    for (const p of py.dump.entries) {
-      const key = entryKey(p);
-      if (p.h5pyError !== undefined || p.skipped !== undefined) {
-        results.push({ key, kind: p.kind, class: p.class, outcome: 'excluded', code: p.h5pyError !== undefined ? 'h5py-error' : 'too-large', detail: p.h5pyError ?? p.skipped });
-        continue;
-      }
-      try {
-        if (p.kind === 'dataset') {
-          const ds = f.dataset(p.path);
-          const value = await ds.read();
-          results.push(compare(key, p.kind, p, value, p.shape === null ? undefined : ds.shape));
+  const crash = (died: string, stderr: string, where: string) => ({
+    outcome: 'untyped' as const,
+    code: died,
+    detail: `the reading process died (${died}) ${where}${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+  });
+  let from = 0;
+  let walk = true;
+  for (let crashes = 0; ; crashes++) {
+    const run = await readInChild(file, entries, from, walk, timeoutMs);
+    let current = -1;
+    let finished = false;
+    for (const m of run.messages) {
+      if ('openError' in m) {
+        for (const [i, p] of entries.entries()) byIndex[i] = { key: entryKey(p), kind: p.kind, class: p.class, ...childFailure(m.openError) };
+        return { file, results: entries.map((_, i) => byIndex[i]!) };
+      } else if ('walk' in m) {
+        const pyDatasets = entries.filter((p) => p.kind === 'dataset').map((p) => p.path).sort();
+        const ours = [...m.walk].sort();
+        results.push(stableStringify(ours) === stableStringify(pyDatasets)
+          ? { key: 'walk /', kind: 'walk', class: 'structure', outcome: 'match' }
+          : { key: 'walk /', kind: 'walk', class: 'structure', outcome: 'mismatch', detail: `walk() lists [${ours.filter((x) => !pyDatasets.includes(x)).join(', ')}] extra, [${pyDatasets.filter((x) => !ours.includes(x)).join(', ')}] missing` });
+      } else if ('walkError' in m) {
+        results.push({ key: 'walk /', kind: 'walk', class: 'structure', ...childFailure(m.walkError) });
+      } else if ('started' in m) {
+        current = m.at;
+      } else if ('at' in m) {
+        const p = entries[m.at]!;
+        const key = entryKey(p);
+        if (p.h5pyError !== undefined || p.skipped !== undefined) {
+          byIndex[m.at] = { key, kind: p.kind, class: p.class, outcome: 'excluded', code: p.h5pyError !== undefined ? 'h5py-error' : 'too-large', detail: p.h5pyError ?? p.skipped };
+        } else if ('error' in m) {
+          byIndex[m.at] = { key, kind: p.kind, class: p.class, ...childFailure(m.error) };
         } else {
-          // Attributes of committed datatypes are read through datatype().
-          const owner = p.path === '/' ? f : p.object === 'datatype' ? f.datatype(p.path) : (f.get(p.path) as Group | Dataset);
-          results.push(compare(key, p.kind, p, owner.attrs.get(p.name!), undefined));
+          // An Empty reads as no elements (canonicalElems), as null does.
+          const value = isPlainObject(m.value) && m.value.$empty === true ? null : m.value;
+          byIndex[m.at] = compare(key, p.kind, p, value, p.kind === 'dataset' && p.shape !== null ? m.shape : undefined);
         }
-      } catch (e) {
-        results.push({ key, kind: p.kind, class: p.class, ...failure(e) });
+        current = -1;
+      } else if ('done' in m) {
+        finished = true;
       }
     }
-  } finally {
-    f.close();
+    if (!run.died || finished) break;
+    if (walk && !results.some((r) => r.key === 'walk /')) {
+      // The listing itself crashed: the next child reads the values without it.
+      results.push({ key: 'walk /', kind: 'walk', class: 'structure', ...crash(run.died, run.stderr, 'listing the file') });
+    } else if (current < 0) {
+      const unread = entries.findIndex((_, i) => i >= from && byIndex[i] === undefined);
+      if (unread < 0) {
+        // Every value was read; the crash came when the file was closed.
+        results.push({ key: 'close /', kind: 'walk', class: 'structure', ...crash(run.died, run.stderr, 'closing the file') });
+        break;
+      }
+      current = unread;  // died between two values: the next one fails
+    }
+    if (current >= 0) {
+      const p = entries[current]!;
+      byIndex[current] = { key: entryKey(p), kind: p.kind, class: p.class, ...crash(run.died, run.stderr, 'reading this value') };
+      from = current + 1;
+    }
+    walk = false;
+    if (from >= entries.length) break;
+    if (crashes + 1 >= MAX_CRASHES) {
+      for (let i = from; i < entries.length; i++) {
+        const q = entries[i]!;
+        byIndex[i] = { key: entryKey(q), kind: q.kind, class: q.class, outcome: 'untyped', code: 'not-read', detail: `not read: the reader crashed ${MAX_CRASHES} times in this file` };
+      }
+      break;
+    }
+  }
+  for (const [i, p] of entries.entries()) {
+    results.push(byIndex[i] ?? { key: entryKey(p), kind: p.kind, class: p.class, outcome: 'untyped', code: 'not-read', detail: 'the reading process never reported this value' });
   }
   return { file, results };
 }
