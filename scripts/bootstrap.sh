@@ -70,7 +70,8 @@ elif ! command -v dpkg-query >/dev/null 2>&1; then
   node scripts/check-deps.mjs
 fi
 
-# npm dependencies (npm ci also builds the addon and dist/ via install/prepare).
+# npm dependencies (the package has no install or prepare script: the addon and
+# dist/ are built below).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
   # onnxruntime-node (a devDependency) would otherwise download CUDA provider
