@@ -1,3 +1,7 @@
+// The declarations use Node's types (Buffer, Symbol.dispose): this brings
+// @types/node into a consumer's program even where `types` lists nothing
+// (TypeScript 7's default), instead of errors inside h5vault's .d.ts files.
+/// <reference types="node" preserve="true" />
 /** h5vault: durable, zero-copy HDF5 storage for model weights. */
 export { File, type CreateOptions, type OpenOptions, type InMemoryOptions, type ImageOpenOptions } from './h5/file.js';
 export {

@@ -3,6 +3,8 @@
 # with apt-get as root or via sudo; elsewhere printed), npm dependencies, the
 # native addon and the TypeScript build. Idempotent and quick when up to date.
 #   bash scripts/bootstrap.sh [--quiet] [--no-peers]
+# --no-peers (npm run demo) installs only the build dependencies (about 107 MB),
+# not the interop peers the tests use (h5py, torch, onnx, a Ceph cluster: 1.6 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,10 +70,16 @@ elif ! command -v dpkg-query >/dev/null 2>&1; then
   node scripts/check-deps.mjs
 fi
 
-# npm dependencies (npm ci also builds the addon and dist/ via install/prepare).
+# npm dependencies (the package has no install or prepare script: the addon and
+# dist/ are built below).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
-  npm ci --no-audit --no-fund >/dev/null
+  # onnxruntime-node (a devDependency) would otherwise download CUDA provider
+  # libraries from outside the npm registry in its postinstall on linux/x64;
+  # its CPU runtime, all h5vault uses, is in the npm tarball. The variable is
+  # what its install script reads (a project .npmrc key made npm warn
+  # 'Unknown project config' on every command).
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund >/dev/null
 fi
 
 # Rebuild the addon if any native source is newer than it.

@@ -35,6 +35,6 @@ if (missing.length) {
   console.error(`  Fedora/RHEL:   sudo dnf install ${missing.map((m) => m.dnf).join(' ')}`);
   // Said to someone in their own project (h5vault is in node_modules), so no
   // script of this package is named: only what they can run from there.
-  console.error('  then, from your project directory: npm rebuild h5vault --build-from-source');
+  console.error('  then, from your project directory: npx h5vault-build');
   process.exit(1);
 }

@@ -1,18 +1,19 @@
 #!/usr/bin/env node
-// npm "install" script. Uses the prebuilt binary when it matches this machine
-// (then it only checks that the binary loads: nothing is compiled, nothing is
-// needed). Builds from source against the system libhdf5 otherwise, or when
-// asked: `npm install h5vault --build-from-source` (npm config), or
-// H5VAULT_BUILD_FROM_SOURCE=1 (any package manager).
-// The package also works with install scripts disabled whenever the prebuilt
-// binary matches: this script decides nothing the loader does not decide again.
+// `npx h5vault-build` (the package's second bin): builds the addon from source
+// against the system libhdf5, from a project that has h5vault installed.
+// The package has no install script (and "gypfile": false, so npm does not run
+// `node-gyp rebuild` for binding.gyp by itself): the prebuilt binary needs
+// nothing at install time, npm 11 warns about every dependency's install script
+// ("not yet covered by allowScripts") and is moving to block them. Where the
+// prebuilt binary does not match (musl, an older glibc), the import error says
+// to run this command. With --if-needed it builds only when the prebuilt binary
+// does not match or does not load.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const root = new URL('..', import.meta.url).pathname;
-const truthy = (v) => v !== undefined && v !== '' && v !== 'false' && v !== '0';
-const fromSource = truthy(process.env.npm_config_build_from_source) || truthy(process.env.H5VAULT_BUILD_FROM_SOURCE);
+const fromSource = !process.argv.includes('--if-needed');
 const run = (script) => execFileSync(process.execPath, [`${root}scripts/${script}`, ...(script === 'build.mjs' ? ['gyp'] : [])], { stdio: 'inherit', cwd: root });
 
 if (!fromSource && !existsSync(`${root}build/Release/h5vault.node`)) {

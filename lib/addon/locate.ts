@@ -2,7 +2,7 @@
  * Finds the native addon an installed h5vault should load, and says which one
  * it is. Two kinds exist:
  *  - 'source': build/Release/h5vault.node, compiled on this machine against
- *    the system libhdf5 (a development checkout, `--build-from-source`, or a
+ *    the system libhdf5 (a development checkout, `npx h5vault-build`, or a
  *    platform without a prebuilt binary);
  *  - 'prebuilt': prebuilds/<platform>-<arch>/h5vault.node, shipped in the npm
  *    tarball with the shared libraries it needs beside it (lib/), found
@@ -105,8 +105,8 @@ export function buildFromSourceHint(): string {
     '  1. install a C++ compiler and the libraries (Debian/Ubuntu):',
     '       sudo apt-get install g++ make python3 pkg-config libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev libzstd-dev libblosc-dev',
     '     (Fedora: sudo dnf install gcc-c++ make python3 pkgconf hdf5-devel lz4-devel libdeflate-devel liblzf-devel libzstd-devel blosc-devel)',
-    '  2. npm rebuild h5vault --build-from-source',
-    '     (other package managers: H5VAULT_BUILD_FROM_SOURCE=1 pnpm rebuild h5vault, or yarn/bun likewise)',
+    '  2. npx h5vault-build',
+    '     (pnpm exec / yarn exec / bunx h5vault-build likewise)',
     'See docs/install.md in the h5vault package.',
   ].join('\n');
 }

@@ -109,15 +109,36 @@ export function datasetOptions(t: { dtype: NumericDType; shape: number[] }, c: C
   const o: CreateDatasetOptions = { dtype: t.dtype, shape: t.shape };
   // Scalars and empty tensors cannot be chunked usefully: stored as is.
   if (c.compression === 'none' || t.shape.length === 0 || t.shape.some((n) => n === 0)) return o;
-  o.compression =
-    c.compression === 'gzip'
-      ? { name: 'gzip', level: c.level ?? 4 }
-      : c.compression === 'zstd'
-        ? { name: 'zstd', level: c.level ?? 3 }
-        : c.compression;
+  const chunks = chunkShapeFor(t.shape, itemSize(t.dtype), chunkBytes);
+  const fit = codecFit(t, c, chunkBytes);
+  // A codec that cannot apply to this tensor (szip on a one-element chunk)
+  // leaves it stored as is; the report counts such tensors.
+  if (fit.fit === 'skipped') return o;
+  o.compression = c.compression === 'gzip' ? { name: 'gzip', level: c.level ?? 4 }
+    : c.compression === 'zstd' ? { name: 'zstd', level: c.level ?? 3 }
+    : c.compression === 'szip' ? { name: 'szip', pixelsPerBlock: fit.pixelsPerBlock }
+    : c.compression;
   o.shuffle = c.shuffle;
-  o.chunks = chunkShapeFor(t.shape, itemSize(t.dtype), chunkBytes);
+  o.chunks = chunks;
   return o;
+}
+
+/** szip's block size, in elements, unless a chunk holds fewer (libhdf5 refuses that). */
+const SZIP_PIXELS_PER_BLOCK = 32;
+
+/**
+ * Whether a configuration applies to a tensor as named: szip needs an even
+ * pixelsPerBlock of 2 to 32 that fits in a chunk, so the small tensors of
+ * real models (Keras biases of 5 elements, 1-element counters) get a smaller
+ * block ('adapted') or, with a one-element chunk, no szip at all ('skipped').
+ */
+export function codecFit(t: { dtype: NumericDType; shape: number[] }, c: CodecConfig, chunkBytes: number):
+  { fit: 'ok' | 'adapted' | 'skipped'; pixelsPerBlock?: number } {
+  if (c.compression !== 'szip' || t.shape.length === 0 || t.shape.some((n) => n === 0)) return { fit: 'ok' };
+  const perChunk = chunkShapeFor(t.shape, itemSize(t.dtype), chunkBytes).reduce((a, b) => a * b, 1);
+  if (perChunk >= SZIP_PIXELS_PER_BLOCK) return { fit: 'ok', pixelsPerBlock: SZIP_PIXELS_PER_BLOCK };
+  if (perChunk < 2) return { fit: 'skipped' };
+  return { fit: 'adapted', pixelsPerBlock: perChunk - (perChunk % 2) };
 }
 
 export interface BenchmarkOptions {
@@ -174,6 +195,10 @@ export interface CodecResult {
   loadMs: number[];
   /** On the Pareto front of ratio vs time to usable (usableMBps): no other configuration is at least as good on both and better on one. */
   pareto: boolean;
+  /** Tensors the codec cannot apply to (szip on a one-element chunk), stored uncompressed under this configuration. */
+  skipped?: number;
+  /** Tensors stored with a smaller szip pixelsPerBlock than 32, their chunks holding fewer elements. */
+  adapted?: number;
 }
 
 export interface Spread {
@@ -314,7 +339,15 @@ export async function benchmarkCodecs(tensors: TensorInput, options: BenchmarkOp
     firstMs: st.firstMs,
     loadMs: st.loadMs,
     pareto: false,
+    ...fitCounts(st.c),
   }));
+
+  function fitCounts(c: CodecConfig): { skipped?: number; adapted?: number } {
+    const fits = list.map((t) => codecFit(t, c, chunkBytes).fit);
+    const skipped = fits.filter((f) => f === 'skipped').length;
+    const adapted = fits.filter((f) => f === 'adapted').length;
+    return { ...(skipped ? { skipped } : {}), ...(adapted ? { adapted } : {}) };
+  }
 
   async function oneRun(st: State, r: number): Promise<void> {
     const { c, stem } = st;
@@ -401,7 +434,8 @@ export function markPareto<T extends { ratio: number; readMBps: number; usableMB
  */
 export function recommend(rs: CodecResult[]): BenchmarkReport['recommendations'] {
   if (rs.length === 0) throw new RangeError('no results to recommend from');
-  const pct = (r: number) => `${((1 - 1 / r) * 100).toFixed(1)}%`;
+  // A ratio under 1 is not a saving: say what it costs instead of "saves -68.4%".
+  const pct = (r: number) => (r >= 1 ? `saves ${((1 - 1 / r) * 100).toFixed(1)}%` : `${((1 / r - 1) * 100).toFixed(1)}% larger than the data`);
   const load = (r: CodecResult) => (r.compression === 'none' ? 'maps' : 'loads');
   const byLoad = (a: CodecResult, b: CodecResult) => a.loadAllMs - b.loadAllMs || b.ratio - a.ratio;
   const smallest = [...rs].sort((a, b) => b.ratio - a.ratio || a.loadAllMs - b.loadAllMs)[0]!;
@@ -413,12 +447,17 @@ export function recommend(rs: CodecResult[]): BenchmarkReport['recommendations']
     const writeMs = (r: CodecResult) => (r.writeSpread?.median ?? median([...r.writeMs]));
     const cycle = (r: CodecResult) => writeMs(r) + r.loadAllMs;
     balanced = rs.filter((r) => 1 - 1 / r.ratio >= bestSaving / 2).sort((a, b) => cycle(a) - cycle(b) || b.ratio - a.ratio)[0]!;
-    why = `saves ${pct(balanced.ratio)} (best: ${pct(smallest.ratio)}), writes in ${formatMs(writeMs(balanced))} and ${load(balanced)} every tensor in ${formatMs(balanced.loadAllMs)}: the quickest write + load of the configurations keeping at least half the best saving`;
+    why = `${pct(balanced.ratio)} (best: ${pct(smallest.ratio).replace('saves ', '')}), writes in ${formatMs(writeMs(balanced))} and ${load(balanced)} every tensor in ${formatMs(balanced.loadAllMs)}: the quickest write + load of the configurations keeping at least half the best saving`;
   } else {
     why = 'no configuration makes these tensors smaller, so the fastest one is also the balanced choice';
   }
   return {
-    smallest: { config: smallest.config, why: `highest ratio ${smallest.ratio.toFixed(3)}x (saves ${pct(smallest.ratio)})` },
+    smallest: {
+      config: smallest.config,
+      why: bestSaving > 0
+        ? `highest ratio ${smallest.ratio.toFixed(3)}x (${pct(smallest.ratio)})`
+        : `nothing compresses these tensors: the highest ratio is ${smallest.ratio.toFixed(3)}x (${pct(smallest.ratio)}), so store them uncompressed`,
+    },
     fastestLoad: {
       config: fastest.config,
       why: `${load(fastest)} every tensor in ${formatMs(fastest.loadAllMs)}${fastest.compression === 'none' ? ' (zero-copy views, nothing is read up front)' : ''}`,

@@ -193,6 +193,12 @@ export function printReport(out: Output, report: BenchmarkReport, files: Written
   ]);
   out.line(table(['config', 'stored', 'ratio', 'write MB/s', 'read MB/s', 'first tensor', 'load all', 'front', 'pick'], rows,
     ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'], out));
+  // Configurations that could not apply as named to every tensor say so (the ratio is theirs, not the codec's alone).
+  for (const r of report.results) {
+    const parts = [r.adapted && `${r.adapted} tensor(s) with chunks under 32 elements used a smaller szip pixelsPerBlock`,
+      r.skipped && `${r.skipped} one-element tensor(s) stored uncompressed (szip cannot apply)`].filter(Boolean);
+    if (parts.length > 0) out.line(out.style(`${r.config}: ${parts.join('; ')} of ${report.tensors}`, 'dim'));
+  }
   const runsNote = report.runsDone < report.runs ? `${report.runsDone} of ${report.runs} runs (time budget)` : `${report.runsDone} run(s)`;
   out.line(out.style(`${report.tensors} tensors, ${formatBytes(report.logicalBytes)}; median (min-max) of ${runsNote}, interleaved; read = full decode; load all = views where possible; front = Pareto front of ratio vs time to usable`, 'dim'));
   out.line();

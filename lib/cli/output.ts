@@ -78,9 +78,20 @@ export class Output {
   }
 }
 
-/** bigint -> string, typed arrays -> plain arrays: JSON.stringify would throw or print objects. */
-export function jsonReplacer(_k: string, v: unknown): unknown {
+/** Durations to the microsecond: performance.now() differences print as 26.311679999999967 otherwise. */
+const roundMs = (x: unknown): unknown => (typeof x === 'number' && Number.isFinite(x) ? Math.round(x * 1000) / 1000 : x);
+
+/**
+ * bigint -> string, typed arrays -> plain arrays: JSON.stringify would throw or print objects.
+ * Durations (keys `ms`, `…Ms`, and the ms `…Spread` objects and arrays) are rounded to the microsecond.
+ */
+export function jsonReplacer(k: string, v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
+  if (k === 'ms' || k.endsWith('Ms') || k.endsWith('Spread')) {
+    if (Array.isArray(v)) return v.map(roundMs);
+    if (v !== null && typeof v === 'object' && k.endsWith('Spread')) return Object.fromEntries(Object.entries(v).map(([n, x]) => [n, roundMs(x)]));
+    return roundMs(v);
+  }
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
     return Array.from(v as unknown as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? x.toString() : x));
   }

@@ -6,7 +6,7 @@
  */
 import { native, type CancelToken, type NativeDatasetInfo, type NativeSelection, type ObjHandle } from '../addon/binding.js';
 import { Attributes } from './attrs.js';
-import { ARRAY_TYPES, checkDataType, checkExtent, itemSize, typedTensor, type DType, type NumericDType, type StringTensor, type TypedArray, type TypedTensor } from './dtypes.js';
+import { ARRAY_TYPES, checkDataType, checkExtent, itemSize, typedTensor, type ArrayFor, type DType, type NumericDType, type StringTensor, type TypedArray, type TypedTensor } from './dtypes.js';
 import { H5Error, withSite } from '../errors.js';
 import { enumNames, toRecords, type ElementOptions, type H5Element, type H5Type, type H5Value, type StringMode } from './types.js';
 
@@ -342,17 +342,27 @@ export class Dataset {
   /**
    * A typed array whose memory is the file mapping: no read, no copy.
    * Throws H5Error H5_NOT_VIEWABLE (with `reason`) unless { copy: true }.
+   * With a dtype first (`view('float32')`), the result is typed as that
+   * dtype's array (Float32Array) and a dataset of another dtype is a TypeError.
    */
-  view(options: ViewOptions = {}): TypedArray {
+  view(options?: ViewOptions): TypedArray;
+  view<D extends NumericDType>(dtype: D, options?: ViewOptions): ArrayFor<D>;
+  view(first?: NumericDType | ViewOptions, second?: ViewOptions): TypedArray {
+    const expect = typeof first === 'string' ? first : undefined;
+    const options = (typeof first === 'string' ? second : first) ?? {};
+    const checked = (dtype: string, a: TypedArray): TypedArray => {
+      if (expect !== undefined && dtype !== expect) throw new TypeError(`dataset '${this.path}' is ${dtype}, not ${expect}`);
+      return a;
+    };
     try {
       // Every view of a file is a typed array into one ArrayBuffer over the
       // whole mapping: cheap to make, and V8 accounts the mapping once. The
       // native call also says the dtype, so a view needs no other metadata call.
       const { buffer, offset, dtype, length } = native.datasetView(this.handle);
-      return new ARRAY_TYPES[dtype as NumericDType](buffer, offset, length);
+      return checked(dtype, new ARRAY_TYPES[dtype as NumericDType](buffer, offset, length));
     } catch (e) {
       if (options.copy && e instanceof H5Error && e.code === 'H5_NOT_VIEWABLE' && e.reason !== 'unsupported-type') {
-        return this.readSync() as TypedArray;
+        return checked(this.dtype, this.readSync() as TypedArray);
       }
       throw e;
     }

@@ -5,18 +5,15 @@ namespace h5v::js {
 namespace {
 struct Hint {
   std::shared_ptr<mmap::Mapping> mapping;
-  int64_t length;
   // Set once Node has handed us the buffer. Node 20 calls the finalizer of a
   // buffer it refused to create (too large) before returning the error; that
   // early call must not free the hint we still own.
   bool created = false;
 };
 
-void finalize(napi_env env, void*, void* h) {
+void finalize(napi_env, void*, void* h) {
   auto* hint = static_cast<Hint*>(h);
   if (!hint->created) return;  // the failed-creation call: the creator cleans up
-  int64_t adjusted;
-  napi_adjust_external_memory(env, hint->length, &adjusted);
   delete hint;
 }
 }  // namespace
@@ -24,13 +21,10 @@ void finalize(napi_env env, void*, void* h) {
 napi_status mapped_window(napi_env env, const std::shared_ptr<mmap::Mapping>& m, uint64_t offset, uint64_t length,
                           napi_value* out) {
   if (length > kMaxExternalBuffer || offset > m->size() || length > m->size() - offset) return napi_invalid_arg;
-  auto* hint = new Hint{m, static_cast<int64_t>(length)};
-  int64_t adjusted;
-  napi_adjust_external_memory(env, -hint->length, &adjusted);
+  auto* hint = new Hint{m};
   napi_status st = napi_create_external_arraybuffer(env, static_cast<uint8_t*>(m->data()) + offset,
                                                     static_cast<size_t>(length), finalize, hint, out);
   if (st != napi_ok) {
-    napi_adjust_external_memory(env, hint->length, &adjusted);
     delete hint;
     return st;
   }

@@ -16,13 +16,14 @@ namespace h5v::js {
 // windows (one buffer per view) instead of one whole-file buffer.
 constexpr uint64_t kMaxExternalBuffer = uint64_t{1} << 32;
 
-// Creates a buffer over the whole mapping in *out. V8 counts every external
-// ArrayBuffer as malloc-like memory and runs a full GC when that grows fast
-// (mapping a 1 GiB file cost a 3 ms Mark-Compact per open), but a file mapping
-// is page cache the kernel can drop, not memory a GC could free: the accounting
-// is cancelled (-size before creating the buffer, +size back when it is
-// finalized). On a status other than napi_ok nothing is created and the
-// accounting is restored; a mapping over kMaxExternalBuffer gives
+// Creates a buffer over the whole mapping in *out. V8 counts it as external
+// memory (a file mapping is page cache, not memory a GC could free, so this
+// can cost a Mark-Compact when large files are mapped), and that accounting is
+// left alone: cancelling it (-size here, +size in the finalizer) aborted
+// Node 24 and 26 at exit, whose V8 checks that detaching a buffer never takes
+// the external-memory counter below zero ("Check failed: amount_before >=
+// -delta" when the environment detaches live buffers). On a status other than
+// napi_ok nothing is created; a mapping over kMaxExternalBuffer gives
 // napi_invalid_arg without calling Node.
 napi_status mapped_arraybuffer(napi_env env, const std::shared_ptr<mmap::Mapping>& m, napi_value* out);
 

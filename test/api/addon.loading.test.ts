@@ -86,7 +86,7 @@ describe('no usable addon', () => {
     const e = err as H5Error;
     expect(e.code).toBe('H5_ADDON_UNAVAILABLE');
     expect(e.reason).toBe('not-built');
-    expect(e.message).toContain('npm rebuild h5vault --build-from-source');
+    expect(e.message).toContain('npx h5vault-build');
     expect(e.message).toContain('sudo apt-get install g++ make python3 pkg-config libhdf5-dev');
     // Nothing that only exists in a development checkout.
     expect(e.message).not.toMatch(/bootstrap|scripts\//);
@@ -110,7 +110,7 @@ describe('no usable addon', () => {
     }
     expect(err).toMatchObject({ code: 'H5_ADDON_UNAVAILABLE', reason: 'load-failed' });
     expect((err as Error).message).toContain('invalid ELF header');
-    expect((err as Error).message).toContain('npm rebuild h5vault --build-from-source');
+    expect((err as Error).message).toContain('npx h5vault-build');
   });
 
   it('the CLI exits 69 with the code and the fix, and does not call it a bug', () => {

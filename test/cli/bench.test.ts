@@ -93,6 +93,9 @@ describe('Pareto front and recommendations', () => {
     expect(r.balanced.config).toBe('lz4+shuffle');
     const flat = recommend([result('none', 1, 900, 1), result('lz4', 0.99, 1000, 2)]);
     expect(flat.balanced.config).toBe(flat.fastestLoad.config);
+    // A ratio under 1 is a cost, not a negative saving.
+    const worse = recommend([result('none', 0.594, 900, 1), result('lz4', 0.58, 1000, 2)]);
+    expect(worse.smallest.why).toBe('nothing compresses these tensors: the highest ratio is 0.594x (68.4% larger than the data), so store them uncompressed');
     expect(() => recommend([])).toThrow(RangeError);
   });
 
@@ -261,6 +264,25 @@ describe('h5vault bench / demo (real binary)', () => {
     for (const k of ['smallest', 'fastestLoad', 'balanced']) expect(['lzf', 'szip']).toContain(doc.recommendations[k]!.config);
     expect(existsSync(doc.files.svg)).toBe(true);
     expect(r.stderr).toMatch(/skipping 1 non-numeric dataset/);
+  });
+
+  it('bench on real Keras models: szip adapts to small chunks or stands aside, and the table says so', () => {
+    // simple_lstm has 1-element optimizer counters (szip cannot apply: stored
+    // uncompressed); adam.h5 has a 5-element bias (a smaller szip block).
+    // Before: 'szip pixelsPerBlock 32 exceeds the 1 elements of a chunk [RangeError]'.
+    const keras = join(import.meta.dirname, '..', 'fixtures', 'keras');
+    const lstm = h5vault(['bench', join(keras, 'simple_lstm_tf_keras_2_model.h5'), '--runs', '1', '--codecs', 'none,szip,gzip-4', '--out', join(dir, 'k1')]);
+    expect(lstm.status, lstm.stderr).toBe(0);
+    expect(lstm.stdout).toMatch(/^szip: 2 one-element tensor\(s\) stored uncompressed \(szip cannot apply\) of 10$/m);
+    const adam = h5vault(['bench', join(keras, 'adam.h5'), '--runs', '1', '--codecs', 'none,szip,lz4', '--json', '--out', join(dir, 'k2')]);
+    expect(adam.status, adam.stderr).toBe(0);
+    const doc = json<{ results: { config: string; ratio: number; adapted?: number; skipped?: number }[]; recommendations: Record<string, { config: string; why: string }> }>(adam);
+    expect(doc.results.find((x) => x.config === 'szip')).toMatchObject({ adapted: 1 });
+    expect(doc.results.find((x) => x.config === 'lz4')!.adapted).toBeUndefined();
+    // Nothing compresses 28 KiB of weights: said plainly, never "saves -37.0%".
+    expect(Math.max(...doc.results.map((x) => x.ratio))).toBeLessThan(1);
+    expect(doc.recommendations.smallest!.why).toMatch(/^nothing compresses these tensors: the highest ratio is 0\.\d{3}x \(\d+\.\d% larger than the data\)/);
+    for (const k of ['smallest', 'fastestLoad', 'balanced']) expect(doc.recommendations[k]!.why).not.toMatch(/saves -/);
   });
 
   it('bench FILE --sample takes a reproducible sample by seed; another seed, another sample', () => {

@@ -162,6 +162,8 @@ describe('verify', () => {
     expect(r.status).toBe(0);
     const doc = json(r);
     expect(doc).toMatchObject({ ok: true, method: 'sha256', datasets: 2, failed: 0, problems: [] });
+    // The duration is rounded to the microsecond, not printed as 26.311679999999967.
+    expect(r.stdout).toMatch(/^ {2}"ms": \d+(\.\d{1,3})?,$/m);
     expect(h5vault(['verify', model]).stdout).toMatch(/^OK: 2 of 2 tensors match their SHA-256 .*model digest [0-9a-f]{64}\n$/);
   });
 
