@@ -62,4 +62,6 @@ export {
 } from './model/index.js';
 export type { LibraryInfo } from './h5/runtime.js';
 export type { AddonOrigin } from './addon/locate.js';
-export { isS3Url, parseS3Url, type RemoteOpenOptions, type RemoteStats } from './remote/lazy-file.js';
+export { isS3Url, parseS3Url, type S3Url } from './remote/url.js';
+export type { RemoteOpenOptions, RemoteStats } from './remote/lazy-file.js';
+export type { S3Credentials, S3ClientLike } from './remote/options.js';

@@ -10,5 +10,5 @@ export type { ServableStore } from './store/serve.js';
 export {
   S3ModelStore, type S3StoreOptions, type S3SaveOptions, type S3LoadOptions, type S3VersionRecord, type PullInfo, type GcOptions, type GcResult,
 } from './store/s3.js';
-export type { S3ConnectOptions } from '../remote/client.js';
+export type { S3ConnectOptions } from '../remote/options.js';
 export type { CacheStats } from './store/cache.js';

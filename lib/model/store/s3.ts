@@ -30,7 +30,11 @@ import { loadModel, type LoadedModel, type LoadOptions } from '../load.js';
 import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
 import { versionFile, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './local.js';
 import { BlobCache, type CacheStats } from './cache.js';
-import { loadS3, loadStorage, makeClient, parseS3Url, s3Status, withRetry as retryCall, type RetryOptions, type S3ConnectOptions } from '../../remote/client.js';
+import { loadS3, loadStorage, makeClient, resolveConfig } from '../../remote/sdk.js';
+import type { S3ClientLike, S3ConnectOptions } from '../../remote/options.js';
+import { s3Status } from '../../remote/errors.js';
+import { withRetry as retryCall, type RetryOptions } from '../../remote/retry.js';
+import { parseS3Url } from '../../remote/url.js';
 
 export interface S3StoreOptions extends S3ConnectOptions {
   /** Create the store (its marker object) if the prefix is not one yet. The bucket must exist. Default false. */
@@ -135,7 +139,7 @@ export class S3ModelStore {
   readonly prefix: string;
   /** The local cache versions are pulled into. */
   readonly cache: BlobCache;
-  readonly client: S3Client;
+  readonly #s3: S3Client;
   readonly #o: S3StoreOptions;
   readonly #partBytes: number;
   readonly #concurrency: number;
@@ -143,11 +147,11 @@ export class S3ModelStore {
   readonly #records = new Map<string, S3VersionRecord>();
 
   private constructor(url: string, client: S3Client, o: S3StoreOptions) {
-    const { bucket, prefix } = parseS3Url(url);
+    const { bucket, key: prefix } = parseS3Url(url, 'prefix');
     this.bucket = bucket;
     this.prefix = prefix;
     this.root = `s3://${bucket}${prefix ? `/${prefix}` : ''}`;
-    this.client = client;
+    this.#s3 = client;
     this.#o = o;
     this.cache = new BlobCache(o.cacheDir ?? join(tmpdir(), 'h5vault-s3-cache'), o.cacheMaxBytes ?? Infinity);
     this.#partBytes = o.partBytes ?? 16 * 1024 * 1024;
@@ -162,25 +166,25 @@ export class S3ModelStore {
   static async open(url: string, options: S3StoreOptions = {}): Promise<S3ModelStore> {
     if (typeof url !== 'string') throw new TypeError('url must be a string');
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-    parseS3Url(url);
+    parseS3Url(url, 'prefix');
     if (options.create !== undefined && typeof options.create !== 'boolean') throw new TypeError('options.create must be a boolean');
     if (options.partBytes !== undefined && (!Number.isSafeInteger(options.partBytes) || options.partBytes < MIN_PART))
       throw new RangeError(`partBytes must be an integer >= ${MIN_PART} (S3's smallest multipart part)`);
     if (options.concurrency !== undefined && (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > 64))
       throw new RangeError('concurrency must be an integer from 1 to 64');
     if (options.cacheMaxBytes !== undefined && !(options.cacheMaxBytes > 0)) throw new RangeError('cacheMaxBytes must be > 0');
-    const store = new S3ModelStore(url, makeClient(options), options);
+    const store = new S3ModelStore(url, makeClient(resolveConfig(options), options), options);
     await store.cache.init();
     const { HeadObjectCommand, PutObjectCommand } = loadS3();
     const marker = store.#key(MARKER);
     try {
-      await store.#retry(() => store.client.send(new HeadObjectCommand({ Bucket: store.bucket, Key: marker })), `s3://${store.bucket}/${marker}`);
+      await store.#retry(() => store.#s3.send(new HeadObjectCommand({ Bucket: store.bucket, Key: marker })), `s3://${store.bucket}/${marker}`);
     } catch (e) {
-      if (!(e instanceof H5Error && e.code === 'H5_NOT_FOUND')) throw e;
+      if (!(e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND')) throw e;
       if (!options.create) {
         throw new H5Error(`no model store at '${store.root}' (no ${MARKER}); pass { create: true } to ModelStore.open to create one`, { code: 'H5_NOT_FOUND', path: store.root });
       }
-      await store.#retry(() => store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: marker, Body: `${JSON.stringify({ format: 1 })}\n`, ContentType: 'application/json' })),
+      await store.#retry(() => store.#s3.send(new PutObjectCommand({ Bucket: store.bucket, Key: marker, Body: `${JSON.stringify({ format: 1 })}\n`, ContentType: 'application/json' })),
         `cannot create the model store '${store.root}'`);
     }
     return store;
@@ -207,7 +211,7 @@ export class S3ModelStore {
     const base = this.#key('');
     let token: string | undefined;
     do {
-      const r = await this.#retry(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token })), `cannot list '${this.root}'`);
+      const r = await this.#retry(() => this.#s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token })), `cannot list '${this.root}'`);
       for (const p of r.CommonPrefixes ?? []) {
         const n = p.Prefix!.slice(base.length).replace(/\/$/, '');
         if (NAME_RE.test(n)) out.add(n);
@@ -226,7 +230,7 @@ export class S3ModelStore {
     const out: number[] = [];
     let token: string | undefined;
     do {
-      const r = await this.#retry(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })), `cannot list the versions of '${this.dir(name)}'`);
+      const r = await this.#retry(() => this.#s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })), `cannot list the versions of '${this.dir(name)}'`);
       for (const o of r.Contents ?? []) {
         const m = RECORD_RE.exec(o.Key!.slice(base.length));
         if (m) out.push(Number(m[1]));
@@ -246,9 +250,9 @@ export class S3ModelStore {
     const { GetObjectCommand } = loadS3();
     let text: string;
     try {
-      text = await this.#retry(async () => bodyText((await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body), `s3://${this.bucket}/${key}`);
+      text = await this.#retry(async () => bodyText((await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body), `s3://${this.bucket}/${key}`);
     } catch (e) {
-      if (e instanceof H5Error && e.code === 'H5_NOT_FOUND') return undefined;
+      if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return undefined;
       throw e;
     }
     let r: unknown;
@@ -323,7 +327,7 @@ export class S3ModelStore {
     await this.#retry(async () => {
       const body = createReadStream(file, { highWaterMark: 1024 * 1024 });
       const up = new Upload({
-        client: this.client,
+        client: this.#s3,
         params: { Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/x-hdf5' },
         queueSize: this.#concurrency,
         partSize: this.#partBytes,
@@ -365,12 +369,12 @@ export class S3ModelStore {
         const body = `${JSON.stringify(record, null, 1)}\n`;
         if (!conditional) {
           // Under the shared lock: a number is free if no record exists.
-          const exists = await this.#retry(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })), `s3://${this.bucket}/${key}`)
-            .then(() => true, (e) => { if (e instanceof H5Error && e.code === 'H5_NOT_FOUND') return false; throw e; });
+          const exists = await this.#retry(() => this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })), `s3://${this.bucket}/${key}`)
+            .then(() => true, (e) => { if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return false; throw e; });
           if (exists) continue;
         }
         try {
-          await this.#retry(() => this.client.send(new PutObjectCommand({
+          await this.#retry(() => this.#s3.send(new PutObjectCommand({
             Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json', ...(conditional ? { IfNoneMatch: '*' } : {}),
           })), `cannot publish version ${version} of '${this.dir(name)}'`, { signal });
           this.#records.set(key, record);
@@ -463,7 +467,7 @@ export class S3ModelStore {
     const { GetObjectCommand, HeadObjectCommand } = loadS3();
     const key = this.#key(rec.object);
     const what = `cannot download s3://${this.bucket}/${key}`;
-    const head = await this.#retry(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }), what, { signal });
+    const head = await this.#retry(() => this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }), what, { signal });
     if (head.ContentLength !== rec.bytes) {
       throw new H5Error(`s3://${this.bucket}/${key} is ${head.ContentLength} bytes, but its version record says ${rec.bytes}: it was changed on the server; refusing it`, {
         code: 'H5_CHECKSUM_MISMATCH', expected: rec.digest,
@@ -504,7 +508,7 @@ export class S3ModelStore {
           let pos = start;
           try {
             await this.#retry(async () => {
-              const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: signal });
+              const r = await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: signal });
               for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
                 if (pos + chunk.length > end) throw new H5Error(`${what}: the server sent more bytes than the range asked for`, { code: 'H5_S3_ERROR' });
                 buf.set(chunk, pos - start);
@@ -555,9 +559,9 @@ export class S3ModelStore {
       for (const v of drop) {
         const rec = await this.record(name, v).catch(() => undefined);
         const key = this.#key(`${name}/versions/${recordName(v)}`);
-        await this.#retry(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })), `cannot prune s3://${this.bucket}/${key}`);
+        await this.#retry(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })), `cannot prune s3://${this.bucket}/${key}`);
         this.#records.delete(key);
-        if (rec) await this.#retry(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(rec.object) })), `cannot prune s3://${this.bucket}/${this.#key(rec.object)}`);
+        if (rec) await this.#retry(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(rec.object) })), `cannot prune s3://${this.bucket}/${this.#key(rec.object)}`);
       }
       return drop;
     });
@@ -580,7 +584,7 @@ export class S3ModelStore {
     const objects: { key: string; age: number }[] = [];
     let token: string | undefined;
     do {
-      const r = await this.#retry(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })), `cannot list '${this.dir(name)}'`);
+      const r = await this.#retry(() => this.#s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })), `cannot list '${this.dir(name)}'`);
       for (const o of r.Contents ?? []) objects.push({ key: o.Key!, age: now - (o.LastModified?.getTime() ?? now) });
       token = r.NextContinuationToken;
     } while (token);
@@ -592,17 +596,17 @@ export class S3ModelStore {
     const out: GcResult = { objects: [], uploads: [] };
     for (const o of objects) {
       if (referenced.has(o.key) || o.age < graceMs) continue;
-      await this.#retry(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.key })), `cannot delete s3://${this.bucket}/${o.key}`);
+      await this.#retry(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.key })), `cannot delete s3://${this.bucket}/${o.key}`);
       out.objects.push(o.key);
     }
     let keyMarker: string | undefined;
     let idMarker: string | undefined;
     for (;;) {
-      const r = await this.#retry(() => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: base, KeyMarker: keyMarker, UploadIdMarker: idMarker })),
+      const r = await this.#retry(() => this.#s3.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: base, KeyMarker: keyMarker, UploadIdMarker: idMarker })),
         `cannot list the multipart uploads of '${this.dir(name)}'`);
       for (const u of r.Uploads ?? []) {
         if (now - (u.Initiated?.getTime() ?? now) < graceMs) continue;
-        await this.#retry(() => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! })), `cannot abort an upload of s3://${this.bucket}/${u.Key}`);
+        await this.#retry(() => this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! })), `cannot abort an upload of s3://${this.bucket}/${u.Key}`);
         out.uploads.push(u.Key!);
       }
       if (!r.IsTruncated) break;
@@ -671,9 +675,14 @@ export class S3ModelStore {
     return serveModel(this, name, options);
   }
 
+  /** The AWS SDK client the store sends its requests with. */
+  get client(): S3ClientLike {
+    return this.#s3;
+  }
+
   /** Releases the SDK's connections. */
   destroy(): void {
-    this.client.destroy();
+    this.#s3.destroy();
   }
 }
 
