@@ -8,6 +8,7 @@
 // - lib/ has an import cycle (scripts/check-cycles.mjs).
 import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { findCycles, importGraph } from './check-cycles.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const gyp = readFileSync(join(root, 'binding.gyp'), 'utf8');
@@ -56,9 +57,12 @@ for (const m of readFileSync(join(root, 'docs', 'errors.md'), 'utf8').matchAll(/
 for (const c of codes) if (!documented.has(c)) problems.push(`${c}: in CODES (lib/errors.ts) but has no '### ${c}' in docs/errors.md`);
 for (const c of documented) if (!codes.has(c)) problems.push(`${c}: documented in docs/errors.md but not in CODES (lib/errors.ts)`);
 
+// The layers import downwards only: no import cycle in lib/.
+for (const c of findCycles(importGraph())) problems.push(`import cycle: ${c.join(' -> ')}`);
+
 if (problems.length) {
   console.error('check-sources: the sources disagree:\n  ' + problems.join('\n  '));
   process.exit(1);
 }
 console.log(`check-sources: binding.gyp and CMakeLists.txt agree on ${fromGyp.size} sources; ` +
-  `Native types all ${exported.size} native exports; CODES and docs/errors.md agree on ${codes.size} codes`);
+  `Native types all ${exported.size} native exports; CODES and docs/errors.md agree on ${codes.size} codes; lib/ has no import cycle`);

@@ -28,7 +28,7 @@ import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from '../save.js';
 import { loadModel, type LoadedModel, type LoadOptions } from '../load.js';
 import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
-import { versionFile, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './local.js';
+import { checkKeep, checkName, checkVersion, MARKER, NAME_RE, versionFile, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './common.js';
 import { BlobCache, type CacheStats } from './cache.js';
 import { loadS3, loadStorage, makeClient, resolveConfig } from '../../remote/sdk.js';
 import type { S3ClientLike, S3ConnectOptions } from '../../remote/options.js';
@@ -64,7 +64,28 @@ export interface S3StoreOptions extends S3ConnectOptions {
    * ride out a gateway restart of ~10 s.
    */
   retry?: { attempts?: number; baseMs?: number };
+  /**
+   * A version record that cannot be read as one (not JSON, not a format-1 record
+   * of its version, over RECORD_MAX_BYTES) is skipped by `versions`, `latest`,
+   * `load` of the latest, `prune`, `gc` and `watch`, and reported here. Default:
+   * process.emitWarning (type 'H5VaultWarning', code 'H5_CORRUPT'). Asked for
+   * by number (`load(name, v)`, `record`), it is H5_CORRUPT.
+   */
+  onBadRecord?: (bad: BadRecord) => void;
 }
+
+/** A version record skipped because it is not one (docs/object-storage.md#bad-records). */
+export interface BadRecord {
+  name: string;
+  version: number;
+  /** Its key in the bucket. */
+  key: string;
+  /** Why (H5_CORRUPT). */
+  error: H5Error;
+}
+
+/** Records are a few KiB (one line per tensor): anything larger is not one of ours. */
+export const RECORD_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface S3SaveOptions extends SaveOptions {
   /** Upload progress: bytes of the file sent so far, and its size. */
@@ -104,21 +125,12 @@ export interface GcResult {
   objects: string[];
   /** Keys of abandoned multipart uploads aborted. */
   uploads: string[];
+  /** Version records skipped because they are not records (left in place: a person should look at them). */
+  badRecords: BadRecord[];
 }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const RECORD_RE = /^v(\d{6,})\.json$/;
-const MARKER = '.h5vault-store.json';
 const MIN_PART = 5 * 1024 * 1024;
-
-function checkName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !NAME_RE.test(name))
-    throw new TypeError(`model name must match ${NAME_RE} (letters, digits, '.', '_', '-'), got ${JSON.stringify(name)}`);
-}
-
-function checkVersion(v: unknown): asserts v is number {
-  if (!Number.isSafeInteger(v) || (v as number) < 1) throw new TypeError('version must be a positive integer');
-}
 
 const recordName = (v: number): string => versionFile(v).replace(/\.h5$/, '.json');
 
@@ -250,7 +262,14 @@ export class S3ModelStore {
     const { GetObjectCommand } = loadS3();
     let text: string;
     try {
-      text = await this.#retry(async () => bodyText((await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body), `s3://${this.bucket}/${key}`);
+      text = await this.#retry(async () => {
+        const r = await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+        if (!(Number(r.ContentLength) <= RECORD_MAX_BYTES)) {
+          (r.Body as { destroy?(): void } | undefined)?.destroy?.();
+          throw new H5Error(`s3://${this.bucket}/${key} is ${r.ContentLength} bytes: not an h5vault version record (at most ${RECORD_MAX_BYTES})`, { code: 'H5_CORRUPT' });
+        }
+        return bodyText(r.Body);
+      }, `s3://${this.bucket}/${key}`);
     } catch (e) {
       if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return undefined;
       throw e;
@@ -269,19 +288,45 @@ export class S3ModelStore {
   /** The published versions of `name`, oldest first ([] if none). */
   async versions(name: string): Promise<VersionInfo[]> {
     checkName(name);
-    const out: VersionInfo[] = [];
-    for (const v of await this.#list(name)) {
-      const r = await this.record(name, v);
-      if (r) out.push(info(r));
+    return (await this.#readableRecords(name)).map(info);
+  }
+
+  /**
+   * The readable records of `name`, oldest first; the others are reported
+   * (onBadRecord) and collected in `bad`. `newest` stops at the newest readable one.
+   */
+  async #readableRecords(name: string, o: { bad?: BadRecord[]; newest?: boolean } = {}): Promise<S3VersionRecord[]> {
+    const vs = await this.#list(name);
+    if (o.newest) vs.reverse();
+    const out: S3VersionRecord[] = [];
+    for (const v of vs) {
+      const r = await this.#readable(name, v, o.bad);
+      if (!r) continue;
+      out.push(r);
+      if (o.newest) break;
     }
     return out;
+  }
+
+  /** record(), with a record that is not one reported and skipped (undefined) instead of thrown. */
+  async #readable(name: string, v: number, bad?: BadRecord[]): Promise<S3VersionRecord | undefined> {
+    try {
+      return await this.record(name, v);
+    } catch (e) {
+      if (!(e instanceof H5Error && e.code === 'H5_CORRUPT')) throw e;
+      const b: BadRecord = { name, version: v, key: this.#key(`${name}/versions/${recordName(v)}`), error: e };
+      bad?.push(b);
+      if (this.#o.onBadRecord) this.#o.onBadRecord(b);
+      else process.emitWarning(`${this.root}: skipping the version record ${b.key}: ${e.message}`, { type: 'H5VaultWarning', code: 'H5_CORRUPT' });
+      return undefined;
+    }
   }
 
   /** The latest version number, or null if `name` has none (one LIST request). */
   async latest(name: string): Promise<number | null> {
     checkName(name);
-    const vs = await this.#list(name);
-    return vs.length ? vs[vs.length - 1]! : null;
+    const [r] = await this.#readableRecords(name, { newest: true });
+    return r ? r.version : null;
   }
 
   /**
@@ -340,13 +385,35 @@ export class S3ModelStore {
         if (o.signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
         await up.done();
       } catch (e) {
-        if (o.signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+        if (o.signal?.aborted) {
+          await this.#settleAborted(up, key);
+          throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+        }
         throw e;
       } finally {
         o.signal?.removeEventListener('abort', abort);
         body.destroy();
       }
     }, what, { signal: o.signal });
+  }
+
+  /**
+   * After an abort, Upload.done() rejects at once, while lib-storage is still
+   * finishing the parts in flight and then aborting the upload on the server.
+   * A save that rejected must have nothing left running: wait for the parts,
+   * then abort the upload ourselves (NoSuchUpload: lib-storage got there first).
+   * Without this, a gc right after the rejected save raced lib-storage's abort
+   * and failed with NoSuchUpload.
+   */
+  async #settleAborted(up: InstanceType<ReturnType<typeof loadStorage>['Upload']>, key: string): Promise<void> {
+    const internals = up as unknown as { concurrentUploaders?: Promise<unknown>[]; uploadId?: string };
+    await Promise.allSettled(internals.concurrentUploaders ?? []);
+    if (!internals.uploadId) return;
+    const { AbortMultipartUploadCommand } = loadS3();
+    await this.#retry(() => this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: internals.uploadId })), `cannot abort the upload of s3://${this.bucket}/${key}`)
+      .catch((e: unknown) => {
+        if (!(e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND')) throw e;
+      });
   }
 
   /** Creates the version record under the next free number. */
@@ -384,7 +451,7 @@ export class S3ModelStore {
           if (!(conditional && (st === 412 || st === 409))) throw e;
           // Taken. By us, if a retried request had already succeeded: then it is our record.
           this.#records.delete(key);
-          const theirs = await this.record(name, version);
+          const theirs = await this.#readable(name, version);
           if (theirs?.publisher.nonce === base.publisher.nonce) return version;
         }
       }
@@ -550,11 +617,11 @@ export class S3ModelStore {
   async prune(name: string, options: { keep: number }): Promise<number[]> {
     const site = new Error();
     checkName(name);
-    const keep = options?.keep;
-    if (!Number.isSafeInteger(keep) || keep < 1) throw new RangeError('keep must be an integer >= 1 (the latest version is never pruned)');
+    const keep = checkKeep(options);
     return withSite(site, async () => {
       const { DeleteObjectCommand } = loadS3();
-      const vs = await this.#list(name);
+      // Only readable records count: a junk record must not make prune drop the real latest.
+      const vs = (await this.#readableRecords(name)).map((r) => r.version);
       const drop = vs.slice(0, Math.max(0, vs.length - keep));
       for (const v of drop) {
         const rec = await this.record(name, v).catch(() => undefined);
@@ -589,11 +656,8 @@ export class S3ModelStore {
       token = r.NextContinuationToken;
     } while (token);
     const referenced = new Set<string>();
-    for (const v of await this.#list(name)) {
-      const r = await this.record(name, v);
-      if (r) referenced.add(this.#key(r.object));
-    }
-    const out: GcResult = { objects: [], uploads: [] };
+    const out: GcResult = { objects: [], uploads: [], badRecords: [] };
+    for (const r of await this.#readableRecords(name, { bad: out.badRecords })) referenced.add(this.#key(r.object));
     for (const o of objects) {
       if (referenced.has(o.key) || o.age < graceMs) continue;
       await this.#retry(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.key })), `cannot delete s3://${this.bucket}/${o.key}`);
@@ -606,8 +670,13 @@ export class S3ModelStore {
         `cannot list the multipart uploads of '${this.dir(name)}'`);
       for (const u of r.Uploads ?? []) {
         if (now - (u.Initiated?.getTime() ?? now) < graceMs) continue;
-        await this.#retry(() => this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! })), `cannot abort an upload of s3://${this.bucket}/${u.Key}`);
-        out.uploads.push(u.Key!);
+        // NoSuchUpload: it completed or was aborted (by its publisher, another gc) since the listing: gone either way.
+        const gone = await this.#retry(() => this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! })), `cannot abort an upload of s3://${this.bucket}/${u.Key}`)
+          .then(() => true, (e: unknown) => {
+            if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return false;
+            throw e;
+          });
+        if (gone) out.uploads.push(u.Key!);
       }
       if (!r.IsTruncated) break;
       keyMarker = r.NextKeyMarker;
