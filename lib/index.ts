@@ -61,9 +61,11 @@ export type { ReadData } from './h5/dataset.js';
 export type { AttrAnyValue, AttrGetOptions } from './h5/attrs.js';
 export type { CreateTypedDatasetOptions } from './h5/group.js';
 export {
-  S3ModelStore, type S3StoreOptions, type S3SaveOptions, type S3LoadOptions, type S3VersionRecord, type PullInfo, type GcOptions, type GcResult,
+  S3ModelStore, type S3StoreOptions, type S3SaveOptions, type S3LoadOptions, type S3VersionRecord, type PullInfo, type GcOptions, type GcResult, type BadRecord,
   type S3ConnectOptions, type CacheStats, type ServableStore,
 } from './model/index.js';
 export type { LibraryInfo } from './h5/runtime.js';
 export type { AddonOrigin } from './addon/locate.js';
-export { isS3Url, parseS3Url, type RemoteOpenOptions, type RemoteStats } from './remote/lazy-file.js';
+export { isS3Url, parseS3Url, type S3Url } from './remote/url.js';
+export type { RemoteOpenOptions, RemoteStats } from './remote/lazy-file.js';
+export type { S3Credentials, S3ClientLike } from './remote/options.js';

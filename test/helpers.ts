@@ -6,6 +6,18 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { gaussianFloat32 } from '../lib/bench/synthetic.js';
 
+/**
+ * Resolves once `cond()` is true, polling every 5 ms; throws naming `what` after
+ * `ms` (a deadline for a test that would otherwise hang, not a timing assertion).
+ */
+export async function waitFor(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** A fresh temp directory removed after the file's tests. */
 export function tempDir(prefix = 'h5vault-'): string {
   const d = mkdtempSync(join(tmpdir(), prefix));

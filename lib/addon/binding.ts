@@ -95,6 +95,30 @@ export interface NativeValue {
   data: H5Value | null;
 }
 
+/** Identity of the file a descriptor names: decimal strings, so 64-bit values stay exact. */
+export interface FileStamp {
+  dev: string;
+  ino: string;
+  size: string;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+/** What untrustedWalk reports (the walk child prints it as JSON; lib/safety/untrusted.ts reads it). */
+export interface NativeWalkReport {
+  ok: boolean;
+  reason?: string;
+  detail?: string;
+  object?: string;
+  code?: string;
+  stats: Record<string, number>;
+  stamp?: FileStamp;
+}
+
+/**
+ * Every function native/napi exports, and nothing else: scripts/check-sources.mjs
+ * fails when a name here and an `exports.Set("name"` there differ.
+ */
 export interface Native {
   setErrorClass(cls: typeof H5Error): void;
   versions(): { hdf5: string; threadsafe: boolean; threads: number };
@@ -163,10 +187,47 @@ export interface Native {
   fileImage(f: FileHandle): ArrayBuffer;
   fileInMemory(f: FileHandle): boolean;
   fileRefuseExternal(f: FileHandle): void;
+  /** Walks a file under the untrusted limits (native/napi/wrap_untrusted.cc); run only in the walk child. */
+  untrustedWalk(path: string, limits: object): NativeWalkReport;
+  /** Caps this process's address space and CPU time (the walk child); returns what was applied. */
+  limitProcess(memoryBytes: number, cpuSeconds: number): { vsize: number; addressSpace: number; cpuSeconds: number };
+  /** Identity of the descriptor libhdf5 has open for the file. */
+  fileStamp(f: FileHandle): FileStamp;
+  /** The descriptor libhdf5 reads the file through (hashed in place by loadModel). */
+  fileDescriptor(f: FileHandle): number;
 }
 
 /** Which addon file this process loaded, and whether it is the prebuilt or a local build. */
 export const addon: AddonLocation = locateAddon();
 const require = createRequire(import.meta.url);
-export const native: Native = loadAddon(addon, (p) => require(p) as Native);
-native.setErrorClass(H5Error);
+const raw: Native = loadAddon(addon, (p) => require(p) as Native);
+raw.setErrorClass(H5Error);
+
+/**
+ * @internal The remote boundary: while an s3:// file is open, lib/remote/lazy-file.ts
+ * sets `watch`, and an error of a native call during which a remote read failed
+ * on that file (`target`: the call's first argument) becomes that S3 failure
+ * (libhdf5 itself only sees an I/O error). H5Error's
+ * constructor stays free of side effects; only the error path of a call looks here.
+ */
+export const nativeErrors: { watch?: { epoch(): number; translate(e: unknown, epoch: number, target: unknown): unknown } } = {};
+
+function guarded<F extends (...args: never[]) => unknown>(f: F): F {
+  return function (this: unknown, ...args: Parameters<F>) {
+    const w = nativeErrors.watch;
+    if (!w) return f.apply(raw, args);
+    const epoch = w.epoch();
+    let r: unknown;
+    try {
+      r = f.apply(raw, args);
+    } catch (e) {
+      throw w.translate(e, epoch, args[0]);
+    }
+    return r instanceof Promise ? r.catch((e: unknown) => { throw w.translate(e, epoch, args[0]); }) : r;
+  } as F;
+}
+
+/** The addon's functions, each through the remote boundary above. */
+export const native: Native = Object.fromEntries(
+  Object.entries(raw).map(([k, v]) => [k, typeof v === 'function' ? guarded(v as (...args: never[]) => unknown) : v]),
+) as unknown as Native;

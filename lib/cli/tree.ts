@@ -8,7 +8,7 @@ import { File } from '../h5/file.js';
 import { Dataset } from '../h5/dataset.js';
 import { H5Error } from '../errors.js';
 import type { Group, LinkInfo } from '../h5/group.js';
-import { isS3Url } from '../remote/lazy-file.js';
+import { isS3Url } from '../remote/url.js';
 import type { Values } from './args.js';
 
 /**

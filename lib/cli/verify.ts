@@ -14,7 +14,7 @@ import { INPUT_OPTIONS, parse, str, UsageError } from './args.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
 import { errorSummary, isUnsupported, openInput, walkTree } from './tree.js';
 import { openInput as pinInput, type Input } from '../safety/open.js';
-import { isS3Url } from '../remote/lazy-file.js';
+import { isS3Url } from '../remote/url.js';
 
 const USAGE = `Usage: h5vault verify FILE [--digest SHA256] [--untrusted] [--json]
 

@@ -10,7 +10,8 @@ import { repairSuperblockChecksum } from './superblock.js';
 import {
   openChecked, openCheckedSync, openPinned, walkUntrusted, walkUntrustedSync, wantsChecks, type UntrustedOpenOptions,
 } from '../safety/untrusted.js';
-import { closeRemoteHandle, isS3Url, openRemoteHandle, openRemoteHandleAsync, remoteStats, type RemoteOpenOptions, type RemoteStats } from '../remote/lazy-file.js';
+import { isS3Url } from '../remote/url.js';
+import { closeRemoteHandle, openRemoteHandle, openRemoteHandleAsync, remoteStats, type RemoteOpenOptions, type RemoteStats } from '../remote/lazy-file.js';
 
 export interface CreateOptions {
   /** Replace an existing file (default false: H5_EXISTS). */

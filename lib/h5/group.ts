@@ -5,7 +5,7 @@ import { Dataset, type DatasetData } from './dataset.js';
 import { NamedDatatype } from './datatype.js';
 import { checkDataType, checkDataValues, checkExtent, isDType, itemSize, type DType } from './dtypes.js';
 import { checkObjectPath } from '../util/names.js';
-import { H5Error } from '../errors.js';
+import { H5Error, isErrorCode } from '../errors.js';
 import { typedValue, type Reference, type TypeLike } from './types.js';
 
 export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'zstd' | 'blosc' | 'szip';
@@ -322,7 +322,7 @@ export class Group {
     if (failures.length) {
       const list = failures.map((f) => `'${f.path}' (${f.code}: ${f.message})`).join('; ');
       throw new H5Error(`${failures.length} object${failures.length > 1 ? 's' : ''} below '${this.path}' could not be read: ${list}`, {
-        code: failures[0]!.code,
+        code: isErrorCode(failures[0]!.code) ? failures[0]!.code : 'H5_ERROR',
         errors: failures,
       });
     }

@@ -252,7 +252,7 @@ function listTensors(file: File): Scanned[] {
 async function scan(file: File, list: Scanned[], o: { verify: boolean; copy: boolean; keep: boolean; signal?: AbortSignal }): Promise<void> {
   // Views are hashed through libhdf5's own descriptor: the bytes hashed are
   // the bytes mapped and parsed, even if the path is replaced meanwhile.
-  const fd = o.verify ? (native as unknown as { fileDescriptor(f: FileHandle): number }).fileDescriptor(file.fileHandle) : undefined;
+  const fd = o.verify ? native.fileDescriptor(file.fileHandle) : undefined;
   await boundedMap(list, (t) => t.bytes, async (t) => {
     checkAbort(o.signal);
     try {
@@ -397,7 +397,7 @@ const MAX_MAPPED_BYTES = bufferConstants.MAX_LENGTH;
 const PROC_FD = '/proc/self/fd';
 
 function fdOf(file: File): number {
-  return (native as unknown as { fileDescriptor(f: FileHandle): number }).fileDescriptor(file.fileHandle);
+  return native.fileDescriptor(file.fileHandle);
 }
 
 /**

@@ -16,19 +16,22 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
+import { H5Error } from '../errors.js';
+import { classifyS3, type S3Failure } from './errors.js';
+import { loadS3, makeClient } from './sdk.js';
+import type { S3Config } from './options.js';
+
+type S3ClientLike = ReturnType<typeof makeClient>;
 
 export interface WorkerInit {
   token: string;
   /** Int32 [state, port]: state 1 = listening, 2 = failed. */
   ready: SharedArrayBuffer;
+  /** Int32 [failures]: bumped on every failed S3 request of any file, read by the parent around native calls. */
+  failures: SharedArrayBuffer;
 }
 
-export interface ClientConfig {
-  endpoint?: string;
-  region: string;
-  forcePathStyle: boolean;
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  maxAttempts?: number;
+export interface ClientConfig extends S3Config {
   /** The caller's AWS_* environment: the SDK's credential chain reads it, and a worker's env is a copy made at its start. */
   env: Record<string, string>;
 }
@@ -39,11 +42,7 @@ export type Request =
   | { op: 'signature'; id: number }
   | { op: 'close'; id: number };
 
-export interface RemoteError {
-  code: string;
-  message: string;
-  status?: number;
-}
+export type RemoteError = S3Failure;
 
 export interface ObjectStats {
   /** Requests libhdf5 made (HEAD and ranged GETs to the cache). */
@@ -60,24 +59,6 @@ export interface ObjectStats {
   cachedBytes: number;
 }
 
-/** S3 failures as the stable codes of docs/errors.md (shared with the S3 model store). */
-export function classify(e: unknown, what: string): RemoteError {
-  const err = e as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  const status = err?.$metadata?.httpStatusCode;
-  const name = err?.name ?? err?.code ?? '';
-  const detail = `${name}${err?.message && err.message !== name ? `: ${err.message}` : ''}`;
-  if (status === 404 || name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'NotFound')
-    return { code: 'H5_S3_NOT_FOUND', message: `${what}: not found (${detail || 404})`, status };
-  if (status === 403 || status === 401 || /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden/.test(name))
-    return { code: 'H5_S3_ACCESS_DENIED', message: `${what}: access denied (${detail || status})`, status };
-  if (status === 429 || name === 'SlowDown' || /Throttl/.test(name))
-    return { code: 'H5_S3_THROTTLED', message: `${what}: throttled by the server (${detail || status})`, status };
-  if (status === 412 || name === 'PreconditionFailed')
-    return { code: 'H5_S3_CHANGED', message: `${what}: the object was replaced on the server after it was opened`, status };
-  if (status === 503) return { code: 'H5_S3_THROTTLED', message: `${what}: server busy (${detail || 503})`, status };
-  return { code: 'H5_S3_NETWORK', message: `${what}: ${status ? `server error ${status} (${detail})` : detail || 'network error'}`, status };
-}
-
 interface Remote {
   id: number;
   bucket: string;
@@ -86,7 +67,7 @@ interface Remote {
   etag: string;
   blockSize: number;
   cacheBytes: number;
-  client: S3Like;
+  client: S3ClientLike;
   blocks: Map<number, Promise<Uint8Array>>;
   sizes: Map<number, number>;
   cached: number;
@@ -96,55 +77,45 @@ interface Remote {
   lastError?: RemoteError;
 }
 
-interface S3Like {
-  send(cmd: unknown): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-type Sdk = typeof import('@aws-sdk/client-s3');
-let sdk: Promise<Sdk> | undefined;
-const clients = new Map<string, S3Like>();
+const clients = new Map<string, S3ClientLike>();
 const remotes = new Map<number, Remote>();
 
-async function clientFor(c: ClientConfig): Promise<S3Like> {
+function clientFor(c: ClientConfig): S3ClientLike {
   const k = JSON.stringify(c);
   let cl = clients.get(k);
   if (!cl) {
-    sdk ??= import('@aws-sdk/client-s3');
-    const { S3Client } = await sdk;
+    const { env, ...config } = c;
     for (const v of Object.keys(process.env)) if (v.startsWith('AWS_')) delete process.env[v];
-    Object.assign(process.env, c.env);
-    cl = new S3Client({
-      region: c.region,
-      forcePathStyle: c.forcePathStyle,
-      ...(c.maxAttempts !== undefined ? { maxAttempts: c.maxAttempts } : {}),
-      ...(c.endpoint ? { endpoint: c.endpoint } : {}),
-      ...(c.credentials ? { credentials: c.credentials } : {}),
-    });
+    Object.assign(process.env, env);
+    cl = makeClient(config);
     clients.set(k, cl);
   }
   return cl;
 }
 
+let failures: Int32Array | undefined;
+
 function fail(r: Remote, e: RemoteError): RemoteError {
   r.lastError = e;
   Atomics.add(r.errors, 0, 1);
+  if (failures) Atomics.add(failures, 0, 1);
   return e;
 }
 
 async function fetchRange(r: Remote, start: number, end: number): Promise<Uint8Array> {
-  const { GetObjectCommand } = await sdk!;
+  const { GetObjectCommand } = loadS3();
   r.stats.s3Requests++;
   let res;
   try {
     res = await r.client.send(new GetObjectCommand({ Bucket: r.bucket, Key: r.key, Range: `bytes=${start}-${end - 1}`, IfMatch: r.etag }));
   } catch (e) {
-    throw fail(r, classify(e, `read bytes ${start}-${end - 1} of s3://${r.bucket}/${r.key}`));
+    throw fail(r, classifyS3(e, `read bytes ${start}-${end - 1} of s3://${r.bucket}/${r.key}`));
   }
   let body: Uint8Array;
   try {
-    body = await res.Body.transformToByteArray();
+    body = await res.Body!.transformToByteArray();
   } catch (e) {
-    throw fail(r, classify(e, `read bytes ${start}-${end - 1} of s3://${r.bucket}/${r.key}`));
+    throw fail(r, classifyS3(e, `read bytes ${start}-${end - 1} of s3://${r.bucket}/${r.key}`));
   }
   r.stats.bytesFetched += body.length;
   if (body.length !== end - start)
@@ -244,20 +215,20 @@ async function serve(init: WorkerInit, req: IncomingMessage, res: ServerResponse
     for (const p of parts) res.write(p);
     res.end();
   } catch (e) {
-    const re = (e as RemoteError).code ? (e as RemoteError) : fail(r, classify(e, `read s3://${r.bucket}/${r.key}`));
+    const re = (e as RemoteError).code ? (e as RemoteError) : fail(r, classifyS3(e, `read s3://${r.bucket}/${r.key}`));
     res.writeHead(httpStatus(re)).end();
   }
 }
 
 async function open(q: Extract<Request, { op: 'open' }>): Promise<unknown> {
-  const client = await clientFor(q.client);
-  const { HeadObjectCommand } = await sdk!;
+  const client = clientFor(q.client);
+  const { HeadObjectCommand } = loadS3();
   const what = `open s3://${q.bucket}/${q.key}`;
   let head;
   try {
     head = await client.send(new HeadObjectCommand({ Bucket: q.bucket, Key: q.key }));
   } catch (e) {
-    return { error: classify(e, what) };
+    return { error: classifyS3(e, what) };
   }
   const r: Remote = {
     id: q.id, bucket: q.bucket, key: q.key, size: Number(head.ContentLength ?? 0), etag: String(head.ETag ?? ''),
@@ -274,10 +245,9 @@ async function handle(q: Request): Promise<unknown> {
     try {
       return await open(q);
     } catch (e) {
-      const msg = (e as Error)?.message ?? String(e);
-      if (/Cannot find (module|package) '@aws-sdk\/client-s3'/.test(msg))
-        return { error: { code: 'H5_MISSING_PEER', message: 'reading s3:// URLs needs the optional peer @aws-sdk/client-s3 (npm install @aws-sdk/client-s3)' } };
-      return { error: { code: 'H5_S3_NETWORK', message: `open s3://${q.bucket}/${q.key}: ${msg}` } };
+      // The SDK missing (H5_MISSING_PEER, with `peer`), or a failure of the table's.
+      if (e instanceof H5Error) return { error: { ...e, message: e.message } };
+      return { error: classifyS3(e, `open s3://${q.bucket}/${q.key}`) };
     }
   }
   const r = remotes.get(q.id);
@@ -312,6 +282,7 @@ function reply(sab: SharedArrayBuffer, value: unknown): void {
 if (parentPort) {
   const init = workerData as WorkerInit;
   const ready = new Int32Array(init.ready);
+  failures = new Int32Array(init.failures);
   const server = createServer((req, res) => {
     serve(init, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500);

@@ -10,76 +10,39 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { native, type FileHandle } from '../addon/binding.js';
+import { native, nativeErrors, type FileHandle, type ObjHandle } from '../addon/binding.js';
 import { PACKAGE_ROOT } from '../addon/locate.js';
-import { H5Error, errorHooks, type H5ErrorDetails } from '../errors.js';
+import { H5Error } from '../errors.js';
 import type { ClientConfig, ObjectStats, RemoteError, Request } from './cache-worker.js';
+import { toH5Error } from './errors.js';
+import type { S3ConnectOptions, S3Credentials } from './options.js';
+import { resolveConfig } from './sdk.js';
+import { parseS3Url } from './url.js';
 
 export type { ObjectStats as RemoteStats } from './cache-worker.js';
 
-/** Where and how to reach the object store (File.open options for s3:// URLs). */
-export interface RemoteOpenOptions {
-  /**
-   * The S3 endpoint, e.g. 'http://127.0.0.1:7480' for Ceph RGW or MinIO. Default:
-   * env AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or S3_ENDPOINT, else AWS S3 itself.
-   * With an endpoint, requests are path-style (bucket in the path).
-   */
-  endpoint?: string;
-  /** Default: env AWS_REGION, AWS_DEFAULT_REGION, else 'us-east-1'. */
-  region?: string;
+/** Where and how to reach the object store (File.open options for s3:// URLs): S3ConnectOptions with static credentials only. */
+export interface RemoteOpenOptions extends Omit<S3ConnectOptions, 'credentials' | 'clientConfig'> {
   /**
    * Static credentials. Default: the AWS SDK's standard chain (env
    * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, ~/.aws shared
    * config and credentials, SSO, web identity, instance metadata).
    * Never logged, never passed to libhdf5.
    */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  credentials?: S3Credentials;
   /** Bytes per cached block (default 64 KiB); reads of a block or more bypass the cache. */
   blockSize?: number;
   /** Upper bound of the block cache per open file (default 64 MiB); least recently used blocks go first. */
   cacheBytes?: number;
-  /** Attempts per request, retried with backoff by the SDK (default: env AWS_MAX_ATTEMPTS, else 3). */
-  maxAttempts?: number;
 }
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024;
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
-/** Whether `path` names an object (s3://bucket/key) rather than a local file. */
-export function isS3Url(path: string): boolean {
-  return typeof path === 'string' && /^s3:\/\//i.test(path);
-}
-
-/** s3://bucket/key -> { bucket, key }; H5_INVALID_ARGUMENT when it is not one. */
-export function parseS3Url(url: string): { bucket: string; key: string } {
-  const m = /^s3:\/\/([^/]+)\/(.+)$/i.exec(url);
-  if (!m || m[1]!.length < 3 || m[2]!.endsWith('/'))
-    throw new H5Error(`'${url}' is not an S3 object URL: expected s3://bucket/key (bucket of 3 or more characters)`, {
-      code: 'H5_INVALID_ARGUMENT',
-    });
-  return { bucket: m[1]!, key: m[2]! };
-}
-
-function env(...names: string[]): string | undefined {
-  for (const n of names) if (process.env[n]) return process.env[n];
-  return undefined;
-}
-
 function clientConfig(o: RemoteOpenOptions): ClientConfig {
-  const endpoint = o.endpoint ?? env('AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'S3_ENDPOINT');
-  if (endpoint !== undefined && (typeof endpoint !== 'string' || !/^https?:\/\/[^/]+/.test(endpoint)))
-    throw new TypeError('endpoint must be an http:// or https:// URL');
-  const region = o.region ?? env('AWS_REGION', 'AWS_DEFAULT_REGION') ?? 'us-east-1';
-  if (typeof region !== 'string' || region === '') throw new TypeError('region must be a non-empty string');
-  const c = o.credentials;
-  if (c !== undefined && (typeof c !== 'object' || c === null || typeof c.accessKeyId !== 'string' || typeof c.secretAccessKey !== 'string'))
-    throw new TypeError('credentials must be { accessKeyId, secretAccessKey, sessionToken? } strings');
+  if (typeof o.credentials === 'function') throw new TypeError('credentials of an s3:// file must be { accessKeyId, secretAccessKey, sessionToken? } strings');
   return {
-    ...(endpoint ? { endpoint } : {}),
-    region,
-    forcePathStyle: endpoint !== undefined,
-    ...(c ? { credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) } } : {}),
-    ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+    ...resolveConfig(o),
     env: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('AWS_') && e[1] !== undefined)),
   };
 }
@@ -110,6 +73,8 @@ const waitAsync = (Atomics as unknown as {
 }).waitAsync;
 
 let starting: { worker: Worker; token: string; state: Int32Array } | undefined;
+/** Int32 [failures]: every failed S3 request of the worker bumps it (see translate below). */
+const failures = new Int32Array(new SharedArrayBuffer(4));
 
 function spawnCache(): { worker: Worker; token: string; state: Int32Array } {
   if (starting) return starting;
@@ -117,7 +82,7 @@ function spawnCache(): { worker: Worker; token: string; state: Int32Array } {
   if (!existsSync(path)) throw new H5Error(`the block cache worker ${path} is missing (run npm run build:ts)`, { code: 'H5_ERROR' });
   const token = randomBytes(16).toString('hex');
   const ready = new SharedArrayBuffer(8);
-  const worker = new Worker(path, { workerData: { token, ready } });
+  const worker = new Worker(path, { workerData: { token, ready, failures: failures.buffer } });
   worker.unref();
   starting = { worker, token, state: new Int32Array(ready) };
   return starting;
@@ -188,8 +153,7 @@ async function callAsync(c: Cache, q: Request, timeoutMs = 120_000): Promise<Rec
 }
 
 function remoteError(e: RemoteError): H5Error {
-  const { code, message, ...rest } = e;
-  return new H5Error(message, { code, ...rest });
+  return toH5Error(e);
 }
 
 // --- open remote files ---
@@ -201,6 +165,8 @@ interface OpenRemote {
   etag: string;
   errors: Int32Array;
   seen: number;
+  /** libhdf5's number for the open file (the first part of objIdentity), to tell its objects from other files'. */
+  fileno?: string;
 }
 const byHandle = new WeakMap<FileHandle, OpenRemote>();
 const open = new Map<number, OpenRemote>();
@@ -208,12 +174,13 @@ let nextId = 1;
 
 const release = new FinalizationRegistry<number>((id) => {
   open.delete(id);
+  watchNativeErrors();
   if (cache) cache.worker.postMessage({ q: { op: 'close', id }, sab: new SharedArrayBuffer(8 + 1024) });
 });
 
 /** Everything an open checks before any request: the URL, the options, the driver. */
 function prepare(url: string, options: RemoteOpenOptions) {
-  const { bucket, key } = parseS3Url(url);
+  const { bucket, key } = parseS3Url(url, 'object');
   const client = clientConfig(options);
   const blockSize = positiveInt(options.blockSize, 'blockSize', DEFAULT_BLOCK_SIZE, 4096);
   const cacheBytes = positiveInt(options.cacheBytes, 'cacheBytes', DEFAULT_CACHE_BYTES, 0);
@@ -229,6 +196,7 @@ function registered(url: string, id: number, errors: SharedArrayBuffer, r: Recor
   if (r.error) throw remoteError(r.error as RemoteError);
   const rec: OpenRemote = { id, url, size: r.size as number, etag: r.etag as string, errors: new Int32Array(errors), seen: 0 };
   open.set(id, rec);
+  watchNativeErrors();
   return rec;
 }
 
@@ -237,6 +205,7 @@ function adopt(c: Cache, rec: OpenRemote, open_: () => Promise<FileHandle>): Pro
 function adopt(c: Cache, rec: OpenRemote, open_: () => FileHandle | Promise<FileHandle>): FileHandle | Promise<FileHandle> {
   const ok = (handle: FileHandle) => {
     byHandle.set(handle, rec);
+    rec.fileno = native.objIdentity(native.fileRoot(handle)).split(':')[0];
     release.register(handle, rec.id, handle);
     return handle;
   };
@@ -249,6 +218,7 @@ function adopt(c: Cache, rec: OpenRemote, open_: () => FileHandle | Promise<File
       if (r.found === false) e = new H5Error(`open '${rec.url}': not an HDF5 file (no HDF5 signature at offset 0 or any power of two from 512)`, { code: 'H5_NOT_HDF5' });
     }
     open.delete(rec.id);
+    watchNativeErrors();
     c.worker.postMessage({ q: { op: 'close', id: rec.id }, sab: new SharedArrayBuffer(8 + 1024) });
     throw e;
   };
@@ -294,6 +264,7 @@ export function closeRemoteHandle(handle: FileHandle): void {
   // the file after them): drop the object's cache only once it has.
   const drop = () => {
     open.delete(rec.id);
+    watchNativeErrors();
     if (cache) cache.worker.postMessage({ q: { op: 'close', id: rec.id }, sab: new SharedArrayBuffer(8 + 1024) });
   };
   native.fileCloseAsync(handle).then(drop, drop);
@@ -309,18 +280,53 @@ export function remoteStats(handle: FileHandle): (ObjectStats & { size: number; 
 }
 
 // libhdf5 reports a failed remote read as its own I/O error; the worker saw why.
-// An error from libhdf5 while some remote file has a failure not yet reported
-// is that failure, with its S3 code (the original message is kept as `cause`).
+// The translation happens at the boundary, around native calls (lib/addon/binding.ts),
+// never in H5Error's constructor: an error of a native call on a remote file (its
+// handle, one of its objects, or its URL at open) during which one of that file's
+// reads failed is that failure, with its S3 code and the file's url (libhdf5's
+// message is kept as `hdf5`). Errors on other files, or of calls during which no
+// remote read failed, are left as they are; while no remote file is open, a call
+// pays nothing more than one property check.
 const TRANSLATABLE = new Set(['H5_IO', 'H5_ERROR', 'H5_OPEN_FAILED', 'H5_NOT_HDF5', 'H5_CORRUPT', 'H5_FILE_NOT_FOUND', 'H5_NOT_FOUND']);
-errorHooks.translate = (message: string, details: H5ErrorDetails) => {
-  if (open.size === 0 || !TRANSLATABLE.has(details.code)) return undefined;
-  for (const rec of open.values()) {
+
+/** The open remote file a native call's first argument belongs to, if any. */
+function remoteOf(target: unknown): OpenRemote | undefined {
+  if (typeof target === 'string') {
+    for (const rec of open.values()) if (rec.url === target) return rec;
+    return undefined;
+  }
+  if (typeof target !== 'object' || target === null) return undefined;
+  const byFile = byHandle.get(target as FileHandle);
+  if (byFile) return byFile;
+  let fileno: string;
+  try {
+    fileno = native.objIdentity(target as ObjHandle).split(':')[0]!;
+  } catch {
+    return undefined; // not an object handle, or a closed one
+  }
+  for (const rec of open.values()) if (rec.fileno === fileno) return rec;
+  return undefined;
+}
+
+function translate(e: unknown, before: number, target: unknown): unknown {
+  if (!(e instanceof H5Error) || !TRANSLATABLE.has(e.code) || Atomics.load(failures, 0) === before || !cache) return e;
+  const rec = remoteOf(target);
+  if (rec) {
     const seq = Atomics.load(rec.errors, 0);
-    if (seq === rec.seen || !cache) continue;
+    if (seq === rec.seen) return e;
     rec.seen = seq;
     const r = call(cache, { op: 'stats', id: rec.id }, 5_000);
-    const e = r.lastError as RemoteError | undefined;
-    if (e) return { ...e, url: rec.url, hdf5: message };
+    const f = r.lastError as RemoteError | undefined;
+    if (f) {
+      const t = toH5Error({ ...f, url: rec.url, hdf5: e.message });
+      t.stack = `${t.name}: ${t.message}\n${(e.stack ?? '').split('\n').slice(1).join('\n')}`;
+      return t;
+    }
   }
-  return undefined;
-};
+  return e;
+}
+
+function watchNativeErrors(): void {
+  if (open.size > 0) nativeErrors.watch = { epoch: () => Atomics.load(failures, 0), translate };
+  else nativeErrors.watch = undefined;
+}

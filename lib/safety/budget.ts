@@ -12,7 +12,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import { H5Error } from '../errors.js';
+import { H5Error, type H5ErrorCode, type H5ErrorDetails } from '../errors.js';
 import { PACKAGE_ROOT } from '../addon/locate.js';
 
 /**
@@ -257,7 +257,7 @@ export function scanJson(s: string, b: JsonBudget): JsonStats {
  * lone surrogate / repeated key, `limitCode` for a budget (`limit` and `max`
  * name it). Anything else passes through unchanged.
  */
-export function jsonH5Error(e: unknown, what: string, code: string, limitCode = code, extra: Record<string, unknown> = {}): unknown {
+export function jsonH5Error(e: unknown, what: string, code: H5ErrorCode, limitCode: H5ErrorCode = code, extra: Record<string, unknown> = {}): unknown {
   if (!(e instanceof JsonScanError)) return e;
   const limit = e.kind === 'limit' ? { limit: e.limit, max: e.max } : {};
   return new H5Error(`${what}: ${e.message}`, { code: e.kind === 'limit' ? limitCode : code, ...limit, ...extra });
@@ -312,7 +312,7 @@ export function encodeFailure(e: unknown): WorkerFailure {
 
 function decodeFailure(f: WorkerFailure): Error {
   if (f.kind === 'json') return new JsonScanError(f.message, f.json!.kind, f.json!.at, f.json!.limit, f.json!.max, f.json!.key);
-  if (f.kind === 'h5') return new H5Error(f.message, f.details as { code: string });
+  if (f.kind === 'h5') return new H5Error(f.message, f.details as H5ErrorDetails);
   const E = f.name === 'TypeError' ? TypeError : f.name === 'RangeError' ? RangeError : Error;
   return new E(f.message);
 }

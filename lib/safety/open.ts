@@ -23,14 +23,8 @@ import { H5Error } from '../errors.js';
 
 const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-/** Identity of a file; 64-bit fields as decimal strings. */
-export interface FileStamp {
-  dev: string;
-  ino: string;
-  size: string;
-  mtimeNs: string;
-  ctimeNs: string;
-}
+import type { FileStamp } from '../addon/binding.js';
+export type { FileStamp };
 
 type Kind = Pick<Stats, 'isFile' | 'isDirectory' | 'isFIFO' | 'isCharacterDevice' | 'isBlockDevice' | 'isSocket'>;
 

@@ -11,11 +11,11 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { openInput, openInputSync, sameStamp, type FileStamp, type Input } from './open.js';
+import { openInput, openInputSync, sameStamp, type Input } from './open.js';
 import { join } from 'node:path';
-import { native, type FileHandle } from '../addon/binding.js';
+import { native, type FileHandle, type FileStamp } from '../addon/binding.js';
 import { PACKAGE_ROOT } from '../addon/locate.js';
-import { H5Error } from '../errors.js';
+import { H5Error, isErrorCode } from '../errors.js';
 
 /** Limits of the untrusted walk; every field is optional (see DEFAULT_UNTRUSTED_LIMITS). */
 export interface UntrustedLimits {
@@ -121,7 +121,7 @@ export interface WalkStats {
   fileSize: number;
 }
 
-export type { FileStamp } from './open.js';
+export type { FileStamp } from '../addon/binding.js';
 
 export interface WalkResult {
   stats: WalkStats;
@@ -157,7 +157,7 @@ export interface UntrustedOpenOptions {
 
 /** @internal Identity (device, inode, size, mtime, ctime) of the file libhdf5 holds open. */
 export function fileStampOf(f: { readonly fileHandle: FileHandle }): FileStamp {
-  return addon.fileStamp(f.fileHandle);
+  return native.fileStamp(f.fileHandle);
 }
 
 // --- the child's protocol (lib/safety/walk-child.ts) ---
@@ -180,15 +180,6 @@ interface ChildReport {
   stamp?: FileStamp;
 }
 
-/** @internal The addon functions the child and the change check use (native/napi/wrap_untrusted.cc). */
-export interface WalkChildNative {
-  untrustedWalk(path: string, limits: WalkChildRequest['limits']): ChildReport;
-  limitProcess(memoryBytes: number, cpuSeconds: number): { vsize: number; addressSpace: number; cpuSeconds: number };
-  fileStamp(f: FileHandle): FileStamp;
-  fileDescriptor(f: FileHandle): number;
-}
-
-const addon = native as unknown as WalkChildNative;
 
 const LIMIT_KEYS = Object.keys(DEFAULT_UNTRUSTED_LIMITS) as (keyof UntrustedLimits)[];
 
@@ -300,7 +291,7 @@ function interpret(path: string, o: ChildOutcome, timeoutMs: number): WalkResult
     if (r.reason === 'open-failed') {
       // Not HDF5 at all, gone, or locked by a writer: the same typed error a
       // trusted open gives. Any other open failure is malformed metadata.
-      if (r.code && ['H5_NOT_HDF5', 'H5_FILE_NOT_FOUND', 'H5_FILE_LOCKED', 'H5_PERMISSION'].includes(r.code))
+      if (isErrorCode(r.code) && ['H5_NOT_HDF5', 'H5_FILE_NOT_FOUND', 'H5_FILE_LOCKED', 'H5_PERMISSION'].includes(r.code))
         return fail(new H5Error(r.detail ?? `cannot open '${path}'`, { code: r.code, path }));
       const memory = /memory allocation failed/.test(r.detail ?? '');
       return fail(unsafe(path, memory ? 'memory' : 'corrupt', r.detail ?? 'libhdf5 cannot open it', { hdf5Code: r.code }));
@@ -457,7 +448,7 @@ function openVetted<F extends Openable>(pinned: Input, open: (openPath: string) 
   const f = open(pinned.openPath);
   let now: FileStamp;
   try {
-    now = addon.fileStamp(f.fileHandle);
+    now = native.fileStamp(f.fileHandle);
   } catch (e) {
     f.close();
     throw e;

@@ -5,13 +5,12 @@
  * if libhdf5 crashes or hangs on the file, only this process dies.
  */
 import { native } from '../addon/binding.js';
-import type { WalkChildNative, WalkChildRequest } from './untrusted.js';
+import type { WalkChildRequest } from './untrusted.js';
 
-const addon = native as unknown as WalkChildNative;
 const req = JSON.parse(process.argv[2] ?? '{}') as WalkChildRequest;
 // Limits first, before libhdf5 reads a byte of the file.
-const applied = addon.limitProcess(req.memoryBytes, req.cpuSeconds);
+const applied = native.limitProcess(req.memoryBytes, req.cpuSeconds);
 const t0 = performance.now();
-const report = addon.untrustedWalk(req.path, req.limits);
+const report = native.untrustedWalk(req.path, req.limits);
 const ms = performance.now() - t0;
 process.stdout.write(JSON.stringify({ ...report, ms, applied }) + '\n');

@@ -2,7 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { H5Error, ModelStore, type RejectEvent, type RetireEvent, type ServedModel, type SwapEvent, type Tensor } from '../../lib/index.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, waitFor } from '../helpers.js';
 import { saveCorrupt } from './model.serve.helpers.js';
 
 const dir = tempDir('h5vault-model-serve-');
@@ -12,14 +12,6 @@ const model = (k: number): Record<string, Tensor> => ({
   'w': { dtype: 'float32', shape: [64, 16], data: new Float32Array(64 * 16).fill(k) },
   'b': { dtype: 'float32', shape: [16], data: new Float32Array(16).fill(k) },
 });
-
-const waitFor = async (cond: () => boolean, ms = 10_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 const weight = (m: ServedModel): number => (m.tensors.get('w')!.data as Float32Array)[0]!;
 

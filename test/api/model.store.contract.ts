@@ -5,7 +5,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { H5Error, type ModelStore, type Tensor } from '../../lib/index.js';
-import { gaussian } from '../helpers.js';
+import { gaussian, waitFor } from '../helpers.js';
 
 /** The API both stores share. */
 export type ContractStore = Pick<ModelStore, 'root' | 'dir' | 'names' | 'versions' | 'latest' | 'save' | 'load' | 'prune' | 'watch' | 'serve'>;
@@ -19,14 +19,6 @@ export const contractModel = (seed: number): Record<string, Tensor> => ({
   'block/w': { dtype: 'float32', shape: [128, 64], data: gaussian(128 * 64, seed) },
   'block/b': { dtype: 'float32', shape: [64], data: gaussian(64, seed + 100) },
 });
-
-const waitFor = async (cond: () => boolean, ms: number): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 export function storeContract(label: string, backend: ContractBackend): void {
   describe(`ModelStore contract: ${label}`, () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { H5Error, ModelStore, verifyModel, type Tensor } from '../../lib/index.js';
-import { gaussian, tempDir } from '../helpers.js';
+import { gaussian, tempDir, waitFor } from '../helpers.js';
 import { requireFreshDist, runNode } from './model.helpers.js';
 
 const dir = tempDir('h5vault-model-store-');
@@ -16,14 +16,6 @@ const model = (seed: number): Record<string, Tensor> => ({
   'block/w': { dtype: 'float32', shape: [128, 64], data: gaussian(128 * 64, seed) },
   'block/b': { dtype: 'float32', shape: [64], data: gaussian(64, seed + 100) },
 });
-
-const waitFor = async (cond: () => boolean, ms: number): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('ModelStore basics', () => {
   it('versions are numbered, immutable, listed with their records; load picks latest or a given one', async () => {

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Dataset, File, H5Error } from '../../lib/index.js';
+import { isErrorCode } from '../../lib/errors.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -71,7 +72,7 @@ export async function pool<T, R>(items: T[], width: number, fn: (item: T, i: num
 
 /** A typed error per the project's rule: H5Error (with a code), TypeError or RangeError. */
 export function isTyped(e: unknown): boolean {
-  return (e instanceof H5Error && typeof e.code === 'string' && e.code !== '') || e instanceof TypeError || e instanceof RangeError;
+  return (e instanceof H5Error && isErrorCode(e.code)) || e instanceof TypeError || e instanceof RangeError;
 }
 
 export interface Exercised {

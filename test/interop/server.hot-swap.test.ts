@@ -12,7 +12,7 @@ import { request, Agent } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelStore } from '../../lib/index.js';
-import { PYTHON, tempDir } from '../helpers.js';
+import { PYTHON, tempDir, waitFor } from '../helpers.js';
 import { requireFreshDist } from '../api/model.helpers.js';
 import { saveCorrupt } from '../api/model.serve.helpers.js';
 import { requireOnnxPeers } from './onnx.helpers.js';
@@ -38,14 +38,6 @@ let child: ChildProcess | undefined;
 afterAll(() => {
   child?.kill('SIGKILL');
 });
-
-const waitFor = async (cond: () => boolean, what: string, ms = 30_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 function post(agent: Agent, port: number, body: unknown): Promise<{ status: number; json: { version: number; y: number[][] } }> {
   return new Promise((resolve, reject) => {
@@ -93,7 +85,7 @@ describe('examples/server.mjs hot swap', () => {
     });
     child.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise((r) => child!.on('exit', (code, sig) => r(code ?? sig)));
-    await waitFor(() => events.some((e) => e.event === 'listening') || child!.exitCode !== null, `server start (${stderr})`);
+    await waitFor(() => events.some((e) => e.event === 'listening') || child!.exitCode !== null, 30_000, `server start (${stderr})`);
     const port = events.find((e) => e.event === 'listening')!.port as number;
     const swapsTo = (v: number): boolean => events.some((e) => e.event === 'swap' && e.to === v);
 
@@ -120,17 +112,17 @@ describe('examples/server.mjs hot swap', () => {
       }
     };
     const clients = Promise.all([0, 1, 2, 3].map(client));
-    const answered = (v: number): Promise<void> => waitFor(() => (seen.get(v) ?? 0) > 0, `a response from v${v}`);
+    const answered = (v: number): Promise<void> => waitFor(() => (seen.get(v) ?? 0) > 0, 30_000, `a response from v${v}`);
 
     await answered(1);
     await store.save('linear', linearWeights(2));
-    await waitFor(() => swapsTo(2), 'swap to v2');
+    await waitFor(() => swapsTo(2), 30_000, 'swap to v2');
     await answered(2);
     expect(await saveCorrupt(store, 'linear', linearWeights(3), 'W')).toBe(3);
-    await waitFor(() => events.some((e) => e.event === 'reject' && e.version === 3), 'v3 rejected');
+    await waitFor(() => events.some((e) => e.event === 'reject' && e.version === 3), 30_000, 'v3 rejected');
     for (let v = 4; v <= SWAPS + 2; v++) {
       await store.save('linear', linearWeights(v));
-      await waitFor(() => swapsTo(v), `swap to v${v}`);
+      await waitFor(() => swapsTo(v), 30_000, `swap to v${v}`);
     }
     await answered(SWAPS + 2);
     stop = true;

@@ -1,8 +1,12 @@
 /**
- * scripts/s3-cluster.sh from tests: start, stop, crash and restart radosgw.
- * No vitest import here: test/s3/global-setup.ts runs outside the test workers.
+ * The one Ceph harness of the tests (test/s3 and test/remote): scripts/s3-cluster.sh
+ * from tests: start, stop, crash and restart radosgw. Synchronous for the global
+ * setup, asynchronous for test workers (whose event loop must keep answering vitest
+ * while radosgw starts). No vitest import here: test/s3/global-setup.ts runs
+ * outside the test workers.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,16 +30,47 @@ function parseEnv(text: string): S3Env {
   return env as unknown as S3Env;
 }
 
+function startFailure(e: unknown): Error {
+  const err = e as { stderr?: string; message: string };
+  return new Error(`cannot start the Ceph S3 cluster (install ceph-mon ceph-osd radosgw: bash scripts/bootstrap.sh): ${err.stderr ?? err.message}`);
+}
+
 /** Starts a cluster in a fresh directory (20 s at most, usually 5-18 s). Throws with the script's message if ceph is missing. */
 export function startCluster(): S3Env {
   const dir = mkdtempSync(join(tmpdir(), 'h5vault-s3-'));
   try {
     return parseEnv(execFileSync('bash', [script, 'start', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
   } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`cannot start the Ceph S3 cluster (install ${'ceph-mon ceph-osd radosgw'}: bash scripts/bootstrap.sh): ${err.stderr ?? err.message}`);
+    throw startFailure(e);
   }
 }
+
+const run = promisify(execFile);
+const scriptAsync = async (cmd: string, dir: string, timeout: number): Promise<string> =>
+  (await run('bash', [script, cmd, dir], { encoding: 'utf8', timeout })).stdout;
+
+/** startCluster without blocking the event loop. */
+export async function startClusterAsync(): Promise<S3Env> {
+  const dir = mkdtempSync(join(tmpdir(), 'h5vault-s3-'));
+  try {
+    return parseEnv(await scriptAsync('start', dir, 120_000));
+  } catch (e) {
+    throw startFailure(e);
+  }
+}
+
+/** stopCluster, rgwStop and rgwStart without blocking the event loop. */
+export const clusterAsync = {
+  stop: async (env: S3Env): Promise<void> => {
+    try {
+      await scriptAsync('stop', env.S3_CLUSTER_DIR, 60_000);
+    } finally {
+      rmSync(env.S3_CLUSTER_DIR, { recursive: true, force: true });
+    }
+  },
+  rgwStop: async (env: S3Env): Promise<void> => void (await scriptAsync('rgw-stop', env.S3_CLUSTER_DIR, 60_000)),
+  rgwStart: async (env: S3Env): Promise<void> => void (await scriptAsync('rgw-start', env.S3_CLUSTER_DIR, 120_000)),
+};
 
 export function stopCluster(env: S3Env, remove = true): void {
   execFileSync('bash', [script, 'stop', env.S3_CLUSTER_DIR], { stdio: 'ignore' });

@@ -69,7 +69,7 @@ describe('S3 store: concurrent processes', () => {
     expect(vs.map((v) => v.version)).toEqual(got);
     const seeds = new Set(vs.map((v) => v.metadata.seed));
     expect(seeds.size).toBe(40);
-    expect(await store.gc('m', { graceMs: 0 })).toEqual({ objects: [], uploads: [] }); // no object left unreferenced
+    expect(await store.gc('m', { graceMs: 0 })).toEqual({ objects: [], uploads: [], badRecords: [] }); // no object left unreferenced
   });
 
   it('without conditional writes, publishers sharing a lock directory still get distinct versions', async () => {
@@ -278,7 +278,7 @@ describe('S3 store: typed errors', () => {
     }).catch((e: unknown) => e);
     expect(bad).toMatchObject({ code: 'H5_S3_ACCESS_DENIED' });
     expect(String((bad as Error).message) + JSON.stringify(bad)).not.toContain(secret);
-    await expect(ModelStore.open('s3://no-such-bucket-h5v/m', { ...storeOptions(env, join(dir, 'err')), create: true })).rejects.toMatchObject({ code: 'H5_NOT_FOUND' });
+    await expect(ModelStore.open('s3://no-such-bucket-h5v/m', { ...storeOptions(env, join(dir, 'err')), create: true })).rejects.toMatchObject({ code: 'H5_S3_NOT_FOUND' });
     const down = await ModelStore.open(`s3://${bucket}/m`, { ...storeOptions(env, join(dir, 'err')), endpoint: 'http://127.0.0.1:9', retry: { attempts: 1 }, maxAttempts: 1 })
       .catch((e: unknown) => e);
     expect(down).toMatchObject({ code: 'H5_S3_NETWORK' });

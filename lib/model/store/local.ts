@@ -21,20 +21,10 @@ import { loadModelAt, type LoadedModel, type LoadOptions, type Vouch } from '../
 import { readRecord, removeRecord, sameStamp, writeRecord } from './verified.js';
 import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
 import type { S3ModelStore, S3StoreOptions } from './s3.js';
+import { checkKeep, checkName, checkVersion, MARKER, NAME_RE, versionFile, type StoreLoadedModel, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './common.js';
+import { isS3Url } from '../../remote/url.js';
 
-export interface VersionInfo {
-  version: number;
-  /** File name inside the model's directory, e.g. 'v000003.h5'. */
-  file: string;
-  /** SHA-256 of the file bytes, checked before libhdf5 parses it on load. */
-  digest: string;
-  modelDigest: string;
-  /** File size in bytes. */
-  bytes: number;
-  /** When the version was published (ISO 8601, UTC). Kept in the index, not the file, so files stay reproducible. */
-  createdAt: string;
-  metadata: Record<string, JsonValue>;
-}
+export { versionFile, type StoreLoadedModel, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './common.js';
 
 interface Index {
   format: 1;
@@ -43,61 +33,17 @@ interface Index {
   versions: VersionInfo[];
 }
 
-/** loadModel's options minus what the index decides: the digest (and so trust: no untrusted walk is needed). */
-export interface StoreLoadOptions extends Omit<LoadOptions, 'expectDigest' | 'untrusted' | 'limits'> {
-  /**
-   * Hash the file and every tensor again even if this version was verified
-   * before and its file is unchanged since (default false: a version verified
-   * once is not re-hashed; docs/model-storage.md#verified-once).
-   */
-  reverify?: boolean;
-}
-
-/** A model loaded from a store: its version, and what the load had to hash (nothing for a version verified once and unchanged since). */
-export interface StoreLoadedModel extends LoadedModel {
-  version: number;
-  hashed: { file: boolean; tensors: boolean };
-}
-
 export interface StoreOpenOptions {
   /** Create the store (directory and marker) if `root` is not one yet. Default false: a missing store is H5_NOT_FOUND. */
   create?: boolean;
   lock?: LockOptions;
 }
 
-export interface WatchOptions {
-  /** Polling period, the fallback for filesystems without change events (NFS, some containers). Default 1000 ms. */
-  intervalMs?: number;
-  /** Keep the process alive while watching (default true, like fs.watch). */
-  persistent?: boolean;
-  /** Receives errors thrown by the callback or hit while reading the index (default: rethrown asynchronously). */
-  onError?: (err: unknown) => void;
-  /**
-   * The latest version the caller already knows (null: none). `cb` then fires
-   * for any other latest, including one published before the watch first
-   * read the index. Default: whatever the first read finds, without a call.
-   */
-  from?: number | null;
-}
-
-const NAME_RE = STORE_NAME_RE;
 const VERSION_FILE_RE = /^v(\d{6,})\.h5$/;
 const PENDING_RE = /^\.v(\d{6,})\.h5\.pending$/;
 /** Marks a claimed version number whose index entry is not written yet (docs/model-storage.md#modelstore). */
 const pendingFile = (v: number): string => `.${versionFile(v)}.pending`;
 const INDEX = 'index.json';
-const MARKER = '.h5vault-store.json';
-
-// The one name rule (lib/util/names.ts) for store names.
-const checkName: (name: unknown) => asserts name is string = checkStoreName;
-
-function checkVersion(v: unknown): asserts v is number {
-  if (!Number.isSafeInteger(v) || (v as number) < 1) throw new TypeError('version must be a positive integer');
-}
-
-export function versionFile(v: number): string {
-  return `v${String(v).padStart(6, '0')}.h5`;
-}
 
 function isVersionInfo(x: unknown): x is VersionInfo {
   const v = x as VersionInfo;
@@ -127,7 +73,8 @@ export class ModelStore {
   static open(root: string, options?: StoreOpenOptions): Promise<ModelStore>;
   static async open(root: string, options: StoreOpenOptions | S3StoreOptions = {}): Promise<ModelStore | S3ModelStore> {
     if (typeof root !== 'string' || root === '') throw new TypeError('root must be a non-empty string');
-    if (root.startsWith('s3://')) return (await import('./s3.js')).S3ModelStore.open(root, options as S3StoreOptions);
+    // The one place a root picks its store: s3:// goes to the S3 store, loaded only then (its SDK is an optional peer).
+    if (isS3Url(root)) return (await import('./s3.js')).S3ModelStore.open(root, options as S3StoreOptions);
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
     if (options.create !== undefined && typeof options.create !== 'boolean') throw new TypeError('options.create must be a boolean');
     const abs = resolve(root);
@@ -413,8 +360,7 @@ export class ModelStore {
   async prune(name: string, options: { keep: number }): Promise<number[]> {
     const site = new Error();
     checkName(name);
-    const keep = options?.keep;
-    if (!Number.isSafeInteger(keep) || keep < 1) throw new RangeError('keep must be an integer >= 1 (the latest version is never pruned)');
+    const keep = checkKeep(options);
     return withSite(site, async () => {
       const dir = this.dir(name);
       if (!(await stat(dir).then(() => true, () => false))) return [];

@@ -29,9 +29,13 @@ import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from '../save.js';
 import { loadModel, type LoadedModel, type LoadOptions } from '../load.js';
 import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
-import { versionFile, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './local.js';
+import { checkKeep, checkName, checkVersion, MARKER, NAME_RE, versionFile, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './common.js';
 import { BlobCache, type CacheStats } from './cache.js';
-import { loadS3, loadStorage, makeClient, parseS3Url, s3Status, withRetry as retryCall, type RetryOptions, type S3ConnectOptions } from '../../remote/client.js';
+import { loadS3, loadStorage, makeClient, resolveConfig } from '../../remote/sdk.js';
+import type { S3ClientLike, S3ConnectOptions } from '../../remote/options.js';
+import { s3Status } from '../../remote/errors.js';
+import { withRetry as retryCall, type RetryOptions } from '../../remote/retry.js';
+import { parseS3Url } from '../../remote/url.js';
 
 export interface S3StoreOptions extends S3ConnectOptions {
   /** Create the store (its marker object) if the prefix is not one yet. The bucket must exist. Default false. */
@@ -61,7 +65,28 @@ export interface S3StoreOptions extends S3ConnectOptions {
    * ride out a gateway restart of ~10 s.
    */
   retry?: { attempts?: number; baseMs?: number };
+  /**
+   * A version record that cannot be read as one (not JSON, not a format-1 record
+   * of its version, over RECORD_MAX_BYTES) is skipped by `versions`, `latest`,
+   * `load` of the latest, `prune`, `gc` and `watch`, and reported here. Default:
+   * process.emitWarning (type 'H5VaultWarning', code 'H5_CORRUPT'). Asked for
+   * by number (`load(name, v)`, `record`), it is H5_CORRUPT.
+   */
+  onBadRecord?: (bad: BadRecord) => void;
 }
+
+/** A version record skipped because it is not one (docs/object-storage.md#bad-records). */
+export interface BadRecord {
+  name: string;
+  version: number;
+  /** Its key in the bucket. */
+  key: string;
+  /** Why (H5_CORRUPT). */
+  error: H5Error;
+}
+
+/** Records are a few KiB (one line per tensor): anything larger is not one of ours. */
+export const RECORD_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface S3SaveOptions extends SaveOptions {
   /** Upload progress: bytes of the file sent so far, and its size. */
@@ -101,19 +126,12 @@ export interface GcResult {
   objects: string[];
   /** Keys of abandoned multipart uploads aborted. */
   uploads: string[];
+  /** Version records skipped because they are not records (left in place: a person should look at them). */
+  badRecords: BadRecord[];
 }
 
-const NAME_RE = STORE_NAME_RE;
 const RECORD_RE = /^v(\d{6,})\.json$/;
-const MARKER = '.h5vault-store.json';
 const MIN_PART = 5 * 1024 * 1024;
-
-// The one name rule (lib/util/names.ts) for store names.
-const checkName: (name: unknown) => asserts name is string = checkStoreName;
-
-function checkVersion(v: unknown): asserts v is number {
-  if (!Number.isSafeInteger(v) || (v as number) < 1) throw new TypeError('version must be a positive integer');
-}
 
 const recordName = (v: number): string => versionFile(v).replace(/\.h5$/, '.json');
 
@@ -134,7 +152,7 @@ export class S3ModelStore {
   readonly prefix: string;
   /** The local cache versions are pulled into. */
   readonly cache: BlobCache;
-  readonly client: S3Client;
+  readonly #s3: S3Client;
   readonly #o: S3StoreOptions;
   readonly #partBytes: number;
   readonly #concurrency: number;
@@ -142,11 +160,11 @@ export class S3ModelStore {
   readonly #records = new Map<string, S3VersionRecord>();
 
   private constructor(url: string, client: S3Client, o: S3StoreOptions) {
-    const { bucket, prefix } = parseS3Url(url);
+    const { bucket, key: prefix } = parseS3Url(url, 'prefix');
     this.bucket = bucket;
     this.prefix = prefix;
     this.root = `s3://${bucket}${prefix ? `/${prefix}` : ''}`;
-    this.client = client;
+    this.#s3 = client;
     this.#o = o;
     this.cache = new BlobCache(o.cacheDir ?? join(tmpdir(), 'h5vault-s3-cache'), o.cacheMaxBytes ?? Infinity);
     this.#partBytes = o.partBytes ?? 16 * 1024 * 1024;
@@ -161,25 +179,25 @@ export class S3ModelStore {
   static async open(url: string, options: S3StoreOptions = {}): Promise<S3ModelStore> {
     if (typeof url !== 'string') throw new TypeError('url must be a string');
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-    parseS3Url(url);
+    parseS3Url(url, 'prefix');
     if (options.create !== undefined && typeof options.create !== 'boolean') throw new TypeError('options.create must be a boolean');
     if (options.partBytes !== undefined && (!Number.isSafeInteger(options.partBytes) || options.partBytes < MIN_PART))
       throw new RangeError(`partBytes must be an integer >= ${MIN_PART} (S3's smallest multipart part)`);
     if (options.concurrency !== undefined && (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > 64))
       throw new RangeError('concurrency must be an integer from 1 to 64');
     if (options.cacheMaxBytes !== undefined && !(options.cacheMaxBytes > 0)) throw new RangeError('cacheMaxBytes must be > 0');
-    const store = new S3ModelStore(url, makeClient(options), options);
+    const store = new S3ModelStore(url, makeClient(resolveConfig(options), options), options);
     await store.cache.init();
     const { HeadObjectCommand, PutObjectCommand } = loadS3();
     const marker = store.#key(MARKER);
     try {
-      await store.#retry(() => store.client.send(new HeadObjectCommand({ Bucket: store.bucket, Key: marker })), `s3://${store.bucket}/${marker}`);
+      await store.#retry(() => store.#s3.send(new HeadObjectCommand({ Bucket: store.bucket, Key: marker })), `s3://${store.bucket}/${marker}`);
     } catch (e) {
-      if (!(e instanceof H5Error && e.code === 'H5_NOT_FOUND')) throw e;
+      if (!(e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND')) throw e;
       if (!options.create) {
         throw new H5Error(`no model store at '${store.root}' (no ${MARKER}); pass { create: true } to ModelStore.open to create one`, { code: 'H5_NOT_FOUND', path: store.root });
       }
-      await store.#retry(() => store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: marker, Body: `${JSON.stringify({ format: 1 })}\n`, ContentType: 'application/json' })),
+      await store.#retry(() => store.#s3.send(new PutObjectCommand({ Bucket: store.bucket, Key: marker, Body: `${JSON.stringify({ format: 1 })}\n`, ContentType: 'application/json' })),
         `cannot create the model store '${store.root}'`);
     }
     return store;
@@ -206,7 +224,7 @@ export class S3ModelStore {
     const base = this.#key('');
     let token: string | undefined;
     do {
-      const r = await this.#retry(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token })), `cannot list '${this.root}'`);
+      const r = await this.#retry(() => this.#s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token })), `cannot list '${this.root}'`);
       for (const p of r.CommonPrefixes ?? []) {
         const n = p.Prefix!.slice(base.length).replace(/\/$/, '');
         if (NAME_RE.test(n)) out.add(n);
@@ -225,7 +243,7 @@ export class S3ModelStore {
     const out: number[] = [];
     let token: string | undefined;
     do {
-      const r = await this.#retry(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })), `cannot list the versions of '${this.dir(name)}'`);
+      const r = await this.#retry(() => this.#s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })), `cannot list the versions of '${this.dir(name)}'`);
       for (const o of r.Contents ?? []) {
         const m = RECORD_RE.exec(o.Key!.slice(base.length));
         if (m) out.push(Number(m[1]));
@@ -245,9 +263,16 @@ export class S3ModelStore {
     const { GetObjectCommand } = loadS3();
     let text: string;
     try {
-      text = await this.#retry(async () => bodyText((await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body), `s3://${this.bucket}/${key}`);
+      text = await this.#retry(async () => {
+        const r = await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+        if (!(Number(r.ContentLength) <= RECORD_MAX_BYTES)) {
+          (r.Body as { destroy?(): void } | undefined)?.destroy?.();
+          throw new H5Error(`s3://${this.bucket}/${key} is ${r.ContentLength} bytes: not an h5vault version record (at most ${RECORD_MAX_BYTES})`, { code: 'H5_CORRUPT' });
+        }
+        return bodyText(r.Body);
+      }, `s3://${this.bucket}/${key}`);
     } catch (e) {
-      if (e instanceof H5Error && e.code === 'H5_NOT_FOUND') return undefined;
+      if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return undefined;
       throw e;
     }
     let r: unknown;
@@ -264,19 +289,45 @@ export class S3ModelStore {
   /** The published versions of `name`, oldest first ([] if none). */
   async versions(name: string): Promise<VersionInfo[]> {
     checkName(name);
-    const out: VersionInfo[] = [];
-    for (const v of await this.#list(name)) {
-      const r = await this.record(name, v);
-      if (r) out.push(info(r));
+    return (await this.#readableRecords(name)).map(info);
+  }
+
+  /**
+   * The readable records of `name`, oldest first; the others are reported
+   * (onBadRecord) and collected in `bad`. `newest` stops at the newest readable one.
+   */
+  async #readableRecords(name: string, o: { bad?: BadRecord[]; newest?: boolean } = {}): Promise<S3VersionRecord[]> {
+    const vs = await this.#list(name);
+    if (o.newest) vs.reverse();
+    const out: S3VersionRecord[] = [];
+    for (const v of vs) {
+      const r = await this.#readable(name, v, o.bad);
+      if (!r) continue;
+      out.push(r);
+      if (o.newest) break;
     }
     return out;
+  }
+
+  /** record(), with a record that is not one reported and skipped (undefined) instead of thrown. */
+  async #readable(name: string, v: number, bad?: BadRecord[]): Promise<S3VersionRecord | undefined> {
+    try {
+      return await this.record(name, v);
+    } catch (e) {
+      if (!(e instanceof H5Error && e.code === 'H5_CORRUPT')) throw e;
+      const b: BadRecord = { name, version: v, key: this.#key(`${name}/versions/${recordName(v)}`), error: e };
+      bad?.push(b);
+      if (this.#o.onBadRecord) this.#o.onBadRecord(b);
+      else process.emitWarning(`${this.root}: skipping the version record ${b.key}: ${e.message}`, { type: 'H5VaultWarning', code: 'H5_CORRUPT' });
+      return undefined;
+    }
   }
 
   /** The latest version number, or null if `name` has none (one LIST request). */
   async latest(name: string): Promise<number | null> {
     checkName(name);
-    const vs = await this.#list(name);
-    return vs.length ? vs[vs.length - 1]! : null;
+    const [r] = await this.#readableRecords(name, { newest: true });
+    return r ? r.version : null;
   }
 
   /**
@@ -322,7 +373,7 @@ export class S3ModelStore {
     await this.#retry(async () => {
       const body = createReadStream(file, { highWaterMark: 1024 * 1024 });
       const up = new Upload({
-        client: this.client,
+        client: this.#s3,
         params: { Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/x-hdf5' },
         queueSize: this.#concurrency,
         partSize: this.#partBytes,
@@ -335,13 +386,35 @@ export class S3ModelStore {
         if (o.signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
         await up.done();
       } catch (e) {
-        if (o.signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+        if (o.signal?.aborted) {
+          await this.#settleAborted(up, key);
+          throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+        }
         throw e;
       } finally {
         o.signal?.removeEventListener('abort', abort);
         body.destroy();
       }
     }, what, { signal: o.signal });
+  }
+
+  /**
+   * After an abort, Upload.done() rejects at once, while lib-storage is still
+   * finishing the parts in flight and then aborting the upload on the server.
+   * A save that rejected must have nothing left running: wait for the parts,
+   * then abort the upload ourselves (NoSuchUpload: lib-storage got there first).
+   * Without this, a gc right after the rejected save raced lib-storage's abort
+   * and failed with NoSuchUpload.
+   */
+  async #settleAborted(up: InstanceType<ReturnType<typeof loadStorage>['Upload']>, key: string): Promise<void> {
+    const internals = up as unknown as { concurrentUploaders?: Promise<unknown>[]; uploadId?: string };
+    await Promise.allSettled(internals.concurrentUploaders ?? []);
+    if (!internals.uploadId) return;
+    const { AbortMultipartUploadCommand } = loadS3();
+    await this.#retry(() => this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: internals.uploadId })), `cannot abort the upload of s3://${this.bucket}/${key}`)
+      .catch((e: unknown) => {
+        if (!(e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND')) throw e;
+      });
   }
 
   /** Creates the version record under the next free number. */
@@ -364,12 +437,12 @@ export class S3ModelStore {
         const body = `${JSON.stringify(record, null, 1)}\n`;
         if (!conditional) {
           // Under the shared lock: a number is free if no record exists.
-          const exists = await this.#retry(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })), `s3://${this.bucket}/${key}`)
-            .then(() => true, (e) => { if (e instanceof H5Error && e.code === 'H5_NOT_FOUND') return false; throw e; });
+          const exists = await this.#retry(() => this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })), `s3://${this.bucket}/${key}`)
+            .then(() => true, (e) => { if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return false; throw e; });
           if (exists) continue;
         }
         try {
-          await this.#retry(() => this.client.send(new PutObjectCommand({
+          await this.#retry(() => this.#s3.send(new PutObjectCommand({
             Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json', ...(conditional ? { IfNoneMatch: '*' } : {}),
           })), `cannot publish version ${version} of '${this.dir(name)}'`, { signal });
           this.#records.set(key, record);
@@ -379,7 +452,7 @@ export class S3ModelStore {
           if (!(conditional && (st === 412 || st === 409))) throw e;
           // Taken. By us, if a retried request had already succeeded: then it is our record.
           this.#records.delete(key);
-          const theirs = await this.record(name, version);
+          const theirs = await this.#readable(name, version);
           if (theirs?.publisher.nonce === base.publisher.nonce) return version;
         }
       }
@@ -462,7 +535,7 @@ export class S3ModelStore {
     const { GetObjectCommand, HeadObjectCommand } = loadS3();
     const key = this.#key(rec.object);
     const what = `cannot download s3://${this.bucket}/${key}`;
-    const head = await this.#retry(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }), what, { signal });
+    const head = await this.#retry(() => this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }), what, { signal });
     if (head.ContentLength !== rec.bytes) {
       throw new H5Error(`s3://${this.bucket}/${key} is ${head.ContentLength} bytes, but its version record says ${rec.bytes}: it was changed on the server; refusing it`, {
         code: 'H5_CHECKSUM_MISMATCH', expected: rec.digest,
@@ -503,7 +576,7 @@ export class S3ModelStore {
           let pos = start;
           try {
             await this.#retry(async () => {
-              const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: signal });
+              const r = await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: signal });
               for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
                 if (pos + chunk.length > end) throw new H5Error(`${what}: the server sent more bytes than the range asked for`, { code: 'H5_S3_ERROR' });
                 buf.set(chunk, pos - start);
@@ -545,18 +618,18 @@ export class S3ModelStore {
   async prune(name: string, options: { keep: number }): Promise<number[]> {
     const site = new Error();
     checkName(name);
-    const keep = options?.keep;
-    if (!Number.isSafeInteger(keep) || keep < 1) throw new RangeError('keep must be an integer >= 1 (the latest version is never pruned)');
+    const keep = checkKeep(options);
     return withSite(site, async () => {
       const { DeleteObjectCommand } = loadS3();
-      const vs = await this.#list(name);
+      // Only readable records count: a junk record must not make prune drop the real latest.
+      const vs = (await this.#readableRecords(name)).map((r) => r.version);
       const drop = vs.slice(0, Math.max(0, vs.length - keep));
       for (const v of drop) {
         const rec = await this.record(name, v).catch(() => undefined);
         const key = this.#key(`${name}/versions/${recordName(v)}`);
-        await this.#retry(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })), `cannot prune s3://${this.bucket}/${key}`);
+        await this.#retry(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })), `cannot prune s3://${this.bucket}/${key}`);
         this.#records.delete(key);
-        if (rec) await this.#retry(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(rec.object) })), `cannot prune s3://${this.bucket}/${this.#key(rec.object)}`);
+        if (rec) await this.#retry(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(rec.object) })), `cannot prune s3://${this.bucket}/${this.#key(rec.object)}`);
       }
       return drop;
     });
@@ -579,30 +652,32 @@ export class S3ModelStore {
     const objects: { key: string; age: number }[] = [];
     let token: string | undefined;
     do {
-      const r = await this.#retry(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })), `cannot list '${this.dir(name)}'`);
+      const r = await this.#retry(() => this.#s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })), `cannot list '${this.dir(name)}'`);
       for (const o of r.Contents ?? []) objects.push({ key: o.Key!, age: now - (o.LastModified?.getTime() ?? now) });
       token = r.NextContinuationToken;
     } while (token);
     const referenced = new Set<string>();
-    for (const v of await this.#list(name)) {
-      const r = await this.record(name, v);
-      if (r) referenced.add(this.#key(r.object));
-    }
-    const out: GcResult = { objects: [], uploads: [] };
+    const out: GcResult = { objects: [], uploads: [], badRecords: [] };
+    for (const r of await this.#readableRecords(name, { bad: out.badRecords })) referenced.add(this.#key(r.object));
     for (const o of objects) {
       if (referenced.has(o.key) || o.age < graceMs) continue;
-      await this.#retry(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.key })), `cannot delete s3://${this.bucket}/${o.key}`);
+      await this.#retry(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.key })), `cannot delete s3://${this.bucket}/${o.key}`);
       out.objects.push(o.key);
     }
     let keyMarker: string | undefined;
     let idMarker: string | undefined;
     for (;;) {
-      const r = await this.#retry(() => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: base, KeyMarker: keyMarker, UploadIdMarker: idMarker })),
+      const r = await this.#retry(() => this.#s3.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: base, KeyMarker: keyMarker, UploadIdMarker: idMarker })),
         `cannot list the multipart uploads of '${this.dir(name)}'`);
       for (const u of r.Uploads ?? []) {
         if (now - (u.Initiated?.getTime() ?? now) < graceMs) continue;
-        await this.#retry(() => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! })), `cannot abort an upload of s3://${this.bucket}/${u.Key}`);
-        out.uploads.push(u.Key!);
+        // NoSuchUpload: it completed or was aborted (by its publisher, another gc) since the listing: gone either way.
+        const gone = await this.#retry(() => this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! })), `cannot abort an upload of s3://${this.bucket}/${u.Key}`)
+          .then(() => true, (e: unknown) => {
+            if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return false;
+            throw e;
+          });
+        if (gone) out.uploads.push(u.Key!);
       }
       if (!r.IsTruncated) break;
       keyMarker = r.NextKeyMarker;
@@ -670,9 +745,14 @@ export class S3ModelStore {
     return serveModel(this, name, options);
   }
 
+  /** The AWS SDK client the store sends its requests with. */
+  get client(): S3ClientLike {
+    return this.#s3;
+  }
+
   /** Releases the SDK's connections. */
   destroy(): void {
-    this.client.destroy();
+    this.#s3.destroy();
   }
 }
 

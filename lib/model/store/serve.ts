@@ -13,12 +13,9 @@
 import { performance } from 'node:perf_hooks';
 import { H5Error } from '../../errors.js';
 import type { LoadedModel } from '../load.js';
-import type { ModelStore, StoreLoadOptions, VersionInfo } from './local.js';
+import type { ServableStore, StoreLoadOptions, VersionInfo } from './common.js';
 
-/** What serving needs from a store; the local ModelStore and the S3 store both provide it. */
-export type ServableStore = Pick<ModelStore, 'root' | 'dir' | 'versions' | 'watch'> & {
-  load(name: string, version?: number, options?: StoreLoadOptions): Promise<LoadedModel & { version: number }>;
-};
+export type { ServableStore } from './common.js';
 
 /** A version as ModelStore.load returns it: verified, with its number. */
 export type ServedModel = LoadedModel & { version: number };
