@@ -429,6 +429,7 @@ bool read_strings(hid_t dset, const Selection& sel, std::vector<std::string>* ou
       *err = heap.error_or_capture("read strings");
       return false;
     }
+    out->reserve(ptrs.size());
     for (char* p : ptrs) out->emplace_back(p ? p : "");
     H5Dvlen_reclaim(mtype.get(), mspace.get(), H5P_DEFAULT, ptrs.data());
   } else {
