@@ -115,6 +115,8 @@ struct HeapCheckScope::State {
   ErrorInfo failure;
   uint64_t last_addr = 0;  // the collection the previous element used
   const Collection* last = nullptr;
+  uint64_t decode_limit = 0;  // bound_decoded(): 0 = none
+  uint64_t decoded = 0;       // bytes the checked elements of this scope decode to
 
   bool fail(std::string message) {
     if (failure.ok()) failure = ErrorInfo::make("H5_CORRUPT", std::move(message));
@@ -283,21 +285,45 @@ struct HeapCheckScope::State {
     if (base_size == 0) return fail("variable-length type without a base type");
     const size_t stride = buf_stride ? buf_stride : src_size;
     const auto* b = static_cast<const uint8_t*>(buf);
+    uint64_t batch = 0;
     for (size_t i = 0; i < nelmts; ++i) {
       const uint8_t* e = b + i * stride;
       const uint64_t seq_len = decode_le(e, 4);
       const uint8_t* a = e + 4;
       const uint64_t addr = decode_le(a, sizeof_addr);
       if (addr == 0) continue;  // the nil sequence: libhdf5 reads nothing
-      const std::string what = "variable-length element " + std::to_string(i);
-      if (all_ff(a, sizeof_addr)) return fail(what + " has an undefined heap address");
+      // The element's name only when a check fails: building it for every
+      // element was a per-string cost of every vlen read.
+      auto what = [i] { return "variable-length element " + std::to_string(i); };
+      if (all_ff(a, sizeof_addr)) return fail(what() + " has an undefined heap address");
       const auto idx = static_cast<uint32_t>(decode_le(a + sizeof_addr, 4));
       // libhdf5 reads the object into a buffer of seq_len * base bytes (rounded
       // up): a larger object overflows it, a smaller one leaves stale bytes.
-      if (seq_len != 0 && base_size > ~uint64_t{0} / seq_len) return fail(what + " declares an impossible length");
-      if (!check_object(addr, idx, seq_len * base_size, 0, what)) return false;
+      if (seq_len != 0 && base_size > ~uint64_t{0} / seq_len) return fail(what() + " declares an impossible length");
+      const uint64_t bytes = seq_len * base_size;
+      if (!check_object_fast(addr, idx, bytes, what)) return false;
+      batch = bytes > ~uint64_t{0} - batch ? ~uint64_t{0} : batch + bytes;
+    }
+    // Every element of the batch is measured before libhdf5 decodes any of
+    // it: many elements naming one large object amplify a small file.
+    decoded = batch > ~uint64_t{0} - decoded ? ~uint64_t{0} : decoded + batch;
+    if (decode_limit && decoded > decode_limit) {
+      if (failure.ok())
+        failure = ErrorInfo::make("H5_LIMIT_EXCEEDED", "would decode " + std::to_string(decoded) +
+                                                           " bytes of variable-length data (limit " +
+                                                           std::to_string(decode_limit) + ")");
+      return false;
     }
     return true;
+  }
+
+  // check_object for one vlen element, naming it (what()) only on failure.
+  template <typename What>
+  bool check_object_fast(uint64_t addr, uint32_t idx, uint64_t expect, const What& what) {
+    const Collection& c = collection(addr);
+    if (c.bad.empty() && idx != 0 && idx < c.objs.size() && c.objs[idx].used && c.objs[idx].size == expect)
+      return true;
+    return check_object(addr, idx, expect, 0, what());
   }
 };
 
@@ -494,6 +520,12 @@ HeapCheckScope::HeapCheckScope(hid_t obj, bool active) {
 
 HeapCheckScope::~HeapCheckScope() {
   if (state_) t_scope = prev_;
+}
+
+bool HeapCheckScope::bound_decoded(uint64_t limit) {
+  if (!state_) return false;
+  state_->decode_limit = limit;
+  return true;
 }
 
 bool HeapCheckScope::failed() const { return state_ && !state_->failure.ok(); }

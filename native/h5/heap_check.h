@@ -51,6 +51,12 @@ class HeapCheckScope {
   HeapCheckScope(const HeapCheckScope&) = delete;
   HeapCheckScope& operator=(const HeapCheckScope&) = delete;
 
+  // If the scope checks this file's reads: bounds what its vlen elements
+  // decode to (summed over the scope, each conversion batch measured before
+  // libhdf5 decodes it) at `limit` bytes, failing H5_LIMIT_EXCEEDED, and
+  // returns true. False (nothing bounded) when the scope is inactive.
+  bool bound_decoded(uint64_t limit);
+
   // True if a check failed (the read then failed in libhdf5 too).
   bool failed() const;
   // The failed check's H5_CORRUPT error, else capture_error(context).

@@ -127,11 +127,15 @@ Napi::Value typed_array(Napi::Env env, const std::string& dtype, const std::vect
 // Strings cross as text: UTF-8 when the bytes are UTF-8, otherwise each byte
 // as one code unit (latin1), so bytes such as b'\xb5m' (an ASCII-tagged "µm")
 // survive (Buffer.from(s, 'latin1') gives them back) instead of becoming U+FFFD.
+// ASCII text (most strings) is latin1 too: V8 copies it as one-byte without
+// a UTF-8 decode, and only the rest is validated.
 Napi::Value text_value(Napi::Env env, const std::string& s) {
-  if (h5::is_valid_utf8(s)) return Napi::String::New(env, s);
-  std::u16string u(s.size(), u'\0');
-  for (size_t i = 0; i < s.size(); ++i) u[i] = static_cast<unsigned char>(s[i]);
-  return Napi::String::New(env, u);
+  size_t ascii = 0;
+  while (ascii < s.size() && !(static_cast<unsigned char>(s[ascii]) & 0x80)) ++ascii;
+  if (ascii < s.size() && h5::is_valid_utf8(s)) return Napi::String::New(env, s);
+  napi_value v;
+  NAPI_THROW_IF_FAILED(env, napi_create_string_latin1(env, s.data(), s.size(), &v), Napi::Value());
+  return Napi::Value(env, v);
 }
 
 namespace {
