@@ -25,7 +25,15 @@ import { parse, parseInteger, parseSize, str } from '../lib/cli/args.js';
 import { chunkShapeFor, machineInfo, type MachineInfo } from '../lib/bench/benchmark.js';
 import { formatBytes, median } from '../lib/cli/output.js';
 import { gaussianFloat32 } from '../lib/bench/synthetic.js';
-import { compressionOf, sha256, timeRead, timeWrite, type FilterSpec, type Job, type JobResult } from './peers/h5vault.js';
+import {
+  compressionOf,
+  sha256,
+  timeRead,
+  timeWrite,
+  type FilterSpec,
+  type Job,
+  type JobResult,
+} from './peers/h5vault.js';
 import { h5wasmVersion, timeReadH5wasm } from './peers/h5wasm.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -112,7 +120,12 @@ const CODECS: Record<string, CodecSpec> = {
 function h5py(jobs: object[]): JobResult[] & Record<string, unknown>[] {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (existsSync(PLUGIN_PATH)) env.HDF5_PLUGIN_PATH = PLUGIN_PATH;
-  const r = spawnSync(PYTHON, [join(ROOT, 'bench/peers/h5py_peer.py')], { input: JSON.stringify(jobs), env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(PYTHON, [join(ROOT, 'bench/peers/h5py_peer.py')], {
+    input: JSON.stringify(jobs),
+    env,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   if (r.status !== 0) {
     throw new Error(`h5py peer failed (${PYTHON}; needs python3-h5py and python3-hdf5plugin): ${r.stderr || r.error}`);
   }
@@ -125,10 +138,15 @@ function h5vaultSerial(work: string, jobs: Job[]): JobResult[] {
   const jobsFile = join(work, 'serial-jobs.json');
   writeFileSync(jobsFile, JSON.stringify(jobs));
   const r = spawnSync(viteNode, [join(ROOT, 'bench/bin/h5vault-peer.ts'), jobsFile], {
-    env: { ...process.env, H5VAULT_ENGINE: '0' }, encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 26,
+    env: { ...process.env, H5VAULT_ENGINE: '0' },
+    encoding: 'utf8',
+    cwd: ROOT,
+    maxBuffer: 1 << 26,
   });
   if (r.status !== 0 || !r.stdout) {
-    return jobs.map(() => ({ error: `serial h5vault child failed: ${(r.stderr || String(r.error ?? 'no output')).trim().split('\n')[0]}` }));
+    return jobs.map(() => ({
+      error: `serial h5vault child failed: ${(r.stderr || String(r.error ?? 'no output')).trim().split('\n')[0]}`,
+    }));
   }
   return JSON.parse(r.stdout) as JobResult[];
 }
@@ -136,11 +154,19 @@ function h5vaultSerial(work: string, jobs: Job[]): JobResult[] {
 function timing(r: JobResult, bytes: number, expectSha?: string): Timing | { error: string } {
   if (r.error || !r.ms?.length) return { error: r.error ?? 'no timings' };
   if (expectSha && r.sha256 !== expectSha) {
-    return { error: `wrong data (SHA-256 ${r.sha256?.slice(0, 8)}… ≠ source ${expectSha.slice(0, 8)}…)${r.note ? `; ${r.note}` : ''}` };
+    return {
+      error: `wrong data (SHA-256 ${r.sha256?.slice(0, 8)}… ≠ source ${expectSha.slice(0, 8)}…)${r.note ? `; ${r.note}` : ''}`,
+    };
   }
   const ms = median(r.ms);
   const rate = (x: number) => bytes / 1e6 / (x / 1000);
-  return { ms, mbps: rate(ms), mbpsMin: rate(Math.max(...r.ms)), mbpsMax: rate(Math.min(...r.ms)), runs: r.ms.map((x) => Math.round(x * 1000) / 1000) };
+  return {
+    ms,
+    mbps: rate(ms),
+    mbpsMin: rate(Math.max(...r.ms)),
+    mbpsMax: rate(Math.min(...r.ms)),
+    runs: r.ms.map((x) => Math.round(x * 1000) / 1000),
+  };
 }
 
 /**
@@ -148,7 +174,10 @@ function timing(r: JobResult, bytes: number, expectSha?: string): Timing | { err
  * runs: a load spike then hits every peer in that round instead of all runs
  * of one peer. Every peer still warms up (untimed) in each call.
  */
-async function interleave(runs: number, peers: Record<string, (() => Promise<JobResult> | JobResult) | undefined>): Promise<Record<string, JobResult>> {
+async function interleave(
+  runs: number,
+  peers: Record<string, (() => Promise<JobResult> | JobResult) | undefined>,
+): Promise<Record<string, JobResult>> {
   const acc: Record<string, JobResult[]> = {};
   for (let r = 0; r < runs; r++) {
     for (const [name, fn] of Object.entries(peers)) {
@@ -160,7 +189,11 @@ async function interleave(runs: number, peers: Record<string, (() => Promise<Job
   for (const [name, rs] of Object.entries(acc)) {
     const bad = rs.find((x) => x.error || !x.ms?.length);
     const shas = new Set(rs.map((x) => x.sha256));
-    out[name] = bad ?? { ...rs[0]!, ms: rs.flatMap((x) => x.ms!), sha256: shas.size === 1 ? rs[0]!.sha256 : `differs between runs (${[...shas].join(', ')})` };
+    out[name] = bad ?? {
+      ...rs[0]!,
+      ms: rs.flatMap((x) => x.ms!),
+      sha256: shas.size === 1 ? rs[0]!.sha256 : `differs between runs (${[...shas].join(', ')})`,
+    };
   }
   return out;
 }
@@ -218,7 +251,11 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
     Object.assign(versions, {
       h5vault: (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
       'libhdf5 (h5vault)': machine.hdf5,
-      h5py: String(v.h5py), 'libhdf5 (h5py)': String(v.hdf5), numpy: String(v.numpy), hdf5plugin: String(v.hdf5plugin), python: String(v.python),
+      h5py: String(v.h5py),
+      'libhdf5 (h5py)': String(v.hdf5),
+      numpy: String(v.numpy),
+      hdf5plugin: String(v.hdf5plugin),
+      python: String(v.python),
       h5wasm: h5wasmVersion(),
     });
 
@@ -234,24 +271,54 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
     const ensureFile = (c: CodecSpec, cb: number) => {
       const path = fileFor(c, cb);
       if (created.has(path)) return path;
-      const r = h5py([{ op: 'create', path, src, shape, chunks: chunksFor(cb), compression: c.compression, level: c.level, shuffle: c.shuffle }])[0]!;
+      const r = h5py([
+        {
+          op: 'create',
+          path,
+          src,
+          shape,
+          chunks: chunksFor(cb),
+          compression: c.compression,
+          level: c.level,
+          shuffle: c.shuffle,
+        },
+      ])[0]!;
       if (r.error) throw new Error(`h5py could not write ${c.codec}: ${r.error}`);
       created.add(path);
       return path;
     };
 
-    const readCase = async (id: string, group: CaseResult['group'], c: CodecSpec, cb: number, target?: number): Promise<CaseResult> => {
+    const readCase = async (
+      id: string,
+      group: CaseResult['group'],
+      c: CodecSpec,
+      cb: number,
+      target?: number,
+    ): Promise<CaseResult> => {
       const path = ensureFile(c, cb);
       log(`read ${id}`);
       const peers: CaseResult['peers'] = {};
       const got = await interleave(o.runs, {
         h5vault: () => timeRead(path, 'data', 1),
-        'h5vault-serial': o.serial ? () => h5vaultSerial(work, [{ op: 'read', path, dataset: 'data', runs: 1 }])[0]! : undefined,
+        'h5vault-serial': o.serial
+          ? () => h5vaultSerial(work, [{ op: 'read', path, dataset: 'data', runs: 1 }])[0]!
+          : undefined,
         h5py: () => h5py([{ op: 'read', path, dataset: 'data', runs: 1 }])[0]!,
         h5wasm: () => timeReadH5wasm(path, 'data', 1),
       });
       for (const [name, r] of Object.entries(got)) peers[name as Peer] = timing(r, bytes, srcSha);
-      return { id, kind: 'read', group, codec: c.codec, chunkBytes: cb, bytes, target, peers, ratios: ratiosOf(peers), roundRatios: roundRatios(peers) };
+      return {
+        id,
+        kind: 'read',
+        group,
+        codec: c.codec,
+        chunkBytes: cb,
+        bytes,
+        target,
+        peers,
+        ratios: ratiosOf(peers),
+        roundRatios: roundRatios(peers),
+      };
     };
 
     const MiB = 1 << 20;
@@ -262,23 +329,47 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
     cases.push(await readCase('lzf+shuffle read', 'main', CODECS['lzf+shuffle']!, MiB, 2));
     cases.push(await readCase('chunked uncompressed read', 'main', CODECS['none (chunked)']!, MiB, 1));
 
-    for (const [id, c, target] of [['gzip-1+shuffle write', CODECS['gzip-1+shuffle']!, 2], ['lz4+shuffle write', CODECS['lz4+shuffle']!, 1.5]] as const) {
+    for (const [id, c, target] of [
+      ['gzip-1+shuffle write', CODECS['gzip-1+shuffle']!, 2],
+      ['lz4+shuffle write', CODECS['lz4+shuffle']!, 1.5],
+    ] as const) {
       log(`write ${id}`);
-      const spec: FilterSpec = { compression: c.compression, level: c.level, shuffle: c.shuffle, chunks: chunksFor(MiB) };
+      const spec: FilterSpec = {
+        compression: c.compression,
+        level: c.level,
+        shuffle: c.shuffle,
+        chunks: chunksFor(MiB),
+      };
       const mine = join(work, `w-h5vault-${c.compression}.h5`);
       const peers: CaseResult['peers'] = {};
       const got = await interleave(o.runs, {
         h5vault: () => timeWrite(mine, data, shape, spec, 1),
         'h5vault-serial': o.serial
-          ? () => h5vaultSerial(work, [{ op: 'write', path: join(work, `w-serial-${c.compression}.h5`), src, shape, runs: 1, ...spec }])[0]!
+          ? () =>
+              h5vaultSerial(work, [
+                { op: 'write', path: join(work, `w-serial-${c.compression}.h5`), src, shape, runs: 1, ...spec },
+              ])[0]!
           : undefined,
-        h5py: () => h5py([{ op: 'write', path: join(work, `w-h5py-${c.compression}.h5`), src, shape, runs: 1, ...spec }])[0]!,
+        h5py: () =>
+          h5py([{ op: 'write', path: join(work, `w-h5py-${c.compression}.h5`), src, shape, runs: 1, ...spec }])[0]!,
       });
       for (const [name, r] of Object.entries(got)) peers[name as Peer] = timing(r, bytes);
       // The file h5vault wrote must read back bit-exactly in h5py, or its speed means nothing.
       const check = h5py([{ op: 'sha256', path: mine, dataset: 'data' }])[0]!;
-      if (check.sha256 !== srcSha) peers.h5vault = { error: `h5py reads different data from h5vault's file (${check.error ?? check.sha256})` };
-      cases.push({ id, kind: 'write', group: 'main', codec: c.codec, chunkBytes: MiB, bytes, target, peers, ratios: ratiosOf(peers), roundRatios: roundRatios(peers) });
+      if (check.sha256 !== srcSha)
+        peers.h5vault = { error: `h5py reads different data from h5vault's file (${check.error ?? check.sha256})` };
+      cases.push({
+        id,
+        kind: 'write',
+        group: 'main',
+        codec: c.codec,
+        chunkBytes: MiB,
+        bytes,
+        target,
+        peers,
+        ratios: ratiosOf(peers),
+        roundRatios: roundRatios(peers),
+      });
     }
 
     // Thread scaling (h5vault only): the engine's per-call thread count.
@@ -286,17 +377,49 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
       const path = ensureFile(c, MiB);
       for (const threads of [1, 2]) {
         log(`threads=${threads} read ${c.codec}`);
-        const peers: CaseResult['peers'] = { h5vault: timing(await timeRead(path, 'data', o.runs, threads), bytes, srcSha) };
-        cases.push({ id: `${c.codec} read, ${threads} thread${threads > 1 ? 's' : ''}`, kind: 'read', group: 'threads', codec: c.codec, chunkBytes: MiB, threads, bytes, peers, ratios: {} });
+        const peers: CaseResult['peers'] = {
+          h5vault: timing(await timeRead(path, 'data', o.runs, threads), bytes, srcSha),
+        };
+        cases.push({
+          id: `${c.codec} read, ${threads} thread${threads > 1 ? 's' : ''}`,
+          kind: 'read',
+          group: 'threads',
+          codec: c.codec,
+          chunkBytes: MiB,
+          threads,
+          bytes,
+          peers,
+          ratios: {},
+        });
       }
     }
     {
       const c = CODECS['gzip-1+shuffle']!;
-      const spec: FilterSpec = { compression: c.compression, level: c.level, shuffle: c.shuffle, chunks: chunksFor(MiB) };
+      const spec: FilterSpec = {
+        compression: c.compression,
+        level: c.level,
+        shuffle: c.shuffle,
+        chunks: chunksFor(MiB),
+      };
       for (const threads of [1, 2]) {
         log(`threads=${threads} write ${c.codec}`);
-        const peers: CaseResult['peers'] = { h5vault: timing(await timeWrite(join(work, `w-threads-${threads}.h5`), data, shape, spec, o.runs, threads), bytes) };
-        cases.push({ id: `${c.codec} write, ${threads} thread${threads > 1 ? 's' : ''}`, kind: 'write', group: 'threads', codec: c.codec, chunkBytes: MiB, threads, bytes, peers, ratios: {} });
+        const peers: CaseResult['peers'] = {
+          h5vault: timing(
+            await timeWrite(join(work, `w-threads-${threads}.h5`), data, shape, spec, o.runs, threads),
+            bytes,
+          ),
+        };
+        cases.push({
+          id: `${c.codec} write, ${threads} thread${threads > 1 ? 's' : ''}`,
+          kind: 'write',
+          group: 'threads',
+          codec: c.codec,
+          chunkBytes: MiB,
+          threads,
+          bytes,
+          peers,
+          ratios: {},
+        });
       }
     }
 
@@ -304,7 +427,10 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
     for (const cb of [64 * 1024, MiB, 8 * MiB]) {
       const c = CODECS['gzip-1+shuffle']!;
       const actual = chunksFor(cb).reduce((a, b) => a * b, 4);
-      if (actual < cb) notes.push(`chunk target ${formatBytes(cb)} is larger than the ${formatBytes(bytes)} dataset allows: chunks are ${formatBytes(actual)}`);
+      if (actual < cb)
+        notes.push(
+          `chunk target ${formatBytes(cb)} is larger than the ${formatBytes(bytes)} dataset allows: chunks are ${formatBytes(actual)}`,
+        );
       cases.push(await readCase(`gzip-1+shuffle read, ${formatBytes(cb)} chunks`, 'chunks', c, cb));
     }
     rmSync(src, { force: true });
@@ -337,7 +463,13 @@ async function eventLoopCase(work: string, size: number, runs: number): Promise<
   const chunks = chunkShapeFor([rows, COLS], 4, 1 << 20);
   const f = File.create(path);
   try {
-    const ds = f.createDataset('data', { dtype: 'float32', shape: [rows, COLS], chunks, compression: compressionOf({ compression: 'gzip', level: 1, shuffle: true, chunks }), shuffle: true });
+    const ds = f.createDataset('data', {
+      dtype: 'float32',
+      shape: [rows, COLS],
+      chunks,
+      compression: compressionOf({ compression: 'gzip', level: 1, shuffle: true, chunks }),
+      shuffle: true,
+    });
     const slabRows = Math.max(1, Math.floor((64 << 20) / (COLS * 4)));
     for (let r0 = 0, i = 0; r0 < rows; r0 += slabRows, i++) {
       const n = Math.min(slabRows, rows - r0);
@@ -366,9 +498,15 @@ async function eventLoopCase(work: string, size: number, runs: number): Promise<
   }
   const readMs = median(out.map((x) => x.readMs));
   return {
-    bytes, codec: 'gzip-1+shuffle', readMs, mbps: bytes / 1e6 / (readMs / 1000),
-    p50Ms: median(out.map((x) => x.p50Ms)), p99Ms: median(out.map((x) => x.p99Ms)), maxMs: Math.max(...out.map((x) => x.maxMs)),
-    runs: out, targetP99Ms: 20,
+    bytes,
+    codec: 'gzip-1+shuffle',
+    readMs,
+    mbps: bytes / 1e6 / (readMs / 1000),
+    p50Ms: median(out.map((x) => x.p50Ms)),
+    p99Ms: median(out.map((x) => x.p99Ms)),
+    maxMs: Math.max(...out.map((x) => x.maxMs)),
+    runs: out,
+    targetP99Ms: 20,
   };
 }
 
@@ -397,30 +535,44 @@ export function renderMarkdown(r: CompareReport): string {
       : t.mbps.toFixed(0);
   };
   const fmtRounds = (c: CaseResult) =>
-    c.roundRatios ? `${c.roundRatios.min.toFixed(2)}–${c.roundRatios.max.toFixed(2)}× (median ${c.roundRatios.median.toFixed(2)}×)` : '–';
+    c.roundRatios
+      ? `${c.roundRatios.min.toFixed(2)}–${c.roundRatios.max.toFixed(2)}× (median ${c.roundRatios.median.toFixed(2)}×)`
+      : '–';
   L.push(`Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with:`, '', '```', r.command, '```', '');
   L.push(
     `Machine: ${m.cpu}, ${m.cores} cores, ${formatBytes(m.memoryBytes)} RAM, ${m.platform}; load average ${m.loadavg.join(' / ')} (1/5/15 min) at the start, ` +
       `${m.loadavgEnd.join(' / ')} at the end (the machine is shared: a load above ${m.cores} means other work competed for the cores).`,
     '',
-    `Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}; Node ${m.node}; h5vault engine pool ${m.engineThreads} threads.`,
+    `Versions: ${Object.entries(r.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; Node ${m.node}; h5vault engine pool ${m.engineThreads} threads.`,
     '',
     `Data: ${formatBytes(r.size)} float32 ~ N(0, 0.02) (seeded), shape [${r.shape.join(', ')}]. Each figure is the median of ${r.runs} timed runs, each after an untimed warm-up (warm page cache), the peers interleaved run by run in the main table; ` +
       'MB/s = 10^6 logical bytes per second. "×" columns are h5vault\'s speed divided by the peer\'s (above 1: h5vault is faster). ' +
-      'Read files are written by h5py; every read by every library is checked against the source SHA-256, and h5vault\'s written files are read back by h5py.',
+      "Read files are written by h5py; every read by every library is checked against the source SHA-256, and h5vault's written files are read back by h5py.",
     '',
   );
   const main = r.cases.filter((c) => c.group === 'main');
   const hasSerial = r.cases.some((c) => c.peers['h5vault-serial']);
   L.push('#### vs h5py and h5wasm (1 MiB chunks)', '');
-  L.push(`| case | h5vault MB/s |${hasSerial ? ' h5vault serial¹ MB/s |' : ''} h5py MB/s | h5wasm MB/s | vs h5py | vs h5py per round² | target vs h5py | vs h5wasm (target ≥ 5× on reads) |`);
+  L.push(
+    `| case | h5vault MB/s |${hasSerial ? ' h5vault serial¹ MB/s |' : ''} h5py MB/s | h5wasm MB/s | vs h5py | vs h5py per round² | target vs h5py | vs h5wasm (target ≥ 5× on reads) |`,
+  );
   L.push(`|---|---:|${hasSerial ? '---:|' : ''}---:|---:|---:|---|---|---|`);
   for (const c of main) {
-    const wasm = c.kind === 'read' ? `${fmtX(c.ratios.h5wasm)} ${c.ratios.h5wasm === undefined ? '' : c.ratios.h5wasm >= 5 ? '(met)' : '(**not met**)'}` : 'n/a (writes not compared)';
-    L.push(`| ${c.id} | ${fmtRate(c.peers.h5vault, `h5vault, ${c.id}`)} |${hasSerial ? ` ${fmtRate(c.peers['h5vault-serial'], `h5vault serial, ${c.id}`)} |` : ''} ${fmtRate(c.peers.h5py, `h5py, ${c.id}`)} | ${c.kind === 'read' ? fmtRate(c.peers.h5wasm, `h5wasm, ${c.id}`) : '–'} | ${fmtX(c.ratios.h5py)} | ${fmtRounds(c)} | ${verdict(c.ratios.h5py, c.target)} | ${wasm} |`);
+    const wasm =
+      c.kind === 'read'
+        ? `${fmtX(c.ratios.h5wasm)} ${c.ratios.h5wasm === undefined ? '' : c.ratios.h5wasm >= 5 ? '(met)' : '(**not met**)'}`
+        : 'n/a (writes not compared)';
+    L.push(
+      `| ${c.id} | ${fmtRate(c.peers.h5vault, `h5vault, ${c.id}`)} |${hasSerial ? ` ${fmtRate(c.peers['h5vault-serial'], `h5vault serial, ${c.id}`)} |` : ''} ${fmtRate(c.peers.h5py, `h5py, ${c.id}`)} | ${c.kind === 'read' ? fmtRate(c.peers.h5wasm, `h5wasm, ${c.id}`) : '–'} | ${fmtX(c.ratios.h5py)} | ${fmtRounds(c)} | ${verdict(c.ratios.h5py, c.target)} | ${wasm} |`,
+    );
   }
-  L.push('', 'MB/s: median (slowest–fastest run). ² The peers run interleaved, one run each per round; h5py\'s time ÷ h5vault\'s in the same round, min–max over the rounds.');
-  if (hasSerial) L.push('', '¹ h5vault with `H5VAULT_ENGINE=0`: libhdf5\'s own serial filter pipeline, for reference.');
+  L.push(
+    '',
+    "MB/s: median (slowest–fastest run). ² The peers run interleaved, one run each per round; h5py's time ÷ h5vault's in the same round, min–max over the rounds.",
+  );
+  if (hasSerial) L.push('', "¹ h5vault with `H5VAULT_ENGINE=0`: libhdf5's own serial filter pipeline, for reference.");
   L.push('', '#### Thread scaling (h5vault engine, `read({ threads })` / `write(..., { threads })`)', '');
   L.push('| case | threads | MB/s | speed-up vs 1 thread |', '|---|---:|---:|---:|');
   const th = r.cases.filter((c) => c.group === 'threads');
@@ -434,16 +586,27 @@ export function renderMarkdown(r: CompareReport): string {
   L.push('', '#### Chunk size (gzip-1+shuffle read)', '');
   L.push('| chunks | h5vault MB/s | h5py MB/s | h5wasm MB/s | vs h5py | vs h5wasm |', '|---|---:|---:|---:|---:|---:|');
   for (const c of r.cases.filter((x) => x.group === 'chunks')) {
-    L.push(`| ${formatBytes(c.chunkBytes)} | ${fmtRate(c.peers.h5vault, `h5vault, ${c.id}`)} | ${fmtRate(c.peers.h5py, `h5py, ${c.id}`)} | ${fmtRate(c.peers.h5wasm, `h5wasm, ${c.id}`)} | ${fmtX(c.ratios.h5py)} | ${fmtX(c.ratios.h5wasm)} |`);
+    L.push(
+      `| ${formatBytes(c.chunkBytes)} | ${fmtRate(c.peers.h5vault, `h5vault, ${c.id}`)} | ${fmtRate(c.peers.h5py, `h5py, ${c.id}`)} | ${fmtRate(c.peers.h5wasm, `h5wasm, ${c.id}`)} | ${fmtX(c.ratios.h5py)} | ${fmtX(c.ratios.h5wasm)} |`,
+    );
   }
   if (r.eventLoop) {
     const e = r.eventLoop;
     L.push('', '#### Event-loop delay during one async read', '');
-    L.push('| read | size | read time | MB/s | delay p50 | delay p99 | delay max | target p99 < 20 ms |', '|---|---:|---:|---:|---:|---:|---:|---|');
-    L.push(`| ${e.codec}, \`await dataset.read()\` | ${formatBytes(e.bytes)} | ${e.readMs.toFixed(0)} ms | ${e.mbps.toFixed(0)} | ${e.p50Ms.toFixed(2)} ms | ${e.p99Ms.toFixed(2)} ms | ${e.maxMs.toFixed(2)} ms | ${e.p99Ms < e.targetP99Ms ? 'met' : `**not met** (${(e.p99Ms / e.targetP99Ms).toFixed(1)}× the limit)`} |`);
-    L.push('', `(\`perf_hooks.monitorEventLoopDelay\`, 1 ms resolution; median of ${e.runs.length} reads, max over all.)`);
+    L.push(
+      '| read | size | read time | MB/s | delay p50 | delay p99 | delay max | target p99 < 20 ms |',
+      '|---|---:|---:|---:|---:|---:|---:|---|',
+    );
+    L.push(
+      `| ${e.codec}, \`await dataset.read()\` | ${formatBytes(e.bytes)} | ${e.readMs.toFixed(0)} ms | ${e.mbps.toFixed(0)} | ${e.p50Ms.toFixed(2)} ms | ${e.p99Ms.toFixed(2)} ms | ${e.maxMs.toFixed(2)} ms | ${e.p99Ms < e.targetP99Ms ? 'met' : `**not met** (${(e.p99Ms / e.targetP99Ms).toFixed(1)}× the limit)`} |`,
+    );
+    L.push(
+      '',
+      `(\`perf_hooks.monitorEventLoopDelay\`, 1 ms resolution; median of ${e.runs.length} reads, max over all.)`,
+    );
   }
-  if (footnotes.length) L.push('', 'Errors (no figure is reported for these):', '', ...footnotes.map((f, i) => `- [e${i + 1}] ${f}`));
+  if (footnotes.length)
+    L.push('', 'Errors (no figure is reported for these):', '', ...footnotes.map((f, i) => `- [e${i + 1}] ${f}`));
   if (r.notes.length) L.push('', ...r.notes.map((n) => `Note: ${n}`));
   return L.join('\n');
 }
@@ -457,7 +620,8 @@ export function updateDocs(path: string, markdown: string): void {
   const block = `${BEGIN}\n${markdown}\n${END}`;
   const i = text.indexOf(BEGIN);
   const j = text.indexOf(END);
-  const next = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + END.length) : `${text.trimEnd()}\n\n${block}\n`;
+  const next =
+    i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + END.length) : `${text.trimEnd()}\n\n${block}\n`;
   writeFileSync(path, next);
 }
 
@@ -465,8 +629,15 @@ export async function main(argv: string[]): Promise<void> {
   const { values } = parse(
     argv,
     {
-      size: { type: 'string' }, runs: { type: 'string' }, 'el-size': { type: 'string' }, out: { type: 'string' },
-      docs: { type: 'string' }, 'no-docs': { type: 'boolean' }, 'no-serial': { type: 'boolean' }, dir: { type: 'string' }, keep: { type: 'boolean' },
+      size: { type: 'string' },
+      runs: { type: 'string' },
+      'el-size': { type: 'string' },
+      out: { type: 'string' },
+      docs: { type: 'string' },
+      'no-docs': { type: 'boolean' },
+      'no-serial': { type: 'boolean' },
+      dir: { type: 'string' },
+      keep: { type: 'boolean' },
       // Re-render the tables from a saved compare.json (no measuring; the report keeps its original command).
       from: { type: 'string' },
     },

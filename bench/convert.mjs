@@ -42,10 +42,20 @@ if (args.child) {
   const r = await convertModel(args.input, args.output, { onProgress: sample });
   sample();
   clearInterval(timer);
-  process.stdout.write(JSON.stringify({
-    direction: `${r.from} -> ${r.to}`, bytes: r.bytes, tensors: r.tensors, ms: performance.now() - t0,
-    baseAnon: base.anon, peakAnon, peakAnonGrowth: peakAnon - base.anon, peakFile, hwm: status().hwm, copied: r.copied.length,
-  }));
+  process.stdout.write(
+    JSON.stringify({
+      direction: `${r.from} -> ${r.to}`,
+      bytes: r.bytes,
+      tensors: r.tensors,
+      ms: performance.now() - t0,
+      baseAnon: base.anon,
+      peakAnon,
+      peakAnonGrowth: peakAnon - base.anon,
+      peakFile,
+      hwm: status().hwm,
+      copied: r.copied.length,
+    }),
+  );
   process.exit(0);
 }
 
@@ -59,7 +69,9 @@ const count = Math.max(1, Math.round(mib / 64));
 const parts = [];
 for (let i = 0; i < count; i++) {
   const name = `layers.${String(i).padStart(3, '0')}.weight`;
-  parts.push(`"${name}":{"dtype":"F32","shape":[4096,4096],"data_offsets":[${i * tensorBytes},${(i + 1) * tensorBytes}]}`);
+  parts.push(
+    `"${name}":{"dtype":"F32","shape":[4096,4096],"data_offsets":[${i * tensorBytes},${(i + 1) * tensorBytes}]}`,
+  );
 }
 let header = Buffer.from(`{"__metadata__":{"format":"pt"},${parts.join(',')}}`);
 header = Buffer.concat([header, Buffer.alloc((8 - (header.length % 8)) % 8, 0x20)]);
@@ -82,12 +94,20 @@ closeSync(fd);
 const h5 = join(args.dir, 'model.h5');
 const back = join(args.dir, 'back.safetensors');
 const run = (input, output) =>
-  JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--child', '1', '--input', input, '--output', output], { encoding: 'utf8', maxBuffer: 1 << 20 }));
+  JSON.parse(
+    execFileSync(
+      process.execPath,
+      [new URL(import.meta.url).pathname, '--child', '1', '--input', input, '--output', output],
+      { encoding: 'utf8', maxBuffer: 1 << 20 },
+    ),
+  );
 const results = [run(st, h5), run(h5, back)];
 const mb = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 console.log(`model: ${count} float32 tensors, ${mb(statSync(st).size)} (${st})`);
 for (const r of results) {
-  console.log(`${r.direction}: ${mb(r.bytes)} in ${(r.ms / 1000).toFixed(2)} s; RssAnon baseline ${mb(r.baseAnon)}, peak ${mb(r.peakAnon)} (+${mb(r.peakAnonGrowth)}); peak RssFile ${mb(r.peakFile)}; copied ${r.copied}`);
+  console.log(
+    `${r.direction}: ${mb(r.bytes)} in ${(r.ms / 1000).toFixed(2)} s; RssAnon baseline ${mb(r.baseAnon)}, peak ${mb(r.peakAnon)} (+${mb(r.peakAnonGrowth)}); peak RssFile ${mb(r.peakFile)}; copied ${r.copied}`,
+  );
 }
 console.log(JSON.stringify(results));
 rmSync(args.dir, { recursive: true, force: true });

@@ -31,7 +31,9 @@ const size = parseSize(str(values.size) ?? '4MiB', '--size');
 const quick = !!values.quick;
 const outDir = resolve(str(values.out) ?? join(ROOT, 'bench/results/benny'));
 const only = (str(values.only) ?? SUITES.join(',')).split(',');
-for (const s of only) if (!(SUITES as readonly string[]).includes(s)) throw new UsageError(`--only: unknown suite '${s}' (${SUITES.join(', ')})`);
+for (const s of only)
+  if (!(SUITES as readonly string[]).includes(s))
+    throw new UsageError(`--only: unknown suite '${s}' (${SUITES.join(', ')})`);
 const caseOptions = quick ? { minSamples: 2, maxTime: 0.05, delay: 0 } : { minSamples: 10, maxTime: 2 };
 const CODECS = ['none', 'gzip-1+shuffle', 'gzip-4+shuffle', 'lz4+shuffle', 'lzf+shuffle', 'szip'];
 
@@ -54,7 +56,12 @@ function fixtures(): { codecs: string; small: string } {
   f.close();
   const small = join(work, 'small.h5');
   const g = File.create(small);
-  for (let i = 0; i < 200; i++) g.createDataset(`layer${String(i).padStart(3, '0')}/bias`, { dtype: 'float32', shape: [256], data: data.subarray(0, 256) });
+  for (let i = 0; i < 200; i++)
+    g.createDataset(`layer${String(i).padStart(3, '0')}/bias`, {
+      dtype: 'float32',
+      shape: [256],
+      data: data.subarray(0, 256),
+    });
   g.close();
   return { codecs, small };
 }
@@ -66,12 +73,18 @@ async function run(): Promise<void> {
       'open',
       b.add('File.open + close (6 datasets)', () => File.open(fx.codecs).close(), caseOptions),
       b.add('File.open + close (200 tensors)', () => File.open(fx.small).close(), caseOptions),
-      b.add('open + walk 200 tensors', () => {
-        const f = File.open(fx.small);
-        for (const _ of f.walk());
-        f.close();
-      }, caseOptions),
-      b.cycle(), b.complete(), save('open'),
+      b.add(
+        'open + walk 200 tensors',
+        () => {
+          const f = File.open(fx.small);
+          for (const _ of f.walk());
+          f.close();
+        },
+        caseOptions,
+      ),
+      b.cycle(),
+      b.complete(),
+      save('open'),
     );
   }
   if (only.includes('view')) {
@@ -82,7 +95,9 @@ async function run(): Promise<void> {
       b.add('dataset.view() zero-copy', () => ds.view(), caseOptions),
       b.add('dataset.viewOrCopy()', () => ds.viewOrCopy(), caseOptions),
       b.add('readSync() copy, for contrast', () => ds.readSync(), caseOptions),
-      b.cycle(), b.complete(), save('view'),
+      b.cycle(),
+      b.complete(),
+      save('view'),
     );
     f.close();
   }
@@ -92,11 +107,17 @@ async function run(): Promise<void> {
       `read per codec (${(size / 2 ** 20).toFixed(1)} MiB float32, await read())`,
       ...CODECS.map((c) => {
         const ds = f.dataset(c);
-        return b.add(c, async () => {
-          await ds.read();
-        }, caseOptions);
+        return b.add(
+          c,
+          async () => {
+            await ds.read();
+          },
+          caseOptions,
+        );
       }),
-      b.cycle(), b.complete(), save('read'),
+      b.cycle(),
+      b.complete(),
+      save('read'),
     );
     f.close();
   }
@@ -105,16 +126,22 @@ async function run(): Promise<void> {
     await b.suite(
       `write per codec (${(size / 2 ** 20).toFixed(1)} MiB float32: create, write, close)`,
       ...parseCodecs(CODECS).map((c) =>
-        b.add(c.name, async () => {
-          // A fresh name each time: benny may start a case before the previous call settled.
-          const path = join(work, `w${i++}.h5`);
-          const f = File.create(path);
-          await f.createDataset('x', datasetOptions({ dtype: 'float32', shape: [n] }, c, 1 << 20)).write(data);
-          await f.closeAsync();
-          rmSync(path);
-        }, caseOptions),
+        b.add(
+          c.name,
+          async () => {
+            // A fresh name each time: benny may start a case before the previous call settled.
+            const path = join(work, `w${i++}.h5`);
+            const f = File.create(path);
+            await f.createDataset('x', datasetOptions({ dtype: 'float32', shape: [n] }, c, 1 << 20)).write(data);
+            await f.closeAsync();
+            rmSync(path);
+          },
+          caseOptions,
+        ),
       ),
-      b.cycle(), b.complete(), save('write'),
+      b.cycle(),
+      b.complete(),
+      save('write'),
     );
   }
   if (only.includes('attrs')) {
@@ -127,7 +154,9 @@ async function run(): Promise<void> {
       b.add('get float32[16]', () => f.attrs.get('shape'), caseOptions),
       b.add('toObject (4 attributes)', () => f.attrs.toObject(), caseOptions),
       b.add('set JSON string', () => w.attrs.set('config', '{"layers":12}'), caseOptions),
-      b.cycle(), b.complete(), save('attrs'),
+      b.cycle(),
+      b.complete(),
+      save('attrs'),
     );
     w.close();
     f.close();
@@ -137,24 +166,38 @@ async function run(): Promise<void> {
     let k = 0;
     await b.suite(
       'many small tensors (200 x float32[256])',
-      b.add('write 200 tensors + close', async () => {
-        const path = join(work, `s${k++}.h5`);
-        const f = File.create(path);
-        for (let i = 0; i < 200; i++) f.createDataset(`t${i}`, { dtype: 'float32', shape: [256] }).writeSync(small);
-        await f.closeAsync();
-        rmSync(path);
-      }, caseOptions),
-      b.add('open + view 200 tensors', () => {
-        const f = File.open(fx.small);
-        for (const [, o] of f.walk()) if (o.kind === 'dataset') o.view();
-        f.close();
-      }, caseOptions),
-      b.add('open + await read() 200 tensors', async () => {
-        const f = File.open(fx.small);
-        for (const [, o] of f.walk()) if (o.kind === 'dataset') await o.read();
-        f.close();
-      }, caseOptions),
-      b.cycle(), b.complete(), save('small'),
+      b.add(
+        'write 200 tensors + close',
+        async () => {
+          const path = join(work, `s${k++}.h5`);
+          const f = File.create(path);
+          for (let i = 0; i < 200; i++) f.createDataset(`t${i}`, { dtype: 'float32', shape: [256] }).writeSync(small);
+          await f.closeAsync();
+          rmSync(path);
+        },
+        caseOptions,
+      ),
+      b.add(
+        'open + view 200 tensors',
+        () => {
+          const f = File.open(fx.small);
+          for (const [, o] of f.walk()) if (o.kind === 'dataset') o.view();
+          f.close();
+        },
+        caseOptions,
+      ),
+      b.add(
+        'open + await read() 200 tensors',
+        async () => {
+          const f = File.open(fx.small);
+          for (const [, o] of f.walk()) if (o.kind === 'dataset') await o.read();
+          f.close();
+        },
+        caseOptions,
+      ),
+      b.cycle(),
+      b.complete(),
+      save('small'),
     );
   }
 }

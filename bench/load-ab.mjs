@@ -32,7 +32,22 @@ if (args.child) {
   console.log(t[t.length >> 1]);
 } else {
   if (!args.base || !args.file) throw new Error('--base and --file are required');
-  const run = (dist) => Number(execFileSync(process.execPath, [import.meta.filename ?? new URL(import.meta.url).pathname, '--child', dist, '--file', args.file, '--loads', args.loads], { encoding: 'utf8' }));
+  const run = (dist) =>
+    Number(
+      execFileSync(
+        process.execPath,
+        [
+          import.meta.filename ?? new URL(import.meta.url).pathname,
+          '--child',
+          dist,
+          '--file',
+          args.file,
+          '--loads',
+          args.loads,
+        ],
+        { encoding: 'utf8' },
+      ),
+    );
   for (let r = 0; r < Number(args.rounds); r++) {
     const b = run(args.base);
     const h = run(args.head);

@@ -53,8 +53,12 @@ function model(n) {
   const tensors = {};
   for (let i = 0; i < n; i++) {
     const a = new Float32Array(per);
-    for (let j = 0; j < per; j += 97) a[j] = (i * 31 + j) % 1000 / 1000;
-    tensors[`block${String(Math.floor(i / 6)).padStart(5, '0')}/w${i % 6}`] = { dtype: 'float32', shape: [per], data: a };
+    for (let j = 0; j < per; j += 97) a[j] = ((i * 31 + j) % 1000) / 1000;
+    tensors[`block${String(Math.floor(i / 6)).padStart(5, '0')}/w${i % 6}`] = {
+      dtype: 'float32',
+      shape: [per],
+      data: a,
+    };
   }
   return tensors;
 }
@@ -101,7 +105,12 @@ for (const n of COUNTS) {
     for (const t of f.tensors.values()) if (Number.isNaN(t.data[0])) throw new Error('nan');
     f.close();
   });
-  const py = JSON.parse(execFileSync(args.python, ['-c', `
+  const py = JSON.parse(
+    execFileSync(
+      args.python,
+      [
+        '-c',
+        `
 import sys, time, json, h5py, numpy as np
 p, runs = sys.argv[1], int(sys.argv[2])
 def once():
@@ -119,14 +128,26 @@ for _ in range(runs):
     t0 = time.perf_counter(); k = once(); t.append((time.perf_counter() - t0) * 1e3)
 t.sort()
 print(json.dumps({'ms': t[len(t) // 2], 'n': k}))
-`, file, String(RUNS)], { encoding: 'utf8' }));
+`,
+        file,
+        String(RUNS),
+      ],
+      { encoding: 'utf8' },
+    ),
+  );
   if (py.n !== n) throw new Error(`h5py saw ${py.n} tensors`);
   rows.push({ n, once, walk, py: py.ms, copy, safetensors });
 }
 
-console.log(`\nmodel open, ${args.mib} MiB of float32 in N tensors; median of ${RUNS}; ${cpus()[0].model}, ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; node ${process.version}\n`);
-console.log('| tensors | h5vault store.load, verified once (index, no hash) | h5vault loadModel verify: false (index checked against the layout) | h5vault openSafetensors | readFileSync + JSON.parse + typed arrays (the copy) | h5py + numpy.memmap | copy / verified-once | copy / loadModel | copy / openSafetensors |');
+console.log(
+  `\nmodel open, ${args.mib} MiB of float32 in N tensors; median of ${RUNS}; ${cpus()[0].model}, ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; node ${process.version}\n`,
+);
+console.log(
+  '| tensors | h5vault store.load, verified once (index, no hash) | h5vault loadModel verify: false (index checked against the layout) | h5vault openSafetensors | readFileSync + JSON.parse + typed arrays (the copy) | h5py + numpy.memmap | copy / verified-once | copy / loadModel | copy / openSafetensors |',
+);
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.n} | ${r.once.toFixed(2)} ms | ${r.walk.toFixed(2)} ms | ${r.safetensors.toFixed(2)} ms | ${r.copy.toFixed(2)} ms | ${r.py.toFixed(2)} ms | ${(r.copy / r.once).toFixed(2)}× | ${(r.copy / r.walk).toFixed(2)}× | ${(r.copy / r.safetensors).toFixed(2)}× |`);
+  console.log(
+    `| ${r.n} | ${r.once.toFixed(2)} ms | ${r.walk.toFixed(2)} ms | ${r.safetensors.toFixed(2)} ms | ${r.copy.toFixed(2)} ms | ${r.py.toFixed(2)} ms | ${(r.copy / r.once).toFixed(2)}× | ${(r.copy / r.walk).toFixed(2)}× | ${(r.copy / r.safetensors).toFixed(2)}× |`,
+  );
 }

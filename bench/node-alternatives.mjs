@@ -30,7 +30,12 @@ const name = (i) => `w${String(i).padStart(2, '0')}`;
 if (args.child) {
   // One measurement in this (fresh) process; prints JSON.
   const { loadModel, ModelStore } = await import(join(ROOT, 'dist/index.js'));
-  const touch = (arrs) => { let s = 0; for (const a of arrs) s += a[0] + a[a.length - 1]; if (Number.isNaN(s)) throw new Error('nan'); return arrs.length; };
+  const touch = (arrs) => {
+    let s = 0;
+    for (const a of arrs) s += a[0] + a[a.length - 1];
+    if (Number.isNaN(s)) throw new Error('nan');
+    return arrs.length;
+  };
   const before = rssAnon();
   const t0 = performance.now();
   let n = 0;
@@ -41,12 +46,16 @@ if (args.child) {
     const hlen = Number(buf.readBigUInt64LE(0));
     const header = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8'));
     const base = 8 + hlen;
-    const arrs = Object.entries(header).filter(([k]) => k !== '__metadata__').map(([, t]) => {
-      const [b, e] = t.data_offsets;
-      const off = buf.byteOffset + base + b;
-      // A Float32Array over the Buffer needs 4-byte alignment; otherwise the slice is copied.
-      return off % 4 === 0 ? new Float32Array(buf.buffer, off, (e - b) / 4) : new Float32Array(buf.buffer.slice(off, off + e - b));
-    });
+    const arrs = Object.entries(header)
+      .filter(([k]) => k !== '__metadata__')
+      .map(([, t]) => {
+        const [b, e] = t.data_offsets;
+        const off = buf.byteOffset + base + b;
+        // A Float32Array over the Buffer needs 4-byte alignment; otherwise the slice is copied.
+        return off % 4 === 0
+          ? new Float32Array(buf.buffer, off, (e - b) / 4)
+          : new Float32Array(buf.buffer.slice(off, off + e - b));
+      });
     n = touch(arrs);
     keep = buf;
   } else if (args.child === 'ort') {
@@ -94,7 +103,11 @@ if (!existsSync(join(args.dir, 'model.h5'))) {
 }
 if (!existsSync(join(args.dir, 'model.onnx'))) {
   // Y = X @ w00 @ w01 ... @ w15, every weight an initializer embedded in the protobuf (raw_data).
-  execFileSync(args.python, ['-c', `
+  execFileSync(
+    args.python,
+    [
+      '-c',
+      `
 import sys, numpy as np, onnx
 from onnx import helper, TensorProto, numpy_helper
 N, D = ${N}, ${DIM}
@@ -108,7 +121,11 @@ g = helper.make_graph(nodes, 'chain', [helper.make_tensor_value_info('X', Tensor
                       [helper.make_tensor_value_info('Y', TensorProto.FLOAT, [1, D])], inits)
 m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 17)]); m.ir_version = 8
 with open(sys.argv[1], 'wb') as f: f.write(m.SerializeToString())
-`, join(args.dir, 'model.onnx')], { stdio: 'inherit' });
+`,
+      join(args.dir, 'model.onnx'),
+    ],
+    { stdio: 'inherit' },
+  );
 }
 for (const f of ['model.safetensors', 'model.h5', 'model.onnx']) readFileSync(join(args.dir, f)).length; // page cache warm for all
 
@@ -119,17 +136,26 @@ const kinds = [
   ['h5vault loadModel, verified (views + every tensor hashed)', 'h5vault-verified'],
   ['h5vault ModelStore.load, verified once (views, nothing hashed)', 'h5vault-store'],
 ];
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const rows = [];
 for (const [label, kind] of kinds) {
   const rs = [];
   for (let i = 0; i < Number(args.runs); i++) {
-    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', kind, '--dir', args.dir], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', kind, '--dir', args.dir], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    });
     rs.push(JSON.parse(out.trim().split('\n').pop()));
   }
   rows.push({ label, ms: median(rs.map((r) => r.ms)), anon: median(rs.map((r) => r.anon)) });
 }
-console.log(`\n1 GiB of float32 weights (16 × 4096×4096), page cache warm, fresh process per run, median of ${args.runs}; ${cpus()[0].model}, ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; node ${process.version}\n`);
+console.log(
+  `\n1 GiB of float32 weights (16 × 4096×4096), page cache warm, fresh process per run, median of ${args.runs}; ${cpus()[0].model}, ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; node ${process.version}\n`,
+);
 console.log('| how | time until every weight is usable | anonymous RSS added |');
 console.log('|---|---:|---:|');
 for (const r of rows) console.log(`| ${r.label} | ${r.ms.toFixed(1)} ms | ${(r.anon / 2 ** 20).toFixed(1)} MiB |`);

@@ -27,21 +27,33 @@ try {
     for (let i = 0; i < data.length; i++) data[i] = ((i * 2654435761) % 1000) / 1000 - 0.5;
     await saveModel(h5, { W: { dtype: 'float32', shape: [N, N], data } });
     const bare = join(dir, `bare${N}.onnx`);
-    execFileSync(PYTHON, ['-c', `
+    execFileSync(PYTHON, [
+      '-c',
+      `
 import sys, onnx
 from onnx import helper, TensorProto as T
 W = T(); W.name = 'W'; W.data_type = T.FLOAT; W.dims.extend([${N}, ${N}])
 g = helper.make_graph([helper.make_node('MatMul', ['x', 'W'], ['y'])], 'mm', [helper.make_tensor_value_info('x', T.FLOAT, [1, ${N}])],
                       [helper.make_tensor_value_info('y', T.FLOAT, [1, ${N}])], [W])
 m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]); m.ir_version = 8
-onnx.save(m, sys.argv[1])`, bare]);
+onnx.save(m, sys.argv[1])`,
+      bare,
+    ]);
     const { path: model } = await linkOnnx(bare, h5, join(dir, `m${N}.onnx`), { checkData: false });
     for (const prepack of [false, true]) {
-      const r = JSON.parse(execFileSync(process.execPath, [CHILD, model, h5, String(N), prepack ? '1' : '0', String(RUNS), '0'], { encoding: 'utf8' }));
+      const r = JSON.parse(
+        execFileSync(process.execPath, [CHILD, model, h5, String(N), prepack ? '1' : '0', String(RUNS), '0'], {
+          encoding: 'utf8',
+        }),
+      );
       rows.push({
-        weight: `${(N * N * 4 / MiB).toFixed(0)} MiB`, prepacking: prepack ? 'on (default)' : 'off',
-        createMs: r.createMs.toFixed(0), firstRunMs: r.runMs[0].toFixed(1), medianRunMs: median(r.runMs.slice(1)).toFixed(2),
-        anonMiB: ((r.after.anon - r.before.anon) / MiB).toFixed(1), fileMiB: ((r.after.file - r.before.file) / MiB).toFixed(1),
+        weight: `${((N * N * 4) / MiB).toFixed(0)} MiB`,
+        prepacking: prepack ? 'on (default)' : 'off',
+        createMs: r.createMs.toFixed(0),
+        firstRunMs: r.runMs[0].toFixed(1),
+        medianRunMs: median(r.runMs.slice(1)).toFixed(2),
+        anonMiB: ((r.after.anon - r.before.anon) / MiB).toFixed(1),
+        fileMiB: ((r.after.file - r.before.file) / MiB).toFixed(1),
       });
     }
   }

@@ -41,7 +41,11 @@ const CASES = ['contiguous', 'chunked', 'lz4_shuffle', 'gzip_shuffle'];
 mkdirSync(args.dir, { recursive: true });
 const path = join(args.dir, `into-${args.size}.h5`);
 if (!existsSync(path)) {
-  execFileSync(PYTHON, ['-c', `import h5py, hdf5plugin, numpy as np, sys
+  execFileSync(
+    PYTHON,
+    [
+      '-c',
+      `import h5py, hdf5plugin, numpy as np, sys
 n = int(sys.argv[2]); rows = n // 4096
 x = np.random.default_rng(42).normal(0, 0.02, size=(rows, 4096)).astype('<f4')
 ch = (max(1, (1 << 20) // (4096 * 4)), 4096)
@@ -50,7 +54,12 @@ with h5py.File(sys.argv[1], 'w') as f:
     f.create_dataset('chunked', data=x, chunks=ch)
     f.create_dataset('lz4_shuffle', data=x, chunks=ch, shuffle=True, **hdf5plugin.LZ4())
     f.create_dataset('gzip_shuffle', data=x, chunks=ch, shuffle=True, compression='gzip', compression_opts=4)
-`, path, String(n)], { env, stdio: 'inherit' });
+`,
+      path,
+      String(n),
+    ],
+    { env, stdio: 'inherit' },
+  );
 }
 
 // h5py runs in one persistent child started before any buffer exists: a
@@ -94,11 +103,23 @@ for (const c of CASES) f.dataset(c).readSync({ into });
 const runs = {}; // case -> peer -> ms[]
 const push = (c, peer, v) => ((runs[c] ??= {})[peer] ??= []).push(v);
 for (let r = 0; r < rounds; r++) {
-  push('contiguous', 'node-readSync', ms(() => readSync(fd, buf, 0, size, offset)));
+  push(
+    'contiguous',
+    'node-readSync',
+    ms(() => readSync(fd, buf, 0, size, offset)),
+  );
   for (const c of CASES) {
     const d = f.dataset(c);
-    push(c, 'h5vault-into', ms(() => d.readSync({ into })));
-    push(c, 'h5vault-fresh', ms(() => d.readSync()));
+    push(
+      c,
+      'h5vault-into',
+      ms(() => d.readSync({ into })),
+    );
+    push(
+      c,
+      'h5vault-fresh',
+      ms(() => d.readSync()),
+    );
   }
   const res = await pyRound();
   for (const c of CASES) for (const [peer, v] of Object.entries(res[c])) push(c, peer, v);
@@ -125,10 +146,14 @@ const rows = CASES.map((c) => {
     'fresh / h5py-fresh': +(m['h5py-fresh'] / m['h5vault-fresh']).toFixed(2),
   };
 });
-const load = loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 if (args.json) console.log(JSON.stringify({ size, rounds, load, floorMBps: mbps(floor), rows, runs }, null, 1));
 else {
-  console.log(`read into a reused buffer: ${args.size} MiB float32 per dataset, ${rounds} rounds, medians; load ${load}`);
+  console.log(
+    `read into a reused buffer: ${args.size} MiB float32 per dataset, ${rounds} rounds, medians; load ${load}`,
+  );
   console.log(`node fs.readSync into a reused Buffer (the floor): ${Math.round(mbps(floor))} MB/s`);
   console.table(rows);
 }

@@ -42,10 +42,16 @@ if (args.child) {
   big.readSync(); // warm the page cache and the handle's cached metadata
   const out = {
     big: t(() => big.readSync()),
-    small: t(() => { for (let i = 0; i < 20000; i++) small.readSync(); }),
-    view: t(() => { for (let i = 0; i < 20000; i++) small.view(); }),
+    small: t(() => {
+      for (let i = 0; i < 20000; i++) small.readSync();
+    }),
+    view: t(() => {
+      for (let i = 0; i < 20000; i++) small.view();
+    }),
     strings: t(() => strings.readSync()),
-    attr: t(() => { for (let i = 0; i < 1000; i++) f.attrs.get('names'); }),
+    attr: t(() => {
+      for (let i = 0; i < 1000; i++) f.attrs.get('names');
+    }),
     seqs: typeof seqs.readValueSync === 'function' ? t(() => seqs.readValueSync()) : NaN,
   };
   f.close();
@@ -67,7 +73,10 @@ mkdirSync(args.dir, { recursive: true });
   f.createDataset('strings', { dtype: 'string', shape: [words.length], data: words });
   f.attrs.set('names', words.slice(0, 100));
   const { types } = await import(resolve(args.head, 'index.js'));
-  f.createTypedDataset('seqs', { type: types.vlen('int32'), data: Array.from({ length: 100_000 }, (_, i) => [i, i + 1, i + 2].slice(0, 1 + (i % 3))) });
+  f.createTypedDataset('seqs', {
+    type: types.vlen('int32'),
+    data: Array.from({ length: 100_000 }, (_, i) => [i, i + 1, i + 2].slice(0, 1 + (i % 3))),
+  });
   f.close();
 }
 const median = (xs) => {
@@ -79,7 +88,11 @@ const runs = { base: [], head: [] };
 for (let r = 0; r < Number(args.rounds); r++) {
   for (const which of r % 2 ? ['head', 'base'] : ['base', 'head']) {
     const dist = resolve(which === 'base' ? args.base : args.head);
-    const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--child', dist, '--dir', args.dir], { encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      [new URL(import.meta.url).pathname, '--child', dist, '--dir', args.dir],
+      { encoding: 'utf8' },
+    );
     runs[which].push(JSON.parse(out));
   }
 }
@@ -93,9 +106,11 @@ for (const k of ['big', 'small', 'view', 'strings', 'attr', 'seqs']) {
     small: '20000 x readSync() of 16 float32',
     view: '20000 x view()',
     strings: 'readSync() of 200,000 vlen strings',
-    attr: "1000 x attrs.get() of 100 vlen strings",
+    attr: '1000 x attrs.get() of 100 vlen strings',
     seqs: 'readValueSync() of 100,000 vlen int32 sequences',
   }[k];
   const ms = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a'); // n/a: that build cannot read it
-  console.log(`| ${label} | ${ms(b)} | ${ms(h)} | ${Number.isFinite(b) && Number.isFinite(h) ? (h / b).toFixed(3) : 'n/a'} |`);
+  console.log(
+    `| ${label} | ${ms(b)} | ${ms(h)} | ${Number.isFinite(b) && Number.isFinite(h) ? (h / b).toFixed(3) : 'n/a'} |`,
+  );
 }

@@ -13,7 +13,7 @@
 // the block cache counts them as they arrive (driverRequests), and ROS3 alone
 // sends the same ones straight to the server.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,8 +51,16 @@ try {
   for (let i = 0; i < n; i++) {
     const w = new Float32Array(TENSOR / 4);
     for (let k = 0; k < w.length; k += 1024) w[k] = i + k;
-    tensors[`layers/${String(i).padStart(3, '0')}/weight`] = { dtype: 'float32', shape: [1024, TENSOR / 4096], data: w };
-    tensors[`layers/${String(i).padStart(3, '0')}/bias`] = { dtype: 'float32', shape: [1024], data: new Float32Array(1024).fill(i) };
+    tensors[`layers/${String(i).padStart(3, '0')}/weight`] = {
+      dtype: 'float32',
+      shape: [1024, TENSOR / 4096],
+      data: w,
+    };
+    tensors[`layers/${String(i).padStart(3, '0')}/bias`] = {
+      dtype: 'float32',
+      shape: [1024],
+      data: new Float32Array(1024).fill(i),
+    };
   }
   const path = join(dir, 'model.h5');
   await saveModel(path, tensors, { metadata: { name: 'bench-1g' } });
@@ -61,7 +69,12 @@ try {
   const bucket = 'bench-lazy';
   const key = 'models/model.h5';
   await client.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => {});
-  await new Upload({ client, params: { Bucket: bucket, Key: key, Body: createReadStream(path) }, partSize: 64 << 20, queueSize: 4 }).done();
+  await new Upload({
+    client,
+    params: { Bucket: bucket, Key: key, Body: createReadStream(path) },
+    partSize: 64 << 20,
+    queueSize: 4,
+  }).done();
   const url = `s3://${bucket}/${key}`;
   const local = File.open(path);
   const names = [];
@@ -73,7 +86,9 @@ try {
     }
   };
   walk(local);
-  const one = names.find((p) => p.endsWith('/weight') && p.includes(`/${String(Math.floor(n / 2)).padStart(3, '0')}/`)) ?? names[0];
+  const one =
+    names.find((p) => p.endsWith('/weight') && p.includes(`/${String(Math.floor(n / 2)).padStart(3, '0')}/`)) ??
+    names[0];
   const want = Buffer.from((await local.dataset(one).read()).buffer);
   local.close();
 
@@ -119,17 +134,29 @@ try {
   };
   const direct = () => {
     const fh = native.fileOpenRemote(url, `${endpoint}/${bucket}/${key}`, {
-      authenticate: true, region, keyId: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY,
+      authenticate: true,
+      region,
+      keyId: process.env.AWS_ACCESS_KEY_ID,
+      secret: process.env.AWS_SECRET_ACCESS_KEY,
     });
     return { root: new Group(native.fileRoot(fh), '/'), close: () => native.fileClose(fh) };
   };
   const cacheStats = (f) => {
     const s = f.remote;
-    return { s3Requests: s.s3Requests, bytesFetched: s.bytesFetched, ros3Requests: s.driverRequests, ros3Bytes: s.bytesRead };
+    return {
+      s3Requests: s.s3Requests,
+      bytesFetched: s.bytesFetched,
+      ros3Requests: s.driverRequests,
+      ros3Bytes: s.bytesRead,
+    };
   };
-  for (const [opName, op] of [['ls', ls], ['read one 4 MiB tensor', readOne]]) {
+  for (const [opName, op] of [
+    ['ls', ls],
+    ['read one 4 MiB tensor', readOne],
+  ]) {
     await measure(`${opName}: ROS3 alone`, direct, op);
-    for (const bs of [64 << 10, 256 << 10, 1 << 20, 4 << 20]) await measure(`${opName}: block cache ${bs >> 10} KiB`, viaCache(bs), op, cacheStats);
+    for (const bs of [64 << 10, 256 << 10, 1 << 20, 4 << 20])
+      await measure(`${opName}: block cache ${bs >> 10} KiB`, viaCache(bs), op, cacheStats);
   }
   // ROS3 alone sends exactly the requests the cache received.
   for (const r of rows) {
@@ -153,20 +180,32 @@ try {
   // The CLI, as a user runs it (a fresh process: includes Node and worker start-up).
   const cli = (argv) => {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [join(repo, 'dist/cli/main.js'), ...argv, '--json'], { encoding: 'utf8', env: process.env });
+    const r = spawnSync(process.execPath, [join(repo, 'dist/cli/main.js'), ...argv, '--json'], {
+      encoding: 'utf8',
+      env: process.env,
+    });
     const t = performance.now() - t0;
     if (r.status !== 0) throw new Error(r.stderr);
     const j = JSON.parse(r.stdout);
-    return { ms: ms(t), s3Requests: j.remote.s3Requests, bytesFetched: j.remote.bytesFetched, ros3Requests: j.remote.driverRequests };
+    return {
+      ms: ms(t),
+      s3Requests: j.remote.s3Requests,
+      bytesFetched: j.remote.bytesFetched,
+      ros3Requests: j.remote.driverRequests,
+    };
   };
   rows.push({ name: `CLI: h5vault ls ${url}`, ...cli(['ls', url]) });
   rows.push({ name: `CLI: h5vault info ${url}`, ...cli(['info', url]) });
 
-  console.log(`file: ${(size / 2 ** 20).toFixed(1)} MiB, ${names.length} datasets; tensor read: ${one}; runs: ${RUNS} (median)`);
+  console.log(
+    `file: ${(size / 2 ** 20).toFixed(1)} MiB, ${names.length} datasets; tensor read: ${one}; runs: ${RUNS} (median)`,
+  );
   console.log('| what | time (ms) | requests to S3 | bytes fetched | % of file | libhdf5 reads |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const r of rows)
-    console.log(`| ${r.name} | ${r.ms} | ${r.s3Requests ?? '-'} | ${r.bytesFetched ?? '-'} | ${r.bytesFetched === undefined ? '-' : ((100 * r.bytesFetched) / size).toFixed(3)} | ${r.ros3Requests ?? '-'} |`);
+    console.log(
+      `| ${r.name} | ${r.ms} | ${r.s3Requests ?? '-'} | ${r.bytesFetched ?? '-'} | ${r.bytesFetched === undefined ? '-' : ((100 * r.bytesFetched) / size).toFixed(3)} | ${r.ros3Requests ?? '-'} |`,
+    );
 } finally {
   client.destroy();
   if (cluster) spawnSync('bash', [join(repo, 'scripts/s3-cluster.sh'), 'stop', cluster]);

@@ -54,11 +54,23 @@ process.on('exit', cleanup);
 
 // curl signs with SigV4 itself; the keys go through a config file, never on a command line (ps, error messages).
 const curlCfg = join(work, 'curl.cfg');
-writeFileSync(curlCfg, `user = "${process.env.AWS_ACCESS_KEY_ID}:${process.env.AWS_SECRET_ACCESS_KEY}"\n`, { mode: 0o600 });
+writeFileSync(curlCfg, `user = "${process.env.AWS_ACCESS_KEY_ID}:${process.env.AWS_SECRET_ACCESS_KEY}"\n`, {
+  mode: 0o600,
+});
 function curl(out, objectUrl) {
-  const r = spawnSync('curl', ['-sf', '-K', curlCfg, '--aws-sigv4', `aws:amz:${process.env.AWS_REGION ?? 'us-east-1'}:s3`,
+  const r = spawnSync('curl', [
+    '-sf',
+    '-K',
+    curlCfg,
+    '--aws-sigv4',
+    `aws:amz:${process.env.AWS_REGION ?? 'us-east-1'}:s3`,
     // radosgw checks the payload hash header, which curl 7.88 does not send on its own
-    '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', '-o', out, objectUrl]);
+    '-H',
+    'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+    '-o',
+    out,
+    objectUrl,
+  ]);
   if (r.status !== 0) throw new Error(`curl exited ${r.status}`);
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -109,15 +121,25 @@ for (let r = 0; r < RUNS; r++) {
   if (statSync(cfile).size !== rec.bytes) throw new Error('short curl download');
   rmSync(cfile);
 }
-const mibs = (ms) => (rec.bytes / 1048576) / (ms / 1000);
+const mibs = (ms) => rec.bytes / 1048576 / (ms / 1000);
 const m = { h5vault: median(res.h5vault), single: median(res.single), curl: median(res.curl) };
-console.log(`\npull of a ${MIB} MiB version (file ${rec.bytes} bytes), median of ${RUNS} interleaved runs; publish took ${(publishMs / 1000).toFixed(1)} s (${mibs(publishMs).toFixed(0)} MiB/s)\n`);
+console.log(
+  `\npull of a ${MIB} MiB version (file ${rec.bytes} bytes), median of ${RUNS} interleaved runs; publish took ${(publishMs / 1000).toFixed(1)} s (${mibs(publishMs).toFixed(0)} MiB/s)\n`,
+);
 console.log('| method | median s | MiB/s | vs single stream | vs curl |');
 console.log('|---|---|---|---|---|');
-for (const [k, label] of [['h5vault', 'h5vault pull (8 ranged GETs + SHA-256 + rename)'], ['single', 'single GetObject stream to a file'], ['curl', 'curl --aws-sigv4 to a file (loopback limit)']]) {
-  console.log(`| ${label} | ${(m[k] / 1000).toFixed(2)} | ${mibs(m[k]).toFixed(0)} | ${(m.single / m[k]).toFixed(2)}x | ${((m.curl / m[k]) * 100).toFixed(0)}% |`);
+for (const [k, label] of [
+  ['h5vault', 'h5vault pull (8 ranged GETs + SHA-256 + rename)'],
+  ['single', 'single GetObject stream to a file'],
+  ['curl', 'curl --aws-sigv4 to a file (loopback limit)'],
+]) {
+  console.log(
+    `| ${label} | ${(m[k] / 1000).toFixed(2)} | ${mibs(m[k]).toFixed(0)} | ${(m.single / m[k]).toFixed(2)}x | ${((m.curl / m[k]) * 100).toFixed(0)}% |`,
+  );
 }
-console.log(`runs (ms): ${JSON.stringify(Object.fromEntries(Object.entries(res).map(([k, v]) => [k, v.map(Math.round)])))}`);
+console.log(
+  `runs (ms): ${JSON.stringify(Object.fromEntries(Object.entries(res).map(([k, v]) => [k, v.map(Math.round)])))}`,
+);
 
 // --- 2. publish -> serving on another process ---
 const swapStore = await S3ModelStore.open(url, { endpoint, cacheDir: join(work, 'swap-pub') });
@@ -135,7 +157,7 @@ let buf = '';
 const waiters = new Map();
 child.stdout.on('data', (d) => {
   buf += d;
-  for (let i; (i = buf.indexOf('\n')) >= 0;) {
+  for (let i; (i = buf.indexOf('\n')) >= 0; ) {
     const line = buf.slice(0, i);
     buf = buf.slice(i + 1);
     const e = JSON.parse(line);
@@ -155,8 +177,10 @@ for (let s = 0; s < SWAPS; s++) {
 child.stdin.end();
 await new Promise((r) => child.on('exit', r));
 const sm = (k) => median(swaps.map((x) => x[k]));
-console.log(`\npublish -> serving on another process, ${SWAP_MIB} MiB version, ${SWAPS} swaps (median): save ${sm('saveMs')} ms (write + upload + commit); ` +
-  `commit -> serving ${sm('serveMs')} ms (of which the server's pull + verify + load ${Math.round(sm('loadMs'))} ms; the rest is the 100 ms watch interval)`);
+console.log(
+  `\npublish -> serving on another process, ${SWAP_MIB} MiB version, ${SWAPS} swaps (median): save ${sm('saveMs')} ms (write + upload + commit); ` +
+    `commit -> serving ${sm('serveMs')} ms (of which the server's pull + verify + load ${Math.round(sm('loadMs'))} ms; the rest is the 100 ms watch interval)`,
+);
 console.log(`swaps: ${JSON.stringify(swaps.map((x) => ({ ...x, loadMs: Math.round(x.loadMs) })))}`);
 
 // --- 3. concurrent pullers on one cache ---
@@ -170,15 +194,25 @@ console.log(JSON.stringify({ downloaded: m.pull.downloaded, digest: m.digest }))
 m.close(); store.destroy();
 `;
 t = performance.now();
-const outs = await Promise.all(Array.from({ length: PULLERS }, () => new Promise((resolve, reject) => {
-  const c = spawn(process.execPath, ['--input-type=module', '-e', pullSrc], { stdio: ['ignore', 'pipe', 'ignore'] });
-  let o = '';
-  c.stdout.on('data', (d) => (o += d));
-  c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(o)) : reject(new Error(`puller exited ${code}`))));
-})));
+const outs = await Promise.all(
+  Array.from(
+    { length: PULLERS },
+    () =>
+      new Promise((resolve, reject) => {
+        const c = spawn(process.execPath, ['--input-type=module', '-e', pullSrc], {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
+        let o = '';
+        c.stdout.on('data', (d) => (o += d));
+        c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(o)) : reject(new Error(`puller exited ${code}`))));
+      }),
+  ),
+);
 const wall = performance.now() - t;
-console.log(`\n${PULLERS} puller processes, one cache, ${PULLERS_MIB} MiB version: all loaded and verified in ${(wall / 1000).toFixed(1)} s; ` +
-  `downloads: ${outs.filter((x) => x.downloaded).length}; identical digests: ${new Set(outs.map((x) => x.digest)).size === 1}`);
+console.log(
+  `\n${PULLERS} puller processes, one cache, ${PULLERS_MIB} MiB version: all loaded and verified in ${(wall / 1000).toFixed(1)} s; ` +
+    `downloads: ${outs.filter((x) => x.downloaded).length}; identical digests: ${new Set(outs.map((x) => x.digest)).size === 1}`,
+);
 pub.destroy();
 swapStore.destroy();
 client.destroy();

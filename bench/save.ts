@@ -54,9 +54,11 @@ function makeModel(mb: number): Record<string, Tensor> {
   for (let t = 0; t < 8; t++) {
     const a = new Float32Array(per);
     for (let i = 0; i < per; i++) {
-      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
       // Sum of two uniforms: a cheap bell shape with a realistic spread of exponents.
-      a[i] = (((x >>> 0) / 2 ** 32) + ((Math.imul(x, 0x9e3779b1) >>> 0) / 2 ** 32) - 1) * 0.03;
+      a[i] = ((x >>> 0) / 2 ** 32 + (Math.imul(x, 0x9e3779b1) >>> 0) / 2 ** 32 - 1) * 0.03;
     }
     out[`layers/${t}/weight`] = { dtype: 'float32', shape: [per / 256, 256], data: a };
   }
@@ -102,19 +104,28 @@ const row = (what: string, ms: number, extra = ''): void => {
 const target = join(dir, 'model.h5');
 for (const compression of ['none', 'gzip'] as const) {
   setFsyncForBenchmark(true);
-  row(`h5vault saveModel, ${compression}, durable (fsync file + dir)`, await time(opts.runs, async () => {
-    await saveModel(target, model, { compression });
-  }));
+  row(
+    `h5vault saveModel, ${compression}, durable (fsync file + dir)`,
+    await time(opts.runs, async () => {
+      await saveModel(target, model, { compression });
+    }),
+  );
   setFsyncForBenchmark(false);
-  row(`h5vault saveModel, ${compression}, no fsync`, await time(opts.runs, async () => {
-    await saveModel(target, model, { compression });
-  }));
+  row(
+    `h5vault saveModel, ${compression}, no fsync`,
+    await time(opts.runs, async () => {
+      await saveModel(target, model, { compression });
+    }),
+  );
   setFsyncForBenchmark(true);
 }
 
 // h5py writes the very same bytes (read from a raw dump), timed inside Python.
 const raw = join(dir, 'tensors.raw');
-writeFileSync(raw, Buffer.concat(Object.values(model).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))));
+writeFileSync(
+  raw,
+  Buffer.concat(Object.values(model).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))),
+);
 const shapes = Object.values(model).map((t) => t.shape);
 const py = `
 import sys, os, json, time, h5py, numpy as np
@@ -143,11 +154,23 @@ for compression in [None, 'gzip']:
         res[f"{compression or 'none'}-{'durable' if durable else 'nofsync'}"] = sorted(ts)[len(ts) // 2] if runs % 2 else sum(sorted(ts)[runs // 2 - 1:runs // 2 + 1]) / 2
 print(json.dumps(res))
 `;
-const pyRes = JSON.parse(execFileSync(PYTHON, ['-c', py, raw, join(dir, 'h5py.h5'), String(opts.runs), JSON.stringify(shapes)], { encoding: 'utf8' })) as Record<string, number>;
-const h5pyVersion = execFileSync(PYTHON, ['-c', 'import h5py; print(h5py.version.version, h5py.version.hdf5_version)'], { encoding: 'utf8' }).trim();
+const pyRes = JSON.parse(
+  execFileSync(PYTHON, ['-c', py, raw, join(dir, 'h5py.h5'), String(opts.runs), JSON.stringify(shapes)], {
+    encoding: 'utf8',
+  }),
+) as Record<string, number>;
+const h5pyVersion = execFileSync(
+  PYTHON,
+  ['-c', 'import h5py; print(h5py.version.version, h5py.version.hdf5_version)'],
+  { encoding: 'utf8' },
+).trim();
 for (const [k, s] of Object.entries(pyRes)) {
   const [c, d] = k.split('-');
-  row(`h5py ${h5pyVersion.split(' ')[0]}, ${c}, ${d === 'durable' ? 'durable (fsync file + dir, same protocol)' : 'no fsync'}`, s * 1000, 'write + close only: no checksums');
+  row(
+    `h5py ${h5pyVersion.split(' ')[0]}, ${c}, ${d === 'durable' ? 'durable (fsync file + dir, same protocol)' : 'no fsync'}`,
+    s * 1000,
+    'write + close only: no checksums',
+  );
 }
 rmSync(raw);
 
@@ -196,15 +219,20 @@ writeFileSync(hfile, buf);
 const hfd = openSync(hfile, 'r');
 await hrow('h5vault worker pool reading the file (`rangeSha256`), 1 x 100 MB', () => rangeSha256(hfd, 0, buf.length));
 await hrow('h5vault worker pool reading the file, 4 x 25 MB', () =>
-  Promise.all([0, 1, 2, 3].map((i) => rangeSha256(hfd, (i * buf.length) / 4, buf.length / 4))));
+  Promise.all([0, 1, 2, 3].map((i) => rangeSha256(hfd, (i * buf.length) / 4, buf.length / 4))),
+);
 await hrow('WebCrypto `subtle.digest` (libuv pool), 1 x 100 MB', () => tensorSha256(buf));
 await hrow('worker thread (`postMessage` copy + `createHash`), 1 x 100 MB', () => viaWorker(workers[0]!, buf));
-await hrow('main thread `createHash` (blocks the loop), 1 x 100 MB', async () => createHash('sha256').update(buf).digest('hex'));
+await hrow('main thread `createHash` (blocks the loop), 1 x 100 MB', async () =>
+  createHash('sha256').update(buf).digest('hex'),
+);
 await hrow('WebCrypto, 4 x 25 MB in parallel', () => Promise.all(quarters.map((q) => tensorSha256(q))));
-await hrow('2 worker threads, 4 x 25 MB', () => Promise.all([
-  viaWorker(workers[0]!, quarters[0]!).then(() => viaWorker(workers[0]!, quarters[2]!)),
-  viaWorker(workers[1]!, quarters[1]!).then(() => viaWorker(workers[1]!, quarters[3]!)),
-]));
+await hrow('2 worker threads, 4 x 25 MB', () =>
+  Promise.all([
+    viaWorker(workers[0]!, quarters[0]!).then(() => viaWorker(workers[0]!, quarters[2]!)),
+    viaWorker(workers[1]!, quarters[1]!).then(() => viaWorker(workers[1]!, quarters[3]!)),
+  ]),
+);
 await Promise.all(workers.map((w) => w.terminate()));
 closeSync(hfd);
 rmSync(hfile);
@@ -216,7 +244,9 @@ const md = `# Save / load / hashing benchmark
 
 Generated by \`${cmd}\` (bench/save.ts); medians of ${opts.runs} runs after one warm-up run.
 Model: 8 float32 tensors, ${MB.toFixed(0)} MiB in total, weight-like values.
-Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'} (load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} when the report was written; above ${cpus().length} means other work competed), Node ${process.version},
+Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'} (load average ${loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ')} when the report was written; above ${cpus().length} means other work competed), Node ${process.version},
 libhdf5 ${libraryInfo().hdf5}, h5py/HDF5 ${h5pyVersion}; files on ${df[1]} (${df[0]}) at ${dir}.
 The page cache is warm (not dropped between runs), so "no fsync" rows measure writes into memory.
 

@@ -34,7 +34,11 @@ const store = await ModelStore.open(join(dir, 'store'), { create: true });
 await store.save('linear', linearWeights(1));
 
 const events = [];
-const child = spawn(process.execPath, ['--expose-gc', join(repo, 'examples/server.mjs'), store.root, 'linear', onnx, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(
+  process.execPath,
+  ['--expose-gc', join(repo, 'examples/server.mjs'), store.root, 'linear', onnx, '0'],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
 let buf = '';
 child.stdout.on('data', (d) => {
   buf += d;
@@ -47,31 +51,39 @@ while (!events.some((e) => e.event === 'listening')) await new Promise((r) => se
 const port = events.find((e) => e.event === 'listening').port;
 
 const agent = new Agent({ keepAlive: true, maxSockets: clients + 1 });
-const call = (method, path, body) => new Promise((resolve, reject) => {
-  const data = body ? JSON.stringify(body) : undefined;
-  const req = request({ host: '127.0.0.1', port, path, method, agent, headers: data ? { 'content-type': 'application/json' } : {} }, (res) => {
-    let t = '';
-    res.on('data', (c) => (t += c));
-    res.on('end', () => resolve(JSON.parse(t)));
+const call = (method, path, body) =>
+  new Promise((resolve, reject) => {
+    const data = body ? JSON.stringify(body) : undefined;
+    const req = request(
+      { host: '127.0.0.1', port, path, method, agent, headers: data ? { 'content-type': 'application/json' } : {} },
+      (res) => {
+        let t = '';
+        res.on('data', (c) => (t += c));
+        res.on('end', () => resolve(JSON.parse(t)));
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
   });
-  req.on('error', reject);
-  req.end(data);
-});
 
 let stop = false;
 let served = 0;
-const load = Promise.all(Array.from({ length: clients }, async () => {
-  while (!stop) {
-    await call('POST', '/infer', { x: [[1, 2, 3, 4]] });
-    served++;
-  }
-}));
+const load = Promise.all(
+  Array.from({ length: clients }, async () => {
+    while (!stop) {
+      await call('POST', '/infer', { x: [[1, 2, 3, 4]] });
+      served++;
+    }
+  }),
+);
 
 const latency = [];
 for (let v = 2; v <= SWAPS + 1; v++) {
   await store.save('linear', linearWeights(v));
   const t0 = performance.now();
-  while ((await call('GET', '/version')).version !== v) { /* poll */ }
+  while ((await call('GET', '/version')).version !== v) {
+    /* poll */
+  }
   latency.push(performance.now() - t0);
 }
 stop = true;
@@ -90,5 +102,9 @@ const l = stats(latency);
 const lm = stats(swaps.map((e) => e.loadMs));
 const rss = (i) => swaps[Math.min(i, swaps.length) - 1]?.rssAnonKiB;
 if (process.env.SWAP_RSS_SERIES) console.log(swaps.map((e) => e.rssAnonKiB).join(' '));
-console.log(`| ${SWAPS} | ${clients} | ${l.median.toFixed(1)} ms | ${l.max.toFixed(1)} ms | ${lm.median.toFixed(1)} ms | ${lm.max.toFixed(1)} ms | ${rss(10)} → ${rss(SWAPS)} KiB | ${served} |`);
-console.log('| swaps | client connections | publish → served, median | max | server load+verify, median | max | RssAnon swap 10 → last | /infer answered |');
+console.log(
+  `| ${SWAPS} | ${clients} | ${l.median.toFixed(1)} ms | ${l.max.toFixed(1)} ms | ${lm.median.toFixed(1)} ms | ${lm.max.toFixed(1)} ms | ${rss(10)} → ${rss(SWAPS)} KiB | ${served} |`,
+);
+console.log(
+  '| swaps | client connections | publish → served, median | max | server load+verify, median | max | RssAnon swap 10 → last | /infer answered |',
+);

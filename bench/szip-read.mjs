@@ -68,17 +68,22 @@ const stats = (xs) => {
 };
 await ours(); // warm the page cache and the pool
 h5py();
-const a = [], b = [];
+const a = [],
+  b = [];
 for (let r = 0; r < Number(args.runs); r++) {
-  const x = await ours(), y = h5py();
+  const x = await ours(),
+    y = h5py();
   if (x.sha !== y.sha) throw new Error(`run ${r}: h5vault read ${x.sha}, h5py ${y.sha}`);
   a.push(x.ms);
   b.push(y.ms);
 }
-const A = stats(a), B = stats(b);
+const A = stats(a),
+  B = stats(b);
 const mbs = (ms) => ((Number(args.mib) * 1048576) / 1e6 / (ms / 1000)).toFixed(0);
 const row = (n, s) => `| ${n} | ${s.min.toFixed(1)} | ${s.med.toFixed(1)} | ${s.max.toFixed(1)} | ${mbs(s.med)} |`;
-console.log(`szip ${args.coding} ppb ${args.ppb}, ${args.mib} MiB float32, 1 MiB chunks, ${args.runs} interleaved runs; ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}`);
+console.log(
+  `szip ${args.coding} ppb ${args.ppb}, ${args.mib} MiB float32, 1 MiB chunks, ${args.runs} interleaved runs; ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}`,
+);
 console.log('| reader | min ms | median ms | max ms | MB/s (median) |');
 console.log('|---|---:|---:|---:|---:|');
 console.log(row('h5vault `read()`', A));

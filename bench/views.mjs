@@ -5,7 +5,7 @@
 // Needs `npm run build` (dist/) and Debian python3-h5py. Prints a markdown table
 // and writes it (plus JSON next to it) so docs/bench/views.md is reproducible.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -42,7 +42,8 @@ function fillGaussian(a, seed) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   for (let i = 0; i < a.length; i += 2) {
-    const m = Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * 0.02, v = 2 * Math.PI * r();
+    const m = Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * 0.02,
+      v = 2 * Math.PI * r();
     a[i] = m * Math.cos(v);
     if (i + 1 < a.length) a[i + 1] = m * Math.sin(v);
   }
@@ -74,7 +75,14 @@ function ensureModel() {
   const f = File.create(p, { overwrite: true });
   let k = 0;
   for (let b = 0; b < 50; b++) {
-    for (const [name, shape] of [['q', [512, 512]], ['k', [512, 512]], ['v', [512, 512]], ['o', [512, 512]], ['ff1', [512, 2048]], ['ff2', [2048, 512]]]) {
+    for (const [name, shape] of [
+      ['q', [512, 512]],
+      ['k', [512, 512]],
+      ['v', [512, 512]],
+      ['o', [512, 512]],
+      ['ff1', [512, 2048]],
+      ['ff2', [2048, 512]],
+    ]) {
       const a = new Float32Array(shape[0] * shape[1]);
       fillGaussian(a, ++k);
       f.createDataset(`block${b}/${name}`, { dtype: 'float32', shape, data: a });
@@ -231,7 +239,9 @@ async function h5wasmCases(files, model) {
       }
       res.read[mib] = median(t);
     } catch (e) {
-      res.read[mib] = `failed: ${String(e.message ?? e).split('\n')[0].slice(0, 60)}`;
+      res.read[mib] = `failed: ${String(e.message ?? e)
+        .split('\n')[0]
+        .slice(0, 60)}`;
     }
   }
   const t = [];
@@ -239,8 +249,12 @@ async function h5wasmCases(files, model) {
     const t0 = performance.now();
     const f = new h5wasm.File(model, 'r');
     let n = 0;
-    for (const b of f.keys()) for (const k of f.get(b).keys()) { f.get(`${b}/${k}`).value; n++; }
-    if (n !== 300) throw new Error('h5wasm saw ' + n);
+    for (const b of f.keys())
+      for (const k of f.get(b).keys()) {
+        f.get(`${b}/${k}`).value;
+        n++;
+      }
+    if (n !== 300) throw new Error(`h5wasm saw ${n}`);
     t.push(performance.now() - t0);
     f.close();
   }
@@ -258,29 +272,46 @@ ours.model = h5vaultModel(model);
 ours.anon = anonGrowth(big); // before bandwidth(): its in-memory copy would skew RSS
 ours.bandwidth = bandwidth(big);
 ours.cold = coldView(big);
-const py = JSON.parse(execFileSync(args.python, ['-c', PY, String(RUNS), JSON.stringify(files), model], { encoding: 'utf8', maxBuffer: 1 << 24 }));
+const py = JSON.parse(
+  execFileSync(args.python, ['-c', PY, String(RUNS), JSON.stringify(files), model], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  }),
+);
 const wasm = await h5wasmCases(files, model);
 
-const fmt = (x) => (typeof x === 'number' ? (x < 10 ? x.toFixed(3) : x.toFixed(1)) : x ?? 'n/a');
+const fmt = (x) => (typeof x === 'number' ? (x < 10 ? x.toFixed(3) : x.toFixed(1)) : (x ?? 'n/a'));
 const ratio = (peer, ourT) => (typeof peer === 'number' ? `${(peer / ourT).toFixed(0)}×` : 'n/a');
 const rows = [];
 rows.push('| case | h5vault | h5py memmap | h5py `dset[...]` | h5wasm `.value` | target |');
 rows.push('|---|---|---|---|---|---|');
 for (const m of Object.keys(files)) {
-  rows.push(`| time to usable view, ${m} MiB float32 (ms) | **${fmt(ours.view[m])}** | ${fmt(py.memmap[m])} (${ratio(py.memmap[m], ours.view[m])}) | ${fmt(py.read[m])} (${ratio(py.read[m], ours.view[m])}) | ${fmt(wasm.read?.[m])} (${ratio(wasm.read?.[m], ours.view[m])}) | ≤ 1 ms, flat |`);
+  rows.push(
+    `| time to usable view, ${m} MiB float32 (ms) | **${fmt(ours.view[m])}** | ${fmt(py.memmap[m])} (${ratio(py.memmap[m], ours.view[m])}) | ${fmt(py.read[m])} (${ratio(py.read[m], ours.view[m])}) | ${fmt(wasm.read?.[m])} (${ratio(wasm.read?.[m], ours.view[m])}) | ≤ 1 ms, flat |`,
+  );
 }
-rows.push(`| open 300-tensor model + view all (ms) | **${fmt(ours.model)}** | ${fmt(py.model_memmap)} (${ratio(py.model_memmap, ours.model)}) | ${fmt(py.model_read)} (${ratio(py.model_read, ours.model)}) | ${fmt(wasm.model_read)} (${ratio(wasm.model_read, ours.model)}) | ≤ 5 ms |`);
+rows.push(
+  `| open 300-tensor model + view all (ms) | **${fmt(ours.model)}** | ${fmt(py.model_memmap)} (${ratio(py.model_memmap, ours.model)}) | ${fmt(py.model_read)} (${ratio(py.model_read, ours.model)}) | ${fmt(wasm.model_read)} (${ratio(wasm.model_read, ours.model)}) | ≤ 5 ms |`,
+);
 const bwRatio = ours.bandwidth.view / ours.bandwidth.memory;
-rows.push(`| sum of viewed ${Math.max(...SIZES)} MiB, warm (GB/s) | **${fmt(ours.bandwidth.view)}** = ${bwRatio.toFixed(2)}× in-memory Float32Array (${fmt(ours.bandwidth.memory)}) | numpy memmap .sum(): ${fmt(py.numpy_sum_gbps)} | | | ≥ 0.8× in-memory |`);
-rows.push(`| sum of viewed ${Math.max(...SIZES)} MiB, cold cache (GB/s) | ${ours.cold.error ? `not measured: ${ours.cold.error}` : `**${fmt(ours.cold.gbps)}**`} | | | | |`);
-rows.push(`| anonymous RSS growth: open + view + sum ${Math.max(...SIZES)} MiB (MiB) | **${ours.anon.toFixed(1)}** | | | | no growth with size |`);
+rows.push(
+  `| sum of viewed ${Math.max(...SIZES)} MiB, warm (GB/s) | **${fmt(ours.bandwidth.view)}** = ${bwRatio.toFixed(2)}× in-memory Float32Array (${fmt(ours.bandwidth.memory)}) | numpy memmap .sum(): ${fmt(py.numpy_sum_gbps)} | | | ≥ 0.8× in-memory |`,
+);
+rows.push(
+  `| sum of viewed ${Math.max(...SIZES)} MiB, cold cache (GB/s) | ${ours.cold.error ? `not measured: ${ours.cold.error}` : `**${fmt(ours.cold.gbps)}**`} | | | | |`,
+);
+rows.push(
+  `| anonymous RSS growth: open + view + sum ${Math.max(...SIZES)} MiB (MiB) | **${ours.anon.toFixed(1)}** | | | | no growth with size |`,
+);
 
 const info = libraryInfo();
 const header = [
   '# Zero-copy view benchmark',
   '',
   `Command: \`node --expose-gc bench/views.mjs --runs ${RUNS} --sizes ${args.sizes}\` (after \`npm run build\`).`,
-  `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')}.`,
+  `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average at start ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}.`,
   `Versions: node ${process.version}, libhdf5 ${info.hdf5}, h5py ${py.h5py}; ${new Date().toISOString().slice(0, 10)}.`,
   `Times are medians of ${RUNS} runs (h5wasm: up to 5; h5py \`dset[...]\` skipped above 256 MiB), warm page cache. Ratios are peer time / h5vault time.`,
   'h5vault "time to usable view" = `File.open` + `dataset.view()` + reading the first element; h5py memmap = `h5py.File` + `get_offset()` + `numpy.memmap` + first element.',
@@ -292,4 +323,7 @@ const md = [...header, ...rows, ''].join('\n');
 console.log(md);
 mkdirSync(join(args.out, '..'), { recursive: true });
 writeFileSync(args.out, md);
-writeFileSync(args.out.replace(/\.md$/, '.json'), JSON.stringify({ ours, h5py: py, h5wasm: wasm, runs: RUNS, date: new Date().toISOString() }, null, 2));
+writeFileSync(
+  args.out.replace(/\.md$/, '.json'),
+  JSON.stringify({ ours, h5py: py, h5wasm: wasm, runs: RUNS, date: new Date().toISOString() }, null, 2),
+);

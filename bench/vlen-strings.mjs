@@ -38,7 +38,11 @@ const CASES = ['s2293', 's100k'];
 mkdirSync(args.dir, { recursive: true });
 const path = join(args.dir, 'vlen-strings.h5');
 if (!existsSync(path)) {
-  execFileSync(PYTHON, ['-c', `import h5py, numpy as np, sys
+  execFileSync(
+    PYTHON,
+    [
+      '-c',
+      `import h5py, numpy as np, sys
 rng = np.random.default_rng(7)
 words = ['weight', 'bias', 'layer', 'attention', 'Gewicht', 'poids', 'µm', 'ключ', '重み', 'norm', 'proj']
 def strings(n):
@@ -48,7 +52,11 @@ with h5py.File(sys.argv[1], 'w') as f:
     d = f.create_dataset('s2293', data=np.array(strings(2293), dtype=object), dtype=t)
     f.create_dataset('s100k', data=np.array(strings(100000), dtype=object), dtype=t)
     d.attrs.create('labels', np.array(strings(100), dtype=object), dtype=t)
-`, path], { stdio: 'inherit' });
+`,
+      path,
+    ],
+    { stdio: 'inherit' },
+  );
 }
 
 const PY = `import h5py, sys, time, json
@@ -106,7 +114,8 @@ f.close();
 
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const m = {};
-for (const [c, peers] of Object.entries(runs)) for (const [peer, a] of Object.entries(peers)) (m[c] ??= {})[peer] = median(a);
+for (const [c, peers] of Object.entries(runs))
+  for (const [peer, a] of Object.entries(peers)) (m[c] ??= {})[peer] = median(a);
 const r2 = (x) => +x.toFixed(2);
 const rows = CASES.map((c) => ({
   case: c,
@@ -124,7 +133,9 @@ rows.push({
   'h5py d[()] ms': r2(m.attr['h5py-attr']),
   'readSync / d[()]': r2(m.attr['h5vault-attr'] / m.attr['h5py-attr']),
 });
-const load = loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 if (args.json) console.log(JSON.stringify({ rounds, load, rows, runs }, null, 1));
 else {
   console.log(`vlen UTF-8 strings: ${rounds} rounds, medians; load ${load} (ratio <= 1 meets the target)`);

@@ -65,21 +65,29 @@ os.unlink(path)
 print(ms)
 `;
 const h5py = (n, layout) =>
-  Number(execFileSync(args.python, ['-c', PY, String(n), layout, join(args.dir, `h5py-${layout}-${n}.h5`)], { encoding: 'utf8' }));
+  Number(
+    execFileSync(args.python, ['-c', PY, String(n), layout, join(args.dir, `h5py-${layout}-${n}.h5`)], {
+      encoding: 'utf8',
+    }),
+  );
 
-const fmt = (s, n) => `${s.med.toFixed(0)} (${s.min.toFixed(0)}-${s.max.toFixed(0)}) ms, ${((s.med * 1000) / n).toFixed(1)} us/chunk`;
+const fmt = (s, n) =>
+  `${s.med.toFixed(0)} (${s.min.toFixed(0)}-${s.max.toFixed(0)}) ms, ${((s.med * 1000) / n).toFixed(1)} us/chunk`;
 console.log(`runs: ${RUNS}, load average at start: ${loadavg()[0].toFixed(2)}`);
 console.log('| chunks | h5vault | h5py default file | h5py, 64-byte aligned | h5vault ÷ h5py default |');
 console.log('|---:|---|---|---|---:|');
 for (const n of COUNTS) {
-  const ours = [], py = [], pyAligned = [];
+  const ours = [],
+    py = [],
+    pyAligned = [];
   // Interleaved: each run measures every writer once, so load spikes hit all.
   for (let r = 0; r < RUNS; r++) {
     ours.push(await h5vault(n));
     py.push(h5py(n, 'default'));
     if (n <= Number(args['peer-max'])) pyAligned.push(h5py(n, 'aligned'));
   }
-  const o = stats(ours), p = stats(py);
+  const o = stats(ours),
+    p = stats(py);
   const a = pyAligned.length ? fmt(stats(pyAligned), n) : 'not run (quadratic)';
   console.log(`| ${n} | ${fmt(o, n)} | ${fmt(p, n)} | ${a} | ${(p.med / o.med).toFixed(2)}× |`);
 }

@@ -44,7 +44,7 @@ export const CODES = {
   H5_S3_CREDENTIALS: 'The AWS SDK found no credentials in any place it looks.',
   H5_S3_THROTTLED: 'The object store asked to slow down (429, 503 SlowDown) after the retries.',
   H5_S3_NETWORK: 'The object store could not be reached, or failed mid-request (5xx, a short body), after the retries.',
-  H5_S3_CHANGED: "An object was replaced on the server while it was being read (its ETag changed).",
+  H5_S3_CHANGED: 'An object was replaced on the server while it was being read (its ETag changed).',
   H5_S3_ERROR: 'Any other S3 error status (`status`, `s3Code` say which).',
   H5_ADDON_UNAVAILABLE: 'The native addon cannot be loaded on this machine.',
   H5_ERROR: 'libhdf5 failed in a way no other code describes.',
@@ -55,7 +55,7 @@ export type H5ErrorCode = keyof typeof CODES;
 
 /** Whether `x` is one of the codes of CODES (for codes that arrive as data: a child's report, a worker's answer). */
 export function isErrorCode(x: unknown): x is H5ErrorCode {
-  return typeof x === 'string' && Object.prototype.hasOwnProperty.call(CODES, x);
+  return typeof x === 'string' && Object.hasOwn(CODES, x);
 }
 
 export interface H5ErrorDetails {

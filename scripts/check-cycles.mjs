@@ -23,32 +23,50 @@ function tsFiles(dir) {
 export function importGraph() {
   const graph = new Map();
   for (const f of tsFiles(lib)) {
-    const text = readFileSync(f, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+    const text = readFileSync(f, 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/^\s*\/\/.*$/gm, '');
     const deps = new Set();
     for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm)) {
       deps.add(resolve(dirname(f), m[1]).replace(/\.js$/, '.ts'));
     }
-    graph.set(f, [...deps].filter((d) => d !== f));
+    graph.set(
+      f,
+      [...deps].filter((d) => d !== f),
+    );
   }
   return graph;
 }
 
 /** The cycles of the graph (each as a list of files, first = last), one per strongly connected component. */
 export function findCycles(graph) {
-  const index = new Map(), low = new Map(), stack = [], on = new Set(), out = [];
+  const index = new Map(),
+    low = new Map(),
+    stack = [],
+    on = new Set(),
+    out = [];
   let n = 0;
   const visit = (v) => {
-    index.set(v, n); low.set(v, n); n++;
-    stack.push(v); on.add(v);
+    index.set(v, n);
+    low.set(v, n);
+    n++;
+    stack.push(v);
+    on.add(v);
     for (const w of graph.get(v) ?? []) {
       if (!graph.has(w)) continue;
-      if (!index.has(w)) { visit(w); low.set(v, Math.min(low.get(v), low.get(w))); }
-      else if (on.has(w)) low.set(v, Math.min(low.get(v), index.get(w)));
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v), index.get(w)));
     }
     if (low.get(v) === index.get(v)) {
       const scc = [];
       let w;
-      do { w = stack.pop(); on.delete(w); scc.push(w); } while (w !== v);
+      do {
+        w = stack.pop();
+        on.delete(w);
+        scc.push(w);
+      } while (w !== v);
       if (scc.length > 1) out.push(scc.reverse());
     }
   };

@@ -16,7 +16,12 @@ const cmake = readFileSync(join(root, 'CMakeLists.txt'), 'utf8');
 
 const fromGyp = new Set([...gyp.matchAll(/"(native\/[^"]+\.cc)"/g)].map((m) => m[1]));
 const cmakeLists = [...cmake.matchAll(/set\(H5VAULT_(?:CORE|ADDON)_SOURCES([\s\S]*?)\)/g)].map((m) => m[1]);
-const fromCmake = new Set(cmakeLists.join('\n').split(/\s+/).filter((s) => s.startsWith('native/')));
+const fromCmake = new Set(
+  cmakeLists
+    .join('\n')
+    .split(/\s+/)
+    .filter((s) => s.startsWith('native/')),
+);
 
 function walkFiles(dir, ext) {
   const out = [];
@@ -43,8 +48,10 @@ const binding = readFileSync(join(root, 'lib', 'addon', 'binding.ts'), 'utf8');
 const iface = /export interface Native \{([\s\S]*?)\n\}/.exec(binding);
 const typed = new Set(iface ? [...iface[1].matchAll(/^ {2}(\w+)\(/gm)].map((m) => m[1]) : []);
 if (!iface) problems.push('lib/addon/binding.ts: no `export interface Native { ... }`');
-for (const n of exported) if (!typed.has(n)) problems.push(`native export '${n}' is not a member of Native (lib/addon/binding.ts)`);
-for (const n of typed) if (!exported.has(n)) problems.push(`Native.${n} (lib/addon/binding.ts) is not exported by native/napi`);
+for (const n of exported)
+  if (!typed.has(n)) problems.push(`native export '${n}' is not a member of Native (lib/addon/binding.ts)`);
+for (const n of typed)
+  if (!exported.has(n)) problems.push(`Native.${n} (lib/addon/binding.ts) is not exported by native/napi`);
 
 // The error table: every code in CODES has a section in docs/errors.md, and only those.
 const errorsTs = readFileSync(join(root, 'lib', 'errors.ts'), 'utf8');
@@ -54,15 +61,19 @@ if (!codesBlock) problems.push('lib/errors.ts: no `export const CODES = { ... } 
 const documented = new Set();
 for (const m of readFileSync(join(root, 'docs', 'errors.md'), 'utf8').matchAll(/^### (H5_[A-Z0-9_, ]+)$/gm))
   for (const c of m[1].split(/,\s*/)) documented.add(c.trim());
-for (const c of codes) if (!documented.has(c)) problems.push(`${c}: in CODES (lib/errors.ts) but has no '### ${c}' in docs/errors.md`);
-for (const c of documented) if (!codes.has(c)) problems.push(`${c}: documented in docs/errors.md but not in CODES (lib/errors.ts)`);
+for (const c of codes)
+  if (!documented.has(c)) problems.push(`${c}: in CODES (lib/errors.ts) but has no '### ${c}' in docs/errors.md`);
+for (const c of documented)
+  if (!codes.has(c)) problems.push(`${c}: documented in docs/errors.md but not in CODES (lib/errors.ts)`);
 
 // The layers import downwards only: no import cycle in lib/.
 for (const c of findCycles(importGraph())) problems.push(`import cycle: ${c.join(' -> ')}`);
 
 if (problems.length) {
-  console.error('check-sources: the sources disagree:\n  ' + problems.join('\n  '));
+  console.error(`check-sources: the sources disagree:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log(`check-sources: binding.gyp and CMakeLists.txt agree on ${fromGyp.size} sources; ` +
-  `Native types all ${exported.size} native exports; CODES and docs/errors.md agree on ${codes.size} codes; lib/ has no import cycle`);
+console.log(
+  `check-sources: binding.gyp and CMakeLists.txt agree on ${fromGyp.size} sources; ` +
+    `Native types all ${exported.size} native exports; CODES and docs/errors.md agree on ${codes.size} codes; lib/ has no import cycle`,
+);

@@ -19,13 +19,22 @@ export const BUILD_TOOLS = [
 ];
 
 // Interop peers used by the test suite (Debian names).
-export const PEER_PACKAGES = ['python3-h5py', 'python3-numpy', 'hdf5-tools', 'hdf5-plugin-lzf', 'python3-hdf5plugin', 'hdf5-filter-plugin',
+export const PEER_PACKAGES = [
+  'python3-h5py',
+  'python3-numpy',
+  'hdf5-tools',
+  'hdf5-plugin-lzf',
+  'python3-hdf5plugin',
+  'hdf5-filter-plugin',
   // Zstandard (no Debian HDF5 plugin: chunks are built/checked with python3-zstandard).
   'python3-zstandard',
   // Blosc (32001) and Bitshuffle (32008) HDF5 plugins: the reference filters for interop.
-  'hdf5-filter-plugin-blosc-serial', 'bitshuffle',
+  'hdf5-filter-plugin-blosc-serial',
+  'bitshuffle',
   // The ONNX Runtime end-to-end tests build real networks with torch and export them with onnx.
-  'python3-torch', 'python3-onnx'];
+  'python3-torch',
+  'python3-onnx',
+];
 
 // The S3 server the object-storage tests run against (scripts/s3-cluster.sh): a real
 // single-node Ceph cluster with radosgw, from Debian's packages.

@@ -14,7 +14,11 @@ import { createRequire } from 'node:module';
 
 const root = new URL('..', import.meta.url).pathname;
 const fromSource = !process.argv.includes('--if-needed');
-const run = (script) => execFileSync(process.execPath, [`${root}scripts/${script}`, ...(script === 'build.mjs' ? ['gyp'] : [])], { stdio: 'inherit', cwd: root });
+const run = (script) =>
+  execFileSync(process.execPath, [`${root}scripts/${script}`, ...(script === 'build.mjs' ? ['gyp'] : [])], {
+    stdio: 'inherit',
+    cwd: root,
+  });
 
 if (!fromSource && !existsSync(`${root}build/Release/h5vault.node`)) {
   // dist/ is only in the packed package; a development checkout builds from source.
@@ -29,7 +33,9 @@ if (!fromSource && !existsSync(`${root}build/Release/h5vault.node`)) {
         createRequire(import.meta.url)(pre.path);
         process.exit(0);
       } catch (e) {
-        console.error(`h5vault: the prebuilt binary does not load here (${String(e?.message ?? e).split('\n')[0]}); building from source.`);
+        console.error(
+          `h5vault: the prebuilt binary does not load here (${String(e?.message ?? e).split('\n')[0]}); building from source.`,
+        );
       }
     }
   }

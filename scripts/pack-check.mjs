@@ -30,7 +30,9 @@ twin(`${root}dist`);
 const manifest = `${root}prebuilds/linux-x64/manifest.json`;
 if (process.env.H5VAULT_PACK_WITHOUT_PREBUILD !== '1') {
   if (!existsSync(manifest)) {
-    console.error('pack: prebuilds/linux-x64 is missing: run `npm run prebuild:linux-x64` first (Debian 12, -dev packages installed),');
+    console.error(
+      'pack: prebuilds/linux-x64 is missing: run `npm run prebuild:linux-x64` first (Debian 12, -dev packages installed),',
+    );
     console.error('      or set H5VAULT_PACK_WITHOUT_PREBUILD=1 for a package that always builds from source.');
     process.exit(1);
   }
@@ -38,11 +40,15 @@ if (process.env.H5VAULT_PACK_WITHOUT_PREBUILD !== '1') {
   const built = statSync(`${root}prebuilds/linux-x64/h5vault.node`).mtimeMs;
   const stale = [...listNative(), `${root}binding.gyp`].filter((f) => statSync(f).mtimeMs > built);
   if (stale.length) {
-    console.error(`pack: prebuilds/linux-x64/h5vault.node is older than ${stale[0].slice(root.length)}: run \`npm run prebuild:linux-x64\` again.`);
+    console.error(
+      `pack: prebuilds/linux-x64/h5vault.node is older than ${stale[0].slice(root.length)}: run \`npm run prebuild:linux-x64\` again.`,
+    );
     process.exit(1);
   }
 }
 
 function listNative(dir = `${root}native`) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listNative(join(dir, e.name)) : [join(dir, e.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listNative(join(dir, e.name)) : [join(dir, e.name)],
+  );
 }

@@ -8,7 +8,10 @@ const mods = PACKAGES.map((p) => p.pkgconfig);
 const run = (args) => execFileSync('pkg-config', [...args, ...mods], { encoding: 'utf8' }).trim();
 const mode = process.argv[2];
 if (mode === '--include-dirs') {
-  const dirs = run(['--cflags-only-I']).split(/\s+/).filter(Boolean).map((s) => s.replace(/^-I/, ''));
+  const dirs = run(['--cflags-only-I'])
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((s) => s.replace(/^-I/, ''));
   console.log(dirs.join(' '));
 } else if (mode === '--libs') {
   console.log(run(['--libs']));

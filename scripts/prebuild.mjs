@@ -17,7 +17,17 @@
 //
 // It builds in a temporary directory, so a development build in build/ is left alone.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { nodeDir } from './node-headers.mjs';
@@ -38,11 +48,24 @@ for (const n of ['binding.gyp', 'package.json']) copyFileSync(join(root, n), joi
 const dir = nodeDir();
 const nodeGyp = [
   process.env.npm_config_node_gyp,
-  join(realpathSync(process.execPath), '..', '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  join(
+    realpathSync(process.execPath),
+    '..',
+    '..',
+    'lib',
+    'node_modules',
+    'npm',
+    'node_modules',
+    'node-gyp',
+    'bin',
+    'node-gyp.js',
+  ),
 ].find((c) => c && existsSync(c));
 if (!nodeGyp) throw new Error('prebuild: node-gyp not found (it ships with npm)');
 execFileSync(process.execPath, [nodeGyp, 'rebuild', '-j', '2', ...(dir ? [`--nodedir=${dir}`] : [])], {
-  cwd: work, stdio: 'inherit', env: { ...process.env, H5VAULT_PREBUILD: '1', ...(dir ? { npm_config_nodedir: dir } : {}) },
+  cwd: work,
+  stdio: 'inherit',
+  env: { ...process.env, H5VAULT_PREBUILD: '1', ...(dir ? { npm_config_nodedir: dir } : {}) },
 });
 
 // 2. The addon and the libraries it resolves to on this system.
@@ -55,7 +78,8 @@ sh('strip', ['--strip-unneeded', addon]);
 rmSync(work, { recursive: true, force: true });
 
 // Provided by every glibc system that runs Node; bundling them would be wrong (glibc) or redundant.
-const SYSTEM = /^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libutil\.so|libstdc\+\+\.so|libgcc_s\.so)/;
+const SYSTEM =
+  /^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libutil\.so|libstdc\+\+\.so|libgcc_s\.so)/;
 const deps = [];
 for (const line of sh('ldd', [addon]).split('\n')) {
   const m = /^\s*(\S+) => (\/\S+)/.exec(line);
@@ -79,7 +103,10 @@ function debPackage(path) {
 const bundled = [];
 for (const d of deps) {
   const rpath = sh('readelf', ['-d', d.path]);
-  if (/R(UN)?PATH/.test(rpath)) throw new Error(`prebuild: ${d.path} has its own RPATH/RUNPATH; the addon's RPATH would not reach its dependencies`);
+  if (/R(UN)?PATH/.test(rpath))
+    throw new Error(
+      `prebuild: ${d.path} has its own RPATH/RUNPATH; the addon's RPATH would not reach its dependencies`,
+    );
   copyFileSync(d.path, join(out, 'lib', d.soname));
   const { pkg, version } = debPackage(d.path);
   const copyright = `/usr/share/doc/${pkg.replace(/:.*/, '')}/copyright`;
@@ -98,7 +125,8 @@ const newer = (a, b) => {
 for (const f of [addon, ...bundled.map((b) => join(out, b.file))]) {
   const symbols = sh('objdump', ['-T', f]);
   for (const m of symbols.matchAll(/\bGLIBC_(\d+\.\d+(?:\.\d+)?)\b/g)) if (newer(m[1], glibc)) glibc = m[1];
-  for (const m of symbols.matchAll(/\bGLIBCXX_(\d+\.\d+\.\d+)\b/g)) if (newer(m[1].split('.').slice(1).join('.'), glibcxx.split('.').slice(1).join('.'))) glibcxx = m[1];
+  for (const m of symbols.matchAll(/\bGLIBCXX_(\d+\.\d+\.\d+)\b/g))
+    if (newer(m[1].split('.').slice(1).join('.'), glibcxx.split('.').slice(1).join('.'))) glibcxx = m[1];
 }
 
 const osRelease = readFileSync('/etc/os-release', 'utf8');
@@ -108,10 +136,12 @@ writeFileSync(join(out, 'manifest.json'), `${JSON.stringify({ target, glibc, gli
 // 4. Every dependency must now resolve inside the prebuild directory.
 for (const line of sh('ldd', [addon]).split('\n')) {
   const m = /^\s*(\S+) => (\S+)/.exec(line);
-  if (m && !SYSTEM.test(m[1]) && !m[2].startsWith(join(out, 'lib') + '/')) {
+  if (m && !SYSTEM.test(m[1]) && !m[2].startsWith(`${join(out, 'lib')}/`)) {
     throw new Error(`prebuild: ${m[1]} resolves to ${m[2]}, outside the bundle`);
   }
 }
 const size = bundled.reduce((n, b) => n + readFileSync(join(out, b.file)).length, readFileSync(addon).length);
-console.log(`prebuild: ${target}: h5vault.node + ${bundled.length} libraries (${(size / 1048576).toFixed(1)} MiB), glibc >= ${glibc}, libstdc++ GLIBCXX_${glibcxx}`);
+console.log(
+  `prebuild: ${target}: h5vault.node + ${bundled.length} libraries (${(size / 1048576).toFixed(1)} MiB), glibc >= ${glibc}, libstdc++ GLIBCXX_${glibcxx}`,
+);
 for (const b of bundled) console.log(`  ${basename(b.file).padEnd(28)} ${b.package} ${b.version}`);

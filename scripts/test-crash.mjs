@@ -39,7 +39,6 @@ function parseArgs(argv) {
   return o;
 }
 
-
 /** Runs one child until killed after `delayMs` past its first "begin"; returns the generations it reported. */
 function runAndKill(path, mb, last, delayFor) {
   return new Promise((resolve, reject) => {
@@ -75,7 +74,8 @@ function runAndKill(path, mb, last, delayFor) {
     c.on('error', reject);
     c.on('exit', (code, signal) => {
       clearTimeout(timer);
-      if (signal !== 'SIGKILL') return reject(new Error(`crash child exited ${code ?? signal} without being killed: ${err}`));
+      if (signal !== 'SIGKILL')
+        return reject(new Error(`crash child exited ${code ?? signal} without being killed: ${err}`));
       resolve({ lastBegun, lastDone, durations, inFlight: lastBegun > lastDone });
     });
   });
@@ -93,7 +93,16 @@ export async function crashTest({ kills = 200, mb = 16, seed = 1, dir, log = () 
   await saveModel(path, model0, { metadata: { generation: 0 } });
   let saveMs = performance.now() - t0;
   let last = 0;
-  const stats = { kills: 0, survivedOld: 0, survivedNew: 0, lost: 0, killedMidSave: 0, completedSaves: 0, maxTempsLeft: 0, failures: [] };
+  const stats = {
+    kills: 0,
+    survivedOld: 0,
+    survivedNew: 0,
+    lost: 0,
+    killedMidSave: 0,
+    completedSaves: 0,
+    maxTempsLeft: 0,
+    failures: [],
+  };
   for (let k = 0; k < kills; k++) {
     // Half the kills uniform over ~1.3 saves (every phase: hash, write, close, fsync,
     // rename, and between saves), half near a save's end, where fsync, rename
@@ -143,10 +152,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const stats = await crashTest({ ...o, log: o.json ? () => {} : (s) => console.error(s) });
   if (o.json) process.stdout.write(`${JSON.stringify(stats)}\n`);
   else {
-    console.log(`crash test: ${stats.kills} SIGKILLs of a ${stats.megabytes} MB save loop (${stats.killedMidSave} mid-save), ${stats.seconds} s`);
-    console.log(`  survived: ${stats.survivedOld + stats.survivedNew} (old model ${stats.survivedOld}, new model ${stats.survivedNew}); lost: ${stats.lost}`);
+    console.log(
+      `crash test: ${stats.kills} SIGKILLs of a ${stats.megabytes} MB save loop (${stats.killedMidSave} mid-save), ${stats.seconds} s`,
+    );
+    console.log(
+      `  survived: ${stats.survivedOld + stats.survivedNew} (old model ${stats.survivedOld}, new model ${stats.survivedNew}); lost: ${stats.lost}`,
+    );
     console.log(`  saves completed between kills: ${stats.completedSaves}; mean save ${stats.meanSaveMs} ms`);
-    console.log(`  temp files left by a kill: at most ${stats.maxTempsLeft}; after the next clean save: ${stats.tempsAfterCleanSave}`);
+    console.log(
+      `  temp files left by a kill: at most ${stats.maxTempsLeft}; after the next clean save: ${stats.tempsAfterCleanSave}`,
+    );
     for (const f of stats.failures) console.log(`  FAILURE ${f}`);
   }
   process.exit(stats.lost === 0 && stats.tempsAfterCleanSave === 0 ? 0 : 1);

@@ -28,7 +28,9 @@ function writeModel() {
     const n = 64 * 256;
     const data = new Float32Array(n).map((_, k) => Math.sin(i + k));
     const d = f.createDataset(`${g}/t${i}`, {
-      dtype: 'float32', shape: [64, 256], data,
+      dtype: 'float32',
+      shape: [64, 256],
+      data,
       ...(chunked ? { chunks: [16, 256], compression: 'lz4' } : {}),
     });
     d.attrs.set('role', chunked ? 'compressed' : 'plain');
@@ -56,8 +58,10 @@ try {
     rows.untrusted.push(await time(async () => (await File.openAsync(path, { untrusted: true })).close()));
   }
   const r = await walkUntrusted(path);
-  console.log(`model: ${TENSORS} tensors, ${r.stats.groups} groups, ${r.stats.attributes} attributes, ` +
-    `${r.stats.chunks} chunks, ${(r.stats.fileSize / 2 ** 20).toFixed(1)} MiB; median of ${N} runs`);
+  console.log(
+    `model: ${TENSORS} tensors, ${r.stats.groups} groups, ${r.stats.attributes} attributes, ` +
+      `${r.stats.chunks} chunks, ${(r.stats.fileSize / 2 ** 20).toFixed(1)} MiB; median of ${N} runs`,
+  );
   for (const [k, v] of Object.entries(rows)) console.log(`  ${k.padEnd(10)} ${median(v).toFixed(2).padStart(8)} ms`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -16,7 +16,9 @@ let seq = 0;
  */
 export function childPeak(body: string, env: Record<string, string>): Record<string, unknown> & { growthMb: number } {
   const js = join(dir, `child${seq++}.mjs`);
-  writeFileSync(js, `
+  writeFileSync(
+    js,
+    `
     import { readFileSync } from 'node:fs';
     const hwm = () => Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
     const DIST = process.env.DIST;
@@ -25,8 +27,13 @@ export function childPeak(body: string, env: Record<string, string>): Record<str
     const base = hwm();
     ${body}
     out.growthMb = hwm() - base;
-    console.log(JSON.stringify(out));`);
-  const r = spawnSync(process.execPath, [js], { env: { ...process.env, ...env, DIST: join(process.cwd(), 'dist') }, encoding: 'utf8', timeout: 110_000 });
+    console.log(JSON.stringify(out));`,
+  );
+  const r = spawnSync(process.execPath, [js], {
+    env: { ...process.env, ...env, DIST: join(process.cwd(), 'dist') },
+    encoding: 'utf8',
+    timeout: 110_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown> & { growthMb: number };
 }

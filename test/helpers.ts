@@ -41,7 +41,8 @@ export function requirePeers(): void {
         'Install python3-h5py python3-hdf5plugin python3-numpy hdf5-plugin-lzf hdf5-tools (bash scripts/bootstrap.sh).',
     );
   }
-  if (spawnSync('h5dump', ['--version']).status !== 0) throw new Error('interop peer missing: h5dump (apt-get install hdf5-tools)');
+  if (spawnSync('h5dump', ['--version']).status !== 0)
+    throw new Error('interop peer missing: h5dump (apt-get install hdf5-tools)');
 }
 
 /** Runs a Python snippet with h5py; returns stdout. Throws with stderr on failure. */
@@ -86,6 +87,7 @@ export function mountTmpfs(size = '2m'): string {
     if (r.status === 0) spawnSync('umount', ['-l', d]);
     rmSync(d, { recursive: true, force: true });
   });
-  if (r.status !== 0) throw new Error(`cannot mount a ${size} tmpfs at ${d} (needs root): ${r.stderr?.trim() ?? r.error}`);
+  if (r.status !== 0)
+    throw new Error(`cannot mount a ${size} tmpfs at ${d} (needs root): ${r.stderr?.trim() ?? r.error}`);
   return d;
 }

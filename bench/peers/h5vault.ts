@@ -28,7 +28,9 @@ export interface JobResult {
 }
 
 export function sha256(a: ArrayBufferView): string {
-  return createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 }
 
 export function compressionOf(f: FilterSpec): Compression {
@@ -55,14 +57,25 @@ export async function timeRead(path: string, dataset: string, runs: number, thre
 }
 
 /** Times create + write + close of one dataset, `runs` times after one warm-up. */
-export async function timeWrite(path: string, data: Float32Array, shape: number[], spec: FilterSpec, runs: number, threads?: number): Promise<JobResult> {
+export async function timeWrite(
+  path: string,
+  data: Float32Array,
+  shape: number[],
+  spec: FilterSpec,
+  runs: number,
+  threads?: number,
+): Promise<JobResult> {
   const once = async () => {
     rmSync(path, { force: true });
     const t0 = performance.now();
     const f = File.create(path);
     try {
       const ds = f.createDataset('data', {
-        dtype: 'float32', shape, chunks: spec.chunks, compression: compressionOf(spec), shuffle: spec.shuffle,
+        dtype: 'float32',
+        shape,
+        chunks: spec.chunks,
+        compression: compressionOf(spec),
+        shuffle: spec.shuffle,
       });
       await ds.write(data, { threads });
     } finally {

@@ -12,7 +12,9 @@ let ready: Promise<unknown> | undefined;
 
 /** The installed h5wasm package version (it bundles its own libhdf5 build). */
 export function h5wasmVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../node_modules/h5wasm/package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../node_modules/h5wasm/package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 

@@ -82,8 +82,16 @@ export interface NativeAttr {
 type Data = ArrayBufferView | string[];
 
 export type ModelLayoutRow = [
-  path: string, dtype: string, shape: number[], offset: number | null, bytes: number,
-  layout: string, bigEndian: boolean, external: boolean, allocated: boolean, sha256: string | null,
+  path: string,
+  dtype: string,
+  shape: number[],
+  offset: number | null,
+  bytes: number,
+  layout: string,
+  bigEndian: boolean,
+  external: boolean,
+  allocated: boolean,
+  sha256: string | null,
 ];
 
 /** A read through the generic path (lib/h5/types.ts): any datatype class. */
@@ -125,8 +133,16 @@ export interface Native {
   fileOpen(path: string, writable: boolean, openPath?: string): FileHandle;
   fileCreate(path: string, overwrite: boolean, trackOrder?: boolean): FileHandle;
   /** Opens an http(s) URL read-only with libhdf5's ROS3 driver; `name` names it in messages. */
-  fileOpenRemote(name: string, url: string, cred?: { authenticate: boolean; region?: string; keyId?: string; secret?: string }): FileHandle;
-  fileOpenRemoteAsync(name: string, url: string, cred?: { authenticate: boolean; region?: string; keyId?: string; secret?: string }): Promise<FileHandle>;
+  fileOpenRemote(
+    name: string,
+    url: string,
+    cred?: { authenticate: boolean; region?: string; keyId?: string; secret?: string },
+  ): FileHandle;
+  fileOpenRemoteAsync(
+    name: string,
+    url: string,
+    cred?: { authenticate: boolean; region?: string; keyId?: string; secret?: string },
+  ): Promise<FileHandle>;
   ros3Available(): boolean;
   fileClose(f: FileHandle): void;
   fileCloseAsync(f: FileHandle): Promise<void>;
@@ -138,14 +154,37 @@ export interface Native {
   objIdentity(o: ObjHandle): string;
   groupCreate(parent: ObjHandle, path: string, trackOrder?: boolean): ObjHandle;
   groupList(g: ObjHandle): NativeLink[];
-  groupWalk(g: ObjHandle, datatypes?: boolean): ({ path: string; kind: 'group' | 'dataset' | 'datatype'; handle: ObjHandle } | { path: string; kind: 'error'; error: Error })[];
+  groupWalk(
+    g: ObjHandle,
+    datatypes?: boolean,
+  ): (
+    | { path: string; kind: 'group' | 'dataset' | 'datatype'; handle: ObjHandle }
+    | { path: string; kind: 'error'; error: Error }
+  )[];
   datasetCreate(parent: ObjHandle, name: string, spec: NativeCreateSpec): ObjHandle;
   datasetInfo(d: ObjHandle): NativeDatasetInfo;
   /** With `into`, reads into that array's memory and returns undefined. */
-  datasetRead(d: ObjHandle, sel: NativeSelection | null, threads: number, into?: ArrayBufferView): ArrayBuffer | string[] | undefined;
-  datasetReadAsync(d: ObjHandle, sel: NativeSelection | null, threads: number, cancel?: CancelToken, into?: ArrayBufferView): Promise<ArrayBuffer | string[] | undefined>;
+  datasetRead(
+    d: ObjHandle,
+    sel: NativeSelection | null,
+    threads: number,
+    into?: ArrayBufferView,
+  ): ArrayBuffer | string[] | undefined;
+  datasetReadAsync(
+    d: ObjHandle,
+    sel: NativeSelection | null,
+    threads: number,
+    cancel?: CancelToken,
+    into?: ArrayBufferView,
+  ): Promise<ArrayBuffer | string[] | undefined>;
   datasetWrite(d: ObjHandle, data: Data, sel: NativeSelection | null, threads: number): void;
-  datasetWriteAsync(d: ObjHandle, data: Data, sel: NativeSelection | null, threads: number, cancel?: CancelToken): Promise<void>;
+  datasetWriteAsync(
+    d: ObjHandle,
+    data: Data,
+    sel: NativeSelection | null,
+    threads: number,
+    cancel?: CancelToken,
+  ): Promise<void>;
   datasetView(d: ObjHandle): { buffer: ArrayBuffer; offset: number; dtype: string; length: number };
   prefetch(h: ObjHandle | FileHandle, isFile: boolean): Promise<void>;
   cancelToken(): CancelToken;
@@ -167,7 +206,12 @@ export interface Native {
   attrDelete(o: ObjHandle, name: string): void;
   valueType(o: ObjHandle, attrName: string | null): H5Type;
   valueRead(o: ObjHandle, attrName: string | null, sel: NativeSelection | null, strings: 'text' | 'bytes'): NativeValue;
-  valueReadAsync(o: ObjHandle, attrName: string | null, sel: NativeSelection | null, strings: 'text' | 'bytes'): Promise<NativeValue>;
+  valueReadAsync(
+    o: ObjHandle,
+    attrName: string | null,
+    sel: NativeSelection | null,
+    strings: 'text' | 'bytes',
+  ): Promise<NativeValue>;
   valueCreateDataset(parent: ObjHandle, name: string, type: H5Type, shape: number[] | null, data: H5Value): ObjHandle;
   valueSetAttr(o: ObjHandle, name: string, type: H5Type, shape: number[] | null, data: H5Value): void;
   linkCreate(g: ObjHandle, type: 'soft' | 'hard' | 'external', name: string, target: string, file?: string): void;
@@ -178,7 +222,12 @@ export interface Native {
   datasetExtent(d: ObjHandle): { shape: number[]; maxshape: (number | null)[] };
   datasetResize(d: ObjHandle, shape: number[]): void;
   groupTracksOrder(g: ObjHandle): boolean;
-  dsInfo(d: ObjHandle): { isScale: boolean; scaleName: string; scales: { path: string; name: string }[][]; labels: string[] };
+  dsInfo(d: ObjHandle): {
+    isScale: boolean;
+    scaleName: string;
+    scales: { path: string; name: string }[][];
+    labels: string[];
+  };
   dsMakeScale(d: ObjHandle, name: string): void;
   dsAttach(d: ObjHandle, scale: ObjHandle, dim: number, attach: boolean): void;
   dsSetLabel(d: ObjHandle, dim: number, label: string): void;
@@ -210,7 +259,9 @@ raw.setErrorClass(H5Error);
  * (libhdf5 itself only sees an I/O error). H5Error's
  * constructor stays free of side effects; only the error path of a call looks here.
  */
-export const nativeErrors: { watch?: { epoch(): number; translate(e: unknown, epoch: number, target: unknown): unknown } } = {};
+export const nativeErrors: {
+  watch?: { epoch(): number; translate(e: unknown, epoch: number, target: unknown): unknown };
+} = {};
 
 function guarded<F extends (...args: never[]) => unknown>(f: F): F {
   return function (this: unknown, ...args: Parameters<F>) {
@@ -223,7 +274,11 @@ function guarded<F extends (...args: never[]) => unknown>(f: F): F {
     } catch (e) {
       throw w.translate(e, epoch, args[0]);
     }
-    return r instanceof Promise ? r.catch((e: unknown) => { throw w.translate(e, epoch, args[0]); }) : r;
+    return r instanceof Promise
+      ? r.catch((e: unknown) => {
+          throw w.translate(e, epoch, args[0]);
+        })
+      : r;
   } as F;
 }
 

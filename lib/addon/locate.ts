@@ -89,8 +89,10 @@ export function prebuildFor(root = PACKAGE_ROOT): AddonLocation | string {
   const manifest = readManifest(dir);
   if (!manifest) return `prebuilds/${target}/manifest.json is missing or unreadable`;
   const glibc = glibcVersion();
-  if (glibc === null) return `the prebuilt binary for ${target} needs glibc, and this system's C library is not glibc (musl?)`;
-  if (!versionAtLeast(glibc, manifest.glibc)) return `the prebuilt binary for ${target} needs glibc ${manifest.glibc} or newer; this system has ${glibc}`;
+  if (glibc === null)
+    return `the prebuilt binary for ${target} needs glibc, and this system's C library is not glibc (musl?)`;
+  if (!versionAtLeast(glibc, manifest.glibc))
+    return `the prebuilt binary for ${target} needs glibc ${manifest.glibc} or newer; this system has ${glibc}`;
   const cxx = loadedLibstdcxx();
   if (manifest.glibcxx && cxx && !versionAtLeast(cxx, manifest.glibcxx)) {
     return `the prebuilt binary for ${target} needs libstdc++ GLIBCXX_${manifest.glibcxx} (GCC 12 or newer); this process has libstdc++.so.6.0.${cxx.split('.')[2]}`;
@@ -122,11 +124,14 @@ export function locateAddon(root = PACKAGE_ROOT): AddonLocation {
   const pre = prebuildFor(root);
   if (typeof pre !== 'string') return pre;
   // A development checkout (git) is built with its own scripts, not from a user's project.
-  const hint = existsSync(`${root}/.git`) ? 'In this checkout of h5vault: bash scripts/bootstrap.sh (or npm run build:native).' : buildFromSourceHint();
-  throw new H5Error(
-    `h5vault's native addon is not built, and ${pre}.\n${hint}`,
-    { code: 'H5_ADDON_UNAVAILABLE', reason: 'not-built', target: platformTarget() },
-  );
+  const hint = existsSync(`${root}/.git`)
+    ? 'In this checkout of h5vault: bash scripts/bootstrap.sh (or npm run build:native).'
+    : buildFromSourceHint();
+  throw new H5Error(`h5vault's native addon is not built, and ${pre}.\n${hint}`, {
+    code: 'H5_ADDON_UNAVAILABLE',
+    reason: 'not-built',
+    target: platformTarget(),
+  });
 }
 
 /** Loads the addon at `loc`; a loader failure (missing library, wrong ABI) becomes H5_ADDON_UNAVAILABLE. */
@@ -135,13 +140,17 @@ export function loadAddon<T>(loc: AddonLocation, load: (path: string) => T): T {
     return load(loc.path);
   } catch (e) {
     const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    const fix = loc.origin === 'source'
-      ? 'The local build no longer matches this system (a library was removed or upgraded, or Node changed ABI).\n' + buildFromSourceHint()
-      : loc.origin === 'prebuilt'
-        ? buildFromSourceHint()
-        : 'H5VAULT_BINDING points at it; unset it to use the installed addon.';
+    const fix =
+      loc.origin === 'source'
+        ? 'The local build no longer matches this system (a library was removed or upgraded, or Node changed ABI).\n' +
+          buildFromSourceHint()
+        : loc.origin === 'prebuilt'
+          ? buildFromSourceHint()
+          : 'H5VAULT_BINDING points at it; unset it to use the installed addon.';
     throw new H5Error(`cannot load h5vault's ${loc.origin} native addon ${loc.path}: ${why}\n${fix}`, {
-      code: 'H5_ADDON_UNAVAILABLE', reason: 'load-failed', target: platformTarget(),
+      code: 'H5_ADDON_UNAVAILABLE',
+      reason: 'load-failed',
+      target: platformTarget(),
     });
   }
 }
@@ -165,7 +174,8 @@ export function loadedHdf5Path(): string | null {
   try {
     for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
       const i = line.indexOf('/');
-      if (i >= 0 && /\/libhdf5[^/]*\.so[^/]*$/.test(line) && !/_hl|_cpp|fortran/.test(line.slice(i))) return line.slice(i);
+      if (i >= 0 && /\/libhdf5[^/]*\.so[^/]*$/.test(line) && !/_hl|_cpp|fortran/.test(line.slice(i)))
+        return line.slice(i);
     }
   } catch {
     // Not Linux: nothing to report.

@@ -28,10 +28,20 @@ export interface CodecConfig {
 /** Every configuration `h5vault bench` measures by default, in table order. */
 export const DEFAULT_CODECS: readonly string[] = [
   'none',
-  'gzip-1', 'gzip-1+shuffle', 'gzip-4', 'gzip-4+shuffle', 'gzip-9', 'gzip-9+shuffle',
-  'lzf', 'lzf+shuffle',
-  'lz4', 'lz4+shuffle',
-  'zstd-1', 'zstd-3', 'zstd-3+shuffle', 'zstd-9+shuffle',
+  'gzip-1',
+  'gzip-1+shuffle',
+  'gzip-4',
+  'gzip-4+shuffle',
+  'gzip-9',
+  'gzip-9+shuffle',
+  'lzf',
+  'lzf+shuffle',
+  'lz4',
+  'lz4+shuffle',
+  'zstd-1',
+  'zstd-3',
+  'zstd-3+shuffle',
+  'zstd-9+shuffle',
   'szip',
 ];
 
@@ -52,7 +62,8 @@ export function parseCodecs(names: readonly string[]): CodecConfig[] {
     if (name === 'all' || name.endsWith('*')) {
       const fam = name === 'all' ? '' : name.slice(0, -1);
       const family = DEFAULT_CODECS.filter((d) => fam === '' || d.split(/[-+]/)[0] === fam);
-      if (family.length === 0) throw new RangeError(`unknown codec family '${name}' (none*, gzip*, lzf*, lz4*, zstd*, szip*, all)`);
+      if (family.length === 0)
+        throw new RangeError(`unknown codec family '${name}' (none*, gzip*, lzf*, lz4*, zstd*, szip*, all)`);
       family.forEach((f) => push(parseOne(f)));
       continue;
     }
@@ -65,7 +76,9 @@ export function parseCodecs(names: readonly string[]): CodecConfig[] {
 function parseOne(name: string): CodecConfig {
   const m = /^(none|gzip|lzf|lz4|zstd|szip)(?:-(\d{1,2}))?(\+shuffle)?$/.exec(name);
   const bad = () =>
-    new RangeError(`unknown codec configuration '${name}' (use codec[-level][+shuffle], e.g. none, gzip-4+shuffle, lz4, lzf+shuffle, zstd-3, szip)`);
+    new RangeError(
+      `unknown codec configuration '${name}' (use codec[-level][+shuffle], e.g. none, gzip-4+shuffle, lz4, lzf+shuffle, zstd-3, szip)`,
+    );
   if (!m) throw bad();
   const compression = m[1] as CompressionName;
   const shuffle = !!m[3];
@@ -79,7 +92,8 @@ function parseOne(name: string): CodecConfig {
   } else if (m[2] !== undefined) {
     throw bad();
   }
-  if (compression === 'none' && shuffle) throw new RangeError("'none+shuffle' is not a configuration: shuffle only helps a compressor");
+  if (compression === 'none' && shuffle)
+    throw new RangeError("'none+shuffle' is not a configuration: shuffle only helps a compressor");
   const canonical = `${compression}${level !== undefined ? `-${level}` : ''}${shuffle ? '+shuffle' : ''}`;
   return { name: canonical, compression, level, shuffle };
 }
@@ -105,7 +119,11 @@ export function chunkShapeFor(shape: readonly number[], bytesPerItem: number, ta
 }
 
 /** Dataset creation options for a tensor under a configuration. */
-export function datasetOptions(t: { dtype: NumericDType; shape: number[] }, c: CodecConfig, chunkBytes: number): CreateDatasetOptions {
+export function datasetOptions(
+  t: { dtype: NumericDType; shape: number[] },
+  c: CodecConfig,
+  chunkBytes: number,
+): CreateDatasetOptions {
   const o: CreateDatasetOptions = { dtype: t.dtype, shape: t.shape };
   // Scalars and empty tensors cannot be chunked usefully: stored as is.
   if (c.compression === 'none' || t.shape.length === 0 || t.shape.some((n) => n === 0)) return o;
@@ -114,10 +132,14 @@ export function datasetOptions(t: { dtype: NumericDType; shape: number[] }, c: C
   // A codec that cannot apply to this tensor (szip on a one-element chunk)
   // leaves it stored as is; the report counts such tensors.
   if (fit.fit === 'skipped') return o;
-  o.compression = c.compression === 'gzip' ? { name: 'gzip', level: c.level ?? 4 }
-    : c.compression === 'zstd' ? { name: 'zstd', level: c.level ?? 3 }
-    : c.compression === 'szip' ? { name: 'szip', pixelsPerBlock: fit.pixelsPerBlock }
-    : c.compression;
+  o.compression =
+    c.compression === 'gzip'
+      ? { name: 'gzip', level: c.level ?? 4 }
+      : c.compression === 'zstd'
+        ? { name: 'zstd', level: c.level ?? 3 }
+        : c.compression === 'szip'
+          ? { name: 'szip', pixelsPerBlock: fit.pixelsPerBlock }
+          : c.compression;
   o.shuffle = c.shuffle;
   o.chunks = chunks;
   return o;
@@ -132,8 +154,11 @@ const SZIP_PIXELS_PER_BLOCK = 32;
  * real models (Keras biases of 5 elements, 1-element counters) get a smaller
  * block ('adapted') or, with a one-element chunk, no szip at all ('skipped').
  */
-export function codecFit(t: { dtype: NumericDType; shape: number[] }, c: CodecConfig, chunkBytes: number):
-  { fit: 'ok' | 'adapted' | 'skipped'; pixelsPerBlock?: number } {
+export function codecFit(
+  t: { dtype: NumericDType; shape: number[] },
+  c: CodecConfig,
+  chunkBytes: number,
+): { fit: 'ok' | 'adapted' | 'skipped'; pixelsPerBlock?: number } {
   if (c.compression !== 'szip' || t.shape.length === 0 || t.shape.some((n) => n === 0)) return { fit: 'ok' };
   const perChunk = chunkShapeFor(t.shape, itemSize(t.dtype), chunkBytes).reduce((a, b) => a * b, 1);
   if (perChunk >= SZIP_PIXELS_PER_BLOCK) return { fit: 'ok', pixelsPerBlock: SZIP_PIXELS_PER_BLOCK };
@@ -269,16 +294,19 @@ function normalize(input: TensorInput): BenchTensor[] {
     if (!t || typeof t.name !== 'string' || t.name === '') throw new TypeError('every tensor needs a non-empty name');
     if (!ArrayBuffer.isView(t.data)) throw new TypeError(`tensor '${t.name}': data must be a typed array`);
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== n) throw new RangeError(`tensor '${t.name}': data has ${t.data.length} elements, shape [${t.shape}] holds ${n}`);
+    if (t.data.length !== n)
+      throw new RangeError(`tensor '${t.name}': data has ${t.data.length} elements, shape [${t.shape}] holds ${n}`);
   }
   return list;
 }
 
 function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return Buffer.compare(
-    new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
-    new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
-  ) === 0;
+  return (
+    Buffer.compare(
+      new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+      new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
+    ) === 0
+  );
 }
 
 /**
@@ -291,8 +319,10 @@ export async function benchmarkCodecs(tensors: TensorInput, options: BenchmarkOp
   const configs = (options.codecs ?? DEFAULT_CODECS).map((c) => (typeof c === 'string' ? parseCodecs([c])[0]! : c));
   const chunkBytes = options.chunkBytes ?? 1 << 20;
   const runs = options.runs ?? 3;
-  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) throw new RangeError('chunkBytes must be a positive integer');
-  if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new RangeError('runs must be an integer from 1 to 1000');
+  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1)
+    throw new RangeError('chunkBytes must be a positive integer');
+  if (!Number.isInteger(runs) || runs < 1 || runs > 1000)
+    throw new RangeError('runs must be an integer from 1 to 1000');
   const budgetMs = options.budgetMs;
   if (budgetMs !== undefined && !(budgetMs > 0)) throw new RangeError('budgetMs must be a positive number');
   const threads = options.threads;
@@ -301,8 +331,24 @@ export async function benchmarkCodecs(tensors: TensorInput, options: BenchmarkOp
   const work = mkdtempSync(join(options.dir ?? tmpdir(), 'h5vault-bench-'));
   const total = configs.length * runs;
   let done = 0;
-  interface State { c: CodecConfig; stem: string; writeMs: number[]; readMs: number[]; firstMs: number[]; loadMs: number[]; storedBytes: number }
-  const states: State[] = configs.map((c) => ({ c, stem: join(work, c.name.replace(/\+/g, '_')), writeMs: [], readMs: [], firstMs: [], loadMs: [], storedBytes: 0 }));
+  interface State {
+    c: CodecConfig;
+    stem: string;
+    writeMs: number[];
+    readMs: number[];
+    firstMs: number[];
+    loadMs: number[];
+    storedBytes: number;
+  }
+  const states: State[] = configs.map((c) => ({
+    c,
+    stem: join(work, c.name.replace(/\+/g, '_')),
+    writeMs: [],
+    readMs: [],
+    firstMs: [],
+    loadMs: [],
+    storedBytes: 0,
+  }));
   const started = performance.now();
   let runsDone = 0;
   try {
@@ -404,7 +450,16 @@ export async function benchmarkCodecs(tensors: TensorInput, options: BenchmarkOp
     }
   }
   markPareto(results, 'usableMBps');
-  return { tensors: list.length, logicalBytes, chunkBytes, runs, runsDone, results, recommendations: recommend(results), machine };
+  return {
+    tensors: list.length,
+    logicalBytes,
+    chunkBytes,
+    runs,
+    runsDone,
+    results,
+    recommendations: recommend(results),
+    machine,
+  };
 }
 
 /**
@@ -435,7 +490,8 @@ export function markPareto<T extends { ratio: number; readMBps: number; usableMB
 export function recommend(rs: CodecResult[]): BenchmarkReport['recommendations'] {
   if (rs.length === 0) throw new RangeError('no results to recommend from');
   // A ratio under 1 is not a saving: say what it costs instead of "saves -68.4%".
-  const pct = (r: number) => (r >= 1 ? `saves ${((1 - 1 / r) * 100).toFixed(1)}%` : `${((1 / r - 1) * 100).toFixed(1)}% larger than the data`);
+  const pct = (r: number) =>
+    r >= 1 ? `saves ${((1 - 1 / r) * 100).toFixed(1)}%` : `${((1 / r - 1) * 100).toFixed(1)}% larger than the data`;
   const load = (r: CodecResult) => (r.compression === 'none' ? 'maps' : 'loads');
   const byLoad = (a: CodecResult, b: CodecResult) => a.loadAllMs - b.loadAllMs || b.ratio - a.ratio;
   const smallest = [...rs].sort((a, b) => b.ratio - a.ratio || a.loadAllMs - b.loadAllMs)[0]!;
@@ -444,9 +500,11 @@ export function recommend(rs: CodecResult[]): BenchmarkReport['recommendations']
   let balanced = fastest;
   let why: string;
   if (bestSaving > 0) {
-    const writeMs = (r: CodecResult) => (r.writeSpread?.median ?? median([...r.writeMs]));
+    const writeMs = (r: CodecResult) => r.writeSpread?.median ?? median([...r.writeMs]);
     const cycle = (r: CodecResult) => writeMs(r) + r.loadAllMs;
-    balanced = rs.filter((r) => 1 - 1 / r.ratio >= bestSaving / 2).sort((a, b) => cycle(a) - cycle(b) || b.ratio - a.ratio)[0]!;
+    balanced = rs
+      .filter((r) => 1 - 1 / r.ratio >= bestSaving / 2)
+      .sort((a, b) => cycle(a) - cycle(b) || b.ratio - a.ratio)[0]!;
     why = `${pct(balanced.ratio)} (best: ${pct(smallest.ratio).replace('saves ', '')}), writes in ${formatMs(writeMs(balanced))} and ${load(balanced)} every tensor in ${formatMs(balanced.loadAllMs)}: the quickest write + load of the configurations keeping at least half the best saving`;
   } else {
     why = 'no configuration makes these tensors smaller, so the fastest one is also the balanced choice';
@@ -454,9 +512,10 @@ export function recommend(rs: CodecResult[]): BenchmarkReport['recommendations']
   return {
     smallest: {
       config: smallest.config,
-      why: bestSaving > 0
-        ? `highest ratio ${smallest.ratio.toFixed(3)}x (${pct(smallest.ratio)})`
-        : `nothing compresses these tensors: the highest ratio is ${smallest.ratio.toFixed(3)}x (${pct(smallest.ratio)}), so store them uncompressed`,
+      why:
+        bestSaving > 0
+          ? `highest ratio ${smallest.ratio.toFixed(3)}x (${pct(smallest.ratio)})`
+          : `nothing compresses these tensors: the highest ratio is ${smallest.ratio.toFixed(3)}x (${pct(smallest.ratio)}), so store them uncompressed`,
     },
     fastestLoad: {
       config: fastest.config,

@@ -130,11 +130,14 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
   const title = clip(options.title ?? 'Compression ratio vs read throughput', 78);
   const o: string[] = [];
   o.push(`<?xml version="1.0" encoding="UTF-8"?>`);
-  o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT} font-size="12">`);
+  o.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT} font-size="12">`,
+  );
   o.push(`<title>${escapeXml(title)}</title>`);
   o.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   o.push(`<text x="${px0}" y="28" font-size="17" font-weight="bold" fill="#111827">${escapeXml(title)}</text>`);
-  if (options.subtitle) o.push(`<text x="${px0}" y="48" font-size="12" fill="#4b5563">${escapeXml(clip(options.subtitle, 120))}</text>`);
+  if (options.subtitle)
+    o.push(`<text x="${px0}" y="48" font-size="12" fill="#4b5563">${escapeXml(clip(options.subtitle, 120))}</text>`);
 
   // Grid and axes.
   o.push(`<g stroke="#e5e7eb" stroke-width="1">`);
@@ -144,23 +147,34 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
   for (const v of yt) o.push(`<line x1="${px0}" y1="${fmt(sy(v))}" x2="${px1}" y2="${fmt(sy(v))}"/>`);
   o.push(`</g>`);
   if (ylo < 1 && yhi > 1) {
-    o.push(`<line x1="${px0}" y1="${fmt(sy(1))}" x2="${px1}" y2="${fmt(sy(1))}" stroke="#9ca3af" stroke-width="1" stroke-dasharray="2 3"/>`);
+    o.push(
+      `<line x1="${px0}" y1="${fmt(sy(1))}" x2="${px1}" y2="${fmt(sy(1))}" stroke="#9ca3af" stroke-width="1" stroke-dasharray="2 3"/>`,
+    );
     o.push(`<text x="${px0 + 4}" y="${fmt(sy(1) - 4)}" font-size="10" fill="#6b7280">ratio 1 = no saving</text>`);
   }
   o.push(`<rect x="${px0}" y="${py0}" width="${px1 - px0}" height="${py1 - py0}" fill="none" stroke="#9ca3af"/>`);
   o.push(`<g fill="#374151" font-size="11">`);
-  for (const v of xt) o.push(`<text x="${fmt(sx(v))}" y="${py1 + 16}" text-anchor="middle">${escapeXml(v >= 1000 ? `${fmt(v / 1000)}k` : fmt(v))}</text>`);
+  for (const v of xt)
+    o.push(
+      `<text x="${fmt(sx(v))}" y="${py1 + 16}" text-anchor="middle">${escapeXml(v >= 1000 ? `${fmt(v / 1000)}k` : fmt(v))}</text>`,
+    );
   for (const v of yt) o.push(`<text x="${px0 - 8}" y="${fmt(sy(v) + 4)}" text-anchor="end">${fmt(v)}</text>`);
   o.push(`</g>`);
   const xLabel = byUsable ? 'Time to every tensor usable, as MB/s (views where possible)' : 'Read throughput, MB/s';
-  o.push(`<text x="${(px0 + px1) / 2}" y="${H - 18}" text-anchor="middle" fill="#111827">${xLabel}${logX ? ' (log scale)' : ''} — higher is faster →</text>`);
-  o.push(`<text transform="translate(20 ${(py0 + py1) / 2}) rotate(-90)" text-anchor="middle" fill="#111827">Compression ratio (logical / stored) — higher is smaller →</text>`);
+  o.push(
+    `<text x="${(px0 + px1) / 2}" y="${H - 18}" text-anchor="middle" fill="#111827">${xLabel}${logX ? ' (log scale)' : ''} — higher is faster →</text>`,
+  );
+  o.push(
+    `<text transform="translate(20 ${(py0 + py1) / 2}) rotate(-90)" text-anchor="middle" fill="#111827">Compression ratio (logical / stored) — higher is smaller →</text>`,
+  );
 
   // Pareto front: dashed line through the front, sorted by speed.
   const front = pts.filter((p) => p.pareto).sort((a, b) => a.readMBps - b.readMBps);
   if (front.length > 1) {
     const d = front.map((p) => `${fmt(sx(p.readMBps))},${fmt(sy(p.ratio))}`).join(' ');
-    o.push(`<polyline points="${d}" fill="none" stroke="#111827" stroke-width="1.5" stroke-dasharray="6 4" opacity="0.7"/>`);
+    o.push(
+      `<polyline points="${d}" fill="none" stroke="#111827" stroke-width="1.5" stroke-dasharray="6 4" opacity="0.7"/>`,
+    );
   }
 
   // Marker positions: a point that would cover an earlier one (same or close
@@ -193,7 +207,12 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
   });
   // Labels must not sit on the front line either: block small boxes along it.
   for (let i = 1; i < front.length; i++) {
-    const [x0, y0, x1, y1] = [sx(front[i - 1]!.readMBps), sy(front[i - 1]!.ratio), sx(front[i]!.readMBps), sy(front[i]!.ratio)];
+    const [x0, y0, x1, y1] = [
+      sx(front[i - 1]!.readMBps),
+      sy(front[i - 1]!.ratio),
+      sx(front[i]!.readMBps),
+      sy(front[i]!.ratio),
+    ];
     const steps = Math.ceil(Math.hypot(x1 - x0, y1 - y0) / 5);
     for (let k = 0; k <= steps; k++) {
       taken.push({ x: x0 + ((x1 - x0) * k) / steps - 2, y: y0 + ((y1 - y0) * k) / steps - 2, w: 4, h: 4 });
@@ -202,7 +221,8 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
   // Keep labels off the "ratio 1" caption.
   if (ylo < 1 && yhi > 1) taken.push({ x: px0 + 2, y: sy(1) - 14, w: 19 * 5.6 + 4, h: 12 });
   const plot: Box = { x: px0 + 2, y: py0 + 2, w: px1 - px0 - 4, h: py1 - py0 - 4 };
-  const inside = (b: Box) => b.x >= plot.x && b.y >= plot.y && b.x + b.w <= plot.x + plot.w && b.y + b.h <= plot.y + plot.h;
+  const inside = (b: Box) =>
+    b.x >= plot.x && b.y >= plot.y && b.x + b.w <= plot.x + plot.w && b.y + b.h <= plot.y + plot.h;
   const labels: string[] = [];
   const leaders: string[] = [];
   // Place labels for front points first: they matter most.
@@ -237,7 +257,9 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
     if (far) {
       const lx = Math.max(best.x, Math.min(cx, best.x + best.w));
       const ly = Math.max(best.y, Math.min(cy, best.y + best.h));
-      leaders.push(`<line x1="${fmt(cx)}" y1="${fmt(cy)}" x2="${fmt(lx)}" y2="${fmt(ly)}" stroke="#9ca3af" stroke-width="0.8"/>`);
+      leaders.push(
+        `<line x1="${fmt(cx)}" y1="${fmt(cy)}" x2="${fmt(lx)}" y2="${fmt(ly)}" stroke="#9ca3af" stroke-width="0.8"/>`,
+      );
     }
     labels.push(
       `<text x="${fmt(best.x + 2)}" y="${fmt(best.y + h - 3)}" fill="#111827"${p.pareto ? ' font-weight="bold"' : ''}>${escapeXml(p.config)}</text>`,
@@ -246,7 +268,9 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
   o.push(...leaders);
   for (const p of pts) {
     if (pos.get(p)!.moved) {
-      o.push(`<line class="dodge" x1="${fmt(sx(p.readMBps))}" y1="${fmt(sy(p.ratio))}" x2="${fmt(px(p))}" y2="${fmt(py(p))}" stroke="#6b7280" stroke-width="0.8"/>`);
+      o.push(
+        `<line class="dodge" x1="${fmt(sx(p.readMBps))}" y1="${fmt(sy(p.ratio))}" x2="${fmt(px(p))}" y2="${fmt(py(p))}" stroke="#6b7280" stroke-width="0.8"/>`,
+      );
     }
   }
   for (const p of pts) {
@@ -270,7 +294,9 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
   const families = Object.keys(FAMILY_COLOURS).filter((f) => pts.some((p) => p.compression === f));
   for (const f of families) {
     ly += 18;
-    o.push(`<circle cx="${lx + 6}" cy="${ly - 4}" r="5.5" fill="${FAMILY_COLOURS[f]}" stroke="${FAMILY_COLOURS[f]}" stroke-width="2"/>`);
+    o.push(
+      `<circle cx="${lx + 6}" cy="${ly - 4}" r="5.5" fill="${FAMILY_COLOURS[f]}" stroke="${FAMILY_COLOURS[f]}" stroke-width="2"/>`,
+    );
     o.push(`<text x="${lx + 18}" y="${ly}">${f}</text>`);
   }
   ly += 26;
@@ -290,17 +316,17 @@ export function renderChart(points: readonly ChartPoint[], options: ChartOptions
     let line = '';
     const maxChars = Math.floor((W - lx - 8) / CHAR_W);
     for (const wd of words) {
-      if ((line + ' ' + wd).trim().length > maxChars) {
+      if (`${line} ${wd}`.trim().length > maxChars) {
         o.push(`<text x="${lx}" y="${ly}">${escapeXml(line)}</text>`);
         ly += 16;
         line = wd;
       } else {
-        line = (line + ' ' + wd).trim();
+        line = `${line} ${wd}`.trim();
       }
     }
     if (line) o.push(`<text x="${lx}" y="${ly}">${escapeXml(line)}</text>`);
   }
   o.push(`</g>`);
   o.push(`</svg>`);
-  return o.join('\n') + '\n';
+  return `${o.join('\n')}\n`;
 }

@@ -46,7 +46,8 @@ export function gaussianFloat32(n: number, seed: number, sigma = 0.02, mean = 0)
  * MLP kernels with biases and norm scales, and a head that takes the rest.
  */
 export function syntheticModel(totalBytes: number, seed = 1): BenchTensor[] {
-  if (!Number.isSafeInteger(totalBytes) || totalBytes < 256) throw new RangeError('synthetic model size must be at least 256 bytes');
+  if (!Number.isSafeInteger(totalBytes) || totalBytes < 256)
+    throw new RangeError('synthetic model size must be at least 256 bytes');
   const n = Math.floor(totalBytes / 4);
   const d = n < 1 << 21 ? 64 : n < 1 << 24 ? 256 : 512;
   const out: BenchTensor[] = [];

@@ -41,7 +41,11 @@ export interface Parsed {
  * Strict parse: unknown options, missing option values and a wrong number of
  * positionals are usage errors (not silently ignored).
  */
-export function parse(argv: string[], options: OptionSpec, positionals: { min: number; max: number; names: string }): Parsed {
+export function parse(
+  argv: string[],
+  options: OptionSpec,
+  positionals: { min: number; max: number; names: string },
+): Parsed {
   let r;
   try {
     r = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
@@ -65,10 +69,17 @@ export function str(v: Values[string]): string | undefined {
 }
 
 const UNITS: Record<string, number> = {
-  '': 1, b: 1,
-  k: 1e3, kb: 1e3, kib: 1024,
-  m: 1e6, mb: 1e6, mib: 1024 ** 2,
-  g: 1e9, gb: 1e9, gib: 1024 ** 3,
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  kib: 1024,
+  m: 1e6,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  g: 1e9,
+  gb: 1e9,
+  gib: 1024 ** 3,
 };
 
 /** '256MiB' -> 268435456; '1.5GB' -> 1.5e9; '4096' -> 4096. Decimal units are powers of 1000. */

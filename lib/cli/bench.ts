@@ -11,7 +11,13 @@ import { INPUT_OPTIONS, parse, parseInteger, parseSize, str, UsageError } from '
 import { itemSize } from '../h5/dtypes.js';
 import type { Dataset } from '../h5/dataset.js';
 import { rng } from '../bench/synthetic.js';
-import { benchmarkCodecs, DEFAULT_CODECS, parseCodecs, type BenchmarkReport, type CodecConfig } from '../bench/benchmark.js';
+import {
+  benchmarkCodecs,
+  DEFAULT_CODECS,
+  parseCodecs,
+  type BenchmarkReport,
+  type CodecConfig,
+} from '../bench/benchmark.js';
 import { EXIT, formatBytes, formatMs, formatRate, jsonReplacer, Output, table } from './output.js';
 import { renderChart } from '../bench/chart.js';
 import { syntheticModel, type BenchTensor } from '../bench/synthetic.js';
@@ -88,7 +94,10 @@ export async function tensorsFromFile(path: string, untrusted = false, sample?: 
     let picked = all.map((t) => ({ t, rows: -1 })); // rows -1: whole tensor
     if (sample && fileBytes > sample.bytes) {
       const r = rng(sample.seed);
-      const order = all.map((t) => ({ t, k: r() })).sort((a, b) => a.k - b.k).map((x) => x.t);
+      const order = all
+        .map((t) => ({ t, k: r() }))
+        .sort((a, b) => a.k - b.k)
+        .map((x) => x.t);
       picked = [];
       let left = sample.bytes;
       let sliced = false;
@@ -160,7 +169,11 @@ export function writeReport(report: BenchmarkReport, dir: string, source: string
       subtitle:
         `${report.tensors} tensors, ${formatBytes(report.logicalBytes)}, chunks ~${formatBytes(report.chunkBytes)}, ` +
         `median of ${report.runsDone} run${report.runsDone > 1 ? 's' : ''}, warm cache · ${report.machine.cpu}, ${report.machine.cores} cores · ${report.machine.date.slice(0, 10)}`,
-      notes: [`Smallest: ${r.smallest.config}`, `Fastest load: ${r.fastestLoad.config}`, `Balanced: ${r.balanced.config}`],
+      notes: [
+        `Smallest: ${r.smallest.config}`,
+        `Fastest load: ${r.fastestLoad.config}`,
+        `Balanced: ${r.balanced.config}`,
+      ],
     }),
   );
   return { json, svg };
@@ -170,7 +183,11 @@ export function writeReport(report: BenchmarkReport, dir: string, source: string
 export function printReport(out: Output, report: BenchmarkReport, files: WrittenReport): void {
   const rec = report.recommendations;
   const tag = (c: string) =>
-    [c === rec.smallest.config && 'smallest', c === rec.fastestLoad.config && 'fastest', c === rec.balanced.config && 'balanced']
+    [
+      c === rec.smallest.config && 'smallest',
+      c === rec.fastestLoad.config && 'fastest',
+      c === rec.balanced.config && 'balanced',
+    ]
       .filter(Boolean)
       .join(', ');
   // Throughput spread: the slowest and fastest run (from max and min ms).
@@ -191,16 +208,32 @@ export function printReport(out: Output, report: BenchmarkReport, files: Written
     r.pareto ? out.style('*', 'green') : '',
     tag(r.config) ? out.style(tag(r.config), 'cyan') : '',
   ]);
-  out.line(table(['config', 'stored', 'ratio', 'write MB/s', 'read MB/s', 'first tensor', 'load all', 'front', 'pick'], rows,
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'], out));
+  out.line(
+    table(
+      ['config', 'stored', 'ratio', 'write MB/s', 'read MB/s', 'first tensor', 'load all', 'front', 'pick'],
+      rows,
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+      out,
+    ),
+  );
   // Configurations that could not apply as named to every tensor say so (the ratio is theirs, not the codec's alone).
   for (const r of report.results) {
-    const parts = [r.adapted && `${r.adapted} tensor(s) with chunks under 32 elements used a smaller szip pixelsPerBlock`,
-      r.skipped && `${r.skipped} one-element tensor(s) stored uncompressed (szip cannot apply)`].filter(Boolean);
+    const parts = [
+      r.adapted && `${r.adapted} tensor(s) with chunks under 32 elements used a smaller szip pixelsPerBlock`,
+      r.skipped && `${r.skipped} one-element tensor(s) stored uncompressed (szip cannot apply)`,
+    ].filter(Boolean);
     if (parts.length > 0) out.line(out.style(`${r.config}: ${parts.join('; ')} of ${report.tensors}`, 'dim'));
   }
-  const runsNote = report.runsDone < report.runs ? `${report.runsDone} of ${report.runs} runs (time budget)` : `${report.runsDone} run(s)`;
-  out.line(out.style(`${report.tensors} tensors, ${formatBytes(report.logicalBytes)}; median (min-max) of ${runsNote}, interleaved; read = full decode; load all = views where possible; front = Pareto front of ratio vs time to usable`, 'dim'));
+  const runsNote =
+    report.runsDone < report.runs
+      ? `${report.runsDone} of ${report.runs} runs (time budget)`
+      : `${report.runsDone} run(s)`;
+  out.line(
+    out.style(
+      `${report.tensors} tensors, ${formatBytes(report.logicalBytes)}; median (min-max) of ${runsNote}, interleaved; read = full decode; load all = views where possible; front = Pareto front of ratio vs time to usable`,
+      'dim',
+    ),
+  );
   out.line();
   out.line(`${out.style('smallest    ', 'bold')} ${rec.smallest.config}: ${rec.smallest.why}`);
   out.line(`${out.style('fastest load', 'bold')} ${rec.fastestLoad.config}: ${rec.fastestLoad.why}`);
@@ -261,20 +294,31 @@ export const command: Command = {
     const seed = seedText ? parseInteger(seedText, '--seed', 0, 2 ** 32 - 1) : 1;
     const budgetText = str(values.budget);
     const budgetMs = budgetText ? parseDuration(budgetText, '--budget') : undefined;
-    if (!file && (str(values.sample) || seedText)) throw new UsageError('--sample and --seed apply to FILE (for --synthetic, SIZE is the size)');
+    if (!file && (str(values.sample) || seedText))
+      throw new UsageError('--sample and --seed apply to FILE (for --synthetic, SIZE is the size)');
 
     let tensors: BenchTensor[];
     let source: string;
     let sampleInfo: SampleInfo | undefined;
     if (file) {
-      const r = await tensorsFromFile(file, !!values.untrusted, sampleBytes === undefined ? undefined : { bytes: sampleBytes, seed });
-      if (r.skipped.length) out.note(`note: skipping ${r.skipped.length} non-numeric dataset(s): ${r.skipped.slice(0, 5).join(', ')}${r.skipped.length > 5 ? ', …' : ''}`);
-      if (r.tensors.length === 0) throw new H5Error(`'${file}' has no numeric datasets to benchmark`, { code: 'H5_NOT_FOUND' });
+      const r = await tensorsFromFile(
+        file,
+        !!values.untrusted,
+        sampleBytes === undefined ? undefined : { bytes: sampleBytes, seed },
+      );
+      if (r.skipped.length)
+        out.note(
+          `note: skipping ${r.skipped.length} non-numeric dataset(s): ${r.skipped.slice(0, 5).join(', ')}${r.skipped.length > 5 ? ', …' : ''}`,
+        );
+      if (r.tensors.length === 0)
+        throw new H5Error(`'${file}' has no numeric datasets to benchmark`, { code: 'H5_NOT_FOUND' });
       tensors = r.tensors;
       source = file;
       const got = tensors.reduce((a, t) => a + t.data.byteLength, 0);
       if (got < r.fileBytes) {
-        out.note(`note: sample of ${formatBytes(got)} from ${tensors.length} of ${r.fileTensors} tensors (${formatBytes(r.fileBytes)}), seed ${seed}`);
+        out.note(
+          `note: sample of ${formatBytes(got)} from ${tensors.length} of ${r.fileTensors} tensors (${formatBytes(r.fileBytes)}), seed ${seed}`,
+        );
         source = `${file} (sample ${formatBytes(got)}, seed ${seed})`;
         sampleInfo = { seed, bytes: got, tensors: tensors.map((t) => t.name) };
       }
@@ -290,7 +334,12 @@ export const command: Command = {
     let report: BenchmarkReport;
     try {
       report = await benchmarkCodecs(tensors, {
-        codecs, chunkBytes, runs, threads, budgetMs, signal: sig.signal,
+        codecs,
+        chunkBytes,
+        runs,
+        threads,
+        budgetMs,
+        signal: sig.signal,
         onProgress: (done, _total, config) => bar.update(done, config),
       });
     } finally {

@@ -30,14 +30,24 @@ export const command: Command = {
   summary: 'convert a model between safetensors and h5vault (SHA-256 checked end to end)',
   usage: USAGE,
   async run(argv) {
-    const { values, positionals } = parse(argv, {
-      ...INPUT_OPTIONS, to: { type: 'string' }, compression: { type: 'string' }, shuffle: { type: 'boolean' }, force: { type: 'boolean', short: 'f' },
-    }, { min: 2, max: 2, names: 'IN OUT' });
+    const { values, positionals } = parse(
+      argv,
+      {
+        ...INPUT_OPTIONS,
+        to: { type: 'string' },
+        compression: { type: 'string' },
+        shuffle: { type: 'boolean' },
+        force: { type: 'boolean', short: 'f' },
+      },
+      { min: 2, max: 2, names: 'IN OUT' },
+    );
     const out = new Output(values);
     const to = str(values.to);
-    if (to !== undefined && to !== 'safetensors' && to !== 'h5vault') throw new UsageError(`--to must be safetensors or h5vault (got '${to}')`);
+    if (to !== undefined && to !== 'safetensors' && to !== 'h5vault')
+      throw new UsageError(`--to must be safetensors or h5vault (got '${to}')`);
     const compression = str(values.compression);
-    if (compression !== undefined && !CODECS.has(compression)) throw new UsageError(`--compression must be one of ${[...CODECS].join(', ')} (got '${compression}')`);
+    if (compression !== undefined && !CODECS.has(compression))
+      throw new UsageError(`--compression must be one of ${[...CODECS].join(', ')} (got '${compression}')`);
     const [input, output] = positionals as [string, string];
     const t0 = performance.now();
     let bar: ReturnType<Output['progress']> | undefined;
@@ -59,7 +69,12 @@ export const command: Command = {
       out.emitJson({ ok: true, ...r, ms });
     } else {
       out.line(`${r.input} (${r.from}) -> ${r.output} (${r.to})`);
-      out.line(out.style(`OK: ${r.tensors} tensors, ${formatBytes(r.bytes)} in ${formatMs(ms)}; every tensor's SHA-256 verified in the output`, 'green'));
+      out.line(
+        out.style(
+          `OK: ${r.tensors} tensors, ${formatBytes(r.bytes)} in ${formatMs(ms)}; every tensor's SHA-256 verified in the output`,
+          'green',
+        ),
+      );
       out.line(`model digest ${r.modelDigest}`);
       out.line(`file SHA-256 ${r.digest}`);
       if (r.copied.length) out.line(`copied into memory on the way (not viewable in place): ${r.copied.join(', ')}`);

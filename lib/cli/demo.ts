@@ -29,7 +29,11 @@ export const command: Command = {
   summary: 'sample model -> save -> zero-copy load -> short codec benchmark and chart',
   usage: USAGE,
   async run(argv) {
-    const { values } = parse(argv, { size: { type: 'string' }, out: { type: 'string', short: 'o' } }, { min: 0, max: 0, names: 'no arguments' });
+    const { values } = parse(
+      argv,
+      { size: { type: 'string' }, out: { type: 'string', short: 'o' } },
+      { min: 0, max: 0, names: 'no arguments' },
+    );
     const out = new Output(values);
     const size = parseSize(str(values.size) ?? '16MiB', '--size');
     const dir = resolve(str(values.out) ?? join(tmpdir(), 'h5vault-demo'));
@@ -46,11 +50,17 @@ export const command: Command = {
     step(`saving to ${modelPath} with saveModel (temp file, fsync, rename; SHA-256 per tensor)`);
     t = performance.now();
     mkdirSync(dir, { recursive: true });
-    const saved = await saveModel(modelPath, Object.fromEntries(tensors.map((x) => [x.name, { dtype: x.dtype, shape: x.shape, data: x.data }])), {
-      metadata: { source: 'h5vault demo', generator: 'float32 ~ N(0, 0.02), seed 1' },
-    });
+    const saved = await saveModel(
+      modelPath,
+      Object.fromEntries(tensors.map((x) => [x.name, { dtype: x.dtype, shape: x.shape, data: x.data }])),
+      {
+        metadata: { source: 'h5vault demo', generator: 'float32 ~ N(0, 0.02), seed 1' },
+      },
+    );
     steps.saveMs = performance.now() - t;
-    out.line(`    ${formatBytes(saved.bytes)} on disk, file SHA-256 ${saved.digest.slice(0, 16)}… (${formatMs(steps.saveMs)})`);
+    out.line(
+      `    ${formatBytes(saved.bytes)} on disk, file SHA-256 ${saved.digest.slice(0, 16)}… (${formatMs(steps.saveMs)})`,
+    );
 
     step('loading it with loadModel: zero-copy views over the file mapping, every checksum verified');
     t = performance.now();
@@ -62,14 +72,22 @@ export const command: Command = {
       // Prove the views are the saved values (outside the load timing).
       for (const x of tensors) {
         const v = m.tensors.get(x.name)?.data;
-        if (!v || Buffer.compare(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength)) !== 0) {
+        if (
+          !v ||
+          Buffer.compare(
+            new Uint8Array(v.buffer, v.byteOffset, v.byteLength),
+            new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength),
+          ) !== 0
+        ) {
           throw new H5Error(`tensor '${x.name}' does not match what was saved`, { code: 'H5_CORRUPT' });
         }
       }
     } finally {
       m.close();
     }
-    out.line(`    ${viewed} of ${tensors.length} tensors mapped zero-copy, all checksums verified, in ${formatMs(steps.loadMs)}; all bytes match`);
+    out.line(
+      `    ${viewed} of ${tensors.length} tensors mapped zero-copy, all checksums verified, in ${formatMs(steps.loadMs)}; all bytes match`,
+    );
 
     step(`benchmarking ${DEFAULT_CODECS.length} codec configurations (2 runs each; 'h5vault bench' does more)`);
     const bar = out.progress('benchmarking', DEFAULT_CODECS.length * 2);
@@ -77,7 +95,11 @@ export const command: Command = {
     t = performance.now();
     let report;
     try {
-      report = await benchmarkCodecs(tensors, { runs: 2, signal: sig.signal, onProgress: (d, _n, c) => bar.update(d, c) });
+      report = await benchmarkCodecs(tensors, {
+        runs: 2,
+        signal: sig.signal,
+        onProgress: (d, _n, c) => bar.update(d, c),
+      });
     } finally {
       sig.dispose();
       bar.end();
@@ -85,7 +107,17 @@ export const command: Command = {
     steps.benchMs = performance.now() - t;
     const files = writeReport(report, dir, `h5vault demo sample model (${formatBytes(report.logicalBytes)})`);
     if (out.json) {
-      out.emitJson({ model: modelPath, digest: saved.digest, modelDigest: saved.modelDigest, tensors: tensors.length, bytes: report.logicalBytes, zeroCopy: viewed, steps, files, bench: report });
+      out.emitJson({
+        model: modelPath,
+        digest: saved.digest,
+        modelDigest: saved.modelDigest,
+        tensors: tensors.length,
+        bytes: report.logicalBytes,
+        zeroCopy: viewed,
+        steps,
+        files,
+        bench: report,
+      });
       return EXIT.OK;
     }
     out.line();

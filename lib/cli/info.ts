@@ -5,7 +5,15 @@ import type { AttrReadValue } from '../h5/attrs.js';
 import { libraryInfo } from '../h5/runtime.js';
 import { INPUT_OPTIONS, parse } from './args.js';
 import { EXIT, formatBytes, Output, table } from './output.js';
-import { errorSummary, isUnsupported, openInput, pipelineName, summarize, walkTree, type ErrorSummary } from './tree.js';
+import {
+  errorSummary,
+  isUnsupported,
+  openInput,
+  pipelineName,
+  summarize,
+  walkTree,
+  type ErrorSummary,
+} from './tree.js';
 
 const USAGE = `Usage: h5vault info FILE [--untrusted] [--json] [--endpoint URL] [--region R]
 
@@ -35,7 +43,9 @@ export function attrForJson(v: AttrReadValue): unknown {
 export function attrForHuman(v: AttrReadValue, max = 72): string {
   let s: string;
   if (ArrayBuffer.isView(v)) {
-    const items = Array.from(v as unknown as ArrayLike<number | bigint>).slice(0, 8).map(String);
+    const items = Array.from(v as unknown as ArrayLike<number | bigint>)
+      .slice(0, 8)
+      .map(String);
     s = `[${items.join(', ')}${v.length > 8 ? `, … (${v.length} values)` : ''}]`;
   } else if (Array.isArray(v)) {
     s = JSON.stringify(v.length > 8 ? [...v.slice(0, 8), `… (${v.length} values)`] : v);
@@ -120,14 +130,23 @@ export const command: Command = {
         out.emitJson(f.remote ? { ...info, remote: f.remote } : info);
         return damaged ? EXIT.FAILURE : EXIT.OK;
       }
-      const fmtCounts = (m: Record<string, number>) => Object.entries(m).map(([k, n]) => `${k} x${n}`).join(', ') || '-';
+      const fmtCounts = (m: Record<string, number>) =>
+        Object.entries(m)
+          .map(([k, n]) => `${k} x${n}`)
+          .join(', ') || '-';
       const rows: [string, string][] = [
         ['file', `${file} (${formatBytes(info.fileBytes)}${f.remote ? ' remote' : ' on disk'})`],
         ['objects', `${groups} groups, ${datasets.length} datasets${links ? `, ${links} links not followed` : ''}`],
-        ['data', `${formatBytes(logical)} logical, ${formatBytes(stored)} stored${info.ratio ? `, ratio ${info.ratio.toFixed(2)}x` : ''}`],
+        [
+          'data',
+          `${formatBytes(logical)} logical, ${formatBytes(stored)} stored${info.ratio ? `, ratio ${info.ratio.toFixed(2)}x` : ''}`,
+        ],
         ['dtypes', fmtCounts(info.dtypes)],
         ['filters', fmtCounts(info.filters)],
-        ['zero-copy', `${info.viewable} of ${datasets.length} datasets viewable${Object.keys(info.notViewable).length ? ` (others: ${fmtCounts(info.notViewable)})` : ''}`],
+        [
+          'zero-copy',
+          `${info.viewable} of ${datasets.length} datasets viewable${Object.keys(info.notViewable).length ? ` (others: ${fmtCounts(info.notViewable)})` : ''}`,
+        ],
         ['libhdf5', info.hdf5Library],
       ];
       for (const [k, v] of rows) out.line(`${out.style(k.padEnd(10), 'bold')} ${v}`);
@@ -137,15 +156,28 @@ export const command: Command = {
         out.line(out.style('no root attributes (no model metadata or provenance recorded)', 'dim'));
       } else {
         out.line(out.style('root attributes (model metadata / provenance)', 'bold'));
-        out.line(table(['name', 'value'], keys.map((k) => {
-          const v = attrs[k]!;
-          return [k, isFailure(v) ? out.style(`(cannot read: ${v.error.code})`, 'yellow') : attrForHuman(v)];
-        }), ['l', 'l'], out));
+        out.line(
+          table(
+            ['name', 'value'],
+            keys.map((k) => {
+              const v = attrs[k]!;
+              return [k, isFailure(v) ? out.style(`(cannot read: ${v.error.code})`, 'yellow') : attrForHuman(v)];
+            }),
+            ['l', 'l'],
+            out,
+          ),
+        );
       }
       if (errors.length) {
         out.line();
-        out.line(out.style(`could not read ${errors.length} object${errors.length > 1 ? 's or attributes' : ' or attribute'}`, 'bold'));
-        for (const e of errors) out.line(out.style(`  ${e.path}: [${e.code}] ${e.message}`, isUnsupported(e.code) ? 'yellow' : 'red'));
+        out.line(
+          out.style(
+            `could not read ${errors.length} object${errors.length > 1 ? 's or attributes' : ' or attribute'}`,
+            'bold',
+          ),
+        );
+        for (const e of errors)
+          out.line(out.style(`  ${e.path}: [${e.code}] ${e.message}`, isUnsupported(e.code) ? 'yellow' : 'red'));
       }
       return damaged ? EXIT.FAILURE : EXIT.OK;
     } finally {

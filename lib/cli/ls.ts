@@ -3,7 +3,17 @@ import type { Command } from './command.js';
 import { Dataset } from '../h5/dataset.js';
 import { INPUT_OPTIONS, parse } from './args.js';
 import { EXIT, formatBytes, formatShape, Output, table } from './output.js';
-import { errorSummary, isUnsupported, openInput, pipelineName, summarize, walkTree, type DatasetSummary, type ErrorSummary, type TreeEntry } from './tree.js';
+import {
+  errorSummary,
+  isUnsupported,
+  openInput,
+  pipelineName,
+  summarize,
+  walkTree,
+  type DatasetSummary,
+  type ErrorSummary,
+  type TreeEntry,
+} from './tree.js';
 
 type Row =
   | ({ kind: 'dataset' } & DatasetSummary & { attributes: number })
@@ -49,7 +59,12 @@ export const command: Command = {
         rows.push({ kind: 'dataset', ...summarize(root), attributes: root.attrs.keys().length });
         depthOf.set(root.path, 0);
       } else {
-        rows.push({ kind: 'group', path: root.path, attributes: root.attrs.keys().length, children: root.keys().length });
+        rows.push({
+          kind: 'group',
+          path: root.path,
+          attributes: root.attrs.keys().length,
+          children: root.keys().length,
+        });
         depthOf.set(root.path, 0);
         for (const e of walkTree(root)) {
           depthOf.set(e.path, e.depth + 1);
@@ -67,20 +82,58 @@ export const command: Command = {
         const depth = depthOf.get(r.path) ?? 0;
         const base = r.path === '/' ? '/' : r.path.slice(r.path.lastIndexOf('/') + 1);
         const name = '  '.repeat(depth) + (r.kind === 'group' && r.path !== '/' ? `${base}/` : base);
-        if (r.kind === 'group') return [out.style(name, 'bold'), out.style(`group, ${r.children} members`, 'dim'), '', '', '', '', '', '', ''];
-        if (r.kind === 'error') return [out.style(name, 'red'), out.style(`cannot read: [${r.error.code}] ${r.error.message}`, 'red'), '', '', '', '', '', '', ''];
+        if (r.kind === 'group')
+          return [
+            out.style(name, 'bold'),
+            out.style(`group, ${r.children} members`, 'dim'),
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+          ];
+        if (r.kind === 'error')
+          return [
+            out.style(name, 'red'),
+            out.style(`cannot read: [${r.error.code}] ${r.error.message}`, 'red'),
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+          ];
         if (r.kind === 'link') {
-          const what = r.target === 'seen' ? 'hard link to an object listed above' : `${r.link} link${r.target === 'dangling' ? ' (dangling)' : ''}`;
+          const what =
+            r.target === 'seen'
+              ? 'hard link to an object listed above'
+              : `${r.link} link${r.target === 'dangling' ? ' (dangling)' : ''}`;
           return [out.style(name, 'cyan'), out.style(`-> ${what}`, 'dim'), '', '', '', '', '', '', ''];
         }
         const view = r.viewable === true ? out.style('yes', 'green') : out.style(`no: ${r.viewable}`, 'dim');
         return [
-          name, r.dtype, formatShape(r.shape), r.layout, r.chunks ? formatShape(r.chunks) : '-', pipelineName(r.filters),
-          formatBytes(r.storageSize), r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`, view,
+          name,
+          r.dtype,
+          formatShape(r.shape),
+          r.layout,
+          r.chunks ? formatShape(r.chunks) : '-',
+          pipelineName(r.filters),
+          formatBytes(r.storageSize),
+          r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
+          view,
         ];
       });
-      out.line(table(['name', 'dtype', 'shape', 'layout', 'chunks', 'filters', 'stored', 'ratio', 'view'], body,
-        ['l', 'l', 'l', 'l', 'l', 'l', 'r', 'r', 'l'], out));
+      out.line(
+        table(
+          ['name', 'dtype', 'shape', 'layout', 'chunks', 'filters', 'stored', 'ratio', 'view'],
+          body,
+          ['l', 'l', 'l', 'l', 'l', 'l', 'r', 'r', 'l'],
+          out,
+        ),
+      );
       return failed ? EXIT.FAILURE : EXIT.OK;
     } finally {
       f.close();

@@ -36,10 +36,13 @@ async function usage(): Promise<string> {
   for (const [name, load] of Object.entries(COMMANDS)) {
     // A command module imports the native addon; help must still list it when
     // the addon cannot load (running the command then says why, and what to do).
-    const summary = await load().then(({ command }) => command.summary, (e: unknown) => {
-      unavailable ??= e;
-      return '(unavailable: the native addon does not load here)';
-    });
+    const summary = await load().then(
+      ({ command }) => command.summary,
+      (e: unknown) => {
+        unavailable ??= e;
+        return '(unavailable: the native addon does not load here)';
+      },
+    );
     lines.push(`  ${name.padEnd(9)} ${summary}`);
   }
   lines.push(
@@ -80,7 +83,8 @@ export async function main(argv: string[]): Promise<number> {
     try {
       return await command.run(rest);
     } catch (e) {
-      if (e instanceof UsageError) e.message = `${e.message}\n${command.usage.split('\n')[0]}\n(see 'h5vault ${name} --help')`;
+      if (e instanceof UsageError)
+        e.message = `${e.message}\n${command.usage.split('\n')[0]}\n(see 'h5vault ${name} --help')`;
       throw e;
     }
   } catch (e) {
@@ -90,10 +94,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     // One line (the usage text follows a usage error); the stack only with --verbose.
     const [first, ...more] = d.message.split('\n');
-    out.stderr.write(`${out.style('h5vault' + (name && COMMANDS[name] ? ` ${name}` : ''), 'bold')}: ${out.style('error', 'red')}: ${first} [${d.code}]\n`);
+    out.stderr.write(
+      `${out.style(`h5vault${name && COMMANDS[name] ? ` ${name}` : ''}`, 'bold')}: ${out.style('error', 'red')}: ${first} [${d.code}]\n`,
+    );
     if (more.length && !out.json) out.stderr.write(`${more.join('\n')}\n`);
     if (out.verbose && e instanceof Error && e.stack) out.stderr.write(`${e.stack}\n`);
-    else if (d.exitCode === EXIT.INTERNAL) out.stderr.write('(this looks like a bug in h5vault: rerun with --verbose and report the stack)\n');
+    else if (d.exitCode === EXIT.INTERNAL)
+      out.stderr.write('(this looks like a bug in h5vault: rerun with --verbose and report the stack)\n');
     return d.exitCode;
   }
 }

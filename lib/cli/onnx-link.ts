@@ -1,9 +1,3 @@
-/**
- * `h5vault onnx-link MODEL.onnx WEIGHTS.h5 OUT.onnx`: linkOnnx from the
- * command line. Writes OUT.onnx whose initializers point into WEIGHTS.h5, so
- * onnxruntime maps the weights from the .h5 instead of loading a copy.
- */
-import { existsSync } from 'node:fs';
 import { openInputSync } from '../safety/open.js';
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
@@ -52,7 +46,12 @@ function mappingOf(values: Record<string, unknown>): Record<string, string> | un
     } finally {
       input.close();
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.values(parsed).every((v) => typeof v === 'string'))
+    if (
+      typeof parsed !== 'object' ||
+      parsed === null ||
+      Array.isArray(parsed) ||
+      !Object.values(parsed).every((v) => typeof v === 'string')
+    )
       throw new UsageError(`--map-file '${file}' must hold a JSON object {"initializer": "dataset/path"}`);
     Object.assign(map, parsed);
     any = true;
@@ -70,15 +69,19 @@ export const command: Command = {
   summary: "point an ONNX model's initializers into an .h5 file (external data, no copy)",
   usage: USAGE,
   async run(argv) {
-    const { values, positionals } = parse(argv, {
-      map: { type: 'string', multiple: true },
-      'map-file': { type: 'string' },
-      repack: { type: 'boolean' },
-      'repack-path': { type: 'string' },
-      'no-check-data': { type: 'boolean' },
-      'require-all': { type: 'boolean' },
-      force: { type: 'boolean', short: 'f' },
-    }, { min: 3, max: 3, names: 'MODEL.onnx WEIGHTS.h5 OUT.onnx' });
+    const { values, positionals } = parse(
+      argv,
+      {
+        map: { type: 'string', multiple: true },
+        'map-file': { type: 'string' },
+        repack: { type: 'boolean' },
+        'repack-path': { type: 'string' },
+        'no-check-data': { type: 'boolean' },
+        'require-all': { type: 'boolean' },
+        force: { type: 'boolean', short: 'f' },
+      },
+      { min: 3, max: 3, names: 'MODEL.onnx WEIGHTS.h5 OUT.onnx' },
+    );
     const out = new Output(values);
     const [model, h5, target] = positionals as [string, string, string];
     if (resolve(target) === resolve(model)) throw new UsageError('OUT.onnx must differ from MODEL.onnx');
@@ -101,12 +104,27 @@ export const command: Command = {
       return EXIT.OK;
     }
     if (r.linked.length) {
-      out.line(table(['initializer', 'dataset', 'offset', 'bytes'],
-        r.linked.map((l) => [l.initializer, `${l.file === resolve(h5) ? '' : '(repacked) '}${l.dataset}`, String(l.offset), formatBytes(l.length)]),
-        ['l', 'l', 'r', 'r'], out));
+      out.line(
+        table(
+          ['initializer', 'dataset', 'offset', 'bytes'],
+          r.linked.map((l) => [
+            l.initializer,
+            `${l.file === resolve(h5) ? '' : '(repacked) '}${l.dataset}`,
+            String(l.offset),
+            formatBytes(l.length),
+          ]),
+          ['l', 'l', 'r', 'r'],
+          out,
+        ),
+      );
     }
     for (const i of r.inline) out.line(`kept inline: '${i.initializer}' (${i.reason})`);
-    out.line(out.style(`OK: ${r.linked.length} initializer(s), ${formatBytes(r.bytesLinked)}, now read from ${r.repackPath ? `${h5} and ${r.repackPath}` : h5}; wrote ${r.path} in ${formatMs(ms)}`, 'green'));
+    out.line(
+      out.style(
+        `OK: ${r.linked.length} initializer(s), ${formatBytes(r.bytesLinked)}, now read from ${r.repackPath ? `${h5} and ${r.repackPath}` : h5}; wrote ${r.path} in ${formatMs(ms)}`,
+        'green',
+      ),
+    );
     return EXIT.OK;
   },
 };

@@ -24,9 +24,29 @@ export const EXIT = {
 } as const;
 
 const FILE_CODES = new Set([
-  'H5_FILE_NOT_FOUND', 'H5_NOT_HDF5', 'H5_UNSAFE_FILE', 'H5_OPEN_FAILED', 'H5_FILE_LOCKED', 'H5_EXISTS', 'H5_IO', 'H5_READ_ONLY',
-  'ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS', 'EIO', 'EXDEV',
-  'H5_S3_NOT_FOUND', 'H5_S3_ACCESS_DENIED', 'H5_S3_THROTTLED', 'H5_S3_NETWORK', 'H5_S3_CHANGED',
+  'H5_FILE_NOT_FOUND',
+  'H5_NOT_HDF5',
+  'H5_UNSAFE_FILE',
+  'H5_OPEN_FAILED',
+  'H5_FILE_LOCKED',
+  'H5_EXISTS',
+  'H5_IO',
+  'H5_READ_ONLY',
+  'ENOENT',
+  'EACCES',
+  'EPERM',
+  'EISDIR',
+  'ENOTDIR',
+  'EEXIST',
+  'ENOSPC',
+  'EROFS',
+  'EIO',
+  'EXDEV',
+  'H5_S3_NOT_FOUND',
+  'H5_S3_ACCESS_DENIED',
+  'H5_S3_THROTTLED',
+  'H5_S3_NETWORK',
+  'H5_S3_CHANGED',
 ]);
 
 export interface Stream {
@@ -35,7 +55,15 @@ export interface Stream {
   columns?: number;
 }
 
-const ANSI = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39], magenta: [35, 39] } as const;
+const ANSI = {
+  bold: [1, 22],
+  dim: [2, 22],
+  red: [31, 39],
+  green: [32, 39],
+  yellow: [33, 39],
+  cyan: [36, 39],
+  magenta: [35, 39],
+} as const;
 export type Style = keyof typeof ANSI;
 
 export class Output {
@@ -45,7 +73,12 @@ export class Output {
   readonly stdout: Stream;
   readonly stderr: Stream;
 
-  constructor(opts: { json?: boolean; verbose?: boolean }, stdout: Stream = process.stdout, stderr: Stream = process.stderr, env = process.env) {
+  constructor(
+    opts: { json?: boolean; verbose?: boolean },
+    stdout: Stream = process.stdout,
+    stderr: Stream = process.stderr,
+    env = process.env,
+  ) {
     this.json = !!opts.json;
     this.verbose = !!opts.verbose;
     this.stdout = stdout;
@@ -79,7 +112,8 @@ export class Output {
 }
 
 /** Durations to the microsecond: performance.now() differences print as 26.311679999999967 otherwise. */
-const roundMs = (x: unknown): unknown => (typeof x === 'number' && Number.isFinite(x) ? Math.round(x * 1000) / 1000 : x);
+const roundMs = (x: unknown): unknown =>
+  typeof x === 'number' && Number.isFinite(x) ? Math.round(x * 1000) / 1000 : x;
 
 /**
  * bigint -> string, typed arrays -> plain arrays: JSON.stringify would throw or print objects.
@@ -89,7 +123,8 @@ export function jsonReplacer(k: string, v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (k === 'ms' || k.endsWith('Ms') || k.endsWith('Spread')) {
     if (Array.isArray(v)) return v.map(roundMs);
-    if (v !== null && typeof v === 'object' && k.endsWith('Spread')) return Object.fromEntries(Object.entries(v).map(([n, x]) => [n, roundMs(x)]));
+    if (v !== null && typeof v === 'object' && k.endsWith('Spread'))
+      return Object.fromEntries(Object.entries(v).map(([n, x]) => [n, roundMs(x)]));
     return roundMs(v);
   }
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
@@ -110,7 +145,12 @@ export class Progress {
   #drawn = false;
   #label: string;
 
-  constructor(private readonly stream: Stream, label: string, private readonly total: number, private readonly enabled: boolean) {
+  constructor(
+    private readonly stream: Stream,
+    label: string,
+    private readonly total: number,
+    private readonly enabled: boolean,
+  ) {
     this.#label = label;
   }
 
@@ -127,7 +167,9 @@ export class Progress {
     const fill = Math.round(frac * width);
     const secs = ((now - this.#start) / 1000).toFixed(1);
     const what = this.#label.length > 28 ? `${this.#label.slice(0, 27)}…` : this.#label;
-    this.stream.write(`\r\x1b[2K[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${Math.round(frac * 100)}% ${secs}s ${what}`);
+    this.stream.write(
+      `\r\x1b[2K[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${Math.round(frac * 100)}% ${secs}s ${what}`,
+    );
   }
 
   tick(current?: string): void {
@@ -214,7 +256,8 @@ export function describeError(e: unknown): { exitCode: number; code: string; mes
   }
   // The CLI validates its arguments itself, so a TypeError/RangeError from the
   // library means the file holds something the operation cannot handle.
-  if (e instanceof TypeError || e instanceof RangeError) return { exitCode: EXIT.FAILURE, code: e.name, message: e.message };
+  if (e instanceof TypeError || e instanceof RangeError)
+    return { exitCode: EXIT.FAILURE, code: e.name, message: e.message };
   if (e instanceof Error) return { exitCode: EXIT.INTERNAL, code: e.name, message: e.message };
   return { exitCode: EXIT.INTERNAL, code: 'ERROR', message: String(e) };
 }

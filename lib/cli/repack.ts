@@ -46,7 +46,14 @@ export interface RepackSkipped {
  * through JS numbers. An attribute of a type h5vault cannot represent is
  * skipped (recorded, warned); any other failure is a problem that stops the repack.
  */
-function copyAttrs(from: ObjHandle, to: ObjHandle, where: string, problems: string[], skipped: RepackSkipped[], out: Output): void {
+function copyAttrs(
+  from: ObjHandle,
+  to: ObjHandle,
+  where: string,
+  problems: string[],
+  skipped: RepackSkipped[],
+  out: Output,
+): void {
   for (const name of native.attrList(from)) {
     // The tensor index lists the old file's offsets: copied, it would be a
     // false claim about the new layout. Without it the model is walked.
@@ -98,10 +105,16 @@ export const command: Command = {
       levelText === undefined
         ? ({ gzip: 4, zstd: 3 } as Record<string, number>)[compression]
         : parseInteger(levelText, '--level', 1, compression === 'zstd' ? 22 : 9);
-    if (values.shuffle && compression === 'none') throw new UsageError('--shuffle needs a compressor (it only reorders bytes for one)');
+    if (values.shuffle && compression === 'none')
+      throw new UsageError('--shuffle needs a compressor (it only reorders bytes for one)');
     const chunkText = str(values['chunk-bytes']);
     const chunkBytes = chunkText === undefined ? 1 << 20 : parseSize(chunkText, '--chunk-bytes');
-    const config: CodecConfig = { name: compression, compression: compression as CompressionName, level, shuffle: !!values.shuffle };
+    const config: CodecConfig = {
+      name: compression,
+      compression: compression as CompressionName,
+      level,
+      shuffle: !!values.shuffle,
+    };
 
     if (!existsSync(input)) throw new H5Error(`file '${input}' does not exist`, { code: 'H5_FILE_NOT_FOUND' });
     // OUT is the named output, replaced only with --force (checked again, atomically, at publish).
@@ -122,13 +135,19 @@ export const command: Command = {
       const entries = [...walkTree(src)];
       for (const e of entries) {
         if (e.kind === 'link') {
-          problems.push(e.target === 'seen' ? `'${e.path}' is a second hard link to an object copied elsewhere` : `'${e.path}' is a ${e.link} link`);
+          problems.push(
+            e.target === 'seen'
+              ? `'${e.path}' is a second hard link to an object copied elsewhere`
+              : `'${e.path}' is a ${e.link} link`,
+          );
         } else if (e.kind === 'error') {
           problems.push(`'${e.path}' cannot be read: [${e.error.code}] ${e.error.message}`);
         }
       }
       if (problems.length) {
-        throw new H5Error(`cannot repack '${input}' without losing data: ${problems.join('; ')}`, { code: 'H5_UNSUPPORTED' });
+        throw new H5Error(`cannot repack '${input}' without losing data: ${problems.join('; ')}`, {
+          code: 'H5_UNSUPPORTED',
+        });
       }
       const total = entries.reduce((a, e) => a + (e.kind === 'dataset' ? e.obj.byteLength : 0), 0);
       const bar = out.progress('repacking', total);
@@ -143,53 +162,61 @@ export const command: Command = {
           } finally {
             f.close();
           }
-          if (n !== tensors) throw new H5Error(`the repacked temp of '${output}' holds ${n} datasets, ${tensors} were copied`, { code: 'H5_CORRUPT' });
+          if (n !== tensors)
+            throw new H5Error(`the repacked temp of '${output}' holds ${n} datasets, ${tensors} were copied`, {
+              code: 'H5_CORRUPT',
+            });
         },
         write: async (tmp) => {
-        const dst = File.create(tmp);
-        try {
-          copyAttrs(src.handle, dst.handle, '/', problems, skipped, out);
-          for (const e of entries) {
-            if (e.kind === 'group') {
-              const g: Group = dst.createGroup(e.path);
-              copyAttrs(e.obj.handle, g.handle, e.path, problems, skipped, out);
-            } else if (e.kind === 'dataset') {
-              const ds: Dataset = e.obj;
-              const dtype = ds.dtype;
-              const shape = ds.shape;
-              let data;
-              try {
-                if (dtype === 'unsupported') throw new H5Error(`dataset '${e.path}' has a type h5vault cannot represent`, { code: 'H5_UNSUPPORTED_TYPE' });
-                data = await ds.read();
-              } catch (err) {
-                const s = errorSummary(err);
-                if (!isUnsupported(s.code)) throw err;
-                skipped.push({ path: e.path, ...s });
-                out.note(`warning: skipped dataset '${e.path}': [${s.code}] ${s.message}`);
-                continue;
+          const dst = File.create(tmp);
+          try {
+            copyAttrs(src.handle, dst.handle, '/', problems, skipped, out);
+            for (const e of entries) {
+              if (e.kind === 'group') {
+                const g: Group = dst.createGroup(e.path);
+                copyAttrs(e.obj.handle, g.handle, e.path, problems, skipped, out);
+              } else if (e.kind === 'dataset') {
+                const ds: Dataset = e.obj;
+                const dtype = ds.dtype;
+                const shape = ds.shape;
+                let data;
+                try {
+                  if (dtype === 'unsupported')
+                    throw new H5Error(`dataset '${e.path}' has a type h5vault cannot represent`, {
+                      code: 'H5_UNSUPPORTED_TYPE',
+                    });
+                  data = await ds.read();
+                } catch (err) {
+                  const s = errorSummary(err);
+                  if (!isUnsupported(s.code)) throw err;
+                  skipped.push({ path: e.path, ...s });
+                  out.note(`warning: skipped dataset '${e.path}': [${s.code}] ${s.message}`);
+                  continue;
+                }
+                const opts: CreateDatasetOptions =
+                  dtype === 'string'
+                    ? { dtype, shape }
+                    : datasetOptions({ dtype: dtype as NumericDType, shape }, config, chunkBytes);
+                if (values.fletcher32 && dtype !== 'string' && shape.length > 0 && !shape.includes(0)) {
+                  opts.fletcher32 = true;
+                  opts.chunks ??= chunkShapeFor(shape, ds.byteLength / Math.max(1, ds.size), chunkBytes);
+                }
+                const copy = dst.createDataset(e.path, opts);
+                if (data.length > 0) await copy.write(data);
+                copyAttrs(ds.handle, copy.handle, e.path, problems, skipped, out);
+                tensors++;
+                logical += ds.byteLength;
+                bar.update(logical, e.path);
               }
-              const opts: CreateDatasetOptions =
-                dtype === 'string'
-                  ? { dtype, shape }
-                  : datasetOptions({ dtype: dtype as NumericDType, shape }, config, chunkBytes);
-              if (values.fletcher32 && dtype !== 'string' && shape.length > 0 && !shape.includes(0)) {
-                opts.fletcher32 = true;
-                opts.chunks ??= chunkShapeFor(shape, ds.byteLength / Math.max(1, ds.size), chunkBytes);
-              }
-              const copy = dst.createDataset(e.path, opts);
-              if (data.length > 0) await copy.write(data);
-              copyAttrs(ds.handle, copy.handle, e.path, problems, skipped, out);
-              tensors++;
-              logical += ds.byteLength;
-              bar.update(logical, e.path);
             }
+            if (problems.length) {
+              throw new H5Error(`cannot repack '${input}' without losing data: ${problems.join('; ')}`, {
+                code: 'H5_UNSUPPORTED',
+              });
+            }
+          } finally {
+            await dst.closeAsync();
           }
-          if (problems.length) {
-            throw new H5Error(`cannot repack '${input}' without losing data: ${problems.join('; ')}`, { code: 'H5_UNSUPPORTED' });
-          }
-        } finally {
-          await dst.closeAsync();
-        }
         },
       });
       bar.end();
@@ -219,8 +246,12 @@ export const command: Command = {
       out.emitJson(result);
     } else {
       const pipeline = `${values.shuffle ? 'shuffle+' : ''}${compression}${level !== undefined ? `-${level}` : ''}${values.fletcher32 ? '+fletcher32' : ''}`;
-      out.line(`repacked ${tensors} datasets (${formatBytes(logical)}) with ${pipeline} in ${formatMs(ms)}${skipped.length ? `; left out ${skipped.length} value${skipped.length > 1 ? 's' : ''} of types h5vault cannot represent yet (listed above)` : ''}`);
-      out.line(`${inBytes === null ? '(in place)' : `${input}: ${formatBytes(inBytes)}`} -> ${output}: ${formatBytes(outBytes)} (ratio ${result.ratio.toFixed(2)}x)`);
+      out.line(
+        `repacked ${tensors} datasets (${formatBytes(logical)}) with ${pipeline} in ${formatMs(ms)}${skipped.length ? `; left out ${skipped.length} value${skipped.length > 1 ? 's' : ''} of types h5vault cannot represent yet (listed above)` : ''}`,
+      );
+      out.line(
+        `${inBytes === null ? '(in place)' : `${input}: ${formatBytes(inBytes)}`} -> ${output}: ${formatBytes(outBytes)} (ratio ${result.ratio.toFixed(2)}x)`,
+      );
     }
     return EXIT.OK;
   },

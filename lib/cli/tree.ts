@@ -33,7 +33,14 @@ export type TreeEntry =
   | { kind: 'group'; path: string; name: string; depth: number; obj: Group }
   | { kind: 'dataset'; path: string; name: string; depth: number; obj: Dataset }
   /** A link that is not followed: soft, external, dangling, a named datatype, or a second hard link to an object already listed. */
-  | { kind: 'link'; path: string; name: string; depth: number; link: LinkInfo['link']; target: LinkInfo['kind'] | 'seen' }
+  | {
+      kind: 'link';
+      path: string;
+      name: string;
+      depth: number;
+      link: LinkInfo['link'];
+      target: LinkInfo['kind'] | 'seen';
+    }
   /** An object (or a group's link table) that could not be read: listed with its typed error, and the walk goes on. */
   | { kind: 'error'; path: string; name: string; depth: number; error: ErrorSummary };
 
@@ -58,7 +65,11 @@ function join(parent: string, name: string): string {
   return parent === '/' ? `/${name}` : `${parent}/${name}`;
 }
 
-export function* walkTree(root: Group, depth = 0, seen = new Set<string>([native.objIdentity(root.handle)])): Generator<TreeEntry> {
+export function* walkTree(
+  root: Group,
+  depth = 0,
+  seen = new Set<string>([native.objIdentity(root.handle)]),
+): Generator<TreeEntry> {
   let links: LinkInfo[];
   try {
     links = root.links();

@@ -7,7 +7,6 @@
  * H5Error code; exit 1 when anything failed.
  */
 import type { Command } from './command.js';
-import { H5Error } from '../errors.js';
 import { File } from '../h5/file.js';
 import { verifyModel } from '../model/index.js';
 import { INPUT_OPTIONS, parse, str, UsageError } from './args.js';
@@ -47,9 +46,13 @@ async function readAll(f: File, out: Output): Promise<VerifyEntry[]> {
   const datasets = [];
   for (const e of walkTree(f)) {
     if (e.kind === 'dataset') datasets.push(e.obj);
-    else if (e.kind === 'error') entries.push({ path: e.path, ok: false, bytes: 0, code: e.error.code, error: e.error.message });
+    else if (e.kind === 'error')
+      entries.push({ path: e.path, ok: false, bytes: 0, code: e.error.code, error: e.error.message });
   }
-  const bar = out.progress('verifying', datasets.reduce((a, d) => a + d.byteLength, 0));
+  const bar = out.progress(
+    'verifying',
+    datasets.reduce((a, d) => a + d.byteLength, 0),
+  );
   let done = 0;
   for (const ds of datasets) {
     try {
@@ -75,11 +78,16 @@ export const command: Command = {
   summary: 'check tensor checksums (h5vault models) or read every dataset; exit 1 on failure',
   usage: USAGE,
   async run(argv) {
-    const { values, positionals } = parse(argv, { ...INPUT_OPTIONS, digest: { type: 'string' } }, { min: 1, max: 1, names: 'FILE' });
+    const { values, positionals } = parse(
+      argv,
+      { ...INPUT_OPTIONS, digest: { type: 'string' } },
+      { min: 1, max: 1, names: 'FILE' },
+    );
     const out = new Output(values);
     const file = positionals[0]!;
     const digest = str(values.digest)?.toLowerCase();
-    if (digest !== undefined && !/^[0-9a-f]{64}$/.test(digest)) throw new UsageError('--digest must be a SHA-256: 64 hex characters');
+    if (digest !== undefined && !/^[0-9a-f]{64}$/.test(digest))
+      throw new UsageError('--digest must be a SHA-256: 64 hex characters');
     const t0 = performance.now();
     // The first open also applies --untrusted (sandboxed walk) and --digest before anything else parses the file.
     // One pinned descriptor (lib/safety/open.ts) for every open below: the file
@@ -93,11 +101,21 @@ export const command: Command = {
   },
 };
 
-async function verifyPinned(file: string, pinned: Input | undefined, digest: string | undefined, values: Record<string, unknown>, out: Output, t0: number): Promise<number> {
+async function verifyPinned(
+  file: string,
+  pinned: Input | undefined,
+  digest: string | undefined,
+  values: Record<string, unknown>,
+  out: Output,
+  t0: number,
+): Promise<number> {
   const input = pinned ? { input: pinned } : {};
-  const f = digest || values.untrusted
-    ? await File.openAsync(file, { untrusted: !!values.untrusted, expectDigest: digest, ...input })
-    : pinned ? File.open(file, input) : await openInput(file, false);
+  const f =
+    digest || values.untrusted
+      ? await File.openAsync(file, { untrusted: !!values.untrusted, expectDigest: digest, ...input })
+      : pinned
+        ? File.open(file, input)
+        : await openInput(file, false);
   let method: 'sha256' | 'read-all';
   let entries: VerifyEntry[];
   const problems: string[] = [];
@@ -118,7 +136,12 @@ async function verifyPinned(file: string, pinned: Input | undefined, digest: str
         path: t.name,
         ok: t.ok,
         bytes: g.has(t.name) ? g.dataset(t.name).byteLength : 0,
-        ...(t.ok ? {} : { code: t.error !== undefined ? 'H5_CORRUPT' : 'H5_CHECKSUM_MISMATCH', error: t.error ?? `SHA-256 ${t.actual ?? '(none)'} != stored ${t.expected ?? '(none)'}` }),
+        ...(t.ok
+          ? {}
+          : {
+              code: t.error !== undefined ? 'H5_CORRUPT' : 'H5_CHECKSUM_MISMATCH',
+              error: t.error ?? `SHA-256 ${t.actual ?? '(none)'} != stored ${t.expected ?? '(none)'}`,
+            }),
       }));
     } finally {
       g.close();
@@ -135,7 +158,19 @@ async function verifyPinned(file: string, pinned: Input | undefined, digest: str
   const bytes = entries.reduce((a, e) => a + e.bytes, 0);
   const ms = performance.now() - t0;
   if (out.json) {
-    out.emitJson({ file, ok, method, datasets: entries.length, failed: failed.length, skipped: skipped.length, bytes, ms, modelDigest, problems, entries });
+    out.emitJson({
+      file,
+      ok,
+      method,
+      datasets: entries.length,
+      failed: failed.length,
+      skipped: skipped.length,
+      bytes,
+      ms,
+      modelDigest,
+      problems,
+      entries,
+    });
   } else {
     const what = method === 'sha256' ? 'tensors match their SHA-256' : 'datasets read back';
     const summary = `${entries.length - failed.length - skipped.length} of ${entries.length} ${what} (${formatBytes(bytes)} in ${formatMs(ms)})${skipped.length ? `, ${skipped.length} skipped (types h5vault cannot represent yet)` : ''}`;

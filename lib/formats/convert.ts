@@ -18,11 +18,17 @@ import { verifyModel } from '../model/index.js';
 import { prepareSave, writeTemp } from '../model/save.js';
 import { modelDigestOf, rangeSha256, tensorSha256 } from '../model/digest.js';
 import { nameError, nameProblem } from '../util/names.js';
-import { cleanStaleTemps, commitStaged, ioError, refuseExisting, type PublishTarget } from '../util/publish.js';
+import { cleanStaleTemps, commitStaged, refuseExisting, type PublishTarget } from '../util/publish.js';
 import { ATTR, canonicalJson, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue } from '../model/schema.js';
 import {
-  checkMetadata, DTYPE_TO_SAFETENSORS, isSafetensorsDType, openSafetensors, planSafetensors, writeSafetensorsAtomic,
-  type PlannedTensor, type SafetensorsDType,
+  checkMetadata,
+  DTYPE_TO_SAFETENSORS,
+  isSafetensorsDType,
+  openSafetensors,
+  planSafetensors,
+  writeSafetensorsAtomic,
+  type PlannedTensor,
+  type SafetensorsDType,
 } from './safetensors.js';
 import { loadKeras } from './keras.js';
 import { openInput, type Input } from '../safety/open.js';
@@ -131,7 +137,13 @@ const readers: ModelReader[] = [];
  * SourceTensors with their views.
  */
 export function registerModelReader(reader: ModelReader): void {
-  if (typeof reader !== 'object' || reader === null || typeof reader.format !== 'string' || typeof reader.detect !== 'function' || typeof reader.open !== 'function')
+  if (
+    typeof reader !== 'object' ||
+    reader === null ||
+    typeof reader.format !== 'string' ||
+    typeof reader.detect !== 'function' ||
+    typeof reader.open !== 'function'
+  )
     throw new TypeError('reader must be { format: string, detect(head, path), open(path, options) }');
   const i = readers.findIndex((r) => r.format === reader.format);
   if (i >= 0) readers.splice(i, 1);
@@ -143,7 +155,11 @@ const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 // --- safetensors input ---------------------------------------------------------
 
 /** safetensors __metadata__ -> h5vault metadata (docs/runtime.md#safetensors). */
-export function metadataFromSafetensors(meta: Record<string, string> | null, f8: Record<string, string>, path: string): { metadata: Record<string, JsonValue>; modelDigest?: string } {
+export function metadataFromSafetensors(
+  meta: Record<string, string> | null,
+  f8: Record<string, string>,
+  path: string,
+): { metadata: Record<string, JsonValue>; modelDigest?: string } {
   const out: Record<string, JsonValue> = {};
   let modelDigest: string | undefined;
   for (const [k, v] of Object.entries(meta ?? {})) {
@@ -183,16 +199,27 @@ const safetensorsReader: ModelReader = {
     const tensors: SourceTensor[] = [...st.tensors.entries()].map(([name, t]) => {
       if (t.safetensorsDtype !== DTYPE_TO_SAFETENSORS[t.dtype]) f8[name] = t.safetensorsDtype;
       return {
-        name, dtype: t.dtype, shape: t.shape, byteLength: t.byteLength, safetensorsDtype: t.safetensorsDtype,
+        name,
+        dtype: t.dtype,
+        shape: t.shape,
+        byteLength: t.byteLength,
+        safetensorsDtype: t.safetensorsDtype,
         load: async () => ({ data: t.data, copied: t.copied }),
         // Hashed from the file by a worker thread: no copy, nothing on the event loop.
-        sha256: async () => (t.byteLength === 0 ? tensorSha256(t.data) : (await rangeSha256(fh.fd, t.offset, t.byteLength)).hex),
+        sha256: async () =>
+          t.byteLength === 0 ? tensorSha256(t.data) : (await rangeSha256(fh.fd, t.offset, t.byteLength)).hex,
       };
     });
     const { metadata, modelDigest } = metadataFromSafetensors(st.metadata, f8, st.path);
     return {
-      format: 'safetensors', tensors, metadata, modelDigest,
-      close: async () => { st.close(); if (fh !== options.input) fh.close(); },
+      format: 'safetensors',
+      tensors,
+      metadata,
+      modelDigest,
+      close: async () => {
+        st.close();
+        if (fh !== options.input) fh.close();
+      },
     };
   },
 };
@@ -210,9 +237,16 @@ const kerasReader: ModelReader = {
   // found a Keras layout instead of h5vault's attributes.
   detect: (head) => ZIP_SIGNATURE.every((b, i) => head[i] === b),
   async open(path, options) {
-    const k = await loadKeras(path, { untrusted: options.untrusted, limits: options.limits, ...(options.input ? { input: options.input } : {}) });
+    const k = await loadKeras(path, {
+      untrusted: options.untrusted,
+      limits: options.limits,
+      ...(options.input ? { input: options.input } : {}),
+    });
     const tensors: SourceTensor[] = [...k.tensors.entries()].map(([name, w]) => ({
-      name, dtype: w.dtype as NumericDType, shape: w.shape, byteLength: (w.data as TypedArray).byteLength,
+      name,
+      dtype: w.dtype as NumericDType,
+      shape: w.shape,
+      byteLength: (w.data as TypedArray).byteLength,
       load: async () => ({ data: w.data as TypedArray, copied: !w.viewed }),
       sha256: async () => tensorSha256(w.data as TypedArray),
     }));
@@ -226,7 +260,9 @@ const kerasReader: ModelReader = {
 
 /** The groups/attributes a Keras weights file has at its root (lib/formats/keras.ts). */
 function looksLikeKeras(file: File): boolean {
-  return file.attrs.has('layer_names') || file.attrs.has('keras_version') || file.has('model_weights') || file.has('layers');
+  return (
+    file.attrs.has('layer_names') || file.attrs.has('keras_version') || file.has('model_weights') || file.has('layers')
+  );
 }
 
 // --- h5vault input -------------------------------------------------------------
@@ -240,7 +276,10 @@ const h5vaultReader: ModelReader = {
     const own = pinned !== options.input;
     let file: File;
     try {
-      file = await File.openAsync(path, { ...(options.untrusted ? { untrusted: true, limits: options.limits } : {}), input: pinned });
+      file = await File.openAsync(path, {
+        ...(options.untrusted ? { untrusted: true, limits: options.limits } : {}),
+        input: pinned,
+      });
     } catch (e) {
       if (own) pinned.close();
       throw e;
@@ -253,11 +292,17 @@ const h5vaultReader: ModelReader = {
           file.close();
           return await kerasReader.open(path, { ...options, input: pinned });
         }
-        throw new H5Error(`'${path}' is not an h5vault model (no ${ATTR.format} attribute): it has no checksums to carry over`, { code: 'H5_UNSUPPORTED' });
+        throw new H5Error(
+          `'${path}' is not an h5vault model (no ${ATTR.format} attribute): it has no checksums to carry over`,
+          { code: 'H5_UNSUPPORTED' },
+        );
       }
       const format = a.get(ATTR.format);
       if (typeof format !== 'number' || format > FORMAT_VERSION)
-        throw new H5Error(`'${path}' uses model format ${String(format)}; this h5vault converts format ${FORMAT_VERSION}`, { code: 'H5_UNSUPPORTED' });
+        throw new H5Error(
+          `'${path}' uses model format ${String(format)}; this h5vault converts format ${FORMAT_VERSION}`,
+          { code: 'H5_UNSUPPORTED' },
+        );
       const metaText = a.has(ATTR.metadata) ? a.get(ATTR.metadata) : '{}';
       const digest = a.has(ATTR.modelDigest) ? a.get(ATTR.modelDigest) : undefined;
       let metadata: unknown;
@@ -277,10 +322,17 @@ const h5vaultReader: ModelReader = {
         if (dtype === 'string' || dtype === 'unsupported') continue;
         const name = p.slice(1);
         const stored = obj.attrs.has(TENSOR_SHA_ATTR) ? obj.attrs.get(TENSOR_SHA_ATTR) : null;
-        if (typeof stored !== 'string') throw new H5Error(`tensor '${name}' in '${path}' has no ${TENSOR_SHA_ATTR} checksum`, { code: 'H5_CHECKSUM_MISMATCH', tensor: name });
+        if (typeof stored !== 'string')
+          throw new H5Error(`tensor '${name}' in '${path}' has no ${TENSOR_SHA_ATTR} checksum`, {
+            code: 'H5_CHECKSUM_MISMATCH',
+            tensor: name,
+          });
         const ds = obj;
         tensors.push({
-          name, dtype, shape: ds.shape, byteLength: ds.byteLength,
+          name,
+          dtype,
+          shape: ds.shape,
+          byteLength: ds.byteLength,
           sha256: async () => stored,
           // Verified on read: a view is hashed from the file, a read (compressed tensor) from memory.
           load: async () => {
@@ -295,16 +347,31 @@ const h5vaultReader: ModelReader = {
               actual = await tensorSha256(data);
             }
             if (actual !== stored) {
-              throw new H5Error(`tensor '${name}' in '${path}' does not match its checksum (stored ${stored}, data ${actual})`, {
-                code: 'H5_CHECKSUM_MISMATCH', tensor: name, expected: stored, actual,
-              });
+              throw new H5Error(
+                `tensor '${name}' in '${path}' does not match its checksum (stored ${stored}, data ${actual})`,
+                {
+                  code: 'H5_CHECKSUM_MISMATCH',
+                  tensor: name,
+                  expected: stored,
+                  actual,
+                },
+              );
             }
             return { data, copied: !viewed && ds.byteLength > 0 };
           },
         });
       }
       const h = fh;
-      return { format: 'h5vault', tensors, metadata: metadata as Record<string, JsonValue>, modelDigest: digest, close: async () => { file.close(); if (own) h.close(); } };
+      return {
+        format: 'h5vault',
+        tensors,
+        metadata: metadata as Record<string, JsonValue>,
+        modelDigest: digest,
+        close: async () => {
+          file.close();
+          if (own) h.close();
+        },
+      };
     } catch (e) {
       file.close();
       if (own) pinned.close();
@@ -314,8 +381,13 @@ const h5vaultReader: ModelReader = {
 };
 
 /** h5vault metadata -> safetensors __metadata__ plus the 8-bit-float dtypes it records (docs/runtime.md#safetensors). */
-export function metadataToSafetensors(metadata: Record<string, JsonValue>, modelDigest: string, tensors: SourceTensor[]): {
-  meta: Record<string, string>; f8: Map<string, SafetensorsDType>;
+export function metadataToSafetensors(
+  metadata: Record<string, JsonValue>,
+  modelDigest: string,
+  tensors: SourceTensor[],
+): {
+  meta: Record<string, string>;
+  f8: Map<string, SafetensorsDType>;
 } {
   const meta: Record<string, string> = {};
   const rest: Record<string, JsonValue> = {};
@@ -326,7 +398,10 @@ export function metadataToSafetensors(metadata: Record<string, JsonValue>, model
       for (const [name, d] of Object.entries(v)) {
         const t = byName.get(name);
         if (!t || !isSafetensorsDType(d) || t.dtype !== 'uint8' || d === 'U8')
-          throw new H5Error(`metadata.${META_DTYPES_KEY}.${name} = ${JSON.stringify(d)} does not name an 8-bit-float tensor of this model`, { code: 'H5_CORRUPT' });
+          throw new H5Error(
+            `metadata.${META_DTYPES_KEY}.${name} = ${JSON.stringify(d)} does not name an 8-bit-float tensor of this model`,
+            { code: 'H5_CORRUPT' },
+          );
         f8.set(name, d);
       }
     } else if (typeof v === 'string' && !k.startsWith('h5vault.')) {
@@ -348,7 +423,8 @@ function sniff(input: Input): Promise<Uint8Array> {
 
 function outputFormat(path: string, to: OutputFormat | undefined): OutputFormat {
   if (to !== undefined) {
-    if (to !== 'safetensors' && to !== 'h5vault') throw new TypeError(`to must be 'safetensors' or 'h5vault', got '${String(to)}'`);
+    if (to !== 'safetensors' && to !== 'h5vault')
+      throw new TypeError(`to must be 'safetensors' or 'h5vault', got '${String(to)}'`);
     return to;
   }
   const ext = extname(path).toLowerCase();
@@ -368,7 +444,9 @@ async function sourceShas(src: ModelSource): Promise<Map<string, string>> {
 }
 
 function digestOf(src: ModelSource, shas: Map<string, string>): string {
-  return modelDigestOf(src.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, sha256: shas.get(t.name)! })));
+  return modelDigestOf(
+    src.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, sha256: shas.get(t.name)! })),
+  );
 }
 
 /**
@@ -385,7 +463,11 @@ function digestOf(src: ModelSource, shas: Map<string, string>): string {
  *   const r = await convertModel('model.safetensors', 'model.h5');
  *   console.log(r.tensors, r.modelDigest);
  */
-export async function convertModel(inPath: string, outPath: string, options: ConvertOptions = {}): Promise<ConvertResult> {
+export async function convertModel(
+  inPath: string,
+  outPath: string,
+  options: ConvertOptions = {},
+): Promise<ConvertResult> {
   const site = new Error();
   if (typeof inPath !== 'string' || inPath === '') throw new TypeError('inPath must be a non-empty string');
   if (typeof outPath !== 'string' || outPath === '') throw new TypeError('outPath must be a non-empty string');
@@ -394,8 +476,13 @@ export async function convertModel(inPath: string, outPath: string, options: Con
   const output = resolve(outPath);
   if (input === output) throw new TypeError('the input and output paths are the same file');
   const to = outputFormat(output, options.to);
-  if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean') throw new TypeError('overwrite must be a boolean');
-  const target: PublishTarget = { overwrite: options.overwrite !== false, role: 'output', allow: 'pass --force or { overwrite: true }' };
+  if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean')
+    throw new TypeError('overwrite must be a boolean');
+  const target: PublishTarget = {
+    overwrite: options.overwrite !== false,
+    role: 'output',
+    allow: 'pass --force or { overwrite: true }',
+  };
   return withSite(site, async () => {
     checkAbort(options.signal);
     await refuseExisting(output, target);
@@ -403,7 +490,8 @@ export async function convertModel(inPath: string, outPath: string, options: Con
     let reader: ModelReader | undefined;
     if (options.from !== undefined) {
       reader = all.find((r) => r.format === options.from);
-      if (!reader) throw new TypeError(`unknown input format '${options.from}' (known: ${all.map((r) => r.format).join(', ')})`);
+      if (!reader)
+        throw new TypeError(`unknown input format '${options.from}' (known: ${all.map((r) => r.format).join(', ')})`);
     } else {
     }
     // The one door in: a FIFO or device is refused here, before any reader runs (issue 21, #9).
@@ -413,7 +501,10 @@ export async function convertModel(inPath: string, outPath: string, options: Con
       if (!reader) {
         const head = await sniff(pinned);
         reader = all.find((r) => r.detect(head, input));
-        if (!reader) throw new H5Error(`'${input}' is neither a safetensors file, a .keras archive nor an HDF5 file`, { code: 'H5_UNSUPPORTED' });
+        if (!reader)
+          throw new H5Error(`'${input}' is neither a safetensors file, a .keras archive nor an HDF5 file`, {
+            code: 'H5_UNSUPPORTED',
+          });
       }
       src = await reader.open(input, { untrusted: options.untrusted, limits: options.limits, input: pinned });
     } catch (e) {
@@ -427,23 +518,33 @@ export async function convertModel(inPath: string, outPath: string, options: Con
       for (const t of src.tensors) {
         const problem = nameProblem(kind, t.name);
         if (problem !== null) {
-          throw new H5Error(`'${input}': ${nameError(kind, t.name, problem).message}, so it cannot be written as ${to}; nothing was written`, {
-            code: 'H5_UNSUPPORTED', tensor: t.name,
-          });
+          throw new H5Error(
+            `'${input}': ${nameError(kind, t.name, problem).message}, so it cannot be written as ${to}; nothing was written`,
+            {
+              code: 'H5_UNSUPPORTED',
+              tensor: t.name,
+            },
+          );
         }
       }
       const shas = await sourceShas(src);
       const modelDigest = digestOf(src, shas);
       if (src.modelDigest !== undefined && src.modelDigest !== modelDigest) {
-        throw new H5Error(`'${input}': the model digest of its tensors is ${modelDigest}, the file claims ${src.modelDigest}`, {
-          code: 'H5_CHECKSUM_MISMATCH', expected: src.modelDigest, actual: modelDigest,
-        });
+        throw new H5Error(
+          `'${input}': the model digest of its tensors is ${modelDigest}, the file claims ${src.modelDigest}`,
+          {
+            code: 'H5_CHECKSUM_MISMATCH',
+            expected: src.modelDigest,
+            actual: modelDigest,
+          },
+        );
       }
       const copied: string[] = [];
       const bytes = src.tensors.reduce((a, t) => a + t.byteLength, 0);
-      const digest = to === 'safetensors'
-        ? await toSafetensors(src, output, modelDigest, shas, copied, options, target)
-        : await toH5vault(src, output, modelDigest, shas, copied, options, target);
+      const digest =
+        to === 'safetensors'
+          ? await toSafetensors(src, output, modelDigest, shas, copied, options, target)
+          : await toH5vault(src, output, modelDigest, shas, copied, options, target);
       return { input, output, from: src.format, to, tensors: src.tensors.length, bytes, modelDigest, digest, copied };
     } finally {
       try {
@@ -456,13 +557,25 @@ export async function convertModel(inPath: string, outPath: string, options: Con
 }
 
 function mismatch(output: string, name: string, expected: string, actual: string | null): H5Error {
-  return new H5Error(`tensor '${name}' as written for '${output}' has SHA-256 ${actual ?? '(unreadable)'}, the source's is ${expected}: nothing was published`, {
-    code: 'H5_CHECKSUM_MISMATCH', tensor: name, expected, actual,
-  });
+  return new H5Error(
+    `tensor '${name}' as written for '${output}' has SHA-256 ${actual ?? '(unreadable)'}, the source's is ${expected}: nothing was published`,
+    {
+      code: 'H5_CHECKSUM_MISMATCH',
+      tensor: name,
+      expected,
+      actual,
+    },
+  );
 }
 
 async function toSafetensors(
-  src: ModelSource, output: string, modelDigest: string, shas: Map<string, string>, copied: string[], options: ConvertOptions, target: PublishTarget,
+  src: ModelSource,
+  output: string,
+  modelDigest: string,
+  shas: Map<string, string>,
+  copied: string[],
+  options: ConvertOptions,
+  target: PublishTarget,
 ): Promise<string> {
   const { meta, f8 } = metadataToSafetensors(src.metadata, modelDigest, src.tensors);
   const planned: PlannedTensor[] = src.tensors.map((t) => ({
@@ -486,7 +599,11 @@ async function toSafetensors(
     try {
       for (const t of src.tensors) {
         const o = st.tensors.get(t.name);
-        const actual = !o ? null : o.byteLength === 0 ? await tensorSha256(o.data) : (await rangeSha256(fh.fd, o.offset, o.byteLength)).hex;
+        const actual = !o
+          ? null
+          : o.byteLength === 0
+            ? await tensorSha256(o.data)
+            : (await rangeSha256(fh.fd, o.offset, o.byteLength)).hex;
         if (actual !== shas.get(t.name)) throw mismatch(output, t.name, shas.get(t.name)!, actual);
       }
     } finally {
@@ -494,12 +611,23 @@ async function toSafetensors(
       await fh.close();
     }
   };
-  const written = await writeSafetensorsAtomic(output, plan, { onProgress: options.onProgress, signal: options.signal }, { ...target, check });
+  const written = await writeSafetensorsAtomic(
+    output,
+    plan,
+    { onProgress: options.onProgress, signal: options.signal },
+    { ...target, check },
+  );
   return written.digest;
 }
 
 async function toH5vault(
-  src: ModelSource, output: string, modelDigest: string, shas: Map<string, string>, copied: string[], options: ConvertOptions, target: PublishTarget,
+  src: ModelSource,
+  output: string,
+  modelDigest: string,
+  shas: Map<string, string>,
+  copied: string[],
+  options: ConvertOptions,
+  target: PublishTarget,
 ): Promise<string> {
   const tensors = new Map<string, { dtype: NumericDType; shape: number[]; data: TypedArray }>();
   for (const t of src.tensors) {
@@ -509,23 +637,36 @@ async function toH5vault(
     tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data });
   }
   const p = prepareSave(tensors, {
-    metadata: src.metadata, compression: options.compression, shuffle: options.shuffle, onProgress: options.onProgress, signal: options.signal,
+    metadata: src.metadata,
+    compression: options.compression,
+    shuffle: options.shuffle,
+    onProgress: options.onProgress,
+    signal: options.signal,
   });
   await cleanStaleTemps(dirname(output));
   // The end-to-end check runs on the temp, before it can replace anything:
   // every tensor re-hashed from the new file against the source's SHA-256.
   const w = await writeTemp(output, p, output, async (temp, written) => {
     if (written.modelDigest !== modelDigest) {
-      throw new H5Error(`'${output}' was written with model digest ${written.modelDigest}, the source's is ${modelDigest}: nothing was published`, {
-        code: 'H5_CHECKSUM_MISMATCH', expected: modelDigest, actual: written.modelDigest,
-      });
+      throw new H5Error(
+        `'${output}' was written with model digest ${written.modelDigest}, the source's is ${modelDigest}: nothing was published`,
+        {
+          code: 'H5_CHECKSUM_MISMATCH',
+          expected: modelDigest,
+          actual: written.modelDigest,
+        },
+      );
     }
     const report = await verifyModel(temp, { expectDigest: written.digest, signal: options.signal });
     for (const t of report.tensors) {
       const expected = shas.get(t.name);
-      if (expected === undefined || t.actual !== expected || !t.ok) throw mismatch(output, t.name, expected ?? '(none)', t.actual);
+      if (expected === undefined || t.actual !== expected || !t.ok)
+        throw mismatch(output, t.name, expected ?? '(none)', t.actual);
     }
-    if (!report.ok) throw new H5Error(`'${output}' failed verification: ${report.problems.join('; ')}`, { code: 'H5_CHECKSUM_MISMATCH' });
+    if (!report.ok)
+      throw new H5Error(`'${output}' failed verification: ${report.problems.join('; ')}`, {
+        code: 'H5_CHECKSUM_MISMATCH',
+      });
   });
   tensors.clear();
   await commitStaged(w.temp, output, { ...target, signal: options.signal });

@@ -34,8 +34,14 @@ import { native } from '../addon/binding.js';
 import type { LoadOptions } from '../model/load.js';
 import type { JsonValue, Tensor } from '../model/schema.js';
 import { boundedMap } from '../model/digest.js';
-import { JSON_MAX_DEPTH, JsonScanError, jsonH5Error, parseJsonBoundedAsync, type JsonBudget } from '../safety/budget.js';
-import { extractZipMember, looksLikeZip, readZipDirectory, readZipMember, zipCorrupt, type ZipEntry } from './zip.js';
+import {
+  JSON_MAX_DEPTH,
+  JsonScanError,
+  jsonH5Error,
+  parseJsonBoundedAsync,
+  type JsonBudget,
+} from '../safety/budget.js';
+import { extractZipMember, looksLikeZip, readZipDirectory, readZipMember, type ZipEntry } from './zip.js';
 
 export type KerasLayout = 'keras2-model' | 'keras2-weights' | 'keras3-weights';
 
@@ -137,9 +143,11 @@ function checkOptions(o: KerasLoadOptions): void {
   wantsChecks(o);
   if (o.expectDigest !== undefined && !/^[0-9a-f]{64}$/.test(o.expectDigest))
     throw new TypeError('expectDigest must be a SHA-256 as 64 lowercase hex characters');
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
+    throw new TypeError('signal must be an AbortSignal');
   if (o.copy !== undefined && typeof o.copy !== 'boolean') throw new TypeError('copy must be a boolean');
-  if (o.tmpDir !== undefined && (typeof o.tmpDir !== 'string' || o.tmpDir === '')) throw new TypeError('tmpDir must be a non-empty string');
+  if (o.tmpDir !== undefined && (typeof o.tmpDir !== 'string' || o.tmpDir === ''))
+    throw new TypeError('tmpDir must be a non-empty string');
   const known = new Set(['expectDigest', 'copy', 'signal', 'untrusted', 'limits', 'tmpDir', 'input']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new TypeError(`unknown option '${k}'`);
 }
@@ -170,7 +178,10 @@ function nameList(g: Group, name: string, path: string): string[] | null {
     if (typeof v === 'string') return [v];
     if (Array.isArray(v)) return v;
     if (ArrayBuffer.isView(v) && v.length === 0) return [];
-    throw new H5Error(`'${path}': attribute '${n}' on '${g.path}' is not a list of names`, { code: 'H5_CORRUPT', path });
+    throw new H5Error(`'${path}': attribute '${n}' on '${g.path}' is not a list of names`, {
+      code: 'H5_CORRUPT',
+      path,
+    });
   };
   if (g.attrs.has(name)) return one(g.attrs.get(name), name);
   if (!g.attrs.has(`${name}0`)) return null;
@@ -184,22 +195,33 @@ function nameList(g: Group, name: string, path: string): string[] | null {
  * training_config attributes; docs/security.md#parser-budgets). Real configs
  * are kilobytes to a few MB with tens of thousands of entries.
  */
-export const KERAS_JSON_BUDGET: JsonBudget = { maxBytes: MAX_JSON_MEMBER, maxDepth: JSON_MAX_DEPTH, maxEntries: 1 << 20 };
+export const KERAS_JSON_BUDGET: JsonBudget = {
+  maxBytes: MAX_JSON_MEMBER,
+  maxDepth: JSON_MAX_DEPTH,
+  maxEntries: 1 << 20,
+};
 
 /** Parses a config within KERAS_JSON_BUDGET (off the event loop when large): H5_CORRUPT if not JSON, H5_LIMIT_EXCEEDED over budget. */
 async function parseJson(text: string, path: string, what: string): Promise<JsonValue> {
   try {
-    return await parseJsonBoundedAsync(text, KERAS_JSON_BUDGET) as JsonValue;
+    return (await parseJsonBoundedAsync(text, KERAS_JSON_BUDGET)) as JsonValue;
   } catch (e) {
     const over = e instanceof JsonScanError && e.kind === 'limit';
-    throw jsonH5Error(e, `'${path}': ${what} ${over ? 'is over budget' : 'is not valid JSON'}`, 'H5_CORRUPT', 'H5_LIMIT_EXCEEDED', { path });
+    throw jsonH5Error(
+      e,
+      `'${path}': ${what} ${over ? 'is over budget' : 'is not valid JSON'}`,
+      'H5_CORRUPT',
+      'H5_LIMIT_EXCEEDED',
+      { path },
+    );
   }
 }
 
 async function jsonAttr(g: Group, name: string, path: string): Promise<JsonValue | null> {
   const v = attr(g, name);
   if (v === undefined) return null;
-  if (typeof v !== 'string') throw new H5Error(`'${path}': attribute '${name}' is not a JSON string`, { code: 'H5_CORRUPT', path });
+  if (typeof v !== 'string')
+    throw new H5Error(`'${path}': attribute '${name}' is not a JSON string`, { code: 'H5_CORRUPT', path });
   return parseJson(v, path, `attribute '${name}'`);
 }
 
@@ -264,18 +286,32 @@ function weightLabel(layer: string, stored: string): { full: string; weight: str
   return { full: `${layer}/${bare}`, weight: bare };
 }
 
-function planKeras2(file: File, root: Group, path: string, classes: Map<string, string>): { layers: PlannedLayer[]; optimizer: Planned[] } {
+function planKeras2(
+  file: File,
+  root: Group,
+  path: string,
+  classes: Map<string, string>,
+): { layers: PlannedLayer[]; optimizer: Planned[] } {
   const layerNames = nameList(root, 'layer_names', path)!;
   const layers: PlannedLayer[] = [];
   const listed = new Set(layerNames);
   // Keras 3's legacy-h5 writer adds the model's own weights under a group that layer_names does not list.
-  const extra = root.has('top_level_model_weights') && !listed.has('top_level_model_weights') ? ['top_level_model_weights'] : [];
+  const extra =
+    root.has('top_level_model_weights') && !listed.has('top_level_model_weights') ? ['top_level_model_weights'] : [];
   for (const ln of [...layerNames, ...extra]) {
-    if (!root.has(ln)) throw new H5Error(`'${path}': layer '${ln}' is listed in layer_names but has no group`, { code: 'H5_CORRUPT', path });
+    if (!root.has(ln))
+      throw new H5Error(`'${path}': layer '${ln}' is listed in layer_names but has no group`, {
+        code: 'H5_CORRUPT',
+        path,
+      });
     const g = root.group(ln);
     const names = nameList(g, 'weight_names', path) ?? [];
     const weights = names.map((wn) => {
-      if (!g.has(wn)) throw new H5Error(`'${path}': weight '${wn}' of layer '${ln}' is listed but missing`, { code: 'H5_CORRUPT', path });
+      if (!g.has(wn))
+        throw new H5Error(`'${path}': weight '${wn}' of layer '${ln}' is listed but missing`, {
+          code: 'H5_CORRUPT',
+          path,
+        });
       const { full, weight } = weightLabel(ln, wn);
       return { name: full, weight, ds: numericDataset(g.get(wn), path) };
     });
@@ -288,7 +324,8 @@ function planKeras2(file: File, root: Group, path: string, classes: Map<string, 
   if (og instanceof Group) {
     const names = nameList(og, 'weight_names', path) ?? [];
     optimizer = names.map((wn) => {
-      if (!og.has(wn)) throw new H5Error(`'${path}': optimizer weight '${wn}' is listed but missing`, { code: 'H5_CORRUPT', path });
+      if (!og.has(wn))
+        throw new H5Error(`'${path}': optimizer weight '${wn}' is listed but missing`, { code: 'H5_CORRUPT', path });
       const weight = wn.replace(/:0$/, '');
       return { name: `optimizer/${weight}`, weight, ds: numericDataset(og.get(wn), path) };
     });
@@ -313,13 +350,17 @@ function toSnakeCase(name: string): string {
  */
 const KERAS3_VARS: Record<string, (c: Record<string, JsonValue>) => string[]> = (() => {
   const flag = (c: Record<string, JsonValue>, k: string): boolean => c[k] !== false;
-  const kernelBias = (c: Record<string, JsonValue>): string[] => (flag(c, 'use_bias') ? ['kernel', 'bias'] : ['kernel']);
+  const kernelBias = (c: Record<string, JsonValue>): string[] =>
+    flag(c, 'use_bias') ? ['kernel', 'bias'] : ['kernel'];
   const table: Record<string, (c: Record<string, JsonValue>) => string[]> = {
     dense: kernelBias,
     einsum_dense: (c) => (typeof c.bias_axes === 'string' && c.bias_axes !== '' ? ['kernel', 'bias'] : ['kernel']),
     embedding: () => ['embeddings'],
     batch_normalization: (c) => [
-      ...(flag(c, 'scale') ? ['gamma'] : []), ...(flag(c, 'center') ? ['beta'] : []), 'moving_mean', 'moving_variance',
+      ...(flag(c, 'scale') ? ['gamma'] : []),
+      ...(flag(c, 'center') ? ['beta'] : []),
+      'moving_mean',
+      'moving_variance',
     ],
     layer_normalization: (c) => [...(flag(c, 'scale') ? ['gamma'] : []), ...(flag(c, 'center') ? ['beta'] : [])],
     p_re_lu: () => ['alpha'],
@@ -331,7 +372,11 @@ const KERAS3_VARS: Record<string, (c: Record<string, JsonValue>) => string[]> = 
     table[`conv${d}`] = kernelBias;
     table[`conv${d}_transpose`] = kernelBias;
     table[`depthwise_conv${d}`] = kernelBias;
-    table[`separable_conv${d}`] = (c) => ['depthwise_kernel', 'pointwise_kernel', ...(flag(c, 'use_bias') ? ['bias'] : [])];
+    table[`separable_conv${d}`] = (c) => [
+      'depthwise_kernel',
+      'pointwise_kernel',
+      ...(flag(c, 'use_bias') ? ['bias'] : []),
+    ];
   }
   return table;
 })();
@@ -396,7 +441,10 @@ function identity(o: Group | Dataset): string {
 function varsGroups(g: Group, path: string, seen: Set<string>, depth = 0): { rel: string; vars: Group }[] {
   if (depth > MAX_VARS_DEPTH) {
     throw new H5Error(`'${path}': '${g.path}' nests Keras variables more than ${MAX_VARS_DEPTH} groups deep`, {
-      code: 'H5_LIMIT_EXCEEDED', path, reason: 'too-deep', object: g.path,
+      code: 'H5_LIMIT_EXCEEDED',
+      path,
+      reason: 'too-deep',
+      object: g.path,
     });
   }
   seen.add(identity(g));
@@ -417,8 +465,16 @@ function varsGroups(g: Group, path: string, seen: Set<string>, depth = 0): { rel
   return out;
 }
 
-function planKeras3(file: File, path: string, config: JsonValue | null): { layers: PlannedLayer[]; optimizer: Planned[] } {
-  const containerName = file.has('layers') ? 'layers' : file.has('_layer_checkpoint_dependencies') ? '_layer_checkpoint_dependencies' : null;
+function planKeras3(
+  file: File,
+  path: string,
+  config: JsonValue | null,
+): { layers: PlannedLayer[]; optimizer: Planned[] } {
+  const containerName = file.has('layers')
+    ? 'layers'
+    : file.has('_layer_checkpoint_dependencies')
+      ? '_layer_checkpoint_dependencies'
+      : null;
   // The container names each layer by its snake_case class and a per-class counter, in model order.
   const byKey = new Map<string, ConfigLayer>();
   const order: string[] = [];
@@ -477,7 +533,8 @@ function planKeras3(file: File, path: string, config: JsonValue | null): { layer
         varsInOrder(vars, path).map((ds, i) => {
           const weight = rel ? `${rel}/${i}` : String(i);
           return { name: `optimizer/${weight}`, weight, ds };
-        }));
+        }),
+      );
       continue;
     }
     if (k === 'vars') {
@@ -485,9 +542,17 @@ function planKeras3(file: File, path: string, config: JsonValue | null): { layer
       seen.add(identity(g));
       const list = varsInOrder(g, path);
       if (list.length) {
-        const name = strAttr(g, 'name') ?? (isObject(config) && isObject(config.config) && typeof config.config.name === 'string' ? config.config.name : 'model');
-        layers.push({ name, className: isObject(config) && typeof config.class_name === 'string' ? config.class_name : null, group: g.path,
-          weights: list.map((ds, i) => ({ name: `${name}/${i}`, weight: String(i), ds })) });
+        const name =
+          strAttr(g, 'name') ??
+          (isObject(config) && isObject(config.config) && typeof config.config.name === 'string'
+            ? config.config.name
+            : 'model');
+        layers.push({
+          name,
+          className: isObject(config) && typeof config.class_name === 'string' ? config.class_name : null,
+          group: g.path,
+          weights: list.map((ds, i) => ({ name: `${name}/${i}`, weight: String(i), ds })),
+        });
       }
       continue;
     }
@@ -501,7 +566,8 @@ function detect(file: File): { layout: KerasLayout; root: Group } | null {
   if (file.attrs.has('layer_names') || file.attrs.has('layer_names0')) return { layout: 'keras2-weights', root: file };
   if (file.has('model_weights')) {
     const g = file.get('model_weights');
-    if (g instanceof Group && (g.attrs.has('layer_names') || g.attrs.has('layer_names0'))) return { layout: 'keras2-model', root: g };
+    if (g instanceof Group && (g.attrs.has('layer_names') || g.attrs.has('layer_names0')))
+      return { layout: 'keras2-model', root: g };
   }
   for (const k of ['layers', '_layer_checkpoint_dependencies', 'vars']) {
     if (file.has(k) && file.get(k) instanceof Group) return { layout: 'keras3-weights', root: file };
@@ -534,11 +600,13 @@ function isPowerOfTwo(n: number): boolean {
 async function directOpenBlocker(input: Input, e: ZipEntry): Promise<string | null> {
   if (e.method !== 'stored') return 'the member is deflated';
   const at = e.dataOffset;
-  if (at !== 0 && !(at >= 512 && isPowerOfTwo(at))) return `the member starts at offset ${at}, where libhdf5 does not look for a superblock (0, 512, 1024, 2048, ...)`;
+  if (at !== 0 && !(at >= 512 && isPowerOfTwo(at)))
+    return `the member starts at offset ${at}, where libhdf5 does not look for a superblock (0, 512, 1024, 2048, ...)`;
   const sig = Buffer.alloc(8);
   for (let off = 0; off < at; off = off === 0 ? 512 : off * 2) {
     const bytesRead = await input.read(sig, 0, 8, off);
-    if (bytesRead === 8 && sig.equals(HDF5_SIGNATURE)) return `the archive has an HDF5 signature at offset ${off}, before the member`;
+    if (bytesRead === 8 && sig.equals(HDF5_SIGNATURE))
+      return `the archive has an HDF5 signature at offset ${off}, before the member`;
   }
   const head = Buffer.alloc(8);
   const bytesRead = await input.read(head, 0, 8, at);
@@ -555,7 +623,10 @@ async function openZip(abs: string, input: Input, o: KerasLoadOptions): Promise<
     digest = await input.sha256();
     if (digest !== o.expectDigest) {
       throw new H5Error(`'${abs}': SHA-256 ${digest} does not match the expected ${o.expectDigest}`, {
-        code: 'H5_CHECKSUM_MISMATCH', path: abs, expected: o.expectDigest, actual: digest,
+        code: 'H5_CHECKSUM_MISMATCH',
+        path: abs,
+        expected: o.expectDigest,
+        actual: digest,
       });
     }
   }
@@ -580,9 +651,19 @@ async function openZip(abs: string, input: Input, o: KerasLoadOptions): Promise<
     // Same checks as any HDF5 file: the untrusted walk runs over the archive
     // itself (libhdf5 sees the member through its user-block offset), through
     // the pinned descriptor, and libhdf5 opens that descriptor.
-    const file = await File.openAsync(abs, { ...(o.untrusted && o.expectDigest === undefined ? { untrusted: true, limits: o.limits } : {}), input });
+    const file = await File.openAsync(abs, {
+      ...(o.untrusted && o.expectDigest === undefined ? { untrusted: true, limits: o.limits } : {}),
+      input,
+    });
     unchangedOr(input, () => file.close());
-    return { file, container: 'zip', source: { kind: 'zip-direct', member: WEIGHTS_MEMBER, offset: weights.dataOffset, compression: 'stored' }, digest, config, zipMetadata };
+    return {
+      file,
+      container: 'zip',
+      source: { kind: 'zip-direct', member: WEIGHTS_MEMBER, offset: weights.dataOffset, compression: 'stored' },
+      digest,
+      config,
+      zipMetadata,
+    };
   }
   const dir = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'h5vault-keras-'));
   try {
@@ -591,12 +672,23 @@ async function openZip(abs: string, input: Input, o: KerasLoadOptions): Promise<
     unchangedOr(input, () => {});
     checkAbort(o.signal);
     // The extracted file is ours, but its bytes are the archive's: walk it unless the archive's digest vouched for it.
-    const file = o.untrusted && o.expectDigest === undefined
-      ? await File.openAsync(tmp, { untrusted: true, limits: o.limits })
-      : File.open(tmp);
+    const file =
+      o.untrusted && o.expectDigest === undefined
+        ? await File.openAsync(tmp, { untrusted: true, limits: o.limits })
+        : File.open(tmp);
     return {
-      file, container: 'zip', digest, config, zipMetadata,
-      source: { kind: 'zip-extracted', member: WEIGHTS_MEMBER, offset: weights.dataOffset, compression: weights.method, reason: blocker },
+      file,
+      container: 'zip',
+      digest,
+      config,
+      zipMetadata,
+      source: {
+        kind: 'zip-extracted',
+        member: WEIGHTS_MEMBER,
+        offset: weights.dataOffset,
+        compression: weights.method,
+        reason: blocker,
+      },
     };
   } finally {
     // libhdf5 holds the descriptor and the mapping; the name is no longer needed.
@@ -616,8 +708,20 @@ async function openAny(abs: string, o: KerasLoadOptions): Promise<Opened> {
   const input = o.input ?? (await openInput(abs, 'Keras file'));
   try {
     if (await looksLikeZip(input)) return await openZip(abs, input, o);
-    const file = await File.openAsync(abs, { untrusted: o.untrusted, limits: o.limits, expectDigest: o.expectDigest, input });
-    return { file, container: 'hdf5', source: { kind: 'hdf5' }, digest: o.expectDigest, config: null, zipMetadata: null };
+    const file = await File.openAsync(abs, {
+      untrusted: o.untrusted,
+      limits: o.limits,
+      expectDigest: o.expectDigest,
+      input,
+    });
+    return {
+      file,
+      container: 'hdf5',
+      source: { kind: 'hdf5' },
+      digest: o.expectDigest,
+      config: null,
+      zipMetadata: null,
+    };
   } finally {
     // libhdf5 holds its own descriptor of the pinned inode.
     if (input !== o.input) input.close();
@@ -638,7 +742,12 @@ async function materialise(p: Planned, copy: boolean, signal: AbortSignal | unde
       return { ...base, data: ds.view(), viewed: true };
     } catch (e) {
       if (!(e instanceof H5Error && e.code === 'H5_NOT_VIEWABLE')) throw e;
-      return { ...base, data: (await ds.read({ signal })) as TypedArray, viewed: false, copyReason: String(e.reason ?? 'not-viewable') };
+      return {
+        ...base,
+        data: (await ds.read({ signal })) as TypedArray,
+        viewed: false,
+        copyReason: String(e.reason ?? 'not-viewable'),
+      };
     }
   }
   return { ...base, data: (await ds.read({ signal })) as TypedArray, viewed: false, copyReason: v };
@@ -669,7 +778,12 @@ export async function loadKeras(path: string, options: KerasLoadOptions = {}): P
     try {
       const found = detect(file);
       if (!found) {
-        throw notKeras(abs, opened.container === 'zip' ? `holds a ${WEIGHTS_MEMBER} without any Keras weight layout` : 'is HDF5 but has no Keras weight layout');
+        throw notKeras(
+          abs,
+          opened.container === 'zip'
+            ? `holds a ${WEIGHTS_MEMBER} without any Keras weight layout`
+            : 'is HDF5 but has no Keras weight layout',
+        );
       }
       let config: JsonValue | null = opened.config;
       let trainingConfig: JsonValue | null = null;
@@ -703,16 +817,27 @@ export async function loadKeras(path: string, options: KerasLoadOptions = {}): P
       // the file's datasets, not by how often the file names them (issue 21, #10).
       const ids = all.map((p) => identity(p.ds));
       const first = new Map<string, Planned>();
-      all.forEach((p, i) => { if (!first.has(ids[i]!)) first.set(ids[i]!, p); });
+      all.forEach((p, i) => {
+        if (!first.has(ids[i]!)) first.set(ids[i]!, p);
+      });
       const unique = [...first.values()];
-      const loaded = await boundedMap(unique, (p) => p.ds.byteLength, (p) => materialise(p, copy, options.signal));
+      const loaded = await boundedMap(
+        unique,
+        (p) => p.ds.byteLength,
+        (p) => materialise(p, copy, options.signal),
+      );
       const byId = new Map(unique.map((p, i) => [identity(p.ds), loaded[i]!]));
-      const byDs = new Map(all.map((p, i) => {
-        const w = byId.get(ids[i]!)!;
-        return [p, first.get(ids[i]!) === p ? w : { ...w, name: p.name, weight: p.weight, key: p.ds.path }];
-      }));
+      const byDs = new Map(
+        all.map((p, i) => {
+          const w = byId.get(ids[i]!)!;
+          return [p, first.get(ids[i]!) === p ? w : { ...w, name: p.name, weight: p.weight, key: p.ds.path }];
+        }),
+      );
       const layers: KerasLayer[] = plan.layers.map((l) => ({
-        name: l.name, className: l.className, group: l.group, weights: l.weights.map((p) => byDs.get(p)!),
+        name: l.name,
+        className: l.className,
+        group: l.group,
+        weights: l.weights.map((p) => byDs.get(p)!),
       }));
       const tensors = new Map<string, KerasWeight>();
       for (const l of layers) for (const w of l.weights) tensors.set(w.name, w);
@@ -720,8 +845,20 @@ export async function loadKeras(path: string, options: KerasLoadOptions = {}): P
       const views = new Set([...tensors.values(), ...optimizer].filter((w) => w.viewed).map((w) => w.name));
       const close = (): void => file.close();
       return {
-        path: abs, layout: found.layout, container: opened.container, source: opened.source, layers, tensors, optimizer,
-        config, trainingConfig, metadata, digest: opened.digest, views, close, [Symbol.dispose]: close,
+        path: abs,
+        layout: found.layout,
+        container: opened.container,
+        source: opened.source,
+        layers,
+        tensors,
+        optimizer,
+        config,
+        trainingConfig,
+        metadata,
+        digest: opened.digest,
+        views,
+        close,
+        [Symbol.dispose]: close,
       };
     } catch (e) {
       file.close();

@@ -17,14 +17,54 @@ import { compareNames } from '../model/schema.js';
 
 /** Every dtype name the safetensors format defines, in the reference's enum order (increasing alignment). */
 export const ALL_DTYPES = [
-  'BOOL', 'F4', 'F6_E2M3', 'F6_E3M2', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F8_E4M3FNUZ', 'F8_E5M2FNUZ',
-  'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'C64', 'F64', 'I64', 'U64',
+  'BOOL',
+  'F4',
+  'F6_E2M3',
+  'F6_E3M2',
+  'U8',
+  'I8',
+  'F8_E5M2',
+  'F8_E4M3',
+  'F8_E8M0',
+  'F8_E4M3FNUZ',
+  'F8_E5M2FNUZ',
+  'I16',
+  'U16',
+  'F16',
+  'BF16',
+  'I32',
+  'U32',
+  'F32',
+  'C64',
+  'F64',
+  'I64',
+  'U64',
 ] as const;
 export type AnyDType = (typeof ALL_DTYPES)[number];
 
 const BITS: Record<AnyDType, number> = {
-  BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8, F8_E4M3FNUZ: 8, F8_E5M2FNUZ: 8,
-  I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, C64: 64, F64: 64, I64: 64, U64: 64,
+  BOOL: 8,
+  F4: 4,
+  F6_E2M3: 6,
+  F6_E3M2: 6,
+  U8: 8,
+  I8: 8,
+  F8_E5M2: 8,
+  F8_E4M3: 8,
+  F8_E8M0: 8,
+  F8_E4M3FNUZ: 8,
+  F8_E5M2FNUZ: 8,
+  I16: 16,
+  U16: 16,
+  F16: 16,
+  BF16: 16,
+  I32: 32,
+  U32: 32,
+  F32: 32,
+  C64: 64,
+  F64: 64,
+  I64: 64,
+  U64: 64,
 };
 const DTYPE_INDEX = new Map<string, number>(ALL_DTYPES.map((d, i) => [d, i]));
 
@@ -40,13 +80,38 @@ export const SAFETENSORS_MAX_METADATA_ENTRIES = 65_536;
 
 /** Why a header was refused: H5Error `reason` for code H5_SAFETENSORS_INVALID. */
 export type SafetensorsInvalidReason =
-  | 'file-too-small' | 'header-too-large' | 'header-out-of-bounds' | 'header-not-object' | 'header-not-utf8'
-  | 'header-not-json' | 'too-deep' | 'too-many-entries' | 'not-unicode' | 'duplicate-key' | 'metadata-not-string-map' | 'bad-tensor-entry' | 'bad-dtype'
-  | 'bad-offsets' | 'overflow' | 'shape-mismatch' | 'overlap' | 'hole' | 'out-of-bounds';
+  | 'file-too-small'
+  | 'header-too-large'
+  | 'header-out-of-bounds'
+  | 'header-not-object'
+  | 'header-not-utf8'
+  | 'header-not-json'
+  | 'too-deep'
+  | 'too-many-entries'
+  | 'not-unicode'
+  | 'duplicate-key'
+  | 'metadata-not-string-map'
+  | 'bad-tensor-entry'
+  | 'bad-dtype'
+  | 'bad-offsets'
+  | 'overflow'
+  | 'shape-mismatch'
+  | 'overlap'
+  | 'hole'
+  | 'out-of-bounds';
 
-export function invalid(path: string, reason: SafetensorsInvalidReason, what: string, tensor?: string, extra: Record<string, unknown> = {}): H5Error {
+export function invalid(
+  path: string,
+  reason: SafetensorsInvalidReason,
+  what: string,
+  tensor?: string,
+  extra: Record<string, unknown> = {},
+): H5Error {
   return new H5Error(`'${path}' is not a valid safetensors file: ${what}`, {
-    code: 'H5_SAFETENSORS_INVALID', reason, ...(tensor !== undefined ? { tensor } : {}), ...extra,
+    code: 'H5_SAFETENSORS_INVALID',
+    reason,
+    ...(tensor !== undefined ? { tensor } : {}),
+    ...extra,
   });
 }
 
@@ -91,10 +156,17 @@ export function headerSize(path: string, bytes: Uint8Array, maxHeaderBytes = SAF
   if (size < 8) throw invalid(path, 'file-too-small', `the file has ${size} bytes, fewer than the 8-byte header size`);
   const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (n64 > BigInt(maxHeaderBytes)) {
-    throw invalid(path, 'header-too-large', `the header size ${n64} exceeds the limit of ${maxHeaderBytes} bytes`, undefined, { limit: 'bytes', max: maxHeaderBytes });
+    throw invalid(
+      path,
+      'header-too-large',
+      `the header size ${n64} exceeds the limit of ${maxHeaderBytes} bytes`,
+      undefined,
+      { limit: 'bytes', max: maxHeaderBytes },
+    );
   }
   const n = Number(n64);
-  if (8 + n > size) throw invalid(path, 'header-out-of-bounds', `the header size ${n} runs past the end of the ${size}-byte file`);
+  if (8 + n > size)
+    throw invalid(path, 'header-out-of-bounds', `the header size ${n} runs past the end of the ${size}-byte file`);
   if (n === 0 || bytes[8] !== 0x7b) throw invalid(path, 'header-not-object', "the header does not begin with '{'");
   return n;
 }
@@ -112,7 +184,8 @@ const U64_MAX = (1n << 64n) - 1n;
 function sizeMismatch(d: number, ds: number[], bytes: number, where: () => string, name: string, path = ''): boolean {
   let bits = BigInt(BITS[ALL_DTYPES[d]!]);
   for (const x of ds) bits *= BigInt(x);
-  if (bits > U64_MAX) throw invalid(path, 'overflow', `${where()}: shape [${ds.join(', ')}] overflows 64-bit arithmetic`, name);
+  if (bits > U64_MAX)
+    throw invalid(path, 'overflow', `${where()}: shape [${ds.join(', ')}] overflows 64-bit arithmetic`, name);
   return bits % 8n !== 0n || bits / 8n !== BigInt(bytes);
 }
 
@@ -132,12 +205,27 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
   try {
     // The entry count is bounded by the 100 MB cap; depth, keys and surrogates are the reference's rules.
     // The walk below checks the keys of the root, of __metadata__ and of each tensor entry itself (cheaper than a Set per object).
-    scanJson(s, { maxBytes: n, maxDepth: JSON_MAX_DEPTH, maxEntries: n, wellFormed: true, uniqueKeys: { fromDepth: 3 } });
+    scanJson(s, {
+      maxBytes: n,
+      maxDepth: JSON_MAX_DEPTH,
+      maxEntries: n,
+      wellFormed: true,
+      uniqueKeys: { fromDepth: 3 },
+    });
   } catch (e) {
     if (!(e instanceof JsonScanError)) throw e;
-    if (e.kind === 'duplicate-key') throw invalid(path, 'duplicate-key', `the header repeats the key ${JSON.stringify(e.key)}`);
-    if (e.kind === 'lone-surrogate') throw invalid(path, 'not-unicode', `the header is not well-formed Unicode: ${e.message}`);
-    if (e.kind === 'limit') throw invalid(path, 'too-deep', `the header is ${e.message} (the reference's JSON parser accepts ${JSON_MAX_DEPTH})`, undefined, { limit: e.limit, max: e.max });
+    if (e.kind === 'duplicate-key')
+      throw invalid(path, 'duplicate-key', `the header repeats the key ${JSON.stringify(e.key)}`);
+    if (e.kind === 'lone-surrogate')
+      throw invalid(path, 'not-unicode', `the header is not well-formed Unicode: ${e.message}`);
+    if (e.kind === 'limit')
+      throw invalid(
+        path,
+        'too-deep',
+        `the header is ${e.message} (the reference's JSON parser accepts ${JSON_MAX_DEPTH})`,
+        undefined,
+        { limit: e.limit, max: e.max },
+      );
     throw invalid(path, 'header-not-json', `the header is not JSON (${e.message})`);
   }
 
@@ -160,7 +248,11 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
   };
   /** Moves past a number or literal: to the next ',', ']', '}', whitespace or the end. */
   const numberEnd = (): void => {
-    for (let c = s.charCodeAt(i); c === c && c !== 0x2c && c !== 0x5d && c !== 0x7d && c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09; c = s.charCodeAt(++i));
+    for (
+      let c = s.charCodeAt(i);
+      c === c && c !== 0x2c && c !== 0x5d && c !== 0x7d && c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09;
+      c = s.charCodeAt(++i)
+    );
   };
   /** Skips one value (syntax already known good). */
   const skip = (): void => {
@@ -242,9 +334,12 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
   const dims: number[] = [];
   const begin: number[] = [];
   const end: number[] = [];
-  const duplicate = (k: string): H5Error => invalid(path, 'duplicate-key', `the header repeats the key ${JSON.stringify(k)}`);
+  const duplicate = (k: string): H5Error =>
+    invalid(path, 'duplicate-key', `the header repeats the key ${JSON.stringify(k)}`);
   let sawMetadata = false;
-  const badMeta = (): never => { throw invalid(path, 'metadata-not-string-map', '__metadata__ must be an object whose values are all strings'); };
+  const badMeta = (): never => {
+    throw invalid(path, 'metadata-not-string-map', '__metadata__ must be an object whose values are all strings');
+  };
   ws();
   members((name) => {
     if (name === '__metadata__') {
@@ -258,9 +353,16 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
         seen.add(k);
         if (s.charCodeAt(i) !== 0x22) badMeta();
         if (metaKeys!.length === SAFETENSORS_MAX_METADATA_ENTRIES) {
-          throw invalid(path, 'too-many-entries', `__metadata__ has more than ${SAFETENSORS_MAX_METADATA_ENTRIES} entries`, undefined, {
-            limit: 'metadata-entries', max: SAFETENSORS_MAX_METADATA_ENTRIES,
-          });
+          throw invalid(
+            path,
+            'too-many-entries',
+            `__metadata__ has more than ${SAFETENSORS_MAX_METADATA_ENTRIES} entries`,
+            undefined,
+            {
+              limit: 'metadata-entries',
+              max: SAFETENSORS_MAX_METADATA_ENTRIES,
+            },
+          );
         }
         metaKeys!.push(k);
         metaValues.push(str());
@@ -290,12 +392,25 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
       else skip();
     });
     const d = dtype === null ? undefined : DTYPE_INDEX.get(dtype);
-    if (d === undefined) throw invalid(path, 'bad-dtype', `${where()} has an unknown dtype ${dtype !== null ? JSON.stringify(dtype) : (dtypeText ?? 'undefined')}`, name);
-    if (shape === undefined || shape === 'not-array') throw invalid(path, 'bad-tensor-entry', `${where()} has no shape array`, name);
+    if (d === undefined)
+      throw invalid(
+        path,
+        'bad-dtype',
+        `${where()} has an unknown dtype ${dtype !== null ? JSON.stringify(dtype) : (dtypeText ?? 'undefined')}`,
+        name,
+      );
+    if (shape === undefined || shape === 'not-array')
+      throw invalid(path, 'bad-tensor-entry', `${where()} has no shape array`, name);
     const rank0 = dims.length;
     for (const t of shape) {
       const v = intToken(t);
-      if (v === 'bad') throw invalid(path, 'bad-tensor-entry', `${where()} has a shape entry that is not a non-negative integer (${String(t).slice(0, 40)})`, name);
+      if (v === 'bad')
+        throw invalid(
+          path,
+          'bad-tensor-entry',
+          `${where()} has a shape entry that is not a non-negative integer (${String(t).slice(0, 40)})`,
+          name,
+        );
       if (v === 'overflow') throw invalid(path, 'overflow', `${where()} has a shape entry above 2^53`, name);
       dims.push(v);
     }
@@ -303,17 +418,27 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
       throw invalid(path, 'bad-tensor-entry', `${where()} has no data_offsets [begin, end]`, name);
     const b = intToken(offsets[0]!);
     const e = intToken(offsets[1]!);
-    if (b === 'bad' || e === 'bad') throw invalid(path, 'bad-tensor-entry', `${where()} has data_offsets that are not non-negative integers`, name);
-    if (b === 'overflow' || e === 'overflow') throw invalid(path, 'overflow', `${where()} has data_offsets above 2^53`, name);
+    if (b === 'bad' || e === 'bad')
+      throw invalid(path, 'bad-tensor-entry', `${where()} has data_offsets that are not non-negative integers`, name);
+    if (b === 'overflow' || e === 'overflow')
+      throw invalid(path, 'overflow', `${where()} has data_offsets above 2^53`, name);
     if (e < b) throw invalid(path, 'bad-offsets', `${where()} ends (${e}) before it begins (${b})`, name);
     // Exact arithmetic: the reference refuses sizes that overflow a u64.
     let approx = BITS[ALL_DTYPES[d]];
     for (let x = rank0; x < dims.length; x++) approx *= dims[x]!;
     // Exact in doubles up to 2^53 (every factor is an integer): BigInt only past that.
-    if (approx <= Number.MAX_SAFE_INTEGER ? approx % 8 !== 0 || approx / 8 !== e - b : sizeMismatch(d, dims.slice(rank0), e - b, where, name, path)) {
+    if (
+      approx <= Number.MAX_SAFE_INTEGER
+        ? approx % 8 !== 0 || approx / 8 !== e - b
+        : sizeMismatch(d, dims.slice(rank0), e - b, where, name, path)
+    ) {
       const ds = dims.slice(rank0);
-      throw invalid(path, 'shape-mismatch',
-        `${where()}: ${ALL_DTYPES[d]} shape [${ds.join(', ')}] needs ${approx / 8} bytes, data_offsets [${b}, ${e}] hold ${e - b}`, name);
+      throw invalid(
+        path,
+        'shape-mismatch',
+        `${where()}: ${ALL_DTYPES[d]} shape [${ds.join(', ')}] needs ${approx / 8} bytes, data_offsets [${b}, ${e}] hold ${e - b}`,
+        name,
+      );
     }
     names.push(name);
     dtypes.push(d);
@@ -331,19 +456,39 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
   for (const k of byData) {
     const where = `tensor ${JSON.stringify(names[k])}`;
     if (end[k]! > dataLen) {
-      throw invalid(path, 'out-of-bounds', `${where} data_offsets [${begin[k]}, ${end[k]}] run past the ${dataLen}-byte data section`, names[k]);
+      throw invalid(
+        path,
+        'out-of-bounds',
+        `${where} data_offsets [${begin[k]}, ${end[k]}] run past the ${dataLen}-byte data section`,
+        names[k],
+      );
     }
-    if (begin[k]! < at) throw invalid(path, 'overlap', `${where} data_offsets [${begin[k]}, ${end[k]}] overlap the previous tensor (ending at ${at})`, names[k]);
-    if (begin[k]! > at) throw invalid(path, 'hole', `bytes [${at}, ${begin[k]}) of the data section belong to no tensor`, names[k]);
+    if (begin[k]! < at)
+      throw invalid(
+        path,
+        'overlap',
+        `${where} data_offsets [${begin[k]}, ${end[k]}] overlap the previous tensor (ending at ${at})`,
+        names[k],
+      );
+    if (begin[k]! > at)
+      throw invalid(path, 'hole', `bytes [${at}, ${begin[k]}) of the data section belong to no tensor`, names[k]);
     at = end[k]!;
   }
-  if (at !== dataLen) throw invalid(path, 'hole', `bytes [${at}, ${dataLen}) at the end of the data section belong to no tensor`);
+  if (at !== dataLen)
+    throw invalid(path, 'hole', `bytes [${at}, ${dataLen}) at the end of the data section belong to no tensor`);
 
   // Lay the arrays out in data order; nameOrder indexes that order.
   const out: CompactHeader = {
-    headerBytes: n, names: new Array<string>(count), dtypes: new Uint8Array(count), rankStart: new Uint32Array(count + 1),
-    dims: new Float64Array(dims.length), begin: new Float64Array(count), end: new Float64Array(count),
-    nameOrder: new Uint32Array(count), metaKeys, metaValues,
+    headerBytes: n,
+    names: new Array<string>(count),
+    dtypes: new Uint8Array(count),
+    rankStart: new Uint32Array(count + 1),
+    dims: new Float64Array(dims.length),
+    begin: new Float64Array(count),
+    end: new Float64Array(count),
+    nameOrder: new Uint32Array(count),
+    metaKeys,
+    metaValues,
   };
   let r = 0;
   byData.forEach((k, j) => {
@@ -358,8 +503,9 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
   // character from U+E000; then compareNames (which encodes) decides.
   const nm = out.names;
   const plain = nm.every((x) => !/[\uD800-\uFFFF]/.test(x));
-  const order = Array.from({ length: count }, (_, j) => j)
-    .sort(plain ? (x, y) => (nm[x]! < nm[y]! ? -1 : nm[x]! > nm[y]! ? 1 : 0) : (x, y) => compareNames(nm[x]!, nm[y]!));
+  const order = Array.from({ length: count }, (_, j) => j).sort(
+    plain ? (x, y) => (nm[x]! < nm[y]! ? -1 : nm[x]! > nm[y]! ? 1 : 0) : (x, y) => compareNames(nm[x]!, nm[y]!),
+  );
   out.nameOrder.set(order);
   // Tensor names: a repeat sorts next to its twin.
   for (let j = 1; j < count; j++) if (nm[order[j]!] === nm[order[j - 1]!]) throw duplicate(nm[order[j]!]!);
@@ -369,8 +515,11 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
 /** Entry k of a compact header. */
 export function compactEntry(h: CompactHeader, k: number): HeaderEntry {
   return {
-    name: h.names[k]!, dtype: ALL_DTYPES[h.dtypes[k]!]!, shape: Array.from(h.dims.subarray(h.rankStart[k]!, h.rankStart[k + 1]!)),
-    begin: h.begin[k]!, end: h.end[k]!,
+    name: h.names[k]!,
+    dtype: ALL_DTYPES[h.dtypes[k]!]!,
+    shape: Array.from(h.dims.subarray(h.rankStart[k]!, h.rankStart[k + 1]!)),
+    begin: h.begin[k]!,
+    end: h.end[k]!,
   };
 }
 
@@ -378,7 +527,9 @@ export function compactEntry(h: CompactHeader, k: number): HeaderEntry {
 export function compactMetadata(h: CompactHeader): Record<string, string> | null {
   if (h.metaKeys === null) return null;
   const m = Object.create(null) as Record<string, string>;
-  h.metaKeys.forEach((k, j) => { m[k] = h.metaValues[j]!; });
+  h.metaKeys.forEach((k, j) => {
+    m[k] = h.metaValues[j]!;
+  });
   return m;
 }
 
@@ -388,12 +539,23 @@ export function compactMetadata(h: CompactHeader): Record<string, string> | null
  * one by one on the receiving thread) and its typed arrays transferred.
  */
 export function packHeader(h: CompactHeader): { value: PackedHeader; transfer: ArrayBuffer[] } {
-  const join = (a: string[]): { text: string; lens: Uint32Array } => ({ text: a.join(''), lens: Uint32Array.from(a, (x) => x.length) });
+  const join = (a: string[]): { text: string; lens: Uint32Array } => ({
+    text: a.join(''),
+    lens: Uint32Array.from(a, (x) => x.length),
+  });
   const names = join(h.names);
   const meta = h.metaKeys === null ? null : { keys: join(h.metaKeys), values: join(h.metaValues) };
   const value: PackedHeader = { ...h, names, meta, metaKeys: undefined, metaValues: undefined };
-  const transfer = [h.dtypes, h.rankStart, h.dims, h.begin, h.end, h.nameOrder, names.lens, ...(meta ? [meta.keys.lens, meta.values.lens] : [])]
-    .map((a) => a.buffer as ArrayBuffer);
+  const transfer = [
+    h.dtypes,
+    h.rankStart,
+    h.dims,
+    h.begin,
+    h.end,
+    h.nameOrder,
+    names.lens,
+    ...(meta ? [meta.keys.lens, meta.values.lens] : []),
+  ].map((a) => a.buffer as ArrayBuffer);
   return { value, transfer };
 }
 
@@ -416,7 +578,15 @@ export function unpackHeader(p: PackedHeader): CompactHeader {
     return out;
   };
   return {
-    headerBytes: p.headerBytes, names: split(p.names), dtypes: p.dtypes, rankStart: p.rankStart, dims: p.dims, begin: p.begin, end: p.end,
-    nameOrder: p.nameOrder, metaKeys: p.meta ? split(p.meta.keys) : null, metaValues: p.meta ? split(p.meta.values) : [],
+    headerBytes: p.headerBytes,
+    names: split(p.names),
+    dtypes: p.dtypes,
+    rankStart: p.rankStart,
+    dims: p.dims,
+    begin: p.begin,
+    end: p.end,
+    nameOrder: p.nameOrder,
+    metaKeys: p.meta ? split(p.meta.keys) : null,
+    metaValues: p.meta ? split(p.meta.values) : [],
   };
 }

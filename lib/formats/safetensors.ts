@@ -20,11 +20,24 @@ import { compareNames, type Tensor } from '../model/schema.js';
 import { openInput, type Input } from '../safety/open.js';
 import { OFF_LOOP_BYTES, runOffLoop } from '../safety/budget.js';
 import {
-  ALL_DTYPES, compactEntry, compactMetadata, headerSize, parseHeaderCompact, SAFETENSORS_MAX_HEADER_BYTES, unpackHeader,
-  type CompactHeader, type HeaderEntry, type PackedHeader, type ParsedHeader,
+  ALL_DTYPES,
+  compactEntry,
+  compactMetadata,
+  headerSize,
+  parseHeaderCompact,
+  SAFETENSORS_MAX_HEADER_BYTES,
+  unpackHeader,
+  type CompactHeader,
+  type PackedHeader,
+  type ParsedHeader,
 } from './safetensors-header.js';
 
-export { SAFETENSORS_MAX_HEADER_BYTES, type HeaderEntry, type ParsedHeader, type SafetensorsInvalidReason } from './safetensors-header.js';
+export {
+  SAFETENSORS_MAX_HEADER_BYTES,
+  type HeaderEntry,
+  type ParsedHeader,
+  type SafetensorsInvalidReason,
+} from './safetensors-header.js';
 
 /**
  * The safetensors dtypes h5vault reads and writes. The 8-bit floats have no
@@ -32,26 +45,66 @@ export { SAFETENSORS_MAX_HEADER_BYTES, type HeaderEntry, type ParsedHeader, type
  * `safetensorsDtype` names the format.
  */
 export type SafetensorsDType =
-  | 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL'
-  | 'F8_E4M3' | 'F8_E5M2' | 'F8_E8M0' | 'F8_E4M3FNUZ' | 'F8_E5M2FNUZ';
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'I64'
+  | 'I32'
+  | 'I16'
+  | 'I8'
+  | 'U64'
+  | 'U32'
+  | 'U16'
+  | 'U8'
+  | 'BOOL'
+  | 'F8_E4M3'
+  | 'F8_E5M2'
+  | 'F8_E8M0'
+  | 'F8_E4M3FNUZ'
+  | 'F8_E5M2FNUZ';
 
 /** safetensors dtype -> h5vault dtype. */
 export const SAFETENSORS_TO_DTYPE: Readonly<Record<SafetensorsDType, NumericDType>> = {
-  F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16',
-  I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8',
-  U64: 'uint64', U32: 'uint32', U16: 'uint16', U8: 'uint8', BOOL: 'bool',
-  F8_E4M3: 'uint8', F8_E5M2: 'uint8', F8_E8M0: 'uint8', F8_E4M3FNUZ: 'uint8', F8_E5M2FNUZ: 'uint8',
+  F64: 'float64',
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  I64: 'int64',
+  I32: 'int32',
+  I16: 'int16',
+  I8: 'int8',
+  U64: 'uint64',
+  U32: 'uint32',
+  U16: 'uint16',
+  U8: 'uint8',
+  BOOL: 'bool',
+  F8_E4M3: 'uint8',
+  F8_E5M2: 'uint8',
+  F8_E8M0: 'uint8',
+  F8_E4M3FNUZ: 'uint8',
+  F8_E5M2FNUZ: 'uint8',
 };
 
 /** h5vault dtype -> safetensors dtype (uint8 data may instead be written as an 8-bit float with `safetensorsDtype`). */
 export const DTYPE_TO_SAFETENSORS: Readonly<Record<NumericDType, SafetensorsDType>> = {
-  float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16',
-  int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8',
-  uint64: 'U64', uint32: 'U32', uint16: 'U16', uint8: 'U8', bool: 'BOOL',
+  float64: 'F64',
+  float32: 'F32',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint64: 'U64',
+  uint32: 'U32',
+  uint16: 'U16',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 
 export function isSafetensorsDType(x: unknown): x is SafetensorsDType {
-  return typeof x === 'string' && Object.prototype.hasOwnProperty.call(SAFETENSORS_TO_DTYPE, x);
+  return typeof x === 'string' && Object.hasOwn(SAFETENSORS_TO_DTYPE, x);
 }
 
 /** One tensor of an opened safetensors file. A `Tensor`, so it can be passed to saveModel as is. */
@@ -129,7 +182,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * with '{' (the format's README says MUST), no duplicate keys, no shape
  * entry or offset above 2^53 (lib/formats/safetensors-header.ts).
  */
-export function parseSafetensorsHeader(path: string, bytes: Uint8Array, maxHeaderBytes = SAFETENSORS_MAX_HEADER_BYTES): ParsedHeader {
+export function parseSafetensorsHeader(
+  path: string,
+  bytes: Uint8Array,
+  maxHeaderBytes = SAFETENSORS_MAX_HEADER_BYTES,
+): ParsedHeader {
   const n = headerSize(path, bytes, maxHeaderBytes);
   const h = parseHeaderCompact(path, bytes.subarray(8, 8 + n), bytes.byteLength);
   return { headerBytes: n, metadata: compactMetadata(h), entries: h.names.map((_, k) => compactEntry(h, k)) };
@@ -144,7 +201,12 @@ async function parseHeaderOffLoop(path: string, all: Uint8Array, maxHeaderBytes:
   const n = headerSize(path, all, maxHeaderBytes);
   if (n <= OFF_LOOP_BYTES) return parseHeaderCompact(path, all.subarray(8, 8 + n), all.byteLength);
   const copy = all.slice(8, 8 + n);
-  const packed = await runOffLoop<PackedHeader>('safetensors-header', { path, bytes: copy, fileSize: all.byteLength }, [copy.buffer], n);
+  const packed = await runOffLoop<PackedHeader>(
+    'safetensors-header',
+    { path, bytes: copy, fileSize: all.byteLength },
+    [copy.buffer],
+    n,
+  );
   return unpackHeader(packed);
 }
 
@@ -188,9 +250,13 @@ export async function openSafetensors(path: string, options: SafetensorsOpenOpti
       if (j > 0 && j % BUILD_BATCH === 0) await new Promise<void>((r) => setImmediate(r));
       const e = compactEntry(header, header.nameOrder[j]!);
       if (!isSafetensorsDType(e.dtype)) {
-        throw new H5Error(`tensor ${JSON.stringify(e.name)} in '${abs}' has dtype ${e.dtype}, which h5vault cannot represent`, {
-          code: 'H5_UNSUPPORTED_TYPE', tensor: e.name,
-        });
+        throw new H5Error(
+          `tensor ${JSON.stringify(e.name)} in '${abs}' has dtype ${e.dtype}, which h5vault cannot represent`,
+          {
+            code: 'H5_UNSUPPORTED_TYPE',
+            tensor: e.name,
+          },
+        );
       }
       const dtype = SAFETENSORS_TO_DTYPE[e.dtype];
       const C = ARRAY_TYPES[dtype];
@@ -208,7 +274,15 @@ export async function openSafetensors(path: string, options: SafetensorsOpenOpti
         isCopy = true;
       }
       (isCopy ? copied : views).add(e.name);
-      tensors.set(e.name, { dtype, shape: e.shape, data, safetensorsDtype: e.dtype, offset, byteLength, copied: isCopy });
+      tensors.set(e.name, {
+        dtype,
+        shape: e.shape,
+        data,
+        safetensorsDtype: e.dtype,
+        offset,
+        byteLength,
+        copied: isCopy,
+      });
     }
     const metadata = compactMetadata(header);
     const close = (): void => {
@@ -216,8 +290,16 @@ export async function openSafetensors(path: string, options: SafetensorsOpenOpti
       mapped = { buffer: null, size: mapped.size };
     };
     return {
-      path: abs, tensors, metadata, headerBytes: header.headerBytes, dataOffset, size: mapped.size,
-      views, copied, close, [Symbol.dispose]: close,
+      path: abs,
+      tensors,
+      metadata,
+      headerBytes: header.headerBytes,
+      dataOffset,
+      size: mapped.size,
+      views,
+      copied,
+      close,
+      [Symbol.dispose]: close,
     };
   });
 }
@@ -285,13 +367,19 @@ function checkName(name: unknown, what: 'tensor names' | 'metadata keys'): asser
 /** Validates a metadata argument: a plain object or Map of strings to strings. */
 export function checkMetadata(metadata: unknown): Record<string, string> | undefined {
   if (metadata === undefined) return undefined;
-  const pairs = metadata instanceof Map ? [...metadata.entries()]
-    : isPlainObject(metadata) && !ArrayBuffer.isView(metadata) ? Object.entries(metadata) : null;
-  if (!pairs) throw new TypeError('metadata must be a Record<string, string> (safetensors __metadata__ holds strings only)');
+  const pairs =
+    metadata instanceof Map
+      ? [...metadata.entries()]
+      : isPlainObject(metadata) && !ArrayBuffer.isView(metadata)
+        ? Object.entries(metadata)
+        : null;
+  if (!pairs)
+    throw new TypeError('metadata must be a Record<string, string> (safetensors __metadata__ holds strings only)');
   const out = Object.create(null) as Record<string, string>;
   for (const [k, v] of pairs) {
     checkName(k, 'metadata keys');
-    if (typeof v !== 'string') throw new TypeError(`metadata.${k} is a ${typeof v}: safetensors __metadata__ values must be strings`);
+    if (typeof v !== 'string')
+      throw new TypeError(`metadata.${k} is a ${typeof v}: safetensors __metadata__ values must be strings`);
     if (!wellFormed(v)) throw new TypeError(`metadata.${k} is not valid Unicode`);
     out[k] = v;
   }
@@ -308,11 +396,14 @@ export function planSafetensors(tensors: PlannedTensor[], metadata: Record<strin
   const seen = new Set<string>();
   for (const t of tensors) {
     checkName(t.name, 'tensor names');
-    if (t.name === '__metadata__') throw new TypeError("a tensor cannot be named '__metadata__' (the header's metadata key)");
+    if (t.name === '__metadata__')
+      throw new TypeError("a tensor cannot be named '__metadata__' (the header's metadata key)");
     if (seen.has(t.name)) throw new TypeError(`tensor name ${JSON.stringify(t.name)} appears twice`);
     seen.add(t.name);
   }
-  const ordered = [...tensors].sort((a, b) => RANK.get(b.safetensorsDtype)! - RANK.get(a.safetensorsDtype)! || compareNames(a.name, b.name));
+  const ordered = [...tensors].sort(
+    (a, b) => RANK.get(b.safetensorsDtype)! - RANK.get(a.safetensorsDtype)! || compareNames(a.name, b.name),
+  );
   const parts: string[] = [];
   if (metadata) {
     const keys = Object.keys(metadata).sort(compareNames);
@@ -320,13 +411,17 @@ export function planSafetensors(tensors: PlannedTensor[], metadata: Record<strin
   }
   let at = 0;
   for (const t of ordered) {
-    parts.push(`${JSON.stringify(t.name)}:{"dtype":"${t.safetensorsDtype}","shape":[${t.shape.join(',')}],"data_offsets":[${at},${at + t.byteLength}]}`);
+    parts.push(
+      `${JSON.stringify(t.name)}:{"dtype":"${t.safetensorsDtype}","shape":[${t.shape.join(',')}],"data_offsets":[${at},${at + t.byteLength}]}`,
+    );
     at += t.byteLength;
   }
   const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
   const padded = Math.ceil(json.length / 8) * 8;
   if (padded > SAFETENSORS_MAX_HEADER_BYTES) {
-    throw new RangeError(`the safetensors header would be ${padded} bytes; readers refuse headers over ${SAFETENSORS_MAX_HEADER_BYTES}`);
+    throw new RangeError(
+      `the safetensors header would be ${padded} bytes; readers refuse headers over ${SAFETENSORS_MAX_HEADER_BYTES}`,
+    );
   }
   const header = Buffer.alloc(8 + padded, 0x20);
   header.writeBigUInt64LE(BigInt(padded), 0);
@@ -344,17 +439,23 @@ function plannedFromInput(tensors: unknown): PlannedTensor[] {
     checkName(name, 'tensor names');
     if (!isPlainObject(t)) throw new TypeError(`tensor '${name}' must be an object { dtype, shape, data }`);
     const { dtype, shape, data, safetensorsDtype } = t as Partial<SafetensorsTensorInput>;
-    if (!isDType(dtype) || (dtype as string) === 'string') throw new TypeError(`tensor '${name}': dtype must be a numeric dtype, got '${String(dtype)}'`);
+    if (!isDType(dtype) || (dtype as string) === 'string')
+      throw new TypeError(`tensor '${name}': dtype must be a numeric dtype, got '${String(dtype)}'`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
       throw new TypeError(`tensor '${name}': shape must be an array of non-negative integers`);
     checkDataType(dtype, data, `tensor '${name}' data`);
     const arr = data as TypedArray;
     const count = shape.reduce((a, b) => a * b, 1);
-    if (arr.length !== count) throw new RangeError(`tensor '${name}': data has ${arr.length} elements but shape [${shape.join(', ')}] holds ${count}`);
+    if (arr.length !== count)
+      throw new RangeError(
+        `tensor '${name}': data has ${arr.length} elements but shape [${shape.join(', ')}] holds ${count}`,
+      );
     let st = DTYPE_TO_SAFETENSORS[dtype];
     if (safetensorsDtype !== undefined) {
       if (!isSafetensorsDType(safetensorsDtype) || SAFETENSORS_TO_DTYPE[safetensorsDtype] !== dtype)
-        throw new TypeError(`tensor '${name}': safetensorsDtype '${String(safetensorsDtype)}' cannot hold dtype '${dtype}' data`);
+        throw new TypeError(
+          `tensor '${name}': safetensorsDtype '${String(safetensorsDtype)}' cannot hold dtype '${dtype}' data`,
+        );
       st = safetensorsDtype;
     }
     return { name, safetensorsDtype: st, shape: [...shape], byteLength: arr.byteLength, load: () => arr };
@@ -376,7 +477,9 @@ function checkAbort(signal: AbortSignal | undefined): void {
  * file-backed: nothing is gathered).
  */
 export async function writeSafetensorsAtomic(
-  target: string, plan: Plan, options: SafetensorsSaveOptions = {},
+  target: string,
+  plan: Plan,
+  options: SafetensorsSaveOptions = {},
   publish: PublishTarget & { check?: (temp: string) => Promise<void> } = { overwrite: true },
 ): Promise<{ bytes: number; digest: string }> {
   const dir = dirname(target);
@@ -396,7 +499,7 @@ export async function writeSafetensorsAtomic(
         try {
           let pos = 0;
           const put = async (bytes: Uint8Array): Promise<void> => {
-            for (let off = 0; off < bytes.byteLength;) {
+            for (let off = 0; off < bytes.byteLength; ) {
               const { bytesWritten } = await fh.write(bytes, off, Math.min(bytes.byteLength - off, SLICE_BYTES), pos);
               off += bytesWritten;
               pos += bytesWritten;
@@ -411,7 +514,9 @@ export async function writeSafetensorsAtomic(
             await faultPoint('write', { ...where, tensor: t.name });
             const data = await t.load();
             if (data.byteLength !== t.byteLength) {
-              throw new RangeError(`tensor '${t.name}' has ${data.byteLength} bytes, its header entry says ${t.byteLength}`);
+              throw new RangeError(
+                `tensor '${t.name}' has ${data.byteLength} bytes, its header entry says ${t.byteLength}`,
+              );
             }
             await put(leBytes(data));
           }
@@ -440,13 +545,18 @@ export async function writeSafetensorsAtomic(
  *     { format: 'pt' });
  */
 export async function saveSafetensors(
-  path: string, tensors: SafetensorsInput, metadata?: Record<string, string> | Map<string, string>, options: SafetensorsSaveOptions = {},
+  path: string,
+  tensors: SafetensorsInput,
+  metadata?: Record<string, string> | Map<string, string>,
+  options: SafetensorsSaveOptions = {},
 ): Promise<SafetensorsSaveResult> {
   const site = new Error();
   if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
+    throw new TypeError('onProgress must be a function');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+    throw new TypeError('signal must be an AbortSignal');
   const plan = planSafetensors(plannedFromInput(tensors), checkMetadata(metadata));
   return withSite(site, async () => {
     const target = resolve(path);

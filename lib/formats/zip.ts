@@ -69,7 +69,8 @@ export async function looksLikeZip(input: Input): Promise<boolean> {
 }
 
 function located(path: string, e: ZipEntry): void {
-  if (e.dataOffset < 0) throw new TypeError(`'${path}': member '${e.name}' was not located (pass it in readZipDirectory's locate set)`);
+  if (e.dataOffset < 0)
+    throw new TypeError(`'${path}': member '${e.name}' was not located (pass it in readZipDirectory's locate set)`);
 }
 
 /**
@@ -79,7 +80,11 @@ function located(path: string, e: ZipEntry): void {
  * writes them for the small config/metadata members, and a weights member
  * over 4 GiB would need zip64.
  */
-export async function readZipDirectory(input: Input, path: string, locate?: ReadonlySet<string>): Promise<Map<string, ZipEntry>> {
+export async function readZipDirectory(
+  input: Input,
+  path: string,
+  locate?: ReadonlySet<string>,
+): Promise<Map<string, ZipEntry>> {
   const size = input.size;
   if (size < EOCD_MIN) throw zipCorrupt(path, `${size} bytes is too short for an end-of-central-directory record`);
   const tailLen = Math.min(size, EOCD_SEARCH);
@@ -102,12 +107,14 @@ export async function readZipDirectory(input: Input, path: string, locate?: Read
   if (locator.length === 4 && locator.readUInt32LE(0) === SIG_ZIP64_LOCATOR) {
     throw new H5Error(`'${path}' is a zip64 archive, which h5vault does not read`, { code: 'H5_UNSUPPORTED', path });
   }
-  if (cdOffset + cdSize > eocdAt) throw zipCorrupt(path, `central directory [${cdOffset}, +${cdSize}) runs past its end record at ${eocdAt}`);
+  if (cdOffset + cdSize > eocdAt)
+    throw zipCorrupt(path, `central directory [${cdOffset}, +${cdSize}) runs past its end record at ${eocdAt}`);
   const cd = await input.readAt(cdOffset, cdSize);
   const entries = new Map<string, ZipEntry>();
   let p = 0;
   for (let n = 0; n < count; n++) {
-    if (p + 46 > cd.length || cd.readUInt32LE(p) !== SIG_CENTRAL) throw zipCorrupt(path, `central directory entry ${n} is damaged`);
+    if (p + 46 > cd.length || cd.readUInt32LE(p) !== SIG_CENTRAL)
+      throw zipCorrupt(path, `central directory entry ${n} is damaged`);
     const flags = cd.readUInt16LE(p + 8);
     const methodId = cd.readUInt16LE(p + 10);
     const crc = cd.readUInt32LE(p + 16);
@@ -124,47 +131,79 @@ export async function readZipDirectory(input: Input, path: string, locate?: Read
     const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
     p = end;
     // 0xFFFFFFFF means "see the zip64 extra field" only when that field (id 1) is there.
-    if ((compressedSize === 0xffffffff || usize === 0xffffffff || headerOffset === 0xffffffff) && hasExtra(extra, 0x0001)) {
-      throw new H5Error(`'${path}': member '${name}' needs zip64, which h5vault does not read`, { code: 'H5_UNSUPPORTED', path });
+    if (
+      (compressedSize === 0xffffffff || usize === 0xffffffff || headerOffset === 0xffffffff) &&
+      hasExtra(extra, 0x0001)
+    ) {
+      throw new H5Error(`'${path}': member '${name}' needs zip64, which h5vault does not read`, {
+        code: 'H5_UNSUPPORTED',
+        path,
+      });
     }
     if (flags & 1) throw new H5Error(`'${path}': member '${name}' is encrypted`, { code: 'H5_UNSUPPORTED', path });
     if (methodId !== 0 && methodId !== 8) {
-      throw new H5Error(`'${path}': member '${name}' uses zip compression method ${methodId}; only stored (0) and deflate (8) are read`, {
-        code: 'H5_UNSUPPORTED', path,
-      });
+      throw new H5Error(
+        `'${path}': member '${name}' uses zip compression method ${methodId}; only stored (0) and deflate (8) are read`,
+        {
+          code: 'H5_UNSUPPORTED',
+          path,
+        },
+      );
     }
     const method: ZipMethod = methodId === 0 ? 'stored' : 'deflate';
-    if (method === 'stored' && compressedSize !== usize) throw zipCorrupt(path, `stored member '${name}' has two different sizes`);
-    if (headerOffset + 30 > cdOffset) throw zipCorrupt(path, `member '${name}' starts at ${headerOffset}, inside the central directory`);
+    if (method === 'stored' && compressedSize !== usize)
+      throw zipCorrupt(path, `stored member '${name}' has two different sizes`);
+    if (headerOffset + 30 > cdOffset)
+      throw zipCorrupt(path, `member '${name}' starts at ${headerOffset}, inside the central directory`);
     // Local headers are read for the members the caller will read only (as
     // CPython's zipfile does when it opens a member): a directory of 65535
     // members is one read, not 65535.
-    const dataOffset = locate === undefined || locate.has(name) ? await localData(input, path, name, nameBytes, headerOffset, compressedSize, cdOffset) : -1;
+    const dataOffset =
+      locate === undefined || locate.has(name)
+        ? await localData(input, path, name, nameBytes, headerOffset, compressedSize, cdOffset)
+        : -1;
     entries.set(name, { name, method, crc32: crc, compressedSize, size: usize, headerOffset, dataOffset });
   }
   return entries;
 }
 
 /** Checks a member's local header against the directory; returns the offset of its first data byte. */
-async function localData(input: Input, path: string, name: string, nameBytes: Buffer, headerOffset: number, compressedSize: number, cdOffset: number): Promise<number> {
+async function localData(
+  input: Input,
+  path: string,
+  name: string,
+  nameBytes: Buffer,
+  headerOffset: number,
+  compressedSize: number,
+  cdOffset: number,
+): Promise<number> {
   // The local header and (if it is as long as the directory's) its name, in one read.
   const local = await input.readAt(headerOffset, 30 + nameBytes.length);
-  if (local.length < 30 || local.readUInt32LE(0) !== SIG_LOCAL) throw zipCorrupt(path, `member '${name}' has no local header at ${headerOffset}`);
+  if (local.length < 30 || local.readUInt32LE(0) !== SIG_LOCAL)
+    throw zipCorrupt(path, `member '${name}' has no local header at ${headerOffset}`);
   const localNameLen = local.readUInt16LE(26);
-  const localName = localNameLen === nameBytes.length ? local.subarray(30) : await input.readAt(headerOffset + 30, localNameLen);
+  const localName =
+    localNameLen === nameBytes.length ? local.subarray(30) : await input.readAt(headerOffset + 30, localNameLen);
   // Two readers of this archive must see the same member under one name (CPython's zipfile refuses this too).
   if (!localName.equals(nameBytes)) {
-    throw zipCorrupt(path, `member '${name}' is named '${localName.toString('utf8')}' in its local header: the names in the directory and the header differ`);
+    throw zipCorrupt(
+      path,
+      `member '${name}' is named '${localName.toString('utf8')}' in its local header: the names in the directory and the header differ`,
+    );
   }
   const dataOffset = headerOffset + 30 + localNameLen + local.readUInt16LE(28);
   if (dataOffset + compressedSize > cdOffset) {
-    throw zipCorrupt(path, `member '${name}' [${dataOffset}, +${compressedSize}) runs into the central directory at ${cdOffset} (truncated?)`);
+    throw zipCorrupt(
+      path,
+      `member '${name}' [${dataOffset}, +${compressedSize}) runs into the central directory at ${cdOffset} (truncated?)`,
+    );
   }
   return dataOffset;
 }
 
 function hasExtra(extra: Buffer, id: number): boolean {
-  for (let i = 0; i + 4 <= extra.length; i += 4 + extra.readUInt16LE(i + 2)) if (extra.readUInt16LE(i) === id) return true;
+  for (let i = 0; i + 4 <= extra.length; i += 4 + extra.readUInt16LE(i + 2))
+    if (extra.readUInt16LE(i) === id) return true;
   return false;
 }
 
@@ -174,14 +213,24 @@ function checkInflation(path: string, e: ZipEntry): void {
   throw new H5Error(
     `'${path}': member '${e.name}' declares ${e.size} bytes from ${e.compressedSize} compressed ` +
       `(${Math.round(e.size / Math.max(1, e.compressedSize))}:1, more than the ${MAX_INFLATE_RATIO}:1 inflated beyond ${INFLATE_RATIO_FLOOR} bytes): refusing a likely zip bomb`,
-    { code: 'H5_LIMIT_EXCEEDED', path, reason: 'zip-bomb', member: e.name, declared: e.size, compressed: e.compressedSize },
+    {
+      code: 'H5_LIMIT_EXCEEDED',
+      path,
+      reason: 'zip-bomb',
+      member: e.name,
+      declared: e.size,
+      compressed: e.compressedSize,
+    },
   );
 }
 
 /** A member's bytes in memory (for small members: config.json, metadata.json), CRC-checked. */
 export async function readZipMember(input: Input, path: string, e: ZipEntry, maxBytes: number): Promise<Buffer> {
   if (e.size > maxBytes) {
-    throw new H5Error(`'${path}': member '${e.name}' declares ${e.size} bytes, more than the ${maxBytes} allowed`, { code: 'H5_UNSUPPORTED', path });
+    throw new H5Error(`'${path}': member '${e.name}' declares ${e.size} bytes, more than the ${maxBytes} allowed`, {
+      code: 'H5_UNSUPPORTED',
+      path,
+    });
   }
   located(path, e);
   checkInflation(path, e);
@@ -196,7 +245,8 @@ export async function readZipMember(input: Input, path: string, e: ZipEntry, max
       throw zipCorrupt(path, `member '${e.name}' does not inflate (${(err as Error).message})`);
     }
   }
-  if (data.length !== e.size) throw zipCorrupt(path, `member '${e.name}' holds ${data.length} bytes, its header says ${e.size}`);
+  if (data.length !== e.size)
+    throw zipCorrupt(path, `member '${e.name}' holds ${data.length} bytes, its header says ${e.size}`);
   if (crc32(data) !== e.crc32) throw zipCorrupt(path, `member '${e.name}' fails its CRC-32 check`);
   return data;
 }
@@ -214,7 +264,8 @@ export async function extractZipMember(input: Input, path: string, e: ZipEntry, 
   const check = new Transform({
     transform(chunk: Buffer, _enc, done) {
       written += chunk.length;
-      if (written > e.size) return done(zipCorrupt(path, `member '${e.name}' inflates to more than the ${e.size} bytes its header says`));
+      if (written > e.size)
+        return done(zipCorrupt(path, `member '${e.name}' inflates to more than the ${e.size} bytes its header says`));
       crc = crc32(chunk, crc);
       done(null, chunk);
     },
@@ -231,8 +282,12 @@ export async function extractZipMember(input: Input, path: string, e: ZipEntry, 
     if (code.startsWith('Z_') || code === 'ERR_STREAM_PREMATURE_CLOSE') {
       throw zipCorrupt(path, `member '${e.name}' does not inflate (${(err as Error).message})`);
     }
-    throw new H5Error(`cannot extract '${e.name}' from '${path}' to '${dest}': ${(err as Error).message}`, { code: 'H5_IO', path });
+    throw new H5Error(`cannot extract '${e.name}' from '${path}' to '${dest}': ${(err as Error).message}`, {
+      code: 'H5_IO',
+      path,
+    });
   }
-  if (written !== e.size) throw zipCorrupt(path, `member '${e.name}' holds ${written} bytes, its header says ${e.size} (truncated?)`);
+  if (written !== e.size)
+    throw zipCorrupt(path, `member '${e.name}' holds ${written} bytes, its header says ${e.size} (truncated?)`);
   if (crc !== e.crc32) throw zipCorrupt(path, `member '${e.name}' fails its CRC-32 check`);
 }

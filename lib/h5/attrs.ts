@@ -16,14 +16,30 @@
  */
 import { native, type ObjHandle } from '../addon/binding.js';
 import {
-  Empty, enumNames, recordAt, typedValue,
-  type ElementOptions, type H5Element, type H5Type, type H5Value, type StringMode, type TypeLike,
+  Empty,
+  enumNames,
+  recordAt,
+  typedValue,
+  type ElementOptions,
+  type H5Element,
+  type H5Type,
+  type H5Value,
+  type StringMode,
+  type TypeLike,
 } from './types.js';
 import { H5Error } from '../errors.js';
 import { checkAttributeName } from '../util/names.js';
 import {
-  ARRAY_TYPES, bfloat16ToNumber, dtypeOfArray, halfToNumber, isDType, numberToBfloat16, numberToHalf,
-  type DType, type NumericDType, type TypedArray,
+  ARRAY_TYPES,
+  bfloat16ToNumber,
+  dtypeOfArray,
+  halfToNumber,
+  isDType,
+  numberToBfloat16,
+  numberToHalf,
+  type DType,
+  type NumericDType,
+  type TypedArray,
 } from './dtypes.js';
 
 export type AttrValue = number | bigint | boolean | string | string[] | number[] | TypedArray;
@@ -121,7 +137,8 @@ export class Attributes {
       return;
     }
     if (!isAttrValue(value)) throw new TypeError('pass { type } to store this value (docs/types.md)');
-    if (options.dtype !== undefined && !isDType(options.dtype)) throw new TypeError(`unknown dtype '${String(options.dtype)}'`);
+    if (options.dtype !== undefined && !isDType(options.dtype))
+      throw new TypeError(`unknown dtype '${String(options.dtype)}'`);
     const { dtype, shape, data } = encode(name, value, options.dtype);
     native.attrSet(this.handle(), name, dtype, shape, data);
   }
@@ -140,17 +157,27 @@ export class Attributes {
 }
 
 function isAttrValue(v: unknown): v is AttrValue {
-  return ['number', 'bigint', 'boolean', 'string'].includes(typeof v) || Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+  return (
+    ['number', 'bigint', 'boolean', 'string'].includes(typeof v) ||
+    Array.isArray(v) ||
+    (ArrayBuffer.isView(v) && !(v instanceof DataView))
+  );
 }
 
-function encode(name: string, value: AttrValue, dtype?: DType): { dtype: DType; shape: number[] | null; data: ArrayBufferView | string[] } {
+function encode(
+  name: string,
+  value: AttrValue,
+  dtype?: DType,
+): { dtype: DType; shape: number[] | null; data: ArrayBufferView | string[] } {
   if (typeof value === 'string') {
     if (dtype && dtype !== 'string') throw new TypeError(`a string value cannot be stored as '${dtype}'`);
     return { dtype: 'string', shape: null, data: [value] };
   }
   if (Array.isArray(value)) {
-    if (value.every((v) => typeof v === 'string')) return { dtype: 'string', shape: [value.length], data: value as string[] };
-    if (!value.every((v) => typeof v === 'number')) throw new TypeError('array attributes must be all numbers or all strings');
+    if (value.every((v) => typeof v === 'string'))
+      return { dtype: 'string', shape: [value.length], data: value as string[] };
+    if (!value.every((v) => typeof v === 'number'))
+      throw new TypeError('array attributes must be all numbers or all strings');
     const d = (dtype ?? 'float64') as NumericDType;
     (value as number[]).forEach((x, i) => checkNumber(name, d, x, i));
     return { dtype: d, shape: [value.length], data: fromNumbers(d, value as number[]) };
@@ -176,11 +203,11 @@ function encode(name: string, value: AttrValue, dtype?: DType): { dtype: DType; 
     const d = (dtype ?? (value > INT64_MAX ? 'uint64' : 'int64')) as NumericDType;
     if (d === 'int64' || d === 'uint64') {
       const [lo, hi] = d === 'int64' ? [-(1n << 63n), INT64_MAX] : [0n, (1n << 64n) - 1n];
-      if (value < lo || value > hi) throw outOfRange(name, String(value) + 'n', d, `${lo}..${hi}`);
+      if (value < lo || value > hi) throw outOfRange(name, `${String(value)}n`, d, `${lo}..${hi}`);
       return { dtype: d, shape: null, data: d === 'int64' ? BigInt64Array.of(value) : BigUint64Array.of(value) };
     }
     const x = Number(value);
-    if (INT_RANGE[d] && BigInt(x) !== value) throw outOfRange(name, String(value) + 'n', d, rangeText(d));
+    if (INT_RANGE[d] && BigInt(x) !== value) throw outOfRange(name, `${String(value)}n`, d, rangeText(d));
     checkNumber(name, d, x);
     return { dtype: d, shape: null, data: fromNumbers(d, [x]) };
   }
@@ -196,9 +223,14 @@ function encode(name: string, value: AttrValue, dtype?: DType): { dtype: DType; 
 // Integer dtypes and the values they hold. Anything else would be stored
 // changed (300 as int8 is 44, 2^64 as uint64 is 0, 1.5 as int32 is 1).
 const INT_RANGE: Partial<Record<NumericDType, [number, number]>> = {
-  int8: [-128, 127], int16: [-32768, 32767], int32: [-(2 ** 31), 2 ** 31 - 1],
-  uint8: [0, 255], uint16: [0, 65535], uint32: [0, 2 ** 32 - 1],
-  int64: [-(2 ** 63), 2 ** 63], uint64: [0, 2 ** 64], // exclusive upper bounds for these two (see checkNumber)
+  int8: [-128, 127],
+  int16: [-32768, 32767],
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  uint8: [0, 255],
+  uint16: [0, 65535],
+  uint32: [0, 2 ** 32 - 1],
+  int64: [-(2 ** 63), 2 ** 63],
+  uint64: [0, 2 ** 64], // exclusive upper bounds for these two (see checkNumber)
   bool: [0, 1],
 };
 
@@ -212,7 +244,9 @@ function rangeText(d: NumericDType): string {
 
 function outOfRange(name: string, shown: string, d: NumericDType, range: string, index?: number): H5Error {
   const at = index === undefined ? '' : ` element ${index}`;
-  return new H5Error(`attribute '${name}'${at}: ${shown} cannot be stored as ${d} (${range})`, { code: 'H5_INVALID_ARGUMENT' });
+  return new H5Error(`attribute '${name}'${at}: ${shown} cannot be stored as ${d} (${range})`, {
+    code: 'H5_INVALID_ARGUMENT',
+  });
 }
 
 /** Throws H5_INVALID_ARGUMENT unless `x` is stored as dtype `d` exactly (integers) or without overflow (floats). */
@@ -225,17 +259,27 @@ function checkNumber(name: string, d: NumericDType, x: number, index?: number): 
     return;
   }
   if (!Number.isFinite(x) || d === 'float64') return; // NaN and +-Infinity exist in every float dtype
-  const y = d === 'float16' ? halfToNumber(numberToHalf(x)) : d === 'bfloat16' ? bfloat16ToNumber(numberToBfloat16(x)) : Math.fround(x);
+  const y =
+    d === 'float16'
+      ? halfToNumber(numberToHalf(x))
+      : d === 'bfloat16'
+        ? bfloat16ToNumber(numberToBfloat16(x))
+        : Math.fround(x);
   if (!Number.isFinite(y)) throw outOfRange(name, String(x), d, rangeText(d), index);
 }
 
 function fromNumbers(d: NumericDType, xs: number[]): TypedArray {
   switch (d) {
-    case 'float16': return Uint16Array.from(xs, numberToHalf);
-    case 'bfloat16': return Uint16Array.from(xs, numberToBfloat16);
-    case 'bool': return Uint8Array.from(xs, (x) => (x ? 1 : 0));
-    case 'int64': return BigInt64Array.from(xs, (x) => BigInt(Math.trunc(x)));
-    case 'uint64': return BigUint64Array.from(xs, (x) => BigInt(Math.trunc(x)));
+    case 'float16':
+      return Uint16Array.from(xs, numberToHalf);
+    case 'bfloat16':
+      return Uint16Array.from(xs, numberToBfloat16);
+    case 'bool':
+      return Uint8Array.from(xs, (x) => (x ? 1 : 0));
+    case 'int64':
+      return BigInt64Array.from(xs, (x) => BigInt(Math.trunc(x)));
+    case 'uint64':
+      return BigUint64Array.from(xs, (x) => BigInt(Math.trunc(x)));
     default: {
       const C = ARRAY_TYPES[d] as unknown as { from(x: number[]): TypedArray };
       return C.from(xs);

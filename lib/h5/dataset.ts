@@ -4,11 +4,37 @@
  * parallel); `readSync()`/`writeSync()` are for scripts; `view()` is a
  * zero-copy typed array over the file mapping.
  */
-import { native, type CancelToken, type NativeDatasetInfo, type NativeSelection, type ObjHandle } from '../addon/binding.js';
+import {
+  native,
+  type CancelToken,
+  type NativeDatasetInfo,
+  type NativeSelection,
+  type ObjHandle,
+} from '../addon/binding.js';
 import { Attributes } from './attrs.js';
-import { ARRAY_TYPES, checkDataType, checkExtent, itemSize, typedTensor, type ArrayFor, type DType, type NumericDType, type StringTensor, type TypedArray, type TypedTensor } from './dtypes.js';
+import {
+  ARRAY_TYPES,
+  checkDataType,
+  checkExtent,
+  itemSize,
+  typedTensor,
+  type ArrayFor,
+  type DType,
+  type NumericDType,
+  type StringTensor,
+  type TypedArray,
+  type TypedTensor,
+} from './dtypes.js';
 import { H5Error, withSite } from '../errors.js';
-import { enumNames, toRecords, type ElementOptions, type H5Element, type H5Type, type H5Value, type StringMode } from './types.js';
+import {
+  enumNames,
+  toRecords,
+  type ElementOptions,
+  type H5Element,
+  type H5Type,
+  type H5Value,
+  type StringMode,
+} from './types.js';
 
 export interface Selection {
   /** First index in each dimension. */
@@ -57,8 +83,17 @@ export interface FilterInfo {
 }
 
 export type ViewableReason =
-  | 'chunked' | 'filtered' | 'big-endian' | 'unaligned' | 'compact' | 'external'
-  | 'not-allocated' | 'read-write-file' | 'unsupported-type' | 'truncated' | 'external-buffers-disallowed'
+  | 'chunked'
+  | 'filtered'
+  | 'big-endian'
+  | 'unaligned'
+  | 'compact'
+  | 'external'
+  | 'not-allocated'
+  | 'read-write-file'
+  | 'unsupported-type'
+  | 'truncated'
+  | 'external-buffers-disallowed'
   /** Reached through an external link: its bytes are in another file. */
   | 'external-link'
   /** Over 4 GiB: more than one ArrayBuffer can hold on Node 20 (read it, or view hyperslabs of a chunked copy). */
@@ -101,7 +136,8 @@ export class Dataset {
    */
   private info(fresh = false): NativeDatasetInfo {
     const i = this.#info;
-    if (!i || fresh || (i.layout === 'chunked' && i.viewable === 'read-write-file')) this.#info = native.datasetInfo(this.handle);
+    if (!i || fresh || (i.layout === 'chunked' && i.viewable === 'read-write-file'))
+      this.#info = native.datasetInfo(this.handle);
     return this.#info!;
   }
 
@@ -203,11 +239,14 @@ export class Dataset {
     if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length)
       throw new RangeError(`axis must be an integer from 0 to ${shape.length - 1} for '${this.path}'`);
     const d = this.dtype;
-    if (d === 'unsupported') throw new H5Error(`dataset '${this.path}' has an unsupported type`, { code: 'H5_UNSUPPORTED_TYPE' });
+    if (d === 'unsupported')
+      throw new H5Error(`dataset '${this.path}' has an unsupported type`, { code: 'H5_UNSUPPORTED_TYPE' });
     checkDataType(d, data);
     const slice = shape.reduce((a, n, k) => (k === axis ? a : a * n), 1);
     if (slice === 0 || data.length % slice !== 0)
-      throw new RangeError(`data has ${data.length} elements, not a whole number of slices of ${slice} along axis ${axis}`);
+      throw new RangeError(
+        `data has ${data.length} elements, not a whole number of slices of ${slice} along axis ${axis}`,
+      );
     const rows = data.length / slice;
     const start = shape.map((n, k) => (k === axis ? n : 0));
     const count = shape.map((n, k) => (k === axis ? rows : n));
@@ -265,7 +304,11 @@ export class Dataset {
     if (this.#generic(options)) {
       this.#noInto(options.into);
       const sel = selectionOf(options, this.shape);
-      return withSite(site, async () => this.#finish(await native.valueReadAsync(this.handle, null, sel, options.strings ?? 'text'), options) as T);
+      return withSite(
+        site,
+        async () =>
+          this.#finish(await native.valueReadAsync(this.handle, null, sel, options.strings ?? 'text'), options) as T,
+      );
     }
     const sel = selectionOf(options, this.shape);
     const threads = threadsOf(options.threads);
@@ -282,7 +325,9 @@ export class Dataset {
   }
 
   /** Synchronous read (blocks the thread; use read() in servers). */
-  readSync<T extends ReadData = DatasetData>(selection?: Partial<Selection> & { threads?: number; strings?: StringMode; enumNames?: boolean; into?: TypedArray }): T {
+  readSync<T extends ReadData = DatasetData>(
+    selection?: Partial<Selection> & { threads?: number; strings?: StringMode; enumNames?: boolean; into?: TypedArray },
+  ): T {
     if (this.#generic(selection ?? {})) {
       this.#noInto(selection?.into);
       const sel = selectionOf(selection ?? {}, this.shape);
@@ -296,7 +341,9 @@ export class Dataset {
 
   #noInto(into: unknown): void {
     if (into !== undefined) {
-      throw new TypeError(`'into' takes numeric reads only ('${this.path}' is read here as ${this.dtype === 'unsupported' ? 'a generic value' : 'strings as bytes or enum names'})`);
+      throw new TypeError(
+        `'into' takes numeric reads only ('${this.path}' is read here as ${this.dtype === 'unsupported' ? 'a generic value' : 'strings as bytes or enum names'})`,
+      );
     }
   }
 
@@ -351,7 +398,8 @@ export class Dataset {
     const expect = typeof first === 'string' ? first : undefined;
     const options = (typeof first === 'string' ? second : first) ?? {};
     const checked = (dtype: string, a: TypedArray): TypedArray => {
-      if (expect !== undefined && dtype !== expect) throw new TypeError(`dataset '${this.path}' is ${dtype}, not ${expect}`);
+      if (expect !== undefined && dtype !== expect)
+        throw new TypeError(`dataset '${this.path}' is ${dtype}, not ${expect}`);
       return a;
     };
     try {
@@ -404,7 +452,9 @@ export class Dataset {
     return this.read<ReadData>(options);
   }
 
-  readValueSync(options: Partial<Selection> & { threads?: number; strings?: StringMode; enumNames?: boolean } = {}): ReadData {
+  readValueSync(
+    options: Partial<Selection> & { threads?: number; strings?: StringMode; enumNames?: boolean } = {},
+  ): ReadData {
     return this.readSync<ReadData>(options);
   }
 
@@ -459,7 +509,9 @@ export class Dataset {
     const count = sel.count ?? this.shape;
     const n = count.reduce((a, b) => a * b, 1);
     if (data.length !== n) {
-      throw new RangeError(`data has ${data.length} elements but ${sel.count ? 'the selection' : `'${this.path}'`} holds ${n}`);
+      throw new RangeError(
+        `data has ${data.length} elements but ${sel.count ? 'the selection' : `'${this.path}'`} holds ${n}`,
+      );
     }
   }
 

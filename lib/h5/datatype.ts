@@ -1,5 +1,5 @@
 /** NamedDatatype: a committed (named) datatype stored in a file, with its attributes. */
-import { type ObjHandle } from '../addon/binding.js';
+import type { ObjHandle } from '../addon/binding.js';
 import { Attributes } from './attrs.js';
 
 export class NamedDatatype {

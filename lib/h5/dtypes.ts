@@ -6,41 +6,90 @@
 import { H5Error } from '../errors.js';
 
 export type NumericDType =
-  | 'int8' | 'int16' | 'int32' | 'int64'
-  | 'uint8' | 'uint16' | 'uint32' | 'uint64'
-  | 'float16' | 'bfloat16' | 'float32' | 'float64' | 'bool';
+  | 'int8'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'uint8'
+  | 'uint16'
+  | 'uint32'
+  | 'uint64'
+  | 'float16'
+  | 'bfloat16'
+  | 'float32'
+  | 'float64'
+  | 'bool';
 export type DType = NumericDType | 'string';
 
 export type TypedArray =
-  | Int8Array | Int16Array | Int32Array | BigInt64Array
-  | Uint8Array | Uint16Array | Uint32Array | BigUint64Array
-  | Float32Array | Float64Array;
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array
+  | Float32Array
+  | Float64Array;
 
-export type ArrayFor<D extends DType> = D extends 'int8' ? Int8Array
-  : D extends 'int16' ? Int16Array
-  : D extends 'int32' ? Int32Array
-  : D extends 'int64' ? BigInt64Array
-  : D extends 'uint8' | 'bool' ? Uint8Array
-  : D extends 'uint16' | 'float16' | 'bfloat16' ? Uint16Array
-  : D extends 'uint32' ? Uint32Array
-  : D extends 'uint64' ? BigUint64Array
-  : D extends 'float32' ? Float32Array
-  : D extends 'float64' ? Float64Array
-  : D extends 'string' ? string[]
-  : never;
+export type ArrayFor<D extends DType> = D extends 'int8'
+  ? Int8Array
+  : D extends 'int16'
+    ? Int16Array
+    : D extends 'int32'
+      ? Int32Array
+      : D extends 'int64'
+        ? BigInt64Array
+        : D extends 'uint8' | 'bool'
+          ? Uint8Array
+          : D extends 'uint16' | 'float16' | 'bfloat16'
+            ? Uint16Array
+            : D extends 'uint32'
+              ? Uint32Array
+              : D extends 'uint64'
+                ? BigUint64Array
+                : D extends 'float32'
+                  ? Float32Array
+                  : D extends 'float64'
+                    ? Float64Array
+                    : D extends 'string'
+                      ? string[]
+                      : never;
 
 type Ctor = { new (b: ArrayBuffer, off?: number, len?: number): TypedArray; BYTES_PER_ELEMENT: number; name: string };
 
 export const ARRAY_TYPES: Record<NumericDType, Ctor> = {
-  int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array,
-  uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array,
-  float16: Uint16Array, bfloat16: Uint16Array, float32: Float32Array, float64: Float64Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  uint8: Uint8Array,
+  uint16: Uint16Array,
+  uint32: Uint32Array,
+  uint64: BigUint64Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
+  float32: Float32Array,
+  float64: Float64Array,
   bool: Uint8Array,
 };
 
 export const DTYPES: readonly DType[] = [
-  'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64',
-  'float16', 'bfloat16', 'float32', 'float64', 'bool', 'string',
+  'int8',
+  'int16',
+  'int32',
+  'int64',
+  'uint8',
+  'uint16',
+  'uint32',
+  'uint64',
+  'float16',
+  'bfloat16',
+  'float32',
+  'float64',
+  'bool',
+  'string',
 ];
 
 export function isDType(x: unknown): x is DType {
@@ -105,12 +154,16 @@ export function checkDataValues(dtype: DType, data: unknown, what = 'data'): voi
   if (dtype === 'bool' && data instanceof Uint8Array) {
     const i = data.findIndex((b) => b > 1);
     if (i >= 0) {
-      throw new H5Error(`${what}: bool element ${i} is ${data[i]}; bool data must be 0 or 1`, { code: 'H5_INVALID_ARGUMENT' });
+      throw new H5Error(`${what}: bool element ${i} is ${data[i]}; bool data must be 0 or 1`, {
+        code: 'H5_INVALID_ARGUMENT',
+      });
     }
   } else if (dtype === 'string' && Array.isArray(data)) {
     const i = data.findIndex((x) => typeof x === 'string' && x.includes('\0'));
     if (i >= 0) {
-      throw new H5Error(`${what}: string ${i} contains a NUL character, which HDF5 strings cannot hold`, { code: 'H5_INVALID_ARGUMENT' });
+      throw new H5Error(`${what}: string ${i} contains a NUL character, which HDF5 strings cannot hold`, {
+        code: 'H5_INVALID_ARGUMENT',
+      });
     }
   }
 }
@@ -142,7 +195,8 @@ const u32 = new Uint32Array(f32.buffer);
  * +1 / -1 when |x| lies above / below its float32 value, 0 when exact.
  */
 function tieBias(x: number): number {
-  const a = Math.abs(x), r = Math.abs(f32[0]!);
+  const a = Math.abs(x),
+    r = Math.abs(f32[0]!);
   return a > r ? 1 : a < r ? -1 : 0;
 }
 

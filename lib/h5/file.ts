@@ -8,10 +8,23 @@ import { Group } from './group.js';
 import { H5Error, withSite } from '../errors.js';
 import { repairSuperblockChecksum } from './superblock.js';
 import {
-  openChecked, openCheckedSync, openPinned, walkUntrusted, walkUntrustedSync, wantsChecks, type UntrustedOpenOptions,
+  openChecked,
+  openCheckedSync,
+  openPinned,
+  walkUntrusted,
+  walkUntrustedSync,
+  wantsChecks,
+  type UntrustedOpenOptions,
 } from '../safety/untrusted.js';
 import { isS3Url } from '../remote/url.js';
-import { closeRemoteHandle, openRemoteHandle, openRemoteHandleAsync, remoteStats, type RemoteOpenOptions, type RemoteStats } from '../remote/lazy-file.js';
+import {
+  closeRemoteHandle,
+  openRemoteHandle,
+  openRemoteHandleAsync,
+  remoteStats,
+  type RemoteOpenOptions,
+  type RemoteStats,
+} from '../remote/lazy-file.js';
 
 export interface CreateOptions {
   /** Replace an existing file (default false: H5_EXISTS). */
@@ -137,7 +150,8 @@ export class File extends Group {
     if (isS3Url(path)) return File.#openRemote(path, options);
     const mode = options.mode ?? 'r';
     if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
-    if (options.input && mode !== 'r') throw new TypeError("a pinned input opens read-only: mode 'r+' cannot be combined with it");
+    if (options.input && mode !== 'r')
+      throw new TypeError("a pinned input opens read-only: mode 'r+' cannot be combined with it");
     // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.
     const plain = (openPath?: string) => new File(native.fileOpen(path, mode === 'r+', openPath), path, mode);
     // { untrusted } walks the file in a child process (blocking here: prefer openAsync).
@@ -156,7 +170,8 @@ export class File extends Group {
     }
     const mode = options.mode ?? 'r';
     if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
-    if (options.input && mode !== 'r') throw new TypeError("a pinned input opens read-only: mode 'r+' cannot be combined with it");
+    if (options.input && mode !== 'r')
+      throw new TypeError("a pinned input opens read-only: mode 'r+' cannot be combined with it");
     // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.
     const plain = (openPath?: string) => new File(native.fileOpen(path, mode === 'r+', openPath), path, mode);
     return withSite(site, async () => {
@@ -176,14 +191,17 @@ export class File extends Group {
     // The hostile-file walk needs the whole file in a sandboxed child: download
     // remote files you do not trust (docs/security.md, "Remote files").
     if (wantsChecks(options))
-      throw new H5Error(`cannot open '${url}' with untrusted/expectDigest: remote files are opened trusted only; download it first`, {
-        code: 'H5_UNSUPPORTED',
-        reason: 'remote-untrusted',
-      });
+      throw new H5Error(
+        `cannot open '${url}' with untrusted/expectDigest: remote files are opened trusted only; download it first`,
+        {
+          code: 'H5_UNSUPPORTED',
+          reason: 'remote-untrusted',
+        },
+      );
   }
 
   /** Requests and bytes a remote (s3://) file has cost so far; undefined for local files. */
-  get remote(): RemoteStats & { size: number; etag: string; url: string } | undefined {
+  get remote(): (RemoteStats & { size: number; etag: string; url: string }) | undefined {
     return remoteStats(this.fileHandle);
   }
 
@@ -214,7 +232,9 @@ export class File extends Group {
   async closeAsync(): Promise<void> {
     const site = new Error();
     this.#closed = true;
-    return withSite(site, () => native.fileCloseAsync(this.fileHandle)).finally(() => closeRemoteHandle(this.fileHandle));
+    return withSite(site, () => native.fileCloseAsync(this.fileHandle)).finally(() =>
+      closeRemoteHandle(this.fileHandle),
+    );
   }
 
   /** Flushes libhdf5's buffers to the OS (it does not fsync). */
@@ -259,11 +279,14 @@ function imageCopy(bytes: unknown): Uint8Array {
 function checkImageDigest(bytes: Uint8Array, expected: string): void {
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual === expected.toLowerCase()) return;
-  throw new H5Error(`in-memory image: SHA-256 ${actual} does not match the expected ${expected.toLowerCase()}: refusing to parse it`, {
-    code: 'H5_CHECKSUM_MISMATCH',
-    expected: expected.toLowerCase(),
-    actual,
-  });
+  throw new H5Error(
+    `in-memory image: SHA-256 ${actual} does not match the expected ${expected.toLowerCase()}: refusing to parse it`,
+    {
+      code: 'H5_CHECKSUM_MISMATCH',
+      expected: expected.toLowerCase(),
+      actual,
+    },
+  );
 }
 
 // The untrusted walk runs in a child process over a file: the image's bytes

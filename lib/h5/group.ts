@@ -70,7 +70,6 @@ export type LinkTarget =
   | { type: 'soft'; target: string }
   | { type: 'external'; file: string; target: string };
 
-
 /** A dataset of any datatype class (docs/types.md). */
 export interface CreateTypedDatasetOptions {
   /** The type: types.compound({...}), types.enum(...), types.vlen(...), ... or a dtype name. */
@@ -152,7 +151,9 @@ export class Group {
   get(path: string, options: GetOptions = {}): Dataset | Group {
     const o = this.#open(path, options);
     if (o instanceof NamedDatatype)
-      throw new H5Error(`'${o.path}' is a committed datatype, not a group or dataset (use datatype())`, { code: 'H5_UNSUPPORTED' });
+      throw new H5Error(`'${o.path}' is a committed datatype, not a group or dataset (use datatype())`, {
+        code: 'H5_UNSUPPORTED',
+      });
     return o;
   }
 
@@ -314,17 +315,22 @@ export class Group {
         continue;
       }
       const o =
-        e.kind === 'dataset' ? new Dataset(e.handle, e.path)
-        : e.kind === 'datatype' ? new NamedDatatype(e.handle, e.path)
-        : new Group(e.handle, e.path);
+        e.kind === 'dataset'
+          ? new Dataset(e.handle, e.path)
+          : e.kind === 'datatype'
+            ? new NamedDatatype(e.handle, e.path)
+            : new Group(e.handle, e.path);
       yield [e.path, o];
     }
     if (failures.length) {
       const list = failures.map((f) => `'${f.path}' (${f.code}: ${f.message})`).join('; ');
-      throw new H5Error(`${failures.length} object${failures.length > 1 ? 's' : ''} below '${this.path}' could not be read: ${list}`, {
-        code: isErrorCode(failures[0]!.code) ? failures[0]!.code : 'H5_ERROR',
-        errors: failures,
-      });
+      throw new H5Error(
+        `${failures.length} object${failures.length > 1 ? 's' : ''} below '${this.path}' could not be read: ${list}`,
+        {
+          code: isErrorCode(failures[0]!.code) ? failures[0]!.code : 'H5_ERROR',
+          errors: failures,
+        },
+      );
     }
   }
 
@@ -362,8 +368,12 @@ export class Group {
    */
   createTypedDataset(name: string, options: CreateTypedDatasetOptions): Dataset {
     checkObjectPath('dataset', name);
-    if (options === null || typeof options !== 'object' || options.type === undefined) throw new TypeError('options.type is required');
-    const { type, shape, data } = typedValue(options.data, { type: options.type, shape: options.shape ?? (options.data !== null && typeof options.data === 'object' ? undefined : []) });
+    if (options === null || typeof options !== 'object' || options.type === undefined)
+      throw new TypeError('options.type is required');
+    const { type, shape, data } = typedValue(options.data, {
+      type: options.type,
+      shape: options.shape ?? (options.data !== null && typeof options.data === 'object' ? undefined : []),
+    });
     this.#checkParents(name);
     const h = native.valueCreateDataset(this.handle, name, type, shape, data);
     return new Dataset(h, joinPath(this.path, name));
@@ -390,7 +400,6 @@ function asH5Error(e: Error): H5Error {
   return e instanceof H5Error ? e : new H5Error(e.message, { code: 'H5_ERROR' });
 }
 
-
 export function joinPath(parent: string, rel: string): string {
   if (rel.startsWith('/')) return rel;
   return parent === '/' ? `/${rel}` : `${parent}/${rel}`;
@@ -410,7 +419,8 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
   const n = shape.reduce((a, b) => a * b, 1);
   if (o.data !== undefined) {
     checkDataType(o.dtype, o.data);
-    if (o.data.length !== n) throw new RangeError(`data has ${o.data.length} elements but shape [${shape.join(', ')}] holds ${n}`);
+    if (o.data.length !== n)
+      throw new RangeError(`data has ${o.data.length} elements but shape [${shape.join(', ')}] holds ${n}`);
     checkDataValues(o.dtype, o.data);
   }
   const spec: NativeCreateSpec = { dtype: o.dtype, shape, scalar: shape.length === 0 };
@@ -419,7 +429,10 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
       throw new TypeError('maxshape must be an array of non-negative integers or null (unlimited)');
     if (o.maxshape.length !== shape.length) throw new RangeError(`maxshape must have rank ${shape.length}`);
     const i = o.maxshape.findIndex((m, k) => m !== null && m < shape[k]!);
-    if (i >= 0) throw new RangeError(`maxshape [${o.maxshape.join(', ')}] is smaller than shape [${shape.join(', ')}] in dimension ${i}`);
+    if (i >= 0)
+      throw new RangeError(
+        `maxshape [${o.maxshape.join(', ')}] is smaller than shape [${shape.join(', ')}] in dimension ${i}`,
+      );
     spec.maxshape = [...o.maxshape];
   }
   // Before any other check that multiplies dims (a wrapped count is how a
@@ -436,7 +449,8 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
       break;
     case 'gzip': {
       const level = comp.level ?? 4;
-      if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError('gzip level must be an integer from 1 to 9');
+      if (!Number.isInteger(level) || level < 1 || level > 9)
+        throw new RangeError('gzip level must be an integer from 1 to 9');
       spec.compression = 'gzip';
       spec.level = level;
       break;
@@ -455,7 +469,8 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
     }
     case 'zstd': {
       const level = comp.level ?? 3;
-      if (!Number.isInteger(level) || level < 1 || level > 22) throw new RangeError('zstd level must be an integer from 1 to 22');
+      if (!Number.isInteger(level) || level < 1 || level > 22)
+        throw new RangeError('zstd level must be an integer from 1 to 22');
       spec.compression = 'zstd';
       spec.zstdLevel = level;
       break;
@@ -464,8 +479,10 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
       const level = comp.level ?? 5;
       const compressor = comp.compressor ?? 'lz4';
       const shuffle = comp.shuffle ?? 'byte';
-      if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError('blosc level must be an integer from 0 to 9');
-      if (!Object.hasOwn(BLOSC_CODES, compressor)) throw new TypeError(`blosc compressor must be one of ${Object.keys(BLOSC_CODES).join(', ')}`);
+      if (!Number.isInteger(level) || level < 0 || level > 9)
+        throw new RangeError('blosc level must be an integer from 0 to 9');
+      if (!Object.hasOwn(BLOSC_CODES, compressor))
+        throw new TypeError(`blosc compressor must be one of ${Object.keys(BLOSC_CODES).join(', ')}`);
       if (!Object.hasOwn(BLOSC_SHUFFLES, shuffle)) throw new TypeError("blosc shuffle must be 'none', 'byte' or 'bit'");
       spec.compression = 'blosc';
       spec.bloscLevel = level;
@@ -477,7 +494,8 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
       const coding = comp.coding ?? 'nn';
       const ppb = comp.pixelsPerBlock ?? 32;
       if (coding !== 'nn' && coding !== 'ec') throw new TypeError("szip coding must be 'nn' or 'ec'");
-      if (!Number.isInteger(ppb) || ppb < 2 || ppb > 32 || ppb % 2) throw new RangeError('szip pixelsPerBlock must be even, 2 to 32');
+      if (!Number.isInteger(ppb) || ppb < 2 || ppb > 32 || ppb % 2)
+        throw new RangeError('szip pixelsPerBlock must be even, 2 to 32');
       if (o.dtype === 'string' || o.dtype === 'bool') throw new TypeError(`szip cannot compress '${o.dtype}' data`);
       spec.compression = 'szip';
       spec.szipCoding = coding;
@@ -488,7 +506,8 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
       throw new TypeError(`unknown compression '${String((comp as { name: unknown }).name)}'`);
   }
   if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean') throw new TypeError('shuffle must be a boolean');
-  if (o.fletcher32 !== undefined && typeof o.fletcher32 !== 'boolean') throw new TypeError('fletcher32 must be a boolean');
+  if (o.fletcher32 !== undefined && typeof o.fletcher32 !== 'boolean')
+    throw new TypeError('fletcher32 must be a boolean');
   spec.shuffle = !!o.shuffle;
   spec.fletcher32 = !!o.fletcher32;
   const filtered = !!spec.compression || spec.shuffle || spec.fletcher32;
@@ -503,9 +522,11 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
       const b = bound(k);
       return b !== null && b > 0 && c > b;
     });
-    if (i >= 0) throw new RangeError(`chunks [${spec.chunks.join(', ')}] exceed shape [${shape.join(', ')}] in dimension ${i}`);
+    if (i >= 0)
+      throw new RangeError(`chunks [${spec.chunks.join(', ')}] exceed shape [${shape.join(', ')}] in dimension ${i}`);
   }
-  if (spec.scalar && (filtered || spec.chunks || resizable)) throw new RangeError('a scalar dataset cannot be chunked, filtered or resizable');
+  if (spec.scalar && (filtered || spec.chunks || resizable))
+    throw new RangeError('a scalar dataset cannot be chunked, filtered or resizable');
   // Limits libhdf5 would report as an opaque failure deep inside H5Dcreate.
   const perChunk = (spec.chunks ?? shape).reduce((a, b) => a * b, 1);
   if (spec.chunks && o.dtype !== 'string' && perChunk * itemSize(o.dtype) >= 2 ** 32)

@@ -21,7 +21,13 @@ export type H5Type =
   /** h5py's bool (enum FALSE/TRUE over int8): Uint8Array of 0/1. */
   | { class: 'bool'; size: number }
   /** variable: a variable-length string (size is the file's pointer size then). */
-  | { class: 'string'; size: number; variable: boolean; cset: 'ascii' | 'utf8'; pad: 'nullterm' | 'nullpad' | 'spacepad' }
+  | {
+      class: 'string';
+      size: number;
+      variable: boolean;
+      cset: 'ascii' | 'utf8';
+      pad: 'nullterm' | 'nullpad' | 'spacepad';
+    }
   /** Bitfields of 1/2/4/8 bytes read as unsigned integers; other sizes as raw bytes ('uint8'). */
   | { class: 'bitfield'; dtype: IntegerDType; size: number; bigEndian?: boolean }
   /** Opaque bytes: a Uint8Array of size bytes per element. */
@@ -73,8 +79,16 @@ export type H5Value = TypedArray | string[] | Uint8Array[] | CompoundColumns | H
 
 /** One element as a plain JS value (what `readRecords()` and scalar attributes give). */
 export type H5Element =
-  | number | bigint | boolean | string | Uint8Array | TypedArray | Reference | [number, number]
-  | H5Element[] | { [field: string]: H5Element };
+  | number
+  | bigint
+  | boolean
+  | string
+  | Uint8Array
+  | TypedArray
+  | Reference
+  | [number, number]
+  | H5Element[]
+  | { [field: string]: H5Element };
 
 /**
  * The value of an attribute (or dataset) with a null dataspace: it has a type
@@ -96,8 +110,19 @@ export type StringMode = 'text' | 'bytes';
 export type TypeLike = H5Type | NumericDType | 'string';
 
 const SIZES: Record<string, number> = {
-  int8: 1, int16: 2, int32: 4, int64: 8, uint8: 1, uint16: 2, uint32: 4, uint64: 8,
-  float16: 2, bfloat16: 2, float32: 4, float64: 8, bool: 1,
+  int8: 1,
+  int16: 2,
+  int32: 4,
+  int64: 8,
+  uint8: 1,
+  uint16: 2,
+  uint32: 4,
+  uint64: 8,
+  float16: 2,
+  bfloat16: 2,
+  float32: 4,
+  float64: 8,
+  bool: 1,
 };
 
 /** The H5Type a dtype name stands for ('string' is a variable-length UTF-8 string). */
@@ -140,7 +165,13 @@ export const types = {
   /** A string: variable-length (default) or fixed with `size` bytes. */
   string(options: { size?: number; cset?: 'ascii' | 'utf8'; pad?: 'nullterm' | 'nullpad' | 'spacepad' } = {}): H5Type {
     const variable = options.size === undefined;
-    return { class: 'string', size: options.size ?? 0, variable, cset: options.cset ?? 'utf8', pad: options.pad ?? (variable ? 'nullterm' : 'nullpad') };
+    return {
+      class: 'string',
+      size: options.size ?? 0,
+      variable,
+      cset: options.cset ?? 'utf8',
+      pad: options.pad ?? (variable ? 'nullterm' : 'nullpad'),
+    };
   },
   opaque(size: number, tag = ''): H5Type {
     return { class: 'opaque', size, tag };
@@ -177,15 +208,25 @@ export function recordAt(t: H5Type, col: H5Value, i: number, options: ElementOpt
     case 'compound': {
       const o: { [k: string]: H5Element } = {};
       for (const f of t.fields) {
-        Object.defineProperty(o, f.name, { value: recordAt(f.type, (col as CompoundColumns)[f.name]!, i, options), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(o, f.name, {
+          value: recordAt(f.type, (col as CompoundColumns)[f.name]!, i, options),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       return o;
     }
     case 'array': {
       const k = t.dims.reduce((a, b) => a * b, 1);
       const out: H5Element[] = [];
-      if (ArrayBuffer.isView(col) && width(t.base) === 1 && t.base.class !== 'bool' && t.base.class !== 'enum' &&
-          !(t.base.class === 'float' && (t.base.dtype === 'float16' || t.base.dtype === 'bfloat16'))) {
+      if (
+        ArrayBuffer.isView(col) &&
+        width(t.base) === 1 &&
+        t.base.class !== 'bool' &&
+        t.base.class !== 'enum' &&
+        !(t.base.class === 'float' && (t.base.dtype === 'float16' || t.base.dtype === 'bfloat16'))
+      ) {
         return (col as TypedArray).subarray(i * k, (i + 1) * k) as TypedArray;
       }
       for (let j = 0; j < k; j++) out.push(recordAt(t.base, col, i * k + j, options));
@@ -229,9 +270,14 @@ export function columnLength(t: H5Type, col: H5Value): number {
       const f = t.fields[0];
       return f ? columnLength(f.type, (col as CompoundColumns)[f.name]!) : 0;
     }
-    case 'array': return Math.floor(columnLength(t.base, col) / t.dims.reduce((a, b) => a * b, 1));
-    case 'vlen': case 'reference': case 'string': return (col as unknown[]).length;
-    default: return Math.floor((col as TypedArray).length / width(t));
+    case 'array':
+      return Math.floor(columnLength(t.base, col) / t.dims.reduce((a, b) => a * b, 1));
+    case 'vlen':
+    case 'reference':
+    case 'string':
+      return (col as unknown[]).length;
+    default:
+      return Math.floor((col as TypedArray).length / width(t));
   }
 }
 
@@ -244,7 +290,8 @@ export function toRecords(t: H5Type, col: H5Value, options: ElementOptions = {})
 }
 
 function enumName(members: Record<string, number | bigint>, v: number | bigint): string | undefined {
-  for (const [k, m] of Object.entries(members)) if (m === v || (typeof m !== typeof v && BigInt(m) === BigInt(v))) return k;
+  for (const [k, m] of Object.entries(members))
+    if (m === v || (typeof m !== typeof v && BigInt(m) === BigInt(v))) return k;
   return undefined;
 }
 
@@ -255,9 +302,19 @@ export function enumNames(t: H5Type, col: TypedArray): (string | number | bigint
 }
 
 const CTORS: Record<string, { new (n: number): TypedArray; from(x: ArrayLike<unknown>): TypedArray }> = {
-  int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array as never,
-  uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array as never,
-  float16: Uint16Array, bfloat16: Uint16Array, float32: Float32Array, float64: Float64Array, bool: Uint8Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  int64: BigInt64Array as never,
+  uint8: Uint8Array,
+  uint16: Uint16Array,
+  uint32: Uint32Array,
+  uint64: BigUint64Array as never,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
+  float32: Float32Array,
+  float64: Float64Array,
+  bool: Uint8Array,
 };
 
 function dtypeOfType(t: H5Type): string {
@@ -278,11 +335,16 @@ export function fromRecords(t: H5Type, elems: readonly unknown[], where = 'data'
       const o: CompoundColumns = {};
       for (const f of t.fields) {
         const vals = elems.map((e, i) => {
-          if (e === null || typeof e !== 'object' || !Object.prototype.hasOwnProperty.call(e, f.name))
+          if (e === null || typeof e !== 'object' || !Object.hasOwn(e, f.name))
             throw new TypeError(`${where}[${i}] has no field '${f.name}'`);
           return (e as Record<string, unknown>)[f.name];
         });
-        Object.defineProperty(o, f.name, { value: fromRecords(f.type, vals, `${where}.${f.name}`), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(o, f.name, {
+          value: fromRecords(f.type, vals, `${where}.${f.name}`),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       return o;
     }
@@ -290,8 +352,13 @@ export function fromRecords(t: H5Type, elems: readonly unknown[], where = 'data'
       const k = t.dims.reduce((a, b) => a * b, 1);
       const flat: unknown[] = [];
       elems.forEach((e, i) => {
-        const xs = ArrayBuffer.isView(e) ? Array.from(e as unknown as ArrayLike<unknown>) : Array.isArray(e) ? e.flat(t.dims.length) : null;
-        if (!xs || xs.length !== k * width(t.base)) throw new TypeError(`${where}[${i}] must hold ${k} elements for an array type of dims [${t.dims}]`);
+        const xs = ArrayBuffer.isView(e)
+          ? Array.from(e as unknown as ArrayLike<unknown>)
+          : Array.isArray(e)
+            ? e.flat(t.dims.length)
+            : null;
+        if (!xs || xs.length !== k * width(t.base))
+          throw new TypeError(`${where}[${i}] must hold ${k} elements for an array type of dims [${t.dims}]`);
         if (width(t.base) === 1) flat.push(...xs);
         else for (let j = 0; j < k; j++) flat.push(xs.slice(j * width(t.base), (j + 1) * width(t.base)));
       });
@@ -307,7 +374,8 @@ export function fromRecords(t: H5Type, elems: readonly unknown[], where = 'data'
       return elems.map((e, i) => {
         if (e === null) return { kind: 'object', path: null };
         if (typeof e === 'string') return { kind: 'object', path: e };
-        if (typeof e === 'object' && typeof (e as { path?: unknown }).path === 'string') return { kind: 'object', path: (e as { path: string }).path };
+        if (typeof e === 'object' && typeof (e as { path?: unknown }).path === 'string')
+          return { kind: 'object', path: (e as { path: string }).path };
         throw new TypeError(`${where}[${i}] must be a path, { path } or null`);
       }) as Reference[];
     case 'string':
@@ -328,7 +396,8 @@ export function fromRecords(t: H5Type, elems: readonly unknown[], where = 'data'
     case 'opaque': {
       const out = new Uint8Array(elems.length * t.size);
       elems.forEach((e, i) => {
-        if (!(e instanceof Uint8Array) || e.length !== t.size) throw new TypeError(`${where}[${i}] must be a Uint8Array of ${t.size} bytes`);
+        if (!(e instanceof Uint8Array) || e.length !== t.size)
+          throw new TypeError(`${where}[${i}] must be a Uint8Array of ${t.size} bytes`);
         out.set(e, i * t.size);
       });
       return out;
@@ -337,17 +406,19 @@ export function fromRecords(t: H5Type, elems: readonly unknown[], where = 'data'
       const d = dtypeOfType(t);
       const C = CTORS[d]!;
       const big = d === 'int64' || d === 'uint64';
-      return C.from(elems.map((e, i) => {
-        if (t.class === 'enum' && typeof e === 'string') {
-          if (!Object.prototype.hasOwnProperty.call(t.members, e)) throw new TypeError(`${where}[${i}]: no enum member '${e}'`);
-          e = t.members[e];
-        }
-        if (typeof e === 'boolean') e = e ? 1 : 0;
-        if (big) return typeof e === 'bigint' ? e : BigInt(e as number);
-        if (typeof e === 'bigint') return Number(e);
-        if (typeof e !== 'number') throw new TypeError(`${where}[${i}] must be a number`);
-        return e;
-      }));
+      return C.from(
+        elems.map((e, i) => {
+          if (t.class === 'enum' && typeof e === 'string') {
+            if (!Object.hasOwn(t.members, e)) throw new TypeError(`${where}[${i}]: no enum member '${e}'`);
+            e = t.members[e];
+          }
+          if (typeof e === 'boolean') e = e ? 1 : 0;
+          if (big) return typeof e === 'bigint' ? e : BigInt(e as number);
+          if (typeof e === 'bigint') return Number(e);
+          if (typeof e !== 'number') throw new TypeError(`${where}[${i}] must be a number`);
+          return e;
+        }),
+      );
     }
   }
 }
@@ -359,7 +430,7 @@ export function checkColumn(t: H5Type, col: unknown, n: number, where = 'data'):
       if (col === null || typeof col !== 'object' || Array.isArray(col) || ArrayBuffer.isView(col))
         throw new TypeError(`${where} for a compound must be an object of columns (or an array of records)`);
       for (const f of t.fields) {
-        if (!Object.prototype.hasOwnProperty.call(col, f.name)) throw new TypeError(`${where} has no column '${f.name}'`);
+        if (!Object.hasOwn(col, f.name)) throw new TypeError(`${where} has no column '${f.name}'`);
         checkColumn(f.type, (col as Record<string, unknown>)[f.name], n, `${where}.${f.name}`);
       }
       return;
@@ -370,7 +441,8 @@ export function checkColumn(t: H5Type, col: unknown, n: number, where = 'data'):
       if (!Array.isArray(col)) throw new TypeError(`${where} for a vlen type must be an array of sequences`);
       if (col.length !== n) throw new RangeError(`${where} has ${col.length} sequences, expected ${n}`);
       return;
-    case 'string': case 'reference':
+    case 'string':
+    case 'reference':
       if (!Array.isArray(col)) throw new TypeError(`${where} for a ${t.class} type must be an array`);
       if (col.length !== n) throw new RangeError(`${where} has ${col.length} elements, expected ${n}`);
       return;
@@ -383,7 +455,10 @@ export function checkColumn(t: H5Type, col: unknown, n: number, where = 'data'):
       if (len !== n * width(t)) throw new RangeError(`${where} has ${len} values, expected ${n * width(t)}`);
       if (t.class === 'bool') {
         const i = (col as Uint8Array).findIndex((b) => b > 1);
-        if (i >= 0) throw new H5Error(`${where}: bool element ${i} is ${(col as Uint8Array)[i]}; bool data must be 0 or 1`, { code: 'H5_INVALID_ARGUMENT' });
+        if (i >= 0)
+          throw new H5Error(`${where}: bool element ${i} is ${(col as Uint8Array)[i]}; bool data must be 0 or 1`, {
+            code: 'H5_INVALID_ARGUMENT',
+          });
       }
     }
   }
@@ -393,9 +468,13 @@ export function checkColumn(t: H5Type, col: unknown, n: number, where = 'data'):
 export function normalizeType(t: TypeLike): H5Type {
   const x = typeOf(t);
   switch (x.class) {
-    case 'compound': return { ...x, fields: x.fields.map((f) => ({ name: f.name, type: normalizeType(f.type) })) };
-    case 'array': case 'vlen': return { ...x, base: normalizeType(x.base) };
-    default: return x;
+    case 'compound':
+      return { ...x, fields: x.fields.map((f) => ({ name: f.name, type: normalizeType(f.type) })) };
+    case 'array':
+    case 'vlen':
+      return { ...x, base: normalizeType(x.base) };
+    default:
+      return x;
   }
 }
 
@@ -404,11 +483,17 @@ export function normalizeType(t: TypeLike): H5Type {
  * or a column for shaped values, one element for scalars. Used by
  * Attributes.set and Group.createTypedDataset.
  */
-export function typedValue(value: unknown, o: { type?: TypeLike; shape?: number[]; scalar?: boolean }): { type: H5Type; shape: number[] | null; data: H5Value } {
+export function typedValue(
+  value: unknown,
+  o: { type?: TypeLike; shape?: number[]; scalar?: boolean },
+): { type: H5Type; shape: number[] | null; data: H5Value } {
   const type = normalizeType(o.type!);
   // One complex / array / vlen element is itself a flat array of numbers
   // ([re, im], the array's values, a sequence): such a value is one element.
-  const oneElement = o.shape === undefined && Array.isArray(value) && value.length > 0 &&
+  const oneElement =
+    o.shape === undefined &&
+    Array.isArray(value) &&
+    value.length > 0 &&
     (type.class === 'complex' || type.class === 'array' || type.class === 'vlen') &&
     value.every((x) => typeof x === 'number' || typeof x === 'bigint' || typeof x === 'boolean');
   if (o.scalar || oneElement || (o.shape && o.shape.length === 0)) {
@@ -417,13 +502,22 @@ export function typedValue(value: unknown, o: { type?: TypeLike; shape?: number[
   }
   let data: H5Value;
   if (Array.isArray(value)) data = fromRecords(type, value);
-  else if (o.shape === undefined && !ArrayBuffer.isView(value) && (type.class !== 'compound' || !isColumns(type, value))) {
+  else if (
+    o.shape === undefined &&
+    !ArrayBuffer.isView(value) &&
+    (type.class !== 'compound' || !isColumns(type, value))
+  ) {
     return { type, shape: null, data: fromRecords(type, [value]) };
   } else data = value as H5Value;
   const n = columnLength(type, data);
   const shape = o.shape ?? [n];
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new TypeError('shape must be non-negative integers');
-  checkColumn(type, data, shape.reduce((a, b) => a * b, 1));
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+    throw new TypeError('shape must be non-negative integers');
+  checkColumn(
+    type,
+    data,
+    shape.reduce((a, b) => a * b, 1),
+  );
   return { type, shape, data };
 }
 
@@ -435,4 +529,3 @@ function isColumns(t: H5Type, v: unknown): boolean {
     return Array.isArray(c) || ArrayBuffer.isView(c) || (f.type.class === 'compound' && isColumns(f.type, c));
   });
 }
-

@@ -44,8 +44,11 @@ export async function tensorSha256(data: TypedArray): Promise<string> {
  * WebCrypto's input copies bounded on large models.
  */
 export async function boundedMap<T, R>(
-  items: readonly T[], size: (t: T) => number, fn: (t: T, i: number) => Promise<R>,
-  limit = 4, maxBytes = 256 * 1024 * 1024,
+  items: readonly T[],
+  size: (t: T) => number,
+  fn: (t: T, i: number) => Promise<R>,
+  limit = 4,
+  maxBytes = 256 * 1024 * 1024,
 ): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
@@ -62,8 +65,18 @@ export async function boundedMap<T, R>(
         inflight++;
         bytes += s;
         fn(items[i]!, i).then(
-          (r) => { out[i] = r; inflight--; bytes -= s; pump(); },
-          (e) => { if (failed === undefined) { failed = e; reject(e); } },
+          (r) => {
+            out[i] = r;
+            inflight--;
+            bytes -= s;
+            pump();
+          },
+          (e) => {
+            if (failed === undefined) {
+              failed = e;
+              reject(e);
+            }
+          },
         );
       }
     };
@@ -150,21 +163,28 @@ function poolWorker(): PoolWorker {
   let best = 0;
   for (let i = 0; i < POOL_SIZE; i++) {
     const p = pool[i];
-    if (!p) { best = i; break; }
+    if (!p) {
+      best = i;
+      break;
+    }
     if (p.pending.size < pool[best]!.pending.size) best = i;
   }
   const existing = pool[best];
   if (existing) return existing;
   const w = new Worker(WORKER_SOURCE, { eval: true });
   const pw: PoolWorker = { w, pending: new Map() };
-  w.on('message', (m: { id: number; hex?: string; size?: number; error?: { message: string; code?: string; syscall?: string } }) => {
-    const p = pw.pending.get(m.id);
-    if (!p) return;
-    pw.pending.delete(m.id);
-    if (pw.pending.size === 0) w.unref();
-    if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code, syscall: m.error.syscall }));
-    else p.resolve({ hex: m.hex!, size: m.size! });
-  });
+  w.on(
+    'message',
+    (m: { id: number; hex?: string; size?: number; error?: { message: string; code?: string; syscall?: string } }) => {
+      const p = pw.pending.get(m.id);
+      if (!p) return;
+      pw.pending.delete(m.id);
+      if (pw.pending.size === 0) w.unref();
+      if (m.error)
+        p.reject(Object.assign(new Error(m.error.message), { code: m.error.code, syscall: m.error.syscall }));
+      else p.resolve({ hex: m.hex!, size: m.size! });
+    },
+  );
   const fail = (e: Error): void => {
     if (pool[best] === pw) pool[best] = undefined;
     for (const p of pw.pending.values()) p.reject(e);

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { File } from '../h5/file.js';
-import { native, type FileHandle, type ModelLayoutRow } from '../addon/binding.js';
+import { native, type ModelLayoutRow } from '../addon/binding.js';
 import { Dataset } from '../h5/dataset.js';
 import { H5Error, withSite } from '../errors.js';
 import { typedTensor, type NumericDType, type TypedArray, type TypedTensor } from '../h5/dtypes.js';
@@ -96,7 +96,8 @@ function checkLoadOptions(o: LoadOptions | VerifyOptions): void {
   if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
   if (o.expectDigest !== undefined && (typeof o.expectDigest !== 'string' || !SHA256_HEX.test(o.expectDigest)))
     throw new TypeError('expectDigest must be a SHA-256 as 64 lowercase hex characters');
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
+    throw new TypeError('signal must be an AbortSignal');
   if (o.untrusted !== undefined && typeof o.untrusted !== 'boolean') throw new TypeError('untrusted must be a boolean');
   const l = o as LoadOptions;
   if (l.verify !== undefined && typeof l.verify !== 'boolean') throw new TypeError('verify must be a boolean');
@@ -135,15 +136,26 @@ async function openChecked(path: string, o: LoadOptions | VerifyOptions, vouch: 
   const expectDigest = o.expectDigest;
   const pinned = (o as VerifyOptions).input ? { input: (o as VerifyOptions).input } : {};
   if (expectDigest === undefined) {
-    const file = o.untrusted ? await File.openAsync(path, { untrusted: true, limits: o.limits, ...pinned }) : File.open(path, pinned);
+    const file = o.untrusted
+      ? await File.openAsync(path, { untrusted: true, limits: o.limits, ...pinned })
+      : File.open(path, pinned);
     return { file, trusted: false, skipHashes: false, fileHashed: false };
   }
   const file = await File.openAsync(path, {
-    ...pinned, expectDigest, ...(vouch.stamp ? { vouchedStamp: vouch.stamp } : {}), ...(o.untrusted ? { untrusted: true, limits: o.limits } : {}),
+    ...pinned,
+    expectDigest,
+    ...(vouch.stamp ? { vouchedStamp: vouch.stamp } : {}),
+    ...(o.untrusted ? { untrusted: true, limits: o.limits } : {}),
   });
   // The open skipped the hash only if libhdf5's file still has the vouched identity.
   const sameFile = vouch.stamp !== undefined && sameStamp(fileStampOf(file), vouch.stamp);
-  return { file, digest: expectDigest, trusted: true, skipHashes: sameFile || vouch.tensorsVerified === true, fileHashed: !sameFile };
+  return {
+    file,
+    digest: expectDigest,
+    trusted: true,
+    skipHashes: sameFile || vouch.tensorsVerified === true,
+    fileHashed: !sameFile,
+  };
 }
 
 function corrupt(path: string, what: string): H5Error {
@@ -151,15 +163,21 @@ function corrupt(path: string, what: string): H5Error {
 }
 
 /** Reads the schema-v1 root attributes; null when the file has no `h5vault.format`. */
-function readProvenance(file: File, path: string): { provenance: Provenance | null; metadata: Record<string, JsonValue> } {
+function readProvenance(
+  file: File,
+  path: string,
+): { provenance: Provenance | null; metadata: Record<string, JsonValue> } {
   const a = file.attrs;
   if (!a.has(ATTR.format)) return { provenance: null, metadata: {} };
   const format = a.get(ATTR.format);
   if (typeof format !== 'number' || !Number.isInteger(format) || format < 1) throw corrupt(path, ATTR.format);
   if (format > FORMAT_VERSION) {
-    throw new H5Error(`'${path}' uses model format ${format}; this h5vault reads format ${FORMAT_VERSION} (upgrade h5vault)`, {
-      code: 'H5_UNSUPPORTED',
-    });
+    throw new H5Error(
+      `'${path}' uses model format ${format}; this h5vault reads format ${FORMAT_VERSION} (upgrade h5vault)`,
+      {
+        code: 'H5_UNSUPPORTED',
+      },
+    );
   }
   const str = (k: string): string => {
     const v = a.has(k) ? a.get(k) : undefined;
@@ -229,8 +247,14 @@ function listTensors(file: File): Scanned[] {
     }
     const sha = obj.attrs.has(TENSOR_SHA_ATTR) ? obj.attrs.get(TENSOR_SHA_ATTR) : null;
     out.push({
-      name: p.slice(1), ds: obj, dtype, shape: obj.shape, bytes: obj.byteLength,
-      expected: typeof sha === 'string' ? sha : null, actual: null, viewed: false,
+      name: p.slice(1),
+      ds: obj,
+      dtype,
+      shape: obj.shape,
+      bytes: obj.byteLength,
+      expected: typeof sha === 'string' ? sha : null,
+      actual: null,
+      viewed: false,
     });
   }
   if (refused.length) {
@@ -249,31 +273,43 @@ function listTensors(file: File): Scanned[] {
  * or hashed on the event loop); copies are hashed from memory. Read errors
  * are recorded per tensor, not thrown, so verifyModel can report them all.
  */
-async function scan(file: File, list: Scanned[], o: { verify: boolean; copy: boolean; keep: boolean; signal?: AbortSignal }): Promise<void> {
+async function scan(
+  file: File,
+  list: Scanned[],
+  o: { verify: boolean; copy: boolean; keep: boolean; signal?: AbortSignal },
+): Promise<void> {
   // Views are hashed through libhdf5's own descriptor: the bytes hashed are
   // the bytes mapped and parsed, even if the path is replaced meanwhile.
   const fd = o.verify ? native.fileDescriptor(file.fileHandle) : undefined;
-  await boundedMap(list, (t) => t.bytes, async (t) => {
-    checkAbort(o.signal);
-    try {
-      let data: TypedArray;
-      const offset = t.ds.offset;
-      if (!o.copy && t.ds.viewable === true) {
-        data = t.ds.view();
-        t.viewed = true;
-        if (fd !== undefined && offset !== null && t.bytes > 0) {
-          t.actual = (await rangeSha256(fd, offset, t.bytes).catch((e) => { throw ioError(e, `cannot read '${file.filename}'`); })).hex;
+  await boundedMap(
+    list,
+    (t) => t.bytes,
+    async (t) => {
+      checkAbort(o.signal);
+      try {
+        let data: TypedArray;
+        const offset = t.ds.offset;
+        if (!o.copy && t.ds.viewable === true) {
+          data = t.ds.view();
+          t.viewed = true;
+          if (fd !== undefined && offset !== null && t.bytes > 0) {
+            t.actual = (
+              await rangeSha256(fd, offset, t.bytes).catch((e) => {
+                throw ioError(e, `cannot read '${file.filename}'`);
+              })
+            ).hex;
+          }
+        } else {
+          data = (await t.ds.read({ signal: o.signal })) as TypedArray;
         }
-      } else {
-        data = (await t.ds.read({ signal: o.signal })) as TypedArray;
+        if (o.verify && t.actual === null) t.actual = await tensorSha256(data);
+        if (o.keep) t.data = data;
+      } catch (e) {
+        if (e instanceof H5Error && e.code === 'H5_ABORTED') throw e;
+        t.error = e;
       }
-      if (o.verify && t.actual === null) t.actual = await tensorSha256(data);
-      if (o.keep) t.data = data;
-    } catch (e) {
-      if (e instanceof H5Error && e.code === 'H5_ABORTED') throw e;
-      t.error = e;
-    }
-  });
+    },
+  );
 }
 
 function errMessage(e: unknown): string {
@@ -281,14 +317,27 @@ function errMessage(e: unknown): string {
 }
 
 /** Model-level checks: tensor count and the model digest over what is stored. */
-function modelProblems(list: Scanned[], prov: Provenance, useActual: boolean): { problems: string[]; digest: string | null } {
+function modelProblems(
+  list: Scanned[],
+  prov: Provenance,
+  useActual: boolean,
+): { problems: string[]; digest: string | null } {
   const problems: string[] = [];
-  if (list.length !== prov.tensors) problems.push(`the file holds ${list.length} tensors, its provenance says ${prov.tensors}`);
+  if (list.length !== prov.tensors)
+    problems.push(`the file holds ${list.length} tensors, its provenance says ${prov.tensors}`);
   const complete = list.every((t) => (useActual ? t.actual : t.expected) !== null);
   const digest = complete
-    ? modelDigestOf(list.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, sha256: (useActual ? t.actual : t.expected)! })))
+    ? modelDigestOf(
+        list.map((t) => ({
+          name: t.name,
+          dtype: t.dtype,
+          shape: t.shape,
+          sha256: (useActual ? t.actual : t.expected)!,
+        })),
+      )
     : null;
-  if (digest !== null && digest !== prov.modelDigest) problems.push(`model digest ${digest} does not match the stored ${prov.modelDigest}`);
+  if (digest !== null && digest !== prov.modelDigest)
+    problems.push(`model digest ${digest} does not match the stored ${prov.modelDigest}`);
   return { problems, digest };
 }
 
@@ -331,9 +380,12 @@ export async function loadModelAt(abs: string, options: LoadOptions, vouch: Vouc
   try {
     const { provenance, metadata } = readProvenance(file, abs);
     if (verify && !provenance) {
-      throw new H5Error(`'${abs}' is not an h5vault model (no ${ATTR.format} attribute), so it has no checksums; pass { verify: false } to load it anyway`, {
-        code: 'H5_UNSUPPORTED',
-      });
+      throw new H5Error(
+        `'${abs}' is not an h5vault model (no ${ATTR.format} attribute), so it has no checksums; pass { verify: false } to load it anyway`,
+        {
+          code: 'H5_UNSUPPORTED',
+        },
+      );
     }
     const close = (): void => file.close();
     const done = (tensors: Map<string, TypedTensor>, views: Set<string>): LoadOutcome => ({
@@ -357,7 +409,12 @@ export async function loadModelAt(abs: string, options: LoadOptions, vouch: Vouc
       if (t.error !== undefined) {
         const e = t.error;
         if (e instanceof H5Error) {
-          throw new H5Error(`tensor '${t.name}': ${e.message}`, { code: e.code, major: e.major, minor: e.minor, tensor: t.name });
+          throw new H5Error(`tensor '${t.name}': ${e.message}`, {
+            code: e.code,
+            major: e.major,
+            minor: e.minor,
+            tensor: t.name,
+          });
         }
         throw e;
       }
@@ -492,7 +549,9 @@ function checkIndexLayout(abs: string, index: IndexEntry[], list: Scanned[]): vo
     if (!t) throw wrong(`it lists '${e.name}', which the file does not hold`);
     const off = t.bytes === 0 ? null : t.ds.offset;
     if (e.dtype !== t.dtype || e.shape.join(',') !== t.shape.join(',') || e.bytes !== t.bytes || e.offset !== off) {
-      throw wrong(`tensor '${e.name}' is ${t.dtype}[${t.shape.join(',')}] at ${String(off)}, the index says ${e.dtype}[${e.shape.join(',')}] at ${String(e.offset)}`);
+      throw wrong(
+        `tensor '${e.name}' is ${t.dtype}[${t.shape.join(',')}] at ${String(off)}, the index says ${e.dtype}[${e.shape.join(',')}] at ${String(e.offset)}`,
+      );
     }
   });
 }
@@ -504,11 +563,16 @@ function checkIndexLayout(abs: string, index: IndexEntry[], list: Scanned[]): vo
  * SHA-256 (bound to the stored model digest by parseIndex).
  */
 async function loadIndexed(
-  file: File, abs: string, index: IndexEntry[], o: { verify: boolean; signal?: AbortSignal },
+  file: File,
+  abs: string,
+  index: IndexEntry[],
+  o: { verify: boolean; signal?: AbortSignal },
 ): Promise<{ tensors: Map<string, TypedTensor>; views: Set<string> }> {
   const fd = fdOf(file);
   const mapped = index.some((e) => e.offset !== null && e.bytes > 0)
-    ? await native.mapFile(`${PROC_FD}/${fd}`).catch((e) => { throw ioError(e, `cannot map '${abs}'`); })
+    ? await native.mapFile(`${PROC_FD}/${fd}`).catch((e) => {
+        throw ioError(e, `cannot map '${abs}'`);
+      })
     : null;
   const tensors = new Map<string, TypedTensor>();
   const views = new Set<string>();
@@ -522,10 +586,12 @@ async function loadIndexed(
     if (e.bytes === 0) {
       d = new Ctor(new ArrayBuffer(0));
       views.add(e.name); // as Dataset.view() of an empty dataset: nothing to copy
-    }
-    else if (e.offset !== null) {
+    } else if (e.offset !== null) {
       // parseIndex bounded the range by the file's size when it was opened; the mapping was made since.
-      if (!mapped || e.offset + e.bytes > mapped.size) throw new H5Error(`'${abs}' is shorter than its tensor index says (tensor '${e.name}')`, { code: 'H5_CORRUPT' });
+      if (!mapped || e.offset + e.bytes > mapped.size)
+        throw new H5Error(`'${abs}' is shorter than its tensor index says (tensor '${e.name}')`, {
+          code: 'H5_CORRUPT',
+        });
       if (e.offset % Ctor.BYTES_PER_ELEMENT === 0) {
         d = new Ctor(mapped.buffer, e.offset, e.bytes / Ctor.BYTES_PER_ELEMENT);
         views.add(e.name);
@@ -538,7 +604,12 @@ async function loadIndexed(
         d = (await file.dataset(e.name).read({ signal: o.signal })) as TypedArray;
       } catch (err) {
         if (err instanceof H5Error && err.code !== 'H5_ABORTED') {
-          throw new H5Error(`tensor '${e.name}': ${err.message}`, { code: err.code, major: err.major, minor: err.minor, tensor: e.name });
+          throw new H5Error(`tensor '${e.name}': ${err.message}`, {
+            code: err.code,
+            major: err.major,
+            minor: err.minor,
+            tensor: e.name,
+          });
         }
         throw err;
       }
@@ -547,17 +618,31 @@ async function loadIndexed(
   }
   for (const i of order) tensors.set(index[i]!.name, typedTensor(index[i]!.dtype, index[i]!.shape, data[i]!));
   if (o.verify) {
-    const actual = await boundedMap(index, (e) => e.bytes, async (e, i) => {
-      checkAbort(o.signal);
-      if (e.bytes === 0) return (await tensorSha256(data[i]!));
-      if (e.offset === null) return tensorSha256(data[i]!);
-      return (await rangeSha256(fd, e.offset, e.bytes).catch((err) => { throw ioError(err, `cannot read '${abs}'`); })).hex;
-    });
+    const actual = await boundedMap(
+      index,
+      (e) => e.bytes,
+      async (e, i) => {
+        checkAbort(o.signal);
+        if (e.bytes === 0) return await tensorSha256(data[i]!);
+        if (e.offset === null) return tensorSha256(data[i]!);
+        return (
+          await rangeSha256(fd, e.offset, e.bytes).catch((err) => {
+            throw ioError(err, `cannot read '${abs}'`);
+          })
+        ).hex;
+      },
+    );
     index.forEach((e, i) => {
       if (actual[i] !== e.sha256) {
-        throw new H5Error(`tensor '${e.name}' in '${abs}' does not match its checksum (stored ${e.sha256}, data ${actual[i]})`, {
-          code: 'H5_CHECKSUM_MISMATCH', tensor: e.name, expected: e.sha256, actual: actual[i],
-        });
+        throw new H5Error(
+          `tensor '${e.name}' in '${abs}' does not match its checksum (stored ${e.sha256}, data ${actual[i]})`,
+          {
+            code: 'H5_CHECKSUM_MISMATCH',
+            tensor: e.name,
+            expected: e.sha256,
+            actual: actual[i],
+          },
+        );
       }
     });
   }
@@ -583,7 +668,9 @@ export async function verifyModel(path: string, options: VerifyOptions = {}): Pr
     try {
       const { provenance } = readProvenance(file, abs);
       if (!provenance) {
-        throw new H5Error(`'${abs}' is not an h5vault model (no ${ATTR.format} attribute): nothing to verify against`, { code: 'H5_UNSUPPORTED' });
+        throw new H5Error(`'${abs}' is not an h5vault model (no ${ATTR.format} attribute): nothing to verify against`, {
+          code: 'H5_UNSUPPORTED',
+        });
       }
       const list = listTensors(file);
       const problems: string[] = [];
@@ -597,12 +684,18 @@ export async function verifyModel(path: string, options: VerifyOptions = {}): Pr
       }
       await scan(file, list, { verify: true, copy: false, keep: false, signal: options.signal });
       const tensors: TensorReport[] = list.map((t) => {
-        const r: TensorReport = { name: t.name, ok: t.error === undefined && t.expected !== null && t.actual === t.expected, expected: t.expected, actual: t.actual };
+        const r: TensorReport = {
+          name: t.name,
+          ok: t.error === undefined && t.expected !== null && t.actual === t.expected,
+          expected: t.expected,
+          actual: t.actual,
+        };
         if (t.error !== undefined) {
           r.error = errMessage(t.error);
           problems.push(`tensor '${t.name}' cannot be read: ${r.error}`);
         } else if (t.expected === null) problems.push(`tensor '${t.name}' has no ${TENSOR_SHA_ATTR} checksum`);
-        else if (!r.ok) problems.push(`tensor '${t.name}' does not match its checksum (stored ${t.expected}, data ${t.actual})`);
+        else if (!r.ok)
+          problems.push(`tensor '${t.name}' does not match its checksum (stored ${t.expected}, data ${t.actual})`);
         return r;
       });
       const m = modelProblems(list, provenance, true);
@@ -610,7 +703,15 @@ export async function verifyModel(path: string, options: VerifyOptions = {}): Pr
       if (problems.length === 0) problems.push(...m.problems);
       else problems.push(...m.problems.filter((p) => !p.startsWith('model digest')));
       problems.push(...indexProblems);
-      return { ok: problems.length === 0, path: abs, digest, modelDigest: m.digest, expectedModelDigest: provenance.modelDigest, tensors, problems };
+      return {
+        ok: problems.length === 0,
+        path: abs,
+        digest,
+        modelDigest: m.digest,
+        expectedModelDigest: provenance.modelDigest,
+        tensors,
+        problems,
+      };
     } finally {
       file.close();
     }

@@ -11,7 +11,17 @@ import { createSpec, type Compression } from '../h5/group.js';
 import type { Dataset } from '../h5/dataset.js';
 import { H5Error, withSite } from '../errors.js';
 import { libraryInfo } from '../h5/runtime.js';
-import { ATTR, canonicalJson, entriesOf, FORMAT_VERSION, packageVersion, TENSOR_SHA_ATTR, type Entry, type JsonValue, type TensorsInput } from './schema.js';
+import {
+  ATTR,
+  canonicalJson,
+  entriesOf,
+  FORMAT_VERSION,
+  packageVersion,
+  TENSOR_SHA_ATTR,
+  type Entry,
+  type JsonValue,
+  type TensorsInput,
+} from './schema.js';
 import { boundedMap, fileSha256, modelDigestOf, rangeSha256, tensorSha256 } from './digest.js';
 import { encodeIndex, INDEX_ATTR } from './tensor-index.js';
 import { cleanStaleTemps, commitStaged, faultPoint, ioError, stageFile } from '../util/publish.js';
@@ -74,8 +84,10 @@ export function prepareSave(tensors: TensorsInput, options: SaveOptions): Prepar
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
     throw new TypeError('metadata must be a plain object of JSON values');
   const metadataJson = canonicalJson(metadata);
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
+    throw new TypeError('onProgress must be a function');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+    throw new TypeError('signal must be an AbortSignal');
   // Validate the codec against every tensor now (e.g. szip on bool) rather than halfway through the file.
   for (const e of entries) createSpec(datasetOptions(e, compression, shuffle));
   return { entries, compression, shuffle, metadataJson, onProgress: options.onProgress, signal: options.signal };
@@ -96,7 +108,13 @@ function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
 }
 
-async function writeTensor(ds: Dataset, e: Entry, filtered: boolean, p: PreparedSave, progress: (n: number) => void): Promise<void> {
+async function writeTensor(
+  ds: Dataset,
+  e: Entry,
+  filtered: boolean,
+  p: PreparedSave,
+  progress: (n: number) => void,
+): Promise<void> {
   const { shape, data } = e.tensor;
   if (data.length === 0) return;
   const rowElems = shape.slice(1).reduce((a, b) => a * b, 1);
@@ -118,16 +136,27 @@ async function writeTensor(ds: Dataset, e: Entry, filtered: boolean, p: Prepared
 }
 
 /** Per-entry SHA-256: from memory (already computed) or from the file at the dataset's offset. */
-async function hashEntries(temp: string, entries: Entry[], datasets: Dataset[], inMemory: Entry[], memShas: string[]): Promise<string[]> {
+async function hashEntries(
+  temp: string,
+  entries: Entry[],
+  datasets: Dataset[],
+  inMemory: Entry[],
+  memShas: string[],
+): Promise<string[]> {
   const byEntry = new Map(inMemory.map((e, i) => [e, memShas[i]!]));
   const fh = await open(temp, 'r');
   try {
     const idx = entries.map((_, i) => i).filter((i) => !byEntry.has(entries[i]!));
-    const fromFile = await boundedMap(idx, (i) => entries[i]!.byteLength, async (i) => {
-      const off = datasets[i]!.offset;
-      if (off === null) throw new H5Error(`tensor '${entries[i]!.name}' has no contiguous storage to hash`, { code: 'H5_ERROR' });
-      return (await rangeSha256(fh.fd, off, entries[i]!.byteLength)).hex;
-    });
+    const fromFile = await boundedMap(
+      idx,
+      (i) => entries[i]!.byteLength,
+      async (i) => {
+        const off = datasets[i]!.offset;
+        if (off === null)
+          throw new H5Error(`tensor '${entries[i]!.name}' has no contiguous storage to hash`, { code: 'H5_ERROR' });
+        return (await rangeSha256(fh.fd, off, entries[i]!.byteLength)).hex;
+      },
+    );
     const shas = entries.map((e) => byEntry.get(e) ?? '');
     idx.forEach((i, k) => (shas[i] = fromFile[k]!));
     return shas;
@@ -146,7 +175,10 @@ async function hashEntries(temp: string, entries: Entry[], datasets: Dataset[], 
  * On any failure the temp file is removed.
  */
 export async function writeTemp(
-  target: string, p: PreparedSave, modeOf: string = target, check?: (temp: string, w: WrittenTemp) => Promise<void>,
+  target: string,
+  p: PreparedSave,
+  modeOf: string = target,
+  check?: (temp: string, w: WrittenTemp) => Promise<void>,
 ): Promise<WrittenTemp> {
   let indexText = '';
   const staged = await stageFile(target, {
@@ -171,14 +203,21 @@ function readsBackAsWritten(target: string, temp: string, indexText: string): vo
   try {
     const back = f.attrs.has(INDEX_ATTR) ? f.attrs.get(INDEX_ATTR) : undefined;
     if (back !== indexText) {
-      throw new H5Error(`the model written for '${target}' does not read back as written (its tensor index differs): nothing was published`, { code: 'H5_CORRUPT' });
+      throw new H5Error(
+        `the model written for '${target}' does not read back as written (its tensor index differs): nothing was published`,
+        { code: 'H5_CORRUPT' },
+      );
     }
   } finally {
     f.close();
   }
 }
 
-async function writeModelFile(target: string, temp: string, p: PreparedSave): Promise<{ written: WrittenTemp; indexText: string }> {
+async function writeModelFile(
+  target: string,
+  temp: string,
+  p: PreparedSave,
+): Promise<{ written: WrittenTemp; indexText: string }> {
   const where = { path: target, temp };
   const total = p.entries.reduce((a, e) => a + e.byteLength, 0);
   let done = 0;
@@ -191,7 +230,11 @@ async function writeModelFile(target: string, temp: string, p: PreparedSave): Pr
   // really in the file). Compressed tensors are only available as input
   // memory: they hash through WebCrypto, on the libuv pool, during the writes.
   const inMemory = p.entries.filter((e) => isFiltered(e, p.compression) || e.byteLength === 0);
-  const hashing = boundedMap(inMemory, (e) => e.byteLength, (e) => tensorSha256(e.tensor.data));
+  const hashing = boundedMap(
+    inMemory,
+    (e) => e.byteLength,
+    (e) => tensorSha256(e.tensor.data),
+  );
   hashing.catch(() => {}); // observed below; avoid an unhandled rejection if a write fails first
   let file: File | undefined;
   try {
@@ -224,7 +267,9 @@ async function writeModelFile(target: string, temp: string, p: PreparedSave): Pr
     // Attributes in name order after all data: the order of libhdf5 calls
     // fixes the file layout, so it must not depend on which hash finished first.
     datasets.forEach((ds, i) => ds.attrs.set(TENSOR_SHA_ATTR, shas[i]!));
-    const modelDigest = modelDigestOf(p.entries.map((e, i) => ({ name: e.name, dtype: e.tensor.dtype, shape: e.tensor.shape, sha256: shas[i]! })));
+    const modelDigest = modelDigestOf(
+      p.entries.map((e, i) => ({ name: e.name, dtype: e.tensor.dtype, shape: e.tensor.shape, sha256: shas[i]! })),
+    );
     const a = file.attrs;
     a.set(ATTR.format, FORMAT_VERSION);
     a.set(ATTR.version, packageVersion());
@@ -237,11 +282,16 @@ async function writeModelFile(target: string, temp: string, p: PreparedSave): Pr
     a.set(ATTR.metadata, p.metadataJson);
     // Last, after everything it describes: the tensor index (tensor-index.ts)
     // lets loadModel map every tensor without opening each dataset.
-    const indexText = encodeIndex(p.entries.map((e, i) => ({
-      name: e.name, dtype: e.tensor.dtype, shape: e.tensor.shape,
-      offset: isFiltered(e, p.compression) || e.byteLength === 0 ? null : datasets[i]!.offset,
-      bytes: e.byteLength, sha256: shas[i]!,
-    })));
+    const indexText = encodeIndex(
+      p.entries.map((e, i) => ({
+        name: e.name,
+        dtype: e.tensor.dtype,
+        shape: e.tensor.shape,
+        offset: isFiltered(e, p.compression) || e.byteLength === 0 ? null : datasets[i]!.offset,
+        bytes: e.byteLength,
+        sha256: shas[i]!,
+      })),
+    );
     a.set(INDEX_ATTR, indexText);
     await faultPoint('close', where);
     const f = file;

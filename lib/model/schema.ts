@@ -60,7 +60,9 @@ let pkgVersion: string | undefined;
 /** h5vault's own version, read once from package.json (two levels up from lib/model and dist/model). */
 export function packageVersion(): string {
   if (pkgVersion === undefined) {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
     pkgVersion = typeof pkg.version === 'string' ? pkg.version : '0.0.0';
   }
   return pkgVersion;
@@ -92,8 +94,10 @@ export function compareNames(a: string, b: string): number {
     if (x >= 0x80 || y >= 0x80) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
     if (x !== y) return x < y ? -1 : 1;
   }
-  for (let i = n; i < a.length; i++) if (a.charCodeAt(i) >= 0x80) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-  for (let i = n; i < b.length; i++) if (b.charCodeAt(i) >= 0x80) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  for (let i = n; i < a.length; i++)
+    if (a.charCodeAt(i) >= 0x80) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  for (let i = n; i < b.length; i++)
+    if (b.charCodeAt(i) >= 0x80) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
@@ -122,15 +126,19 @@ export function entriesOf(tensors: unknown): Entry[] {
 }
 
 function checkTensor(name: string, t: unknown): Tensor {
-  if (typeof t !== 'object' || t === null) throw new TypeError(`tensor '${name}' must be an object { dtype, shape, data }`);
+  if (typeof t !== 'object' || t === null)
+    throw new TypeError(`tensor '${name}' must be an object { dtype, shape, data }`);
   const { dtype, shape, data } = t as { dtype?: unknown; shape?: unknown; data?: unknown };
-  if (!isDType(dtype) || dtype === 'string') throw new TypeError(`tensor '${name}': dtype must be a numeric dtype, got '${String(dtype)}'`);
+  if (!isDType(dtype) || dtype === 'string')
+    throw new TypeError(`tensor '${name}': dtype must be a numeric dtype, got '${String(dtype)}'`);
   if (!Array.isArray(shape) || !shape.every((n) => Number.isSafeInteger(n) && n >= 0))
     throw new TypeError(`tensor '${name}': shape must be an array of non-negative integers`);
   checkDataType(dtype, data, `tensor '${name}' data`);
   const n = shape.reduce((a, b) => a * b, 1);
   if ((data as TypedArray).length !== n)
-    throw new RangeError(`tensor '${name}': data has ${(data as TypedArray).length} elements but shape [${shape.join(', ')}] holds ${n}`);
+    throw new RangeError(
+      `tensor '${name}': data has ${(data as TypedArray).length} elements but shape [${shape.join(', ')}] holds ${n}`,
+    );
   checkDataValues(dtype, data, `tensor '${name}' data`);
   return { dtype, shape: [...shape], data: data as TypedArray };
 }
@@ -154,7 +162,9 @@ export function canonicalJson(value: unknown, path = 'metadata', seen: Set<objec
     case 'object':
       break;
     default:
-      throw new TypeError(`${path} is a ${typeof value}: metadata must be JSON (null, boolean, number, string, array, plain object)`);
+      throw new TypeError(
+        `${path} is a ${typeof value}: metadata must be JSON (null, boolean, number, string, array, plain object)`,
+      );
   }
   const obj = value as object;
   if (seen.has(obj)) throw new TypeError(`${path} is a cycle: metadata must be a tree`);
@@ -163,7 +173,9 @@ export function canonicalJson(value: unknown, path = 'metadata', seen: Set<objec
     if (Array.isArray(obj)) return `[${obj.map((v, i) => canonicalJson(v, `${path}[${i}]`, seen)).join(',')}]`;
     const proto = Object.getPrototypeOf(obj);
     if (proto !== Object.prototype && proto !== null)
-      throw new TypeError(`${path} is a ${obj.constructor?.name ?? 'non-plain object'}: metadata objects must be plain`);
+      throw new TypeError(
+        `${path} is a ${obj.constructor?.name ?? 'non-plain object'}: metadata objects must be plain`,
+      );
     const keys = Object.keys(obj).sort(compareNames);
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((obj as Record<string, unknown>)[k], `${path}.${k}`, seen)}`).join(',')}}`;
   } finally {

@@ -72,7 +72,8 @@ export function parseIndex(path: string, text: unknown, fileSize: number): Index
   if (!Array.isArray(d.tensors)) throw bad(path, 'no tensor list');
   const out: IndexEntry[] = [];
   for (const row of d.tensors as unknown[]) {
-    if (!Array.isArray(row) || row.length !== 6) throw bad(path, `entry ${out.length} is not [name, dtype, shape, offset, bytes, sha256]`);
+    if (!Array.isArray(row) || row.length !== 6)
+      throw bad(path, `entry ${out.length} is not [name, dtype, shape, offset, bytes, sha256]`);
     const [name, dtype, shape, offset, bytes, sha256] = row as unknown[];
     try {
       checkTensorName(name);
@@ -83,18 +84,21 @@ export function parseIndex(path: string, text: unknown, fileSize: number): Index
     if (!isDType(dtype) || dtype === 'string') throw bad(path, `${what} has dtype ${JSON.stringify(dtype)}`);
     if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(path, `${what} has an invalid shape`);
     const elems = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (!isCount(bytes) || elems * itemSize(dtype) !== bytes) throw bad(path, `${what} claims ${String(bytes)} bytes for shape [${(shape as number[]).join(', ')}]`);
+    if (!isCount(bytes) || elems * itemSize(dtype) !== bytes)
+      throw bad(path, `${what} claims ${String(bytes)} bytes for shape [${(shape as number[]).join(', ')}]`);
     if (offset !== null && (!isCount(offset) || offset + bytes > fileSize))
       throw bad(path, `${what} claims bytes ${String(offset)}..+${bytes} of a ${fileSize}-byte file`);
     if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) throw bad(path, `${what} has no SHA-256`);
     const prev = out[out.length - 1];
-    if (prev && compareNames(prev.name, name) >= 0) throw bad(path, `entries are not in strict name order at '${name}'`);
+    if (prev && compareNames(prev.name, name) >= 0)
+      throw bad(path, `entries are not in strict name order at '${name}'`);
     out.push({ name, dtype, shape: shape as number[], offset: offset as number | null, bytes, sha256 });
   }
   // Two tensors claiming overlapping bytes cannot both be what the writer stored.
   const ranges = out.filter((e) => e.offset !== null && e.bytes > 0).sort((a, b) => a.offset! - b.offset!);
   for (let i = 1; i < ranges.length; i++) {
-    if (ranges[i]!.offset! < ranges[i - 1]!.offset! + ranges[i - 1]!.bytes) throw bad(path, `tensors '${ranges[i - 1]!.name}' and '${ranges[i]!.name}' overlap`);
+    if (ranges[i]!.offset! < ranges[i - 1]!.offset! + ranges[i - 1]!.bytes)
+      throw bad(path, `tensors '${ranges[i - 1]!.name}' and '${ranges[i]!.name}' overlap`);
   }
   return out;
 }
@@ -104,8 +108,13 @@ export function parseIndex(path: string, text: unknown, fileSize: number): Index
  * list as many tensors as `h5vault.tensors` says, and its entries must hash
  * to `h5vault.model_digest`, the same digest the tensors' own checksums give.
  */
-export function indexBindingProblem(entries: readonly IndexEntry[], expect: { tensors: number; modelDigest: string }): string | null {
-  if (entries.length !== expect.tensors) return `the ${INDEX_ATTR} attribute lists ${entries.length} tensors, the provenance says ${expect.tensors}`;
-  if (modelDigestOf(entries) !== expect.modelDigest) return `the ${INDEX_ATTR} attribute's entries do not hash to the stored model digest ${expect.modelDigest}`;
+export function indexBindingProblem(
+  entries: readonly IndexEntry[],
+  expect: { tensors: number; modelDigest: string },
+): string | null {
+  if (entries.length !== expect.tensors)
+    return `the ${INDEX_ATTR} attribute lists ${entries.length} tensors, the provenance says ${expect.tensors}`;
+  if (modelDigestOf(entries) !== expect.modelDigest)
+    return `the ${INDEX_ATTR} attribute's entries do not hash to the stored model digest ${expect.modelDigest}`;
   return null;
 }

@@ -98,13 +98,18 @@ interface Plan {
 
 function checkOptions(o: LinkOptions): void {
   if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
-  if (o.map !== undefined && typeof o.map !== 'function' && (typeof o.map !== 'object' || o.map === null || Array.isArray(o.map)))
+  if (
+    o.map !== undefined &&
+    typeof o.map !== 'function' &&
+    (typeof o.map !== 'object' || o.map === null || Array.isArray(o.map))
+  )
     throw new TypeError('options.map must be an object { initializer: datasetPath } or a function');
   if (o.map && typeof o.map === 'object' && !Object.values(o.map).every((v) => typeof v === 'string'))
     throw new TypeError('options.map values must be dataset paths (strings)');
   if (o.onUnlinkable !== undefined && o.onUnlinkable !== 'refuse' && o.onUnlinkable !== 'repack')
     throw new TypeError("options.onUnlinkable must be 'refuse' or 'repack'");
-  if (o.repackPath !== undefined && (typeof o.repackPath !== 'string' || o.repackPath === '')) throw new TypeError('options.repackPath must be a non-empty string');
+  if (o.repackPath !== undefined && (typeof o.repackPath !== 'string' || o.repackPath === ''))
+    throw new TypeError('options.repackPath must be a non-empty string');
   for (const k of ['checkData', 'requireAll', 'overwrite'] as const)
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean`);
 }
@@ -117,7 +122,7 @@ class BadName {
 /** The dataset an initializer maps to, by the option or the default rule; null if none; BadName if the path breaks the name rule. */
 function datasetFor(file: File, name: string, map: LinkOptions['map']): string | null | BadName {
   const candidates: string[] = [];
-  const explicit = typeof map === 'function' || (map !== undefined && Object.prototype.hasOwnProperty.call(map, name));
+  const explicit = typeof map === 'function' || (map !== undefined && Object.hasOwn(map, name));
   if (typeof map === 'function') {
     const p = map(name);
     if (p === undefined) return null;
@@ -137,7 +142,9 @@ function datasetFor(file: File, name: string, map: LinkOptions['map']): string |
     const problem = nameProblem('dataset', p);
     if (problem !== null) {
       if (i === 0) {
-        return new BadName(`bad-name: ${nameError('dataset', p, problem).message}; map it to a dataset explicitly (map: { [name]: 'dataset/path' }) or keep it inline (a map function returning undefined)`);
+        return new BadName(
+          `bad-name: ${nameError('dataset', p, problem).message}; map it to a dataset explicitly (map: { [name]: 'dataset/path' }) or keep it inline (a map function returning undefined)`,
+        );
       }
       continue;
     }
@@ -145,9 +152,14 @@ function datasetFor(file: File, name: string, map: LinkOptions['map']): string |
   }
   // An explicit mapping to something that is not there is a mistake, not a fallback.
   if (explicit) {
-    throw new H5Error(`initializer '${name}' is mapped to '${candidates[0]}', which is not a dataset in '${file.path}'`, {
-      code: 'H5_NOT_FOUND', initializer: name, dataset: candidates[0],
-    });
+    throw new H5Error(
+      `initializer '${name}' is mapped to '${candidates[0]}', which is not a dataset in '${file.path}'`,
+      {
+        code: 'H5_NOT_FOUND',
+        initializer: name,
+        dataset: candidates[0],
+      },
+    );
   }
   return null;
 }
@@ -198,9 +210,13 @@ async function readModel(src: string): Promise<Uint8Array> {
 function locationOf(modelPath: string, target: string): string {
   const rel = relative(dirname(modelPath), target);
   if (rel === '' || isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`)) {
-    throw new H5Error(`'${target}' is not inside the output model's directory '${dirname(modelPath)}': onnxruntime only reads external data from the model's directory and below (write the model next to the .h5)`, {
-      code: 'H5_NOT_LINKABLE', reason: 'outside-model-directory',
-    });
+    throw new H5Error(
+      `'${target}' is not inside the output model's directory '${dirname(modelPath)}': onnxruntime only reads external data from the model's directory and below (write the model next to the .h5)`,
+      {
+        code: 'H5_NOT_LINKABLE',
+        reason: 'outside-model-directory',
+      },
+    );
   }
   return rel.split(sep).join('/');
 }
@@ -216,7 +232,8 @@ function relocated(init: Initializer, src: string, out: string): ExternalRef | s
   if (dirname(src) === dirname(out)) return undefined;
   const entries = init.externalData ?? [];
   const location = entries.find(([k]) => k === 'location')?.[1];
-  if (location === undefined) return 'external-data: no location entry, so it cannot be pointed at from another directory';
+  if (location === undefined)
+    return 'external-data: no location entry, so it cannot be pointed at from another directory';
   if (isAbsolute(location)) return undefined;
   const file = resolve(dirname(src), ...location.split('/'));
   let loc: string;
@@ -240,9 +257,18 @@ function relocated(init: Initializer, src: string, out: string): ExternalRef | s
  *   const r = await linkOnnx('model.onnx', 'weights.h5', 'model.linked.onnx');
  *   const session = await ort.InferenceSession.create(r.path, { extra: { session: { disable_prepacking: '1' } } });
  */
-export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string, options: LinkOptions = {}): Promise<LinkResult> {
+export async function linkOnnx(
+  onnxPath: string,
+  h5Path: string,
+  outPath: string,
+  options: LinkOptions = {},
+): Promise<LinkResult> {
   const site = new Error();
-  for (const [k, v] of [['onnxPath', onnxPath], ['h5Path', h5Path], ['outPath', outPath]] as const)
+  for (const [k, v] of [
+    ['onnxPath', onnxPath],
+    ['h5Path', h5Path],
+    ['outPath', outPath],
+  ] as const)
     if (typeof v !== 'string' || v === '') throw new TypeError(`${k} must be a non-empty string`);
   checkOptions(options);
   return withSite(site, async () => {
@@ -251,8 +277,16 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
     const h5 = resolve(h5Path);
     if (out === src) throw new TypeError('outPath must differ from onnxPath (the original model is kept)');
     // The output you named is replaced unless overwrite is false; side files only with overwrite: true.
-    const outTarget: PublishTarget = { overwrite: options.overwrite !== false, role: 'output model', allow: 'pass --force or { overwrite: true }' };
-    const sideTarget: PublishTarget = { overwrite: options.overwrite === true, role: 'repacked weights file', allow: 'pass --force or { overwrite: true }, or choose another --repack-path / repackPath' };
+    const outTarget: PublishTarget = {
+      overwrite: options.overwrite !== false,
+      role: 'output model',
+      allow: 'pass --force or { overwrite: true }',
+    };
+    const sideTarget: PublishTarget = {
+      overwrite: options.overwrite === true,
+      role: 'repacked weights file',
+      allow: 'pass --force or { overwrite: true }, or choose another --repack-path / repackPath',
+    };
     await refuseExisting(out, outTarget);
     const model = await readModel(src);
     const inits = listInitializers(model);
@@ -296,11 +330,19 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
         const dtype = dtypeOfOnnx(init.dataType);
         const dsType = ds.dtype;
         if (dtype === undefined || dsType === 'string' || dsType === 'unsupported' || dtype !== dsType) {
-          refused.push({ initializer: init.name, dataset, reason: `dtype: the initializer is ${dtype ?? `ONNX type ${init.dataType}`}, the dataset ${dsType}` });
+          refused.push({
+            initializer: init.name,
+            dataset,
+            reason: `dtype: the initializer is ${dtype ?? `ONNX type ${init.dataType}`}, the dataset ${dsType}`,
+          });
           continue;
         }
         if (!sameShape(init.dims, ds.shape)) {
-          refused.push({ initializer: init.name, dataset, reason: `shape: the initializer is [${init.dims.join(', ')}], the dataset [${ds.shape.join(', ')}]` });
+          refused.push({
+            initializer: init.name,
+            dataset,
+            reason: `shape: the initializer is [${init.dims.join(', ')}], the dataset [${ds.shape.join(', ')}]`,
+          });
           continue;
         }
         const length = ds.size * itemSize(dtype);
@@ -315,13 +357,25 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
         }
         if (checkData) {
           if (init.raw === undefined) {
-            refused.push({ initializer: init.name, dataset, reason: 'no-raw-data: the initializer keeps its values in typed fields, so they cannot be compared byte for byte (pass checkData: false)' });
+            refused.push({
+              initializer: init.name,
+              dataset,
+              reason:
+                'no-raw-data: the initializer keeps its values in typed fields, so they cannot be compared byte for byte (pass checkData: false)',
+            });
             continue;
           }
-          const same = init.raw.length === length
-            && (viewable === true ? await sameBytes(h5In, ds.offset!, init.raw) : Buffer.compare(await bytesOf(ds), init.raw) === 0);
+          const same =
+            init.raw.length === length &&
+            (viewable === true
+              ? await sameBytes(h5In, ds.offset!, init.raw)
+              : Buffer.compare(await bytesOf(ds), init.raw) === 0);
           if (!same) {
-            refused.push({ initializer: init.name, dataset, reason: 'data-differs: the dataset does not hold the initializer\'s values' });
+            refused.push({
+              initializer: init.name,
+              dataset,
+              reason: "data-differs: the dataset does not hold the initializer's values",
+            });
             continue;
           }
         }
@@ -330,35 +384,52 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
         if (viewable !== true) needRepack.push(plan);
       }
       if (refused.length) {
-        throw new H5Error(`cannot link ${refused.length} initializer(s) of '${src}' to '${h5}': ${fewOf(refused.map((r) => `'${r.initializer}' → ${r.dataset ?? '(none)'}: ${r.reason}`), '; ')}`, {
-          code: 'H5_NOT_LINKABLE', tensors: refused,
-        });
+        throw new H5Error(
+          `cannot link ${refused.length} initializer(s) of '${src}' to '${h5}': ${fewOf(
+            refused.map((r) => `'${r.initializer}' → ${r.dataset ?? '(none)'}: ${r.reason}`),
+            '; ',
+          )}`,
+          {
+            code: 'H5_NOT_LINKABLE',
+            tensors: refused,
+          },
+        );
       }
       if (options.requireAll) {
         const left = inline.filter((i) => i.reason === 'no-dataset');
         if (left.length) {
-          throw new H5Error(`${left.length} initializer(s) of '${src}' have no dataset in '${h5}': ${fewOf(left.map((l) => `'${l.initializer}'`), ', ')}`, {
-            code: 'H5_NOT_LINKABLE', tensors: left.map((l) => ({ initializer: l.initializer, dataset: null, reason: l.reason })),
-          });
+          throw new H5Error(
+            `${left.length} initializer(s) of '${src}' have no dataset in '${h5}': ${fewOf(
+              left.map((l) => `'${l.initializer}'`),
+              ', ',
+            )}`,
+            {
+              code: 'H5_NOT_LINKABLE',
+              tensors: left.map((l) => ({ initializer: l.initializer, dataset: null, reason: l.reason })),
+            },
+          );
         }
       }
       // Repack: the tensors that cannot be served as stored, copied by saveModel into a contiguous, aligned file.
       let repackPath: string | null = null;
       const repackedOffsets = new Map<string, number>();
       if (needRepack.length) {
-        repackPath = resolve(options.repackPath ?? out.replace(/\.onnx$/i, '') + '.weights.h5');
+        repackPath = resolve(options.repackPath ?? `${out.replace(/\.onnx$/i, '')}.weights.h5`);
         if (repackPath === h5) throw new TypeError('repackPath must differ from the .h5 being linked');
         // A side file: the user did not name it, so an existing one is never replaced without overwrite: true.
         await refuseExisting(repackPath, sideTarget);
         const tensors: Record<string, TypedTensor> = {};
-        for (const p of needRepack) tensors[p.dataset.slice(1)] = await p.ds.readTensor() as TypedTensor;
+        for (const p of needRepack) tensors[p.dataset.slice(1)] = (await p.ds.readTensor()) as TypedTensor;
         const w = await writeTemp(repackPath, prepareSave(tensors, { metadata: { 'h5vault.repacked_from': h5 } }));
         await commitStaged(w.temp, repackPath, sideTarget);
         const r = File.open(repackPath);
         try {
           for (const p of needRepack) {
             const d = r.dataset(p.dataset);
-            if (d.viewable !== true || d.offset === null) throw new H5Error(`repacked '${p.dataset}' is not contiguous (${String(d.viewable)})`, { code: 'H5_ERROR' });
+            if (d.viewable !== true || d.offset === null)
+              throw new H5Error(`repacked '${p.dataset}' is not contiguous (${String(d.viewable)})`, {
+                code: 'H5_ERROR',
+              });
             repackedOffsets.set(p.dataset, d.offset);
           }
         } finally {
@@ -374,7 +445,14 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
         const offset = repacked ?? p.ds.offset!;
         const ref = { location: locationOf(out, target), offset, length: p.length };
         refs.set(p.index, ref);
-        linked.push({ initializer: init.name, graph: init.graph, dataset: p.dataset, file: target, offset, length: p.length });
+        linked.push({
+          initializer: init.name,
+          graph: init.graph,
+          dataset: p.dataset,
+          file: target,
+          offset,
+          length: p.length,
+        });
       }
       for (const [index, ref] of keptExternal) refs.set(index, ref);
       const parts = relinkInitializers(model, (_init, index) => refs.get(index));
@@ -388,9 +466,15 @@ export async function linkOnnx(onnxPath: string, h5Path: string, outPath: string
             await fh.close();
           }
         },
-      }).catch((e) => { throw ioError(e, `cannot write '${out}'`); });
+      }).catch((e) => {
+        throw ioError(e, `cannot write '${out}'`);
+      });
       return {
-        path: out, linked, repacked: needRepack.map((p) => p.dataset), repackPath, inline,
+        path: out,
+        linked,
+        repacked: needRepack.map((p) => p.dataset),
+        repackPath,
+        inline,
         bytesLinked: linked.reduce((a, l) => a + l.length, 0),
       };
     } finally {

@@ -6,7 +6,17 @@
  */
 import type { NumericDType } from '../h5/dtypes.js';
 import {
-  fieldString, forEachField, invalid, lenField, partsLength, readFields, repeatedInts, stringField, varintField, WIRE, type Field,
+  fieldString,
+  forEachField,
+  invalid,
+  lenField,
+  partsLength,
+  readFields,
+  repeatedInts,
+  stringField,
+  varintField,
+  WIRE,
+  type Field,
 } from './proto.js';
 
 const MODEL = { graph: 7 } as const;
@@ -14,13 +24,31 @@ const GRAPH = { node: 1, name: 2, initializer: 5 } as const;
 const NODE = { name: 3, attribute: 5 } as const;
 const ATTRIBUTE = { name: 1, g: 6, graphs: 11 } as const;
 const TENSOR = {
-  dims: 1, dataType: 2, segment: 3, floatData: 4, int32Data: 5, stringData: 6, int64Data: 7, name: 8,
-  rawData: 9, doubleData: 10, uint64Data: 11, externalData: 13, dataLocation: 14,
+  dims: 1,
+  dataType: 2,
+  segment: 3,
+  floatData: 4,
+  int32Data: 5,
+  stringData: 6,
+  int64Data: 7,
+  name: 8,
+  rawData: 9,
+  doubleData: 10,
+  uint64Data: 11,
+  externalData: 13,
+  dataLocation: 14,
 } as const;
 /** Fields that hold (or locate) a tensor's values: replaced when it is linked. */
 const DATA_FIELDS = new Set<number>([
-  TENSOR.floatData, TENSOR.int32Data, TENSOR.stringData, TENSOR.int64Data, TENSOR.rawData,
-  TENSOR.doubleData, TENSOR.uint64Data, TENSOR.externalData, TENSOR.dataLocation,
+  TENSOR.floatData,
+  TENSOR.int32Data,
+  TENSOR.stringData,
+  TENSOR.int64Data,
+  TENSOR.rawData,
+  TENSOR.doubleData,
+  TENSOR.uint64Data,
+  TENSOR.externalData,
+  TENSOR.dataLocation,
 ]);
 const ENTRY = { key: 1, value: 2 } as const;
 const EXTERNAL = 1;
@@ -42,10 +70,23 @@ export function onnxMaxInitializers(modelBytes: number): number {
 
 /** onnx.TensorProto.DataType codes of the element types h5vault stores. */
 export const ONNX_DATA_TYPE: Record<NumericDType, number> = {
-  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, bool: 9,
-  float16: 10, float64: 11, uint32: 12, uint64: 13, bfloat16: 16,
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  uint16: 4,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  uint32: 12,
+  uint64: 13,
+  bfloat16: 16,
 };
-const DTYPE_OF_CODE = new Map<number, NumericDType>(Object.entries(ONNX_DATA_TYPE).map(([k, v]) => [v, k as NumericDType]));
+const DTYPE_OF_CODE = new Map<number, NumericDType>(
+  Object.entries(ONNX_DATA_TYPE).map(([k, v]) => [v, k as NumericDType]),
+);
 
 /** The h5vault dtype of an ONNX data_type code, or undefined (strings, complex, float8, ...). */
 export function dtypeOfOnnx(code: number): NumericDType | undefined {
@@ -106,9 +147,21 @@ function parseTensor(buf: Uint8Array, f: Field, graph: string): Initializer {
     else if (x.num === TENSOR.rawData && x.wire === WIRE.LEN) raw = buf.subarray(x.payloadStart, x.payloadEnd);
     else if (DATA_FIELDS.has(x.num) && x.num !== TENSOR.externalData && x.num !== TENSOR.dataLocation) typedData = true;
   }
-  const dims = repeatedInts(buf, fields, TENSOR.dims, ONNX_MAX_RANK, `the dims of initializer ${JSON.stringify(name.slice(0, 200))}`);
+  const dims = repeatedInts(
+    buf,
+    fields,
+    TENSOR.dims,
+    ONNX_MAX_RANK,
+    `the dims of initializer ${JSON.stringify(name.slice(0, 200))}`,
+  );
   return {
-    name, dataType, dims, graph, external, raw: external ? undefined : raw, typedData,
+    name,
+    dataType,
+    dims,
+    graph,
+    external,
+    raw: external ? undefined : raw,
+    typedData,
     ...(externalData.length ? { externalData } : {}),
   };
 }
@@ -119,7 +172,8 @@ function externalTensor(buf: Uint8Array, f: Field, ref: ExternalRef): Uint8Array
   for (const x of readFields(buf, f.payloadStart, f.payloadEnd)) {
     if (!DATA_FIELDS.has(x.num)) parts.push(buf.subarray(x.start, x.end));
   }
-  const entry = (k: string, v: string) => lenField(TENSOR.externalData, [...stringField(ENTRY.key, k), ...stringField(ENTRY.value, v)]);
+  const entry = (k: string, v: string) =>
+    lenField(TENSOR.externalData, [...stringField(ENTRY.key, k), ...stringField(ENTRY.value, v)]);
   parts.push(...entry('location', ref.location));
   if (ref.offset !== undefined) parts.push(...entry('offset', String(ref.offset)));
   if (ref.length !== undefined) parts.push(...entry('length', String(ref.length)));
@@ -133,7 +187,12 @@ function externalTensor(buf: Uint8Array, f: Field, ref: ExternalRef): Uint8Array
  * rewrote, or undefined to keep the field's bytes. Returns undefined when
  * nothing changed (so unchanged subtrees are never re-encoded).
  */
-function rewriteFields(buf: Uint8Array, start: number, end: number, child: (f: Field) => Uint8Array[] | undefined): Uint8Array[] | undefined {
+function rewriteFields(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  child: (f: Field) => Uint8Array[] | undefined,
+): Uint8Array[] | undefined {
   const parts: Uint8Array[] = [];
   let changed = false;
   let copyFrom = start;
@@ -150,9 +209,18 @@ function rewriteFields(buf: Uint8Array, start: number, end: number, child: (f: F
   return parts;
 }
 
-function walkGraph(buf: Uint8Array, g: Field, path: string, visit: (t: Field, path: string) => Uint8Array[] | undefined, depth = 0): Uint8Array[] | undefined {
+function walkGraph(
+  buf: Uint8Array,
+  g: Field,
+  path: string,
+  visit: (t: Field, path: string) => Uint8Array[] | undefined,
+  depth = 0,
+): Uint8Array[] | undefined {
   if (depth > ONNX_MAX_GRAPH_DEPTH) {
-    throw invalid(`subgraphs nested deeper than ${ONNX_MAX_GRAPH_DEPTH} levels`, g.start, { limit: 'depth', max: ONNX_MAX_GRAPH_DEPTH });
+    throw invalid(`subgraphs nested deeper than ${ONNX_MAX_GRAPH_DEPTH} levels`, g.start, {
+      limit: 'depth',
+      max: ONNX_MAX_GRAPH_DEPTH,
+    });
   }
   return rewriteFields(buf, g.payloadStart, g.payloadEnd, (f) => {
     if (f.wire !== WIRE.LEN) return undefined;
@@ -175,18 +243,26 @@ function walkGraph(buf: Uint8Array, g: Field, path: string, visit: (t: Field, pa
   });
 }
 
-function walkModel(buf: Uint8Array, visitOne: (t: Field, path: string) => Uint8Array[] | undefined): Uint8Array[] | undefined {
+function walkModel(
+  buf: Uint8Array,
+  visitOne: (t: Field, path: string) => Uint8Array[] | undefined,
+): Uint8Array[] | undefined {
   const top = readFields(buf);
   const max = onnxMaxInitializers(buf.length);
   let count = 0;
   const visit = (t: Field, path: string): Uint8Array[] | undefined => {
     if (++count > max) {
-      throw invalid(`more than ${max} initializers (the budget for a ${buf.length}-byte model)`, t.start, { limit: 'initializers', max });
+      throw invalid(`more than ${max} initializers (the budget for a ${buf.length}-byte model)`, t.start, {
+        limit: 'initializers',
+        max,
+      });
     }
     return visitOne(t, path);
   };
   if (!top.some((f) => f.num === MODEL.graph && f.wire === WIRE.LEN)) throw invalid('no graph (ModelProto field 7)', 0);
-  return rewriteFields(buf, 0, buf.length, (f) => (f.num === MODEL.graph && f.wire === WIRE.LEN ? walkGraph(buf, f, 'graph', visit) : undefined));
+  return rewriteFields(buf, 0, buf.length, (f) =>
+    f.num === MODEL.graph && f.wire === WIRE.LEN ? walkGraph(buf, f, 'graph', visit) : undefined,
+  );
 }
 
 /** Every initializer of the model (main graph, then subgraphs in file order). */

@@ -11,15 +11,32 @@
  */
 import { createRequire } from 'node:module';
 import type { Tensor as OrtTensor } from 'onnxruntime-node';
-import { bfloat16ToFloat32, float32ToFloat16, type NumericDType, type TypedArray, type TypedTensor } from '../h5/dtypes.js';
+import {
+  bfloat16ToFloat32,
+  float32ToFloat16,
+  type NumericDType,
+  type TypedArray,
+  type TypedTensor,
+} from '../h5/dtypes.js';
 import { H5Error } from '../errors.js';
 import type { Tensor } from '../model/index.js';
 
 export type { OrtTensor };
 
 /** ORT tensor type names h5vault's numeric dtypes map to (bfloat16 has none). */
-export type OrtType = 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64'
-  | 'float16' | 'float32' | 'float64' | 'bool';
+export type OrtType =
+  | 'int8'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'uint8'
+  | 'uint16'
+  | 'uint32'
+  | 'uint64'
+  | 'float16'
+  | 'float32'
+  | 'float64'
+  | 'bool';
 
 export interface ToOrtOptions {
   /**
@@ -35,12 +52,24 @@ export interface ToOrtOptions {
 export type TensorLike = TypedTensor | Tensor;
 
 /** What ortFeeds accepts: a loadModel result, or tensors by name. */
-export type TensorSource = { tensors: ReadonlyMap<string, TensorLike> } | ReadonlyMap<string, TensorLike> | Record<string, TensorLike>;
+export type TensorSource =
+  | { tensors: ReadonlyMap<string, TensorLike> }
+  | ReadonlyMap<string, TensorLike>
+  | Record<string, TensorLike>;
 
 const ORT_TYPE: Record<Exclude<NumericDType, 'bfloat16'>, OrtType> = {
-  int8: 'int8', int16: 'int16', int32: 'int32', int64: 'int64',
-  uint8: 'uint8', uint16: 'uint16', uint32: 'uint32', uint64: 'uint64',
-  float16: 'float16', float32: 'float32', float64: 'float64', bool: 'bool',
+  int8: 'int8',
+  int16: 'int16',
+  int32: 'int32',
+  int64: 'int64',
+  uint8: 'uint8',
+  uint16: 'uint16',
+  uint32: 'uint32',
+  uint64: 'uint64',
+  float16: 'float16',
+  float32: 'float32',
+  float64: 'float64',
+  bool: 'bool',
 };
 
 type OrtModule = typeof import('onnxruntime-node');
@@ -59,9 +88,13 @@ export function loadOrt(): OrtModule {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') {
-      throw new H5Error("onnxruntime-node is not installed: h5vault's ONNX Runtime helpers need it (npm install onnxruntime-node)", {
-        code: 'H5_MISSING_PEER', peer: 'onnxruntime-node',
-      });
+      throw new H5Error(
+        "onnxruntime-node is not installed: h5vault's ONNX Runtime helpers need it (npm install onnxruntime-node)",
+        {
+          code: 'H5_MISSING_PEER',
+          peer: 'onnxruntime-node',
+        },
+      );
     }
     throw e;
   }
@@ -75,14 +108,17 @@ function checkOptions(o: ToOrtOptions): void {
 }
 
 function checkTensor(t: unknown, what: string): asserts t is TensorLike {
-  if (typeof t !== 'object' || t === null) throw new TypeError(`${what} must be a tensor record { dtype, shape, data }`);
+  if (typeof t !== 'object' || t === null)
+    throw new TypeError(`${what} must be a tensor record { dtype, shape, data }`);
   const { dtype, shape, data } = t as TensorLike;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
     throw new TypeError(`${what}.shape must be an array of non-negative integers`);
   if (!ArrayBuffer.isView(data)) throw new TypeError(`${what}.data must be a typed array`);
   const n = shape.reduce((a, b) => a * b, 1);
   if ((data as TypedArray).length !== n)
-    throw new RangeError(`${what} has ${(data as TypedArray).length} elements but its shape [${shape.join(', ')}] holds ${n}`);
+    throw new RangeError(
+      `${what} has ${(data as TypedArray).length} elements but its shape [${shape.join(', ')}] holds ${n}`,
+    );
   if (typeof dtype !== 'string' || !(dtype in ORT_TYPE || dtype === 'bfloat16'))
     throw new TypeError(`${what}.dtype '${String(dtype)}' is not a numeric dtype`);
 }
@@ -105,9 +141,13 @@ export function toOrtTensor(t: TensorLike, options: ToOrtOptions = {}): OrtTenso
   const dims = [...t.shape];
   if (t.dtype === 'bfloat16') {
     if (options.bfloat16 === undefined) {
-      throw new H5Error("ONNX Runtime has no bfloat16 tensor type: pass { bfloat16: 'float32' } (exact) or { bfloat16: 'float16' } (rounded); either copies the data", {
-        code: 'H5_UNSUPPORTED_TYPE', dtype: 'bfloat16',
-      });
+      throw new H5Error(
+        "ONNX Runtime has no bfloat16 tensor type: pass { bfloat16: 'float32' } (exact) or { bfloat16: 'float16' } (rounded); either copies the data",
+        {
+          code: 'H5_UNSUPPORTED_TYPE',
+          dtype: 'bfloat16',
+        },
+      );
     }
     const f32 = bfloat16ToFloat32(t.data as Uint16Array);
     if (options.bfloat16 === 'float32') return new ort.Tensor('float32', f32, dims);
@@ -121,7 +161,8 @@ export function toOrtTensor(t: TensorLike, options: ToOrtOptions = {}): OrtTenso
 
 function entriesOf(src: TensorSource): Map<string, TensorLike> {
   if (src instanceof Map) return src as Map<string, TensorLike>;
-  if (typeof src === 'object' && src !== null && 'tensors' in src && src.tensors instanceof Map) return src.tensors as Map<string, TensorLike>;
+  if (typeof src === 'object' && src !== null && 'tensors' in src && src.tensors instanceof Map)
+    return src.tensors as Map<string, TensorLike>;
   if (typeof src === 'object' && src !== null) return new Map(Object.entries(src as Record<string, TensorLike>));
   throw new TypeError('source must be a loaded model, a Map or an object of tensors');
 }
@@ -139,7 +180,11 @@ function entriesOf(src: TensorSource): Map<string, TensorLike> {
  *   const feeds = ortFeeds(model, { 'fc.weight': 'fc/weight', 'fc.bias': 'fc/bias' });
  *   const out = await session.run({ ...feeds, x });
  */
-export function ortFeeds(src: TensorSource, names?: readonly string[] | Record<string, string>, options: ToOrtOptions = {}): Record<string, OrtTensor> {
+export function ortFeeds(
+  src: TensorSource,
+  names?: readonly string[] | Record<string, string>,
+  options: ToOrtOptions = {},
+): Record<string, OrtTensor> {
   checkOptions(options);
   const tensors = entriesOf(src);
   let pairs: [string, string][];
@@ -150,12 +195,22 @@ export function ortFeeds(src: TensorSource, names?: readonly string[] | Record<s
   const missing = pairs.filter(([, t]) => typeof t !== 'string' || !tensors.has(t)).map(([, t]) => String(t));
   if (missing.length) {
     const have = [...tensors.keys()];
-    throw new H5Error(`no tensor named ${missing.map((m) => `'${m}'`).join(', ')} in the model (it has ${have.length ? have.slice(0, 20).map((h) => `'${h}'`).join(', ') : 'none'}${have.length > 20 ? ', ...' : ''})`, {
-      code: 'H5_NOT_FOUND', missing,
-    });
+    throw new H5Error(
+      `no tensor named ${missing.map((m) => `'${m}'`).join(', ')} in the model (it has ${
+        have.length
+          ? have
+              .slice(0, 20)
+              .map((h) => `'${h}'`)
+              .join(', ')
+          : 'none'
+      }${have.length > 20 ? ', ...' : ''})`,
+      {
+        code: 'H5_NOT_FOUND',
+        missing,
+      },
+    );
   }
   const feeds: Record<string, OrtTensor> = {};
   for (const [input, name] of pairs) feeds[input] = toOrtTensor(tensors.get(name)!, options);
   return feeds;
 }
-

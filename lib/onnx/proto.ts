@@ -28,7 +28,11 @@ export interface Field {
 
 /** The wire format is broken: an H5Error H5_ONNX_INVALID saying where. */
 export function invalid(what: string, at: number, extra: Record<string, unknown> = {}): H5Error {
-  return new H5Error(`not a valid ONNX model: ${what} at byte ${at}`, { code: 'H5_ONNX_INVALID', offset: at, ...extra });
+  return new H5Error(`not a valid ONNX model: ${what} at byte ${at}`, {
+    code: 'H5_ONNX_INVALID',
+    offset: at,
+    ...extra,
+  });
 }
 
 /**
@@ -90,7 +94,8 @@ export function forEachField(buf: Uint8Array, start: number, end: number, each: 
         break;
       case WIRE.LEN: {
         const len = readVarint(buf, pos, end);
-        if (len.value > end - len.next) throw invalid(`field ${num} is ${len.value} bytes long but only ${end - len.next} remain`, fieldStart);
+        if (len.value > end - len.next)
+          throw invalid(`field ${num} is ${len.value} bytes long but only ${end - len.next} remain`, fieldStart);
         f.payloadStart = len.next;
         f.payloadEnd = len.next + len.value;
         pos = f.payloadEnd;
@@ -149,7 +154,13 @@ export function fieldString(buf: Uint8Array, f: Field): string {
  * A repeated int64 field's values, whether written packed (one LEN field) or
  * one VARINT field per value; negative values (10-byte varints) are refused.
  */
-export function repeatedInts(buf: Uint8Array, fields: Field[], num: number, max = Infinity, what = `field ${num}`): number[] {
+export function repeatedInts(
+  buf: Uint8Array,
+  fields: Field[],
+  num: number,
+  max = Infinity,
+  what = `field ${num}`,
+): number[] {
   const out: number[] = [];
   // Counted as read, so a 10 MB packed field of 1-byte values stops at `max`, not after 10 M numbers.
   const push = (v: number, at: number): void => {
@@ -160,13 +171,14 @@ export function repeatedInts(buf: Uint8Array, fields: Field[], num: number, max 
     if (f.num !== num) continue;
     if (f.wire === WIRE.VARINT) push(f.varint!, f.start);
     else if (f.wire === WIRE.LEN) {
-      for (let p = f.payloadStart; p < f.payloadEnd;) {
+      for (let p = f.payloadStart; p < f.payloadEnd; ) {
         const v = readVarint(buf, p, f.payloadEnd);
         push(v.value, f.start);
         p = v.next;
       }
     } else throw invalid(`field ${num} should be an integer`, f.start);
   }
-  for (const v of out) if (!Number.isSafeInteger(v)) throw invalid(`field ${num} holds a negative or huge integer`, fields[0]!.start);
+  for (const v of out)
+    if (!Number.isSafeInteger(v)) throw invalid(`field ${num} holds a negative or huge integer`, fields[0]!.start);
   return out;
 }

@@ -37,7 +37,16 @@ export interface ClientConfig extends S3Config {
 }
 
 export type Request =
-  | { op: 'open'; id: number; bucket: string; key: string; client: ClientConfig; blockSize: number; cacheBytes: number; errors: SharedArrayBuffer }
+  | {
+      op: 'open';
+      id: number;
+      bucket: string;
+      key: string;
+      client: ClientConfig;
+      blockSize: number;
+      cacheBytes: number;
+      errors: SharedArrayBuffer;
+    }
   | { op: 'stats'; id: number }
   | { op: 'signature'; id: number }
   | { op: 'close'; id: number };
@@ -107,7 +116,9 @@ async function fetchRange(r: Remote, start: number, end: number): Promise<Uint8A
   r.stats.s3Requests++;
   let res;
   try {
-    res = await r.client.send(new GetObjectCommand({ Bucket: r.bucket, Key: r.key, Range: `bytes=${start}-${end - 1}`, IfMatch: r.etag }));
+    res = await r.client.send(
+      new GetObjectCommand({ Bucket: r.bucket, Key: r.key, Range: `bytes=${start}-${end - 1}`, IfMatch: r.etag }),
+    );
   } catch (e) {
     throw fail(r, classifyS3(e, `read bytes ${start}-${end - 1} of s3://${r.bucket}/${r.key}`));
   }
@@ -119,7 +130,10 @@ async function fetchRange(r: Remote, start: number, end: number): Promise<Uint8A
   }
   r.stats.bytesFetched += body.length;
   if (body.length !== end - start)
-    throw fail(r, { code: 'H5_S3_NETWORK', message: `read bytes ${start}-${end - 1} of s3://${r.bucket}/${r.key}: got ${body.length} bytes` });
+    throw fail(r, {
+      code: 'H5_S3_NETWORK',
+      message: `read bytes ${start}-${end - 1} of s3://${r.bucket}/${r.key}: got ${body.length} bytes`,
+    });
   return body;
 }
 
@@ -170,7 +184,13 @@ async function readRange(r: Remote, start: number, end: number): Promise<Uint8Ar
 }
 
 function httpStatus(e: RemoteError): number {
-  return e.code === 'H5_S3_NOT_FOUND' ? 404 : e.code === 'H5_S3_ACCESS_DENIED' ? 403 : e.code === 'H5_S3_CHANGED' ? 412 : 502;
+  return e.code === 'H5_S3_NOT_FOUND'
+    ? 404
+    : e.code === 'H5_S3_ACCESS_DENIED'
+      ? 403
+      : e.code === 'H5_S3_CHANGED'
+        ? 412
+        : 502;
 }
 
 async function serve(init: WorkerInit, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -231,8 +251,17 @@ async function open(q: Extract<Request, { op: 'open' }>): Promise<unknown> {
     return { error: classifyS3(e, what) };
   }
   const r: Remote = {
-    id: q.id, bucket: q.bucket, key: q.key, size: Number(head.ContentLength ?? 0), etag: String(head.ETag ?? ''),
-    blockSize: q.blockSize, cacheBytes: q.cacheBytes, client, blocks: new Map(), sizes: new Map(), cached: 0,
+    id: q.id,
+    bucket: q.bucket,
+    key: q.key,
+    size: Number(head.ContentLength ?? 0),
+    etag: String(head.ETag ?? ''),
+    blockSize: q.blockSize,
+    cacheBytes: q.cacheBytes,
+    client,
+    blocks: new Map(),
+    sizes: new Map(),
+    cached: 0,
     stats: { driverRequests: 0, bytesRead: 0, s3Requests: 1, bytesFetched: 0, cacheHits: 0, cachedBytes: 0 },
     errors: new Int32Array(q.errors),
   };
@@ -272,7 +301,8 @@ async function handle(q: Request): Promise<unknown> {
 function reply(sab: SharedArrayBuffer, value: unknown): void {
   const hdr = new Int32Array(sab, 0, 2);
   let bytes = new TextEncoder().encode(JSON.stringify(value));
-  if (bytes.length > sab.byteLength - 8) bytes = new TextEncoder().encode(JSON.stringify({ error: { code: 'H5_ERROR', message: 'reply too large' } }));
+  if (bytes.length > sab.byteLength - 8)
+    bytes = new TextEncoder().encode(JSON.stringify({ error: { code: 'H5_ERROR', message: 'reply too large' } }));
   new Uint8Array(sab, 8).set(bytes);
   hdr[1] = bytes.length;
   Atomics.store(hdr, 0, 1);

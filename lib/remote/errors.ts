@@ -35,7 +35,18 @@ interface SdkError {
   $metadata?: { httpStatusCode?: number };
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 
 /** Where the AWS SDK's default chain looks for credentials (the H5_S3_CREDENTIALS message). */
 export const CREDENTIAL_SOURCES =
@@ -57,7 +68,11 @@ export function s3Transient(e: unknown): boolean {
   const st = s3Status(e);
   if (st !== undefined) return st >= 500 || st === 429 || st === 408;
   if (x?.name === 'AbortError') return false;
-  return NETWORK_CODES.has(x?.code ?? '') || x?.name === 'TimeoutError' || /socket hang up|ECONN|premature|network/i.test(x?.message ?? '');
+  return (
+    NETWORK_CODES.has(x?.code ?? '') ||
+    x?.name === 'TimeoutError' ||
+    /socket hang up|ECONN|premature|network/i.test(x?.message ?? '')
+  );
 }
 
 /** The table: an SDK (or network) failure while doing `what` (bucket/key, never credentials). */
@@ -69,17 +84,38 @@ export function classifyS3(e: unknown, what: string): S3Failure {
   const base = { ...(status !== undefined ? { status } : {}), ...(name ? { s3Code: name } : {}) };
   if (name === 'AbortError') return { code: 'H5_ABORTED', message: `${what}: aborted`, ...base };
   if (name === 'CredentialsProviderError')
-    return { code: 'H5_S3_CREDENTIALS', message: `${what}: no AWS credentials found; looked in ${CREDENTIAL_SOURCES}`, ...base };
+    return {
+      code: 'H5_S3_CREDENTIALS',
+      message: `${what}: no AWS credentials found; looked in ${CREDENTIAL_SOURCES}`,
+      ...base,
+    };
   if (status === 404 || name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket')
     return { code: 'H5_S3_NOT_FOUND', message: `${what}: not found (${name || status})`, ...base };
   if (status === 401 || status === 403 || /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden/.test(name))
-    return { code: 'H5_S3_ACCESS_DENIED', message: `${what}: access denied (${name || status}); check the credentials the AWS SDK found and the bucket policy`, ...base };
+    return {
+      code: 'H5_S3_ACCESS_DENIED',
+      message: `${what}: access denied (${name || status}); check the credentials the AWS SDK found and the bucket policy`,
+      ...base,
+    };
   if (status === 412 || name === 'PreconditionFailed')
-    return { code: 'H5_S3_CHANGED', message: `${what}: the object was replaced on the server while it was being read`, ...base };
+    return {
+      code: 'H5_S3_CHANGED',
+      message: `${what}: the object was replaced on the server while it was being read`,
+      ...base,
+    };
   if (status === 429 || status === 503 || /SlowDown|Throttl/.test(name))
-    return { code: 'H5_S3_THROTTLED', message: `${what}: throttled by the server (${name || status}), retries exhausted`, ...base };
+    return {
+      code: 'H5_S3_THROTTLED',
+      message: `${what}: throttled by the server (${name || status}), retries exhausted`,
+      ...base,
+    };
   if (status === undefined || status >= 500)
-    return { code: 'H5_S3_NETWORK', message: `${what}: ${status ? `server error ${status}` : 'network failure'} (${x.code ?? detail})`, ...base, ...(x.code ? { errno: x.code } : {}) };
+    return {
+      code: 'H5_S3_NETWORK',
+      message: `${what}: ${status ? `server error ${status}` : 'network failure'} (${x.code ?? detail})`,
+      ...base,
+      ...(x.code ? { errno: x.code } : {}),
+    };
   return { code: 'H5_S3_ERROR', message: `${what}: server answered ${status} ${name}`, ...base };
 }
 

@@ -40,16 +40,20 @@ export const DEFAULT_BLOCK_SIZE = 64 * 1024;
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
 function clientConfig(o: RemoteOpenOptions): ClientConfig {
-  if (typeof o.credentials === 'function') throw new TypeError('credentials of an s3:// file must be { accessKeyId, secretAccessKey, sessionToken? } strings');
+  if (typeof o.credentials === 'function')
+    throw new TypeError('credentials of an s3:// file must be { accessKeyId, secretAccessKey, sessionToken? } strings');
   return {
     ...resolveConfig(o),
-    env: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('AWS_') && e[1] !== undefined)),
+    env: Object.fromEntries(
+      Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('AWS_') && e[1] !== undefined),
+    ),
   };
 }
 
 function positiveInt(v: unknown, name: string, dflt: number, min: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+    throw new RangeError(`${name} must be an integer >= ${min}`);
   return v;
 }
 
@@ -68,9 +72,16 @@ function workerPath(): string {
 }
 
 // Atomics.waitAsync (ES2024; in Node since 16) is not in this project's TypeScript lib.
-const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, i: number, v: number, t: number): { async: false; value: string } | { async: true; value: Promise<string> };
-}).waitAsync;
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(
+      a: Int32Array,
+      i: number,
+      v: number,
+      t: number,
+    ): { async: false; value: string } | { async: true; value: Promise<string> };
+  }
+).waitAsync;
 
 let starting: { worker: Worker; token: string; state: Int32Array } | undefined;
 /** Int32 [failures]: every failed S3 request of the worker bumps it (see translate below). */
@@ -79,7 +90,8 @@ const failures = new Int32Array(new SharedArrayBuffer(4));
 function spawnCache(): { worker: Worker; token: string; state: Int32Array } {
   if (starting) return starting;
   const path = workerPath();
-  if (!existsSync(path)) throw new H5Error(`the block cache worker ${path} is missing (run npm run build:ts)`, { code: 'H5_ERROR' });
+  if (!existsSync(path))
+    throw new H5Error(`the block cache worker ${path} is missing (run npm run build:ts)`, { code: 'H5_ERROR' });
   const token = randomBytes(16).toString('hex');
   const ready = new SharedArrayBuffer(8);
   const worker = new Worker(path, { workerData: { token, ready, failures: failures.buffer } });
@@ -119,7 +131,9 @@ function startCache(): Cache {
   starting = undefined;
   if (Atomics.load(state, 0) !== 1) {
     void worker.terminate();
-    throw new H5Error('the block cache for remote reads could not start listening on 127.0.0.1', { code: 'H5_S3_NETWORK' });
+    throw new H5Error('the block cache for remote reads could not start listening on 127.0.0.1', {
+      code: 'H5_S3_NETWORK',
+    });
   }
   worker.on('exit', () => {
     if (cache?.worker === worker) cache = undefined;
@@ -136,7 +150,8 @@ function post(c: Cache, q: Request): Int32Array {
 }
 
 function answer(hdr: Int32Array, timeoutMs: number): Record<string, unknown> {
-  if (Atomics.load(hdr, 0) !== 1) throw new H5Error(`no answer from the block cache within ${timeoutMs / 1000} s`, { code: 'H5_S3_NETWORK' });
+  if (Atomics.load(hdr, 0) !== 1)
+    throw new H5Error(`no answer from the block cache within ${timeoutMs / 1000} s`, { code: 'H5_S3_NETWORK' });
   return JSON.parse(Buffer.from(new Uint8Array(hdr.buffer, 8, hdr[1]!)).toString('utf8')) as Record<string, unknown>;
 }
 
@@ -185,7 +200,9 @@ function prepare(url: string, options: RemoteOpenOptions) {
   const blockSize = positiveInt(options.blockSize, 'blockSize', DEFAULT_BLOCK_SIZE, 4096);
   const cacheBytes = positiveInt(options.cacheBytes, 'cacheBytes', DEFAULT_CACHE_BYTES, 0);
   if (!native.ros3Available())
-    throw new H5Error(`cannot open '${url}': this libhdf5 was built without its read-only S3 driver (ROS3)`, { code: 'H5_UNSUPPORTED' });
+    throw new H5Error(`cannot open '${url}': this libhdf5 was built without its read-only S3 driver (ROS3)`, {
+      code: 'H5_UNSUPPORTED',
+    });
   const id = nextId++;
   const errors = new SharedArrayBuffer(8);
   return { key, id, errors, q: { op: 'open', id, bucket, key, client, blockSize, cacheBytes, errors } as Request };
@@ -194,7 +211,14 @@ function prepare(url: string, options: RemoteOpenOptions) {
 /** The worker's answer to 'open' (the object's HEAD) as a record, or its typed error. */
 function registered(url: string, id: number, errors: SharedArrayBuffer, r: Record<string, unknown>): OpenRemote {
   if (r.error) throw remoteError(r.error as RemoteError);
-  const rec: OpenRemote = { id, url, size: r.size as number, etag: r.etag as string, errors: new Int32Array(errors), seen: 0 };
+  const rec: OpenRemote = {
+    id,
+    url,
+    size: r.size as number,
+    etag: r.etag as string,
+    errors: new Int32Array(errors),
+    seen: 0,
+  };
   open.set(id, rec);
   watchNativeErrors();
   return rec;
@@ -202,7 +226,11 @@ function registered(url: string, id: number, errors: SharedArrayBuffer, r: Recor
 
 function adopt(c: Cache, rec: OpenRemote, open_: () => FileHandle): FileHandle;
 function adopt(c: Cache, rec: OpenRemote, open_: () => Promise<FileHandle>): Promise<FileHandle>;
-function adopt(c: Cache, rec: OpenRemote, open_: () => FileHandle | Promise<FileHandle>): FileHandle | Promise<FileHandle> {
+function adopt(
+  c: Cache,
+  rec: OpenRemote,
+  open_: () => FileHandle | Promise<FileHandle>,
+): FileHandle | Promise<FileHandle> {
   const ok = (handle: FileHandle) => {
     byHandle.set(handle, rec);
     rec.fileno = native.objIdentity(native.fileRoot(handle)).split(':')[0];
@@ -215,7 +243,11 @@ function adopt(c: Cache, rec: OpenRemote, open_: () => FileHandle | Promise<File
     // error instead of "not HDF5": look for the signature ourselves.
     if (e instanceof H5Error && e.code === 'H5_OPEN_FAILED') {
       const r = call(c, { op: 'signature', id: rec.id }, 30_000);
-      if (r.found === false) e = new H5Error(`open '${rec.url}': not an HDF5 file (no HDF5 signature at offset 0 or any power of two from 512)`, { code: 'H5_NOT_HDF5' });
+      if (r.found === false)
+        e = new H5Error(
+          `open '${rec.url}': not an HDF5 file (no HDF5 signature at offset 0 or any power of two from 512)`,
+          { code: 'H5_NOT_HDF5' },
+        );
     }
     open.delete(rec.id);
     watchNativeErrors();
@@ -271,7 +303,9 @@ export function closeRemoteHandle(handle: FileHandle): void {
 }
 
 /** What a remote file cost so far (requests, bytes), or undefined for a local file. */
-export function remoteStats(handle: FileHandle): (ObjectStats & { size: number; etag: string; url: string }) | undefined {
+export function remoteStats(
+  handle: FileHandle,
+): (ObjectStats & { size: number; etag: string; url: string }) | undefined {
   const rec = byHandle.get(handle);
   if (!rec || !cache) return undefined;
   const r = call(cache, { op: 'stats', id: rec.id });
@@ -287,7 +321,15 @@ export function remoteStats(handle: FileHandle): (ObjectStats & { size: number; 
 // message is kept as `hdf5`). Errors on other files, or of calls during which no
 // remote read failed, are left as they are; while no remote file is open, a call
 // pays nothing more than one property check.
-const TRANSLATABLE = new Set(['H5_IO', 'H5_ERROR', 'H5_OPEN_FAILED', 'H5_NOT_HDF5', 'H5_CORRUPT', 'H5_FILE_NOT_FOUND', 'H5_NOT_FOUND']);
+const TRANSLATABLE = new Set([
+  'H5_IO',
+  'H5_ERROR',
+  'H5_OPEN_FAILED',
+  'H5_NOT_HDF5',
+  'H5_CORRUPT',
+  'H5_FILE_NOT_FOUND',
+  'H5_NOT_FOUND',
+]);
 
 /** The open remote file a native call's first argument belongs to, if any. */
 function remoteOf(target: unknown): OpenRemote | undefined {

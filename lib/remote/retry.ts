@@ -36,7 +36,11 @@ export interface RetryOptions {
  * exponential backoff and jitter; the last failure is thrown as an H5Error
  * (lib/remote/errors.ts) naming `what`.
  */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, what: string, o: RetryOptions = {}): Promise<T> {
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  what: string,
+  o: RetryOptions = {},
+): Promise<T> {
   const attempts = o.attempts ?? 8;
   const base = o.baseMs ?? 100;
   for (let i = 0; ; i++) {

@@ -30,20 +30,33 @@ export function resolveConfig(o: S3ConnectOptions): S3Config {
     throw new TypeError('endpoint must be an http:// or https:// URL');
   const region = o.region ?? env('AWS_REGION', 'AWS_DEFAULT_REGION') ?? 'us-east-1';
   if (typeof region !== 'string' || region === '') throw new TypeError('region must be a non-empty string');
-  if (o.forcePathStyle !== undefined && typeof o.forcePathStyle !== 'boolean') throw new TypeError('forcePathStyle must be a boolean');
+  if (o.forcePathStyle !== undefined && typeof o.forcePathStyle !== 'boolean')
+    throw new TypeError('forcePathStyle must be a boolean');
   const envAttempts = env('AWS_MAX_ATTEMPTS');
   const maxAttempts = o.maxAttempts ?? (envAttempts !== undefined ? Number(envAttempts) : 3);
-  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) throw new RangeError('maxAttempts must be an integer >= 1');
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1)
+    throw new RangeError('maxAttempts must be an integer >= 1');
   const c = o.credentials;
-  if (c !== undefined && typeof c !== 'function' &&
-    (typeof c !== 'object' || c === null || typeof c.accessKeyId !== 'string' || typeof c.secretAccessKey !== 'string'))
+  if (
+    c !== undefined &&
+    typeof c !== 'function' &&
+    (typeof c !== 'object' || c === null || typeof c.accessKeyId !== 'string' || typeof c.secretAccessKey !== 'string')
+  )
     throw new TypeError('credentials must be { accessKeyId, secretAccessKey, sessionToken? } strings');
   return {
     ...(endpoint ? { endpoint } : {}),
     region,
     forcePathStyle: o.forcePathStyle ?? endpoint !== undefined,
     maxAttempts,
-    ...(c && typeof c !== 'function' ? { credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) } } : {}),
+    ...(c && typeof c !== 'function'
+      ? {
+          credentials: {
+            accessKeyId: c.accessKeyId,
+            secretAccessKey: c.secretAccessKey,
+            ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -59,9 +72,13 @@ function requirePeer<T>(name: string): T {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') {
-      throw new H5Error(`${name} is not installed: h5vault's S3 support (s3:// files and the S3 model store) needs it (npm install @aws-sdk/client-s3 @aws-sdk/lib-storage)`, {
-        code: 'H5_MISSING_PEER', peer: name,
-      });
+      throw new H5Error(
+        `${name} is not installed: h5vault's S3 support (s3:// files and the S3 model store) needs it (npm install @aws-sdk/client-s3 @aws-sdk/lib-storage)`,
+        {
+          code: 'H5_MISSING_PEER',
+          peer: name,
+        },
+      );
     }
     throw e;
   }
@@ -78,7 +95,10 @@ export function loadStorage(): StorageModule {
 }
 
 /** An S3Client for the configuration (the SDK is loaded here). `o` adds what plain data cannot carry. */
-export function makeClient(cfg: S3Config, o: Pick<S3ConnectOptions, 'credentials' | 'clientConfig'> = {}): InstanceType<S3Module['S3Client']> {
+export function makeClient(
+  cfg: S3Config,
+  o: Pick<S3ConnectOptions, 'credentials' | 'clientConfig'> = {},
+): InstanceType<S3Module['S3Client']> {
   const { S3Client } = loadS3();
   const credentials = typeof o.credentials === 'function' ? o.credentials : cfg.credentials;
   return new S3Client({

@@ -39,6 +39,7 @@ export function parseS3Url(url: string, kind: 'object' | 'prefix' = 'object'): S
   if (kind === 'object' && (rest === '' || rest.endsWith('/')))
     throw new TypeError(`'${url}' does not name an object (${form})`);
   const key = kind === 'object' ? rest : rest.replace(/^\/+|\/+$/g, '');
-  if (key.split('/').some((s) => s === '.' || s === '..')) throw new TypeError(`'${url}': '.' and '..' are not allowed in an S3 key`);
+  if (key.split('/').some((s) => s === '.' || s === '..'))
+    throw new TypeError(`'${url}': '.' and '..' are not allowed in an S3 key`);
   return { bucket, key };
 }

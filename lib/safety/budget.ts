@@ -74,7 +74,8 @@ export interface JsonStats {
  */
 export function scanJson(s: string, b: JsonBudget): JsonStats {
   const n = s.length;
-  if (n > b.maxBytes) throw new JsonScanError(`${n} bytes exceed the limit of ${b.maxBytes}`, 'limit', 0, 'bytes', b.maxBytes);
+  if (n > b.maxBytes)
+    throw new JsonScanError(`${n} bytes exceed the limit of ${b.maxBytes}`, 'limit', 0, 'bytes', b.maxBytes);
   const maxDepth = Math.min(b.maxDepth, JSON_MAX_DEPTH);
   let i = 0;
   let depth = 0;
@@ -88,18 +89,26 @@ export function scanJson(s: string, b: JsonBudget): JsonStats {
   };
   const count = (): void => {
     if (++entries > b.maxEntries) {
-      throw new JsonScanError(`more than ${b.maxEntries} object members and array elements`, 'limit', i, 'entries', b.maxEntries);
+      throw new JsonScanError(
+        `more than ${b.maxEntries} object members and array elements`,
+        'limit',
+        i,
+        'entries',
+        b.maxEntries,
+      );
     }
   };
   const enter = (): void => {
-    if (++depth > maxDepth) throw new JsonScanError(`nesting deeper than ${maxDepth} levels`, 'limit', i, 'depth', maxDepth);
+    if (++depth > maxDepth)
+      throw new JsonScanError(`nesting deeper than ${maxDepth} levels`, 'limit', i, 'depth', maxDepth);
     if (depth > deepest) deepest = depth;
   };
   const hex4 = (at: number): number => {
     let v = 0;
     for (let k = at; k < at + 4; k++) {
       const c = s.charCodeAt(k);
-      const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+      const d =
+        c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
       if (d < 0) {
         i = k;
         syntax('bad \\u escape');
@@ -109,7 +118,11 @@ export function scanJson(s: string, b: JsonBudget): JsonStats {
     return v;
   };
   const lone = (): never => {
-    throw new JsonScanError(`a string holds a lone UTF-16 surrogate at offset ${i} (it has no UTF-8 form)`, 'lone-surrogate', i);
+    throw new JsonScanError(
+      `a string holds a lone UTF-16 surrogate at offset ${i} (it has no UTF-8 form)`,
+      'lone-surrogate',
+      i,
+    );
   };
   /** Skips the string at i (a '"'); returns true if it had escapes. */
   const string = (): boolean => {
@@ -134,7 +147,16 @@ export function scanJson(s: string, b: JsonBudget): JsonStats {
             if (lo < 0xdc00 || lo > 0xdfff) lone();
             i += 12;
           } else i += 6;
-        } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+        } else if (
+          e === 0x22 ||
+          e === 0x5c ||
+          e === 0x2f ||
+          e === 0x62 ||
+          e === 0x66 ||
+          e === 0x6e ||
+          e === 0x72 ||
+          e === 0x74
+        ) {
           i += 2;
         } else {
           i++;
@@ -192,7 +214,8 @@ export function scanJson(s: string, b: JsonBudget): JsonStats {
     }
     // Most objects have a few keys: a short list is far cheaper than a Set
     // each (1.7 M Sets cost 13 s in a 99 MB header); a Set takes over at 16.
-    let few: string[] | null = b.uniqueKeys === true || (typeof b.uniqueKeys === 'object' && depth >= b.uniqueKeys.fromDepth) ? [] : null;
+    const few: string[] | null =
+      b.uniqueKeys === true || (typeof b.uniqueKeys === 'object' && depth >= b.uniqueKeys.fromDepth) ? [] : null;
     let many: Set<string> | null = null;
     for (;;) {
       ws();
@@ -203,7 +226,14 @@ export function scanJson(s: string, b: JsonBudget): JsonStats {
       if (few) {
         const k = escaped ? (JSON.parse(s.slice(k0, i)) as string) : s.slice(k0 + 1, i - 1);
         if (many ? many.has(k) : few.includes(k)) {
-          throw new JsonScanError(`an object repeats the key ${JSON.stringify(k)}`, 'duplicate-key', k0, undefined, undefined, k);
+          throw new JsonScanError(
+            `an object repeats the key ${JSON.stringify(k)}`,
+            'duplicate-key',
+            k0,
+            undefined,
+            undefined,
+            k,
+          );
         }
         if (many) many.add(k);
         else if (few.push(k) === 16) many = new Set(few);
@@ -257,7 +287,13 @@ export function scanJson(s: string, b: JsonBudget): JsonStats {
  * lone surrogate / repeated key, `limitCode` for a budget (`limit` and `max`
  * name it). Anything else passes through unchanged.
  */
-export function jsonH5Error(e: unknown, what: string, code: H5ErrorCode, limitCode: H5ErrorCode = code, extra: Record<string, unknown> = {}): unknown {
+export function jsonH5Error(
+  e: unknown,
+  what: string,
+  code: H5ErrorCode,
+  limitCode: H5ErrorCode = code,
+  extra: Record<string, unknown> = {},
+): unknown {
   if (!(e instanceof JsonScanError)) return e;
   const limit = e.kind === 'limit' ? { limit: e.limit, max: e.max } : {};
   return new H5Error(`${what}: ${e.message}`, { code: e.kind === 'limit' ? limitCode : code, ...limit, ...extra });
@@ -300,7 +336,12 @@ export interface WorkerFailure {
 
 /** Turns an error thrown in the worker into a message for postMessage. */
 export function encodeFailure(e: unknown): WorkerFailure {
-  if (e instanceof JsonScanError) return { kind: 'json', message: e.message, json: { kind: e.kind, at: e.at, limit: e.limit, max: e.max, key: e.key } };
+  if (e instanceof JsonScanError)
+    return {
+      kind: 'json',
+      message: e.message,
+      json: { kind: e.kind, at: e.at, limit: e.limit, max: e.max, key: e.key },
+    };
   if (e instanceof H5Error) {
     const details: Record<string, unknown> = { code: e.code };
     for (const [k, v] of Object.entries(e)) if (k !== 'stack' && k !== 'message' && k !== 'name') details[k] = v;
@@ -311,7 +352,8 @@ export function encodeFailure(e: unknown): WorkerFailure {
 }
 
 function decodeFailure(f: WorkerFailure): Error {
-  if (f.kind === 'json') return new JsonScanError(f.message, f.json!.kind, f.json!.at, f.json!.limit, f.json!.max, f.json!.key);
+  if (f.kind === 'json')
+    return new JsonScanError(f.message, f.json!.kind, f.json!.at, f.json!.limit, f.json!.max, f.json!.key);
   if (f.kind === 'h5') return new H5Error(f.message, f.details as H5ErrorDetails);
   const E = f.name === 'TypeError' ? TypeError : f.name === 'RangeError' ? RangeError : Error;
   return new E(f.message);
@@ -330,7 +372,12 @@ function parseWorkerPath(): string {
  * Runs one parse task in a fresh worker thread and resolves with its result.
  * `inputBytes` sizes the worker's heap cap (WORKER_HEAP_MULTIPLE × input).
  */
-export function runOffLoop<T>(task: OffLoopTask, input: unknown, transfer: ArrayBuffer[], inputBytes: number): Promise<T> {
+export function runOffLoop<T>(
+  task: OffLoopTask,
+  input: unknown,
+  transfer: ArrayBuffer[],
+  inputBytes: number,
+): Promise<T> {
   const heapMb = Math.max(MIN_WORKER_HEAP_MB, Math.ceil((inputBytes * WORKER_HEAP_MULTIPLE) / 2 ** 20));
   return new Promise<T>((resolve, reject) => {
     let settled = false;
@@ -352,12 +399,23 @@ export function runOffLoop<T>(task: OffLoopTask, input: unknown, transfer: Array
       done(() => (m.ok ? resolve(m.value) : reject(decodeFailure(m.error))));
     });
     w.once('error', (e: Error & { code?: string }) => {
-      done(() => reject(e.code === 'ERR_WORKER_OUT_OF_MEMORY'
-        ? new H5Error(`parsing needed more than ${heapMb} MB (${WORKER_HEAP_MULTIPLE}x the ${inputBytes}-byte input)`, {
-          code: 'H5_LIMIT_EXCEEDED', limit: 'memory', max: heapMb * 2 ** 20,
-        })
-        : e));
+      done(() =>
+        reject(
+          e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+            ? new H5Error(
+                `parsing needed more than ${heapMb} MB (${WORKER_HEAP_MULTIPLE}x the ${inputBytes}-byte input)`,
+                {
+                  code: 'H5_LIMIT_EXCEEDED',
+                  limit: 'memory',
+                  max: heapMb * 2 ** 20,
+                },
+              )
+            : e,
+        ),
+      );
     });
-    w.once('exit', (code) => done(() => reject(new H5Error(`the parse worker exited with code ${code}`, { code: 'H5_ERROR' }))));
+    w.once('exit', (code) =>
+      done(() => reject(new H5Error(`the parse worker exited with code ${code}`, { code: 'H5_ERROR' }))),
+    );
   });
 }

@@ -14,7 +14,19 @@
  *   (libhdf5) gives it `openPath` (/proc/self/fd/N, the pinned inode) and
  *   checks the identity it got with `sameStamp`.
  */
-import { closeSync, constants, existsSync, fstatSync, open as openCb, openSync, read, readSync, statSync, type BigIntStats, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  open as openCb,
+  openSync,
+  read,
+  readSync,
+  statSync,
+  type BigIntStats,
+  type Stats,
+} from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -43,7 +55,10 @@ function named(path: string, what?: string): string {
 
 /** H5_OPEN_FAILED saying what `path` is instead of a regular file. */
 export function notRegular(path: string, st: Kind, what?: string): H5Error {
-  return new H5Error(`cannot open ${named(path, what)}: it is ${kind(st)}, not a regular file`, { code: 'H5_OPEN_FAILED', path });
+  return new H5Error(`cannot open ${named(path, what)}: it is ${kind(st)}, not a regular file`, {
+    code: 'H5_OPEN_FAILED',
+    path,
+  });
 }
 
 function openError(path: string, e: unknown, what?: string): H5Error {
@@ -53,9 +68,16 @@ function openError(path: string, e: unknown, what?: string): H5Error {
     const st = statSync(path, { throwIfNoEntry: false });
     if (st && !st.isFile()) return notRegular(path, st, what);
   }
-  const h5code = code === 'ENOENT' ? 'H5_FILE_NOT_FOUND' : code === 'EACCES' || code === 'EPERM' ? 'H5_PERMISSION' : 'H5_OPEN_FAILED';
+  const h5code =
+    code === 'ENOENT'
+      ? 'H5_FILE_NOT_FOUND'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'H5_PERMISSION'
+        : 'H5_OPEN_FAILED';
   return new H5Error(`cannot open ${named(path, what)}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
-    code: h5code, path, errno: code,
+    code: h5code,
+    path,
+    errno: code,
   });
 }
 
@@ -147,7 +169,8 @@ export class Input {
   async readAll(maxBytes = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
     if (this.size > maxBytes) {
       throw new H5Error(`${named(this.path, this.what)} is ${this.size} bytes, more than the ${maxBytes} allowed`, {
-        code: 'H5_LIMIT_EXCEEDED', path: this.path,
+        code: 'H5_LIMIT_EXCEEDED',
+        path: this.path,
       });
     }
     const b = await this.readAt(0, this.size);
@@ -194,7 +217,12 @@ export class Input {
     const h = createHash('sha256');
     const buf = Buffer.allocUnsafe(STEP);
     let pos = 0;
-    for (let n; pos < this.size && (n = readSync(this.fd, buf, 0, Math.min(buf.length, this.size - pos), pos)) > 0; pos += n) h.update(buf.subarray(0, n));
+    for (
+      let n;
+      pos < this.size && (n = readSync(this.fd, buf, 0, Math.min(buf.length, this.size - pos), pos)) > 0;
+      pos += n
+    )
+      h.update(buf.subarray(0, n));
     if (pos !== this.size) throw this.changedError('while it was being hashed');
     return h.digest('hex');
   }
@@ -222,7 +250,10 @@ export class Input {
   changedError(when: string): H5Error {
     const detail = `the file changed ${when} (device, inode, size, mtime or ctime differ)`;
     return new H5Error(`${named(this.path, this.what)} refused (changed): ${detail}`, {
-      code: 'H5_UNSAFE_FILE', reason: 'changed', path: this.path, detail,
+      code: 'H5_UNSAFE_FILE',
+      reason: 'changed',
+      path: this.path,
+      detail,
     });
   }
 
@@ -285,7 +316,11 @@ export function openInputSync(path: string, what?: string): Input {
  * Runs `fn` with the pinned input and closes it afterwards, whatever happens.
  * @example const digest = await withInput('m.h5', 'model', (i) => i.sha256());
  */
-export async function withInput<T>(path: string, what: string | undefined, fn: (input: Input) => Promise<T> | T): Promise<T> {
+export async function withInput<T>(
+  path: string,
+  what: string | undefined,
+  fn: (input: Input) => Promise<T> | T,
+): Promise<T> {
   const input = await openInput(path, what);
   try {
     return await fn(input);

@@ -9,7 +9,6 @@
  * walk once the digest matches. See docs/security.md.
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { openInput, openInputSync, sameStamp, type Input } from './open.js';
 import { join } from 'node:path';
@@ -180,14 +179,15 @@ interface ChildReport {
   stamp?: FileStamp;
 }
 
-
 const LIMIT_KEYS = Object.keys(DEFAULT_UNTRUSTED_LIMITS) as (keyof UntrustedLimits)[];
 
 /** Checks `limits` and fills in defaults. TypeError/RangeError on bad input. */
 export function resolveLimits(limits: UntrustedLimits = {}): Required<UntrustedLimits> {
-  if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) throw new TypeError('limits must be an object');
+  if (limits === null || typeof limits !== 'object' || Array.isArray(limits))
+    throw new TypeError('limits must be an object');
   for (const k of Object.keys(limits)) {
-    if (!LIMIT_KEYS.includes(k as keyof UntrustedLimits)) throw new TypeError(`unknown limit '${k}'; known: ${LIMIT_KEYS.join(', ')}`);
+    if (!LIMIT_KEYS.includes(k as keyof UntrustedLimits))
+      throw new TypeError(`unknown limit '${k}'; known: ${LIMIT_KEYS.join(', ')}`);
   }
   const out = { ...DEFAULT_UNTRUSTED_LIMITS, allowFilters: [...DEFAULT_UNTRUSTED_LIMITS.allowFilters] };
   for (const k of LIMIT_KEYS) {
@@ -201,7 +201,9 @@ export function resolveLimits(limits: UntrustedLimits = {}): Required<UntrustedL
     }
     if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`limits.${k} must be a number`);
     if (k === 'maxExpansion' ? !(v > 0) : !(v >= 0 && (Number.isInteger(v) || v === Infinity)))
-      throw new RangeError(`limits.${k} must be ${k === 'maxExpansion' ? 'a positive number' : 'a non-negative integer'}`);
+      throw new RangeError(
+        `limits.${k} must be ${k === 'maxExpansion' ? 'a positive number' : 'a non-negative integer'}`,
+      );
     if ((k === 'timeoutMs' || k === 'memoryBytes') && !(v > 0 && Number.isFinite(v)))
       throw new RangeError(`limits.${k} must be a positive finite number`);
     (out as Record<string, unknown>)[k] = v;
@@ -233,7 +235,11 @@ function unsafe(path: string, reason: UnsafeReason, detail: string, extra: Recor
 /** The pinned descriptor is the child's fd 3: it walks that inode, not whatever the path names by then. */
 const CHILD_FD = 3;
 
-function childArgs(path: string, lim: Required<UntrustedLimits>, pinnedFd?: number): { args: string[]; timeout: number } {
+function childArgs(
+  path: string,
+  lim: Required<UntrustedLimits>,
+  pinnedFd?: number,
+): { args: string[]; timeout: number } {
   if (pinnedFd !== undefined && PROC_FD) path = `/proc/self/fd/${CHILD_FD}`;
   const { timeoutMs, memoryBytes, ...limits } = lim;
   // Infinity does not survive JSON: a limit of Infinity is "no limit", the largest double.
@@ -268,8 +274,10 @@ function interpret(path: string, o: ChildOutcome, timeoutMs: number): WalkResult
   // The child names the file by the descriptor it walked; messages name the path.
   o = { ...o, stdout: o.stdout.split(`/proc/self/fd/${CHILD_FD}`).join(path.replace(/["\\]/g, '')) };
   const tail = o.stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 500);
-  if (o.timedOut) return fail(unsafe(path, 'timeout', `the walk did not finish within ${timeoutMs} ms`, { signal: 'SIGKILL' }));
-  if (o.signal === 'SIGXCPU') return fail(unsafe(path, 'timeout', 'the walk exceeded its CPU-time limit', { signal: o.signal }));
+  if (o.timedOut)
+    return fail(unsafe(path, 'timeout', `the walk did not finish within ${timeoutMs} ms`, { signal: 'SIGKILL' }));
+  if (o.signal === 'SIGXCPU')
+    return fail(unsafe(path, 'timeout', 'the walk exceeded its CPU-time limit', { signal: o.signal }));
   if (o.signal || o.status !== 0) {
     // RLIMIT_AS hit outside libhdf5's own checks (V8 or a C++ allocation) aborts the child.
     const oom = /out of memory|bad_alloc|Cannot allocate/i.test(o.stderr);
@@ -291,14 +299,23 @@ function interpret(path: string, o: ChildOutcome, timeoutMs: number): WalkResult
     if (r.reason === 'open-failed') {
       // Not HDF5 at all, gone, or locked by a writer: the same typed error a
       // trusted open gives. Any other open failure is malformed metadata.
-      if (isErrorCode(r.code) && ['H5_NOT_HDF5', 'H5_FILE_NOT_FOUND', 'H5_FILE_LOCKED', 'H5_PERMISSION'].includes(r.code))
+      if (
+        isErrorCode(r.code) &&
+        ['H5_NOT_HDF5', 'H5_FILE_NOT_FOUND', 'H5_FILE_LOCKED', 'H5_PERMISSION'].includes(r.code)
+      )
         return fail(new H5Error(r.detail ?? `cannot open '${path}'`, { code: r.code, path }));
       const memory = /memory allocation failed/.test(r.detail ?? '');
-      return fail(unsafe(path, memory ? 'memory' : 'corrupt', r.detail ?? 'libhdf5 cannot open it', { hdf5Code: r.code }));
+      return fail(
+        unsafe(path, memory ? 'memory' : 'corrupt', r.detail ?? 'libhdf5 cannot open it', { hdf5Code: r.code }),
+      );
     }
     const where = r.object && r.object !== '/' ? ` at ${r.object}` : '';
     return fail(
-      unsafe(path, r.reason as UnsafeReason, `${r.detail ?? ''}${where}`, { object: r.object, hdf5Code: r.code, stats: r.stats }),
+      unsafe(path, r.reason as UnsafeReason, `${r.detail ?? ''}${where}`, {
+        object: r.object,
+        hdf5Code: r.code,
+        stats: r.stats,
+      }),
     );
   }
   if (!r.stamp) return fail(unsafe(path, 'crashed', 'the walk process did not report the file identity'));
@@ -373,7 +390,14 @@ function walkPinnedSync(path: string, limits: UntrustedLimits = {}, pinnedFd?: n
   if (r.error && !timedOut) throw r.error;
   return interpret(
     path,
-    { stdout: r.stdout ?? '', stderr: r.stderr ?? '', status: r.status, signal: r.signal, timedOut, totalMs: performance.now() - t0 },
+    {
+      stdout: r.stdout ?? '',
+      stderr: r.stderr ?? '',
+      status: r.status,
+      signal: r.signal,
+      timedOut,
+      totalMs: performance.now() - t0,
+    },
     timeout,
   );
 }
@@ -414,7 +438,9 @@ export function wantsChecks(o: UntrustedOpenOptions): boolean {
   // a file it opens for writing, so such an open could never be the file that
   // was checked (it was refused as 'changed' after the file had been touched).
   if (checked && (o as { mode?: unknown }).mode === 'r+')
-    throw new TypeError("{ untrusted } and { expectDigest } open files read-only: mode 'r+' cannot be combined with them");
+    throw new TypeError(
+      "{ untrusted } and { expectDigest } open files read-only: mode 'r+' cannot be combined with them",
+    );
   return checked;
 }
 
@@ -425,12 +451,15 @@ function changed(path: string, when: string): H5Error {
 }
 
 function digestMismatch(path: string, expected: string, actual: string): H5Error {
-  return new H5Error(`'${path}': SHA-256 ${actual} does not match the expected ${expected.toLowerCase()}: refusing to parse it`, {
-    code: 'H5_CHECKSUM_MISMATCH',
-    path,
-    expected: expected.toLowerCase(),
-    actual,
-  });
+  return new H5Error(
+    `'${path}': SHA-256 ${actual} does not match the expected ${expected.toLowerCase()}: refusing to parse it`,
+    {
+      code: 'H5_CHECKSUM_MISMATCH',
+      path,
+      expected: expected.toLowerCase(),
+      actual,
+    },
+  );
 }
 
 /** The parts of File this module needs (no import of file.ts: it imports us). */
@@ -461,7 +490,11 @@ function openVetted<F extends Openable>(pinned: Input, open: (openPath: string) 
 }
 
 /** @internal File.open(path, { untrusted / expectDigest }) */
-export function openCheckedSync<F extends Openable>(path: string, o: UntrustedOpenOptions, open: (openPath: string) => F): F {
+export function openCheckedSync<F extends Openable>(
+  path: string,
+  o: UntrustedOpenOptions,
+  open: (openPath: string) => F,
+): F {
   const pinned = o.input ?? openInputSync(path);
   try {
     if (o.expectDigest !== undefined) {
@@ -479,7 +512,11 @@ export function openCheckedSync<F extends Openable>(path: string, o: UntrustedOp
 }
 
 /** @internal File.openAsync(path, { untrusted / expectDigest }) */
-export async function openChecked<F extends Openable>(path: string, o: UntrustedOpenOptions, open: (openPath: string) => F): Promise<F> {
+export async function openChecked<F extends Openable>(
+  path: string,
+  o: UntrustedOpenOptions,
+  open: (openPath: string) => F,
+): Promise<F> {
   const pinned = o.input ?? (await openInput(path));
   try {
     if (o.expectDigest !== undefined) {

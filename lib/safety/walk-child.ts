@@ -13,4 +13,4 @@ const applied = native.limitProcess(req.memoryBytes, req.cpuSeconds);
 const t0 = performance.now();
 const report = native.untrustedWalk(req.path, req.limits);
 const ms = performance.now() - t0;
-process.stdout.write(JSON.stringify({ ...report, ms, applied }) + '\n');
+process.stdout.write(`${JSON.stringify({ ...report, ms, applied })}\n`);

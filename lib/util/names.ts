@@ -20,7 +20,16 @@
  */
 
 /** What a name names; the word that starts every message. */
-export type NameKind = 'tensor' | 'dataset' | 'group' | 'link' | 'path' | 'attribute' | 'model' | 'safetensors tensor' | 'metadata key';
+export type NameKind =
+  | 'tensor'
+  | 'dataset'
+  | 'group'
+  | 'link'
+  | 'path'
+  | 'attribute'
+  | 'model'
+  | 'safetensors tensor'
+  | 'metadata key';
 
 // Control characters would make the canonical digest text of a model
 // ambiguous (tab and newline are its separators) and are unreadable in h5dump.
@@ -52,7 +61,8 @@ function pathProblem(name: string): string | null {
   if (name === '/') return null;
   const body = name.startsWith('/') ? name.slice(1) : name;
   for (const seg of body.split('/')) {
-    if (seg === '' || seg === '.' || seg === '..') return "must be '/'-separated non-empty segments without '.' or '..'";
+    if (seg === '' || seg === '.' || seg === '..')
+      return "must be '/'-separated non-empty segments without '.' or '..'";
   }
   return null;
 }
@@ -84,14 +94,19 @@ export function nameProblem(kind: NameKind, name: unknown): string | null {
 /** A name that breaks the rule: a TypeError with a stable code, the kind of name and the name. */
 export class InvalidNameError extends TypeError {
   readonly code = 'H5_INVALID_ARGUMENT';
-  constructor(message: string, readonly kind: NameKind, readonly value: unknown) {
+  constructor(
+    message: string,
+    readonly kind: NameKind,
+    readonly value: unknown,
+  ) {
     super(message);
   }
 }
 
 /** The rule's error: `<kind> name <JSON> <problem>`. */
 export function nameError(kind: NameKind, name: unknown, problem: string): InvalidNameError {
-  if (typeof name !== 'string') return new InvalidNameError(`${kind} name ${problem}, got ${name === null ? 'null' : typeof name}`, kind, name);
+  if (typeof name !== 'string')
+    return new InvalidNameError(`${kind} name ${problem}, got ${name === null ? 'null' : typeof name}`, kind, name);
   return new InvalidNameError(`${kind} name ${JSON.stringify(name)} ${problem}`, kind, name);
 }
 

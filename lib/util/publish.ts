@@ -17,7 +17,10 @@ import { H5Error } from '../errors.js';
 export type SaveStep = 'create' | 'write' | 'attrs' | 'close' | 'check' | 'fsync' | 'rename' | 'fsync-dir';
 
 /** @internal test-only: called before each step; a throw (or rejection) fails the save there. */
-export type FaultHook = (step: SaveStep, detail: { path: string; temp: string; tensor?: string }) => void | Promise<void>;
+export type FaultHook = (
+  step: SaveStep,
+  detail: { path: string; temp: string; tensor?: string },
+) => void | Promise<void>;
 let faultHook: FaultHook | undefined;
 
 /** @internal test-only fault injection (test/api/model.faults.test.ts). Not exported from the package. */
@@ -25,7 +28,10 @@ export function setFaultHook(hook: FaultHook | undefined): void {
   faultHook = hook;
 }
 
-export async function faultPoint(step: SaveStep, detail: { path: string; temp: string; tensor?: string }): Promise<void> {
+export async function faultPoint(
+  step: SaveStep,
+  detail: { path: string; temp: string; tensor?: string },
+): Promise<void> {
   if (faultHook) await faultHook(step, detail);
 }
 
@@ -214,9 +220,13 @@ function checkAbort(signal: AbortSignal | undefined): void {
 
 /** The H5_EXISTS refusal: which file, and how to allow its replacement. */
 export function existsError(target: string, t: PublishTarget = {}): H5Error {
-  return new H5Error(`${t.role ?? 'output'} '${target}' exists; h5vault does not replace it (${t.allow ?? 'pass { overwrite: true }'} to replace it)`, {
-    code: 'H5_EXISTS', path: target,
-  });
+  return new H5Error(
+    `${t.role ?? 'output'} '${target}' exists; h5vault does not replace it (${t.allow ?? 'pass { overwrite: true }'} to replace it)`,
+    {
+      code: 'H5_EXISTS',
+      path: target,
+    },
+  );
 }
 
 /** Refuses early (before anything is written) when the target exists and may not be replaced. */
@@ -234,7 +244,10 @@ export async function stageFile<T>(target: string, o: StageOptions<T>): Promise<
   const dir = dirname(target);
   if (basename(target) === '' || target === dir) throw new TypeError(`'${target}' is not a file path`);
   const temp = o.temp ?? tempPathFor(target);
-  if (dirname(temp) !== dir) throw new TypeError(`temp '${temp}' must be in the target's directory '${dir}' (rename is atomic only within one filesystem)`);
+  if (dirname(temp) !== dir)
+    throw new TypeError(
+      `temp '${temp}' must be in the target's directory '${dir}' (rename is atomic only within one filesystem)`,
+    );
   const where = { path: target, temp };
   const fault = o.faults === false ? async () => {} : faultPoint;
   try {
@@ -288,7 +301,9 @@ export async function linkNoReplace(temp: string, target: string, t: PublishTarg
  * and only its durability is in doubt (the error says so).
  */
 export async function commitStaged(
-  temp: string, target: string, t: PublishTarget & { signal?: AbortSignal; renamed?: () => void; faults?: boolean } = {},
+  temp: string,
+  target: string,
+  t: PublishTarget & { signal?: AbortSignal; renamed?: () => void; faults?: boolean } = {},
 ): Promise<void> {
   const where = { path: target, temp };
   const fault = t.faults === false ? async () => {} : faultPoint;

@@ -16,7 +16,13 @@ let n = 0;
 function fixture(): string {
   const p = join(dir, `a${n++}.h5`);
   using f = File.create(p);
-  f.createDataset('x', { dtype: 'float32', shape: [64, 1024], chunks: [1, 1024], compression: 'gzip', data: new Float32Array(64 * 1024).fill(3) });
+  f.createDataset('x', {
+    dtype: 'float32',
+    shape: [64, 1024],
+    chunks: [1, 1024],
+    compression: 'gzip',
+    data: new Float32Array(64 * 1024).fill(3),
+  });
   return p;
 }
 
@@ -48,7 +54,12 @@ describe('one AbortSignal shared by many reads', () => {
     using f = File.open(p);
     const ds = f.dataset('x');
     const ac = new AbortController();
-    const reads = Array.from({ length: 20 }, () => ds.read({ signal: ac.signal, threads: 1 }).then(() => 'done', (e: unknown) => e));
+    const reads = Array.from({ length: 20 }, () =>
+      ds.read({ signal: ac.signal, threads: 1 }).then(
+        () => 'done',
+        (e: unknown) => e,
+      ),
+    );
     ac.abort();
     const results = await Promise.all(reads);
     for (const r of results) {

@@ -24,7 +24,10 @@ function fakePackage(glibc: string | null, node = 'not an ELF file', glibcxx = '
   if (glibc !== null) {
     mkdirSync(join(root, 'prebuilds/linux-x64'), { recursive: true });
     writeFileSync(join(root, 'prebuilds/linux-x64/h5vault.node'), node);
-    writeFileSync(join(root, 'prebuilds/linux-x64/manifest.json'), JSON.stringify({ target: 'linux-x64', glibc, glibcxx, builtOn: 'test', bundled: [] }));
+    writeFileSync(
+      join(root, 'prebuilds/linux-x64/manifest.json'),
+      JSON.stringify({ target: 'linux-x64', glibc, glibcxx, builtOn: 'test', bundled: [] }),
+    );
   }
   return root;
 }
@@ -46,31 +49,43 @@ describe('prebuilt binary selection', () => {
   });
 
   it('a package without prebuilds/ has none, and says which file is missing', () => {
-    expect(prebuildFor(fakePackage(null))).toBe('the prebuilt binary for linux-x64 is missing from this package (prebuilds/linux-x64/h5vault.node)');
+    expect(prebuildFor(fakePackage(null))).toBe(
+      'the prebuilt binary for linux-x64 is missing from this package (prebuilds/linux-x64/h5vault.node)',
+    );
   });
 
   it('a prebuilt binary needing a newer glibc than the running one is not chosen', () => {
-    expect(prebuildFor(fakePackage('99.0'))).toBe(`the prebuilt binary for linux-x64 needs glibc 99.0 or newer; this system has ${glibcVersion()}`);
+    expect(prebuildFor(fakePackage('99.0'))).toBe(
+      `the prebuilt binary for linux-x64 needs glibc 99.0 or newer; this system has ${glibcVersion()}`,
+    );
   });
 
   it('a prebuilt binary needing a newer libstdc++ than the one this process has loaded is not chosen', () => {
     const have = loadedLibstdcxx();
     expect(have).toMatch(/^3\.4\.\d+$/);
     expect(prebuildFor(fakePackage('2.17', 'x', '3.4.999'))).toBe(
-      `the prebuilt binary for linux-x64 needs libstdc++ GLIBCXX_3.4.999 (GCC 12 or newer); this process has libstdc++.so.6.0.${have!.split('.')[2]}`);
+      `the prebuilt binary for linux-x64 needs libstdc++ GLIBCXX_3.4.999 (GCC 12 or newer); this process has libstdc++.so.6.0.${have!.split('.')[2]}`,
+    );
   });
 
   it('a prebuilt binary within the running glibc is chosen, with its manifest', () => {
     const root = fakePackage('2.17');
     const loc = prebuildFor(root);
-    expect(loc).toMatchObject({ origin: 'prebuilt', path: `${root}/prebuilds/linux-x64/h5vault.node`, manifest: { glibc: '2.17' } });
+    expect(loc).toMatchObject({
+      origin: 'prebuilt',
+      path: `${root}/prebuilds/linux-x64/h5vault.node`,
+      manifest: { glibc: '2.17' },
+    });
   });
 
   it('a local build wins over the prebuilt binary (--build-from-source must change what runs)', () => {
     const root = fakePackage('2.17');
     mkdirSync(join(root, 'build/Release'), { recursive: true });
     writeFileSync(join(root, 'build/Release/h5vault.node'), '');
-    expect(withoutOverride(() => locateAddon(root))).toMatchObject({ origin: 'source', path: `${root}/build/Release/h5vault.node` });
+    expect(withoutOverride(() => locateAddon(root))).toMatchObject({
+      origin: 'source',
+      path: `${root}/build/Release/h5vault.node`,
+    });
   });
 });
 
@@ -92,10 +107,12 @@ describe('no usable addon', () => {
     expect(e.message).not.toMatch(/bootstrap|scripts\//);
   });
 
-  it('in a development checkout (git) the error names the checkout\'s build command instead', () => {
+  it("in a development checkout (git) the error names the checkout's build command instead", () => {
     const root = fakePackage(null);
     mkdirSync(join(root, '.git'));
-    expect(() => withoutOverride(() => locateAddon(root))).toThrow(/In this checkout of h5vault: bash scripts\/bootstrap\.sh/);
+    expect(() => withoutOverride(() => locateAddon(root))).toThrow(
+      /In this checkout of h5vault: bash scripts\/bootstrap\.sh/,
+    );
   });
 
   it('a binary the dynamic loader refuses: H5_ADDON_UNAVAILABLE with the loader message', () => {
@@ -104,7 +121,9 @@ describe('no usable addon', () => {
     if (typeof loc === 'string') throw new Error(loc);
     let err: unknown;
     try {
-      loadAddon(loc, (p) => { throw new Error(`${p}: invalid ELF header`); });
+      loadAddon(loc, (p) => {
+        throw new Error(`${p}: invalid ELF header`);
+      });
     } catch (e) {
       err = e;
     }

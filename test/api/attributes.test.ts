@@ -6,7 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import {
-  File, H5Error, bfloat16ToNumber, halfToNumber, numberToBfloat16, numberToHalf, type NumericDType,
+  File,
+  H5Error,
+  bfloat16ToNumber,
+  halfToNumber,
+  numberToBfloat16,
+  numberToHalf,
+  type NumericDType,
 } from '../../lib/index.js';
 import { tempDir } from '../helpers.js';
 import { NUMERIC, bytesOf, sample } from './fixtures.js';
@@ -89,14 +95,24 @@ describe('numeric arrays of every dtype', () => {
 
 describe('scalars', () => {
   const cases: [string, NumericDType, number, number][] = [
-    ['int8', 'int8', -128, -128], ['uint8', 'uint8', 255, 255], ['int16', 'int16', -32768, -32768],
-    ['uint16', 'uint16', 65535, 65535], ['int32', 'int32', -2147483648, -2147483648], ['uint32', 'uint32', 4294967295, 4294967295],
-    ['int64', 'int64', -(2 ** 53 - 1), -(2 ** 53 - 1)], ['uint64', 'uint64', 2 ** 53 - 1, 2 ** 53 - 1],
-    ['float32', 'float32', 0.1, Math.fround(0.1)], ['float64', 'float64', 0.1, 0.1],
-    ['float16', 'float16', 0.1, halfToNumber(numberToHalf(0.1))], ['bfloat16', 'bfloat16', 0.1, bfloat16ToNumber(numberToBfloat16(0.1))],
+    ['int8', 'int8', -128, -128],
+    ['uint8', 'uint8', 255, 255],
+    ['int16', 'int16', -32768, -32768],
+    ['uint16', 'uint16', 65535, 65535],
+    ['int32', 'int32', -2147483648, -2147483648],
+    ['uint32', 'uint32', 4294967295, 4294967295],
+    ['int64', 'int64', -(2 ** 53 - 1), -(2 ** 53 - 1)],
+    ['uint64', 'uint64', 2 ** 53 - 1, 2 ** 53 - 1],
+    ['float32', 'float32', 0.1, Math.fround(0.1)],
+    ['float64', 'float64', 0.1, 0.1],
+    ['float16', 'float16', 0.1, halfToNumber(numberToHalf(0.1))],
+    ['bfloat16', 'bfloat16', 0.1, bfloat16ToNumber(numberToBfloat16(0.1))],
   ];
   it.each(cases)('%s scalar from a number', (_n, dtype, value, want) => {
-    roundTrip((f) => f.attrs.set('x', value, { dtype }), (f) => expect(f.attrs.get('x')).toBe(want));
+    roundTrip(
+      (f) => f.attrs.set('x', value, { dtype }),
+      (f) => expect(f.attrs.get('x')).toBe(want),
+    );
   });
 
   it('inferred types: safe integer -> int64, other numbers -> float64, boolean -> bool', () => {
@@ -205,7 +221,7 @@ describe('on groups and datasets; management', () => {
     expect(() => f.attrs.delete('x')).toThrow(H5Error);
   });
 
-  it('bad values are TypeErrors, or H5_INVALID_ARGUMENT when out of the dtype\'s range', () => {
+  it("bad values are TypeErrors, or H5_INVALID_ARGUMENT when out of the dtype's range", () => {
     const p = fresh();
     using f = File.create(p);
     expect(() => f.attrs.set('', 1)).toThrow(TypeError);
@@ -216,7 +232,9 @@ describe('on groups and datasets; management', () => {
     expect(() => f.attrs.set('x', 1, { dtype: 'complex' as never })).toThrow(TypeError);
     expect(() => f.attrs.set('x', 1, { dtype: 'string' })).toThrow(TypeError);
     expect(() => f.attrs.set('x', new Float32Array(2), { dtype: 'int32' })).toThrow(TypeError);
-    expect(() => f.attrs.set('x', -1n, { dtype: 'uint64' })).toThrow(expect.objectContaining({ code: 'H5_INVALID_ARGUMENT' }));
+    expect(() => f.attrs.set('x', -1n, { dtype: 'uint64' })).toThrow(
+      expect.objectContaining({ code: 'H5_INVALID_ARGUMENT' }),
+    );
     expect(() => f.attrs.set('x', new DataView(new ArrayBuffer(4)) as never)).toThrow(TypeError);
     expect(() => f.attrs.get(3 as never)).toThrow(TypeError);
     expect(f.attrs.keys()).toEqual([]);

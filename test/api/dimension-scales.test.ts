@@ -3,7 +3,7 @@
 // make-scale / attach / detach / labels that h5py reads back.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { File, H5Error } from '../../lib/index.js';
+import { File, type H5Error } from '../../lib/index.js';
 import { python, requirePeers, tempDir } from '../helpers.js';
 
 requirePeers();
@@ -12,7 +12,8 @@ const dir = tempDir('h5vault-dims-');
 describe('reading dimension scales', () => {
   it('an h5py file laid out like netCDF-4 (coordinate variables as scales) reads its scales per dimension', () => {
     const p = join(dir, 'netcdf-like.h5');
-    python(`import h5py, numpy as np, sys
+    python(
+      `import h5py, numpy as np, sys
 f = h5py.File(sys.argv[1], 'w')
 f['time'] = np.arange(4, dtype='f8'); f['time'].make_scale('time')
 f['lat'] = np.linspace(-10, 10, 3); f['lat'].make_scale('lat')
@@ -21,13 +22,21 @@ t = f.create_dataset('temp', data=np.zeros((4, 3), 'f4'))
 t.dims[0].attach_scale(f['time'])
 t.dims[1].attach_scale(f['lat']); t.dims[1].attach_scale(f['lat_bnds'])
 t.dims[0].label = 't'
-f.close()`, [p]);
+f.close()`,
+      [p],
+    );
     const f = File.open(p);
     const t = f.dataset('temp');
     expect(t.isScale).toBe(false);
     expect(t.dims).toEqual([
       { label: 't', scales: [{ path: '/time', name: 'time' }] },
-      { label: '', scales: [{ path: '/lat', name: 'lat' }, { path: '/lat_bnds', name: '' }] },
+      {
+        label: '',
+        scales: [
+          { path: '/lat', name: 'lat' },
+          { path: '/lat_bnds', name: '' },
+        ],
+      },
     ]);
     expect(f.dataset('time').isScale).toBe(true);
     expect(f.dataset('time').dims).toEqual([{ label: '', scales: [] }]);
@@ -54,11 +63,14 @@ describe('writing dimension scales', () => {
     expect(() => z.attachScale(x, 2)).toThrow(RangeError);
     expect(() => z.attachScale('x' as never, 0)).toThrow(TypeError);
     f.close();
-    const out = python(`import h5py, sys, json
+    const out = python(
+      `import h5py, sys, json
 f = h5py.File(sys.argv[1], 'r')
 z = f['z']
 print(json.dumps([[[s.name for s in d.values()] for d in z.dims], [d.label for d in z.dims],
-  h5py.h5ds.is_scale(f['x'].id), f['x'].attrs['NAME'].decode() if isinstance(f['x'].attrs['NAME'], bytes) else str(f['x'].attrs['NAME'])]))`, [p]);
+  h5py.h5ds.is_scale(f['x'].id), f['x'].attrs['NAME'].decode() if isinstance(f['x'].attrs['NAME'], bytes) else str(f['x'].attrs['NAME'])]))`,
+      [p],
+    );
     expect(JSON.parse(out)).toEqual([[['/y'], ['/x']], ['rows', ''], true, 'x axis']);
   });
 

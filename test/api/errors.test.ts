@@ -45,13 +45,21 @@ function simpleFile(): string {
   const p = fresh();
   using f = File.create(p);
   f.createDataset('d', { dtype: 'float32', shape: [64], data: new Float32Array(64) });
-  f.createDataset('z', { dtype: 'float32', shape: [256], chunks: [64], compression: 'gzip', fletcher32: true, data: new Float32Array(256).fill(1) });
+  f.createDataset('z', {
+    dtype: 'float32',
+    shape: [256],
+    chunks: [64],
+    compression: 'gzip',
+    fletcher32: true,
+    data: new Float32Array(256).fill(1),
+  });
   return p;
 }
 
 requirePeers();
 const hp = fresh();
-python(`
+python(
+  `
 import h5py, numpy as np, sys
 with h5py.File(sys.argv[1], 'w') as f:
     f.create_dataset('compound', data=np.zeros(3, dtype=[('a', '<i4'), ('b', '<f8')]))
@@ -66,7 +74,9 @@ with h5py.File(sys.argv[1], 'w') as f:
     layout = h5py.VirtualLayout(shape=(4,), dtype='<f4')
     layout[:] = h5py.VirtualSource(sys.argv[1], 'lzf', shape=(64,))[:4]
     f.create_virtual_dataset('vds', layout)
-`, [hp]);
+`,
+  [hp],
+);
 
 /** A copy of `src` whose filter 32000 (lzf) is renamed to 32123, which nobody registers. */
 function unknownFilterFile(): string {
@@ -87,11 +97,16 @@ function unknownFilterFile(): string {
 
 /** A copy with one byte of the gzip chunk of 'gz' flipped. */
 function corruptChunkFile(name: string): string {
-  const off = Number(python(`
+  const off = Number(
+    python(
+      `
 import h5py, sys
 with h5py.File(sys.argv[1], 'r') as f:
     print(f[sys.argv[2]].id.get_chunk_info(0).byte_offset)
-`, [hp, name]).trim());
+`,
+      [hp, name],
+    ).trim(),
+  );
   const buf = readFileSync(hp);
   buf[off + 5]! ^= 0xff;
   const p = fresh();
@@ -154,7 +169,13 @@ describe('codes', () => {
     expect(e1.code).toBe('H5_INVALID_ARGUMENT');
     expect(e1.stack).toContain('errors.test.ts');
     // A NUL in a name breaks the one name rule: a TypeError (misuse) with the same code.
-    const bad = (() => { try { f.attrs.set('a\0b', 1); } catch (e) { return e; } })() as TypeError & { code: string };
+    const bad = (() => {
+      try {
+        f.attrs.set('a\0b', 1);
+      } catch (e) {
+        return e;
+      }
+    })() as TypeError & { code: string };
     expect(bad).toBeInstanceOf(TypeError);
     expect(bad.code).toBe('H5_INVALID_ARGUMENT');
     const e2 = await h5errAsync(b.write(Uint8Array.of(0, 7)));
@@ -176,9 +197,13 @@ describe('codes', () => {
 
   it('H5_FILE_LOCKED: another process has the file open for writing', async () => {
     const p = fresh();
-    const child = spawn(PYTHON, ['-c', `import h5py, sys\nf = h5py.File(sys.argv[1], 'w')\nprint('ready', flush=True)\nsys.stdin.read()`, p], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      PYTHON,
+      ['-c', `import h5py, sys\nf = h5py.File(sys.argv[1], 'w')\nprint('ready', flush=True)\nsys.stdin.read()`, p],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
     try {
       await new Promise((r) => child.stdout.once('data', r));
       const e = h5err(() => File.open(p));
@@ -235,11 +260,16 @@ describe('codes', () => {
 
   it('H5_CORRUPT: a fletcher32 mismatch', async () => {
     const p = simpleFile();
-    const off = Number(python(`
+    const off = Number(
+      python(
+        `
 import h5py, sys
 with h5py.File(sys.argv[1], 'r') as f:
     print(f['z'].id.get_chunk_info(1).byte_offset)
-`, [p]).trim());
+`,
+        [p],
+      ).trim(),
+    );
     const buf = readFileSync(p);
     buf[off + 2]! ^= 0x01;
     writeFileSync(p, buf);
@@ -254,7 +284,13 @@ with h5py.File(sys.argv[1], 'r') as f:
     {
       using f = File.create(p);
       // Many small chunks: the engine checks the signal between chunks.
-      f.createDataset('x', { dtype: 'float32', shape: [2048 * 16], chunks: [16], compression: 'gzip', data: new Float32Array(2048 * 16) });
+      f.createDataset('x', {
+        dtype: 'float32',
+        shape: [2048 * 16],
+        chunks: [16],
+        compression: 'gzip',
+        data: new Float32Array(2048 * 16),
+      });
     }
     using f = File.open(p);
     const d = f.dataset('x');
@@ -291,9 +327,17 @@ with h5py.File(sys.argv[1], 'r') as f:
     // libhdf5's stack is classified: every failed create has an intermediate
     // "Object not found" traversal frame.
     const root = native.fileRoot(f.fileHandle);
-    const s = h5err(() => native.datasetCreate(root, 's', {
-      dtype: 'float32', shape: [10], scalar: false, chunks: [4], compression: 'szip', szipCoding: 'nn', szipPixelsPerBlock: 32,
-    }));
+    const s = h5err(() =>
+      native.datasetCreate(root, 's', {
+        dtype: 'float32',
+        shape: [10],
+        scalar: false,
+        chunks: [4],
+        compression: 'szip',
+        szipCoding: 'nn',
+        szipPixelsPerBlock: 32,
+      }),
+    );
     expect(s.code).toBe('H5_ERROR');
     expect(s.message).toContain('pixels per block');
   });
@@ -316,7 +360,10 @@ describe('HDF5 prints nothing', () => {
     ensureDist();
     const p = join(dir, 'quiet.h5');
     writeFileSync(p, 'not hdf5');
-    const r = runNode(`for (const f of process.argv.slice(-2)) { try { H5.File.open(f); } catch {} }`, [p, join(dir, 'nope.h5')]);
+    const r = runNode(`for (const f of process.argv.slice(-2)) { try { H5.File.open(f); } catch {} }`, [
+      p,
+      join(dir, 'nope.h5'),
+    ]);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe('');
   });

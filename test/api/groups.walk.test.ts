@@ -56,7 +56,13 @@ describe('groups and paths', () => {
     using f = File.open(p);
     const seen = [...f.walk()].map(([path, o]) => `${path}:${o.kind}`);
     expect(seen).toEqual([
-      '/a:group', '/a/b:group', '/a/b/c:group', '/a/b/c/d2:dataset', '/a/b/d3:dataset', '/a/d1:dataset', '/z:group',
+      '/a:group',
+      '/a/b:group',
+      '/a/b/c:group',
+      '/a/b/c/d2:dataset',
+      '/a/b/d3:dataset',
+      '/a/d1:dataset',
+      '/z:group',
     ]);
     expect([...f.group('a/b').walk()].map(([path]) => path)).toEqual(['/a/b/c', '/a/b/c/d2', '/a/b/d3']);
     expect([...f.group('z').walk()]).toEqual([]);
@@ -67,7 +73,9 @@ describe('groups and paths', () => {
     build(p);
     using f = File.open(p, { mode: 'r+' });
     expect(() => f.createGroup('a/b')).toThrow(expect.objectContaining({ code: 'H5_EXISTS' }));
-    expect(() => f.createDataset('a/d1', { dtype: 'int8', shape: [1] })).toThrow(expect.objectContaining({ code: 'H5_EXISTS' }));
+    expect(() => f.createDataset('a/d1', { dtype: 'int8', shape: [1] })).toThrow(
+      expect.objectContaining({ code: 'H5_EXISTS' }),
+    );
     expect(() => f.group('a').createGroup('d1')).toThrow(H5Error);
   });
 
@@ -101,7 +109,8 @@ describe('groups and paths', () => {
 describe('links written by h5py', () => {
   requirePeers();
   const p = fresh();
-  python(`
+  python(
+    `
 import h5py, numpy as np, sys, os
 with h5py.File(os.path.join(os.path.dirname(sys.argv[1]), 'other.h5'), 'w') as o:
     o.create_group('x')['y'] = np.arange(2)
@@ -114,7 +123,9 @@ with h5py.File(sys.argv[1], 'w') as f:
     f['ext'] = h5py.ExternalLink('other.h5', '/x')
     g['loop'] = g            # hard link cycle: /g/loop is /g
     f['g2'] = g['data']      # second hard link to the same dataset
-`, [p]);
+`,
+    [p],
+  );
 
   it('links() reports soft, dangling and external links', () => {
     using f = File.open(p);

@@ -36,7 +36,14 @@ const SELECTIONS: { rank: string; start: number[]; count: number[]; step?: numbe
     const d = sample('float64', product(shape), rank.length);
     data[rank] = d;
     f.createDataset(`${rank}/contiguous`, { dtype: 'float64', shape, data: d });
-    f.createDataset(`${rank}/chunked`, { dtype: 'float64', shape, chunks: CHUNKS[rank], shuffle: true, compression: 'gzip', data: d });
+    f.createDataset(`${rank}/chunked`, {
+      dtype: 'float64',
+      shape,
+      chunks: CHUNKS[rank],
+      shuffle: true,
+      compression: 'gzip',
+      data: d,
+    });
     f.createDataset(`${rank}/strings`, { dtype: 'string', shape, data: sample('string', product(shape)) });
   }
 }
@@ -75,33 +82,40 @@ describe('partial selections', () => {
     expect(() => d.readSync({ start: [0, 0], count: [10, 1] })).toThrow(RangeError);
     expect(() => d.readSync({ start: [9, 0], count: [1, 1] })).toThrow(RangeError);
     expect(() => d.readSync({ start: [1, 0], count: [5, 1], step: [2, 1] })).toThrow(RangeError);
-    expect(bytesOf(d.readSync({ start: [0, 0], count: [5, 1], step: [2, 1] }))).toEqual(bytesOf(hyperslab(data['2d']!, [9, 13], [0, 0], [5, 1], [2, 1])));
+    expect(bytesOf(d.readSync({ start: [0, 0], count: [5, 1], step: [2, 1] }))).toEqual(
+      bytesOf(hyperslab(data['2d']!, [9, 13], [0, 0], [5, 1], [2, 1])),
+    );
     await expect(d.read({ start: [0, 20], count: [1, 1] })).rejects.toThrow(RangeError);
   });
 });
 
 describe('stepped writes', () => {
-  it.each(['contiguous', 'chunked'])('%s: writes through a stepped 3-D selection land where a read finds them', async (layout) => {
-    const q = join(dir, `w-${layout}.h5`);
-    const shape = [5, 6, 7];
-    const chunks = layout === 'chunked' ? [2, 4, 3] : undefined;
-    const start = [0, 1, 2], count = [3, 2, 2], step = [2, 3, 4];
-    const patch = sample('int32', product(count), 17);
-    {
-      using f = File.create(q);
-      f.createDataset('x', { dtype: 'int32', shape, chunks, data: new Int32Array(product(shape)) });
-    }
-    {
-      using f = File.open(q, { mode: 'r+' });
-      await f.dataset('x').write(patch, { start, count, step });
-    }
-    using f = File.open(q);
-    const all = f.dataset('x').readSync() as Int32Array;
-    expect(bytesOf(hyperslab(all, shape, start, count, step))).toEqual(bytesOf(patch));
-    // Every element outside the selection is still zero.
-    const touched = all.reduce((k, v) => k + (v !== 0 ? 1 : 0), 0);
-    expect(touched).toBe((patch as Int32Array).filter((v) => v !== 0).length);
-  });
+  it.each(['contiguous', 'chunked'])(
+    '%s: writes through a stepped 3-D selection land where a read finds them',
+    async (layout) => {
+      const q = join(dir, `w-${layout}.h5`);
+      const shape = [5, 6, 7];
+      const chunks = layout === 'chunked' ? [2, 4, 3] : undefined;
+      const start = [0, 1, 2],
+        count = [3, 2, 2],
+        step = [2, 3, 4];
+      const patch = sample('int32', product(count), 17);
+      {
+        using f = File.create(q);
+        f.createDataset('x', { dtype: 'int32', shape, chunks, data: new Int32Array(product(shape)) });
+      }
+      {
+        using f = File.open(q, { mode: 'r+' });
+        await f.dataset('x').write(patch, { start, count, step });
+      }
+      using f = File.open(q);
+      const all = f.dataset('x').readSync() as Int32Array;
+      expect(bytesOf(hyperslab(all, shape, start, count, step))).toEqual(bytesOf(patch));
+      // Every element outside the selection is still zero.
+      const touched = all.reduce((k, v) => k + (v !== 0 ? 1 : 0), 0);
+      expect(touched).toBe((patch as Int32Array).filter((v) => v !== 0).length);
+    },
+  );
 });
 
 describe('selection type errors', () => {

@@ -18,7 +18,10 @@ function h5pyImage(code: string): Buffer {
   const hex = python(`import h5py, numpy as np, io, sys
 b = io.BytesIO()
 with h5py.File(b, 'w') as f:
-${code.split('\n').map((l) => `    ${l}`).join('\n')}
+${code
+  .split('\n')
+  .map((l) => `    ${l}`)
+  .join('\n')}
 sys.stdout.write(b.getvalue().hex())`);
   return Buffer.from(hex, 'hex');
 }
@@ -33,11 +36,13 @@ describe('createInMemory and toBuffer', () => {
     f.attrs.set('epoch', 7);
     const bytes = f.toBuffer();
     f.close();
-    const out = python(`import h5py, io, sys, json, hashlib
+    const out = python(
+      `import h5py, io, sys, json, hashlib
 b = open(sys.argv[1], 'rb').read()
 f = h5py.File(io.BytesIO(b), 'r')
 print(json.dumps([hashlib.sha256(f['model/w'][()].tobytes()).hexdigest(), [s.decode() for s in f['names'][()]], int(f.attrs['epoch']), f['model/w'].compression]))`,
-      [writeTemp('built.h5', bytes)]);
+      [writeTemp('built.h5', bytes)],
+    );
     const sha = (x: Float32Array) => createHash('sha256').update(Buffer.from(x.buffer)).digest('hex');
     expect(JSON.parse(out)).toEqual([sha(w), ['a', 'bé'], 7, 'gzip']);
   });
@@ -124,7 +129,9 @@ f['d'] = np.zeros(4)`);
     );
     const digest = fileDigestSync(writeTemp('digest.h5', img));
     File.fromBuffer(img, { expectDigest: digest }).close();
-    expect(() => File.fromBuffer(img, { expectDigest: '0'.repeat(64) })).toThrow(expect.objectContaining({ code: 'H5_CHECKSUM_MISMATCH' }));
+    expect(() => File.fromBuffer(img, { expectDigest: '0'.repeat(64) })).toThrow(
+      expect.objectContaining({ code: 'H5_CHECKSUM_MISMATCH' }),
+    );
     // The check's temporary copy is gone.
     expect(readdirSync(tmpdir()).filter((n: string) => n.startsWith('h5vault-image-'))).toEqual([]);
   });
@@ -135,13 +142,16 @@ f['d'] = np.zeros(4)`);
     (f.dataset('r') as Dataset).appendSync(new Float32Array([1.5, 2.5]));
     const bytes = f.toBuffer();
     f.close();
-    const back = python(`import h5py, io, sys
+    const back = python(
+      `import h5py, io, sys
 b = open(sys.argv[1], 'rb').read()
 out = io.BytesIO()
 with h5py.File(io.BytesIO(b), 'r') as f, h5py.File(out, 'w') as g:
     f.copy('r', g)
     g['r'].resize((3,)); g['r'][2] = 3.5
-sys.stdout.write(out.getvalue().hex())`, [writeTemp('rt.h5', bytes)]);
+sys.stdout.write(out.getvalue().hex())`,
+      [writeTemp('rt.h5', bytes)],
+    );
     const g = File.fromBuffer(Buffer.from(back, 'hex'));
     expect(Array.from(g.dataset('r').readSync() as Float32Array)).toEqual([1.5, 2.5, 3.5]);
     expect(g.dataset('r').maxshape).toEqual([null]);

@@ -40,17 +40,24 @@ function badName(fn: () => unknown, message?: RegExp): void {
 }
 
 async function invalidAsync(p: Promise<unknown>, message?: RegExp): Promise<void> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(H5Error);
   expect((err as H5Error).code).toBe('H5_INVALID_ARGUMENT');
   if (message) expect((err as H5Error).message).toMatch(message);
 }
 
-describe('attribute values out of their dtype\'s range', () => {
+describe("attribute values out of their dtype's range", () => {
   // [dtype, smallest, largest] as numbers; one past each end must be refused.
   const ints: [NumericDType, number, number][] = [
-    ['int8', -128, 127], ['int16', -32768, 32767], ['int32', -(2 ** 31), 2 ** 31 - 1],
-    ['uint8', 0, 255], ['uint16', 0, 65535], ['uint32', 0, 2 ** 32 - 1],
+    ['int8', -128, 127],
+    ['int16', -32768, 32767],
+    ['int32', -(2 ** 31), 2 ** 31 - 1],
+    ['uint8', 0, 255],
+    ['uint16', 0, 65535],
+    ['uint32', 0, 2 ** 32 - 1],
   ];
 
   it.each(ints)('%s: the ends round-trip, one past them is refused (number, bigint, number[])', (dtype, lo, hi) => {
@@ -75,7 +82,7 @@ describe('attribute values out of their dtype\'s range', () => {
     expect(Array.from(r.attrs.get('arr') as ArrayLike<number>)).toEqual([lo, hi]);
   });
 
-  it('the issue\'s cases: 300 as int8 and 2^64 as a bigint are refused, not stored as 44 and 0', () => {
+  it("the issue's cases: 300 as int8 and 2^64 as a bigint are refused, not stored as 44 and 0", () => {
     using f = File.create(fresh());
     invalid(() => f.attrs.set('a', 300, { dtype: 'int8' }), /300 cannot be stored as int8/);
     invalid(() => f.attrs.set('b', 2n ** 64n), /18446744073709551616n cannot be stored as uint64/);
@@ -168,9 +175,12 @@ describe('NUL characters', () => {
   it('in fixed-length strings of an h5py file are refused, and so are strings longer than the field', () => {
     requirePeers();
     const p = fresh();
-    python(`import h5py, sys
+    python(
+      `import h5py, sys
 with h5py.File(sys.argv[1], 'w') as f:
-    f.create_dataset('fixed', data=[b'abcdefgh', b'12345678'], dtype='S8')`, [p]);
+    f.create_dataset('fixed', data=[b'abcdefgh', b'12345678'], dtype='S8')`,
+      [p],
+    );
     using f = File.open(p, { mode: 'r+' });
     const ds = f.dataset('fixed');
     invalid(() => ds.writeSync(['ab\0cd', 'x']), /NUL/);
@@ -194,9 +204,14 @@ describe('bool tensors hold 0 or 1', () => {
 
   it('saveModel refuses a 7 before writing the file; 0/1 round-trip', async () => {
     const p = fresh();
-    await invalidAsync(saveModel(p, { mask: { dtype: 'bool', shape: [2], data: Uint8Array.of(7, 1) } }), /tensor 'mask'.*7/);
+    await invalidAsync(
+      saveModel(p, { mask: { dtype: 'bool', shape: [2], data: Uint8Array.of(7, 1) } }),
+      /tensor 'mask'.*7/,
+    );
     await saveModel(p, { mask: { dtype: 'bool', shape: [2], data: Uint8Array.of(0, 1) } });
-    await invalidAsync(saveModel(p, { mask: { dtype: 'bool', shape: [2], data: Uint8Array.of(1, 7) } }, { compression: 'gzip' }));
+    await invalidAsync(
+      saveModel(p, { mask: { dtype: 'bool', shape: [2], data: Uint8Array.of(1, 7) } }, { compression: 'gzip' }),
+    );
     const m = await loadModel(p);
     expect(Array.from(m.tensors.get('mask')!.data as Uint8Array)).toEqual([0, 1]);
     m.close();
@@ -209,8 +224,18 @@ describe('attributes larger than libhdf5 can store', () => {
     {
       using f = File.create(p);
       f.attrs.set('big', 'previous');
-      invalid(() => f.attrs.set('big', new Float64Array(100_000)), /800000 bytes; HDF5 attributes are limited to \d+ bytes/);
-      invalid(() => f.attrs.set('strs', Array.from({ length: 5000 }, () => 's')), /limited/);
+      invalid(
+        () => f.attrs.set('big', new Float64Array(100_000)),
+        /800000 bytes; HDF5 attributes are limited to \d+ bytes/,
+      );
+      invalid(
+        () =>
+          f.attrs.set(
+            'strs',
+            Array.from({ length: 5000 }, () => 's'),
+          ),
+        /limited/,
+      );
       expect(f.attrs.get('big')).toBe('previous');
       f.attrs.set('fits', new Float64Array(7000)); // 56000 bytes: under the limit
     }

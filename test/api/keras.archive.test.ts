@@ -27,7 +27,10 @@ function expectSameAsH5py(m: LoadedKeras, path: string): void {
 }
 
 async function failure(p: Promise<unknown>): Promise<H5Error> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(H5Error);
   return e as H5Error;
 }
@@ -59,7 +62,11 @@ describe('a stored member at an ordinary offset (what Keras writes)', () => {
     expect(m.config).toMatchObject({ class_name: 'Sequential', config: { name: 'sequential' } });
     expect(m.metadata).toEqual({ kerasVersion: '3.9.2', backend: null, date_saved: '2025-01-01@00:00:00' });
     expect(m.layers.map((l) => [l.name, l.className])).toEqual([
-      ['encoder', 'Dense'], ['norm', 'BatchNormalization'], ['dropout', 'Dropout'], ['rnn', 'LSTM'], ['head', 'Dense'],
+      ['encoder', 'Dense'],
+      ['norm', 'BatchNormalization'],
+      ['dropout', 'Dropout'],
+      ['rnn', 'LSTM'],
+      ['head', 'Dense'],
     ]);
   });
 
@@ -68,8 +75,17 @@ describe('a stored member at an ordinary offset (what Keras writes)', () => {
     writeKeras('keras-archive', q, { names: false });
     using m = await loadKeras(q, { tmpDir: scratch });
     expect([...m.tensors.keys()]).toEqual([
-      'encoder/kernel', 'encoder/bias', 'norm/gamma', 'norm/beta', 'norm/moving_mean', 'norm/moving_variance',
-      'rnn/cell/kernel', 'rnn/cell/recurrent_kernel', 'rnn/cell/bias', 'head/kernel', 'head/bias',
+      'encoder/kernel',
+      'encoder/bias',
+      'norm/gamma',
+      'norm/beta',
+      'norm/moving_mean',
+      'norm/moving_variance',
+      'rnn/cell/kernel',
+      'rnn/cell/recurrent_kernel',
+      'rnn/cell/bias',
+      'head/kernel',
+      'head/bias',
     ]);
     expect(m.tensors.get('head/kernel')!.key).toBe('/layers/dense_1/vars/0');
     expectSameAsH5py(m, q);

@@ -40,9 +40,14 @@ describe('Keras 2 full model (model_weights/, layer_names, model_config)', () =>
     expect(m.layers.map((l) => l.className)).toEqual(['InputLayer', 'Dense', 'BatchNormalization', 'Conv1D']);
     expect(m.layers[2]!.weights.map((w) => w.weight)).toEqual(['gamma', 'beta', 'moving_mean', 'moving_variance']);
     expect([...m.tensors.keys()]).toEqual([
-      'dense_1/kernel', 'dense_1/bias',
-      'batch_normalization/gamma', 'batch_normalization/beta', 'batch_normalization/moving_mean', 'batch_normalization/moving_variance',
-      'conv/kernel', 'conv/bias',
+      'dense_1/kernel',
+      'dense_1/bias',
+      'batch_normalization/gamma',
+      'batch_normalization/beta',
+      'batch_normalization/moving_mean',
+      'batch_normalization/moving_variance',
+      'conv/kernel',
+      'conv/bias',
     ]);
     expect(m.tensors.get('dense_1/kernel')!.key).toBe('/model_weights/dense_1/dense_1/kernel:0');
     expect(m.optimizer.map((w) => w.name)).toEqual(['optimizer/Adam/iter', 'optimizer/Adam/dense_1/kernel/m']);
@@ -108,9 +113,17 @@ describe('Keras 3 .weights.h5 (layers/<name>/vars/<i>)', () => {
       ['lstm', '/layers/lstm'],
     ]);
     expect([...m.tensors.keys()]).toEqual([
-      'norm/gamma', 'norm/beta', 'norm/moving_mean', 'norm/moving_variance',
-      'encoder/kernel', 'encoder/bias', 'head/kernel', 'head/bias',
-      'lstm/cell/kernel', 'lstm/cell/recurrent_kernel', 'lstm/cell/bias',
+      'norm/gamma',
+      'norm/beta',
+      'norm/moving_mean',
+      'norm/moving_variance',
+      'encoder/kernel',
+      'encoder/bias',
+      'head/kernel',
+      'head/bias',
+      'lstm/cell/kernel',
+      'lstm/cell/recurrent_kernel',
+      'lstm/cell/bias',
     ]);
     expect(m.tensors.get('lstm/cell/recurrent_kernel')!.key).toBe('/layers/lstm/cell/vars/1');
   });
@@ -129,8 +142,11 @@ describe('Keras 3 .weights.h5 (layers/<name>/vars/<i>)', () => {
     writeKeras('keras3-weights', q, { container: '_layer_checkpoint_dependencies' });
     using m = await loadKeras(q);
     expect(m.layers.map((l) => l.group)).toEqual([
-      '/_layer_checkpoint_dependencies/batch_normalization', '/_layer_checkpoint_dependencies/dense',
-      '/_layer_checkpoint_dependencies/dense_1', '/_layer_checkpoint_dependencies/dropout', '/_layer_checkpoint_dependencies/lstm',
+      '/_layer_checkpoint_dependencies/batch_normalization',
+      '/_layer_checkpoint_dependencies/dense',
+      '/_layer_checkpoint_dependencies/dense_1',
+      '/_layer_checkpoint_dependencies/dropout',
+      '/_layer_checkpoint_dependencies/lstm',
     ]);
     expect(m.tensors.has('encoder/kernel')).toBe(true);
     expectSameAsH5py(m, q);
@@ -196,7 +212,11 @@ describe('untrusted, expectDigest and dispose work as in loadModel', () => {
       kernel = m.tensors.get('dense_1/kernel')!.data as Float32Array;
     }
     expect(kernel.length).toBe(30);
-    expect(bytesOf(kernel).equals(Buffer.from(readWithH5py(p).datasets['/model_weights/dense_1/dense_1/kernel:0']!.b64, 'base64'))).toBe(true);
+    expect(
+      bytesOf(kernel).equals(
+        Buffer.from(readWithH5py(p).datasets['/model_weights/dense_1/dense_1/kernel:0']!.b64, 'base64'),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -207,11 +227,15 @@ describe('files that are not Keras', () => {
     const err = await loadKeras(p).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(H5Error);
     expect((err as H5Error).code).toBe('H5_NOT_KERAS');
-    expect((err as H5Error).message).toMatch(/is HDF5 but has no Keras weight layout; expected a Keras 2 model .*layer_names.*Keras 3 weights/);
+    expect((err as H5Error).message).toMatch(
+      /is HDF5 but has no Keras weight layout; expected a Keras 2 model .*layer_names.*Keras 3 weights/,
+    );
   });
 
   it('a missing file is H5_FILE_NOT_FOUND, bad options are TypeErrors', async () => {
-    expect(((await loadKeras(join(dir, 'nope.h5')).catch((e: unknown) => e)) as H5Error).code).toBe('H5_FILE_NOT_FOUND');
+    expect(((await loadKeras(join(dir, 'nope.h5')).catch((e: unknown) => e)) as H5Error).code).toBe(
+      'H5_FILE_NOT_FOUND',
+    );
     await expect(loadKeras('')).rejects.toThrow(TypeError);
     await expect(loadKeras(join(dir, 'x'), { copy: 'yes' } as never)).rejects.toThrow(TypeError);
     await expect(loadKeras(join(dir, 'x'), { verify: true } as never)).rejects.toThrow(/unknown option 'verify'/);

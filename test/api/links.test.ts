@@ -24,7 +24,13 @@ function build(name: string): string {
   const p = join(dir, name);
   const f = File.create(p);
   f.createDataset('data/w', { dtype: 'float32', shape: [3], data: new Float32Array([1, 2, 3]) });
-  f.createDataset('data/b', { dtype: 'int32', shape: [2], data: new Int32Array([7, 8]), chunks: [1], compression: 'gzip' });
+  f.createDataset('data/b', {
+    dtype: 'int32',
+    shape: [2],
+    data: new Int32Array([7, 8]),
+    chunks: [1],
+    compression: 'gzip',
+  });
   f.dataset('data/w').attrs.set('unit', 'm');
   f.createSoftLink('soft', '/data/w');
   f.createHardLink('hard', '/data/w');
@@ -62,7 +68,12 @@ print(json.dumps({
       [p],
     );
     expect(JSON.parse(out)).toEqual({
-      soft: '/data/w', ext: ['other.h5', '/x'], dangling: '/nowhere', hardSame: true, hard: [1, 2, 3], unit: 'm',
+      soft: '/data/w',
+      ext: ['other.h5', '/x'],
+      dangling: '/nowhere',
+      hardSame: true,
+      hard: [1, 2, 3],
+      unit: 'm',
     });
   });
 
@@ -172,13 +183,18 @@ describe('dangling and external links', () => {
       err = e;
     }
     expect((err as H5Error).code).toBe('H5_UNSUPPORTED');
-    expect((err as H5Error).message).toMatch(/not followed in a file opened with \{ untrusted \} or \{ expectDigest \}/);
+    expect((err as H5Error).message).toMatch(
+      /not followed in a file opened with \{ untrusted \} or \{ expectDigest \}/,
+    );
     f.close();
   });
 
   it('an untrusted open refuses a file with external links outright (the walk)', async () => {
     const p = build('untrusted.h5');
-    await expect(File.openAsync(p, { untrusted: true })).rejects.toMatchObject({ code: 'H5_UNSAFE_FILE', reason: 'external-link' });
+    await expect(File.openAsync(p, { untrusted: true })).rejects.toMatchObject({
+      code: 'H5_UNSAFE_FILE',
+      reason: 'external-link',
+    });
   });
 });
 
@@ -194,9 +210,12 @@ describe('delete, move, copy', () => {
     f.delete('dangling');
     f.delete('ext');
     f.close();
-    const out = python(`import h5py, sys
+    const out = python(
+      `import h5py, sys
 f = h5py.File(sys.argv[1], 'r')
-print(sorted(f.keys()), sorted(f['data'].keys()), f['hard'][()].tolist())`, [p]);
+print(sorted(f.keys()), sorted(f['data'].keys()), f['hard'][()].tolist())`,
+      [p],
+    );
     expect(out.trim()).toBe("['data', 'hard', 'soft'] ['b'] [1.0, 2.0, 3.0]");
   });
 
@@ -209,9 +228,12 @@ print(sorted(f.keys()), sorted(f['data'].keys()), f['hard'][()].tolist())`, [p])
     expect(code(() => f.move('nested', 'nested/inner'))).toBe('H5_INVALID_ARGUMENT');
     expect(code(() => f.move('missing', 'x'))).toBe('H5_NOT_FOUND');
     f.close();
-    const out = python(`import h5py, sys
+    const out = python(
+      `import h5py, sys
 f = h5py.File(sys.argv[1], 'r')
-print(f['weights'][()].tolist(), f['nested/deeper/data/b'][()].tolist(), 'data' in f)`, [p]);
+print(f['weights'][()].tolist(), f['nested/deeper/data/b'][()].tolist(), 'data' in f)`,
+      [p],
+    );
     expect(out.trim()).toBe('[1.0, 2.0, 3.0] [7, 8] False');
   });
 
@@ -227,25 +249,31 @@ print(f['weights'][()].tolist(), f['nested/deeper/data/b'][()].tolist(), 'data' 
     expect(code(() => f.copy('nope', 'x'))).toBe('H5_NOT_FOUND');
     f.close();
     g.close();
-    const out = python(`import h5py, sys, json
+    const out = python(
+      `import h5py, sys, json
 a = h5py.File(sys.argv[1], 'r'); b = h5py.File(sys.argv[2], 'r')
 print(json.dumps([
   a['data2/w'][()].tolist(), a['data2/w'].id != a['data/w'].id, a['data2/w'].attrs['unit'],
   b['data/b'][()].tolist(), b['data/b'].compression, b['renamed/weights'][()].tolist(), b['renamed/weights'].attrs['unit'],
-]))`, [p, q]);
+]))`,
+      [p, q],
+    );
     expect(JSON.parse(out)).toEqual([[1, 2, 3], true, 'm', [7, 8], 'gzip', [1, 2, 3], 'm']);
   });
 
   it('h5py-made links read the same in h5vault', () => {
     const p = join(dir, 'h5py-links.h5');
-    python(`import h5py, numpy as np, sys
+    python(
+      `import h5py, numpy as np, sys
 f = h5py.File(sys.argv[1], 'w')
 f['g/d'] = np.arange(5, dtype='i2')
 f['s'] = h5py.SoftLink('/g/d')
 f['h'] = f['g/d']
 f['e'] = h5py.ExternalLink('x.h5', '/y')
 f['bad'] = h5py.SoftLink('/none')
-f.close()`, [p]);
+f.close()`,
+      [p],
+    );
     const f = File.open(p);
     expect(f.readLink('s')).toEqual({ type: 'soft', target: '/g/d' });
     expect(f.readLink('e')).toEqual({ type: 'external', file: 'x.h5', target: '/y' });

@@ -22,7 +22,8 @@ const model = (seed: number, n = 4096): Record<string, Tensor> => ({
   'l1/w': { dtype: 'float32', shape: [n / 64, 64], data: gaussian(n, seed + 2) },
 });
 
-const errnoError = (code: string, syscall: string) => Object.assign(new Error(`${code}: injected ${syscall} failure`), { code, syscall });
+const errnoError = (code: string, syscall: string) =>
+  Object.assign(new Error(`${code}: injected ${syscall} failure`), { code, syscall });
 
 afterAll(() => setFaultHook(undefined));
 
@@ -80,7 +81,18 @@ describe('fault at each step of saveModel', () => {
     setFaultHook((s) => void steps.push(s));
     await saveModel(join(dir, 'order.h5'), model(1));
     setFaultHook(undefined);
-    expect(steps).toEqual(['create', 'write', 'write', 'write', 'attrs', 'close', 'check', 'fsync', 'rename', 'fsync-dir']);
+    expect(steps).toEqual([
+      'create',
+      'write',
+      'write',
+      'write',
+      'attrs',
+      'close',
+      'check',
+      'fsync',
+      'rename',
+      'fsync-dir',
+    ]);
   });
 });
 
@@ -115,7 +127,8 @@ describe('ModelStore publish faults', () => {
 // A real full filesystem. Mounting needs root (CAP_SYS_ADMIN); the hook tests above cover the same paths without it.
 const mnt = join(dir, 'tiny');
 mkdirSync(mnt);
-const mounted = process.getuid?.() === 0 && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]).status === 0;
+const mounted =
+  process.getuid?.() === 0 && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]).status === 0;
 afterAll(() => {
   // Lazy: views made by verifyModel keep mappings of files on it until they are collected.
   if (mounted) spawnSync('umount', ['-l', mnt]);

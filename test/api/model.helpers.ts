@@ -19,12 +19,17 @@ export function requireFreshDist(): void {
 /** Runs `node script args...`, resolves to stdout; rejects with stderr on a non-zero exit. */
 export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [script, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (err += d));
     c.on('error', reject);
-    c.on('exit', (code, sig) => (code === 0 ? resolve(out) : reject(new Error(`${script} ${args.join(' ')} exited ${code ?? sig}: ${err}`))));
+    c.on('exit', (code, sig) =>
+      code === 0 ? resolve(out) : reject(new Error(`${script} ${args.join(' ')} exited ${code ?? sig}: ${err}`)),
+    );
   });
 }

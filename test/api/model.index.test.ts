@@ -24,7 +24,10 @@ const tensors: Record<string, Tensor> = {
   step: { dtype: 'int32', shape: [], data: Int32Array.of(7) },
 };
 
-function readIndexAttr(p: string): { format: number; tensors: [string, string, number[], number | null, number, string][] } {
+function readIndexAttr(p: string): {
+  format: number;
+  tensors: [string, string, number[], number | null, number, string][];
+} {
   const f = File.open(p);
   try {
     return JSON.parse(f.attrs.get(INDEX_ATTR) as string);
@@ -37,7 +40,9 @@ function rewriteIndex(src: string, name: string, fn: (rows: IndexEntry[]) => Ind
   const p = join(dir, name);
   copyFileSync(src, p);
   const doc = readIndexAttr(p);
-  const rows = doc.tensors.map(([n, dtype, shape, offset, bytes, sha256]) => ({ name: n, dtype, shape, offset, bytes, sha256 }) as IndexEntry);
+  const rows = doc.tensors.map(
+    ([n, dtype, shape, offset, bytes, sha256]) => ({ name: n, dtype, shape, offset, bytes, sha256 }) as IndexEntry,
+  );
   const out = fn(rows);
   const f = File.open(p, { mode: 'r+' });
   f.attrs.set(INDEX_ATTR, typeof out === 'string' ? out : encodeIndex(out));
@@ -64,9 +69,22 @@ print(json.dumps({'format': idx['format'], 'rows': res}))
 `,
       [p],
     );
-    const r = JSON.parse(out) as { format: number; rows: { name: string; ok_shape: boolean; offset: number | null; claimed: number | null; nbytes: number; claimed_bytes: number; sha_ok: boolean }[] };
+    const r = JSON.parse(out) as {
+      format: number;
+      rows: {
+        name: string;
+        ok_shape: boolean;
+        offset: number | null;
+        claimed: number | null;
+        nbytes: number;
+        claimed_bytes: number;
+        sha_ok: boolean;
+      }[];
+    };
     expect(r.format).toBe(1);
-    expect(r.rows.map((x) => x.name)).toEqual(Object.keys(tensors).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+    expect(r.rows.map((x) => x.name)).toEqual(
+      Object.keys(tensors).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+    );
     for (const row of r.rows) {
       expect(row).toMatchObject({ ok_shape: true, sha_ok: true, claimed_bytes: row.nbytes });
       // An empty tensor has no storage: h5py says None, the index null.
@@ -114,7 +132,10 @@ describe('loadModel and the tensor index', () => {
     f.dataset('a/kernel').writeSync(new Float32Array(64));
     f.close();
     const digest = (await verifyModel(p)).tensors.length ? createHashOf(p) : '';
-    await expect(loadModel(p, { expectDigest: digest })).rejects.toMatchObject({ code: 'H5_CHECKSUM_MISMATCH', tensor: 'a/kernel' });
+    await expect(loadModel(p, { expectDigest: digest })).rejects.toMatchObject({
+      code: 'H5_CHECKSUM_MISMATCH',
+      tensor: 'a/kernel',
+    });
   });
 
   it('an index that lies about offsets is refused without expectDigest (plain and untrusted) and reported by verifyModel', async () => {
@@ -128,14 +149,19 @@ describe('loadModel and the tensor index', () => {
       return rows;
     });
     for (const opts of [{}, { verify: false }, { untrusted: true }]) {
-      await expect(loadModel(liar, opts)).rejects.toMatchObject({ code: 'H5_CORRUPT', message: expect.stringMatching(/h5vault.index attribute does not describe the file/) });
+      await expect(loadModel(liar, opts)).rejects.toMatchObject({
+        code: 'H5_CORRUPT',
+        message: expect.stringMatching(/h5vault.index attribute does not describe the file/),
+      });
     }
     const r = await verifyModel(liar);
     expect(r.ok).toBe(false);
     expect(r.tensors.every((t) => t.ok)).toBe(true);
     expect(r.problems.join('\n')).toMatch(/does not describe the file \(tensor 'a(\.x|\/bias)'/);
     // Vouched for by its digest, the index is trusted as the layout, and the data still has to match its SHA-256.
-    await expect(loadModel(liar, { expectDigest: createHashOf(liar) })).rejects.toMatchObject({ code: 'H5_CHECKSUM_MISMATCH' });
+    await expect(loadModel(liar, { expectDigest: createHashOf(liar) })).rejects.toMatchObject({
+      code: 'H5_CHECKSUM_MISMATCH',
+    });
   });
 
   it('a dataset replaced by another HDF5 writer (h5py) after saving: the stale index never serves the old bytes', async () => {
@@ -159,11 +185,16 @@ f.close()
     // Another shape: the index's claim is refused whether or not the caller verifies.
     const reshaped = await edit('h5py-reshape.h5', '(8, 8)');
     for (const opts of [{}, { verify: false }]) {
-      await expect(loadModel(reshaped, opts)).rejects.toMatchObject({ code: 'H5_CORRUPT', message: expect.stringMatching(/tensor 'a\/kernel'/) });
+      await expect(loadModel(reshaped, opts)).rejects.toMatchObject({
+        code: 'H5_CORRUPT',
+        message: expect.stringMatching(/tensor 'a\/kernel'/),
+      });
     }
     // Same shape: libhdf5 may reuse the freed space (then the new bytes fail their checksum) or not (then the offset is wrong).
     const same = await edit('h5py-same.h5', '(16, 4)');
-    await expect(loadModel(same)).rejects.toMatchObject({ code: expect.stringMatching(/^(H5_CORRUPT|H5_CHECKSUM_MISMATCH)$/) });
+    await expect(loadModel(same)).rejects.toMatchObject({
+      code: expect.stringMatching(/^(H5_CORRUPT|H5_CHECKSUM_MISMATCH)$/),
+    });
     const m = await loadModel(same, { verify: false }).catch((e: { code?: string }) => e);
     if ('tensors' in m) {
       expect(Array.from(m.tensors.get('a/kernel')!.data as Float32Array)).toEqual(new Array(64).fill(1)); // what h5py reads
@@ -175,16 +206,32 @@ f.close()
     const base = join(dir, 'bad-base.h5');
     const res = await saveModel(base, tensors);
     const notJson = rewriteIndex(base, 'bad-json.h5', () => '{oops');
-    await expect(loadModel(notJson)).rejects.toMatchObject({ code: 'H5_CORRUPT', message: expect.stringMatching(/h5vault.index.*not JSON/) });
-    const outside = rewriteIndex(base, 'bad-range.h5', (rows) => rows.map((r) => (r.name === 'a/kernel' ? { ...r, offset: 1 << 30 } : r)));
-    await expect(loadModel(outside)).rejects.toMatchObject({ code: 'H5_CORRUPT', message: expect.stringMatching(/a\/kernel.*claims bytes/) });
+    await expect(loadModel(notJson)).rejects.toMatchObject({
+      code: 'H5_CORRUPT',
+      message: expect.stringMatching(/h5vault.index.*not JSON/),
+    });
+    const outside = rewriteIndex(base, 'bad-range.h5', (rows) =>
+      rows.map((r) => (r.name === 'a/kernel' ? { ...r, offset: 1 << 30 } : r)),
+    );
+    await expect(loadModel(outside)).rejects.toMatchObject({
+      code: 'H5_CORRUPT',
+      message: expect.stringMatching(/a\/kernel.*claims bytes/),
+    });
     const overlap = rewriteIndex(base, 'bad-overlap.h5', (rows) => {
       const k = rows.find((r) => r.name === 'a/kernel')!;
       return rows.map((r) => (r.name === 'a/bias' ? { ...r, offset: k.offset! + 4 } : r));
     });
-    await expect(loadModel(overlap)).rejects.toMatchObject({ code: 'H5_CORRUPT', message: expect.stringMatching(/overlap/) });
-    const unbound = rewriteIndex(base, 'bad-sha.h5', (rows) => rows.map((r) => (r.name === 'step' ? { ...r, sha256: '0'.repeat(64) } : r)));
-    await expect(loadModel(unbound)).rejects.toMatchObject({ code: 'H5_CHECKSUM_MISMATCH', message: expect.stringMatching(/do not hash to the stored model digest/) });
+    await expect(loadModel(overlap)).rejects.toMatchObject({
+      code: 'H5_CORRUPT',
+      message: expect.stringMatching(/overlap/),
+    });
+    const unbound = rewriteIndex(base, 'bad-sha.h5', (rows) =>
+      rows.map((r) => (r.name === 'step' ? { ...r, sha256: '0'.repeat(64) } : r)),
+    );
+    await expect(loadModel(unbound)).rejects.toMatchObject({
+      code: 'H5_CHECKSUM_MISMATCH',
+      message: expect.stringMatching(/do not hash to the stored model digest/),
+    });
     const m = await loadModel(unbound, { verify: false });
     expect(m.tensors.size).toBe(Object.keys(tensors).length);
     m.close();
@@ -198,11 +245,14 @@ f.close()
 
   it('files without an index (h5py-written) load through the walk', async () => {
     const p = join(dir, 'plain.h5');
-    python(`
+    python(
+      `
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], 'w') as f:
     f['w'] = np.arange(12, dtype='<f4').reshape(3, 4)
-`, [p]);
+`,
+      [p],
+    );
     const m = await loadModel(p, { verify: false });
     expect(Array.from(m.tensors.get('w')!.data as Float32Array)).toEqual(Array.from({ length: 12 }, (_, i) => i));
     m.close();

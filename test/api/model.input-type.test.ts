@@ -23,7 +23,11 @@ describe('saveModel under node --input-type=module', () => {
     ensureDist();
     const p = join(dir, `m-${how.replace('-', '')}.h5`);
     const args = how === '-e' ? ['--input-type=module', '-e', code(p)] : ['--input-type=module'];
-    const r = spawnSync(process.execPath, args, { input: how === 'stdin' ? code(p) : undefined, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, args, {
+      input: how === 'stdin' ? code(p) : undefined,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.stderr).not.toMatch(/require is not defined/);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim()) as { digest: string; w: number[]; views: string[] };

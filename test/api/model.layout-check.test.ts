@@ -32,7 +32,8 @@ beforeAll(async () => {
 function forged(name: string, code: string): string {
   const p = join(dir, name);
   copyFileSync(base, p);
-  python(`import h5py, numpy as np, json, sys
+  python(
+    `import h5py, numpy as np, json, sys
 f = h5py.File(sys.argv[1], 'r+')
 doc = json.loads(f.attrs['h5vault.index'])
 index = {row[0]: row for row in doc['tensors']}
@@ -40,7 +41,9 @@ def put_index():
     f.attrs['h5vault.index'] = json.dumps(doc, separators=(',', ':'))
 ${code}
 f.close()
-`, [p]);
+`,
+    [p],
+  );
   return p;
 }
 
@@ -65,14 +68,17 @@ describe('the layout check of an index loadModel does not vouch for', () => {
   });
 
   it('a big-endian dataset at the indexed offset is read with conversion, never mapped as is', async () => {
-    const p = forged('big-endian.h5', `
+    const p = forged(
+      'big-endian.h5',
+      `
 old = f['dense/kernel'][()]
 sha = f['dense/kernel'].attrs['h5vault.sha256']
 del f['dense/kernel']
 d = f.create_dataset('dense/kernel', data=old.astype('>f4'))
 d.attrs['h5vault.sha256'] = sha
 index['dense/kernel'][3] = d.id.get_offset()
-put_index()`);
+put_index()`,
+    );
     await expectSaved(p, { verify: false });
     await expectSaved(p);
   });
@@ -91,12 +97,15 @@ put_index()`);
   });
 
   it('a dataset rewritten chunked (no offset) while the index keeps the old offset is H5_CORRUPT', async () => {
-    const p = forged('chunked.h5', `
+    const p = forged(
+      'chunked.h5',
+      `
 old = f['emb/table'][()]
 sha = f['emb/table'].attrs['h5vault.sha256']
 del f['emb/table']
 d = f.create_dataset('emb/table', data=old, chunks=(8,))
-d.attrs['h5vault.sha256'] = sha`);
+d.attrs['h5vault.sha256'] = sha`,
+    );
     for (const opts of [{}, { verify: false }]) {
       await expect(loadModel(p, opts)).rejects.toMatchObject({ code: 'H5_CORRUPT' });
     }

@@ -25,11 +25,16 @@ describe('reproducible saves across processes', () => {
       expect(Buffer.compare(readFileSync(a), readFileSync(b))).toBe(0);
       // libhdf5's own write path (H5VAULT_ENGINE=0) is just as deterministic, though its layout differs
       // from the engine's for compressed tensors (docs/model-storage.md#reproducibility).
-      const [s1, s2] = await Promise.all(['s1', 's2'].map((s) =>
-        runNode(child, ['save', join(dir, `${s}-${compression}.h5`), '7', compression], { H5VAULT_ENGINE: '0' })));
+      const [s1, s2] = await Promise.all(
+        ['s1', 's2'].map((s) =>
+          runNode(child, ['save', join(dir, `${s}-${compression}.h5`), '7', compression], { H5VAULT_ENGINE: '0' }),
+        ),
+      );
       expect(JSON.parse(s1!).digest).toBe(JSON.parse(s2!).digest);
       expect(JSON.parse(s1!).modelDigest).toBe(ra.modelDigest);
-      const other = JSON.parse(await runNode(child, ['save', join(dir, `c-${compression}.h5`), '8', compression])) as { digest: string };
+      const other = JSON.parse(await runNode(child, ['save', join(dir, `c-${compression}.h5`), '8', compression])) as {
+        digest: string;
+      };
       expect(other.digest).not.toBe(ra.digest); // different tensors, different bytes: the test can fail
     });
   }

@@ -4,7 +4,17 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { File, H5Error, loadModel, saveModel, verifyModel, modelDigestOf, canonicalTensorList, type Tensor, type TypedArray } from '../../lib/index.js';
+import {
+  File,
+  H5Error,
+  loadModel,
+  saveModel,
+  verifyModel,
+  modelDigestOf,
+  canonicalTensorList,
+  type Tensor,
+  type TypedArray,
+} from '../../lib/index.js';
 import { bytesEqual, gaussian, tempDir } from '../helpers.js';
 import { NUMERIC, sample } from './fixtures.js';
 
@@ -24,7 +34,9 @@ function model(seed = 1): Record<string, Tensor> {
 describe('saveModel / loadModel round trip', () => {
   it('every numeric dtype comes back bit-exact, as views when uncompressed', async () => {
     const tensors: Record<string, Tensor> = {};
-    NUMERIC.forEach((d, i) => (tensors[`all/${d}`] = { dtype: d, shape: [3, 7], data: sample(d, 21, i + 3) as TypedArray }));
+    NUMERIC.forEach(
+      (d, i) => (tensors[`all/${d}`] = { dtype: d, shape: [3, 7], data: sample(d, 21, i + 3) as TypedArray }),
+    );
     tensors['scalar/f64'] = { dtype: 'float64', shape: [], data: Float64Array.of(Math.PI) };
     tensors['empty/rows'] = { dtype: 'int32', shape: [0, 5], data: new Int32Array(0) };
     const p = join(dir, 'dtypes.h5');
@@ -47,7 +59,14 @@ describe('saveModel / loadModel round trip', () => {
     m.close();
   });
 
-  for (const compression of ['gzip', 'lzf', 'lz4', 'zstd', { name: 'gzip', level: 9 }, { name: 'zstd', level: 19 }] as const) {
+  for (const compression of [
+    'gzip',
+    'lzf',
+    'lz4',
+    'zstd',
+    { name: 'gzip', level: 9 },
+    { name: 'zstd', level: 19 },
+  ] as const) {
     it(`compression ${JSON.stringify(compression)}: same tensors, same model digest, copies not views`, async () => {
       const plain = await saveModel(join(dir, 'plain.h5'), model());
       const p = join(dir, `c-${JSON.stringify(compression).replace(/\W/g, '')}.h5`);
@@ -57,7 +76,9 @@ describe('saveModel / loadModel round trip', () => {
       const m = await loadModel(p);
       expect(m.views.has('encoder/layer0/kernel')).toBe(false);
       expect(m.views.has('step')).toBe(true); // scalars are never filtered
-      expect(bytesEqual(m.tensors.get('encoder/layer0/kernel')!.data, model()['encoder/layer0/kernel']!.data)).toBe(true);
+      expect(bytesEqual(m.tensors.get('encoder/layer0/kernel')!.data, model()['encoder/layer0/kernel']!.data)).toBe(
+        true,
+      );
       const f = File.open(p);
       expect(f.dataset('encoder/layer0/kernel').filters.length).toBeGreaterThan(0);
       f.close();
@@ -80,8 +101,12 @@ describe('saveModel / loadModel round trip', () => {
   it('accepts a Map, stores metadata canonically, reads naturally as groups', async () => {
     const p1 = join(dir, 'meta1.h5');
     const p2 = join(dir, 'meta2.h5');
-    const r1 = await saveModel(p1, new Map(Object.entries(model())), { metadata: { run: 'r42', params: { lr: 0.001, layers: [2, 3] }, ok: true, none: null } });
-    const r2 = await saveModel(p2, model(), { metadata: { ok: true, none: null, params: { layers: [2, 3], lr: 0.001 }, run: 'r42' } });
+    const r1 = await saveModel(p1, new Map(Object.entries(model())), {
+      metadata: { run: 'r42', params: { lr: 0.001, layers: [2, 3] }, ok: true, none: null },
+    });
+    const r2 = await saveModel(p2, model(), {
+      metadata: { ok: true, none: null, params: { layers: [2, 3], lr: 0.001 }, run: 'r42' },
+    });
     expect(r1.digest).toBe(r2.digest); // key order does not change the bytes
     const m = await loadModel(p1);
     expect(m.metadata).toEqual({ run: 'r42', params: { lr: 0.001, layers: [2, 3] }, ok: true, none: null });
@@ -89,7 +114,9 @@ describe('saveModel / loadModel round trip', () => {
     const f = File.open(p1);
     expect(f.keys()).toEqual(['decoder', 'encoder', 'step']);
     expect(f.group('encoder/layer0').keys()).toEqual(['bias', 'kernel']);
-    expect(f.attrs.get('h5vault.metadata')).toBe('{"none":null,"ok":true,"params":{"layers":[2,3],"lr":0.001},"run":"r42"}');
+    expect(f.attrs.get('h5vault.metadata')).toBe(
+      '{"none":null,"ok":true,"params":{"layers":[2,3],"lr":0.001},"run":"r42"}',
+    );
     f.close();
   });
 
@@ -97,8 +124,12 @@ describe('saveModel / loadModel round trip', () => {
     const t = model();
     const res = await saveModel(join(dir, 'digest.h5'), t);
     const items = Object.entries(t).map(([name, x]) => ({
-      name, dtype: x.dtype, shape: x.shape,
-      sha256: createHash('sha256').update(new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength)).digest('hex'),
+      name,
+      dtype: x.dtype,
+      shape: x.shape,
+      sha256: createHash('sha256')
+        .update(new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength))
+        .digest('hex'),
     }));
     const text = canonicalTensorList(items);
     expect(text.split('\n')[0]).toBe('h5vault-model-digest-v1');
@@ -117,7 +148,9 @@ describe('saveModel / loadModel round trip', () => {
 
   it('tensor data given as a subarray is hashed over its own bytes only', async () => {
     const big = gaussian(100, 9);
-    const res = await saveModel(join(dir, 'sub.h5'), { w: { dtype: 'float32', shape: [10], data: big.subarray(20, 30) } });
+    const res = await saveModel(join(dir, 'sub.h5'), {
+      w: { dtype: 'float32', shape: [10], data: big.subarray(20, 30) },
+    });
     const m = await loadModel(res.path);
     expect(Array.from(m.tensors.get('w')!.data as Float32Array)).toEqual(Array.from(big.subarray(20, 30)));
     m.close();
@@ -170,7 +203,9 @@ describe('saveModel temp files', () => {
 
   it('concurrent saves to one path: last rename wins, never a mixed file', async () => {
     const p = join(dir, 'race.h5');
-    const rs = await Promise.all([1, 2, 3, 4].map((s) => saveModel(p, model(s), { compression: s % 2 ? 'gzip' : 'none' })));
+    const rs = await Promise.all(
+      [1, 2, 3, 4].map((s) => saveModel(p, model(s), { compression: s % 2 ? 'gzip' : 'none' })),
+    );
     const final = sha(p);
     expect(rs.map((r) => r.digest)).toContain(final);
     const m = await loadModel(p);
@@ -186,21 +221,85 @@ describe('saveModel argument errors', () => {
   const cases: [string, () => Promise<unknown>, RegExp, Function][] = [
     ['empty path', () => saveModel('', model()), /non-empty string/, TypeError],
     ['tensors not an object', () => saveModel(p, 42 as never), /Record<string, Tensor>/, TypeError],
-    ['leading slash', () => saveModel(p, { '/a': { dtype: 'float32', shape: [1], data: f32(1) } }), /segments/, TypeError],
-    ['double slash', () => saveModel(p, { 'a//b': { dtype: 'float32', shape: [1], data: f32(1) } }), /segments/, TypeError],
-    ['dot segment', () => saveModel(p, { 'a/../b': { dtype: 'float32', shape: [1], data: f32(1) } }), /segments/, TypeError],
-    ['tab in name', () => saveModel(p, { 'a\tb': { dtype: 'float32', shape: [1], data: f32(1) } }), /control character/, TypeError],
-    ['name is also a group', () => saveModel(p, { a: { dtype: 'float32', shape: [1], data: f32(1) }, 'a/b': { dtype: 'float32', shape: [1], data: f32(1) } }), /also a group/, TypeError],
-    ['string dtype', () => saveModel(p, { a: { dtype: 'string', shape: [1], data: ['x'] } as never }), /numeric dtype/, TypeError],
-    ['wrong array class', () => saveModel(p, { a: { dtype: 'float64', shape: [1], data: f32(1) } }), /Float64Array/, TypeError],
-    ['shape mismatch', () => saveModel(p, { a: { dtype: 'float32', shape: [2, 2], data: f32(3) } }), /holds 4/, RangeError],
-    ['negative dim', () => saveModel(p, { a: { dtype: 'float32', shape: [-1], data: f32(0) } }), /non-negative/, TypeError],
-    ['metadata function', () => saveModel(p, model(), { metadata: { f: (() => 1) as never } }), /metadata\.f is a function/, TypeError],
+    [
+      'leading slash',
+      () => saveModel(p, { '/a': { dtype: 'float32', shape: [1], data: f32(1) } }),
+      /segments/,
+      TypeError,
+    ],
+    [
+      'double slash',
+      () => saveModel(p, { 'a//b': { dtype: 'float32', shape: [1], data: f32(1) } }),
+      /segments/,
+      TypeError,
+    ],
+    [
+      'dot segment',
+      () => saveModel(p, { 'a/../b': { dtype: 'float32', shape: [1], data: f32(1) } }),
+      /segments/,
+      TypeError,
+    ],
+    [
+      'tab in name',
+      () => saveModel(p, { 'a\tb': { dtype: 'float32', shape: [1], data: f32(1) } }),
+      /control character/,
+      TypeError,
+    ],
+    [
+      'name is also a group',
+      () =>
+        saveModel(p, {
+          a: { dtype: 'float32', shape: [1], data: f32(1) },
+          'a/b': { dtype: 'float32', shape: [1], data: f32(1) },
+        }),
+      /also a group/,
+      TypeError,
+    ],
+    [
+      'string dtype',
+      () => saveModel(p, { a: { dtype: 'string', shape: [1], data: ['x'] } as never }),
+      /numeric dtype/,
+      TypeError,
+    ],
+    [
+      'wrong array class',
+      () => saveModel(p, { a: { dtype: 'float64', shape: [1], data: f32(1) } }),
+      /Float64Array/,
+      TypeError,
+    ],
+    [
+      'shape mismatch',
+      () => saveModel(p, { a: { dtype: 'float32', shape: [2, 2], data: f32(3) } }),
+      /holds 4/,
+      RangeError,
+    ],
+    [
+      'negative dim',
+      () => saveModel(p, { a: { dtype: 'float32', shape: [-1], data: f32(0) } }),
+      /non-negative/,
+      TypeError,
+    ],
+    [
+      'metadata function',
+      () => saveModel(p, model(), { metadata: { f: (() => 1) as never } }),
+      /metadata\.f is a function/,
+      TypeError,
+    ],
     ['metadata NaN', () => saveModel(p, model(), { metadata: { x: NaN } }), /non-finite/, TypeError],
     ['metadata Date', () => saveModel(p, model(), { metadata: { d: new Date() as never } }), /Date/, TypeError],
     ['metadata array', () => saveModel(p, model(), { metadata: [] as never }), /plain object/, TypeError],
-    ['unknown codec', () => saveModel(p, model(), { compression: 'brotli' as never }), /unknown compression/, TypeError],
-    ['szip on bool', () => saveModel(p, { b: { dtype: 'bool', shape: [4], data: new Uint8Array(4) } }, { compression: 'szip' }), /szip/, TypeError],
+    [
+      'unknown codec',
+      () => saveModel(p, model(), { compression: 'brotli' as never }),
+      /unknown compression/,
+      TypeError,
+    ],
+    [
+      'szip on bool',
+      () => saveModel(p, { b: { dtype: 'bool', shape: [4], data: new Uint8Array(4) } }, { compression: 'szip' }),
+      /szip/,
+      TypeError,
+    ],
     ['shuffle not boolean', () => saveModel(p, model(), { shuffle: 1 as never }), /shuffle/, TypeError],
     ['signal not a signal', () => saveModel(p, model(), { signal: {} as never }), /AbortSignal/, TypeError],
     ['missing directory', () => saveModel(join(dir, 'no/such/dir/m.h5'), model()), /no\/such\/dir/, H5Error],
@@ -222,7 +321,10 @@ describe('saveModel argument errors', () => {
     const f = File.create(foreign);
     f.createDataset('w', { dtype: 'float32', shape: [2], data: Float32Array.of(1, 2) });
     f.close();
-    await expect(loadModel(foreign)).rejects.toMatchObject({ code: 'H5_UNSUPPORTED', message: expect.stringMatching(/verify: false/) });
+    await expect(loadModel(foreign)).rejects.toMatchObject({
+      code: 'H5_UNSUPPORTED',
+      message: expect.stringMatching(/verify: false/),
+    });
     const m = await loadModel(foreign, { verify: false });
     expect(m.provenance).toBeNull();
     expect(Array.from(m.tensors.get('w')!.data as Float32Array)).toEqual([1, 2]);

@@ -26,7 +26,12 @@ export function flipTensorByte(path: string, dataset: string): void {
  * whose bytes differ from its recorded SHA-256, and no reader can have
  * loaded it before the flip.
  */
-export async function saveCorrupt(store: ModelStore, name: string, tensors: TensorsInput, dataset: string): Promise<number> {
+export async function saveCorrupt(
+  store: ModelStore,
+  name: string,
+  tensors: TensorsInput,
+  dataset: string,
+): Promise<number> {
   let flipped = false; // once: 'rename' repeats when a version number is already taken
   setFaultHook((step, { temp }) => {
     if (step === 'rename' && !flipped) {

@@ -1,7 +1,15 @@
 /** ModelStore.serve: swap only to complete, verified versions; retire a version when its last lease ends; refuse corrupt versions. */
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
-import { H5Error, ModelStore, type RejectEvent, type RetireEvent, type ServedModel, type SwapEvent, type Tensor } from '../../lib/index.js';
+import {
+  H5Error,
+  ModelStore,
+  type RejectEvent,
+  type RetireEvent,
+  type ServedModel,
+  type SwapEvent,
+  type Tensor,
+} from '../../lib/index.js';
 import { tempDir, waitFor } from '../helpers.js';
 import { saveCorrupt } from './model.serve.helpers.js';
 
@@ -9,14 +17,19 @@ const dir = tempDir('h5vault-model-serve-');
 
 /** Version k's weights are all k: a value read through any lease names the version it came from. */
 const model = (k: number): Record<string, Tensor> => ({
-  'w': { dtype: 'float32', shape: [64, 16], data: new Float32Array(64 * 16).fill(k) },
-  'b': { dtype: 'float32', shape: [16], data: new Float32Array(16).fill(k) },
+  w: { dtype: 'float32', shape: [64, 16], data: new Float32Array(64 * 16).fill(k) },
+  b: { dtype: 'float32', shape: [16], data: new Float32Array(16).fill(k) },
 });
 
 const weight = (m: ServedModel): number => (m.tensors.get('w')!.data as Float32Array)[0]!;
 
 function events() {
-  const log = { swaps: [] as SwapEvent[], rejects: [] as RejectEvent[], retires: [] as RetireEvent[], errors: [] as unknown[] };
+  const log = {
+    swaps: [] as SwapEvent[],
+    rejects: [] as RejectEvent[],
+    retires: [] as RetireEvent[],
+    errors: [] as unknown[],
+  };
   return {
     log,
     hooks: {
@@ -46,12 +59,18 @@ describe('ModelStore.serve swaps', () => {
 
     await store.save('m', model(2));
     await waitFor(() => server.version === 2);
-    expect(log.swaps.map((e) => [e.from, e.to])).toEqual([[null, 1], [1, 2]]);
+    expect(log.swaps.map((e) => [e.from, e.to])).toEqual([
+      [null, 1],
+      [1, 2],
+    ]);
     expect(log.swaps[1]!.info.version).toBe(2);
     expect(log.swaps[1]!.loadMs).toBeGreaterThan(0);
     // v1 is still held: not disposed, its data still readable through the held lease.
     expect(disposed).toEqual([]);
-    expect(server.live).toEqual([{ version: 2, refs: 1 }, { version: 1, refs: 1 }]);
+    expect(server.live).toEqual([
+      { version: 2, refs: 1 },
+      { version: 1, refs: 1 },
+    ]);
     expect(weight(held.loaded)).toBe(1);
     expect(await server.use((rt, lease) => [rt.weight, lease.version])).toEqual([2, 2]);
 
@@ -77,7 +96,9 @@ describe('ModelStore.serve swaps', () => {
       load: async (m) => {
         if (m.version === 2) {
           loading = 2;
-          await new Promise<void>((r) => { releaseLoad = r; });
+          await new Promise<void>((r) => {
+            releaseLoad = r;
+          });
         }
         return weight(m);
       },
@@ -102,7 +123,10 @@ describe('ModelStore.serve swaps', () => {
     const r = log.rejects[0]!;
     expect(r).toMatchObject({ name: 'm', version: 2, serving: 1 });
     expect(r.error).toBeInstanceOf(H5Error);
-    expect(r.error).toMatchObject({ code: 'H5_CHECKSUM_MISMATCH', message: expect.stringMatching(/refusing to parse/) });
+    expect(r.error).toMatchObject({
+      code: 'H5_CHECKSUM_MISMATCH',
+      message: expect.stringMatching(/refusing to parse/),
+    });
     expect(server.version).toBe(1);
     expect(await server.use((m) => weight(m))).toBe(1);
     await store.save('m', model(3));
@@ -126,7 +150,11 @@ describe('ModelStore.serve swaps', () => {
     });
     await store.save('m', model(2));
     await waitFor(() => log.rejects.length === 1);
-    expect(log.rejects[0]).toMatchObject({ version: 2, serving: 1, error: expect.objectContaining({ message: 'runtime cannot build v2' }) });
+    expect(log.rejects[0]).toMatchObject({
+      version: 2,
+      serving: 1,
+      error: expect.objectContaining({ message: 'runtime cannot build v2' }),
+    });
     expect(server.live).toEqual([{ version: 1, refs: 1 }]);
     expect(await server.use((w) => w)).toBe(1);
     await server.close();
@@ -141,7 +169,9 @@ describe('ModelStore.serve start and close', () => {
     const { log, hooks } = events();
     const server = await store.serve('m', hooks);
     expect(server.version).toBe(1);
-    expect(log.rejects.map((e) => [e.version, (e.error as H5Error).code, e.serving])).toEqual([[2, 'H5_CHECKSUM_MISMATCH', null]]);
+    expect(log.rejects.map((e) => [e.version, (e.error as H5Error).code, e.serving])).toEqual([
+      [2, 'H5_CHECKSUM_MISMATCH', null],
+    ]);
     // The refused latest is not retried by the watch; the next publish is served.
     await store.save('m', model(3));
     await waitFor(() => server.version === 3);
@@ -163,7 +193,9 @@ describe('ModelStore.serve start and close', () => {
     const server = await store.serve('m', { load: (m) => m.version, dispose: (v) => void disposed.push(v) });
     const lease = server.acquire();
     let closed = false;
-    const done = server.close().then(() => { closed = true; });
+    const done = server.close().then(() => {
+      closed = true;
+    });
     for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); // let close() run as far as it can
     expect(closed).toBe(false);
     expect(disposed).toEqual([]);

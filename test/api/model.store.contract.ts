@@ -8,7 +8,10 @@ import { H5Error, type ModelStore, type Tensor } from '../../lib/index.js';
 import { gaussian, waitFor } from '../helpers.js';
 
 /** The API both stores share. */
-export type ContractStore = Pick<ModelStore, 'root' | 'dir' | 'names' | 'versions' | 'latest' | 'save' | 'load' | 'prune' | 'watch' | 'serve'>;
+export type ContractStore = Pick<
+  ModelStore,
+  'root' | 'dir' | 'names' | 'versions' | 'latest' | 'save' | 'load' | 'prune' | 'watch' | 'serve'
+>;
 
 export interface ContractBackend {
   /** Opens the store `sub` (a fresh one per test), creating it when asked. */
@@ -84,7 +87,9 @@ export function storeContract(label: string, backend: ContractBackend): void {
       expect(await store.save('m', contractModel(1))).toBe(1);
       const ac = new AbortController();
       ac.abort();
-      await expect(store.save('m', contractModel(2), { signal: ac.signal })).rejects.toMatchObject({ code: 'H5_ABORTED' });
+      await expect(store.save('m', contractModel(2), { signal: ac.signal })).rejects.toMatchObject({
+        code: 'H5_ABORTED',
+      });
       expect((await store.versions('m')).map((v) => v.version)).toEqual([1]);
       expect(await store.save('m', contractModel(3))).toBe(2);
       const m = await store.load('m');

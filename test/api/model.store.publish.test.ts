@@ -19,7 +19,10 @@ const model = (seed: number): Record<string, Tensor> => ({
   b: { dtype: 'float32', shape: [32], data: gaussian(32, seed + 1) },
 });
 // Everything but the index, the lock and verified-once records (written by loads): versions, pending markers, temps.
-const entries = (d: string) => readdirSync(d).filter((n) => n !== 'index.json' && n !== '.lock' && !/^\.v\d+\.h5\.verified$/.test(n)).sort();
+const entries = (d: string) =>
+  readdirSync(d)
+    .filter((n) => n !== 'index.json' && n !== '.lock' && !/^\.v\d+\.h5\.verified$/.test(n))
+    .sort();
 
 describe('ModelStore publish is atomic', () => {
   it('the index write fails (EBUSY): the save rejects, nothing is published, the retry publishes version 2 once', async () => {
@@ -87,7 +90,10 @@ describe('ModelStore publish is atomic', () => {
     // What a dead publisher leaves: the version file and its marker (pid 0x7fffffff is not alive).
     const d = store.dir('m');
     spawnSync('ln', [join(d, 'v000002.h5'), join(d, 'v000003.h5')]);
-    writeFileSync(join(d, '.v000003.h5.pending'), JSON.stringify({ pid: 0x7fffffff, host: (await import('node:os')).hostname() }));
+    writeFileSync(
+      join(d, '.v000003.h5.pending'),
+      JSON.stringify({ pid: 0x7fffffff, host: (await import('node:os')).hostname() }),
+    );
     expect(await store.prune('m', { keep: 1 })).toEqual([1]);
     expect((await store.versions('m')).map((v) => v.version)).toEqual([2]);
     expect(entries(d)).toEqual(['v000002.h5']);

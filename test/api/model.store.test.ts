@@ -1,6 +1,16 @@
 /** ModelStore: immutable versions, digest checked before parse, prune with live views, watch, concurrent savers. */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +68,10 @@ describe('ModelStore basics', () => {
     b[0]! ^= 0x80; // the superblock signature: libhdf5 would not even recognise the file
     writeSync(fd, b, 0, 1, 0);
     closeSync(fd);
-    await expect(store.load('m')).rejects.toMatchObject({ code: 'H5_CHECKSUM_MISMATCH', message: expect.stringMatching(/refusing to parse/) });
+    await expect(store.load('m')).rejects.toMatchObject({
+      code: 'H5_CHECKSUM_MISMATCH',
+      message: expect.stringMatching(/refusing to parse/),
+    });
   });
 
   it('rejects bad names, versions and options with clear errors', async () => {
@@ -87,7 +100,10 @@ describe('ModelStore basics', () => {
     expect(existsSync(join(dir, 'no-such-store'))).toBe(false);
     // An existing directory that is not a store is refused too, and left unmarked.
     mkdirSync(join(dir, 'plain-dir'));
-    await expect(ModelStore.open(join(dir, 'plain-dir'))).rejects.toMatchObject({ code: 'H5_NOT_FOUND', message: expect.stringMatching(/is not a model store/) });
+    await expect(ModelStore.open(join(dir, 'plain-dir'))).rejects.toMatchObject({
+      code: 'H5_NOT_FOUND',
+      message: expect.stringMatching(/is not a model store/),
+    });
     expect(readdirSync(join(dir, 'plain-dir'))).toEqual([]);
     writeFileSync(join(dir, 'a-file'), 'x');
     await expect(ModelStore.open(join(dir, 'a-file'))).rejects.toMatchObject({ code: 'H5_NOT_FOUND' });
@@ -175,10 +191,14 @@ describe('ModelStore watch', () => {
     await store.save('m', model(1));
     const errors: unknown[] = [];
     const seen: number[] = [];
-    const stop = store.watch('m', (v) => {
-      seen.push(v);
-      if (v === 2) throw new Error('boom');
-    }, { intervalMs: 50, onError: (e) => errors.push(e) });
+    const stop = store.watch(
+      'm',
+      (v) => {
+        seen.push(v);
+        if (v === 2) throw new Error('boom');
+      },
+      { intervalMs: 50, onError: (e) => errors.push(e) },
+    );
     await new Promise((r) => setTimeout(r, 80));
     await store.save('m', model(2));
     await waitFor(() => errors.length === 1, 5000);

@@ -101,7 +101,9 @@ describe('bit flips in compressed models', () => {
         expect(bad.name).toBe('b/noise');
         expect(rep.tensors.filter((t) => !t.ok)).toHaveLength(1);
         await expect(loadModel(copy)).rejects.toMatchObject({ tensor: 'b/noise' });
-        await expect(loadModel(copy, { expectDigest: res.digest })).rejects.toMatchObject({ code: 'H5_CHECKSUM_MISMATCH' });
+        await expect(loadModel(copy, { expectDigest: res.digest })).rejects.toMatchObject({
+          code: 'H5_CHECKSUM_MISMATCH',
+        });
         flips++;
       }
       expect(flips).toBe(12);
@@ -130,7 +132,10 @@ describe('tampering with structure and checksums', () => {
     r = await verifyModel(noSum);
     expect(r.ok).toBe(false);
     expect(r.tensors.find((t) => t.name === 'b/ids')).toMatchObject({ ok: false, expected: null });
-    await expect(loadModel(noSum)).rejects.toMatchObject({ code: 'H5_CHECKSUM_MISMATCH', message: expect.stringMatching(/no h5vault.sha256/) });
+    await expect(loadModel(noSum)).rejects.toMatchObject({
+      code: 'H5_CHECKSUM_MISMATCH',
+      message: expect.stringMatching(/no h5vault.sha256/),
+    });
 
     const count = edit('count', (f) => f.attrs.set('h5vault.tensors', 5));
     r = await verifyModel(count);
@@ -150,8 +155,14 @@ describe('tampering with structure and checksums', () => {
     m.close();
 
     const future = edit('format', (f) => f.attrs.set('h5vault.format', 2));
-    await expect(loadModel(future)).rejects.toMatchObject({ code: 'H5_UNSUPPORTED', message: expect.stringMatching(/format 2/) });
+    await expect(loadModel(future)).rejects.toMatchObject({
+      code: 'H5_UNSUPPORTED',
+      message: expect.stringMatching(/format 2/),
+    });
     const badMeta = edit('meta', (f) => f.attrs.set('h5vault.metadata', '{oops'));
-    await expect(loadModel(badMeta)).rejects.toMatchObject({ code: 'H5_CORRUPT', message: expect.stringMatching(/h5vault.metadata/) });
+    await expect(loadModel(badMeta)).rejects.toMatchObject({
+      code: 'H5_CORRUPT',
+      message: expect.stringMatching(/h5vault.metadata/),
+    });
   });
 });

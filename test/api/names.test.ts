@@ -19,7 +19,8 @@ const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('
 const leftovers = (d: string) => readdirSync(d).filter((n) => n.includes('.h5vault-tmp-'));
 const t = (v: number): Tensor => ({ dtype: 'float32', shape: [2], data: Float32Array.of(v, v + 1) });
 const LONE = 'w\uD800';
-const LONE_MSG = /name "w\\ud800" is not well-formed Unicode \(a lone surrogate at index 1\): it cannot be stored as UTF-8/;
+const LONE_MSG =
+  /name "w\\ud800" is not well-formed Unicode \(a lone surrogate at index 1\): it cannot be stored as UTF-8/;
 
 function refused(fn: () => unknown, msg: RegExp): void {
   let e: unknown;
@@ -51,7 +52,10 @@ describe('saveModel / ModelStore.save refuse a lone surrogate before the disk is
   it('ModelStore.save: refused, no version published, latest still loads', async () => {
     const store = await ModelStore.open(join(dir, 'store'), { create: true });
     expect(await store.save('m', { w: t(1) })).toBe(1);
-    await expect(store.save('m', { [LONE]: t(2) })).rejects.toMatchObject({ code: 'H5_INVALID_ARGUMENT', message: expect.stringMatching(LONE_MSG) });
+    await expect(store.save('m', { [LONE]: t(2) })).rejects.toMatchObject({
+      code: 'H5_INVALID_ARGUMENT',
+      message: expect.stringMatching(LONE_MSG),
+    });
     expect((await store.versions('m')).map((v) => v.version)).toEqual([1]);
     const m = await store.load('m');
     expect([...m.tensors.keys()]).toEqual(['w']);
@@ -64,8 +68,12 @@ describe('saveModel / ModelStore.save refuse a lone surrogate before the disk is
 
   it('saveSafetensors: the same rule and message for its names', async () => {
     const p = join(dir, 'x.safetensors');
-    await expect(saveSafetensors(p, { [LONE]: t(1) })).rejects.toThrow(new RegExp(`^safetensors tensor ${LONE_MSG.source}`));
-    await expect(saveSafetensors(p, { 'a\0b': t(1) })).rejects.toThrow(/^safetensors tensor name "a\\u0000b" contains a NUL character \(at index 1\)/);
+    await expect(saveSafetensors(p, { [LONE]: t(1) })).rejects.toThrow(
+      new RegExp(`^safetensors tensor ${LONE_MSG.source}`),
+    );
+    await expect(saveSafetensors(p, { 'a\0b': t(1) })).rejects.toThrow(
+      /^safetensors tensor name "a\\u0000b" contains a NUL character \(at index 1\)/,
+    );
   });
 });
 
@@ -78,7 +86,10 @@ describe('File / Group / Attributes: one rule for dataset, group, link, attribut
       f.createDataset('d', { dtype: 'int8', shape: [1] });
       refused(() => f.createGroup(LONE), new RegExp(`^group ${LONE_MSG.source}`));
       refused(() => f.createDataset(LONE, { dtype: 'int8', shape: [1] }), new RegExp(`^dataset ${LONE_MSG.source}`));
-      refused(() => f.createTypedDataset(LONE, { type: 'int8', data: 1 } as never), new RegExp(`^dataset ${LONE_MSG.source}`));
+      refused(
+        () => f.createTypedDataset(LONE, { type: 'int8', data: 1 } as never),
+        new RegExp(`^dataset ${LONE_MSG.source}`),
+      );
       refused(() => f.createSoftLink(LONE, '/g'), new RegExp(`^link ${LONE_MSG.source}`));
       refused(() => f.createHardLink('h', LONE), new RegExp(`^path ${LONE_MSG.source}`));
       refused(() => f.move('g', LONE), new RegExp(`^link ${LONE_MSG.source}`));
@@ -90,7 +101,10 @@ describe('File / Group / Attributes: one rule for dataset, group, link, attribut
       refused(() => f.attrs.delete(LONE), new RegExp(`^attribute ${LONE_MSG.source}`));
       refused(() => f.createGroup('h\0i'), /^group name "h\\u0000i" contains a NUL character \(at index 1\)$/);
       refused(() => f.attrs.set('x\0y', 1), /^attribute name "x\\u0000y" contains a NUL character \(at index 1\)$/);
-      refused(() => f.createGroup('a/../b'), /^group name "a\/..\/b" must be '\/'-separated non-empty segments without '.' or '..'$/);
+      refused(
+        () => f.createGroup('a/../b'),
+        /^group name "a\/..\/b" must be '\/'-separated non-empty segments without '.' or '..'$/,
+      );
       refused(() => f.createDataset('', { dtype: 'int8', shape: [1] }), /^dataset name "" must not be empty$/);
       // A surrogate pair is a good name (U+1F600), and '/' or '.' are ordinary in attribute names.
       f.createGroup('emoji\u{1F600}');

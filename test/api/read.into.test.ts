@@ -18,7 +18,8 @@ const p = join(dir, 'into.h5');
 const N = 4096;
 
 beforeAll(() => {
-  python(`import h5py, numpy as np, hdf5plugin, sys
+  python(
+    `import h5py, numpy as np, hdf5plugin, sys
 N = int(sys.argv[2])
 x = (np.arange(N, dtype='<f4') * 0.5 - 7)
 with h5py.File(sys.argv[1], 'w') as f:
@@ -40,7 +41,9 @@ with h5py.File(sys.argv[1], 'w') as f:
     f.create_dataset('filled', shape=(N,), dtype='<f4', chunks=(512,), fillvalue=-3.0)
     f['filled'][0:512] = 1
     f['text'] = np.array([b'a', b'b'], dtype='S1')
-`, [p, String(N)]);
+`,
+    [p, String(N)],
+  );
 });
 
 const SENTINEL = 0x5a;
@@ -52,7 +55,19 @@ function like(a: TypedArray): TypedArray {
   return sentinel(new (a.constructor as new (n: number) => TypedArray)(a.length));
 }
 
-const NAMES = ['contiguous', 'gzip', 'lz4', 'big_endian', 'int16', 'uint64', 'matrix', 'scalar', 'half', 'never', 'filled'];
+const NAMES = [
+  'contiguous',
+  'gzip',
+  'lz4',
+  'big_endian',
+  'int16',
+  'uint64',
+  'matrix',
+  'scalar',
+  'half',
+  'never',
+  'filled',
+];
 const SELECTIONS: Record<string, { start: number[]; count: number[]; step?: number[] }> = {
   matrix: { start: [3, 5], count: [20, 9], step: [3, 2] },
   scalar: { start: [], count: [] },
@@ -68,10 +83,14 @@ describe('read({ into })', () => {
         const into = like(fresh);
         const got = await d.read({ into });
         expect(got, name).toBe(into);
-        expect(Array.from(into as ArrayLike<number | bigint>), name).toEqual(Array.from(fresh as ArrayLike<number | bigint>));
+        expect(Array.from(into as ArrayLike<number | bigint>), name).toEqual(
+          Array.from(fresh as ArrayLike<number | bigint>),
+        );
         const intoSync = like(fresh);
         expect(d.readSync({ into: intoSync }), name).toBe(intoSync);
-        expect(Array.from(intoSync as ArrayLike<number | bigint>), name).toEqual(Array.from(fresh as ArrayLike<number | bigint>));
+        expect(Array.from(intoSync as ArrayLike<number | bigint>), name).toEqual(
+          Array.from(fresh as ArrayLike<number | bigint>),
+        );
       }
     } finally {
       f.close();
@@ -150,7 +169,9 @@ describe('read({ into })', () => {
       const short = sentinel(new Float32Array(N - 1));
       await expect(d.read({ into: short })).rejects.toThrow(RangeError);
       expect(new Uint8Array(short.buffer).every((b) => b === SENTINEL)).toBe(true);
-      expect(() => d.readSync({ start: [0], count: [10], into: new Float32Array(11) })).toThrow(/11 elements but the selection of '\/gzip' holds 10/);
+      expect(() => d.readSync({ start: [0], count: [10], into: new Float32Array(11) })).toThrow(
+        /11 elements but the selection of '\/gzip' holds 10/,
+      );
       expect(() => f.dataset('text').readSync({ into: new Uint8Array(2) })).toThrow(TypeError);
       expect(() => f.dataset('int16').readSync({ strings: 'bytes', into: new Int16Array(N) })).toThrow(TypeError);
       expect(() => d.readSync({ into: [1, 2] as unknown as Float32Array })).toThrow(TypeError);

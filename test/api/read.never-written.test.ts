@@ -19,7 +19,8 @@ const p = join(dir, 'never-written.h5');
 const N = 4096;
 
 beforeAll(() => {
-  python(`import h5py, numpy as np, sys
+  python(
+    `import h5py, numpy as np, sys
 N = int(sys.argv[2])
 with h5py.File(sys.argv[1], 'w') as f:
     f['full'] = np.full(N, 0x7f7f7f7f, dtype='<i4')
@@ -35,7 +36,9 @@ with h5py.File(sys.argv[1], 'w') as f:
     dcpl.set_chunk((512,))
     h5py.h5d.create(f.id, b'partial', h5py.h5t.STD_I32LE, h5py.h5s.create_simple((N,)), dcpl=dcpl)
     f['partial'][512:1024] = np.arange(512, dtype='<i4') + 1
-`, [p, String(N)]);
+`,
+    [p, String(N)],
+  );
 });
 
 const gc = (globalThis as { gc?: () => void }).gc;

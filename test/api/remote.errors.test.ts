@@ -18,10 +18,13 @@ const dir = tempDir('h5vault-remote-errors-');
 
 function probe(body: string): { name: string; code: string; message: string } {
   const script = join(dir, `probe-${Math.random().toString(36).slice(2)}.mjs`);
-  writeFileSync(script, `
+  writeFileSync(
+    script,
+    `
     import { File, ModelStore } from ${JSON.stringify(join(ROOT, 'dist/index.js'))};
     try { ${body}; console.log(JSON.stringify({ name: 'none' })); }
-    catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }`);
+    catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }`,
+  );
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir, AWS_EC2_METADATA_DISABLED: 'true' };
   const r = spawnSync(process.execPath, [script], { encoding: 'utf8', env, timeout: 60_000 });
   if (r.status !== 0) throw new Error(`probe failed: ${r.stderr}`);
@@ -32,10 +35,14 @@ describe('S3 errors without a server', () => {
   it('no AWS credentials anywhere is H5_S3_CREDENTIALS naming where they are looked for, for File.open and ModelStore.open alike', () => {
     requireFreshDist();
     const opts = `{ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', cacheDir: ${JSON.stringify(join(dir, 'cache'))} }`;
-    for (const call of [`File.open('s3://models/m.h5', ${opts})`, `await ModelStore.open('s3://models/prod', ${opts})`]) {
+    for (const call of [
+      `File.open('s3://models/m.h5', ${opts})`,
+      `await ModelStore.open('s3://models/prod', ${opts})`,
+    ]) {
       const e = probe(call);
       expect(e).toMatchObject({ name: 'H5Error', code: 'H5_S3_CREDENTIALS' });
-      for (const where of ['AWS_ACCESS_KEY_ID', '~/.aws/credentials', 'AWS_PROFILE', 'instance metadata']) expect(e.message).toContain(where);
+      for (const where of ['AWS_ACCESS_KEY_ID', '~/.aws/credentials', 'AWS_PROFILE', 'instance metadata'])
+        expect(e.message).toContain(where);
     }
   });
 

@@ -12,7 +12,9 @@ import { gaussian, tempDir } from '../helpers.js';
 import { ensureBuilt, h5vault } from '../cli/run.js';
 
 const dir = tempDir('h5vault-replace-mode-');
-const model = (seed: number): Record<string, Tensor> => ({ w: { dtype: 'float32', shape: [16], data: gaussian(16, seed) } });
+const model = (seed: number): Record<string, Tensor> => ({
+  w: { dtype: 'float32', shape: [16], data: gaussian(16, seed) },
+});
 const mode = (p: string) => statSync(p).mode & 0o7777;
 // Root may give files away: an owner that is not root proves the owner was copied.
 const OWNER = { uid: 4321, gid: 8765 };
@@ -62,7 +64,7 @@ describe('atomic replaces keep mode and owner', () => {
     expectKept(p);
   });
 
-  it('ModelStore: the index keeps its mode, a new version takes the newest version\'s', async () => {
+  it("ModelStore: the index keeps its mode, a new version takes the newest version's", async () => {
     const store = await ModelStore.open(join(dir, 'store'), { create: true });
     expect(await store.save('m', model(4))).toBe(1);
     privatise(store.path('m', 1));

@@ -31,9 +31,12 @@ describe('creation with maxshape', () => {
     expect(m.maxshape).toEqual([null, 10]);
     expect(m.chunks).toEqual([4, 10]);
     f.close();
-    const out = python(`import h5py, sys
+    const out = python(
+      `import h5py, sys
 f = h5py.File(sys.argv[1], 'r')
-print(f['loss'].maxshape, f['loss'].chunks, f['w'].maxshape, f['w'].chunks, f['w'].shape)`, [p]);
+print(f['loss'].maxshape, f['loss'].chunks, f['w'].maxshape, f['w'].chunks, f['w'].shape)`,
+      [p],
+    );
     expect(out.trim()).toBe('(None,) (1024,) (None, 10) (4, 10) (2, 3)');
   });
 
@@ -45,7 +48,9 @@ print(f['loss'].maxshape, f['loss'].chunks, f['w'].maxshape, f['w'].chunks, f['w
     expect(code(() => f.createDataset('d', { dtype: 'int8', shape: [4], maxshape: 'x' as never }))).toBe('TypeError');
     // Chunks may exceed the current shape along a dimension that can grow.
     expect(f.createDataset('e', { dtype: 'int8', shape: [1], maxshape: [null], chunks: [64] }).chunks).toEqual([64]);
-    expect(code(() => f.createDataset('g', { dtype: 'int8', shape: [1], maxshape: [8], chunks: [64] }))).toBe('RangeError');
+    expect(code(() => f.createDataset('g', { dtype: 'int8', shape: [1], maxshape: [8], chunks: [64] }))).toBe(
+      'RangeError',
+    );
     f.close();
   });
 });
@@ -64,17 +69,31 @@ describe('resize and append', () => {
     expect(code(() => w.appendSync(new Int32Array([1, 2]), { axis: 2 }))).toBe('RangeError');
     expect(code(() => w.appendSync(new Float32Array([1, 2]), { axis: 1 }))).toBe('TypeError');
     f.close();
-    const out = python(`import h5py, sys, json
+    const out = python(
+      `import h5py, sys, json
 f = h5py.File(sys.argv[1], 'r')
-print(json.dumps([f['loss'][()].tolist(), f['w'][()].tolist()]))`, [p]);
+print(json.dumps([f['loss'][()].tolist(), f['w'][()].tolist()]))`,
+      [p],
+    );
     // Appending 6 values along axis 1 of a [2, 0] dataset writes a [2, 3] block in row-major order.
-    expect(JSON.parse(out)).toEqual([[0, 0.5, 1, 1.5, 2], [[1, 2, 3], [4, 5, 6]]]);
+    expect(JSON.parse(out)).toEqual([
+      [0, 0.5, 1, 1.5, 2],
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+    ]);
   });
 
   it('resize grows (new elements read as 0) and shrinks; other handles see the new shape', () => {
     const p = join(dir, 'resize.h5');
     const f = File.create(p);
-    const d = f.createDataset('d', { dtype: 'int16', shape: [2, 2], maxshape: [null, 4], data: new Int16Array([1, 2, 3, 4]) });
+    const d = f.createDataset('d', {
+      dtype: 'int16',
+      shape: [2, 2],
+      maxshape: [null, 4],
+      data: new Int16Array([1, 2, 3, 4]),
+    });
     const other = f.dataset('d');
     expect(other.shape).toEqual([2, 2]);
     d.resize([3, 3]);
@@ -106,12 +125,15 @@ describe('the chunk engine on resized data', () => {
   for (const c of cases) {
     it(`h5py-made resizable file (${c.index}), grown by h5vault, reads the same in h5vault (1 and N engine threads, hyperslab) and in h5py (H5Dread)`, async () => {
       const p = join(dir, `h5py-${c.index.replace(/ /g, '-')}.h5`);
-      python(`import h5py, numpy as np, sys
+      python(
+        `import h5py, numpy as np, sys
 f = h5py.File(sys.argv[1], 'w', libver='${c.libver}')
 d = f.create_dataset('x', shape=(5, 7), maxshape=${c.maxshape}, chunks=(2, 3), dtype='f4', compression='gzip', shuffle=True)
 d[...] = np.arange(35, dtype='f4').reshape(5, 7)
 d.resize((9, 7)); d[5:9] = -np.arange(28, dtype='f4').reshape(4, 7)
-f.close()`, [p]);
+f.close()`,
+        [p],
+      );
       const f = File.open(p, { mode: 'r+' });
       const d = f.dataset('x');
       expect(d.shape).toEqual([9, 7]);
@@ -123,10 +145,13 @@ f.close()`, [p]);
       const serial = (await x.read({ threads: 1 })) as Float32Array;
       const hyperslab = (await x.read({ start: [3, 1], count: [7, 5], step: [1, 1] })) as Float32Array;
       r.close();
-      const out = python(`import h5py, sys, json
+      const out = python(
+        `import h5py, sys, json
 f = h5py.File(sys.argv[1], 'r')
 x = f['x']
-print(json.dumps([list(x.shape), x[()].ravel().tolist(), x[3:10, 1:6].ravel().tolist()]))`, [p]);
+print(json.dumps([list(x.shape), x[()].ravel().tolist(), x[3:10, 1:6].ravel().tolist()]))`,
+        [p],
+      );
       const [shape, all, part] = JSON.parse(out) as [number[], number[], number[]];
       expect(shape).toEqual([11, 7]);
       expect(Array.from(engine)).toEqual(all);
@@ -138,7 +163,13 @@ print(json.dumps([list(x.shape), x[()].ravel().tolist(), x[3:10, 1:6].ravel().to
   it('h5vault-made, appended over many chunks with lz4, reads identically in h5py', async () => {
     const p = join(dir, 'lz4-append.h5');
     const f = File.create(p);
-    const d = f.createDataset('m', { dtype: 'float64', shape: [0, 3], maxshape: [null, 3], chunks: [8, 3], compression: 'lz4' });
+    const d = f.createDataset('m', {
+      dtype: 'float64',
+      shape: [0, 3],
+      maxshape: [null, 3],
+      chunks: [8, 3],
+      compression: 'lz4',
+    });
     const expected: number[] = [];
     for (let i = 0; i < 40; i++) {
       const row = new Float64Array([i, i * 0.5, -i]);
@@ -149,9 +180,12 @@ print(json.dumps([list(x.shape), x[()].ravel().tolist(), x[3:10, 1:6].ravel().to
     const r = File.open(p);
     expect(Array.from((await r.dataset('m').read()) as Float64Array)).toEqual(expected);
     r.close();
-    const out = python(`import h5py, hdf5plugin, sys, json
+    const out = python(
+      `import h5py, hdf5plugin, sys, json
 f = h5py.File(sys.argv[1], 'r')
-print(json.dumps(f['m'][()].ravel().tolist()))`, [p]);
+print(json.dumps(f['m'][()].ravel().tolist()))`,
+      [p],
+    );
     expect(JSON.parse(out)).toEqual(expected);
   });
 });

@@ -99,41 +99,49 @@ describe.each(DTYPES)('dtype %s', (dtype: DType) => {
 });
 
 describe('r+ partial writes', () => {
-  it.each(['float32', 'int64', 'bfloat16', 'bool', 'string'] as DType[])('%s: overwrite a block in r+ and reopen', async (dtype) => {
-    const p = fresh();
-    const shape = [6, 7];
-    const base = sample(dtype, product(shape), 1);
-    {
-      using f = File.create(p);
-      f.createDataset('c', { dtype, shape, data: base });
-      if (dtype !== 'string') f.createDataset('k', { dtype, shape, chunks: [4, 3], data: base });
-    }
-    const patch = sample(dtype, 2 * 3, 99);
-    const names = dtype === 'string' ? ['c'] : ['c', 'k'];
-    {
-      using f = File.open(p, { mode: 'r+' });
+  it.each(['float32', 'int64', 'bfloat16', 'bool', 'string'] as DType[])(
+    '%s: overwrite a block in r+ and reopen',
+    async (dtype) => {
+      const p = fresh();
+      const shape = [6, 7];
+      const base = sample(dtype, product(shape), 1);
+      {
+        using f = File.create(p);
+        f.createDataset('c', { dtype, shape, data: base });
+        if (dtype !== 'string') f.createDataset('k', { dtype, shape, chunks: [4, 3], data: base });
+      }
+      const patch = sample(dtype, 2 * 3, 99);
+      const names = dtype === 'string' ? ['c'] : ['c', 'k'];
+      {
+        using f = File.open(p, { mode: 'r+' });
+        for (const name of names) {
+          f.dataset(name).writeSync(patch, { start: [1, 2], count: [2, 3] });
+          await f.dataset(name).write(patch, { start: [4, 4], count: [2, 3] });
+        }
+      }
+      // Expected: base with both 2x3 blocks replaced.
+      const want = Array.isArray(base) ? [...base] : (base.slice() as typeof base);
+      const wantBytes = bytesOf(want);
+      const pb = bytesOf(patch);
+      const bpe = Array.isArray(base) ? 1 : base.BYTES_PER_ELEMENT;
+      for (const [r0, c0] of [
+        [1, 2],
+        [4, 4],
+      ] as const) {
+        for (let i = 0; i < 2; i++)
+          for (let j = 0; j < 3; j++) {
+            const dst = (r0 + i) * 7 + c0 + j,
+              src = i * 3 + j;
+            if (Array.isArray(wantBytes)) wantBytes[dst] = (pb as string[])[src]!;
+            else (wantBytes as Uint8Array).set((pb as Uint8Array).subarray(src * bpe, (src + 1) * bpe), dst * bpe);
+          }
+      }
+      using r = File.open(p);
       for (const name of names) {
-        f.dataset(name).writeSync(patch, { start: [1, 2], count: [2, 3] });
-        await f.dataset(name).write(patch, { start: [4, 4], count: [2, 3] });
+        const d = r.get(name);
+        expect(d).toBeInstanceOf(Dataset);
+        expectSame((d as Dataset).readSync(), want);
       }
-    }
-    // Expected: base with both 2x3 blocks replaced.
-    const want = Array.isArray(base) ? [...base] : (base.slice() as typeof base);
-    const wantBytes = bytesOf(want);
-    const pb = bytesOf(patch);
-    const bpe = Array.isArray(base) ? 1 : base.BYTES_PER_ELEMENT;
-    for (const [r0, c0] of [[1, 2], [4, 4]] as const) {
-      for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) {
-        const dst = (r0 + i) * 7 + c0 + j, src = i * 3 + j;
-        if (Array.isArray(wantBytes)) wantBytes[dst] = (pb as string[])[src]!;
-        else (wantBytes as Uint8Array).set((pb as Uint8Array).subarray(src * bpe, (src + 1) * bpe), dst * bpe);
-      }
-    }
-    using r = File.open(p);
-    for (const name of names) {
-      const d = r.get(name);
-      expect(d).toBeInstanceOf(Dataset);
-      expectSame((d as Dataset).readSync(), want);
-    }
-  });
+    },
+  );
 });

@@ -27,22 +27,50 @@ const FILTERS: FilterCase[] = [
   { name: 'zstd', opts: { compression: 'zstd' }, pipeline: ['zstd'] },
   { name: 'zstd 19', opts: { compression: { name: 'zstd', level: 19 } }, pipeline: ['zstd'] },
   { name: 'blosc (lz4, byte shuffle)', opts: { compression: 'blosc' }, pipeline: ['blosc'] },
-  { name: 'blosc zstd bitshuffle', opts: { compression: { name: 'blosc', compressor: 'zstd', shuffle: 'bit', level: 9 } }, pipeline: ['blosc'] },
-  { name: 'blosc blosclz + fletcher32', opts: { compression: { name: 'blosc', compressor: 'blosclz', shuffle: 'none' }, fletcher32: true }, pipeline: ['blosc', 'fletcher32'] },
-  { name: 'shuffle+zstd+fletcher32', opts: { shuffle: true, compression: { name: 'zstd', level: 1 }, fletcher32: true }, pipeline: ['shuffle', 'zstd', 'fletcher32'] },
-  { name: 'szip nn', opts: { compression: { name: 'szip', coding: 'nn', pixelsPerBlock: 8 } }, pipeline: ['szip'], szip: true },
-  { name: 'szip ec', opts: { compression: { name: 'szip', coding: 'ec', pixelsPerBlock: 16 } }, pipeline: ['szip'], szip: true },
-  { name: 'shuffle+gzip+fletcher32', opts: { shuffle: true, compression: 'gzip', fletcher32: true }, pipeline: ['shuffle', 'gzip', 'fletcher32'] },
+  {
+    name: 'blosc zstd bitshuffle',
+    opts: { compression: { name: 'blosc', compressor: 'zstd', shuffle: 'bit', level: 9 } },
+    pipeline: ['blosc'],
+  },
+  {
+    name: 'blosc blosclz + fletcher32',
+    opts: { compression: { name: 'blosc', compressor: 'blosclz', shuffle: 'none' }, fletcher32: true },
+    pipeline: ['blosc', 'fletcher32'],
+  },
+  {
+    name: 'shuffle+zstd+fletcher32',
+    opts: { shuffle: true, compression: { name: 'zstd', level: 1 }, fletcher32: true },
+    pipeline: ['shuffle', 'zstd', 'fletcher32'],
+  },
+  {
+    name: 'szip nn',
+    opts: { compression: { name: 'szip', coding: 'nn', pixelsPerBlock: 8 } },
+    pipeline: ['szip'],
+    szip: true,
+  },
+  {
+    name: 'szip ec',
+    opts: { compression: { name: 'szip', coding: 'ec', pixelsPerBlock: 16 } },
+    pipeline: ['szip'],
+    szip: true,
+  },
+  {
+    name: 'shuffle+gzip+fletcher32',
+    opts: { shuffle: true, compression: 'gzip', fletcher32: true },
+    pipeline: ['shuffle', 'gzip', 'fletcher32'],
+  },
   { name: 'shuffle+lz4', opts: { shuffle: true, compression: 'lz4' }, pipeline: ['shuffle', 'lz4'] },
-  { name: 'shuffle+lzf+fletcher32', opts: { shuffle: true, compression: 'lzf', fletcher32: true }, pipeline: ['shuffle', 'lzf', 'fletcher32'] },
+  {
+    name: 'shuffle+lzf+fletcher32',
+    opts: { shuffle: true, compression: 'lzf', fletcher32: true },
+    pipeline: ['shuffle', 'lzf', 'fletcher32'],
+  },
 ];
 
 // szip (libaec) takes integer and float pixels; h5vault refuses bool (an enum).
 const szipOk = (d: DType) => d !== 'bool' && d !== 'string';
 
-const cases = NUMERIC.flatMap((dtype) =>
-  FILTERS.filter((f) => !f.szip || szipOk(dtype)).map((f) => ({ dtype, ...f })),
-);
+const cases = NUMERIC.flatMap((dtype) => FILTERS.filter((f) => !f.szip || szipOk(dtype)).map((f) => ({ dtype, ...f })));
 
 describe('filters x dtypes', () => {
   it.each(cases)('$dtype with $name', async ({ dtype, opts, pipeline }) => {
@@ -84,7 +112,12 @@ describe('filters x dtypes', () => {
   it('filters without explicit chunks choose chunks automatically', () => {
     const p = fresh();
     using f = File.create(p);
-    const d = f.createDataset('auto', { dtype: 'int16', shape: [100, 3], compression: 'gzip', data: new Int16Array(300) });
+    const d = f.createDataset('auto', {
+      dtype: 'int16',
+      shape: [100, 3],
+      compression: 'gzip',
+      data: new Int16Array(300),
+    });
     expect(d.layout).toBe('chunked');
     expect(d.chunks).toHaveLength(2);
     d.chunks!.forEach((c, i) => expect(c).toBeLessThanOrEqual(d.shape[i]!));
@@ -96,7 +129,15 @@ describe('filters x dtypes', () => {
     const base = sample(dtype, 100, 1);
     {
       using f = File.create(p);
-      f.createDataset('x', { dtype, shape, chunks: [4, 4], shuffle: true, compression: 'lz4', fletcher32: true, data: base });
+      f.createDataset('x', {
+        dtype,
+        shape,
+        chunks: [4, 4],
+        shuffle: true,
+        compression: 'lz4',
+        fletcher32: true,
+        data: base,
+      });
     }
     const patch = sample(dtype, 9, 2);
     {
@@ -106,6 +147,8 @@ describe('filters x dtypes', () => {
     using r = File.open(p);
     expect(bytesOf(r.dataset('x').readSync({ start: [3, 3], count: [3, 3] }))).toEqual(bytesOf(patch));
     // Outside the patch the original bytes are intact.
-    expect(bytesOf(r.dataset('x').readSync({ start: [0, 0], count: [3, 10] }))).toEqual(bytesOf(hyperslab(base, shape, [0, 0], [3, 10])));
+    expect(bytesOf(r.dataset('x').readSync({ start: [0, 0], count: [3, 10] }))).toEqual(
+      bytesOf(hyperslab(base, shape, [0, 0], [3, 10])),
+    );
   });
 });

@@ -13,13 +13,16 @@ const names = ['zeta', 'alpha', 'Mid', 'beta', '10', '9'];
 describe('keys() order', () => {
   it('h5py track_order=True files list in creation order; default files in name order', () => {
     const p = join(dir, 'h5py.h5');
-    python(`import h5py, sys
+    python(
+      `import h5py, sys
 names = sys.argv[2].split(',')
 f = h5py.File(sys.argv[1], 'w', track_order=True)
 for n in names: f.create_group(n)
 g = f.create_group('plain', track_order=False)
 for n in names: g.create_group(n)
-f.close()`, [p, names.join(',')]);
+f.close()`,
+      [p, names.join(',')],
+    );
     const f = File.open(p);
     expect(f.tracksOrder).toBe(true);
     expect(f.keys()).toEqual([...names, 'plain']);
@@ -45,11 +48,19 @@ f.close()`, [p, names.join(',')]);
     // property list, which libhdf5 does not restore on reopen: it lists a
     // reopened file's root in name order (its own track_order files too),
     // and the same root opened as a group (f['/']) in creation order.
-    const out = python(`import h5py, sys, json
+    const out = python(
+      `import h5py, sys, json
 f = h5py.File(sys.argv[1], 'r')
-print(json.dumps([list(f['/'].keys()), list(f['ordered'].keys()), list(f['plain'].keys()), list(f.keys())]))`, [p]);
+print(json.dumps([list(f['/'].keys()), list(f['ordered'].keys()), list(f['plain'].keys()), list(f.keys())]))`,
+      [p],
+    );
     const byName = ['10', '9', 'Mid', 'alpha', 'beta', 'ordered', 'plain', 'zeta'];
-    expect(JSON.parse(out)).toEqual([[...names, 'ordered', 'plain'], names, ['10', '9', 'Mid', 'alpha', 'beta', 'zeta'], byName]);
+    expect(JSON.parse(out)).toEqual([
+      [...names, 'ordered', 'plain'],
+      names,
+      ['10', '9', 'Mid', 'alpha', 'beta', 'zeta'],
+      byName,
+    ]);
   });
 
   it('in-memory files can track order too, and trackOrder must be a boolean', () => {

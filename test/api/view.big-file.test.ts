@@ -12,7 +12,8 @@ const dir = tempDir();
 describe('views in a file larger than 4 GiB', () => {
   requirePeers();
   const path = join(dir, 'big.h5');
-  python(`
+  python(
+    `
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], 'w') as f:
     f.create_dataset('before', data=np.arange(1000, dtype='<f4'))
@@ -20,14 +21,21 @@ with h5py.File(sys.argv[1], 'w') as f:
     big[-10:] = np.arange(10, dtype='u1')
     f.create_dataset('after', data=np.linspace(0, 1, 777, dtype='<f8'))
     f.create_dataset('after_i2', data=np.arange(-300, 300, dtype='<i2'))
-`, [path]);
-  const expected = JSON.parse(python(`
+`,
+    [path],
+  );
+  const expected = JSON.parse(
+    python(
+      `
 import sys, json, h5py
 with h5py.File(sys.argv[1], 'r') as f:
     print(json.dumps({k: f[k][()].tolist() for k in ('before', 'after', 'after_i2')} | {'offset': f['after'].id.get_offset()}))
-`, [path]));
+`,
+      [path],
+    ),
+  );
 
-  it('views the datasets before and after the 4 GiB mark with h5py\'s values', async () => {
+  it("views the datasets before and after the 4 GiB mark with h5py's values", async () => {
     expect(expected.offset).toBeGreaterThan(2 ** 32);
     const f = await File.open(path);
     try {

@@ -112,7 +112,9 @@ describe('dataset.view()', () => {
   });
 
   it('a scalar dataset is viewable', () => {
-    const p = make('scalar.h5', (f) => f.createDataset('s', { dtype: 'float64', shape: [], data: Float64Array.of(2.5) }));
+    const p = make('scalar.h5', (f) =>
+      f.createDataset('s', { dtype: 'float64', shape: [], data: Float64Array.of(2.5) }),
+    );
     const f = File.open(p);
     expect(Array.from(f.dataset('s').view() as Float64Array)).toEqual([2.5]);
     f.close();
@@ -145,7 +147,11 @@ describe('viewable reasons', () => {
       f.createDataset('plain', { dtype: 'float32', shape: [1000], data });
       f.createDataset('names', { dtype: 'string', shape: [1], data: ['x'] });
     });
-    for (const [name, reason] of [['chunked', 'chunked'], ['filtered', 'filtered'], ['names', 'unsupported-type']] as const) {
+    for (const [name, reason] of [
+      ['chunked', 'chunked'],
+      ['filtered', 'filtered'],
+      ['names', 'unsupported-type'],
+    ] as const) {
       const r = reasonOf(p, name);
       expect(r.viewable).toBe(reason);
       expect(r.thrown).toBeInstanceOf(H5Error);
@@ -249,11 +255,14 @@ with h5py.File(fid) as f:
   it('h5py-written contiguous little-endian data is viewable', () => {
     requirePeers();
     const p = join(dir, 'h5py-plain.h5');
-    python(`
+    python(
+      `
 import h5py, numpy as np, sys
 with h5py.File(sys.argv[1], 'w') as f:
     f.create_dataset('w', data=np.arange(1000, dtype='<f4'))
-`, [p]);
+`,
+      [p],
+    );
     const f = File.open(p);
     const ds = f.dataset('w');
     expect(ds.viewable).toBe(true);

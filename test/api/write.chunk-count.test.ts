@@ -65,7 +65,9 @@ print(n, mis, ','.join(map(str, x[:].tolist())))`,
     const data = new Float32Array(rows * 8);
     for (let r = 0; r < rows; r++) data.fill(r % 5, r * 8, r * 8 + 8);
     const f = File.create(p);
-    await f.createDataset('x', { dtype: 'float32', shape: [rows, 8], chunks: [1, 8], shuffle: true, compression: 'lz4' }).write(data);
+    await f
+      .createDataset('x', { dtype: 'float32', shape: [rows, 8], chunks: [1, 8], shuffle: true, compression: 'lz4' })
+      .write(data);
     f.close();
     const out = python(
       `import h5py, hdf5plugin, sys, numpy as np

@@ -19,10 +19,15 @@ const dir = tempDir('h5vault-benchtest-');
 // the whole run although every test passed.
 function viteNode(script: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(join(ROOT, 'node_modules/.bin/vite-node'), [script, '--', ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 600_000 }, (e, stdout, stderr) => {
-      const code = (e as { code?: unknown } | null)?.code;
-      done({ status: e ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
-    });
+    execFile(
+      join(ROOT, 'node_modules/.bin/vite-node'),
+      [script, '--', ...args],
+      { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 600_000 },
+      (e, stdout, stderr) => {
+        const code = (e as { code?: unknown } | null)?.code;
+        done({ status: e ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -34,7 +39,20 @@ describe('bench:compare', () => {
     writeFileSync(docs, '# Benchmarks\n\nhand-written intro\n');
     // --dir names a directory that does not exist yet: compare creates it.
     const work = join(dir, 'not', 'yet');
-    const r = await viteNode('bench/bin/compare.ts', ['--size', '256KiB', '--el-size', '512KiB', '--runs', '1', '--out', out, '--docs', docs, '--dir', work]);
+    const r = await viteNode('bench/bin/compare.ts', [
+      '--size',
+      '256KiB',
+      '--el-size',
+      '512KiB',
+      '--runs',
+      '1',
+      '--out',
+      out,
+      '--docs',
+      docs,
+      '--dir',
+      work,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(statSync(work).isDirectory()).toBe(true);
     const rep = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareReport;
@@ -43,7 +61,15 @@ describe('bench:compare', () => {
     expect(rep.versions).toMatchObject({ 'libhdf5 (h5vault)': '1.10.8', 'libhdf5 (h5py)': '1.10.8' });
     expect(rep.machine.loadavg).toHaveLength(3);
     const ids = rep.cases.map((c) => c.id);
-    for (const id of ['gzip-1+shuffle read', 'gzip-4+shuffle read', 'lz4+shuffle read', 'lzf+shuffle read', 'chunked uncompressed read', 'gzip-1+shuffle write', 'lz4+shuffle write']) {
+    for (const id of [
+      'gzip-1+shuffle read',
+      'gzip-4+shuffle read',
+      'lz4+shuffle read',
+      'lzf+shuffle read',
+      'chunked uncompressed read',
+      'gzip-1+shuffle write',
+      'lz4+shuffle write',
+    ]) {
       expect(ids).toContain(id);
     }
     expect(rep.cases.filter((c) => c.group === 'threads')).toHaveLength(6);
@@ -82,9 +108,38 @@ describe('bench:compare', () => {
   it('renderMarkdown states unmet targets and by how much', () => {
     const t = (ms: number) => ({ ms, mbps: 100 / ms, runs: [ms] });
     const rep = {
-      command: 'npm run bench:compare', versions: { h5py: '3.7.0' }, size: 1 << 20, shape: [64, 4096], runs: 1, notes: [], eventLoop: null,
-      machine: { cpu: 'cpu', cores: 2, memoryBytes: 1 << 30, loadavg: [1, 1, 1], loadavgEnd: [1, 1, 1], node: 'v20', hdf5: '1.10.8', engineThreads: 2, platform: 'linux-x64', date: '2026-01-01T00:00:00Z' },
-      cases: [{ id: 'gzip-4+shuffle read', kind: 'read', group: 'main', codec: 'gzip-4+shuffle', chunkBytes: 1 << 20, bytes: 1 << 20, target: 3, peers: { h5vault: t(10), h5py: t(20), h5wasm: t(100) }, ratios: { h5py: 2, h5wasm: 10 } }],
+      command: 'npm run bench:compare',
+      versions: { h5py: '3.7.0' },
+      size: 1 << 20,
+      shape: [64, 4096],
+      runs: 1,
+      notes: [],
+      eventLoop: null,
+      machine: {
+        cpu: 'cpu',
+        cores: 2,
+        memoryBytes: 1 << 30,
+        loadavg: [1, 1, 1],
+        loadavgEnd: [1, 1, 1],
+        node: 'v20',
+        hdf5: '1.10.8',
+        engineThreads: 2,
+        platform: 'linux-x64',
+        date: '2026-01-01T00:00:00Z',
+      },
+      cases: [
+        {
+          id: 'gzip-4+shuffle read',
+          kind: 'read',
+          group: 'main',
+          codec: 'gzip-4+shuffle',
+          chunkBytes: 1 << 20,
+          bytes: 1 << 20,
+          target: 3,
+          peers: { h5vault: t(10), h5py: t(20), h5wasm: t(100) },
+          ratios: { h5py: 2, h5wasm: 10 },
+        },
+      ],
     } as CompareReport;
     const md = renderMarkdown(rep);
     expect(md).toContain('**not met**: 2.00× of 3× (67% of target)');
@@ -99,8 +154,17 @@ describe('npm run bench (benny hot paths)', () => {
     expect(r.status, r.stderr).toBe(0);
     const files = readdirSync(out).sort();
     expect(files).toEqual(['attrs.json', 'open.json', 'read.json', 'small.json', 'view.json', 'write.json']);
-    const read = JSON.parse(readFileSync(join(out, 'read.json'), 'utf8')) as { results: { name: string; ops: number }[] };
-    expect(read.results.map((x) => x.name)).toEqual(['none', 'gzip-1+shuffle', 'gzip-4+shuffle', 'lz4+shuffle', 'lzf+shuffle', 'szip']);
+    const read = JSON.parse(readFileSync(join(out, 'read.json'), 'utf8')) as {
+      results: { name: string; ops: number }[];
+    };
+    expect(read.results.map((x) => x.name)).toEqual([
+      'none',
+      'gzip-1+shuffle',
+      'gzip-4+shuffle',
+      'lz4+shuffle',
+      'lzf+shuffle',
+      'szip',
+    ]);
     for (const x of read.results) expect(x.ops).toBeGreaterThan(0);
     expect(existsSync(join(out, 'small.json'))).toBe(true);
   }, 600_000);

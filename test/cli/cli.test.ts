@@ -22,17 +22,28 @@ beforeAll(async () => {
   f.attrs.set('lr', 0.5, { dtype: 'float16' });
   const g = f.createGroup('enc/layer0');
   g.attrs.set('kind', 'attention');
-  g.createDataset('kernel', { dtype: 'float32', shape: [64, 512], data: w, compression: 'gzip', shuffle: true, chunks: [16, 512] });
+  g.createDataset('kernel', {
+    dtype: 'float32',
+    shape: [64, 512],
+    data: w,
+    compression: 'gzip',
+    shuffle: true,
+    chunks: [16, 512],
+  });
   g.createDataset('bias', { dtype: 'float32', shape: [512], data: w.subarray(0, 512) });
   const ids = f.createDataset('ids', { dtype: 'int64', shape: [4], data: BigInt64Array.from([1n, 2n, 3n, -4n]) });
   ids.attrs.set('units', ['a', 'b']);
   f.createDataset('names', { dtype: 'string', shape: [2], data: ['alpha', 'beta'] });
   f.createDataset('scale', { dtype: 'float64', shape: [], data: new Float64Array([2.5]) });
   f.close();
-  await saveModel(model, {
-    'enc/kernel': { dtype: 'float32', shape: [64, 512], data: w },
-    'enc/bias': { dtype: 'float32', shape: [512], data: w.subarray(0, 512) },
-  }, { metadata: { run: 'cli-test' } });
+  await saveModel(
+    model,
+    {
+      'enc/kernel': { dtype: 'float32', shape: [64, 512], data: w },
+      'enc/bias': { dtype: 'float32', shape: [512], data: w.subarray(0, 512) },
+    },
+    { metadata: { run: 'cli-test' } },
+  );
 });
 
 function noAnsi(s: string): void {
@@ -51,7 +62,9 @@ describe('global usage', () => {
     expect(h5vault(['--help']).status).toBe(0);
     const v = h5vault(['--version']);
     expect(v.status).toBe(0);
-    expect(v.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+    expect(v.stdout.trim()).toBe(
+      (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+    );
     const h = h5vault(['repack', '--help']);
     expect(h.status).toBe(0);
     expect(h.stdout).toMatch(/^Usage: h5vault repack IN OUT/);
@@ -77,20 +90,38 @@ describe('ls', () => {
     expect(lines[0]).toMatch(/^name\s+dtype\s+shape\s+layout\s+chunks\s+filters\s+stored\s+ratio\s+view$/);
     expect(lines[1]).toMatch(/^-+( +-+){8}$/);
     const kernel = lines.find((l) => l.includes('kernel'))!;
-    expect(kernel).toMatch(/^ {6}kernel\s+float32\s+\[64, 512\]\s+chunked\s+\[16, 512\]\s+shuffle\+gzip\s+[\d.]+ KiB\s+[\d.]+x\s+no: filtered$/);
+    expect(kernel).toMatch(
+      /^ {6}kernel\s+float32\s+\[64, 512\]\s+chunked\s+\[16, 512\]\s+shuffle\+gzip\s+[\d.]+ KiB\s+[\d.]+x\s+no: filtered$/,
+    );
     expect(lines.find((l) => l.includes(' bias'))).toMatch(/contiguous.*yes$/);
     // Columns line up: 'float32' starts at the same place in every dataset row.
     const col = lines[0]!.indexOf('dtype');
-    for (const l of lines.filter((x) => /float32|int64|float64/.test(x))) expect(l.indexOf(l.match(/float32|int64|float64/)![0])).toBe(col);
+    for (const l of lines.filter((x) => /float32|int64|float64/.test(x)))
+      expect(l.indexOf(l.match(/float32|int64|float64/)![0])).toBe(col);
   });
 
   it('--json lists groups, datasets and links with storage details', () => {
     const doc = json<{ entries: Record<string, unknown>[] }>(h5vault(['ls', plain, '--json']));
     const byPath = Object.fromEntries(doc.entries.map((e) => [e.path, e]));
-    expect(Object.keys(byPath)).toEqual(['/', '/enc', '/enc/layer0', '/enc/layer0/bias', '/enc/layer0/kernel', '/ids', '/names', '/scale']);
+    expect(Object.keys(byPath)).toEqual([
+      '/',
+      '/enc',
+      '/enc/layer0',
+      '/enc/layer0/bias',
+      '/enc/layer0/kernel',
+      '/ids',
+      '/names',
+      '/scale',
+    ]);
     expect(byPath['/enc/layer0/kernel']).toMatchObject({
-      kind: 'dataset', dtype: 'float32', shape: [64, 512], layout: 'chunked', chunks: [16, 512], filters: ['shuffle', 'gzip'],
-      byteLength: 64 * 512 * 4, viewable: 'filtered',
+      kind: 'dataset',
+      dtype: 'float32',
+      shape: [64, 512],
+      layout: 'chunked',
+      chunks: [16, 512],
+      filters: ['shuffle', 'gzip'],
+      byteLength: 64 * 512 * 4,
+      viewable: 'filtered',
     });
     const k = byPath['/enc/layer0/kernel'] as { ratio: number; storageSize: number };
     expect(k.ratio).toBeCloseTo((64 * 512 * 4) / k.storageSize, 6);
@@ -111,15 +142,20 @@ describe('ls', () => {
   it('shows soft, external and dangling links without following them', () => {
     requirePeers();
     const p = join(dir, 'links.h5');
-    python(`import h5py, numpy as np, sys
+    python(
+      `import h5py, numpy as np, sys
 with h5py.File(sys.argv[1], 'w') as f:
     f['a'] = np.arange(4, dtype='f4')
     f['soft'] = h5py.SoftLink('/a')
     f['ext'] = h5py.ExternalLink('other.h5', '/x')
     f['gone'] = h5py.SoftLink('/missing')
     f['hard'] = f['a']
-`, [p]);
-    const doc = json<{ entries: { path: string; kind: string; link?: string; target?: string }[] }>(h5vault(['ls', p, '--json']));
+`,
+      [p],
+    );
+    const doc = json<{ entries: { path: string; kind: string; link?: string; target?: string }[] }>(
+      h5vault(['ls', p, '--json']),
+    );
     const by = Object.fromEntries(doc.entries.map((e) => [e.path, e]));
     expect(by['/a']!.kind).toBe('dataset');
     expect(by['/hard']).toMatchObject({ kind: 'link', link: 'hard', target: 'seen' });
@@ -136,7 +172,10 @@ describe('info', () => {
   it('summarises the file and decodes JSON attributes', () => {
     const doc = json(h5vault(['info', plain, '--json']));
     expect(doc).toMatchObject({
-      groups: 2, datasets: 5, links: 0, hdf5Library: '1.10.8',
+      groups: 2,
+      datasets: 5,
+      links: 0,
+      hdf5Library: '1.10.8',
       dtypes: { float32: 2, int64: 1, string: 1, float64: 1 },
       filters: { 'shuffle+gzip': 1, none: 4 },
       attributes: { config: { layers: 2, hidden: 512 }, step: 1200, lr: 0.5 },
@@ -164,7 +203,9 @@ describe('verify', () => {
     expect(doc).toMatchObject({ ok: true, method: 'sha256', datasets: 2, failed: 0, problems: [] });
     // The duration is rounded to the microsecond, not printed as 26.311679999999967.
     expect(r.stdout).toMatch(/^ {2}"ms": \d+(\.\d{1,3})?,$/m);
-    expect(h5vault(['verify', model]).stdout).toMatch(/^OK: 2 of 2 tensors match their SHA-256 .*model digest [0-9a-f]{64}\n$/);
+    expect(h5vault(['verify', model]).stdout).toMatch(
+      /^OK: 2 of 2 tensors match their SHA-256 .*model digest [0-9a-f]{64}\n$/,
+    );
   });
 
   it('a flipped bit in a model tensor: exit 1 naming the tensor', () => {
@@ -197,7 +238,12 @@ describe('verify', () => {
   });
 
   it('a plain HDF5 file: every dataset read fully; a corrupt chunk fails with its code', () => {
-    expect(json(h5vault(['verify', plain, '--json']))).toMatchObject({ ok: true, method: 'read-all', datasets: 5, failed: 0 });
+    expect(json(h5vault(['verify', plain, '--json']))).toMatchObject({
+      ok: true,
+      method: 'read-all',
+      datasets: 5,
+      failed: 0,
+    });
     const bad = join(dir, 'corrupt-chunk.h5');
     copyFileSync(plain, bad);
     // Overwrite the middle of the compressed kernel's chunks with garbage: the deflate stream breaks.
@@ -207,7 +253,8 @@ describe('verify', () => {
     f.close();
     // Find the first deflate stream by its zlib header and overwrite part of it.
     let hit = -1;
-    for (let i = 0; i < buf.length - 1 && hit < 0; i++) if (buf[i] === 0x78 && (buf[i + 1] === 0x01 || buf[i + 1] === 0x9c || buf[i + 1] === 0x5e)) hit = i;
+    for (let i = 0; i < buf.length - 1 && hit < 0; i++)
+      if (buf[i] === 0x78 && (buf[i + 1] === 0x01 || buf[i + 1] === 0x9c || buf[i + 1] === 0x5e)) hit = i;
     expect(hit).toBeGreaterThan(0);
     buf.fill(0xff, hit + 2, hit + 2 + Math.min(512, stored / 8));
     writeFileSync(bad, buf);
@@ -222,7 +269,10 @@ describe('verify', () => {
   it('missing file, not an HDF5 file, a directory: exit 3, one line, no stack unless --verbose', () => {
     const txt = join(dir, 'notes.txt');
     writeFileSync(txt, 'not hdf5\n'.repeat(100));
-    for (const [p, code] of [[join(dir, 'absent.h5'), 'H5_FILE_NOT_FOUND'], [txt, 'H5_NOT_HDF5']] as const) {
+    for (const [p, code] of [
+      [join(dir, 'absent.h5'), 'H5_FILE_NOT_FOUND'],
+      [txt, 'H5_NOT_HDF5'],
+    ] as const) {
       const r = h5vault(['verify', p]);
       expect(r.status, p).toBe(3);
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
@@ -258,7 +308,13 @@ describe('repack', () => {
       for (const p of ['enc/layer0/kernel', 'enc/layer0/bias', 'ids', 'scale']) {
         const x = a.dataset(p).readSync() as TypedArray;
         const y = b.dataset(p).readSync() as TypedArray;
-        expect(Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)), p).toBe(0);
+        expect(
+          Buffer.compare(
+            Buffer.from(x.buffer, x.byteOffset, x.byteLength),
+            Buffer.from(y.buffer, y.byteOffset, y.byteLength),
+          ),
+          p,
+        ).toBe(0);
       }
       expect(b.dataset('names').readSync()).toEqual(['alpha', 'beta']);
       expect(b.dataset('scale').shape).toEqual([]);
@@ -271,7 +327,9 @@ describe('repack', () => {
     }
     // The float16 attribute stays float16 (h5py sees the same dtype).
     requirePeers();
-    expect(python(`import h5py, sys\nprint(h5py.File(sys.argv[1], 'r').attrs['lr'].dtype)`, [out]).trim()).toBe('float16');
+    expect(python(`import h5py, sys\nprint(h5py.File(sys.argv[1], 'r').attrs['lr'].dtype)`, [out]).trim()).toBe(
+      'float16',
+    );
     // No temp file is left next to the output.
     expect(readdirSync(dir).filter((n) => n.includes('.tmp'))).toEqual([]);
   });
@@ -284,7 +342,10 @@ describe('repack', () => {
     expect(json(h5vault(['verify', out, '--json']))).toMatchObject({ ok: true, method: 'sha256' });
     using f = File.open(out);
     const k = f.dataset('enc/kernel');
-    expect(k.filters.map((x) => [x.name, x.cdValues])).toEqual([['shuffle', [4]], ['zstd', [9]]]);
+    expect(k.filters.map((x) => [x.name, x.cdValues])).toEqual([
+      ['shuffle', [4]],
+      ['zstd', [9]],
+    ]);
   });
 
   it('a repacked model still verifies (checksums are over logical bytes)', () => {
@@ -322,11 +383,14 @@ describe('repack', () => {
   it('refuses to drop what it cannot copy (soft links), leaving no output', () => {
     requirePeers();
     const p = join(dir, 'soft.h5');
-    python(`import h5py, numpy as np, sys
+    python(
+      `import h5py, numpy as np, sys
 with h5py.File(sys.argv[1], 'w') as f:
     f['a'] = np.arange(4, dtype='f4')
     f['s'] = h5py.SoftLink('/a')
-`, [p]);
+`,
+      [p],
+    );
     const out = join(dir, 'soft-out.h5');
     const r = h5vault(['repack', p, out, '-c', 'gzip']);
     expect(r.status).toBe(1);

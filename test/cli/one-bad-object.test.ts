@@ -20,7 +20,8 @@ const mixed = join(dir, 'mixed.h5');
 
 beforeAll(() => {
   ensureBuilt();
-  python(`import h5py, numpy as np, sys
+  python(
+    `import h5py, numpy as np, sys
 with h5py.File(sys.argv[1], 'w', libver='earliest') as f:
     f['a'] = np.arange(3, dtype='f4')
     f['b'] = np.zeros(2, dtype=[('ZZZMARKER', '<i4')])
@@ -39,7 +40,9 @@ with h5py.File(sys.argv[2], 'w') as f:
     h5py.h5a.create(f.id, b'pair', i128, h5py.h5s.create(h5py.h5s.SCALAR)).close()
     f['a'].attrs['scale'] = 2.0
     h5py.h5a.create(f['a'].id, b'rec', i128, h5py.h5s.create_simple((1,))).close()
-`, [damaged, mixed]);
+`,
+    [damaged, mixed],
+  );
   // Give '/b' a datatype class libhdf5 does not know (v1 object headers carry no checksum).
   const b = readFileSync(damaged);
   const at = b.indexOf('ZZZMARKER') - 8;
@@ -104,7 +107,11 @@ describe('h5vault ls / info on a damaged file: everything else listed, the bad o
     const doc = json<{ entries: { kind: string; path: string; error?: { code: string } }[] }>(r);
     expect(doc.entries.filter((e) => e.kind === 'dataset').map((e) => e.path)).toEqual(['/a', '/c', '/g/d']);
     expect(doc.entries.filter((e) => e.kind === 'error')).toEqual([
-      { kind: 'error', path: '/b', error: { code: 'H5_CORRUPT', message: expect.stringContaining('unknown datatype class') } },
+      {
+        kind: 'error',
+        path: '/b',
+        error: { code: 'H5_CORRUPT', message: expect.stringContaining('unknown datatype class') },
+      },
     ]);
   });
 
@@ -151,10 +158,24 @@ describe('values of a type h5vault cannot represent (128-bit integers here) are 
   it('verify: the 128-bit integer dataset is skipped with a warning; every other dataset is read; exit 0', () => {
     const r = h5vault(['verify', mixed, '--json']);
     expect(r.status).toBe(0);
-    const doc = json<{ ok: boolean; failed: number; skipped: number; entries: { path: string; ok: boolean; skipped?: boolean; code?: string }[] }>(r);
+    const doc = json<{
+      ok: boolean;
+      failed: number;
+      skipped: number;
+      entries: { path: string; ok: boolean; skipped?: boolean; code?: string }[];
+    }>(r);
     expect(doc).toMatchObject({ ok: true, failed: 0, skipped: 1 });
-    expect(doc.entries.find((e) => e.path === '/g/rec')).toMatchObject({ ok: true, skipped: true, code: 'H5_UNSUPPORTED_TYPE' });
-    expect(doc.entries.filter((e) => !e.skipped).map((e) => e.path).sort()).toEqual(['/a', '/g/x', '/names']);
+    expect(doc.entries.find((e) => e.path === '/g/rec')).toMatchObject({
+      ok: true,
+      skipped: true,
+      code: 'H5_UNSUPPORTED_TYPE',
+    });
+    expect(
+      doc.entries
+        .filter((e) => !e.skipped)
+        .map((e) => e.path)
+        .sort(),
+    ).toEqual(['/a', '/g/x', '/names']);
     expect(r.stderr).toContain("warning: skipped '/g/rec': [H5_UNSUPPORTED_TYPE]");
   });
 
@@ -180,11 +201,22 @@ describe('values of a type h5vault cannot represent (128-bit integers here) are 
     ]);
     expect(r.stderr.match(/^warning: skipped/gm)).toHaveLength(3);
     // h5py reads the copy: same values and the supported attributes.
-    const check = python(`import h5py, sys, json
+    const check = python(
+      `import h5py, sys, json
 f = h5py.File(sys.argv[1], 'r')
 print(json.dumps({'a': f['a'][()].tolist(), 'x': f['g/x'][()].tolist(), 'names': [s.decode() if isinstance(s, bytes) else s for s in f['names'][()]],
-  'title': f.attrs['title'], 'scale': float(f['a'].attrs['scale']), 'rec' : 'rec' in f['g'], 'keys': sorted(f.attrs.keys())}))`, [out]);
-    expect(JSON.parse(check)).toEqual({ a: [0, 1, 2], x: [0, 0.25, 0.5, 0.75, 1], names: ['alpha', 'beta'], title: 'mixed', scale: 2, rec: false, keys: ['title'] });
+  'title': f.attrs['title'], 'scale': float(f['a'].attrs['scale']), 'rec' : 'rec' in f['g'], 'keys': sorted(f.attrs.keys())}))`,
+      [out],
+    );
+    expect(JSON.parse(check)).toEqual({
+      a: [0, 1, 2],
+      x: [0, 0.25, 0.5, 0.75, 1],
+      names: ['alpha', 'beta'],
+      title: 'mixed',
+      scale: 2,
+      rec: false,
+      keys: ['title'],
+    });
   });
 
   it('repack: an object that cannot be read stops the repack, naming it, and writes nothing', () => {
@@ -214,10 +246,13 @@ describe('loadModel({ verify: false }) never drops a dataset unseen', () => {
 
   it('still loads numeric datasets next to string datasets (text is documented as not a tensor)', async () => {
     const p = join(dir, 'numeric-and-text.h5');
-    python(`import h5py, numpy as np, sys
+    python(
+      `import h5py, numpy as np, sys
 with h5py.File(sys.argv[1], 'w') as f:
     f['w'] = np.arange(6, dtype='f4').reshape(2, 3)
-    f['vocab'] = np.array([b'a', b'b'])`, [p]);
+    f['vocab'] = np.array([b'a', b'b'])`,
+      [p],
+    );
     const m = await loadModel(p, { verify: false });
     try {
       expect([...m.tensors.keys()]).toEqual(['w']);

@@ -19,7 +19,10 @@ function newestIn(dir: string): number {
 /** Compiles lib/ to dist/ if any source is newer (serialised: test files run in parallel). */
 export function ensureBuilt(): void {
   if (existsSync(CLI) && statSync(CLI).mtimeMs >= newestIn(join(ROOT, 'lib'))) return;
-  execFileSync('flock', ['/tmp/h5vault-tsc.lock', 'npx', 'tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync('flock', ['/tmp/h5vault-tsc.lock', 'npx', 'tsc', '-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 }
 
 export interface Run {
@@ -30,7 +33,10 @@ export interface Run {
 
 export function h5vault(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 26, timeout: 240_000,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    maxBuffer: 1 << 26,
+    timeout: 240_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

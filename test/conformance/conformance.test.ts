@@ -12,7 +12,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requirePeers } from '../helpers.js';
-import { CORPUS, corpusFiles, EXPECTED, expectations, h5pyDumpMany, runFile, type FileResult, type Result } from './harness.js';
+import { CORPUS, corpusFiles, EXPECTED, expectations, h5pyDumpMany, runFile, type FileResult } from './harness.js';
 
 requirePeers();
 
@@ -26,7 +26,8 @@ const NOT_READ = new Set(['time', 'float-128bit', 'integer-128bit']);
 const files = corpusFiles([CORPUS]);
 let results: FileResult[] = [];
 const all = () => results.flatMap((fr) => fr.results.map((r) => ({ file: relative(CORPUS, fr.file), ...r })));
-const show = (xs: ReturnType<typeof all>) => xs.map((r) => `${r.file} ${r.key} [${r.class}] ${r.outcome} ${r.code ?? ''} ${r.detail ?? ''}`).join('\n');
+const show = (xs: ReturnType<typeof all>) =>
+  xs.map((r) => `${r.file} ${r.key} [${r.class}] ${r.outcome} ${r.code ?? ''} ${r.detail ?? ''}`).join('\n');
 
 beforeAll(async () => {
   results = [];
@@ -54,7 +55,9 @@ describe('h5vault reads the corpus like h5py', () => {
   });
 
   it('typed refusals only for filters no installed plugin provides (and classes h5py does not read either)', () => {
-    const refusedSupported = all().filter((r) => r.outcome === 'refused' && !NOT_READ.has(r.class) && r.code !== 'H5_FILTER_UNAVAILABLE');
+    const refusedSupported = all().filter(
+      (r) => r.outcome === 'refused' && !NOT_READ.has(r.class) && r.code !== 'H5_FILTER_UNAVAILABLE',
+    );
     expect(show(refusedSupported)).toBe('');
   });
 
@@ -73,6 +76,9 @@ describe('h5vault reads the corpus like h5py', () => {
       }
     }
     expect(regressions.join('\n'), 'values that matched h5py no longer do').toBe('');
-    expect(changes.join('\n'), 'outcomes changed: if these are improvements, rewrite expected.json and docs/conformance.md').toBe('');
+    expect(
+      changes.join('\n'),
+      'outcomes changed: if these are improvements, rewrite expected.json and docs/conformance.md',
+    ).toBe('');
   });
 });

@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Empty, File } from '../../lib/index.js';
 import { tempDir } from '../helpers.js';
-import { asLatin1, canonicalElems, runFile, stableStringify, type CanonValue, type Dumped, type Elem } from './harness.js';
+import {
+  asLatin1,
+  canonicalElems,
+  runFile,
+  stableStringify,
+  type CanonValue,
+  type Dumped,
+  type Elem,
+} from './harness.js';
 
 function same(v: unknown, cls: string, elems: Elem[]): boolean {
   const ref: CanonValue = { shape: [elems.length], elems };
@@ -18,7 +26,9 @@ function same(v: unknown, cls: string, elems: Elem[]): boolean {
 
 describe('canonical comparison with h5py', () => {
   it('numbers: NaN, infinities and -0 are compared by value and sign, large integers exactly', () => {
-    expect(same(new Float32Array([1.5, NaN, -0, Infinity]), 'float', [1.5, { $f: 'NaN' }, { $f: '-0' }, { $f: 'Infinity' }])).toBe(true);
+    expect(
+      same(new Float32Array([1.5, NaN, -0, Infinity]), 'float', [1.5, { $f: 'NaN' }, { $f: '-0' }, { $f: 'Infinity' }]),
+    ).toBe(true);
     expect(same(new Float64Array([0]), 'float', [{ $f: '-0' }])).toBe(false);
     expect(same(new BigInt64Array([2n ** 60n, -3n]), 'integer', [{ $big: String(2n ** 60n) }, -3])).toBe(true);
     expect(same(2n ** 60n + 1n, 'integer', [{ $big: String(2n ** 60n) }])).toBe(false);
@@ -44,7 +54,16 @@ describe('canonical comparison with h5py', () => {
   it('compound: column objects (struct of arrays) and arrays of records', () => {
     const elems: Elem[] = [{ $c: { a: 1, b: 'x' } }, { $c: { a: 2, b: 'y' } }];
     expect(same({ a: new Int32Array([1, 2]), b: ['x', 'y'] }, 'compound', elems)).toBe(true);
-    expect(same([{ a: 1, b: 'x' }, { a: 2, b: 'y' }], 'compound', elems)).toBe(true);
+    expect(
+      same(
+        [
+          { a: 1, b: 'x' },
+          { a: 2, b: 'y' },
+        ],
+        'compound',
+        elems,
+      ),
+    ).toBe(true);
     expect(same({ a: new Int32Array([1, 3]), b: ['x', 'y'] }, 'compound', elems)).toBe(false);
     // nested compound column
     expect(same({ p: { x: new Float64Array([0.5]) } }, 'compound', [{ $c: { p: { $c: { x: 0.5 } } } }])).toBe(true);
@@ -79,8 +98,20 @@ describe('canonical comparison with h5py', () => {
   });
 
   it("a null dataspace read as h5vault's Empty is no elements", () => {
-    expect(same(new Empty({ class: 'float', size: 4, dtype: 'float32', bigEndian: false, precisionLoss: false }), 'float', [])).toBe(true);
-    expect(same(new Empty({ class: 'float', size: 4, dtype: 'float32', bigEndian: false, precisionLoss: false }), 'float', [0])).toBe(false);
+    expect(
+      same(
+        new Empty({ class: 'float', size: 4, dtype: 'float32', bigEndian: false, precisionLoss: false }),
+        'float',
+        [],
+      ),
+    ).toBe(true);
+    expect(
+      same(
+        new Empty({ class: 'float', size: 4, dtype: 'float32', bigEndian: false, precisionLoss: false }),
+        'float',
+        [0],
+      ),
+    ).toBe(false);
   });
 
   it('a scalar complex attribute: the pair [re, im] is one {r, i} element', () => {
@@ -89,13 +120,33 @@ describe('canonical comparison with h5py', () => {
   });
 
   it('references as h5vault returns them ({ kind, path }), also inside vlen sequences and compound fields', () => {
-    expect(same([[{ kind: 'object', path: '/x' }], [{ kind: 'object', path: '/y' }]], 'vlen', [[{ $ref: '/x' }], [{ $ref: '/y' }]])).toBe(true);
+    expect(
+      same([[{ kind: 'object', path: '/x' }], [{ kind: 'object', path: '/y' }]], 'vlen', [
+        [{ $ref: '/x' }],
+        [{ $ref: '/y' }],
+      ]),
+    ).toBe(true);
     // one sequence read as two (the old nesting) or a wrong path differ
-    expect(same([[{ kind: 'object', path: '/x' }, { kind: null, path: null }]], 'vlen', [[{ $ref: '/x' }]])).toBe(false);
+    expect(
+      same(
+        [
+          [
+            { kind: 'object', path: '/x' },
+            { kind: null, path: null },
+          ],
+        ],
+        'vlen',
+        [[{ $ref: '/x' }]],
+      ),
+    ).toBe(false);
     expect(same([[{ kind: 'object', path: '/y' }]], 'vlen', [[{ $ref: '/x' }]])).toBe(false);
     const rl: Elem[] = [{ $c: { dataset: { $ref: '/v' }, dimension: 0 } }];
-    expect(same({ dataset: [{ kind: 'object', path: '/v' }], dimension: new Int32Array([0]) }, 'compound', rl)).toBe(true);
-    expect(same({ dataset: [{ kind: 'object', path: '/w' }], dimension: new Int32Array([0]) }, 'compound', rl)).toBe(false);
+    expect(same({ dataset: [{ kind: 'object', path: '/v' }], dimension: new Int32Array([0]) }, 'compound', rl)).toBe(
+      true,
+    );
+    expect(same({ dataset: [{ kind: 'object', path: '/w' }], dimension: new Int32Array([0]) }, 'compound', rl)).toBe(
+      false,
+    );
   });
 
   it('vlen sequences of strings: each sequence against its own element', () => {
@@ -115,7 +166,10 @@ describe('canonical comparison with h5py', () => {
 
   it('vlen sequences of compounds: one column object per sequence', () => {
     const elems: Elem[] = [[{ $c: { x: 1.5, y: 2 } }], [{ $c: { x: 1.5, y: 2 } }, { $c: { x: 3, y: 4 } }]];
-    const v = [{ x: new Float32Array([1.5]), y: new Float64Array([2]) }, { x: new Float32Array([1.5, 3]), y: new Float64Array([2, 4]) }];
+    const v = [
+      { x: new Float32Array([1.5]), y: new Float64Array([2]) },
+      { x: new Float32Array([1.5, 3]), y: new Float64Array([2, 4]) },
+    ];
     expect(same(v, 'vlen', elems)).toBe(true);
     expect(same([v[1], v[0]], 'vlen', elems)).toBe(false);
   });
@@ -123,17 +177,21 @@ describe('canonical comparison with h5py', () => {
   it('compound-typed array fields: n x k records cut into n arrays of k', () => {
     const r = (x: number): Elem => ({ $c: { x, y: 2 } });
     const elems: Elem[] = [{ $c: { s: [r(1), r(2)] } }, { $c: { s: [r(3), r(4)] } }];
-    expect(same({ s: { x: new Float32Array([1, 2, 3, 4]), y: new Float64Array([2, 2, 2, 2]) } }, 'compound', elems)).toBe(true);
+    expect(
+      same({ s: { x: new Float32Array([1, 2, 3, 4]), y: new Float64Array([2, 2, 2, 2]) } }, 'compound', elems),
+    ).toBe(true);
     expect(same({ s: { x: new Float32Array([1, 3]), y: new Float64Array([2, 2]) } }, 'compound', elems)).toBe(false);
   });
 
-  it('non-UTF-8 string bytes: h5vault\'s latin1 text matches only the exact bytes', () => {
+  it("non-UTF-8 string bytes: h5vault's latin1 text matches only the exact bytes", () => {
     expect(asLatin1('µm', { $bytes: 'b56d' })).toEqual({ $bytes: 'b56d' });
     // the UTF-8 reading of other bytes, U+FFFD, or a different byte: still strings, so they differ
     expect(asLatin1('µm', { $bytes: 'c2b56d' })).toBe('µm');
     expect(asLatin1('\ufffdm', { $bytes: 'b56d' })).toBe('\ufffdm');
     expect(asLatin1('µn', { $bytes: 'b56d' })).toBe('µn');
-    expect(asLatin1({ $c: { u: ['µm'] } }, { $c: { u: [{ $bytes: 'b56d' }] } })).toEqual({ $c: { u: [{ $bytes: 'b56d' }] } });
+    expect(asLatin1({ $c: { u: ['µm'] } }, { $c: { u: [{ $bytes: 'b56d' }] } })).toEqual({
+      $c: { u: [{ $bytes: 'b56d' }] },
+    });
   });
 });
 
@@ -141,10 +199,26 @@ describe('each file is read in a child process', () => {
   // h5py's reading of the file, as h5py_dump.py would give it.
   const dumpOf = (file: string): Dumped => ({
     dump: {
-      file, h5py: '', hdf5: '',
+      file,
+      h5py: '',
+      hdf5: '',
       entries: [
-        { kind: 'dataset', path: '/d', object: 'dataset', class: 'integer', shape: [3], value: { shape: [3], elems: [1, 2, 3] } },
-        { kind: 'attribute', path: '/', object: 'group', name: 'a', class: 'float', value: { shape: null, elems: [0.5] } },
+        {
+          kind: 'dataset',
+          path: '/d',
+          object: 'dataset',
+          class: 'integer',
+          shape: [3],
+          value: { shape: [3], elems: [1, 2, 3] },
+        },
+        {
+          kind: 'attribute',
+          path: '/',
+          object: 'group',
+          name: 'a',
+          class: 'float',
+          value: { shape: null, elems: [0.5] },
+        },
       ],
     },
   });
@@ -160,14 +234,18 @@ describe('each file is read in a child process', () => {
   it('values read in the child are compared as before', async () => {
     const file = write();
     const r = await runFile(file, dumpOf(file));
-    expect(r.results.map((x) => `${x.key} ${x.outcome}`)).toEqual(['walk /', 'dataset /d', 'attribute /@a'].map((k) => `${k} match`));
+    expect(r.results.map((x) => `${x.key} ${x.outcome}`)).toEqual(
+      ['walk /', 'dataset /d', 'attribute /@a'].map((k) => `${k} match`),
+    );
   });
 
   it('a reader that dies (here: killed at its deadline) fails its values, untyped, and the run goes on', async () => {
     const file = write();
     const r = await runFile(file, dumpOf(file), 1);
     expect(r.results.length).toBe(3);
-    expect(r.results.every((x) => x.outcome === 'untyped' && (x.code === 'timeout' || x.code === 'not-read'))).toBe(true);
+    expect(r.results.every((x) => x.outcome === 'untyped' && (x.code === 'timeout' || x.code === 'not-read'))).toBe(
+      true,
+    );
     expect(r.results[0]).toMatchObject({ key: 'walk /', code: 'timeout' });
   });
 });

@@ -116,7 +116,13 @@ export function h5pyDumpMany(files: string[], maxElements = MAX_ELEMENTS, batch 
     let stdout = '';
     let failure = '';
     try {
-      stdout = execFileSync(PYTHON, [DUMP, String(maxElements), ...part], { encoding: 'utf8', env, maxBuffer: 1 << 30, timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
+      stdout = execFileSync(PYTHON, [DUMP, String(maxElements), ...part], {
+        encoding: 'utf8',
+        env,
+        maxBuffer: 1 << 30,
+        timeout: 600_000,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } catch (e) {
       // A crash or timeout inside h5py: the files dumped before it keep their results.
       const err = e as { stdout?: string; stderr?: string; message: string };
@@ -193,10 +199,13 @@ export const CLASS_ADAPTERS: Record<string, (v: unknown, ctx: Ctx) => Elem[] | u
   float: (v) => (v instanceof Uint16Array ? Array.from(v, (h) => canonFloat(halfToNumber(h))) : undefined),
   // Opaque (and bitfield, if returned as bytes): one {$bytes} per element, or
   // for bitfields the little-endian unsigned value h5py gives.
-  opaque: (v, ctx) => (v instanceof Uint8Array ? splitBytes(v, ctx.ref.elems.length).map((b) => ({ $bytes: hex(b) })) : undefined),
+  opaque: (v, ctx) =>
+    v instanceof Uint8Array ? splitBytes(v, ctx.ref.elems.length).map((b) => ({ $bytes: hex(b) })) : undefined,
   bitfield: (v, ctx) => {
     if (!(v instanceof Uint8Array) || ctx.ref.elems.length === 0 || v.length === ctx.ref.elems.length) return undefined;
-    return splitBytes(v, ctx.ref.elems.length).map((b) => canonInt(b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n)));
+    return splitBytes(v, ctx.ref.elems.length).map((b) =>
+      canonInt(b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n)),
+    );
   },
   // Complex pairs: an interleaved float array -> {r, i} records; a scalar
   // (one-element attribute) is documented as the pair [re, im].
@@ -249,15 +258,24 @@ export function canonicalElems(v: unknown, ctx: Ctx): Elem[] {
     // A flat column (strings of an array-typed field) is not a sequence list.
     const sample = ctx.ref.elems[0];
     // Sequences are columns: arrays, typed arrays, or compound column objects.
-    const isSeq = (x: unknown) => Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView)) || (isPlainObject(x) && !isRefObject(x));
+    const isSeq = (x: unknown) =>
+      Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView)) || (isPlainObject(x) && !isRefObject(x));
     if (Array.isArray(sample) && v.every(isSeq)) {
       return v.map((x, i) => {
         const own = ctx.ref.elems[i];
-        return canonicalElems(x, { cls: innerClass(ctx.cls), ref: { shape: null, elems: Array.isArray(own) ? own : [] } }) as Elem;
+        return canonicalElems(x, {
+          cls: innerClass(ctx.cls),
+          ref: { shape: null, elems: Array.isArray(own) ? own : [] },
+        }) as Elem;
       });
     }
     // Records (and reference objects) are read against their own element.
-    return v.flatMap((x, i) => canonicalElems(x, isPlainObject(x) ? { ...ctx, ref: { shape: [1], elems: [ctx.ref.elems[i] ?? null] as Elem[] } } : ctx));
+    return v.flatMap((x, i) =>
+      canonicalElems(
+        x,
+        isPlainObject(x) ? { ...ctx, ref: { shape: [1], elems: [ctx.ref.elems[i] ?? null] as Elem[] } } : ctx,
+      ),
+    );
   }
   if (isPlainObject(v)) {
     if ('path' in v && (ctx.cls === 'reference' || 'selection' in v || isRefObject(v))) {
@@ -269,7 +287,10 @@ export function canonicalElems(v: unknown, ctx: Ctx): Elem[] {
     // array of k records each): its columns have n x k values, read against
     // the records in order, and arrayField cuts them back into n arrays.
     const fields = Object.keys(v);
-    const recs = ctx.ref.elems.length > 0 && ctx.ref.elems.every((e) => Array.isArray(e)) ? (ctx.ref.elems as Elem[][]).flat() : ctx.ref.elems;
+    const recs =
+      ctx.ref.elems.length > 0 && ctx.ref.elems.every((e) => Array.isArray(e))
+        ? (ctx.ref.elems as Elem[][]).flat()
+        : ctx.ref.elems;
     const ref: CanonValue = { shape: [recs.length], elems: recs };
     const n = recs.length;
     const cols = fields.map((k) => {
@@ -277,8 +298,12 @@ export function canonicalElems(v: unknown, ctx: Ctx): Elem[] {
       return arrayField(canonicalElems(v[k], { cls: sub.cls, ref: sub.value }), sub.value.elems);
     });
     // A compound scalar given as one record object
-    if (n === 1 && cols.every((c) => c.length === 1)) return [{ $c: Object.fromEntries(fields.map((k, i) => [k, cols[i]![0]!])) }];
-    return Array.from({ length: n }, (_, i) => ({ $c: Object.fromEntries(fields.map((k, j) => [k, cols[j]![i] ?? null])) }) as Elem);
+    if (n === 1 && cols.every((c) => c.length === 1))
+      return [{ $c: Object.fromEntries(fields.map((k, i) => [k, cols[i]![0]!])) }];
+    return Array.from(
+      { length: n },
+      (_, i) => ({ $c: Object.fromEntries(fields.map((k, j) => [k, cols[j]![i] ?? null])) }) as Elem,
+    );
   }
   return [String(v)];
 }
@@ -286,8 +311,11 @@ export function canonicalElems(v: unknown, ctx: Ctx): Elem[] {
 /** h5vault's reference value: { kind: 'object' | 'region' | null, path[, selection] } and nothing else. */
 function isRefObject(v: Record<string, unknown>): boolean {
   const keys = Object.keys(v);
-  return 'kind' in v && (v.kind === 'object' || v.kind === 'region' || v.kind === null)
-    && keys.every((k) => k === 'kind' || k === 'path' || k === 'selection');
+  return (
+    'kind' in v &&
+    (v.kind === 'object' || v.kind === 'region' || v.kind === null) &&
+    keys.every((k) => k === 'kind' || k === 'path' || k === 'selection')
+  );
 }
 
 /**
@@ -300,7 +328,12 @@ function isRefObject(v: Record<string, unknown>): boolean {
 function arrayField(col: Elem[], ref: Elem[]): Elem[] {
   if (ref.length === 0 || !ref.every((e) => Array.isArray(e))) return col;
   const k = (ref[0] as Elem[]).length;
-  if (!ref.every((e) => (e as Elem[]).length === k) || col.length !== ref.length * k || col.some((e) => Array.isArray(e))) return col;
+  if (
+    !ref.every((e) => (e as Elem[]).length === k) ||
+    col.length !== ref.length * k ||
+    col.some((e) => Array.isArray(e))
+  )
+    return col;
   return Array.from({ length: ref.length }, (_, i) => col.slice(i * k, (i + 1) * k));
 }
 
@@ -310,11 +343,24 @@ function innerClass(cls: string): string {
 
 /** The reference column of one compound field: its elements and a class guessed from them. */
 function subRef(ref: CanonValue, field: string): { cls: string; value: CanonValue } {
-  const elems = ref.elems.map((e) => (isPlainObject(e) && '$c' in e ? ((e as { $c: Record<string, Elem> }).$c[field] ?? null) : null)) as Elem[];
+  const elems = ref.elems.map((e) =>
+    isPlainObject(e) && '$c' in e ? ((e as { $c: Record<string, Elem> }).$c[field] ?? null) : null,
+  ) as Elem[];
   const first = elems.find((e) => e !== null);
-  const cls = isPlainObject(first) && ('$ref' in first || '$region' in first) ? 'reference'
-    : typeof first === 'number' ? (elems.some((e) => typeof e === 'number' && !Number.isInteger(e)) || isF(elems) ? 'float' : 'integer')
-    : typeof first === 'string' ? 'string-fixed' : isPlainObject(first) && '$c' in first ? 'compound' : isPlainObject(first) && '$bytes' in first ? 'opaque' : 'compound-field';
+  const cls =
+    isPlainObject(first) && ('$ref' in first || '$region' in first)
+      ? 'reference'
+      : typeof first === 'number'
+        ? elems.some((e) => typeof e === 'number' && !Number.isInteger(e)) || isF(elems)
+          ? 'float'
+          : 'integer'
+        : typeof first === 'string'
+          ? 'string-fixed'
+          : isPlainObject(first) && '$c' in first
+            ? 'compound'
+            : isPlainObject(first) && '$bytes' in first
+              ? 'opaque'
+              : 'compound-field';
   return { cls, value: { shape: [elems.length], elems } };
 }
 
@@ -325,7 +371,11 @@ function isF(elems: Elem[]): boolean {
 /** JSON with sorted object keys: canonical text for comparison. */
 export function stableStringify(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
-  if (isPlainObject(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableStringify(v[k])}`).join(',')}}`;
+  if (isPlainObject(v))
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableStringify(v[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v) ?? 'undefined';
 }
 
@@ -341,7 +391,8 @@ export function asLatin1(got: Elem, want: Elem | undefined): Elem {
   if (typeof got === 'string' && isPlainObject(want) && '$bytes' in want) {
     return /^[\u0000-\u00ff]*$/.test(got) && Buffer.from(got, 'latin1').toString('hex') === want.$bytes ? want : got;
   }
-  if (Array.isArray(got) && Array.isArray(want) && got.length === want.length) return got.map((g, i) => asLatin1(g, want[i]));
+  if (Array.isArray(got) && Array.isArray(want) && got.length === want.length)
+    return got.map((g, i) => asLatin1(g, want[i]));
   if (isPlainObject(got) && '$c' in got && isPlainObject(want) && '$c' in want) {
     const g = got.$c as Record<string, Elem>;
     const w = want.$c as Record<string, Elem>;
@@ -363,16 +414,35 @@ function firstDifference(a: Elem[], b: Elem[]): string {
 // ---------------------------------------------------------------------------
 // Running one file
 
-function compare(key: string, kind: Result['kind'], p: PyEntry, got: unknown, shape: number[] | null | undefined): Result {
+function compare(
+  key: string,
+  kind: Result['kind'],
+  p: PyEntry,
+  got: unknown,
+  shape: number[] | null | undefined,
+): Result {
   const ref = p.value!;
   let elems: Elem[];
   try {
     elems = canonicalElems(got, { cls: p.class, ref });
   } catch (e) {
-    return { key, kind, class: p.class, outcome: 'untyped', code: 'HarnessError', detail: `cannot canonicalise h5vault's value: ${(e as Error).message}` };
+    return {
+      key,
+      kind,
+      class: p.class,
+      outcome: 'untyped',
+      code: 'HarnessError',
+      detail: `cannot canonicalise h5vault's value: ${(e as Error).message}`,
+    };
   }
   if (shape !== undefined && p.shape !== undefined && stableStringify(shape) !== stableStringify(p.shape)) {
-    return { key, kind, class: p.class, outcome: 'mismatch', detail: `shape ${stableStringify(shape)}, h5py ${stableStringify(p.shape)}` };
+    return {
+      key,
+      kind,
+      class: p.class,
+      outcome: 'mismatch',
+      detail: `shape ${stableStringify(shape)}, h5py ${stableStringify(p.shape)}`,
+    };
   }
   elems = elems.map((e, i) => asLatin1(e, ref.elems[i]));
   if (stableStringify(elems) !== stableStringify(ref.elems)) {
@@ -403,7 +473,9 @@ export const FILE_TIMEOUT_MS = 120_000;
 const MAX_CRASHES = 8;
 
 function childFailure(e: ChildError): { outcome: 'refused' | 'untyped'; code: string; detail: string } {
-  return e.h5 ? { outcome: 'refused', code: e.code!, detail: e.message } : { outcome: 'untyped', code: e.name ?? 'Error', detail: e.message };
+  return e.h5
+    ? { outcome: 'refused', code: e.code!, detail: e.message }
+    : { outcome: 'untyped', code: e.name ?? 'Error', detail: e.message };
 }
 
 interface ChildRun {
@@ -414,7 +486,13 @@ interface ChildRun {
 }
 
 /** One child reading `file`'s entries from `from` on (read-child.mjs). */
-function readInChild(file: string, entries: PyEntry[], from: number, walk: boolean, timeoutMs: number): Promise<ChildRun> {
+function readInChild(
+  file: string,
+  entries: PyEntry[],
+  from: number,
+  walk: boolean,
+  timeoutMs: number,
+): Promise<ChildRun> {
   return new Promise((resolve) => {
     const child = fork(CHILD, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     const run: ChildRun = { messages: [], stderr: '' };
@@ -435,7 +513,12 @@ function readInChild(file: string, entries: PyEntry[], from: number, walk: boole
       if (!done) run.died ??= signal ?? `exit ${code}`;
       resolve(run);
     });
-    child.send({ file, from, walk, entries: entries.map(({ kind, path, object, name }) => ({ kind, path, object, name })) });
+    child.send({
+      file,
+      from,
+      walk,
+      entries: entries.map(({ kind, path, object, name }) => ({ kind, path, object, name })),
+    });
   });
 }
 
@@ -464,14 +547,26 @@ export async function runFile(file: string, dumped?: Dumped, timeoutMs = FILE_TI
     let finished = false;
     for (const m of run.messages) {
       if ('openError' in m) {
-        for (const [i, p] of entries.entries()) byIndex[i] = { key: entryKey(p), kind: p.kind, class: p.class, ...childFailure(m.openError) };
+        for (const [i, p] of entries.entries())
+          byIndex[i] = { key: entryKey(p), kind: p.kind, class: p.class, ...childFailure(m.openError) };
         return { file, results: entries.map((_, i) => byIndex[i]!) };
       } else if ('walk' in m) {
-        const pyDatasets = entries.filter((p) => p.kind === 'dataset').map((p) => p.path).sort();
+        const pyDatasets = entries
+          .filter((p) => p.kind === 'dataset')
+          .map((p) => p.path)
+          .sort();
         const ours = [...m.walk].sort();
-        results.push(stableStringify(ours) === stableStringify(pyDatasets)
-          ? { key: 'walk /', kind: 'walk', class: 'structure', outcome: 'match' }
-          : { key: 'walk /', kind: 'walk', class: 'structure', outcome: 'mismatch', detail: `walk() lists [${ours.filter((x) => !pyDatasets.includes(x)).join(', ')}] extra, [${pyDatasets.filter((x) => !ours.includes(x)).join(', ')}] missing` });
+        results.push(
+          stableStringify(ours) === stableStringify(pyDatasets)
+            ? { key: 'walk /', kind: 'walk', class: 'structure', outcome: 'match' }
+            : {
+                key: 'walk /',
+                kind: 'walk',
+                class: 'structure',
+                outcome: 'mismatch',
+                detail: `walk() lists [${ours.filter((x) => !pyDatasets.includes(x)).join(', ')}] extra, [${pyDatasets.filter((x) => !ours.includes(x)).join(', ')}] missing`,
+              },
+        );
       } else if ('walkError' in m) {
         results.push({ key: 'walk /', kind: 'walk', class: 'structure', ...childFailure(m.walkError) });
       } else if ('started' in m) {
@@ -480,13 +575,26 @@ export async function runFile(file: string, dumped?: Dumped, timeoutMs = FILE_TI
         const p = entries[m.at]!;
         const key = entryKey(p);
         if (p.h5pyError !== undefined || p.skipped !== undefined) {
-          byIndex[m.at] = { key, kind: p.kind, class: p.class, outcome: 'excluded', code: p.h5pyError !== undefined ? 'h5py-error' : 'too-large', detail: p.h5pyError ?? p.skipped };
+          byIndex[m.at] = {
+            key,
+            kind: p.kind,
+            class: p.class,
+            outcome: 'excluded',
+            code: p.h5pyError !== undefined ? 'h5py-error' : 'too-large',
+            detail: p.h5pyError ?? p.skipped,
+          };
         } else if ('error' in m) {
           byIndex[m.at] = { key, kind: p.kind, class: p.class, ...childFailure(m.error) };
         } else {
           // An Empty reads as no elements (canonicalElems), as null does.
           const value = isPlainObject(m.value) && m.value.$empty === true ? null : m.value;
-          byIndex[m.at] = compare(key, p.kind, p, value, p.kind === 'dataset' && p.shape !== null ? m.shape : undefined);
+          byIndex[m.at] = compare(
+            key,
+            p.kind,
+            p,
+            value,
+            p.kind === 'dataset' && p.shape !== null ? m.shape : undefined,
+          );
         }
         current = -1;
       } else if ('done' in m) {
@@ -496,19 +604,34 @@ export async function runFile(file: string, dumped?: Dumped, timeoutMs = FILE_TI
     if (!run.died || finished) break;
     if (walk && !results.some((r) => r.key === 'walk /')) {
       // The listing itself crashed: the next child reads the values without it.
-      results.push({ key: 'walk /', kind: 'walk', class: 'structure', ...crash(run.died, run.stderr, 'listing the file') });
+      results.push({
+        key: 'walk /',
+        kind: 'walk',
+        class: 'structure',
+        ...crash(run.died, run.stderr, 'listing the file'),
+      });
     } else if (current < 0) {
       const unread = entries.findIndex((_, i) => i >= from && byIndex[i] === undefined);
       if (unread < 0) {
         // Every value was read; the crash came when the file was closed.
-        results.push({ key: 'close /', kind: 'walk', class: 'structure', ...crash(run.died, run.stderr, 'closing the file') });
+        results.push({
+          key: 'close /',
+          kind: 'walk',
+          class: 'structure',
+          ...crash(run.died, run.stderr, 'closing the file'),
+        });
         break;
       }
-      current = unread;  // died between two values: the next one fails
+      current = unread; // died between two values: the next one fails
     }
     if (current >= 0) {
       const p = entries[current]!;
-      byIndex[current] = { key: entryKey(p), kind: p.kind, class: p.class, ...crash(run.died, run.stderr, 'reading this value') };
+      byIndex[current] = {
+        key: entryKey(p),
+        kind: p.kind,
+        class: p.class,
+        ...crash(run.died, run.stderr, 'reading this value'),
+      };
       from = current + 1;
     }
     walk = false;
@@ -516,13 +639,29 @@ export async function runFile(file: string, dumped?: Dumped, timeoutMs = FILE_TI
     if (crashes + 1 >= MAX_CRASHES) {
       for (let i = from; i < entries.length; i++) {
         const q = entries[i]!;
-        byIndex[i] = { key: entryKey(q), kind: q.kind, class: q.class, outcome: 'untyped', code: 'not-read', detail: `not read: the reader crashed ${MAX_CRASHES} times in this file` };
+        byIndex[i] = {
+          key: entryKey(q),
+          kind: q.kind,
+          class: q.class,
+          outcome: 'untyped',
+          code: 'not-read',
+          detail: `not read: the reader crashed ${MAX_CRASHES} times in this file`,
+        };
       }
       break;
     }
   }
   for (const [i, p] of entries.entries()) {
-    results.push(byIndex[i] ?? { key: entryKey(p), kind: p.kind, class: p.class, outcome: 'untyped', code: 'not-read', detail: 'the reading process never reported this value' });
+    results.push(
+      byIndex[i] ?? {
+        key: entryKey(p),
+        kind: p.kind,
+        class: p.class,
+        outcome: 'untyped',
+        code: 'not-read',
+        detail: 'the reading process never reported this value',
+      },
+    );
   }
   return { file, results };
 }
@@ -547,7 +686,9 @@ export function tally(files: FileResult[], by: (r: Result) => string = (r) => r.
 /** Refusals by class and H5Error code: 'compound H5_UNSUPPORTED_TYPE' -> n. */
 export function refusals(files: FileResult[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const fr of files) for (const r of fr.results) if (r.outcome === 'refused') out[`${r.class} ${r.code}`] = (out[`${r.class} ${r.code}`] ?? 0) + 1;
+  for (const fr of files)
+    for (const r of fr.results)
+      if (r.outcome === 'refused') out[`${r.class} ${r.code}`] = (out[`${r.class} ${r.code}`] ?? 0) + 1;
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
@@ -559,16 +700,26 @@ export function tallyTable(t: Tally, label = 'type class'): string {
     for (const c of cols) total[c] += v[c];
     return `| ${k} | ${cols.map((c) => v[c]).join(' | ')} |`;
   });
-  return [`| ${label} | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`, ...rows, `| **total** | ${cols.map((c) => `**${total[c]}**`).join(' | ')} |`].join('\n');
+  return [
+    `| ${label} | ${cols.join(' | ')} |`,
+    `|---|${cols.map(() => '---:').join('|')}|`,
+    ...rows,
+    `| **total** | ${cols.map((c) => `**${total[c]}**`).join(' | ')} |`,
+  ].join('\n');
 }
 
 /** The per-value outcomes the expected-tally file records: 'match' or 'refused CODE'. */
-export function expectations(files: FileResult[], base: (file: string) => string): Record<string, Record<string, string>> {
+export function expectations(
+  files: FileResult[],
+  base: (file: string) => string,
+): Record<string, Record<string, string>> {
   const out: Record<string, Record<string, string>> = {};
   for (const fr of files) {
     const m: Record<string, string> = {};
     if (fr.h5pyFailed !== undefined) m['(file)'] = 'not HDF5';
-    for (const r of fr.results) m[r.key] = r.outcome === 'refused' ? `refused ${r.code}` : r.outcome === 'excluded' ? `excluded ${r.code}` : r.outcome;
+    for (const r of fr.results)
+      m[r.key] =
+        r.outcome === 'refused' ? `refused ${r.code}` : r.outcome === 'excluded' ? `excluded ${r.code}` : r.outcome;
     out[base(fr.file)] = m;
   }
   return out;

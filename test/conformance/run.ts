@@ -9,7 +9,18 @@
  */
 import { writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { CORPUS, corpusFiles, EXPECTED, expectations, h5pyDumpMany, refusals, runFile, tally, tallyTable, type FileResult } from './harness.js';
+import {
+  CORPUS,
+  corpusFiles,
+  EXPECTED,
+  expectations,
+  h5pyDumpMany,
+  refusals,
+  runFile,
+  tally,
+  tallyTable,
+  type FileResult,
+} from './harness.js';
 
 async function main(argv: string[]): Promise<number> {
   let json: string | undefined;
@@ -36,31 +47,55 @@ async function main(argv: string[]): Promise<number> {
   process.stderr.write('\n');
   const hdf5 = results.filter((r) => r.h5pyFailed === undefined);
   const count = (o: string) => hdf5.reduce((a, r) => a + r.results.filter((x) => x.outcome === o).length, 0);
-  console.log(`${files.length} files, ${hdf5.length} HDF5 files h5py opens (${files.length - hdf5.length} not: not HDF5, HDF4, or Git LFS pointers)\n`);
+  console.log(
+    `${files.length} files, ${hdf5.length} HDF5 files h5py opens (${files.length - hdf5.length} not: not HDF5, HDF4, or Git LFS pointers)\n`,
+  );
   console.log('### By type class\n');
   console.log(tallyTable(tally(hdf5)));
   console.log('\n### By kind\n');
-  console.log(tallyTable(tally(hdf5, (r) => r.kind), 'kind'));
+  console.log(
+    tallyTable(
+      tally(hdf5, (r) => r.kind),
+      'kind',
+    ),
+  );
   const ref = refusals(hdf5);
   if (Object.keys(ref).length) {
     console.log('\n### Typed refusals (class, code)\n');
-    console.log(['| class code | values |', '|---|---:|', ...Object.entries(ref).map(([k, n]) => `| ${k} | ${n} |`)].join('\n'));
+    console.log(
+      ['| class code | values |', '|---|---:|', ...Object.entries(ref).map(([k, n]) => `| ${k} | ${n} |`)].join('\n'),
+    );
   }
-  const bad = hdf5.flatMap((fr) => fr.results.filter((r) => r.outcome === 'mismatch' || r.outcome === 'untyped').map((r) => ({ file: fr.file, ...r })));
+  const bad = hdf5.flatMap((fr) =>
+    fr.results.filter((r) => r.outcome === 'mismatch' || r.outcome === 'untyped').map((r) => ({ file: fr.file, ...r })),
+  );
   if (bad.length) {
     console.log('\n### Mismatches and untyped failures\n');
-    for (const b of bad) console.log(`- ${b.outcome} ${relative(process.cwd(), b.file)} ${b.key} (${b.class}): ${b.code ? `${b.code}: ` : ''}${b.detail}`);
+    for (const b of bad)
+      console.log(
+        `- ${b.outcome} ${relative(process.cwd(), b.file)} ${b.key} (${b.class}): ${b.code ? `${b.code}: ` : ''}${b.detail}`,
+      );
   }
   if (json) writeFileSync(json, JSON.stringify(results, null, 1));
   if (writeExpected) {
     if (!root) throw new Error('--write-expected records the committed corpus only (give no PATH)');
-    writeFileSync(EXPECTED, `${JSON.stringify(expectations(results, (f) => relative(root, f)), null, 1)}\n`);
+    writeFileSync(
+      EXPECTED,
+      `${JSON.stringify(
+        expectations(results, (f) => relative(root, f)),
+        null,
+        1,
+      )}\n`,
+    );
     console.log(`\nwrote ${relative(process.cwd(), EXPECTED)}`);
   }
   return count('mismatch') + count('untyped') > 0 ? 1 : 0;
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
-  console.error(e);
-  process.exit(70);
-});
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    process.exit(70);
+  },
+);

@@ -14,7 +14,9 @@ const fixtures = new URL('../fixtures/keras/', import.meta.url).pathname;
 
 /** SHA-free oracle: every dataset of a Keras .h5 file as hex, read by h5py. */
 function h5pyHex(path: string): Record<string, string> {
-  return JSON.parse(python(`
+  return JSON.parse(
+    python(
+      `
 import h5py, json, sys
 out = {}
 def visit(name, obj):
@@ -23,7 +25,10 @@ def visit(name, obj):
 with h5py.File(sys.argv[1], 'r') as f:
     f.visititems(visit)
 print(json.dumps(out))
-`, [path])) as Record<string, string>;
+`,
+      [path],
+    ),
+  ) as Record<string, string>;
 }
 
 describe('convertModel with Keras input', () => {
@@ -42,7 +47,10 @@ describe('convertModel with Keras input', () => {
       for (const [name, w] of k.tensors) {
         expect(hex(m.tensors.get(name)!.data as TypedArray)).toBe(oracle[w.key]);
       }
-      const meta = m.metadata as { source: { format: string; layout: string }; keras: { metadata: { kerasVersion: string | null } } };
+      const meta = m.metadata as {
+        source: { format: string; layout: string };
+        keras: { metadata: { kerasVersion: string | null } };
+      };
       expect(meta.source).toMatchObject({ format: 'keras', layout: k.layout });
       expect(meta.keras.metadata.kerasVersion).toBe(k.metadata.kerasVersion);
     } finally {
@@ -51,7 +59,7 @@ describe('convertModel with Keras input', () => {
     }
   });
 
-  it('a Keras 3 .keras archive becomes a safetensors file with the same bytes as the archive\'s weights', async () => {
+  it("a Keras 3 .keras archive becomes a safetensors file with the same bytes as the archive's weights", async () => {
     const src = join(fixtures, 'flownet_final_model.keras');
     const out = join(dir, 'flownet.safetensors');
     const r = await convertModel(src, out);
@@ -74,11 +82,14 @@ describe('convertModel with Keras input', () => {
 
   it('an HDF5 file that is neither an h5vault model nor Keras is refused with a typed error', async () => {
     const plain = join(dir, 'plain.h5');
-    python(`
+    python(
+      `
 import h5py, sys
 with h5py.File(sys.argv[1], 'w') as f:
     f['x'] = [1, 2, 3]
-`, [plain]);
+`,
+      [plain],
+    );
     const e = await convertModel(plain, join(dir, 'plain.safetensors')).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(H5Error);
     expect((e as H5Error).code).toBe('H5_UNSUPPORTED');

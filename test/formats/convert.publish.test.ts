@@ -98,12 +98,17 @@ describe('convertModel checks before it publishes', () => {
 describe('convertModel applies the one name rule to the names it writes', () => {
   it("a safetensors tensor named '../W' cannot be an h5vault tensor: H5_UNSUPPORTED naming it, nothing written", async () => {
     const src = join(dir, 'dotdot.safetensors');
-    pyWrite(src, [['../W', 'F32', [2], 'np.array([1, 2], np.float32)'], ['ok', 'F32', [1], 'np.array([3], np.float32)']]);
+    pyWrite(src, [
+      ['../W', 'F32', [2], 'np.array([1, 2], np.float32)'],
+      ['ok', 'F32', [1], 'np.array([3], np.float32)'],
+    ]);
     const out = join(dir, 'dotdot.h5');
     const e = await convertModel(src, out).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(H5Error);
     expect(e).toMatchObject({ code: 'H5_UNSUPPORTED', tensor: '../W' });
-    expect((e as Error).message).toContain(`tensor name "../W" must be '/'-separated non-empty segments without '.' or '..'`);
+    expect((e as Error).message).toContain(
+      `tensor name "../W" must be '/'-separated non-empty segments without '.' or '..'`,
+    );
     expect(existsSync(out)).toBe(false);
     expect(leftovers()).toEqual([]);
   });

@@ -5,7 +5,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { convertModel, H5Error, loadModel, openSafetensors, saveModel, saveSafetensors, type Tensor } from '../../lib/index.js';
+import {
+  convertModel,
+  type H5Error,
+  loadModel,
+  openSafetensors,
+  saveModel,
+  saveSafetensors,
+  type Tensor,
+} from '../../lib/index.js';
 import { requirePeers, tempDir, gaussian } from '../helpers.js';
 import { ensureBuilt, h5vault, json } from '../cli/run.js';
 import { hex, pyRead, pyWrite } from './st.helpers.js';
@@ -17,8 +25,8 @@ const w = gaussian(64 * 64, 5);
 const MODEL: Record<string, Tensor> = {
   'enc/kernel': { dtype: 'float32', shape: [64, 64], data: w },
   'enc/bias': { dtype: 'bfloat16', shape: [64], data: Uint16Array.from({ length: 64 }, (_, i) => 0x3f80 + i) },
-  'steps': { dtype: 'int64', shape: [], data: BigInt64Array.from([1200n]) },
-  'mask': { dtype: 'bool', shape: [3], data: Uint8Array.from([1, 0, 1]) },
+  steps: { dtype: 'int64', shape: [], data: BigInt64Array.from([1200n]) },
+  mask: { dtype: 'bool', shape: [3], data: Uint8Array.from([1, 0, 1]) },
 };
 
 beforeAll(() => ensureBuilt());
@@ -35,7 +43,11 @@ describe('convertModel', () => {
     const py = pyRead(st);
     expect(py.tensors['enc/bias']!.dtype).toBe('BF16');
     expect(py.tensors['enc/kernel']!.hex).toBe(hex(w));
-    expect(py.metadata).toEqual({ run: 'r42', 'h5vault.metadata': '{"epochs":3,"tags":["x"]}', 'h5vault.model_digest': saved.modelDigest });
+    expect(py.metadata).toEqual({
+      run: 'r42',
+      'h5vault.metadata': '{"epochs":3,"tags":["x"]}',
+      'h5vault.model_digest': saved.modelDigest,
+    });
     const back = join(dir, 'b.h5');
     const r2 = await convertModel(st, back);
     expect(r2).toMatchObject({ from: 'safetensors', to: 'h5vault', modelDigest: saved.modelDigest, copied: [] });
@@ -50,11 +62,15 @@ describe('convertModel', () => {
 
   it('safetensors from Python -> h5vault -> safetensors: the second round trip is byte-identical', async () => {
     const src = join(dir, 'py.safetensors');
-    pyWrite(src, [
-      ['model.embed', 'BF16', [4, 2], "np.arange(8, dtype='<u2') + 0x3f00"],
-      ['model.q', 'F8_E5M2', [4], "np.array([1, 2, 3, 4], 'u1')"],
-      ['model.w', 'F16', [2, 2], "np.array([[1, 2], [3, 4]], '<f2')"],
-    ], { format: 'pt' });
+    pyWrite(
+      src,
+      [
+        ['model.embed', 'BF16', [4, 2], "np.arange(8, dtype='<u2') + 0x3f00"],
+        ['model.q', 'F8_E5M2', [4], "np.array([1, 2, 3, 4], 'u1')"],
+        ['model.w', 'F16', [2, 2], "np.array([[1, 2], [3, 4]], '<f2')"],
+      ],
+      { format: 'pt' },
+    );
     const h5 = join(dir, 'py.h5');
     await convertModel(src, h5);
     using m = await loadModel(h5);
@@ -96,7 +112,11 @@ describe('convertModel', () => {
 
   it('a safetensors file whose tensors no longer match its recorded model digest is refused', async () => {
     const st = join(dir, 'digest.safetensors');
-    await saveSafetensors(st, { w: { dtype: 'float32', shape: [2], data: Float32Array.from([1, 2]) } }, { 'h5vault.model_digest': '0'.repeat(64) });
+    await saveSafetensors(
+      st,
+      { w: { dtype: 'float32', shape: [2], data: Float32Array.from([1, 2]) } },
+      { 'h5vault.model_digest': '0'.repeat(64) },
+    );
     const e = await convertModel(st, join(dir, 'digest.h5')).catch((x: unknown) => x);
     expect((e as H5Error).code).toBe('H5_CHECKSUM_MISMATCH');
   });
@@ -104,7 +124,9 @@ describe('convertModel', () => {
   it('refuses inputs that are neither format, same in/out paths, and unknown output extensions', async () => {
     const txt = join(dir, 'x.txt');
     writeFileSync(txt, 'hello world, not a model');
-    expect(((await convertModel(txt, join(dir, 'x.h5')).catch((x: unknown) => x)) as H5Error).code).toBe('H5_UNSUPPORTED');
+    expect(((await convertModel(txt, join(dir, 'x.h5')).catch((x: unknown) => x)) as H5Error).code).toBe(
+      'H5_UNSUPPORTED',
+    );
     await expect(convertModel(txt, txt)).rejects.toThrow(TypeError);
     await expect(convertModel(txt, join(dir, 'x.bin'))).rejects.toThrow(/output format/);
   });
@@ -113,7 +135,11 @@ describe('convertModel', () => {
 describe('h5vault convert (CLI)', () => {
   it('converts both ways with --json output and exit 0; a corrupt header exits 1 with the code', async () => {
     const st = join(dir, 'cli.safetensors');
-    await saveSafetensors(st, { 'a.b': { dtype: 'float32', shape: [4], data: Float32Array.from([1, 2, 3, 4]) } }, { format: 'pt' });
+    await saveSafetensors(
+      st,
+      { 'a.b': { dtype: 'float32', shape: [4], data: Float32Array.from([1, 2, 3, 4]) } },
+      { format: 'pt' },
+    );
     const h5 = join(dir, 'cli.h5');
     const r = h5vault(['convert', st, h5, '--json']);
     expect(r.status, r.stderr).toBe(0);

@@ -24,7 +24,10 @@ function file(header: string | Buffer, data: number | Buffer = 0, n?: bigint): s
 }
 
 async function refused(p: string): Promise<H5Error & { reason: string; tensor?: string }> {
-  const e = await openSafetensors(p).then(() => null, (x: unknown) => x);
+  const e = await openSafetensors(p).then(
+    () => null,
+    (x: unknown) => x,
+  );
   expect(e, 'the file was accepted').toBeInstanceOf(H5Error);
   expect((e as H5Error).code).toBe('H5_SAFETENSORS_INVALID');
   // The stack points at the caller, not at the addon or a promise job.
@@ -92,11 +95,15 @@ describe('hostile safetensors headers are refused with a typed error', () => {
     expect(e.reason).toBe('overlap');
     expect(e.tensor).toBe('b');
     // The same bytes claimed twice.
-    expect((await refused(file(`{${t('a', 'F32', [4], [0, 16])},${t('b', 'F32', [4], [0, 16])}}`, 16))).reason).toBe('overlap');
+    expect((await refused(file(`{${t('a', 'F32', [4], [0, 16])},${t('b', 'F32', [4], [0, 16])}}`, 16))).reason).toBe(
+      'overlap',
+    );
   });
 
   it('holes: bytes between tensors or after the last one that belong to no tensor', async () => {
-    expect((await refused(file(`{${t('a', 'F32', [2], [0, 8])},${t('b', 'F32', [2], [16, 24])}}`, 24))).reason).toBe('hole');
+    expect((await refused(file(`{${t('a', 'F32', [2], [0, 8])},${t('b', 'F32', [2], [16, 24])}}`, 24))).reason).toBe(
+      'hole',
+    );
     expect((await refused(file(`{${t('a', 'F32', [2], [0, 8])}}`, 12))).reason).toBe('hole');
     expect((await refused(file(`{${t('a', 'F32', [2], [4, 12])}}`, 12))).reason).toBe('hole');
   });
@@ -116,8 +123,13 @@ describe('hostile safetensors headers are refused with a typed error', () => {
   it('integer overflow in the shape product, in a shape entry and in offsets', async () => {
     // 2^32 * 2^32 elements: exact 64-bit arithmetic overflows; a float product would not notice.
     expect((await refused(file(`{${t('a', 'F32', [4294967296, 4294967296], [0, 16])}}`, 16))).reason).toBe('overflow');
-    expect((await refused(file(`{"a":{"dtype":"U8","shape":[18446744073709551617],"data_offsets":[0,1]}}`, 1))).reason).toBe('overflow');
-    expect((await refused(file(`{"a":{"dtype":"U8","shape":[1],"data_offsets":[9007199254740993,9007199254740994]}}`, 1))).reason).toBe('overflow');
+    expect(
+      (await refused(file(`{"a":{"dtype":"U8","shape":[18446744073709551617],"data_offsets":[0,1]}}`, 1))).reason,
+    ).toBe('overflow');
+    expect(
+      (await refused(file(`{"a":{"dtype":"U8","shape":[1],"data_offsets":[9007199254740993,9007199254740994]}}`, 1)))
+        .reason,
+    ).toBe('overflow');
   });
 
   it('malformed tensor entries: negative, fractional or missing fields', async () => {
@@ -138,7 +150,10 @@ describe('hostile safetensors headers are refused with a typed error', () => {
     for (const v of REFERENCE_VECTORS.filter((x) => !x.ok)) {
       const p = join(dir, `ref-${v.name}.safetensors`);
       writeFileSync(p, v.bytes);
-      const e = await openSafetensors(p).then(() => null, (x: unknown) => x);
+      const e = await openSafetensors(p).then(
+        () => null,
+        (x: unknown) => x,
+      );
       expect(e, `${v.test} (${v.name}) was accepted`).toBeInstanceOf(H5Error);
       expect((e as H5Error).code, v.name).toBe('H5_SAFETENSORS_INVALID');
       expect((e as H5Error & { reason: string }).reason, v.name).toBe(v.reason);

@@ -45,8 +45,21 @@ const ALL: [string, string, number[], string][] = [
 ];
 
 const H5_DTYPE: Record<string, string> = {
-  F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16', I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8',
-  U64: 'uint64', U32: 'uint32', U16: 'uint16', U8: 'uint8', BOOL: 'bool', F8_E4M3: 'uint8', F8_E5M2: 'uint8',
+  F64: 'float64',
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  I64: 'int64',
+  I32: 'int32',
+  I16: 'int16',
+  I8: 'int8',
+  U64: 'uint64',
+  U32: 'uint32',
+  U16: 'uint16',
+  U8: 'uint8',
+  BOOL: 'bool',
+  F8_E4M3: 'uint8',
+  F8_E5M2: 'uint8',
 };
 
 describe('openSafetensors reads what an independent writer wrote', () => {
@@ -75,7 +88,10 @@ describe('openSafetensors reads what an independent writer wrote', () => {
 
   it('tensors are views sharing one mapping of the file (no copy) and writes into them stay private', async () => {
     const p = join(dir, 'views.safetensors');
-    pyWrite(p, [['a', 'F32', [256], "np.arange(256, dtype='<f4')"], ['b', 'F32', [256], "np.arange(256, dtype='<f4') * 2"]]);
+    pyWrite(p, [
+      ['a', 'F32', [256], "np.arange(256, dtype='<f4')"],
+      ['b', 'F32', [256], "np.arange(256, dtype='<f4') * 2"],
+    ]);
     const before = readFileSync(p);
     await collect(() => false, 5); // mappings of earlier tests are released first
     const stats0 = native.mappingStats();
@@ -99,7 +115,10 @@ describe('openSafetensors reads what an independent writer wrote', () => {
   it('a misaligned tensor is copied and flagged; the aligned ones are still views', async () => {
     const p = join(dir, 'misaligned.safetensors');
     // 3 bytes of U8 first: the F32 that follows starts at an odd offset.
-    pyWrite(p, [['odd', 'U8', [3], "np.array([1, 2, 3], 'u1')"], ['w', 'F32', [4], "np.array([1, 2, 3, 4], '<f4')"]]);
+    pyWrite(p, [
+      ['odd', 'U8', [3], "np.array([1, 2, 3], 'u1')"],
+      ['w', 'F32', [4], "np.array([1, 2, 3, 4], '<f4')"],
+    ]);
     using st = await openSafetensors(p);
     const w = st.tensors.get('w')!;
     expect(w.offset % 4).not.toBe(0);

@@ -7,8 +7,14 @@ import { python } from '../helpers.js';
  * the header padded with spaces to `pad` bytes. Returns nothing: the
  * file is the product.
  */
-export function pyWrite(path: string, spec: [string, string, number[], string][], metadata: Record<string, string> | null = null, pad = 8): void {
-  python(`
+export function pyWrite(
+  path: string,
+  spec: [string, string, number[], string][],
+  metadata: Record<string, string> | null = null,
+  pad = 8,
+): void {
+  python(
+    `
 import json, struct, sys
 import numpy as np
 spec = json.loads(sys.argv[2]); meta = json.loads(sys.argv[3]); pad = int(sys.argv[4])
@@ -24,7 +30,9 @@ h += b' ' * ((-len(h)) % pad)
 with open(sys.argv[1], 'wb') as f:
     f.write(struct.pack('<Q', len(h))); f.write(h)
     for b in blobs: f.write(b)
-`, [path, JSON.stringify(spec), JSON.stringify(metadata), String(pad)]);
+`,
+    [path, JSON.stringify(spec), JSON.stringify(metadata), String(pad)],
+  );
 }
 
 export interface PyTensor {
@@ -35,8 +43,16 @@ export interface PyTensor {
 }
 
 /** Parses a safetensors file in Python (struct + json) and returns N, the raw header text, metadata and each tensor's bytes as hex. */
-export function pyRead(path: string): { n: number; header: string; metadata: Record<string, string> | null; tensors: Record<string, PyTensor>; order: string[] } {
-  return JSON.parse(python(`
+export function pyRead(path: string): {
+  n: number;
+  header: string;
+  metadata: Record<string, string> | null;
+  tensors: Record<string, PyTensor>;
+  order: string[];
+} {
+  return JSON.parse(
+    python(
+      `
 import json, struct, sys
 data = open(sys.argv[1], 'rb').read()
 n, = struct.unpack('<Q', data[:8])
@@ -48,7 +64,10 @@ for k, v in h.items():
     b, e = v['data_offsets']
     out['tensors'][k] = {'dtype': v['dtype'], 'shape': v['shape'], 'offsets': [b, e], 'hex': data[base + b:base + e].hex()}
 print(json.dumps(out))
-`, [path])) as ReturnType<typeof pyRead>;
+`,
+      [path],
+    ),
+  ) as ReturnType<typeof pyRead>;
 }
 
 export function hex(a: ArrayBufferView): string {

@@ -41,7 +41,9 @@ describe('CVE corpus with { untrusted: true }', () => {
         if (!isTyped(e)) throw new Error(`${basename(path)}: untyped failure ${String(e)}`, { cause: e });
         const h = e as UnsafeFileError;
         const outcome =
-          h.code === 'H5_UNSAFE_FILE' ? `rejected: ${h.reason}${h.signal ? ` (${String(h.signal)})` : ''}` : `error: ${h.code}`;
+          h.code === 'H5_UNSAFE_FILE'
+            ? `rejected: ${h.reason}${h.signal ? ` (${String(h.signal)})` : ''}`
+            : `error: ${h.code}`;
         return { file: basename(path), outcome, ms: performance.now() - start, detail: h.message };
       } finally {
         f?.close();
@@ -52,8 +54,11 @@ describe('CVE corpus with { untrusted: true }', () => {
     const counts = new Map<string, number>();
     for (const o of outcomes) counts.set(o.outcome, (counts.get(o.outcome) ?? 0) + 1);
     const table = [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `  ${String(n).padStart(4)}  ${k}`);
-    console.log(`CVE corpus, ${files.length} files, ${(totalMs / 1000).toFixed(1)} s (2 in parallel):\n${table.join('\n')}`);
-    if (process.env.H5VAULT_CORPUS_VERBOSE) for (const o of outcomes) console.log(`${o.file}\t${o.outcome}\t${o.ms.toFixed(0)} ms\t${o.detail}`);
+    console.log(
+      `CVE corpus, ${files.length} files, ${(totalMs / 1000).toFixed(1)} s (2 in parallel):\n${table.join('\n')}`,
+    );
+    if (process.env.H5VAULT_CORPUS_VERBOSE)
+      for (const o of outcomes) console.log(`${o.file}\t${o.outcome}\t${o.ms.toFixed(0)} ms\t${o.detail}`);
 
     // Every file finished within the deadline (plus process start-up slack).
     for (const o of outcomes) expect(o.ms, o.file).toBeLessThan(deadline + 5000);

@@ -54,7 +54,10 @@ for name, kw in filters.items():
 }, 300_000);
 
 /** Reads /w in a fresh process; returns what happened and its peak RSS growth. */
-function readInChild(path: string, untrusted: boolean): { error?: { code?: string; message: string }; length?: number; grewMiB: number } {
+function readInChild(
+  path: string,
+  untrusted: boolean,
+): { error?: { code?: string; message: string }; length?: number; grewMiB: number } {
   const script = `
 import { readFileSync } from 'node:fs';
 import { File } from ${JSON.stringify(join(REPO, 'dist', 'index.js'))};
@@ -100,7 +103,7 @@ describe('a chunk that inflates past its declared 1 MiB', () => {
 });
 
 describe('the bounded deflate stays byte-compatible', () => {
-  it("libhdf5-path gzip writes (unaligned hyperslabs, big-endian) read back in h5py", async () => {
+  it('libhdf5-path gzip writes (unaligned hyperslabs, big-endian) read back in h5py', async () => {
     python(
       `
 import h5py, numpy as np, sys

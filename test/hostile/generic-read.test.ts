@@ -30,7 +30,8 @@ describe('untrusted walk reads non-flat datasets the way read() will', () => {
         (e: unknown) => e,
       );
       expect(err).toMatchObject({ code: 'H5_UNSAFE_FILE', reason });
-      if (reason === 'corrupt') expect((err as Error).message).toMatch(/global heap collection .* runs past the collection's end/);
+      if (reason === 'corrupt')
+        expect((err as Error).message).toMatch(/global heap collection .* runs past the collection's end/);
       expect((err as UnsafeFileError).message).toBeTruthy();
     });
   }
@@ -45,7 +46,11 @@ describe('untrusted walk reads non-flat datasets the way read() will', () => {
       const codes: string[] = [];
       for (const [, o] of f.walk()) {
         if (!(o instanceof Dataset) || o.dtype !== 'unsupported') continue;
-        await o.read().then(() => codes.push('read'), (e: { code?: string; message: string }) => codes.push(`${e.code} ${/float of \d+ bytes/.exec(e.message)?.[0] ?? ''}`));
+        await o.read().then(
+          () => codes.push('read'),
+          (e: { code?: string; message: string }) =>
+            codes.push(`${e.code} ${/float of \d+ bytes/.exec(e.message)?.[0] ?? ''}`),
+        );
       }
       expect(codes).toContain('H5_UNSUPPORTED_TYPE float of 654311432 bytes');
     } finally {

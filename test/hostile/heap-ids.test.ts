@@ -87,7 +87,12 @@ async function runJobs(jobs: { path: string; mode: Mode }[], hangMs = 60_000): P
   const results: Result[] = new Array(jobs.length);
   let next = 0;
   while (next < jobs.length) {
-    const { lines, code, signal, stderr } = await new Promise<{ lines: string[]; code: number | null; signal: string | null; stderr: string }>((resolve) => {
+    const { lines, code, signal, stderr } = await new Promise<{
+      lines: string[];
+      code: number | null;
+      signal: string | null;
+      stderr: string;
+    }>((resolve) => {
       const c = spawn(process.execPath, ['--input-type=module', '-e', CHILD, list, String(next)], { cwd: REPO });
       let out = '';
       let err = '';
@@ -119,7 +124,9 @@ async function runJobs(jobs: { path: string; mode: Mode }[], hangMs = 60_000): P
       }
     }
     if (next < jobs.length && begun === next) {
-      results[next] = { crash: `child ended with ${signal ?? `exit ${code}`} reading ${jobs[next]!.path}: ${stderr.slice(-400)}` };
+      results[next] = {
+        crash: `child ended with ${signal ?? `exit ${code}`} reading ${jobs[next]!.path}: ${stderr.slice(-400)}`,
+      };
       next++;
     } else if (next < jobs.length) {
       throw new Error(`child failed before job ${next}: ${signal ?? code} ${stderr.slice(-1000)}`);
@@ -130,9 +137,18 @@ async function runJobs(jobs: { path: string; mode: Mode }[], hangMs = 60_000): P
 
 // --- the file's heap, as the HDF5 format specification lays it out (8-byte sizes and addresses)
 
-interface HeapObject { idx: number; offset: number; size: number }
+interface HeapObject {
+  idx: number;
+  offset: number;
+  size: number;
+}
 
-interface HeapCollection { at: number; size: number; objects: HeapObject[]; free?: number }
+interface HeapCollection {
+  at: number;
+  size: number;
+  objects: HeapObject[];
+  free?: number;
+}
 
 function collections(b: Buffer): HeapCollection[] {
   const out: HeapCollection[] = [];
@@ -238,7 +254,17 @@ describe('heap IDs in damaged files are checked before libhdf5 follows them', ()
   it('the undamaged file reads whole, in every kind of heap-backed value', () => {
     expect(baseline.errors).toEqual({});
     const keys = Object.keys(baseline.values);
-    for (const k of ['/@note', '/@names', '/@seqs', '/strings', '/strings_chunked', '/strings_compact', '/seqs', '/records', '/regions'])
+    for (const k of [
+      '/@note',
+      '/@names',
+      '/@seqs',
+      '/strings',
+      '/strings_chunked',
+      '/strings_compact',
+      '/seqs',
+      '/records',
+      '/regions',
+    ])
       expect(keys).toContain(k);
     const value = (k: string) => JSON.parse(baseline.values[k]!.slice(17)) as unknown;
     expect(value('/@note')).toBe('a vlen string attribute');
@@ -256,7 +282,11 @@ describe('heap IDs in damaged files are checked before libhdf5 follows them', ()
   });
 
   for (const mode of ['read-only', 'buffer', 'untrusted'] as const) {
-    const label = { 'read-only': 'File.open (read-only)', buffer: 'File.fromBuffer (an in-memory image)', untrusted: '{ untrusted: true }' }[mode];
+    const label = {
+      'read-only': 'File.open (read-only)',
+      buffer: 'File.fromBuffer (an in-memory image)',
+      untrusted: '{ untrusted: true }',
+    }[mode];
     it(`${label}: each value is the original or a typed error; no crash, no hang`, async () => {
       // untrusted opens spawn the walk child per file: every third variant.
       const chosen = mode === 'untrusted' ? variants.filter((_, i) => i % 3 === 0) : variants;
@@ -271,13 +301,16 @@ describe('heap IDs in damaged files are checked before libhdf5 follows them', ()
           if (code.startsWith('UNTYPED')) problems.push(`${name}: ${k}: ${code}`);
         }
         for (const [k, v] of Object.entries(r.values))
-          if (baseline.values[k] !== undefined && v !== baseline.values[k]) problems.push(`${name}: ${k} read ${v}, was ${baseline.values[k]}`);
+          if (baseline.values[k] !== undefined && v !== baseline.values[k])
+            problems.push(`${name}: ${k} read ${v}, was ${baseline.values[k]}`);
       });
       console.log(`${chosen.length} damaged files (${mode}): errors by code`, Object.fromEntries(tally));
       expect(problems).toEqual([]);
       // The checks themselves answer: most damage is caught as H5_CORRUPT (the
       // walk's H5_UNSAFE_FILE in untrusted mode), not by luck in libhdf5.
-      expect((tally.get('H5_CORRUPT') ?? 0) + (tally.get('H5_UNSAFE_FILE:corrupt') ?? 0)).toBeGreaterThan(chosen.length / 2);
+      expect((tally.get('H5_CORRUPT') ?? 0) + (tally.get('H5_UNSAFE_FILE:corrupt') ?? 0)).toBeGreaterThan(
+        chosen.length / 2,
+      );
     }, 900_000);
   }
 

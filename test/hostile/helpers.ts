@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Dataset, File, H5Error } from '../../lib/index.js';
+import { Dataset, type File, H5Error } from '../../lib/index.js';
 import { isErrorCode } from '../../lib/errors.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

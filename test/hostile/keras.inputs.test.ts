@@ -98,22 +98,31 @@ function build(kind: string, out: string, opts: Record<string, unknown> = {}): s
 }
 
 /** Runs `body` (an async function body using H5 and P) in a fresh node without process.exit: it must end by itself. */
-function inChild(body: string, path: string): { status: number | null; timedOut: boolean; out: Record<string, unknown>; stderr: string } {
+function inChild(
+  body: string,
+  path: string,
+): { status: number | null; timedOut: boolean; out: Record<string, unknown>; stderr: string } {
   const file = p(`child-${Math.random().toString(36).slice(2)}.mjs`);
-  writeFileSync(file, `const H5 = await import(${JSON.stringify(DIST_URL)});
+  writeFileSync(
+    file,
+    `const H5 = await import(${JSON.stringify(DIST_URL)});
 const P = ${JSON.stringify(path)};
 try {
   console.log(JSON.stringify(await (async () => { ${body} })() ?? { ok: true }));
 } catch (e) {
   console.log(JSON.stringify({ code: e.code, reason: e.reason, message: e.message, name: e.name }));
-}`);
+}`,
+  );
   const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: DEADLINE_MS, killSignal: 'SIGKILL' });
   const last = r.stdout?.trim().split('\n').pop() ?? '';
   return { status: r.status, timedOut: r.signal === 'SIGKILL', out: last ? JSON.parse(last) : {}, stderr: r.stderr };
 }
 
 async function failure(q: Promise<unknown>): Promise<H5Error> {
-  const e = await q.then(() => undefined, (err: unknown) => err);
+  const e = await q.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(H5Error);
   return e as H5Error;
 }
@@ -141,30 +150,33 @@ for (let i = 0; ; i++) { try { fs.unlinkSync(link + '.tmp'); } catch {} fs.symli
   it.each([
     ['extracted (stored at an ordinary offset)', {}],
     ['opened in place (stored at 1024)', { align: 1024 }],
-  ] as [string, Record<string, unknown>][])('%s: 300 loads under a symlink flip never return bytes that were not hashed', async (name, opts) => {
-    const tag = opts.align ? 'direct' : 'extracted';
-    const good = build('archive', p(`good-${tag}.keras`), { ...opts, fill: 1 });
-    const other = build('archive', p(`other-${tag}.keras`), { ...opts, fill: 2 });
-    const digest = await fileDigest(good);
-    flip(good, other, p(`flip-${tag}.keras`));
-    const seen = { good: 0, other: 0, refused: 0 };
-    for (let i = 0; i < 300 || (seen.good === 0 && i < 300 * 25); i++) {
-      try {
-        const m = await loadKeras(p(`flip-${tag}.keras`), { expectDigest: digest });
-        const v = (m.tensors.get('dense/kernel')!.data as Float32Array)[0];
-        if (v === 1) seen.good++;
-        else seen.other++;
-        expect(m.source.kind).toBe(opts.align ? 'zip-direct' : 'zip-extracted');
-        m.close();
-      } catch (e) {
-        expect(e, name).toBeInstanceOf(H5Error);
-        expect(['H5_CHECKSUM_MISMATCH', 'H5_FILE_NOT_FOUND']).toContain((e as H5Error).code);
-        seen.refused++;
+  ] as [string, Record<string, unknown>][])(
+    '%s: 300 loads under a symlink flip never return bytes that were not hashed',
+    async (name, opts) => {
+      const tag = opts.align ? 'direct' : 'extracted';
+      const good = build('archive', p(`good-${tag}.keras`), { ...opts, fill: 1 });
+      const other = build('archive', p(`other-${tag}.keras`), { ...opts, fill: 2 });
+      const digest = await fileDigest(good);
+      flip(good, other, p(`flip-${tag}.keras`));
+      const seen = { good: 0, other: 0, refused: 0 };
+      for (let i = 0; i < 300 || (seen.good === 0 && i < 300 * 25); i++) {
+        try {
+          const m = await loadKeras(p(`flip-${tag}.keras`), { expectDigest: digest });
+          const v = (m.tensors.get('dense/kernel')!.data as Float32Array)[0];
+          if (v === 1) seen.good++;
+          else seen.other++;
+          expect(m.source.kind).toBe(opts.align ? 'zip-direct' : 'zip-extracted');
+          m.close();
+        } catch (e) {
+          expect(e, name).toBeInstanceOf(H5Error);
+          expect(['H5_CHECKSUM_MISMATCH', 'H5_FILE_NOT_FOUND']).toContain((e as H5Error).code);
+          seen.refused++;
+        }
       }
-    }
-    expect(seen.other).toBe(0);
-    expect(seen.good).toBeGreaterThan(0);
-  });
+      expect(seen.other).toBe(0);
+      expect(seen.good).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe('#12 a deflated weights member that declares far more than it holds', () => {
@@ -189,11 +201,16 @@ describe('#12 a deflated weights member that declares far more than it holds', (
 describe('#15 zip strictness', () => {
   it('a local header naming another file than the central directory is refused H5_CORRUPT (as Python zipfile refuses it)', async () => {
     const f = build('renamed', p('renamed.keras'));
-    expect(python(`import zipfile, sys
+    expect(
+      python(
+        `import zipfile, sys
 try:
     zipfile.ZipFile(sys.argv[1]).read('model.weights.h5'); print('read')
 except zipfile.BadZipFile as e:
-    print('refused')`, [f]).trim()).toBe('refused');
+    print('refused')`,
+        [f],
+      ).trim(),
+    ).toBe('refused');
     const e = await failure(loadKeras(f));
     expect(e.code).toBe('H5_CORRUPT');
     expect(e.reason).toBe('archive');
@@ -217,28 +234,41 @@ except zipfile.BadZipFile as e:
 });
 
 describe('#8 a layer group that links to itself twice', () => {
-  it.each(['hard', 'soft'])('%s links: loadKeras, { untrusted } and convert --untrusted end, with the one weight', (link) => {
-    const f = build('cycle', p(`cycle-${link}.weights.h5`), { link });
-    for (const opts of ['{}', '{ untrusted: true }']) {
-      const r = inChild(`const m = await H5.loadKeras(P, ${opts});
-        return { names: [...m.tensors.keys()], data: [...m.tensors.values()].map((w) => [...w.data]) };`, f);
-      expect(r.timedOut, `loadKeras ${opts} did not end within ${DEADLINE_MS} ms`).toBe(false);
-      expect(r.out).toEqual({ names: ['dense/0'], data: [[5, 5, 5, 5]] });
-    }
-    const out = p(`cycle-${link}.safetensors`);
-    const c = spawnSync(process.execPath, [CLI, 'convert', f, out, '--untrusted'], { encoding: 'utf8', timeout: DEADLINE_MS, killSignal: 'SIGKILL' });
-    expect(c.signal, 'h5vault convert --untrusted did not end').toBeNull();
-    expect(c.status, c.stderr).toBe(0);
-  });
+  it.each(['hard', 'soft'])(
+    '%s links: loadKeras, { untrusted } and convert --untrusted end, with the one weight',
+    (link) => {
+      const f = build('cycle', p(`cycle-${link}.weights.h5`), { link });
+      for (const opts of ['{}', '{ untrusted: true }']) {
+        const r = inChild(
+          `const m = await H5.loadKeras(P, ${opts});
+        return { names: [...m.tensors.keys()], data: [...m.tensors.values()].map((w) => [...w.data]) };`,
+          f,
+        );
+        expect(r.timedOut, `loadKeras ${opts} did not end within ${DEADLINE_MS} ms`).toBe(false);
+        expect(r.out).toEqual({ names: ['dense/0'], data: [[5, 5, 5, 5]] });
+      }
+      const out = p(`cycle-${link}.safetensors`);
+      const c = spawnSync(process.execPath, [CLI, 'convert', f, out, '--untrusted'], {
+        encoding: 'utf8',
+        timeout: DEADLINE_MS,
+        killSignal: 'SIGKILL',
+      });
+      expect(c.signal, 'h5vault convert --untrusted did not end').toBeNull();
+      expect(c.status, c.stderr).toBe(0);
+    },
+  );
 });
 
 describe('#10 one chunked weight named by 1000 layers', () => {
   it('is read once and shared: arrayBuffers stay near one copy, not 1000', () => {
     const f = build('shared', p('shared.h5'), { n: 1000 });
-    const r = inChild(`const m = await H5.loadKeras(P);
+    const r = inChild(
+      `const m = await H5.loadKeras(P);
       const u = process.memoryUsage();
       const a = m.tensors.get('l0/w').data, b = m.tensors.get('l999/w').data;
-      return { n: m.tensors.size, shared: a === b, first: a[1], last: b[262143], arrayBuffers: u.arrayBuffers, rss: u.rss };`, f);
+      return { n: m.tensors.size, shared: a === b, first: a[1], last: b[262143], arrayBuffers: u.arrayBuffers, rss: u.rss };`,
+      f,
+    );
     expect(r.timedOut).toBe(false);
     expect(r.out).toMatchObject({ n: 1000, shared: true, first: 1, last: 262143 });
     // One copy is 1 MiB; 1000 were 1.07 GB.

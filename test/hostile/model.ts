@@ -23,12 +23,33 @@ export function writeModel(path: string): { dataRanges: [number, number][] } {
     }
     const comp = f.createGroup('compressed');
     comp.createDataset('gzip', {
-      dtype: 'float32', shape: [64, 64], data: gaussian(64 * 64, 7), chunks: [32, 32],
-      compression: 'gzip', shuffle: true, fletcher32: true,
+      dtype: 'float32',
+      shape: [64, 64],
+      data: gaussian(64 * 64, 7),
+      chunks: [32, 32],
+      compression: 'gzip',
+      shuffle: true,
+      fletcher32: true,
     });
-    comp.createDataset('lzf', { dtype: 'float32', shape: [4096], data: gaussian(4096, 8), chunks: [1024], compression: 'lzf' });
-    comp.createDataset('lz4', { dtype: 'int32', shape: [4096], data: new Int32Array(4096).map((_, i) => i % 97), chunks: [2048], compression: 'lz4' });
-    f.createDataset('vocab_ids', { dtype: 'int64', shape: [128], data: new BigInt64Array(128).map((_, i) => BigInt(i)) });
+    comp.createDataset('lzf', {
+      dtype: 'float32',
+      shape: [4096],
+      data: gaussian(4096, 8),
+      chunks: [1024],
+      compression: 'lzf',
+    });
+    comp.createDataset('lz4', {
+      dtype: 'int32',
+      shape: [4096],
+      data: new Int32Array(4096).map((_, i) => i % 97),
+      chunks: [2048],
+      compression: 'lz4',
+    });
+    f.createDataset('vocab_ids', {
+      dtype: 'int64',
+      shape: [128],
+      data: new BigInt64Array(128).map((_, i) => BigInt(i)),
+    });
     const dataRanges: [number, number][] = [];
     for (const [, o] of f.walk()) {
       if ('layout' in o && o.layout === 'contiguous' && o.offset !== null) dataRanges.push([o.offset, o.byteLength]);

@@ -49,7 +49,11 @@ beforeAll(async () => {
     f.attrs.set('who', who);
     f.createDataset('w', { dtype: 'float32', shape: [256], data: new Float32Array(256).fill(who === 'good' ? 1 : 2) });
     f.close();
-    await saveModel(p(`${who}-model.h5`), { w: { dtype: 'float32', shape: [4096], data: new Float32Array(4096).fill(who === 'good' ? 1 : 2) } }, { metadata: { who } });
+    await saveModel(
+      p(`${who}-model.h5`),
+      { w: { dtype: 'float32', shape: [4096], data: new Float32Array(4096).fill(who === 'good' ? 1 : 2) } },
+      { metadata: { who } },
+    );
   }
   goodDigest = await fileDigest(p('good.h5'));
   goodModelDigest = await fileDigest(p('good-model.h5'));

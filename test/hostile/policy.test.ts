@@ -7,14 +7,25 @@
 import { appendFileSync, chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { File, H5Error, type UnsafeFileError, fileDigest, fileDigestSync, walkUntrusted, walkUntrustedSync } from '../../lib/index.js';
+import {
+  File,
+  H5Error,
+  type UnsafeFileError,
+  fileDigest,
+  fileDigestSync,
+  walkUntrusted,
+  walkUntrustedSync,
+} from '../../lib/index.js';
 import { python, requirePeers, tempDir } from '../helpers.js';
 import { REPO, corpusDir, ensureWalkChild } from './helpers.js';
 
 const dir = tempDir('h5vault-untrusted-');
 const p = (name: string) => join(dir, name);
 
-async function refusal(path: string, opts: Parameters<typeof File.openAsync>[1] = { untrusted: true }): Promise<UnsafeFileError> {
+async function refusal(
+  path: string,
+  opts: Parameters<typeof File.openAsync>[1] = { untrusted: true },
+): Promise<UnsafeFileError> {
   try {
     const f = await File.openAsync(path, opts);
     f.close();
@@ -114,13 +125,21 @@ describe('File.openAsync(path, { untrusted: true })', () => {
 
   it('bad options are TypeError/RangeError before any work', async () => {
     await expect(File.openAsync(p('plain.h5'), { untrusted: 1 as unknown as boolean })).rejects.toThrow(TypeError);
-    await expect(File.openAsync(p('plain.h5'), { untrusted: true, limits: { maxDepth: -1 } })).rejects.toThrow(RangeError);
+    await expect(File.openAsync(p('plain.h5'), { untrusted: true, limits: { maxDepth: -1 } })).rejects.toThrow(
+      RangeError,
+    );
     await expect(File.openAsync(p('plain.h5'), { untrusted: true, limits: { nope: 1 } as never })).rejects.toThrow(
       /unknown limit 'nope'/,
     );
-    await expect(File.openAsync(p('plain.h5'), { untrusted: true, limits: { allowFilters: [1.5] } })).rejects.toThrow(TypeError);
-    await expect(File.openAsync(p('plain.h5'), { untrusted: true, limits: { timeoutMs: 0 } })).rejects.toThrow(RangeError);
-    await expect(File.openAsync(p('plain.h5'), { limits: { maxDepth: 3 } })).rejects.toThrow(/only apply with \{ untrusted: true \}/);
+    await expect(File.openAsync(p('plain.h5'), { untrusted: true, limits: { allowFilters: [1.5] } })).rejects.toThrow(
+      TypeError,
+    );
+    await expect(File.openAsync(p('plain.h5'), { untrusted: true, limits: { timeoutMs: 0 } })).rejects.toThrow(
+      RangeError,
+    );
+    await expect(File.openAsync(p('plain.h5'), { limits: { maxDepth: 3 } })).rejects.toThrow(
+      /only apply with \{ untrusted: true \}/,
+    );
     await expect(File.openAsync(p('plain.h5'), { expectDigest: 'abc' })).rejects.toThrow(/64 hex/);
   });
 
@@ -202,7 +221,9 @@ describe('sync forms', () => {
   it('File.open(path, { untrusted: true }) walks synchronously with the same outcomes', () => {
     File.open(p('plain.h5'), { untrusted: true }).close();
     expect(() => File.open(p('extlink.h5'), { untrusted: true })).toThrow(/refused \(external-link\)/);
-    expect(() => File.open(p('plain.h5'), { untrusted: true, limits: { timeoutMs: 1 } })).toThrow(/refused \(timeout\)/);
+    expect(() => File.open(p('plain.h5'), { untrusted: true, limits: { timeoutMs: 1 } })).toThrow(
+      /refused \(timeout\)/,
+    );
   });
 
   it('walkUntrusted/walkUntrustedSync report what the walk saw', async () => {

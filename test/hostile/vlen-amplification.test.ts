@@ -97,9 +97,13 @@ f.close();
 process.stdout.write(JSON.stringify(out));
 `;
     // V8 would abort long before 2 GiB of strings: a small heap proves nothing reached it.
-    const r = spawnSync(process.execPath, ['--max-old-space-size=256', '--input-type=module', '-e', script, p('vlen-dataset.h5')], {
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--max-old-space-size=256', '--input-type=module', '-e', script, p('vlen-dataset.h5')],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.code).toBe('H5_LIMIT_EXCEEDED');

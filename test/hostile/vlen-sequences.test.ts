@@ -89,7 +89,11 @@ describe('vlen sequences in hostile files', () => {
   });
 
   it('untrusted: the walk measures sequences (datasets and compounds) and reads such attributes first', async () => {
-    for (const [file, reason, object] of [['seq.h5', 'dataset-too-large', '/s'], ['cpd.h5', 'dataset-too-large', '/c'], ['attr.h5', 'attribute-too-large', '/@a']] as const) {
+    for (const [file, reason, object] of [
+      ['seq.h5', 'dataset-too-large', '/s'],
+      ['cpd.h5', 'dataset-too-large', '/c'],
+      ['attr.h5', 'attribute-too-large', '/@a'],
+    ] as const) {
       let e: unknown;
       try {
         (await File.openAsync(p(file), { untrusted: true, limits: { timeoutMs: 120_000 } })).close();

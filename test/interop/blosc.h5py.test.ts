@@ -15,13 +15,19 @@ import { PLUGIN_PATH, python, requirePeers, tempDir } from '../helpers.js';
 
 requirePeers();
 if (!existsSync(join(PLUGIN_PATH, 'libH5Zblosc.so')) && !existsSync(join(PLUGIN_PATH, 'libblosc_filter.so')))
-  throw new Error(`interop peer missing: no Blosc HDF5 plugin in ${PLUGIN_PATH} (apt-get install hdf5-filter-plugin-blosc-serial; bash scripts/bootstrap.sh)`);
+  throw new Error(
+    `interop peer missing: no Blosc HDF5 plugin in ${PLUGIN_PATH} (apt-get install hdf5-filter-plugin-blosc-serial; bash scripts/bootstrap.sh)`,
+  );
 
 const dir = tempDir();
 const CODES: Record<BloscCompressor, number> = { blosclz: 0, lz4: 1, lz4hc: 2, zlib: 4, zstd: 5 };
 const SHUFFLES = { none: 0, byte: 1, bit: 2 } as const;
 const CASES = (Object.keys(CODES) as BloscCompressor[]).flatMap((compressor) =>
-  (Object.keys(SHUFFLES) as (keyof typeof SHUFFLES)[]).map((shuffle) => ({ compressor, shuffle, level: compressor === 'zlib' ? 9 : 5 })),
+  (Object.keys(SHUFFLES) as (keyof typeof SHUFFLES)[]).map((shuffle) => ({
+    compressor,
+    shuffle,
+    level: compressor === 'zlib' ? 9 : 5,
+  })),
 );
 const SHAPE = [301, 67];
 const CHUNKS = [64, 67];
@@ -41,7 +47,9 @@ describe('blosc: h5vault and hdf5-blosc (Debian plugin via h5py)', () => {
   let f32: Float32Array;
   let i16: Int16Array;
   beforeAll(() => {
-    const out = JSON.parse(python(`${GEN}
+    const out = JSON.parse(
+      python(
+        `${GEN}
 import h5py, sys, json
 a, b = values(${JSON.stringify(SHAPE)})
 with h5py.File(sys.argv[1], 'w') as f:
@@ -50,7 +58,20 @@ with h5py.File(sys.argv[1], 'w') as f:
         for suffix, data in (('f4', a), ('i2', b)):
             f.create_dataset(case['name'] + '/' + suffix, data=data, chunks=tuple(${JSON.stringify(CHUNKS)}), compression=32001, compression_opts=opts)
 print(json.dumps({'f4': a.ravel().tobytes().hex(), 'i2': b.ravel().tobytes().hex()}))
-`, [theirs, JSON.stringify(CASES.map((c) => ({ name: name(c), level: c.level, shuffle: SHUFFLES[c.shuffle], code: CODES[c.compressor] })))]));
+`,
+        [
+          theirs,
+          JSON.stringify(
+            CASES.map((c) => ({
+              name: name(c),
+              level: c.level,
+              shuffle: SHUFFLES[c.shuffle],
+              code: CODES[c.compressor],
+            })),
+          ),
+        ],
+      ),
+    );
     f32 = new Float32Array(Uint8Array.from(Buffer.from(out.f4, 'hex')).buffer);
     i16 = new Int16Array(Uint8Array.from(Buffer.from(out.i2, 'hex')).buffer);
     const f = File.create(ours);
@@ -81,7 +102,9 @@ print(json.dumps({'f4': a.ravel().tobytes().hex(), 'i2': b.ravel().tobytes().hex
   });
 
   it("h5py reads what h5vault wrote: equal values, the plugin's cd_values and its chunk bytes", () => {
-    const res = JSON.parse(python(`${GEN}
+    const res = JSON.parse(
+      python(
+        `${GEN}
 import h5py, sys, json, numpy as np
 a, b = values(${JSON.stringify(SHAPE)})
 out = {}
@@ -97,22 +120,34 @@ with h5py.File(sys.argv[1], 'r') as ours, h5py.File(sys.argv[2], 'r') as theirs:
                                      'cd': [list(po.get_filter(0)[2]), list(pt.get_filter(0)[2])],
                                      'flags': [po.get_filter(0)[1], pt.get_filter(0)[1]], 'sameBytes': same_bytes}
 print(json.dumps(out))
-`, [ours, theirs]));
+`,
+        [ours, theirs],
+      ),
+    );
     expect(Object.keys(res)).toHaveLength(CASES.length * 2);
-    for (const [k, v] of Object.entries(res) as [string, { equal: boolean; cd: number[][]; flags: number[]; sameBytes: boolean }][]) {
+    for (const [k, v] of Object.entries(res) as [
+      string,
+      { equal: boolean; cd: number[][]; flags: number[]; sameBytes: boolean },
+    ][]) {
       // zlib is the exception: inside Node, libblosc's compress2() binds to
       // Node's own (Chromium) zlib, which makes different, equally valid and
       // often slightly smaller streams than Debian's zlib in the Python process.
       expect([k, v.equal, v.sameBytes || k.startsWith('zlib-')]).toEqual([k, true, true]);
       expect(v.cd[0], k).toEqual(v.cd[1]);
-      expect(v.cd[0]!.slice(0, 4), k).toEqual([2, 2, k.endsWith('f4') ? 4 : 2, CHUNKS[0]! * CHUNKS[1]! * (k.endsWith('f4') ? 4 : 2)]);
+      expect(v.cd[0]!.slice(0, 4), k).toEqual([
+        2,
+        2,
+        k.endsWith('f4') ? 4 : 2,
+        CHUNKS[0]! * CHUNKS[1]! * (k.endsWith('f4') ? 4 : 2),
+      ]);
       expect(v.flags[0], k).toBe(v.flags[1]);
     }
   });
 
   it('a Blosc header that claims more than the chunk, or a length that does not match, is H5_CORRUPT', () => {
     const p = join(dir, 'bad.h5');
-    python(`
+    python(
+      `
 import h5py, numpy as np, sys, ctypes
 blosc = ctypes.CDLL('libblosc.so.1')
 big = np.zeros(64 << 20, 'u1')  # 64 MiB of zeros for a 64 KiB chunk
@@ -125,7 +160,9 @@ with h5py.File(sys.argv[1], 'w') as f:
         d.id.write_direct_chunk((0,), dst.raw[:n])
     d = f.create_dataset('short', shape=(16384,), chunks=(16384,), dtype='<f4', compression=32001, compression_opts=(0, 0, 0, 0, 5, 1, 1))
     d.id.write_direct_chunk((0,), dst.raw[:n - 3])
-`, [p]);
+`,
+      [p],
+    );
     const f = File.open(p);
     try {
       for (const ds of ['le', 'be', 'short']) {

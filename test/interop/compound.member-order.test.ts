@@ -16,7 +16,12 @@ import { CORPUS } from '../conformance/harness.js';
 requirePeers();
 
 function h5pyNames(file: string, path: string): string[] {
-  return JSON.parse(python('import h5py, json, sys; print(json.dumps(list(h5py.File(sys.argv[1], "r")[sys.argv[2]].dtype.names)))', [file, path])) as string[];
+  return JSON.parse(
+    python('import h5py, json, sys; print(json.dumps(list(h5py.File(sys.argv[1], "r")[sys.argv[2]].dtype.names)))', [
+      file,
+      path,
+    ]),
+  ) as string[];
 }
 
 const fieldsOf = (v: unknown): string[] => Object.keys(Array.isArray(v) ? (v[0] as object) : (v as object));
@@ -57,15 +62,22 @@ describe('compound members keep the file order on every read', () => {
 
   it('members declared at descending offsets, written by h5py', async () => {
     const file = join(tempDir(), 'ooo.h5');
-    python(`import h5py, numpy as np, sys
+    python(
+      `import h5py, numpy as np, sys
 dt = np.dtype({'names': ['a', 'b', 'c'], 'formats': ['<i4', '<f8', 'S3'], 'offsets': [12, 0, 8], 'itemsize': 16})
 x = np.zeros(3, dt); x['a'] = [1, 2, 3]; x['b'] = [0.5, 1.5, 2.5]; x['c'] = [b'x', b'y', b'z']
-with h5py.File(sys.argv[1], 'w') as f: f['d'] = x`, [file]);
+with h5py.File(sys.argv[1], 'w') as f: f['d'] = x`,
+      [file],
+    );
     const got = await everyRead(file, '/d');
     expect(got).toEqual(Object.fromEntries(Object.keys(got).map((k) => [k, ['a', 'b', 'c']])));
     const f = File.open(file);
     const recs = await f.dataset('/d').readRecords();
     f.close();
-    expect(recs).toEqual([{ a: 1, b: 0.5, c: 'x' }, { a: 2, b: 1.5, c: 'y' }, { a: 3, b: 2.5, c: 'z' }]);
+    expect(recs).toEqual([
+      { a: 1, b: 0.5, c: 'x' },
+      { a: 2, b: 1.5, c: 'y' },
+      { a: 3, b: 2.5, c: 'z' },
+    ]);
   });
 });

@@ -19,12 +19,15 @@ const DIST = new URL('../../dist/index.js', import.meta.url).href;
 
 describe('a float wider than 128 bits', () => {
   it('h5py refuses it too', () => {
-    const out = python(`import h5py, sys
+    const out = python(
+      `import h5py, sys
 try:
     h5py.File(sys.argv[1], 'r')['/Fletcher_float_data_be'][()]
     print('read')
 except Exception as e:
-    print('refused')`, [FILE]);
+    print('refused')`,
+      [FILE],
+    );
     expect(out.trim()).toBe('refused');
   });
 

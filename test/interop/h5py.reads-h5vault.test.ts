@@ -33,8 +33,18 @@ const written = new Map<string, ReturnType<typeof sample>>();
 
 // numpy dtype h5py should report for each of ours (bfloat16 is handled separately).
 const NP: Record<string, string> = {
-  int8: '|i1', int16: '<i2', int32: '<i4', int64: '<i8', uint8: '|u1', uint16: '<u2', uint32: '<u4', uint64: '<u8',
-  float16: '<f2', float32: '<f4', float64: '<f8', bool: '|b1',
+  int8: '|i1',
+  int16: '<i2',
+  int32: '<i4',
+  int64: '<i8',
+  uint8: '|u1',
+  uint16: '<u2',
+  uint32: '<u4',
+  uint64: '<u8',
+  float16: '<f2',
+  float32: '<f4',
+  float64: '<f8',
+  bool: '|b1',
 };
 
 beforeAll(() => {
@@ -64,8 +74,12 @@ beforeAll(() => {
 });
 
 /** h5py's view of the file: per dataset its numpy dtype, shape and raw bytes (hex). */
-function h5pyDump(): Record<string, { dtype: string; shape: number[]; hex?: string; strings?: string[]; f32hex?: string }> {
-  const out = python(`
+function h5pyDump(): Record<
+  string,
+  { dtype: string; shape: number[]; hex?: string; strings?: string[]; f32hex?: string }
+> {
+  const out = python(
+    `
 import h5py, numpy as np, sys, json
 res = {}
 def visit(name, obj):
@@ -87,7 +101,9 @@ def visit(name, obj):
 with h5py.File(sys.argv[1], 'r') as f:
     f.visititems(visit)
 print(json.dumps(res))
-`, [p]);
+`,
+    [p],
+  );
   return JSON.parse(out);
 }
 
@@ -108,7 +124,8 @@ describe('h5py reads what h5vault wrote', () => {
         // (It turns every NaN into 0x7fffffff / 0xffffffff, so compare NaNs as NaNs.)
         const theirs = new Float32Array(Uint8Array.from(Buffer.from(e!.f32hex!, 'hex')).buffer);
         const mine = bfloat16ToFloat32(data as Uint16Array);
-        const tb = new Uint32Array(theirs.buffer), mb = new Uint32Array(mine.buffer);
+        const tb = new Uint32Array(theirs.buffer),
+          mb = new Uint32Array(mine.buffer);
         for (let i = 0; i < mine.length; i++) {
           if (Number.isNaN(mine[i]!)) expect(Number.isNaN(theirs[i]!), `${key}[${i}]`).toBe(true);
           else expect(tb[i], `${key}[${i}]`).toBe(mb[i]);
@@ -123,18 +140,27 @@ describe('h5py reads what h5vault wrote', () => {
   });
 
   it('the filter pipelines are the standard ones h5py knows', () => {
-    const out = python(`
+    const out = python(
+      `
 import h5py, sys, json
 with h5py.File(sys.argv[1], 'r') as f:
     print(json.dumps({k: [fl[0] for fl in [f['float32/' + k].id.get_create_plist().get_filter(i) for i in range(f['float32/' + k].id.get_create_plist().get_nfilters())]] for k in sys.argv[2:]}))
-`, [p, 'gzip', 'shuffle-gzip-fletcher32', 'lzf', 'lz4', 'shuffle-lz4', 'szip']);
+`,
+      [p, 'gzip', 'shuffle-gzip-fletcher32', 'lzf', 'lz4', 'shuffle-lz4', 'szip'],
+    );
     expect(JSON.parse(out)).toEqual({
-      gzip: [1], 'shuffle-gzip-fletcher32': [2, 1, 3], lzf: [32000], lz4: [32004], 'shuffle-lz4': [2, 32004], szip: [4],
+      gzip: [1],
+      'shuffle-gzip-fletcher32': [2, 1, 3],
+      lzf: [32000],
+      lz4: [32004],
+      'shuffle-lz4': [2, 32004],
+      szip: [4],
     });
   });
 
   it('attributes of every kind', () => {
-    const out = python(`
+    const out = python(
+      `
 import h5py, numpy as np, sys, json
 with h5py.File(sys.argv[1], 'r') as f:
     a = f['meta/deep'].attrs
@@ -146,7 +172,9 @@ with h5py.File(sys.argv[1], 'r') as f:
         if isinstance(v, np.generic): return {'dtype': v.dtype.str, 'hex': v.tobytes().hex()}
         return v
     print(json.dumps({k: enc(a[k]) for k in a}))
-`, [p]);
+`,
+      [p],
+    );
     const a = JSON.parse(out);
     expect(a.vlen).toBe('héllo ✓');
     expect(a.strs).toEqual(['a', '', 'ü→✓']);
@@ -154,7 +182,10 @@ with h5py.File(sys.argv[1], 'r') as f:
     expect(a.float).toEqual({ dtype: '<f8', hex: Buffer.from(Float64Array.of(0.1).buffer).toString('hex') });
     expect(a.flag).toEqual({ dtype: '|b1', hex: '01' });
     expect(a.big).toEqual({ dtype: '<u8', hex: 'ffffffffffffffff' });
-    expect(a.f32s).toEqual({ dtype: '<f4', hex: Buffer.from(Float32Array.of(1.5, -0, Infinity).buffer).toString('hex') });
+    expect(a.f32s).toEqual({
+      dtype: '<f4',
+      hex: Buffer.from(Float32Array.of(1.5, -0, Infinity).buffer).toString('hex'),
+    });
     expect(a.halfs).toEqual({ dtype: '<f2', hex: '003c0038' });
     expect(a.i8s).toEqual({ dtype: '|i1', hex: '807f' });
     // bfloat16 3.0 (bits 0x4040): h5py has no bfloat16, libhdf5 hands it over as float32 3.0.
@@ -177,7 +208,14 @@ with h5py.File(sys.argv[1], 'r') as f:
     expect(h.status, h.stderr).toBe(0);
     expect(h.stdout).toContain('DATASET "lz4"');
     expect(h.stdout).toContain('H5T_IEEE_F32LE');
-    for (const ds of ['/float32/lzf', '/float32/lz4', '/int64/shuffle-gzip-fletcher32', '/uint16/szip', '/string/chunked', '/bool/lz4']) {
+    for (const ds of [
+      '/float32/lzf',
+      '/float32/lz4',
+      '/int64/shuffle-gzip-fletcher32',
+      '/uint16/szip',
+      '/string/chunked',
+      '/bool/lz4',
+    ]) {
       const d = h5dumpData(['-d', ds, p]);
       expect(d.status, `${ds}: ${d.stderr}`).toBe(0);
       expect(d.stdout).toContain('DATA {');

@@ -20,7 +20,8 @@ let expected: Record<string, Expect> = {};
 let attrs: Record<string, unknown> = {};
 
 beforeAll(() => {
-  python(`
+  python(
+    `
 import h5py, hdf5plugin, numpy as np, sys, json
 rng = np.random.default_rng(3)
 out, attrs = {}, {}
@@ -107,7 +108,9 @@ with h5py.File(sys.argv[1], 'w') as f:
         elif isinstance(v, np.generic) and v.dtype.kind in 'iufb':
             attrs[k] = {'dtype': v.dtype.str, 'scalar': True, 'hex': np.array(v).astype(v.dtype.newbyteorder('<')).tobytes().hex()}
 json.dump({'datasets': out, 'attrs': attrs}, open(sys.argv[2], 'w'))
-`, [p, join(dir, 'expected.json')]);
+`,
+    [p, join(dir, 'expected.json')],
+  );
   const j = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));
   expected = j.datasets;
   attrs = j.attrs;
@@ -124,7 +127,11 @@ describe('h5vault reads what h5py wrote', () => {
       const d = f.dataset(name);
       expect(d.dtype, name).toBe(e.dtype);
       expect(d.shape, name).toEqual(e.shape);
-      if (e.filters) expect(d.filters.map((x) => x.id), name).toEqual(e.filters);
+      if (e.filters)
+        expect(
+          d.filters.map((x) => x.id),
+          name,
+        ).toEqual(e.filters);
       expect(hex(d.readSync()), name).toBe(e.hex);
       expect(hex(await d.read()), name).toBe(e.hex);
     }
@@ -137,12 +144,18 @@ describe('h5vault reads what h5py wrote', () => {
     expect(d.viewable).toBe('big-endian');
     expect(() => d.view()).toThrow(expect.objectContaining({ code: 'H5_NOT_VIEWABLE', reason: 'big-endian' }));
     expect(hex(d.view({ copy: true }))).toBe(expected['f4/be']!.hex);
-    expect(d.readSync({ start: [3], count: [2] })).toEqual(new Float32Array(Uint8Array.from(Buffer.from(expected['f4/be']!.hex!, 'hex')).buffer).slice(3, 5));
+    expect(d.readSync({ start: [3], count: [2] })).toEqual(
+      new Float32Array(Uint8Array.from(Buffer.from(expected['f4/be']!.hex!, 'hex')).buffer).slice(3, 5),
+    );
   });
 
   it('filters are recognised by name', () => {
     using f = File.open(p);
-    expect(f.dataset('i4/gzip-shuffle-fletcher32').filters.map((x) => x.name)).toEqual(['shuffle', 'gzip', 'fletcher32']);
+    expect(f.dataset('i4/gzip-shuffle-fletcher32').filters.map((x) => x.name)).toEqual([
+      'shuffle',
+      'gzip',
+      'fletcher32',
+    ]);
     expect(f.dataset('i4/lzf').filters.map((x) => x.name)).toEqual(['lzf']);
     expect(f.dataset('i4/lz4').filters.map((x) => x.name)).toEqual(['lz4']);
     expect(f.dataset('i4/szip').filters.map((x) => x.name)).toEqual(['szip']);
@@ -179,11 +192,22 @@ describe('h5vault reads what h5py wrote', () => {
       // Scalars come back as JS values: compare against the decoded bytes.
       const b = Buffer.from(e.hex, 'hex');
       const t = e.dtype.slice(1);
-      const want = t === 'b1' ? b[0] === 1
-        : t === 'f2' ? halfToNumber(b.readUInt16LE(0))
-        : t === 'f4' ? b.readFloatLE(0) : t === 'f8' ? b.readDoubleLE(0)
-        : t === 'i8' ? Number(b.readBigInt64LE(0)) : t === 'u8' ? Number(b.readBigUInt64LE(0))
-        : t[0] === 'i' ? b.readIntLE(0, Number(t.slice(1))) : b.readUIntLE(0, Number(t.slice(1)));
+      const want =
+        t === 'b1'
+          ? b[0] === 1
+          : t === 'f2'
+            ? halfToNumber(b.readUInt16LE(0))
+            : t === 'f4'
+              ? b.readFloatLE(0)
+              : t === 'f8'
+                ? b.readDoubleLE(0)
+                : t === 'i8'
+                  ? Number(b.readBigInt64LE(0))
+                  : t === 'u8'
+                    ? Number(b.readBigUInt64LE(0))
+                    : t[0] === 'i'
+                      ? b.readIntLE(0, Number(t.slice(1)))
+                      : b.readUIntLE(0, Number(t.slice(1)));
       expect(f.attrs.get(k), k).toBe(want);
     }
     expect(f.attrs.get('vlen')).toBe('héllo ✓');
@@ -202,7 +226,8 @@ describe('h5vault reads what h5py wrote', () => {
     for (const name of ['u2/lz4', 'u2/shuffle-lz4', 'u2/lzf', 'u2/szip']) {
       const all = f.dataset(name).readSync() as Uint16Array;
       const part = f.dataset(name).readSync({ start: [3, 4], count: [5, 6], step: [1, 1] }) as Uint16Array;
-      for (let i = 0; i < 5; i++) for (let j = 0; j < 6; j++) expect(part[i * 6 + j], name).toBe(all[(3 + i) * 13 + 4 + j]);
+      for (let i = 0; i < 5; i++)
+        for (let j = 0; j < 6; j++) expect(part[i * 6 + j], name).toBe(all[(3 + i) * 13 + 4 + j]);
     }
   });
 });

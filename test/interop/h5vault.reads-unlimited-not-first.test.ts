@@ -15,7 +15,9 @@ const p = join(tempDir(), 'unlimited-not-first.h5');
 let ref: Record<string, number[]> = {};
 
 beforeAll(() => {
-  ref = JSON.parse(python(`
+  ref = JSON.parse(
+    python(
+      `
 import h5py, numpy as np, sys, json
 with h5py.File(sys.argv[1], 'w', libver='latest') as f:
     x = f.create_dataset('x', shape=(4, 6), maxshape=(4, None), chunks=(2, 3), dtype='i4')
@@ -37,7 +39,10 @@ with h5py.File(sys.argv[1], 'r') as f:
     out['x[2:4]'] = f['x'][2:4].ravel().tolist()
     out['y[:, 1::2, ::3]'] = f['y'][:, 1::2, ::3].ravel().tolist()
 print(json.dumps(out))
-`, [p]));
+`,
+      [p],
+    ),
+  );
 });
 
 describe('unlimited dimension not first (extensible-array index)', () => {
@@ -55,7 +60,9 @@ describe('unlimited dimension not first (extensible-array index)', () => {
 
   it('reads hyperslabs like h5py (rows 2-3 were all zeros)', async () => {
     using f = File.open(p);
-    expect(Array.from((await f.dataset('x').read({ start: [2, 0], count: [2, 6] })) as Int32Array)).toEqual(ref['x[2:4]']);
+    expect(Array.from((await f.dataset('x').read({ start: [2, 0], count: [2, 6] })) as Int32Array)).toEqual(
+      ref['x[2:4]'],
+    );
     const y = await f.dataset('y').read({ start: [0, 1, 0], count: [3, 2, 2], step: [1, 2, 3] });
     expect(Array.from(y as Float32Array)).toEqual(ref['y[:, 1::2, ::3]']);
   });
@@ -63,7 +70,8 @@ describe('unlimited dimension not first (extensible-array index)', () => {
   it('reads the same in untrusted mode', async () => {
     const f = await File.openAsync(p, { untrusted: true });
     try {
-      for (const n of ['x', 'y', 'z']) expect(Array.from((await f.dataset(n).read()) as ArrayLike<number>), n).toEqual(ref[n]);
+      for (const n of ['x', 'y', 'z'])
+        expect(Array.from((await f.dataset(n).read()) as ArrayLike<number>), n).toEqual(ref[n]);
     } finally {
       f.close();
     }

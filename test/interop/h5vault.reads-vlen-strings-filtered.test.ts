@@ -17,7 +17,9 @@ const PIPELINES = ['gzip', 'lzf', 'shuffle-gzip', 'gzip-chunk1', 'lzf-2d'];
 let expected: Record<string, string[]> = {};
 
 beforeAll(() => {
-  expected = JSON.parse(python(`import h5py, numpy as np, sys, json
+  expected = JSON.parse(
+    python(
+      `import h5py, numpy as np, sys, json
 rng = np.random.default_rng(5)
 words = [''.join(chr(c) for c in rng.integers(97, 123, size=int(n))) for n in rng.integers(0, 40, size=90)]
 words[3] = 'µ-ünïcode ✓'
@@ -31,7 +33,10 @@ with h5py.File(sys.argv[1], 'w') as f:
     f.create_dataset('lzf-2d', data=np.array(words, dtype=object).reshape(9, 10), dtype=dt, chunks=(2, 3), compression='lzf')
 for k in ['gzip', 'lzf', 'shuffle-gzip', 'gzip-chunk1', 'lzf-2d']:
     out[k] = words
-print(json.dumps(out))`, [p])) as Record<string, string[]>;
+print(json.dumps(out))`,
+      [p],
+    ),
+  ) as Record<string, string[]>;
 });
 
 describe('variable-length strings in filtered chunks read like h5py', () => {
@@ -56,9 +61,14 @@ describe('variable-length strings in filtered chunks read like h5py', () => {
 // Found by the conformance corpus (jHDF's array_vlen_chunked_compound).
 describe('variable-length strings inside compounds and array types, in filtered chunks, read like h5py', () => {
   const q = join(dir, 'vlen-nested-filtered.h5');
-  let want: { names: string[][]; rec: { id: number[]; label: string[]; note: string[] } } = { names: [], rec: { id: [], label: [], note: [] } };
+  let want: { names: string[][]; rec: { id: number[]; label: string[]; note: string[] } } = {
+    names: [],
+    rec: { id: [], label: [], note: [] },
+  };
   beforeAll(() => {
-    want = JSON.parse(python(`import h5py, numpy as np, sys, json
+    want = JSON.parse(
+      python(
+        `import h5py, numpy as np, sys, json
 s = h5py.string_dtype('utf-8')
 arr = np.dtype([('name', s, (2,))])
 rec = np.dtype([('id', '<i4'), ('label', s), ('note', s)])
@@ -69,7 +79,10 @@ with h5py.File(sys.argv[1], 'w') as f:
     f.create_dataset('compound_vlen', data=np.array([(i, l, l[::-1] + '!') for i, l in enumerate(labels)], dtype=rec), chunks=(1,), compression='gzip', shuffle=True)
 g = h5py.File(sys.argv[1], 'r')
 print(json.dumps({'names': [[x.decode() for x in r] for r in g['array_of_vlen']['name']],
-                  'rec': {'id': g['compound_vlen']['id'].tolist(), 'label': [x.decode() for x in g['compound_vlen']['label']], 'note': [x.decode() for x in g['compound_vlen']['note']]}}))`, [q])) as typeof want;
+                  'rec': {'id': g['compound_vlen']['id'].tolist(), 'label': [x.decode() for x in g['compound_vlen']['label']], 'note': [x.decode() for x in g['compound_vlen']['note']]}}))`,
+        [q],
+      ),
+    ) as typeof want;
   });
 
   it('compound of one array(2) of vlen strings, gzip, one record per chunk', async () => {

@@ -24,17 +24,70 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { file: 'simple_lstm_tf_keras_2_model.h5', layout: 'keras2-model', container: 'hdf5', kerasVersion: '2.0.6', layers: ['lstm_1', 'dense_1'], first: 'lstm_1/kernel' },
-  { file: 'simple_lstm_tf_keras_2_weights.h5', layout: 'keras2-weights', container: 'hdf5', kerasVersion: '2.0.6', layers: ['lstm_1', 'dense_1'], first: 'lstm_1/kernel' },
-  { file: 'simple_lstm_th_keras_1_model.h5', layout: 'keras2-model', container: 'hdf5', kerasVersion: '1.2.2', layers: ['lstm_1', 'dense_1'], first: 'lstm_1/lstm_1_W_i' },
-  { file: 'lstm_functional_tf_keras_2.h5', layout: 'keras2-model', container: 'hdf5', kerasVersion: '2.0.8', layers: ['inputLayer_1', 'lstm', 'outputLayer_a'], first: 'lstm/kernel' },
-  { file: 'adam.h5', layout: 'keras2-model', container: 'hdf5', kerasVersion: '2.0.9', layers: ['dense_1', 'dense_2'], first: 'dense_1/kernel' },
-  { file: 'batchNormError.h5', layout: 'keras2-model', container: 'hdf5', kerasVersion: '2.2.4-tf', layers: ['input_1', 'conv1d', 'batch_normalization'], first: 'conv1d/kernel' },
   {
-    file: 'flownet_final_model.keras', layout: 'keras3-weights', container: 'zip', kerasVersion: '3.9.2',
-    layers: ['dense', 'dropout', 'dense_1', 'leaky_re_lu', 'dense_2', 'leaky_re_lu_1', 'dense_3'], first: 'dense/kernel',
+    file: 'simple_lstm_tf_keras_2_model.h5',
+    layout: 'keras2-model',
+    container: 'hdf5',
+    kerasVersion: '2.0.6',
+    layers: ['lstm_1', 'dense_1'],
+    first: 'lstm_1/kernel',
   },
-  { file: 'flownet_25-06_model.keras', layout: 'keras3-weights', container: 'zip', kerasVersion: '3.9.2', layers: ['dense', 'dense_1', 'dense_2', 'dense_3'], first: 'dense/kernel' },
+  {
+    file: 'simple_lstm_tf_keras_2_weights.h5',
+    layout: 'keras2-weights',
+    container: 'hdf5',
+    kerasVersion: '2.0.6',
+    layers: ['lstm_1', 'dense_1'],
+    first: 'lstm_1/kernel',
+  },
+  {
+    file: 'simple_lstm_th_keras_1_model.h5',
+    layout: 'keras2-model',
+    container: 'hdf5',
+    kerasVersion: '1.2.2',
+    layers: ['lstm_1', 'dense_1'],
+    first: 'lstm_1/lstm_1_W_i',
+  },
+  {
+    file: 'lstm_functional_tf_keras_2.h5',
+    layout: 'keras2-model',
+    container: 'hdf5',
+    kerasVersion: '2.0.8',
+    layers: ['inputLayer_1', 'lstm', 'outputLayer_a'],
+    first: 'lstm/kernel',
+  },
+  {
+    file: 'adam.h5',
+    layout: 'keras2-model',
+    container: 'hdf5',
+    kerasVersion: '2.0.9',
+    layers: ['dense_1', 'dense_2'],
+    first: 'dense_1/kernel',
+  },
+  {
+    file: 'batchNormError.h5',
+    layout: 'keras2-model',
+    container: 'hdf5',
+    kerasVersion: '2.2.4-tf',
+    layers: ['input_1', 'conv1d', 'batch_normalization'],
+    first: 'conv1d/kernel',
+  },
+  {
+    file: 'flownet_final_model.keras',
+    layout: 'keras3-weights',
+    container: 'zip',
+    kerasVersion: '3.9.2',
+    layers: ['dense', 'dropout', 'dense_1', 'leaky_re_lu', 'dense_2', 'leaky_re_lu_1', 'dense_3'],
+    first: 'dense/kernel',
+  },
+  {
+    file: 'flownet_25-06_model.keras',
+    layout: 'keras3-weights',
+    container: 'zip',
+    kerasVersion: '3.9.2',
+    layers: ['dense', 'dense_1', 'dense_2', 'dense_3'],
+    first: 'dense/kernel',
+  },
 ];
 
 describe('real Keras files from public repositories', () => {
@@ -68,9 +121,24 @@ describe('real Keras files from public repositories', () => {
     using m = await loadKeras(fixture('flownet_final_model.keras'));
     expect(m.source.kind).toBe('zip-extracted');
     expect([...m.tensors.keys()]).toEqual([
-      'dense/kernel', 'dense/bias', 'dense_1/kernel', 'dense_1/bias', 'dense_2/kernel', 'dense_2/bias', 'dense_3/kernel', 'dense_3/bias',
+      'dense/kernel',
+      'dense/bias',
+      'dense_1/kernel',
+      'dense_1/bias',
+      'dense_2/kernel',
+      'dense_2/bias',
+      'dense_3/kernel',
+      'dense_3/bias',
     ]);
-    expect(m.layers.map((l) => l.className)).toEqual(['Dense', 'Dropout', 'Dense', 'LeakyReLU', 'Dense', 'LeakyReLU', 'Dense']);
+    expect(m.layers.map((l) => l.className)).toEqual([
+      'Dense',
+      'Dropout',
+      'Dense',
+      'LeakyReLU',
+      'Dense',
+      'LeakyReLU',
+      'Dense',
+    ]);
     expect(m.optimizer).toHaveLength(18);
     expect(m.optimizer[0]!.dtype).toBe('int64');
     expect(m.config).toMatchObject({ class_name: 'Sequential' });

@@ -38,7 +38,10 @@ print(json.dumps({'attrs': res, 'tensors': t}))
 `,
         [p],
       );
-      const r = JSON.parse(out) as { attrs: Record<string, string | number>; tensors: Record<string, { sha: string; mine: string; shape: number[]; dtype: string; sum: number }> };
+      const r = JSON.parse(out) as {
+        attrs: Record<string, string | number>;
+        tensors: Record<string, { sha: string; mine: string; shape: number[]; dtype: string; sum: number }>;
+      };
       expect(r.attrs['h5vault.format']).toBe(1);
       expect(r.attrs['h5vault.model_digest']).toBe(res.modelDigest);
       expect(r.attrs['h5vault.tensors']).toBe(4);
@@ -72,7 +75,9 @@ with h5py.File(sys.argv[1], 'w') as f:
     await expect(loadModel(p)).rejects.toMatchObject({ code: 'H5_UNSUPPORTED' });
     const m = await loadModel(p, { verify: false });
     expect([...m.tensors.keys()]).toEqual(['dense/bias', 'dense/kernel']); // string datasets are not tensors
-    expect(Array.from(m.tensors.get('dense/kernel')!.data as Float32Array)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(Array.from(m.tensors.get('dense/kernel')!.data as Float32Array)).toEqual([
+      0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+    ]);
     expect(Array.from(m.tensors.get('dense/bias')!.data as BigInt64Array)).toEqual([0n, 1n, 2n, 3n]);
     expect(m.provenance).toBeNull();
     m.close();

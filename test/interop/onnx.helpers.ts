@@ -11,7 +11,9 @@ export function requireOnnxPeers(opts: { torch?: boolean } = {}): void {
   const mods = opts.torch ? 'onnx, torch' : 'onnx';
   const r = spawnSync(PYTHON, ['-c', `import ${mods}`], { encoding: 'utf8' });
   if (r.status !== 0) {
-    throw new Error(`ONNX peer missing: ${PYTHON} cannot import ${mods} (${r.stderr?.trim() ?? r.error}). Install python3-onnx python3-torch (bash scripts/bootstrap.sh).`);
+    throw new Error(
+      `ONNX peer missing: ${PYTHON} cannot import ${mods} (${r.stderr?.trim() ?? r.error}). Install python3-onnx python3-torch (bash scripts/bootstrap.sh).`,
+    );
   }
 }
 

@@ -40,7 +40,10 @@ async function run(model: string): Promise<number[]> {
  * renames the initializers; `h5` also gets the weights from h5py
  * (`gzip`: W compressed, so only --repack can link it).
  */
-function makeModel(onnxPath: string, opts: { external?: boolean; names?: [string, string]; h5?: string; gzip?: boolean } = {}): void {
+function makeModel(
+  onnxPath: string,
+  opts: { external?: boolean; names?: [string, string]; h5?: string; gzip?: boolean } = {},
+): void {
   python(
     `
 import sys, json, numpy as np, onnx, h5py
@@ -112,16 +115,27 @@ describe('linkOnnx keeps external data pointing at the same file in another dire
     const real = readFileSync(join(sub, 'w.bin'));
     writeFileSync(join(root, 'w.bin'), Buffer.from(new Float32Array(real.length / 4).fill(7.5).buffer));
     const h5 = join(root, 'unrelated.h5');
-    python(`import sys, h5py, numpy as np; h5py.File(sys.argv[1], 'w').create_dataset('other', data=np.zeros(2, np.float32))`, [h5]);
+    python(
+      `import sys, h5py, numpy as np; h5py.File(sys.argv[1], 'w').create_dataset('other', data=np.zeros(2, np.float32))`,
+      [h5],
+    );
     const out = join(root, 'out.onnx');
 
     const r = await linkOnnx(model, h5, out);
     expect(r.linked).toEqual([]);
-    expect(r.inline.map((i) => [i.initializer, i.reason]).sort()).toEqual([['B', 'already-external'], ['W', 'already-external']]);
-    const loc = JSON.parse(python(`
+    expect(r.inline.map((i) => [i.initializer, i.reason]).sort()).toEqual([
+      ['B', 'already-external'],
+      ['W', 'already-external'],
+    ]);
+    const loc = JSON.parse(
+      python(
+        `
 import sys, json, onnx
 m = onnx.load(sys.argv[1], load_external_data=False)
-print(json.dumps({t.name: {e.key: e.value for e in t.external_data} for t in m.graph.initializer}))`, [out])) as Record<string, Record<string, string>>;
+print(json.dumps({t.name: {e.key: e.value for e in t.external_data} for t in m.graph.initializer}))`,
+        [out],
+      ),
+    ) as Record<string, Record<string, string>>;
     expect(loc.W!.location).toBe('sub/w.bin');
     expect(loc.B!.location).toBe('sub/w.bin');
     // offset/length entries are kept as they were.
@@ -130,7 +144,7 @@ print(json.dumps({t.name: {e.key: e.value for e in t.external_data} for t in m.g
     expect(await run(out)).toEqual(want);
   });
 
-  it("a model written where its external file would be outside its directory is refused (H5_NOT_LINKABLE), nothing written", async () => {
+  it('a model written where its external file would be outside its directory is refused (H5_NOT_LINKABLE), nothing written', async () => {
     const root = join(dir, 'sibling');
     const a = join(root, 'a');
     const b = join(root, 'b');
@@ -139,7 +153,10 @@ print(json.dumps({t.name: {e.key: e.value for e in t.external_data} for t in m.g
     const model = join(a, 'm.onnx');
     makeModel(model, { external: true });
     const h5 = join(b, 'x.h5');
-    python(`import sys, h5py, numpy as np; h5py.File(sys.argv[1], 'w').create_dataset('other', data=np.zeros(2, np.float32))`, [h5]);
+    python(
+      `import sys, h5py, numpy as np; h5py.File(sys.argv[1], 'w').create_dataset('other', data=np.zeros(2, np.float32))`,
+      [h5],
+    );
     const out = join(b, 'out.onnx');
     const e = await linkOnnx(model, h5, out).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(H5Error);
@@ -152,7 +169,7 @@ print(json.dumps({t.name: {e.key: e.value for e in t.external_data} for t in m.g
 });
 
 describe("an initializer named '../W' is refused by name (item 14)", () => {
-  it('H5_NOT_LINKABLE lists it with the name rule\'s reason; nothing is written; mapped explicitly, the link succeeds', async () => {
+  it("H5_NOT_LINKABLE lists it with the name rule's reason; nothing is written; mapped explicitly, the link succeeds", async () => {
     const d = join(dir, 'names');
     mkdirSync(d);
     const model = join(d, 'm.onnx');
@@ -162,10 +179,13 @@ describe("an initializer named '../W' is refused by name (item 14)", () => {
     const e = await linkOnnx(model, h5, out).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(H5Error);
     expect((e as H5Error).code).toBe('H5_NOT_LINKABLE');
-    const tensors = (e as H5Error & { tensors: { initializer: string; dataset: string | null; reason: string }[] }).tensors;
+    const tensors = (e as H5Error & { tensors: { initializer: string; dataset: string | null; reason: string }[] })
+      .tensors;
     expect(tensors).toHaveLength(1);
     expect(tensors[0]).toMatchObject({ initializer: '../W', dataset: null });
-    expect(tensors[0]!.reason).toContain(`dataset name "/../W" must be '/'-separated non-empty segments without '.' or '..'`);
+    expect(tensors[0]!.reason).toContain(
+      `dataset name "/../W" must be '/'-separated non-empty segments without '.' or '..'`,
+    );
     expect((e as Error).message).toContain("'../W'");
     expect(existsSync(out)).toBe(false);
 

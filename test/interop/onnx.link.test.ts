@@ -84,8 +84,9 @@ async function run(model: string): Promise<Float32Array> {
 
 /** What Python's onnx sees in a linked model: external data per initializer, and the model with initializers removed. */
 function inspect(linked: string, original: string): { ext: Record<string, Record<string, string>>; restSame: boolean } {
-  return JSON.parse(python(
-    `
+  return JSON.parse(
+    python(
+      `
 import sys, json, onnx
 a = onnx.load(sys.argv[1], load_external_data=False); b = onnx.load(sys.argv[2], load_external_data=False)
 ext = {}
@@ -105,8 +106,9 @@ def strip(m):
     return m.SerializeToString()
 print(json.dumps({'ext': ext, 'restSame': strip(a) == strip(b)}))
 `,
-    [linked, original],
-  ));
+      [linked, original],
+    ),
+  );
 }
 
 describe('linkOnnx', () => {
@@ -114,17 +116,30 @@ describe('linkOnnx', () => {
     const { onnx, h5 } = makeModel('mlp');
     const out = join(dir, 'mlp.linked.onnx');
     const r = await linkOnnx(onnx, h5, out);
-    expect(r.linked.map((l) => l.initializer).sort()).toEqual(['l1.bias', 'l1.weight', 'l2.bias', 'l2.weight', 'steps']);
+    expect(r.linked.map((l) => l.initializer).sort()).toEqual([
+      'l1.bias',
+      'l1.weight',
+      'l2.bias',
+      'l2.weight',
+      'steps',
+    ]);
     expect(r.linked.find((l) => l.initializer === 'l2.weight')!.graph).toBe('graph/branch/then_branch');
     expect(r.inline.map((i) => i.initializer).sort()).toEqual(['one', 'three', 'zero']);
     expect(r.bytesLinked).toBe((30 + 5 + 15 + 3) * 4 + 3 * 8);
     const seen = inspect(out, onnx);
     expect(seen.restSame).toBe(true);
     for (const l of r.linked) {
-      expect(seen.ext[l.initializer]).toEqual({ location: 'mlp.h5', offset: String(l.offset), length: String(l.length) });
+      expect(seen.ext[l.initializer]).toEqual({
+        location: 'mlp.h5',
+        offset: String(l.offset),
+        length: String(l.length),
+      });
       // The bytes at that offset are the dataset's (h5py reads the same values).
       const bytes = readFileSync(h5).subarray(l.offset, l.offset + l.length);
-      const fromPy = python(`import sys,h5py,numpy as np; print(h5py.File(sys.argv[1],'r')[sys.argv[2]][()].tobytes().hex())`, [h5, l.dataset]).trim();
+      const fromPy = python(
+        `import sys,h5py,numpy as np; print(h5py.File(sys.argv[1],'r')[sys.argv[2]][()].tobytes().hex())`,
+        [h5, l.dataset],
+      ).trim();
       expect(bytes.toString('hex')).toBe(fromPy);
     }
     // Same kernels (no pre-packing either side), same weights: bit-identical outputs.
@@ -139,14 +154,18 @@ describe('linkOnnx', () => {
     expect((e as H5Error).code).toBe('H5_NOT_LINKABLE');
     const tensors = (e as H5Error & { tensors: { initializer: string; reason: string }[] }).tensors;
     expect(Object.fromEntries(tensors.map((t) => [t.initializer, t.reason]))).toEqual({
-      'l1.weight': 'filtered', 'l2.weight': 'chunked', 'l1.bias': 'big-endian',
+      'l1.weight': 'filtered',
+      'l2.weight': 'chunked',
+      'l1.bias': 'big-endian',
     });
     expect(() => readFileSync(out)).toThrow();
   });
 
   it("refuses h5py's default, unaligned layout (an int64 at an odd address)", async () => {
     const { onnx, h5 } = makeModel('unaligned', { '*': 'unaligned' });
-    const e = (await linkOnnx(onnx, h5, join(dir, 'unaligned.linked.onnx')).catch((x: unknown) => x)) as H5Error & { tensors: { initializer: string; reason: string }[] };
+    const e = (await linkOnnx(onnx, h5, join(dir, 'unaligned.linked.onnx')).catch((x: unknown) => x)) as H5Error & {
+      tensors: { initializer: string; reason: string }[];
+    };
     expect(e.code).toBe('H5_NOT_LINKABLE');
     expect(e.tensors.map((t) => t.reason)).toContain('unaligned');
     expect(e.tensors.every((t) => t.reason === 'unaligned')).toBe(true);
@@ -177,7 +196,9 @@ with h5py.File(sys.argv[1], 'w') as f:
 `,
       [h5],
     );
-    const e = (await linkOnnx(onnx, h5, join(dir, 'mismatch.linked.onnx')).catch((x: unknown) => x)) as H5Error & { tensors: { initializer: string; reason: string }[] };
+    const e = (await linkOnnx(onnx, h5, join(dir, 'mismatch.linked.onnx')).catch((x: unknown) => x)) as H5Error & {
+      tensors: { initializer: string; reason: string }[];
+    };
     expect(e.code).toBe('H5_NOT_LINKABLE');
     const why = Object.fromEntries(e.tensors.map((t) => [t.initializer, t.reason.split(':')[0]]));
     expect(why).toEqual({ 'l1.weight': 'dtype', 'l1.bias': 'shape', 'l2.weight': 'data-differs' });
@@ -198,11 +219,18 @@ with h5py.File(sys.argv[2], 'w') as f:
     );
     const r = await linkOnnx(onnx, h5, join(dir, 'mapped.linked.onnx'), { map: { 'l1.weight': 'first/kernel' } });
     expect(r.linked.map((l) => [l.initializer, l.dataset])).toEqual([['l1.weight', '/first/kernel']]);
-    const e = await linkOnnx(onnx, h5, join(dir, 'mapped2.linked.onnx'), { map: { 'l1.weight': 'nope' } }).catch((x: unknown) => x);
+    const e = await linkOnnx(onnx, h5, join(dir, 'mapped2.linked.onnx'), { map: { 'l1.weight': 'nope' } }).catch(
+      (x: unknown) => x,
+    );
     expect((e as H5Error).code).toBe('H5_NOT_FOUND');
-    const f = await linkOnnx(onnx, h5, join(dir, 'mapped3.linked.onnx'), { requireAll: true, map: (n) => (n === 'l1.weight' ? 'first/kernel' : undefined) }).catch((x: unknown) => x);
+    const f = await linkOnnx(onnx, h5, join(dir, 'mapped3.linked.onnx'), {
+      requireAll: true,
+      map: (n) => (n === 'l1.weight' ? 'first/kernel' : undefined),
+    }).catch((x: unknown) => x);
     expect((f as H5Error).code).toBe('H5_NOT_LINKABLE');
-    expect((f as H5Error & { tensors: { initializer: string }[] }).tensors.map((t) => t.initializer)).toContain('l1.bias');
+    expect((f as H5Error & { tensors: { initializer: string }[] }).tensors.map((t) => t.initializer)).toContain(
+      'l1.bias',
+    );
   });
 
   it('refuses a data file outside the output model directory (onnxruntime reads external data only below it)', async () => {

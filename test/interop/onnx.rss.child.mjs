@@ -18,7 +18,9 @@ function status() {
 
 /** Resident and anonymous (copied-on-write) bytes of the mappings of `path`. */
 function mapped(path) {
-  let rss = 0, anon = 0, inside = false;
+  let rss = 0,
+    anon = 0,
+    inside = false;
   for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
     const head = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/);
     if (head) inside = head[1] === path;
@@ -31,7 +33,10 @@ function mapped(path) {
 const N = Number(n);
 const before = status();
 const t0 = performance.now();
-const session = await ort.InferenceSession.create(model, prepack === '1' ? {} : { extra: { session: { disable_prepacking: '1' } } });
+const session = await ort.InferenceSession.create(
+  model,
+  prepack === '1' ? {} : { extra: { session: { disable_prepacking: '1' } } },
+);
 const createMs = performance.now() - t0;
 const afterCreate = status();
 const x = new Float32Array(N);
@@ -46,9 +51,16 @@ for (let i = 0; i < Number(runs); i++) {
 }
 const after = status();
 const m = mapped(dataFile);
-console.log(JSON.stringify({
-  before, afterCreate, after, mapped: m, createMs, runMs: times,
-  // y = x @ W with x one-hot at `row`: row `row` of W. A few values for the caller to check.
-  sample: [y[0], y[1], y[N - 1]],
-}));
+console.log(
+  JSON.stringify({
+    before,
+    afterCreate,
+    after,
+    mapped: m,
+    createMs,
+    runMs: times,
+    // y = x @ W with x one-hot at `row`: row `row` of W. A few values for the caller to check.
+    sample: [y[0], y[1], y[N - 1]],
+  }),
+);
 await session.release();

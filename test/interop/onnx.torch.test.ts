@@ -65,7 +65,12 @@ names = [t.name for t in onnx.load(out + '.onnx').graph.initializer]
 print(json.dumps({'x': x.numpy().ravel().tolist(), 'xshape': list(x.shape), 'y': y.numpy().ravel().tolist(), 'initializers': names}))
 `;
 
-interface Built { x: number[]; xshape: number[]; y: number[]; initializers: string[] }
+interface Built {
+  x: number[];
+  xshape: number[];
+  y: number[];
+  initializers: string[];
+}
 
 async function runLinked(base: string, built: Built): Promise<{ y: Float32Array; linked: string[] }> {
   const r = await linkOnnx(`${base}.onnx`, `${base}.h5`, `${base}.linked.onnx`);
@@ -111,7 +116,9 @@ describe('torch → ONNX → h5vault-served weights → onnxruntime-node', () =>
 
   it('weights as graph inputs, fed by ortFeeds from the loaded .h5 (no copy): equal to torch within 1e-5', async () => {
     const base = join(dir, 'affine');
-    const built = JSON.parse(python(`
+    const built = JSON.parse(
+      python(
+        `
 import sys, json, numpy as np, torch, h5py
 torch.manual_seed(1)
 class Affine(torch.nn.Module):
@@ -122,7 +129,10 @@ torch.onnx.export(Affine(), (x, w, b), sys.argv[1] + '.onnx', input_names=['x', 
 with h5py.File(sys.argv[1] + '.h5', 'w', alignment_threshold=1, alignment_interval=64) as f:
     f['fc/weight'] = w.numpy(); f['fc/bias'] = b.numpy()
 print(json.dumps({'x': x.numpy().ravel().tolist(), 'xshape': list(x.shape), 'y': Affine()(x, w, b).numpy().ravel().tolist(), 'initializers': []}))
-`, [base])) as Built;
+`,
+        [base],
+      ),
+    ) as Built;
     const m = await loadModel(`${base}.h5`, { verify: false });
     const o = ort();
     const s = await o.InferenceSession.create(`${base}.onnx`, NO_PREPACK);
@@ -130,7 +140,8 @@ print(json.dumps({'x': x.numpy().ravel().tolist(), 'xshape': list(x.shape), 'y':
       expect(m.views).toEqual(new Set(['fc/weight', 'fc/bias']));
       const feeds = ortFeeds(m, { 'fc.weight': 'fc/weight', 'fc.bias': 'fc/bias' });
       expect(feeds['fc.weight']!.data).toBe(m.tensors.get('fc/weight')!.data);
-      const y = (await s.run({ ...feeds, x: new o.Tensor('float32', Float32Array.from(built.x), built.xshape) })).y!.data as Float32Array;
+      const y = (await s.run({ ...feeds, x: new o.Tensor('float32', Float32Array.from(built.x), built.xshape) })).y!
+        .data as Float32Array;
       expect(maxAbsDiff(y, built.y)).toBeLessThanOrEqual(1e-5);
     } finally {
       await s.release();

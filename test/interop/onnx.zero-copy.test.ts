@@ -21,8 +21,17 @@ const N = 8192; // W is N x N float32: 256 MiB
 const MiB = 1 << 20;
 const w = (i: number, j: number): number => ((i * 31 + j * 17) % 1001) / 1001 - 0.5;
 
-interface Mem { anon: number; file: number }
-interface Report { before: Mem; afterCreate: Mem; after: Mem; mapped: { rss: number; anon: number }; sample: number[] }
+interface Mem {
+  anon: number;
+  file: number;
+}
+interface Report {
+  before: Mem;
+  afterCreate: Mem;
+  after: Mem;
+  mapped: { rss: number; anon: number };
+  sample: number[];
+}
 
 let model = '';
 let h5 = '';
@@ -53,7 +62,10 @@ onnx.save(m, sys.argv[1])
 
 function measure(prepack: boolean): Report {
   const row = 1234;
-  const out = execFileSync(process.execPath, [CHILD, model, h5, String(N), prepack ? '1' : '0', '1', String(row)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const out = execFileSync(process.execPath, [CHILD, model, h5, String(N), prepack ? '1' : '0', '1', String(row)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
   const rep = JSON.parse(out) as Report;
   // y is row `row` of W: the weights ORT used are the ones in the .h5.
   expect(rep.sample[0]).toBeCloseTo(w(row, 0), 6);
@@ -67,8 +79,10 @@ describe('external data served from the .h5 (256 MiB MatMul weight)', () => {
     const r = measure(false);
     const anonGrowth = r.after.anon - r.before.anon;
     const fileGrowth = r.after.file - r.before.file;
-    console.log(`no pre-packing: RssAnon +${(anonGrowth / MiB).toFixed(1)} MiB, RssFile+RssShmem +${(fileGrowth / MiB).toFixed(1)} MiB, ` +
-      `.h5 mapping resident ${(r.mapped.rss / MiB).toFixed(1)} MiB with ${r.mapped.anon} anonymous bytes`);
+    console.log(
+      `no pre-packing: RssAnon +${(anonGrowth / MiB).toFixed(1)} MiB, RssFile+RssShmem +${(fileGrowth / MiB).toFixed(1)} MiB, ` +
+        `.h5 mapping resident ${(r.mapped.rss / MiB).toFixed(1)} MiB with ${r.mapped.anon} anonymous bytes`,
+    );
     expect(anonGrowth).toBeLessThan(32 * MiB);
     expect(fileGrowth).toBeGreaterThan(250 * MiB);
     expect(r.mapped.rss).toBeGreaterThanOrEqual(256 * MiB);

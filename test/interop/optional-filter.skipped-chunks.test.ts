@@ -15,7 +15,9 @@ const p = join(tempDir(), 'optional-filter.h5');
 let h5pyReads: Record<string, number[] | string> = {};
 
 beforeAll(() => {
-  h5pyReads = JSON.parse(python(`
+  h5pyReads = JSON.parse(
+    python(
+      `
 import h5py, numpy as np, sys, json
 def make(f, name, shape, chunks, maxshape=None):
     dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
@@ -43,7 +45,10 @@ with h5py.File(sys.argv[1], 'r') as f:
     except OSError:
         out['mixed'] = 'error'
 print(json.dumps(out))
-`, [p]));
+`,
+      [p],
+    ),
+  );
 });
 
 describe('an optional filter that is not available', () => {
@@ -64,12 +69,19 @@ describe('an optional filter that is not available', () => {
     const rows = (await d2.read({ start: [1, 1], count: [2, 3], step: [2, 2] })) as Int32Array;
     expect(Array.from(rows)).toEqual([7, 9, 11, 19, 21, 23]);
     expect(Array.from((await f.dataset('mixed').read({ start: [0], count: [4] })) as Int32Array)).toEqual(
-      h5pyReads['mixed[0:4]']);
+      h5pyReads['mixed[0:4]'],
+    );
   });
 
   it('a chunk that needs the filter is H5_FILTER_UNAVAILABLE, naming it', async () => {
     using f = File.open(p);
-    const e = await f.dataset('mixed').read().then(() => null, (x: unknown) => x);
+    const e = await f
+      .dataset('mixed')
+      .read()
+      .then(
+        () => null,
+        (x: unknown) => x,
+      );
     expect(e).toBeInstanceOf(H5Error);
     expect((e as H5Error).code).toBe('H5_FILTER_UNAVAILABLE');
     expect((e as H5Error).message).toContain('32123');

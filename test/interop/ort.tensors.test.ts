@@ -4,7 +4,14 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  H5Error, loadModel, ortFeeds, saveModel, toOrtTensor, float32ToBfloat16, halfToNumber, type TypedTensor,
+  H5Error,
+  loadModel,
+  ortFeeds,
+  saveModel,
+  toOrtTensor,
+  float32ToBfloat16,
+  halfToNumber,
+  type TypedTensor,
 } from '../../lib/index.js';
 import { python, tempDir } from '../helpers.js';
 import { NO_PREPACK, ort, requireOnnxPeers } from './onnx.helpers.js';
@@ -88,7 +95,13 @@ onnx.save(m, sys.argv[1])
 
   it('refuses bfloat16 unless a conversion is chosen; float32 is exact, float16 rounds (both copies)', () => {
     const bf = all.bf!;
-    const e = (() => { try { toOrtTensor(bf); } catch (x) { return x; } })();
+    const e = (() => {
+      try {
+        toOrtTensor(bf);
+      } catch (x) {
+        return x;
+      }
+    })();
     expect(e).toBeInstanceOf(H5Error);
     expect((e as H5Error).code).toBe('H5_UNSUPPORTED_TYPE');
     const f32 = toOrtTensor(bf, { bfloat16: 'float32' });
@@ -109,11 +122,20 @@ onnx.save(m, sys.argv[1])
 
 describe('ortFeeds', () => {
   it('takes every tensor by default, a list of names, or { input: tensor }; unknown names are H5_NOT_FOUND', () => {
-    const src = new Map<string, TypedTensor>([['a', all.f32!], ['b', all.i64!]]);
+    const src = new Map<string, TypedTensor>([
+      ['a', all.f32!],
+      ['b', all.i64!],
+    ]);
     expect(Object.keys(ortFeeds(src))).toEqual(['a', 'b']);
     expect(Object.keys(ortFeeds({ a: all.f32!, b: all.i64! }, ['b']))).toEqual(['b']);
     expect(ortFeeds(src, { x: 'b' }).x!.data).toBe(all.i64!.data);
-    const e = (() => { try { ortFeeds(src, ['a', 'zz']); } catch (x) { return x; } })() as H5Error & { missing: string[] };
+    const e = (() => {
+      try {
+        ortFeeds(src, ['a', 'zz']);
+      } catch (x) {
+        return x;
+      }
+    })() as H5Error & { missing: string[] };
     expect(e.code).toBe('H5_NOT_FOUND');
     expect(e.missing).toEqual(['zz']);
   });
@@ -121,11 +143,19 @@ describe('ortFeeds', () => {
 
 describe('onnxruntime-node is optional', () => {
   it('importing h5vault does not load onnxruntime-node', () => {
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
       import { createRequire } from 'node:module';
       await import(${JSON.stringify(join(ROOT, 'dist/index.js'))});
       const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('onnxruntime'));
-      console.log(JSON.stringify(loaded));`], { encoding: 'utf8' });
+      console.log(JSON.stringify(loaded));`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual([]);
   });
@@ -139,11 +169,18 @@ describe('onnxruntime-node is optional', () => {
     const addon = join(ROOT, 'build/Release/h5vault.node');
     mkdirSync(join(pkg, 'build/Release'), { recursive: true });
     cpSync(addon, join(pkg, 'build/Release/h5vault.node'));
-    writeFileSync(join(pkg, 'probe.mjs'), `
+    writeFileSync(
+      join(pkg, 'probe.mjs'),
+      `
       import { toOrtTensor } from './dist/index.js';
       try { toOrtTensor({ dtype: 'float32', shape: [1], data: new Float32Array(1) }); console.log('loaded'); }
-      catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, peer: e.peer, message: e.message })); }`);
-    const r = spawnSync(process.execPath, [join(pkg, 'probe.mjs')], { encoding: 'utf8', cwd: pkg, env: { ...process.env, NODE_PATH: '' } });
+      catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, peer: e.peer, message: e.message })); }`,
+    );
+    const r = spawnSync(process.execPath, [join(pkg, 'probe.mjs')], {
+      encoding: 'utf8',
+      cwd: pkg,
+      env: { ...process.env, NODE_PATH: '' },
+    });
     const out = JSON.parse(r.stdout) as { name: string; code: string; peer: string; message: string };
     expect(out).toMatchObject({ name: 'H5Error', code: 'H5_MISSING_PEER', peer: 'onnxruntime-node' });
     expect(out.message).toContain('npm install onnxruntime-node');

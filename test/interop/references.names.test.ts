@@ -18,13 +18,23 @@ requirePeers();
 type Ref = { kind: string | null; path: string | null };
 
 describe('reference names', () => {
-  it("ref_hdf5_compat1.nc opens untrusted and /x's REFERENCE_LIST names what h5py names", { timeout: 600_000 }, async () => {
+  it("ref_hdf5_compat1.nc opens untrusted and /x's REFERENCE_LIST names what h5py names", {
+    timeout: 600_000,
+  }, async () => {
     const file = join(CORPUS, 'netcdf-c/ref_hdf5_compat1.nc');
     // h5py names each reference with a search of the file (about a minute
     // here): asynchronously, so the test worker stays responsive meanwhile.
-    const { stdout } = await promisify(execFile)(PYTHON, ['-c', `import h5py, json, sys
+    const { stdout } = await promisify(execFile)(
+      PYTHON,
+      [
+        '-c',
+        `import h5py, json, sys
 f = h5py.File(sys.argv[1], 'r')
-print(json.dumps([f[r].name for r in f['x'].attrs['REFERENCE_LIST']['dataset']]))`, file], { maxBuffer: 1 << 24 });
+print(json.dumps([f[r].name for r in f['x'].attrs['REFERENCE_LIST']['dataset']]))`,
+        file,
+      ],
+      { maxBuffer: 1 << 24 },
+    );
     const want = JSON.parse(stdout) as string[];
     expect(want).toHaveLength(2000);
     const f = await File.open(file, { untrusted: true });
@@ -39,11 +49,14 @@ print(json.dumps([f[r].name for r in f['x'].attrs['REFERENCE_LIST']['dataset']])
 
   it('in a writable file, names follow a link moved between reads', async () => {
     const file = join(tempDir(), 'refs.h5');
-    python(`import h5py, sys
+    python(
+      `import h5py, sys
 with h5py.File(sys.argv[1], 'w') as f:
     a = f.create_dataset('g/a', data=[1, 2])
     b = f.create_dataset('b', data=[3])
-    f.attrs.create('refs', [a.ref, b.ref, f.ref], dtype=h5py.ref_dtype)`, [file]);
+    f.attrs.create('refs', [a.ref, b.ref, f.ref], dtype=h5py.ref_dtype)`,
+      [file],
+    );
     const f = File.open(file, { mode: 'r+' });
     try {
       const names = () => (f.attrs.get<AttrAnyValue>('refs') as unknown as Ref[]).map((r) => r.path);

@@ -39,20 +39,34 @@ afterAll(() => {
   child?.kill('SIGKILL');
 });
 
-function post(agent: Agent, port: number, body: unknown): Promise<{ status: number; json: { version: number; y: number[][] } }> {
+function post(
+  agent: Agent,
+  port: number,
+  body: unknown,
+): Promise<{ status: number; json: { version: number; y: number[][] } }> {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);
-    const req = request({ host: '127.0.0.1', port, path: '/infer', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) });
-        } catch (e) {
-          reject(e);
-        }
-      });
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/infer',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) });
+          } catch (e) {
+            reject(e);
+          }
+        });
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -74,7 +88,10 @@ describe('examples/server.mjs hot swap', () => {
 
     const events: Event[] = [];
     let stderr = '';
-    child = spawn(process.execPath, ['--expose-gc', join(repo, 'examples/server.mjs'), root, 'linear', onnx, '0'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['--expose-gc', join(repo, 'examples/server.mjs'), root, 'linear', onnx, '0'], {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let buf = '';
     child.stdout!.on('data', (d) => {
       buf += d;
@@ -85,7 +102,11 @@ describe('examples/server.mjs hot swap', () => {
     });
     child.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise((r) => child!.on('exit', (code, sig) => r(code ?? sig)));
-    await waitFor(() => events.some((e) => e.event === 'listening') || child!.exitCode !== null, 30_000, `server start (${stderr})`);
+    await waitFor(
+      () => events.some((e) => e.event === 'listening') || child!.exitCode !== null,
+      30_000,
+      `server start (${stderr})`,
+    );
     const port = events.find((e) => e.event === 'listening')!.port as number;
     const swapsTo = (v: number): boolean => events.some((e) => e.event === 'swap' && e.to === v);
 
@@ -99,12 +120,17 @@ describe('examples/server.mjs hot swap', () => {
     const client = async (id: number): Promise<void> => {
       for (let i = 0; !stop && sent < MAX_REQUESTS; i++) {
         sent++;
-        const x = [[id, i % 7, -3, 2], [1, 0, 0, (i % 5) - 2]];
+        const x = [
+          [id, i % 7, -3, 2],
+          [1, 0, 0, (i % 5) - 2],
+        ];
         try {
           const { status, json } = await post(agent, port, { x });
           if (status !== 200) failures.push(`HTTP ${status}: ${JSON.stringify(json)}`);
           else if (JSON.stringify(json.y) !== JSON.stringify(expectedOutput(json.version, x)))
-            failures.push(`version ${json.version} answered ${JSON.stringify(json.y)} for ${JSON.stringify(x)}, its weights give ${JSON.stringify(expectedOutput(json.version, x))}`);
+            failures.push(
+              `version ${json.version} answered ${JSON.stringify(json.y)} for ${JSON.stringify(x)}, its weights give ${JSON.stringify(expectedOutput(json.version, x))}`,
+            );
           else seen.set(json.version, (seen.get(json.version) ?? 0) + 1);
         } catch (e) {
           failures.push(`request failed: ${(e as Error).message}`);
@@ -112,7 +138,8 @@ describe('examples/server.mjs hot swap', () => {
       }
     };
     const clients = Promise.all([0, 1, 2, 3].map(client));
-    const answered = (v: number): Promise<void> => waitFor(() => (seen.get(v) ?? 0) > 0, 30_000, `a response from v${v}`);
+    const answered = (v: number): Promise<void> =>
+      waitFor(() => (seen.get(v) ?? 0) > 0, 30_000, `a response from v${v}`);
 
     await answered(1);
     await store.save('linear', linearWeights(2));
@@ -136,9 +163,11 @@ describe('examples/server.mjs hot swap', () => {
     const total = [...seen.values()].reduce((a, b) => a + b, 0);
     const rss10 = swaps[9]!.rssAnonKiB as number;
     const rss50 = swaps[49]!.rssAnonKiB as number;
-    console.log(`server.hot-swap: ${total} requests answered, ${failures.length} failed, ${seen.size} versions seen; ` +
-      `${swaps.length} swaps; RssAnon at swap 10 ${rss10} KiB, at swap 50 ${rss50} KiB (${rss50 - rss10 >= 0 ? '+' : ''}${rss50 - rss10} KiB); ` +
-      `v3 rejected: ${reject.code as string}`);
+    console.log(
+      `server.hot-swap: ${total} requests answered, ${failures.length} failed, ${seen.size} versions seen; ` +
+        `${swaps.length} swaps; RssAnon at swap 10 ${rss10} KiB, at swap 50 ${rss50} KiB (${rss50 - rss10 >= 0 ? '+' : ''}${rss50 - rss10} KiB); ` +
+        `v3 rejected: ${reject.code as string}`,
+    );
 
     expect(failures.slice(0, 5)).toEqual([]);
     expect(failures).toHaveLength(0);
@@ -147,8 +176,12 @@ describe('examples/server.mjs hot swap', () => {
     expect(swaps).toHaveLength(SWAPS);
     expect(swaps.map((e) => e.to)).toEqual([2, ...Array.from({ length: SWAPS - 1 }, (_, i) => i + 4)]);
     // Every swapped-out version was retired (disposed and closed), the last one at shutdown.
-    expect(events.filter((e) => e.event === 'retire').map((e) => e.version).sort((a, b) => (a as number) - (b as number)))
-      .toEqual([1, 2, ...Array.from({ length: SWAPS - 1 }, (_, i) => i + 4)]);
+    expect(
+      events
+        .filter((e) => e.event === 'retire')
+        .map((e) => e.version)
+        .sort((a, b) => (a as number) - (b as number)),
+    ).toEqual([1, 2, ...Array.from({ length: SWAPS - 1 }, (_, i) => i + 4)]);
     expect(rss50 - rss10).toBeLessThanOrEqual(RSS_TOLERANCE_KIB);
     expect(total).toBeGreaterThan(SWAPS);
   }, 180_000);

@@ -8,7 +8,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import {
-  Empty, File, H5Error, type CompoundColumns, type H5Value, type AttrAnyValue, type Reference,
+  Empty,
+  File,
+  H5Error,
+  type CompoundColumns,
+  type H5Value,
+  type AttrAnyValue,
+  type Reference,
 } from '../../lib/index.js';
 import { python, requirePeers, tempDir } from '../helpers.js';
 
@@ -17,7 +23,8 @@ const dir = tempDir();
 const p = join(dir, 'theirs.h5');
 
 beforeAll(() => {
-  python(`
+  python(
+    `
 import h5py, numpy as np, sys
 with h5py.File(sys.argv[1], 'w') as f:
     cd = np.dtype([('x', '<f4'), ('n', '>i8'), ('name', 'S5'), ('v', h5py.vlen_dtype('i4')), ('arr', '<i2', (2,)),
@@ -72,7 +79,9 @@ with h5py.File(sys.argv[1], 'w') as f:
     f.attrs.create('vlenattr', [np.array([1, 2], 'i2'), np.array([3], 'i2')], dtype=h5py.vlen_dtype('i2'))
     f.attrs['complex'] = np.complex64(1 - 1j)
     f.attrs.create('arrayattr', np.array([[1.0, 2.0]]), dtype=np.dtype(('<f8', (2,))))
-  `, [p]);
+  `,
+    [p],
+  );
 });
 
 describe('datasets of every class (h5py wrote them)', () => {
@@ -99,7 +108,16 @@ describe('datasets of every class (h5py wrote them)', () => {
   it('compound as records, async, and a hyperslab of a chunked compressed compound', async () => {
     const f = File.open(p);
     const r = await f.dataset('compound').readRecords();
-    expect(r[0]).toEqual({ x: 1.5, n: 1n, name: 'ab', v: new Int32Array([1, 2]), arr: new Int16Array([1, 2]), s: 'α', inner: { a: 1, b: 0.5 }, flag: true });
+    expect(r[0]).toEqual({
+      x: 1.5,
+      n: 1n,
+      name: 'ab',
+      v: new Int32Array([1, 2]),
+      arr: new Int16Array([1, 2]),
+      s: 'α',
+      inner: { a: 1, b: 0.5 },
+      flag: true,
+    });
     expect(r[2]).toMatchObject({ n: 2n ** 40n, flag: true, inner: { a: 3, b: -1 } });
     const part = await f.dataset('chunked-compound').read<CompoundColumns>({ start: [1], count: [2] });
     expect(part.x).toEqual(new Float32Array([2.5, -3]));
@@ -112,7 +130,10 @@ describe('datasets of every class (h5py wrote them)', () => {
     expect(f.dataset('complex64').type).toMatchObject({ class: 'complex', dtype: 'float32' });
     expect(f.dataset('complex64').readSync<H5Value>()).toEqual(new Float32Array([1, 2, -0, -3.5]));
     expect(f.dataset('complex128').readSync<H5Value>()).toEqual(new Float64Array([1, 2, 3, 0, 0, 4, -1, 0]));
-    expect(f.dataset('complex64').readRecordsSync()).toEqual([[1, 2], [-0, -3.5]]);
+    expect(f.dataset('complex64').readRecordsSync()).toEqual([
+      [1, 2],
+      [-0, -3.5],
+    ]);
     f.close();
   });
 
@@ -148,12 +169,18 @@ describe('datasets of every class (h5py wrote them)', () => {
   it('object references resolve to paths (null stays null); deref opens them; region references carry the selection', () => {
     const f = File.open(p);
     const refs = f.dataset('refs').readSync<Reference[]>();
-    expect(refs).toEqual([{ kind: 'object', path: '/target' }, { kind: 'object', path: '/grp' }, { kind: 'object', path: null }]);
+    expect(refs).toEqual([
+      { kind: 'object', path: '/target' },
+      { kind: 'object', path: '/grp' },
+      { kind: 'object', path: null },
+    ]);
     expect(f.deref(refs[0]!).path).toBe('/target');
     expect(f.deref(refs[1]!).kind).toBe('group');
     expect(() => f.deref(refs[2]!)).toThrow(expect.objectContaining({ code: 'H5_NOT_FOUND' }));
     const reg = f.dataset('regrefs').readSync<Reference[]>();
-    expect(reg).toEqual([{ kind: 'region', path: '/target', selection: { kind: 'blocks', blocks: [{ start: [2], end: [4] }] } }]);
+    expect(reg).toEqual([
+      { kind: 'region', path: '/target', selection: { kind: 'blocks', blocks: [{ start: [2], end: [4] }] } },
+    ]);
     f.close();
   });
 

@@ -16,9 +16,17 @@ const dir = tempDir();
 const p = join(dir, 'ours.h5');
 
 const cpdType = types.compound({
-  x: 'float32', n: 'int64', s: 'string', fs: types.string({ size: 4, cset: 'ascii' }), v: types.vlen('int32'),
-  a: types.array('int16', [2]), e: types.enum('uint8', { A: 0, B: 5 }), b: 'bool', c: types.complex('float64'),
-  r: types.reference(), inner: types.compound({ p: 'uint16', q: 'float64' }),
+  x: 'float32',
+  n: 'int64',
+  s: 'string',
+  fs: types.string({ size: 4, cset: 'ascii' }),
+  v: types.vlen('int32'),
+  a: types.array('int16', [2]),
+  e: types.enum('uint8', { A: 0, B: 5 }),
+  b: 'bool',
+  c: types.complex('float64'),
+  r: types.reference(),
+  inner: types.compound({ p: 'uint16', q: 'float64' }),
 });
 
 let seen: Record<string, unknown> = {};
@@ -29,16 +37,51 @@ beforeAll(() => {
   f.createTypedDataset('records', {
     type: cpdType,
     data: [
-      { x: 1.5, n: 1n, s: 'α', fs: 'ab', v: [1, 2], a: [1, 2], e: 5, b: true, c: [1, 2], r: { path: '/target' }, inner: { p: 7, q: 0.5 } },
-      { x: 2, n: -(2n ** 40n), s: '', fs: 'abcd', v: new Int32Array(0), a: new Int16Array([3, 4]), e: 'A', b: false, c: [0, -1], r: null, inner: { p: 8, q: -1 } },
+      {
+        x: 1.5,
+        n: 1n,
+        s: 'α',
+        fs: 'ab',
+        v: [1, 2],
+        a: [1, 2],
+        e: 5,
+        b: true,
+        c: [1, 2],
+        r: { path: '/target' },
+        inner: { p: 7, q: 0.5 },
+      },
+      {
+        x: 2,
+        n: -(2n ** 40n),
+        s: '',
+        fs: 'abcd',
+        v: new Int32Array(0),
+        a: new Int16Array([3, 4]),
+        e: 'A',
+        b: false,
+        c: [0, -1],
+        r: null,
+        inner: { p: 8, q: -1 },
+      },
     ],
   });
-  f.createTypedDataset('columns', { type: types.compound({ x: 'float64', y: 'int8' }), data: { x: new Float64Array([1, 2, 3]), y: new Int8Array([4, 5, 6]) } });
+  f.createTypedDataset('columns', {
+    type: types.compound({ x: 'float64', y: 'int8' }),
+    data: { x: new Float64Array([1, 2, 3]), y: new Int8Array([4, 5, 6]) },
+  });
   f.createTypedDataset('enum', { type: types.enum('int16', { RED: -1, GREEN: 7 }), data: new Int16Array([-1, 7, 7]) });
   f.createTypedDataset('vlen', { type: types.vlen('float32'), data: [[1, 2, 3], new Float32Array([4]), []] });
   f.createTypedDataset('vlen-vlen', { type: types.vlen(types.vlen('uint8')), data: [[[1], [2, 3]], []] });
-  f.createTypedDataset('array', { type: types.array('float64', [2, 2]), data: Float64Array.from({ length: 12 }, (_, i) => i), shape: [3] });
-  f.createTypedDataset('array2d', { type: types.array('int32', [3]), data: Int32Array.from({ length: 12 }, (_, i) => i), shape: [2, 2] });
+  f.createTypedDataset('array', {
+    type: types.array('float64', [2, 2]),
+    data: Float64Array.from({ length: 12 }, (_, i) => i),
+    shape: [3],
+  });
+  f.createTypedDataset('array2d', {
+    type: types.array('int32', [3]),
+    data: Int32Array.from({ length: 12 }, (_, i) => i),
+    shape: [2, 2],
+  });
   f.createTypedDataset('complex', { type: types.complex('float32'), data: new Float32Array([1, 2, 3, 4]), shape: [2] });
   f.createTypedDataset('refs', { type: types.reference(), data: [{ path: '/target' }, '/records', null] });
   f.createTypedDataset('bitfield', { type: types.bitfield('uint32'), data: new Uint32Array([0xdeadbeef, 1]) });
@@ -46,10 +89,24 @@ beforeAll(() => {
   // h5py reads only untagged opaque data (its memory type has no tag); the tag is checked at the low level.
   const tagged = f.createGroup('tagged');
   tagged.createTypedDataset('opaque', { type: types.opaque(2, 'pair'), data: new Uint8Array([5, 6]) });
-  f.createTypedDataset('spacepad', { type: types.string({ size: 5, pad: 'spacepad', cset: 'ascii' }), data: ['ab', 'abcde'] });
-  f.createTypedDataset('scalar', { type: types.compound({ a: 'int8', b: 'string' }), data: { a: 3, b: 'one' }, shape: [] });
+  f.createTypedDataset('spacepad', {
+    type: types.string({ size: 5, pad: 'spacepad', cset: 'ascii' }),
+    data: ['ab', 'abcde'],
+  });
+  f.createTypedDataset('scalar', {
+    type: types.compound({ a: 'int8', b: 'string' }),
+    data: { a: 3, b: 'one' },
+    shape: [],
+  });
   f.attrs.set('cpd', { x: 1, y: 2 }, { type: types.compound({ x: 'float32', y: 'uint16' }) });
-  f.attrs.set('cpds', [{ x: 1, y: 2 }, { x: 3, y: 4 }], { type: types.compound({ x: 'float32', y: 'uint16' }) });
+  f.attrs.set(
+    'cpds',
+    [
+      { x: 1, y: 2 },
+      { x: 3, y: 4 },
+    ],
+    { type: types.compound({ x: 'float32', y: 'uint16' }) },
+  );
   f.attrs.set('seq', [1, 2, 3], { type: types.vlen('int8'), scalar: true });
   f.attrs.set('seqs', [[1], [2, 3]], { type: types.vlen('int8') });
   f.attrs.set('en', 1, { type: types.enum('int8', { OFF: 0, ON: 1 }) });
@@ -58,7 +115,9 @@ beforeAll(() => {
   f.attrs.set('arr', [1, 2, 3], { type: types.array('uint8', [3]) });
   f.close();
 
-  seen = JSON.parse(python(`
+  seen = JSON.parse(
+    python(
+      `
 import h5py, numpy as np, sys, json
 def js(x):
     if isinstance(x, h5py.Reference): return None if not x else f[x].name
@@ -87,15 +146,42 @@ with h5py.File(sys.argv[1], 'r') as f:
     out['bitfield']['class'] = h5py.h5d.open(f.id, b'bitfield').get_type().get_class() == h5py.h5t.BITFIELD
     out['attrs'] = {k: js(f.attrs[k]) for k in f.attrs}
 print(json.dumps(out))
-`, [p]));
+`,
+      [p],
+    ),
+  );
 });
 
 describe('h5py reads what h5vault wrote', () => {
   it('compound from records: every field type, nested compound, enum/bool/utf-8 metadata', () => {
     const r = seen.records as { value: unknown[]; enum: unknown; bool: boolean; s: string };
     expect(r.value).toEqual([
-      { x: 1.5, n: 1, s: 'Î±', fs: 'ab', v: [1, 2], a: [1, 2], e: 5, b: true, c: [1, 2], r: '/target', inner: { p: 7, q: 0.5 } },
-      { x: 2, n: -(2 ** 40), s: '', fs: 'abcd', v: [], a: [3, 4], e: 0, b: false, c: [0, -1], r: null, inner: { p: 8, q: -1 } },
+      {
+        x: 1.5,
+        n: 1,
+        s: 'Î±',
+        fs: 'ab',
+        v: [1, 2],
+        a: [1, 2],
+        e: 5,
+        b: true,
+        c: [1, 2],
+        r: '/target',
+        inner: { p: 7, q: 0.5 },
+      },
+      {
+        x: 2,
+        n: -(2 ** 40),
+        s: '',
+        fs: 'abcd',
+        v: [],
+        a: [3, 4],
+        e: 0,
+        b: false,
+        c: [0, -1],
+        r: null,
+        inner: { p: 8, q: -1 },
+      },
     ]);
     expect(r.enum).toEqual({ A: 0, B: 5 });
     expect(r.bool).toBe(true);
@@ -103,13 +189,53 @@ describe('h5py reads what h5vault wrote', () => {
   });
 
   it('compound from columns, enum, vlen, nested vlen, array types, complex, references, bitfield, opaque, spacepad, scalar', () => {
-    expect(seen.columns).toMatchObject({ value: [{ x: 1, y: 4 }, { x: 2, y: 5 }, { x: 3, y: 6 }] });
+    expect(seen.columns).toMatchObject({
+      value: [
+        { x: 1, y: 4 },
+        { x: 2, y: 5 },
+        { x: 3, y: 6 },
+      ],
+    });
     expect(seen.enum).toMatchObject({ value: [-1, 7, 7], members: { RED: -1, GREEN: 7 } });
     expect(seen.vlen).toMatchObject({ value: [[1, 2, 3], [4], []] });
     expect(seen['vlen-vlen']).toMatchObject({ value: [[[1], [2, 3]], []] });
-    expect(seen.array).toMatchObject({ shape: [3], value: [[[0, 1], [2, 3]], [[4, 5], [6, 7]], [[8, 9], [10, 11]]] });
-    expect(seen.array2d).toMatchObject({ shape: [2, 2], value: [[[0, 1, 2], [3, 4, 5]], [[6, 7, 8], [9, 10, 11]]] });
-    expect(seen.complex).toMatchObject({ dtype: 'complex64', value: [[1, 2], [3, 4]] });
+    expect(seen.array).toMatchObject({
+      shape: [3],
+      value: [
+        [
+          [0, 1],
+          [2, 3],
+        ],
+        [
+          [4, 5],
+          [6, 7],
+        ],
+        [
+          [8, 9],
+          [10, 11],
+        ],
+      ],
+    });
+    expect(seen.array2d).toMatchObject({
+      shape: [2, 2],
+      value: [
+        [
+          [0, 1, 2],
+          [3, 4, 5],
+        ],
+        [
+          [6, 7, 8],
+          [9, 10, 11],
+        ],
+      ],
+    });
+    expect(seen.complex).toMatchObject({
+      dtype: 'complex64',
+      value: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
     expect(seen.refs).toMatchObject({ deref: ['/target', '/records', null] });
     expect(seen.bitfield).toMatchObject({ class: true, value: [0xdeadbeef, 1] });
     expect(seen.opaque).toMatchObject({ tagged: 'pair', dtype: '|V2', value: ['\x01\x02', '\x03\x04'] });
@@ -119,8 +245,17 @@ describe('h5py reads what h5vault wrote', () => {
 
   it('attributes of every class', () => {
     expect(seen.attrs).toEqual({
-      cpd: { x: 1, y: 2 }, cpds: [{ x: 1, y: 2 }, { x: 3, y: 4 }], seq: [1, 2, 3], seqs: [[1], [2, 3]], en: 1,
-      r: '/target', cx: [3, -4], arr: [1, 2, 3],
+      cpd: { x: 1, y: 2 },
+      cpds: [
+        { x: 1, y: 2 },
+        { x: 3, y: 4 },
+      ],
+      seq: [1, 2, 3],
+      seqs: [[1], [2, 3]],
+      en: 1,
+      r: '/target',
+      cx: [3, -4],
+      arr: [1, 2, 3],
     });
   });
 });
@@ -129,10 +264,37 @@ describe('h5vault reads back what it wrote', () => {
   it('every dataset and attribute', () => {
     const f = File.open(p);
     expect(f.dataset('records').readRecordsSync()).toEqual([
-      { x: 1.5, n: 1n, s: 'α', fs: 'ab', v: new Int32Array([1, 2]), a: new Int16Array([1, 2]), e: 5, b: true, c: [1, 2], r: { kind: 'object', path: '/target' }, inner: { p: 7, q: 0.5 } },
-      { x: 2, n: -(2n ** 40n), s: '', fs: 'abcd', v: new Int32Array([]), a: new Int16Array([3, 4]), e: 0, b: false, c: [0, -1], r: { kind: 'object', path: null }, inner: { p: 8, q: -1 } },
+      {
+        x: 1.5,
+        n: 1n,
+        s: 'α',
+        fs: 'ab',
+        v: new Int32Array([1, 2]),
+        a: new Int16Array([1, 2]),
+        e: 5,
+        b: true,
+        c: [1, 2],
+        r: { kind: 'object', path: '/target' },
+        inner: { p: 7, q: 0.5 },
+      },
+      {
+        x: 2,
+        n: -(2n ** 40n),
+        s: '',
+        fs: 'abcd',
+        v: new Int32Array([]),
+        a: new Int16Array([3, 4]),
+        e: 0,
+        b: false,
+        c: [0, -1],
+        r: { kind: 'object', path: null },
+        inner: { p: 8, q: -1 },
+      },
     ]);
-    expect(f.dataset('columns').readSync<CompoundColumns>()).toEqual({ x: new Float64Array([1, 2, 3]), y: new Int8Array([4, 5, 6]) });
+    expect(f.dataset('columns').readSync<CompoundColumns>()).toEqual({
+      x: new Float64Array([1, 2, 3]),
+      y: new Int8Array([4, 5, 6]),
+    });
     expect(f.dataset('vlen-vlen').readSync<H5Value>()).toEqual([[new Uint8Array([1]), new Uint8Array([2, 3])], []]);
     expect(f.dataset('spacepad').readSync()).toEqual(['ab', 'abcde']);
     expect(f.dataset('tagged/opaque').type).toMatchObject({ class: 'opaque', size: 2, tag: 'pair' });
@@ -152,8 +314,15 @@ describe('refused values leave nothing behind', () => {
       expect.objectContaining({ code: 'H5_INVALID_ARGUMENT', message: expect.stringContaining('no enum member') }),
     );
     expect(() => f.createTypedDataset('e', { type: en, data: ['C'] })).toThrow(TypeError);
-    expect(() => f.createTypedDataset('c', { type: types.compound({ a: 'int8' }), data: [{ b: 1 }] })).toThrow(/no field 'a'/);
-    expect(() => f.createTypedDataset('c', { type: types.compound({ a: 'int8', b: 'int8' }), data: { a: new Int8Array(2), b: new Int8Array(3) } })).toThrow(RangeError);
+    expect(() => f.createTypedDataset('c', { type: types.compound({ a: 'int8' }), data: [{ b: 1 }] })).toThrow(
+      /no field 'a'/,
+    );
+    expect(() =>
+      f.createTypedDataset('c', {
+        type: types.compound({ a: 'int8', b: 'int8' }),
+        data: { a: new Int8Array(2), b: new Int8Array(3) },
+      }),
+    ).toThrow(RangeError);
     expect(() => f.createTypedDataset('s', { type: types.string({ size: 2 }), data: ['abc'] })).toThrow(
       expect.objectContaining({ code: 'H5_INVALID_ARGUMENT' }),
     );
@@ -161,9 +330,13 @@ describe('refused values leave nothing behind', () => {
       expect.objectContaining({ code: 'H5_INVALID_ARGUMENT' }),
     );
     expect(() => f.createTypedDataset('r', { type: types.reference(), data: [{ path: '/nope' }] })).toThrow(H5Error);
-    expect(() => f.attrs.set('big', Array.from({ length: 10000 }, () => [1]), { type: types.vlen('int8') })).toThrow(
-      expect.objectContaining({ code: 'H5_INVALID_ARGUMENT' }),
-    );
+    expect(() =>
+      f.attrs.set(
+        'big',
+        Array.from({ length: 10000 }, () => [1]),
+        { type: types.vlen('int8') },
+      ),
+    ).toThrow(expect.objectContaining({ code: 'H5_INVALID_ARGUMENT' }));
     expect(f.keys()).toEqual([]);
     expect(f.attrs.keys()).toEqual([]);
     f.close();

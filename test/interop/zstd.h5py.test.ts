@@ -15,7 +15,10 @@ import { PYTHON, python, requirePeers, rng, tempDir } from '../helpers.js';
 requirePeers();
 {
   const r = spawnSync(PYTHON, ['-c', 'import zstandard'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`interop peer missing: ${PYTHON} cannot import zstandard (apt-get install python3-zstandard; bash scripts/bootstrap.sh)`);
+  if (r.status !== 0)
+    throw new Error(
+      `interop peer missing: ${PYTHON} cannot import zstandard (apt-get install python3-zstandard; bash scripts/bootstrap.sh)`,
+    );
 }
 const dir = tempDir();
 
@@ -31,7 +34,9 @@ describe('zstd: h5vault reads chunks that zstandard framed (written by h5py)', (
   const p = join(dir, 'theirs.h5');
   let expected: Record<string, number[]> = {};
   beforeAll(() => {
-    expected = JSON.parse(python(`
+    expected = JSON.parse(
+      python(
+        `
 import h5py, numpy as np, zstandard, sys, json
 rng = np.random.default_rng(7)
 out = {}
@@ -53,7 +58,10 @@ with h5py.File(sys.argv[1], 'w') as f:
             d.id.write_direct_chunk((r0, 0), cz.compress(block.tobytes()))
         out[name] = a.ravel().tolist()
 print(json.dumps(out))
-`, [p]));
+`,
+        [p],
+      ),
+    );
   });
 
   it('every dataset reads with equal values, sync, async and a hyperslab, reported as zstd', async () => {
@@ -65,21 +73,27 @@ print(json.dumps(out))
       expect(d.readSync()).toEqual(want);
       expect(await d.read()).toEqual(want);
       expect(d.readSync({ start: [5, 3], count: [20, 4] })).toEqual(
-        (want.constructor as Float32ArrayConstructor).from({ length: 80 }, (_, k) => want[(5 + Math.floor(k / 4)) * 11 + 3 + (k % 4)]!),
+        (want.constructor as Float32ArrayConstructor).from(
+          { length: 80 },
+          (_, k) => want[(5 + Math.floor(k / 4)) * 11 + 3 + (k % 4)]!,
+        ),
       );
     }
   });
 
   it('a frame that claims more than the chunk is refused as corrupt on both read paths, not allocated', () => {
     const bomb = join(dir, 'bomb.h5');
-    python(`
+    python(
+      `
 import h5py, numpy as np, zstandard, sys
 with h5py.File(sys.argv[1], 'w') as f:
     # little-endian: h5vault's engine decodes it; big-endian: libhdf5's pipeline runs our filter
     for name, t in (('le', '<f4'), ('be', '>f4')):
         d = f.create_dataset(name, shape=(16,), chunks=(16,), dtype=t, compression=32015, allow_unknown_filter=True)
         d.id.write_direct_chunk((0,), zstandard.ZstdCompressor().compress(bytes(64 << 20)))  # 64 MiB of zeros for a 64-byte chunk
-`, [bomb]);
+`,
+      [bomb],
+    );
     using f = File.open(bomb);
     for (const read of [() => f.dataset('le').readSync(), () => f.dataset('be').readSync()]) {
       let err: unknown;
@@ -101,10 +115,25 @@ describe('zstd: h5py + zstandard read what h5vault wrote', () => {
     {
       using f = File.create(p);
       for (const level of [1, 3, 9, 19])
-        f.createDataset(`l${level}`, { dtype: 'float32', shape: [data.length], chunks: [8192], compression: { name: 'zstd', level }, data });
-      f.createDataset('shuffled', { dtype: 'float32', shape: [data.length], chunks: [8192], shuffle: true, compression: 'zstd', data });
+        f.createDataset(`l${level}`, {
+          dtype: 'float32',
+          shape: [data.length],
+          chunks: [8192],
+          compression: { name: 'zstd', level },
+          data,
+        });
+      f.createDataset('shuffled', {
+        dtype: 'float32',
+        shape: [data.length],
+        chunks: [8192],
+        shuffle: true,
+        compression: 'zstd',
+        data,
+      });
     }
-    const res = JSON.parse(python(`
+    const res = JSON.parse(
+      python(
+        `
 import h5py, numpy as np, zstandard, sys, json
 out = {}
 with h5py.File(sys.argv[1], 'r') as f:
@@ -127,14 +156,20 @@ with h5py.File(sys.argv[1], 'r') as f:
         out[name] = {'filters': [[int(i), int(fl), [int(v) for v in cd]] for i, fl, cd in filters], 'same': bool(same),
                      'hex': np.concatenate(values)[:d.shape[0]].tobytes().hex()}
 print(json.dumps(out))
-`, [p]));
+`,
+        [p],
+      ),
+    );
     const hex = Buffer.from(data.buffer).toString('hex');
     for (const level of [1, 3, 9, 19]) {
       expect(res[`l${level}`].filters).toEqual([[32015, 1, [level]]]); // H5Z_FLAG_OPTIONAL, as hdf5plugin via h5py
       expect(res[`l${level}`].same).toBe(true);
       expect(res[`l${level}`].hex).toBe(hex);
     }
-    expect(res.shuffled.filters).toEqual([[2, 1, [4]], [32015, 1, [3]]]);
+    expect(res.shuffled.filters).toEqual([
+      [2, 1, [4]],
+      [32015, 1, [3]],
+    ]);
     expect(res.shuffled.hex).toBe(hex);
   });
 });

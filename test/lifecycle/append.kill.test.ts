@@ -31,7 +31,11 @@ async function killAfter(p: string, delay: number): Promise<number> {
   c.kill('SIGKILL');
   await closed;
   // Only whole lines: a flush whose line was cut short is not known complete.
-  const flushed = out.split('\n').slice(0, -1).filter((l) => l.startsWith('F ')).map((l) => Number(l.slice(2)));
+  const flushed = out
+    .split('\n')
+    .slice(0, -1)
+    .filter((l) => l.startsWith('F '))
+    .map((l) => Number(l.slice(2)));
   return flushed.at(-1)!;
 }
 

@@ -24,7 +24,11 @@ function newest(dir: string): number {
 
 export function ensureDist(): void {
   if (existsSync(DIST_INDEX) && statSync(DIST_INDEX).mtimeMs >= newest(join(root, 'lib'))) return;
-  spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'ignore' });
+  spawnSync(
+    process.execPath,
+    [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')],
+    { stdio: 'ignore' },
+  );
   if (!existsSync(DIST_INDEX)) throw new Error('dist/index.js could not be built: run npm run build:ts');
 }
 

@@ -28,7 +28,10 @@ function run(closeCall: string) {
 }
 
 describe('close() of a file that cannot be flushed', () => {
-  for (const [name, call] of [['close() throws', 'f.close()'], ['closeAsync() rejects with', 'f.closeAsync()']]) {
+  for (const [name, call] of [
+    ['close() throws', 'f.close()'],
+    ['closeAsync() rejects with', 'f.closeAsync()'],
+  ]) {
     it(`${name} H5Error H5_IO, and the process exits cleanly`, () => {
       const r = run(call!);
       expect(r.lines).toEqual(['write H5_IO', 'close H5_IO H5Error']);

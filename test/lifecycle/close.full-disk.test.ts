@@ -22,7 +22,10 @@ let scripts = 0;
 function child(code: string) {
   const script = join(dir, `child-${++scripts}.mjs`);
   writeFileSync(script, `const H5 = await import(${JSON.stringify(DIST_URL)});\n${code}`);
-  const r = spawnSync(process.execPath, [script, mnt, join(dir, `healthy-${scripts}.h5`)], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [script, mnt, join(dir, `healthy-${scripts}.h5`)], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { ...r, out: r.stdout.trim() ? JSON.parse(r.stdout.trim().split('\n').at(-1)!) : null };
 }
 
@@ -96,7 +99,14 @@ describe('a file whose flush or close failed on a full disk is torn down', () =>
     expect(r.stderr).toBe('');
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);
-    const runs = r.out as { saved?: boolean; step?: string; code?: string; flush?: boolean; intact?: boolean; temps?: number }[];
+    const runs = r.out as {
+      saved?: boolean;
+      step?: string;
+      code?: string;
+      flush?: boolean;
+      intact?: boolean;
+      temps?: number;
+    }[];
     expect(runs.at(-1)!.saved).toBe(true);
     const failed = runs.slice(0, -1);
     expect(failed.length).toBeGreaterThan(0);

@@ -18,7 +18,14 @@ const data = gaussian(N, 3);
 function make(): string {
   const p = fresh();
   using f = File.create(p);
-  f.createDataset('chunked', { dtype: 'float32', shape: [N], chunks: [1024], compression: 'gzip', shuffle: true, data });
+  f.createDataset('chunked', {
+    dtype: 'float32',
+    shape: [N],
+    chunks: [1024],
+    compression: 'gzip',
+    shuffle: true,
+    data,
+  });
   f.createDataset('plain', { dtype: 'float32', shape: [N], data });
   return p;
 }
@@ -26,14 +33,20 @@ function make(): string {
 /** Fills libuv's pool so queued jobs are still pending when the next line runs. */
 function occupyPool(): Promise<unknown> {
   const size = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
-  return Promise.all(Array.from({ length: size }, () => new Promise((r) => pbkdf2('a', 'b', 100_000, 32, 'sha256', r))));
+  return Promise.all(
+    Array.from({ length: size }, () => new Promise((r) => pbkdf2('a', 'b', 100_000, 32, 'sha256', r))),
+  );
 }
 
 describe('close() while work is pending', () => {
   it('pending reads (chunked and contiguous) resolve with the right data', async () => {
     const f = File.open(make());
     const busy = occupyPool();
-    const reads = [f.dataset('chunked').read(), f.dataset('plain').read(), f.dataset('chunked').read({ start: [100], count: [10] })];
+    const reads = [
+      f.dataset('chunked').read(),
+      f.dataset('plain').read(),
+      f.dataset('chunked').read({ start: [100], count: [10] }),
+    ];
     f.close();
     expect(f.closed).toBe(true);
     const [a, b, c] = await Promise.all(reads);
@@ -65,7 +78,13 @@ describe('close() while work is pending', () => {
     const f = File.open(p);
     const busy = occupyPool();
     let readDone = false;
-    const r = f.dataset('chunked').read().then((x) => { readDone = true; return x; });
+    const r = f
+      .dataset('chunked')
+      .read()
+      .then((x) => {
+        readDone = true;
+        return x;
+      });
     await f.closeAsync();
     expect(readDone).toBe(true);
     expect(await r).toEqual(data);
@@ -84,8 +103,15 @@ describe('use after close', () => {
     f.close();
     f.close();
     const checks: (() => unknown)[] = [
-      () => d.readSync(), () => d.shape, () => d.attrs.keys(), () => g.keys(), () => f.attrs.get('x'),
-      () => f.has('plain'), () => f.createGroup('x'), () => f.flush(), () => [...f.walk()],
+      () => d.readSync(),
+      () => d.shape,
+      () => d.attrs.keys(),
+      () => g.keys(),
+      () => f.attrs.get('x'),
+      () => f.has('plain'),
+      () => f.createGroup('x'),
+      () => f.flush(),
+      () => [...f.walk()],
     ];
     for (const c of checks) expect(c).toThrow(expect.objectContaining({ code: 'H5_CLOSED' }));
     for (const pr of [d.read(), d.prefetch(), f.prefetch()]) {

@@ -18,7 +18,9 @@ export function crashModel(megabytes, g, cache = {}) {
     const ub = new Uint32Array(cache.b.buffer);
     let x = 0x9e3779b9;
     for (let i = 0; i < n; i++) {
-      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
       ua[i] = (x >>> 0) & 0x3fffffff; // finite floats only
       ub[i] = ua[i] ^ 0x5555;
     }

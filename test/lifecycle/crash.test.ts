@@ -18,10 +18,19 @@ beforeAll(requireFreshDist);
 
 describe('saveModel under SIGKILL', () => {
   it(`${kills} random kills of a ${mb} MB save loop: never a lost or torn model`, async () => {
-    const out = await runNode(script, ['--kills', String(kills), '--mb', String(mb), '--seed', '7', '--json']).catch((e: Error) => e.message);
+    const out = await runNode(script, ['--kills', String(kills), '--mb', String(mb), '--seed', '7', '--json']).catch(
+      (e: Error) => e.message,
+    );
     const stats = JSON.parse(out.slice(out.indexOf('{'))) as {
-      kills: number; survivedOld: number; survivedNew: number; lost: number; killedMidSave: number;
-      completedSaves: number; tempsAfterCleanSave: number; maxTempsLeft: number; failures: string[];
+      kills: number;
+      survivedOld: number;
+      survivedNew: number;
+      lost: number;
+      killedMidSave: number;
+      completedSaves: number;
+      tempsAfterCleanSave: number;
+      maxTempsLeft: number;
+      failures: string[];
     };
     console.log(`crash test: ${JSON.stringify(stats)}`);
     expect(stats.failures).toEqual([]);

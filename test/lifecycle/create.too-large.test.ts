@@ -32,16 +32,23 @@ describe('contiguous storage no file can hold', () => {
       f.createDataset('small', { dtype: 'uint8', shape: [3], data: Uint8Array.of(1, 2, 3) });
       try { f.close(); out.push('closed'); } catch (e) { out.push('close ' + e.code + ' ' + e.message); }
       console.log(out.join(','));`;
-    const r = spawnSync('bash', ['-c', 'ulimit -f 1048576; exec "$0" --input-type=module -e "$1" -- "$2"', process.execPath, script, p], {
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      'bash',
+      ['-c', 'ulimit -f 1048576; exec "$0" --input-type=module -e "$1" -- "$2"', process.execPath, script, p],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(r.stderr).toBe('');
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('H5_TOO_LARGE,closed');
-    expect(python(`import h5py,sys\nf=h5py.File(sys.argv[1],'r')\nprint(sorted(f.keys()), f['sparse'].shape, list(f['small'][()]))`, [p]).trim()).toBe(
-      "['small', 'sparse'] (2147483648, 2147483648) [1, 2, 3]",
-    );
+    expect(
+      python(
+        `import h5py,sys\nf=h5py.File(sys.argv[1],'r')\nprint(sorted(f.keys()), f['sparse'].shape, list(f['small'][()]))`,
+        [p],
+      ).trim(),
+    ).toBe("['small', 'sparse'] (2147483648, 2147483648) [1, 2, 3]");
   });
 
   it('storage past 2^63 bytes (no file offset can address it): H5_TOO_LARGE, the file stays usable', () => {
@@ -122,14 +129,19 @@ describe('extents past 2^63 bytes', () => {
       'native:H5_TOO_LARGE,H5_TOO_LARGE',
       'attr:H5_TOO_LARGE,H5_TOO_LARGE',
     ]);
-    expect(python(`import h5py,sys\nf=h5py.File(sys.argv[1],'r')\nprint(sorted(f.keys()), f['r'].shape, list(f['small'][()]), list(f.attrs))`, [p]).trim()).toBe(
-      "['r', 'small'] (1048576, 1048576, 1024) [7, 8] []",
-    );
+    expect(
+      python(
+        `import h5py,sys\nf=h5py.File(sys.argv[1],'r')\nprint(sorted(f.keys()), f['r'].shape, list(f['small'][()]), list(f.attrs))`,
+        [p],
+      ).trim(),
+    ).toBe("['r', 'small'] (1048576, 1048576, 1024) [7, 8] []");
   });
 
   it('the message names the dataset, the shape and the size', () => {
     using f = File.create(join(dir, 'message.h5'));
-    expect(() => f.createDataset('x', { dtype: 'float64', shape: [2 ** 31, 2 ** 31, 2 ** 31], chunks: [1, 1, 1024] })).toThrow(
+    expect(() =>
+      f.createDataset('x', { dtype: 'float64', shape: [2 ** 31, 2 ** 31, 2 ** 31], chunks: [1, 1, 1024] }),
+    ).toThrow(
       "cannot create dataset 'x': shape [2147483648, 2147483648, 2147483648] of 8-byte elements is about 2^96 bytes, more than the 2^63 - 1 bytes an HDF5 file can address",
     );
   });

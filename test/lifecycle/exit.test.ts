@@ -15,7 +15,17 @@ import { ensureDist, runNode } from './child.js';
 const dir = tempDir();
 beforeAll(() => ensureDist());
 
-const STEPS = ['loaded', 'created', 'dataset', 'attrs', 'write-pending', 'reopened', 'read-pending', 'view', 'closed'] as const;
+const STEPS = [
+  'loaded',
+  'created',
+  'dataset',
+  'attrs',
+  'write-pending',
+  'reopened',
+  'read-pending',
+  'view',
+  'closed',
+] as const;
 type Step = (typeof STEPS)[number];
 
 // The child runs the steps in order and exits right after the named one.

@@ -43,7 +43,9 @@ describe('GC of unclosed handles', () => {
     for (let i = 0; i < 20; i++) leak(p);
     expect(native.mappingStats().handles).toBeGreaterThan(base.handles);
     // Reopening read-write while a read-only handle is still open fails in libhdf5.
-    await collect(() => native.mappingStats().handles <= base.handles && native.mappingStats().mappings <= base.mappings);
+    await collect(
+      () => native.mappingStats().handles <= base.handles && native.mappingStats().mappings <= base.mappings,
+    );
     expect(native.mappingStats().handles).toBe(base.handles);
     expect(native.mappingStats().mappings).toBe(base.mappings);
     using w = File.open(p, { mode: 'r+' });
@@ -54,7 +56,13 @@ describe('GC of unclosed handles', () => {
     const p = join(dir, 'gc2.h5');
     {
       using f = File.create(p);
-      f.createDataset('x', { dtype: 'float64', shape: [4096], chunks: [256], compression: 'gzip', data: new Float64Array(4096).fill(2.5) });
+      f.createDataset('x', {
+        dtype: 'float64',
+        shape: [4096],
+        chunks: [256],
+        compression: 'gzip',
+        data: new Float64Array(4096).fill(2.5),
+      });
     }
     const pending = (() => File.open(p).dataset('x').read())();
     globalThis.gc!();

@@ -75,6 +75,9 @@ describe('views over an in-memory image', () => {
     for (let i = 0; i < 1000; i++) cycle();
     await collect();
     await collect();
-    expect({ mappings: native.mappingStats().mappings, fds: imageDescriptors() }).toEqual({ mappings: baseMappings, fds: baseFds });
+    expect({ mappings: native.mappingStats().mappings, fds: imageDescriptors() }).toEqual({
+      mappings: baseMappings,
+      fds: baseFds,
+    });
   });
 });

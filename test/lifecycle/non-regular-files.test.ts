@@ -21,7 +21,13 @@ const DEADLINE_MS = 20_000;
 const DIGEST = 'a'.repeat(64);
 let scripts = 0;
 
-interface Outcome { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean }
+interface Outcome {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
 
 function run(args: string[]): Outcome {
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: DEADLINE_MS, killSignal: 'SIGKILL' });
@@ -35,9 +41,16 @@ function runAsync(args: string[]): Promise<Outcome> {
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, DEADLINE_MS);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, DEADLINE_MS);
     child.on('close', (status, signal) => {
       clearTimeout(timer);
       resolve({ status, signal, stdout, stderr, timedOut });
@@ -113,8 +126,18 @@ describe('a FIFO is refused on every open path, without blocking', () => {
 
 describe('character devices, sockets and directories are refused too', () => {
   it.each([
-    ["loadModel('/dev/zero', { expectDigest })", `H5.loadModel(P, { expectDigest: '${DIGEST}' })`, '/dev/zero', /character device/],
-    ["verifyModel('/dev/zero', { expectDigest })", `H5.verifyModel(P, { expectDigest: '${DIGEST}' })`, '/dev/zero', /character device/],
+    [
+      "loadModel('/dev/zero', { expectDigest })",
+      `H5.loadModel(P, { expectDigest: '${DIGEST}' })`,
+      '/dev/zero',
+      /character device/,
+    ],
+    [
+      "verifyModel('/dev/zero', { expectDigest })",
+      `H5.verifyModel(P, { expectDigest: '${DIGEST}' })`,
+      '/dev/zero',
+      /character device/,
+    ],
     ["File.open('/dev/zero')", 'H5.File.open(P)', '/dev/zero', /character device/],
     ['File.open of a socket', 'H5.File.open(P)', socketPath, /socket/],
     ['loadModel of a socket, expectDigest', `H5.loadModel(P, { expectDigest: '${DIGEST}' })`, socketPath, /socket/],
@@ -129,16 +152,22 @@ describe('ModelStore', () => {
   it('a version file or an index replaced by a FIFO is refused, not waited on', () => {
     const root = join(dir, 'store');
     mkdirSync(root);
-    const setup = attempt(`(async () => {
+    const setup = attempt(
+      `(async () => {
       const s = await H5.ModelStore.open(P, { create: true });
       await s.save('m', { w: { dtype: 'float32', shape: [2], data: new Float32Array(2) } });
       return s.path('m', 1);
-    })()`, root);
+    })()`,
+      root,
+    );
     expect(setup.ok).toBe(true);
     const version = join(root, 'm', 'v000001.h5');
     const index = join(root, 'm', 'index.json');
     // Where the store keeps version 1 (asked, not assumed).
-    const where = attempt(`(async () => { const p = (await H5.ModelStore.open(P)).path('m', 1); if (p !== ${JSON.stringify(version)}) throw new Error(p); })()`, root);
+    const where = attempt(
+      `(async () => { const p = (await H5.ModelStore.open(P)).path('m', 1); if (p !== ${JSON.stringify(version)}) throw new Error(p); })()`,
+      root,
+    );
     expect(where.ok, JSON.stringify(where)).toBe(true);
     rmSync(version);
     expect(spawnSync('mkfifo', [version]).status).toBe(0);
@@ -150,7 +179,12 @@ describe('ModelStore', () => {
 });
 
 describe('CLI', () => {
-  it.each([['ls', fifo], ['info', fifo], ['verify', fifo], ['verify', '/dev/zero']])('h5vault %s %s exits with H5_OPEN_FAILED', (cmd, path) => {
+  it.each([
+    ['ls', fifo],
+    ['info', fifo],
+    ['verify', fifo],
+    ['verify', '/dev/zero'],
+  ])('h5vault %s %s exits with H5_OPEN_FAILED', (cmd, path) => {
     const r = run([CLI, cmd, path]);
     expect(r.timedOut, `h5vault ${cmd} ${path} did not exit within ${DEADLINE_MS} ms`).toBe(false);
     expect(r.status).not.toBe(0);
@@ -163,12 +197,15 @@ describe('the surfaces behind the one opener (issue 21, #9): refused promptly, a
   const h5 = join(dir, 'w.h5');
   beforeAll(() => {
     // A real ONNX model with one initializer 'w' and the .h5 holding it (onnx and h5py are interop peers).
-    python(`import sys, numpy as np, onnx, h5py
+    python(
+      `import sys, numpy as np, onnx, h5py
 from onnx import helper, numpy_helper, TensorProto
 w = np.ones(4, dtype='<f4')
 g = helper.make_graph([helper.make_node('Identity', ['w'], ['y'])], 'g', [], [helper.make_tensor_value_info('y', TensorProto.FLOAT, [4])], [numpy_helper.from_array(w, 'w')])
 onnx.save(helper.make_model(g), sys.argv[1])
-with h5py.File(sys.argv[2], 'w') as f: f['w'] = w`, [onnx, h5]);
+with h5py.File(sys.argv[2], 'w') as f: f['w'] = w`,
+      [onnx, h5],
+    );
   });
   const out = (name: string) => JSON.stringify(join(dir, name));
   const cases: [string, string, string, RegExp][] = [
@@ -176,12 +213,32 @@ with h5py.File(sys.argv[2], 'w') as f: f['w'] = w`, [onnx, h5]);
     ['loadKeras(fifo, { expectDigest })', `H5.loadKeras(P, { expectDigest: '${DIGEST}' })`, fifo, /FIFO/],
     ['loadKeras(fifo, { untrusted })', 'H5.loadKeras(P, { untrusted: true })', fifo, /FIFO/],
     ["loadKeras('/dev/zero')", 'H5.loadKeras(P)', '/dev/zero', /character device/],
-    ['linkOnnx(fifo as the model)', `H5.linkOnnx(P, ${JSON.stringify(h5)}, ${out('o1.onnx')})`, fifo, /ONNX model .*FIFO/],
+    [
+      'linkOnnx(fifo as the model)',
+      `H5.linkOnnx(P, ${JSON.stringify(h5)}, ${out('o1.onnx')})`,
+      fifo,
+      /ONNX model .*FIFO/,
+    ],
     ['linkOnnx(fifo as the .h5)', `H5.linkOnnx(${JSON.stringify(onnx)}, P, ${out('o2.onnx')})`, fifo, /FIFO/],
-    ["linkOnnx('/dev/zero' as the model)", `H5.linkOnnx(P, ${JSON.stringify(h5)}, ${out('o3.onnx')})`, '/dev/zero', /character device/],
-    ["linkOnnx('/dev/zero' as the .h5)", `H5.linkOnnx(${JSON.stringify(onnx)}, P, ${out('o4.onnx')})`, '/dev/zero', /character device/],
+    [
+      "linkOnnx('/dev/zero' as the model)",
+      `H5.linkOnnx(P, ${JSON.stringify(h5)}, ${out('o3.onnx')})`,
+      '/dev/zero',
+      /character device/,
+    ],
+    [
+      "linkOnnx('/dev/zero' as the .h5)",
+      `H5.linkOnnx(${JSON.stringify(onnx)}, P, ${out('o4.onnx')})`,
+      '/dev/zero',
+      /character device/,
+    ],
     ['convertModel(fifo)', `H5.convertModel(P, ${out('c1.safetensors')})`, fifo, /FIFO/],
-    ["convertModel('/dev/zero', { from: 'safetensors' })", `H5.convertModel(P, ${out('c2.h5')}, { from: 'safetensors' })`, '/dev/zero', /character device/],
+    [
+      "convertModel('/dev/zero', { from: 'safetensors' })",
+      `H5.convertModel(P, ${out('c2.h5')}, { from: 'safetensors' })`,
+      '/dev/zero',
+      /character device/,
+    ],
     ["openSafetensors('/dev/zero')", 'H5.openSafetensors(P)', '/dev/zero', /character device/],
     ['fileDigest(fifo)', 'H5.fileDigest(P)', fifo, /FIFO/],
   ];

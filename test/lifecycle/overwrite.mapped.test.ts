@@ -32,7 +32,7 @@ function readAll(p: string): Float32Array {
 }
 
 describe('File.create overwrite of a mapped file', () => {
-  it("views in this process that outlived close() keep the old bytes; the path gets the new file", () => {
+  it('views in this process that outlived close() keep the old bytes; the path gets the new file', () => {
     const p = join(dir, 'self.h5');
     writeModel(p, 1);
     const r = runNode(
@@ -69,7 +69,9 @@ describe('File.create overwrite of a mapped file', () => {
         f.close();
         process.exit(0);
       });`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', src, '--', p], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', src, '--', p], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stderr.on('data', (d) => (err += d));

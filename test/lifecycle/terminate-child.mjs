@@ -35,7 +35,13 @@ const shared = join(dir, 'shared.h5');
 }
 const mainPath = join(dir, 'main.h5');
 const main = H5.File.create(mainPath, { overwrite: true });
-const mainRows = main.createDataset('rows', { dtype: 'int32', shape: [0], maxshape: [null], chunks: [64], compression: 'gzip' });
+const mainRows = main.createDataset('rows', {
+  dtype: 'int32',
+  shape: [0],
+  maxshape: [null],
+  chunks: [64],
+  compression: 'gzip',
+});
 
 async function settle(done) {
   for (let i = 0; i < 50 && !done(); i++) {
@@ -80,7 +86,14 @@ import(w.distUrl).then(async (H5) => {
   }
 });`;
 
-const summary = { rounds: 0, exitCodes: {}, errors: [], acked: 0, checkedFiles: 0, phase: { beforeReady: 0, afterReady: 0 } };
+const summary = {
+  rounds: 0,
+  exitCodes: {},
+  errors: [],
+  acked: 0,
+  checkedFiles: 0,
+  phase: { beforeReady: 0, afterReady: 0 },
+};
 let mainN = 0;
 for (let round = 0; round < rounds; round++) {
   const out = join(dir, `w${round}.h5`);
@@ -91,7 +104,7 @@ for (let round = 0; round < rounds; round++) {
     if (m.ready) ready = true;
     if (m.acked) acked = m.acked;
   });
-  w.on('error', (e) => summary.errors.push(`round ${round}: worker error ${e && e.stack || e}`));
+  w.on('error', (e) => summary.errors.push(`round ${round}: worker error ${(e && e.stack) || e}`));
   // Half the rounds stop the worker at any point of its life (even while the
   // addon loads), the other half once it is busy with all of the above.
   if (rand() < 0.5) {
@@ -135,7 +148,8 @@ for (let round = 0; round < rounds; round++) {
     try {
       H5.File.open(out, { mode: 'r+' }).close();
     } catch (e) {
-      if (e.code !== 'H5_NOT_HDF5' && e.code !== 'H5_CORRUPT' && e.code !== 'H5_TRUNCATED') summary.errors.push(`round ${round}: reopen ${e.code} ${e.message}`);
+      if (e.code !== 'H5_NOT_HDF5' && e.code !== 'H5_CORRUPT' && e.code !== 'H5_TRUNCATED')
+        summary.errors.push(`round ${round}: reopen ${e.code} ${e.message}`);
     }
   }
   summary.rounds++;
@@ -145,7 +159,11 @@ for (let round = 0; round < rounds; round++) {
 {
   const f = H5.File.open(shared);
   const x = f.dataset('x').readSync();
-  for (let i = 0; i < N; i++) if (x[i] !== pattern(i)) { summary.errors.push(`shared x[${i}] = ${x[i]}`); break; }
+  for (let i = 0; i < N; i++)
+    if (x[i] !== pattern(i)) {
+      summary.errors.push(`shared x[${i}] = ${x[i]}`);
+      break;
+    }
   f.close();
 }
 const rowsBack = mainRows.readSync();

@@ -21,11 +21,20 @@ const N = 100_000;
 function write(p: string): void {
   using f = File.create(p);
   f.createDataset('x', { dtype: 'float32', shape: [N], data: new Float32Array(N).fill(1) });
-  f.createDataset('z', { dtype: 'float32', shape: [N], chunks: [10_000], compression: 'gzip', data: new Float32Array(N).fill(2) });
+  f.createDataset('z', {
+    dtype: 'float32',
+    shape: [N],
+    chunks: [10_000],
+    compression: 'gzip',
+    data: new Float32Array(N).fill(2),
+  });
 }
 
 async function ioError(p: Promise<unknown>): Promise<H5Error> {
-  const e = await p.then(() => undefined, (x: unknown) => x);
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
   expect(e).toBeInstanceOf(H5Error);
   expect((e as H5Error).code).toBe('H5_IO');
   return e as H5Error;
@@ -50,9 +59,12 @@ describe('read() of a file truncated after open', () => {
   it('an h5py-written contiguous dataset, truncated: H5_IO', async () => {
     requirePeers();
     const p = join(dir, 'h5py.h5');
-    python(`import h5py, numpy as np, sys
+    python(
+      `import h5py, numpy as np, sys
 with h5py.File(sys.argv[1], 'w') as f:
-    f.create_dataset('x', data=np.arange(50000, dtype='<i4'))`, [p]);
+    f.create_dataset('x', data=np.arange(50000, dtype='<i4'))`,
+      [p],
+    );
     using f = File.open(p);
     const ds = f.dataset('x');
     expect(ds.layout).toBe('contiguous');
@@ -97,11 +109,19 @@ console.log('done');`;
       f.createDataset('y', { dtype: 'float32', shape: [16], data: new Float32Array(16) });
       f.createDataset('x', { dtype: 'float32', shape: [N], data: new Float32Array(N).fill(1) });
     }
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script(p)], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script(p)], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.signal, `child died: ${r.stdout}${r.stderr}`).toBe(null);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([
-      'mapped 16', 'view H5_IO', 'view-copy H5_IO', 'prefetch H5_IO', 'file-prefetch H5_IO', 'done',
+      'mapped 16',
+      'view H5_IO',
+      'view-copy H5_IO',
+      'prefetch H5_IO',
+      'file-prefetch H5_IO',
+      'done',
     ]);
   });
 });

@@ -39,7 +39,8 @@ describe('view lifetime', () => {
       const v = f.dataset('a').view() as Float32Array;
       const w = f.dataset('b').view() as Float32Array;
       // Touch a page of each view so the mapping is really populated.
-      if (!(v.length === 1 << 14 && w.length === 1 << 12) || Number.isNaN(v[100]! + w[100]!)) throw new Error('bad view');
+      if (!(v.length === 1 << 14 && w.length === 1 << 12) || Number.isNaN(v[100]! + w[100]!))
+        throw new Error('bad view');
       f.close();
     };
     for (let i = 0; i < 500; i++) cycle(); // warm up allocator / JIT

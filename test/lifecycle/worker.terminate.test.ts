@@ -18,7 +18,9 @@ const CHILD = fileURLToPath(new URL('./terminate-child.mjs', import.meta.url));
 beforeAll(() => ensureDist());
 
 // Asynchronous on purpose: a long spawnSync stalls vitest's worker RPC.
-function run(args: string[]): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, ['--expose-gc', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

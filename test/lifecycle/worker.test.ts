@@ -23,7 +23,9 @@ function worker(code: string, workerData: unknown): Promise<{ result: unknown; e
   return new Promise((resolve, reject) => {
     const w = new Worker(src, { eval: true, workerData });
     let result: unknown;
-    w.on('message', (m) => { result = m; });
+    w.on('message', (m) => {
+      result = m;
+    });
     w.on('error', reject);
     w.on('exit', (exitCode) => resolve({ result, exitCode }));
   });
@@ -32,7 +34,9 @@ function worker(code: string, workerData: unknown): Promise<{ result: unknown; e
 describe('worker_threads', () => {
   it('create, write, read and attributes inside workers, in parallel with the main thread', async () => {
     const files = [0, 1, 2].map((i) => join(dir, `w${i}.h5`));
-    const jobs = files.map((p, i) => worker(`
+    const jobs = files.map((p, i) =>
+      worker(
+        `
       const f = H5.File.create(workerData.p);
       const d = f.createDataset('x', { dtype: 'int32', shape: [1000], chunks: [100], compression: 'lz4' });
       await d.write(new Int32Array(1000).fill(workerData.i));
@@ -40,7 +44,10 @@ describe('worker_threads', () => {
       const back = await d.read();
       await f.closeAsync();
       parentPort.postMessage({ sum: back.reduce((a, b) => a + b, 0) });
-    `, { p, i }));
+    `,
+        { p, i },
+      ),
+    );
     // The main thread keeps using the addon meanwhile.
     const mainFile = join(dir, 'main.h5');
     {
@@ -65,15 +72,24 @@ describe('worker_threads', () => {
     const p = join(dir, 'pending.h5');
     {
       using f = File.create(p);
-      f.createDataset('x', { dtype: 'float64', shape: [32768], chunks: [512], compression: 'gzip', data: new Float64Array(32768).fill(3) });
+      f.createDataset('x', {
+        dtype: 'float64',
+        shape: [32768],
+        chunks: [512],
+        compression: 'gzip',
+        data: new Float64Array(32768).fill(3),
+      });
     }
-    const { exitCode } = await worker(`
+    const { exitCode } = await worker(
+      `
       const f = H5.File.open(workerData.p);
       const d = f.dataset('x');
       for (let i = 0; i < 8; i++) d.read();      // never awaited
       H5.File.open(workerData.p).dataset('x');   // another unclosed handle
       process.exit(0);                           // in a worker: ends the worker only
-    `, { p });
+    `,
+      { p },
+    );
     expect(exitCode).toBe(0);
     // Everything the worker held is gone: libhdf5 lets us open read-write.
     for (let i = 0; i < 50; i++) {
@@ -91,7 +107,14 @@ describe('worker_threads', () => {
     const p = join(dir, 'term.h5');
     {
       using f = File.create(p);
-      f.createDataset('x', { dtype: 'float32', shape: [65536], chunks: [1024], compression: 'gzip', shuffle: true, data: new Float32Array(65536).fill(1) });
+      f.createDataset('x', {
+        dtype: 'float32',
+        shape: [65536],
+        chunks: [1024],
+        compression: 'gzip',
+        shuffle: true,
+        data: new Float32Array(65536).fill(1),
+      });
     }
     const src = `
       const { parentPort, workerData } = require('node:worker_threads');
@@ -114,7 +137,8 @@ describe('worker_threads', () => {
 
   it('a process exiting with a worker holding open files exits cleanly', () => {
     const p = join(dir, 'exit-with-worker.h5');
-    const r = runNode(`
+    const r = runNode(
+      `
       const { Worker } = await import('node:worker_threads');
       const w = new Worker(\`
         const { parentPort } = require('node:worker_threads');
@@ -125,7 +149,9 @@ describe('worker_threads', () => {
         });\`, { eval: true, execArgv: [] }); // not the parent's --input-type=module
       await new Promise((r) => w.once('message', r));
       process.exit(0);
-    `, [p, DIST_URL]);
+    `,
+      [p, DIST_URL],
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });

@@ -20,7 +20,8 @@ beforeAll(async () => {
   ensureBuilt();
   cl = await startCluster();
   // 24 tensors of 2 MiB around small attributes and groups, as a model file is laid out.
-  python(`
+  python(
+    `
 import h5py, numpy as np, sys
 with h5py.File(sys.argv[1], 'w') as f:
     f.attrs['h5vault.metadata'] = '{"name": "cli-remote"}'
@@ -29,11 +30,18 @@ with h5py.File(sys.argv[1], 'w') as f:
         g.attrs['index'] = i
         g['kernel'] = np.full((512, 1024), i, dtype='f4')
         g.create_dataset('bias', data=np.arange(1024, dtype='f4'), chunks=(256,), compression='gzip')
-`, [model]);
+`,
+    [model],
+  );
   await cl.bucket('cli-lazy');
   await cl.put('cli-lazy', 'm/model.h5', readFileSync(model));
   // The CLI finds the endpoint and keys the standard way: the environment.
-  env = { AWS_ENDPOINT_URL_S3: cl.env.S3_ENDPOINT, AWS_ACCESS_KEY_ID: cl.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: cl.env.AWS_SECRET_ACCESS_KEY, AWS_REGION: cl.env.AWS_REGION };
+  env = {
+    AWS_ENDPOINT_URL_S3: cl.env.S3_ENDPOINT,
+    AWS_ACCESS_KEY_ID: cl.env.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: cl.env.AWS_SECRET_ACCESS_KEY,
+    AWS_REGION: cl.env.AWS_REGION,
+  };
 }, 180_000);
 
 afterAll(async () => cl?.stop(), 120_000);
@@ -45,7 +53,11 @@ describe('h5vault ls/info s3://', () => {
     const local = json<{ entries: Entry[] }>(h5vault(['ls', model, '--json']));
     const r = h5vault(['ls', URL, '--json'], env);
     expect(r.status, r.stderr).toBe(0);
-    const remote = json<{ file: string; entries: Entry[]; remote: { size: number; bytesFetched: number; s3Requests: number } }>(r);
+    const remote = json<{
+      file: string;
+      entries: Entry[];
+      remote: { size: number; bytesFetched: number; s3Requests: number };
+    }>(r);
     expect(remote.file).toBe(URL);
     // Views need a local file: the one difference.
     for (const e of local.entries) if (e.viewable === true) e.viewable = 'remote';
@@ -57,7 +69,10 @@ describe('h5vault ls/info s3://', () => {
   });
 
   it('ls with --endpoint and a dataset path, and the human table', () => {
-    const r = h5vault(['ls', URL, '/layer07/kernel', '--endpoint', cl.env.S3_ENDPOINT], { ...env, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' });
+    const r = h5vault(['ls', URL, '/layer07/kernel', '--endpoint', cl.env.S3_ENDPOINT], {
+      ...env,
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1',
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/kernel\s+float32\s+\[512, 1024\]\s+contiguous/);
     // h5py does not align data (local: 'unaligned'); nothing remote is viewable.
@@ -69,7 +84,16 @@ describe('h5vault ls/info s3://', () => {
     const r = h5vault(['info', URL, '--json'], env);
     expect(r.status, r.stderr).toBe(0);
     const remote = json<Record<string, unknown>>(r);
-    for (const k of ['fileBytes', 'groups', 'datasets', 'logicalBytes', 'storedBytes', 'dtypes', 'filters', 'attributes'])
+    for (const k of [
+      'fileBytes',
+      'groups',
+      'datasets',
+      'logicalBytes',
+      'storedBytes',
+      'dtypes',
+      'filters',
+      'attributes',
+    ])
       expect(remote[k], k).toEqual(local[k]);
     expect(remote.viewable).toBe(0);
     expect((remote.remote as { bytesFetched: number }).bytesFetched).toBeLessThan(statSync(model).size / 4);

@@ -24,12 +24,16 @@ export interface Cluster {
 export async function startCluster(): Promise<Cluster> {
   const e = await startClusterAsync();
   const options = {
-    endpoint: e.S3_ENDPOINT, region: e.AWS_REGION,
+    endpoint: e.S3_ENDPOINT,
+    region: e.AWS_REGION,
     credentials: { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY },
   };
   const client = new S3Client({ ...options, forcePathStyle: true });
   return {
-    dir: e.S3_CLUSTER_DIR, env: e, client, options,
+    dir: e.S3_CLUSTER_DIR,
+    env: e,
+    client,
+    options,
     async bucket(name) {
       await client.send(new CreateBucketCommand({ Bucket: name }));
     },

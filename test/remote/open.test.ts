@@ -75,7 +75,9 @@ function datasets(g: Group, out: Dataset[] = []): Dataset[] {
 function sha(v: unknown): string {
   const d = v as ArrayBufferView | string[];
   if (Array.isArray(d)) return createHash('sha256').update(JSON.stringify(d)).digest('hex');
-  return createHash('sha256').update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength))
+    .digest('hex');
 }
 
 beforeAll(async () => {
@@ -109,7 +111,12 @@ describe('File.open(s3://...)', () => {
       let compared = 0;
       for (let i = 0; i < ls.length; i++) {
         const [l, r] = [ls[i]!, rs[i]!];
-        expect([r.dtype, r.shape, r.layout, r.filters.map((f) => f.id)]).toEqual([l.dtype, l.shape, l.layout, l.filters.map((f) => f.id)]);
+        expect([r.dtype, r.shape, r.layout, r.filters.map((f) => f.id)]).toEqual([
+          l.dtype,
+          l.shape,
+          l.layout,
+          l.filters.map((f) => f.id),
+        ]);
         const [lv, rv, rsync] = [await l.read(), await r.read(), r.readSync()];
         expect(sha(rv)).toBe(sha(lv));
         expect(sha(rsync)).toBe(sha(lv));
@@ -167,7 +174,11 @@ describe('File.open(s3://...)', () => {
 
   it('takes credentials from the standard AWS environment variables when none are given', () => {
     const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: cl.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: cl.env.AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_S3: cl.env.S3_ENDPOINT });
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: cl.env.AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: cl.env.AWS_SECRET_ACCESS_KEY,
+      AWS_ENDPOINT_URL_S3: cl.env.S3_ENDPOINT,
+    });
     try {
       const f = File.open(`s3://${BUCKET}/models/mixed.h5`);
       expect(f.dataset('u8').readSync().length).toBe(4096);
@@ -179,10 +190,17 @@ describe('File.open(s3://...)', () => {
 
   it('takes credentials from a shared credentials file and profile (AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE)', () => {
     const creds = join(dir, 'aws-credentials');
-    writeFileSync(creds, `[lazy]\naws_access_key_id = ${cl.env.AWS_ACCESS_KEY_ID}\naws_secret_access_key = ${cl.env.AWS_SECRET_ACCESS_KEY}\n`);
+    writeFileSync(
+      creds,
+      `[lazy]\naws_access_key_id = ${cl.env.AWS_ACCESS_KEY_ID}\naws_secret_access_key = ${cl.env.AWS_SECRET_ACCESS_KEY}\n`,
+    );
     const saved = { ...process.env };
     for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
-    Object.assign(process.env, { AWS_SHARED_CREDENTIALS_FILE: creds, AWS_CONFIG_FILE: join(dir, 'no-config'), AWS_PROFILE: 'lazy' });
+    Object.assign(process.env, {
+      AWS_SHARED_CREDENTIALS_FILE: creds,
+      AWS_CONFIG_FILE: join(dir, 'no-config'),
+      AWS_PROFILE: 'lazy',
+    });
     try {
       const f = File.open(`s3://${BUCKET}/models/mixed.h5`, { endpoint: cl.env.S3_ENDPOINT });
       expect(f.dataset('u8').readSync().length).toBe(4096);
@@ -206,7 +224,10 @@ describe('File.open(s3://...)', () => {
     };
     expect(codeOf(`s3://${BUCKET}/models/nope.h5`)).toBe('H5_S3_NOT_FOUND');
     expect(codeOf('s3://no-such-bucket-here/x.h5')).toBe('H5_S3_NOT_FOUND');
-    const bad = { ...cl.options, credentials: { accessKeyId: cl.env.AWS_ACCESS_KEY_ID, secretAccessKey: 'wrong-secret-0123456789' } };
+    const bad = {
+      ...cl.options,
+      credentials: { accessKeyId: cl.env.AWS_ACCESS_KEY_ID, secretAccessKey: 'wrong-secret-0123456789' },
+    };
     expect(codeOf(`s3://${BUCKET}/models/mixed.h5`, bad)).toBe('H5_S3_ACCESS_DENIED');
   });
 
@@ -217,7 +238,9 @@ describe('File.open(s3://...)', () => {
       expect(f.dataset('deep/er/still').readSync()).toEqual(new Uint32Array(12).map((_, i) => i));
       f.close();
     }
-    await expect(File.openAsync(`s3://${BUCKET}/models/nope.h5`, cl.options)).rejects.toMatchObject({ code: 'H5_S3_NOT_FOUND' });
+    await expect(File.openAsync(`s3://${BUCKET}/models/nope.h5`, cl.options)).rejects.toMatchObject({
+      code: 'H5_S3_NOT_FOUND',
+    });
     await expect(File.openAsync(url, { ...cl.options, mode: 'r+' })).rejects.toMatchObject({ code: 'H5_READ_ONLY' });
     await cl.put(BUCKET, 'junk2.bin', new Uint8Array(4096).fill(7));
     await expect(File.openAsync(`s3://${BUCKET}/junk2.bin`, cl.options)).rejects.toMatchObject({ code: 'H5_NOT_HDF5' });
@@ -225,13 +248,19 @@ describe('File.open(s3://...)', () => {
 
   it('an object that is not HDF5 is H5_NOT_HDF5', async () => {
     await cl.put(BUCKET, 'junk.bin', new TextEncoder().encode('not an hdf5 file at all, just text'.repeat(100)));
-    expect(() => File.open(`s3://${BUCKET}/junk.bin`, cl.options)).toThrow(expect.objectContaining({ code: 'H5_NOT_HDF5' }));
+    expect(() => File.open(`s3://${BUCKET}/junk.bin`, cl.options)).toThrow(
+      expect.objectContaining({ code: 'H5_NOT_HDF5' }),
+    );
   });
 
   it('refuses writes, untrusted opens, views and malformed URLs with typed errors', () => {
     const url = `s3://${BUCKET}/models/mixed.h5`;
-    expect(() => File.open(url, { ...cl.options, mode: 'r+' })).toThrow(expect.objectContaining({ code: 'H5_READ_ONLY' }));
-    expect(() => File.open(url, { ...cl.options, untrusted: true })).toThrow(expect.objectContaining({ code: 'H5_UNSUPPORTED', reason: 'remote-untrusted' }));
+    expect(() => File.open(url, { ...cl.options, mode: 'r+' })).toThrow(
+      expect.objectContaining({ code: 'H5_READ_ONLY' }),
+    );
+    expect(() => File.open(url, { ...cl.options, untrusted: true })).toThrow(
+      expect.objectContaining({ code: 'H5_UNSUPPORTED', reason: 'remote-untrusted' }),
+    );
     expect(() => File.open('s3://ab/x.h5', cl.options)).toThrow(TypeError); // the same answer as ModelStore.open's (lib/remote/url.ts)
     expect(() => File.open('s3://bucket-only', cl.options)).toThrow(TypeError);
     const f = File.open(url, cl.options);
@@ -266,7 +295,10 @@ describe('File.open(s3://...)', () => {
     try {
       const ds = f.dataset('layers/03/w'); // its header is read (and cached) now
       await cl.put(BUCKET, 'models/replaced-2.h5', readFileSync(mixed)); // the next range GET fails If-Match (412)
-      const pending = ds.read().then(() => 'read', (e: unknown) => (e as H5Error).code);
+      const pending = ds.read().then(
+        () => 'read',
+        (e: unknown) => (e as H5Error).code,
+      );
       // Errors on the local file while that read fails on the pool: the main thread
       // stays in this loop, so the remote failure happens between or during these calls.
       const codes = new Set<string>();
@@ -292,10 +324,13 @@ describe('File.open(s3://...)', () => {
       const want = sha(await local.dataset('layers/03/w').read());
       // During: a read in flight when the gateway dies either completed before
       // it died (then its bytes are right) or fails typed.
-      const inflight = f.dataset('layers/01/w').read().then(
-        (v) => ({ ok: sha(v) === sha(local.dataset('layers/01/w').readSync()) }),
-        (e: unknown) => ({ code: (e as H5Error).code }),
-      );
+      const inflight = f
+        .dataset('layers/01/w')
+        .read()
+        .then(
+          (v) => ({ ok: sha(v) === sha(local.dataset('layers/01/w').readSync()) }),
+          (e: unknown) => ({ code: (e as H5Error).code }),
+        );
       await cl.rgwStop();
       const r = await inflight;
       if ('ok' in r) expect(r.ok).toBe(true);

@@ -32,14 +32,18 @@ function parseEnv(text: string): S3Env {
 
 function startFailure(e: unknown): Error {
   const err = e as { stderr?: string; message: string };
-  return new Error(`cannot start the Ceph S3 cluster (install ceph-mon ceph-osd radosgw: bash scripts/bootstrap.sh): ${err.stderr ?? err.message}`);
+  return new Error(
+    `cannot start the Ceph S3 cluster (install ceph-mon ceph-osd radosgw: bash scripts/bootstrap.sh): ${err.stderr ?? err.message}`,
+  );
 }
 
 /** Starts a cluster in a fresh directory (20 s at most, usually 5-18 s). Throws with the script's message if ceph is missing. */
 export function startCluster(): S3Env {
   const dir = mkdtempSync(join(tmpdir(), 'h5vault-s3-'));
   try {
-    return parseEnv(execFileSync('bash', [script, 'start', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    return parseEnv(
+      execFileSync('bash', [script, 'start', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
   } catch (e) {
     throw startFailure(e);
   }

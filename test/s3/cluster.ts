@@ -45,16 +45,28 @@ export async function makeBucket(env: S3Env, tag = 'b'): Promise<string> {
 /** A raw SDK client on the cluster (for tests that act on the server behind the store's back). */
 export function clientFor<C>(env: S3Env, S3Client: new (cfg: object) => C): C {
   return new S3Client({
-    endpoint: env.S3_ENDPOINT, region: env.AWS_REGION, forcePathStyle: true,
+    endpoint: env.S3_ENDPOINT,
+    region: env.AWS_REGION,
+    forcePathStyle: true,
     credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
   });
 }
 
 /** Store options for the cluster. */
-export function storeOptions(env: S3Env, cacheDir: string): { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string }; cacheDir: string } {
+export function storeOptions(
+  env: S3Env,
+  cacheDir: string,
+): {
+  endpoint: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  cacheDir: string;
+} {
   return {
-    endpoint: env.S3_ENDPOINT, region: env.AWS_REGION,
-    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }, cacheDir,
+    endpoint: env.S3_ENDPOINT,
+    region: env.AWS_REGION,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
+    cacheDir,
   };
 }
 

@@ -9,12 +9,31 @@ import type { TestProject } from 'vitest/node';
 import { startCluster, stopCluster } from './cluster-script.js';
 import type {} from './cluster.js'; // the type of provide('s3')
 
-const VALUE_FLAGS = new Set(['--exclude', '--reporter', '--project', '--config', '-c', '--pool', '-t', '--testNamePattern', '--root', '-r', '--dir', '--shard', '--outputFile', '--environment']);
+const VALUE_FLAGS = new Set([
+  '--exclude',
+  '--reporter',
+  '--project',
+  '--config',
+  '-c',
+  '--pool',
+  '-t',
+  '--testNamePattern',
+  '--root',
+  '-r',
+  '--dir',
+  '--shard',
+  '--outputFile',
+  '--environment',
+]);
 
 function selected(): boolean {
   const dir = fileURLToPath(new URL('.', import.meta.url));
-  const files = readdirSync(dir).filter((f) => f.endsWith('.test.ts')).map((f) => `test/s3/${f}`);
-  const i = process.argv.findIndex((a) => a === 'run' || a === 'watch' || a.endsWith('vitest.mjs') || a.endsWith('/vitest'));
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => `test/s3/${f}`);
+  const i = process.argv.findIndex(
+    (a) => a === 'run' || a === 'watch' || a.endsWith('vitest.mjs') || a.endsWith('/vitest'),
+  );
   const filters: string[] = [];
   const args = process.argv.slice(i + 1);
   for (let k = 0; k < args.length; k++) {

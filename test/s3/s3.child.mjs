@@ -12,15 +12,23 @@ function model(seed, n = 64 * 1024) {
   const w = new Float32Array(n);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     w[i] = x / 2 ** 32 - 0.5;
   }
-  return { 'layer/w': { dtype: 'float32', shape: [n], data: w }, 'layer/seed': { dtype: 'int32', shape: [1], data: Int32Array.of(seed) } };
+  return {
+    'layer/w': { dtype: 'float32', shape: [n], data: w },
+    'layer/seed': { dtype: 'int32', shape: [1], data: Int32Array.of(seed) },
+  };
 }
 
 function tensorSha(m) {
   const h = createHash('sha256');
-  for (const [name, t] of m.tensors) h.update(name).update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  for (const [name, t] of m.tensors)
+    h.update(name).update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   return h.digest('hex');
 }
 
@@ -30,14 +38,19 @@ if (cmd === 'publish') {
   const [url, name, count, seed, cacheDir, conditional = '1'] = args;
   const store = await ModelStore.open(url, { ...opts(cacheDir), create: true, conditionalWrites: conditional === '1' });
   const out = [];
-  for (let i = 0; i < Number(count); i++) out.push(await store.save(name, model(Number(seed) + i, 1024), { metadata: { seed: Number(seed) + i, pid: process.pid } }));
+  for (let i = 0; i < Number(count); i++)
+    out.push(
+      await store.save(name, model(Number(seed) + i, 1024), { metadata: { seed: Number(seed) + i, pid: process.pid } }),
+    );
   console.log(JSON.stringify(out));
   store.destroy();
 } else if (cmd === 'pull') {
   const [url, name, version, cacheDir] = args;
   const store = await ModelStore.open(url, opts(cacheDir));
   const m = await store.load(name, version === 'latest' ? undefined : Number(version));
-  console.log(JSON.stringify({ version: m.version, downloaded: m.pull.downloaded, sha: tensorSha(m), views: m.views.size }));
+  console.log(
+    JSON.stringify({ version: m.version, downloaded: m.pull.downloaded, sha: tensorSha(m), views: m.views.size }),
+  );
   m.close();
   store.destroy();
 } else if (cmd === 'hold') {

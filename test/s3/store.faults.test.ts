@@ -17,17 +17,24 @@ const MiB = 1024 * 1024;
 
 // 24 MiB of float32: five 5 MiB parts, so a crash lands between parts.
 const big = (seed: number): Record<string, Tensor> => ({
-  'w': { dtype: 'float32', shape: [6 * MiB], data: gaussian(6 * MiB, seed) },
-  'b': { dtype: 'float32', shape: [16], data: gaussian(16, seed + 1) },
+  w: { dtype: 'float32', shape: [6 * MiB], data: gaussian(6 * MiB, seed) },
+  b: { dtype: 'float32', shape: [16], data: gaussian(16, seed + 1) },
 });
 
 const open = (bucket: string, cache: string, extra: object = {}) =>
-  S3ModelStore.open(`s3://${bucket}/m`, { ...storeOptions(env, join(dir, cache)), create: true, partBytes: 5 * MiB, concurrency: 2, ...extra });
+  S3ModelStore.open(`s3://${bucket}/m`, {
+    ...storeOptions(env, join(dir, cache)),
+    create: true,
+    partBytes: 5 * MiB,
+    concurrency: 2,
+    ...extra,
+  });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Files of a cache's blobs directory other than complete, verified versions. */
-const leftovers = (cache: string): string[] => readdirSync(join(dir, cache, 'blobs')).filter((f) => !/^[0-9a-f]{64}\.h5$/.test(f));
+const leftovers = (cache: string): string[] =>
+  readdirSync(join(dir, cache, 'blobs')).filter((f) => !/^[0-9a-f]{64}\.h5$/.test(f));
 
 describe('S3 store: radosgw killed mid-publish', () => {
   it('restarted while the upload retries: the publish completes as exactly one version', async () => {
@@ -59,14 +66,16 @@ describe('S3 store: radosgw killed mid-publish', () => {
     const store = await open(bucket, 'pub2', { retry: { attempts: 2, baseMs: 50 } });
     expect(await store.save('m', big(3))).toBe(1);
     let killed = false;
-    const err = await store.save('m', big(4), {
-      onUploadProgress: (sent) => {
-        if (!killed && sent > 0) {
-          killed = true;
-          rgwStop(env);
-        }
-      },
-    }).catch((e: unknown) => e);
+    const err = await store
+      .save('m', big(4), {
+        onUploadProgress: (sent) => {
+          if (!killed && sent > 0) {
+            killed = true;
+            rgwStop(env);
+          }
+        },
+      })
+      .catch((e: unknown) => e);
     rgwStart(env);
     expect(err).toMatchObject({ code: 'H5_S3_NETWORK' });
     expect((await store.versions('m')).map((v) => v.version)).toEqual([1]);
@@ -77,7 +86,10 @@ describe('S3 store: radosgw killed mid-publish', () => {
     expect(await store.gc('m', { graceMs: 0 })).toEqual({ objects: [], uploads: [], badRecords: [] });
     expect(await store.save('m', big(4))).toBe(2);
     const reader = await open(bucket, 'pub2-reader');
-    for (const [v, seed] of [[1, 3], [2, 4]] as const) {
+    for (const [v, seed] of [
+      [1, 3],
+      [2, 4],
+    ] as const) {
       const m = await reader.load('m', v);
       expect(sameBytes(m.tensors.get('w')!.data, gaussian(6 * MiB, seed))).toBe(true);
       m.close();
@@ -115,14 +127,16 @@ describe('S3 store: radosgw killed mid-pull', () => {
     const reader = await open(bucket, 'pull2', { retry: { attempts: 2, baseMs: 50 } });
     const info = (await reader.versions('m'))[0]!;
     let killed = false;
-    const err = await reader.load('m', 1, {
-      onDownloadProgress: (n) => {
-        if (!killed && n > 0) {
-          killed = true;
-          rgwStop(env);
-        }
-      },
-    }).catch((e: unknown) => e);
+    const err = await reader
+      .load('m', 1, {
+        onDownloadProgress: (n) => {
+          if (!killed && n > 0) {
+            killed = true;
+            rgwStop(env);
+          }
+        },
+      })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'H5_S3_NETWORK' });
     // No poisoned cache: neither the version nor a partial file.
     expect(existsSync(reader.cache.path(info.digest))).toBe(false);

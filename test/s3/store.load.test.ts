@@ -20,11 +20,16 @@ const env = sharedCluster();
 const dir = tempDir('h5vault-s3-load-');
 const child = fileURLToPath(new URL('./s3.child.mjs', import.meta.url));
 const MiB = 1024 * 1024;
-const childEnv = { S3_ENDPOINT: env.S3_ENDPOINT, AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY, AWS_REGION: env.AWS_REGION };
+const childEnv = {
+  S3_ENDPOINT: env.S3_ENDPOINT,
+  AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
+  AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+  AWS_REGION: env.AWS_REGION,
+};
 
 const model = (seed: number, n = 64 * 1024): Record<string, Tensor> => ({
-  'w': { dtype: 'float32', shape: [n], data: gaussian(n, seed) },
-  'b': { dtype: 'float32', shape: [8], data: gaussian(8, seed + 1) },
+  w: { dtype: 'float32', shape: [n], data: gaussian(n, seed) },
+  b: { dtype: 'float32', shape: [8], data: gaussian(8, seed + 1) },
 });
 
 const open = (bucket: string, cache: string, extra: object = {}) =>
@@ -33,7 +38,8 @@ const open = (bucket: string, cache: string, extra: object = {}) =>
 /** As the child computes it: SHA-256 over name and bytes of every tensor, in name order. */
 function tensorSha(m: LoadedModel): string {
   const h = createHash('sha256');
-  for (const [name, t] of m.tensors) h.update(name).update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  for (const [name, t] of m.tensors)
+    h.update(name).update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   return h.digest('hex');
 }
 
@@ -48,7 +54,9 @@ describe('S3 store: concurrent processes', () => {
     const sha = tensorSha(ref);
     ref.close();
     const cache = join(dir, 'pullers-shared');
-    const outs = await Promise.all(Array.from({ length: 8 }, () => runNode(child, ['pull', `s3://${bucket}/m`, 'm', 'latest', cache], childEnv)));
+    const outs = await Promise.all(
+      Array.from({ length: 8 }, () => runNode(child, ['pull', `s3://${bucket}/m`, 'm', 'latest', cache], childEnv)),
+    );
     const res = outs.map((o) => JSON.parse(o) as { version: number; downloaded: boolean; sha: string; views: number });
     expect(res.filter((r) => r.downloaded)).toHaveLength(1);
     for (const r of res) expect(r).toMatchObject({ version: 1, sha, views: 2 });
@@ -93,14 +101,18 @@ describe('S3 store: AbortSignal', () => {
     const pub = await open(bucket, 'abort-pub', { partBytes: 5 * MiB, concurrency: 2 });
     await pub.save('m', model(1));
     const ac = new AbortController();
-    const err = await pub.save('m', model(2, 6 * MiB), { signal: ac.signal, onUploadProgress: (sent) => sent > 0 && ac.abort() }).catch((e: unknown) => e);
+    const err = await pub
+      .save('m', model(2, 6 * MiB), { signal: ac.signal, onUploadProgress: (sent) => sent > 0 && ac.abort() })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'H5_ABORTED' });
     expect((await pub.versions('m')).map((v) => v.version)).toEqual([1]);
     expect(await pub.gc('m', { graceMs: 0 })).toMatchObject({ objects: [] }); // the aborted multipart upload was aborted on the server too
     await pub.save('m', model(3, 6 * MiB));
     const reader = await open(bucket, 'abort-reader', { partBytes: 5 * MiB, concurrency: 2 });
     const ac2 = new AbortController();
-    const err2 = await reader.load('m', 2, { signal: ac2.signal, onDownloadProgress: (n) => n > 0 && ac2.abort() }).catch((e: unknown) => e);
+    const err2 = await reader
+      .load('m', 2, { signal: ac2.signal, onDownloadProgress: (n) => n > 0 && ac2.abort() })
+      .catch((e: unknown) => e);
     expect(err2).toMatchObject({ code: 'H5_ABORTED' });
     expect(readdirSync(join(dir, 'abort-reader', 'blobs'))).toEqual([]);
     const m = await reader.load('m', 2);
@@ -120,17 +132,25 @@ describe('S3 store: a corrupted object', () => {
     const { S3Client, GetObjectCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
     const raw = clientFor(env, S3Client);
     const key = `m/${rec.object}`;
-    const bytes = await (await raw.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray();
+    const bytes = await (
+      await raw.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+    ).Body!.transformToByteArray();
     bytes[bytes.length >> 1] ^= 0x01;
     await raw.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
     raw.destroy();
 
     const server = await open(bucket, 'corrupt-server');
-    await expect(server.load('m', 2)).rejects.toMatchObject({ code: 'H5_CHECKSUM_MISMATCH', message: expect.stringMatching(/refusing/) });
+    await expect(server.load('m', 2)).rejects.toMatchObject({
+      code: 'H5_CHECKSUM_MISMATCH',
+      message: expect.stringMatching(/refusing/),
+    });
     expect(readdirSync(join(dir, 'corrupt-server', 'blobs'))).toEqual([]);
     // Serving: the corrupt latest is rejected, version 1 serves, and a good version 3 is swapped in later.
     const rejected: { version: number; code: unknown }[] = [];
-    const served = await server.serve('m', { intervalMs: 50, onReject: (e) => void rejected.push({ version: e.version, code: (e.error as { code?: unknown }).code }) });
+    const served = await server.serve('m', {
+      intervalMs: 50,
+      onReject: (e) => void rejected.push({ version: e.version, code: (e.error as { code?: unknown }).code }),
+    });
     try {
       expect(served.version).toBe(1);
       expect(rejected).toEqual([{ version: 2, code: 'H5_CHECKSUM_MISMATCH' }]);
@@ -152,13 +172,18 @@ describe('S3 store: the cache', () => {
     for (let s = 1; s <= 3; s++) await pub.save('m', model(s, 256 * 1024));
     const d = (await pub.versions('m')).map((v) => `${v.digest}.h5`);
     const cache = join(dir, 'lruproc');
-    const holder = spawn(process.execPath, [child, 'hold', `s3://${bucket}/m`, 'm', '1', cache], { env: { ...process.env, ...childEnv }, stdio: ['ignore', 'pipe', 'ignore'] });
+    const holder = spawn(process.execPath, [child, 'hold', `s3://${bucket}/m`, 'm', '1', cache], {
+      env: { ...process.env, ...childEnv },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     onTestFinished(() => void holder.kill('SIGKILL')); // never left running by a failed assertion
     await new Promise<void>((resolve, reject) => {
       holder.stdout.on('data', (x) => String(x).includes('held') && resolve());
       holder.on('exit', (code) => reject(new Error(`holder exited ${code}`)));
     });
-    const reader = await open(bucket, 'lruproc', { cacheMaxBytes: Math.floor((await pub.versions('m'))[0]!.bytes * 1.5) });
+    const reader = await open(bucket, 'lruproc', {
+      cacheMaxBytes: Math.floor((await pub.versions('m'))[0]!.bytes * 1.5),
+    });
     (await reader.load('m', 2)).close();
     (await reader.load('m', 3)).close();
     // Over the bound with only v1 (pinned by the other process) and v3 (just pulled): v2 went, v1 stayed.
@@ -219,7 +244,11 @@ describe('S3 store: the cache', () => {
  * connection in `dropEvery` after some bytes: a slow, lossy link on loopback
  * (tc netem on lo would slow down every process on this shared machine).
  */
-function lossyProxy(target: URL, delayMs: number, dropEvery: number): Promise<{ server: Server; url: string; drops: () => number }> {
+function lossyProxy(
+  target: URL,
+  delayMs: number,
+  dropEvery: number,
+): Promise<{ server: Server; url: string; drops: () => number }> {
   let n = 0;
   let drops = 0;
   const server = createServer((client: Socket) => {
@@ -240,14 +269,19 @@ function lossyProxy(target: URL, delayMs: number, dropEvery: number): Promise<{ 
         client.write(d, () => upstream.resume());
       }, delayMs);
     });
-    const end = () => { client.destroy(); upstream.destroy(); };
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as { port: number };
-    resolve({ server, url: `http://127.0.0.1:${port}`, drops: () => drops });
-  }));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      resolve({ server, url: `http://127.0.0.1:${port}`, drops: () => drops });
+    }),
+  );
 }
 
 describe('S3 store: a slow, lossy connection', () => {
@@ -274,15 +308,25 @@ describe('S3 store: typed errors', () => {
     const bucket = await makeBucket(env, 'errors');
     const secret = 'not-the-secret-0123456789abcdef';
     const bad = await ModelStore.open(`s3://${bucket}/m`, {
-      endpoint: env.S3_ENDPOINT, cacheDir: join(dir, 'err'), credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: secret },
+      endpoint: env.S3_ENDPOINT,
+      cacheDir: join(dir, 'err'),
+      credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: secret },
     }).catch((e: unknown) => e);
     expect(bad).toMatchObject({ code: 'H5_S3_ACCESS_DENIED' });
     expect(String((bad as Error).message) + JSON.stringify(bad)).not.toContain(secret);
-    await expect(ModelStore.open('s3://no-such-bucket-h5v/m', { ...storeOptions(env, join(dir, 'err')), create: true })).rejects.toMatchObject({ code: 'H5_S3_NOT_FOUND' });
-    const down = await ModelStore.open(`s3://${bucket}/m`, { ...storeOptions(env, join(dir, 'err')), endpoint: 'http://127.0.0.1:9', retry: { attempts: 1 }, maxAttempts: 1 })
-      .catch((e: unknown) => e);
+    await expect(
+      ModelStore.open('s3://no-such-bucket-h5v/m', { ...storeOptions(env, join(dir, 'err')), create: true }),
+    ).rejects.toMatchObject({ code: 'H5_S3_NOT_FOUND' });
+    const down = await ModelStore.open(`s3://${bucket}/m`, {
+      ...storeOptions(env, join(dir, 'err')),
+      endpoint: 'http://127.0.0.1:9',
+      retry: { attempts: 1 },
+      maxAttempts: 1,
+    }).catch((e: unknown) => e);
     expect(down).toMatchObject({ code: 'H5_S3_NETWORK' });
     await expect(ModelStore.open('s3://ab/x', {})).rejects.toThrow(TypeError); // bucket names have 3+ characters
-    await expect(ModelStore.open(`s3://${bucket}/m`, { ...storeOptions(env, join(dir, 'err')), partBytes: 1024 })).rejects.toThrow(RangeError);
+    await expect(
+      ModelStore.open(`s3://${bucket}/m`, { ...storeOptions(env, join(dir, 'err')), partBytes: 1024 }),
+    ).rejects.toThrow(RangeError);
   });
 });

@@ -29,7 +29,11 @@ describe('S3 store: records that are not records', () => {
   it('junk under versions/ (not JSON, the wrong record, oversized) is skipped and reported by latest, load, versions, prune, gc and save', async () => {
     const bucket = await makeBucket(env, 'junk');
     const bad: BadRecord[] = [];
-    const store = await S3ModelStore.open(`s3://${bucket}/m`, { ...storeOptions(env, join(dir, 'junk')), create: true, onBadRecord: (b) => bad.push(b) });
+    const store = await S3ModelStore.open(`s3://${bucket}/m`, {
+      ...storeOptions(env, join(dir, 'junk')),
+      create: true,
+      onBadRecord: (b) => bad.push(b),
+    });
     expect(await store.save('m', model(1))).toBe(1);
     expect(await store.save('m', model(2))).toBe(2);
     await put(bucket, 'm/m/versions/v9999999.json', 'this is not a version record');
@@ -51,7 +55,11 @@ describe('S3 store: records that are not records', () => {
 
     const g = await store.gc('m', { graceMs: 0 });
     expect(g.objects).toEqual([]); // both real versions' objects are referenced
-    expect(g.badRecords.map((b) => b.key).sort()).toEqual(['m/m/versions/v000003.json', 'm/m/versions/v000050.json', 'm/m/versions/v9999999.json']);
+    expect(g.badRecords.map((b) => b.key).sort()).toEqual([
+      'm/m/versions/v000003.json',
+      'm/m/versions/v000050.json',
+      'm/m/versions/v9999999.json',
+    ]);
 
     // The next number skips the one the junk holds.
     expect(await store.save('m', model(4))).toBe(4);
@@ -62,7 +70,10 @@ describe('S3 store: records that are not records', () => {
 
   it('without onBadRecord, a skipped record is a process warning with code H5_CORRUPT', async () => {
     const bucket = await makeBucket(env, 'warn');
-    const store = await S3ModelStore.open(`s3://${bucket}/m`, { ...storeOptions(env, join(dir, 'warn')), create: true });
+    const store = await S3ModelStore.open(`s3://${bucket}/m`, {
+      ...storeOptions(env, join(dir, 'warn')),
+      create: true,
+    });
     await store.save('m', model(1));
     await put(bucket, 'm/m/versions/v000009.json', '{');
     const warnings: (Error & { code?: string })[] = [];
@@ -83,13 +94,20 @@ describe('S3 store: records that are not records', () => {
 describe('S3 store: an aborted save', () => {
   it('has aborted its multipart upload on the server by the time it rejects, and gc right after it succeeds', async () => {
     const bucket = await makeBucket(env, 'abortrace');
-    const store = await S3ModelStore.open(`s3://${bucket}/m`, { ...storeOptions(env, join(dir, 'abortrace')), create: true, partBytes: 5 * MiB, concurrency: 2 });
+    const store = await S3ModelStore.open(`s3://${bucket}/m`, {
+      ...storeOptions(env, join(dir, 'abortrace')),
+      create: true,
+      partBytes: 5 * MiB,
+      concurrency: 2,
+    });
     const { S3Client, ListMultipartUploadsCommand } = await import('@aws-sdk/client-s3');
     const raw = clientFor(env, S3Client);
     try {
       for (let round = 0; round < 5; round++) {
         const ac = new AbortController();
-        const err = await store.save('m', model(round, 6 * MiB), { signal: ac.signal, onUploadProgress: (sent) => sent > 0 && ac.abort() }).catch((e: unknown) => e);
+        const err = await store
+          .save('m', model(round, 6 * MiB), { signal: ac.signal, onUploadProgress: (sent) => sent > 0 && ac.abort() })
+          .catch((e: unknown) => e);
         expect(err).toMatchObject({ code: 'H5_ABORTED' });
         const left = await raw.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
         expect(left.Uploads ?? []).toEqual([]);

@@ -7,8 +7,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  bfloat16ToFloat32, bfloat16ToNumber, float16ToFloat32, float32ToBfloat16, float32ToFloat16,
-  halfToNumber, numberToBfloat16, numberToHalf,
+  bfloat16ToFloat32,
+  bfloat16ToNumber,
+  float16ToFloat32,
+  float32ToBfloat16,
+  float32ToFloat16,
+  halfToNumber,
+  numberToBfloat16,
+  numberToHalf,
 } from '../../lib/index.js';
 import { python, requirePeers, rng, tempDir } from '../helpers.js';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -22,9 +28,13 @@ const u32 = (f: Float32Array) => new Uint32Array(f.buffer, f.byteOffset, f.lengt
 /** Runs numpy on raw little-endian bytes (through temp files: too big for argv), returns raw bytes. */
 const tmp = tempDir();
 function numpy(expr: string, input: ArrayBufferView): Buffer {
-  const inPath = join(tmp, 'in.bin'), outPath = join(tmp, 'out.bin');
+  const inPath = join(tmp, 'in.bin'),
+    outPath = join(tmp, 'out.bin');
   writeFileSync(inPath, new Uint8Array(input.buffer, input.byteOffset, input.byteLength));
-  python(`import sys, numpy as np\nx = open(sys.argv[1], 'rb').read()\nopen(sys.argv[2], 'wb').write(${expr})`, [inPath, outPath]);
+  python(`import sys, numpy as np\nx = open(sys.argv[1], 'rb').read()\nopen(sys.argv[2], 'wb').write(${expr})`, [
+    inPath,
+    outPath,
+  ]);
   return readFileSync(outPath);
 }
 
@@ -36,7 +46,8 @@ function boundaryFloats(): Float32Array {
   const out: number[] = [];
   const f = float16ToFloat32(ALL);
   for (let h = 0; h < 0x7c00; h++) {
-    const a = f[h]!, b = h + 1 < 0x7c00 ? f[h + 1]! : 65536;
+    const a = f[h]!,
+      b = h + 1 < 0x7c00 ? f[h + 1]! : 65536;
     const mid = (a + b) / 2;
     out.push(mid, -mid, Math.fround(mid * (1 + 2 ** -20)), Math.fround(mid * (1 - 2 ** -20)));
   }
@@ -55,7 +66,8 @@ describe('float16', () => {
         nan++;
         continue;
       }
-      if (ours[h] !== ref[h]) expect.fail(`half 0x${h.toString(16)}: ours 0x${ours[h]!.toString(16)} numpy 0x${ref[h]!.toString(16)}`);
+      if (ours[h] !== ref[h])
+        expect.fail(`half 0x${h.toString(16)}: ours 0x${ours[h]!.toString(16)} numpy 0x${ref[h]!.toString(16)}`);
       expect(Object.is(halfToNumber(h), new Float32Array(new Uint32Array([ref[h]!]).buffer)[0])).toBe(true);
     }
     expect(nan).toBe(2 * 1023);
@@ -76,10 +88,15 @@ describe('float16', () => {
     inputs.set(boundaryFloats());
     u32(inputs).set(random, boundaryFloats().length);
     const ours = float32ToFloat16(inputs);
-    const ref = new Uint16Array(new Uint8Array(numpy(`np.frombuffer(x, '<f4').astype('<f2').tobytes()`, inputs)).buffer);
+    const ref = new Uint16Array(
+      new Uint8Array(numpy(`np.frombuffer(x, '<f4').astype('<f2').tobytes()`, inputs)).buffer,
+    );
     for (let i = 0; i < inputs.length; i++) {
       if (isHalfNaN(ref[i]!)) expect(isHalfNaN(ours[i]!)).toBe(true);
-      else if (ours[i] !== ref[i]) expect.fail(`${inputs[i]} (0x${u32(inputs)[i]!.toString(16)}): ours 0x${ours[i]!.toString(16)} numpy 0x${ref[i]!.toString(16)}`);
+      else if (ours[i] !== ref[i])
+        expect.fail(
+          `${inputs[i]} (0x${u32(inputs)[i]!.toString(16)}): ours 0x${ours[i]!.toString(16)} numpy 0x${ref[i]!.toString(16)}`,
+        );
     }
   });
 
@@ -114,7 +131,8 @@ function refBfloat16(x: number): number {
   // Past the largest finite bfloat16 the next step is where 2^128 would be.
   const hiVal = ((lo + 1) & 0x7fff) === 0x7f80 ? Math.sign(x) * 2 ** 128 : bfloat16ToNumber(lo + 1);
   if (Math.abs(x) >= 2 ** 128) return x > 0 ? 0x7f80 : 0xff80;
-  const dLo = Math.abs(x - loVal), dHi = Math.abs(hiVal - x);
+  const dLo = Math.abs(x - loVal),
+    dHi = Math.abs(hiVal - x);
   if (dLo < dHi) return lo;
   if (dHi < dLo) return (lo + 1) & 0xffff;
   return lo & 1 ? (lo + 1) & 0xffff : lo;
@@ -124,8 +142,9 @@ describe('bfloat16', () => {
   it('every bit pattern converts to float32 exactly (the high half of the float32)', () => {
     const ours = u32(bfloat16ToFloat32(ALL));
     for (let h = 0; h < 65536; h++) {
-      if (ours[h] !== h << 16 >>> 0) expect.fail(`0x${h.toString(16)}`);
-      if (!isBf16NaN(h)) expect(Object.is(bfloat16ToNumber(h), new Float32Array(new Uint32Array([h << 16]).buffer)[0])).toBe(true);
+      if (ours[h] !== (h << 16) >>> 0) expect.fail(`0x${h.toString(16)}`);
+      if (!isBf16NaN(h))
+        expect(Object.is(bfloat16ToNumber(h), new Float32Array(new Uint32Array([h << 16]).buffer)[0])).toBe(true);
     }
   });
 
@@ -150,7 +169,8 @@ describe('bfloat16', () => {
     for (let i = 0; i < xs.length; i++) {
       const want = refBfloat16(xs[i]!);
       if (Number.isNaN(xs[i]!)) expect(isBf16NaN(ours[i]!)).toBe(true);
-      else if (ours[i] !== want) expect.fail(`0x${bits[i]!.toString(16)}: ours 0x${ours[i]!.toString(16)} want 0x${want.toString(16)}`);
+      else if (ours[i] !== want)
+        expect.fail(`0x${bits[i]!.toString(16)}: ours 0x${ours[i]!.toString(16)} want 0x${want.toString(16)}`);
     }
   });
 

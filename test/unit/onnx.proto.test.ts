@@ -1,7 +1,15 @@
 /** The protobuf wire-format subset behind linkOnnx: varints, field splitting, bounds checks, byte-exact rewriting. */
 import { describe, it, expect } from 'vitest';
 import { H5Error } from '../../lib/index.js';
-import { lenField, readFields, readVarint, repeatedInts, stringField, varintBytes, varintField } from '../../lib/onnx/proto.js';
+import {
+  lenField,
+  readFields,
+  readVarint,
+  repeatedInts,
+  stringField,
+  varintBytes,
+  varintField,
+} from '../../lib/onnx/proto.js';
 import { listInitializers, relinkInitializers } from '../../lib/onnx/model.js';
 
 const cat = (parts: Uint8Array[]): Uint8Array => Uint8Array.from(parts.flatMap((p) => [...p]));
@@ -18,8 +26,11 @@ function code(f: () => unknown): string | undefined {
 /** A TensorProto: dims (packed), data_type, name, raw_data, plus an unknown field 99. */
 function tensor(name: string, dims: number[], raw: number[]): Uint8Array[] {
   return [
-    ...lenField(1, [cat(dims.map(varintBytes))]), ...varintField(2, 1), ...stringField(8, name),
-    ...lenField(9, [Uint8Array.from(raw)]), ...varintField(99, 5),
+    ...lenField(1, [cat(dims.map(varintBytes))]),
+    ...varintField(2, 1),
+    ...stringField(8, name),
+    ...lenField(9, [Uint8Array.from(raw)]),
+    ...varintField(99, 5),
   ];
 }
 
@@ -36,7 +47,11 @@ describe('protobuf wire format', () => {
   it('splits a message into fields and reads packed and unpacked repeated ints alike', () => {
     const msg = cat([...lenField(1, [Uint8Array.of(3, 0xac, 0x02)]), ...varintField(1, 7), ...stringField(8, 'w')]);
     const f = readFields(msg);
-    expect(f.map((x) => [x.num, x.wire])).toEqual([[1, 2], [1, 0], [8, 2]]);
+    expect(f.map((x) => [x.num, x.wire])).toEqual([
+      [1, 2],
+      [1, 0],
+      [8, 2],
+    ]);
     expect(repeatedInts(msg, f, 1)).toEqual([3, 300, 7]);
   });
 
@@ -55,9 +70,16 @@ describe('protobuf wire format', () => {
     const graph = cat([...stringField(2, 'g'), ...lenField(5, [keep]), ...lenField(5, [link]), ...varintField(77, 1)]);
     const model = cat([...varintField(1, 8), ...lenField(7, [graph]), ...stringField(2, 'producer')]);
     const inits = listInitializers(model);
-    expect(inits.map((i) => [i.name, i.dims, i.dataType, i.raw!.length])).toEqual([['keep', [2], 1, 8], ['link', [1, 2], 1, 8]]);
+    expect(inits.map((i) => [i.name, i.dims, i.dataType, i.raw!.length])).toEqual([
+      ['keep', [2], 1, 8],
+      ['link', [1, 2], 1, 8],
+    ]);
     expect(relinkInitializers(model, () => undefined)).toBeUndefined();
-    const out = cat(relinkInitializers(model, (i) => (i.name === 'link' ? { location: 'w.h5', offset: 4096, length: 8 } : undefined))!);
+    const out = cat(
+      relinkInitializers(model, (i) =>
+        i.name === 'link' ? { location: 'w.h5', offset: 4096, length: 8 } : undefined,
+      )!,
+    );
     const after = listInitializers(out);
     expect({ ...after[0], raw: undefined }).toEqual({ ...inits[0], raw: undefined });
     expect([...after[0]!.raw!]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);

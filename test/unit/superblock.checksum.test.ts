@@ -11,14 +11,20 @@ const dir = tempDir();
 
 describe('superblock checksum of file images', () => {
   requirePeers();
-  it("lookup3 equals the checksum libhdf5 wrote, with and without a user block", () => {
-    for (const [name, ub] of [['plain.h5', 0], ['ub.h5', 1024]] as const) {
+  it('lookup3 equals the checksum libhdf5 wrote, with and without a user block', () => {
+    for (const [name, ub] of [
+      ['plain.h5', 0],
+      ['ub.h5', 1024],
+    ] as const) {
       const p = join(dir, name);
-      python(`
+      python(
+        `
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], 'w', libver='latest', userblock_size=int(sys.argv[2])) as f:
     f['a'] = np.arange(5)
-`, [p, String(ub)]);
+`,
+        [p, String(ub)],
+      );
       const b = readFileSync(p);
       expect(b[ub + 8]).toBe(3); // superblock version 3
       const end = ub + 12 + 4 * b[ub + 9]!;
@@ -32,11 +38,14 @@ with h5py.File(sys.argv[1], 'w', libver='latest', userblock_size=int(sys.argv[2]
 
   it('leaves version 0 superblocks and non-HDF5 bytes unchanged', () => {
     const p = join(dir, 'v0.h5');
-    python(`
+    python(
+      `
 import sys, h5py
 with h5py.File(sys.argv[1], 'w') as f:
     f['a'] = 1
-`, [p]);
+`,
+      [p],
+    );
     const b = readFileSync(p);
     const copy = Buffer.from(b);
     repairSuperblockChecksum(copy);

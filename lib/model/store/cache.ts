@@ -103,11 +103,17 @@ export class BlobCache {
   }
 
   async #lastUse(digest: string, fallback: number): Promise<number> {
-    return stat(join(this.dir, 'used', digest)).then((s) => s.mtimeMs, () => fallback);
+    return stat(join(this.dir, 'used', digest)).then(
+      (s) => s.mtimeMs,
+      () => fallback,
+    );
   }
 
   async has(digest: string): Promise<boolean> {
-    return stat(this.path(digest)).then((s) => s.isFile(), () => false);
+    return stat(this.path(digest)).then(
+      (s) => s.isFile(),
+      () => false,
+    );
   }
 
   /**
@@ -116,33 +122,49 @@ export class BlobCache {
    * `fetch` computed while writing, if it returns one, else hashed from the
    * file) and renames it in. Resolves to whether this call downloaded it.
    */
-  async ensure(digest: string, fetch: (temp: string) => Promise<string | void>, signal?: AbortSignal): Promise<boolean> {
+  async ensure(
+    digest: string,
+    fetch: (temp: string) => Promise<string | void>,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     if (await this.has(digest)) return false;
-    const release = await acquireLock(join(this.dir, 'locks', `${digest}.lock`), { timeoutMs: this.#waitMs, staleMs: 24 * 3600_000 });
+    const release = await acquireLock(join(this.dir, 'locks', `${digest}.lock`), {
+      timeoutMs: this.#waitMs,
+      staleMs: 24 * 3600_000,
+    });
     try {
       if (await this.has(digest)) return false; // another process downloaded it while we waited
       await this.#cleanParts(digest);
       const temp = join(this.dir, 'blobs', `.${digest}.h5.${process.pid}.${randomBytes(4).toString('hex')}.part`);
-      let streamed: string | void = undefined;
+      let streamed: string | void;
       // The one door out (lib/util/publish.ts): the download is the write, its
       // SHA-256 the check; a blob is content-addressed, so replacing is harmless.
       const staged = await stageFile(this.path(digest), {
-        temp, faults: false,
+        temp,
+        faults: false,
         write: async (t) => {
           streamed = await fetch(t);
           if (signal?.aborted) throw new H5Error('pull aborted', { code: 'H5_ABORTED' });
         },
         check: async (t) => {
-          const hex = streamed ?? await sha256Of(t);
+          const hex = streamed ?? (await sha256Of(t));
           if (hex !== digest) {
-            throw new H5Error(`downloaded object does not match the SHA-256 its version record names (expected ${digest}, got ${hex}); it was changed or corrupted on the server: refusing to parse or cache it`, {
-              code: 'H5_CHECKSUM_MISMATCH', expected: digest, actual: hex,
-            });
+            throw new H5Error(
+              `downloaded object does not match the SHA-256 its version record names (expected ${digest}, got ${hex}); it was changed or corrupted on the server: refusing to parse or cache it`,
+              {
+                code: 'H5_CHECKSUM_MISMATCH',
+                expected: digest,
+                actual: hex,
+              },
+            );
           }
         },
-      }).catch((e) => { throw ioError(e, `cannot download into the cache '${this.dir}'`); });
-      await commitStaged(staged.temp, this.path(digest), { overwrite: true, faults: false })
-        .catch((e) => { throw ioError(e, `cannot download into the cache '${this.dir}'`); });
+      }).catch((e) => {
+        throw ioError(e, `cannot download into the cache '${this.dir}'`);
+      });
+      await commitStaged(staged.temp, this.path(digest), { overwrite: true, faults: false }).catch((e) => {
+        throw ioError(e, `cannot download into the cache '${this.dir}'`);
+      });
     } finally {
       await release();
     }
@@ -169,7 +191,8 @@ export class BlobCache {
   async #cleanParts(digest?: string): Promise<void> {
     for (const f of await readdir(join(this.dir, 'blobs')).catch(() => [] as string[])) {
       const m = PART_RE.exec(f);
-      if (m && (digest === undefined || m[1] === digest) && !pidAlive(Number(m[2]))) await unlinkQuiet(join(this.dir, 'blobs', f));
+      if (m && (digest === undefined || m[1] === digest) && !pidAlive(Number(m[2])))
+        await unlinkQuiet(join(this.dir, 'blobs', f));
     }
   }
 

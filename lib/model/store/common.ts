@@ -73,7 +73,8 @@ export function versionFile(v: number): string {
 /** prune's `keep`: an integer >= 1 (the latest version is never pruned). */
 export function checkKeep(options: { keep: number } | undefined): number {
   const keep = options?.keep;
-  if (!Number.isSafeInteger(keep) || (keep as number) < 1) throw new RangeError('keep must be an integer >= 1 (the latest version is never pruned)');
+  if (!Number.isSafeInteger(keep) || (keep as number) < 1)
+    throw new RangeError('keep must be an integer >= 1 (the latest version is never pruned)');
   return keep as number;
 }
 

@@ -5,26 +5,51 @@
  * docs/model-storage.md#modelstore.
  */
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
-import { mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { openRegular } from '../../safety/open.js';
 import { join, resolve } from 'node:path';
 import { File } from '../../h5/file.js';
-import { checkStoreName, STORE_NAME_RE } from '../../util/names.js';
 import { H5Error, withSite } from '../../errors.js';
 import { ATTR, type JsonValue, type TensorsInput } from '../schema.js';
 import { fileSha256, SHA256_HEX } from '../digest.js';
-import { cleanStaleTemps, faultPoint, fsyncDir, ioError, linkNoReplace, pidAlive, unlinkQuiet, writeFileAtomic } from '../../util/publish.js';
+import {
+  cleanStaleTemps,
+  faultPoint,
+  fsyncDir,
+  ioError,
+  linkNoReplace,
+  pidAlive,
+  unlinkQuiet,
+  writeFileAtomic,
+} from '../../util/publish.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from '../save.js';
-import { loadModelAt, type LoadedModel, type LoadOptions, type Vouch } from '../load.js';
+import { loadModelAt, type LoadOptions, type Vouch } from '../load.js';
 import { readRecord, removeRecord, sameStamp, writeRecord } from './verified.js';
 import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
 import type { S3ModelStore, S3StoreOptions } from './s3.js';
-import { checkKeep, checkName, checkVersion, MARKER, NAME_RE, versionFile, type StoreLoadedModel, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './common.js';
+import {
+  checkKeep,
+  checkName,
+  checkVersion,
+  MARKER,
+  NAME_RE,
+  versionFile,
+  type StoreLoadedModel,
+  type StoreLoadOptions,
+  type VersionInfo,
+  type WatchOptions,
+} from './common.js';
 import { isS3Url } from '../../remote/url.js';
 
-export { versionFile, type StoreLoadedModel, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './common.js';
+export {
+  versionFile,
+  type StoreLoadedModel,
+  type StoreLoadOptions,
+  type VersionInfo,
+  type WatchOptions,
+} from './common.js';
 
 interface Index {
   format: 1;
@@ -47,8 +72,17 @@ const INDEX = 'index.json';
 
 function isVersionInfo(x: unknown): x is VersionInfo {
   const v = x as VersionInfo;
-  return typeof v === 'object' && v !== null && Number.isSafeInteger(v.version) && v.version > 0 && v.file === versionFile(v.version) &&
-    typeof v.digest === 'string' && SHA256_HEX.test(v.digest) && typeof v.bytes === 'number' && typeof v.createdAt === 'string';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    Number.isSafeInteger(v.version) &&
+    v.version > 0 &&
+    v.file === versionFile(v.version) &&
+    typeof v.digest === 'string' &&
+    SHA256_HEX.test(v.digest) &&
+    typeof v.bytes === 'number' &&
+    typeof v.createdAt === 'string'
+  );
 }
 
 export class ModelStore {
@@ -76,12 +110,19 @@ export class ModelStore {
     // The one place a root picks its store: s3:// goes to the S3 store, loaded only then (its SDK is an optional peer).
     if (isS3Url(root)) return (await import('./s3.js')).S3ModelStore.open(root, options as S3StoreOptions);
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-    if (options.create !== undefined && typeof options.create !== 'boolean') throw new TypeError('options.create must be a boolean');
+    if (options.create !== undefined && typeof options.create !== 'boolean')
+      throw new TypeError('options.create must be a boolean');
     const abs = resolve(root);
     const marker = join(abs, MARKER);
-    const exists = await stat(marker).then((s) => s.isFile(), () => false);
+    const exists = await stat(marker).then(
+      (s) => s.isFile(),
+      () => false,
+    );
     if (!exists && !options.create) {
-      const dirExists = await stat(abs).then((s) => s.isDirectory(), () => false);
+      const dirExists = await stat(abs).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
       throw new H5Error(
         dirExists
           ? `'${abs}' is not a model store (it has no ${MARKER}); pass { create: true } to ModelStore.open to make it one`
@@ -116,7 +157,15 @@ export class ModelStore {
   async names(): Promise<string[]> {
     const out: string[] = [];
     for (const d of await readdir(this.root, { withFileTypes: true })) {
-      if (d.isDirectory() && NAME_RE.test(d.name) && (await stat(join(this.root, d.name, INDEX)).then(() => true, () => false))) out.push(d.name);
+      if (
+        d.isDirectory() &&
+        NAME_RE.test(d.name) &&
+        (await stat(join(this.root, d.name, INDEX)).then(
+          () => true,
+          () => false,
+        ))
+      )
+        out.push(d.name);
     }
     return out.sort();
   }
@@ -132,7 +181,8 @@ export class ModelStore {
         await fh.close();
       }
     } catch (e) {
-      if (e instanceof H5Error && e.code === 'H5_FILE_NOT_FOUND') return { format: 1, name, latest: null, versions: [] };
+      if (e instanceof H5Error && e.code === 'H5_FILE_NOT_FOUND')
+        return { format: 1, name, latest: null, versions: [] };
       if (e instanceof H5Error) throw e;
       throw ioError(e, `cannot read '${p}'`);
     }
@@ -210,7 +260,12 @@ export class ModelStore {
     } catch {
       mtime = 0; // unreadable: judged by age alone (0 when it vanished)
     }
-    if (owner.host === hostname() && typeof owner.pid === 'number' && (owner.pid === process.pid || !pidAlive(owner.pid))) return true;
+    if (
+      owner.host === hostname() &&
+      typeof owner.pid === 'number' &&
+      (owner.pid === process.pid || !pidAlive(owner.pid))
+    )
+      return true;
     return Date.now() - mtime > (this.#lock.staleMs ?? 60_000);
   }
 
@@ -229,8 +284,12 @@ export class ModelStore {
     const p = prepareSave(tensors, options);
     return withSite(site, async () => {
       const dir = this.dir(name);
-      await mkdir(dir, { recursive: true }).catch((e) => { throw ioError(e, `cannot create '${dir}'`); });
-      await fsyncDir(this.root).catch((e) => { throw ioError(e, `cannot fsync '${this.root}'`); });
+      await mkdir(dir, { recursive: true }).catch((e) => {
+        throw ioError(e, `cannot create '${dir}'`);
+      });
+      await fsyncDir(this.root).catch((e) => {
+        throw ioError(e, `cannot fsync '${this.root}'`);
+      });
       await cleanStaleTemps(dir);
       // A new version keeps the mode and owner of the newest one (a private store stays private).
       const w = await writeTemp(join(dir, 'incoming.h5'), p, join(dir, versionFile(await newestVersionFile(dir))));
@@ -245,7 +304,7 @@ export class ModelStore {
         await this.#repair(name, idx);
         version = (idx.latest ?? 0) + 1;
         const owner = JSON.stringify({ pid: process.pid, host: hostname() });
-        for (;; version++) {
+        for (; ; version++) {
           // Claim the number: the marker first (durable before the version file
           // can exist), so a crash at any point leaves a version file that is
           // known to be unpublished.
@@ -275,8 +334,13 @@ export class ModelStore {
         await fsyncDir(dir);
         const meta = JSON.parse(p.metadataJson) as Record<string, JsonValue>;
         idx.versions.push({
-          version, file: versionFile(version), digest: w.digest, modelDigest: w.modelDigest, bytes: w.bytes,
-          createdAt: new Date().toISOString(), metadata: meta,
+          version,
+          file: versionFile(version),
+          digest: w.digest,
+          modelDigest: w.modelDigest,
+          bytes: w.bytes,
+          createdAt: new Date().toISOString(),
+          metadata: meta,
         });
         idx.latest = version;
         await writeFileAtomic(join(dir, INDEX), `${JSON.stringify(idx, null, 1)}\n`, () => (committed = true));
@@ -288,7 +352,11 @@ export class ModelStore {
           // The index was renamed into place: the version is published; only durability is unknown.
           await unlinkQuiet(marker!);
           const x = e as H5Error & { errno?: string };
-          throw new H5Error(`published version ${version} of '${name}', but ${x.message}`, { code: 'H5_IO', errno: x.errno, version });
+          throw new H5Error(`published version ${version} of '${name}', but ${x.message}`, {
+            code: 'H5_IO',
+            errno: x.errno,
+            version,
+          });
         }
         // Never published: take the version back, so a retry cannot publish it twice.
         if (linked) await unlinkQuiet(join(dir, versionFile(version)));
@@ -322,21 +390,28 @@ export class ModelStore {
     const site = new Error();
     checkName(name);
     if (version !== undefined) checkVersion(version);
-    if ((options as LoadOptions).expectDigest !== undefined) throw new TypeError('ModelStore.load takes the expected digest from its index');
-    if (options.reverify !== undefined && typeof options.reverify !== 'boolean') throw new TypeError('reverify must be a boolean');
+    if ((options as LoadOptions).expectDigest !== undefined)
+      throw new TypeError('ModelStore.load takes the expected digest from its index');
+    if (options.reverify !== undefined && typeof options.reverify !== 'boolean')
+      throw new TypeError('reverify must be a boolean');
     return withSite(site, async () => {
       for (let attempt = 0; ; attempt++) {
         const idx = await this.#readIndex(name);
         const v = version ?? idx.latest;
-        if (v === null) throw new H5Error(`model '${name}' has no versions in '${this.root}'`, { code: 'H5_NOT_FOUND' });
+        if (v === null)
+          throw new H5Error(`model '${name}' has no versions in '${this.root}'`, { code: 'H5_NOT_FOUND' });
         const rec = idx.versions.find((x) => x.version === v);
-        if (!rec) throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, { code: 'H5_NOT_FOUND' });
+        if (!rec)
+          throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, {
+            code: 'H5_NOT_FOUND',
+          });
         try {
           const dir = this.dir(name);
           const { reverify, ...loadOptions } = options;
           const known = reverify ? null : await readRecord(dir, rec.file);
           // A record for another digest describes another file that had this name (a version number reused after its file was removed).
-          const vouch: Vouch = known && known.digest === rec.digest ? { stamp: known.stamp, tensorsVerified: true } : {};
+          const vouch: Vouch =
+            known && known.digest === rec.digest ? { stamp: known.stamp, tensorsVerified: true } : {};
           const out = await loadModelAt(join(dir, rec.file), { ...loadOptions, expectDigest: rec.digest }, vouch);
           if (out.verified && !(known && known.digest === rec.digest && sameStamp(known.stamp, out.stamp))) {
             await writeRecord(dir, rec.file, { digest: rec.digest, stamp: out.stamp });
@@ -363,7 +438,13 @@ export class ModelStore {
     const keep = checkKeep(options);
     return withSite(site, async () => {
       const dir = this.dir(name);
-      if (!(await stat(dir).then(() => true, () => false))) return [];
+      if (
+        !(await stat(dir).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return [];
       const release = await acquireLock(join(dir, '.lock'), this.#lock);
       try {
         const idx = await this.#readIndex(name);
@@ -415,7 +496,10 @@ export class ModelStore {
     const persistent = options.persistent ?? true;
     const report = (e: unknown): void => {
       if (options.onError) options.onError(e);
-      else queueMicrotask(() => { throw e; });
+      else
+        queueMicrotask(() => {
+          throw e;
+        });
     };
     const dir = this.dir(name);
     if (options.from !== undefined && options.from !== null) checkVersion(options.from);
@@ -516,8 +600,13 @@ async function adopt(path: string, version: number): Promise<VersionInfo> {
       // Left as {}: load() will report the corrupt attribute.
     }
     return {
-      version, file: versionFile(version), digest: hashed.hex, modelDigest: String(md), bytes: hashed.size,
-      createdAt: mtime.toISOString(), metadata,
+      version,
+      file: versionFile(version),
+      digest: hashed.hex,
+      modelDigest: String(md),
+      bytes: hashed.size,
+      createdAt: mtime.toISOString(),
+      metadata,
     };
   } finally {
     f.close();

@@ -28,7 +28,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function readOwner(path: string): Promise<Owner | undefined> {
   try {
     const o = JSON.parse(await readFile(path, 'utf8')) as Partial<Owner>;
-    return typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.token === 'string' ? (o as Owner) : undefined;
+    return typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.token === 'string'
+      ? (o as Owner)
+      : undefined;
   } catch {
     return undefined; // being written right now, or garbage: judged by age alone
   }
@@ -92,7 +94,10 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
       continue;
     }
     if (Date.now() > deadline) {
-      throw new H5Error(`lock '${path}' is held by ${owner ? `pid ${owner.pid} on ${owner.host}` : 'another process'}`, { code: 'H5_FILE_LOCKED' });
+      throw new H5Error(
+        `lock '${path}' is held by ${owner ? `pid ${owner.pid} on ${owner.host}` : 'another process'}`,
+        { code: 'H5_FILE_LOCKED' },
+      );
     }
     await sleep(delay);
     delay = Math.min(delay * 2, 100);

@@ -15,12 +15,11 @@
  */
 import { hostname, tmpdir } from 'node:os';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { File } from '../../h5/file.js';
-import { checkStoreName, STORE_NAME_RE } from '../../util/names.js';
 import { H5Error, withSite } from '../../errors.js';
 import { ATTR, TENSOR_SHA_ATTR, type JsonValue, type TensorsInput } from '../schema.js';
 import { SHA256_HEX } from '../digest.js';
@@ -29,7 +28,17 @@ import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from '../save.js';
 import { loadModel, type LoadedModel, type LoadOptions } from '../load.js';
 import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
-import { checkKeep, checkName, checkVersion, MARKER, NAME_RE, versionFile, type StoreLoadOptions, type VersionInfo, type WatchOptions } from './common.js';
+import {
+  checkKeep,
+  checkName,
+  checkVersion,
+  MARKER,
+  NAME_RE,
+  versionFile,
+  type StoreLoadOptions,
+  type VersionInfo,
+  type WatchOptions,
+} from './common.js';
 import { BlobCache, type CacheStats } from './cache.js';
 import { loadS3, loadStorage, makeClient, resolveConfig } from '../../remote/sdk.js';
 import type { S3ClientLike, S3ConnectOptions } from '../../remote/options.js';
@@ -137,8 +146,18 @@ const recordName = (v: number): string => versionFile(v).replace(/\.h5$/, '.json
 
 function isRecord(x: unknown, name: string, v: number): x is S3VersionRecord {
   const r = x as S3VersionRecord;
-  return typeof r === 'object' && r !== null && r.format === 1 && r.name === name && r.version === v && typeof r.object === 'string' &&
-    typeof r.digest === 'string' && SHA256_HEX.test(r.digest) && Number.isSafeInteger(r.bytes) && typeof r.publisher?.nonce === 'string';
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    r.format === 1 &&
+    r.name === name &&
+    r.version === v &&
+    typeof r.object === 'string' &&
+    typeof r.digest === 'string' &&
+    SHA256_HEX.test(r.digest) &&
+    Number.isSafeInteger(r.bytes) &&
+    typeof r.publisher?.nonce === 'string'
+  );
 }
 
 async function bodyText(body: unknown): Promise<string> {
@@ -180,25 +199,46 @@ export class S3ModelStore {
     if (typeof url !== 'string') throw new TypeError('url must be a string');
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
     parseS3Url(url, 'prefix');
-    if (options.create !== undefined && typeof options.create !== 'boolean') throw new TypeError('options.create must be a boolean');
+    if (options.create !== undefined && typeof options.create !== 'boolean')
+      throw new TypeError('options.create must be a boolean');
     if (options.partBytes !== undefined && (!Number.isSafeInteger(options.partBytes) || options.partBytes < MIN_PART))
       throw new RangeError(`partBytes must be an integer >= ${MIN_PART} (S3's smallest multipart part)`);
-    if (options.concurrency !== undefined && (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > 64))
+    if (
+      options.concurrency !== undefined &&
+      (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > 64)
+    )
       throw new RangeError('concurrency must be an integer from 1 to 64');
-    if (options.cacheMaxBytes !== undefined && !(options.cacheMaxBytes > 0)) throw new RangeError('cacheMaxBytes must be > 0');
+    if (options.cacheMaxBytes !== undefined && !(options.cacheMaxBytes > 0))
+      throw new RangeError('cacheMaxBytes must be > 0');
     const store = new S3ModelStore(url, makeClient(resolveConfig(options), options), options);
     await store.cache.init();
     const { HeadObjectCommand, PutObjectCommand } = loadS3();
     const marker = store.#key(MARKER);
     try {
-      await store.#retry(() => store.#s3.send(new HeadObjectCommand({ Bucket: store.bucket, Key: marker })), `s3://${store.bucket}/${marker}`);
+      await store.#retry(
+        () => store.#s3.send(new HeadObjectCommand({ Bucket: store.bucket, Key: marker })),
+        `s3://${store.bucket}/${marker}`,
+      );
     } catch (e) {
       if (!(e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND')) throw e;
       if (!options.create) {
-        throw new H5Error(`no model store at '${store.root}' (no ${MARKER}); pass { create: true } to ModelStore.open to create one`, { code: 'H5_NOT_FOUND', path: store.root });
+        throw new H5Error(
+          `no model store at '${store.root}' (no ${MARKER}); pass { create: true } to ModelStore.open to create one`,
+          { code: 'H5_NOT_FOUND', path: store.root },
+        );
       }
-      await store.#retry(() => store.#s3.send(new PutObjectCommand({ Bucket: store.bucket, Key: marker, Body: `${JSON.stringify({ format: 1 })}\n`, ContentType: 'application/json' })),
-        `cannot create the model store '${store.root}'`);
+      await store.#retry(
+        () =>
+          store.#s3.send(
+            new PutObjectCommand({
+              Bucket: store.bucket,
+              Key: marker,
+              Body: `${JSON.stringify({ format: 1 })}\n`,
+              ContentType: 'application/json',
+            }),
+          ),
+        `cannot create the model store '${store.root}'`,
+      );
     }
     return store;
   }
@@ -224,7 +264,13 @@ export class S3ModelStore {
     const base = this.#key('');
     let token: string | undefined;
     do {
-      const r = await this.#retry(() => this.#s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token })), `cannot list '${this.root}'`);
+      const r = await this.#retry(
+        () =>
+          this.#s3.send(
+            new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token }),
+          ),
+        `cannot list '${this.root}'`,
+      );
       for (const p of r.CommonPrefixes ?? []) {
         const n = p.Prefix!.slice(base.length).replace(/\/$/, '');
         if (NAME_RE.test(n)) out.add(n);
@@ -243,7 +289,10 @@ export class S3ModelStore {
     const out: number[] = [];
     let token: string | undefined;
     do {
-      const r = await this.#retry(() => this.#s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })), `cannot list the versions of '${this.dir(name)}'`);
+      const r = await this.#retry(
+        () => this.#s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })),
+        `cannot list the versions of '${this.dir(name)}'`,
+      );
       for (const o of r.Contents ?? []) {
         const m = RECORD_RE.exec(o.Key!.slice(base.length));
         if (m) out.push(Number(m[1]));
@@ -267,7 +316,10 @@ export class S3ModelStore {
         const r = await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
         if (!(Number(r.ContentLength) <= RECORD_MAX_BYTES)) {
           (r.Body as { destroy?(): void } | undefined)?.destroy?.();
-          throw new H5Error(`s3://${this.bucket}/${key} is ${r.ContentLength} bytes: not an h5vault version record (at most ${RECORD_MAX_BYTES})`, { code: 'H5_CORRUPT' });
+          throw new H5Error(
+            `s3://${this.bucket}/${key} is ${r.ContentLength} bytes: not an h5vault version record (at most ${RECORD_MAX_BYTES})`,
+            { code: 'H5_CORRUPT' },
+          );
         }
         return bodyText(r.Body);
       }, `s3://${this.bucket}/${key}`);
@@ -281,7 +333,10 @@ export class S3ModelStore {
     } catch {
       throw new H5Error(`s3://${this.bucket}/${key} is not valid JSON`, { code: 'H5_CORRUPT' });
     }
-    if (!isRecord(r, name, version)) throw new H5Error(`s3://${this.bucket}/${key} is not an h5vault version record (format 1)`, { code: 'H5_CORRUPT' });
+    if (!isRecord(r, name, version))
+      throw new H5Error(`s3://${this.bucket}/${key} is not an h5vault version record (format 1)`, {
+        code: 'H5_CORRUPT',
+      });
     this.#records.set(key, r);
     return r;
   }
@@ -318,7 +373,11 @@ export class S3ModelStore {
       const b: BadRecord = { name, version: v, key: this.#key(`${name}/versions/${recordName(v)}`), error: e };
       bad?.push(b);
       if (this.#o.onBadRecord) this.#o.onBadRecord(b);
-      else process.emitWarning(`${this.root}: skipping the version record ${b.key}: ${e.message}`, { type: 'H5VaultWarning', code: 'H5_CORRUPT' });
+      else
+        process.emitWarning(`${this.root}: skipping the version record ${b.key}: ${e.message}`, {
+          type: 'H5VaultWarning',
+          code: 'H5_CORRUPT',
+        });
       return undefined;
     }
   }
@@ -342,10 +401,13 @@ export class S3ModelStore {
     const site = new Error();
     checkName(name);
     const p = prepareSave(tensors, options);
-    if (options.onUploadProgress !== undefined && typeof options.onUploadProgress !== 'function') throw new TypeError('onUploadProgress must be a function');
+    if (options.onUploadProgress !== undefined && typeof options.onUploadProgress !== 'function')
+      throw new TypeError('onUploadProgress must be a function');
     return withSite(site, async () => {
       const staging = join(this.cache.dir, 'staging');
-      await mkdir(staging, { recursive: true }).catch((e) => { throw ioError(e, `cannot create '${staging}'`); });
+      await mkdir(staging, { recursive: true }).catch((e) => {
+        throw ioError(e, `cannot create '${staging}'`);
+      });
       const w = await writeTemp(join(staging, `${name}.h5`), p);
       try {
         const nonce = randomBytes(8).toString('hex');
@@ -353,9 +415,18 @@ export class S3ModelStore {
         const tensorsList = readTensorList(w.temp);
         await this.#upload(w.temp, this.#key(object), w.bytes, options);
         const base = {
-          format: 1 as const, name, file: '', digest: w.digest, modelDigest: w.modelDigest, bytes: w.bytes,
-          createdAt: '', metadata: JSON.parse(p.metadataJson) as Record<string, JsonValue>, object,
-          tensors: tensorsList.tensors, provenance: tensorsList.provenance, publisher: { host: hostname(), pid: process.pid, nonce },
+          format: 1 as const,
+          name,
+          file: '',
+          digest: w.digest,
+          modelDigest: w.modelDigest,
+          bytes: w.bytes,
+          createdAt: '',
+          metadata: JSON.parse(p.metadataJson) as Record<string, JsonValue>,
+          object,
+          tensors: tensorsList.tensors,
+          provenance: tensorsList.provenance,
+          publisher: { host: hostname(), pid: process.pid, nonce },
         };
         const version = await this.#commit(name, base, options.signal);
         // Published. Keeping our copy only saves a download later: a failure here is not the save's.
@@ -370,32 +441,36 @@ export class S3ModelStore {
   async #upload(file: string, key: string, bytes: number, o: S3SaveOptions): Promise<void> {
     const { Upload } = loadStorage();
     const what = `cannot upload s3://${this.bucket}/${key}`;
-    await this.#retry(async () => {
-      const body = createReadStream(file, { highWaterMark: 1024 * 1024 });
-      const up = new Upload({
-        client: this.#s3,
-        params: { Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/x-hdf5' },
-        queueSize: this.#concurrency,
-        partSize: this.#partBytes,
-        leavePartsOnError: false,
-      });
-      up.on('httpUploadProgress', (e) => o.onUploadProgress?.(e.loaded ?? 0, bytes));
-      const abort = (): void => void up.abort().catch(() => {});
-      o.signal?.addEventListener('abort', abort, { once: true });
-      try {
-        if (o.signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
-        await up.done();
-      } catch (e) {
-        if (o.signal?.aborted) {
-          await this.#settleAborted(up, key);
-          throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+    await this.#retry(
+      async () => {
+        const body = createReadStream(file, { highWaterMark: 1024 * 1024 });
+        const up = new Upload({
+          client: this.#s3,
+          params: { Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/x-hdf5' },
+          queueSize: this.#concurrency,
+          partSize: this.#partBytes,
+          leavePartsOnError: false,
+        });
+        up.on('httpUploadProgress', (e) => o.onUploadProgress?.(e.loaded ?? 0, bytes));
+        const abort = (): void => void up.abort().catch(() => {});
+        o.signal?.addEventListener('abort', abort, { once: true });
+        try {
+          if (o.signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+          await up.done();
+        } catch (e) {
+          if (o.signal?.aborted) {
+            await this.#settleAborted(up, key);
+            throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+          }
+          throw e;
+        } finally {
+          o.signal?.removeEventListener('abort', abort);
+          body.destroy();
         }
-        throw e;
-      } finally {
-        o.signal?.removeEventListener('abort', abort);
-        body.destroy();
-      }
-    }, what, { signal: o.signal });
+      },
+      what,
+      { signal: o.signal },
+    );
   }
 
   /**
@@ -411,10 +486,13 @@ export class S3ModelStore {
     await Promise.allSettled(internals.concurrentUploaders ?? []);
     if (!internals.uploadId) return;
     const { AbortMultipartUploadCommand } = loadS3();
-    await this.#retry(() => this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: internals.uploadId })), `cannot abort the upload of s3://${this.bucket}/${key}`)
-      .catch((e: unknown) => {
-        if (!(e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND')) throw e;
-      });
+    await this.#retry(
+      () =>
+        this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: internals.uploadId })),
+      `cannot abort the upload of s3://${this.bucket}/${key}`,
+    ).catch((e: unknown) => {
+      if (!(e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND')) throw e;
+    });
   }
 
   /** Creates the version record under the next free number. */
@@ -430,21 +508,45 @@ export class S3ModelStore {
     }
     try {
       let version = ((await this.latest(name)) ?? 0) + 1;
-      for (;; version++) {
+      for (; ; version++) {
         if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
         const key = this.#key(`${name}/versions/${recordName(version)}`);
-        const record: S3VersionRecord = { ...base, version, file: versionFile(version), createdAt: new Date().toISOString() };
+        const record: S3VersionRecord = {
+          ...base,
+          version,
+          file: versionFile(version),
+          createdAt: new Date().toISOString(),
+        };
         const body = `${JSON.stringify(record, null, 1)}\n`;
         if (!conditional) {
           // Under the shared lock: a number is free if no record exists.
-          const exists = await this.#retry(() => this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })), `s3://${this.bucket}/${key}`)
-            .then(() => true, (e) => { if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return false; throw e; });
+          const exists = await this.#retry(
+            () => this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
+            `s3://${this.bucket}/${key}`,
+          ).then(
+            () => true,
+            (e) => {
+              if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return false;
+              throw e;
+            },
+          );
           if (exists) continue;
         }
         try {
-          await this.#retry(() => this.#s3.send(new PutObjectCommand({
-            Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json', ...(conditional ? { IfNoneMatch: '*' } : {}),
-          })), `cannot publish version ${version} of '${this.dir(name)}'`, { signal });
+          await this.#retry(
+            () =>
+              this.#s3.send(
+                new PutObjectCommand({
+                  Bucket: this.bucket,
+                  Key: key,
+                  Body: body,
+                  ContentType: 'application/json',
+                  ...(conditional ? { IfNoneMatch: '*' } : {}),
+                }),
+              ),
+            `cannot publish version ${version} of '${this.dir(name)}'`,
+            { signal },
+          );
           this.#records.set(key, record);
           return version;
         } catch (e) {
@@ -468,21 +570,33 @@ export class S3ModelStore {
    * zero-copy. The version stays pinned in the cache until `close()`.
    * @example const m = await store.load('resnet'); m.pull.downloaded; m.close();
    */
-  async load(name: string, version?: number, options: S3LoadOptions = {}): Promise<LoadedModel & { version: number; pull: PullInfo }> {
+  async load(
+    name: string,
+    version?: number,
+    options: S3LoadOptions = {},
+  ): Promise<LoadedModel & { version: number; pull: PullInfo }> {
     const site = new Error();
     checkName(name);
     if (version !== undefined) checkVersion(version);
-    if ((options as LoadOptions).expectDigest !== undefined) throw new TypeError('ModelStore.load takes the expected digest from its index');
+    if ((options as LoadOptions).expectDigest !== undefined)
+      throw new TypeError('ModelStore.load takes the expected digest from its index');
     return withSite(site, async () => {
       const v = version ?? (await this.latest(name));
       if (v === null) throw new H5Error(`model '${name}' has no versions in '${this.root}'`, { code: 'H5_NOT_FOUND' });
       const rec = await this.record(name, v);
-      if (!rec) throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, { code: 'H5_NOT_FOUND' });
+      if (!rec)
+        throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, {
+          code: 'H5_NOT_FOUND',
+        });
       const { onDownloadProgress, ...loadOpts } = options;
       for (let attempt = 0; ; attempt++) {
         const unpin = this.cache.pin(rec.digest);
         try {
-          const downloaded = await this.cache.ensure(rec.digest, (temp) => this.#download(rec, temp, options.signal, onDownloadProgress), options.signal);
+          const downloaded = await this.cache.ensure(
+            rec.digest,
+            (temp) => this.#download(rec, temp, options.signal, onDownloadProgress),
+            options.signal,
+          );
           await this.cache.touch(rec.digest);
           const path = this.cache.path(rec.digest);
           const m = await loadModel(path, { ...loadOpts, expectDigest: rec.digest });
@@ -508,7 +622,11 @@ export class S3ModelStore {
    * or found there. Pre-warms a server's cache before a swap.
    * @example const { downloaded, path } = await store.pull('resnet');
    */
-  async pull(name: string, version?: number, options: Pick<S3LoadOptions, 'signal' | 'onDownloadProgress'> = {}): Promise<PullInfo & { version: number }> {
+  async pull(
+    name: string,
+    version?: number,
+    options: Pick<S3LoadOptions, 'signal' | 'onDownloadProgress'> = {},
+  ): Promise<PullInfo & { version: number }> {
     const site = new Error();
     checkName(name);
     if (version !== undefined) checkVersion(version);
@@ -516,8 +634,15 @@ export class S3ModelStore {
       const v = version ?? (await this.latest(name));
       if (v === null) throw new H5Error(`model '${name}' has no versions in '${this.root}'`, { code: 'H5_NOT_FOUND' });
       const rec = await this.record(name, v);
-      if (!rec) throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, { code: 'H5_NOT_FOUND' });
-      const downloaded = await this.cache.ensure(rec.digest, (temp) => this.#download(rec, temp, options.signal, options.onDownloadProgress), options.signal);
+      if (!rec)
+        throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, {
+          code: 'H5_NOT_FOUND',
+        });
+      const downloaded = await this.cache.ensure(
+        rec.digest,
+        (temp) => this.#download(rec, temp, options.signal, options.onDownloadProgress),
+        options.signal,
+      );
       await this.cache.touch(rec.digest);
       return { version: v, downloaded, path: this.cache.path(rec.digest) };
     });
@@ -531,15 +656,28 @@ export class S3ModelStore {
    * 2 × concurrency ranges ahead of the hash, which bounds memory to that
    * many parts. A range whose connection drops resumes at the byte it stopped.
    */
-  async #download(rec: S3VersionRecord, temp: string, signal?: AbortSignal, onProgress?: (n: number, total: number) => void): Promise<string> {
+  async #download(
+    rec: S3VersionRecord,
+    temp: string,
+    signal?: AbortSignal,
+    onProgress?: (n: number, total: number) => void,
+  ): Promise<string> {
     const { GetObjectCommand, HeadObjectCommand } = loadS3();
     const key = this.#key(rec.object);
     const what = `cannot download s3://${this.bucket}/${key}`;
-    const head = await this.#retry(() => this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }), what, { signal });
+    const head = await this.#retry(
+      () => this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }),
+      what,
+      { signal },
+    );
     if (head.ContentLength !== rec.bytes) {
-      throw new H5Error(`s3://${this.bucket}/${key} is ${head.ContentLength} bytes, but its version record says ${rec.bytes}: it was changed on the server; refusing it`, {
-        code: 'H5_CHECKSUM_MISMATCH', expected: rec.digest,
-      });
+      throw new H5Error(
+        `s3://${this.bucket}/${key} is ${head.ContentLength} bytes, but its version record says ${rec.bytes}: it was changed on the server; refusing it`,
+        {
+          code: 'H5_CHECKSUM_MISMATCH',
+          expected: rec.digest,
+        },
+      );
     }
     // Every range must come from the same object: a concurrent overwrite fails with 412 instead of mixing bytes.
     const etag = head.ETag;
@@ -575,17 +713,35 @@ export class S3ModelStore {
           const buf = Buffer.allocUnsafe(end - start);
           let pos = start;
           try {
-            await this.#retry(async () => {
-              const r = await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: signal });
-              for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
-                if (pos + chunk.length > end) throw new H5Error(`${what}: the server sent more bytes than the range asked for`, { code: 'H5_S3_ERROR' });
-                buf.set(chunk, pos - start);
-                pos += chunk.length;
-                received += chunk.length;
-                onProgress?.(received, rec.bytes);
-              }
-              if (pos !== end) throw Object.assign(new Error(`premature close: range ended at ${pos} of ${end}`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
-            }, what, { signal });
+            await this.#retry(
+              async () => {
+                const r = await this.#s3.send(
+                  new GetObjectCommand({
+                    Bucket: this.bucket,
+                    Key: key,
+                    Range: `bytes=${pos}-${end - 1}`,
+                    IfMatch: etag,
+                  }),
+                  { abortSignal: signal },
+                );
+                for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
+                  if (pos + chunk.length > end)
+                    throw new H5Error(`${what}: the server sent more bytes than the range asked for`, {
+                      code: 'H5_S3_ERROR',
+                    });
+                  buf.set(chunk, pos - start);
+                  pos += chunk.length;
+                  received += chunk.length;
+                  onProgress?.(received, rec.bytes);
+                }
+                if (pos !== end)
+                  throw Object.assign(new Error(`premature close: range ended at ${pos} of ${end}`), {
+                    code: 'ERR_STREAM_PREMATURE_CLOSE',
+                  });
+              },
+              what,
+              { signal },
+            );
             await fh.write(buf, 0, buf.length, start);
             ready.set(i, buf);
             feed();
@@ -600,7 +756,10 @@ export class S3ModelStore {
       return hash.digest('hex');
     } catch (e) {
       if (s3Status(e) === 412 || (e instanceof H5Error && (e as H5Error & { status?: number }).status === 412)) {
-        throw new H5Error(`s3://${this.bucket}/${key} changed on the server during the download; refusing it`, { code: 'H5_CHECKSUM_MISMATCH', expected: rec.digest });
+        throw new H5Error(`s3://${this.bucket}/${key} changed on the server during the download; refusing it`, {
+          code: 'H5_CHECKSUM_MISMATCH',
+          expected: rec.digest,
+        });
       }
       throw e;
     } finally {
@@ -627,9 +786,16 @@ export class S3ModelStore {
       for (const v of drop) {
         const rec = await this.record(name, v).catch(() => undefined);
         const key = this.#key(`${name}/versions/${recordName(v)}`);
-        await this.#retry(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })), `cannot prune s3://${this.bucket}/${key}`);
+        await this.#retry(
+          () => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })),
+          `cannot prune s3://${this.bucket}/${key}`,
+        );
         this.#records.delete(key);
-        if (rec) await this.#retry(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(rec.object) })), `cannot prune s3://${this.bucket}/${this.#key(rec.object)}`);
+        if (rec)
+          await this.#retry(
+            () => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(rec.object) })),
+            `cannot prune s3://${this.bucket}/${this.#key(rec.object)}`,
+          );
       }
       return drop;
     });
@@ -645,14 +811,18 @@ export class S3ModelStore {
     checkName(name);
     const graceMs = options.graceMs ?? 3600_000;
     if (!Number.isFinite(graceMs) || graceMs < 0) throw new RangeError('graceMs must be a number >= 0');
-    const { ListObjectsV2Command, DeleteObjectCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand } = loadS3();
+    const { ListObjectsV2Command, DeleteObjectCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand } =
+      loadS3();
     const now = Date.now();
     // Objects first listed, then records: a record committed in between names an object we already saw as young or as referenced.
     const base = this.#key(`${name}/objects/`);
     const objects: { key: string; age: number }[] = [];
     let token: string | undefined;
     do {
-      const r = await this.#retry(() => this.#s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })), `cannot list '${this.dir(name)}'`);
+      const r = await this.#retry(
+        () => this.#s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })),
+        `cannot list '${this.dir(name)}'`,
+      );
       for (const o of r.Contents ?? []) objects.push({ key: o.Key!, age: now - (o.LastModified?.getTime() ?? now) });
       token = r.NextContinuationToken;
     } while (token);
@@ -661,22 +831,41 @@ export class S3ModelStore {
     for (const r of await this.#readableRecords(name, { bad: out.badRecords })) referenced.add(this.#key(r.object));
     for (const o of objects) {
       if (referenced.has(o.key) || o.age < graceMs) continue;
-      await this.#retry(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.key })), `cannot delete s3://${this.bucket}/${o.key}`);
+      await this.#retry(
+        () => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.key })),
+        `cannot delete s3://${this.bucket}/${o.key}`,
+      );
       out.objects.push(o.key);
     }
     let keyMarker: string | undefined;
     let idMarker: string | undefined;
     for (;;) {
-      const r = await this.#retry(() => this.#s3.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: base, KeyMarker: keyMarker, UploadIdMarker: idMarker })),
-        `cannot list the multipart uploads of '${this.dir(name)}'`);
+      const r = await this.#retry(
+        () =>
+          this.#s3.send(
+            new ListMultipartUploadsCommand({
+              Bucket: this.bucket,
+              Prefix: base,
+              KeyMarker: keyMarker,
+              UploadIdMarker: idMarker,
+            }),
+          ),
+        `cannot list the multipart uploads of '${this.dir(name)}'`,
+      );
       for (const u of r.Uploads ?? []) {
         if (now - (u.Initiated?.getTime() ?? now) < graceMs) continue;
         // NoSuchUpload: it completed or was aborted (by its publisher, another gc) since the listing: gone either way.
-        const gone = await this.#retry(() => this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! })), `cannot abort an upload of s3://${this.bucket}/${u.Key}`)
-          .then(() => true, (e: unknown) => {
+        const gone = await this.#retry(
+          () =>
+            this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! })),
+          `cannot abort an upload of s3://${this.bucket}/${u.Key}`,
+        ).then(
+          () => true,
+          (e: unknown) => {
             if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return false;
             throw e;
-          });
+          },
+        );
         if (gone) out.uploads.push(u.Key!);
       }
       if (!r.IsTruncated) break;
@@ -704,7 +893,10 @@ export class S3ModelStore {
     if (!Number.isFinite(intervalMs) || intervalMs < 10) throw new RangeError('intervalMs must be a number >= 10');
     const report = (e: unknown): void => {
       if (options.onError) options.onError(e);
-      else queueMicrotask(() => { throw e; });
+      else
+        queueMicrotask(() => {
+          throw e;
+        });
     };
     if (options.from !== undefined && options.from !== null) checkVersion(options.from);
     let current: number | null | undefined = options.from;
@@ -757,7 +949,15 @@ export class S3ModelStore {
 }
 
 function info(r: S3VersionRecord): VersionInfo {
-  return { version: r.version, file: r.file, digest: r.digest, modelDigest: r.modelDigest, bytes: r.bytes, createdAt: r.createdAt, metadata: r.metadata };
+  return {
+    version: r.version,
+    file: r.file,
+    digest: r.digest,
+    modelDigest: r.modelDigest,
+    bytes: r.bytes,
+    createdAt: r.createdAt,
+    metadata: r.metadata,
+  };
 }
 
 /** The manifest's tensor list and provenance, read back from the written file's attributes. */
@@ -771,7 +971,12 @@ function readTensorList(path: string): { tensors: S3VersionRecord['tensors']; pr
         const full = prefix ? `${prefix}/${k}` : k;
         if ('shape' in child) {
           const ds = child as unknown as { dtype: string; shape: number[]; attrs: { get(n: string): unknown } };
-          tensors.push({ name: full, dtype: String(ds.dtype), shape: [...ds.shape], sha256: String(ds.attrs.get(TENSOR_SHA_ATTR)) });
+          tensors.push({
+            name: full,
+            dtype: String(ds.dtype),
+            shape: [...ds.shape],
+            sha256: String(ds.attrs.get(TENSOR_SHA_ATTR)),
+          });
         } else walk(child as ReturnType<File['group']>, full);
       }
     };
@@ -785,4 +990,3 @@ function readTensorList(path: string): { tensors: S3VersionRecord['tensors']; pr
     f.close();
   }
 }
-

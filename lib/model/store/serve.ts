@@ -123,12 +123,14 @@ export class ModelServer<R> {
 
   /** Versions still in memory, current first, with how many leases hold each (the current one counts one for being current). */
   get live(): { version: number; refs: number }[] {
-    return [...this.#live].sort((a, b) => (a === this.#current ? -1 : b === this.#current ? 1 : b.version - a.version))
+    return [...this.#live]
+      .sort((a, b) => (a === this.#current ? -1 : b === this.#current ? 1 : b.version - a.version))
       .map((s) => ({ version: s.version, refs: s.refs }));
   }
 
   #slot(): Slot<R> {
-    if (this.#closed || !this.#current) throw new H5Error(`the server of '${this.name}' is closed`, { code: 'H5_CLOSED' });
+    if (this.#closed || !this.#current)
+      throw new H5Error(`the server of '${this.name}' is closed`, { code: 'H5_CLOSED' });
     return this.#current;
   }
 
@@ -146,7 +148,14 @@ export class ModelServer<R> {
       held = false;
       this.#unref(slot);
     };
-    return { model: slot.runtime, loaded: slot.loaded, version: slot.version, info: slot.info, release, [Symbol.dispose]: release };
+    return {
+      model: slot.runtime,
+      loaded: slot.loaded,
+      version: slot.version,
+      info: slot.info,
+      release,
+      [Symbol.dispose]: release,
+    };
   }
 
   /**
@@ -173,7 +182,9 @@ export class ModelServer<R> {
       this.#stopWatch?.();
       await this.#swapping;
       // Every slot leaves #live when it has retired; the last one resolves this (leases may still be out).
-      const drained = new Promise<void>((r) => { this.#drained = r; });
+      const drained = new Promise<void>((r) => {
+        this.#drained = r;
+      });
       const cur = this.#current;
       if (cur) this.#unref(cur);
       if (this.#live.size === 0) this.#drained?.();
@@ -197,7 +208,10 @@ export class ModelServer<R> {
 
   #report(err: unknown): void {
     if (this.#o.onError) this.#o.onError(err);
-    else queueMicrotask(() => { throw err; });
+    else
+      queueMicrotask(() => {
+        throw err;
+      });
   }
 
   #unref(slot: Slot<R>): void {
@@ -212,14 +226,19 @@ export class ModelServer<R> {
       slot.loaded.close();
       this.#live.delete(slot);
       if (this.#live.size === 0) this.#drained?.();
-      this.#emit(this.#o.onRetire, { name: this.name, version: slot.version, ...(error === undefined ? {} : { error }) });
+      this.#emit(this.#o.onRetire, {
+        name: this.name,
+        version: slot.version,
+        ...(error === undefined ? {} : { error }),
+      });
     })();
   }
 
   /** Loads, verifies and prepares one version; nothing is visible to requests until it resolves. */
   async #prepare(version: number): Promise<Slot<R>> {
     const info = (await this.#store.versions(this.name)).find((v) => v.version === version);
-    if (!info) throw new H5Error(`model '${this.name}' has no version ${version} (it was pruned)`, { code: 'H5_NOT_FOUND' });
+    if (!info)
+      throw new H5Error(`model '${this.name}' has no version ${version} (it was pruned)`, { code: 'H5_NOT_FOUND' });
     const loaded = await this.#store.load(this.name, version, this.#o.loadOptions);
     try {
       const runtime = this.#o.load ? await this.#o.load(loaded, info) : (loaded as unknown as R);
@@ -248,7 +267,13 @@ export class ModelServer<R> {
     }
     const old = this.#current;
     this.#current = slot; // the swap: requests from here on get the new version
-    this.#emit(this.#o.onSwap, { name: this.name, from: old?.version ?? null, to: version, info: slot.info, loadMs: performance.now() - t0 });
+    this.#emit(this.#o.onSwap, {
+      name: this.name,
+      from: old?.version ?? null,
+      to: version,
+      info: slot.info,
+      loadMs: performance.now() - t0,
+    });
     if (old) this.#unref(old);
     return undefined;
   }
@@ -257,7 +282,9 @@ export class ModelServer<R> {
   async start(): Promise<void> {
     const versions = (await this.#store.versions(this.name)).map((v) => v.version).reverse();
     if (!versions.length) {
-      throw new H5Error(`model '${this.name}' has no versions in '${this.#store.root}' to serve`, { code: 'H5_NOT_FOUND' });
+      throw new H5Error(`model '${this.name}' has no versions in '${this.#store.root}' to serve`, {
+        code: 'H5_NOT_FOUND',
+      });
     }
     // A restart after a corrupt version was published must not take the service down:
     // fall back to the newest version that loads. If none does, the newest one's error says why.
@@ -268,16 +295,20 @@ export class ModelServer<R> {
       newest ??= err;
     }
     if (!this.#current) throw newest;
-    this.#stopWatch = this.#store.watch(this.name, async (v) => {
-      // watch awaits this callback, so swaps run one at a time in publish order.
-      this.#swapping = this.#swapTo(v).then(() => undefined);
-      await this.#swapping;
-    }, {
-      from: versions[0],
-      intervalMs: this.#o.intervalMs,
-      persistent: this.#o.persistent,
-      onError: (e) => this.#report(e),
-    });
+    this.#stopWatch = this.#store.watch(
+      this.name,
+      async (v) => {
+        // watch awaits this callback, so swaps run one at a time in publish order.
+        this.#swapping = this.#swapTo(v).then(() => undefined);
+        await this.#swapping;
+      },
+      {
+        from: versions[0],
+        intervalMs: this.#o.intervalMs,
+        persistent: this.#o.persistent,
+        onError: (e) => this.#report(e),
+      },
+    );
   }
 }
 
@@ -285,13 +316,20 @@ function checkOptions(o: ServeOptions<unknown>): void {
   if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
   for (const k of ['load', 'dispose', 'onSwap', 'onReject', 'onRetire', 'onError'] as const)
     if (o[k] !== undefined && typeof o[k] !== 'function') throw new TypeError(`options.${k} must be a function`);
-  if (o.loadOptions !== undefined && (typeof o.loadOptions !== 'object' || o.loadOptions === null)) throw new TypeError('options.loadOptions must be an object');
-  if (o.persistent !== undefined && typeof o.persistent !== 'boolean') throw new TypeError('options.persistent must be a boolean');
-  if (o.intervalMs !== undefined && (!Number.isFinite(o.intervalMs) || o.intervalMs < 10)) throw new RangeError('options.intervalMs must be a number >= 10');
+  if (o.loadOptions !== undefined && (typeof o.loadOptions !== 'object' || o.loadOptions === null))
+    throw new TypeError('options.loadOptions must be an object');
+  if (o.persistent !== undefined && typeof o.persistent !== 'boolean')
+    throw new TypeError('options.persistent must be a boolean');
+  if (o.intervalMs !== undefined && (!Number.isFinite(o.intervalMs) || o.intervalMs < 10))
+    throw new RangeError('options.intervalMs must be a number >= 10');
 }
 
 /** @internal ModelStore.serve. */
-export async function serveModel<R>(store: ServableStore, name: string, options: ServeOptions<R>): Promise<ModelServer<R>> {
+export async function serveModel<R>(
+  store: ServableStore,
+  name: string,
+  options: ServeOptions<R>,
+): Promise<ModelServer<R>> {
   checkOptions(options as ServeOptions<unknown>);
   store.dir(name); // validates the name
   const server = new ModelServer<R>(store, name, options);

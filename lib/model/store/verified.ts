@@ -30,13 +30,21 @@ const DEC = /^\d{1,24}$/;
 
 function isStamp(s: unknown): s is FileStamp {
   const x = s as Record<string, unknown>;
-  return typeof x === 'object' && x !== null && ['dev', 'ino', 'size', 'mtimeNs', 'ctimeNs'].every((k) => typeof x[k] === 'string' && DEC.test(x[k] as string));
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    ['dev', 'ino', 'size', 'mtimeNs', 'ctimeNs'].every((k) => typeof x[k] === 'string' && DEC.test(x[k] as string))
+  );
 }
 
 /** The record, or null when there is none or it is unreadable or malformed (the version is then hashed, as without one). */
 export async function readRecord(dir: string, file: string): Promise<VerifiedRecord | null> {
   try {
-    const r = JSON.parse(await readFile(recordPath(dir, file), 'utf8')) as { format?: unknown; digest?: unknown; stamp?: unknown };
+    const r = JSON.parse(await readFile(recordPath(dir, file), 'utf8')) as {
+      format?: unknown;
+      digest?: unknown;
+      stamp?: unknown;
+    };
     if (r?.format !== 1 || typeof r.digest !== 'string' || !SHA256_HEX.test(r.digest) || !isStamp(r.stamp)) return null;
     return { digest: r.digest, stamp: r.stamp };
   } catch {

@@ -12,7 +12,10 @@ assert.equal(info.version, JSON.parse(readFileSync('node_modules/h5vault/package
 // The libhdf5 in use is the bundled one for a prebuilt addon, the system's for a build from source.
 if (info.origin === 'prebuilt') {
   assert.ok(info.hdf5Library?.includes('/node_modules/h5vault/prebuilds/linux-x64/lib/'), info.hdf5Library);
-  assert.ok(info.bundled.some((b) => b.file.startsWith('lib/libhdf5')), 'manifest lists libhdf5');
+  assert.ok(
+    info.bundled.some((b) => b.file.startsWith('lib/libhdf5')),
+    'manifest lists libhdf5',
+  );
 } else {
   assert.ok(info.hdf5Library?.startsWith('/usr/lib/') || info.hdf5Library?.startsWith('/lib/'), info.hdf5Library);
   assert.deepEqual(info.bundled, []);
@@ -21,7 +24,14 @@ if (info.origin === 'prebuilt') {
 const data = Float32Array.from({ length: 4096 }, (_, i) => Math.sin(i));
 const f = File.create('esm.h5', { overwrite: true });
 const g = f.createGroup('w');
-g.createDataset('lz4', { dtype: 'float32', shape: [64, 64], chunks: [16, 64], compression: 'lz4', shuffle: true, data });
+g.createDataset('lz4', {
+  dtype: 'float32',
+  shape: [64, 64],
+  chunks: [16, 64],
+  compression: 'lz4',
+  shuffle: true,
+  data,
+});
 g.createDataset('gzip', { dtype: 'float32', shape: [64, 64], chunks: [16, 64], compression: 'gzip', data });
 g.createDataset('raw', { dtype: 'float32', shape: [4096], data });
 f.close();
@@ -29,6 +39,9 @@ const r = File.open('esm.h5');
 assert.deepEqual(await r.dataset('w/lz4').read(), data);
 assert.deepEqual(await r.dataset('w/gzip').read(), data);
 assert.deepEqual(r.dataset('w/raw').view(), data);
-assert.throws(() => r.get('missing'), (e) => e instanceof H5Error && e.code === 'H5_NOT_FOUND');
+assert.throws(
+  () => r.get('missing'),
+  (e) => e instanceof H5Error && e.code === 'H5_NOT_FOUND',
+);
 r.close();
 console.log(`esm ok: ${info.origin}, libhdf5 ${info.hdf5} from ${info.hdf5Library}`);
