@@ -84,8 +84,7 @@ void run(const char* label, const Bytes& src) {
     double dec = best_mbps(kTotal, [&] {
       for (size_t i = 0; i < e.chunks.size(); ++i) {
         size_t len = 0;
-        if (c.dec(e.chunks[i].data(), e.chunks[i].size(), dst.data() + i * kChunk, kChunk, &len) !=
-            Status::Ok) {
+        if (c.dec(e.chunks[i].data(), e.chunks[i].size(), dst.data() + i * kChunk, kChunk, &len) != Status::Ok) {
           std::fprintf(stderr, "decode failed\n");
           std::exit(1);
         }
@@ -109,12 +108,10 @@ int main() {
   }
   Bytes shuffled(kTotal), back(kTotal);
   double sh = best_mbps(kTotal, [&] {
-    for (size_t off = 0; off < kTotal; off += kChunk)
-      shuffle(noise.data() + off, shuffled.data() + off, kChunk, 4);
+    for (size_t off = 0; off < kTotal; off += kChunk) shuffle(noise.data() + off, shuffled.data() + off, kChunk, 4);
   });
   double un = best_mbps(kTotal, [&] {
-    for (size_t off = 0; off < kTotal; off += kChunk)
-      unshuffle(shuffled.data() + off, back.data() + off, kChunk, 4);
+    for (size_t off = 0; off < kTotal; off += kChunk) unshuffle(shuffled.data() + off, back.data() + off, kChunk, 4);
   });
   double sh8 = best_mbps(kTotal, [&] {
     for (size_t off = 0; off < kTotal; off += kChunk) shuffle(noise.data() + off, back.data() + off, kChunk, 8);
@@ -126,8 +123,8 @@ int main() {
   uint32_t sink = 0;
   double fl = best_mbps(kTotal, [&] { sink ^= fletcher32(noise.data(), kTotal); });
   std::printf("float32 noise, 64 MiB in 1 MiB chunks (memcpy %.0f MB/s)\n", mc);
-  std::printf("  shuffle/4 %.0f MB/s  unshuffle/4 %.0f MB/s  shuffle/2 %.0f MB/s  shuffle/8 %.0f MB/s\n", sh,
-              un, sh2, sh8);
+  std::printf("  shuffle/4 %.0f MB/s  unshuffle/4 %.0f MB/s  shuffle/2 %.0f MB/s  shuffle/8 %.0f MB/s\n", sh, un, sh2,
+              sh8);
   std::printf("  fletcher32 %.0f MB/s (%08x)\n", fl, sink);
   run("raw float32 noise:", noise);
   run("shuffled float32 noise:", shuffled);

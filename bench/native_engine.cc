@@ -50,10 +50,26 @@ struct Codec {
 };
 
 const Codec kCodecs[] = {
-    {"gzip-1+shuffle", [](hid_t p) { H5Pset_shuffle(p); H5Pset_deflate(p, 1); }},
-    {"gzip-4+shuffle", [](hid_t p) { H5Pset_shuffle(p); H5Pset_deflate(p, 4); }},
-    {"lz4+shuffle", [](hid_t p) { H5Pset_shuffle(p); H5Pset_filter(p, filters::kFilterLz4, H5Z_FLAG_OPTIONAL, 0, nullptr); }},
-    {"lzf+shuffle", [](hid_t p) { H5Pset_shuffle(p); H5Pset_filter(p, filters::kFilterLzf, H5Z_FLAG_OPTIONAL, 0, nullptr); }},
+    {"gzip-1+shuffle",
+     [](hid_t p) {
+       H5Pset_shuffle(p);
+       H5Pset_deflate(p, 1);
+     }},
+    {"gzip-4+shuffle",
+     [](hid_t p) {
+       H5Pset_shuffle(p);
+       H5Pset_deflate(p, 4);
+     }},
+    {"lz4+shuffle",
+     [](hid_t p) {
+       H5Pset_shuffle(p);
+       H5Pset_filter(p, filters::kFilterLz4, H5Z_FLAG_OPTIONAL, 0, nullptr);
+     }},
+    {"lzf+shuffle",
+     [](hid_t p) {
+       H5Pset_shuffle(p);
+       H5Pset_filter(p, filters::kFilterLzf, H5Z_FLAG_OPTIONAL, 0, nullptr);
+     }},
     {"uncompressed", [](hid_t) {}},
 };
 
@@ -121,8 +137,10 @@ int main() {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
     double one = spin(1), two = spin(2);
-    std::printf("CPU probe: the same work on 2 threads took %.2fx the time of 1 thread "
-                "(1.0 = two free cores, 2.0 = one)\n\n", two / one);
+    std::printf(
+        "CPU probe: the same work on 2 threads took %.2fx the time of 1 thread "
+        "(1.0 = two free cores, 2.0 = one)\n\n",
+        two / one);
   }
   std::printf("| op | codec | chunk | ratio | libhdf5 MB/s | engine 1t MB/s | engine 2t MB/s | 1t x | 2t x |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|\n");

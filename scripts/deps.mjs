@@ -20,6 +20,8 @@ export const BUILD_TOOLS = [
 
 // Interop peers used by the test suite (Debian names).
 export const PEER_PACKAGES = [
+  // clang-format for npm run lint (scripts/lint.sh): C++ formatting is checked by npm test.
+  'clang-format-14',
   'python3-h5py',
   'python3-numpy',
   'hdf5-tools',

@@ -48,8 +48,7 @@ size_t deflate_bound(size_t n, int level) {
   return n + 5 * (n / 65535 + 1) + 6 + 64;
 }
 
-Status deflate_encode(const uint8_t* in, size_t n, int level, uint8_t* out, size_t cap,
-                      size_t* out_len) {
+Status deflate_encode(const uint8_t* in, size_t n, int level, uint8_t* out, size_t cap, size_t* out_len) {
   if (!out_len || (n && !in)) return Status::InvalidArgument;
   *out_len = 0;
   if (level < kMinLevel || level > kMaxLevel) return Status::InvalidArgument;
@@ -71,8 +70,8 @@ Status deflate_decode(const uint8_t* in, size_t n, uint8_t* out, size_t cap, siz
   // libdeflate wants non-null pointers even for empty buffers.
   static const uint8_t kEmpty[1] = {0};
   uint8_t dummy[1];
-  libdeflate_result r = libdeflate_zlib_decompress_ex(d, n ? in : kEmpty, n, cap ? out : dummy,
-                                                      cap, &in_used, &produced);
+  libdeflate_result r =
+      libdeflate_zlib_decompress_ex(d, n ? in : kEmpty, n, cap ? out : dummy, cap, &in_used, &produced);
   switch (r) {
     case LIBDEFLATE_SUCCESS:
       // Trailing bytes after the zlib stream are ignored, as zlib's inflate

@@ -63,13 +63,11 @@ size_t lz4_max_framed(size_t n, size_t block_size) {
   return kLz4HeaderBytes + blocks * 4 + n;
 }
 
-Status lz4_encode(const uint8_t* in, size_t n, size_t block_size, uint8_t* out, size_t cap,
-                  size_t* out_len) {
+Status lz4_encode(const uint8_t* in, size_t n, size_t block_size, uint8_t* out, size_t cap, size_t* out_len) {
   if (!out_len || (n && !in)) return Status::InvalidArgument;
   *out_len = 0;
   size_t bs = effective_block(n, block_size);
-  if ((block_size ? block_size : kLz4DefaultBlock) > size_t(LZ4_MAX_INPUT_SIZE))
-    return Status::InvalidArgument;
+  if ((block_size ? block_size : kLz4DefaultBlock) > size_t(LZ4_MAX_INPUT_SIZE)) return Status::InvalidArgument;
   if (!out || cap < kLz4HeaderBytes) return Status::Incompressible;
   store_be64(out, uint64_t(n));
   store_be32(out + 8, uint32_t(bs));
@@ -83,8 +81,7 @@ Status lz4_encode(const uint8_t* in, size_t n, size_t block_size, uint8_t* out, 
     size_t limit = blk - 1 < room ? blk - 1 : room;
     int c = 0;
     if (limit > 0) {
-      c = LZ4_compress_default(reinterpret_cast<const char*>(in + done),
-                               reinterpret_cast<char*>(dst), int(blk),
+      c = LZ4_compress_default(reinterpret_cast<const char*>(in + done), reinterpret_cast<char*>(dst), int(blk),
                                limit > size_t(INT32_MAX) ? INT32_MAX : int(limit));
     }
     size_t stored;
@@ -158,8 +155,8 @@ Status lz4_decode(const uint8_t* in, size_t n, uint8_t* out, size_t cap, size_t*
       std::memcpy(out + done, in + pos, blk);
     } else {
       if (stored > size_t(INT32_MAX)) return Status::Corrupt;
-      int r = LZ4_decompress_safe(reinterpret_cast<const char*>(in + pos),
-                                  reinterpret_cast<char*>(out + done), int(stored), int(blk));
+      int r = LZ4_decompress_safe(reinterpret_cast<const char*>(in + pos), reinterpret_cast<char*>(out + done),
+                                  int(stored), int(blk));
       if (r < 0 || size_t(r) != blk) return Status::Corrupt;
     }
     pos += stored;

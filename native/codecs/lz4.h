@@ -15,8 +15,7 @@ constexpr size_t kLz4DefaultBlock = size_t(1) << 30;  // filter default when cd_
 size_t lz4_max_framed(size_t n, size_t block_size);
 
 // Frame + compress. block_size 0 means kLz4DefaultBlock.
-Status lz4_encode(const uint8_t* in, size_t n, size_t block_size, uint8_t* out, size_t cap,
-                  size_t* out_len);
+Status lz4_encode(const uint8_t* in, size_t n, size_t block_size, uint8_t* out, size_t cap, size_t* out_len);
 
 // Reads only the 12-byte header: the declared total size (hostile: check it!).
 Status lz4_declared_size(const uint8_t* in, size_t n, uint64_t* total);

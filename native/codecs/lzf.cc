@@ -18,7 +18,7 @@ namespace h5v::codecs {
 Status lzf_encode(const uint8_t* in, size_t n, uint8_t* out, size_t cap, size_t* out_len) {
   if (!out_len || (n && !in)) return Status::InvalidArgument;
   *out_len = 0;
-  if (n == 0) return Status::Ok;  // empty input encodes to an empty stream
+  if (n == 0) return Status::Ok;                     // empty input encodes to an empty stream
   if (n > UINT_MAX) return Status::InvalidArgument;  // liblzf uses unsigned int lengths
   if (!out || cap == 0) return Status::Incompressible;
   unsigned int c = cap > UINT_MAX ? UINT_MAX : static_cast<unsigned int>(cap);

@@ -49,8 +49,7 @@ void shuffle_generic(const uint8_t* __restrict in, uint8_t* __restrict out, size
   }
 }
 
-void unshuffle_generic(const uint8_t* __restrict in, uint8_t* __restrict out, size_t ne,
-                       size_t es) {
+void unshuffle_generic(const uint8_t* __restrict in, uint8_t* __restrict out, size_t ne, size_t es) {
   for (size_t k = 0; k < es; ++k) {
     const uint8_t* src = in + k * ne;
     uint8_t* dst = out + k;
@@ -69,10 +68,18 @@ void transpose(const uint8_t* in, uint8_t* out, size_t n, size_t elem_size) {
     return;
   }
   switch (elem_size) {
-    case 2: Forward ? shuffle_fixed<2>(in, out, ne) : unshuffle_fixed<2>(in, out, ne); break;
-    case 4: Forward ? shuffle_fixed<4>(in, out, ne) : unshuffle_fixed<4>(in, out, ne); break;
-    case 8: Forward ? shuffle_fixed<8>(in, out, ne) : unshuffle_fixed<8>(in, out, ne); break;
-    case 16: Forward ? shuffle_fixed<16>(in, out, ne) : unshuffle_fixed<16>(in, out, ne); break;
+    case 2:
+      Forward ? shuffle_fixed<2>(in, out, ne) : unshuffle_fixed<2>(in, out, ne);
+      break;
+    case 4:
+      Forward ? shuffle_fixed<4>(in, out, ne) : unshuffle_fixed<4>(in, out, ne);
+      break;
+    case 8:
+      Forward ? shuffle_fixed<8>(in, out, ne) : unshuffle_fixed<8>(in, out, ne);
+      break;
+    case 16:
+      Forward ? shuffle_fixed<16>(in, out, ne) : unshuffle_fixed<16>(in, out, ne);
+      break;
     default:
       Forward ? shuffle_generic(in, out, ne, elem_size) : unshuffle_generic(in, out, ne, elem_size);
       break;
@@ -85,8 +92,6 @@ void transpose(const uint8_t* in, uint8_t* out, size_t n, size_t elem_size) {
 
 void shuffle(const uint8_t* in, uint8_t* out, size_t n, size_t elem_size) { transpose<true>(in, out, n, elem_size); }
 
-void unshuffle(const uint8_t* in, uint8_t* out, size_t n, size_t elem_size) {
-  transpose<false>(in, out, n, elem_size);
-}
+void unshuffle(const uint8_t* in, uint8_t* out, size_t n, size_t elem_size) { transpose<false>(in, out, n, elem_size); }
 
 }  // namespace h5v::codecs

@@ -32,9 +32,12 @@ ZSTD_DCtx* thread_dctx() {
 
 Status map_error(size_t r) {
   switch (ZSTD_getErrorCode(r)) {
-    case ZSTD_error_dstSize_tooSmall: return Status::OutputTooSmall;
-    case ZSTD_error_memory_allocation: return Status::NoMemory;
-    default: return Status::Corrupt;
+    case ZSTD_error_dstSize_tooSmall:
+      return Status::OutputTooSmall;
+    case ZSTD_error_memory_allocation:
+      return Status::NoMemory;
+    default:
+      return Status::Corrupt;
   }
 }
 

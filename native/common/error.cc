@@ -77,10 +77,9 @@ std::string classify(const std::vector<Frame>& fs) {
   if (any_desc(fs, "errno = 13,") || any_desc(fs, "errno = 1,")) return "H5_PERMISSION";
   if (any_minor(fs, {H5E_CANTOPENFILE, H5E_FILEOPEN, H5E_CANTCREATE})) return "H5_OPEN_FAILED";
   if (any_minor_in_data(fs, {H5E_BADMESG, H5E_CANTDECODE, H5E_CANTLOAD, H5E_TRUNCATED, H5E_BADVALUE,
-                     H5E_CANTUNSERIALIZE, H5E_BADFILE, H5E_VERSION, H5E_OVERFLOW}))
+                             H5E_CANTUNSERIALIZE, H5E_BADFILE, H5E_VERSION, H5E_OVERFLOW}))
     return "H5_CORRUPT";
-  if (any_minor(fs, {H5E_READERROR, H5E_WRITEERROR, H5E_SEEKERROR, H5E_NOSPACE}))
-    return "H5_IO";
+  if (any_minor(fs, {H5E_READERROR, H5E_WRITEERROR, H5E_SEEKERROR, H5E_NOSPACE})) return "H5_IO";
   return "H5_ERROR";
 }
 

@@ -185,8 +185,7 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* e
   idx->dims_.resize(rank);
   idx->chunk_.resize(rank);
   idx->grid_.resize(rank);
-  if (H5Sget_simple_extent_dims(space.id, idx->dims_.data(), nullptr) < 0)
-    return fail("chunk index: dataspace dims");
+  if (H5Sget_simple_extent_dims(space.id, idx->dims_.data(), nullptr) < 0) return fail("chunk index: dataspace dims");
   if (H5Pget_chunk(dcpl.id, rank, idx->chunk_.data()) != rank) return fail("chunk index: chunk dims");
   idx->total_ = 1;
   for (int d = 0; d < rank; ++d) {
@@ -204,8 +203,7 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* e
   idx->base_ = ub;
 
   hsize_t nalloc = 0;
-  if (idx->total_ > 0 && H5Dget_num_chunks(dset, space.id, &nalloc) < 0)
-    return fail("chunk index: count chunks");
+  if (idx->total_ > 0 && H5Dget_num_chunks(dset, space.id, &nalloc) < 0) return fail("chunk index: count chunks");
   idx->nalloc_ = nalloc;
 
   // Which index types libhdf5's iteration-based queries label correctly (see
@@ -288,7 +286,8 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* e
         if (real[l] != got[l].size) return defer("record and lookup disagree on a chunk's size");
       } else if (real[l]) {
         offset_of(l);
-        if (!confirm_unallocated(dset, off, real[l])) return defer("the lookup finds a chunk the iteration does not list");
+        if (!confirm_unallocated(dset, off, real[l]))
+          return defer("the lookup finds a chunk the iteration does not list");
       }
     }
     if (listed != nalloc) return defer("the iteration lists a different number of chunks");

@@ -90,8 +90,8 @@
 namespace h5v::engine {
 
 struct ChunkRecord {
-  uint64_t addr = 0;       // absolute file offset (userblock added); valid if size > 0
-  uint32_t size = 0;       // stored bytes; 0 = chunk not allocated
+  uint64_t addr = 0;  // absolute file offset (userblock added); valid if size > 0
+  uint32_t size = 0;  // stored bytes; 0 = chunk not allocated
   uint32_t filter_mask = 0;
   bool allocated() const { return size != 0; }
 };

@@ -65,12 +65,12 @@ enum class Result { Done, Unsupported, Failed };
 // caller wants; if the file type differs in byte order or size the engine
 // returns Unsupported. Must NOT be called with the global lock held: the
 // engine takes it itself around each HDF5 call. On Failed, *err is set.
-Result read(hid_t dset, hid_t mem_type, const Selection& sel, void* out, size_t out_bytes,
-            const Options& opt, h5::ErrorInfo* err);
+Result read(hid_t dset, hid_t mem_type, const Selection& sel, void* out, size_t out_bytes, const Options& opt,
+            h5::ErrorInfo* err);
 
 // Writes the whole dataset (or a chunk-aligned selection) from `in`.
-Result write(hid_t dset, hid_t mem_type, const Selection& sel, const void* in, size_t in_bytes,
-             const Options& opt, h5::ErrorInfo* err);
+Result write(hid_t dset, hid_t mem_type, const Selection& sel, const void* in, size_t in_bytes, const Options& opt,
+             h5::ErrorInfo* err);
 
 // Size of the shared pool (creates it on first use).
 unsigned pool_size();

@@ -214,8 +214,8 @@ std::vector<Part> dim_parts(hsize_t start, hsize_t count, hsize_t step, hsize_t 
   return v;
 }
 template <bool kToOut>
-void copy_rows(const Geometry& g, const Sel& s, const Plan& p, const Part* parts, uint8_t* chunk_buf,
-               uint8_t* user, const uint8_t* fill) {
+void copy_rows(const Geometry& g, const Sel& s, const Plan& p, const Part* parts, uint8_t* chunk_buf, uint8_t* user,
+               const uint8_t* fill) {
   const int r = g.rank;
   size_t cbase = 0, obase = 0;
   for (int d = 0; d < r; ++d) {
@@ -252,14 +252,14 @@ void copy_rows(const Geometry& g, const Sel& s, const Plan& p, const Part* parts
     } else {
       uint8_t* c = chunk_buf + co;
       switch (es) {
-#define H5V_STRIDED(N)                                                          \
-  case N:                                                                       \
-    for (hsize_t k = 0; k < inner; ++k) {                                       \
-      if (kToOut)                                                               \
-        std::memcpy(o + k * N, c + k * cstep_inner, N);                         \
-      else                                                                      \
-        std::memcpy(c + k * cstep_inner, o + k * N, N);                         \
-    }                                                                           \
+#define H5V_STRIDED(N)                                  \
+  case N:                                               \
+    for (hsize_t k = 0; k < inner; ++k) {               \
+      if (kToOut)                                       \
+        std::memcpy(o + k * N, c + k * cstep_inner, N); \
+      else                                              \
+        std::memcpy(c + k * cstep_inner, o + k * N, N); \
+    }                                                   \
     break;
         H5V_STRIDED(1)
         H5V_STRIDED(2)
@@ -317,20 +317,28 @@ bool cancelled(const Options& opt) { return opt.cancel && opt.cancel->load(std::
 ErrorInfo aborted() { return ErrorInfo::make("H5_ABORTED", "operation was cancelled"); }
 
 ErrorInfo corrupt(const std::vector<hsize_t>& off, const char* stage, codecs::Status st) {
-  return ErrorInfo::make("H5_CORRUPT", std::string("chunk at ") + coords_str(off) + ": " + stage +
-                                           " failed (" + codecs::status_message(st) + ")");
+  return ErrorInfo::make("H5_CORRUPT", std::string("chunk at ") + coords_str(off) + ": " + stage + " failed (" +
+                                           codecs::status_message(st) + ")");
 }
 
 const char* codec_name(Codec c) {
   switch (c) {
-    case Codec::Shuffle: return "shuffle";
-    case Codec::Deflate: return "deflate";
-    case Codec::Fletcher: return "fletcher32";
-    case Codec::Lzf: return "lzf";
-    case Codec::Lz4: return "lz4";
-    case Codec::Zstd: return "zstd";
-    case Codec::Blosc: return "blosc";
-    case Codec::Szip: return "szip";
+    case Codec::Shuffle:
+      return "shuffle";
+    case Codec::Deflate:
+      return "deflate";
+    case Codec::Fletcher:
+      return "fletcher32";
+    case Codec::Lzf:
+      return "lzf";
+    case Codec::Lz4:
+      return "lz4";
+    case Codec::Zstd:
+      return "zstd";
+    case Codec::Blosc:
+      return "blosc";
+    case Codec::Szip:
+      return "szip";
   }
   return "?";
 }

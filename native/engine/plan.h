@@ -72,9 +72,9 @@ enum class Codec { Shuffle, Deflate, Fletcher, Lzf, Lz4, Zstd, Blosc, Szip };
 struct Stage {
   Codec codec;
   bool optional = false;
-  unsigned param = 0;  // shuffle: element size; deflate: level; lz4: block size; zstd: level
-  unsigned index = 0;  // position in the pipeline (bit in the filter mask)
-  codecs::SzipParams szip;  // szip: the four parameters libhdf5 stored
+  unsigned param = 0;         // shuffle: element size; deflate: level; lz4: block size; zstd: level
+  unsigned index = 0;         // position in the pipeline (bit in the filter mask)
+  codecs::SzipParams szip;    // szip: the four parameters libhdf5 stored
   codecs::BloscParams blosc;  // blosc: its cd_values as the filter reads them
 };
 
@@ -88,9 +88,9 @@ struct Plan {
   size_t chunk_bytes = 0;  // full chunk, uncompressed
   std::vector<Stage> stages;
   unsigned n_fletcher = 0, n_compress = 0;
-  FillMode read_fill = FillMode::Zero;   // unallocated chunks on read
-  FillMode write_pad = FillMode::Zero;   // edge-chunk padding on write
-  std::vector<uint8_t> fill;             // one element (mem type)
+  FillMode read_fill = FillMode::Zero;  // unallocated chunks on read
+  FillMode write_pad = FillMode::Zero;  // edge-chunk padding on write
+  std::vector<uint8_t> fill;            // one element (mem type)
   bool read_only = false;
   int fd = -1;  // sec2 fd for pread (read-only files only)
 };
@@ -129,8 +129,8 @@ Geometry geometry(const Plan& p, const Sel& s);
 
 // kToOut: chunk buffer -> caller's buffer (read); otherwise the reverse (write).
 template <bool kToOut>
-void copy_rows(const Geometry& g, const Sel& s, const Plan& p, const Part* parts, uint8_t* chunk_buf,
-               uint8_t* user, const uint8_t* fill);
+void copy_rows(const Geometry& g, const Sel& s, const Plan& p, const Part* parts, uint8_t* chunk_buf, uint8_t* user,
+               const uint8_t* fill);
 
 // The chunk occupies one contiguous byte range of the user buffer laid out
 // exactly like the chunk buffer (so it can be decoded/read straight into it).

@@ -100,8 +100,10 @@ bool decode_chunk(const Plan& p, ReadWorker& w, size_t n, uint32_t mask, uint8_t
           return false;
         }
         if (s.param <= 1) {
-          if (other == direct) std::memcpy(other, cur, len);
-          else continue;
+          if (other == direct)
+            std::memcpy(other, cur, len);
+          else
+            continue;
         } else {
           codecs::unshuffle(cur, other, len, s.param);
         }
@@ -132,9 +134,9 @@ bool decode_chunk(const Plan& p, ReadWorker& w, size_t n, uint32_t mask, uint8_t
       return false;
     }
     if (expect[i] && out_len != expect[i]) {
-      *err = ErrorInfo::make("H5_CORRUPT", "chunk at " + coords_str(off) + ": " + codec_name(s.codec) +
-                                               " produced " + std::to_string(out_len) + " bytes, expected " +
-                                               std::to_string(expect[i]));
+      *err =
+          ErrorInfo::make("H5_CORRUPT", "chunk at " + coords_str(off) + ": " + codec_name(s.codec) + " produced " +
+                                            std::to_string(out_len) + " bytes, expected " + std::to_string(expect[i]));
       return false;
     }
     cur = other;
@@ -216,8 +218,8 @@ int fetch_chunk(hid_t dset, const std::vector<hsize_t>& off, bool all_allocated,
 
 }  // namespace
 
-Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, size_t out_bytes,
-            const Options& opt, h5::ErrorInfo* err) {
+Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, size_t out_bytes, const Options& opt,
+            h5::ErrorInfo* err) {
   h5::ErrorInfo local;
   if (!err) err = &local;
   Plan p;

@@ -54,8 +54,8 @@ herr_t blosc_set_local(hid_t dcpl, hid_t type, hid_t space) {
   return 1;
 }
 
-size_t blosc_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes,
-                    size_t* buf_size, void** buf) {
+size_t blosc_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes, size_t* buf_size,
+                    void** buf) {
   using namespace h5v::codecs;
   const uint8_t* in = static_cast<const uint8_t*>(*buf);
   BloscParams p;
@@ -75,7 +75,8 @@ size_t blosc_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[]
     // Optional and no gain: stored raw (the engine decides the same way).
     if (s != Status::Ok || ((flags & H5Z_FLAG_OPTIONAL) && len >= nbytes)) {
       std::free(out);
-      if (s != Status::Ok && s != Status::Incompressible) push("blosc_filter", H5E_CANTENCODE, "Blosc compression error");
+      if (s != Status::Ok && s != Status::Incompressible)
+        push("blosc_filter", H5E_CANTENCODE, "Blosc compression error");
       return 0;
     }
     std::free(*buf);
@@ -115,14 +116,7 @@ size_t blosc_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[]
 }  // namespace
 
 extern const H5Z_class2_t kBloscClass = {
-    H5Z_CLASS_T_VERS,
-    static_cast<H5Z_filter_t>(kFilterBlosc),
-    1,
-    1,
-    "blosc",
-    nullptr,
-    blosc_set_local,
-    blosc_filter,
+    H5Z_CLASS_T_VERS, static_cast<H5Z_filter_t>(kFilterBlosc), 1, 1, "blosc", nullptr, blosc_set_local, blosc_filter,
 };
 
 }  // namespace h5v::filters

@@ -43,8 +43,8 @@ size_t refuse_bomb(const char* func, const char* filter, uint64_t produced_at_le
 // Deflate: encoding is libhdf5's (zlib, byte-identical output); decoding is
 // libdeflate into a buffer of exactly the limit, so a stream that would
 // inflate further fails instead of growing the buffer.
-size_t deflate_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes,
-                      size_t* buf_size, void** buf) {
+size_t deflate_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes, size_t* buf_size,
+                      void** buf) {
   if (!(flags & H5Z_FLAG_REVERSE)) return H5Z_DEFLATE->filter(flags, cd_nelmts, cd_values, nbytes, buf_size, buf);
   const uint64_t limit = decode_limit();
   void* out = std::malloc(limit ? size_t(limit) : 1);
@@ -53,8 +53,8 @@ size_t deflate_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values
     return 0;
   }
   size_t len = 0;
-  codecs::Status s =
-      codecs::deflate_decode(static_cast<const uint8_t*>(*buf), nbytes, static_cast<uint8_t*>(out), size_t(limit), &len);
+  codecs::Status s = codecs::deflate_decode(static_cast<const uint8_t*>(*buf), nbytes, static_cast<uint8_t*>(out),
+                                            size_t(limit), &len);
   if (s != codecs::Status::Ok) {
     std::free(out);
     if (s == codecs::Status::OutputTooSmall) return refuse_bomb("deflate_filter", "deflate", 0, limit);
@@ -89,8 +89,8 @@ size_t shuffle_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values
   return H5Z_SHUFFLE->filter(flags, cd_nelmts, cd_values, nbytes, buf_size, buf);
 }
 
-size_t fletcher32_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes,
-                         size_t* buf_size, void** buf) {
+size_t fletcher32_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes, size_t* buf_size,
+                         void** buf) {
   if ((flags & H5Z_FLAG_REVERSE) && nbytes > decode_limit() + 4)
     return refuse_bomb("fletcher32_filter", "fletcher32", nbytes, decode_limit());
   return H5Z_FLETCHER32->filter(flags, cd_nelmts, cd_values, nbytes, buf_size, buf);

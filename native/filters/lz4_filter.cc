@@ -21,8 +21,8 @@ void push(const char* func, hid_t minor, const std::string& msg) {
   H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_PLINE, minor, "%s", msg.c_str());
 }
 
-size_t lz4_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes,
-                  size_t* buf_size, void** buf) {
+size_t lz4_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes, size_t* buf_size,
+                  void** buf) {
   using namespace h5v::codecs;
   const uint8_t* in = static_cast<const uint8_t*>(*buf);
 
@@ -34,8 +34,7 @@ size_t lz4_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
     // incompressible chunks are stored raw (filter-mask bit set).
     const bool optional = (flags & H5Z_FLAG_OPTIONAL) != 0;
     size_t cap = optional ? nbytes - 1 : bound;
-    if (cap < kLz4HeaderBytes) return optional ? 0 : (push("lz4_filter", H5E_CANTENCODE,
-                                                           "LZ4: chunk too small"), 0);
+    if (cap < kLz4HeaderBytes) return optional ? 0 : (push("lz4_filter", H5E_CANTENCODE, "LZ4: chunk too small"), 0);
     void* out = std::malloc(cap);
     if (!out) {
       push("lz4_filter", H5E_NOSPACE, "LZ4: cannot allocate compression buffer");
@@ -92,14 +91,7 @@ size_t lz4_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
 }  // namespace
 
 extern const H5Z_class2_t kLz4Class = {
-    H5Z_CLASS_T_VERS,
-    static_cast<H5Z_filter_t>(kFilterLz4),
-    1,
-    1,
-    "lz4",
-    nullptr,
-    nullptr,
-    lz4_filter,
+    H5Z_CLASS_T_VERS, static_cast<H5Z_filter_t>(kFilterLz4), 1, 1, "lz4", nullptr, nullptr, lz4_filter,
 };
 
 }  // namespace h5v::filters

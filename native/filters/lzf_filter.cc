@@ -27,8 +27,7 @@ herr_t lzf_set_local(hid_t dcpl, hid_t type, hid_t space) {
   unsigned flags = 0;
   size_t nelmts = 8;
   unsigned values[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  if (H5Pget_filter_by_id2(dcpl, kFilterLzf, &flags, &nelmts, values, 0, nullptr, nullptr) < 0)
-    return -1;
+  if (H5Pget_filter_by_id2(dcpl, kFilterLzf, &flags, &nelmts, values, 0, nullptr, nullptr) < 0) return -1;
   if (nelmts > 8) nelmts = 8;
   if (nelmts < 3) nelmts = 3;  // slots 0..2 are ours; keep any higher ones
   if (values[0] == 0) values[0] = kLzfFilterRevision;
@@ -53,8 +52,8 @@ herr_t lzf_set_local(hid_t dcpl, hid_t type, hid_t space) {
   return 1;
 }
 
-size_t lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes,
-                  size_t* buf_size, void** buf) {
+size_t lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes, size_t* buf_size,
+                  void** buf) {
   using namespace h5v::codecs;
   const uint8_t* in = static_cast<const uint8_t*>(*buf);
 
@@ -78,8 +77,7 @@ size_t lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
     Status s = lzf_encode(in, nbytes, static_cast<uint8_t*>(out), cap, &len);
     if (s != Status::Ok || len == 0) {
       std::free(out);
-      if (!optional || s != Status::Incompressible)
-        push("lzf_filter", H5E_CANTENCODE, "LZF: compression failed");
+      if (!optional || s != Status::Incompressible) push("lzf_filter", H5E_CANTENCODE, "LZF: compression failed");
       return 0;  // optional: libhdf5 stores the chunk unfiltered
     }
     std::free(*buf);
@@ -133,7 +131,8 @@ size_t lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
       return 0;
     }
     if (exact > limit) {
-      push("lzf_filter", H5E_CANTDECODE, "LZF: chunk decodes to more than its declared size: corrupt or a decompression bomb");
+      push("lzf_filter", H5E_CANTDECODE,
+           "LZF: chunk decodes to more than its declared size: corrupt or a decompression bomb");
       return 0;
     }
     guess = exact;
@@ -144,14 +143,7 @@ size_t lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
 }  // namespace
 
 extern const H5Z_class2_t kLzfClass = {
-    H5Z_CLASS_T_VERS,
-    static_cast<H5Z_filter_t>(kFilterLzf),
-    1,
-    1,
-    "lzf",
-    nullptr,
-    lzf_set_local,
-    lzf_filter,
+    H5Z_CLASS_T_VERS, static_cast<H5Z_filter_t>(kFilterLzf), 1, 1, "lzf", nullptr, lzf_set_local, lzf_filter,
 };
 
 }  // namespace h5v::filters

@@ -24,8 +24,8 @@ void push(const char* func, hid_t minor, const std::string& msg) {
   H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_PLINE, minor, "%s", msg.c_str());
 }
 
-size_t zstd_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes,
-                   size_t* buf_size, void** buf) {
+size_t zstd_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes, size_t* buf_size,
+                   void** buf) {
   using namespace h5v::codecs;
   const uint8_t* in = static_cast<const uint8_t*>(*buf);
 
@@ -76,10 +76,9 @@ size_t zstd_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[],
   if (s != Status::Ok || len == 0) {
     std::free(out);
     push("zstd_filter", H5E_CANTDECODE,
-         s == Status::OutputTooSmall
-             ? "zstd: chunk decodes to more than its declared " + std::to_string(limit) +
-                   " bytes: corrupt or a decompression bomb"
-             : std::string("zstd: ") + status_message(s == Status::Ok ? Status::Corrupt : s));
+         s == Status::OutputTooSmall ? "zstd: chunk decodes to more than its declared " + std::to_string(limit) +
+                                           " bytes: corrupt or a decompression bomb"
+                                     : std::string("zstd: ") + status_message(s == Status::Ok ? Status::Corrupt : s));
     return 0;
   }
   std::free(*buf);
@@ -91,14 +90,7 @@ size_t zstd_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[],
 }  // namespace
 
 extern const H5Z_class2_t kZstdClass = {
-    H5Z_CLASS_T_VERS,
-    static_cast<H5Z_filter_t>(kFilterZstd),
-    1,
-    1,
-    "zstd",
-    nullptr,
-    nullptr,
-    zstd_filter,
+    H5Z_CLASS_T_VERS, static_cast<H5Z_filter_t>(kFilterZstd), 1, 1, "zstd", nullptr, nullptr, zstd_filter,
 };
 
 }  // namespace h5v::filters

@@ -31,10 +31,11 @@ bool check_attr_size(const std::string& name, const AttrValue& v, ErrorInfo* err
   for (hsize_t d : v.shape) n *= static_cast<size_t>(d);
   size_t value = v.dtype == DType::String ? n * 16 : v.bytes.size();
   if (value + name.size() + kAttrOverhead <= kAttrMessageMax) return true;
-  *err = ErrorInfo::make("H5_INVALID_ARGUMENT",
-                         "attribute '" + name + "' is " + std::to_string(value) + " bytes; HDF5 attributes are limited to " +
-                             std::to_string(kAttrMessageMax - kAttrOverhead) +
-                             " bytes (64 KiB object-header message, with its name and type); store large values in a dataset");
+  *err = ErrorInfo::make(
+      "H5_INVALID_ARGUMENT",
+      "attribute '" + name + "' is " + std::to_string(value) + " bytes; HDF5 attributes are limited to " +
+          std::to_string(kAttrMessageMax - kAttrOverhead) +
+          " bytes (64 KiB object-header message, with its name and type); store large values in a dataset");
   return false;
 }
 
@@ -88,8 +89,8 @@ bool read_attr(hid_t obj, const std::string& name, AttrValue* v, ErrorInfo* err)
   Hid space(H5Aget_space(attr.get()));
   TypeInfo ti = describe_type(ftype.get());
   if (ti.dtype == DType::Unsupported) {
-    *err = ErrorInfo::make("H5_UNSUPPORTED_TYPE", "attribute '" + name + "' has an unsupported type (" +
-                                                      ti.description + ")");
+    *err = ErrorInfo::make("H5_UNSUPPORTED_TYPE",
+                           "attribute '" + name + "' has an unsupported type (" + ti.description + ")");
     return false;
   }
   H5S_class_t sc = H5Sget_simple_extent_type(space.get());

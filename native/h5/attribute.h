@@ -14,10 +14,10 @@ namespace h5v::h5 {
 struct AttrValue {
   DType dtype = DType::Float64;
   bool scalar = true;
-  bool null_space = false;          // H5S_NULL: the attribute has no value
-  std::vector<hsize_t> shape;       // when !scalar
-  std::vector<uint8_t> bytes;       // numeric payload, native byte order
-  std::vector<std::string> strings; // dtype == String
+  bool null_space = false;           // H5S_NULL: the attribute has no value
+  std::vector<hsize_t> shape;        // when !scalar
+  std::vector<uint8_t> bytes;        // numeric payload, native byte order
+  std::vector<std::string> strings;  // dtype == String
 };
 
 // H5_INVALID_ARGUMENT when the value cannot fit an attribute (64 KiB limit).

@@ -23,17 +23,28 @@ namespace {
 
 const char* filter_short_name(int id) {
   switch (id) {
-    case H5Z_FILTER_DEFLATE: return "gzip";
-    case H5Z_FILTER_SHUFFLE: return "shuffle";
-    case H5Z_FILTER_FLETCHER32: return "fletcher32";
-    case H5Z_FILTER_SZIP: return "szip";
-    case H5Z_FILTER_NBIT: return "nbit";
-    case H5Z_FILTER_SCALEOFFSET: return "scaleoffset";
-    case filters::kFilterLzf: return "lzf";
-    case filters::kFilterLz4: return "lz4";
-    case filters::kFilterZstd: return "zstd";
-    case filters::kFilterBlosc: return "blosc";
-    default: return nullptr;
+    case H5Z_FILTER_DEFLATE:
+      return "gzip";
+    case H5Z_FILTER_SHUFFLE:
+      return "shuffle";
+    case H5Z_FILTER_FLETCHER32:
+      return "fletcher32";
+    case H5Z_FILTER_SZIP:
+      return "szip";
+    case H5Z_FILTER_NBIT:
+      return "nbit";
+    case H5Z_FILTER_SCALEOFFSET:
+      return "scaleoffset";
+    case filters::kFilterLzf:
+      return "lzf";
+    case filters::kFilterLz4:
+      return "lz4";
+    case filters::kFilterZstd:
+      return "zstd";
+    case filters::kFilterBlosc:
+      return "blosc";
+    default:
+      return nullptr;
   }
 }
 
@@ -99,11 +110,21 @@ bool describe_dataset(hid_t dset, DatasetInfo* info, ErrorInfo* err) {
   }
   H5D_layout_t layout = H5Pget_layout(dcpl.get());
   switch (layout) {
-    case H5D_CONTIGUOUS: info->layout = "contiguous"; break;
-    case H5D_CHUNKED: info->layout = "chunked"; break;
-    case H5D_COMPACT: info->layout = "compact"; break;
-    case H5D_VIRTUAL: info->layout = "virtual"; break;
-    default: info->layout = "unknown"; break;
+    case H5D_CONTIGUOUS:
+      info->layout = "contiguous";
+      break;
+    case H5D_CHUNKED:
+      info->layout = "chunked";
+      break;
+    case H5D_COMPACT:
+      info->layout = "compact";
+      break;
+    case H5D_VIRTUAL:
+      info->layout = "virtual";
+      break;
+    default:
+      info->layout = "unknown";
+      break;
   }
   if (layout == H5D_CHUNKED) {
     info->chunks.assign(static_cast<size_t>(rank), 0);
@@ -116,7 +137,8 @@ bool describe_dataset(hid_t dset, DatasetInfo* info, ErrorInfo* err) {
     size_t ncd = 16;
     unsigned cd[16];
     char name[128] = {0};
-    H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &ncd, cd, sizeof name, name, &config);
+    H5Z_filter_t id =
+        H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &ncd, cd, sizeof name, name, &config);
     f.id = id;
     f.flags = flags;
     f.cd_values.assign(cd, cd + std::min<size_t>(ncd, 16));
@@ -128,8 +150,7 @@ bool describe_dataset(hid_t dset, DatasetInfo* info, ErrorInfo* err) {
   info->external = H5Pget_external_count(dcpl.get()) > 0;
   info->storage_size = H5Dget_storage_size(dset);
   H5D_space_status_t status;
-  if (H5Dget_space_status(dset, &status) >= 0)
-    info->allocated = status != H5D_SPACE_STATUS_NOT_ALLOCATED;
+  if (H5Dget_space_status(dset, &status) >= 0) info->allocated = status != H5D_SPACE_STATUS_NOT_ALLOCATED;
   info->offset = HADDR_UNDEF;  // the fast path above handles defined offsets
   return true;
 }
@@ -201,8 +222,9 @@ bool file_can_hold_allocation(hid_t parent, const std::string& name, ErrorInfo* 
   if (rc == 0) return true;
   std::string why = std::string(std::strerror(e)) + ", errno = " + std::to_string(e);
   if (e == EFBIG || e == EINVAL) {
-    *err = ErrorInfo::make("H5_TOO_LARGE", "cannot create dataset '" + name + "': its contiguous storage would make the file " +
-                                               std::to_string(eoa) + " bytes, more than this filesystem allows (" + why +
+    *err = ErrorInfo::make("H5_TOO_LARGE", "cannot create dataset '" + name +
+                                               "': its contiguous storage would make the file " + std::to_string(eoa) +
+                                               " bytes, more than this filesystem allows (" + why +
                                                "); give it chunks to store it sparsely");
   } else {
     *err = ErrorInfo::make("H5_IO", "cannot create dataset '" + name + "': cannot tell whether the file can grow to " +
@@ -347,12 +369,12 @@ void name_missing_filters(const DatasetInfo& info, const std::string& path, Erro
   for (const auto& f : info.filters)
     if (!f.available) names += (names.empty() ? "" : ", ") + std::to_string(f.id) + " (" + f.name + ")";
   if (!names.empty())
-    err->message = "dataset '" + path + "' has chunks that need filter " + names + ", which is not available: " +
-                   err->message;
+    err->message =
+        "dataset '" + path + "' has chunks that need filter " + names + ", which is not available: " + err->message;
 }
 
-bool selection_elements(const DatasetInfo& info, const Selection& sel, hsize_t* n,
-                        std::vector<hsize_t>* out_shape, ErrorInfo* err) {
+bool selection_elements(const DatasetInfo& info, const Selection& sel, hsize_t* n, std::vector<hsize_t>* out_shape,
+                        ErrorInfo* err) {
   if (sel.start.empty()) {
     *n = info.nelements;
     *out_shape = info.shape;
@@ -444,9 +466,9 @@ bool read_strings(hid_t dset, const Selection& sel, std::vector<std::string>* ou
       return false;
     }
     if (decoded > kMaxVlenReadBytes) {
-      *err = ErrorInfo::make("H5_LIMIT_EXCEEDED", "reading " + std::to_string(n) + " strings would decode " +
-                                                      std::to_string(decoded) + " bytes of variable-length data (limit " +
-                                                      std::to_string(kMaxVlenReadBytes) + ")");
+      *err = ErrorInfo::make("H5_LIMIT_EXCEEDED",
+                             "reading " + std::to_string(n) + " strings would decode " + std::to_string(decoded) +
+                                 " bytes of variable-length data (limit " + std::to_string(kMaxVlenReadBytes) + ")");
       return false;
     }
     std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
@@ -496,9 +518,10 @@ bool write_strings(hid_t dset, const Selection& sel, const std::vector<std::stri
     // A longer string would be cut to the field's size: refuse, naming it.
     for (size_t i = 0; i < in.size(); ++i) {
       if (in[i].size() > ti.fixed_size) {
-        *err = ErrorInfo::make("H5_INVALID_ARGUMENT", "string [" + std::to_string(i) + "] is " + std::to_string(in[i].size()) +
-                                                          " bytes (UTF-8) but the dataset's fixed-length strings hold " +
-                                                          std::to_string(ti.fixed_size));
+        *err = ErrorInfo::make("H5_INVALID_ARGUMENT",
+                               "string [" + std::to_string(i) + "] is " + std::to_string(in[i].size()) +
+                                   " bytes (UTF-8) but the dataset's fixed-length strings hold " +
+                                   std::to_string(ti.fixed_size));
         return false;
       }
     }

@@ -15,7 +15,8 @@ namespace h5v::h5 {
 
 struct FilterInfo {
   int id = 0;
-  std::string name;  // "gzip", "shuffle", "fletcher32", "szip", "lzf", "lz4", "zstd", "blosc", "scaleoffset", "nbit", or HDF5's name
+  std::string name;  // "gzip", "shuffle", "fletcher32", "szip", "lzf", "lz4", "zstd", "blosc", "scaleoffset", "nbit",
+                     // or HDF5's name
   unsigned flags = 0;
   std::vector<unsigned> cd_values;
   bool available = true;  // H5Zfilter_avail
@@ -27,9 +28,9 @@ struct DatasetInfo {
   std::vector<hsize_t> chunks;  // empty unless chunked
   std::string layout;           // "contiguous" | "chunked" | "compact" | "virtual"
   std::vector<FilterInfo> filters;
-  hsize_t storage_size = 0;     // bytes allocated in the file
-  haddr_t offset = HADDR_UNDEF; // contiguous data offset (H5Dget_offset)
-  bool external = false;        // external raw-data files (H5Pget_external_count > 0)
+  hsize_t storage_size = 0;      // bytes allocated in the file
+  haddr_t offset = HADDR_UNDEF;  // contiguous data offset (H5Dget_offset)
+  bool external = false;         // external raw-data files (H5Pget_external_count > 0)
   bool allocated = false;
   bool scalar = false;
   hsize_t nelements = 0;
@@ -41,26 +42,25 @@ struct CreateSpec {
   DType dtype = DType::Float32;
   std::vector<hsize_t> shape;
   bool scalar = false;
-  std::vector<hsize_t> chunks;   // empty: contiguous unless filters need chunks (then auto)
+  std::vector<hsize_t> chunks;  // empty: contiguous unless filters need chunks (then auto)
   // Maximum dimensions (H5S_UNLIMITED for unlimited); empty: fixed at `shape`.
   // Resizable datasets are chunked (auto chunks if none are given).
   std::vector<hsize_t> maxshape;
-  std::string compression;       // "", "gzip", "lzf", "lz4", "zstd", "blosc", "szip"
+  std::string compression;  // "", "gzip", "lzf", "lz4", "zstd", "blosc", "szip"
   int gzip_level = 4;
-  bool szip_ec = false;          // false = nn
+  bool szip_ec = false;  // false = nn
   unsigned szip_ppb = 32;
-  unsigned lz4_block = 0;        // 0 = filter default
-  int zstd_level = 3;            // 1..22 (hdf5plugin default 3)
-  int blosc_level = 5;           // 0..9
-  unsigned blosc_shuffle = 1;    // 0 none, 1 byte, 2 bit
-  unsigned blosc_compressor = 1; // Blosc code: 0 blosclz 1 lz4 2 lz4hc 4 zlib 5 zstd
+  unsigned lz4_block = 0;         // 0 = filter default
+  int zstd_level = 3;             // 1..22 (hdf5plugin default 3)
+  int blosc_level = 5;            // 0..9
+  unsigned blosc_shuffle = 1;     // 0 none, 1 byte, 2 bit
+  unsigned blosc_compressor = 1;  // Blosc code: 0 blosclz 1 lz4 2 lz4hc 4 zlib 5 zstd
   bool shuffle = false;
   bool fletcher32 = false;
 };
 
 // Chunk shape aiming at ~target bytes (1 MiB): halves the largest dims.
-std::vector<hsize_t> auto_chunks(const std::vector<hsize_t>& shape, size_t elem_size,
-                                 size_t target = size_t(1) << 20);
+std::vector<hsize_t> auto_chunks(const std::vector<hsize_t>& shape, size_t elem_size, size_t target = size_t(1) << 20);
 
 hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& spec, ErrorInfo* err);
 
@@ -82,8 +82,8 @@ bool check_filters(const DatasetInfo& info, const std::string& path, ErrorInfo* 
 void name_missing_filters(const DatasetInfo& info, const std::string& path, ErrorInfo* err);
 
 // Number of elements selected (validates the selection against the shape).
-bool selection_elements(const DatasetInfo& info, const Selection& sel, hsize_t* n,
-                        std::vector<hsize_t>* out_shape, ErrorInfo* err);
+bool selection_elements(const DatasetInfo& info, const Selection& sel, hsize_t* n, std::vector<hsize_t>* out_shape,
+                        ErrorInfo* err);
 
 // Serial read/write of numeric data through libhdf5 (type conversion included).
 bool read_numeric(hid_t dset, DType dtype, const Selection& sel, void* out, ErrorInfo* err);
@@ -92,7 +92,6 @@ bool write_numeric(hid_t dset, DType dtype, const Selection& sel, const void* in
 // beyond): the size of the largest string V8 can hold.
 constexpr uint64_t kMaxVlenReadBytes = uint64_t(512) << 20;
 bool read_strings(hid_t dset, const Selection& sel, std::vector<std::string>* out, ErrorInfo* err);
-bool write_strings(hid_t dset, const Selection& sel, const std::vector<std::string>& in,
-                   ErrorInfo* err);
+bool write_strings(hid_t dset, const Selection& sel, const std::vector<std::string>& in, ErrorInfo* err);
 
 }  // namespace h5v::h5

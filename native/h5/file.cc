@@ -92,8 +92,8 @@ ErrorInfo not_regular(const char* verb, const std::string& path, unsigned mode) 
                      : S_ISBLK(mode)  ? "a block device"
                      : S_ISSOCK(mode) ? "a socket"
                                       : "a special file";
-  return ErrorInfo::make("H5_OPEN_FAILED", std::string("cannot ") + verb + " '" + path + "': it is " + what +
-                                               ", not a regular file");
+  return ErrorInfo::make("H5_OPEN_FAILED",
+                         std::string("cannot ") + verb + " '" + path + "': it is " + what + ", not a regular file");
 }
 
 std::shared_ptr<FileHandle> FileHandle::open(const std::string& path, bool writable, ErrorInfo* err) {
@@ -335,8 +335,10 @@ void FileHandle::flush_for_close() {
     std::vector<hid_t> ids(static_cast<size_t>(n));
     n = H5Fget_obj_ids(fid_, types, ids.size(), ids.data());
     for (ssize_t i = 0; i < n; ++i) {
-      if (H5Iget_type(ids[i]) == H5I_ATTR) H5Aclose(ids[i]);
-      else H5Oclose(ids[i]);
+      if (H5Iget_type(ids[i]) == H5I_ATTR)
+        H5Aclose(ids[i]);
+      else
+        H5Oclose(ids[i]);
     }
   }
   flush_or_sink();
@@ -406,19 +408,27 @@ ObjHandle::~ObjHandle() {
 
 ObjKind obj_kind(H5O_type_t t) {
   switch (t) {
-    case H5O_TYPE_GROUP: return ObjKind::Group;
-    case H5O_TYPE_DATASET: return ObjKind::Dataset;
-    case H5O_TYPE_NAMED_DATATYPE: return ObjKind::Datatype;
-    default: return ObjKind::Other;
+    case H5O_TYPE_GROUP:
+      return ObjKind::Group;
+    case H5O_TYPE_DATASET:
+      return ObjKind::Dataset;
+    case H5O_TYPE_NAMED_DATATYPE:
+      return ObjKind::Datatype;
+    default:
+      return ObjKind::Other;
   }
 }
 
 const char* obj_kind_name(ObjKind k) {
   switch (k) {
-    case ObjKind::Group: return "group";
-    case ObjKind::Dataset: return "dataset";
-    case ObjKind::Datatype: return "datatype";
-    default: return "other";
+    case ObjKind::Group:
+      return "group";
+    case ObjKind::Dataset:
+      return "dataset";
+    case ObjKind::Datatype:
+      return "datatype";
+    default:
+      return "other";
   }
 }
 
@@ -541,8 +551,7 @@ hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInf
   }
   H5L_info_t li;
   hid_t lapl = link_access(follow_external);
-  bool external = path != "/" && H5Lget_info(parent, path.c_str(), &li, lapl) >= 0 &&
-                  li.type == H5L_TYPE_EXTERNAL;
+  bool external = path != "/" && H5Lget_info(parent, path.c_str(), &li, lapl) >= 0 && li.type == H5L_TYPE_EXTERNAL;
   clear_error_stack();
   if (external && !follow_external) {
     *err = ErrorInfo::make("H5_UNSUPPORTED", "'" + path +
@@ -552,16 +561,16 @@ hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInf
   }
   // A soft link whose target runs through an external link has an object
   // only when external links are followed.
-  bool reachable = external || path_exists(parent, path) ||
-                   (follow_external && H5Oexists_by_name(parent, path.c_str(), lapl) > 0);
+  bool reachable =
+      external || path_exists(parent, path) || (follow_external && H5Oexists_by_name(parent, path.c_str(), lapl) > 0);
   clear_error_stack();
   if (!reachable) {
     LinkValue v;
     ErrorInfo ignored;
     if (link_exists(parent, path) && link_value(parent, path, &v, &ignored) && v.type == "soft") {
-      *err = ErrorInfo::make("H5_DANGLING_LINK", "'" + path + "' is a soft link to '" + v.target +
-                                                     "', which does not exist" +
-                                                     (follow_external ? "" : " (external links on its way are not followed)"));
+      *err = ErrorInfo::make("H5_DANGLING_LINK",
+                             "'" + path + "' is a soft link to '" + v.target + "', which does not exist" +
+                                 (follow_external ? "" : " (external links on its way are not followed)"));
       return H5I_INVALID_HID;
     }
     clear_error_stack();
@@ -584,10 +593,18 @@ hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInf
     clear_error_stack();
   }
   switch (H5Iget_type(id)) {
-    case H5I_GROUP: *kind = ObjKind::Group; break;
-    case H5I_DATASET: *kind = ObjKind::Dataset; break;
-    case H5I_DATATYPE: *kind = ObjKind::Datatype; break;
-    default: *kind = ObjKind::Other; break;
+    case H5I_GROUP:
+      *kind = ObjKind::Group;
+      break;
+    case H5I_DATASET:
+      *kind = ObjKind::Dataset;
+      break;
+    case H5I_DATATYPE:
+      *kind = ObjKind::Datatype;
+      break;
+    default:
+      *kind = ObjKind::Other;
+      break;
   }
   return id;
 }
@@ -616,8 +633,7 @@ herr_t on_link(hid_t g, const char* name, const H5L_info_t* info, void* data) {
     e.link = info->type == H5L_TYPE_SOFT ? "soft" : info->type == H5L_TYPE_HARD ? "hard" : "other";
     H5O_info_t oi;
     hid_t lapl = link_access(false);
-    if (H5Oexists_by_name(g, name, lapl) > 0 &&
-        H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, lapl) >= 0) {
+    if (H5Oexists_by_name(g, name, lapl) > 0 && H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, lapl) >= 0) {
       e.kind = obj_kind_name(obj_kind(oi.type));
     } else {
       e.kind = "dangling";

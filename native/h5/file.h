@@ -105,8 +105,8 @@ class FileHandle {
   hid_t fid_;
   bool writable_;
   bool in_memory_ = false;
-  mutable int posix_fd_ = -2;  // -2: not asked yet
-  mutable int remote_ = -1;    // -1: not asked yet
+  mutable int posix_fd_ = -2;    // -2: not asked yet
+  mutable int remote_ = -1;      // -1: not asked yet
   std::shared_ptr<void> image_;  // an h5::Image (structure.h) for open_image()
   mutable std::mutex m_;
   int pending_ = 0;
@@ -134,7 +134,7 @@ class ObjHandle {
   std::shared_ptr<FileHandle> file;
   hid_t id;
   ObjKind kind;
-  std::string path;                 // absolute path in the file, for messages
+  std::string path;                    // absolute path in the file, for messages
   std::shared_ptr<void> engine_cache;  // engine's chunk index for datasets
   // Cached DatasetInfo (datasets in read-only files only: their metadata cannot
   // change under us), filled by the napi layer on first describe.
@@ -147,9 +147,7 @@ class ObjHandle {
 // RAII bracket around one operation on a file (begin_op/end_op).
 class OpGuard {
  public:
-  OpGuard(std::shared_ptr<FileHandle> f, ErrorInfo* err) : f_(std::move(f)) {
-    ok_ = f_->begin_op(err);
-  }
+  OpGuard(std::shared_ptr<FileHandle> f, ErrorInfo* err) : f_(std::move(f)) { ok_ = f_->begin_op(err); }
   ~OpGuard() {
     if (ok_) f_->end_op();
   }
@@ -169,8 +167,8 @@ hid_t create_group(hid_t parent, const std::string& path, ErrorInfo* err, bool t
 // H5_DANGLING_LINK for a soft link to nothing. An external link as the last
 // component is refused (H5_UNSUPPORTED) unless follow_external, which opens
 // its target read-only (*foreign is then set: the object is in another file).
-hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInfo* err,
-                  bool follow_external = false, bool* foreign = nullptr);
+hid_t open_object(hid_t parent, const std::string& path, ObjKind* kind, ErrorInfo* err, bool follow_external = false,
+                  bool* foreign = nullptr);
 bool path_exists(hid_t parent, const std::string& path);
 // A link access property list for name lookups. Unless follow_external, its
 // external-link callback refuses every traversal: a soft link whose target
@@ -181,8 +179,8 @@ hid_t link_access(bool follow_external);
 
 struct LinkEntry {
   std::string name;
-  std::string kind;      // "group" | "dataset" | "datatype" | "dangling" | "external" | "other"
-  std::string link;      // "hard" | "soft" | "external"
+  std::string kind;  // "group" | "dataset" | "datatype" | "dangling" | "external" | "other"
+  std::string link;  // "hard" | "soft" | "external"
 };
 // Links of a group, in creation order if the group tracks and indexes it
 // (h5py's track_order=True), else in name order (as h5py lists them).
@@ -198,7 +196,7 @@ bool valid_relative_path(const std::string& p, std::string* why);
 const char* libhdf5_version();
 
 struct VisitEntry {
-  std::string path;   // relative to the visited group, e.g. "block0/q"
+  std::string path;  // relative to the visited group, e.g. "block0/q"
   ObjKind kind;
   haddr_t addr;
 };

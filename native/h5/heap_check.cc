@@ -26,10 +26,10 @@ namespace {
 using LibConv = herr_t (*)(hid_t, hid_t, H5T_cdata_t*, size_t, size_t, size_t, void*, void*);
 LibConv g_lib_vlen = nullptr;
 
-constexpr uint64_t kBufferWhole = 16u << 20;  // parse collections up to this from one read
-constexpr size_t kMaxCachedFiles = 64;        // open file ids whose access and parsed heaps are kept
+constexpr uint64_t kBufferWhole = 16u << 20;    // parse collections up to this from one read
+constexpr size_t kMaxCachedFiles = 64;          // open file ids whose access and parsed heaps are kept
 constexpr size_t kMaxCachedObjects = 4u << 20;  // heap objects kept per file (24 bytes each)
-constexpr unsigned kMaxRank = 32;          // H5S_MAX_RANK
+constexpr unsigned kMaxRank = 32;               // H5S_MAX_RANK
 
 uint64_t align8(uint64_t x) { return (x + 7) / 8 * 8; }
 
@@ -280,8 +280,8 @@ struct HeapCheckScope::State {
     const size_t src_size = info.src_size;
     const size_t base_size = info.base_size;
     if (src_size != disk_size)
-      return fail("variable-length data of " + std::to_string(src_size) + "-byte elements where the file's format has " +
-                  std::to_string(disk_size));
+      return fail("variable-length data of " + std::to_string(src_size) +
+                  "-byte elements where the file's format has " + std::to_string(disk_size));
     if (base_size == 0) return fail("variable-length type without a base type");
     const size_t stride = buf_stride ? buf_stride : src_size;
     const auto* b = static_cast<const uint8_t*>(buf);
@@ -321,8 +321,7 @@ struct HeapCheckScope::State {
   template <typename What>
   bool check_object_fast(uint64_t addr, uint32_t idx, uint64_t expect, const What& what) {
     const Collection& c = collection(addr);
-    if (c.bad.empty() && idx != 0 && idx < c.objs.size() && c.objs[idx].used && c.objs[idx].size == expect)
-      return true;
+    if (c.bad.empty() && idx != 0 && idx < c.objs.size() && c.objs[idx].used && c.objs[idx].size == expect) return true;
     return check_object(addr, idx, expect, 0, what());
   }
 };
@@ -346,8 +345,8 @@ PathInfo path_info(hid_t src) {
   return p;
 }
 
-herr_t checked_conv_vlen(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t nelmts, size_t buf_stride,
-                         size_t bkg_stride, void* buf, void* bkg, hid_t /*dxpl*/) {
+herr_t checked_conv_vlen(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t nelmts, size_t buf_stride, size_t bkg_stride,
+                         void* buf, void* bkg, hid_t /*dxpl*/) {
   switch (cdata->command) {
     case H5T_CONV_INIT: {
       herr_t rc = g_lib_vlen(src, dst, cdata, nelmts, buf_stride, bkg_stride, buf, bkg);
@@ -389,7 +388,9 @@ bool selection_bytes(const uint8_t* p, uint64_t n, uint64_t* need, std::string* 
   };
   switch (type) {
     case H5S_SEL_NONE:
-    case H5S_SEL_ALL: *need = 16; return true;
+    case H5S_SEL_ALL:
+      *need = 16;
+      return true;
     case H5S_SEL_POINTS:
       if (n < 24) return *why = "truncated point selection", false;
       return blocks(24, u32(20), 4, u32(16));
@@ -408,7 +409,9 @@ bool selection_bytes(const uint8_t* p, uint64_t n, uint64_t* need, std::string* 
       }
       *need = 8;  // libhdf5 refuses the version itself
       return true;
-    default: *need = 4; return true;  // unknown type: libhdf5 refuses it
+    default:
+      *need = 4;
+      return true;  // unknown type: libhdf5 refuses it
   }
 }
 

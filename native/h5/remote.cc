@@ -93,7 +93,8 @@ std::shared_ptr<FileHandle> open_ros3(const std::string& name, const std::string
 #else
   (void)url;
   (void)cred;
-  *err = ErrorInfo::make("H5_UNSUPPORTED", "cannot open '" + name + "': this libhdf5 was built without the ROS3 driver");
+  *err =
+      ErrorInfo::make("H5_UNSUPPORTED", "cannot open '" + name + "': this libhdf5 was built without the ROS3 driver");
   return nullptr;
 #endif
 }

@@ -230,15 +230,16 @@ bool resize_dataset(hid_t dset, const std::string& path, const std::vector<hsize
   Hid dcpl(H5Dget_create_plist(dset));
   if (!dcpl || H5Pget_layout(dcpl.get()) != H5D_CHUNKED) {
     clear_error_stack();
-    *err = ErrorInfo::make("H5_NOT_RESIZABLE", "dataset '" + path +
-                                                   "' is not resizable: only chunked datasets created with a maxshape can change shape");
+    *err = ErrorInfo::make(
+        "H5_NOT_RESIZABLE",
+        "dataset '" + path + "' is not resizable: only chunked datasets created with a maxshape can change shape");
     return false;
   }
   for (size_t i = 0; i < shape.size(); ++i) {
     if (maxdims[i] != H5S_UNLIMITED && shape[i] > maxdims[i]) {
-      *err = ErrorInfo::make("H5_NOT_RESIZABLE", "dataset '" + path + "': dimension " + std::to_string(i) + " cannot grow to " +
-                                                     std::to_string(shape[i]) + ", its maximum is " +
-                                                     std::to_string(maxdims[i]));
+      *err = ErrorInfo::make("H5_NOT_RESIZABLE", "dataset '" + path + "': dimension " + std::to_string(i) +
+                                                     " cannot grow to " + std::to_string(shape[i]) +
+                                                     ", its maximum is " + std::to_string(maxdims[i]));
       return false;
     }
   }

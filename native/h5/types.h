@@ -10,8 +10,21 @@
 namespace h5v::h5 {
 
 enum class DType {
-  Int8, Int16, Int32, Int64, Uint8, Uint16, Uint32, Uint64,
-  Float16, Bfloat16, Float32, Float64, Bool, String, Unsupported
+  Int8,
+  Int16,
+  Int32,
+  Int64,
+  Uint8,
+  Uint16,
+  Uint32,
+  Uint64,
+  Float16,
+  Bfloat16,
+  Float32,
+  Float64,
+  Bool,
+  String,
+  Unsupported
 };
 
 const char* dtype_name(DType t);
@@ -32,9 +45,9 @@ hid_t make_mem_type(DType t);
 struct TypeInfo {
   DType dtype = DType::Unsupported;
   bool big_endian = false;
-  bool vlen_string = false;   // String only
-  size_t fixed_size = 0;      // String only, fixed-length strings
-  std::string description;    // for errors about unsupported types
+  bool vlen_string = false;  // String only
+  size_t fixed_size = 0;     // String only, fixed-length strings
+  std::string description;   // for errors about unsupported types
 };
 TypeInfo describe_type(hid_t type);
 

@@ -18,17 +18,28 @@ namespace h5v::h5 {
 
 const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::Integer: return "integer";
-    case Kind::Float: return "float";
-    case Kind::String: return "string";
-    case Kind::Bitfield: return "bitfield";
-    case Kind::Opaque: return "opaque";
-    case Kind::Compound: return "compound";
-    case Kind::Complex: return "complex";
-    case Kind::Enum: return "enum";
-    case Kind::Vlen: return "vlen";
-    case Kind::Array: return "array";
-    case Kind::Reference: return "reference";
+    case Kind::Integer:
+      return "integer";
+    case Kind::Float:
+      return "float";
+    case Kind::String:
+      return "string";
+    case Kind::Bitfield:
+      return "bitfield";
+    case Kind::Opaque:
+      return "opaque";
+    case Kind::Compound:
+      return "compound";
+    case Kind::Complex:
+      return "complex";
+    case Kind::Enum:
+      return "enum";
+    case Kind::Vlen:
+      return "vlen";
+    case Kind::Array:
+      return "array";
+    case Kind::Reference:
+      return "reference";
   }
   return "unknown";
 }
@@ -39,20 +50,29 @@ ErrorInfo unsupported(const std::string& what) { return ErrorInfo::make("H5_UNSU
 
 const char* int_dtype(size_t size, bool sign) {
   switch (size) {
-    case 1: return sign ? "int8" : "uint8";
-    case 2: return sign ? "int16" : "uint16";
-    case 4: return sign ? "int32" : "uint32";
-    case 8: return sign ? "int64" : "uint64";
-    default: return nullptr;
+    case 1:
+      return sign ? "int8" : "uint8";
+    case 2:
+      return sign ? "int16" : "uint16";
+    case 4:
+      return sign ? "int32" : "uint32";
+    case 8:
+      return sign ? "int64" : "uint64";
+    default:
+      return nullptr;
   }
 }
 
 hid_t native_int(size_t size, bool sign) {
   switch (size) {
-    case 1: return H5Tcopy(sign ? H5T_NATIVE_INT8 : H5T_NATIVE_UINT8);
-    case 2: return H5Tcopy(sign ? H5T_NATIVE_INT16 : H5T_NATIVE_UINT16);
-    case 4: return H5Tcopy(sign ? H5T_NATIVE_INT32 : H5T_NATIVE_UINT32);
-    default: return H5Tcopy(sign ? H5T_NATIVE_INT64 : H5T_NATIVE_UINT64);
+    case 1:
+      return H5Tcopy(sign ? H5T_NATIVE_INT8 : H5T_NATIVE_UINT8);
+    case 2:
+      return H5Tcopy(sign ? H5T_NATIVE_INT16 : H5T_NATIVE_UINT16);
+    case 4:
+      return H5Tcopy(sign ? H5T_NATIVE_INT32 : H5T_NATIVE_UINT32);
+    default:
+      return H5Tcopy(sign ? H5T_NATIVE_INT64 : H5T_NATIVE_UINT64);
   }
 }
 
@@ -136,10 +156,14 @@ bool build(hid_t ftype, int depth, TypeNode* node, Hid* mtype, ErrorInfo* err) {
         return false;
       }
       node->dtype = float_dtype(ftype, &node->precision_loss);
-      if (node->dtype == "float16") mtype->reset(make_mem_type(DType::Float16));
-      else if (node->dtype == "bfloat16") mtype->reset(make_mem_type(DType::Bfloat16));
-      else if (node->dtype == "float32") mtype->reset(H5Tcopy(H5T_NATIVE_FLOAT));
-      else mtype->reset(H5Tcopy(H5T_NATIVE_DOUBLE));
+      if (node->dtype == "float16")
+        mtype->reset(make_mem_type(DType::Float16));
+      else if (node->dtype == "bfloat16")
+        mtype->reset(make_mem_type(DType::Bfloat16));
+      else if (node->dtype == "float32")
+        mtype->reset(H5Tcopy(H5T_NATIVE_FLOAT));
+      else
+        mtype->reset(H5Tcopy(H5T_NATIVE_DOUBLE));
       break;
     }
     case H5T_STRING: {
@@ -165,11 +189,26 @@ bool build(hid_t ftype, int depth, TypeNode* node, Hid* mtype, ErrorInfo* err) {
       node->kind = Kind::Bitfield;
       node->big_endian = H5Tget_order(ftype) == H5T_ORDER_BE;
       switch (node->size) {
-        case 1: mtype->reset(H5Tcopy(H5T_NATIVE_B8)); node->dtype = "uint8"; break;
-        case 2: mtype->reset(H5Tcopy(H5T_NATIVE_B16)); node->dtype = "uint16"; break;
-        case 4: mtype->reset(H5Tcopy(H5T_NATIVE_B32)); node->dtype = "uint32"; break;
-        case 8: mtype->reset(H5Tcopy(H5T_NATIVE_B64)); node->dtype = "uint64"; break;
-        default: mtype->reset(H5Tcopy(ftype)); node->dtype = "uint8"; break;
+        case 1:
+          mtype->reset(H5Tcopy(H5T_NATIVE_B8));
+          node->dtype = "uint8";
+          break;
+        case 2:
+          mtype->reset(H5Tcopy(H5T_NATIVE_B16));
+          node->dtype = "uint16";
+          break;
+        case 4:
+          mtype->reset(H5Tcopy(H5T_NATIVE_B32));
+          node->dtype = "uint32";
+          break;
+        case 8:
+          mtype->reset(H5Tcopy(H5T_NATIVE_B64));
+          node->dtype = "uint64";
+          break;
+        default:
+          mtype->reset(H5Tcopy(ftype));
+          node->dtype = "uint8";
+          break;
       }
       break;
     }
@@ -222,10 +261,18 @@ bool build(hid_t ftype, int depth, TypeNode* node, Hid* mtype, ErrorInfo* err) {
         }
         if (sign) {
           int64_t v = 0;
-          if (w == 1) v = static_cast<int8_t>(raw[0]);
-          else if (w == 2) { int16_t x; std::memcpy(&x, raw, 2); v = x; }
-          else if (w == 4) { int32_t x; std::memcpy(&x, raw, 4); v = x; }
-          else std::memcpy(&v, raw, 8);
+          if (w == 1)
+            v = static_cast<int8_t>(raw[0]);
+          else if (w == 2) {
+            int16_t x;
+            std::memcpy(&x, raw, 2);
+            v = x;
+          } else if (w == 4) {
+            int32_t x;
+            std::memcpy(&x, raw, 4);
+            v = x;
+          } else
+            std::memcpy(&v, raw, 8);
           m.value = v;
         } else {
           uint64_t v = 0;
@@ -327,8 +374,8 @@ bool build(hid_t ftype, int depth, TypeNode* node, Hid* mtype, ErrorInfo* err) {
       break;
     }
     default:
-      *err = unsupported(std::string(cls == H5T_TIME ? "time" : "unknown") + " datatype of " + std::to_string(node->size) +
-                         " bytes");
+      *err = unsupported(std::string(cls == H5T_TIME ? "time" : "unknown") + " datatype of " +
+                         std::to_string(node->size) + " bytes");
       return false;
   }
   if (!*mtype) {
@@ -406,7 +453,8 @@ std::shared_ptr<const AddrPaths> paths_for(hid_t loc) {
                      (intent & H5F_ACC_SWMR_READ) == 0;
     if (fid >= 0) H5Fclose(fid);  // drops the reference H5Iget_file_id took
     if (read_only) {
-      auto it = std::find_if(g_ro_paths.begin(), g_ro_paths.end(), [&](const auto& p) { return p->fileno == oi.fileno; });
+      auto it =
+          std::find_if(g_ro_paths.begin(), g_ro_paths.end(), [&](const auto& p) { return p->fileno == oi.fileno; });
       if (it != g_ro_paths.end()) {
         m = *it;
         g_ro_paths.erase(it);
@@ -500,8 +548,12 @@ bool decode_ref(const TypeNode& node, hid_t loc, const uint8_t* p, RefValue* r, 
   int rank = H5Sget_simple_extent_ndims(space.get());
   r->rank = std::max(rank, 0);
   switch (H5Sget_select_type(space.get())) {
-    case H5S_SEL_ALL: r->sel_kind = "all"; break;
-    case H5S_SEL_NONE: r->sel_kind = "none"; break;
+    case H5S_SEL_ALL:
+      r->sel_kind = "all";
+      break;
+    case H5S_SEL_NONE:
+      r->sel_kind = "none";
+      break;
     case H5S_SEL_POINTS: {
       r->sel_kind = "points";
       hssize_t np = H5Sget_select_elem_npoints(space.get());
@@ -526,7 +578,9 @@ bool decode_ref(const TypeNode& node, hid_t loc, const uint8_t* p, RefValue* r, 
       }
       break;
     }
-    default: r->sel_kind = "none"; break;
+    default:
+      r->sel_kind = "none";
+      break;
   }
   return true;
 }
@@ -567,10 +621,14 @@ bool is_valid_utf8(const std::string& s) {
     }
     size_t len;
     uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07;
-    else return false;
+    if (c >= 0xc2 && c <= 0xdf)
+      len = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+      len = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+      len = 4, cp = c & 0x07;
+    else
+      return false;
     if (i + len > n) return false;
     for (size_t k = 1; k < len; ++k) {
       if ((p[i + k] & 0xc0) != 0x80) return false;
@@ -605,7 +663,9 @@ bool decode_column(const TypeNode& node, hid_t loc, const std::vector<const uint
           out->strings.emplace_back(s ? s : "");
           *vlen_bytes += out->strings.back().size();
         } else {
-          H5T_str_t pad = node.pad == "spacepad" ? H5T_STR_SPACEPAD : node.pad == "nullpad" ? H5T_STR_NULLPAD : H5T_STR_NULLTERM;
+          H5T_str_t pad = node.pad == "spacepad"  ? H5T_STR_SPACEPAD
+                          : node.pad == "nullpad" ? H5T_STR_NULLPAD
+                                                  : H5T_STR_NULLTERM;
           out->strings.push_back(fixed_string(reinterpret_cast<const char*>(p), node.mem_size, pad));
         }
       }
@@ -639,8 +699,8 @@ bool decode_column(const TypeNode& node, hid_t loc, const std::vector<const uint
         std::memcpy(&v, ptrs[i], sizeof v);
         *vlen_bytes += static_cast<uint64_t>(v.len) * base.mem_size;
         if (*vlen_bytes > kMaxVlenReadBytes) {
-          *err = ErrorInfo::make("H5_LIMIT_EXCEEDED", "variable-length data exceeds " + std::to_string(kMaxVlenReadBytes) +
-                                                          " bytes in one read");
+          *err = ErrorInfo::make("H5_LIMIT_EXCEEDED", "variable-length data exceeds " +
+                                                          std::to_string(kMaxVlenReadBytes) + " bytes in one read");
           return false;
         }
         std::vector<const uint8_t*> sub(v.len);
@@ -657,8 +717,8 @@ bool decode_column(const TypeNode& node, hid_t loc, const std::vector<const uint
     }
   }
   if (*vlen_bytes > kMaxVlenReadBytes) {
-    *err = ErrorInfo::make("H5_LIMIT_EXCEEDED", "variable-length data exceeds " + std::to_string(kMaxVlenReadBytes) +
-                                                    " bytes in one read");
+    *err = ErrorInfo::make("H5_LIMIT_EXCEEDED",
+                           "variable-length data exceeds " + std::to_string(kMaxVlenReadBytes) + " bytes in one read");
     return false;
   }
   return true;
@@ -715,8 +775,10 @@ void prune_declared_types() {
   }
   clear_error_stack();
   for (auto it = g_declared_types.begin(); it != g_declared_types.end();) {
-    if (std::find(open.begin(), open.end(), it->first.first) == open.end()) it = g_declared_types.erase(it);
-    else ++it;
+    if (std::find(open.begin(), open.end(), it->first.first) == open.end())
+      it = g_declared_types.erase(it);
+    else
+      ++it;
   }
 }
 
@@ -832,10 +894,9 @@ bool read_value(hid_t obj, const char* attr_name, const Selection& sel, ValueRes
       return false;
     }
     if (decoded > kMaxVlenReadBytes) {
-      *err = ErrorInfo::make("H5_LIMIT_EXCEEDED", "reading " + std::to_string(np) + " elements would decode " +
-                                                      std::to_string(decoded) +
-                                                      " bytes of variable-length data (limit " +
-                                                      std::to_string(kMaxVlenReadBytes) + ")");
+      *err = ErrorInfo::make("H5_LIMIT_EXCEEDED",
+                             "reading " + std::to_string(np) + " elements would decode " + std::to_string(decoded) +
+                                 " bytes of variable-length data (limit " + std::to_string(kMaxVlenReadBytes) + ")");
       return false;
     }
   }
@@ -878,7 +939,8 @@ hid_t file_int(const std::string& d) {
 
 bool make_file(const TypeNode& node, int depth, Hid* out, size_t* size, ErrorInfo* err) {
   if (depth > kMaxTypeDepth) {
-    *err = ErrorInfo::make("H5_INVALID_ARGUMENT", "type nests deeper than " + std::to_string(kMaxTypeDepth) + " levels");
+    *err =
+        ErrorInfo::make("H5_INVALID_ARGUMENT", "type nests deeper than " + std::to_string(kMaxTypeDepth) + " levels");
     return false;
   }
   auto bad = [&](const std::string& what) {
@@ -894,20 +956,28 @@ bool make_file(const TypeNode& node, int depth, Hid* out, size_t* size, ErrorInf
       break;
     }
     case Kind::Bitfield: {
-      hid_t b = node.dtype == "uint8" ? H5T_STD_B8LE : node.dtype == "uint16" ? H5T_STD_B16LE
-                : node.dtype == "uint32" ? H5T_STD_B32LE : node.dtype == "uint64" ? H5T_STD_B64LE : H5I_INVALID_HID;
+      hid_t b = node.dtype == "uint8"    ? H5T_STD_B8LE
+                : node.dtype == "uint16" ? H5T_STD_B16LE
+                : node.dtype == "uint32" ? H5T_STD_B32LE
+                : node.dtype == "uint64" ? H5T_STD_B64LE
+                                         : H5I_INVALID_HID;
       if (b < 0) return bad("a bitfield is uint8, uint16, uint32 or uint64");
       out->reset(H5Tcopy(b));
       break;
     }
     case Kind::String: {
       Hid t(H5Tcopy(H5T_C_S1));
-      if (node.vlen_string) H5Tset_size(t.get(), H5T_VARIABLE);
-      else if (node.size == 0) return bad("a fixed-length string needs a size of at least 1 byte");
-      else H5Tset_size(t.get(), node.size);
+      if (node.vlen_string)
+        H5Tset_size(t.get(), H5T_VARIABLE);
+      else if (node.size == 0)
+        return bad("a fixed-length string needs a size of at least 1 byte");
+      else
+        H5Tset_size(t.get(), node.size);
       H5Tset_cset(t.get(), node.cset == "ascii" ? H5T_CSET_ASCII : H5T_CSET_UTF8);
       if (!node.vlen_string)
-        H5Tset_strpad(t.get(), node.pad == "spacepad" ? H5T_STR_SPACEPAD : node.pad == "nullterm" ? H5T_STR_NULLTERM : H5T_STR_NULLPAD);
+        H5Tset_strpad(t.get(), node.pad == "spacepad"   ? H5T_STR_SPACEPAD
+                               : node.pad == "nullterm" ? H5T_STR_NULLTERM
+                                                        : H5T_STR_NULLPAD);
       *out = std::move(t);
       break;
     }
@@ -936,7 +1006,9 @@ bool make_file(const TypeNode& node, int depth, Hid* out, size_t* size, ErrorInf
       break;
     }
     case Kind::Complex: {
-      hid_t part = node.dtype == "float32" ? H5T_IEEE_F32LE : node.dtype == "float64" ? H5T_IEEE_F64LE : H5I_INVALID_HID;
+      hid_t part = node.dtype == "float32"   ? H5T_IEEE_F32LE
+                   : node.dtype == "float64" ? H5T_IEEE_F64LE
+                                             : H5I_INVALID_HID;
       if (part < 0) return bad("complex values are float32 or float64 pairs");
       size_t ps = H5Tget_size(part);
       Hid t(H5Tcreate(H5T_COMPOUND, 2 * ps));
@@ -946,7 +1018,8 @@ bool make_file(const TypeNode& node, int depth, Hid* out, size_t* size, ErrorInf
       break;
     }
     case Kind::Compound: {
-      if (node.members.empty() || node.members.size() != node.names.size()) return bad("a compound needs at least one field");
+      if (node.members.empty() || node.members.size() != node.names.size())
+        return bad("a compound needs at least one field");
       std::vector<Hid> ts;
       std::vector<size_t> sizes;
       size_t total = 0;
@@ -1006,9 +1079,12 @@ struct Arena {
 // Elements in a column of type `node` (file type `ftype`): what a vlen holds.
 size_t column_length(const TypeNode& node, hid_t ftype, const Column& c) {
   switch (node.kind) {
-    case Kind::String: return c.strings.size();
-    case Kind::Vlen: return c.items.size();
-    case Kind::Reference: return c.refs.size();
+    case Kind::String:
+      return c.strings.size();
+    case Kind::Vlen:
+      return c.items.size();
+    case Kind::Reference:
+      return c.refs.size();
     case Kind::Compound: {
       if (c.fields.empty() || node.members.empty()) return 0;
       Hid m0(H5Tget_member_type(ftype, 0));
@@ -1049,7 +1125,9 @@ bool pack(const TypeNode& node, hid_t ftype, const Column& c, hid_t loc, const s
                    std::to_string(c.bytes.size()) + " bytes");
       if (node.dtype == "bool") {
         size_t b = first_invalid_bool(c.bytes.data(), c.bytes.size());
-        if (b != SIZE_MAX) return bad("bool element " + std::to_string(b) + " is " + std::to_string(c.bytes[b]) + "; bool data must be 0 or 1");
+        if (b != SIZE_MAX)
+          return bad("bool element " + std::to_string(b) + " is " + std::to_string(c.bytes[b]) +
+                     "; bool data must be 0 or 1");
       }
       for (size_t i = 0; i < n; ++i) std::memcpy(ptrs[i], c.bytes.data() + i * size, size);
       if (node.kind == Kind::Enum) {
@@ -1058,19 +1136,23 @@ bool pack(const TypeNode& node, hid_t ftype, const Column& c, hid_t loc, const s
           int64_t v = 0;
           uint64_t u = 0;
           std::memcpy(&u, ptrs[i], size);
-          if (node.dtype[0] == 'u') v = static_cast<int64_t>(u);
+          if (node.dtype[0] == 'u')
+            v = static_cast<int64_t>(u);
           else {
             int shift = static_cast<int>(64 - 8 * size);
             v = shift > 0 ? static_cast<int64_t>(u << shift) >> shift : static_cast<int64_t>(u);
           }
-          bool named = std::any_of(node.enum_members.begin(), node.enum_members.end(), [&](const EnumMember& m) { return m.value == v; });
-          if (!named) return bad("element " + std::to_string(i) + " is " + std::to_string(v) + ", which no enum member names");
+          bool named = std::any_of(node.enum_members.begin(), node.enum_members.end(),
+                                   [&](const EnumMember& m) { return m.value == v; });
+          if (!named)
+            return bad("element " + std::to_string(i) + " is " + std::to_string(v) + ", which no enum member names");
         }
       }
       return true;
     }
     case Kind::String: {
-      if (c.strings.size() != n) return bad("expected " + std::to_string(n) + " strings, got " + std::to_string(c.strings.size()));
+      if (c.strings.size() != n)
+        return bad("expected " + std::to_string(n) + " strings, got " + std::to_string(c.strings.size()));
       for (size_t i = 0; i < n; ++i) {
         const std::string& s = c.strings[i];
         if (s.find('\0') != std::string::npos) return bad("string " + std::to_string(i) + " contains a NUL character");
@@ -1080,7 +1162,9 @@ bool pack(const TypeNode& node, hid_t ftype, const Column& c, hid_t loc, const s
           const char* p = reinterpret_cast<const char*>(arena->blocks.back().data());
           std::memcpy(ptrs[i], &p, sizeof p);
         } else {
-          if (s.size() > size) return bad("string " + std::to_string(i) + " is " + std::to_string(s.size()) + " bytes; the field holds " + std::to_string(size));
+          if (s.size() > size)
+            return bad("string " + std::to_string(i) + " is " + std::to_string(s.size()) + " bytes; the field holds " +
+                       std::to_string(size));
           std::memset(ptrs[i], node.pad == "spacepad" ? ' ' : 0, size);
           std::memcpy(ptrs[i], s.data(), s.size());
         }
@@ -1088,13 +1172,15 @@ bool pack(const TypeNode& node, hid_t ftype, const Column& c, hid_t loc, const s
       return true;
     }
     case Kind::Compound: {
-      if (c.fields.size() != node.members.size()) return bad("expected " + std::to_string(node.members.size()) + " fields");
+      if (c.fields.size() != node.members.size())
+        return bad("expected " + std::to_string(node.members.size()) + " fields");
       std::vector<uint8_t*> sub(n);
       for (size_t f = 0; f < node.members.size(); ++f) {
         Hid mt(H5Tget_member_type(ftype, static_cast<unsigned>(f)));
         size_t off = H5Tget_member_offset(ftype, static_cast<unsigned>(f));
         for (size_t i = 0; i < n; ++i) sub[i] = ptrs[i] + off;
-        if (!pack(node.members[f], mt.get(), c.fields[f], loc, sub, arena, where + "." + node.names[f], err)) return false;
+        if (!pack(node.members[f], mt.get(), c.fields[f], loc, sub, arena, where + "." + node.names[f], err))
+          return false;
       }
       return true;
     }
@@ -1112,7 +1198,8 @@ bool pack(const TypeNode& node, hid_t ftype, const Column& c, hid_t loc, const s
       return pack(node.members[0], base.get(), inner, loc, sub, arena, where, err);
     }
     case Kind::Vlen: {
-      if (c.items.size() != n) return bad("expected " + std::to_string(n) + " sequences, got " + std::to_string(c.items.size()));
+      if (c.items.size() != n)
+        return bad("expected " + std::to_string(n) + " sequences, got " + std::to_string(c.items.size()));
       Hid base(H5Tget_super(ftype));
       size_t bs = H5Tget_size(base.get());
       for (size_t i = 0; i < n; ++i) {
@@ -1122,14 +1209,16 @@ bool pack(const TypeNode& node, hid_t ftype, const Column& c, hid_t loc, const s
         uint8_t* block = arena->blocks.back().data();
         std::vector<uint8_t*> sub(len);
         for (size_t j = 0; j < len; ++j) sub[j] = block + j * bs;
-        if (!pack(node.members[0], base.get(), item, loc, sub, arena, where + "[" + std::to_string(i) + "]", err)) return false;
+        if (!pack(node.members[0], base.get(), item, loc, sub, arena, where + "[" + std::to_string(i) + "]", err))
+          return false;
         hvl_t v{len, len ? block : nullptr};
         std::memcpy(ptrs[i], &v, sizeof v);
       }
       return true;
     }
     case Kind::Reference: {
-      if (c.refs.size() != n) return bad("expected " + std::to_string(n) + " references, got " + std::to_string(c.refs.size()));
+      if (c.refs.size() != n)
+        return bad("expected " + std::to_string(n) + " references, got " + std::to_string(c.refs.size()));
       for (size_t i = 0; i < n; ++i) {
         std::memset(ptrs[i], 0, size);
         if (!c.refs[i].valid) continue;  // a null reference
@@ -1213,9 +1302,10 @@ bool write_value_attr(hid_t obj, const std::string& name, const ValueWrite& v, E
   // Variable-length members are stored as 16-byte heap references.
   constexpr size_t kAttrLimit = 65535 - 1024;
   if (n * H5Tget_size(ftype.get()) + name.size() > kAttrLimit) {
-    *err = ErrorInfo::make("H5_INVALID_ARGUMENT", "attribute '" + name + "' is " + std::to_string(n * H5Tget_size(ftype.get())) +
-                                                      " bytes; HDF5 attributes are limited to " + std::to_string(kAttrLimit) +
-                                                      " bytes (64 KiB object-header message); store large values in a dataset");
+    *err = ErrorInfo::make("H5_INVALID_ARGUMENT",
+                           "attribute '" + name + "' is " + std::to_string(n * H5Tget_size(ftype.get())) +
+                               " bytes; HDF5 attributes are limited to " + std::to_string(kAttrLimit) +
+                               " bytes (64 KiB object-header message); store large values in a dataset");
     return false;
   }
   if (has_attr(obj, name) && H5Adelete(obj, name.c_str()) < 0) {

@@ -24,14 +24,14 @@ const char* kind_name(Kind k);
 
 struct EnumMember {
   std::string name;
-  int64_t value = 0;    // as read into the native base type
+  int64_t value = 0;  // as read into the native base type
   bool is_unsigned = false;
 };
 
 struct TypeNode {
   Kind kind = Kind::Integer;
-  size_t size = 0;          // bytes per element in the file
-  size_t mem_size = 0;      // bytes per element in the memory layout
+  size_t size = 0;      // bytes per element in the file
+  size_t mem_size = 0;  // bytes per element in the memory layout
   // Integer, Float, Bitfield, Enum, Complex (its parts): typed-array dtype of
   // the values read ("int8".."uint64", "float16", "bfloat16", "float32",
   // "float64", "bool"); "uint8" for raw bytes (Opaque, odd-size Bitfield).
@@ -65,10 +65,10 @@ bool describe_value_type(hid_t ftype, TypeNode* node, hid_t* mtype, ErrorInfo* e
 hid_t dataset_declared_type(hid_t dset);
 
 struct RefValue {
-  bool valid = false;        // false: a null or unresolvable reference
+  bool valid = false;  // false: a null or unresolvable reference
   std::string path;
   bool region = false;
-  std::string sel_kind;      // region: "all" | "none" | "points" | "blocks"
+  std::string sel_kind;  // region: "all" | "none" | "points" | "blocks"
   int rank = 0;
   std::vector<hsize_t> coords;  // points: rank per point; blocks: start,end (2*rank) per block
 };
@@ -104,7 +104,7 @@ struct ValueResult {
   Column column;
   std::vector<hsize_t> shape;  // of the selection; [] for scalar and null
   bool scalar = false;
-  bool null_space = false;     // H5S_NULL: no value at all
+  bool null_space = false;  // H5S_NULL: no value at all
 };
 
 // Reads a dataset (attr_name == nullptr) or the attribute `attr_name` of `obj`.

@@ -122,8 +122,10 @@ herr_t count_visit(hid_t, const char* name, const H5O_info_t*, void* data) {
   auto* c = static_cast<VisitCount*>(data);
   uint32_t depth = name[0] == '.' && name[1] == 0 ? 0 : 1;
   for (const char* p = name; *p; ++p) depth += *p == '/';
-  if (depth > c->max_depth) c->stopped = "too-deep";
-  else if (++c->visits > c->max_visits) c->stopped = "too-many-objects";
+  if (depth > c->max_depth)
+    c->stopped = "too-deep";
+  else if (++c->visits > c->max_visits)
+    c->stopped = "too-many-objects";
   if (!c->stopped) return 0;
   c->where = std::string("/") + name;
   return 1;
@@ -257,8 +259,7 @@ class Walker {
   // reached through hard links (visited anyway), so only the value and its
   // resolution are exercised here. A dangling soft link is legal.
   void soft_target(hid_t g, const LinkRec& l, const std::string& child) {
-    if (l.val_size > kMaxLinkValue)
-      reject("corrupt", "soft link value of " + human(l.val_size), child);
+    if (l.val_size > kMaxLinkValue) reject("corrupt", "soft link value of " + human(l.val_size), child);
     std::vector<char> buf(l.val_size + 1, 0);
     if (H5Lget_val(g, l.name.c_str(), buf.data(), buf.size(), H5P_DEFAULT) < 0) corrupt("soft link", child);
     H5Oexists_by_name(g, l.name.c_str(), H5P_DEFAULT);
@@ -307,7 +308,9 @@ class Walker {
           // Types h5vault cannot represent fail the same typed way in the parent.
           if (err.code == "H5_UNSUPPORTED_TYPE") continue;
           rep_->code = err.code;
-          reject(err.code == "H5_LIMIT_EXCEEDED" ? "attribute-too-large" : is_allocation_failure(err) ? "memory" : "corrupt",
+          reject(err.code == "H5_LIMIT_EXCEEDED" ? "attribute-too-large"
+                 : is_allocation_failure(err)    ? "memory"
+                                                 : "corrupt",
                  err.message, where);
         }
         decoded = column_bytes(val.column);
@@ -360,8 +363,8 @@ class Walker {
         if (__builtin_add_overflow(static_cast<uint64_t>(info.offset), std::max<uint64_t>(declared, stored), &end) ||
             end > rep_->file_size)
           reject("out-of-bounds",
-                 "data at offset " + std::to_string(info.offset) + " + " + human(declared) + " lies past the end of the " +
-                     human(rep_->file_size) + " file",
+                 "data at offset " + std::to_string(info.offset) + " + " + human(declared) +
+                     " lies past the end of the " + human(rep_->file_size) + " file",
                  path);
       }
       decoded = stored;
@@ -402,7 +405,9 @@ class Walker {
     // Types h5vault cannot represent fail the same typed way in the parent.
     if (err.code == "H5_UNSUPPORTED_TYPE") return;
     rep_->code = err.code;
-    reject(err.code == "H5_LIMIT_EXCEEDED" ? "dataset-too-large" : is_allocation_failure(err) ? "memory" : "corrupt",
+    reject(err.code == "H5_LIMIT_EXCEEDED" ? "dataset-too-large"
+           : is_allocation_failure(err)    ? "memory"
+                                           : "corrupt",
            err.message, path);
   }
 
@@ -436,7 +441,9 @@ class Walker {
     }
     if (bytes > lim_.max_vlen_bytes)
       reject("dataset-too-large",
-             std::string(node.kind == Kind::String ? "strings decode to " : "variable-length data decodes to ") + human(bytes) + " (limit maxVlenBytes " + human(lim_.max_vlen_bytes) + ")", path);
+             std::string(node.kind == Kind::String ? "strings decode to " : "variable-length data decodes to ") +
+                 human(bytes) + " (limit maxVlenBytes " + human(lim_.max_vlen_bytes) + ")",
+             path);
     return bytes;
   }
 
@@ -453,8 +460,8 @@ class Walker {
       grid = mul_sat(grid, gridv[i]);
     }
     if (chunk_bytes > lim_.max_chunk_bytes)
-      reject("chunk-too-large",
-             "chunks of " + human(chunk_bytes) + " (limit " + human(lim_.max_chunk_bytes) + ")", path);
+      reject("chunk-too-large", "chunks of " + human(chunk_bytes) + " (limit " + human(lim_.max_chunk_bytes) + ")",
+             path);
     hsize_t nalloc = 0;
     Hid space(H5Dget_space(d));
     std::vector<hsize_t> dims(rank), maxdims(rank);
@@ -471,8 +478,8 @@ class Walker {
     }
     if (grid > 0 && H5Dget_num_chunks(d, space.get(), &nalloc) < 0) corrupt("chunk index", path);
     if (nalloc > grid)
-      reject("corrupt", "chunk index lists " + std::to_string(nalloc) + " chunks for " + std::to_string(grid) + " slots",
-             path);
+      reject("corrupt",
+             "chunk index lists " + std::to_string(nalloc) + " chunks for " + std::to_string(grid) + " slots", path);
     // The limit is on chunks that exist: a huge, sparsely written (or
     // unwritten) grid decodes only what is stored. Past the grid limit the
     // few stored chunks are listed by index (quadratic in libhdf5 1.10, so
@@ -531,9 +538,9 @@ class Walker {
 
   void check_chunk_extent(haddr_t addr, hsize_t size, const std::string& path) {
     uint64_t end = 0;
-    if (size > 0 && (addr == HADDR_UNDEF ||
-                     __builtin_add_overflow(static_cast<uint64_t>(addr) + userblock_, size, &end) ||
-                     end > rep_->file_size))
+    if (size > 0 &&
+        (addr == HADDR_UNDEF || __builtin_add_overflow(static_cast<uint64_t>(addr) + userblock_, size, &end) ||
+         end > rep_->file_size))
       reject("out-of-bounds",
              "chunk at " + std::to_string(addr) + " + " + human(size) + " lies past the end of the " +
                  human(rep_->file_size) + " file",

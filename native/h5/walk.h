@@ -21,18 +21,19 @@
 namespace h5v::h5 {
 
 struct WalkLimits {
-  uint64_t max_dataset_bytes = uint64_t(16) << 30;  // bytes one dataset's stored data decodes to
-  uint64_t max_attribute_bytes = uint64_t(1) << 20; // declared and decoded bytes per attribute
-  uint64_t max_vlen_bytes = uint64_t(256) << 20;    // decoded variable-length string bytes per dataset
-  uint64_t max_chunk_bytes = uint64_t(256) << 20;   // one chunk, uncompressed (libhdf5 allocates it whole)
-  double max_expansion = 1000;                      // declared / stored bytes ("shape bomb")
-  uint64_t expansion_floor = uint64_t(1) << 20;     // datasets declaring less are never bombs
-  uint32_t max_depth = 32;                          // group nesting below the root
-  uint64_t max_objects = 100000;                    // objects (groups, datasets, named types)
-  uint64_t max_links = 1000000;                     // links, all groups together
-  uint64_t max_attributes = 100000;                 // attributes, all objects together
-  uint64_t max_chunks = uint64_t(1) << 20;          // chunk grid slots per dataset
-  std::vector<int> allowed_filters = {1, 2, 3, 4, 32000, 32001, 32004, 32015};  // deflate shuffle fletcher32 szip lzf blosc lz4 zstd
+  uint64_t max_dataset_bytes = uint64_t(16) << 30;   // bytes one dataset's stored data decodes to
+  uint64_t max_attribute_bytes = uint64_t(1) << 20;  // declared and decoded bytes per attribute
+  uint64_t max_vlen_bytes = uint64_t(256) << 20;     // decoded variable-length string bytes per dataset
+  uint64_t max_chunk_bytes = uint64_t(256) << 20;    // one chunk, uncompressed (libhdf5 allocates it whole)
+  double max_expansion = 1000;                       // declared / stored bytes ("shape bomb")
+  uint64_t expansion_floor = uint64_t(1) << 20;      // datasets declaring less are never bombs
+  uint32_t max_depth = 32;                           // group nesting below the root
+  uint64_t max_objects = 100000;                     // objects (groups, datasets, named types)
+  uint64_t max_links = 1000000;                      // links, all groups together
+  uint64_t max_attributes = 100000;                  // attributes, all objects together
+  uint64_t max_chunks = uint64_t(1) << 20;           // chunk grid slots per dataset
+  std::vector<int> allowed_filters = {1,     2,     3,    4, 32000,
+                                      32001, 32004, 32015};  // deflate shuffle fletcher32 szip lzf blosc lz4 zstd
 };
 
 struct FileStamp {

@@ -34,9 +34,7 @@ class Mapping {
   uint8_t* data() const { return base_; }
   size_t size() const { return size_; }
   // True if [offset, offset+len) lies inside the mapping.
-  bool contains(uint64_t offset, uint64_t len) const {
-    return offset <= size_ && len <= size_ - offset;
-  }
+  bool contains(uint64_t offset, uint64_t len) const { return offset <= size_ && len <= size_ - offset; }
   // Faults pages of [offset, offset+len) in (madvise WILLNEED + touch one byte
   // per page). Safe to call from any thread.
   void prefetch(uint64_t offset, uint64_t len) const;

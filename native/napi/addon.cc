@@ -49,7 +49,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       h5::silence_error_printing();
       return h5v::filters::register_builtin_filters() && h5::install_heap_checks();
     }();
-    if (!initialised) throw Napi::Error::New(env, "h5vault: registering the LZF/LZ4 filters or the heap-ID checks with libhdf5 failed");
+    if (!initialised)
+      throw Napi::Error::New(env, "h5vault: registering the LZF/LZ4 filters or the heap-ID checks with libhdf5 failed");
     // Error printing is per-thread state in a threadsafe libhdf5: silence it
     // for this thread too (workers call silence on their own threads).
     h5::silence_error_printing();

@@ -56,8 +56,8 @@ std::shared_ptr<h5::ObjHandle> unwrap_object(const Napi::CallbackInfo& info, siz
 std::shared_ptr<h5::ObjHandle> unwrap_kind(const Napi::CallbackInfo& info, size_t i, h5::ObjKind kind) {
   auto o = unwrap_object(info, i);
   if (o->kind != kind)
-    throw Napi::TypeError::New(info.Env(), kind == h5::ObjKind::Dataset ? "expected a dataset handle"
-                                                                        : "expected a group handle");
+    throw Napi::TypeError::New(info.Env(),
+                               kind == h5::ObjKind::Dataset ? "expected a dataset handle" : "expected a group handle");
   return o;
 }
 

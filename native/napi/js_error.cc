@@ -42,8 +42,9 @@ std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* wha
   // dtype): an embedded NUL would silently cut it short and address another
   // object, so it is refused here, for all of them at once.
   if (nul != std::string::npos)
-    throw_error(info.Env(), h5::ErrorInfo::make("H5_INVALID_ARGUMENT", std::string(what) + " contains a NUL character (at byte " +
-                                                                        std::to_string(nul) + ")"));
+    throw_error(info.Env(),
+                h5::ErrorInfo::make("H5_INVALID_ARGUMENT", std::string(what) + " contains a NUL character (at byte " +
+                                                               std::to_string(nul) + ")"));
   return s;
 }
 
@@ -53,9 +54,10 @@ std::string string_value(Napi::Env env, Napi::Value v, const char* what, size_t 
   // libhdf5 takes C strings (variable-length) or NUL-padded fields
   // (fixed-length): either way a NUL ends the string, and the rest is lost.
   if (nul != std::string::npos)
-    throw_error(env, h5::ErrorInfo::make("H5_INVALID_ARGUMENT", std::string(what) + " [" + std::to_string(index) +
-                                                                    "] contains a NUL character (at byte " +
-                                                                    std::to_string(nul) + "); HDF5 strings cannot hold one"));
+    throw_error(
+        env, h5::ErrorInfo::make("H5_INVALID_ARGUMENT", std::string(what) + " [" + std::to_string(index) +
+                                                            "] contains a NUL character (at byte " +
+                                                            std::to_string(nul) + "); HDF5 strings cannot hold one"));
   return s;
 }
 

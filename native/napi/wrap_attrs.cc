@@ -92,13 +92,15 @@ Napi::Value AttrSet(const Napi::CallbackInfo& info) {
     auto a = info[3].As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
       double d = a.Get(i).ToNumber().DoubleValue();
-      if (!(d >= 0) || d > 9007199254740991.0) throw Napi::RangeError::New(env, "attribute shape must be non-negative integers");
+      if (!(d >= 0) || d > 9007199254740991.0)
+        throw Napi::RangeError::New(env, "attribute shape must be non-negative integers");
       v.shape.push_back(static_cast<hsize_t>(d));
     }
     // The element count, then n * item below, cannot wrap (a wrapped count
     // of 0 matched empty data and reached libhdf5 with the real extent).
     ErrorInfo err;
-    if (!h5::check_extent(v.shape, h5::dtype_size(v.dtype), "cannot set attribute '" + name + "'", &err)) throw_error(env, err);
+    if (!h5::check_extent(v.shape, h5::dtype_size(v.dtype), "cannot set attribute '" + name + "'", &err))
+      throw_error(env, err);
     for (hsize_t d : v.shape) n *= static_cast<size_t>(d);
   }
   Napi::Value data = info.Length() > 4 ? info[4] : env.Undefined();
@@ -116,9 +118,9 @@ Napi::Value AttrSet(const Napi::CallbackInfo& info) {
     if (v.dtype == h5::DType::Bool) {
       size_t bad = h5::first_invalid_bool(v.bytes.data(), v.bytes.size());
       if (bad != SIZE_MAX)
-        throw_error(env, ErrorInfo::make("H5_INVALID_ARGUMENT", "bool attribute '" + name + "' element " + std::to_string(bad) +
-                                                                    " is " + std::to_string(v.bytes[bad]) +
-                                                                    ": bool data must be 0 or 1"));
+        throw_error(env, ErrorInfo::make("H5_INVALID_ARGUMENT",
+                                         "bool attribute '" + name + "' element " + std::to_string(bad) + " is " +
+                                             std::to_string(v.bytes[bad]) + ": bool data must be 0 or 1"));
     }
   }
   if (!obj->file->writable())

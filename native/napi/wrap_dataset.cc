@@ -136,8 +136,8 @@ uint64_t contiguous_end(const h5::DatasetInfo& info) {
 
 // Describes the dataset, checks it can be read or written and that `sel` fits
 // it; *n is the number of selected elements. Shared by reads and writes.
-bool prepare(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection& sel, h5::DatasetInfo* info,
-             hsize_t* n, ErrorInfo* err) {
+bool prepare(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection& sel, h5::DatasetInfo* info, hsize_t* n,
+             ErrorInfo* err) {
   std::vector<hsize_t> shape;
   return describe(obj, info, err) && check_readable(obj, *info, err) &&
          h5::selection_elements(*info, sel, n, &shape, err);
@@ -341,7 +341,8 @@ void do_write_data(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Sele
     if (bad != SIZE_MAX) {
       *err = ErrorInfo::make("H5_INVALID_ARGUMENT", "bool data for '" + obj->path + "' has " +
                                                         std::to_string(static_cast<const uint8_t*>(in.data)[bad]) +
-                                                        " at element " + std::to_string(bad) + ": bool data must be 0 or 1");
+                                                        " at element " + std::to_string(bad) +
+                                                        ": bool data must be 0 or 1");
       return;
     }
   }
@@ -376,8 +377,8 @@ Napi::Value CancelToken(const Napi::CallbackInfo& info) {
   // unique_ptr until the External (and its finalizer) exists: a refused
   // creation (a terminating worker) must not leak the holder.
   auto h = std::make_unique<std::shared_ptr<CancelFlag>>(std::make_shared<CancelFlag>());
-  auto ext = Napi::External<std::shared_ptr<CancelFlag>>::New(info.Env(), h.get(),
-                                                              [](Napi::Env, std::shared_ptr<CancelFlag>* p) { delete p; });
+  auto ext = Napi::External<std::shared_ptr<CancelFlag>>::New(
+      info.Env(), h.get(), [](Napi::Env, std::shared_ptr<CancelFlag>* p) { delete p; });
   h.release();
   ext.TypeTag(&kCancelTag);
   return ext;
@@ -409,7 +410,8 @@ Napi::Value DatasetCreate(const Napi::CallbackInfo& info) {
     auto m = s.Get("maxshape").As<Napi::Array>();
     for (uint32_t i = 0; i < m.Length(); ++i) {
       Napi::Value e = m.Get(i);
-      if (e.IsNull()) spec.maxshape.push_back(H5S_UNLIMITED);
+      if (e.IsNull())
+        spec.maxshape.push_back(H5S_UNLIMITED);
       else {
         Napi::Array one = Napi::Array::New(env, 1);
         one.Set(0u, e);
@@ -420,11 +422,13 @@ Napi::Value DatasetCreate(const Napi::CallbackInfo& info) {
   if (s.Get("compression").IsString()) spec.compression = s.Get("compression").As<Napi::String>().Utf8Value();
   if (s.Get("level").IsNumber()) spec.gzip_level = s.Get("level").As<Napi::Number>().Int32Value();
   if (s.Get("szipCoding").IsString()) spec.szip_ec = s.Get("szipCoding").As<Napi::String>().Utf8Value() == "ec";
-  if (s.Get("szipPixelsPerBlock").IsNumber()) spec.szip_ppb = s.Get("szipPixelsPerBlock").As<Napi::Number>().Uint32Value();
+  if (s.Get("szipPixelsPerBlock").IsNumber())
+    spec.szip_ppb = s.Get("szipPixelsPerBlock").As<Napi::Number>().Uint32Value();
   if (s.Get("zstdLevel").IsNumber()) spec.zstd_level = s.Get("zstdLevel").As<Napi::Number>().Int32Value();
   if (s.Get("bloscLevel").IsNumber()) spec.blosc_level = s.Get("bloscLevel").As<Napi::Number>().Int32Value();
   if (s.Get("bloscShuffle").IsNumber()) spec.blosc_shuffle = s.Get("bloscShuffle").As<Napi::Number>().Uint32Value();
-  if (s.Get("bloscCompressor").IsNumber()) spec.blosc_compressor = s.Get("bloscCompressor").As<Napi::Number>().Uint32Value();
+  if (s.Get("bloscCompressor").IsNumber())
+    spec.blosc_compressor = s.Get("bloscCompressor").As<Napi::Number>().Uint32Value();
   if (s.Get("lz4BlockSize").IsNumber()) spec.lz4_block = s.Get("lz4BlockSize").As<Napi::Number>().Uint32Value();
   spec.shuffle = s.Get("shuffle").ToBoolean();
   spec.fletcher32 = s.Get("fletcher32").ToBoolean();
@@ -441,8 +445,8 @@ Napi::Value DatasetCreate(const Napi::CallbackInfo& info) {
     d = h5::create_dataset(parent->id, name, spec, &err);
   }
   if (d < 0) throw_error(env, err);
-  return wrap_object(env, std::make_shared<h5::ObjHandle>(parent->file, d, h5::ObjKind::Dataset,
-                                                           h5::join_path(parent->path, name)));
+  return wrap_object(
+      env, std::make_shared<h5::ObjHandle>(parent->file, d, h5::ObjKind::Dataset, h5::join_path(parent->path, name)));
 }
 
 // A file read over HTTP (the ROS3 driver): it has no mapping, so no views
@@ -508,7 +512,8 @@ Napi::Object info_to_js(Napi::Env env, const std::shared_ptr<h5::ObjHandle>& obj
   o.Set("external", d.external);
   o.Set("size", static_cast<double>(d.nelements));
   std::string why = view_reason(obj, d);
-  o.Set("viewable", why.empty() ? Napi::Value(Napi::Boolean::New(env, true)) : Napi::Value(Napi::String::New(env, why)));
+  o.Set("viewable",
+        why.empty() ? Napi::Value(Napi::Boolean::New(env, true)) : Napi::Value(Napi::String::New(env, why)));
   return o;
 }
 
@@ -585,12 +590,11 @@ Napi::Value DatasetWriteAsync(const Napi::CallbackInfo& info) {
   engine::Selection sel = selection_of(info.Env(), info.Length() > 2 ? info[2] : info.Env().Undefined());
   unsigned threads = threads_of(info, 3);
   auto cancel = cancel_of(info, 4);
-  return Job::Start(
-      info.Env(), obj->file,
-      [obj, sel, threads, cancel, in](ErrorInfo* err) {
-        do_write(obj, sel, threads, cancel ? &cancel->flag : nullptr, *in, err);
-      },
-      nullptr, {data});
+  return Job::Start(info.Env(), obj->file,
+                    [obj, sel, threads, cancel, in](ErrorInfo* err) {
+                      do_write(obj, sel, threads, cancel ? &cancel->flag : nullptr, *in, err);
+                    },
+                    nullptr, {data});
 }
 
 // The file's mapping, made on first use from libhdf5's own descriptor.
@@ -600,7 +604,8 @@ std::shared_ptr<mmap::Mapping> file_mapping(const std::shared_ptr<h5::FileHandle
   if (f->in_memory()) {
     // An image: map its sealed memory file, privately like any file.
     auto m = f->image_fd() >= 0 ? mmap::Mapping::map_fd(f->image_fd(), f->path(), err) : nullptr;
-    if (!m && err->ok()) *err = ErrorInfo::make("H5_NOT_VIEWABLE", "'" + f->path() + "' is an in-memory file being written");
+    if (!m && err->ok())
+      *err = ErrorInfo::make("H5_NOT_VIEWABLE", "'" + f->path() + "' is an in-memory file being written");
     if (m) f->mapping = m;
     return m;
   }
@@ -671,7 +676,8 @@ Napi::Value DatasetView(const Napi::CallbackInfo& info) {
   // A view of bytes past the end of the file would die with SIGBUS on first
   // access: check the file's size now (a truncation after this call remains
   // out of reach, see docs/views.md).
-  if (!check_not_truncated(obj->file, d.offset + bytes, "view of dataset '" + obj->path + "'", &err)) throw_error(env, err);
+  if (!check_not_truncated(obj->file, d.offset + bytes, "view of dataset '" + obj->path + "'", &err))
+    throw_error(env, err);
   auto m = file_mapping(obj->file, &err);
   if (!m) throw_error(env, err);
   // The mapping was made when the file was shorter than the dataset's extent.
@@ -705,24 +711,28 @@ Napi::Value Prefetch(const Napi::CallbackInfo& info) {
     obj = unwrap_kind(info, 0, h5::ObjKind::Dataset);
     f = obj->file;
   }
-  return Job::Start(env, f, [f, obj](ErrorInfo* err) {
-    uint64_t off = 0, len = 0;
-    if (obj) {
-      h5::DatasetInfo d;
-      if (!describe(obj, &d, err)) return;
-      if (!view_reason(obj, d).empty() || d.nelements == 0) return;  // nothing mapped to prefetch
-      off = d.offset;
-      len = d.nelements * h5::dtype_size(d.type.dtype);
-    }
-    if (f->writable() || is_remote(f)) return;  // nothing mapped: a remote file is read on demand
-    auto m = file_mapping(f, err);
-    if (!m) return;
-    if (!obj) len = m->size();
-    // Touching a mapped page past the end of the file raises SIGBUS.
-    if (!check_not_truncated(f, off + len, obj ? "prefetch of dataset '" + obj->path + "'" : std::string("prefetch"), err))
-      return;
-    m->prefetch(off, len);
-  }, nullptr);
+  return Job::Start(
+      env, f,
+      [f, obj](ErrorInfo* err) {
+        uint64_t off = 0, len = 0;
+        if (obj) {
+          h5::DatasetInfo d;
+          if (!describe(obj, &d, err)) return;
+          if (!view_reason(obj, d).empty() || d.nelements == 0) return;  // nothing mapped to prefetch
+          off = d.offset;
+          len = d.nelements * h5::dtype_size(d.type.dtype);
+        }
+        if (f->writable() || is_remote(f)) return;  // nothing mapped: a remote file is read on demand
+        auto m = file_mapping(f, err);
+        if (!m) return;
+        if (!obj) len = m->size();
+        // Touching a mapped page past the end of the file raises SIGBUS.
+        if (!check_not_truncated(f, off + len,
+                                 obj ? "prefetch of dataset '" + obj->path + "'" : std::string("prefetch"), err))
+          return;
+        m->prefetch(off, len);
+      },
+      nullptr);
 }
 
 // groupWalk(g) -> [{ path, kind, handle }] for every object below g
@@ -870,8 +880,10 @@ Napi::ArrayBuffer adopt_buffer(Napi::Env env, void* data, size_t bytes) {
       [](napi_env, void*, void* hint) {
         auto* o = static_cast<Owned*>(hint);
         if (!o->created) return;  // the refused creation: adopt_buffer frees
-        if (o->big) Reaper::release(o->p);
-        else std::free(o->p);
+        if (o->big)
+          Reaper::release(o->p);
+        else
+          std::free(o->p);
         delete o;
       },
       owned, &ab);

@@ -76,20 +76,23 @@ Napi::Value FileClose(const Napi::CallbackInfo& info) {
 Napi::Value FileCloseAsync(const Napi::CallbackInfo& info) {
   auto f = unwrap_file(info, 0);
   f->close();
-  return Job::Start(info.Env(), nullptr, [f](ErrorInfo* err) {
-    // Waiting for pending operations = waiting until do_close ran. Poll under
-    // the lock; pending ops end quickly once their HDF5 calls return.
-    for (;;) {
-      {
-        Lock lock;
-        if (f->hdf5_closed()) {
-          *err = f->close_error();
-          return;
+  return Job::Start(
+      info.Env(), nullptr,
+      [f](ErrorInfo* err) {
+        // Waiting for pending operations = waiting until do_close ran. Poll under
+        // the lock; pending ops end quickly once their HDF5 calls return.
+        for (;;) {
+          {
+            Lock lock;
+            if (f->hdf5_closed()) {
+              *err = f->close_error();
+              return;
+            }
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }, nullptr);
+      },
+      nullptr);
 }
 
 Napi::Value FileState(const Napi::CallbackInfo& info) {
@@ -125,9 +128,10 @@ Napi::Value ObjOpen(const Napi::CallbackInfo& info) {
   bool follow = info.Length() > 2 && info[2].ToBoolean();
   bool foreign = false;
   if (follow && parent->file->refuse_external)
-    throw_error(info.Env(), ErrorInfo::make("H5_UNSUPPORTED", "'" + h5::join_path(parent->path, path) +
-                                                                  "': external links are not followed in a file opened with "
-                                                                  "{ untrusted } or { expectDigest }: the check covered this file only"));
+    throw_error(info.Env(), ErrorInfo::make("H5_UNSUPPORTED",
+                                            "'" + h5::join_path(parent->path, path) +
+                                                "': external links are not followed in a file opened with "
+                                                "{ untrusted } or { expectDigest }: the check covered this file only"));
   ErrorInfo err;
   std::string why;
   if (!h5::valid_relative_path(path, &why)) throw Napi::TypeError::New(info.Env(), why);
@@ -177,8 +181,8 @@ Napi::Value GroupCreate(const Napi::CallbackInfo& info) {
     g = h5::create_group(parent->id, path, &err, info.Length() > 2 && info[2].ToBoolean());
   }
   if (g < 0) throw_error(info.Env(), err);
-  return wrap_object(info.Env(),
-                     std::make_shared<h5::ObjHandle>(parent->file, g, h5::ObjKind::Group, h5::join_path(parent->path, path)));
+  return wrap_object(info.Env(), std::make_shared<h5::ObjHandle>(parent->file, g, h5::ObjKind::Group,
+                                                                 h5::join_path(parent->path, path)));
 }
 
 Napi::Value GroupList(const Napi::CallbackInfo& info) {

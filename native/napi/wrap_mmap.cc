@@ -26,9 +26,9 @@ Napi::Value mapping_to_js(Napi::Env env, const std::shared_ptr<mmap::Mapping>& m
     h5::ErrorInfo e = h5::ErrorInfo::make(
         "H5_NOT_VIEWABLE", st == napi_no_external_buffers_allowed
                                ? "this runtime does not allow external ArrayBuffers: the file cannot be mapped"
-                               : m->size() > kMaxExternalBuffer
-                                     ? "the file is larger than one ArrayBuffer can hold (4 GiB): view its datasets instead"
-                                     : "napi_create_external_arraybuffer failed");
+                           : m->size() > kMaxExternalBuffer
+                               ? "the file is larger than one ArrayBuffer can hold (4 GiB): view its datasets instead"
+                               : "napi_create_external_arraybuffer failed");
     throw_error(env, e);
   }
   r.Set("buffer", Napi::ArrayBuffer(env, ab));

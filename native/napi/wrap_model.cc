@@ -82,8 +82,10 @@ Napi::Value ModelLayout(const Napi::CallbackInfo& info) {
     Napi::Array shape = Napi::Array::New(env, d.shape.size());
     for (size_t k = 0; k < d.shape.size(); ++k) shape.Set(k, static_cast<double>(d.shape[k]));
     row.Set(2u, shape);
-    row.Set(3u, d.offset == HADDR_UNDEF ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(d.offset))));
-    const size_t es = d.type.dtype == DType::String || d.type.dtype == DType::Unsupported ? 0 : h5::dtype_size(d.type.dtype);
+    row.Set(3u,
+            d.offset == HADDR_UNDEF ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(d.offset))));
+    const size_t es =
+        d.type.dtype == DType::String || d.type.dtype == DType::Unsupported ? 0 : h5::dtype_size(d.type.dtype);
     row.Set(4u, static_cast<double>(d.nelements) * static_cast<double>(es));
     row.Set(5u, d.layout);
     row.Set(6u, d.type.big_endian);

@@ -27,8 +27,10 @@ std::string arg_path(const Napi::CallbackInfo& info, size_t i, const char* what)
 Napi::Value dims_to_js(Napi::Env env, const std::vector<hsize_t>& dims, bool unlimited_null) {
   Napi::Array a = Napi::Array::New(env, dims.size());
   for (size_t i = 0; i < dims.size(); ++i) {
-    if (unlimited_null && dims[i] == H5S_UNLIMITED) a.Set(i, env.Null());
-    else a.Set(i, static_cast<double>(dims[i]));
+    if (unlimited_null && dims[i] == H5S_UNLIMITED)
+      a.Set(i, env.Null());
+    else
+      a.Set(i, static_cast<double>(dims[i]));
   }
   return a;
 }
@@ -238,7 +240,8 @@ Napi::Value DsAttach(const Napi::CallbackInfo& info) {
   unsigned dim = arg_dim(info, 2);
   bool attach = arg_bool(info, 3, "attach");
   if (s->file.get() != d->file.get())
-    throw_error(env, ErrorInfo::make("H5_INVALID_ARGUMENT", "a dimension scale must be in the same file as its dataset"));
+    throw_error(env,
+                ErrorInfo::make("H5_INVALID_ARGUMENT", "a dimension scale must be in the same file as its dataset"));
   JsOp op(env, d->file);
   require_writable(env, d->file);
   ErrorInfo err;
@@ -281,7 +284,8 @@ Napi::Value DsSetLabel(const Napi::CallbackInfo& info) {
 // fileOpenImage(bytes: Uint8Array, name) -> FileHandle (read-only)
 Napi::Value FileOpenImage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "image must be a Uint8Array or Buffer");
+  if (info.Length() < 1 || !info[0].IsTypedArray())
+    throw Napi::TypeError::New(env, "image must be a Uint8Array or Buffer");
   Bytes b = typed_array_bytes(env, info[0]);
   std::string name = arg_string(info, 1, "name");
   ErrorInfo err;

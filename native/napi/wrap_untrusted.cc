@@ -96,12 +96,18 @@ Napi::Value UntrustedWalk(const Napi::CallbackInfo& info) {
   }
   Napi::Object s = Napi::Object::New(env);
   const std::pair<const char*, uint64_t> stats[] = {
-      {"groups", r.groups},         {"datasets", r.datasets},
-      {"datatypes", r.datatypes},   {"links", r.links},
-      {"softLinks", r.soft_links},  {"attributes", r.attributes},
-      {"attributesRead", r.attributes_read}, {"chunks", r.chunks},
-      {"depth", r.depth},           {"declaredBytes", r.declared_bytes},
-      {"storedBytes", r.stored_bytes}, {"fileSize", r.file_size},
+      {"groups", r.groups},
+      {"datasets", r.datasets},
+      {"datatypes", r.datatypes},
+      {"links", r.links},
+      {"softLinks", r.soft_links},
+      {"attributes", r.attributes},
+      {"attributesRead", r.attributes_read},
+      {"chunks", r.chunks},
+      {"depth", r.depth},
+      {"declaredBytes", r.declared_bytes},
+      {"storedBytes", r.stored_bytes},
+      {"fileSize", r.file_size},
   };
   for (const auto& [key, value] : stats) s.Set(key, static_cast<double>(value));
   o.Set("stats", s);
@@ -178,7 +184,8 @@ Napi::Value FileDescriptor(const Napi::CallbackInfo& info) {
       // not a descriptor. An image has its sealed memory file instead.
       if (f->in_memory()) {
         fd = f->image_fd();
-        if (fd < 0) err = h5::ErrorInfo::make("H5_IO", "'" + f->path() + "' is an in-memory file: it has no descriptor");
+        if (fd < 0)
+          err = h5::ErrorInfo::make("H5_IO", "'" + f->path() + "' is an in-memory file: it has no descriptor");
       } else {
         fd = f->posix_fd();
         if (fd < 0) err = h5::ErrorInfo::make("H5_IO", "no file descriptor for '" + f->path() + "'");

@@ -53,13 +53,17 @@ Napi::Value type_to_js(Napi::Env env, const TypeNode& t) {
       }
       if (t.kind == Kind::Float) o.Set("precisionLoss", t.precision_loss);
       break;
-    case Kind::Complex: o.Set("dtype", t.dtype); break;
+    case Kind::Complex:
+      o.Set("dtype", t.dtype);
+      break;
     case Kind::String:
       o.Set("variable", t.vlen_string);
       o.Set("cset", t.cset);
       o.Set("pad", t.pad);
       break;
-    case Kind::Opaque: o.Set("tag", t.tag); break;
+    case Kind::Opaque:
+      o.Set("tag", t.tag);
+      break;
     case Kind::Enum: {
       o.Set("dtype", t.dtype);
       Napi::Object m = Napi::Object::New(env);
@@ -78,7 +82,9 @@ Napi::Value type_to_js(Napi::Env env, const TypeNode& t) {
       o.Set("fields", f);
       break;
     }
-    case Kind::Vlen: o.Set("base", type_to_js(env, t.members[0])); break;
+    case Kind::Vlen:
+      o.Set("base", type_to_js(env, t.members[0]));
+      break;
     case Kind::Array: {
       Napi::Array d = Napi::Array::New(env, t.dims.size());
       for (size_t i = 0; i < t.dims.size(); ++i) d.Set(static_cast<uint32_t>(i), static_cast<double>(t.dims[i]));
@@ -86,7 +92,9 @@ Napi::Value type_to_js(Napi::Env env, const TypeNode& t) {
       o.Set("base", type_to_js(env, t.members[0]));
       break;
     }
-    case Kind::Reference: o.Set("kind", t.region ? "region" : "object"); break;
+    case Kind::Reference:
+      o.Set("kind", t.region ? "region" : "object");
+      break;
   }
   return o;
 }
@@ -106,10 +114,19 @@ napi_typedarray_type array_type(const std::string& d) {
 
 size_t array_item(napi_typedarray_type t) {
   switch (t) {
-    case napi_int16_array: case napi_uint16_array: return 2;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
-    case napi_bigint64_array: case napi_biguint64_array: case napi_float64_array: return 8;
-    default: return 1;
+    case napi_int16_array:
+    case napi_uint16_array:
+      return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array:
+      return 4;
+    case napi_bigint64_array:
+    case napi_biguint64_array:
+    case napi_float64_array:
+      return 8;
+    default:
+      return 1;
   }
 }
 
@@ -205,7 +222,8 @@ struct ToJs {
         for (size_t f = 0; f < t.members.size(); ++f) define(o, t.names[f], column(t.members[f], c.fields[f]));
         return o;
       }
-      case Kind::Array: return column(t.members[0], c);
+      case Kind::Array:
+        return column(t.members[0], c);
       case Kind::Vlen: {
         Napi::Array a = Napi::Array::New(env, c.items.size());
         for (size_t i = 0; i < c.items.size(); ++i) a.Set(static_cast<uint32_t>(i), column(t.members[0], c.items[i]));
@@ -252,7 +270,8 @@ Selection selection_arg(Napi::Env env, Napi::Value v) {
     auto arr = a.As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); ++i) {
       double d = arr.Get(i).ToNumber().DoubleValue();
-      if (!(d >= 0) || d > 9007199254740991.0) throw Napi::RangeError::New(env, "selection entries must be non-negative integers");
+      if (!(d >= 0) || d > 9007199254740991.0)
+        throw Napi::RangeError::New(env, "selection entries must be non-negative integers");
       out.push_back(static_cast<hsize_t>(d));
     }
     return out;
@@ -318,9 +337,11 @@ ReadArgs read_args(const Napi::CallbackInfo& info) {
 void do_read(const ReadArgs& a, h5::ValueResult* r, ErrorInfo* err) {
   Lock lock;
   if (!h5::read_value(a.obj->id, a.attr.empty() ? nullptr : a.attr.c_str(), a.sel, r, err)) {
-    if (err->code == "H5_NOT_FOUND" && !a.attr.empty()) err->message = "no attribute '" + a.attr + "' on '" + a.obj->path + "'";
+    if (err->code == "H5_NOT_FOUND" && !a.attr.empty())
+      err->message = "no attribute '" + a.attr + "' on '" + a.obj->path + "'";
     else if (err->code == "H5_UNSUPPORTED_TYPE")
-      err->message = (a.attr.empty() ? "dataset '" : "attribute '" + a.attr + "' of '") + a.obj->path + "' has an unsupported type: " + err->message;
+      err->message = (a.attr.empty() ? "dataset '" : "attribute '" + a.attr + "' of '") + a.obj->path +
+                     "' has an unsupported type: " + err->message;
   }
 }
 
@@ -347,9 +368,10 @@ Napi::Value ValueReadAsync(const Napi::CallbackInfo& info) {
 
 Kind kind_of(Napi::Env env, const std::string& c) {
   static const std::pair<const char*, Kind> names[] = {
-      {"integer", Kind::Integer}, {"float", Kind::Float},     {"bool", Kind::Integer},   {"string", Kind::String},
-      {"bitfield", Kind::Bitfield}, {"opaque", Kind::Opaque}, {"compound", Kind::Compound}, {"complex", Kind::Complex},
-      {"enum", Kind::Enum},       {"vlen", Kind::Vlen},       {"array", Kind::Array},    {"reference", Kind::Reference}};
+      {"integer", Kind::Integer},   {"float", Kind::Float},       {"bool", Kind::Integer},
+      {"string", Kind::String},     {"bitfield", Kind::Bitfield}, {"opaque", Kind::Opaque},
+      {"compound", Kind::Compound}, {"complex", Kind::Complex},   {"enum", Kind::Enum},
+      {"vlen", Kind::Vlen},         {"array", Kind::Array},       {"reference", Kind::Reference}};
   for (const auto& n : names)
     if (c == n.first) return n.second;
   throw Napi::TypeError::New(env, "unknown type class '" + c + "'");
@@ -375,7 +397,9 @@ TypeNode type_from_js(Napi::Env env, Napi::Value v, int depth) {
       t.cset = str_of(o, "cset");
       t.pad = str_of(o, "pad");
       break;
-    case Kind::Opaque: t.tag = str_of(o, "tag"); break;
+    case Kind::Opaque:
+      t.tag = str_of(o, "tag");
+      break;
     case Kind::Enum: {
       Napi::Value m = o.Get("members");
       if (!m.IsObject()) throw Napi::TypeError::New(env, "an enum type needs members { name: value }");
@@ -387,8 +411,10 @@ TypeNode type_from_js(Napi::Env env, Napi::Value v, int depth) {
         Napi::Value x = mo.Get(keys.Get(i));
         bool lossless = true;
         if (x.IsBigInt()) {
-          if (t.dtype == "uint64") e.value = static_cast<int64_t>(x.As<Napi::BigInt>().Uint64Value(&lossless));
-          else e.value = x.As<Napi::BigInt>().Int64Value(&lossless);
+          if (t.dtype == "uint64")
+            e.value = static_cast<int64_t>(x.As<Napi::BigInt>().Uint64Value(&lossless));
+          else
+            e.value = x.As<Napi::BigInt>().Int64Value(&lossless);
         } else if (x.IsNumber()) {
           double d = x.As<Napi::Number>().DoubleValue();
           lossless = d == static_cast<double>(static_cast<int64_t>(d));
@@ -423,13 +449,17 @@ TypeNode type_from_js(Napi::Env env, Napi::Value v, int depth) {
         Napi::Array da = d.As<Napi::Array>();
         for (uint32_t i = 0; i < da.Length(); ++i) {
           double x = da.Get(i).ToNumber().DoubleValue();
-          if (!(x >= 1) || x > 4294967295.0) throw Napi::RangeError::New(env, "array type dims must be positive integers");
+          if (!(x >= 1) || x > 4294967295.0)
+            throw Napi::RangeError::New(env, "array type dims must be positive integers");
           t.dims.push_back(static_cast<hsize_t>(x));
         }
       }
       break;
-    case Kind::Reference: t.region = str_of(o, "kind") == "region"; break;
-    default: break;
+    case Kind::Reference:
+      t.region = str_of(o, "kind") == "region";
+      break;
+    default:
+      break;
   }
   return t;
 }
@@ -445,7 +475,8 @@ Column column_from_js(Napi::Env env, const TypeNode& t, Napi::Value v, int depth
     case Kind::Opaque:
     case Kind::Enum:
     case Kind::Complex: {
-      if (!v.IsTypedArray()) throw Napi::TypeError::New(env, std::string(h5::kind_name(t.kind)) + " data must be a TypedArray");
+      if (!v.IsTypedArray())
+        throw Napi::TypeError::New(env, std::string(h5::kind_name(t.kind)) + " data must be a TypedArray");
       Bytes b = typed_array_bytes(env, v);
       c.bytes.assign(b.data, b.data + b.size);
       break;
@@ -460,7 +491,8 @@ Column column_from_js(Napi::Env env, const TypeNode& t, Napi::Value v, int depth
       if (!v.IsObject()) throw Napi::TypeError::New(env, "compound data must be an object of columns");
       Napi::Object o = v.As<Napi::Object>();
       for (size_t f = 0; f < t.members.size(); ++f) {
-        if (!o.HasOwnProperty(t.names[f])) throw Napi::TypeError::New(env, "compound data has no column '" + t.names[f] + "'");
+        if (!o.HasOwnProperty(t.names[f]))
+          throw Napi::TypeError::New(env, "compound data has no column '" + t.names[f] + "'");
         c.fields.push_back(column_from_js(env, t.members[f], o.Get(t.names[f]), depth + 1));
       }
       break;
@@ -474,7 +506,8 @@ Column column_from_js(Napi::Env env, const TypeNode& t, Napi::Value v, int depth
     case Kind::Vlen: {
       if (!v.IsArray()) throw Napi::TypeError::New(env, "vlen data must be an array of sequences");
       Napi::Array a = v.As<Napi::Array>();
-      for (uint32_t i = 0; i < a.Length(); ++i) c.items.push_back(column_from_js(env, t.members[0], a.Get(i), depth + 1));
+      for (uint32_t i = 0; i < a.Length(); ++i)
+        c.items.push_back(column_from_js(env, t.members[0], a.Get(i), depth + 1));
       break;
     }
     case Kind::Reference: {
@@ -507,7 +540,8 @@ h5::ValueWrite write_args(const Napi::CallbackInfo& info, size_t at) {
     Napi::Array a = shape.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
       double d = a.Get(i).ToNumber().DoubleValue();
-      if (!(d >= 0) || d > 9007199254740991.0) throw Napi::RangeError::New(env, "shape entries must be non-negative integers");
+      if (!(d >= 0) || d > 9007199254740991.0)
+        throw Napi::RangeError::New(env, "shape entries must be non-negative integers");
       w.shape.push_back(static_cast<hsize_t>(d));
     }
     // The data must hold every element, so an extent past 2^63 is refused
@@ -542,8 +576,8 @@ Napi::Value ValueCreateDataset(const Napi::CallbackInfo& info) {
     }
   }
   if (d < 0) throw_error(env, err);
-  return wrap_object(env, std::make_shared<h5::ObjHandle>(parent->file, d, h5::ObjKind::Dataset,
-                                                           h5::join_path(parent->path, name)));
+  return wrap_object(
+      env, std::make_shared<h5::ObjHandle>(parent->file, d, h5::ObjKind::Dataset, h5::join_path(parent->path, name)));
 }
 
 // valueSetAttr(obj, name, type, shape | null, data)

@@ -25,8 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (len > cap || uint64_t(len) != declared) abort();
     if (cs != Status::Ok) abort();  // whatever decodes must pass the structural check
     // re-encode with the frame's own block size and round-trip
-    uint32_t bs = (uint32_t(data[8]) << 24) | (uint32_t(data[9]) << 16) | (uint32_t(data[10]) << 8) |
-                  uint32_t(data[11]);
+    uint32_t bs =
+        (uint32_t(data[8]) << 24) | (uint32_t(data[9]) << 16) | (uint32_t(data[10]) << 8) | uint32_t(data[11]);
     if (bs == 0 || bs > (1u << 24)) bs = 1u << 16;
     std::vector<uint8_t> enc(lz4_max_framed(len, bs)), back(len);
     size_t elen = 0, blen = 0;

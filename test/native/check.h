@@ -43,25 +43,25 @@ inline int run_all(int argc, char** argv) {
 
 #define H5V_CAT2(a, b) a##b
 #define H5V_CAT(a, b) H5V_CAT2(a, b)
-#define TEST(name)                                                              \
-  static void name();                                                           \
-  static ::h5v::test::Registrar H5V_CAT(reg_, name)(#name, name);               \
+#define TEST(name)                                                \
+  static void name();                                             \
+  static ::h5v::test::Registrar H5V_CAT(reg_, name)(#name, name); \
   static void name()
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++::h5v::test::failures();                                                \
-    }                                                                           \
+      ++::h5v::test::failures();                                                    \
+    }                                                                               \
   } while (0)
-#define CHECK_EQ(a, b)                                                          \
-  do {                                                                          \
-    auto _va = (a);                                                             \
-    auto _vb = (b);                                                             \
-    if (!(_va == _vb)) {                                                        \
+#define CHECK_EQ(a, b)                                                                      \
+  do {                                                                                      \
+    auto _va = (a);                                                                         \
+    auto _vb = (b);                                                                         \
+    if (!(_va == _vb)) {                                                                    \
       std::fprintf(stderr, "%s:%d: CHECK_EQ(%s, %s) failed\n", __FILE__, __LINE__, #a, #b); \
-      ++::h5v::test::failures();                                                \
-    }                                                                           \
+      ++::h5v::test::failures();                                                            \
+    }                                                                                       \
   } while (0)
 #define H5V_TEST_MAIN() \
   int main(int argc, char** argv) { return ::h5v::test::run_all(argc, argv); }

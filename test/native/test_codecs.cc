@@ -45,7 +45,8 @@ Bytes make_data(Kind kind, size_t n, uint64_t seed) {
   Bytes d(n);
   Rng r(seed);
   switch (kind) {
-    case kZeros: break;
+    case kZeros:
+      break;
     case kRandom:
       for (auto& b : d) b = uint8_t(r.next());
       break;
@@ -66,14 +67,15 @@ Bytes make_data(Kind kind, size_t n, uint64_t seed) {
     case kSparse:
       for (size_t i = 0; i < n; ++i) d[i] = r.below(16) == 0 ? uint8_t(r.next()) : 0;
       break;
-    default: break;
+    default:
+      break;
   }
   return d;
 }
 
-const size_t kSizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 31, 32, 33, 63, 64, 100, 255, 256,
-                         257, 1000, 4095, 4096, 4097, 8191, 8193, 65535, 65536, 65537, 100003,
-                         (1u << 20) + 3};
+const size_t kSizes[] = {0,    1,    2,    3,    4,    5,     7,     8,     15,     16,
+                         31,   32,   33,   63,   64,   100,   255,   256,   257,    1000,
+                         4095, 4096, 4097, 8191, 8193, 65535, 65536, 65537, 100003, (1u << 20) + 3};
 
 // Byte-at-a-time reference LZF decoder (obviously correct, slow).
 bool ref_lzf_decode(const Bytes& in, Bytes* out) {
@@ -122,8 +124,7 @@ Bytes lz4_enc(const Bytes& d, size_t block) {
 Bytes deflate_enc(const Bytes& d, int level) {
   Bytes out(deflate_bound(d.size(), level));
   size_t len = 0;
-  if (deflate_encode(d.data(), d.size(), level, out.data(), out.size(), &len) != Status::Ok)
-    return {};
+  if (deflate_encode(d.data(), d.size(), level, out.data(), out.size(), &len) != Status::Ok) return {};
   out.resize(len);
   return out;
 }
@@ -151,8 +152,7 @@ Status decode_bounded(DecodeFn fn, const Bytes& in, size_t cap, Bytes* out) {
 // Every truncation of a valid stream and a batch of random byte flips: must be
 // rejected or decode within bounds. For prefix-decodable formats (lzf) an Ok
 // result must be a prefix of the original.
-void hostile_inputs(DecodeFn fn, const Bytes& stream, const Bytes& original, bool prefix_ok,
-                    uint64_t seed, int flips) {
+void hostile_inputs(DecodeFn fn, const Bytes& stream, const Bytes& original, bool prefix_ok, uint64_t seed, int flips) {
   size_t cap = original.size();
   for (size_t cut = 0; cut < stream.size(); ++cut) {
     Bytes t(stream.begin(), stream.begin() + cut), out;
@@ -192,8 +192,9 @@ void put_be64(uint8_t* p, uint64_t v) {
 // ---------------------------------------------------------------- status
 
 TEST(status_messages_are_distinct) {
-  const Status all[] = {Status::Ok, Status::OutputTooSmall, Status::Corrupt,
-                        Status::Incompressible, Status::InvalidArgument, Status::NoMemory};
+  const Status all[] = {
+      Status::Ok,      Status::OutputTooSmall, Status::Corrupt, Status::Incompressible, Status::InvalidArgument,
+      Status::NoMemory};
   for (Status a : all) {
     CHECK(status_message(a) != nullptr && std::strlen(status_message(a)) > 0);
     for (Status b : all)
@@ -314,10 +315,8 @@ TEST(lzf_rejects_malformed) {
   CHECK(decode_bounded(lzf_decode, Bytes({0x00, 'a', 0xE0}), 64, &out) == Status::Corrupt);
   CHECK(decode_bounded(lzf_decode, Bytes({0x00, 'a', 0xE0, 0x05}), 64, &out) == Status::Corrupt);
   // output too small for a literal and for a back-reference
-  CHECK(decode_bounded(lzf_decode, Bytes({0x03, 'a', 'b', 'c', 'd'}), 3, &out) ==
-        Status::OutputTooSmall);
-  CHECK(decode_bounded(lzf_decode, Bytes({0x00, 'a', 0x20, 0x00}), 3, &out) ==
-        Status::OutputTooSmall);
+  CHECK(decode_bounded(lzf_decode, Bytes({0x03, 'a', 'b', 'c', 'd'}), 3, &out) == Status::OutputTooSmall);
+  CHECK(decode_bounded(lzf_decode, Bytes({0x00, 'a', 0x20, 0x00}), 3, &out) == Status::OutputTooSmall);
   // empty input is an empty stream
   CHECK(decode_bounded(lzf_decode, Bytes(), 0, &out) == Status::Ok);
   CHECK(out.empty());
@@ -392,8 +391,8 @@ TEST(lz4_frame_layout_matches_h5zlz4) {
   // three blocks (4096, 4096, 1808), each with a BE length prefix
   size_t pos = 12, blocks = 0;
   while (pos < enc.size()) {
-    uint32_t c = (uint32_t(enc[pos]) << 24) | (uint32_t(enc[pos + 1]) << 16) |
-                 (uint32_t(enc[pos + 2]) << 8) | enc[pos + 3];
+    uint32_t c =
+        (uint32_t(enc[pos]) << 24) | (uint32_t(enc[pos + 1]) << 16) | (uint32_t(enc[pos + 2]) << 8) | enc[pos + 3];
     pos += 4 + c;
     ++blocks;
   }
@@ -509,8 +508,7 @@ TEST(lz4_encode_limits) {
   size_t len = 5;
   CHECK(lz4_encode(d.data(), d.size(), 0, out.data(), out.size(), &len) == Status::Incompressible);
   CHECK_EQ(len, size_t(0));
-  CHECK(lz4_encode(d.data(), d.size(), size_t(3) << 30, out.data(), out.size(), &len) ==
-        Status::InvalidArgument);
+  CHECK(lz4_encode(d.data(), d.size(), size_t(3) << 30, out.data(), out.size(), &len) == Status::InvalidArgument);
   Bytes z(1000, 0);
   CHECK(lz4_encode(z.data(), z.size(), 0, out.data(), 40, &len) == Status::Ok);
   CHECK(len <= 40);
@@ -584,12 +582,10 @@ TEST(deflate_threads_use_private_state) {
         Bytes d = make_data(Kind((t + i) % kKinds), 20000 + size_t(i), uint64_t(t * 1000 + i));
         Bytes enc(deflate_bound(d.size(), level));
         size_t len = 0;
-        if (deflate_encode(d.data(), d.size(), level, enc.data(), enc.size(), &len) != Status::Ok)
-          good = 0;
+        if (deflate_encode(d.data(), d.size(), level, enc.data(), enc.size(), &len) != Status::Ok) good = 0;
         Bytes out(d.size());
         size_t ol = 0;
-        if (deflate_decode(enc.data(), len, out.data(), out.size(), &ol) != Status::Ok ||
-            ol != d.size() || out != d)
+        if (deflate_decode(enc.data(), len, out.data(), out.size(), &ol) != Status::Ok || ol != d.size() || out != d)
           good = 0;
       }
       ok[size_t(t)] = good;
@@ -616,9 +612,9 @@ void ref_shuffle(const uint8_t* in, uint8_t* out, size_t n, size_t es) {
 
 TEST(shuffle_matches_reference_and_inverts) {
   for (size_t es = 0; es <= 17; ++es) {
-    for (size_t n : {size_t(0), size_t(1), size_t(2), size_t(3), size_t(es), size_t(es + 1),
-                     size_t(2 * es + 1), size_t(31 * es + 3), size_t(32 * es), size_t(33 * es + 5),
-                     size_t(1000), size_t(4096 + 3), size_t(70001)}) {
+    for (size_t n :
+         {size_t(0), size_t(1), size_t(2), size_t(3), size_t(es), size_t(es + 1), size_t(2 * es + 1),
+          size_t(31 * es + 3), size_t(32 * es), size_t(33 * es + 5), size_t(1000), size_t(4096 + 3), size_t(70001)}) {
       Bytes d = make_data(kRandom, n, es * 1000 + n);
       Bytes ref(n), out(n), back(n);
       if (n) ref_shuffle(d.data(), ref.data(), n, es);
@@ -687,8 +683,7 @@ TEST(fletcher32_known_vectors) {
 }
 
 TEST(fletcher32_append_and_verify) {
-  for (size_t n : {size_t(0), size_t(1), size_t(2), size_t(3), size_t(719), size_t(720), size_t(721),
-                   size_t(100001)}) {
+  for (size_t n : {size_t(0), size_t(1), size_t(2), size_t(3), size_t(719), size_t(720), size_t(721), size_t(100001)}) {
     Bytes d = make_data(kFloats, n, n);
     d.resize(n + 4);
     fletcher32_append(d.data(), n);

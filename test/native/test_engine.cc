@@ -68,11 +68,16 @@ const std::vector<FilterSpec>& filter_specs() {
 
 void add_filters(hid_t dcpl, const std::vector<int>& ids) {
   for (int id : ids) {
-    if (id == 1) H5Pset_deflate(dcpl, 1);
-    else if (id == 1004) H5Pset_deflate(dcpl, 4);
-    else if (id == 2) H5Pset_shuffle(dcpl);
-    else if (id == 3) H5Pset_fletcher32(dcpl);
-    else H5Pset_filter(dcpl, id, H5Z_FLAG_OPTIONAL, 0, nullptr);
+    if (id == 1)
+      H5Pset_deflate(dcpl, 1);
+    else if (id == 1004)
+      H5Pset_deflate(dcpl, 4);
+    else if (id == 2)
+      H5Pset_shuffle(dcpl);
+    else if (id == 3)
+      H5Pset_fletcher32(dcpl);
+    else
+      H5Pset_filter(dcpl, id, H5Z_FLAG_OPTIONAL, 0, nullptr);
   }
 }
 
@@ -91,10 +96,14 @@ const std::vector<Shape>& shapes() {
 
 hid_t dtypes(int i) {
   switch (i) {
-    case 0: return H5T_NATIVE_UINT8;
-    case 1: return H5T_NATIVE_INT16;
-    case 2: return H5T_NATIVE_FLOAT;
-    default: return H5T_NATIVE_DOUBLE;
+    case 0:
+      return H5T_NATIVE_UINT8;
+    case 1:
+      return H5T_NATIVE_INT16;
+    case 2:
+      return H5T_NATIVE_FLOAT;
+    default:
+      return H5T_NATIVE_DOUBLE;
   }
 }
 
@@ -129,9 +138,7 @@ Bytes make_data(size_t n, size_t es, uint64_t seed) {
   return b;
 }
 
-std::string tmp_name(const char* tag) {
-  return std::string("engine_") + tag + "_" + std::to_string(getpid()) + ".h5";
-}
+std::string tmp_name(const char* tag) { return std::string("engine_") + tag + "_" + std::to_string(getpid()) + ".h5"; }
 
 hid_t create_file(const std::string& path, hsize_t userblock = 0) {
   h5::Lock l;
@@ -238,7 +245,9 @@ std::vector<engine::Selection> selections(const Shape& sh) {
   return v;
 }
 
-size_t sel_elems(const Shape& sh, const engine::Selection& s) { return s.start.empty() ? nelem(sh.dims) : nelem(s.count); }
+size_t sel_elems(const Shape& sh, const engine::Selection& s) {
+  return s.start.empty() ? nelem(sh.dims) : nelem(s.count);
+}
 
 std::string dset_name(size_t fi, int ti, size_t si) {
   return "f" + std::to_string(fi) + "_t" + std::to_string(ti) + "_s" + std::to_string(si);
@@ -296,8 +305,8 @@ void run_matrix(bool rdonly, unsigned threads) {
           bool ok = got.r == engine::Result::Done && got.data == want && !want.empty();
           if (!ok)
             std::fprintf(stderr, "mismatch: %s dtype %d shape %zu sel rank %zu rdonly %d: result %d %s %s\n",
-                         filter_specs()[fi].name, ti, si, sel.start.size(), rdonly, int(got.r),
-                         got.err.code.c_str(), got.err.message.c_str());
+                         filter_specs()[fi].name, ti, si, sel.start.size(), rdonly, int(got.r), got.err.code.c_str(),
+                         got.err.message.c_str());
           CHECK(ok);
           ++compared;
         }
@@ -350,9 +359,9 @@ static void fill_values_test() {
     H5D_fill_time_t time;
     int value;  // 0 = default fill, 1 = user value, 2 = undefined
   } variants[] = {
-      {"default", H5D_FILL_TIME_IFSET, 0},   {"ifset_user", H5D_FILL_TIME_IFSET, 1},
+      {"default", H5D_FILL_TIME_IFSET, 0},     {"ifset_user", H5D_FILL_TIME_IFSET, 1},
       {"ifset_undef", H5D_FILL_TIME_IFSET, 2}, {"never_user", H5D_FILL_TIME_NEVER, 1},
-      {"alloc_user", H5D_FILL_TIME_ALLOC, 1}, {"alloc_undef", H5D_FILL_TIME_ALLOC, 2},
+      {"alloc_user", H5D_FILL_TIME_ALLOC, 1},  {"alloc_undef", H5D_FILL_TIME_ALLOC, 2},
   };
   std::vector<std::string> names;
   for (const auto& v : variants)
@@ -421,7 +430,9 @@ static void fill_values_test() {
             Bytes want = h5_read(d, type, sel, bytes, 0x5C);
             EngineOut got = e_read(d, type, sel, bytes, 0x5C);
             bool ok = got.r == engine::Result::Done && got.data == want && !want.empty();
-            if (!ok) std::fprintf(stderr, "fill mismatch %s dtype %d rd %d: %d %s\n", v.name, ti, rd, int(got.r), got.err.message.c_str());
+            if (!ok)
+              std::fprintf(stderr, "fill mismatch %s dtype %d rd %d: %d %s\n", v.name, ti, rd, int(got.r),
+                           got.err.message.c_str());
             CHECK(ok);
           }
           close_dataset(d);
@@ -517,14 +528,10 @@ TEST(read_corrupt_chunks_fail_cleanly) {
         codecs::Status::Ok);
   zstd_bomb.resize(zlen);
   std::vector<Case> cases = {
-      {"deflate_garbage", {2, 1}, 0, garbage},
-      {"lzf_garbage", {32000}, 0, garbage},
-      {"lz4_garbage", {32004}, 0, garbage},
-      {"zstd_garbage", {32015}, 0, garbage},
-      {"zstd_bomb", {32015}, 0, zstd_bomb},
-      {"blosc_garbage", {32001}, 0, garbage},
-      {"fletcher_mismatch", {3}, 0, raw_bad_sum},
-      {"raw_wrong_size", {1}, 1, short_raw},
+      {"deflate_garbage", {2, 1}, 0, garbage},    {"lzf_garbage", {32000}, 0, garbage},
+      {"lz4_garbage", {32004}, 0, garbage},       {"zstd_garbage", {32015}, 0, garbage},
+      {"zstd_bomb", {32015}, 0, zstd_bomb},       {"blosc_garbage", {32001}, 0, garbage},
+      {"fletcher_mismatch", {3}, 0, raw_bad_sum}, {"raw_wrong_size", {1}, 1, short_raw},
   };
   for (auto& c : cases) {
     hid_t d = make_dataset(f, c.name, H5T_NATIVE_FLOAT, sh, c.filters, data.data());
@@ -542,7 +549,8 @@ TEST(read_corrupt_chunks_fail_cleanly) {
       CHECK(got.r == engine::Result::Failed);
       CHECK_EQ(got.err.code, std::string("H5_CORRUPT"));
       CHECK(got.err.message.find("(32, 16)") != std::string::npos);
-      if (got.err.code != "H5_CORRUPT") std::fprintf(stderr, "%s: %s %s\n", c.name, got.err.code.c_str(), got.err.message.c_str());
+      if (got.err.code != "H5_CORRUPT")
+        std::fprintf(stderr, "%s: %s %s\n", c.name, got.err.code.c_str(), got.err.message.c_str());
       // A selection that avoids the bad chunk still reads.
       engine::Selection s{{0, 0}, {16, 64}, {}};
       EngineOut ok = e_read(d, H5T_NATIVE_FLOAT, s, 16 * 64 * 4, 0);
@@ -632,7 +640,8 @@ TEST(unsupported_cases_fall_back) {
   CHECK(engine::read(ok, H5T_NATIVE_FLOAT, wrong_rank, out.data(), 4, opt, &err) == engine::Result::Failed);
   engine::Selection empty{{5}, {0}, {}};
   CHECK(engine::read(ok, H5T_NATIVE_FLOAT, empty, out.data(), 0, opt, &err) == engine::Result::Done);
-  CHECK(engine::read(H5I_INVALID_HID, H5T_NATIVE_FLOAT, {}, out.data(), out.size(), opt, &err) == engine::Result::Failed);
+  CHECK(engine::read(H5I_INVALID_HID, H5T_NATIVE_FLOAT, {}, out.data(), out.size(), opt, &err) ==
+        engine::Result::Failed);
   // unaligned write selection -> fallback
   engine::Selection unaligned{{50}, {100}, {}};
   CHECK(engine::write(ok, H5T_NATIVE_FLOAT, unaligned, out.data(), 400, opt, &err) == engine::Result::Unsupported);
@@ -703,15 +712,17 @@ TEST(write_round_trip_matrix) {
           for (int id : spec.ids) has_deflate = has_deflate || id == 1 || id == 1004;
           std::vector<hsize_t> off(sh.dims.size(), 0);
           for (int which = 0; which < 2; ++which) {
-            if (which) for (size_t k = 0; k < off.size(); ++k) off[k] = (sh.dims[k] - 1) / sh.chunk[k] * sh.chunk[k];
+            if (which)
+              for (size_t k = 0; k < off.size(); ++k) off[k] = (sh.dims[k] - 1) / sh.chunk[k] * sh.chunk[k];
             uint32_t m1 = 0, m2 = 0;
             Bytes a = read_chunk_bytes(d, off, &m1), b = read_chunk_bytes(ref, off, &m2);
             CHECK(!a.empty() && !b.empty());
             ++compared_bytes;
-            if (a == b && m1 == m2) ++same_bytes;
+            if (a == b && m1 == m2)
+              ++same_bytes;
             else if (!has_deflate)
-              std::fprintf(stderr, "chunk bytes differ: %s dtype %d shape %zu (%zu/%u vs lib %zu/%u)\n", spec.name, ti, si,
-                           a.size(), m1, b.size(), m2);
+              std::fprintf(stderr, "chunk bytes differ: %s dtype %d shape %zu (%zu/%u vs lib %zu/%u)\n", spec.name, ti,
+                           si, a.size(), m1, b.size(), m2);
             if (!has_deflate) CHECK(a == b && m1 == m2);
           }
         }
@@ -810,7 +821,7 @@ TEST(thread_pool_lifecycle) {
   });
   CHECK_EQ(sum.load(), 999 * 1000 / 2);
   engine::shutdown_pool();
-  engine::shutdown_pool();  // idempotent
+  engine::shutdown_pool();            // idempotent
   CHECK_EQ(engine::pool_size(), 3u);  // re-created on demand
   engine::set_pool_size(0);
   CHECK_EQ(engine::pool_size(), engine::hardware_threads());

@@ -99,10 +99,10 @@ std::string sel_str(const engine::Selection& s) {
   return r;
 }
 
-
 std::string first_diff(const Bytes& a, const Bytes& b, size_t es) {
   for (size_t i = 0; i < a.size(); ++i)
-    if (a[i] != b[i]) return "first differing element " + std::to_string(i / es) + " of " + std::to_string(a.size() / es);
+    if (a[i] != b[i])
+      return "first differing element " + std::to_string(i / es) + " of " + std::to_string(a.size() / es);
   return "";
 }
 
@@ -181,7 +181,8 @@ void check_dataset(const Ctx& c, const std::string& name) {
         Bytes want((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         ++c.st->oracle;
         if (want.size() != mine.size() || want != mine)
-          c.st->fail(where + ": engine differs from h5py" + (want.size() == mine.size() ? ", " + first_diff(mine, want, es) : ""));
+          c.st->fail(where + ": engine differs from h5py" +
+                     (want.size() == mine.size() ? ", " + first_diff(mine, want, es) : ""));
       }
     }
   }
@@ -223,8 +224,9 @@ void run(unsigned intent, uint64_t max_addressed, const std::string& mode, bool 
 }
 
 void report(const Stats& st, const char* label, int min_datasets) {
-  std::printf("%s: %d datasets, %d reads, %d by the engine, %d left to libhdf5, %d checked against h5py, %zu mismatches\n",
-              label, st.datasets, st.reads, st.engine_done, st.unsupported, st.oracle, st.failures.size());
+  std::printf(
+      "%s: %d datasets, %d reads, %d by the engine, %d left to libhdf5, %d checked against h5py, %zu mismatches\n",
+      label, st.datasets, st.reads, st.engine_done, st.unsupported, st.oracle, st.failures.size());
   CHECK(st.datasets >= min_datasets);
   CHECK(st.engine_done > st.reads / 2);  // the engine, not the fallback, is what is tested
   CHECK(st.failures.empty());

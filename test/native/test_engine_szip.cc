@@ -56,7 +56,6 @@ herr_t collect(hid_t, const char* name, const H5L_info_t*, void* op) {
   return 0;
 }
 
-
 }  // namespace
 
 TEST(szip_decoder_is_libhdf5s) { CHECK(codecs::szip_available()); }
@@ -112,7 +111,8 @@ TEST(engine_decodes_every_szip_layout_like_H5Dread) {
       ++done;
       if (mine != ref) {
         ++mismatches;
-        std::fprintf(stderr, "%s (%s): engine and H5Dread differ\n", name.c_str(), sel.start.empty() ? "whole" : "strided");
+        std::fprintf(stderr, "%s (%s): engine and H5Dread differ\n", name.c_str(),
+                     sel.start.empty() ? "whole" : "strided");
       }
     }
     h5::Lock l;

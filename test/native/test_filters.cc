@@ -91,8 +91,7 @@ struct Pipeline {
 
 // Creates a 1-D chunked dataset "d" of `type` with `count` elements in
 // chunks of `chunk` elements and writes `data`. Returns false on failure.
-bool write_1d(const std::string& path, hid_t type, const Bytes& data, hsize_t count,
-              hsize_t chunk, const Pipeline& p) {
+bool write_1d(const std::string& path, hid_t type, const Bytes& data, hsize_t count, hsize_t chunk, const Pipeline& p) {
   hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (f < 0) return false;
   hid_t space = H5Screate_simple(1, &count, nullptr);
@@ -145,25 +144,24 @@ bool stack_mentions(const char* needle) {
     const char* needle;
     bool found;
   } ctx{needle, false};
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD,
-           [](unsigned, const H5E_error2_t* e, void* p) -> herr_t {
-             auto* c = static_cast<Ctx*>(p);
-             if (e->desc && std::strstr(e->desc, c->needle)) c->found = true;
-             return 0;
-           },
-           &ctx);
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* e, void* p) -> herr_t {
+        auto* c = static_cast<Ctx*>(p);
+        if (e->desc && std::strstr(e->desc, c->needle)) c->found = true;
+        return 0;
+      },
+      &ctx);
   H5Eclear2(H5E_DEFAULT);
   return ctx.found;
 }
 
 // Calls a filter class's function the way H5Z_pipeline does (malloc'd buffer).
-size_t call_filter(const H5Z_class2_t& cls, unsigned flags, std::vector<unsigned> cd,
-                   const Bytes& in, Bytes* out) {
+size_t call_filter(const H5Z_class2_t& cls, unsigned flags, std::vector<unsigned> cd, const Bytes& in, Bytes* out) {
   size_t buf_size = in.size() ? in.size() : 1;
   void* buf = std::malloc(buf_size);
   if (!in.empty()) std::memcpy(buf, in.data(), in.size());
-  size_t r = cls.filter(flags, cd.size(), cd.empty() ? nullptr : cd.data(), in.size(), &buf_size,
-                        &buf);
+  size_t r = cls.filter(flags, cd.size(), cd.empty() ? nullptr : cd.data(), in.size(), &buf_size, &buf);
   if (r && out) {
     CHECK(r <= buf_size);
     out->assign(static_cast<uint8_t*>(buf), static_cast<uint8_t*>(buf) + r);
@@ -214,8 +212,8 @@ TEST(filters_round_trip_through_libhdf5) {
     bool shuffle;
   };
   const Case cases[] = {
-      {kFilterLzf, {}, false},   {kFilterLzf, {}, true},    {kFilterLz4, {}, false},
-      {kFilterLz4, {}, true},    {kFilterLz4, {4096}, true}, {kFilterLz4, {1000, 1}, false},
+      {kFilterLzf, {}, false}, {kFilterLzf, {}, true},     {kFilterLz4, {}, false},
+      {kFilterLz4, {}, true},  {kFilterLz4, {4096}, true}, {kFilterLz4, {1000, 1}, false},
   };
   const hsize_t count = 10000, chunk = 3000;  // 4 chunks, the last one partial
   Bytes data = floats(count, 3);
@@ -238,8 +236,7 @@ TEST(filters_round_trip_through_libhdf5) {
       hid_t dcpl = H5Dget_create_plist(o.d);
       unsigned flags = 0, cdv[8] = {0};
       size_t ncd = 8;
-      CHECK(H5Pget_filter_by_id2(dcpl, H5Z_filter_t(c.filter), &flags, &ncd, cdv, 0, nullptr,
-                                 nullptr) >= 0);
+      CHECK(H5Pget_filter_by_id2(dcpl, H5Z_filter_t(c.filter), &flags, &ncd, cdv, 0, nullptr, nullptr) >= 0);
       CHECK(flags & H5Z_FLAG_OPTIONAL);
       if (c.filter == kFilterLzf) {
         CHECK_EQ(ncd, size_t(3));
@@ -263,8 +260,7 @@ TEST(filters_round_trip_through_libhdf5) {
         if (c.filter == kFilterLz4 && dec.size() == n) {
           uint64_t total = 0;
           CHECK(lz4_check_frame(raw.data(), raw.size(), &total) == Status::Ok);
-          uint32_t bs = (uint32_t(raw[8]) << 24) | (uint32_t(raw[9]) << 16) |
-                        (uint32_t(raw[10]) << 8) | raw[11];
+          uint32_t bs = (uint32_t(raw[8]) << 24) | (uint32_t(raw[9]) << 16) | (uint32_t(raw[10]) << 8) | raw[11];
           size_t want = c.cd.empty() || c.cd[0] == 0 ? n : c.cd[0];
           CHECK_EQ(size_t(bs), want < n ? want : n);
         }
@@ -275,7 +271,8 @@ TEST(filters_round_trip_through_libhdf5) {
         }
         size_t valid = size_t(std::min<hsize_t>(chunk, count - off)) * 4;
         CHECK(dec.size() == n && std::memcmp(dec.data(), data.data() + off * 4, valid) == 0);
-        if (!(raw.size() < n)) std::fprintf(stderr, "case %d off %llu raw %zu n %zu\n", ci, (unsigned long long)off, raw.size(), n);
+        if (!(raw.size() < n))
+          std::fprintf(stderr, "case %d off %llu raw %zu n %zu\n", ci, (unsigned long long)off, raw.size(), n);
         CHECK(raw.size() < n);  // the float data does compress
       }
     }
@@ -390,11 +387,11 @@ TEST(filters_reject_corrupt_chunks_cleanly) {
   lz_bad_block[10] = 0x10;
   lz_bad_block[15] = 8;
   const Bad bads[] = {
-      {kFilterLzf, {0x05, 'a'}, "LZF"},                 // truncated literal
-      {kFilterLzf, {0x00, 'a', 0x20, 0x05}, "LZF"},     // reference before start
-      {kFilterLz4, {1, 2, 3}, "LZ4"},                   // short header
-      {kFilterLz4, huge, "LZ4"},                        // forged declared size
-      {kFilterLz4, lz_bad_block, "LZ4"},                // garbage LZ4 block
+      {kFilterLzf, {0x05, 'a'}, "LZF"},              // truncated literal
+      {kFilterLzf, {0x00, 'a', 0x20, 0x05}, "LZF"},  // reference before start
+      {kFilterLz4, {1, 2, 3}, "LZ4"},                // short header
+      {kFilterLz4, huge, "LZ4"},                     // forged declared size
+      {kFilterLz4, lz_bad_block, "LZ4"},             // garbage LZ4 block
   };
   for (const Bad& b : bads) {
     std::string path = tmp_path("bad");
@@ -426,9 +423,8 @@ TEST(filter_functions_direct) {
   // fallback), no hint, and an absurd hint (must be clamped, not allocated).
   CHECK(call_filter(kLzfClass, H5Z_FLAG_OPTIONAL, {4, 0x105, 20000}, data, &enc) > 0);
   CHECK(enc.size() < data.size());
-  for (std::vector<unsigned> cd : {std::vector<unsigned>{4, 0x105, 20000},
-                                   std::vector<unsigned>{4, 0x105, 1}, std::vector<unsigned>{},
-                                   std::vector<unsigned>{4, 0x105, UINT_MAX}}) {
+  for (std::vector<unsigned> cd : {std::vector<unsigned>{4, 0x105, 20000}, std::vector<unsigned>{4, 0x105, 1},
+                                   std::vector<unsigned>{}, std::vector<unsigned>{4, 0x105, UINT_MAX}}) {
     dec.clear();
     CHECK_EQ(call_filter(kLzfClass, H5Z_FLAG_REVERSE, cd, enc, &dec), data.size());
     CHECK(dec == data);
@@ -440,8 +436,7 @@ TEST(filter_functions_direct) {
   CHECK_EQ(call_filter(kLz4Class, H5Z_FLAG_OPTIONAL, {}, rnd, nullptr), size_t(0));
   CHECK_EQ(H5Eget_num(H5E_DEFAULT), ssize_t(0));
   // LZ4 through the function, default and small blocks
-  for (std::vector<unsigned> cd : {std::vector<unsigned>{}, std::vector<unsigned>{0},
-                                   std::vector<unsigned>{512}}) {
+  for (std::vector<unsigned> cd : {std::vector<unsigned>{}, std::vector<unsigned>{0}, std::vector<unsigned>{512}}) {
     enc.clear();
     dec.clear();
     CHECK(call_filter(kLz4Class, H5Z_FLAG_OPTIONAL, cd, data, &enc) > 0);
@@ -465,8 +460,7 @@ TEST(filter_functions_direct) {
   CHECK_EQ(call_filter(kLz4Class, H5Z_FLAG_REVERSE, {}, f5, nullptr), size_t(0));
   CHECK(stack_mentions("LZ4"));
   // LZF garbage
-  CHECK_EQ(call_filter(kLzfClass, H5Z_FLAG_REVERSE, {4, 0x105, 100}, Bytes{0x1f, 1}, nullptr),
-           size_t(0));
+  CHECK_EQ(call_filter(kLzfClass, H5Z_FLAG_REVERSE, {4, 0x105, 100}, Bytes{0x1f, 1}, nullptr), size_t(0));
   CHECK(stack_mentions("LZF"));
 }
 

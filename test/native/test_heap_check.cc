@@ -81,9 +81,9 @@ void put(std::vector<uint8_t>* b, size_t at, unsigned n, uint64_t v) {
 }
 
 struct Heap {
-  size_t at = 0;                 // the collection's offset
-  std::vector<size_t> objects;   // offsets of object headers, index order of appearance
-  size_t free_space = 0;         // offset of the free-space object's header
+  size_t at = 0;                // the collection's offset
+  std::vector<size_t> objects;  // offsets of object headers, index order of appearance
+  size_t free_space = 0;        // offset of the free-space object's header
 };
 
 Heap heap_of(const std::vector<uint8_t>& b) {

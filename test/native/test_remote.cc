@@ -31,7 +31,11 @@ TEST(posix_fd_is_the_sec2_descriptor_of_a_local_file) {
   std::string p = temp_file();
   Lock lock;
   ErrorInfo err;
-  { auto w = FileHandle::create(p, false, &err); CHECK(w != nullptr); w->close(); }
+  {
+    auto w = FileHandle::create(p, false, &err);
+    CHECK(w != nullptr);
+    w->close();
+  }
   auto f = FileHandle::open(p, false, &err);
   CHECK(f != nullptr);
   int fd = h5v::h5::posix_fd(f->id());
