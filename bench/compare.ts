@@ -182,7 +182,8 @@ async function interleave(
   for (let r = 0; r < runs; r++) {
     for (const [name, fn] of Object.entries(peers)) {
       if (!fn) continue;
-      (acc[name] ??= []).push(await fn());
+      acc[name] ??= [];
+      acc[name].push(await fn());
     }
   }
   const out: Record<string, JobResult> = {};

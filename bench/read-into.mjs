@@ -101,7 +101,11 @@ const into = new Float32Array(n);
 readSync(fd, buf, 0, size, offset);
 for (const c of CASES) f.dataset(c).readSync({ into });
 const runs = {}; // case -> peer -> ms[]
-const push = (c, peer, v) => ((runs[c] ??= {})[peer] ??= []).push(v);
+const push = (c, peer, v) => {
+  runs[c] ??= {};
+  runs[c][peer] ??= [];
+  return runs[c][peer].push(v);
+};
 for (let r = 0; r < rounds; r++) {
   push(
     'contiguous',
@@ -131,7 +135,11 @@ f.close();
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const mbps = (t) => size / 1e6 / (t / 1e3);
 const med = {};
-for (const c of CASES) for (const [peer, a] of Object.entries(runs[c])) (med[c] ??= {})[peer] = median(a);
+for (const c of CASES)
+  for (const [peer, a] of Object.entries(runs[c])) {
+    med[c] ??= {};
+    med[c][peer] = median(a);
+  }
 const floor = med.contiguous['node-readSync'];
 const rows = CASES.map((c) => {
   const m = med[c];

@@ -157,7 +157,7 @@ let buf = '';
 const waiters = new Map();
 child.stdout.on('data', (d) => {
   buf += d;
-  for (let i; (i = buf.indexOf('\n')) >= 0; ) {
+  for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
     const line = buf.slice(0, i);
     buf = buf.slice(i + 1);
     const e = JSON.parse(line);

@@ -171,7 +171,7 @@ function anonGrowth(p) {
   return after - before;
 }
 
-const PY = String.raw`
+const PY = `
 import sys, time, json, statistics, resource
 import numpy as np, h5py
 runs = int(sys.argv[1]); files = json.loads(sys.argv[2]); model = sys.argv[3]

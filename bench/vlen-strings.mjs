@@ -91,7 +91,11 @@ for (const c of CASES) {
 }
 f.dataset(CASES[0]).attrs.get('labels');
 const runs = {}; // case -> peer -> ms[]
-const push = (c, peer, v) => ((runs[c] ??= {})[peer] ??= []).push(v);
+const push = (c, peer, v) => {
+  runs[c] ??= {};
+  runs[c][peer] ??= [];
+  return runs[c][peer].push(v);
+};
 for (let r = 0; r < rounds; r++) {
   for (const c of CASES) {
     const d = f.dataset(c);
@@ -115,7 +119,10 @@ f.close();
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const m = {};
 for (const [c, peers] of Object.entries(runs))
-  for (const [peer, a] of Object.entries(peers)) (m[c] ??= {})[peer] = median(a);
+  for (const [peer, a] of Object.entries(peers)) {
+    m[c] ??= {};
+    m[c][peer] = median(a);
+  }
 const r2 = (x) => +x.toFixed(2);
 const rows = CASES.map((c) => ({
   case: c,

@@ -91,6 +91,7 @@ function debPackage(path) {
   for (const p of [path, path.replace(/^\/usr\/lib\//, '/lib/'), path.replace(/^\/lib\//, '/usr/lib/')]) {
     try {
       const pkg = sh('dpkg-query', ['-S', p], { stdio: ['ignore', 'pipe', 'ignore'] }).split(':')[0];
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${Version} is dpkg-query's own format field, passed literally
       const version = sh('dpkg-query', ['-W', '-f=${Version}', pkg]);
       return { pkg, version };
     } catch {

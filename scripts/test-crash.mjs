@@ -53,8 +53,7 @@ function runAndKill(path, mb, last, delayFor) {
     let beganAt;
     c.stdout.on('data', (d) => {
       buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const [ev, g] = buf.slice(0, nl).split(' ');
         buf = buf.slice(nl + 1);
         if (ev === 'begin') {

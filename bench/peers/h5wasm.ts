@@ -58,7 +58,8 @@ export async function timeReadH5wasm(path: string, dataset: string, runs: number
 }
 
 async function readRuns(path: string, dataset: string, runs: number): Promise<JobResult> {
-  await (ready ??= h5wasm.ready);
+  ready ??= h5wasm.ready;
+  await ready;
   let f: InstanceType<typeof h5wasm.File> | undefined;
   try {
     f = new h5wasm.File(path, 'r');

@@ -64,7 +64,9 @@ export function parseCodecs(names: readonly string[]): CodecConfig[] {
       const family = DEFAULT_CODECS.filter((d) => fam === '' || d.split(/[-+]/)[0] === fam);
       if (family.length === 0)
         throw new RangeError(`unknown codec family '${name}' (none*, gzip*, lzf*, lz4*, zstd*, szip*, all)`);
-      family.forEach((f) => push(parseOne(f)));
+      family.forEach((f) => {
+        push(parseOne(f));
+      });
       continue;
     }
     push(parseOne(name));

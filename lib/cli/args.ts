@@ -46,7 +46,7 @@ export function parse(
   options: OptionSpec,
   positionals: { min: number; max: number; names: string },
 ): Parsed {
-  let r;
+  let r: ReturnType<typeof parseArgs>;
   try {
     r = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
   } catch (e) {

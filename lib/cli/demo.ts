@@ -93,7 +93,7 @@ export const command: Command = {
     const bar = out.progress('benchmarking', DEFAULT_CODECS.length * 2);
     const sig = abortOnSigint();
     t = performance.now();
-    let report;
+    let report: Awaited<ReturnType<typeof benchmarkCodecs>>;
     try {
       report = await benchmarkCodecs(tensors, {
         runs: 2,

@@ -183,7 +183,7 @@ export class Progress {
   }
 }
 
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matches ANSI SGR escapes (ESC '[' ... 'm') on purpose, to strip them
 const ANSI_RE = /\x1b\[[0-9;]*m/g;
 export function visibleLength(s: string): number {
   return [...s.replace(ANSI_RE, '')].length;

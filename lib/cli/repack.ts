@@ -8,7 +8,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
 import { native, type ObjHandle } from '../addon/binding.js';
-import { Dataset } from '../h5/dataset.js';
+import { Dataset, type DatasetData } from '../h5/dataset.js';
 import type { NumericDType } from '../h5/dtypes.js';
 import { H5Error } from '../errors.js';
 import { File } from '../h5/file.js';
@@ -179,7 +179,7 @@ export const command: Command = {
                 const ds: Dataset = e.obj;
                 const dtype = ds.dtype;
                 const shape = ds.shape;
-                let data;
+                let data: DatasetData;
                 try {
                   if (dtype === 'unsupported')
                     throw new H5Error(`dataset '${e.path}' has a type h5vault cannot represent`, {

@@ -188,7 +188,7 @@ const safetensorsReader: ModelReader = {
   async open(path, options) {
     // Mapped and hashed through one descriptor: the pinned input, or one pinned here for a direct call.
     const fh = options.input ?? (await openInput(path, 'safetensors file'));
-    let st;
+    let st: Awaited<ReturnType<typeof openSafetensors>>;
     try {
       st = await openSafetensors(path, { input: fh });
     } catch (e) {

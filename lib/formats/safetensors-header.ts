@@ -250,7 +250,14 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
   const numberEnd = (): void => {
     for (
       let c = s.charCodeAt(i);
-      c === c && c !== 0x2c && c !== 0x5d && c !== 0x7d && c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09;
+      !Number.isNaN(c) &&
+      c !== 0x2c &&
+      c !== 0x5d &&
+      c !== 0x7d &&
+      c !== 0x20 &&
+      c !== 0x0a &&
+      c !== 0x0d &&
+      c !== 0x09;
       c = s.charCodeAt(++i)
     );
   };

@@ -90,7 +90,7 @@ export class Attributes {
 
   #get(name: string, options: AttrGetOptions): AttrAnyValue {
     checkAttributeName(name);
-    let a;
+    let a: ReturnType<typeof native.attrGet> | undefined;
     if (options.strings !== 'bytes' && !options.enumNames) {
       try {
         a = native.attrGet(this.handle(), name);
@@ -179,7 +179,9 @@ function encode(
     if (!value.every((v) => typeof v === 'number'))
       throw new TypeError('array attributes must be all numbers or all strings');
     const d = (dtype ?? 'float64') as NumericDType;
-    (value as number[]).forEach((x, i) => checkNumber(name, d, x, i));
+    (value as number[]).forEach((x, i) => {
+      checkNumber(name, d, x, i);
+    });
     return { dtype: d, shape: [value.length], data: fromNumbers(d, value as number[]) };
   }
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {

@@ -137,7 +137,7 @@ export function checkDataType(dtype: DType, data: unknown, what = 'data'): void 
     return;
   }
   const C = ARRAY_TYPES[dtype];
-  if (!(data instanceof (C as unknown as Function))) {
+  if (!(data instanceof (C as unknown as abstract new (...args: never[]) => unknown))) {
     const got = data === null ? 'null' : typeof data === 'object' ? (data as object).constructor?.name : typeof data;
     throw new TypeError(`${what} for dtype '${dtype}' must be a ${C.name}, got ${got}`);
   }

@@ -440,7 +440,7 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
   const what = `cannot create dataset${name === undefined ? '' : ` '${name}'`}`;
   checkExtent(shape, o.dtype, what);
   if (spec.maxshape) checkExtent(spec.maxshape, o.dtype, `${what} with this maxshape`);
-  const resizable = spec.maxshape !== undefined && spec.maxshape.some((m, k) => m !== shape[k]);
+  const resizable = spec.maxshape?.some((m, k) => m !== shape[k]) ?? false;
   let comp: Compression = o.compression ?? 'none';
   if (typeof comp === 'string') comp = { name: comp } as Compression;
   if (typeof comp !== 'object' || comp === null || !('name' in comp)) throw new TypeError('invalid compression option');

@@ -436,7 +436,8 @@ export function checkColumn(t: H5Type, col: unknown, n: number, where = 'data'):
       return;
     }
     case 'array':
-      return checkColumn(t.base, col, n * t.dims.reduce((a, b) => a * b, 1), where);
+      checkColumn(t.base, col, n * t.dims.reduce((a, b) => a * b, 1), where);
+      return;
     case 'vlen':
       if (!Array.isArray(col)) throw new TypeError(`${where} for a vlen type must be an array of sequences`);
       if (col.length !== n) throw new RangeError(`${where} has ${col.length} sequences, expected ${n}`);
@@ -449,7 +450,7 @@ export function checkColumn(t: H5Type, col: unknown, n: number, where = 'data'):
     default: {
       const d = dtypeOfType(t);
       const C = CTORS[d]!;
-      if (!(col instanceof (C as unknown as Function)))
+      if (!(col instanceof (C as unknown as abstract new (...args: never[]) => unknown)))
         throw new TypeError(`${where} for ${t.class} '${d}' must be a ${(C as unknown as { name: string }).name}`);
       const len = (col as TypedArray).length;
       if (len !== n * width(t)) throw new RangeError(`${where} has ${len} values, expected ${n * width(t)}`);

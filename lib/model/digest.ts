@@ -58,7 +58,10 @@ export async function boundedMap<T, R>(
   return new Promise((resolve, reject) => {
     const pump = (): void => {
       if (failed !== undefined) return;
-      if (next === items.length && inflight === 0) return resolve(out);
+      if (next === items.length && inflight === 0) {
+        resolve(out);
+        return;
+      }
       while (next < items.length && inflight < limit && (inflight === 0 || bytes + size(items[next]!) <= maxBytes)) {
         const i = next++;
         const s = size(items[i]!);

@@ -158,7 +158,9 @@ async function hashEntries(
       },
     );
     const shas = entries.map((e) => byEntry.get(e) ?? '');
-    idx.forEach((i, k) => (shas[i] = fromFile[k]!));
+    idx.forEach((i, k) => {
+      shas[i] = fromFile[k]!;
+    });
     return shas;
   } finally {
     await fh.close();
@@ -266,7 +268,9 @@ async function writeModelFile(
     await faultPoint('attrs', where);
     // Attributes in name order after all data: the order of libhdf5 calls
     // fixes the file layout, so it must not depend on which hash finished first.
-    datasets.forEach((ds, i) => ds.attrs.set(TENSOR_SHA_ATTR, shas[i]!));
+    datasets.forEach((ds, i) => {
+      ds.attrs.set(TENSOR_SHA_ATTR, shas[i]!);
+    });
     const modelDigest = modelDigestOf(
       p.entries.map((e, i) => ({ name: e.name, dtype: e.tensor.dtype, shape: e.tensor.shape, sha256: shas[i]! })),
     );

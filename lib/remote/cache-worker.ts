@@ -20,6 +20,7 @@ import { H5Error } from '../errors.js';
 import { classifyS3, type S3Failure } from './errors.js';
 import { loadS3, makeClient } from './sdk.js';
 import type { S3Config } from './options.js';
+import type { GetObjectCommandOutput, HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 
 type S3ClientLike = ReturnType<typeof makeClient>;
 
@@ -114,7 +115,7 @@ function fail(r: Remote, e: RemoteError): RemoteError {
 async function fetchRange(r: Remote, start: number, end: number): Promise<Uint8Array> {
   const { GetObjectCommand } = loadS3();
   r.stats.s3Requests++;
-  let res;
+  let res: GetObjectCommandOutput;
   try {
     res = await r.client.send(
       new GetObjectCommand({ Bucket: r.bucket, Key: r.key, Range: `bytes=${start}-${end - 1}`, IfMatch: r.etag }),
@@ -244,7 +245,7 @@ async function open(q: Extract<Request, { op: 'open' }>): Promise<unknown> {
   const client = clientFor(q.client);
   const { HeadObjectCommand } = loadS3();
   const what = `open s3://${q.bucket}/${q.key}`;
-  let head;
+  let head: HeadObjectCommandOutput;
   try {
     head = await client.send(new HeadObjectCommand({ Bucket: q.bucket, Key: q.key }));
   } catch (e) {

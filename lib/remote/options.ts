@@ -49,6 +49,7 @@ export interface S3Config {
 
 /** The part of the SDK's S3Client h5vault uses. */
 export interface S3ClientLike {
-  send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: public structural stand-in for the SDK's generic, overloaded S3Client.send (options.ts names no @aws-sdk type); callers read command-specific output fields, and `unknown` would be a breaking change for users' typings
+  send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<any>;
   destroy(): void;
 }

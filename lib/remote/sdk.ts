@@ -86,12 +86,14 @@ function requirePeer<T>(name: string): T {
 
 /** @aws-sdk/client-s3, loaded on first use; H5_MISSING_PEER when absent. */
 export function loadS3(): S3Module {
-  return (s3Module ??= requirePeer<S3Module>('@aws-sdk/client-s3'));
+  s3Module ??= requirePeer<S3Module>('@aws-sdk/client-s3');
+  return s3Module;
 }
 
 /** @aws-sdk/lib-storage (multipart Upload), loaded on first use; H5_MISSING_PEER when absent. */
 export function loadStorage(): StorageModule {
-  return (storageModule ??= requirePeer<StorageModule>('@aws-sdk/lib-storage'));
+  storageModule ??= requirePeer<StorageModule>('@aws-sdk/lib-storage');
+  return storageModule;
 }
 
 /** An S3Client for the configuration (the SDK is loaded here). `o` adds what plain data cannot carry. */

@@ -134,7 +134,7 @@ export function scanJson(s: string, b: JsonBudget): JsonStats {
         i++;
         return escaped;
       }
-      if (c !== c || c < 0x20) syntax('unterminated string or control character in a string');
+      if (Number.isNaN(c) || c < 0x20) syntax('unterminated string or control character in a string');
       if (c === 0x5c) {
         escaped = true;
         const e = s.charCodeAt(i + 1);

@@ -207,7 +207,12 @@ export class Input {
     const h = createHash('sha256');
     const buf = Buffer.allocUnsafe(STEP);
     let pos = 0;
-    for (let n; (n = await this.read(buf, 0, buf.length, pos)) > 0; pos += n) h.update(buf.subarray(0, n));
+    for (;;) {
+      const n = await this.read(buf, 0, buf.length, pos);
+      if (!(n > 0)) break;
+      h.update(buf.subarray(0, n));
+      pos += n;
+    }
     if (pos !== this.size) throw this.changedError('while it was being hashed');
     return h.digest('hex');
   }
@@ -217,12 +222,12 @@ export class Input {
     const h = createHash('sha256');
     const buf = Buffer.allocUnsafe(STEP);
     let pos = 0;
-    for (
-      let n;
-      pos < this.size && (n = readSync(this.fd, buf, 0, Math.min(buf.length, this.size - pos), pos)) > 0;
-      pos += n
-    )
+    while (pos < this.size) {
+      const n = readSync(this.fd, buf, 0, Math.min(buf.length, this.size - pos), pos);
+      if (!(n > 0)) break;
       h.update(buf.subarray(0, n));
+      pos += n;
+    }
     if (pos !== this.size) throw this.changedError('while it was being hashed');
     return h.digest('hex');
   }

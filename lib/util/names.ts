@@ -33,6 +33,7 @@ export type NameKind =
 
 // Control characters would make the canonical digest text of a model
 // ambiguous (tab and newline are its separators) and are unreadable in h5dump.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting C0 controls and DEL in names is the point of this regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 /** Store names are directory names and S3 key segments: portable, no path syntax. */

@@ -8,6 +8,7 @@
  * leaves the old file as it was. Also here: stale-temp cleanup, fs errors as
  * H5Error, and the test-only fault hook.
  */
+import type { Stats } from 'node:fs';
 import { link, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -135,7 +136,7 @@ export async function fsyncFile(path: string): Promise<void> {
  * equivalent, so those errors are ignored; real I/O errors are not.
  */
 export async function fsyncDir(dir: string): Promise<void> {
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(dir, 'r');
   } catch (e) {
@@ -160,7 +161,7 @@ export async function fsyncDir(dir: string): Promise<void> {
  * new metadata is as durable as the data.
  */
 export async function keepModeOwner(fh: FileHandle, like: string): Promise<void> {
-  let st;
+  let st: Stats;
   try {
     st = await stat(like);
   } catch (e) {

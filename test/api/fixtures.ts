@@ -158,7 +158,9 @@ export function hyperslab<T extends DatasetData>(
   const bpe = ta.BYTES_PER_ELEMENT;
   const src = new Uint8Array(ta.buffer, ta.byteOffset, ta.byteLength);
   const dst = new Uint8Array(out.buffer);
-  idx.forEach((s, j) => dst.set(src.subarray(s * bpe, (s + 1) * bpe), j * bpe));
+  idx.forEach((s, j) => {
+    dst.set(src.subarray(s * bpe, (s + 1) * bpe), j * bpe);
+  });
   return out as T;
 }
 

@@ -147,7 +147,7 @@ export function writeKeras(kind: KerasKind, out: string, opts: Record<string, un
   python(WRITER, [kind, out, JSON.stringify(opts)]);
 }
 
-const READER = String.raw`
+const READER = `
 import sys, json, io, base64, zipfile
 import h5py
 path = sys.argv[1]

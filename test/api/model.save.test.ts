@@ -34,9 +34,9 @@ function model(seed = 1): Record<string, Tensor> {
 describe('saveModel / loadModel round trip', () => {
   it('every numeric dtype comes back bit-exact, as views when uncompressed', async () => {
     const tensors: Record<string, Tensor> = {};
-    NUMERIC.forEach(
-      (d, i) => (tensors[`all/${d}`] = { dtype: d, shape: [3, 7], data: sample(d, 21, i + 3) as TypedArray }),
-    );
+    NUMERIC.forEach((d, i) => {
+      tensors[`all/${d}`] = { dtype: d, shape: [3, 7], data: sample(d, 21, i + 3) as TypedArray };
+    });
     tensors['scalar/f64'] = { dtype: 'float64', shape: [], data: Float64Array.of(Math.PI) };
     tensors['empty/rows'] = { dtype: 'int32', shape: [0, 5], data: new Int32Array(0) };
     const p = join(dir, 'dtypes.h5');
@@ -218,7 +218,7 @@ describe('saveModel temp files', () => {
 describe('saveModel argument errors', () => {
   const p = join(dir, 'bad.h5');
   const f32 = (n: number) => new Float32Array(n);
-  const cases: [string, () => Promise<unknown>, RegExp, Function][] = [
+  const cases: [string, () => Promise<unknown>, RegExp, abstract new (...args: never[]) => Error][] = [
     ['empty path', () => saveModel('', model()), /non-empty string/, TypeError],
     ['tensors not an object', () => saveModel(p, 42 as never), /Record<string, Tensor>/, TypeError],
     [

@@ -65,7 +65,11 @@ describe('bit flips in an uncompressed model', () => {
     for (let i = 0; i < 48; i++) {
       // Pick a byte uniformly over all tensor data, then find whose it is.
       let k = Math.floor(r() * total);
-      const [name, off, len] = ranges.find((x) => (k < x[2] ? true : ((k -= x[2]), false)))!;
+      const [name, off, len] = ranges.find((x) => {
+        if (k < x[2]) return true;
+        k -= x[2];
+        return false;
+      })!;
       expect(k).toBeLessThan(len);
       const bit = Math.floor(r() * 8);
       flipBit(p, off + k, bit);

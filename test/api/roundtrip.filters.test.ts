@@ -120,7 +120,9 @@ describe('filters x dtypes', () => {
     });
     expect(d.layout).toBe('chunked');
     expect(d.chunks).toHaveLength(2);
-    d.chunks!.forEach((c, i) => expect(c).toBeLessThanOrEqual(d.shape[i]!));
+    d.chunks!.forEach((c, i) => {
+      expect(c).toBeLessThanOrEqual(d.shape[i]!);
+    });
   });
 
   it.each(['float32', 'uint64'] as NumericDType[])('r+ partial write into a compressed %s dataset', async (dtype) => {

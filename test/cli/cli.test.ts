@@ -47,6 +47,7 @@ beforeAll(async () => {
 });
 
 function noAnsi(s: string): void {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: asserts that no ANSI escape (ESC '[') reached the output
   expect(s).not.toMatch(/\x1b\[/);
 }
 

@@ -389,6 +389,7 @@ export function stableStringify(v: unknown): string {
 export function asLatin1(got: Elem, want: Elem | undefined): Elem {
   if (want === undefined) return got;
   if (typeof got === 'string' && isPlainObject(want) && '$bytes' in want) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: Latin-1 range check; U+0000..U+00FF includes the C0 controls on purpose
     return /^[\u0000-\u00ff]*$/.test(got) && Buffer.from(got, 'latin1').toString('hex') === want.$bytes ? want : got;
   }
   if (Array.isArray(got) && Array.isArray(want) && got.length === want.length)

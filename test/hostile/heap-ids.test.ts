@@ -295,7 +295,10 @@ describe('heap IDs in damaged files are checked before libhdf5 follows them', ()
       const tally = new Map<string, number>();
       results.forEach((r, i) => {
         const name = chosen[i]!.name;
-        if ('crash' in r) return problems.push(`${name}: ${r.crash}`);
+        if ('crash' in r) {
+          problems.push(`${name}: ${r.crash}`);
+          return;
+        }
         for (const [k, code] of Object.entries(r.errors)) {
           tally.set(code, (tally.get(code) ?? 0) + 1);
           if (code.startsWith('UNTYPED')) problems.push(`${name}: ${k}: ${code}`);

@@ -104,7 +104,7 @@ for (let round = 0; round < rounds; round++) {
     if (m.ready) ready = true;
     if (m.acked) acked = m.acked;
   });
-  w.on('error', (e) => summary.errors.push(`round ${round}: worker error ${(e && e.stack) || e}`));
+  w.on('error', (e) => summary.errors.push(`round ${round}: worker error ${e?.stack || e}`));
   // Half the rounds stop the worker at any point of its life (even while the
   // addon loads), the other half once it is busy with all of the above.
   if (rand() < 0.5) {

@@ -124,7 +124,7 @@ export class BlobCache {
    */
   async ensure(
     digest: string,
-    fetch: (temp: string) => Promise<string | void>,
+    fetch: (temp: string) => Promise<string | undefined> | Promise<void>,
     signal?: AbortSignal,
   ): Promise<boolean> {
     if (await this.has(digest)) return false;
@@ -136,7 +136,7 @@ export class BlobCache {
       if (await this.has(digest)) return false; // another process downloaded it while we waited
       await this.#cleanParts(digest);
       const temp = join(this.dir, 'blobs', `.${digest}.h5.${process.pid}.${randomBytes(4).toString('hex')}.part`);
-      let streamed: string | void;
+      let streamed: Awaited<ReturnType<typeof fetch>>;
       // The one door out (lib/util/publish.ts): the download is the write, its
       // SHA-256 the check; a blob is content-addressed, so replacing is harmless.
       const staged = await stageFile(this.path(digest), {

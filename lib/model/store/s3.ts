@@ -689,7 +689,7 @@ export class S3ModelStore {
     let hashed = 0;
     let wake: (() => void)[] = [];
     const feed = (): void => {
-      for (let b; (b = ready.get(hashed)) !== undefined; hashed++) {
+      for (let b = ready.get(hashed); b !== undefined; b = ready.get(++hashed)) {
         hash.update(b);
         ready.delete(hashed);
       }
