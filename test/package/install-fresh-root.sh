@@ -178,6 +178,12 @@ if [ "$which" = all ] || [ "$which" = source ]; then
   bash scripts/fresh-root.sh create "$dev"
   project "$dev" /proj
   say "root with the -dev packages: npx h5vault-build"
+  # The packages are the ones scripts/deps.mjs names (the list the error message and
+  # check-deps print), so a new codec library cannot be forgotten here.
+  dev_pkgs=$(node --input-type=module -e "
+    import { PACKAGES, BUILD_TOOLS } from '$repo/scripts/deps.mjs';
+    console.log([...BUILD_TOOLS, ...PACKAGES].map((p) => p.apt).join(' '));")
+  say "apt packages: $dev_pkgs"
   bash scripts/fresh-root.sh run "$dev" '
     set -euo pipefail
     t() { local label=$1; shift; '"$timed"'; }
@@ -186,7 +192,7 @@ if [ "$which" = all ] || [ "$which" = source ]; then
     ca=/etc/ssl/certs/ca-certificates.crt; cp $ca /tmp/ca.saved
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      g++ make python3 pkg-config libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev >/dev/null
+      '"$dev_pkgs"' >/dev/null
     cmp -s $ca /tmp/ca.saved || cat /tmp/ca.saved >> $ca
     cd /proj && npm init -y >/dev/null
     npm install --no-audit --no-fund --loglevel=error ./h5vault.tgz
