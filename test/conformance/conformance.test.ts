@@ -31,7 +31,7 @@ const show = (xs: ReturnType<typeof all>) =>
 
 beforeAll(async () => {
   results = [];
-  const dumps = h5pyDumpMany(files);
+  const dumps = await h5pyDumpMany(files);
   for (const f of files) results.push(await runFile(f, dumps.get(f)));
 }, 900_000);
 

@@ -16,7 +16,7 @@
  * compared as soon as h5vault returns them: extend CLASS_ADAPTERS (by type
  * class) or canonicalElems (by JS shape) when a value shape is not covered.
  */
-import { execFileSync, fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,32 +103,53 @@ export function corpusFiles(paths: string[]): string[] {
 
 export type Dumped = { dump: PyDump } | { error: string };
 
+/** Runs h5py_dump on `files`; resolves with its stdout and, when it failed, why (never rejects). */
+function runDump(
+  files: string[],
+  maxElements: number,
+  env: NodeJS.ProcessEnv,
+): Promise<{ stdout: string; failure: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(PYTHON, [DUMP, String(maxElements), ...files], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), DUMP_TIMEOUT_MS);
+    const done = (failure: string) => {
+      clearTimeout(timer);
+      resolveRun({ stdout: Buffer.concat(out).toString('utf8'), failure });
+    };
+    child.on('error', (e) => done(e.message));
+    child.on('close', (code, signal) => {
+      const stderr = Buffer.concat(err).toString('utf8').trim();
+      if (code === 0) return done('');
+      done(stderr.split('\n').pop() || `h5py_dump ended with ${signal ?? `exit ${code}`}`);
+    });
+  });
+}
+
+const DUMP_TIMEOUT_MS = 600_000;
+
 /**
  * h5py's reading of each file (one python3 process for all of them, in
  * batches: starting h5py costs about a second), or why h5py cannot open it.
+ * Asynchronous on purpose: h5py takes about a minute on some files (the 2,000
+ * references of ref_hdf5_compat1.nc), and a synchronous wait that long blocks
+ * the vitest worker's RPC with its runner ("Timeout calling onTaskUpdate").
  */
-export function h5pyDumpMany(files: string[], maxElements = MAX_ELEMENTS, batch = 16): Map<string, Dumped> {
+export async function h5pyDumpMany(
+  files: string[],
+  maxElements = MAX_ELEMENTS,
+  batch = 16,
+): Promise<Map<string, Dumped>> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (existsSync(PLUGIN_PATH)) env.HDF5_PLUGIN_PATH ??= PLUGIN_PATH;
   const out = new Map<string, Dumped>();
   for (let i = 0; i < files.length; i += batch) {
     const part = files.slice(i, i + batch);
-    let stdout = '';
-    let failure = '';
-    try {
-      stdout = execFileSync(PYTHON, [DUMP, String(maxElements), ...part], {
-        encoding: 'utf8',
-        env,
-        maxBuffer: 1 << 30,
-        timeout: 600_000,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-    } catch (e) {
-      // A crash or timeout inside h5py: the files dumped before it keep their results.
-      const err = e as { stdout?: string; stderr?: string; message: string };
-      stdout = err.stdout ?? '';
-      failure = (err.stderr ?? err.message).trim().split('\n').pop() ?? err.message;
-    }
+    // A crash or timeout inside h5py: the files dumped before it keep their results.
+    const { stdout, failure } = await runDump(part, maxElements, env);
     for (const line of stdout.split('\n')) {
       if (!line) continue;
       const doc = JSON.parse(line) as PyDump & { error?: string };
@@ -136,14 +157,14 @@ export function h5pyDumpMany(files: string[], maxElements = MAX_ELEMENTS, batch 
     }
     // Files after a crash are retried one by one, so one bad file costs only itself.
     const missing = part.filter((f) => !out.has(f));
-    if (missing.length && batch > 1) for (const [f, d] of h5pyDumpMany(missing, maxElements, 1)) out.set(f, d);
+    if (missing.length && batch > 1) for (const [f, d] of await h5pyDumpMany(missing, maxElements, 1)) out.set(f, d);
     else for (const f of missing) out.set(f, { error: `h5py_dump failed: ${failure || 'no output'}` });
   }
   return out;
 }
 
-export function h5pyDump(file: string, maxElements = MAX_ELEMENTS): Dumped {
-  return h5pyDumpMany([file], maxElements, 1).get(file)!;
+export async function h5pyDump(file: string, maxElements = MAX_ELEMENTS): Promise<Dumped> {
+  return (await h5pyDumpMany([file], maxElements, 1)).get(file)!;
 }
 
 // ---------------------------------------------------------------------------
@@ -530,7 +551,7 @@ function readInChild(
  * a new child goes on with the values after it.
  */
 export async function runFile(file: string, dumped?: Dumped, timeoutMs = FILE_TIMEOUT_MS): Promise<FileResult> {
-  const py = dumped ?? h5pyDump(file);
+  const py = dumped ?? (await h5pyDump(file));
   if ('error' in py) return { file, h5pyFailed: py.error, results: [] };
   const entries = py.dump.entries;
   const byIndex: (Result | undefined)[] = new Array(entries.length);

@@ -12,7 +12,7 @@ const files = process.argv
   .slice(2)
   .filter((a) => a !== '--')
   .map((f) => resolve(f));
-const dumps = h5pyDumpMany(files);
+const dumps = await h5pyDumpMany(files);
 const results: FileResult[] = [];
 for (const f of files) results.push(await runFile(f, dumps.get(f)));
 const expected = JSON.parse(readFileSync(EXPECTED, 'utf8')) as Record<string, Record<string, string>>;

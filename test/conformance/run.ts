@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
   const BATCH = 16;
   for (let i = 0; i < files.length; i += BATCH) {
     const part = files.slice(i, i + BATCH);
-    const dumps = h5pyDumpMany(part);
+    const dumps = await h5pyDumpMany(part);
     for (const [j, file] of part.entries()) {
       process.stderr.write(`\r[${i + j + 1}/${files.length}] ${file.slice(-70).padEnd(70)}`);
       results.push(await runFile(file, dumps.get(file)));
