@@ -14,6 +14,7 @@ import {
   walkTree,
   type ErrorSummary,
 } from './tree.js';
+import { parseStoredJson } from '../safety/budget.js';
 
 const USAGE = `Usage: h5vault info FILE [--untrusted] [--json] [--endpoint URL] [--region R]
 
@@ -32,7 +33,7 @@ cannot be opened.`;
 export function attrForJson(v: AttrReadValue): unknown {
   if (typeof v === 'string' && /^\s*[[{]/.test(v)) {
     try {
-      return JSON.parse(v) as unknown;
+      return parseStoredJson(v);
     } catch {
       return v;
     }

@@ -4,6 +4,7 @@ import type { Command } from './command.js';
 import { linkOnnx, type LinkOptions } from '../onnx/link.js';
 import { parse, str, UsageError } from './args.js';
 import { EXIT, formatBytes, formatMs, Output, table } from './output.js';
+import { parseStoredJson } from '../safety/budget.js';
 
 const USAGE = `Usage: h5vault onnx-link MODEL.onnx WEIGHTS.h5 OUT.onnx [--map NAME=DATASET]...
                          [--map-file FILE.json] [--repack] [--repack-path FILE.h5]
@@ -40,7 +41,7 @@ function mappingOf(values: Record<string, unknown>): Record<string, string> | un
     // Through the one opener: a FIFO given as --map-file is refused (H5_OPEN_FAILED), not waited on.
     const input = openInputSync(file, '--map-file');
     try {
-      parsed = JSON.parse(input.readAtSync(0, Math.min(input.size, MAX_MAP_FILE)).toString('utf8'));
+      parsed = parseStoredJson(input.readAtSync(0, Math.min(input.size, MAX_MAP_FILE)).toString('utf8'));
     } catch (e) {
       throw new UsageError(`--map-file '${file}': ${(e as Error).message}`);
     } finally {

@@ -32,6 +32,7 @@ import {
 } from './safetensors.js';
 import { loadKeras } from './keras.js';
 import { openInput, type Input } from '../safety/open.js';
+import { parseStoredJson } from '../safety/budget.js';
 
 /** One tensor of a model being converted. */
 export interface SourceTensor {
@@ -170,7 +171,7 @@ export function metadataFromSafetensors(
   if (json !== undefined) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(json);
+      parsed = parseStoredJson(json);
     } catch {
       parsed = undefined;
     }
@@ -307,7 +308,7 @@ const h5vaultReader: ModelReader = {
       const digest = a.has(ATTR.modelDigest) ? a.get(ATTR.modelDigest) : undefined;
       let metadata: unknown;
       try {
-        metadata = JSON.parse(String(metaText));
+        metadata = parseStoredJson(String(metaText));
       } catch {
         metadata = undefined;
       }

@@ -20,6 +20,7 @@ import { INDEX_ATTR, indexBindingProblem, parseIndex, type IndexEntry } from './
 import { ATTR, compareNames, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance } from './schema.js';
 import { boundedMap, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
 import { ioError } from '../util/publish.js';
+import { parseStoredJson } from '../safety/budget.js';
 
 export interface LoadOptions {
   /** Check every tensor's SHA-256 and the model digest (default true). */
@@ -191,7 +192,7 @@ function readProvenance(
   };
   let metadata: unknown;
   try {
-    metadata = JSON.parse(str(ATTR.metadata));
+    metadata = parseStoredJson(str(ATTR.metadata));
   } catch {
     throw corrupt(path, ATTR.metadata);
   }

@@ -17,6 +17,7 @@ import { isDType, itemSize, type NumericDType } from '../h5/dtypes.js';
 import { H5Error } from '../errors.js';
 import { checkTensorName, compareNames } from './schema.js';
 import { modelDigestOf, SHA256_HEX } from './digest.js';
+import { parseStoredJson } from '../safety/budget.js';
 
 /** Root attribute holding the index. */
 export const INDEX_ATTR = 'h5vault.index';
@@ -62,7 +63,7 @@ export function parseIndex(path: string, text: unknown, fileSize: number): Index
   if (typeof text !== 'string') throw bad(path, 'not a string');
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = parseStoredJson(text);
   } catch {
     throw bad(path, 'not JSON');
   }

@@ -306,6 +306,25 @@ export function parseJsonBounded(text: string, b: JsonBudget): unknown {
 }
 
 /**
+ * Budget of the JSON h5vault writes itself and later reads back from places a
+ * user or an attacker can change: a model file's `h5vault.metadata` and tensor
+ * index attributes, the local store's index and records, S3 version records,
+ * convert's safetensors metadata, `onnx-link --map-file`, JSON shown by `info`.
+ * Real ones are bytes to a few MB (a 100,000-tensor index is ~6 MB); the budget
+ * refuses nesting bombs and sizes no real file has, before JSON.parse allocates.
+ */
+export const STORED_JSON_BUDGET: JsonBudget = {
+  maxBytes: 64 << 20,
+  maxDepth: JSON_MAX_DEPTH,
+  maxEntries: 1 << 25,
+};
+
+/** JSON that h5vault stored (STORED_JSON_BUDGET), parsed after the scan; throws JsonScanError or SyntaxError. */
+export function parseStoredJson(text: string): unknown {
+  return parseJsonBounded(text, STORED_JSON_BUDGET);
+}
+
+/**
  * parseJsonBounded, in a worker thread when the text is longer than
  * OFF_LOOP_BYTES; the worker's heap is capped at a multiple of the input
  * (exceeding it is H5_LIMIT_EXCEEDED `limit: 'memory'`, not a process abort).

@@ -50,6 +50,7 @@ export {
   type VersionInfo,
   type WatchOptions,
 } from './common.js';
+import { parseStoredJson } from '../../safety/budget.js';
 
 interface Index {
   format: 1;
@@ -188,7 +189,7 @@ export class ModelStore {
     }
     let idx: Index;
     try {
-      idx = JSON.parse(text) as Index;
+      idx = parseStoredJson(text) as Index;
     } catch {
       throw new H5Error(`'${p}' is not valid JSON`, { code: 'H5_CORRUPT' });
     }
@@ -595,7 +596,7 @@ async function adopt(path: string, version: number): Promise<VersionInfo> {
     let metadata: Record<string, JsonValue> = {};
     const raw = f.attrs.has(ATTR.metadata) ? f.attrs.get(ATTR.metadata) : '{}';
     try {
-      metadata = JSON.parse(String(raw)) as Record<string, JsonValue>;
+      metadata = parseStoredJson(String(raw)) as Record<string, JsonValue>;
     } catch {
       // Left as {}: load() will report the corrupt attribute.
     }

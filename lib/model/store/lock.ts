@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { H5Error } from '../../errors.js';
 import { ioError, pidAlive } from '../../util/publish.js';
+import { parseStoredJson } from '../../safety/budget.js';
 
 export interface LockOptions {
   /** Give up after this long (H5_FILE_LOCKED). Default 30 s. */
@@ -27,7 +28,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function readOwner(path: string): Promise<Owner | undefined> {
   try {
-    const o = JSON.parse(await readFile(path, 'utf8')) as Partial<Owner>;
+    const o = parseStoredJson(await readFile(path, 'utf8')) as Partial<Owner>;
     return typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.token === 'string'
       ? (o as Owner)
       : undefined;

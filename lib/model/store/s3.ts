@@ -45,6 +45,7 @@ import type { S3ClientLike, S3ConnectOptions } from '../../remote/options.js';
 import { s3Status } from '../../remote/errors.js';
 import { withRetry as retryCall, type RetryOptions } from '../../remote/retry.js';
 import { parseS3Url } from '../../remote/url.js';
+import { parseStoredJson } from '../../safety/budget.js';
 
 export interface S3StoreOptions extends S3ConnectOptions {
   /** Create the store (its marker object) if the prefix is not one yet. The bucket must exist. Default false. */
@@ -329,7 +330,7 @@ export class S3ModelStore {
     }
     let r: unknown;
     try {
-      r = JSON.parse(text);
+      r = parseStoredJson(text);
     } catch {
       throw new H5Error(`s3://${this.bucket}/${key} is not valid JSON`, { code: 'H5_CORRUPT' });
     }

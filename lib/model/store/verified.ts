@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { FileStamp } from '../../safety/untrusted.js';
 import { SHA256_HEX } from '../digest.js';
 import { unlinkQuiet, writeFileAtomic } from '../../util/publish.js';
+import { parseStoredJson } from '../../safety/budget.js';
 
 export interface VerifiedRecord {
   /** The file digest the version's index entry holds (a record for another digest is ignored). */
@@ -40,7 +41,7 @@ function isStamp(s: unknown): s is FileStamp {
 /** The record, or null when there is none or it is unreadable or malformed (the version is then hashed, as without one). */
 export async function readRecord(dir: string, file: string): Promise<VerifiedRecord | null> {
   try {
-    const r = JSON.parse(await readFile(recordPath(dir, file), 'utf8')) as {
+    const r = parseStoredJson(await readFile(recordPath(dir, file), 'utf8')) as {
       format?: unknown;
       digest?: unknown;
       stamp?: unknown;
