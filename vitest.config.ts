@@ -14,6 +14,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     reporters: ['default'],
     // One Ceph radosgw for the run's S3 tests (started only if test/s3 files are selected).
-    globalSetup: ['test/s3/global-setup.ts'],
+    // The addon and dist/ must be built from the current sources (test/global-fresh-build.ts).
+    globalSetup: ['test/global-fresh-build.ts', 'test/s3/global-setup.ts'],
   },
 });
