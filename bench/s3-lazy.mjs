@@ -7,7 +7,7 @@
 //
 //   npm run build:ts && node bench/s3-lazy.mjs [RUNS=5] [--mib 1024]
 //
-// Starts its own Ceph cluster (scripts/s3-cluster.sh) unless S3_ENDPOINT and the
+// Starts its own Ceph cluster (scripts/dev/s3-cluster.sh) unless S3_ENDPOINT and the
 // AWS_* keys are set. Times are medians of RUNS fresh opens (a fresh open has an
 // empty cache). ROS3's request count is the number of HTTP requests libhdf5 sends:
 // the block cache counts them as they arrive (driverRequests), and ROS3 alone
@@ -34,7 +34,7 @@ const dir = mkdtempSync(join(tmpdir(), 'h5vault-bench-s3lazy-'));
 let cluster;
 if (!process.env.S3_ENDPOINT) {
   cluster = join(dir, 'ceph');
-  const out = execFileSync('bash', [join(repo, 'scripts/s3-cluster.sh'), 'start', cluster], { encoding: 'utf8' });
+  const out = execFileSync('bash', [join(repo, 'scripts/dev/s3-cluster.sh'), 'start', cluster], { encoding: 'utf8' });
   for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) process.env[m[1]] = m[2];
 }
 const endpoint = process.env.S3_ENDPOINT;
@@ -208,6 +208,6 @@ try {
     );
 } finally {
   client.destroy();
-  if (cluster) spawnSync('bash', [join(repo, 'scripts/s3-cluster.sh'), 'stop', cluster]);
+  if (cluster) spawnSync('bash', [join(repo, 'scripts/dev/s3-cluster.sh'), 'stop', cluster]);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,4 +1,4 @@
-// S3 model store benchmarks against a real Ceph radosgw on 127.0.0.1 (scripts/s3-cluster.sh).
+// S3 model store benchmarks against a real Ceph radosgw on 127.0.0.1 (scripts/dev/s3-cluster.sh).
 //
 //   npm run build:ts && node bench/s3.mjs [--mib 1024] [--runs 3] [--swap-mib 64] [--swaps 3]
 //
@@ -41,13 +41,13 @@ const work = mkdtempSync(join(tmpdir(), 'h5vault-bench-s3-'));
 let cluster;
 if (!process.env.S3_ENDPOINT) {
   const dir = join(work, 'cluster');
-  const out = execFileSync('bash', [join(repo, 'scripts/s3-cluster.sh'), 'start', dir], { encoding: 'utf8' });
+  const out = execFileSync('bash', [join(repo, 'scripts/dev/s3-cluster.sh'), 'start', dir], { encoding: 'utf8' });
   for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) process.env[m[1]] = m[2];
   cluster = dir;
 }
 const endpoint = process.env.S3_ENDPOINT;
 const cleanup = () => {
-  if (cluster) execFileSync('bash', [join(repo, 'scripts/s3-cluster.sh'), 'stop', cluster], { stdio: 'ignore' });
+  if (cluster) execFileSync('bash', [join(repo, 'scripts/dev/s3-cluster.sh'), 'stop', cluster], { stdio: 'ignore' });
   rmSync(work, { recursive: true, force: true });
 };
 process.on('exit', cleanup);

@@ -28,7 +28,7 @@ export function tempDir(prefix = 'h5vault-'): string {
 /**
  * Debian's python3 with h5py (not a pyenv/venv python, which lacks it).
  * Interop tests FAIL when the peer is missing: CI must have it
- * (scripts/bootstrap.sh installs it). Set H5VAULT_PYTHON to override.
+ * (scripts/dev/bootstrap.sh installs it). Set H5VAULT_PYTHON to override.
  */
 export const PYTHON = process.env.H5VAULT_PYTHON ?? '/usr/bin/python3';
 export const PLUGIN_PATH = '/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins';
@@ -38,7 +38,7 @@ export function requirePeers(): void {
   if (r.status !== 0) {
     throw new Error(
       `interop peer missing: ${PYTHON} cannot import h5py/hdf5plugin/numpy (${r.stderr?.trim() ?? r.error}). ` +
-        'Install python3-h5py python3-hdf5plugin python3-numpy hdf5-plugin-lzf hdf5-tools (bash scripts/bootstrap.sh).',
+        'Install python3-h5py python3-hdf5plugin python3-numpy hdf5-plugin-lzf hdf5-tools (bash scripts/dev/bootstrap.sh).',
     );
   }
   if (spawnSync('h5dump', ['--version']).status !== 0)

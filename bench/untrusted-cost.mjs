@@ -8,7 +8,7 @@
 //   spawn    walkUntrusted(): child start-up + addon load + walk + report
 //   untrusted File.openAsync(path, { untrusted: true }) end to end
 // Needs the addon and dist/ (npm run build:native && npm run build:ts).
-//   node scripts/untrusted-cost.mjs [N=21] [tensors=300]
+//   node bench/untrusted-cost.mjs [N=21] [tensors=300]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
