@@ -23,19 +23,19 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { S3Client, CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { S3ModelStore } from '../dist/index.js';
+import { benchArgs, median } from './common.mjs';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const MIB = opt('--mib', 1024);
-const RUNS = opt('--runs', 3);
-const SWAP_MIB = opt('--swap-mib', 64);
-const SWAPS = opt('--swaps', 3);
-const PULLERS = opt('--pullers', 8);
-const PULLERS_MIB = opt('--pullers-mib', 512);
+const args = benchArgs(
+  { mib: '1024', runs: '3', 'swap-mib': '64', swaps: '3', pullers: '8', 'pullers-mib': '512' },
+  'node bench/s3.mjs [--mib 1024] [--runs 3] [--swap-mib 64] [--swaps 3] [--pullers 8] [--pullers-mib 512]',
+);
+const MIB = Number(args.mib);
+const RUNS = Number(args.runs);
+const SWAP_MIB = Number(args['swap-mib']);
+const SWAPS = Number(args.swaps);
+const PULLERS = Number(args.pullers);
+const PULLERS_MIB = Number(args['pullers-mib']);
 
 const work = mkdtempSync(join(tmpdir(), 'h5vault-bench-s3-'));
 let cluster;
@@ -73,7 +73,6 @@ function curl(out, objectUrl) {
   ]);
   if (r.status !== 0) throw new Error(`curl exited ${r.status}`);
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const client = new S3Client({ endpoint, forcePathStyle: true, region: process.env.AWS_REGION ?? 'us-east-1' });
 const bucket = `bench-${Date.now()}`;
 await client.send(new CreateBucketCommand({ Bucket: bucket }));
