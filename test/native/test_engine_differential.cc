@@ -39,6 +39,7 @@
 using namespace h5v;
 using Bytes = std::vector<uint8_t>;
 using h5v::test::libhdf5_read;
+using h5v::test::open_dataset;
 
 using h5v::test::Rng;
 
@@ -108,19 +109,7 @@ struct Ctx {
 };
 
 void check_dataset(const Ctx& c, const std::string& name) {
-  hid_t dset, type;
-  std::vector<hsize_t> dims;
-  size_t es;
-  {
-    h5::Lock l;
-    dset = H5Dopen2(c.file, name.c_str(), H5P_DEFAULT);
-    type = H5Dget_type(dset);
-    es = H5Tget_size(type);
-    hid_t space = H5Dget_space(dset);
-    dims.resize(H5Sget_simple_extent_ndims(space));
-    H5Sget_simple_extent_dims(space, dims.data(), nullptr);
-    H5Sclose(space);
-  }
+  auto [dset, type, es, dims] = open_dataset(c.file, name.c_str());
   ++c.st->datasets;
   std::vector<engine::Selection> sels(1);  // whole dataset
   if (!c.full_only) {
