@@ -1,8 +1,9 @@
 /** Shared test helpers: temp dirs, the h5py/h5dump peers. */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
 import { gaussianFloat32 } from '../lib/bench/synthetic.js';
 
@@ -45,11 +46,25 @@ export function requirePeers(): void {
     throw new Error('interop peer missing: h5dump (apt-get install hdf5-tools)');
 }
 
-/** Runs a Python snippet with h5py; returns stdout. Throws with stderr on failure. */
-export function python(code: string, args: string[] = []): string {
+function pythonEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (existsSync(PLUGIN_PATH)) env.HDF5_PLUGIN_PATH = PLUGIN_PATH;
-  return execFileSync(PYTHON, ['-c', code, ...args], { encoding: 'utf8', env, maxBuffer: 1 << 28 });
+  return env;
+}
+
+/** Runs a Python snippet with h5py; returns stdout. Throws with stderr on failure. */
+export function python(code: string, args: string[] = []): string {
+  return execFileSync(PYTHON, ['-c', code, ...args], { encoding: 'utf8', env: pythonEnv(), maxBuffer: 1 << 28 });
+}
+
+/**
+ * python(), without blocking the test worker: for snippets that run for tens of
+ * seconds (h5py writing hundreds of MiB), where a synchronous wait stalls
+ * vitest's worker RPC ("Timeout calling onTaskUpdate").
+ */
+export async function pythonAsync(code: string, args: string[] = []): Promise<string> {
+  const run = promisify(execFile);
+  return (await run(PYTHON, ['-c', code, ...args], { encoding: 'utf8', env: pythonEnv(), maxBuffer: 1 << 28 })).stdout;
 }
 
 export function h5dump(args: string[]): { status: number | null; stdout: string; stderr: string } {

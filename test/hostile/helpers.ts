@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, expect } from 'vitest';
 import { Dataset, File, H5Error, type UnsafeFileError } from '../../lib/index.js';
 import { isErrorCode } from '../../lib/errors.js';
-import { python, requirePeers, tempDir } from '../helpers.js';
+import { pythonAsync, requirePeers, tempDir } from '../helpers.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -130,18 +130,20 @@ export async function exercise(f: File, maxRead = 64 << 20): Promise<Exercised> 
  * file's tests), `p(name)` inside it, and a beforeAll that brings the walk child
  * up to date and, given a `python` script, checks the interop peers (a missing
  * peer fails, never skips) and runs it with the dir as sys.argv[1] (then `args`)
- * to write the hostile files with h5py.
+ * to write the hostile files with h5py (asynchronously: a long synchronous wait
+ * stalls vitest's worker RPC, "Timeout calling onTaskUpdate").
  */
 export function hostileFiles(
   prefix: string,
   writer?: { python: string; args?: string[]; timeoutMs?: number },
 ): { dir: string; p: (name: string) => string } {
   const dir = tempDir(prefix);
-  beforeAll(() => {
+  beforeAll(async () => {
     ensureWalkChild();
     if (!writer) return;
     requirePeers();
-    python(writer.python, [dir, ...(writer.args ?? [])]);
+    // Asynchronous: decode-bombs' writer runs for minutes on a loaded machine.
+    await pythonAsync(writer.python, [dir, ...(writer.args ?? [])]);
   }, writer?.timeoutMs);
   return { dir, p: (name: string) => join(dir, name) };
 }
