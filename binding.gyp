@@ -1,6 +1,6 @@
 {
-  # Same sources as CMakeLists.txt (checked by scripts/check-sources.mjs).
-  # System libraries come from pkg-config; scripts/check-deps.mjs runs first
+  # Same sources as CMakeLists.txt (checked by scripts/check/sources.mjs).
+  # System libraries come from pkg-config; scripts/build/check-deps.mjs runs first
   # (npm "install" script) and names the package to install if one is missing.
   "targets": [
     {
@@ -55,12 +55,12 @@
       "include_dirs": [
         "native",
         "<!@(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(node scripts/pkg-config.mjs --include-dirs)"
+        "<!@(node scripts/build/pkg-config.mjs --include-dirs)"
       ],
       # libhdf5_hl (H5DS, dimension scales) sits next to libhdf5 in every
       # distribution's hdf5 package but has no pkg-config module of its own on
       # Debian; it must come before -lhdf5 on the link line.
-      "libraries": ["-lhdf5_hl", "<!@(node scripts/pkg-config.mjs --libs)"],
+      "libraries": ["-lhdf5_hl", "<!@(node scripts/build/pkg-config.mjs --libs)"],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: when a worker is terminated,
       # every napi call fails (the env cannot run JS) and node-addon-api's
       # rethrow of that failure escaped its C callback: std::terminate took
@@ -78,7 +78,7 @@
       },
       "ldflags": ["-pthread"],
       "conditions": [
-        # The prebuilt binary (scripts/prebuild.mjs): find the shared libraries
+        # The prebuilt binary (scripts/build/prebuild.mjs): find the shared libraries
         # bundled in lib/ beside the addon. DT_RPATH, not RUNPATH: glibc applies
         # an RPATH to the dependencies of dependencies as well (libhdf5 -> libcurl
         # -> ...), which the bundled Debian libraries need since they carry none.

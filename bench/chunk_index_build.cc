@@ -1,6 +1,6 @@
 // Cost of building the chunk index (native/engine/chunk_index.h) for 1024
 // chunks, per index type: median of 7 ChunkIndex::build() calls on a
-// read-only file. Usage: bench/chunk_index_build.sh
+// read-only file. Usage: bash bench/native.sh chunk_index_build
 #include <algorithm>
 #include <cstdio>
 #include <string>

@@ -9,17 +9,18 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, openSync, writeSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    dir: { type: 'string', default: '/tmp/h5vault-bench-convert' },
-    mib: { type: 'string', default: '1024' },
-    child: { type: 'string' },
-    input: { type: 'string' },
-    output: { type: 'string' },
+const args = benchArgs(
+  {
+    dir: '/tmp/h5vault-bench-convert',
+    mib: '1024',
+    child: undefined,
+    input: undefined,
+    output: undefined,
   },
-});
+  'node bench/convert.mjs [--dir DIR] [--mib 1024]',
+);
 
 function status() {
   const s = readFileSync('/proc/self/status', 'utf8');

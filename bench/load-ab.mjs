@@ -5,18 +5,19 @@
 //   node bench/load-ab.mjs --base /path/to/old/dist --head dist --file model.h5 [--rounds 3] [--loads 25]
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    base: { type: 'string' },
-    head: { type: 'string', default: 'dist' },
-    file: { type: 'string' },
-    rounds: { type: 'string', default: '3' },
-    loads: { type: 'string', default: '25' },
-    child: { type: 'string' },
+const args = benchArgs(
+  {
+    base: undefined,
+    head: 'dist',
+    file: undefined,
+    rounds: '3',
+    loads: '25',
+    child: undefined,
   },
-});
+  'node bench/load-ab.mjs --base /path/to/old/dist --head dist --file model.h5 [--rounds 3] [--loads 25]',
+);
 
 if (args.child) {
   const { loadModel } = await import(resolve(args.child, 'index.js'));

@@ -9,32 +9,26 @@
 // Needs `npm run build` (dist/) and python3-h5py + numpy. Prints a markdown table.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { loadModel, ModelStore, openSafetensors, saveSafetensors } from '../dist/index.js';
+import { benchArgs, machineLine, median } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    dir: { type: 'string', default: '/tmp/h5vault-bench-model-open' },
-    counts: { type: 'string', default: '10,300,1000,10000' },
-    mib: { type: 'string', default: '40' },
-    runs: { type: 'string', default: '15' },
-    python: { type: 'string', default: '/usr/bin/python3' },
+const args = benchArgs(
+  {
+    dir: '/tmp/h5vault-bench-model-open',
+    counts: '10,300,1000,10000',
+    mib: '40',
+    runs: '15',
+    python: '/usr/bin/python3',
   },
-});
+  'node bench/model-open.mjs [--dir DIR] [--counts 10,300,1000,10000] [--mib 40] [--runs 15]',
+);
 const RUNS = Number(args.runs);
 const COUNTS = args.counts.split(',').map(Number);
 const TOTAL = Number(args.mib) * 1024 * 1024;
 mkdirSync(args.dir, { recursive: true });
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 async function timeIt(fn) {
   await fn(); // warm: page cache, JIT, the store's verified-once record
@@ -139,9 +133,7 @@ print(json.dumps({'ms': t[len(t) // 2], 'n': k}))
   rows.push({ n, once, walk, py: py.ms, copy, safetensors });
 }
 
-console.log(
-  `\nmodel open, ${args.mib} MiB of float32 in N tensors; median of ${RUNS}; ${cpus()[0].model}, ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; node ${process.version}\n`,
-);
+console.log(`\nmodel open, ${args.mib} MiB of float32 in N tensors; median of ${RUNS}; ${machineLine()}\n`);
 console.log(
   '| tensors | h5vault store.load, verified once (index, no hash) | h5vault loadModel verify: false (index checked against the layout) | h5vault openSafetensors | readFileSync + JSON.parse + typed arrays (the copy) | h5py + numpy.memmap | copy / verified-once | copy / loadModel | copy / openSafetensors |',
 );

@@ -1,11 +1,8 @@
 // Quick single-thread codec throughput on 64 MiB of float32 noise (normal,
 // sigma 0.02 — like trained weights), processed in 1 MiB chunks as h5vault
-// stores compressed tensors. Not part of the CMake build; build by hand:
+// stores compressed tensors. Build (-O3) and run:
 //
-//   cmake -S . -B build-native -DH5VAULT_ADDON=OFF && cmake --build build-native --target h5vault_core
-//   g++ -std=c++17 -O3 -DH5_USE_110_API -Inative bench/native_codecs.cc build-native/libh5vault_core.a \
-//       $(pkg-config --cflags --libs hdf5 liblz4 libdeflate liblzf) -lpthread -o /tmp/native_codecs
-//   /tmp/native_codecs
+//   bash bench/native.sh native_codecs
 //
 // MB/s are of uncompressed bytes (1 MB = 1e6 bytes), best of 3 runs.
 #include <chrono>

@@ -1,6 +1,6 @@
 // Micro-benchmark: engine::read / engine::write vs libhdf5's serial path
 // (H5Dread / H5Dwrite, what h5py does) on float32 ~ N(0, 0.02).
-// Build and run with bench/native_engine.sh. Prints a markdown table of
+// Build and run with `bash bench/native.sh native_engine`. Prints a markdown table of
 // medians. Env: H5V_BENCH_MIB (default 256), H5V_BENCH_REPS (default 5),
 // H5V_BENCH_DIR (default /dev/shm, else /tmp), H5V_BENCH_QUICK=1 (1 MiB chunks only).
 #include <unistd.h>

@@ -8,19 +8,19 @@
 // and onnxruntime-node. Prints a markdown table.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { benchArgs, machineLine, median } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    dir: { type: 'string', default: '/tmp/h5vault-bench-alternatives' },
-    runs: { type: 'string', default: '3' },
-    python: { type: 'string', default: '/usr/bin/python3' },
-    child: { type: 'string' },
+const args = benchArgs(
+  {
+    dir: '/tmp/h5vault-bench-alternatives',
+    runs: '3',
+    python: '/usr/bin/python3',
+    child: undefined,
   },
-});
+  'node bench/node-alternatives.mjs [--dir DIR] [--runs 3]',
+);
 const N = 16;
 const DIM = 4096;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -136,11 +136,6 @@ const kinds = [
   ['h5vault loadModel, verified (views + every tensor hashed)', 'h5vault-verified'],
   ['h5vault ModelStore.load, verified once (views, nothing hashed)', 'h5vault-store'],
 ];
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const rows = [];
 for (const [label, kind] of kinds) {
   const rs = [];
@@ -154,7 +149,7 @@ for (const [label, kind] of kinds) {
   rows.push({ label, ms: median(rs.map((r) => r.ms)), anon: median(rs.map((r) => r.anon)) });
 }
 console.log(
-  `\n1 GiB of float32 weights (16 × 4096×4096), page cache warm, fresh process per run, median of ${args.runs}; ${cpus()[0].model}, ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; node ${process.version}\n`,
+  `\n1 GiB of float32 weights (16 × 4096×4096), page cache warm, fresh process per run, median of ${args.runs}; ${machineLine()}\n`,
 );
 console.log('| how | time until every weight is usable | anonymous RSS added |');
 console.log('|---|---:|---:|');

@@ -9,15 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { linkOnnx, saveModel } from '../dist/index.js';
+import { benchArgs, machineLine, median } from './common.mjs';
 
 const CHILD = fileURLToPath(new URL('../test/interop/onnx.rss.child.mjs', import.meta.url));
 const PYTHON = process.env.H5VAULT_PYTHON ?? '/usr/bin/python3';
-const [runsArg, ...sizes] = process.argv.slice(2);
+const [runsArg, ...sizes] = benchArgs({}, 'node bench/onnx-prepack.mjs [RUNS=20] [N...=2048 4096 8192]', {
+  positionals: Number.POSITIVE_INFINITY,
+})._;
 const RUNS = Number(runsArg ?? 20);
 const NS = sizes.length ? sizes.map(Number) : [2048, 4096, 8192];
 const dir = mkdtempSync(join(tmpdir(), 'h5vault-ort-bench-'));
 const MiB = 1 << 20;
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 try {
   const rows = [];
@@ -58,7 +60,7 @@ onnx.save(m, sys.argv[1])`,
     }
   }
   console.table(rows);
-  console.log(JSON.stringify({ runs: RUNS, node: process.version, rows }));
+  console.log(JSON.stringify({ runs: RUNS, machine: machineLine(), rows }));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

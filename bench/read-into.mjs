@@ -13,22 +13,15 @@
 //   h5py-direct     d.read_direct(arr) into a reused numpy array (timed in Python)
 //   h5py-fresh      d[()] (a new array)
 // Prints medians (MB/s) and the ratios the targets name; --json for the raw runs.
-import { execFileSync, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs, machineLine, ms, pythonRounds, samples } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    size: { type: 'string', default: '128' },
-    rounds: { type: 'string', default: '7' },
-    dir: { type: 'string', default: '/tmp/h5vault-bench-into' },
-    dist: { type: 'string', default: 'dist' },
-    json: { type: 'boolean', default: false },
-  },
-});
+const args = benchArgs(
+  { size: '128', rounds: '7', dir: '/tmp/h5vault-bench-into', dist: 'dist', json: false },
+  'node bench/read-into.mjs [--size MiB] [--rounds N] [--dir DIR] [--dist DIR] [--json]',
+);
 const MiB = 1 << 20;
 const size = Number(args.size) * MiB;
 const rounds = Number(args.rounds);
@@ -79,20 +72,7 @@ for line in sys.stdin:
         del a
         out[name] = {'h5py-direct': direct * 1e3, 'h5py-fresh': fresh * 1e3}
     print(json.dumps(out), flush=True)`;
-const py = spawn(PYTHON, ['-c', PY, path, CASES.join(',')], { env, stdio: ['pipe', 'pipe', 'inherit'] });
-const lines = createInterface({ input: py.stdout });
-const pyRound = () =>
-  new Promise((ok, fail) => {
-    lines.once('line', (l) => ok(JSON.parse(l)));
-    py.once('exit', (code) => fail(new Error(`h5py child exited with ${code}`)));
-    py.stdin.write('round\n');
-  });
-
-const ms = (fn) => {
-  const s = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - s) / 1e6;
-};
+const py = pythonRounds(PYTHON, PY, [path, CASES.join(',')], env);
 const f = File.open(path);
 const offset = f.dataset('contiguous').info().offset;
 const fd = openSync(path, 'r');
@@ -100,12 +80,8 @@ const buf = Buffer.allocUnsafe(size);
 const into = new Float32Array(n);
 readSync(fd, buf, 0, size, offset);
 for (const c of CASES) f.dataset(c).readSync({ into });
-const runs = {}; // case -> peer -> ms[]
-const push = (c, peer, v) => {
-  runs[c] ??= {};
-  runs[c][peer] ??= [];
-  return runs[c][peer].push(v);
-};
+const runs = samples(); // case -> peer -> ms[]
+const push = runs.push;
 for (let r = 0; r < rounds; r++) {
   push(
     'contiguous',
@@ -125,21 +101,15 @@ for (let r = 0; r < rounds; r++) {
       ms(() => d.readSync()),
     );
   }
-  const res = await pyRound();
+  const res = await py.round();
   for (const c of CASES) for (const [peer, v] of Object.entries(res[c])) push(c, peer, v);
 }
-py.stdin.end();
+py.end();
 closeSync(fd);
 f.close();
 
-const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const mbps = (t) => size / 1e6 / (t / 1e3);
-const med = {};
-for (const c of CASES)
-  for (const [peer, a] of Object.entries(runs[c])) {
-    med[c] ??= {};
-    med[c][peer] = median(a);
-  }
+const med = runs.medians();
 const floor = med.contiguous['node-readSync'];
 const rows = CASES.map((c) => {
   const m = med[c];
@@ -154,14 +124,11 @@ const rows = CASES.map((c) => {
     'fresh / h5py-fresh': +(m['h5py-fresh'] / m['h5vault-fresh']).toFixed(2),
   };
 });
-const load = loadavg()
-  .map((x) => x.toFixed(2))
-  .join(' ');
-if (args.json) console.log(JSON.stringify({ size, rounds, load, floorMBps: mbps(floor), rows, runs }, null, 1));
+const machine = machineLine();
+if (args.json)
+  console.log(JSON.stringify({ size, rounds, machine, floorMBps: mbps(floor), rows, runs: runs.runs }, null, 1));
 else {
-  console.log(
-    `read into a reused buffer: ${args.size} MiB float32 per dataset, ${rounds} rounds, medians; load ${load}`,
-  );
+  console.log(`read into a reused buffer: ${args.size} MiB float32 per dataset, ${rounds} rounds, medians; ${machine}`);
   console.log(`node fs.readSync into a reused Buffer (the floor): ${Math.round(mbps(floor))} MB/s`);
   console.table(rows);
 }

@@ -14,17 +14,18 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs, median } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    base: { type: 'string' },
-    head: { type: 'string', default: 'dist' },
-    rounds: { type: 'string', default: '7' },
-    dir: { type: 'string', default: '/tmp/h5vault-bench-read-path' },
-    child: { type: 'string' },
+const args = benchArgs(
+  {
+    base: undefined,
+    head: 'dist',
+    rounds: '7',
+    dir: '/tmp/h5vault-bench-read-path',
+    child: undefined,
   },
-});
+  'node bench/read-path.mjs --base /work/main/dist --head dist [--rounds 7]',
+);
 
 if (args.child) {
   const { File } = await import(resolve(args.child, 'index.js'));
@@ -79,11 +80,6 @@ mkdirSync(args.dir, { recursive: true });
   });
   f.close();
 }
-const median = (xs) => {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const runs = { base: [], head: [] };
 for (let r = 0; r < Number(args.rounds); r++) {
   for (const which of r % 2 ? ['head', 'base'] : ['base', 'head']) {

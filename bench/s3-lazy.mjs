@@ -7,7 +7,7 @@
 //
 //   npm run build:ts && node bench/s3-lazy.mjs [RUNS=5] [--mib 1024]
 //
-// Starts its own Ceph cluster (scripts/s3-cluster.sh) unless S3_ENDPOINT and the
+// Starts its own Ceph cluster (scripts/dev/s3-cluster.sh) unless S3_ENDPOINT and the
 // AWS_* keys are set. Times are medians of RUNS fresh opens (a fresh open has an
 // empty cache). ROS3's request count is the number of HTTP requests libhdf5 sends:
 // the block cache counts them as they arrive (driverRequests), and ROS3 alone
@@ -22,26 +22,25 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { createReadStream } from 'node:fs';
 import { File, Group, Dataset, saveModel } from '../dist/index.js';
 import { native } from '../dist/addon/binding.js';
+import { benchArgs, machineLine, median } from './common.mjs';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));
-const args = process.argv.slice(2);
-const mi = args.indexOf('--mib');
-const MIB = mi >= 0 ? Number(args.splice(mi, 2)[1]) : 1024;
-const RUNS = Number(args[0] ?? 5);
+const args = benchArgs({ mib: '1024' }, 'node bench/s3-lazy.mjs [RUNS=5] [--mib 1024]', { positionals: 1 });
+const MIB = Number(args.mib);
+const RUNS = Number(args._[0] ?? 5);
 const TENSOR = 4 << 20;
 
 const dir = mkdtempSync(join(tmpdir(), 'h5vault-bench-s3lazy-'));
 let cluster;
 if (!process.env.S3_ENDPOINT) {
   cluster = join(dir, 'ceph');
-  const out = execFileSync('bash', [join(repo, 'scripts/s3-cluster.sh'), 'start', cluster], { encoding: 'utf8' });
+  const out = execFileSync('bash', [join(repo, 'scripts/dev/s3-cluster.sh'), 'start', cluster], { encoding: 'utf8' });
   for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) process.env[m[1]] = m[2];
 }
 const endpoint = process.env.S3_ENDPOINT;
 const region = process.env.AWS_REGION ?? 'us-east-1';
 const opts = { endpoint, region };
 const client = new S3Client({ endpoint, region, forcePathStyle: true });
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (t) => Number(t.toFixed(1));
 
 try {
@@ -198,7 +197,7 @@ try {
   rows.push({ name: `CLI: h5vault info ${url}`, ...cli(['info', url]) });
 
   console.log(
-    `file: ${(size / 2 ** 20).toFixed(1)} MiB, ${names.length} datasets; tensor read: ${one}; runs: ${RUNS} (median)`,
+    `file: ${(size / 2 ** 20).toFixed(1)} MiB, ${names.length} datasets; tensor read: ${one}; runs: ${RUNS} (median); ${machineLine()}`,
   );
   console.log('| what | time (ms) | requests to S3 | bytes fetched | % of file | libhdf5 reads |');
   console.log('|---|---:|---:|---:|---:|---:|');
@@ -208,6 +207,6 @@ try {
     );
 } finally {
   client.destroy();
-  if (cluster) spawnSync('bash', [join(repo, 'scripts/s3-cluster.sh'), 'stop', cluster]);
+  if (cluster) spawnSync('bash', [join(repo, 'scripts/dev/s3-cluster.sh'), 'stop', cluster]);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,4 +1,4 @@
-// S3 model store benchmarks against a real Ceph radosgw on 127.0.0.1 (scripts/s3-cluster.sh).
+// S3 model store benchmarks against a real Ceph radosgw on 127.0.0.1 (scripts/dev/s3-cluster.sh).
 //
 //   npm run build:ts && node bench/s3.mjs [--mib 1024] [--runs 3] [--swap-mib 64] [--swaps 3]
 //
@@ -23,31 +23,31 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { S3Client, CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { S3ModelStore } from '../dist/index.js';
+import { benchArgs, median } from './common.mjs';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const MIB = opt('--mib', 1024);
-const RUNS = opt('--runs', 3);
-const SWAP_MIB = opt('--swap-mib', 64);
-const SWAPS = opt('--swaps', 3);
-const PULLERS = opt('--pullers', 8);
-const PULLERS_MIB = opt('--pullers-mib', 512);
+const args = benchArgs(
+  { mib: '1024', runs: '3', 'swap-mib': '64', swaps: '3', pullers: '8', 'pullers-mib': '512' },
+  'node bench/s3.mjs [--mib 1024] [--runs 3] [--swap-mib 64] [--swaps 3] [--pullers 8] [--pullers-mib 512]',
+);
+const MIB = Number(args.mib);
+const RUNS = Number(args.runs);
+const SWAP_MIB = Number(args['swap-mib']);
+const SWAPS = Number(args.swaps);
+const PULLERS = Number(args.pullers);
+const PULLERS_MIB = Number(args['pullers-mib']);
 
 const work = mkdtempSync(join(tmpdir(), 'h5vault-bench-s3-'));
 let cluster;
 if (!process.env.S3_ENDPOINT) {
   const dir = join(work, 'cluster');
-  const out = execFileSync('bash', [join(repo, 'scripts/s3-cluster.sh'), 'start', dir], { encoding: 'utf8' });
+  const out = execFileSync('bash', [join(repo, 'scripts/dev/s3-cluster.sh'), 'start', dir], { encoding: 'utf8' });
   for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) process.env[m[1]] = m[2];
   cluster = dir;
 }
 const endpoint = process.env.S3_ENDPOINT;
 const cleanup = () => {
-  if (cluster) execFileSync('bash', [join(repo, 'scripts/s3-cluster.sh'), 'stop', cluster], { stdio: 'ignore' });
+  if (cluster) execFileSync('bash', [join(repo, 'scripts/dev/s3-cluster.sh'), 'stop', cluster], { stdio: 'ignore' });
   rmSync(work, { recursive: true, force: true });
 };
 process.on('exit', cleanup);
@@ -73,7 +73,6 @@ function curl(out, objectUrl) {
   ]);
   if (r.status !== 0) throw new Error(`curl exited ${r.status}`);
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const client = new S3Client({ endpoint, forcePathStyle: true, region: process.env.AWS_REGION ?? 'us-east-1' });
 const bucket = `bench-${Date.now()}`;
 await client.send(new CreateBucketCommand({ Bucket: bucket }));

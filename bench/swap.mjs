@@ -18,12 +18,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelStore } from '../dist/index.js';
 import { linearWeights } from '../examples/linear-weights.mjs';
+import { benchArgs } from './common.mjs';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));
-const args = process.argv.slice(2);
-const ci = args.indexOf('--clients');
-const clients = ci >= 0 ? Number(args.splice(ci, 2)[1]) : 0;
-const SWAPS = Number(args[0] ?? 50);
+const args = benchArgs({ clients: '0' }, 'node bench/swap.mjs [SWAPS=50] [--clients N]', { positionals: 1 });
+const clients = Number(args.clients);
+const SWAPS = Number(args._[0] ?? 50);
 const python = process.env.H5VAULT_PYTHON ?? '/usr/bin/python3';
 
 const dir = mkdtempSync(join(tmpdir(), 'h5vault-bench-swap-'));

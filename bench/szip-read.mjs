@@ -10,22 +10,22 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { File } from '../dist/index.js';
+import { benchArgs, machineLine } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    dir: { type: 'string', default: '/tmp/h5vault-bench-szip' },
-    mib: { type: 'string', default: '64' },
-    runs: { type: 'string', default: '5' },
-    coding: { type: 'string', default: 'nn' },
-    ppb: { type: 'string', default: '8' },
-    python: { type: 'string', default: '/usr/bin/python3' },
+const args = benchArgs(
+  {
+    dir: '/tmp/h5vault-bench-szip',
+    mib: '64',
+    runs: '5',
+    coding: 'nn',
+    ppb: '8',
+    python: '/usr/bin/python3',
   },
-});
+  'node bench/szip-read.mjs [--mib 64] [--runs 5] [--coding nn|ec] [--ppb 8] [--dir D]',
+);
 mkdirSync(args.dir, { recursive: true });
 const rows = (Number(args.mib) * 1024 * 1024) / (4096 * 4);
 const path = join(args.dir, `szip-${args.coding}-${args.ppb}-${args.mib}.h5`);
@@ -82,7 +82,7 @@ const A = stats(a),
 const mbs = (ms) => ((Number(args.mib) * 1048576) / 1e6 / (ms / 1000)).toFixed(0);
 const row = (n, s) => `| ${n} | ${s.min.toFixed(1)} | ${s.med.toFixed(1)} | ${s.max.toFixed(1)} | ${mbs(s.med)} |`;
 console.log(
-  `szip ${args.coding} ppb ${args.ppb}, ${args.mib} MiB float32, 1 MiB chunks, ${args.runs} interleaved runs; ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}`,
+  `szip ${args.coding} ppb ${args.ppb}, ${args.mib} MiB float32, 1 MiB chunks, ${args.runs} interleaved runs; ${machineLine()}`,
 );
 console.log('| reader | min ms | median ms | max ms | MB/s (median) |');
 console.log('|---|---:|---:|---:|---:|');

@@ -11,27 +11,22 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { ModelStore } from '../dist/index.js';
 import { rangeSha256 } from '../dist/model/digest.js';
+import { benchArgs, machineLine, median } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    dir: { type: 'string', default: '/tmp/h5vault-bench-verify' },
-    gib: { type: 'string', default: '3.875' },
-    runs: { type: 'string', default: '3' },
+const args = benchArgs(
+  {
+    dir: '/tmp/h5vault-bench-verify',
+    gib: '3.875',
+    runs: '3',
   },
-});
+  'node bench/verify.mjs [--dir DIR] [--gib 3.875] [--runs 3]',
+);
 const RUNS = Number(args.runs);
 mkdirSync(args.dir, { recursive: true });
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 async function timeIt(fn, runs = RUNS) {
   const t = [];
   for (let i = 0; i < runs; i++) {
@@ -116,7 +111,7 @@ const fast = await timeIt(
 
 const gbs = (r) => (size / 1e9 / (r.med / 1e3)).toFixed(2);
 console.log(
-  `\nverification, ${(size / 2 ** 30).toFixed(2)} GiB model (64 MiB tensors, page cache warm); ${cpus()[0].model}, ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; node ${process.version}; sha_ni: ${/\bsha_ni\b/.test(readFileSync('/proc/cpuinfo', 'utf8'))}\n`,
+  `\nverification, ${(size / 2 ** 30).toFixed(2)} GiB model (64 MiB tensors, page cache warm); ${machineLine()}; sha_ni: ${/\bsha_ni\b/.test(readFileSync('/proc/cpuinfo', 'utf8'))}\n`,
 );
 console.log('| what | time (median, min, max) | rate |');
 console.log('|---|---:|---:|');

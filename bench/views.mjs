@@ -6,30 +6,25 @@
 // and writes it (plus JSON next to it) so docs/bench/views.md is reproducible.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { File, libraryInfo } from '../dist/index.js';
+import { benchArgs, machineLine, median } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    dir: { type: 'string', default: '/tmp/h5vault-bench-views' },
-    runs: { type: 'string', default: '15' },
-    sizes: { type: 'string', default: '16,256,1024' },
-    out: { type: 'string', default: 'docs/bench/views.md' },
-    python: { type: 'string', default: '/usr/bin/python3' },
+const args = benchArgs(
+  {
+    dir: '/tmp/h5vault-bench-views',
+    runs: '15',
+    sizes: '16,256,1024',
+    out: 'docs/bench/views.md',
+    python: '/usr/bin/python3',
   },
-});
+  'node bench/views.mjs [--dir DIR] [--runs N] [--sizes 16,256,1024] [--out docs/bench/views.md]',
+);
 const RUNS = Number(args.runs);
 const SIZES = args.sizes.split(',').map(Number); // MiB
 mkdirSync(args.dir, { recursive: true });
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const rssAnonMiB = () => Number(/RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
 
 // Deterministic weights ~ N(0, 0.02), generated block-wise (no 1 GiB temporaries).
@@ -309,9 +304,7 @@ const header = [
   '# Zero-copy view benchmark',
   '',
   `Command: \`node --expose-gc bench/views.mjs --runs ${RUNS} --sizes ${args.sizes}\` (after \`npm run build\`).`,
-  `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average at start ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ')}.`,
+  `Machine: ${machineLine()}.`,
   `Versions: node ${process.version}, libhdf5 ${info.hdf5}, h5py ${py.h5py}; ${new Date().toISOString().slice(0, 10)}.`,
   `Times are medians of ${RUNS} runs (h5wasm: up to 5; h5py \`dset[...]\` skipped above 256 MiB), warm page cache. Ratios are peer time / h5vault time.`,
   'h5vault "time to usable view" = `File.open` + `dataset.view()` + reading the first element; h5py memmap = `h5py.File` + `get_offset()` + `numpy.memmap` + first element.',

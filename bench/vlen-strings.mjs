@@ -15,21 +15,15 @@
 // h5py runs in ONE persistent child started before the rounds (a process per
 // round would time Python's start-up). Prints medians (ms) and ratios
 // (h5vault / h5py-str: <= 1 meets the target).
-import { execFileSync, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs, machineLine, pythonRounds, samples } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '9' },
-    dir: { type: 'string', default: '/tmp/h5vault-bench-vlen' },
-    dist: { type: 'string', default: 'dist' },
-    json: { type: 'boolean', default: false },
-  },
-});
+const args = benchArgs(
+  { rounds: '9', dir: '/tmp/h5vault-bench-vlen', dist: 'dist', json: false },
+  'node bench/vlen-strings.mjs [--rounds N] [--dir DIR] [--dist DIR] [--json]',
+);
 const rounds = Number(args.rounds);
 const PYTHON = process.env.H5VAULT_PYTHON ?? '/usr/bin/python3';
 const { File } = await import(resolve(args.dist, 'index.js'));
@@ -72,14 +66,7 @@ for line in sys.stdin:
     d = f[names[0]]
     out['attr'] = {'h5py-attr': ms(lambda: d.attrs['labels'])}
     print(json.dumps(out), flush=True)`;
-const py = spawn(PYTHON, ['-c', PY, path, CASES.join(',')], { stdio: ['pipe', 'pipe', 'inherit'] });
-const lines = createInterface({ input: py.stdout });
-const pyRound = () =>
-  new Promise((ok, fail) => {
-    lines.once('line', (l) => ok(JSON.parse(l)));
-    py.once('exit', (code) => fail(new Error(`h5py child exited with ${code}`)));
-    py.stdin.write('round\n');
-  });
+const py = pythonRounds(PYTHON, PY, [path, CASES.join(',')]);
 
 const now = () => process.hrtime.bigint();
 const since = (s) => Number(now() - s) / 1e6;
@@ -90,12 +77,8 @@ for (const c of CASES) {
   await d.read();
 }
 f.dataset(CASES[0]).attrs.get('labels');
-const runs = {}; // case -> peer -> ms[]
-const push = (c, peer, v) => {
-  runs[c] ??= {};
-  runs[c][peer] ??= [];
-  return runs[c][peer].push(v);
-};
+const runs = samples(); // case -> peer -> ms[]
+const push = runs.push;
 for (let r = 0; r < rounds; r++) {
   for (const c of CASES) {
     const d = f.dataset(c);
@@ -110,19 +93,13 @@ for (let r = 0; r < rounds; r++) {
   const s = now();
   d.attrs.get('labels');
   push('attr', 'h5vault-attr', since(s));
-  const res = await pyRound();
+  const res = await py.round();
   for (const [c, peers] of Object.entries(res)) for (const [peer, v] of Object.entries(peers)) push(c, peer, v);
 }
-py.stdin.end();
+py.end();
 f.close();
 
-const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
-const m = {};
-for (const [c, peers] of Object.entries(runs))
-  for (const [peer, a] of Object.entries(peers)) {
-    m[c] ??= {};
-    m[c][peer] = median(a);
-  }
+const m = runs.medians();
 const r2 = (x) => +x.toFixed(2);
 const rows = CASES.map((c) => ({
   case: c,
@@ -140,11 +117,9 @@ rows.push({
   'h5py d[()] ms': r2(m.attr['h5py-attr']),
   'readSync / d[()]': r2(m.attr['h5vault-attr'] / m.attr['h5py-attr']),
 });
-const load = loadavg()
-  .map((x) => x.toFixed(2))
-  .join(' ');
-if (args.json) console.log(JSON.stringify({ rounds, load, rows, runs }, null, 1));
+const machine = machineLine();
+if (args.json) console.log(JSON.stringify({ rounds, machine, rows, runs: runs.runs }, null, 1));
 else {
-  console.log(`vlen UTF-8 strings: ${rounds} rounds, medians; load ${load} (ratio <= 1 meets the target)`);
+  console.log(`vlen UTF-8 strings: ${rounds} rounds, medians (ratio <= 1 meets the target); ${machine}`);
   console.table(rows);
 }

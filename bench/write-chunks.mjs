@@ -11,22 +11,22 @@
 // table: median (min-max) ms over the runs, and microseconds per chunk.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { File } from '../dist/index.js';
+import { benchArgs, machineLine } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    dir: { type: 'string', default: '/tmp/h5vault-bench-write-chunks' },
-    runs: { type: 'string', default: '3' },
-    counts: { type: 'string', default: '1024,4096,16384,65536,262144,1048576' },
+const args = benchArgs(
+  {
+    dir: '/tmp/h5vault-bench-write-chunks',
+    runs: '3',
+    counts: '1024,4096,16384,65536,262144,1048576',
     // h5py's aligned layout is quadratic: above this count it is not run.
-    'peer-max': { type: 'string', default: '32768' },
-    python: { type: 'string', default: '/usr/bin/python3' },
+    'peer-max': '32768',
+    python: '/usr/bin/python3',
   },
-});
+  'node bench/write-chunks.mjs [--counts 1024,4096,...] [--runs 3] [--peer-max 262144] [--dir D]',
+);
 const RUNS = Number(args.runs);
 const COUNTS = args.counts.split(',').map(Number);
 mkdirSync(args.dir, { recursive: true });
@@ -73,7 +73,7 @@ const h5py = (n, layout) =>
 
 const fmt = (s, n) =>
   `${s.med.toFixed(0)} (${s.min.toFixed(0)}-${s.max.toFixed(0)}) ms, ${((s.med * 1000) / n).toFixed(1)} us/chunk`;
-console.log(`runs: ${RUNS}, load average at start: ${loadavg()[0].toFixed(2)}`);
+console.log(`runs: ${RUNS}; ${machineLine()}`);
 console.log('| chunks | h5vault | h5py default file | h5py, 64-byte aligned | h5vault ÷ h5py default |');
 console.log('|---:|---|---|---|---:|');
 for (const n of COUNTS) {

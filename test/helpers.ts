@@ -1,8 +1,9 @@
 /** Shared test helpers: temp dirs, the h5py/h5dump peers. */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
 import { gaussianFloat32 } from '../lib/bench/synthetic.js';
 
@@ -28,7 +29,7 @@ export function tempDir(prefix = 'h5vault-'): string {
 /**
  * Debian's python3 with h5py (not a pyenv/venv python, which lacks it).
  * Interop tests FAIL when the peer is missing: CI must have it
- * (scripts/bootstrap.sh installs it). Set H5VAULT_PYTHON to override.
+ * (scripts/dev/bootstrap.sh installs it). Set H5VAULT_PYTHON to override.
  */
 export const PYTHON = process.env.H5VAULT_PYTHON ?? '/usr/bin/python3';
 export const PLUGIN_PATH = '/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins';
@@ -38,18 +39,32 @@ export function requirePeers(): void {
   if (r.status !== 0) {
     throw new Error(
       `interop peer missing: ${PYTHON} cannot import h5py/hdf5plugin/numpy (${r.stderr?.trim() ?? r.error}). ` +
-        'Install python3-h5py python3-hdf5plugin python3-numpy hdf5-plugin-lzf hdf5-tools (bash scripts/bootstrap.sh).',
+        'Install python3-h5py python3-hdf5plugin python3-numpy hdf5-plugin-lzf hdf5-tools (bash scripts/dev/bootstrap.sh).',
     );
   }
   if (spawnSync('h5dump', ['--version']).status !== 0)
     throw new Error('interop peer missing: h5dump (apt-get install hdf5-tools)');
 }
 
-/** Runs a Python snippet with h5py; returns stdout. Throws with stderr on failure. */
-export function python(code: string, args: string[] = []): string {
+function pythonEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (existsSync(PLUGIN_PATH)) env.HDF5_PLUGIN_PATH = PLUGIN_PATH;
-  return execFileSync(PYTHON, ['-c', code, ...args], { encoding: 'utf8', env, maxBuffer: 1 << 28 });
+  return env;
+}
+
+/** Runs a Python snippet with h5py; returns stdout. Throws with stderr on failure. */
+export function python(code: string, args: string[] = []): string {
+  return execFileSync(PYTHON, ['-c', code, ...args], { encoding: 'utf8', env: pythonEnv(), maxBuffer: 1 << 28 });
+}
+
+/**
+ * python(), without blocking the test worker: for snippets that run for tens of
+ * seconds (h5py writing hundreds of MiB), where a synchronous wait stalls
+ * vitest's worker RPC ("Timeout calling onTaskUpdate").
+ */
+export async function pythonAsync(code: string, args: string[] = []): Promise<string> {
+  const run = promisify(execFile);
+  return (await run(PYTHON, ['-c', code, ...args], { encoding: 'utf8', env: pythonEnv(), maxBuffer: 1 << 28 })).stdout;
 }
 
 export function h5dump(args: string[]): { status: number | null; stdout: string; stderr: string } {

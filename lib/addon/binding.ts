@@ -124,7 +124,7 @@ export interface NativeWalkReport {
 }
 
 /**
- * Every function native/napi exports, and nothing else: scripts/check-sources.mjs
+ * Every function native/napi exports, and nothing else: scripts/check/sources.mjs
  * fails when a name here and an `exports.Set("name"` there differ.
  */
 export interface Native {

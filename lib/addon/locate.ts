@@ -125,7 +125,7 @@ export function locateAddon(root = PACKAGE_ROOT): AddonLocation {
   if (typeof pre !== 'string') return pre;
   // A development checkout (git) is built with its own scripts, not from a user's project.
   const hint = existsSync(`${root}/.git`)
-    ? 'In this checkout of h5vault: bash scripts/bootstrap.sh (or npm run build:native).'
+    ? 'In this checkout of h5vault: bash scripts/dev/bootstrap.sh (or npm run build:native).'
     : buildFromSourceHint();
   throw new H5Error(`h5vault's native addon is not built, and ${pre}.\n${hint}`, {
     code: 'H5_ADDON_UNAVAILABLE',

@@ -79,6 +79,7 @@ export function storeContract(label: string, backend: ContractBackend): void {
       await expect(store.prune('ok', { keep: 0 })).rejects.toThrow(RangeError);
       expect(() => store.watch('ok', 42 as never)).toThrow(TypeError);
       expect(() => store.watch('ok', () => {}, { intervalMs: 1 })).toThrow(RangeError);
+      expect(() => store.watch('ok', () => {}, { from: 0 })).toThrow(TypeError);
       expect(await store.versions('ok')).toEqual([]);
     });
 

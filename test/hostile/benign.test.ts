@@ -8,20 +8,13 @@
  * chunk index: single chunk, implicit, fixed array, extensible array, v2
  * B-tree). Each must open untrusted and read exactly what h5py reads.
  */
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Dataset, File } from '../../lib/index.js';
-import { python, requirePeers, tempDir } from '../helpers.js';
-import { ensureWalkChild } from './helpers.js';
+import { python } from '../helpers.js';
+import { hostileFiles } from './helpers.js';
 
-const dir = tempDir('h5vault-benign-');
-const p = (name: string) => join(dir, name);
-
-beforeAll(() => {
-  ensureWalkChild();
-  requirePeers();
-  python(
-    `
+const { p } = hostileFiles('h5vault-benign-', {
+  python: `
 import h5py, numpy as np, sys
 d = sys.argv[1]
 # Declared 7.6 MiB, nothing written.
@@ -55,8 +48,6 @@ with h5py.File(d + '/latest.h5', 'w', libver='latest', track_order=True) as f:
     f.attrs['note'] = 'latest'
     f['soft'] = h5py.SoftLink('/fixed')
 `,
-    [dir],
-  );
 });
 
 /** Every dataset of a file as h5py reads it (flattened), in the JSON-able shape h5vault gives. */

@@ -13,20 +13,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { File } from '../../lib/index.js';
-import { python, requirePeers, tempDir } from '../helpers.js';
-import { REPO, ensureWalkChild } from './helpers.js';
+import { python } from '../helpers.js';
+import { REPO, hostileFiles } from './helpers.js';
 
-const dir = tempDir('h5vault-bombs-');
-const p = (name: string) => join(dir, name);
 const BOMB_MIB = 256;
 
-beforeAll(() => {
-  ensureWalkChild();
-  requirePeers();
-  python(
-    `
+const { p } = hostileFiles('h5vault-bombs-', {
+  python: `
 import h5py, hdf5plugin, numpy as np, sys
 d, mib = sys.argv[1], int(sys.argv[2])
 n = mib * 2**20 // 4
@@ -49,9 +44,9 @@ for name, kw in filters.items():
             ds = f.create_dataset('w', shape=(small,), chunks=(small,), dtype=order + 'f4', **kw)
             ds.id.write_direct_chunk((0,), raw, mask)
     `,
-    [dir, String(BOMB_MIB)],
-  );
-}, 300_000);
+  args: [String(BOMB_MIB)],
+  timeoutMs: 300_000,
+});
 
 /** Reads /w in a fresh process; returns what happened and its peak RSS growth. */
 function readInChild(

@@ -6,20 +6,11 @@
  */
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { File, H5Error, type UnsafeFileError } from '../../lib/index.js';
-import { REPO, ensureWalkChild } from './helpers.js';
+import { REPO, ensureWalkChild, refusal } from './helpers.js';
 
 const finding = (name: string) => join(REPO, 'test', 'hostile', 'fuzz-findings', name);
-
-async function outcome(name: string, timeoutMs = 10_000): Promise<UnsafeFileError> {
-  try {
-    (await File.openAsync(finding(name), { untrusted: true, limits: { timeoutMs } })).close();
-  } catch (e) {
-    expect(e).toBeInstanceOf(H5Error);
-    return e as UnsafeFileError;
-  }
-  throw new Error(`${name} opened`);
-}
+const outcome = (name: string, timeoutMs = 10_000) =>
+  refusal(finding(name), { untrusted: true, limits: { timeoutMs } });
 
 describe('fuzz_walk findings stay in the walk child', () => {
   beforeAll(() => ensureWalkChild());

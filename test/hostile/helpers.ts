@@ -3,8 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Dataset, type File, H5Error } from '../../lib/index.js';
+import { beforeAll, expect } from 'vitest';
+import { Dataset, File, H5Error, type UnsafeFileError } from '../../lib/index.js';
 import { isErrorCode } from '../../lib/errors.js';
+import { pythonAsync, requirePeers, tempDir } from '../helpers.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -121,4 +123,41 @@ export async function exercise(f: File, maxRead = 64 << 20): Promise<Exercised> 
     }
   }
   return res;
+}
+
+/**
+ * The preamble every hostile-file test shares: a temp dir (removed after the
+ * file's tests), `p(name)` inside it, and a beforeAll that brings the walk child
+ * up to date and, given a `python` script, checks the interop peers (a missing
+ * peer fails, never skips) and runs it with the dir as sys.argv[1] (then `args`)
+ * to write the hostile files with h5py (asynchronously: a long synchronous wait
+ * stalls vitest's worker RPC, "Timeout calling onTaskUpdate").
+ */
+export function hostileFiles(
+  prefix: string,
+  writer?: { python: string; args?: string[]; timeoutMs?: number },
+): { dir: string; p: (name: string) => string } {
+  const dir = tempDir(prefix);
+  beforeAll(async () => {
+    ensureWalkChild();
+    if (!writer) return;
+    requirePeers();
+    // Asynchronous: decode-bombs' writer runs for minutes on a loaded machine.
+    await pythonAsync(writer.python, [dir, ...(writer.args ?? [])]);
+  }, writer?.timeoutMs);
+  return { dir, p: (name: string) => join(dir, name) };
+}
+
+/** The H5Error an open of `path` (untrusted by default) is refused with; fails the test if it opens. */
+export async function refusal(
+  path: string,
+  opts: Parameters<typeof File.openAsync>[1] = { untrusted: true },
+): Promise<UnsafeFileError> {
+  try {
+    (await File.openAsync(path, opts)).close();
+  } catch (e) {
+    expect(e).toBeInstanceOf(H5Error);
+    return e as UnsafeFileError;
+  }
+  throw new Error(`${path} was not refused`);
 }

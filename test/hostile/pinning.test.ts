@@ -7,14 +7,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { File, H5Error, fileDigest, loadModel, saveModel } from '../../lib/index.js';
-import { tempDir } from '../helpers.js';
-import { ensureWalkChild, isTyped } from './helpers.js';
+import { hostileFiles, isTyped } from './helpers.js';
 
-const dir = tempDir('h5vault-pin-');
-const p = (name: string) => join(dir, name);
+const { p } = hostileFiles('h5vault-pin-');
 const ROUNDS = 400;
 
 let racer: ChildProcess | undefined;
@@ -43,7 +40,6 @@ let goodDigest = '';
 let goodModelDigest = '';
 
 beforeAll(async () => {
-  ensureWalkChild();
   for (const who of ['good', 'other']) {
     const f = File.create(p(`${who}.h5`));
     f.attrs.set('who', who);

@@ -6,41 +6,12 @@
  */
 import { appendFileSync, chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  File,
-  H5Error,
-  type UnsafeFileError,
-  fileDigest,
-  fileDigestSync,
-  walkUntrusted,
-  walkUntrustedSync,
-} from '../../lib/index.js';
-import { python, requirePeers, tempDir } from '../helpers.js';
-import { REPO, corpusDir, ensureWalkChild } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { File, fileDigest, fileDigestSync, walkUntrusted, walkUntrustedSync } from '../../lib/index.js';
+import { REPO, corpusDir, hostileFiles, refusal } from './helpers.js';
 
-const dir = tempDir('h5vault-untrusted-');
-const p = (name: string) => join(dir, name);
-
-async function refusal(
-  path: string,
-  opts: Parameters<typeof File.openAsync>[1] = { untrusted: true },
-): Promise<UnsafeFileError> {
-  try {
-    const f = await File.openAsync(path, opts);
-    f.close();
-  } catch (e) {
-    expect(e).toBeInstanceOf(H5Error);
-    return e as UnsafeFileError;
-  }
-  throw new Error(`${path} was not refused`);
-}
-
-beforeAll(() => {
-  ensureWalkChild();
-  requirePeers();
-  python(
-    `
+const { p } = hostileFiles('h5vault-untrusted-', {
+  python: `
 import h5py, numpy as np, sys
 d = sys.argv[1]
 with h5py.File(d + '/plain.h5', 'w') as f:
@@ -70,8 +41,6 @@ with h5py.File(d + '/huge.h5', 'w') as f:
 with h5py.File(d + '/widechunk.h5', 'w') as f:
     f.create_dataset('c', shape=(1 << 20, 128), dtype='<f8', chunks=(1 << 16, 128), compression='gzip')
 `,
-    [dir],
-  );
 });
 
 describe('File.openAsync(path, { untrusted: true })', () => {

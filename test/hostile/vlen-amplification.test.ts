@@ -9,19 +9,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { File, H5Error, type UnsafeFileError } from '../../lib/index.js';
-import { python, requirePeers, tempDir } from '../helpers.js';
-import { REPO, ensureWalkChild } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { File } from '../../lib/index.js';
+import { REPO, hostileFiles, refusal } from './helpers.js';
 
-const dir = tempDir('h5vault-vlen-');
-const p = (name: string) => join(dir, name);
-
-beforeAll(() => {
-  ensureWalkChild();
-  requirePeers();
-  python(
-    `
+const { p } = hostileFiles('h5vault-vlen-', {
+  python: `
 import h5py, numpy as np, struct, sys
 d = sys.argv[1]
 big = 'x' * 2**20
@@ -53,19 +46,7 @@ with h5py.File(d + '/vlen-plain.h5', 'w') as f:
     f.attrs.create('a', np.array(['x', 'yy'], dtype=object), dtype=h5py.string_dtype())
     f.create_dataset('one', data='just one', dtype=h5py.string_dtype())
 `,
-    [dir],
-  );
 });
-
-async function refusal(path: string): Promise<UnsafeFileError> {
-  try {
-    (await File.openAsync(path, { untrusted: true })).close();
-  } catch (e) {
-    expect(e).toBeInstanceOf(H5Error);
-    return e as UnsafeFileError;
-  }
-  throw new Error(`${path} was not refused`);
-}
 
 describe('vlen strings referencing one large heap object', () => {
   it('untrusted: a dataset decoding to 2 GiB is refused by the walk (dataset-too-large)', async () => {

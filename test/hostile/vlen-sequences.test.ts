@@ -8,20 +8,12 @@
  * patched: every element's 16-byte reference (length, heap collection,
  * index) is overwritten with the first element's, or with garbage.
  */
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { File, H5Error, type UnsafeFileError } from '../../lib/index.js';
-import { python, requirePeers, tempDir } from '../helpers.js';
-import { ensureWalkChild } from './helpers.js';
+import { hostileFiles } from './helpers.js';
 
-const dir = tempDir('h5vault-vlenseq-');
-const p = (name: string) => join(dir, name);
-
-beforeAll(() => {
-  ensureWalkChild();
-  requirePeers();
-  python(
-    `
+const { p } = hostileFiles('h5vault-vlenseq-', {
+  python: `
 import h5py, numpy as np, struct, sys
 d = sys.argv[1]
 def seqs(n):
@@ -66,8 +58,6 @@ with h5py.File(p := d + '/garbage.h5', 'w') as f:
     off = ds.id.get_offset()
 patch(p, off, 4, struct.pack('<IQI', 3, 0x7fffffff0000, 1))
 `,
-    [dir],
-  );
 });
 
 describe('vlen sequences in hostile files', () => {

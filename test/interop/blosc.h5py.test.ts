@@ -16,7 +16,7 @@ import { PLUGIN_PATH, python, requirePeers, tempDir } from '../helpers.js';
 requirePeers();
 if (!existsSync(join(PLUGIN_PATH, 'libH5Zblosc.so')) && !existsSync(join(PLUGIN_PATH, 'libblosc_filter.so')))
   throw new Error(
-    `interop peer missing: no Blosc HDF5 plugin in ${PLUGIN_PATH} (apt-get install hdf5-filter-plugin-blosc-serial; bash scripts/bootstrap.sh)`,
+    `interop peer missing: no Blosc HDF5 plugin in ${PLUGIN_PATH} (apt-get install hdf5-filter-plugin-blosc-serial; bash scripts/dev/bootstrap.sh)`,
   );
 
 const dir = tempDir();

@@ -5,14 +5,14 @@ import { PYTHON, requirePeers } from '../helpers.js';
 
 export type Ort = typeof import('onnxruntime-node');
 
-/** Fails (never skips) when a peer is missing: CI installs them (scripts/bootstrap.sh, package.json). */
+/** Fails (never skips) when a peer is missing: CI installs them (scripts/dev/bootstrap.sh, package.json). */
 export function requireOnnxPeers(opts: { torch?: boolean } = {}): void {
   requirePeers();
   const mods = opts.torch ? 'onnx, torch' : 'onnx';
   const r = spawnSync(PYTHON, ['-c', `import ${mods}`], { encoding: 'utf8' });
   if (r.status !== 0) {
     throw new Error(
-      `ONNX peer missing: ${PYTHON} cannot import ${mods} (${r.stderr?.trim() ?? r.error}). Install python3-onnx python3-torch (bash scripts/bootstrap.sh).`,
+      `ONNX peer missing: ${PYTHON} cannot import ${mods} (${r.stderr?.trim() ?? r.error}). Install python3-onnx python3-torch (bash scripts/dev/bootstrap.sh).`,
     );
   }
 }

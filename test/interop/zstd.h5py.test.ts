@@ -17,7 +17,7 @@ requirePeers();
   const r = spawnSync(PYTHON, ['-c', 'import zstandard'], { encoding: 'utf8' });
   if (r.status !== 0)
     throw new Error(
-      `interop peer missing: ${PYTHON} cannot import zstandard (apt-get install python3-zstandard; bash scripts/bootstrap.sh)`,
+      `interop peer missing: ${PYTHON} cannot import zstandard (apt-get install python3-zstandard; bash scripts/dev/bootstrap.sh)`,
     );
 }
 const dir = tempDir();

@@ -1,7 +1,7 @@
 /**
  * Crash test (docs/architecture.md, invariant 5): SIGKILL a process that saves a model in
  * a loop, at random moments; after every kill the path must hold the old or
- * the new model, and it must verify. The loop lives in scripts/test-crash.mjs
+ * the new model, and it must verify. The loop lives in scripts/test/crash.mjs
  * (`npm run test:crash -- --kills 1000 --mb 256` for a longer run); CI runs
  * H5VAULT_CRASH_KILLS (default 200) kills of an H5VAULT_CRASH_MB (default 32)
  * MB model so it fits in a few minutes on two shared cores.
@@ -10,7 +10,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { requireFreshDist, runNode } from '../api/model.helpers.js';
 
-const script = fileURLToPath(new URL('../../scripts/test-crash.mjs', import.meta.url));
+const script = fileURLToPath(new URL('../../scripts/test/crash.mjs', import.meta.url));
 const kills = Number(process.env.H5VAULT_CRASH_KILLS ?? 200);
 const mb = Number(process.env.H5VAULT_CRASH_MB ?? 32);
 

@@ -11,6 +11,28 @@
 
 namespace h5v::test {
 
+// A dataset opened for the differential tests: its id, file type, element size
+// and extent (the caller closes dset and type).
+struct OpenedDataset {
+  hid_t dset;
+  hid_t type;
+  size_t es;
+  std::vector<hsize_t> dims;
+};
+
+inline OpenedDataset open_dataset(hid_t file, const char* name) {
+  h5::Lock l;
+  OpenedDataset d;
+  d.dset = H5Dopen2(file, name, H5P_DEFAULT);
+  d.type = H5Dget_type(d.dset);
+  d.es = H5Tget_size(d.type);
+  hid_t space = H5Dget_space(d.dset);
+  d.dims.resize(H5Sget_simple_extent_ndims(space));
+  H5Sget_simple_extent_dims(space, d.dims.data(), nullptr);
+  H5Sclose(space);
+  return d;
+}
+
 inline bool libhdf5_read(hid_t dset, hid_t type, const std::vector<hsize_t>& dims, const engine::Selection& sel,
                          uint8_t* out) {
   h5::Lock l;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "check.h"
+#include "rng.h"
 #include "codecs/deflate.h"
 #include "codecs/fletcher32.h"
 #include "codecs/lz4.h"
@@ -25,19 +26,9 @@
 using namespace h5v::codecs;
 using Bytes = std::vector<uint8_t>;
 
-namespace {
+using h5v::test::Rng;
 
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  size_t below(size_t n) { return n ? size_t(next() % n) : 0; }
-};
+namespace {
 
 enum Kind { kZeros, kRandom, kFloats, kPattern, kSparse, kKinds };
 

@@ -14,6 +14,7 @@
 #include <hdf5.h>
 
 #include "check.h"
+#include "rng.h"
 #include "codecs/zstd.h"
 #include "h5_setup.h"
 #include "engine/chunk_index.h"
@@ -26,18 +27,9 @@
 using namespace h5v;
 using Bytes = std::vector<uint8_t>;
 
-namespace {
+using h5v::test::Rng;
 
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 7) {}
-  uint64_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-};
+namespace {
 
 struct FilterSpec {
   const char* name;

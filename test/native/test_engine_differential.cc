@@ -27,6 +27,7 @@
 #include <hdf5.h>
 
 #include "check.h"
+#include "rng.h"
 #include "h5_read.h"
 #include "h5_setup.h"
 #include "engine/chunk_index.h"
@@ -38,6 +39,9 @@
 using namespace h5v;
 using Bytes = std::vector<uint8_t>;
 using h5v::test::libhdf5_read;
+using h5v::test::open_dataset;
+
+using h5v::test::Rng;
 
 namespace {
 
@@ -66,18 +70,6 @@ const std::string& layouts() {
   }();
   return dir;
 }
-
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 11) {}
-  uint64_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  hsize_t below(hsize_t n) { return n ? next() % n : 0; }
-};
 
 struct Stats {
   int datasets = 0, reads = 0, engine_done = 0, unsupported = 0, oracle = 0;
@@ -117,19 +109,7 @@ struct Ctx {
 };
 
 void check_dataset(const Ctx& c, const std::string& name) {
-  hid_t dset, type;
-  std::vector<hsize_t> dims;
-  size_t es;
-  {
-    h5::Lock l;
-    dset = H5Dopen2(c.file, name.c_str(), H5P_DEFAULT);
-    type = H5Dget_type(dset);
-    es = H5Tget_size(type);
-    hid_t space = H5Dget_space(dset);
-    dims.resize(H5Sget_simple_extent_ndims(space));
-    H5Sget_simple_extent_dims(space, dims.data(), nullptr);
-    H5Sclose(space);
-  }
+  auto [dset, type, es, dims] = open_dataset(c.file, name.c_str());
   ++c.st->datasets;
   std::vector<engine::Selection> sels(1);  // whole dataset
   if (!c.full_only) {

@@ -27,6 +27,7 @@
 using namespace h5v;
 using Bytes = std::vector<uint8_t>;
 using h5v::test::libhdf5_read;
+using h5v::test::open_dataset;
 
 namespace {
 
@@ -73,19 +74,7 @@ TEST(engine_decodes_every_szip_layout_like_H5Dread) {
   CHECK(names.size() >= 300);
   int reads = 0, done = 0, mismatches = 0;
   for (const auto& name : names) {
-    hid_t dset, type;
-    std::vector<hsize_t> dims;
-    size_t es;
-    {
-      h5::Lock l;
-      dset = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
-      type = H5Dget_type(dset);
-      es = H5Tget_size(type);
-      hid_t space = H5Dget_space(dset);
-      dims.resize(H5Sget_simple_extent_ndims(space));
-      H5Sget_simple_extent_dims(space, dims.data(), nullptr);
-      H5Sclose(space);
-    }
+    auto [dset, type, es, dims] = open_dataset(f, name.c_str());
     std::vector<engine::Selection> sels(1);  // whole
     engine::Selection s;                     // strided, starting mid-chunk
     for (hsize_t d : dims) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proof that the npm package installs and works as a user gets it: packs this
 # checkout (with the prebuilt linux-x64 binary), then installs the tarball into
-# new projects inside fresh Debian 12 roots (scripts/fresh-root.sh):
+# new projects inside fresh Debian 12 roots (scripts/dev/fresh-root.sh):
 #   bare    only Node: no compiler, no -dev package, no libhdf5. `npm install`
 #           takes the prebuilt binary; ESM, CJS, strict TypeScript (node16,
 #           nodenext: ESM and CJS, compiled and run; bundler), `npx h5vault demo`;
@@ -23,7 +23,7 @@ work=$(mktemp -d /var/tmp/h5vault-package.XXXXXX)
 roots=()
 cleanup() {
   local r
-  for r in "${roots[@]}"; do bash scripts/fresh-root.sh destroy "$r"; done
+  for r in "${roots[@]}"; do bash scripts/dev/fresh-root.sh destroy "$r"; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -41,7 +41,7 @@ say "tarball $(basename "$tgz"): $(stat -c %s "$tgz") bytes, $(tar -tzf "$tgz" |
 list=$(tar -tzf "$tgz" | sed 's|^package/||')
 fail() { echo "package-test: FAIL: $*" >&2; exit 1; }
 for need in LICENSE README.md package.json dist/index.js dist/index.d.ts dist/index.d.cts dist/cli/main.js binding.gyp \
-  scripts/install.mjs prebuilds/linux-x64/h5vault.node prebuilds/linux-x64/manifest.json docs/install.md; do
+  scripts/build/install.mjs prebuilds/linux-x64/h5vault.node prebuilds/linux-x64/manifest.json docs/install.md; do
   grep -qx "$need" <<<"$list" || fail "missing from the tarball: $need"
 done
 grep -q '^prebuilds/linux-x64/licenses/libhdf5-103-1.copyright$' <<<"$list" || fail "no HDF5 license in the tarball"
@@ -74,7 +74,7 @@ timed='t0=$(date +%s%N); "$@"; t1=$(date +%s%N); echo "package-test: TIME $label
 
 if [ "$which" = all ] || [ "$which" = bare ]; then
   bare="$work/bare"; roots+=("$bare")
-  bash scripts/fresh-root.sh create "$bare"
+  bash scripts/dev/fresh-root.sh create "$bare"
   project "$bare" /proj
   project "$bare" /proj-noscripts
   project "$bare" /proj-noprebuild
@@ -83,7 +83,7 @@ if [ "$which" = all ] || [ "$which" = bare ]; then
   # (a requirement of Node, not of h5vault): it goes beside the binaries.
   for v in $node_lines; do cp -L /usr/lib/x86_64-linux-gnu/libatomic.so.1 "$bare/opt/node-$v/"; done
   say "bare root (only Node): prebuilt install"
-  bash scripts/fresh-root.sh run "$bare" '
+  bash scripts/dev/fresh-root.sh run "$bare" '
     set -euo pipefail
     t() { local label=$1; shift; '"$timed"'; }
     # Nothing to build with: no compiler, no make, no libhdf5.
@@ -175,16 +175,16 @@ fi
 
 if [ "$which" = all ] || [ "$which" = source ]; then
   dev="$work/dev"; roots+=("$dev")
-  bash scripts/fresh-root.sh create "$dev"
+  bash scripts/dev/fresh-root.sh create "$dev"
   project "$dev" /proj
   say "root with the -dev packages: npx h5vault-build"
-  # The packages are the ones scripts/deps.mjs names (the list the error message and
+  # The packages are the ones scripts/build/deps.mjs names (the list the error message and
   # check-deps print), so a new codec library cannot be forgotten here.
   dev_pkgs=$(node --input-type=module -e "
-    import { PACKAGES, BUILD_TOOLS } from '$repo/scripts/deps.mjs';
+    import { PACKAGES, BUILD_TOOLS } from '$repo/scripts/build/deps.mjs';
     console.log([...BUILD_TOOLS, ...PACKAGES].map((p) => p.apt).join(' '));")
   say "apt packages: $dev_pkgs"
-  bash scripts/fresh-root.sh run "$dev" '
+  bash scripts/dev/fresh-root.sh run "$dev" '
     set -euo pipefail
     t() { local label=$1; shift; '"$timed"'; }
     # ca-certificates (pulled in by some packages) would rebuild the CA bundle without

@@ -1,5 +1,5 @@
 /**
- * The one Ceph harness of the tests (test/s3 and test/remote): scripts/s3-cluster.sh
+ * The one Ceph harness of the tests (test/s3 and test/remote): scripts/dev/s3-cluster.sh
  * from tests: start, stop, crash and restart radosgw. Synchronous for the global
  * setup, asynchronous for test workers (whose event loop must keep answering vitest
  * while radosgw starts). No vitest import here: test/s3/global-setup.ts runs
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const script = fileURLToPath(new URL('../../scripts/s3-cluster.sh', import.meta.url));
+const script = fileURLToPath(new URL('../../scripts/dev/s3-cluster.sh', import.meta.url));
 
 export interface S3Env {
   S3_ENDPOINT: string;
@@ -26,14 +26,14 @@ function parseEnv(text: string): S3Env {
   const env: Record<string, string> = {};
   for (const m of text.matchAll(/^export (\w+)=(.*)$/gm)) env[m[1]!] = m[2]!;
   for (const k of ['S3_ENDPOINT', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'S3_CLUSTER_DIR'])
-    if (!env[k]) throw new Error(`scripts/s3-cluster.sh printed no ${k}:\n${text}`);
+    if (!env[k]) throw new Error(`scripts/dev/s3-cluster.sh printed no ${k}:\n${text}`);
   return env as unknown as S3Env;
 }
 
 function startFailure(e: unknown): Error {
   const err = e as { stderr?: string; message: string };
   return new Error(
-    `cannot start the Ceph S3 cluster (install ceph-mon ceph-osd radosgw: bash scripts/bootstrap.sh): ${err.stderr ?? err.message}`,
+    `cannot start the Ceph S3 cluster (install ceph-mon ceph-osd radosgw: bash scripts/dev/bootstrap.sh): ${err.stderr ?? err.message}`,
   );
 }
 

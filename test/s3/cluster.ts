@@ -1,5 +1,5 @@
 /**
- * A real Ceph radosgw for the S3 tests (scripts/s3-cluster.sh). One cluster
+ * A real Ceph radosgw for the S3 tests (scripts/dev/s3-cluster.sh). One cluster
  * per vitest run is started by test/s3/global-setup.ts and handed to the
  * files with inject('s3'); a file that kills radosgw starts its own. Tests
  * FAIL (never skip) when ceph is not installed.

@@ -5,16 +5,16 @@
 # every daemon is stopped by its own pid file, so several clusters can run side by side
 # and nothing else on the machine is touched.
 #
-#   scripts/s3-cluster.sh start DIR     # start, wait until S3 answers, print the env (below)
-#   scripts/s3-cluster.sh env DIR       # print the env of a running cluster
-#   scripts/s3-cluster.sh stop DIR      # stop all daemons of DIR (DIR is kept: logs)
-#   scripts/s3-cluster.sh rgw-stop DIR  # SIGKILL radosgw only (fault tests: a crashed gateway)
-#   scripts/s3-cluster.sh rgw-start DIR # start radosgw again and wait until it answers
+#   scripts/dev/s3-cluster.sh start DIR     # start, wait until S3 answers, print the env (below)
+#   scripts/dev/s3-cluster.sh env DIR       # print the env of a running cluster
+#   scripts/dev/s3-cluster.sh stop DIR      # stop all daemons of DIR (DIR is kept: logs)
+#   scripts/dev/s3-cluster.sh rgw-stop DIR  # SIGKILL radosgw only (fault tests: a crashed gateway)
+#   scripts/dev/s3-cluster.sh rgw-start DIR # start radosgw again and wait until it answers
 #
-# The printed env (shell syntax, `eval "$(scripts/s3-cluster.sh start DIR)"`):
+# The printed env (shell syntax, `eval "$(scripts/dev/s3-cluster.sh start DIR)"`):
 #   S3_ENDPOINT=http://127.0.0.1:PORT AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=…
 #   AWS_REGION=us-east-1 S3_CLUSTER_DIR=DIR
-# Needs the Debian packages ceph-mon, ceph-osd, radosgw (scripts/deps.mjs: S3_PACKAGES).
+# Needs the Debian packages ceph-mon, ceph-osd, radosgw (scripts/build/deps.mjs: S3_PACKAGES).
 #
 # Facts this relies on (Ceph 16, Debian 12), each learned by a failure:
 # - with `auth … required = none` radosgw still asks the monitor for a secure session and

@@ -32,7 +32,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { nodeDir } from './node-headers.mjs';
 
-const root = realpathSync(new URL('..', import.meta.url).pathname);
+const root = realpathSync(new URL('../..', import.meta.url).pathname);
 if (process.platform !== 'linux' || process.arch !== 'x64') {
   console.error(`prebuild: only linux-x64 is prebuilt (this is ${process.platform}-${process.arch})`);
   process.exit(2);

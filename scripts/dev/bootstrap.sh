@@ -2,11 +2,11 @@
 # Makes this checkout ready to run: system packages (Debian/Ubuntu: installed
 # with apt-get as root or via sudo; elsewhere printed), npm dependencies, the
 # native addon and the TypeScript build. Idempotent and quick when up to date.
-#   bash scripts/bootstrap.sh [--quiet] [--no-peers]
+#   bash scripts/dev/bootstrap.sh [--quiet] [--no-peers]
 # --no-peers (npm run demo) installs only the build dependencies (about 107 MB),
 # not the interop peers the tests use (h5py, torch, onnx, a Ceph cluster: 1.6 GB).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 QUIET=0; PEERS=1
 for a in "$@"; do
@@ -19,11 +19,11 @@ say() { [ "$QUIET" = 1 ] || echo "bootstrap: $*"; }
 
 # Build libraries + tools, and the interop peers the tests use.
 BUILD_PKGS="pkg-config g++ make cmake python3 libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev libzstd-dev libblosc-dev libaec-dev zlib1g-dev"
-# The peer list lives in scripts/deps.mjs (one list for every script). Note
+# The peer list lives in scripts/build/deps.mjs (one list for every script). Note
 # hdf5-filter-plugin: python3-hdf5plugin only *recommends* it, and without it
 # h5py cannot write LZ4 and Debian's LZF plugin fails to load inside Python.
-# S3_PACKAGES: the Ceph cluster (scripts/s3-cluster.sh) the S3 store tests start.
-PEER_PKGS=$(node --input-type=module -e "import { PEER_PACKAGES, S3_PACKAGES } from './scripts/deps.mjs'; console.log([...PEER_PACKAGES, ...S3_PACKAGES].join(' '))")
+# S3_PACKAGES: the Ceph cluster (scripts/dev/s3-cluster.sh) the S3 store tests start.
+PEER_PKGS=$(node --input-type=module -e "import { PEER_PACKAGES, S3_PACKAGES } from './scripts/build/deps.mjs'; console.log([...PEER_PACKAGES, ...S3_PACKAGES].join(' '))")
 want="$BUILD_PKGS"
 [ "$PEERS" = 1 ] && want="$want $PEER_PKGS"
 
@@ -67,7 +67,7 @@ if [ -n "$missing" ]; then
     exit 1
   fi
 elif ! command -v dpkg-query >/dev/null 2>&1; then
-  node scripts/check-deps.mjs
+  node scripts/build/check-deps.mjs
 fi
 
 # npm dependencies (the package has no install or prepare script: the addon and

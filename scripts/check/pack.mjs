@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // npm "prepack": after tsc, writes the CommonJS declarations (dist/**/*.d.cts)
 // and refuses to pack a package that would not install on a machine without a
-// compiler: the prebuilt binary must be there (scripts/prebuild.mjs) and match
+// compiler: the prebuilt binary must be there (scripts/build/prebuild.mjs) and match
 // this source. H5VAULT_PACK_WITHOUT_PREBUILD=1 packs a source-only package.
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 
 // `require('h5vault')` loads the ES module itself (require(esm), Node >= 20.19),
 // so there is one copy of every class (H5Error's instanceof works across both).

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 const asan = process.env.H5VAULT_SANITIZE === '1';
 const dir = join(root, asan ? 'build-native-asan' : 'build-native');
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: 'inherit', cwd: root });

@@ -3,9 +3,9 @@
 # suite (or the given vitest arguments) against it. Node itself is not
 # instrumented, so libasan is preloaded and leak checking is off (V8 keeps
 # allocations alive until exit by design); UBSan findings abort the test.
-#   bash scripts/test-asan.sh [vitest args...]
+#   bash scripts/test/asan.sh [vitest args...]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 export npm_config_nodedir="${npm_config_nodedir:-$(dirname "$(dirname "$(command -v node)")")}"
 npx cmake-js compile --out build-asan --CDH5VAULT_SANITIZE=ON --CDH5VAULT_TESTS=OFF -B RelWithDebInfo >/dev/null
 addon=$(find build-asan -name h5vault.node | head -1)

@@ -3,9 +3,9 @@
 # Node in it, for the package installation tests (test/package/). Works on a
 # developer machine and inside CI's own fresh root (roots nest).
 #
-#   bash scripts/fresh-root.sh create DIR      unpack a new root into DIR
-#   bash scripts/fresh-root.sh run DIR CMD...  run CMD in it (bash -c), as root, with /proc, /dev, /sys, /tmp
-#   bash scripts/fresh-root.sh destroy DIR     unmount and delete it
+#   bash scripts/dev/fresh-root.sh create DIR      unpack a new root into DIR
+#   bash scripts/dev/fresh-root.sh run DIR CMD...  run CMD in it (bash -c), as root, with /proc, /dev, /sys, /tmp
+#   bash scripts/dev/fresh-root.sh destroy DIR     unmount and delete it
 #
 # The base image is /var/cache/fresh-debian/bookworm-minbase.tar when present
 # (the one ../shared/tools/fresh-debian makes), else it is made with

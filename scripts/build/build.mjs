@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { nodeDir } from './node-headers.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
 const dir = nodeDir();
 const env = { ...process.env, ...(dir ? { npm_config_nodedir: dir } : {}) };

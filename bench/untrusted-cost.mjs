@@ -8,14 +8,16 @@
 //   spawn    walkUntrusted(): child start-up + addon load + walk + report
 //   untrusted File.openAsync(path, { untrusted: true }) end to end
 // Needs the addon and dist/ (npm run build:native && npm run build:ts).
-//   node scripts/untrusted-cost.mjs [N=21] [tensors=300]
+//   node bench/untrusted-cost.mjs [N=21] [tensors=300]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { File, fileDigest, walkUntrusted } from '../dist/index.js';
+import { benchArgs, machineLine, median } from './common.mjs';
 
-const N = Number(process.argv[2] ?? 21);
-const TENSORS = Number(process.argv[3] ?? 300);
+const args = benchArgs({}, 'node bench/untrusted-cost.mjs [N=21] [tensors=300]', { positionals: 2 });
+const N = Number(args._[0] ?? 21);
+const TENSORS = Number(args._[1] ?? 300);
 const dir = mkdtempSync(join(tmpdir(), 'h5vault-untrusted-cost-'));
 const path = join(dir, 'model.h5');
 
@@ -38,7 +40,6 @@ function writeModel() {
   f.close();
 }
 
-const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 async function time(fn) {
   const t = performance.now();
   await fn();
@@ -60,7 +61,7 @@ try {
   const r = await walkUntrusted(path);
   console.log(
     `model: ${TENSORS} tensors, ${r.stats.groups} groups, ${r.stats.attributes} attributes, ` +
-      `${r.stats.chunks} chunks, ${(r.stats.fileSize / 2 ** 20).toFixed(1)} MiB; median of ${N} runs`,
+      `${r.stats.chunks} chunks, ${(r.stats.fileSize / 2 ** 20).toFixed(1)} MiB; median of ${N} runs; ${machineLine()}`,
   );
   for (const [k, v] of Object.entries(rows)) console.log(`  ${k.padEnd(10)} ${median(v).toFixed(2).padStart(8)} ms`);
 } finally {

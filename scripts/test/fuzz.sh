@@ -3,7 +3,7 @@
 # for N seconds (default 10) on a scratch copy of its seed corpus. Fails if any
 # fuzzer crashes, leaks or trips a sanitizer; crash inputs are left in
 # build-fuzz/artifacts/<fuzzer>/.
-#   scripts/fuzz.sh [seconds-per-fuzzer] [fuzzer-name-filter]
+#   scripts/test/fuzz.sh [seconds-per-fuzzer] [fuzzer-name-filter]
 # fuzz_walk drives libhdf5's own parser, which crashes on malformed metadata
 # within seconds (libhdf5 1.10.8 bugs, contained by the untrusted child
 # process, see docs/security.md). By default it only replays its seed corpus
@@ -13,7 +13,7 @@ set -euo pipefail
 
 SECONDS_PER="${1:-10}"
 FILTER="${2:-}"
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BUILD="$ROOT/build-fuzz"
 
 pick() {

@@ -12,10 +12,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 const fromSource = !process.argv.includes('--if-needed');
 const run = (script) =>
-  execFileSync(process.execPath, [`${root}scripts/${script}`, ...(script === 'build.mjs' ? ['gyp'] : [])], {
+  execFileSync(process.execPath, [`${root}scripts/build/${script}`, ...(script === 'build.mjs' ? ['gyp'] : [])], {
     stdio: 'inherit',
     cwd: root,
   });

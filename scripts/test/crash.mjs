@@ -14,11 +14,11 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel, saveModel } from '../dist/index.js';
-import { crashModel } from '../test/lifecycle/crash-child.mjs';
-import { rng } from '../dist/bench/synthetic.js';
+import { loadModel, saveModel } from '../../dist/index.js';
+import { crashModel } from '../../test/lifecycle/crash-child.mjs';
+import { rng } from '../../dist/bench/synthetic.js';
 
-const CHILD = fileURLToPath(new URL('../test/lifecycle/crash-child.mjs', import.meta.url));
+const CHILD = fileURLToPath(new URL('../../test/lifecycle/crash-child.mjs', import.meta.url));
 
 function parseArgs(argv) {
   const o = { kills: 200, mb: 16, seed: 1, dir: undefined, json: false };

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Fails if lib/ has an import cycle (issue 22: the layers import downwards only).
 // Every static import and export-from counts, type-only ones too (a type cycle is
-// a design cycle), and so do dynamic import('...') calls. Run by check-sources.mjs;
-// alone: node scripts/check-cycles.mjs
+// a design cycle), and so do dynamic import('...') calls. Run by scripts/check/sources.mjs;
+// alone: node scripts/check/cycles.mjs
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 const lib = join(root, 'lib');
 
 function tsFiles(dir) {

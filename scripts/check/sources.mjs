@@ -5,12 +5,12 @@
 // - the functions native/napi exports (`exports.Set("name"`) and the members of
 //   the Native interface in lib/addon/binding.ts differ;
 // - the error codes of lib/errors.ts (CODES) and the headings of docs/errors.md differ;
-// - lib/ has an import cycle (scripts/check-cycles.mjs).
+// - lib/ has an import cycle (scripts/check/cycles.mjs).
 import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { findCycles, importGraph } from './check-cycles.mjs';
+import { findCycles, importGraph } from './cycles.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 const gyp = readFileSync(join(root, 'binding.gyp'), 'utf8');
 const cmake = readFileSync(join(root, 'CMakeLists.txt'), 'utf8');
 

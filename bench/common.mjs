@@ -1,0 +1,104 @@
+// What every bench/*.mjs script shares: one way to read its --options, one
+// line that says what machine the figures come from, and the small statistics
+// every benchmark here prints. Node built-ins only (no dist/ import): the A/B
+// scripts load two different builds (--base, --head, --dist) themselves.
+import { spawn } from 'node:child_process';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { basename } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+/**
+ * Parses the script's --options. `spec` maps each option to its default: a
+ * string (an option with a value), `false` (a flag) or `undefined` (a value
+ * option with no default). Unknown options and positionals are refused with
+ * the usage line (the script's header says what each option means), exit 2:
+ * a typo must not silently run the default benchmark for minutes. Scripts
+ * documented with positional arguments pass `positionals` (how many at most);
+ * they come back as `args._`.
+ */
+export function benchArgs(spec, usage, { positionals = 0, argv = process.argv.slice(2) } = {}) {
+  const options = {};
+  for (const [name, def] of Object.entries(spec)) {
+    options[name] = def === false ? { type: 'boolean', default: false } : { type: 'string' };
+    if (typeof def === 'string') options[name].default = def;
+  }
+  try {
+    const r = parseArgs({ args: argv, options, allowPositionals: positionals > 0 });
+    if (r.positionals.length > positionals) throw new Error(`unexpected argument '${r.positionals[positionals]}'`);
+    return { ...r.values, _: r.positionals };
+  } catch (e) {
+    console.error(`${basename(process.argv[1] ?? 'bench')}: ${e.message}\nusage: ${usage}`);
+    process.exit(2);
+  }
+}
+
+/** A comma-separated list of numbers ("10,300,1000"). */
+export const numbers = (s) => s.split(',').map(Number);
+
+/** The machine the figures come from, in one line (printed with every result). */
+export function machineLine() {
+  const c = cpus();
+  const load = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+  return (
+    `${c[0]?.model.trim() ?? 'unknown CPU'}, ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
+    `load ${load} (1/5/15 min; above ${c.length} means other work competed); node ${process.version}`
+  );
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Milliseconds one synchronous call takes. */
+export function ms(fn) {
+  const s = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - s) / 1e6;
+}
+
+/** Timings by case and peer, collected round by round; `medians()` per case and peer. */
+export function samples() {
+  const runs = {};
+  return {
+    runs,
+    push(c, peer, v) {
+      runs[c] ??= {};
+      runs[c][peer] ??= [];
+      runs[c][peer].push(v);
+    },
+    medians() {
+      const m = {};
+      for (const [c, peers] of Object.entries(runs))
+        for (const [peer, a] of Object.entries(peers)) {
+          m[c] ??= {};
+          m[c][peer] = median(a);
+        }
+      return m;
+    },
+  };
+}
+
+/**
+ * A Python peer that runs in ONE persistent child: `script` reads a line from
+ * stdin per round and prints that round's timings as one JSON line. A process
+ * per round would time Python's start-up (and a fork per round would leave the
+ * parent's reused buffers copy-on-write).
+ */
+export function pythonRounds(python, script, args, env = process.env) {
+  const py = spawn(python, ['-c', script, ...args], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: py.stdout });
+  return {
+    round: () =>
+      new Promise((ok, fail) => {
+        lines.once('line', (l) => ok(JSON.parse(l)));
+        py.once('exit', (code) => fail(new Error(`python peer exited with ${code}`)));
+        py.stdin.write('round\n');
+      }),
+    end: () => py.stdin.end(),
+  };
+}
