@@ -16,6 +16,10 @@
  *   <!-- doctest: continues -->         the same program as the previous block,
  *                                       shown in pieces: joined, run, checked
  *   <!-- doctest: skip reason="..." --> type-checked, not run
+ *   <!-- doctest: setup -->             the page's setup (a reference page's
+ *                                       imports and example files): runs on its
+ *                                       own, and every later block of the page
+ *                                       runs after it, in a block scope of its own
  * test/docs/fenced-blocks.test.ts runs this and lists what ran and what not.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -55,7 +59,16 @@ export function extractBlocks(file, text) {
       let j = i - 1;
       while (j >= 0 && lines[j].trim() === '') j--;
       const d = j >= 0 ? DIRECTIVE.exec(lines[j].trim()) : null;
-      const block = { file, line: i + 1, lang, code: `${code}\n`, after: false, continues: false, skip: undefined };
+      const block = {
+        file,
+        line: i + 1,
+        lang,
+        code: `${code}\n`,
+        after: false,
+        continues: false,
+        setup: false,
+        skip: undefined,
+      };
       if (d) parseDirective(d[1], block);
       if ((block.after || block.continues) && out.length === 0) {
         throw new Error(`${file}:${i + 1}: 'after' or 'continues' on the first block of the page`);
@@ -73,6 +86,7 @@ function parseDirective(s, block) {
     const [, key, raw, quoted] = m;
     const value = quoted ?? raw;
     if (key === 'after' && value === 'previous') block.after = true;
+    else if (key === 'setup' && value === undefined) block.setup = true;
     else if (key === 'continues' && value === undefined) block.continues = true;
     else if (key === 'skip' && value === undefined) block.skip = '';
     else if (key === 'reason' && block.skip !== undefined && value) block.skip = value;
@@ -88,7 +102,9 @@ function parseDirective(s, block) {
  */
 export function programsOf(blocks) {
   const out = [];
+  let setup;
   for (const b of blocks) {
+    if (setup && setup.file !== b.file) setup = undefined;
     const prev = out[out.length - 1];
     const ts = b.lang === 'ts' || b.lang === 'typescript';
     if (b.continues) {
@@ -103,9 +119,47 @@ export function programsOf(blocks) {
       p.dir = prev.dir;
       if (prev.skip !== undefined) p.skip ??= `after a skipped block (${prev.skip})`;
     }
+    p.setup = setup;
+    if (b.setup) setup = p;
     out.push(p);
   }
+  // After the 'continues' pieces are joined: a program runs below its page's
+  // setup, its own code in a block (so it may reuse the setup's names), its
+  // imports hoisted above (an import cannot stand in a block).
+  for (const p of out) {
+    if (!p.setup) continue;
+    const lines = p.code.split('\n');
+    const isImport = (l) => /^import\s.*\sfrom\s+'[^']+';\s*$/.test(l);
+    const rest = lines.filter((l) => !isImport(l));
+    if (rest.some((l) => /^import\s/.test(l)))
+      throw new Error(`${p.file}:${p.line}: one-line imports only below a setup`);
+    // A name the setup imports already is not imported twice.
+    const have = new Set(p.setup.code.split('\n').filter(isImport).flatMap(importedNames));
+    const imports = lines.filter(isImport).flatMap((l) => {
+      const names = importedNames(l);
+      if (names.length === 0 || names.some((n) => !have.has(n))) {
+        const braces = /\{([^}]*)\}/.exec(l);
+        if (!braces) return [l];
+        const keep = braces[1].split(',').filter((n) => n.trim() && !have.has(n.trim().replace(/^type\s+/, '')));
+        return keep.length ? [l.replace(braces[0], `{ ${keep.map((n) => n.trim()).join(', ')} }`)] : [];
+      }
+      return [];
+    });
+    p.code = `${imports.join('\n')}\n${p.setup.code}{\n${rest.join('\n')}}\n`;
+    p.ts ||= p.setup.ts;
+    delete p.setup;
+  }
   return out;
+}
+
+/** The names a one-line `import { a, type B } from '...'` binds ([] for a default or namespace import). */
+function importedNames(line) {
+  const braces = /\{([^}]*)\}/.exec(line);
+  if (!braces || /^import\s+\w+\s*,/.test(line)) return [];
+  return braces[1]
+    .split(',')
+    .map((n) => n.trim().replace(/^type\s+/, ''))
+    .filter(Boolean);
 }
 
 export function collectPrograms(repo = REPO, filters = []) {
