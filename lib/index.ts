@@ -26,6 +26,10 @@ export {
   type FilterInfo,
   type ViewableReason,
   type DatasetData,
+  type ViewFor,
+  type DataFor,
+  type DTypeReadOptions,
+  type SyncReadOptions,
   type DimensionInfo,
 } from './h5/dataset.js';
 export { NamedDatatype } from './h5/datatype.js';
@@ -97,6 +101,7 @@ export {
   type Lease,
   type SwapEvent,
   type RejectEvent,
+  type RejectError,
   type RetireEvent,
 } from './model/index.js';
 export {

@@ -15,6 +15,7 @@ import { Attributes } from './attrs.js';
 import {
   ARRAY_TYPES,
   checkDataType,
+  isDType,
   checkExtent,
   itemSize,
   typedTensor,
@@ -64,6 +65,14 @@ export interface ReadOptions extends Partial<Selection> {
   into?: TypedArray;
 }
 
+/** The options of readSync(): read()'s without the signal. */
+export type SyncReadOptions = Partial<Selection> & {
+  threads?: number;
+  strings?: StringMode;
+  enumNames?: boolean;
+  into?: TypedArray;
+};
+
 export interface WriteOptions extends Partial<Selection> {
   threads?: number;
   signal?: AbortSignal;
@@ -102,6 +111,17 @@ export type ViewableReason =
   | 'remote';
 
 export type DatasetData = TypedArray | string[];
+
+/**
+ * What `view()` gives on a `Dataset<D>`: the dtype's array when D is one
+ * known dtype (`group.dataset(p, 'float32')`, `createDataset` with a literal
+ * dtype), any TypedArray on a plain `Dataset`.
+ */
+export type ViewFor<D extends DType> = ArrayFor<Exclude<D, 'string'>>;
+/** What `read()` / `readSync()` give by default on a `Dataset<D>` (as ViewFor; string[] for 'string'). */
+export type DataFor<D extends DType> = ArrayFor<D>;
+/** The options of `read(dtype, options)`: a checked dtype says the result, so no strings/enumNames. */
+export type DTypeReadOptions = Omit<ReadOptions, 'strings' | 'enumNames'>;
 /** What a read gives: DatasetData for flat dtypes, any H5Value for other types (docs/types.md). */
 export type ReadData = DatasetData | H5Value | (string | number | bigint)[];
 
@@ -111,7 +131,12 @@ export interface DimensionInfo {
   scales: { path: string; name: string }[];
 }
 
-export class Dataset {
+/**
+ * A dataset. `D` is its dtype when the code knows it (checked when the
+ * object was obtained: `group.dataset(path, dtype)`, `createDataset`); it
+ * types `view()` and `read()`. Plain `Dataset` is any dtype.
+ */
+export class Dataset<D extends DType = DType> {
   readonly kind = 'dataset' as const;
   /** Absolute path in the file, e.g. '/dense/kernel'. */
   readonly path: string;
@@ -299,15 +324,16 @@ export class Dataset {
    * give DatasetData; other classes give their H5Value (docs/types.md): say
    * which with the type parameter (`read<CompoundColumns>()`) or use readValue().
    */
-  async read<T extends ReadData = DatasetData>(options: ReadOptions = {}): Promise<T> {
+  read<E extends DType>(dtype: E, options?: DTypeReadOptions): Promise<ArrayFor<E>>;
+  read<T extends ReadData = DataFor<D>>(options?: ReadOptions): Promise<NoInfer<T>>;
+  async read(first?: DType | ReadOptions, second?: ReadOptions): Promise<ReadData> {
     const site = new Error();
+    const options = this.#expectArgs(first, second);
     if (this.#generic(options)) {
       this.#noInto(options.into);
       const sel = selectionOf(options, this.shape);
-      return withSite(
-        site,
-        async () =>
-          this.#finish(await native.valueReadAsync(this.handle, null, sel, options.strings ?? 'text'), options) as T,
+      return withSite(site, async () =>
+        this.#finish(await native.valueReadAsync(this.handle, null, sel, options.strings ?? 'text'), options),
       );
     }
     const sel = selectionOf(options, this.shape);
@@ -317,7 +343,7 @@ export class Dataset {
     return withSite(site, async () => {
       try {
         const out = await native.datasetReadAsync(this.handle, sel, threads, token, into);
-        return (into ?? this.#wrap(out!)) as T;
+        return into ?? this.#wrap(out!);
       } finally {
         cleanup();
       }
@@ -325,18 +351,39 @@ export class Dataset {
   }
 
   /** Synchronous read (blocks the thread; use read() in servers). */
-  readSync<T extends ReadData = DatasetData>(
-    selection?: Partial<Selection> & { threads?: number; strings?: StringMode; enumNames?: boolean; into?: TypedArray },
-  ): T {
+  readSync<E extends DType>(dtype: E, selection?: Omit<SyncReadOptions, 'strings' | 'enumNames'>): ArrayFor<E>;
+  readSync<T extends ReadData = DataFor<D>>(selection?: SyncReadOptions): NoInfer<T>;
+  readSync(first?: DType | SyncReadOptions, second?: SyncReadOptions): ReadData {
+    const selection = this.#expectArgs(first, second);
     if (this.#generic(selection ?? {})) {
       this.#noInto(selection?.into);
       const sel = selectionOf(selection ?? {}, this.shape);
-      return this.#finish(native.valueRead(this.handle, null, sel, selection?.strings ?? 'text'), selection ?? {}) as T;
+      return this.#finish(native.valueRead(this.handle, null, sel, selection?.strings ?? 'text'), selection ?? {});
     }
     const sel = selectionOf(selection ?? {}, this.shape);
     const into = this.#checkInto(selection?.into, sel);
     const out = native.datasetRead(this.handle, sel, threadsOf(selection?.threads), into);
-    return <T>(into ?? this.#wrap(out!));
+    return into ?? this.#wrap(out!);
+  }
+
+  /**
+   * The options of read(dtype?, options?) / readSync(...): with a dtype
+   * first, checks that it is this dataset's (a TypeError otherwise, as for
+   * view(dtype)), and that nothing asks for another representation.
+   */
+  #expectArgs<O extends { strings?: StringMode; enumNames?: boolean }>(
+    first: DType | O | undefined,
+    second: O | undefined,
+  ): O {
+    if (typeof first !== 'string') return first ?? ({} as O);
+    if (!isDType(first)) throw new TypeError(`unknown dtype '${first}'`);
+    if (first !== this.dtype) throw new TypeError(`dataset '${this.path}' is ${this.dtype}, not ${first}`);
+    if (second?.strings === 'bytes' || second?.enumNames) {
+      throw new TypeError(
+        `read('${first}') gives the dtype's array: 'strings' and 'enumNames' take read() without a dtype`,
+      );
+    }
+    return second ?? ({} as O);
   }
 
   #noInto(into: unknown): void {
@@ -392,8 +439,8 @@ export class Dataset {
    * With a dtype first (`view('float32')`), the result is typed as that
    * dtype's array (Float32Array) and a dataset of another dtype is a TypeError.
    */
-  view(options?: ViewOptions): TypedArray;
-  view<D extends NumericDType>(dtype: D, options?: ViewOptions): ArrayFor<D>;
+  view(options?: ViewOptions): ViewFor<D>;
+  view<E extends NumericDType>(dtype: E, options?: ViewOptions): ArrayFor<E>;
   view(first?: NumericDType | ViewOptions, second?: ViewOptions): TypedArray {
     const expect = typeof first === 'string' ? first : undefined;
     const options = (typeof first === 'string' ? second : first) ?? {};

@@ -6,7 +6,7 @@ import { NamedDatatype } from './datatype.js';
 import { checkDataType, checkDataValues, checkExtent, isDType, itemSize, type DType } from './dtypes.js';
 import { checkObjectPath } from '../util/names.js';
 import { H5Error, isErrorCode } from '../errors.js';
-import { typedValue, type Reference, type TypeLike } from './types.js';
+import { typedValue, type H5Element, type Reference, type TypeLike } from './types.js';
 
 export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'zstd' | 'blosc' | 'szip';
 
@@ -176,10 +176,19 @@ export class Group {
     throw new H5Error(`'${r.path}' is a ${r.kind}, not a group or dataset`, { code: 'H5_UNSUPPORTED' });
   }
 
-  /** Like get() but requires a dataset. */
-  dataset(path: string): Dataset {
+  /**
+   * Like get() but requires a dataset. With a dtype (`dataset(p, 'float32')`)
+   * it also requires that dtype (a TypeError otherwise), and the result's
+   * view() and read() are typed as its array (Float32Array).
+   */
+  dataset(path: string): Dataset;
+  dataset<D extends DType>(path: string, dtype: D): Dataset<D>;
+  dataset(path: string, dtype?: DType): Dataset {
+    if (dtype !== undefined && !isDType(dtype)) throw new TypeError(`unknown dtype '${String(dtype)}'`);
     const o = this.get(path);
     if (!(o instanceof Dataset)) throw new TypeError(`'${o.path}' is a group, not a dataset`);
+    if (dtype !== undefined && o.dtype !== dtype)
+      throw new TypeError(`dataset '${o.path}' is ${o.dtype}, not ${dtype}`);
     return o;
   }
 
@@ -334,12 +343,13 @@ export class Group {
     }
   }
 
-  createDataset(name: string, options: CreateDatasetOptions): Dataset {
+  /** A new dataset; typed by its dtype (`Dataset<'float32'>`) when that is a literal. */
+  createDataset<D extends DType = DType>(name: string, options: CreateDatasetOptions & { dtype: D }): Dataset<D> {
     checkObjectPath('dataset', name);
     const spec = createSpec(options, name);
     this.#checkParents(name);
     const h = native.datasetCreate(this.handle, name, spec);
-    const ds = new Dataset(h, joinPath(this.path, name));
+    const ds = new Dataset<D>(h, joinPath(this.path, name));
     if (options.data !== undefined) ds.writeSync(options.data);
     return ds;
   }
@@ -383,7 +393,12 @@ export class Group {
    * The object a reference points at (a region reference gives its dataset;
    * the selection is on the reference). H5_NOT_FOUND for a null or dangling one.
    */
-  deref(ref: Reference): Dataset | Group {
+  /**
+   * Takes any element of a read (`f.deref(refs[0])` after a plain `read()`
+   * of a reference dataset compiles; what is not a reference is a TypeError).
+   */
+  deref(element: Reference | H5Element): Dataset | Group {
+    const ref = element as Reference;
     if (ref === null || typeof ref !== 'object' || (ref.kind !== 'object' && ref.kind !== 'region'))
       throw new TypeError('deref() takes a reference read from a file ({ kind, path })');
     if (ref.path === null) throw new H5Error('a null or dangling reference names no object', { code: 'H5_NOT_FOUND' });

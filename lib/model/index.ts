@@ -21,6 +21,7 @@ export {
   type Lease,
   type SwapEvent,
   type RejectEvent,
+  type RejectError,
   type RetireEvent,
 } from './store/serve.js';
 export type { ServableStore } from './store/common.js';

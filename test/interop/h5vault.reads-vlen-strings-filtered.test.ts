@@ -88,7 +88,7 @@ print(json.dumps({'names': [[x.decode() for x in r] for r in g['array_of_vlen'][
   it('compound of one array(2) of vlen strings, gzip, one record per chunk', async () => {
     const f = File.open(q);
     try {
-      const v = (await f.dataset('array_of_vlen').read()) as { name: string[] };
+      const v = await f.dataset('array_of_vlen').read<{ name: string[] }>();
       expect(v.name).toEqual(want.names.flat());
       expect(want.names[0]).toEqual(['James', 'Ellie']);
     } finally {
@@ -99,7 +99,7 @@ print(json.dumps({'names': [[x.decode() for x in r] for r in g['array_of_vlen'][
   it('compound { id: int32, label, note: vlen strings }, shuffle + gzip, one record per chunk', async () => {
     const f = File.open(q);
     try {
-      const v = (await f.dataset('compound_vlen').read()) as { id: Int32Array; label: string[]; note: string[] };
+      const v = await f.dataset('compound_vlen').read<{ id: Int32Array; label: string[]; note: string[] }>();
       expect(Array.from(v.id)).toEqual(want.rec.id);
       expect(v.label).toEqual(want.rec.label);
       expect(v.note).toEqual(want.rec.note);

@@ -30,11 +30,18 @@ export interface SwapEvent {
   loadMs: number;
 }
 
+/**
+ * Why a version was refused: an H5Error (H5_CHECKSUM_MISMATCH for a corrupt
+ * version, H5_NOT_FOUND if pruned, ...) or the Error your `load` threw (a
+ * thrown non-Error arrives wrapped in one, as its `cause`). `error.code`
+ * reads without a cast: an H5Error's code, or whatever code the Error has.
+ */
+export type RejectError = H5Error | (Error & { code?: string });
+
 export interface RejectEvent {
   name: string;
   version: number;
-  /** Why: an H5Error (H5_CHECKSUM_MISMATCH for a corrupt version, H5_NOT_FOUND if pruned, ...) or what your `load` threw. */
-  error: unknown;
+  error: RejectError;
   /** The version that keeps serving (null only while starting). */
   serving: number | null;
 }
@@ -256,9 +263,11 @@ export class ModelServer<R> {
     let slot: Slot<R>;
     try {
       slot = await this.#prepare(version);
-    } catch (error) {
+    } catch (e) {
+      const error: RejectError =
+        e instanceof Error ? e : new Error(`version ${version} was refused: load threw ${String(e)}`, { cause: e });
       this.#emit(this.#o.onReject, { name: this.name, version, error, serving: this.#current?.version ?? null });
-      return error ?? new Error(`version ${version} was refused`);
+      return error;
     }
     this.#live.add(slot);
     if (this.#closed) {
