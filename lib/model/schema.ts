@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { checkDataType, checkDataValues, isDType, type NumericDType, type TypedArray } from '../h5/dtypes.js';
 import { checkTensorName } from '../util/names.js';
+import { checkIntegers } from '../util/validate.js';
 
 /** One tensor: a numeric dtype, a shape ([] = scalar) and its elements in C order. */
 export interface Tensor {
@@ -131,8 +132,7 @@ function checkTensor(name: string, t: unknown): Tensor {
   const { dtype, shape, data } = t as { dtype?: unknown; shape?: unknown; data?: unknown };
   if (!isDType(dtype) || dtype === 'string')
     throw new TypeError(`tensor '${name}': dtype must be a numeric dtype, got '${String(dtype)}'`);
-  if (!Array.isArray(shape) || !shape.every((n) => Number.isSafeInteger(n) && n >= 0))
-    throw new TypeError(`tensor '${name}': shape must be an array of non-negative integers`);
+  checkIntegers(shape, `tensor '${name}' shape`);
   checkDataType(dtype, data, `tensor '${name}' data`);
   const n = shape.reduce((a, b) => a * b, 1);
   if ((data as TypedArray).length !== n)

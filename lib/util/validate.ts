@@ -145,6 +145,12 @@ export function checkOneOf<T>(v: unknown, name: string, values: readonly T[]): a
   if (!values.includes(v as T)) throw invalid(name, choices(values), v);
 }
 
+/** No keys but the known ones (a misspelt option is refused, not ignored). */
+export function checkKeys(o: object, known: readonly string[], what = 'option'): void {
+  for (const k of Object.keys(o))
+    if (!known.includes(k)) throw new TypeError(`unknown ${what} '${k}' (known: ${known.join(', ')})`);
+}
+
 /** A user path: a non-empty string. */
 export function checkPath(v: unknown, name = 'path'): asserts v is string {
   checkString(v, name);
