@@ -17,29 +17,11 @@ import {
   saveSafetensors,
   toOrtTensor,
 } from '../../lib/index.js';
-import { tempDir } from '../helpers.js';
+import { rejection, tempDir, thrown } from '../helpers.js';
 import { ensureBuilt, h5vault } from '../cli/run.js';
 
 const dir = tempDir();
 const tensors = { w: { dtype: 'float32' as const, shape: [2], data: new Float32Array([1, 2]) } };
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('every area speaks one message format', () => {
   it('h5: File.create and File.open', () => {

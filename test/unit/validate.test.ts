@@ -28,16 +28,7 @@ import {
   signalOption,
   stringOption,
 } from '../../lib/util/validate.js';
-
-/** The error a call throws (fails the test when it does not throw). */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
+import { thrown } from '../helpers.js';
 
 describe('describe', () => {
   it('shows a value short and typed', () => {
