@@ -11,7 +11,7 @@
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { native } from '../addon/binding.js';
-import { ARRAY_TYPES, checkDataType, isDType, type NumericDType, type TypedArray } from '../h5/dtypes.js';
+import { ARRAY_TYPES, checkTensorRecord, type NumericDType, type TypedArray } from '../h5/dtypes.js';
 import { H5Error, withSite } from '../errors.js';
 import { fileSha256, leBytes } from '../model/digest.js';
 import { checkName as checkNameRule } from '../util/names.js';
@@ -40,7 +40,6 @@ export {
 } from './safetensors-header.js';
 import {
   booleanOption,
-  checkIntegers,
   checkObject,
   checkPath,
   fileTarget,
@@ -447,18 +446,8 @@ function plannedFromInput(tensors: unknown): PlannedTensor[] {
   else throw new TypeError('tensors must be a Record<string, Tensor> or a Map<string, Tensor>');
   return pairs.map(([name, t]) => {
     checkName(name, 'tensor names');
-    if (!isPlainObject(t)) throw new TypeError(`tensor '${name}' must be an object { dtype, shape, data }`);
-    const { dtype, shape, data, safetensorsDtype } = t as Partial<SafetensorsTensorInput>;
-    if (!isDType(dtype) || (dtype as string) === 'string')
-      throw new TypeError(`tensor '${name}': dtype must be a numeric dtype, got '${String(dtype)}'`);
-    checkIntegers(shape, `tensor '${name}' shape`);
-    checkDataType(dtype, data, `tensor '${name}' data`);
-    const arr = data as TypedArray;
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (arr.length !== count)
-      throw new RangeError(
-        `tensor '${name}': data has ${arr.length} elements but shape [${shape.join(', ')}] holds ${count}`,
-      );
+    const { dtype, shape, data: arr } = checkTensorRecord(name, t);
+    const { safetensorsDtype } = t as Partial<SafetensorsTensorInput>;
     let st = DTYPE_TO_SAFETENSORS[dtype];
     if (safetensorsDtype !== undefined) {
       if (!isSafetensorsDType(safetensorsDtype) || SAFETENSORS_TO_DTYPE[safetensorsDtype] !== dtype)
