@@ -69,41 +69,8 @@ export {
   type WalkResult,
   type FileStamp,
 } from './safety/untrusted.js';
-export {
-  saveModel,
-  loadModel,
-  verifyModel,
-  ModelStore,
-  modelDigestOf,
-  canonicalTensorList,
-  FORMAT_VERSION,
-  type SaveOptions,
-  type SaveResult,
-  type LoadOptions,
-  type LoadedModel,
-  type VerifyOptions,
-  type VerifyReport,
-  type TensorReport,
-  type Tensor,
-  type TensorsInput,
-  type JsonValue,
-  type Provenance,
-  type DigestItem,
-  type VersionInfo,
-  type StoreLoadOptions,
-  type StoreOpenOptions,
-  type WatchOptions,
-  type LockOptions,
-  type StoreLoadedModel,
-  ModelServer,
-  type ServeOptions,
-  type ServedModel,
-  type Lease,
-  type SwapEvent,
-  type RejectEvent,
-  type RejectError,
-  type RetireEvent,
-} from './model/index.js';
+// The model facade's whole surface (save/load/verify, stores, serving, S3 store): listed once, in lib/model/index.ts.
+export * from './model/index.js';
 export {
   benchmarkCodecs,
   DEFAULT_CODECS,
@@ -143,31 +110,8 @@ export {
   type KerasSource,
   type KerasMetadata,
 } from './formats/keras.js';
-export {
-  openSafetensors,
-  saveSafetensors,
-  convertModel,
-  registerModelReader,
-  SAFETENSORS_MAX_HEADER_BYTES,
-  SAFETENSORS_TO_DTYPE,
-  DTYPE_TO_SAFETENSORS,
-  type SafetensorsDType,
-  type SafetensorsTensor,
-  type SafetensorsFile,
-  type SafetensorsOpenOptions,
-  type SafetensorsTensorInput,
-  type SafetensorsInput,
-  type SafetensorsSaveOptions,
-  type SafetensorsSaveResult,
-  type SafetensorsInvalidReason,
-  type ConvertOptions,
-  type ConvertResult,
-  type ModelReader,
-  type ModelSource,
-  type SourceTensor,
-  type ReaderOptions,
-  type OutputFormat,
-} from './formats/index.js';
+// The formats facade's whole surface (safetensors, conversion): listed once, in lib/formats/index.ts.
+export * from './formats/index.js';
 export {
   types,
   typeOf,
@@ -194,20 +138,6 @@ export {
 export type { ReadData } from './h5/dataset.js';
 export type { AttrAnyValue, AttrGetOptions } from './h5/attrs.js';
 export type { CreateTypedDatasetOptions } from './h5/group.js';
-export {
-  S3ModelStore,
-  type S3StoreOptions,
-  type S3SaveOptions,
-  type S3LoadOptions,
-  type S3VersionRecord,
-  type PullInfo,
-  type GcOptions,
-  type GcResult,
-  type BadRecord,
-  type S3ConnectOptions,
-  type CacheStats,
-  type ServableStore,
-} from './model/index.js';
 export type { LibraryInfo } from './h5/runtime.js';
 export type { AddonOrigin } from './addon/locate.js';
 export { isS3Url, parseS3Url, type S3Url } from './remote/url.js';

@@ -106,3 +106,23 @@ export function mountTmpfs(size = '2m'): string {
     throw new Error(`cannot mount a ${size} tmpfs at ${d} (needs root): ${r.stderr?.trim() ?? r.error}`);
   return d;
 }
+
+/** The error `fn` throws (fails the test when it returns), to assert the whole error: class and message. */
+export function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+/** The error `p` rejects with (fails the test when it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}

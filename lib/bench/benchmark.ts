@@ -15,6 +15,7 @@ import type { CompressionName, CreateDatasetOptions } from '../h5/group.js';
 import { libraryInfo } from '../h5/runtime.js';
 import { formatMs, mbPerSec, median } from '../cli/output.js';
 import type { BenchTensor } from './synthetic.js';
+import { checkObject, integerOption, numberOption } from '../util/validate.js';
 
 export interface CodecConfig {
   /** 'none', 'gzip-4+shuffle', 'lz4+shuffle', 'szip', ... */
@@ -319,14 +320,11 @@ function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
 export async function benchmarkCodecs(tensors: TensorInput, options: BenchmarkOptions = {}): Promise<BenchmarkReport> {
   const list = normalize(tensors);
   const configs = (options.codecs ?? DEFAULT_CODECS).map((c) => (typeof c === 'string' ? parseCodecs([c])[0]! : c));
-  const chunkBytes = options.chunkBytes ?? 1 << 20;
-  const runs = options.runs ?? 3;
-  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1)
-    throw new RangeError('chunkBytes must be a positive integer');
-  if (!Number.isInteger(runs) || runs < 1 || runs > 1000)
-    throw new RangeError('runs must be an integer from 1 to 1000');
-  const budgetMs = options.budgetMs;
-  if (budgetMs !== undefined && !(budgetMs > 0)) throw new RangeError('budgetMs must be a positive number');
+  checkObject(options);
+  const chunkBytes = integerOption(options, 'chunkBytes', 1, undefined, 1 << 20);
+  const runs = integerOption(options, 'runs', 1, 1000, 3);
+  // Infinity: no time budget.
+  const budgetMs = numberOption(options, 'budgetMs', { above: 0, infinite: true });
   const threads = options.threads;
   const machine = machineInfo();
   const logicalBytes = list.reduce((a, t) => a + t.data.byteLength, 0);

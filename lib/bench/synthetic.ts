@@ -5,6 +5,7 @@
  * small bias/norm vectors).
  */
 import type { NumericDType, TypedArray } from '../h5/dtypes.js';
+import { checkInteger } from '../util/validate.js';
 
 export interface BenchTensor {
   /** Path-like name, e.g. 'layers/3/mlp/up/kernel'. */
@@ -46,8 +47,7 @@ export function gaussianFloat32(n: number, seed: number, sigma = 0.02, mean = 0)
  * MLP kernels with biases and norm scales, and a head that takes the rest.
  */
 export function syntheticModel(totalBytes: number, seed = 1): BenchTensor[] {
-  if (!Number.isSafeInteger(totalBytes) || totalBytes < 256)
-    throw new RangeError('synthetic model size must be at least 256 bytes');
+  checkInteger(totalBytes, 'synthetic model size', 256, undefined, 'at least 256 bytes');
   const n = Math.floor(totalBytes / 4);
   const d = n < 1 << 21 ? 64 : n < 1 << 24 ? 256 : 512;
   const out: BenchTensor[] = [];

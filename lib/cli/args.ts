@@ -4,6 +4,7 @@
  * a UsageError, which the entry point turns into exit code 2.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { choices, mustBe } from '../util/validate.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -63,6 +64,17 @@ export function parse(
   return { values: r.values as Values, positionals: r.positionals };
 }
 
+/** A usage error in the one message format of lib/util/validate.ts: `--x must be <expected> (got '<text>')`. */
+export function badArgument(what: string, expected: string, text: string | number): UsageError {
+  return new UsageError(mustBe(what, expected, text));
+}
+
+/** A string option that must be one of a few names (undefined when absent). */
+export function oneOf<T extends string>(text: string | undefined, what: string, values: readonly T[]): T | undefined {
+  if (text !== undefined && !values.includes(text as T)) throw badArgument(what, choices(values), text);
+  return text as T | undefined;
+}
+
 /** The value of a string option, or undefined. */
 export function str(v: Values[string]): string | undefined {
   return typeof v === 'string' ? v : undefined;
@@ -87,16 +99,16 @@ export function parseSize(text: string, what: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
   if (!m || unit === undefined) {
-    throw new UsageError(`${what} must be a size such as 4096, 64KiB, 1MiB or 2GB (got '${text}')`);
+    throw badArgument(what, 'a size such as 4096, 64KiB, 1MiB or 2GB', text);
   }
   const n = Math.round(Number(m[1]) * unit);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${what} must be at least 1 byte (got '${text}')`);
+  if (!Number.isSafeInteger(n) || n < 1) throw badArgument(what, 'at least 1 byte', text);
   return n;
 }
 
 export function parseInteger(text: string, what: string, min: number, max: number): number {
-  if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`${what} must be an integer (got '${text}')`);
+  if (!/^-?\d+$/.test(text.trim())) throw badArgument(what, `an integer from ${min} to ${max}`, text);
   const n = Number(text);
-  if (n < min || n > max) throw new UsageError(`${what} must be from ${min} to ${max} (got ${n})`);
+  if (n < min || n > max) throw badArgument(what, `an integer from ${min} to ${max}`, n);
   return n;
 }

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import type { NumericDType, TypedArray } from '../h5/dtypes.js';
 import { H5Error } from '../errors.js';
-import { INPUT_OPTIONS, parse, parseInteger, parseSize, str, UsageError } from './args.js';
+import { INPUT_OPTIONS, parse, parseInteger, parseSize, str, UsageError, badArgument } from './args.js';
 import { itemSize } from '../h5/dtypes.js';
 import type { Dataset } from '../h5/dataset.js';
 import { rng } from '../bench/synthetic.js';
@@ -136,10 +136,10 @@ export async function tensorsFromFile(path: string, untrusted = false, sample?: 
 /** '60s', '5m', '1h', '1500ms' or plain seconds, as milliseconds. */
 export function parseDuration(text: string, what: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/i.exec(text);
-  if (!m) throw new UsageError(`${what} must be a duration such as 60s, 5m or 1h (got '${text}')`);
+  if (!m) throw badArgument(what, 'a duration such as 60s, 5m or 1h', text);
   const unit = { ms: 1, s: 1000, m: 60000, min: 60000, h: 3600000 }[(m[2] ?? 's').toLowerCase()]!;
   const ms = Number(m[1]) * unit;
-  if (!(ms > 0)) throw new UsageError(`${what} must be more than 0 (got '${text}')`);
+  if (!(ms > 0)) throw badArgument(what, 'more than 0', text);
   return ms;
 }
 

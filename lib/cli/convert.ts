@@ -7,7 +7,7 @@
 import type { Command } from './command.js';
 import { convertModel, type OutputFormat } from '../formats/convert.js';
 import type { Compression } from '../h5/group.js';
-import { INPUT_OPTIONS, parse, str, UsageError } from './args.js';
+import { INPUT_OPTIONS, oneOf, parse, str } from './args.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
 
 const USAGE = `Usage: h5vault convert IN OUT [--to safetensors|h5vault] [--compression C] [--shuffle] [--untrusted] [--force] [--json]
@@ -42,12 +42,8 @@ export const command: Command = {
       { min: 2, max: 2, names: 'IN OUT' },
     );
     const out = new Output(values);
-    const to = str(values.to);
-    if (to !== undefined && to !== 'safetensors' && to !== 'h5vault')
-      throw new UsageError(`--to must be safetensors or h5vault (got '${to}')`);
-    const compression = str(values.compression);
-    if (compression !== undefined && !CODECS.has(compression))
-      throw new UsageError(`--compression must be one of ${[...CODECS].join(', ')} (got '${compression}')`);
+    const to = oneOf(str(values.to), '--to', ['safetensors', 'h5vault'] as const);
+    const compression = oneOf(str(values.compression), '--compression', [...CODECS]);
     const [input, output] = positionals as [string, string];
     const t0 = performance.now();
     let bar: ReturnType<Output['progress']> | undefined;

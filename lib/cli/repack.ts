@@ -13,7 +13,7 @@ import type { NumericDType } from '../h5/dtypes.js';
 import { H5Error } from '../errors.js';
 import { File } from '../h5/file.js';
 import type { CompressionName, CreateDatasetOptions, Group } from '../h5/group.js';
-import { INPUT_OPTIONS, parse, parseInteger, parseSize, str, UsageError } from './args.js';
+import { INPUT_OPTIONS, oneOf, parse, parseInteger, parseSize, str, UsageError } from './args.js';
 import { publishFile, refuseExisting, type PublishTarget } from '../util/publish.js';
 import { chunkShapeFor, type CodecConfig, datasetOptions } from '../bench/benchmark.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
@@ -95,9 +95,7 @@ export const command: Command = {
     const [input, output] = positionals as [string, string];
     const compression = str(values.compression);
     if (!compression) throw new UsageError('--compression is required (none, gzip, lzf, lz4, zstd or szip)');
-    if (!['none', 'gzip', 'lzf', 'lz4', 'zstd', 'szip'].includes(compression)) {
-      throw new UsageError(`--compression must be none, gzip, lzf, lz4, zstd or szip (got '${compression}')`);
-    }
+    oneOf(compression, '--compression', ['none', 'gzip', 'lzf', 'lz4', 'zstd', 'szip']);
     const levelText = str(values.level);
     const leveled = compression === 'gzip' || compression === 'zstd';
     if (levelText !== undefined && !leveled) throw new UsageError('--level applies to gzip and zstd only');

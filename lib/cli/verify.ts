@@ -9,7 +9,7 @@
 import type { Command } from './command.js';
 import { File } from '../h5/file.js';
 import { verifyModel } from '../model/index.js';
-import { INPUT_OPTIONS, parse, str, UsageError } from './args.js';
+import { badArgument, INPUT_OPTIONS, parse, str } from './args.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
 import { errorSummary, isUnsupported, openInput, walkTree } from './tree.js';
 import { openInput as pinInput, type Input } from '../safety/open.js';
@@ -87,7 +87,7 @@ export const command: Command = {
     const file = positionals[0]!;
     const digest = str(values.digest)?.toLowerCase();
     if (digest !== undefined && !/^[0-9a-f]{64}$/.test(digest))
-      throw new UsageError('--digest must be a SHA-256: 64 hex characters');
+      throw badArgument('--digest', 'a SHA-256: 64 hex characters', str(values.digest)!);
     const t0 = performance.now();
     // The first open also applies --untrusted (sandboxed walk) and --digest before anything else parses the file.
     // One pinned descriptor (lib/safety/open.ts) for every open below: the file

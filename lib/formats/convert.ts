@@ -33,6 +33,9 @@ import {
 import { loadKeras } from './keras.js';
 import { openInput, type Input } from '../safety/open.js';
 import { parseStoredJson } from '../safety/budget.js';
+import { booleanOption, checkObject, checkOneOf, checkPath } from '../util/validate.js';
+
+const OUTPUT_FORMATS: readonly OutputFormat[] = ['safetensors', 'h5vault'];
 
 /** One tensor of a model being converted. */
 export interface SourceTensor {
@@ -424,8 +427,7 @@ function sniff(input: Input): Promise<Uint8Array> {
 
 function outputFormat(path: string, to: OutputFormat | undefined): OutputFormat {
   if (to !== undefined) {
-    if (to !== 'safetensors' && to !== 'h5vault')
-      throw new TypeError(`to must be 'safetensors' or 'h5vault', got '${String(to)}'`);
+    checkOneOf(to, 'options.to', OUTPUT_FORMATS);
     return to;
   }
   const ext = extname(path).toLowerCase();
@@ -470,15 +472,14 @@ export async function convertModel(
   options: ConvertOptions = {},
 ): Promise<ConvertResult> {
   const site = new Error();
-  if (typeof inPath !== 'string' || inPath === '') throw new TypeError('inPath must be a non-empty string');
-  if (typeof outPath !== 'string' || outPath === '') throw new TypeError('outPath must be a non-empty string');
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  checkPath(inPath, 'inPath');
+  checkPath(outPath, 'outPath');
+  checkObject(options);
   const input = resolve(inPath);
   const output = resolve(outPath);
   if (input === output) throw new TypeError('the input and output paths are the same file');
   const to = outputFormat(output, options.to);
-  if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean')
-    throw new TypeError('overwrite must be a boolean');
+  booleanOption(options, 'overwrite');
   const target: PublishTarget = {
     overwrite: options.overwrite !== false,
     role: 'output',

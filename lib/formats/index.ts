@@ -18,9 +18,6 @@ export {
 export {
   convertModel,
   registerModelReader,
-  META_JSON_KEY,
-  META_DIGEST_KEY,
-  META_DTYPES_KEY,
   type ConvertOptions,
   type ConvertResult,
   type ModelReader,

@@ -33,7 +33,7 @@ import { openInput, type Input } from '../safety/open.js';
 import { native } from '../addon/binding.js';
 import type { LoadOptions } from '../model/load.js';
 import type { JsonValue, Tensor } from '../model/schema.js';
-import { boundedMap } from '../model/digest.js';
+import { boundedMap, SHA256_EXPECTED, SHA256_HEX } from '../model/digest.js';
 import {
   JSON_MAX_DEPTH,
   JsonScanError,
@@ -42,6 +42,15 @@ import {
   type JsonBudget,
 } from '../safety/budget.js';
 import { extractZipMember, looksLikeZip, readZipDirectory, readZipMember, type ZipEntry } from './zip.js';
+import {
+  booleanOption,
+  checkKeys,
+  checkObject,
+  checkPath,
+  matchOption,
+  signalOption,
+  stringOption,
+} from '../util/validate.js';
 
 export type KerasLayout = 'keras2-model' | 'keras2-weights' | 'keras3-weights';
 
@@ -139,17 +148,13 @@ function notKeras(path: string, what: string): H5Error {
 }
 
 function checkOptions(o: KerasLoadOptions): void {
-  if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
+  checkObject(o);
   wantsChecks(o);
-  if (o.expectDigest !== undefined && !/^[0-9a-f]{64}$/.test(o.expectDigest))
-    throw new TypeError('expectDigest must be a SHA-256 as 64 lowercase hex characters');
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
-    throw new TypeError('signal must be an AbortSignal');
-  if (o.copy !== undefined && typeof o.copy !== 'boolean') throw new TypeError('copy must be a boolean');
-  if (o.tmpDir !== undefined && (typeof o.tmpDir !== 'string' || o.tmpDir === ''))
-    throw new TypeError('tmpDir must be a non-empty string');
-  const known = new Set(['expectDigest', 'copy', 'signal', 'untrusted', 'limits', 'tmpDir', 'input']);
-  for (const k of Object.keys(o)) if (!known.has(k)) throw new TypeError(`unknown option '${k}'`);
+  matchOption(o, 'expectDigest', SHA256_HEX, SHA256_EXPECTED);
+  signalOption(o);
+  booleanOption(o, 'copy');
+  stringOption(o, 'tmpDir');
+  checkKeys(o, ['expectDigest', 'copy', 'signal', 'untrusted', 'limits', 'tmpDir', 'input']);
 }
 
 function checkAbort(signal: AbortSignal | undefined): void {
@@ -767,7 +772,7 @@ async function materialise(p: Planned, copy: boolean, signal: AbortSignal | unde
  */
 export async function loadKeras(path: string, options: KerasLoadOptions = {}): Promise<LoadedKeras> {
   const site = new Error();
-  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  checkPath(path);
   checkOptions(options);
   const copy = options.copy ?? false;
   return withSite(site, async () => {

@@ -9,9 +9,9 @@
  * every rule and the `reason` each violation gives).
  */
 import { open } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { native } from '../addon/binding.js';
-import { ARRAY_TYPES, checkDataType, isDType, type NumericDType, type TypedArray } from '../h5/dtypes.js';
+import { ARRAY_TYPES, checkTensorRecord, type NumericDType, type TypedArray } from '../h5/dtypes.js';
 import { H5Error, withSite } from '../errors.js';
 import { fileSha256, leBytes } from '../model/digest.js';
 import { checkName as checkNameRule } from '../util/names.js';
@@ -38,6 +38,16 @@ export {
   type ParsedHeader,
   type SafetensorsInvalidReason,
 } from './safetensors-header.js';
+import {
+  booleanOption,
+  checkObject,
+  checkPath,
+  fileTarget,
+  functionOption,
+  integerOption,
+  isPlainObject,
+  signalOption,
+} from '../util/validate.js';
 
 /**
  * The safetensors dtypes h5vault reads and writes. The 8-bit floats have no
@@ -171,10 +181,6 @@ async function mapPinned(abs: string, given: Input | undefined): Promise<{ buffe
   }
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /**
  * Parses and validates the header of a whole safetensors file held in
  * `bytes` (synchronously; openSafetensors parses large headers off the event
@@ -228,13 +234,16 @@ const BUILD_BATCH = 16_384;
  */
 export async function openSafetensors(path: string, options: SafetensorsOpenOptions = {}): Promise<SafetensorsFile> {
   const site = new Error();
-  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-  const copy = options.copy ?? false;
-  if (typeof copy !== 'boolean') throw new TypeError('copy must be a boolean');
-  const maxHeaderBytes = options.maxHeaderBytes ?? SAFETENSORS_MAX_HEADER_BYTES;
-  if (!Number.isSafeInteger(maxHeaderBytes) || maxHeaderBytes < 2 || maxHeaderBytes > SAFETENSORS_MAX_HEADER_BYTES)
-    throw new RangeError(`maxHeaderBytes must be an integer from 2 to ${SAFETENSORS_MAX_HEADER_BYTES}`);
+  checkPath(path);
+  checkObject(options);
+  const copy = booleanOption(options, 'copy', false);
+  const maxHeaderBytes = integerOption(
+    options,
+    'maxHeaderBytes',
+    2,
+    SAFETENSORS_MAX_HEADER_BYTES,
+    SAFETENSORS_MAX_HEADER_BYTES,
+  );
   return withSite(site, async () => {
     const abs = resolve(path);
     let mapped = await mapPinned(abs, options.input);
@@ -437,19 +446,8 @@ function plannedFromInput(tensors: unknown): PlannedTensor[] {
   else throw new TypeError('tensors must be a Record<string, Tensor> or a Map<string, Tensor>');
   return pairs.map(([name, t]) => {
     checkName(name, 'tensor names');
-    if (!isPlainObject(t)) throw new TypeError(`tensor '${name}' must be an object { dtype, shape, data }`);
-    const { dtype, shape, data, safetensorsDtype } = t as Partial<SafetensorsTensorInput>;
-    if (!isDType(dtype) || (dtype as string) === 'string')
-      throw new TypeError(`tensor '${name}': dtype must be a numeric dtype, got '${String(dtype)}'`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      throw new TypeError(`tensor '${name}': shape must be an array of non-negative integers`);
-    checkDataType(dtype, data, `tensor '${name}' data`);
-    const arr = data as TypedArray;
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (arr.length !== count)
-      throw new RangeError(
-        `tensor '${name}': data has ${arr.length} elements but shape [${shape.join(', ')}] holds ${count}`,
-      );
+    const { dtype, shape, data: arr } = checkTensorRecord(name, t);
+    const { safetensorsDtype } = t as Partial<SafetensorsTensorInput>;
     let st = DTYPE_TO_SAFETENSORS[dtype];
     if (safetensorsDtype !== undefined) {
       if (!isSafetensorsDType(safetensorsDtype) || SAFETENSORS_TO_DTYPE[safetensorsDtype] !== dtype)
@@ -482,8 +480,8 @@ export async function writeSafetensorsAtomic(
   options: SafetensorsSaveOptions = {},
   publish: PublishTarget & { check?: (temp: string) => Promise<void> } = { overwrite: true },
 ): Promise<{ bytes: number; digest: string }> {
+  fileTarget(target);
   const dir = dirname(target);
-  if (basename(target) === '' || target === dir) throw new TypeError(`'${target}' is not a file path`);
   await cleanStaleTemps(dir);
   return publishFile(target, {
     ...publish,
@@ -551,12 +549,10 @@ export async function saveSafetensors(
   options: SafetensorsSaveOptions = {},
 ): Promise<SafetensorsSaveResult> {
   const site = new Error();
-  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
-    throw new TypeError('onProgress must be a function');
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
-    throw new TypeError('signal must be an AbortSignal');
+  checkPath(path);
+  checkObject(options);
+  functionOption(options, 'onProgress');
+  signalOption(options);
   const plan = planSafetensors(plannedFromInput(tensors), checkMetadata(metadata));
   return withSite(site, async () => {
     const target = resolve(path);

@@ -36,6 +36,7 @@ import {
   type H5Value,
   type StringMode,
 } from './types.js';
+import { checkInteger, checkIntegers, checkSignal, invalid } from '../util/validate.js';
 
 export interface Selection {
   /** First index in each dimension. */
@@ -236,8 +237,7 @@ export class Dataset<D extends DType = DType> {
    * maxshape only: H5_NOT_RESIZABLE otherwise.
    */
   resize(shape: number[]): void {
-    if (!Array.isArray(shape) || !shape.every((v) => Number.isSafeInteger(v) && v >= 0))
-      throw new TypeError('shape must be an array of non-negative integers');
+    checkIntegers(shape, 'shape');
     const d = this.dtype;
     if (d !== 'unsupported') checkExtent(shape, d, `cannot resize '${this.path}'`);
     native.datasetResize(this.handle, shape);
@@ -261,8 +261,7 @@ export class Dataset<D extends DType = DType> {
 
   #growFor(data: DatasetData, axis: number): Selection {
     const shape = this.shape;
-    if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length)
-      throw new RangeError(`axis must be an integer from 0 to ${shape.length - 1} for '${this.path}'`);
+    checkInteger(axis, `axis of '${this.path}'`, 0, shape.length - 1);
     const d = this.dtype;
     if (d === 'unsupported')
       throw new H5Error(`dataset '${this.path}' has an unsupported type`, { code: 'H5_UNSUPPORTED_TYPE' });
@@ -297,7 +296,7 @@ export class Dataset<D extends DType = DType> {
 
   /** Makes this dataset a dimension scale, optionally named (H5DSset_scale). */
   makeScale(name = ''): void {
-    if (typeof name !== 'string') throw new TypeError('scale name must be a string');
+    if (typeof name !== 'string') throw invalid('scale name', 'a string', name);
     native.dsMakeScale(this.handle, name);
   }
 
@@ -315,7 +314,7 @@ export class Dataset<D extends DType = DType> {
 
   /** Sets the label of dimension `dim` (h5py's `ds.dims[dim].label = ...`). */
   setDimensionLabel(dim: number, label: string): void {
-    if (typeof label !== 'string') throw new TypeError('label must be a string');
+    if (typeof label !== 'string') throw invalid('label', 'a string', label);
     native.dsSetLabel(this.handle, dim, label);
   }
 
@@ -567,20 +566,15 @@ export class Dataset<D extends DType = DType> {
   }
 }
 
-function isIntArray(x: unknown): x is number[] {
-  return Array.isArray(x) && x.every((v) => Number.isSafeInteger(v) && v >= 0);
-}
-
 /** Validates a selection's types here; bounds are checked natively against the shape. */
 export function selectionOf(o: Partial<Selection>, shape: number[]): NativeSelection | null {
   const { start, count, step } = o;
   if (start === undefined && count === undefined && step === undefined) return null;
   const s = start ?? shape.map(() => 0);
-  if (!isIntArray(s)) throw new TypeError('selection.start must be an array of non-negative integers');
+  checkIntegers(s, 'selection.start');
   const c = count ?? shape.map((n, i) => Math.max(0, n - (s[i] ?? 0)));
-  if (!isIntArray(c)) throw new TypeError('selection.count must be an array of non-negative integers');
-  if (step !== undefined && (!isIntArray(step) || step.some((v) => v < 1)))
-    throw new TypeError('selection.step must be an array of positive integers');
+  checkIntegers(c, 'selection.count');
+  if (step !== undefined) checkIntegers(step, 'selection.step', 1);
   if (s.length !== shape.length || c.length !== shape.length || (step && step.length !== shape.length))
     throw new RangeError(`selection rank must be ${shape.length}`);
   return step ? { start: s, count: c, step } : { start: s, count: c };
@@ -588,12 +582,13 @@ export function selectionOf(o: Partial<Selection>, shape: number[]): NativeSelec
 
 function threadsOf(t: number | undefined): number {
   if (t === undefined) return 0;
-  if (!Number.isInteger(t) || t < 1 || t > 1024) throw new RangeError('threads must be an integer from 1 to 1024');
+  checkInteger(t, 'options.threads', 1, 1024);
   return t;
 }
 
 function cancelOf(signal: AbortSignal | undefined): { token?: CancelToken; cleanup: () => void } {
-  if (!signal) return { cleanup: () => {} };
+  if (signal === undefined) return { cleanup: () => {} };
+  checkSignal(signal);
   if (signal.aborted) {
     throw new H5Error('operation aborted before it started', { code: 'H5_ABORTED' });
   }

@@ -4,6 +4,7 @@
  * with the helpers below); bool is Uint8Array of 0/1; strings are string[].
  */
 import { H5Error } from '../errors.js';
+import { checkIntegers, invalid, isPlainObject } from '../util/validate.js';
 
 export type NumericDType =
   | 'int8'
@@ -166,6 +167,27 @@ export function checkDataValues(dtype: DType, data: unknown, what = 'data'): voi
       });
     }
   }
+}
+
+/**
+ * A numeric tensor record { dtype, shape, data } as saveModel and saveSafetensors take it: an object,
+ * a numeric dtype, a shape of non-negative integers, data of the dtype's array class holding exactly
+ * the shape's element count. Values are not checked here (checkDataValues).
+ */
+export function checkTensorRecord(
+  name: string,
+  t: unknown,
+): { dtype: NumericDType; shape: number[]; data: TypedArray } {
+  if (!isPlainObject(t)) throw invalid(`tensor '${name}'`, 'an object { dtype, shape, data }', t);
+  const { dtype, shape, data } = t as { dtype?: unknown; shape?: unknown; data?: unknown };
+  if (!isDType(dtype) || dtype === 'string') throw invalid(`tensor '${name}' dtype`, 'a numeric dtype', dtype);
+  checkIntegers(shape, `tensor '${name}' shape`);
+  checkDataType(dtype, data, `tensor '${name}' data`);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const length = (data as TypedArray).length;
+  if (length !== n)
+    throw new RangeError(`tensor '${name}': data has ${length} elements but shape [${shape.join(', ')}] holds ${n}`);
+  return { dtype, shape, data: data as TypedArray };
 }
 
 /** Infers a dtype from a typed array (Uint16Array -> 'uint16': pass dtype explicitly for halves). */

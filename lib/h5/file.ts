@@ -25,6 +25,9 @@ import {
   type RemoteOpenOptions,
   type RemoteStats,
 } from '../remote/lazy-file.js';
+import { booleanOption, checkObject, checkPath, oneOfOption } from '../util/validate.js';
+
+const OPEN_MODES = ['r', 'r+'] as const;
 
 export interface CreateOptions {
   /** Replace an existing file (default false: H5_EXISTS). */
@@ -69,11 +72,10 @@ export class File extends Group {
 
   /** Creates a new file for writing. Fails with H5_EXISTS unless { overwrite: true }. */
   static create(path: string, options: CreateOptions = {}): File {
-    if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
-    const overwrite = options.overwrite ?? false;
-    if (typeof overwrite !== 'boolean') throw new TypeError('overwrite must be a boolean');
-    const trackOrder = options.trackOrder ?? false;
-    if (typeof trackOrder !== 'boolean') throw new TypeError('trackOrder must be a boolean');
+    checkPath(path);
+    checkObject(options);
+    const overwrite = booleanOption(options, 'overwrite', false);
+    const trackOrder = booleanOption(options, 'trackOrder', false);
     return new File(native.fileCreate(path, overwrite, trackOrder), path, 'w');
   }
 
@@ -83,8 +85,8 @@ export class File extends Group {
    * its bytes with toBuffer().
    */
   static createInMemory(options: InMemoryOptions = {}): File {
-    const trackOrder = options.trackOrder ?? false;
-    if (typeof trackOrder !== 'boolean') throw new TypeError('trackOrder must be a boolean');
+    checkObject(options);
+    const trackOrder = booleanOption(options, 'trackOrder', false);
     const fh = native.fileCreateInMemory(trackOrder);
     return new File(fh, native.fileState(fh).path, 'w');
   }
@@ -146,10 +148,10 @@ export class File extends Group {
 
   /** Opens an existing file, read-only by default; an s3://bucket/key URL opens the object read-only, read lazily. */
   static open(path: string, options: OpenOptions = {}): File {
-    if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+    checkPath(path);
+    checkObject(options);
     if (isS3Url(path)) return File.#openRemote(path, options);
-    const mode = options.mode ?? 'r';
-    if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
+    const mode = oneOfOption(options, 'mode', OPEN_MODES, 'r');
     if (options.input && mode !== 'r')
       throw new TypeError("a pinned input opens read-only: mode 'r+' cannot be combined with it");
     // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.
@@ -162,14 +164,14 @@ export class File extends Group {
 
   /** open() as a Promise: the untrusted walk and the digest run off the event loop. */
   static async openAsync(path: string, options: OpenOptions = {}): Promise<File> {
-    if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+    checkPath(path);
+    checkObject(options);
     const site = new Error();
     if (isS3Url(path)) {
       File.#checkRemote(path, options);
       return withSite(site, async () => new File(await openRemoteHandleAsync(path, options), path, 'r'));
     }
-    const mode = options.mode ?? 'r';
-    if (mode !== 'r' && mode !== 'r+') throw new TypeError("mode must be 'r' or 'r+'");
+    const mode = oneOfOption(options, 'mode', OPEN_MODES, 'r');
     if (options.input && mode !== 'r')
       throw new TypeError("a pinned input opens read-only: mode 'r+' cannot be combined with it");
     // openPath: the vetted descriptor (/proc/self/fd/N) when untrusted/expectDigest pinned one.

@@ -7,6 +7,16 @@ import { checkDataType, checkDataValues, checkExtent, isDType, itemSize, type DT
 import { checkObjectPath } from '../util/names.js';
 import { H5Error, isErrorCode } from '../errors.js';
 import { typedValue, type H5Element, type Reference, type TypeLike } from './types.js';
+import {
+  booleanOption,
+  checkInteger,
+  checkIntegers,
+  checkObject,
+  checkOneOf,
+  checkPath,
+  functionOption,
+  invalid,
+} from '../util/validate.js';
 
 export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'zstd' | 'blosc' | 'szip';
 
@@ -136,8 +146,8 @@ export class Group {
    */
   createGroup(path: string, options: CreateGroupOptions = {}): Group {
     checkObjectPath('group', path);
-    const trackOrder = options.trackOrder ?? false;
-    if (typeof trackOrder !== 'boolean') throw new TypeError('trackOrder must be a boolean');
+    checkObject(options);
+    const trackOrder = booleanOption(options, 'trackOrder', false);
     this.#checkParents(path);
     const h = native.groupCreate(this.handle, path, trackOrder);
     return new Group(h, joinPath(this.path, path));
@@ -166,9 +176,8 @@ export class Group {
 
   #open(path: string, options: GetOptions): Dataset | Group | NamedDatatype {
     checkObjectPath('path', path);
-    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-    const follow = options.followExternal ?? false;
-    if (typeof follow !== 'boolean') throw new TypeError('followExternal must be a boolean');
+    checkObject(options);
+    const follow = booleanOption(options, 'followExternal', false);
     const r = native.objOpen(this.handle, path, follow);
     if (r.kind === 'dataset') return new Dataset(r.handle, r.path);
     if (r.kind === 'group') return new Group(r.handle, r.path);
@@ -237,7 +246,7 @@ export class Group {
   /** Creates an external link `name` to the object at `target` in the HDF5 file `file`. */
   createExternalLink(name: string, file: string, target: string): void {
     checkObjectPath('link', name);
-    if (typeof file !== 'string' || file === '') throw new TypeError('file must be a non-empty string');
+    checkPath(file, 'file');
     checkObjectPath('path', target);
     this.#checkParents(name);
     native.linkCreate(this.handle, 'external', name, target, file);
@@ -311,10 +320,9 @@ export class Group {
   walk(options: WalkOptions & { datatypes: true }): Generator<[string, Dataset | Group | NamedDatatype]>;
   walk(options?: WalkOptions): Generator<[string, Dataset | Group | NamedDatatype]>;
   *walk(options: WalkOptions = {}): Generator<[string, Dataset | Group | NamedDatatype]> {
-    const datatypes = options.datatypes ?? false;
-    if (typeof datatypes !== 'boolean') throw new TypeError('datatypes must be a boolean');
-    const onError = options.onError;
-    if (onError !== undefined && typeof onError !== 'function') throw new TypeError('onError must be a function');
+    checkObject(options);
+    const datatypes = booleanOption(options, 'datatypes', false);
+    const onError = functionOption<WalkOptions['onError']>(options, 'onError');
     const failures: WalkFailure[] = [];
     for (const e of native.groupWalk(this.handle, datatypes)) {
       if (e.kind === 'error') {
@@ -420,17 +428,12 @@ export function joinPath(parent: string, rel: string): string {
   return parent === '/' ? `/${rel}` : `${parent}/${rel}`;
 }
 
-function positiveInts(x: unknown, what: string, allowZero: boolean): number[] {
-  if (!Array.isArray(x) || !x.every((v) => Number.isSafeInteger(v) && (allowZero ? v >= 0 : v >= 1)))
-    throw new TypeError(`${what} must be an array of ${allowZero ? 'non-negative' : 'positive'} integers`);
-  return x as number[];
-}
-
 /** Validates options and turns them into the addon's plain spec. */
 export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreateSpec {
-  if (typeof o !== 'object' || o === null) throw new TypeError('dataset options must be an object');
+  checkObject(o, 'dataset options');
   if (!isDType(o.dtype)) throw new TypeError(`unknown dtype '${String(o.dtype)}'`);
-  const shape = positiveInts(o.shape, 'shape', true);
+  checkIntegers(o.shape, 'shape');
+  const shape = o.shape;
   const n = shape.reduce((a, b) => a * b, 1);
   if (o.data !== undefined) {
     checkDataType(o.dtype, o.data);
@@ -464,8 +467,7 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
       break;
     case 'gzip': {
       const level = comp.level ?? 4;
-      if (!Number.isInteger(level) || level < 1 || level > 9)
-        throw new RangeError('gzip level must be an integer from 1 to 9');
+      checkInteger(level, 'gzip level', 1, 9);
       spec.compression = 'gzip';
       spec.level = level;
       break;
@@ -476,16 +478,14 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
     case 'lz4': {
       spec.compression = 'lz4';
       if (comp.blockSize !== undefined) {
-        if (!Number.isInteger(comp.blockSize) || comp.blockSize < 0 || comp.blockSize > 0x7e000000)
-          throw new RangeError('lz4 blockSize must be an integer from 0 (default) to 2113929216');
+        checkInteger(comp.blockSize, 'lz4 blockSize', 0, 0x7e000000);
         spec.lz4BlockSize = comp.blockSize;
       }
       break;
     }
     case 'zstd': {
       const level = comp.level ?? 3;
-      if (!Number.isInteger(level) || level < 1 || level > 22)
-        throw new RangeError('zstd level must be an integer from 1 to 22');
+      checkInteger(level, 'zstd level', 1, 22);
       spec.compression = 'zstd';
       spec.zstdLevel = level;
       break;
@@ -494,11 +494,9 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
       const level = comp.level ?? 5;
       const compressor = comp.compressor ?? 'lz4';
       const shuffle = comp.shuffle ?? 'byte';
-      if (!Number.isInteger(level) || level < 0 || level > 9)
-        throw new RangeError('blosc level must be an integer from 0 to 9');
-      if (!Object.hasOwn(BLOSC_CODES, compressor))
-        throw new TypeError(`blosc compressor must be one of ${Object.keys(BLOSC_CODES).join(', ')}`);
-      if (!Object.hasOwn(BLOSC_SHUFFLES, shuffle)) throw new TypeError("blosc shuffle must be 'none', 'byte' or 'bit'");
+      checkInteger(level, 'blosc level', 0, 9);
+      checkOneOf(compressor, 'blosc compressor', Object.keys(BLOSC_CODES) as (keyof typeof BLOSC_CODES)[]);
+      checkOneOf(shuffle, 'blosc shuffle', Object.keys(BLOSC_SHUFFLES) as (keyof typeof BLOSC_SHUFFLES)[]);
       spec.compression = 'blosc';
       spec.bloscLevel = level;
       spec.bloscCompressor = BLOSC_CODES[compressor];
@@ -508,9 +506,9 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
     case 'szip': {
       const coding = comp.coding ?? 'nn';
       const ppb = comp.pixelsPerBlock ?? 32;
-      if (coding !== 'nn' && coding !== 'ec') throw new TypeError("szip coding must be 'nn' or 'ec'");
-      if (!Number.isInteger(ppb) || ppb < 2 || ppb > 32 || ppb % 2)
-        throw new RangeError('szip pixelsPerBlock must be even, 2 to 32');
+      checkOneOf(coding, 'szip coding', ['nn', 'ec'] as const);
+      checkInteger(ppb, 'szip pixelsPerBlock', 2, 32, 'an even integer from 2 to 32');
+      if (ppb % 2) throw invalid('szip pixelsPerBlock', 'an even integer from 2 to 32', ppb, RangeError);
       if (o.dtype === 'string' || o.dtype === 'bool') throw new TypeError(`szip cannot compress '${o.dtype}' data`);
       spec.compression = 'szip';
       spec.szipCoding = coding;
@@ -520,15 +518,13 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
     default:
       throw new TypeError(`unknown compression '${String((comp as { name: unknown }).name)}'`);
   }
-  if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean') throw new TypeError('shuffle must be a boolean');
-  if (o.fletcher32 !== undefined && typeof o.fletcher32 !== 'boolean')
-    throw new TypeError('fletcher32 must be a boolean');
-  spec.shuffle = !!o.shuffle;
-  spec.fletcher32 = !!o.fletcher32;
+  spec.shuffle = booleanOption(o, 'shuffle', false);
+  spec.fletcher32 = booleanOption(o, 'fletcher32', false);
   const filtered = !!spec.compression || spec.shuffle || spec.fletcher32;
   if (o.dtype === 'string' && filtered) throw new TypeError('filters are not supported on string datasets');
   if (o.chunks !== undefined) {
-    spec.chunks = positiveInts(o.chunks, 'chunks', false);
+    checkIntegers(o.chunks, 'chunks', 1);
+    spec.chunks = o.chunks;
     if (spec.chunks.length !== shape.length) throw new RangeError(`chunks must have rank ${shape.length}`);
     // libhdf5 refuses chunks larger than a fixed dimension (0-length dims
     // excepted); a dimension that may grow is bounded by its maximum.

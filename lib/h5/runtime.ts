@@ -1,6 +1,7 @@
 /** Process-wide settings and versions. */
 import { addon, native } from '../addon/binding.js';
 import { loadedHdf5Path, packageVersion, type AddonOrigin } from '../addon/locate.js';
+import { checkInteger } from '../util/validate.js';
 
 export interface LibraryInfo {
   /** libhdf5 version the addon runs against, e.g. '1.10.8'. */
@@ -39,6 +40,6 @@ export function libraryInfo(): LibraryInfo {
 
 /** Sets the engine's pool size (0 = number of CPU cores). Returns the new size. */
 export function setThreadPoolSize(n: number): number {
-  if (!Number.isInteger(n) || n < 0 || n > 1024) throw new RangeError('pool size must be an integer from 0 to 1024');
+  checkInteger(n, 'pool size', 0, 1024);
   return native.setThreads(n);
 }

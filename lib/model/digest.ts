@@ -114,6 +114,8 @@ export function modelDigestOf(items: readonly DigestItem[]): string {
 }
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** SHA256_HEX in words, for `must be` messages. */
+export const SHA256_EXPECTED = 'a SHA-256 digest: 64 lowercase hex characters';
 
 // --- SHA-256 of file ranges in worker threads --------------------------------
 

@@ -18,9 +18,10 @@ import type { Input } from '../safety/open.js';
 import { sameStamp } from './store/verified.js';
 import { INDEX_ATTR, indexBindingProblem, parseIndex, type IndexEntry } from './tensor-index.js';
 import { ATTR, compareNames, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance } from './schema.js';
-import { boundedMap, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
+import { boundedMap, modelDigestOf, rangeSha256, SHA256_EXPECTED, SHA256_HEX, tensorSha256 } from './digest.js';
 import { ioError } from '../util/publish.js';
 import { parseStoredJson } from '../safety/budget.js';
+import { booleanOption, checkObject, checkPath, matchOption, signalOption } from '../util/validate.js';
 
 export interface LoadOptions {
   /** Check every tensor's SHA-256 and the model digest (default true). */
@@ -94,15 +95,10 @@ export interface VerifyReport {
 }
 
 function checkLoadOptions(o: LoadOptions | VerifyOptions): void {
-  if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
-  if (o.expectDigest !== undefined && (typeof o.expectDigest !== 'string' || !SHA256_HEX.test(o.expectDigest)))
-    throw new TypeError('expectDigest must be a SHA-256 as 64 lowercase hex characters');
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
-    throw new TypeError('signal must be an AbortSignal');
-  if (o.untrusted !== undefined && typeof o.untrusted !== 'boolean') throw new TypeError('untrusted must be a boolean');
-  const l = o as LoadOptions;
-  if (l.verify !== undefined && typeof l.verify !== 'boolean') throw new TypeError('verify must be a boolean');
-  if (l.copy !== undefined && typeof l.copy !== 'boolean') throw new TypeError('copy must be a boolean');
+  checkObject(o);
+  matchOption(o, 'expectDigest', SHA256_HEX, SHA256_EXPECTED);
+  signalOption(o);
+  for (const k of ['untrusted', 'verify', 'copy']) booleanOption(o, k);
 }
 
 function checkAbort(signal: AbortSignal | undefined): void {
@@ -355,7 +351,7 @@ function modelProblems(
  */
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const site = new Error();
-  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  checkPath(path);
   checkLoadOptions(options);
   return withSite(site, async () => (await loadModelAt(resolve(path), options)).model);
 }
@@ -660,7 +656,7 @@ async function loadIndexed(
  */
 export async function verifyModel(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const site = new Error();
-  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  checkPath(path);
   checkLoadOptions(options);
   return withSite(site, async () => {
     checkAbort(options.signal);

@@ -5,7 +5,7 @@
  * fixed order and nothing time-dependent is stored (invariant 7).
  */
 import { open, truncate } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { File } from '../h5/file.js';
 import { createSpec, type Compression } from '../h5/group.js';
 import type { Dataset } from '../h5/dataset.js';
@@ -25,6 +25,16 @@ import {
 import { boundedMap, fileSha256, modelDigestOf, rangeSha256, tensorSha256 } from './digest.js';
 import { encodeIndex, INDEX_ATTR } from './tensor-index.js';
 import { cleanStaleTemps, commitStaged, faultPoint, ioError, stageFile } from '../util/publish.js';
+import {
+  booleanOption,
+  checkObject,
+  checkPath,
+  fileTarget,
+  functionOption,
+  invalid,
+  isPlainObject,
+  signalOption,
+} from '../util/validate.js';
 
 export interface SaveOptions {
   /** Codec for every tensor of rank >= 1 with at least one element (default 'none': contiguous, viewable). */
@@ -75,19 +85,15 @@ const SLAB_BYTES = 64 * 1024 * 1024;
 
 /** @internal validates everything before any file is touched. */
 export function prepareSave(tensors: TensorsInput, options: SaveOptions): PreparedSave {
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  checkObject(options);
   const entries = entriesOf(tensors);
   const compression: Compression = options.compression ?? 'none';
-  const shuffle = options.shuffle ?? false;
-  if (typeof shuffle !== 'boolean') throw new TypeError('shuffle must be a boolean');
+  const shuffle = booleanOption(options, 'shuffle', false);
   const metadata = options.metadata ?? {};
-  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
-    throw new TypeError('metadata must be a plain object of JSON values');
+  if (!isPlainObject(metadata)) throw invalid('options.metadata', 'a plain object of JSON values', metadata);
   const metadataJson = canonicalJson(metadata);
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
-    throw new TypeError('onProgress must be a function');
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
-    throw new TypeError('signal must be an AbortSignal');
+  functionOption(options, 'onProgress');
+  signalOption(options);
   // Validate the codec against every tensor now (e.g. szip on bool) rather than halfway through the file.
   for (const e of entries) createSpec(datasetOptions(e, compression, shuffle));
   return { entries, compression, shuffle, metadataJson, onProgress: options.onProgress, signal: options.signal };
@@ -333,12 +339,11 @@ async function writeModelFile(
  */
 export async function saveModel(path: string, tensors: TensorsInput, options: SaveOptions = {}): Promise<SaveResult> {
   const site = new Error();
-  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  checkPath(path);
   const p = prepareSave(tensors, options);
   return withSite(site, async () => {
-    const target = resolve(path);
+    const target = fileTarget(path);
     const dir = dirname(target);
-    if (basename(target) === '' || target === dir) throw new TypeError(`'${path}' is not a file path`);
     await cleanStaleTemps(dir);
     const w = await writeTemp(target, p);
     // The caller named `path` as the output: replacing it is what they asked for.

@@ -4,7 +4,7 @@
  * saveModel / loadModel / ModelStore.
  */
 import { readFileSync } from 'node:fs';
-import { checkDataType, checkDataValues, isDType, type NumericDType, type TypedArray } from '../h5/dtypes.js';
+import { checkDataValues, checkTensorRecord, type NumericDType, type TypedArray } from '../h5/dtypes.js';
 import { checkTensorName } from '../util/names.js';
 
 /** One tensor: a numeric dtype, a shape ([] = scalar) and its elements in C order. */
@@ -126,21 +126,9 @@ export function entriesOf(tensors: unknown): Entry[] {
 }
 
 function checkTensor(name: string, t: unknown): Tensor {
-  if (typeof t !== 'object' || t === null)
-    throw new TypeError(`tensor '${name}' must be an object { dtype, shape, data }`);
-  const { dtype, shape, data } = t as { dtype?: unknown; shape?: unknown; data?: unknown };
-  if (!isDType(dtype) || dtype === 'string')
-    throw new TypeError(`tensor '${name}': dtype must be a numeric dtype, got '${String(dtype)}'`);
-  if (!Array.isArray(shape) || !shape.every((n) => Number.isSafeInteger(n) && n >= 0))
-    throw new TypeError(`tensor '${name}': shape must be an array of non-negative integers`);
-  checkDataType(dtype, data, `tensor '${name}' data`);
-  const n = shape.reduce((a, b) => a * b, 1);
-  if ((data as TypedArray).length !== n)
-    throw new RangeError(
-      `tensor '${name}': data has ${(data as TypedArray).length} elements but shape [${shape.join(', ')}] holds ${n}`,
-    );
+  const { dtype, shape, data } = checkTensorRecord(name, t);
   checkDataValues(dtype, data, `tensor '${name}' data`);
-  return { dtype, shape: [...shape], data: data as TypedArray };
+  return { dtype, shape: [...shape], data };
 }
 
 /**

@@ -16,6 +16,16 @@ import { prepareSave, writeTemp } from '../model/save.js';
 import { commitStaged, ioError, publishFile, refuseExisting, type PublishTarget } from '../util/publish.js';
 import { nameError, nameProblem } from '../util/names.js';
 import { dtypeOfOnnx, listInitializers, relinkInitializers, type ExternalRef, type Initializer } from './model.js';
+import {
+  booleanOption,
+  checkObject,
+  checkPath,
+  checkString,
+  invalid,
+  isPlainObject,
+  oneOfOption,
+  stringOption,
+} from '../util/validate.js';
 
 export interface LinkOptions {
   /**
@@ -97,21 +107,14 @@ interface Plan {
 }
 
 function checkOptions(o: LinkOptions): void {
-  if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
-  if (
-    o.map !== undefined &&
-    typeof o.map !== 'function' &&
-    (typeof o.map !== 'object' || o.map === null || Array.isArray(o.map))
-  )
-    throw new TypeError('options.map must be an object { initializer: datasetPath } or a function');
-  if (o.map && typeof o.map === 'object' && !Object.values(o.map).every((v) => typeof v === 'string'))
-    throw new TypeError('options.map values must be dataset paths (strings)');
-  if (o.onUnlinkable !== undefined && o.onUnlinkable !== 'refuse' && o.onUnlinkable !== 'repack')
-    throw new TypeError("options.onUnlinkable must be 'refuse' or 'repack'");
-  if (o.repackPath !== undefined && (typeof o.repackPath !== 'string' || o.repackPath === ''))
-    throw new TypeError('options.repackPath must be a non-empty string');
-  for (const k of ['checkData', 'requireAll', 'overwrite'] as const)
-    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean`);
+  checkObject(o);
+  if (o.map !== undefined && typeof o.map !== 'function' && !isPlainObject(o.map))
+    throw invalid('options.map', 'an object { initializer: datasetPath } or a function', o.map);
+  if (isPlainObject(o.map))
+    for (const [k, v] of Object.entries(o.map)) checkString(v, `options.map['${k}'] (a dataset path)`);
+  oneOfOption(o, 'onUnlinkable', ['refuse', 'repack']);
+  stringOption(o, 'repackPath');
+  for (const k of ['checkData', 'requireAll', 'overwrite']) booleanOption(o, k);
 }
 
 /** An initializer whose name (or mapping) is not a dataset path the name rule accepts: refused, with why. */
@@ -264,12 +267,9 @@ export async function linkOnnx(
   options: LinkOptions = {},
 ): Promise<LinkResult> {
   const site = new Error();
-  for (const [k, v] of [
-    ['onnxPath', onnxPath],
-    ['h5Path', h5Path],
-    ['outPath', outPath],
-  ] as const)
-    if (typeof v !== 'string' || v === '') throw new TypeError(`${k} must be a non-empty string`);
+  checkPath(onnxPath, 'onnxPath');
+  checkPath(h5Path, 'h5Path');
+  checkPath(outPath, 'outPath');
   checkOptions(options);
   return withSite(site, async () => {
     const src = resolve(onnxPath);

@@ -20,6 +20,7 @@ import {
 } from '../h5/dtypes.js';
 import { H5Error } from '../errors.js';
 import type { Tensor } from '../model/index.js';
+import { checkIntegers, checkObject, oneOfOption } from '../util/validate.js';
 
 export type { OrtTensor };
 
@@ -102,17 +103,15 @@ export function loadOrt(): OrtModule {
 }
 
 function checkOptions(o: ToOrtOptions): void {
-  if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
-  if (o.bfloat16 !== undefined && o.bfloat16 !== 'float32' && o.bfloat16 !== 'float16')
-    throw new TypeError("options.bfloat16 must be 'float32' or 'float16'");
+  checkObject(o);
+  oneOfOption(o, 'bfloat16', ['float32', 'float16']);
 }
 
 function checkTensor(t: unknown, what: string): asserts t is TensorLike {
   if (typeof t !== 'object' || t === null)
     throw new TypeError(`${what} must be a tensor record { dtype, shape, data }`);
   const { dtype, shape, data } = t as TensorLike;
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-    throw new TypeError(`${what}.shape must be an array of non-negative integers`);
+  checkIntegers(shape, `${what}.shape`);
   if (!ArrayBuffer.isView(data)) throw new TypeError(`${what}.data must be a typed array`);
   const n = shape.reduce((a, b) => a * b, 1);
   if ((data as TypedArray).length !== n)

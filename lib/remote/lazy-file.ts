@@ -18,6 +18,7 @@ import { toH5Error } from './errors.js';
 import type { S3ConnectOptions, S3Credentials } from './options.js';
 import { resolveConfig } from './sdk.js';
 import { parseS3Url } from './url.js';
+import { integerOption } from '../util/validate.js';
 
 export type { ObjectStats as RemoteStats } from './cache-worker.js';
 
@@ -48,13 +49,6 @@ function clientConfig(o: RemoteOpenOptions): ClientConfig {
       Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('AWS_') && e[1] !== undefined),
     ),
   };
-}
-
-function positiveInt(v: unknown, name: string, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
-    throw new RangeError(`${name} must be an integer >= ${min}`);
-  return v;
 }
 
 // --- the worker: one per process, started on the first remote open ---
@@ -197,8 +191,8 @@ const release = new FinalizationRegistry<number>((id) => {
 function prepare(url: string, options: RemoteOpenOptions) {
   const { bucket, key } = parseS3Url(url, 'object');
   const client = clientConfig(options);
-  const blockSize = positiveInt(options.blockSize, 'blockSize', DEFAULT_BLOCK_SIZE, 4096);
-  const cacheBytes = positiveInt(options.cacheBytes, 'cacheBytes', DEFAULT_CACHE_BYTES, 0);
+  const blockSize = integerOption(options, 'blockSize', 4096, undefined, DEFAULT_BLOCK_SIZE);
+  const cacheBytes = integerOption(options, 'cacheBytes', 0, undefined, DEFAULT_CACHE_BYTES);
   if (!native.ros3Available())
     throw new H5Error(`cannot open '${url}': this libhdf5 was built without its read-only S3 driver (ROS3)`, {
       code: 'H5_UNSUPPORTED',

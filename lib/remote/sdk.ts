@@ -11,6 +11,7 @@
 import { createRequire } from 'node:module';
 import { H5Error } from '../errors.js';
 import type { S3Config, S3ConnectOptions } from './options.js';
+import { booleanOption, checkInteger, checkMatch, checkString, invalid } from '../util/validate.js';
 
 export type { S3ClientLike, S3Config, S3ConnectOptions, S3Credentials } from './options.js';
 
@@ -26,23 +27,20 @@ function env(...names: string[]): string | undefined {
 /** Checks `o` and fills in the defaults from the environment (TypeError/RangeError on misuse). */
 export function resolveConfig(o: S3ConnectOptions): S3Config {
   const endpoint = o.endpoint ?? env('AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'S3_ENDPOINT');
-  if (endpoint !== undefined && (typeof endpoint !== 'string' || !/^https?:\/\/[^/]+/.test(endpoint)))
-    throw new TypeError('endpoint must be an http:// or https:// URL');
+  if (endpoint !== undefined) checkMatch(endpoint, 'endpoint', /^https?:\/\/[^/]+/, 'an http:// or https:// URL');
   const region = o.region ?? env('AWS_REGION', 'AWS_DEFAULT_REGION') ?? 'us-east-1';
-  if (typeof region !== 'string' || region === '') throw new TypeError('region must be a non-empty string');
-  if (o.forcePathStyle !== undefined && typeof o.forcePathStyle !== 'boolean')
-    throw new TypeError('forcePathStyle must be a boolean');
+  checkString(region, 'region');
+  booleanOption(o, 'forcePathStyle');
   const envAttempts = env('AWS_MAX_ATTEMPTS');
   const maxAttempts = o.maxAttempts ?? (envAttempts !== undefined ? Number(envAttempts) : 3);
-  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1)
-    throw new RangeError('maxAttempts must be an integer >= 1');
+  checkInteger(maxAttempts, 'maxAttempts', 1);
   const c = o.credentials;
   if (
     c !== undefined &&
     typeof c !== 'function' &&
     (typeof c !== 'object' || c === null || typeof c.accessKeyId !== 'string' || typeof c.secretAccessKey !== 'string')
   )
-    throw new TypeError('credentials must be { accessKeyId, secretAccessKey, sessionToken? } strings');
+    throw invalid('credentials', '{ accessKeyId, secretAccessKey, sessionToken? } strings or a provider function', c);
   return {
     ...(endpoint ? { endpoint } : {}),
     region,

@@ -36,6 +36,7 @@ import { H5Error } from '../errors.js';
 const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 import type { FileStamp } from '../addon/binding.js';
+import { checkPath } from '../util/validate.js';
 export type { FileStamp };
 
 type Kind = Pick<Stats, 'isFile' | 'isDirectory' | 'isFIFO' | 'isCharacterDevice' | 'isBlockDevice' | 'isSocket'>;
@@ -272,10 +273,6 @@ export class Input {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-function checkPath(path: unknown): asserts path is string {
-  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
 }
 
 function pinned(path: string, what: string | undefined, fd: number): Input {

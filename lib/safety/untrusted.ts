@@ -15,6 +15,16 @@ import { join } from 'node:path';
 import { native, type FileHandle, type FileStamp } from '../addon/binding.js';
 import { PACKAGE_ROOT } from '../addon/locate.js';
 import { H5Error, isErrorCode } from '../errors.js';
+import {
+  booleanOption,
+  checkInteger,
+  checkKeys,
+  checkNumber,
+  checkObject,
+  checkPath,
+  invalid,
+  matchOption,
+} from '../util/validate.js';
 
 /** Limits of the untrusted walk; every field is optional (see DEFAULT_UNTRUSTED_LIMITS). */
 export interface UntrustedLimits {
@@ -183,29 +193,23 @@ const LIMIT_KEYS = Object.keys(DEFAULT_UNTRUSTED_LIMITS) as (keyof UntrustedLimi
 
 /** Checks `limits` and fills in defaults. TypeError/RangeError on bad input. */
 export function resolveLimits(limits: UntrustedLimits = {}): Required<UntrustedLimits> {
-  if (limits === null || typeof limits !== 'object' || Array.isArray(limits))
-    throw new TypeError('limits must be an object');
-  for (const k of Object.keys(limits)) {
-    if (!LIMIT_KEYS.includes(k as keyof UntrustedLimits))
-      throw new TypeError(`unknown limit '${k}'; known: ${LIMIT_KEYS.join(', ')}`);
-  }
+  checkObject(limits, 'limits');
+  checkKeys(limits, LIMIT_KEYS, 'limit');
   const out = { ...DEFAULT_UNTRUSTED_LIMITS, allowFilters: [...DEFAULT_UNTRUSTED_LIMITS.allowFilters] };
   for (const k of LIMIT_KEYS) {
     const v = limits[k];
     if (v === undefined) continue;
+    const name = `limits.${k}`;
     if (k === 'allowFilters') {
       if (!Array.isArray(v) || !v.every((id) => Number.isInteger(id) && id >= 0 && id < 65536))
-        throw new TypeError('limits.allowFilters must be an array of HDF5 filter ids (integers 0..65535)');
+        throw invalid(name, 'an array of HDF5 filter ids (integers 0 to 65535)', v);
       out.allowFilters = [...(v as number[])];
       continue;
     }
-    if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`limits.${k} must be a number`);
-    if (k === 'maxExpansion' ? !(v > 0) : !(v >= 0 && (Number.isInteger(v) || v === Infinity)))
-      throw new RangeError(
-        `limits.${k} must be ${k === 'maxExpansion' ? 'a positive number' : 'a non-negative integer'}`,
-      );
-    if ((k === 'timeoutMs' || k === 'memoryBytes') && !(v > 0 && Number.isFinite(v)))
-      throw new RangeError(`limits.${k} must be a positive finite number`);
+    // A count or size may be Infinity (no limit); the child's timeout and memory cap must be real.
+    if (k === 'maxExpansion') checkNumber(v, name, { above: 0, infinite: true });
+    else if (k === 'timeoutMs' || k === 'memoryBytes') checkInteger(v, name, 1);
+    else if (v !== Infinity) checkInteger(v, name, 0, undefined, 'a non-negative integer or Infinity');
     (out as Record<string, unknown>)[k] = v;
   }
   return out;
@@ -336,7 +340,7 @@ export async function walkUntrusted(path: string, limits: UntrustedLimits = {}):
 }
 
 async function walkPinned(path: string, limits: UntrustedLimits = {}, pinnedFd?: number): Promise<WalkResult> {
-  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  checkPath(path);
   const lim = resolveLimits(limits);
   const { args, timeout } = childArgs(path, lim, pinnedFd);
   const t0 = performance.now();
@@ -375,7 +379,7 @@ export function walkUntrustedSync(path: string, limits: UntrustedLimits = {}): W
 }
 
 function walkPinnedSync(path: string, limits: UntrustedLimits = {}, pinnedFd?: number): WalkResult {
-  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  checkPath(path);
   const lim = resolveLimits(limits);
   const { args, timeout } = childArgs(path, lim, pinnedFd);
   const t0 = performance.now();
@@ -426,9 +430,10 @@ export function fileDigestSync(path: string): string {
 
 /** Validates the untrusted-related open options; true when any of them asks for checks. */
 export function wantsChecks(o: UntrustedOpenOptions): boolean {
-  if (o.untrusted !== undefined && typeof o.untrusted !== 'boolean') throw new TypeError('untrusted must be a boolean');
-  if (o.expectDigest !== undefined && (typeof o.expectDigest !== 'string' || !/^[0-9a-fA-F]{64}$/.test(o.expectDigest)))
-    throw new TypeError('expectDigest must be a SHA-256 digest: 64 hex characters');
+  checkObject(o);
+  booleanOption(o, 'untrusted');
+  // Either case: the digest is lowercased before it is compared (openChecked below).
+  matchOption(o, 'expectDigest', /^[0-9a-fA-F]{64}$/, 'a SHA-256 digest: 64 hex characters');
   if (o.limits !== undefined) {
     resolveLimits(o.limits);
     if (!o.untrusted) throw new TypeError('limits only apply with { untrusted: true }');

@@ -13,6 +13,7 @@ import { link, open, readdir, rename, stat, unlink, type FileHandle } from 'node
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { H5Error } from '../errors.js';
+import { fileTarget } from './validate.js';
 
 /** Steps of a save at which the fault hook is called (in order). */
 export type SaveStep = 'create' | 'write' | 'attrs' | 'close' | 'check' | 'fsync' | 'rename' | 'fsync-dir';
@@ -242,8 +243,8 @@ export async function refuseExisting(target: string, t: PublishTarget = {}): Pro
  * replaced file's mode and owner, fsync it. On any failure the temp is removed.
  */
 export async function stageFile<T>(target: string, o: StageOptions<T>): Promise<Staged<T>> {
+  fileTarget(target, 'target');
   const dir = dirname(target);
-  if (basename(target) === '' || target === dir) throw new TypeError(`'${target}' is not a file path`);
   const temp = o.temp ?? tempPathFor(target);
   if (dirname(temp) !== dir)
     throw new TypeError(

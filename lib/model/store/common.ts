@@ -7,6 +7,15 @@
 import { checkStoreName, STORE_NAME_RE } from '../../util/names.js';
 import type { LoadedModel, LoadOptions } from '../load.js';
 import type { JsonValue } from '../schema.js';
+import {
+  booleanOption,
+  checkFunction,
+  checkInteger,
+  checkObject,
+  functionOption,
+  invalid,
+  numberOption,
+} from '../../util/validate.js';
 
 export interface VersionInfo {
   version: number;
@@ -62,8 +71,49 @@ export const MARKER = '.h5vault-store.json';
 /** The one name rule (lib/util/names.ts) for store names. */
 export const checkName: (name: unknown) => asserts name is string = checkStoreName;
 
-export function checkVersion(v: unknown): asserts v is number {
-  if (!Number.isSafeInteger(v) || (v as number) < 1) throw new TypeError('version must be a positive integer');
+/** A version number names a version: anything else is the wrong kind of argument (TypeError, as tests pin). */
+export function checkVersion(v: unknown, name = 'version'): asserts v is number {
+  if (!Number.isSafeInteger(v) || (v as number) < 1) throw invalid(name, 'a positive integer', v);
+}
+
+/** load()'s arguments, the same for every store: the digest comes from the store's own index. */
+export function checkStoreLoad(name: unknown, version: unknown, options: object): void {
+  checkName(name);
+  if (version !== undefined) checkVersion(version);
+  checkObject(options);
+  if ((options as LoadOptions).expectDigest !== undefined)
+    throw new TypeError('ModelStore.load takes the expected digest from its index');
+}
+
+/**
+ * watch()'s arguments, the same for every store: the poll interval in ms, and where errors go
+ * (options.onError, else rethrown asynchronously so they are not lost).
+ */
+export function checkWatch(
+  name: unknown,
+  cb: unknown,
+  options: WatchOptions,
+): { intervalMs: number; report: (e: unknown) => void } {
+  checkName(name);
+  checkFunction(cb, 'watch callback');
+  checkObject(options);
+  booleanOption(options, 'persistent');
+  const onError = functionOption<(e: unknown) => void>(options, 'onError');
+  if (options.from !== undefined && options.from !== null) checkVersion(options.from, 'options.from');
+  const report = (e: unknown): void => {
+    if (onError) onError(e);
+    else
+      queueMicrotask(() => {
+        throw e;
+      });
+  };
+  return { intervalMs: numberOption(options, 'intervalMs', { min: 10 }, 1000), report };
+}
+
+/** open()'s options common to every store. */
+export function checkStoreOpen(options: { create?: boolean }): void {
+  checkObject(options);
+  booleanOption(options, 'create');
 }
 
 export function versionFile(v: number): string {
@@ -72,10 +122,10 @@ export function versionFile(v: number): string {
 
 /** prune's `keep`: an integer >= 1 (the latest version is never pruned). */
 export function checkKeep(options: { keep: number } | undefined): number {
-  const keep = options?.keep;
-  if (!Number.isSafeInteger(keep) || (keep as number) < 1)
-    throw new RangeError('keep must be an integer >= 1 (the latest version is never pruned)');
-  return keep as number;
+  checkObject(options);
+  const keep = options.keep;
+  checkInteger(keep, 'options.keep', 1, undefined, 'a positive integer (the latest version is never pruned)');
+  return keep;
 }
 
 /** What serving needs from a store; the local ModelStore and the S3 store both provide it. */

@@ -25,14 +25,17 @@ import {
 } from '../../util/publish.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from '../save.js';
-import { loadModelAt, type LoadOptions, type Vouch } from '../load.js';
+import { loadModelAt, type Vouch } from '../load.js';
 import { readRecord, removeRecord, sameStamp, writeRecord } from './verified.js';
 import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
 import type { S3ModelStore, S3StoreOptions } from './s3.js';
 import {
   checkKeep,
   checkName,
+  checkStoreLoad,
+  checkStoreOpen,
   checkVersion,
+  checkWatch,
   MARKER,
   NAME_RE,
   versionFile,
@@ -51,6 +54,7 @@ export {
   type WatchOptions,
 } from './common.js';
 import { parseStoredJson } from '../../safety/budget.js';
+import { booleanOption, checkPath } from '../../util/validate.js';
 
 interface Index {
   format: 1;
@@ -107,12 +111,10 @@ export class ModelStore {
   static open(root: `s3://${string}`, options?: S3StoreOptions): Promise<S3ModelStore>;
   static open(root: string, options?: StoreOpenOptions): Promise<ModelStore>;
   static async open(root: string, options: StoreOpenOptions | S3StoreOptions = {}): Promise<ModelStore | S3ModelStore> {
-    if (typeof root !== 'string' || root === '') throw new TypeError('root must be a non-empty string');
+    checkPath(root, 'root');
     // The one place a root picks its store: s3:// goes to the S3 store, loaded only then (its SDK is an optional peer).
     if (isS3Url(root)) return (await import('./s3.js')).S3ModelStore.open(root, options as S3StoreOptions);
-    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-    if (options.create !== undefined && typeof options.create !== 'boolean')
-      throw new TypeError('options.create must be a boolean');
+    checkStoreOpen(options);
     const abs = resolve(root);
     const marker = join(abs, MARKER);
     const exists = await stat(marker).then(
@@ -389,12 +391,8 @@ export class ModelStore {
    */
   async load(name: string, version?: number, options: StoreLoadOptions = {}): Promise<StoreLoadedModel> {
     const site = new Error();
-    checkName(name);
-    if (version !== undefined) checkVersion(version);
-    if ((options as LoadOptions).expectDigest !== undefined)
-      throw new TypeError('ModelStore.load takes the expected digest from its index');
-    if (options.reverify !== undefined && typeof options.reverify !== 'boolean')
-      throw new TypeError('reverify must be a boolean');
+    checkStoreLoad(name, version, options);
+    booleanOption(options, 'reverify');
     return withSite(site, async () => {
       for (let attempt = 0; ; attempt++) {
         const idx = await this.#readIndex(name);
@@ -490,20 +488,9 @@ export class ModelStore {
    * @example const stop = store.watch('resnet', (v) => swapTo(v)); ... stop();
    */
   watch(name: string, cb: (version: number) => void | Promise<void>, options: WatchOptions = {}): () => void {
-    checkName(name);
-    if (typeof cb !== 'function') throw new TypeError('watch callback must be a function');
-    const intervalMs = options.intervalMs ?? 1000;
-    if (!Number.isFinite(intervalMs) || intervalMs < 10) throw new RangeError('intervalMs must be a number >= 10');
+    const { intervalMs, report } = checkWatch(name, cb, options);
     const persistent = options.persistent ?? true;
-    const report = (e: unknown): void => {
-      if (options.onError) options.onError(e);
-      else
-        queueMicrotask(() => {
-          throw e;
-        });
-    };
     const dir = this.dir(name);
-    if (options.from !== undefined && options.from !== null) checkVersion(options.from);
     let current: number | null | undefined = options.from;
     let stopped = false;
     let checking: Promise<void> | undefined;

@@ -26,12 +26,15 @@ import { SHA256_HEX } from '../digest.js';
 import { ioError, unlinkQuiet } from '../../util/publish.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { prepareSave, writeTemp, type SaveOptions } from '../save.js';
-import { loadModel, type LoadedModel, type LoadOptions } from '../load.js';
+import { loadModel, type LoadedModel } from '../load.js';
 import { serveModel, type ModelServer, type ServedModel, type ServeOptions } from './serve.js';
 import {
   checkKeep,
   checkName,
+  checkStoreLoad,
+  checkStoreOpen,
   checkVersion,
+  checkWatch,
   MARKER,
   NAME_RE,
   versionFile,
@@ -46,6 +49,7 @@ import { s3Status } from '../../remote/errors.js';
 import { withRetry as retryCall, type RetryOptions } from '../../remote/retry.js';
 import { parseS3Url } from '../../remote/url.js';
 import { parseStoredJson } from '../../safety/budget.js';
+import { checkObject, checkString, functionOption, integerOption, numberOption } from '../../util/validate.js';
 
 export interface S3StoreOptions extends S3ConnectOptions {
   /** Create the store (its marker object) if the prefix is not one yet. The bucket must exist. Default false. */
@@ -197,20 +201,13 @@ export class S3ModelStore {
    * @example const store = await S3ModelStore.open('s3://models/prod', { endpoint: 'http://127.0.0.1:7480', cacheDir: '/var/cache/h5vault' });
    */
   static async open(url: string, options: S3StoreOptions = {}): Promise<S3ModelStore> {
-    if (typeof url !== 'string') throw new TypeError('url must be a string');
-    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    checkString(url, 'url');
+    checkStoreOpen(options);
     parseS3Url(url, 'prefix');
-    if (options.create !== undefined && typeof options.create !== 'boolean')
-      throw new TypeError('options.create must be a boolean');
-    if (options.partBytes !== undefined && (!Number.isSafeInteger(options.partBytes) || options.partBytes < MIN_PART))
-      throw new RangeError(`partBytes must be an integer >= ${MIN_PART} (S3's smallest multipart part)`);
-    if (
-      options.concurrency !== undefined &&
-      (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > 64)
-    )
-      throw new RangeError('concurrency must be an integer from 1 to 64');
-    if (options.cacheMaxBytes !== undefined && !(options.cacheMaxBytes > 0))
-      throw new RangeError('cacheMaxBytes must be > 0');
+    // MIN_PART: S3's smallest multipart part.
+    integerOption(options, 'partBytes', MIN_PART);
+    integerOption(options, 'concurrency', 1, 64);
+    numberOption(options, 'cacheMaxBytes', { above: 0, infinite: true });
     const store = new S3ModelStore(url, makeClient(resolveConfig(options), options), options);
     await store.cache.init();
     const { HeadObjectCommand, PutObjectCommand } = loadS3();
@@ -402,8 +399,7 @@ export class S3ModelStore {
     const site = new Error();
     checkName(name);
     const p = prepareSave(tensors, options);
-    if (options.onUploadProgress !== undefined && typeof options.onUploadProgress !== 'function')
-      throw new TypeError('onUploadProgress must be a function');
+    functionOption(options, 'onUploadProgress');
     return withSite(site, async () => {
       const staging = join(this.cache.dir, 'staging');
       await mkdir(staging, { recursive: true }).catch((e) => {
@@ -577,10 +573,7 @@ export class S3ModelStore {
     options: S3LoadOptions = {},
   ): Promise<LoadedModel & { version: number; pull: PullInfo }> {
     const site = new Error();
-    checkName(name);
-    if (version !== undefined) checkVersion(version);
-    if ((options as LoadOptions).expectDigest !== undefined)
-      throw new TypeError('ModelStore.load takes the expected digest from its index');
+    checkStoreLoad(name, version, options);
     return withSite(site, async () => {
       const v = version ?? (await this.latest(name));
       if (v === null) throw new H5Error(`model '${name}' has no versions in '${this.root}'`, { code: 'H5_NOT_FOUND' });
@@ -810,8 +803,8 @@ export class S3ModelStore {
    */
   async gc(name: string, options: GcOptions = {}): Promise<GcResult> {
     checkName(name);
-    const graceMs = options.graceMs ?? 3600_000;
-    if (!Number.isFinite(graceMs) || graceMs < 0) throw new RangeError('graceMs must be a number >= 0');
+    checkObject(options);
+    const graceMs = numberOption(options, 'graceMs', { min: 0 }, 3600_000);
     const { ListObjectsV2Command, DeleteObjectCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand } =
       loadS3();
     const now = Date.now();
@@ -888,18 +881,7 @@ export class S3ModelStore {
    * @example const stop = store.watch('resnet', (v) => swapTo(v), { intervalMs: 5000 });
    */
   watch(name: string, cb: (version: number) => void | Promise<void>, options: WatchOptions = {}): () => void {
-    checkName(name);
-    if (typeof cb !== 'function') throw new TypeError('watch callback must be a function');
-    const intervalMs = options.intervalMs ?? 1000;
-    if (!Number.isFinite(intervalMs) || intervalMs < 10) throw new RangeError('intervalMs must be a number >= 10');
-    const report = (e: unknown): void => {
-      if (options.onError) options.onError(e);
-      else
-        queueMicrotask(() => {
-          throw e;
-        });
-    };
-    if (options.from !== undefined && options.from !== null) checkVersion(options.from);
+    const { intervalMs, report } = checkWatch(name, cb, options);
     let current: number | null | undefined = options.from;
     let stopped = false;
     let checking = false;

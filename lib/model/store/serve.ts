@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { H5Error } from '../../errors.js';
 import type { LoadedModel } from '../load.js';
 import type { ServableStore, StoreLoadOptions, VersionInfo } from './common.js';
+import { booleanOption, checkFunction, checkObject, functionOption, numberOption } from '../../util/validate.js';
 
 export type { ServableStore } from './common.js';
 
@@ -170,7 +171,7 @@ export class ModelServer<R> {
    * @example const out = await server.use((session, lease) => session.run(feeds));
    */
   async use<T>(fn: (model: R, lease: Lease<R>) => T | Promise<T>): Promise<T> {
-    if (typeof fn !== 'function') throw new TypeError('use() takes a function');
+    checkFunction(fn, 'use() callback');
     const lease = this.acquire();
     try {
       return await fn(lease.model, lease);
@@ -322,15 +323,11 @@ export class ModelServer<R> {
 }
 
 function checkOptions(o: ServeOptions<unknown>): void {
-  if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
-  for (const k of ['load', 'dispose', 'onSwap', 'onReject', 'onRetire', 'onError'] as const)
-    if (o[k] !== undefined && typeof o[k] !== 'function') throw new TypeError(`options.${k} must be a function`);
-  if (o.loadOptions !== undefined && (typeof o.loadOptions !== 'object' || o.loadOptions === null))
-    throw new TypeError('options.loadOptions must be an object');
-  if (o.persistent !== undefined && typeof o.persistent !== 'boolean')
-    throw new TypeError('options.persistent must be a boolean');
-  if (o.intervalMs !== undefined && (!Number.isFinite(o.intervalMs) || o.intervalMs < 10))
-    throw new RangeError('options.intervalMs must be a number >= 10');
+  checkObject(o);
+  for (const k of ['load', 'dispose', 'onSwap', 'onReject', 'onRetire', 'onError']) functionOption(o, k);
+  if (o.loadOptions !== undefined) checkObject(o.loadOptions, 'options.loadOptions');
+  booleanOption(o, 'persistent');
+  numberOption(o, 'intervalMs', { min: 10 });
 }
 
 /** @internal ModelStore.serve. */
