@@ -97,7 +97,7 @@ function parseOne(name: string): CodecConfig {
   const m = /^(none|gzip|lzf|lz4|zstd|szip)(?:-(\d{1,2}))?(\+shuffle)?$/.exec(name);
   const bad = () =>
     new RangeError(
-      `unknown codec configuration '${name}' (use codec[-level][+shuffle], e.g. none, gzip-4+shuffle, lz4, lzf+shuffle, zstd-3, szip)`,
+      `unknown codec configuration '${name}' (use codec[-level][+shuffle] or bitshuffle+lz4|zstd[-level], e.g. none, gzip-4+shuffle, lz4, lzf+shuffle, zstd-3, bitshuffle+zstd-3, szip)`,
     );
   if (!m) throw bad();
   const compression = m[1] as CompressionName;
