@@ -241,6 +241,34 @@ with h5py.File(sys.argv[1], 'w') as f:
     }
   });
 
+  it("a real file (jhdf's bitshuffle_datasets.hdf5: 4 dtypes x 5 block sizes, uncompressed and LZ4) reads as h5py reads it", async () => {
+    const p = join(import.meta.dirname, '../fixtures/conformance/jhdf/bitshuffle_datasets.hdf5');
+    const theirs = JSON.parse(
+      python(
+        `
+import h5py, sys, json
+with h5py.File(sys.argv[1], 'r') as f:
+    print(json.dumps({k: [f[k][...].tobytes().hex(), list(f[k].id.get_create_plist().get_filter(0)[2])] for k in f}))
+`,
+        [p],
+      ),
+    ) as Record<string, [string, number[]]>;
+    expect(Object.keys(theirs)).toHaveLength(40);
+    const f = File.open(p);
+    try {
+      for (const [k, [hex, cd]] of Object.entries(theirs)) {
+        const d = f.dataset(k);
+        expect([k, d.filters.map((x) => [x.name, x.cdValues])]).toEqual([k, [['bitshuffle', cd]]]);
+        for (const v of [d.readSync(), await d.read()]) {
+          const b = v as ArrayBufferView;
+          expect([k, Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')]).toEqual([k, hex]);
+        }
+      }
+    } finally {
+      f.close();
+    }
+  });
+
   it('createDataset validates the bitshuffle options', () => {
     const f = File.create(join(dir, 'opts.h5'));
     try {
