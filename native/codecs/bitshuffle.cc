@@ -149,6 +149,17 @@ uint8_t* scratch(std::vector<uint8_t>& v, size_t n) {
 thread_local std::vector<uint8_t> t_planes;
 thread_local std::vector<uint8_t> t_block;
 
+// A large block size (up to the whole chunk) would otherwise leave a
+// chunk-sized buffer on every pool thread for the life of the process.
+constexpr size_t kKeepScratch = size_t(1) << 20;
+void trim_scratch() {
+  for (std::vector<uint8_t>* v : {&t_planes, &t_block})
+    if (v->capacity() > kKeepScratch) std::vector<uint8_t>().swap(*v);
+}
+struct TrimScratch {  // on every return path
+  ~TrimScratch() { trim_scratch(); }
+};
+
 template <bool Fast>
 void transpose_block(const uint8_t* in, uint8_t* out, size_t n, size_t elem) {
   if (n == 0 || elem == 0) return;
@@ -260,6 +271,7 @@ Status bitshuffle_encode(const BitshuffleParams& p, const uint8_t* in, size_t n,
   if (!out_len || (n && !in) || (cap && !out)) return Status::InvalidArgument;
   *out_len = 0;
   if (!params_ok(p) || n % p.elem_size) return Status::InvalidArgument;
+  TrimScratch trim;
   const size_t elem = p.elem_size, block = block_of(p);
   const size_t biggest = (n / elem < block ? n / elem : block) * elem;
   if (p.compression == kBshufCompressLz4 && biggest > size_t(LZ4_MAX_INPUT_SIZE)) return Status::InvalidArgument;
@@ -324,6 +336,7 @@ Status bitshuffle_decode(const BitshuffleParams& p, const uint8_t* in, size_t n,
   if (!out_len || (cap && !out) || (n && !in)) return Status::InvalidArgument;
   *out_len = 0;
   if (!params_ok(p)) return Status::InvalidArgument;
+  TrimScratch trim;
   const size_t elem = p.elem_size;
   const bool packed = p.compression != kBshufCompressNone;
   uint64_t total = 0;
