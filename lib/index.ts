@@ -9,6 +9,7 @@ export {
   type CreateDatasetOptions,
   type Compression,
   type CompressionName,
+  type BitshuffleCompressor,
   type BloscCompressor,
   type LinkInfo,
   type CreateGroupOptions,

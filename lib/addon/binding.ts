@@ -58,6 +58,9 @@ export interface NativeCreateSpec {
   bloscLevel?: number;
   bloscShuffle?: number;
   bloscCompressor?: number;
+  /** Bitshuffle: cd_values[4] (0 none, 2 LZ4, 3 zstd; zstd level in zstdLevel) and block size in elements. */
+  bitshuffleCompression?: number;
+  bitshuffleBlockSize?: number;
   shuffle?: boolean;
   fletcher32?: boolean;
   /** Maximum dimensions, null = unlimited (resizable datasets). */

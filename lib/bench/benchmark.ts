@@ -21,9 +21,11 @@ export interface CodecConfig {
   /** 'none', 'gzip-4+shuffle', 'lz4+shuffle', 'szip', ... */
   name: string;
   compression: CompressionName;
-  /** gzip level (1-9) or zstd level (1-22); undefined for other codecs. */
+  /** gzip level (1-9) or zstd level (1-22, also bitshuffle+zstd); undefined for other codecs. */
   level?: number;
   shuffle: boolean;
+  /** bitshuffle only: the compressor after the bit transpose (default lz4). */
+  inner?: 'lz4' | 'zstd';
 }
 
 /** Every configuration `h5vault bench` measures by default, in table order. */
@@ -43,12 +45,16 @@ export const DEFAULT_CODECS: readonly string[] = [
   'zstd-3',
   'zstd-3+shuffle',
   'zstd-9+shuffle',
+  'bitshuffle+lz4',
+  'bitshuffle+zstd-3',
   'szip',
 ];
 
 /**
  * Parses configuration names. A name is `codec[-level][+shuffle]`
- * ('gzip-1+shuffle', 'lz4', 'none'; bare 'gzip' is gzip-4, bare 'zstd' zstd-3); `family*`
+ * ('gzip-1+shuffle', 'lz4', 'none'; bare 'gzip' is gzip-4, bare 'zstd' zstd-3), or
+ * `bitshuffle+lz4` / `bitshuffle+zstd[-level]` (HDF5 filter 32008, its own bit
+ * transpose: no +shuffle); `family*`
  * ('gzip*', 'lz4*') means every default configuration of that family and
  * `all` means DEFAULT_CODECS.
  */
@@ -64,7 +70,9 @@ export function parseCodecs(names: readonly string[]): CodecConfig[] {
       const fam = name === 'all' ? '' : name.slice(0, -1);
       const family = DEFAULT_CODECS.filter((d) => fam === '' || d.split(/[-+]/)[0] === fam);
       if (family.length === 0)
-        throw new RangeError(`unknown codec family '${name}' (none*, gzip*, lzf*, lz4*, zstd*, szip*, all)`);
+        throw new RangeError(
+          `unknown codec family '${name}' (none*, gzip*, lzf*, lz4*, zstd*, bitshuffle*, szip*, all)`,
+        );
       family.forEach((f) => {
         push(parseOne(f));
       });
@@ -77,10 +85,20 @@ export function parseCodecs(names: readonly string[]): CodecConfig[] {
 }
 
 function parseOne(name: string): CodecConfig {
+  const b = /^bitshuffle(?:\+(lz4|zstd)(?:-(\d{1,2}))?)?$/.exec(name);
+  if (b) {
+    const inner = (b[1] ?? 'lz4') as 'lz4' | 'zstd';
+    if (inner === 'lz4' && b[2] !== undefined) throw new RangeError(`bitshuffle+lz4 takes no level (in '${name}')`);
+    const level = inner === 'zstd' ? (b[2] === undefined ? 3 : Number(b[2])) : undefined;
+    if (level !== undefined && (level < 1 || level > 22))
+      throw new RangeError(`zstd level must be from 1 to 22 (in '${name}')`);
+    const canonical = `bitshuffle+${inner}${level !== undefined ? `-${level}` : ''}`;
+    return { name: canonical, compression: 'bitshuffle', level, shuffle: false, inner };
+  }
   const m = /^(none|gzip|lzf|lz4|zstd|szip)(?:-(\d{1,2}))?(\+shuffle)?$/.exec(name);
   const bad = () =>
     new RangeError(
-      `unknown codec configuration '${name}' (use codec[-level][+shuffle], e.g. none, gzip-4+shuffle, lz4, lzf+shuffle, zstd-3, szip)`,
+      `unknown codec configuration '${name}' (use codec[-level][+shuffle] or bitshuffle+lz4|zstd[-level], e.g. none, gzip-4+shuffle, lz4, lzf+shuffle, zstd-3, bitshuffle+zstd-3, szip)`,
     );
   if (!m) throw bad();
   const compression = m[1] as CompressionName;
@@ -140,9 +158,13 @@ export function datasetOptions(
       ? { name: 'gzip', level: c.level ?? 4 }
       : c.compression === 'zstd'
         ? { name: 'zstd', level: c.level ?? 3 }
-        : c.compression === 'szip'
-          ? { name: 'szip', pixelsPerBlock: fit.pixelsPerBlock }
-          : c.compression;
+        : c.compression === 'bitshuffle'
+          ? c.inner === 'zstd'
+            ? { name: 'bitshuffle', compressor: 'zstd', level: c.level ?? 3 }
+            : { name: 'bitshuffle', compressor: 'lz4' }
+          : c.compression === 'szip'
+            ? { name: 'szip', pixelsPerBlock: fit.pixelsPerBlock }
+            : c.compression;
   o.shuffle = c.shuffle;
   o.chunks = chunks;
   return o;

@@ -20,11 +20,11 @@ detected from its first bytes; the output format from OUT's extension
 Every tensor's SHA-256 is checked on read (h5vault inputs carry them) and
 again on the written temp file before OUT is published (a mismatch leaves
 an existing OUT as it was).
---compression (h5vault output): none, gzip, lzf, lz4, zstd (default none: viewable).
+--compression (h5vault output): none, gzip, lzf, lz4, zstd, bitshuffle (+LZ4) (default none: viewable).
 --untrusted (h5vault input): walk the file in a sandboxed child process first.
 --force: replace an existing OUT (without it an existing OUT is H5_EXISTS, exit 3).`;
 
-const CODECS = new Set(['none', 'gzip', 'lzf', 'lz4', 'zstd']);
+const CODECS = new Set(['none', 'gzip', 'lzf', 'lz4', 'zstd', 'bitshuffle']);
 
 export const command: Command = {
   summary: 'convert a model between safetensors and h5vault (SHA-256 checked end to end)',

@@ -20,8 +20,9 @@ import { EXIT, formatBytes, formatMs, Output } from './output.js';
 import { errorSummary, isUnsupported, openInput, walkTree } from './tree.js';
 import { INDEX_ATTR } from '../model/tensor-index.js';
 
-const USAGE = `Usage: h5vault repack IN OUT --compression none|gzip|lzf|lz4|zstd|szip [--shuffle]
-                      [--level N (gzip 1-9, zstd 1-22)] [--chunk-bytes SIZE] [--fletcher32] [--force]
+const USAGE = `Usage: h5vault repack IN OUT --compression none|gzip|lzf|lz4|zstd|bitshuffle|bitshuffle+zstd|szip
+                      [--shuffle] [--level N (gzip 1-9, zstd and bitshuffle+zstd 1-22)]
+                      [--chunk-bytes SIZE] [--fletcher32] [--force]
                       [--untrusted] [--json]
 
 Rewrites IN as OUT with the given filters on every numeric dataset: same
@@ -94,24 +95,32 @@ export const command: Command = {
     const out = new Output(values);
     const [input, output] = positionals as [string, string];
     const compression = str(values.compression);
-    if (!compression) throw new UsageError('--compression is required (none, gzip, lzf, lz4, zstd or szip)');
-    oneOf(compression, '--compression', ['none', 'gzip', 'lzf', 'lz4', 'zstd', 'szip']);
+    const CHOICES = ['none', 'gzip', 'lzf', 'lz4', 'zstd', 'bitshuffle', 'bitshuffle+lz4', 'bitshuffle+zstd', 'szip'];
+    if (!compression)
+      throw new UsageError(
+        '--compression is required (none, gzip, lzf, lz4, zstd, bitshuffle (+LZ4), bitshuffle+zstd or szip)',
+      );
+    oneOf(compression, '--compression', CHOICES);
     const levelText = str(values.level);
-    const leveled = compression === 'gzip' || compression === 'zstd';
-    if (levelText !== undefined && !leveled) throw new UsageError('--level applies to gzip and zstd only');
+    const zstdLike = compression === 'zstd' || compression === 'bitshuffle+zstd';
+    const leveled = compression === 'gzip' || zstdLike;
+    if (levelText !== undefined && !leveled)
+      throw new UsageError('--level applies to gzip, zstd and bitshuffle+zstd only');
     const level =
       levelText === undefined
-        ? ({ gzip: 4, zstd: 3 } as Record<string, number>)[compression]
-        : parseInteger(levelText, '--level', 1, compression === 'zstd' ? 22 : 9);
+        ? ({ gzip: 4, zstd: 3, 'bitshuffle+zstd': 3 } as Record<string, number>)[compression]
+        : parseInteger(levelText, '--level', 1, zstdLike ? 22 : 9);
     if (values.shuffle && compression === 'none')
       throw new UsageError('--shuffle needs a compressor (it only reorders bytes for one)');
     const chunkText = str(values['chunk-bytes']);
     const chunkBytes = chunkText === undefined ? 1 << 20 : parseSize(chunkText, '--chunk-bytes');
+    const bitshuffle = compression.startsWith('bitshuffle');
     const config: CodecConfig = {
       name: compression,
-      compression: compression as CompressionName,
+      compression: (bitshuffle ? 'bitshuffle' : compression) as CompressionName,
       level,
       shuffle: !!values.shuffle,
+      ...(bitshuffle ? { inner: compression === 'bitshuffle+zstd' ? ('zstd' as const) : ('lz4' as const) } : {}),
     };
 
     if (!existsSync(input)) throw new H5Error(`file '${input}' does not exist`, { code: 'H5_FILE_NOT_FOUND' });

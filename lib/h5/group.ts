@@ -18,12 +18,15 @@ import {
   invalid,
 } from '../util/validate.js';
 
-export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'zstd' | 'blosc' | 'szip';
+export type CompressionName = 'none' | 'gzip' | 'lzf' | 'lz4' | 'zstd' | 'blosc' | 'bitshuffle' | 'szip';
 
 /** Blosc's inner compressors (its codes 0, 1, 2, 4, 5 in the filter's cd_values). */
 export type BloscCompressor = 'blosclz' | 'lz4' | 'lz4hc' | 'zlib' | 'zstd';
 const BLOSC_CODES: Record<BloscCompressor, number> = { blosclz: 0, lz4: 1, lz4hc: 2, zlib: 4, zstd: 5 };
 const BLOSC_SHUFFLES = { none: 0, byte: 1, bit: 2 } as const;
+/** Bitshuffle's compressors after the bit transpose (its codes 0, 2, 3 in cd_values[4]). */
+export type BitshuffleCompressor = 'lz4' | 'zstd' | 'none';
+const BITSHUFFLE_CODES: Record<BitshuffleCompressor, number> = { none: 0, lz4: 2, zstd: 3 };
 export type Compression =
   | CompressionName
   | { name: 'gzip'; level?: number }
@@ -37,6 +40,13 @@ export type Compression =
    * level 5, byte shuffle (Blosc's own, inside the filter).
    */
   | { name: 'blosc'; compressor?: BloscCompressor; level?: number; shuffle?: 'none' | 'byte' | 'bit' }
+  /**
+   * Bitshuffle, HDF5 filter 32008 as kiyo-masui/bitshuffle writes it (Debian's
+   * bitshuffle, hdf5plugin.Bitshuffle): a bit transpose per block, then LZ4
+   * (default) or zstd (level 1-22, default 3) per block, or 'none'. blockSize:
+   * elements per block, a multiple of 8; 0 (default) means 8 KiB of elements.
+   */
+  | { name: 'bitshuffle'; compressor?: BitshuffleCompressor; level?: number; blockSize?: number }
   | { name: 'lzf' }
   | { name: 'none' };
 
@@ -501,6 +511,24 @@ export function createSpec(o: CreateDatasetOptions, name?: string): NativeCreate
       spec.bloscLevel = level;
       spec.bloscCompressor = BLOSC_CODES[compressor];
       spec.bloscShuffle = BLOSC_SHUFFLES[shuffle];
+      break;
+    }
+    case 'bitshuffle': {
+      const compressor = comp.compressor ?? 'lz4';
+      const blockSize = comp.blockSize ?? 0;
+      if (!Object.hasOwn(BITSHUFFLE_CODES, compressor))
+        throw new TypeError("bitshuffle compressor must be 'lz4', 'zstd' or 'none'");
+      if (comp.level !== undefined && compressor !== 'zstd')
+        throw new TypeError('bitshuffle level applies to the zstd compressor only');
+      const level = comp.level ?? 3;
+      if (!Number.isInteger(level) || level < 1 || level > 22)
+        throw new RangeError('bitshuffle zstd level must be an integer from 1 to 22');
+      if (!Number.isInteger(blockSize) || blockSize < 0 || blockSize % 8 || blockSize > 0x7fffffff)
+        throw new RangeError('bitshuffle blockSize must be 0 (default) or a multiple of 8 elements');
+      spec.compression = 'bitshuffle';
+      spec.bitshuffleCompression = BITSHUFFLE_CODES[compressor];
+      spec.bitshuffleBlockSize = blockSize;
+      if (compressor === 'zstd') spec.zstdLevel = level;
       break;
     }
     case 'szip': {

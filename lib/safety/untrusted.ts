@@ -50,7 +50,7 @@ export interface UntrustedLimits {
   maxAttributes?: number;
   /** Chunk grid slots of one dataset. Default 1 048 576. */
   maxChunks?: number;
-  /** HDF5 filter ids allowed in pipelines. Default deflate 1, shuffle 2, fletcher32 3, szip 4, LZF 32000, Blosc 32001, LZ4 32004, Zstandard 32015. */
+  /** HDF5 filter ids allowed in pipelines. Default deflate 1, shuffle 2, fletcher32 3, szip 4, LZF 32000, Blosc 32001, LZ4 32004, Bitshuffle 32008, Zstandard 32015. */
   allowFilters?: number[];
   /** Wall-clock deadline of the walk child, ms. Default 10 000. */
   timeoutMs?: number;
@@ -70,7 +70,7 @@ export const DEFAULT_UNTRUSTED_LIMITS: Readonly<Required<UntrustedLimits>> = Obj
   maxLinks: 1_000_000,
   maxAttributes: 100_000,
   maxChunks: 2 ** 20,
-  allowFilters: Object.freeze([1, 2, 3, 4, 32000, 32001, 32004, 32015]) as unknown as number[],
+  allowFilters: Object.freeze([1, 2, 3, 4, 32000, 32001, 32004, 32008, 32015]) as unknown as number[],
   timeoutMs: 10_000,
   memoryBytes: 2 ** 30,
 });

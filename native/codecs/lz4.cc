@@ -7,30 +7,11 @@
 
 #include <cstring>
 
+#include "codecs/big_endian.h"
+
 namespace h5v::codecs {
 
 namespace {
-
-inline uint64_t load_be64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
-inline uint32_t load_be32(const uint8_t* p) {
-  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
-}
-inline void store_be64(uint8_t* p, uint64_t v) {
-  for (int i = 7; i >= 0; --i) {
-    p[i] = uint8_t(v);
-    v >>= 8;
-  }
-}
-inline void store_be32(uint8_t* p, uint32_t v) {
-  p[0] = uint8_t(v >> 24);
-  p[1] = uint8_t(v >> 16);
-  p[2] = uint8_t(v >> 8);
-  p[3] = uint8_t(v);
-}
 
 inline size_t effective_block(size_t n, size_t block_size) {
   size_t bs = block_size ? block_size : kLz4DefaultBlock;

@@ -103,6 +103,12 @@ Result plan_dataset(hid_t dset, hid_t mem_type, bool for_write, Plan* p, ErrorIn
         s.codec = Codec::Blosc;
         ++p->n_compress;
         break;
+      case filters::kFilterBitshuffle:
+        // Bad cd_values: libhdf5 and the filter report the problem.
+        if (codecs::bitshuffle_params(ncd, cd, &s.bitshuffle) != codecs::Status::Ok) return Result::Unsupported;
+        s.codec = Codec::Bitshuffle;
+        ++p->n_compress;
+        break;
       case H5Z_FILTER_SZIP:
         // Decode only, with the four parameters libhdf5's set_local stored
         // (mask, pixels per block, bits per pixel, pixels per scanline), and
@@ -337,6 +343,8 @@ const char* codec_name(Codec c) {
       return "zstd";
     case Codec::Blosc:
       return "blosc";
+    case Codec::Bitshuffle:
+      return "bitshuffle";
     case Codec::Szip:
       return "szip";
   }

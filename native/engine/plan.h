@@ -12,6 +12,7 @@
 
 #include <hdf5.h>
 
+#include "../codecs/bitshuffle.h"
 #include "../codecs/blosc.h"
 #include "../codecs/status.h"
 #include "../codecs/szip.h"
@@ -67,15 +68,16 @@ struct Buf {
   uint8_t* data() { return p.get(); }
 };
 
-enum class Codec { Shuffle, Deflate, Fletcher, Lzf, Lz4, Zstd, Blosc, Szip };
+enum class Codec { Shuffle, Deflate, Fletcher, Lzf, Lz4, Zstd, Blosc, Bitshuffle, Szip };
 
 struct Stage {
   Codec codec;
   bool optional = false;
-  unsigned param = 0;         // shuffle: element size; deflate: level; lz4: block size; zstd: level
-  unsigned index = 0;         // position in the pipeline (bit in the filter mask)
-  codecs::SzipParams szip;    // szip: the four parameters libhdf5 stored
-  codecs::BloscParams blosc;  // blosc: its cd_values as the filter reads them
+  unsigned param = 0;                   // shuffle: element size; deflate: level; lz4: block size; zstd: level
+  unsigned index = 0;                   // position in the pipeline (bit in the filter mask)
+  codecs::SzipParams szip;              // szip: the four parameters libhdf5 stored
+  codecs::BloscParams blosc;            // blosc: its cd_values as the filter reads them
+  codecs::BitshuffleParams bitshuffle;  // bitshuffle: likewise
 };
 
 enum class FillMode { Skip, Zero, Value };

@@ -124,6 +124,10 @@ bool decode_chunk(const Plan& p, ReadWorker& w, size_t n, uint32_t mask, uint8_t
       case Codec::Blosc:
         st = codecs::blosc_decode(cur, len, other, expect[i] ? std::min(other_cap, expect[i]) : other_cap, &out_len);
         break;
+      case Codec::Bitshuffle:
+        st = codecs::bitshuffle_decode(s.bitshuffle, cur, len, other,
+                                       expect[i] ? std::min(other_cap, expect[i]) : other_cap, &out_len);
+        break;
       case Codec::Szip:
         st = codecs::szip_decode(s.szip, cur, len, other, expect[i] ? std::min(other_cap, expect[i]) : other_cap,
                                  &out_len);

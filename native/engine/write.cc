@@ -101,6 +101,7 @@ Result write(hid_t dset, hid_t mem_type, const Selection& selection, const void*
     if (st.codec == Codec::Lz4) cap = std::max(cap, codecs::lz4_max_framed(grown, st.param));
     if (st.codec == Codec::Lzf) cap = std::max(cap, grown + grown / 16 + 64);
     if (st.codec == Codec::Zstd) cap = std::max(cap, codecs::zstd_bound(grown));
+    if (st.codec == Codec::Bitshuffle) cap = std::max(cap, codecs::bitshuffle_bound(st.bitshuffle, grown));
   }
   cap += 4 * p.n_fletcher + 64;
 
@@ -255,6 +256,9 @@ Result write(hid_t dset, hid_t mem_type, const Selection& selection, const void*
           case Codec::Blosc:  // into the chunk's own size, as the filter does
             status = codecs::blosc_encode(st.blosc, cur, len, dst, len, &out_len);
             break;
+          case Codec::Bitshuffle:
+            status = codecs::bitshuffle_encode(st.bitshuffle, cur, len, dst, cap, &out_len);
+            break;
           case Codec::Szip:  // plan_dataset() leaves szip writes to libhdf5
             status = codecs::Status::InvalidArgument;
             break;
@@ -269,7 +273,9 @@ Result write(hid_t dset, hid_t mem_type, const Selection& selection, const void*
           bad = true;
           break;
         }
-        if (st.optional && st.codec != Codec::Shuffle && out_len >= len) {
+        // Bitshuffle is stored even when it grows the chunk, as its filter
+        // (and the reference) does: the same data gives the same bytes.
+        if (st.optional && st.codec != Codec::Shuffle && st.codec != Codec::Bitshuffle && out_len >= len) {
           mask |= 1u << st.index;  // did not shrink: store this stage's input
           continue;
         }

@@ -10,6 +10,7 @@ extern const H5Z_class2_t kLzfClass;
 extern const H5Z_class2_t kLz4Class;
 extern const H5Z_class2_t kZstdClass;
 extern const H5Z_class2_t kBloscClass;
+extern const H5Z_class2_t kBitshuffleClass;
 
 bool register_builtin_filters() {
   // H5Zregister replaces any class already registered under the same id (for
@@ -18,6 +19,7 @@ bool register_builtin_filters() {
   if (H5Zregister(&kLz4Class) < 0) return false;
   if (H5Zregister(&kZstdClass) < 0) return false;
   if (H5Zregister(&kBloscClass) < 0) return false;
+  if (H5Zregister(&kBitshuffleClass) < 0) return false;
   // libhdf5's own deflate/shuffle/fletcher32/szip, made to stop at the chunk's size.
   if (!register_bounded_filters()) return false;
   return true;

@@ -43,6 +43,8 @@ const char* filter_short_name(int id) {
       return "zstd";
     case filters::kFilterBlosc:
       return "blosc";
+    case filters::kFilterBitshuffle:
+      return "bitshuffle";
     default:
       return nullptr;
   }
@@ -314,6 +316,12 @@ hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& sp
       // Slots 0-3 are filled by the filter's set_local, as hdf5-blosc does.
       unsigned cd[7] = {0, 0, 0, 0, unsigned(spec.blosc_level), spec.blosc_shuffle, spec.blosc_compressor};
       H5Pset_filter(dcpl.get(), filters::kFilterBlosc, H5Z_FLAG_OPTIONAL, 7, cd);
+    } else if (spec.compression == "bitshuffle") {
+      // hdf5plugin.Bitshuffle's values (block size, compression[, zstd level]);
+      // set_local prepends version and element size, as the reference does.
+      unsigned cd[3] = {spec.bitshuffle_block, spec.bitshuffle_compression, unsigned(spec.zstd_level)};
+      H5Pset_filter(dcpl.get(), filters::kFilterBitshuffle, H5Z_FLAG_OPTIONAL, spec.bitshuffle_compression == 3 ? 3 : 2,
+                    cd);
     } else if (spec.compression == "szip") {
       unsigned mask = spec.szip_ec ? H5_SZIP_EC_OPTION_MASK : H5_SZIP_NN_OPTION_MASK;
       if (H5Pset_szip(dcpl.get(), mask, spec.szip_ppb) < 0) {

@@ -15,8 +15,8 @@ namespace h5v::h5 {
 
 struct FilterInfo {
   int id = 0;
-  std::string name;  // "gzip", "shuffle", "fletcher32", "szip", "lzf", "lz4", "zstd", "blosc", "scaleoffset", "nbit",
-                     // or HDF5's name
+  std::string name;  // "gzip", "shuffle", "fletcher32", "szip", "lzf", "lz4", "zstd", "blosc", "bitshuffle",
+                     // "scaleoffset", "nbit", or HDF5's name
   unsigned flags = 0;
   std::vector<unsigned> cd_values;
   bool available = true;  // H5Zfilter_avail
@@ -46,15 +46,17 @@ struct CreateSpec {
   // Maximum dimensions (H5S_UNLIMITED for unlimited); empty: fixed at `shape`.
   // Resizable datasets are chunked (auto chunks if none are given).
   std::vector<hsize_t> maxshape;
-  std::string compression;  // "", "gzip", "lzf", "lz4", "zstd", "blosc", "szip"
+  std::string compression;  // "", "gzip", "lzf", "lz4", "zstd", "blosc", "bitshuffle", "szip"
   int gzip_level = 4;
   bool szip_ec = false;  // false = nn
   unsigned szip_ppb = 32;
-  unsigned lz4_block = 0;         // 0 = filter default
-  int zstd_level = 3;             // 1..22 (hdf5plugin default 3)
-  int blosc_level = 5;            // 0..9
-  unsigned blosc_shuffle = 1;     // 0 none, 1 byte, 2 bit
-  unsigned blosc_compressor = 1;  // Blosc code: 0 blosclz 1 lz4 2 lz4hc 4 zlib 5 zstd
+  unsigned lz4_block = 0;               // 0 = filter default
+  int zstd_level = 3;                   // 1..22 (hdf5plugin default 3)
+  int blosc_level = 5;                  // 0..9
+  unsigned blosc_shuffle = 1;           // 0 none, 1 byte, 2 bit
+  unsigned blosc_compressor = 1;        // Blosc code: 0 blosclz 1 lz4 2 lz4hc 4 zlib 5 zstd
+  unsigned bitshuffle_block = 0;        // elements, multiple of 8; 0 = the filter default
+  unsigned bitshuffle_compression = 2;  // 0 none, 2 LZ4, 3 zstd (level: zstd_level)
   bool shuffle = false;
   bool fletcher32 = false;
 };

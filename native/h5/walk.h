@@ -32,8 +32,8 @@ struct WalkLimits {
   uint64_t max_links = 1000000;                      // links, all groups together
   uint64_t max_attributes = 100000;                  // attributes, all objects together
   uint64_t max_chunks = uint64_t(1) << 20;           // chunk grid slots per dataset
-  std::vector<int> allowed_filters = {1,     2,     3,    4, 32000,
-                                      32001, 32004, 32015};  // deflate shuffle fletcher32 szip lzf blosc lz4 zstd
+  std::vector<int> allowed_filters = {
+      1, 2, 3, 4, 32000, 32001, 32004, 32008, 32015};  // deflate shuffle fletcher32 szip lzf blosc lz4 bitshuffle zstd
 };
 
 struct FileStamp {

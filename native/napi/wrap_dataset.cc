@@ -429,6 +429,10 @@ Napi::Value DatasetCreate(const Napi::CallbackInfo& info) {
   if (s.Get("bloscShuffle").IsNumber()) spec.blosc_shuffle = s.Get("bloscShuffle").As<Napi::Number>().Uint32Value();
   if (s.Get("bloscCompressor").IsNumber())
     spec.blosc_compressor = s.Get("bloscCompressor").As<Napi::Number>().Uint32Value();
+  if (s.Get("bitshuffleBlockSize").IsNumber())
+    spec.bitshuffle_block = s.Get("bitshuffleBlockSize").As<Napi::Number>().Uint32Value();
+  if (s.Get("bitshuffleCompression").IsNumber())
+    spec.bitshuffle_compression = s.Get("bitshuffleCompression").As<Napi::Number>().Uint32Value();
   if (s.Get("lz4BlockSize").IsNumber()) spec.lz4_block = s.Get("lz4BlockSize").As<Napi::Number>().Uint32Value();
   spec.shuffle = s.Get("shuffle").ToBoolean();
   spec.fletcher32 = s.Get("fletcher32").ToBoolean();

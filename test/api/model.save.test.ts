@@ -66,6 +66,8 @@ describe('saveModel / loadModel round trip', () => {
     'zstd',
     { name: 'gzip', level: 9 },
     { name: 'zstd', level: 19 },
+    'bitshuffle',
+    { name: 'bitshuffle', compressor: 'zstd', level: 5 },
   ] as const) {
     it(`compression ${JSON.stringify(compression)}: same tensors, same model digest, copies not views`, async () => {
       const plain = await saveModel(join(dir, 'plain.h5'), model());

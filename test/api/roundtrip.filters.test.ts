@@ -37,6 +37,17 @@ const FILTERS: FilterCase[] = [
     opts: { compression: { name: 'blosc', compressor: 'blosclz', shuffle: 'none' }, fletcher32: true },
     pipeline: ['blosc', 'fletcher32'],
   },
+  { name: 'bitshuffle (lz4)', opts: { compression: 'bitshuffle' }, pipeline: ['bitshuffle'] },
+  {
+    name: 'bitshuffle zstd 9, 16-element blocks',
+    opts: { compression: { name: 'bitshuffle', compressor: 'zstd', level: 9, blockSize: 16 } },
+    pipeline: ['bitshuffle'],
+  },
+  {
+    name: 'bitshuffle uncompressed + fletcher32',
+    opts: { compression: { name: 'bitshuffle', compressor: 'none' }, fletcher32: true },
+    pipeline: ['bitshuffle', 'fletcher32'],
+  },
   {
     name: 'shuffle+zstd+fletcher32',
     opts: { shuffle: true, compression: { name: 'zstd', level: 1 }, fletcher32: true },
@@ -102,7 +113,7 @@ describe('filters x dtypes', () => {
     const p = fresh();
     using f = File.create(p);
     const data = new Float32Array(4096).fill(1.5);
-    for (const c of ['gzip', 'lzf', 'lz4', 'zstd', 'blosc', 'szip'] as const) {
+    for (const c of ['gzip', 'lzf', 'lz4', 'zstd', 'blosc', 'bitshuffle', 'szip'] as const) {
       const d = f.createDataset(c, { dtype: 'float32', shape: [4096], chunks: [1024], compression: c, data });
       expect(d.storageSize).toBeGreaterThan(0);
       expect(d.storageSize).toBeLessThan(data.byteLength / 4);

@@ -102,6 +102,21 @@ describe('codec configurations', () => {
       shuffle: true,
     });
     expect(parseCodecs(['zstd*']).map((c) => c.name)).toEqual(['zstd-1', 'zstd-3', 'zstd-3+shuffle', 'zstd-9+shuffle']);
+    expect(parseCodecs(['bitshuffle*']).map((c) => c.name)).toEqual(['bitshuffle+lz4', 'bitshuffle+zstd-3']);
+    expect(parseCodecs(['bitshuffle'])[0]).toEqual({
+      name: 'bitshuffle+lz4',
+      compression: 'bitshuffle',
+      level: undefined,
+      shuffle: false,
+      inner: 'lz4',
+    });
+    expect(parseCodecs(['bitshuffle+zstd-9'])[0]).toEqual({
+      name: 'bitshuffle+zstd-9',
+      compression: 'bitshuffle',
+      level: 9,
+      shuffle: false,
+      inner: 'zstd',
+    });
     for (const bad of [
       'zstd-0',
       'zstd-23',
@@ -109,6 +124,9 @@ describe('codec configurations', () => {
       'brotli',
       'gzip-0',
       'lz4-3',
+      'bitshuffle+lz4-3',
+      'bitshuffle+zstd-23',
+      'bitshuffle+shuffle',
       'none+shuffle',
       'gzip+shuffle+shuffle',
     ])

@@ -349,6 +349,22 @@ describe('repack', () => {
     ]);
   });
 
+  it('repacks with bitshuffle+zstd at a level: every tensor verifies, the reference cd_values', () => {
+    const out = join(dir, 'model-bitshuffle.h5');
+    const r = h5vault(['repack', model, out, '-c', 'bitshuffle+zstd', '--level', '7', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(json(r)).toMatchObject({ compression: 'bitshuffle+zstd', level: 7, shuffle: false });
+    expect(json(h5vault(['verify', out, '--json']))).toMatchObject({ ok: true, method: 'sha256' });
+    using f = File.open(out);
+    // version 0.4, element size 4, default block, zstd (3) at level 7
+    expect(f.dataset('enc/kernel').filters.map((x) => [x.name, x.cdValues])).toEqual([
+      ['bitshuffle', [0, 4, 4, 0, 3, 7]],
+    ]);
+    const lz4 = join(dir, 'model-bitshuffle-lz4.h5');
+    expect(h5vault(['repack', model, lz4, '-c', 'bitshuffle']).status).toBe(0);
+    expect(json(h5vault(['verify', lz4, '--json']))).toMatchObject({ ok: true, method: 'sha256' });
+  });
+
   it('a repacked model still verifies (checksums are over logical bytes)', () => {
     const out = join(dir, 'model-gzip.h5');
     expect(h5vault(['repack', model, out, '-c', 'gzip', '--level', '1', '--shuffle']).status).toBe(0);
@@ -368,6 +384,8 @@ describe('repack', () => {
       ['repack', plain, out, '-c', 'brotli'],
       ['repack', plain, out, '-c', 'lz4', '--level', '3'],
       ['repack', plain, out, '-c', 'zstd', '--level', '23'],
+      ['repack', plain, out, '-c', 'bitshuffle', '--level', '3'],
+      ['repack', plain, out, '-c', 'bitshuffle+zstd', '--level', '23'],
       ['repack', plain, out, '-c', 'gzip', '--level', '10'],
       ['repack', plain, out, '-c', 'none', '--shuffle'],
       ['repack', plain, out, '-c', 'lz4', '--chunk-bytes', 'lots'],

@@ -4,7 +4,11 @@
 Standard library only: LZF and LZ4 streams come from the tiny greedy encoders
 below (valid streams, not byte-identical to liblzf / liblz4 output), deflate
 from zlib. The zstd seeds come from the zstd CLI (Debian's zstd package, the
-same libzstd h5vault links), the Blosc seeds from libblosc via ctypes. Deterministic: rerunning produces the same files.
+same libzstd h5vault links), the Blosc seeds from libblosc via ctypes, the
+Bitshuffle seeds from Debian's bitshuffle module (the reference's own LZ4
+chunks; zstd chunks from its transpose + the zstd CLI). Those seeds are output
+of kiyo-masui/bitshuffle (MIT licence, Copyright (c) 2014 Kiyoshi Masui) run on
+the samples below; no bitshuffle code is in this repository. Deterministic: rerunning produces the same files.
     python3 test/fuzz/make_corpus.py
 """
 import math
@@ -134,6 +138,28 @@ def blosc_buffer(data, typesize, shuffle, compressor):
     return dst.raw[:n]
 
 
+def bitshuffle_chunk(data, elem, compressor):
+    # The reference filter's chunk for data (a whole number of elements): the
+    # 12-byte header, then for LZ4 bitshuffle.compress_lz4's blocks (the
+    # reference's own code); for zstd, its transpose per default block + one
+    # zstd frame per block.
+    import numpy as np
+    import bitshuffle
+    arr = np.frombuffer(data, dtype=f"u{elem}" if elem in (1, 2, 4, 8) else f"V{elem}")
+    block = max(128, (8192 // elem) // 8 * 8)
+    out = bytearray(struct.pack(">QI", len(data), block * elem))
+    if compressor == "lz4":
+        return bytes(out) + bitshuffle.compress_lz4(arr, 0).tobytes()
+    n, i = len(arr), 0
+    while i + 8 <= n:
+        m = min(block, n - i) // 8 * 8
+        t = bitshuffle.bitshuffle(arr[i : i + m], 0).tobytes()
+        frame = zstd_frame(t, 3)
+        out += struct.pack(">I", len(frame)) + frame
+        i += m
+    return bytes(out + data[i * elem :])
+
+
 def write(fuzzer, name, blob):
     d = os.path.join(ROOT, fuzzer)
     os.makedirs(d, exist_ok=True)
@@ -155,6 +181,15 @@ def main():
         # fuzz_blosc: same cap byte convention as fuzz_zstd
         write("fuzz_blosc", f"seed{k}", bytes([min(255, (len(s) + 255) >> 8)]) + blosc_buffer(s, 4, 1, b"lz4"))
         write("fuzz_blosc", f"seed{k}_zstd_bit", bytes([min(255, (len(s) + 255) >> 8)]) + blosc_buffer(s, 4, 2, b"zstd"))
+        # fuzz_bitshuffle: cap byte in 64-byte steps (+1), then the cd_values
+        # selector (bits 0-2 element size 1,2,4,8,..., 0x20 zstd, 0x40 none).
+        f4 = s[: len(s) // 4 * 4]
+        if f4:
+            cap4 = bytes([min(255, (len(f4) + 63) >> 6)])
+            write("fuzz_bitshuffle", f"seed{k}", cap4 + bytes([2]) + bitshuffle_chunk(f4, 4, "lz4"))
+            write("fuzz_bitshuffle", f"seed{k}_zstd", cap4 + bytes([0x22]) + bitshuffle_chunk(f4, 4, "zstd"))
+        if s:
+            write("fuzz_bitshuffle", f"seed{k}_e1", bytes([min(255, (len(s) + 63) >> 6), 0]) + bitshuffle_chunk(s, 1, "lz4"))
         write("fuzz_shuffle_fletcher", f"seed{k}", bytes([(2, 4, 8, 3, 16, 1, 5)[k % 7]]) + s)
 
 

@@ -2,12 +2,14 @@
 // and hostile input (truncation, byte flips, forged sizes) that must be
 // rejected or decoded within bounds — never crash, never touch memory outside
 // the caller's buffers (run under ASan+UBSan with H5VAULT_SANITIZE=1).
+#include <lz4.h>
 #include <lzf.h>
 #include <zstd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -22,6 +24,7 @@
 #include "codecs/status.h"
 #include "codecs/zstd.h"
 #include "codecs/blosc.h"
+#include "codecs/bitshuffle.h"
 
 using namespace h5v::codecs;
 using Bytes = std::vector<uint8_t>;
@@ -120,7 +123,8 @@ Bytes deflate_enc(const Bytes& d, int level) {
   return out;
 }
 
-using DecodeFn = Status (*)(const uint8_t*, size_t, uint8_t*, size_t, size_t*);
+// std::function: codecs with parameters are passed as capturing lambdas.
+using DecodeFn = std::function<Status(const uint8_t*, size_t, uint8_t*, size_t, size_t*)>;
 
 // Decodes `in` into an exactly-sized heap buffer of `cap` bytes (so ASan sees
 // any overwrite), checking the contract on the result.
@@ -884,6 +888,194 @@ TEST(blosc_forged_and_hostile_buffers) {
     CHECK(blosc_encode(p, src.data(), src.size(), e.data(), e.size(), &len) == Status::Ok);
     e.resize(len);
     hostile_inputs(blosc_decode, e, src, false, 70 + comp, 300);
+  }
+}
+
+// The transpose by its definition, one bit at a time: output row 8*j + k
+// holds bit k of byte j of every element, element i at bit i % 8 of byte i / 8.
+Bytes naive_bit_transpose(const Bytes& in, size_t n, size_t elem) {
+  Bytes out(n * elem, 0);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < elem; ++j)
+      for (size_t k = 0; k < 8; ++k)
+        if ((in[i * elem + j] >> k) & 1) out[(j * 8 + k) * (n / 8) + i / 8] |= uint8_t(1u << (i % 8));
+  return out;
+}
+
+TEST(bitshuffle_transpose_matches_its_definition_fast_and_scalar) {
+  for (size_t elem : {1, 2, 3, 4, 5, 8, 12, 16, 17}) {
+    for (size_t n : {8, 16, 24, 32, 40, 64, 120, 128, 1000, 2048}) {
+      for (Kind kind : {kRandom, kFloats, kSparse}) {
+        Bytes d = make_data(kind, n * elem, n * 31 + elem);
+        Bytes want = naive_bit_transpose(d, n, elem);
+        Bytes fast(d.size()), scalar(d.size()), back(d.size()), back_s(d.size());
+        bit_transpose(d.data(), fast.data(), n, elem);
+        bit_transpose_scalar(d.data(), scalar.data(), n, elem);
+        CHECK(fast == want);
+        CHECK(scalar == want);
+        bit_untranspose(want.data(), back.data(), n, elem);
+        bit_untranspose_scalar(want.data(), back_s.data(), n, elem);
+        CHECK(back == d);
+        CHECK(back_s == d);
+      }
+    }
+  }
+  // Hand-checked: element 3 has bit 0 set, element 0 bit 7 (one-byte elements).
+  Bytes one = {0x80, 0, 0, 1, 0, 0, 0, 0}, out(8);
+  bit_transpose(one.data(), out.data(), 8, 1);
+  CHECK(out == (Bytes{0x08, 0, 0, 0, 0, 0, 0, 0x01}));
+}
+
+TEST(bitshuffle_default_block_and_params_as_the_reference) {
+  CHECK_EQ(bitshuffle_default_block(1), size_t(8192));
+  CHECK_EQ(bitshuffle_default_block(4), size_t(2048));
+  CHECK_EQ(bitshuffle_default_block(3), size_t(2728));
+  CHECK_EQ(bitshuffle_default_block(128), size_t(128));  // at least 128
+  CHECK_EQ(bitshuffle_default_block(100000), size_t(128));
+  BitshuffleParams p;
+  unsigned lz4[5] = {0, 4, 4, 0, 2}, zstd6[6] = {0, 4, 2, 256, 3, 6}, zstd0[6] = {0, 4, 2, 0, 3, 0};
+  CHECK(bitshuffle_params(5, lz4, &p) == Status::Ok);
+  CHECK(p.elem_size == 4 && p.block_size == 0 && p.compression == kBshufCompressLz4);
+  CHECK(bitshuffle_params(6, zstd6, &p) == Status::Ok);
+  CHECK(p.elem_size == 2 && p.block_size == 256 && p.compression == kBshufCompressZstd && p.zstd_level == 6);
+  CHECK(bitshuffle_params(6, zstd0, &p) == Status::Ok);
+  CHECK_EQ(p.zstd_level, 3);  // 0 is zstd's default level
+  unsigned plain[3] = {0, 3, 8};
+  CHECK(bitshuffle_params(3, plain, &p) == Status::Ok);
+  CHECK(p.compression == kBshufCompressNone);
+  unsigned two[2] = {0, 3}, zero_elem[5] = {0, 4, 0, 0, 2}, odd_block[5] = {0, 4, 4, 12, 2}, comp1[5] = {0, 4, 4, 0, 1};
+  CHECK(bitshuffle_params(2, two, &p) == Status::InvalidArgument);
+  CHECK(bitshuffle_params(5, zero_elem, &p) == Status::InvalidArgument);
+  CHECK(bitshuffle_params(5, odd_block, &p) == Status::InvalidArgument);
+  CHECK(bitshuffle_params(5, comp1, &p) == Status::InvalidArgument);
+}
+
+Bytes bshuf_enc(const BitshuffleParams& p, const Bytes& d) {
+  Bytes out(bitshuffle_bound(p, d.size()));
+  size_t len = 0;
+  if (bitshuffle_encode(p, d.data(), d.size(), out.data(), out.size(), &len) != Status::Ok) return {};
+  out.resize(len);
+  return out;
+}
+
+TEST(bitshuffle_chunk_round_trip_layout_and_edge_sizes) {
+  for (unsigned comp : {kBshufCompressNone, kBshufCompressLz4, kBshufCompressZstd}) {
+    for (size_t elem : {1, 2, 4, 8, 3}) {
+      for (size_t block : {0, 8, 64, 2048}) {
+        for (size_t count : {1, 7, 8, 9, 63, 64, 65, 1000, 4099, 20003}) {
+          BitshuffleParams p;
+          p.elem_size = elem;
+          p.block_size = block;
+          p.compression = comp;
+          p.zstd_level = 3;
+          Bytes d = make_data(Kind((count + elem) % kKinds), count * elem, count * 7 + elem + comp);
+          Bytes enc = bshuf_enc(p, d);
+          CHECK(!enc.empty());
+          CHECK(enc.size() <= bitshuffle_bound(p, d.size()));
+          const size_t bs = block ? block : bitshuffle_default_block(elem);
+          const size_t left = (count % 8) * elem;
+          // the leftover elements are the last bytes, untransposed
+          CHECK(std::equal(enc.end() - left, enc.end(), d.end() - left));
+          if (comp == kBshufCompressNone) {
+            CHECK_EQ(enc.size(), d.size());
+            if (count >= 8 && count <= bs) {  // one block: the transpose of the first count - count % 8
+              Bytes want = naive_bit_transpose(d, count - count % 8, elem);
+              CHECK(std::equal(want.begin(), want.end(), enc.begin()));
+            }
+          } else {
+            uint64_t total = 0;
+            for (int i = 0; i < 8; ++i) total = (total << 8) | enc[i];
+            uint32_t bb = (uint32_t(enc[8]) << 24) | (uint32_t(enc[9]) << 16) | (uint32_t(enc[10]) << 8) | enc[11];
+            CHECK_EQ(total, uint64_t(d.size()));
+            CHECK_EQ(size_t(bb), bs * elem);
+          }
+          Bytes out;
+          CHECK(decode_bounded([&](const uint8_t* in, size_t n, uint8_t* o, size_t cap,
+                                   size_t* len) { return bitshuffle_decode(p, in, n, o, cap, len); },
+                               enc, d.size(), &out) == Status::Ok);
+          CHECK(out == d);
+          if (comp != kBshufCompressNone)
+            CHECK(decode_bounded([&](const uint8_t* in, size_t n, uint8_t* o, size_t cap,
+                                     size_t* len) { return bitshuffle_decode(p, in, n, o, cap, len); },
+                                 enc, d.size() - 1, nullptr) == Status::OutputTooSmall);
+        }
+      }
+    }
+  }
+  // A chunk that is not a whole number of elements is refused, as by the reference.
+  BitshuffleParams p;
+  p.elem_size = 4;
+  Bytes d(10), out(64);
+  size_t len = 0;
+  CHECK(bitshuffle_encode(p, d.data(), d.size(), out.data(), out.size(), &len) == Status::InvalidArgument);
+}
+
+TEST(bitshuffle_lz4_blocks_are_lz4_compress_default_of_the_transposed_block) {
+  BitshuffleParams p;
+  p.elem_size = 4;
+  p.block_size = 256;
+  Bytes d = make_data(kFloats, 4 * 600, 11);  // 2 full blocks + 88-element block + 0 left
+  Bytes enc = bshuf_enc(p, d);
+  size_t pos = kBshufHeaderBytes, done = 0;
+  for (size_t elems : {256, 256, 88}) {
+    Bytes t(elems * 4), lz(LZ4_compressBound(int(elems * 4)));
+    bit_transpose(d.data() + done, t.data(), elems, 4);
+    int r = LZ4_compress_default(reinterpret_cast<const char*>(t.data()), reinterpret_cast<char*>(lz.data()),
+                                 int(t.size()), int(lz.size()));
+    uint32_t len =
+        (uint32_t(enc[pos]) << 24) | (uint32_t(enc[pos + 1]) << 16) | (uint32_t(enc[pos + 2]) << 8) | enc[pos + 3];
+    CHECK_EQ(int(len), r);
+    CHECK(std::equal(lz.begin(), lz.begin() + r, enc.begin() + pos + 4));
+    pos += 4 + len;
+    done += elems * 4;
+  }
+  CHECK_EQ(pos, enc.size());
+}
+
+TEST(bitshuffle_hostile_headers_and_blocks) {
+  auto dec = [](const BitshuffleParams& p) {
+    return [p](const uint8_t* in, size_t n, uint8_t* o, size_t cap, size_t* len) {
+      return bitshuffle_decode(p, in, n, o, cap, len);
+    };
+  };
+  for (unsigned comp : {kBshufCompressLz4, kBshufCompressZstd}) {
+    BitshuffleParams p;
+    p.elem_size = 4;
+    p.block_size = 64;
+    p.compression = comp;
+    Bytes d = make_data(kFloats, 4 * 1001, 5 + comp);
+    Bytes enc = bshuf_enc(p, d), out;
+    // a header claiming 1 GiB, or 2^64 - 1: refused before decoding
+    Bytes big = enc;
+    big[4] = 0x40;
+    CHECK(decode_bounded(dec(p), big, d.size(), &out) == Status::OutputTooSmall);
+    std::fill(big.begin(), big.begin() + 8, 0xFF);
+    CHECK(decode_bounded(dec(p), big, d.size(), &out) == Status::OutputTooSmall);
+    // total not a whole number of elements
+    Bytes frac = enc;
+    frac[7] ^= 1;
+    CHECK(decode_bounded(dec(p), frac, d.size() + 8, &out) == Status::Corrupt);
+    // block size not a multiple of 8 elements (12 elements of 4 bytes)
+    Bytes odd = enc;
+    odd[8] = odd[9] = odd[10] = 0;
+    odd[11] = 48;
+    CHECK(decode_bounded(dec(p), odd, d.size(), &out) == Status::Corrupt);
+    // a block length pointing past the end; a trailing byte; the leftover cut short
+    Bytes past = enc;
+    past[12] = 0x7F;
+    CHECK(decode_bounded(dec(p), past, d.size(), &out) == Status::Corrupt);
+    Bytes longer = enc;
+    longer.push_back(0);
+    CHECK(decode_bounded(dec(p), longer, d.size(), &out) == Status::Corrupt);
+    CHECK(decode_bounded(dec(p), Bytes(enc.begin(), enc.end() - 1), d.size(), &out) == Status::Corrupt);
+    CHECK(decode_bounded(dec(p), Bytes{0, 0, 0}, d.size(), &out) == Status::Corrupt);
+    // a block that decodes to more than the block size: Corrupt, not an overflow
+    BitshuffleParams whole = p;
+    whole.block_size = 0;
+    Bytes wide = bshuf_enc(whole, d);               // 1000 elements in one block
+    for (int i = 8; i < 12; ++i) wide[i] = enc[i];  // but the header says 64
+    CHECK(decode_bounded(dec(p), wide, d.size(), &out) == Status::Corrupt);
+    hostile_inputs(dec(p), enc, d, false, 90 + comp, 300);
   }
 }
 

@@ -14,6 +14,7 @@
 #include <hdf5.h>
 
 #include "check.h"
+#include "codecs/bitshuffle.h"
 #include "rng.h"
 #include "codecs/zstd.h"
 #include "h5_setup.h"
@@ -33,7 +34,8 @@ namespace {
 
 struct FilterSpec {
   const char* name;
-  std::vector<int> ids;  // pipeline order; deflate level 1 (4 for id 1004)
+  std::vector<int> ids;  // pipeline order; deflate level 1 (4 for id 1004); 32008 bitshuffle+LZ4
+                         // (320083: +zstd level 5, 320080: no compression, block 64)
 };
 
 const std::vector<FilterSpec>& filter_specs() {
@@ -53,6 +55,9 @@ const std::vector<FilterSpec>& filter_specs() {
       {"shuffle+zstd+fletcher", {2, 32015, 3}},
       {"blosc", {32001}},
       {"blosc+fletcher", {32001, 3}},
+      {"bitshuffle-lz4", {32008}},
+      {"bitshuffle-zstd+fletcher", {320083, 3}},
+      {"bitshuffle-none", {320080}},
       {"shuffle+lzf+deflate1", {2, 32000, 1}},  // two codecs: read only
   };
   return v;
@@ -68,7 +73,11 @@ void add_filters(hid_t dcpl, const std::vector<int>& ids) {
       H5Pset_shuffle(dcpl);
     else if (id == 3)
       H5Pset_fletcher32(dcpl);
-    else
+    else if (id == 32008 || id == 320083 || id == 320080) {
+      // hdf5plugin.Bitshuffle's values; set_local prepends version and element size
+      const unsigned cd[3] = {id == 320080 ? 64u : 0u, id == 32008 ? 2u : id == 320083 ? 3u : 0u, 5};
+      H5Pset_filter(dcpl, 32008, H5Z_FLAG_OPTIONAL, id == 320083 ? 3 : 2, cd);
+    } else
       H5Pset_filter(dcpl, id, H5Z_FLAG_OPTIONAL, 0, nullptr);
   }
 }
@@ -519,11 +528,24 @@ TEST(read_corrupt_chunks_fail_cleanly) {
   CHECK(codecs::zstd_encode(zeros.data(), zeros.size(), 3, zstd_bomb.data(), zstd_bomb.size(), &zlen) ==
         codecs::Status::Ok);
   zstd_bomb.resize(zlen);
+  // A valid bitshuffle+LZ4 chunk whose header says 1 MiB where the chunk holds 1 KiB.
+  Bytes bshuf_bomb(codecs::kBshufHeaderBytes + 64, 0);
+  {
+    codecs::BitshuffleParams bp;
+    bp.elem_size = 4;
+    Bytes enc(codecs::bitshuffle_bound(bp, 16 * 16 * 4));
+    size_t blen = 0;
+    CHECK(codecs::bitshuffle_encode(bp, data.data(), 16 * 16 * 4, enc.data(), enc.size(), &blen) == codecs::Status::Ok);
+    enc.resize(blen);
+    enc[5] = 0x10;  // total 0x100400 bytes
+    bshuf_bomb = enc;
+  }
   std::vector<Case> cases = {
-      {"deflate_garbage", {2, 1}, 0, garbage},    {"lzf_garbage", {32000}, 0, garbage},
-      {"lz4_garbage", {32004}, 0, garbage},       {"zstd_garbage", {32015}, 0, garbage},
-      {"zstd_bomb", {32015}, 0, zstd_bomb},       {"blosc_garbage", {32001}, 0, garbage},
-      {"fletcher_mismatch", {3}, 0, raw_bad_sum}, {"raw_wrong_size", {1}, 1, short_raw},
+      {"bitshuffle_garbage", {32008}, 0, garbage}, {"bitshuffle_bomb", {32008}, 0, bshuf_bomb},
+      {"deflate_garbage", {2, 1}, 0, garbage},     {"lzf_garbage", {32000}, 0, garbage},
+      {"lz4_garbage", {32004}, 0, garbage},        {"zstd_garbage", {32015}, 0, garbage},
+      {"zstd_bomb", {32015}, 0, zstd_bomb},        {"blosc_garbage", {32001}, 0, garbage},
+      {"fletcher_mismatch", {3}, 0, raw_bad_sum},  {"raw_wrong_size", {1}, 1, short_raw},
   };
   for (auto& c : cases) {
     hid_t d = make_dataset(f, c.name, H5T_NATIVE_FLOAT, sh, c.filters, data.data());

@@ -1,4 +1,4 @@
-// Native tests for the H5Z filters 32000 (lzf), 32004 (lz4), 32015 (zstd) and for the
+// Native tests for the H5Z filters 32000 (lzf), 32004 (lz4), 32008 (bitshuffle), 32015 (zstd) and for the
 // codecs' agreement with libhdf5's own shuffle / fletcher32 / deflate: files
 // are written through libhdf5, raw chunks fetched with H5Dread_chunk and
 // decoded with our codecs directly (and the other way round).
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "check.h"
+#include "codecs/bitshuffle.h"
 #include "rng.h"
 #include "codecs/deflate.h"
 #include "codecs/fletcher32.h"
@@ -30,6 +31,7 @@ namespace h5v::filters {
 extern const H5Z_class2_t kLzfClass;
 extern const H5Z_class2_t kLz4Class;
 extern const H5Z_class2_t kZstdClass;
+extern const H5Z_class2_t kBitshuffleClass;
 }  // namespace h5v::filters
 
 using namespace h5v::codecs;
@@ -90,7 +92,8 @@ bool write_1d(const std::string& path, hid_t type, const Bytes& data, hsize_t co
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(dcpl, 1, &chunk);
   if (p.shuffle) H5Pset_shuffle(dcpl);
-  if (p.filter == kFilterLzf || p.filter == kFilterLz4 || p.filter == kFilterZstd)
+  if (p.filter == kFilterLzf || p.filter == kFilterLz4 || p.filter == kFilterZstd ||
+      p.filter == h5v::filters::kFilterBitshuffle)
     H5Pset_filter(dcpl, H5Z_filter_t(p.filter), p.flags, p.cd.size(), p.cd.data());
   else if (p.filter == 1)
     H5Pset_deflate(dcpl, unsigned(p.deflate_level));
@@ -563,6 +566,83 @@ TEST(zstd_filter_refuses_bombs_and_garbage) {
     CHECK(stack_mentions("zstd"));
   }
   std::remove(path.c_str());
+}
+
+TEST(bitshuffle_filter_through_libhdf5_set_local_and_bytes) {
+  ensure_registered();
+  const hsize_t count = 10003, chunk = 3001;  // 4 chunks: 3001 = 375 groups of 8 + 1 leftover
+  Bytes data = floats(count, 23);
+  // user cd_values as hdf5plugin.Bitshuffle passes them -> after set_local
+  const std::pair<std::vector<unsigned>, std::vector<unsigned>> cases[] = {
+      {{0, 2}, {0, 4, 4, 0, 2}}, {{64, 3, 7}, {0, 4, 4, 64, 3, 7}}, {{}, {0, 4, 4}}, {{0, 0}, {0, 4, 4, 0, 0}}};
+  int ci = 0;
+  for (const auto& c : cases) {
+    std::string path = tmp_path(("bshuf" + std::to_string(ci++)).c_str());
+    Pipeline p;
+    p.filter = h5v::filters::kFilterBitshuffle;
+    p.cd = c.first;
+    CHECK(write_1d(path, H5T_NATIVE_FLOAT, data, count, chunk, p));
+    Opened o(path);
+    bool ok = false;
+    CHECK(read_all(o.d, H5T_NATIVE_FLOAT, data.size(), &ok) == data);
+    CHECK(ok);
+    hid_t dcpl = H5Dget_create_plist(o.d);
+    unsigned flags = 0, cdv[8] = {0};
+    size_t ncd = 8;
+    CHECK(H5Pget_filter_by_id2(dcpl, h5v::filters::kFilterBitshuffle, &flags, &ncd, cdv, 0, nullptr, nullptr) >= 0);
+    CHECK(std::vector<unsigned>(cdv, cdv + ncd) == c.second);
+    H5Pclose(dcpl);
+    BitshuffleParams bp;
+    CHECK(bitshuffle_params(ncd, cdv, &bp) == Status::Ok);
+    for (hsize_t off = 0; off < count; off += chunk) {
+      Bytes raw;
+      uint32_t mask = 99;
+      CHECK(read_chunk(o.d, off, &raw, &mask));
+      CHECK_EQ(mask, 0u);  // stored encoded even where it would not shrink
+      Bytes plain(size_t(chunk) * 4, 0);
+      std::memcpy(plain.data(), data.data() + off * 4, size_t(std::min<hsize_t>(chunk, count - off)) * 4);
+      Bytes ref(bitshuffle_bound(bp, plain.size()));
+      size_t len = 0;
+      CHECK(bitshuffle_encode(bp, plain.data(), plain.size(), ref.data(), ref.size(), &len) == Status::Ok);
+      ref.resize(len);
+      CHECK(raw == ref);
+    }
+    std::remove(path.c_str());
+  }
+  // set_local refuses a block size that is not a multiple of 8 or an unknown compression
+  for (const std::vector<unsigned>& bad : {std::vector<unsigned>{12, 2}, std::vector<unsigned>{0, 1}}) {
+    Pipeline p;
+    p.filter = h5v::filters::kFilterBitshuffle;
+    p.cd = bad;
+    std::string path = tmp_path("bshufbad");
+    H5Eclear2(H5E_DEFAULT);
+    CHECK(!write_1d(path, H5T_NATIVE_FLOAT, data, count, chunk, p));
+    std::remove(path.c_str());
+  }
+}
+
+TEST(bitshuffle_filter_refuses_bombs_and_garbage) {
+  ensure_registered();
+  using h5v::filters::kBitshuffleClass;
+  const std::vector<unsigned> cd = {0, 4, 4, 0, 2};
+  Bytes zeros(1 << 20, 0), enc;
+  CHECK_EQ(call_filter(kBitshuffleClass, 0, cd, zeros, &enc), enc.size());
+  CHECK(enc.size() > 12 && enc.size() < zeros.size() / 50);
+  {
+    h5v::filters::DecodeLimit lim(4096);  // what h5vault's reads set: the chunk's size
+    CHECK_EQ(call_filter(kBitshuffleClass, H5Z_FLAG_REVERSE, cd, enc, nullptr), size_t(0));
+    CHECK(stack_mentions("declared uncompressed size 1048576"));
+    CHECK_EQ(call_filter(kBitshuffleClass, H5Z_FLAG_REVERSE, cd, Bytes{1, 2, 3, 4, 5}, nullptr), size_t(0));
+    CHECK(stack_mentions("bitshuffle"));
+    Bytes lying = enc;
+    lying[4] = lying[5] = lying[6] = 0;
+    lying[7] = 0x40;  // 64 bytes declared, 1 MiB of blocks stored
+    CHECK_EQ(call_filter(kBitshuffleClass, H5Z_FLAG_REVERSE, cd, lying, nullptr), size_t(0));
+    CHECK(stack_mentions("bitshuffle"));
+  }
+  Bytes dec;
+  CHECK_EQ(call_filter(kBitshuffleClass, H5Z_FLAG_REVERSE, cd, enc, &dec), zeros.size());
+  CHECK(dec == zeros);
 }
 
 TEST(fletcher32_matches_libhdf5_symbol) {

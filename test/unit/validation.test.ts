@@ -39,6 +39,18 @@ describe('createSpec', () => {
       compression: 'zstd',
       zstdLevel: 3,
     });
+    expect(createSpec({ dtype: 'int8', shape: [8], compression: 'bitshuffle' })).toMatchObject({
+      compression: 'bitshuffle',
+      bitshuffleCompression: 2,
+      bitshuffleBlockSize: 0,
+    });
+    expect(
+      createSpec({
+        dtype: 'int8',
+        shape: [8],
+        compression: { name: 'bitshuffle', compressor: 'zstd', level: 12, blockSize: 256 },
+      }),
+    ).toMatchObject({ compression: 'bitshuffle', bitshuffleCompression: 3, bitshuffleBlockSize: 256, zstdLevel: 12 });
     expect(createSpec({ dtype: 'int8', shape: [8], compression: { name: 'zstd', level: 22 } })).toMatchObject({
       compression: 'zstd',
       zstdLevel: 22,
