@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "args.h"
 #include "handles.h"
 #include "js.h"
 #include "js_error.h"

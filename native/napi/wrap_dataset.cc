@@ -310,7 +310,7 @@ void do_write(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection
 void do_write_data(const std::shared_ptr<h5::ObjHandle>& obj, const engine::Selection& sel, unsigned threads,
                    const std::atomic<bool>* cancel, const WriteInput& in, ErrorInfo* err) {
   if (!obj->file->writable()) {
-    *err = ErrorInfo::make("H5_READ_ONLY", "file '" + obj->file->path() + "' is open read-only");
+    *err = read_only_error(*obj->file);
     return;
   }
   h5::DatasetInfo info;
@@ -433,18 +433,12 @@ Napi::Value DatasetCreate(const Napi::CallbackInfo& info) {
   spec.shuffle = s.Get("shuffle").ToBoolean();
   spec.fletcher32 = s.Get("fletcher32").ToBoolean();
 
-  ErrorInfo err;
   JsOp op(env, parent->file);
-  if (!parent->file->writable())
-    throw_error(env, ErrorInfo::make("H5_READ_ONLY", "file '" + parent->file->path() + "' is open read-only"));
-  hid_t d;
-  {
-    Lock lock;
-    if (h5::path_exists(parent->id, name))
-      throw_error(env, ErrorInfo::make("H5_EXISTS", "'" + h5::join_path(parent->path, name) + "' already exists"));
-    d = h5::create_dataset(parent->id, name, spec, &err);
-  }
-  if (d < 0) throw_error(env, err);
+  require_writable(env, parent->file);
+  hid_t d = call_locked(env, [&](ErrorInfo* err) {
+    require_absent(env, parent, name);
+    return h5::create_dataset(parent->id, name, spec, err);
+  });
   return wrap_object(
       env, std::make_shared<h5::ObjHandle>(parent->file, d, h5::ObjKind::Dataset, h5::join_path(parent->path, name)));
 }

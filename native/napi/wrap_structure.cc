@@ -13,10 +13,6 @@ using h5::Lock;
 
 namespace {
 
-void require_writable(Napi::Env env, const std::shared_ptr<h5::FileHandle>& f) {
-  if (!f->writable()) throw_error(env, ErrorInfo::make("H5_READ_ONLY", "file '" + f->path() + "' is open read-only"));
-}
-
 std::string arg_path(const Napi::CallbackInfo& info, size_t i, const char* what) {
   std::string p = arg_string(info, i, what);
   std::string why;
@@ -53,25 +49,20 @@ Napi::Value LinkCreate(const Napi::CallbackInfo& info) {
   if (target.empty()) throw Napi::TypeError::New(env, "link target must not be empty");
   JsOp op(env, g->file);
   require_writable(env, g->file);
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    if (type == "soft") {
-      ok = h5::create_soft_link(g->id, target, name, &err);
-    } else if (type == "hard") {
+  call_locked(env, [&](ErrorInfo* err) {
+    if (type == "soft") return h5::create_soft_link(g->id, target, name, err);
+    if (type == "hard") {
       std::string why;
       if (!h5::valid_relative_path(target, &why)) throw Napi::TypeError::New(env, why);
-      ok = h5::create_hard_link(g->id, target, name, &err);
-    } else if (type == "external") {
+      return h5::create_hard_link(g->id, target, name, err);
+    }
+    if (type == "external") {
       std::string file = arg_string(info, 4, "file");
       if (file.empty()) throw Napi::TypeError::New(env, "external link file must not be empty");
-      ok = h5::create_external_link(g->id, file, target, name, &err);
-    } else {
-      throw Napi::TypeError::New(env, "link type must be 'soft', 'hard' or 'external'");
+      return h5::create_external_link(g->id, file, target, name, err);
     }
-  }
-  if (!ok) throw_error(env, err);
+    throw Napi::TypeError::New(env, "link type must be 'soft', 'hard' or 'external'");
+  });
   return env.Undefined();
 }
 
@@ -79,13 +70,7 @@ Napi::Value LinkCreate(const Napi::CallbackInfo& info) {
 // the call's own result is undefined.
 template <typename Fn>
 Napi::Value locked_call(Napi::Env env, Fn fn) {
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    ok = fn(&err);
-  }
-  if (!ok) throw_error(env, err);
+  call_locked(env, fn);
   return env.Undefined();
 }
 
@@ -112,14 +97,8 @@ Napi::Value LinkValue(const Napi::CallbackInfo& info) {
   auto g = unwrap_kind(info, 0, h5::ObjKind::Group);
   std::string name = arg_path(info, 1, "name");
   JsOp op(env, g->file);
-  ErrorInfo err;
   h5::LinkValue v;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::link_value(g->id, name, &v, &err);
-  }
-  if (!ok) throw_error(env, err);
+  call_locked(env, [&](ErrorInfo* err) { return h5::link_value(g->id, name, &v, err); });
   Napi::Object o = Napi::Object::New(env);
   o.Set("type", v.type);
   if (v.type != "hard") o.Set("target", v.target);
@@ -145,14 +124,8 @@ Napi::Value DatasetExtent(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto d = unwrap_kind(info, 0, h5::ObjKind::Dataset);
   JsOp op(env, d->file);
-  ErrorInfo err;
   std::vector<hsize_t> dims, maxdims;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::dataset_extent(d->id, &dims, &maxdims, &err);
-  }
-  if (!ok) throw_error(env, err);
+  call_locked(env, [&](ErrorInfo* err) { return h5::dataset_extent(d->id, &dims, &maxdims, err); });
   Napi::Object o = Napi::Object::New(env);
   o.Set("shape", dims_to_js(env, dims, false));
   o.Set("maxshape", dims_to_js(env, maxdims, true));
@@ -190,19 +163,15 @@ Napi::Value DsInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto d = unwrap_kind(info, 0, h5::ObjKind::Dataset);
   JsOp op(env, d->file);
-  ErrorInfo err;
   bool is_scale;
   std::string name;
   std::vector<std::vector<h5::ScaleRef>> scales;
   std::vector<std::string> labels;
-  bool ok;
-  {
-    Lock lock;
+  call_locked(env, [&](ErrorInfo* err) {
     is_scale = h5::is_scale(d->id);
     if (is_scale) h5::scale_name(d->id, &name);
-    ok = h5::dimension_scales(d->id, &scales, &err) && h5::dimension_labels(d->id, &labels, &err);
-  }
-  if (!ok) throw_error(env, err);
+    return h5::dimension_scales(d->id, &scales, err) && h5::dimension_labels(d->id, &labels, err);
+  });
   Napi::Object o = Napi::Object::New(env);
   o.Set("isScale", is_scale);
   o.Set("scaleName", name);
@@ -232,6 +201,17 @@ Napi::Value DsMakeScale(const Napi::CallbackInfo& info) {
   return locked_call(info.Env(), [&](ErrorInfo* err) { return h5::make_scale(d->id, name, err); });
 }
 
+// Under the lock: false (err set) when the extent cannot be read; a
+// RangeError to JS when `dim` is past the dataset's rank.
+bool dim_in_range(Napi::Env env, const std::shared_ptr<h5::ObjHandle>& d, unsigned dim, ErrorInfo* err) {
+  std::vector<hsize_t> dims, maxdims;
+  if (!h5::dataset_extent(d->id, &dims, &maxdims, err)) return false;
+  if (dim >= dims.size())
+    throw Napi::RangeError::New(env, "dim " + std::to_string(dim) + " is out of range: '" + d->path + "' has rank " +
+                                         std::to_string(dims.size()));
+  return true;
+}
+
 // dsAttach(ds, scale, dim, attach: boolean)
 Napi::Value DsAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -244,19 +224,10 @@ Napi::Value DsAttach(const Napi::CallbackInfo& info) {
                 ErrorInfo::make("H5_INVALID_ARGUMENT", "a dimension scale must be in the same file as its dataset"));
   JsOp op(env, d->file);
   require_writable(env, d->file);
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    std::vector<hsize_t> dims, maxdims;
-    ok = h5::dataset_extent(d->id, &dims, &maxdims, &err);
-    if (ok && dim >= dims.size())
-      throw Napi::RangeError::New(env, "dim " + std::to_string(dim) + " is out of range: '" + d->path + "' has rank " +
-                                           std::to_string(dims.size()));
-    if (ok) ok = attach ? h5::attach_scale(d->id, s->id, dim, &err) : h5::detach_scale(d->id, s->id, dim, &err);
-  }
-  if (!ok) throw_error(env, err);
-  return env.Undefined();
+  return locked_call(env, [&](ErrorInfo* err) {
+    return dim_in_range(env, d, dim, err) &&
+           (attach ? h5::attach_scale(d->id, s->id, dim, err) : h5::detach_scale(d->id, s->id, dim, err));
+  });
 }
 
 Napi::Value DsSetLabel(const Napi::CallbackInfo& info) {
@@ -266,19 +237,9 @@ Napi::Value DsSetLabel(const Napi::CallbackInfo& info) {
   std::string label = arg_string(info, 2, "label");
   JsOp op(env, d->file);
   require_writable(env, d->file);
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    std::vector<hsize_t> dims, maxdims;
-    ok = h5::dataset_extent(d->id, &dims, &maxdims, &err);
-    if (ok && dim >= dims.size())
-      throw Napi::RangeError::New(env, "dim " + std::to_string(dim) + " is out of range: '" + d->path + "' has rank " +
-                                           std::to_string(dims.size()));
-    if (ok) ok = h5::set_dimension_label(d->id, dim, label, &err);
-  }
-  if (!ok) throw_error(env, err);
-  return env.Undefined();
+  return locked_call(env, [&](ErrorInfo* err) {
+    return dim_in_range(env, d, dim, err) && h5::set_dimension_label(d->id, dim, label, err);
+  });
 }
 
 // fileOpenImage(bytes: Uint8Array, name) -> FileHandle (read-only)
@@ -288,26 +249,14 @@ Napi::Value FileOpenImage(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "image must be a Uint8Array or Buffer");
   Bytes b = typed_array_bytes(env, info[0]);
   std::string name = arg_string(info, 1, "name");
-  ErrorInfo err;
-  std::shared_ptr<h5::FileHandle> f;
-  {
-    Lock lock;
-    f = h5::FileHandle::open_image(name, b.data, b.size, &err);
-  }
-  if (!f) throw_error(env, err);
+  auto f = call_locked(env, [&](ErrorInfo* err) { return h5::FileHandle::open_image(name, b.data, b.size, err); });
   return wrap_file(env, f);
 }
 
 // fileCreateInMemory(trackOrder) -> FileHandle (read-write)
 Napi::Value FileCreateInMemory(const Napi::CallbackInfo& info) {
   bool track = arg_bool(info, 0, "trackOrder");
-  ErrorInfo err;
-  std::shared_ptr<h5::FileHandle> f;
-  {
-    Lock lock;
-    f = h5::FileHandle::create_in_memory(track, &err);
-  }
-  if (!f) throw_error(info.Env(), err);
+  auto f = call_locked(info.Env(), [&](ErrorInfo* err) { return h5::FileHandle::create_in_memory(track, err); });
   return wrap_file(info.Env(), f);
 }
 
@@ -316,14 +265,8 @@ Napi::Value FileImage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto f = unwrap_file(info, 0);
   JsOp op(env, f);
-  ErrorInfo err;
   std::vector<uint8_t> bytes;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::file_image(f->id(), &bytes, &err);
-  }
-  if (!ok) throw_error(env, err);
+  call_locked(env, [&](ErrorInfo* err) { return h5::file_image(f->id(), &bytes, err); });
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, bytes.size());
   if (!bytes.empty()) std::memcpy(ab.Data(), bytes.data(), bytes.size());
   return ab;
