@@ -62,4 +62,11 @@ auto call_locked(Napi::Env env, Fn&& fn) {
   return call_locked(env, std::forward<Fn>(fn), [](h5::ErrorInfo&) {});
 }
 
+// call_locked() for a binding whose JS result is undefined.
+template <typename Fn>
+Napi::Value call_locked_undefined(Napi::Env env, Fn&& fn) {
+  call_locked(env, std::forward<Fn>(fn));
+  return env.Undefined();
+}
+
 }  // namespace h5v::js

@@ -1,6 +1,7 @@
 // JS bindings for files, groups and links. Synchronous calls here touch only
 // metadata; each runs inside an OpGuard (so close() cannot race it) and the
 // global lock.
+#include "dataset_io.h"
 #include "wrap.h"
 
 #include "common/lock.h"
@@ -187,6 +188,72 @@ Napi::Value ObjIdentity(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), h5::object_identity(o->id));
 }
 
+// groupWalk(g) -> [{ path, kind, handle }] for every object below g
+// (H5Ovisit order), opened by address and, for datasets, described — one call
+// instead of a list + open + describe round trip per tensor. An object that
+// cannot be opened or described is one { path, kind: 'error', error } entry
+// (an H5Error), and a traversal libhdf5 stops part-way (a corrupt link table)
+// ends with one for the group it was listing: the walk never fails whole for
+// one bad object, and no failure is silent.
+Napi::Value GroupWalk(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto g = unwrap_kind(info, 0, h5::ObjKind::Group);
+  // groupWalk(g, datatypes?): committed datatypes are listed only when asked.
+  bool datatypes = info.Length() > 1 && info[1].ToBoolean();
+  ErrorInfo err;
+  JsOp op(env, g->file);
+  std::vector<h5::VisitEntry> entries;
+  bool complete;
+  {
+    Lock lock;
+    complete = h5::visit_objects(g->id, &entries, &err);
+  }
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t k = 0;
+  auto failed = [&](const std::string& path, const ErrorInfo& e) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("path", path);
+    r.Set("kind", "error");
+    r.Set("error", make_error(env, e));
+    out.Set(k++, r);
+  };
+  for (const auto& e : entries) {
+    if (e.kind != h5::ObjKind::Group && e.kind != h5::ObjKind::Dataset &&
+        !(datatypes && e.kind == h5::ObjKind::Datatype))
+      continue;
+    const std::string path = h5::join_path(g->path, e.path);
+    hid_t id;
+    {
+      Lock lock;
+      id = h5::open_by_address(g->id, e.addr, &err);
+    }
+    if (id < 0) {
+      failed(path, err);
+      continue;
+    }
+    auto o = std::make_shared<h5::ObjHandle>(g->file, id, e.kind, path);
+    if (e.kind == h5::ObjKind::Dataset) {
+      // Describe now (cached natively for read-only files); JS asks for the
+      // full description only if it needs it — building it is costly in napi.
+      h5::DatasetInfo d;
+      if (!describe(o, &d, &err)) {
+        failed(path, err);
+        continue;
+      }
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("path", o->path);
+    r.Set("kind", h5::obj_kind_name(e.kind));
+    r.Set("handle", wrap_object(env, o));
+    out.Set(k++, r);
+  }
+  if (!complete) {
+    err.message = "listing stopped after " + std::to_string(entries.size()) + " objects: " + err.message;
+    failed(g->path, err);
+  }
+  return out;
+}
+
 }  // namespace
 
 void init_file(Napi::Env env, Napi::Object exports) {
@@ -202,6 +269,7 @@ void init_file(Napi::Env env, Napi::Object exports) {
   exports.Set("objIdentity", Napi::Function::New(env, ObjIdentity));
   exports.Set("groupCreate", Napi::Function::New(env, GroupCreate));
   exports.Set("groupList", Napi::Function::New(env, GroupList));
+  exports.Set("groupWalk", Napi::Function::New(env, GroupWalk));
 }
 
 }  // namespace h5v::js

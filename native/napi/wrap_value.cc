@@ -8,7 +8,7 @@
 #include "h5/attribute.h"
 #include "h5/dataset.h"
 #include "h5/file.h"
-#include "h5/handle.h"
+#include "common/hid.h"
 #include "h5/value.h"
 #include "wrap.h"
 
