@@ -7,6 +7,7 @@
 #include <mutex>
 #include <utility>
 
+#include "../common/hid.h"
 #include "../common/lock.h"
 
 namespace h5v::engine {
@@ -29,18 +30,6 @@ Cache& cache() {
   static auto* c = new Cache();  // leaked: safe during process exit
   return *c;
 }
-
-// Closes an hid_t on scope exit (lock must be held by the caller of the scope).
-struct Id {
-  hid_t id = -1;
-  herr_t (*close)(hid_t) = nullptr;
-  Id(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
-  ~Id() {
-    if (id >= 0 && close) close(id);
-  }
-  Id(const Id&) = delete;
-  Id& operator=(const Id&) = delete;
-};
 
 bool object_key(hid_t obj, Key* k) {
   H5O_info_t info;
@@ -172,21 +161,22 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* e
     return nullptr;
   };
   auto idx = std::make_shared<ChunkIndex>();
-  Id dcpl(H5Dget_create_plist(dset), H5Pclose);
-  if (dcpl.id < 0) return fail("chunk index: get creation properties");
-  if (H5Pget_layout(dcpl.id) != H5D_CHUNKED) {
+  h5::Hid dcpl(H5Dget_create_plist(dset));
+  if (dcpl.get() < 0) return fail("chunk index: get creation properties");
+  if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED) {
     if (err) *err = h5::ErrorInfo::make("H5_UNSUPPORTED", "chunk index: dataset is not chunked");
     return nullptr;
   }
-  Id space(H5Dget_space(dset), H5Sclose);
-  if (space.id < 0) return fail("chunk index: get dataspace");
-  int rank = H5Sget_simple_extent_ndims(space.id);
+  h5::Hid space(H5Dget_space(dset));
+  if (space.get() < 0) return fail("chunk index: get dataspace");
+  int rank = H5Sget_simple_extent_ndims(space.get());
   if (rank <= 0) return fail("chunk index: dataspace rank");
   idx->dims_.resize(rank);
   idx->chunk_.resize(rank);
   idx->grid_.resize(rank);
-  if (H5Sget_simple_extent_dims(space.id, idx->dims_.data(), nullptr) < 0) return fail("chunk index: dataspace dims");
-  if (H5Pget_chunk(dcpl.id, rank, idx->chunk_.data()) != rank) return fail("chunk index: chunk dims");
+  if (H5Sget_simple_extent_dims(space.get(), idx->dims_.data(), nullptr) < 0)
+    return fail("chunk index: dataspace dims");
+  if (H5Pget_chunk(dcpl.get(), rank, idx->chunk_.data()) != rank) return fail("chunk index: chunk dims");
   idx->total_ = 1;
   for (int d = 0; d < rank; ++d) {
     if (idx->chunk_[d] == 0) return fail("chunk index: zero chunk dimension");
@@ -195,22 +185,22 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* e
   }
   // libhdf5 reports chunk addresses relative to the base address, which for
   // the sec2/core drivers is the userblock size.
-  Id file(H5Iget_file_id(dset), H5Fclose);
-  if (file.id < 0) return fail("chunk index: get file");
-  Id fcpl(H5Fget_create_plist(file.id), H5Pclose);
+  h5::Hid file(H5Iget_file_id(dset));
+  if (file.get() < 0) return fail("chunk index: get file");
+  h5::Hid fcpl(H5Fget_create_plist(file.get()));
   hsize_t ub = 0;
-  if (fcpl.id < 0 || H5Pget_userblock(fcpl.id, &ub) < 0) return fail("chunk index: userblock");
+  if (fcpl.get() < 0 || H5Pget_userblock(fcpl.get(), &ub) < 0) return fail("chunk index: userblock");
   idx->base_ = ub;
 
   hsize_t nalloc = 0;
-  if (idx->total_ > 0 && H5Dget_num_chunks(dset, space.id, &nalloc) < 0) return fail("chunk index: count chunks");
+  if (idx->total_ > 0 && H5Dget_num_chunks(dset, space.get(), &nalloc) < 0) return fail("chunk index: count chunks");
   idx->nalloc_ = nalloc;
 
   // Which index types libhdf5's iteration-based queries label correctly (see
   // the header): all but an extensible array whose unlimited dimension is not
   // the first.
   std::vector<hsize_t> maxdims(rank);
-  if (H5Sget_simple_extent_dims(space.id, idx->dims_.data(), maxdims.data()) < 0)
+  if (H5Sget_simple_extent_dims(space.get(), idx->dims_.data(), maxdims.data()) < 0)
     return fail("chunk index: dataspace max dims");
   H5D_chunk_index_t itype = H5D_CHUNK_IDX_BTREE;
   if (H5Dget_chunk_index_type(dset, &itype) < 0) return fail("chunk index: index type");
@@ -223,7 +213,7 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* e
   // Files open for writing: see the header (the size queries of step 1 are
   // not reliable while libhdf5's chunk cache may hold dirty chunks).
   unsigned intent = 0;
-  if (H5Fget_intent(file.id, &intent) < 0) return fail("chunk index: file intent");
+  if (H5Fget_intent(file.get(), &intent) < 0) return fail("chunk index: file intent");
   if (idx->total_ > max_addressed_chunks() || (intent & H5F_ACC_RDWR)) {
     // Lookup mode. Its only iteration-based query tells unallocated chunks
     // apart (engine fetch_chunk); with untrusted labels and unallocated
@@ -305,7 +295,7 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* e
   //    pairwise disjoint. Otherwise chunks come through H5Dread_chunk.
   if (labels_trusted) {
     hsize_t fsize = 0;
-    bool ok = H5Fget_filesize(file.id, &fsize) >= 0;
+    bool ok = H5Fget_filesize(file.get(), &fsize) >= 0;
     if (!ok) h5::clear_error_stack();
     std::vector<std::pair<uint64_t, uint64_t>> spans;  // [addr, addr + size)
     for (uint64_t l = 0; ok && l < idx->total_; ++l) {
@@ -328,10 +318,10 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::get(hid_t dset, h5::ErrorInfo* err
   Key key{};
   bool cacheable = false;
   {
-    Id file(H5Iget_file_id(dset), H5Fclose);
+    h5::Hid file(H5Iget_file_id(dset));
     unsigned intent = 0;
-    if (file.id >= 0 && H5Fget_intent(file.id, &intent) >= 0 && (intent & (H5F_ACC_RDWR | H5F_ACC_SWMR_READ)) == 0 &&
-        object_key(dset, &key))
+    if (file.get() >= 0 && H5Fget_intent(file.get(), &intent) >= 0 &&
+        (intent & (H5F_ACC_RDWR | H5F_ACC_SWMR_READ)) == 0 && object_key(dset, &key))
       cacheable = true;
     else
       h5::clear_error_stack();

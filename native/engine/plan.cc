@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "../codecs/zstd.h"
 #include "../filters/register.h"
@@ -27,42 +28,42 @@ Result plan_dataset(hid_t dset, hid_t mem_type, bool for_write, Plan* p, ErrorIn
     if (err) *err = h5::capture_error(what);
     return Result::Failed;
   };
-  Id dcpl(H5Dget_create_plist(dset), H5Pclose);
-  if (dcpl.id < 0) return fail("engine: get creation properties");
-  if (H5Pget_layout(dcpl.id) != H5D_CHUNKED) return Result::Unsupported;
+  h5::Hid dcpl(H5Dget_create_plist(dset));
+  if (dcpl.get() < 0) return fail("engine: get creation properties");
+  if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return Result::Unsupported;
   unsigned chunk_opts = 0;
-  if (H5Pget_chunk_opts(dcpl.id, &chunk_opts) < 0) return fail("engine: chunk options");
+  if (H5Pget_chunk_opts(dcpl.get(), &chunk_opts) < 0) return fail("engine: chunk options");
   if (chunk_opts & H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS) return Result::Unsupported;
-  int ext = H5Pget_external_count(dcpl.id);
+  int ext = H5Pget_external_count(dcpl.get());
   if (ext != 0) return ext < 0 ? fail("engine: external count") : Result::Unsupported;
 
   // Type: only byte-for-byte copies (no conversion) are done here.
-  Id ftype(H5Dget_type(dset), H5Tclose);
-  if (ftype.id < 0) return fail("engine: get type");
-  H5T_class_t cls = H5Tget_class(ftype.id);
+  h5::Hid ftype(H5Dget_type(dset));
+  if (ftype.get() < 0) return fail("engine: get type");
+  H5T_class_t cls = H5Tget_class(ftype.get());
   if (cls == H5T_VLEN || cls == H5T_REFERENCE || cls == H5T_NO_CLASS) return Result::Unsupported;
-  if (H5Tdetect_class(ftype.id, H5T_VLEN) != 0 || H5Tdetect_class(ftype.id, H5T_REFERENCE) != 0) {
+  if (H5Tdetect_class(ftype.get(), H5T_VLEN) != 0 || H5Tdetect_class(ftype.get(), H5T_REFERENCE) != 0) {
     h5::clear_error_stack();
     return Result::Unsupported;
   }
-  if (cls == H5T_STRING && H5Tis_variable_str(ftype.id) != 0) {
+  if (cls == H5T_STRING && H5Tis_variable_str(ftype.get()) != 0) {
     h5::clear_error_stack();
     return Result::Unsupported;
   }
-  htri_t eq = H5Tequal(ftype.id, mem_type);
+  htri_t eq = H5Tequal(ftype.get(), mem_type);
   if (eq < 0) return fail("engine: compare types");
   if (eq == 0) return Result::Unsupported;
-  p->es = H5Tget_size(ftype.id);
+  p->es = H5Tget_size(ftype.get());
   if (p->es == 0) return fail("engine: type size");
 
   // Filters.
-  int nf = H5Pget_nfilters(dcpl.id);
+  int nf = H5Pget_nfilters(dcpl.get());
   if (nf < 0) return fail("engine: filter count");
   for (int i = 0; i < nf; ++i) {
     unsigned flags = 0, cd[32] = {0}, config = 0;
     size_t ncd = 32;
     char name[64];
-    H5Z_filter_t id = H5Pget_filter2(dcpl.id, unsigned(i), &flags, &ncd, cd, sizeof name, name, &config);
+    H5Z_filter_t id = H5Pget_filter2(dcpl.get(), unsigned(i), &flags, &ncd, cd, sizeof name, name, &config);
     if (id < 0) return fail("engine: get filter");
     Stage s;
     s.index = unsigned(i);
@@ -132,13 +133,13 @@ Result plan_dataset(hid_t dset, hid_t mem_type, bool for_write, Plan* p, ErrorIn
   // Fill value behaviour, mirroring H5D__chunk_read / H5D__chunk_lock in 1.10.
   H5D_fill_value_t status;
   H5D_fill_time_t ftime;
-  if (H5Pfill_value_defined(dcpl.id, &status) < 0 || H5Pget_fill_time(dcpl.id, &ftime) < 0)
+  if (H5Pfill_value_defined(dcpl.get(), &status) < 0 || H5Pget_fill_time(dcpl.get(), &ftime) < 0)
     return fail("engine: fill value properties");
   bool defined = status == H5D_FILL_VALUE_USER_DEFINED || status == H5D_FILL_VALUE_DEFAULT;
   p->fill.assign(p->es, 0);
   bool user_value = false;
   if (status == H5D_FILL_VALUE_USER_DEFINED) {
-    if (H5Pget_fill_value(dcpl.id, mem_type, p->fill.data()) < 0) return fail("engine: fill value");
+    if (H5Pget_fill_value(dcpl.get(), mem_type, p->fill.data()) < 0) return fail("engine: fill value");
     user_value = std::any_of(p->fill.begin(), p->fill.end(), [](uint8_t b) { return b != 0; });
   }
   if (ftime == H5D_FILL_TIME_NEVER || (ftime == H5D_FILL_TIME_IFSET && !defined))
@@ -150,16 +151,16 @@ Result plan_dataset(hid_t dset, hid_t mem_type, bool for_write, Plan* p, ErrorIn
   p->write_pad = (user_value && ftime != H5D_FILL_TIME_NEVER) ? FillMode::Value : FillMode::Zero;
 
   // File access: pread on the sec2 descriptor for read-only files.
-  Id file(H5Iget_file_id(dset), H5Fclose);
-  if (file.id < 0) return fail("engine: get file");
+  h5::Hid file(H5Iget_file_id(dset));
+  if (file.get() < 0) return fail("engine: get file");
   unsigned intent = 0;
-  if (H5Fget_intent(file.id, &intent) < 0) return fail("engine: file intent");
+  if (H5Fget_intent(file.get(), &intent) < 0) return fail("engine: file intent");
   p->read_only = (intent & H5F_ACC_RDWR) == 0;
   if (p->read_only && !for_write) {
-    Id fapl(H5Fget_access_plist(file.id), H5Pclose);
-    if (fapl.id >= 0 && H5Pget_driver(fapl.id) == H5FD_SEC2) {
+    h5::Hid fapl(H5Fget_access_plist(file.get()));
+    if (fapl.get() >= 0 && H5Pget_driver(fapl.get()) == H5FD_SEC2) {
       void* handle = nullptr;
-      if (H5Fget_vfd_handle(file.id, fapl.id, &handle) >= 0 && handle) p->fd = *static_cast<int*>(handle);
+      if (H5Fget_vfd_handle(file.get(), fapl.get(), &handle) >= 0 && handle) p->fd = *static_cast<int*>(handle);
     }
     h5::clear_error_stack();
   }
@@ -328,27 +329,12 @@ ErrorInfo corrupt(const std::vector<hsize_t>& off, const char* stage, codecs::St
 }
 
 const char* codec_name(Codec c) {
-  switch (c) {
-    case Codec::Shuffle:
-      return "shuffle";
-    case Codec::Deflate:
-      return "deflate";
-    case Codec::Fletcher:
-      return "fletcher32";
-    case Codec::Lzf:
-      return "lzf";
-    case Codec::Lz4:
-      return "lz4";
-    case Codec::Zstd:
-      return "zstd";
-    case Codec::Blosc:
-      return "blosc";
-    case Codec::Bitshuffle:
-      return "bitshuffle";
-    case Codec::Szip:
-      return "szip";
-  }
-  return "?";
+  // Indexed by Codec, in the order plan.h declares it.
+  static constexpr const char* kNames[] = {"shuffle", "deflate", "fletcher32", "lzf", "lz4",
+                                           "zstd",    "blosc",   "bitshuffle", "szip"};
+  static_assert(std::size(kNames) == static_cast<size_t>(Codec::Szip) + 1, "one name per Codec");
+  auto i = static_cast<size_t>(c);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 unsigned worker_count(const Options& opt, uint64_t items) {
@@ -362,7 +348,7 @@ unsigned worker_count(const Options& opt, uint64_t items) {
 
 // Pins the caller's dataset id for the whole call (another thread may close
 // its own reference meanwhile) and plans the dataset. Done means go on.
-Result begin_call(hid_t dset, hid_t mem_type, bool for_write, std::optional<IdRef>* keep, Plan* p, ErrorInfo* err) {
+Result begin_call(hid_t dset, hid_t mem_type, bool for_write, std::optional<h5::Hid>* keep, Plan* p, ErrorInfo* err) {
   h5::Lock lock;
   if (H5Iinc_ref(dset) < 0) {
     *err = h5::capture_error(for_write ? "engine write" : "engine read");

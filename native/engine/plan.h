@@ -17,6 +17,7 @@
 #include "../codecs/status.h"
 #include "../codecs/szip.h"
 #include "../common/error.h"
+#include "../common/hid.h"
 #include "../common/lock.h"
 #include "chunk_index.h"
 #include "engine.h"
@@ -24,29 +25,6 @@
 namespace h5v::engine::detail {
 
 using h5::ErrorInfo;
-
-struct Id {
-  hid_t id = -1;
-  herr_t (*close)(hid_t) = nullptr;
-  Id() = default;
-  Id(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
-  ~Id() {
-    if (id >= 0 && close) close(id);
-  }
-  Id(const Id&) = delete;
-  Id& operator=(const Id&) = delete;
-};
-
-// Keeps the dataset id alive for the duration of a call (a concurrent
-// H5Dclose on the same id then only drops a reference).
-struct IdRef {
-  hid_t id;
-  explicit IdRef(hid_t i) : id(i) {}
-  ~IdRef() {
-    h5::Lock l;
-    H5Idec_ref(id);
-  }
-};
 
 // Uninitialised growable byte buffer (std::vector would zero-fill MiBs).
 struct Buf {
@@ -164,7 +142,7 @@ unsigned worker_count(const Options& opt, uint64_t items);
 
 // Pins the caller's dataset id for the whole call (another thread may close
 // its own reference meanwhile) and plans the dataset. Done means go on.
-Result begin_call(hid_t dset, hid_t mem_type, bool for_write, std::optional<IdRef>* keep, Plan* p, ErrorInfo* err);
+Result begin_call(hid_t dset, hid_t mem_type, bool for_write, std::optional<h5::Hid>* keep, Plan* p, ErrorInfo* err);
 
 // Once p->dims and p->chunk are known: chunk size, the normalised selection,
 // and the caller's buffer size checked against it (`which`: "input"/"output").

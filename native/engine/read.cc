@@ -227,7 +227,7 @@ Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, s
   h5::ErrorInfo local;
   if (!err) err = &local;
   Plan p;
-  std::optional<IdRef> keep;
+  std::optional<h5::Hid> keep;
   if (Result r = begin_call(dset, mem_type, false, &keep, &p, err); r != Result::Done) return r;
   p.index = ChunkIndex::get(dset, err);
   if (!p.index) return err->code == "H5_UNSUPPORTED" ? Result::Unsupported : Result::Failed;

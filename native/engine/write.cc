@@ -51,22 +51,22 @@ Result write(hid_t dset, hid_t mem_type, const Selection& selection, const void*
   h5::ErrorInfo local;
   if (!err) err = &local;
   Plan p;
-  std::optional<IdRef> keep;
+  std::optional<h5::Hid> keep;
   if (Result r = begin_call(dset, mem_type, true, &keep, &p, err); r != Result::Done) return r;
   {
     h5::Lock lock;
-    Id space(H5Dget_space(dset), H5Sclose);
-    Id dcpl(H5Dget_create_plist(dset), H5Pclose);
-    if (space.id < 0 || dcpl.id < 0) {
+    h5::Hid space(H5Dget_space(dset));
+    h5::Hid dcpl(H5Dget_create_plist(dset));
+    if (space.get() < 0 || dcpl.get() < 0) {
       *err = h5::capture_error("engine write: dataspace");
       return Result::Failed;
     }
-    p.rank = H5Sget_simple_extent_ndims(space.id);
+    p.rank = H5Sget_simple_extent_ndims(space.get());
     if (p.rank <= 0) return Result::Unsupported;
     p.dims.resize(p.rank);
     p.chunk.resize(p.rank);
-    if (H5Sget_simple_extent_dims(space.id, p.dims.data(), nullptr) < 0 ||
-        H5Pget_chunk(dcpl.id, p.rank, p.chunk.data()) != p.rank) {
+    if (H5Sget_simple_extent_dims(space.get(), p.dims.data(), nullptr) < 0 ||
+        H5Pget_chunk(dcpl.get(), p.rank, p.chunk.data()) != p.rank) {
       *err = h5::capture_error("engine write: chunk shape");
       return Result::Failed;
     }

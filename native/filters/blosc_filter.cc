@@ -21,10 +21,6 @@ namespace h5v::filters {
 
 namespace {
 
-void push(const char* func, hid_t minor, const std::string& msg) {
-  H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_PLINE, minor, "%s", msg.c_str());
-}
-
 herr_t blosc_set_local(hid_t dcpl, hid_t type, hid_t space) {
   unsigned flags = 0;
   size_t nelmts = 8;
@@ -60,14 +56,14 @@ size_t blosc_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[]
   const uint8_t* in = static_cast<const uint8_t*>(*buf);
   BloscParams p;
   if (blosc_params(cd_nelmts, cd_values, &p) != Status::Ok) {
-    push("blosc_filter", H5E_CALLBACK, "Blosc: bad cd_values or a compressor this libblosc lacks");
+    push_filter_error("blosc_filter", H5E_CALLBACK, "Blosc: bad cd_values or a compressor this libblosc lacks");
     return 0;
   }
   if (!(flags & H5Z_FLAG_REVERSE)) {
     if (nbytes == 0) return 0;
     void* out = std::malloc(nbytes);
     if (!out) {
-      push("blosc_filter", H5E_NOSPACE, "Blosc: cannot allocate compression buffer");
+      push_filter_error("blosc_filter", H5E_NOSPACE, "Blosc: cannot allocate compression buffer");
       return 0;
     }
     size_t len = 0;
@@ -76,7 +72,7 @@ size_t blosc_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[]
     if (s != Status::Ok || ((flags & H5Z_FLAG_OPTIONAL) && len >= nbytes)) {
       std::free(out);
       if (s != Status::Ok && s != Status::Incompressible)
-        push("blosc_filter", H5E_CANTENCODE, "Blosc compression error");
+        push_filter_error("blosc_filter", H5E_CANTENCODE, "Blosc compression error");
       return 0;
     }
     std::free(*buf);
@@ -86,25 +82,25 @@ size_t blosc_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[]
   }
   uint64_t declared = 0;
   if (blosc_declared_size(in, nbytes, &declared) != Status::Ok) {
-    push("blosc_filter", H5E_CANTDECODE, "Blosc: header does not match the stored chunk");
+    push_filter_error("blosc_filter", H5E_CANTDECODE, "Blosc: header does not match the stored chunk");
     return 0;
   }
   if (declared == 0 || declared > decode_limit()) {
-    push("blosc_filter", H5E_CANTDECODE,
-         "Blosc: declared uncompressed size " + std::to_string(declared) + " is zero or more than the chunk's " +
-             std::to_string(decode_limit()) + " bytes");
+    push_filter_error("blosc_filter", H5E_CANTDECODE,
+                      "Blosc: declared uncompressed size " + std::to_string(declared) +
+                          " is zero or more than the chunk's " + std::to_string(decode_limit()) + " bytes");
     return 0;
   }
   void* out = std::malloc(size_t(declared));
   if (!out) {
-    push("blosc_filter", H5E_NOSPACE, "Blosc: cannot allocate decompression buffer");
+    push_filter_error("blosc_filter", H5E_NOSPACE, "Blosc: cannot allocate decompression buffer");
     return 0;
   }
   size_t len = 0;
   Status s = blosc_decode(in, nbytes, static_cast<uint8_t*>(out), size_t(declared), &len);
   if (s != Status::Ok) {
     std::free(out);
-    push("blosc_filter", H5E_CANTDECODE, "Blosc decompression error");
+    push_filter_error("blosc_filter", H5E_CANTDECODE, "Blosc decompression error");
     return 0;
   }
   std::free(*buf);

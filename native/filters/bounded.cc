@@ -1,6 +1,7 @@
 // Bounded replacements for libhdf5's built-in deflate, shuffle, fletcher32
 // and szip filter classes; see bounded.h for why.
 #include "filters/bounded.h"
+#include "filters/register.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -28,15 +29,12 @@ namespace {
 
 thread_local uint64_t t_limit = 0;  // 0: no scope
 
-void push(const char* func, hid_t minor, const std::string& msg) {
-  H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_PLINE, minor, "%s", msg.c_str());
-}
-
 size_t refuse_bomb(const char* func, const char* filter, uint64_t produced_at_least, uint64_t limit) {
-  push(func, H5E_CANTDECODE,
-       std::string(filter) + ": chunk decodes to more than its declared " + std::to_string(limit) + " bytes" +
-           (produced_at_least ? " (header says " + std::to_string(produced_at_least) + ")" : "") +
-           ": corrupt or a decompression bomb");
+  push_filter_error(func, H5E_CANTDECODE,
+                    std::string(filter) + ": chunk decodes to more than its declared " + std::to_string(limit) +
+                        " bytes" +
+                        (produced_at_least ? " (header says " + std::to_string(produced_at_least) + ")" : "") +
+                        ": corrupt or a decompression bomb");
   return 0;
 }
 
@@ -49,7 +47,7 @@ size_t deflate_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values
   const uint64_t limit = decode_limit();
   void* out = std::malloc(limit ? size_t(limit) : 1);
   if (!out) {
-    push("deflate_filter", H5E_NOSPACE, "deflate: cannot allocate " + std::to_string(limit) + " bytes");
+    push_filter_error("deflate_filter", H5E_NOSPACE, "deflate: cannot allocate " + std::to_string(limit) + " bytes");
     return 0;
   }
   size_t len = 0;
@@ -58,7 +56,7 @@ size_t deflate_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values
   if (s != codecs::Status::Ok) {
     std::free(out);
     if (s == codecs::Status::OutputTooSmall) return refuse_bomb("deflate_filter", "deflate", 0, limit);
-    push("deflate_filter", H5E_CANTDECODE, std::string("deflate: ") + codecs::status_message(s));
+    push_filter_error("deflate_filter", H5E_CANTDECODE, std::string("deflate: ") + codecs::status_message(s));
     return 0;
   }
   std::free(*buf);

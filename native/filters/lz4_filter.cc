@@ -17,10 +17,6 @@ namespace h5v::filters {
 
 namespace {
 
-void push(const char* func, hid_t minor, const std::string& msg) {
-  H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_PLINE, minor, "%s", msg.c_str());
-}
-
 size_t lz4_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes, size_t* buf_size,
                   void** buf) {
   using namespace h5v::codecs;
@@ -34,10 +30,11 @@ size_t lz4_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
     // incompressible chunks are stored raw (filter-mask bit set).
     const bool optional = (flags & H5Z_FLAG_OPTIONAL) != 0;
     size_t cap = optional ? nbytes - 1 : bound;
-    if (cap < kLz4HeaderBytes) return optional ? 0 : (push("lz4_filter", H5E_CANTENCODE, "LZ4: chunk too small"), 0);
+    if (cap < kLz4HeaderBytes)
+      return optional ? 0 : (push_filter_error("lz4_filter", H5E_CANTENCODE, "LZ4: chunk too small"), 0);
     void* out = std::malloc(cap);
     if (!out) {
-      push("lz4_filter", H5E_NOSPACE, "LZ4: cannot allocate compression buffer");
+      push_filter_error("lz4_filter", H5E_NOSPACE, "LZ4: cannot allocate compression buffer");
       return 0;
     }
     size_t len = 0;
@@ -45,9 +42,9 @@ size_t lz4_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
     if (s != Status::Ok) {
       std::free(out);
       if (s == Status::InvalidArgument)
-        push("lz4_filter", H5E_CANTENCODE, "LZ4: block size exceeds LZ4's 2 GiB limit");
+        push_filter_error("lz4_filter", H5E_CANTENCODE, "LZ4: block size exceeds LZ4's 2 GiB limit");
       else if (!optional || s != Status::Incompressible)
-        push("lz4_filter", H5E_CANTENCODE, "LZ4: compression failed");
+        push_filter_error("lz4_filter", H5E_CANTENCODE, "LZ4: compression failed");
       return 0;
     }
     std::free(*buf);
@@ -59,27 +56,27 @@ size_t lz4_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
   uint64_t total = 0;
   Status s = lz4_check_frame(in, nbytes, &total);
   if (s != Status::Ok) {
-    push("lz4_filter", H5E_CANTDECODE, "LZ4: malformed frame (bad header or block sizes)");
+    push_filter_error("lz4_filter", H5E_CANTDECODE, "LZ4: malformed frame (bad header or block sizes)");
     return 0;
   }
   // The header's size is the file's claim: it must fit the chunk being read
   // (decode_limit(), the dataset's chunk size during h5vault's reads).
   if (total == 0 || total > decode_limit() || total > uint64_t(SIZE_MAX)) {
-    push("lz4_filter", H5E_CANTDECODE,
-         "LZ4: declared uncompressed size " + std::to_string(total) + " is zero or more than the chunk's " +
-             std::to_string(decode_limit()) + " bytes");
+    push_filter_error("lz4_filter", H5E_CANTDECODE,
+                      "LZ4: declared uncompressed size " + std::to_string(total) +
+                          " is zero or more than the chunk's " + std::to_string(decode_limit()) + " bytes");
     return 0;
   }
   void* out = std::malloc(size_t(total));
   if (!out) {
-    push("lz4_filter", H5E_NOSPACE, "LZ4: cannot allocate decompression buffer");
+    push_filter_error("lz4_filter", H5E_NOSPACE, "LZ4: cannot allocate decompression buffer");
     return 0;
   }
   size_t len = 0;
   s = lz4_decode(in, nbytes, static_cast<uint8_t*>(out), size_t(total), &len);
   if (s != Status::Ok || len != total) {
     std::free(out);
-    push("lz4_filter", H5E_CANTDECODE, "LZ4: corrupt compressed block");
+    push_filter_error("lz4_filter", H5E_CANTDECODE, "LZ4: corrupt compressed block");
     return 0;
   }
   std::free(*buf);

@@ -19,10 +19,6 @@ namespace {
 constexpr unsigned kLzfFilterRevision = 4;   // h5py's H5PY_FILTER_LZF_VERSION
 constexpr unsigned kLzfApiVersion = 0x0105;  // liblzf LZF_VERSION (h5py's bundled copy)
 
-void push(const char* func, hid_t minor, const char* msg) {
-  H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_PLINE, minor, "%s", msg);
-}
-
 herr_t lzf_set_local(hid_t dcpl, hid_t type, hid_t space) {
   unsigned flags = 0;
   size_t nelmts = 8;
@@ -60,7 +56,7 @@ size_t lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
   if (!(flags & H5Z_FLAG_REVERSE)) {
     if (nbytes == 0) return 0;
     if (nbytes > UINT_MAX) {
-      push("lzf_filter", H5E_CANTENCODE, "LZF: chunk too large to compress (over 4 GiB)");
+      push_filter_error("lzf_filter", H5E_CANTENCODE, "LZF: chunk too large to compress (over 4 GiB)");
       return 0;
     }
     // Optional (the h5py way): only keep output that is strictly smaller.
@@ -70,14 +66,15 @@ size_t lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
     if (cap == 0) return 0;
     void* out = std::malloc(cap);
     if (!out) {
-      push("lzf_filter", H5E_NOSPACE, "LZF: cannot allocate compression buffer");
+      push_filter_error("lzf_filter", H5E_NOSPACE, "LZF: cannot allocate compression buffer");
       return 0;
     }
     size_t len = 0;
     Status s = lzf_encode(in, nbytes, static_cast<uint8_t*>(out), cap, &len);
     if (s != Status::Ok || len == 0) {
       std::free(out);
-      if (!optional || s != Status::Incompressible) push("lzf_filter", H5E_CANTENCODE, "LZF: compression failed");
+      if (!optional || s != Status::Incompressible)
+        push_filter_error("lzf_filter", H5E_CANTENCODE, "LZF: compression failed");
       return 0;  // optional: libhdf5 stores the chunk unfiltered
     }
     std::free(*buf);
@@ -88,7 +85,7 @@ size_t lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
 
   // Decode. Every size here is derived from the file: bound it before allocating.
   if (nbytes == 0) {
-    push("lzf_filter", H5E_CANTDECODE, "LZF: empty compressed chunk");
+    push_filter_error("lzf_filter", H5E_CANTDECODE, "LZF: empty compressed chunk");
     return 0;
   }
   // Never more than the chunk being read (decode_limit(): the dataset's chunk
@@ -101,14 +98,14 @@ size_t lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
     // No usable hint: measure the stream (validates it too).
     Status s = lzf_decoded_size(in, nbytes, &guess);
     if (s != Status::Ok || guess == 0) {
-      push("lzf_filter", H5E_CANTDECODE, "LZF: invalid data for LZF decompression");
+      push_filter_error("lzf_filter", H5E_CANTDECODE, "LZF: invalid data for LZF decompression");
       return 0;
     }
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
     void* out = std::malloc(guess);
     if (!out) {
-      push("lzf_filter", H5E_NOSPACE, "LZF: cannot allocate decompression buffer");
+      push_filter_error("lzf_filter", H5E_NOSPACE, "LZF: cannot allocate decompression buffer");
       return 0;
     }
     size_t len = 0;
@@ -121,18 +118,18 @@ size_t lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], 
     }
     std::free(out);
     if (s != Status::OutputTooSmall || attempt > 0) {
-      push("lzf_filter", H5E_CANTDECODE, "LZF: invalid data for LZF decompression");
+      push_filter_error("lzf_filter", H5E_CANTDECODE, "LZF: invalid data for LZF decompression");
       return 0;
     }
     // The hint was too small (e.g. chunk size changed): measure exactly.
     size_t exact = 0;
     if (lzf_decoded_size(in, nbytes, &exact) != Status::Ok || exact <= guess) {
-      push("lzf_filter", H5E_CANTDECODE, "LZF: invalid data for LZF decompression");
+      push_filter_error("lzf_filter", H5E_CANTDECODE, "LZF: invalid data for LZF decompression");
       return 0;
     }
     if (exact > limit) {
-      push("lzf_filter", H5E_CANTDECODE,
-           "LZF: chunk decodes to more than its declared size: corrupt or a decompression bomb");
+      push_filter_error("lzf_filter", H5E_CANTDECODE,
+                        "LZF: chunk decodes to more than its declared size: corrupt or a decompression bomb");
       return 0;
     }
     guess = exact;

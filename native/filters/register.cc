@@ -25,4 +25,8 @@ bool register_builtin_filters() {
   return true;
 }
 
+void push_filter_error(const char* func, hid_t minor, const std::string& msg) {
+  H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_PLINE, minor, "%s", msg.c_str());
+}
+
 }  // namespace h5v::filters

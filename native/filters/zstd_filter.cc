@@ -20,10 +20,6 @@ namespace h5v::filters {
 
 namespace {
 
-void push(const char* func, hid_t minor, const std::string& msg) {
-  H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_PLINE, minor, "%s", msg.c_str());
-}
-
 size_t zstd_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes, size_t* buf_size,
                    void** buf) {
   using namespace h5v::codecs;
@@ -35,14 +31,14 @@ size_t zstd_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[],
     size_t cap = zstd_bound(nbytes);
     void* out = std::malloc(cap);
     if (!out) {
-      push("zstd_filter", H5E_NOSPACE, "zstd: cannot allocate compression buffer");
+      push_filter_error("zstd_filter", H5E_NOSPACE, "zstd: cannot allocate compression buffer");
       return 0;
     }
     size_t len = 0;
     Status s = zstd_encode(in, nbytes, zstd_filter_level(cd_nelmts, cd_values), static_cast<uint8_t*>(out), cap, &len);
     if (s != Status::Ok || (optional && len >= nbytes)) {
       std::free(out);
-      if (s != Status::Ok) push("zstd_filter", H5E_CANTENCODE, std::string("zstd: ") + status_message(s));
+      if (s != Status::Ok) push_filter_error("zstd_filter", H5E_CANTENCODE, std::string("zstd: ") + status_message(s));
       return 0;  // optional and not smaller: libhdf5 stores the chunk raw
     }
     std::free(*buf);
@@ -54,31 +50,32 @@ size_t zstd_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[],
   uint64_t declared = 0;
   bool known = false;
   if (zstd_declared_size(in, nbytes, &declared, &known) != Status::Ok) {
-    push("zstd_filter", H5E_CANTDECODE, "zstd: not a zstd frame");
+    push_filter_error("zstd_filter", H5E_CANTDECODE, "zstd: not a zstd frame");
     return 0;
   }
   const uint64_t limit = decode_limit();
   if (known && (declared == 0 || declared > limit)) {
-    push("zstd_filter", H5E_CANTDECODE,
-         "zstd: declared uncompressed size " + std::to_string(declared) + " is zero or more than the chunk's " +
-             std::to_string(limit) + " bytes");
+    push_filter_error("zstd_filter", H5E_CANTDECODE,
+                      "zstd: declared uncompressed size " + std::to_string(declared) +
+                          " is zero or more than the chunk's " + std::to_string(limit) + " bytes");
     return 0;
   }
   // Unknown size (a streamed frame): decode into the chunk's size, no more.
   const size_t cap = size_t(known ? declared : limit);
   void* out = std::malloc(cap ? cap : 1);
   if (!out) {
-    push("zstd_filter", H5E_NOSPACE, "zstd: cannot allocate decompression buffer");
+    push_filter_error("zstd_filter", H5E_NOSPACE, "zstd: cannot allocate decompression buffer");
     return 0;
   }
   size_t len = 0;
   Status s = zstd_decode(in, nbytes, static_cast<uint8_t*>(out), cap, &len);
   if (s != Status::Ok || len == 0) {
     std::free(out);
-    push("zstd_filter", H5E_CANTDECODE,
-         s == Status::OutputTooSmall ? "zstd: chunk decodes to more than its declared " + std::to_string(limit) +
-                                           " bytes: corrupt or a decompression bomb"
-                                     : std::string("zstd: ") + status_message(s == Status::Ok ? Status::Corrupt : s));
+    push_filter_error("zstd_filter", H5E_CANTDECODE,
+                      s == Status::OutputTooSmall
+                          ? "zstd: chunk decodes to more than its declared " + std::to_string(limit) +
+                                " bytes: corrupt or a decompression bomb"
+                          : std::string("zstd: ") + status_message(s == Status::Ok ? Status::Corrupt : s));
     return 0;
   }
   std::free(*buf);

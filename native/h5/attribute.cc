@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "handle.h"
+#include "../common/hid.h"
 #include "heap_check.h"
 #include "value.h"
 

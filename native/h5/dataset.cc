@@ -12,7 +12,7 @@
 
 #include "../filters/bounded.h"
 #include "../filters/register.h"
-#include "handle.h"
+#include "../common/hid.h"
 #include "heap_check.h"
 #include "value.h"
 #include "structure.h"

@@ -13,7 +13,7 @@
 #include <random>
 #include <vector>
 
-#include "handle.h"
+#include "../common/hid.h"
 #include "structure.h"
 #include "../common/lock.h"
 
@@ -192,7 +192,7 @@ std::shared_ptr<FileHandle> FileHandle::open_image(const std::string& name, cons
   return f;
 }
 
-int FileHandle::image_fd() const { return image_ ? std::static_pointer_cast<Image>(image_)->fd : -1; }
+int FileHandle::image_fd() const { return image_ ? image_->fd : -1; }
 
 int FileHandle::posix_fd() const {
   if (posix_fd_ == -2) posix_fd_ = h5::posix_fd(fid_);
@@ -388,7 +388,6 @@ void FileHandle::publish() {
 
 ObjHandle::~ObjHandle() {
   Lock lock;
-  engine_cache.reset();
   // After a strong H5Fclose the id is already gone.
   // An object reached through an external link lives in another file, which
   // stays open until the object is closed: close it even after our file.

@@ -16,7 +16,14 @@
 
 #include "../common/error.h"
 
+namespace h5v::mmap {
+class Mapping;
+}
+
 namespace h5v::h5 {
+
+struct DatasetInfo;  // dataset.h
+struct Image;        // structure.h
 
 // H5_OPEN_FAILED naming what `path` is (a FIFO, a device, ...): h5vault
 // opens regular files only. `mode` is a stat() st_mode.
@@ -77,8 +84,9 @@ class FileHandle {
   // The file libhdf5 writes: path() itself, or the temp file of an overwrite.
   const std::string& hdf5_path() const { return hdf5_path_; }
 
-  // Opaque per-file slots owned by other layers (e.g. the mmap layer).
-  std::shared_ptr<void> mapping;
+  // The file's read-only mapping for views, made by the napi layer on first
+  // use (lock held) and unmapped when the last view and the file are gone.
+  std::shared_ptr<mmap::Mapping> mapping;
   bool in_memory() const { return in_memory_; }
   // The descriptor of an image's memory file (views map it), else -1.
   int image_fd() const;
@@ -105,9 +113,9 @@ class FileHandle {
   hid_t fid_;
   bool writable_;
   bool in_memory_ = false;
-  mutable int posix_fd_ = -2;    // -2: not asked yet
-  mutable int remote_ = -1;      // -1: not asked yet
-  std::shared_ptr<void> image_;  // an h5::Image (structure.h) for open_image()
+  mutable int posix_fd_ = -2;     // -2: not asked yet
+  mutable int remote_ = -1;       // -1: not asked yet
+  std::shared_ptr<Image> image_;  // the sealed memory file of open_image()
   mutable std::mutex m_;
   int pending_ = 0;
   bool close_requested_ = false;
@@ -134,11 +142,10 @@ class ObjHandle {
   std::shared_ptr<FileHandle> file;
   hid_t id;
   ObjKind kind;
-  std::string path;                    // absolute path in the file, for messages
-  std::shared_ptr<void> engine_cache;  // engine's chunk index for datasets
+  std::string path;  // absolute path in the file, for messages
   // Cached DatasetInfo (datasets in read-only files only: their metadata cannot
   // change under us), filled by the napi layer on first describe.
-  std::shared_ptr<void> info_cache;
+  std::shared_ptr<const DatasetInfo> info_cache;
   // Opened through an external link: the object lives in another file than
   // `file`, so nothing may use `file`'s descriptor or mapping for its bytes.
   bool foreign_file = false;

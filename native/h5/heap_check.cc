@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "handle.h"
+#include "../common/hid.h"
 
 namespace h5v::h5 {
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "handle.h"
+#include "../common/hid.h"
 
 #ifdef H5_HAVE_ROS3_VFD
 #include <H5FDros3.h>

@@ -14,7 +14,7 @@
 #include "dataset.h"
 #include "heap_check.h"
 #include "file.h"
-#include "handle.h"
+#include "../common/hid.h"
 
 namespace h5v::h5 {
 

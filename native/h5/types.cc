@@ -68,24 +68,41 @@ size_t dtype_size(DType t) {
   return 0;
 }
 
-hid_t make_file_type(DType t) {
+namespace {
+
+// An integer dtype's file type (little-endian, as h5vault writes) and native
+// memory type, both predefined ids (not copies); invalid for other dtypes.
+struct IntTypes {
+  hid_t file = H5I_INVALID_HID;
+  hid_t mem = H5I_INVALID_HID;
+};
+IntTypes int_types(DType t) {
   switch (t) {
     case DType::Int8:
-      return H5Tcopy(H5T_STD_I8LE);
+      return {H5T_STD_I8LE, H5T_NATIVE_INT8};
     case DType::Int16:
-      return H5Tcopy(H5T_STD_I16LE);
+      return {H5T_STD_I16LE, H5T_NATIVE_INT16};
     case DType::Int32:
-      return H5Tcopy(H5T_STD_I32LE);
+      return {H5T_STD_I32LE, H5T_NATIVE_INT32};
     case DType::Int64:
-      return H5Tcopy(H5T_STD_I64LE);
+      return {H5T_STD_I64LE, H5T_NATIVE_INT64};
     case DType::Uint8:
-      return H5Tcopy(H5T_STD_U8LE);
+      return {H5T_STD_U8LE, H5T_NATIVE_UINT8};
     case DType::Uint16:
-      return H5Tcopy(H5T_STD_U16LE);
+      return {H5T_STD_U16LE, H5T_NATIVE_UINT16};
     case DType::Uint32:
-      return H5Tcopy(H5T_STD_U32LE);
+      return {H5T_STD_U32LE, H5T_NATIVE_UINT32};
     case DType::Uint64:
-      return H5Tcopy(H5T_STD_U64LE);
+      return {H5T_STD_U64LE, H5T_NATIVE_UINT64};
+    default:
+      return {};
+  }
+}
+
+}  // namespace
+
+hid_t make_file_type(DType t) {
+  switch (t) {
     case DType::Float16:
       return make_half(10, 5, 10, 15);
     case DType::Bfloat16:
@@ -98,32 +115,17 @@ hid_t make_file_type(DType t) {
       return make_bool();
     case DType::String:
       return make_string();
-    default:
-      return H5I_INVALID_HID;
+    default: {
+      IntTypes it = int_types(t);
+      return it.file >= 0 ? H5Tcopy(it.file) : H5I_INVALID_HID;
+    }
   }
 }
 
 hid_t make_mem_type(DType t) {
-  switch (t) {
-    case DType::Int8:
-      return H5Tcopy(H5T_NATIVE_INT8);
-    case DType::Int16:
-      return H5Tcopy(H5T_NATIVE_INT16);
-    case DType::Int32:
-      return H5Tcopy(H5T_NATIVE_INT32);
-    case DType::Int64:
-      return H5Tcopy(H5T_NATIVE_INT64);
-    case DType::Uint8:
-      return H5Tcopy(H5T_NATIVE_UINT8);
-    case DType::Uint16:
-      return H5Tcopy(H5T_NATIVE_UINT16);
-    case DType::Uint32:
-      return H5Tcopy(H5T_NATIVE_UINT32);
-    case DType::Uint64:
-      return H5Tcopy(H5T_NATIVE_UINT64);
-    default:
-      return make_file_type(t);  // halves/bool/string: x86/ARM are little-endian
-  }
+  IntTypes it = int_types(t);
+  if (it.mem >= 0) return H5Tcopy(it.mem);
+  return make_file_type(t);  // halves/bool/string: x86/ARM are little-endian
 }
 
 TypeInfo describe_type(hid_t type) {

@@ -61,7 +61,7 @@ bool describe_value_type(hid_t ftype, TypeNode* node, hid_t* mtype, ErrorInfo* e
 
 // H5Dget_type, but with compound and enum members in the order the file
 // declares them, whatever reads came before (libhdf5 sorts the dataset's own
-// type in place when it converts: value.cc). Caller owns the id.
+// type in place when it converts: value_type.cc). Caller owns the id.
 hid_t dataset_declared_type(hid_t dset);
 
 struct RefValue {

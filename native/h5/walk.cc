@@ -17,7 +17,7 @@
 #include "../common/error.h"
 #include "../filters/bounded.h"
 #include "file.h"
-#include "handle.h"
+#include "../common/hid.h"
 #include "heap_check.h"
 #include "../common/lock.h"
 #include "types.h"

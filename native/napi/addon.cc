@@ -9,6 +9,7 @@
 #include "h5/file.h"
 #include "h5/heap_check.h"
 #include "common/lock.h"
+#include "dataset_io.h"
 #include "wrap.h"
 
 namespace h5v::js {
@@ -31,6 +32,13 @@ Napi::Value Versions(const Napi::CallbackInfo& info) {
   o.Set("threadsafe", static_cast<bool>(ts));
   o.Set("threads", engine::pool_size());
   return o;
+}
+
+// setThreads(n) -> the engine pool's size: process-wide, shared by every
+// environment (main thread and workers).
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  engine::set_pool_size(threads_of(info, 0));
+  return Napi::Number::New(info.Env(), engine::pool_size());
 }
 
 void on_env_exit(void*) {
@@ -59,13 +67,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   napi_add_env_cleanup_hook(env, on_env_exit, nullptr);
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
   exports.Set("versions", Napi::Function::New(env, Versions));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   init_file(env, exports);
   init_dataset(env, exports);
+  init_view(env, exports);
   init_attrs(env, exports);
   init_value(env, exports);
   init_untrusted(env, exports);
   init_mmap(env, exports);
   init_structure(env, exports);
+  init_scales(env, exports);
+  init_image(env, exports);
   init_remote(env, exports);
   init_model(env, exports);
   return exports;

@@ -1,5 +1,5 @@
 // External ArrayBuffers over a file mapping, each holding a reference on the
-// mapping until it is collected. Shared by dataset views (wrap_dataset.cc) and
+// mapping until it is collected. Shared by dataset views (wrap_view.cc) and
 // whole-file mappings (wrap_mmap.cc).
 #pragma once
 #include <cstdint>

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "args.h"
 #include "handles.h"
 #include "js.h"
 #include "js_error.h"
@@ -12,6 +13,7 @@ namespace h5v::js {
 
 void init_file(Napi::Env env, Napi::Object exports);
 void init_dataset(Napi::Env env, Napi::Object exports);
+void init_view(Napi::Env env, Napi::Object exports);
 void init_attrs(Napi::Env env, Napi::Object exports);
 void init_untrusted(Napi::Env env, Napi::Object exports);
 void init_mmap(Napi::Env env, Napi::Object exports);
@@ -21,6 +23,8 @@ void init_value(Napi::Env env, Napi::Object exports);
 // one code unit per byte (latin1), so no byte is replaced (docs/types.md).
 Napi::Value text_value(Napi::Env env, const std::string& s);
 void init_structure(Napi::Env env, Napi::Object exports);
+void init_scales(Napi::Env env, Napi::Object exports);
+void init_image(Napi::Env env, Napi::Object exports);
 void init_remote(Napi::Env env, Napi::Object exports);
 void init_model(Napi::Env env, Napi::Object exports);
 

@@ -19,13 +19,7 @@ Napi::Value AttrList(const Napi::CallbackInfo& info) {
   auto obj = unwrap_object(info, 0);
   JsOp op(info.Env(), obj->file);
   std::vector<std::string> names;
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::list_attrs(obj->id, &names, &err);
-  }
-  if (!ok) throw_error(info.Env(), err);
+  call_locked(info.Env(), [&](ErrorInfo* err) { return h5::list_attrs(obj->id, &names, err); });
   Napi::Array a = Napi::Array::New(info.Env(), names.size());
   for (size_t i = 0; i < names.size(); ++i) a.Set(i, names[i]);
   return a;
@@ -46,16 +40,11 @@ Napi::Value AttrGet(const Napi::CallbackInfo& info) {
   JsOp op(info.Env(), obj->file);
   std::string name = arg_string(info, 1, "attribute name");
   h5::AttrValue v;
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::read_attr(obj->id, name, &v, &err);
-  }
-  if (!ok) {
-    if (err.code == "H5_NOT_FOUND") err.message = "no attribute '" + name + "' on '" + obj->path + "'";
-    throw_error(env, err);
-  }
+  call_locked(
+      env, [&](ErrorInfo* err) { return h5::read_attr(obj->id, name, &v, err); },
+      [&](ErrorInfo& err) {
+        if (err.code == "H5_NOT_FOUND") err.message = "no attribute '" + name + "' on '" + obj->path + "'";
+      });
   Napi::Object r = Napi::Object::New(env);
   r.Set("dtype", h5::dtype_name(v.dtype));
   r.Set("scalar", v.scalar);
@@ -123,15 +112,8 @@ Napi::Value AttrSet(const Napi::CallbackInfo& info) {
                                              std::to_string(v.bytes[bad]) + ": bool data must be 0 or 1"));
     }
   }
-  if (!obj->file->writable())
-    throw_error(env, ErrorInfo::make("H5_READ_ONLY", "file '" + obj->file->path() + "' is open read-only"));
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::write_attr(obj->id, name, v, &err);
-  }
-  if (!ok) throw_error(env, err);
+  require_writable(env, obj->file);
+  call_locked(env, [&](ErrorInfo* err) { return h5::write_attr(obj->id, name, v, err); });
   return env.Undefined();
 }
 
@@ -139,15 +121,8 @@ Napi::Value AttrDelete(const Napi::CallbackInfo& info) {
   auto obj = unwrap_object(info, 0);
   JsOp op(info.Env(), obj->file);
   std::string name = arg_string(info, 1, "attribute name");
-  if (!obj->file->writable())
-    throw_error(info.Env(), ErrorInfo::make("H5_READ_ONLY", "file '" + obj->file->path() + "' is open read-only"));
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::delete_attr(obj->id, name, &err);
-  }
-  if (!ok) throw_error(info.Env(), err);
+  require_writable(info.Env(), obj->file);
+  call_locked(info.Env(), [&](ErrorInfo* err) { return h5::delete_attr(obj->id, name, err); });
   return info.Env().Undefined();
 }
 

@@ -1,6 +1,7 @@
 // JS bindings for files, groups and links. Synchronous calls here touch only
 // metadata; each runs inside an OpGuard (so close() cannot race it) and the
 // global lock.
+#include "dataset_io.h"
 #include "wrap.h"
 
 #include "common/lock.h"
@@ -18,13 +19,7 @@ template <std::shared_ptr<h5::FileHandle> (*Make)(const std::string&, bool, Erro
 Napi::Value OpenOrCreate(const Napi::CallbackInfo& info, const char* flag) {
   std::string path = arg_string(info, 0, "path");
   bool b = arg_bool(info, 1, flag);
-  ErrorInfo err;
-  std::shared_ptr<h5::FileHandle> f;
-  {
-    Lock lock;
-    f = Make(path, b, &err);
-  }
-  if (!f) throw_error(info.Env(), err);
+  auto f = call_locked(info.Env(), [&](ErrorInfo* err) { return Make(path, b, err); });
   return wrap_file(info.Env(), f);
 }
 
@@ -35,13 +30,8 @@ Napi::Value FileOpen(const Napi::CallbackInfo& info) {
   std::string path = arg_string(info, 0, "path");
   bool writable = arg_bool(info, 1, "writable");
   std::string open_path = arg_string(info, 2, "openPath");
-  ErrorInfo err;
-  std::shared_ptr<h5::FileHandle> f;
-  {
-    Lock lock;
-    f = h5::FileHandle::open_as(path, open_path, writable, &err);
-  }
-  if (!f) throw_error(info.Env(), err);
+  auto f =
+      call_locked(info.Env(), [&](ErrorInfo* err) { return h5::FileHandle::open_as(path, open_path, writable, err); });
   return wrap_file(info.Env(), f);
 }
 // fileCreate(path, overwrite, trackOrder?)
@@ -50,13 +40,8 @@ Napi::Value FileCreate(const Napi::CallbackInfo& info) {
   std::string path = arg_string(info, 0, "path");
   bool overwrite = arg_bool(info, 1, "overwrite");
   bool track = arg_bool(info, 2, "trackOrder");
-  ErrorInfo err;
-  std::shared_ptr<h5::FileHandle> f;
-  {
-    Lock lock;
-    f = h5::FileHandle::create_ordered(path, overwrite, track, &err);
-  }
-  if (!f) throw_error(info.Env(), err);
+  auto f = call_locked(info.Env(),
+                       [&](ErrorInfo* err) { return h5::FileHandle::create_ordered(path, overwrite, track, err); });
   return wrap_file(info.Env(), f);
 }
 
@@ -107,17 +92,22 @@ Napi::Value FileState(const Napi::CallbackInfo& info) {
 Napi::Value FileFlush(const Napi::CallbackInfo& info) {
   auto f = unwrap_file(info, 0);
   JsOp op(info.Env(), f);
-  Lock lock;
-  if (H5Fflush(f->id(), H5F_SCOPE_GLOBAL) < 0) throw_error(info.Env(), h5::capture_error("flush"));
+  call_locked(info.Env(), [&](ErrorInfo* err) {
+    if (H5Fflush(f->id(), H5F_SCOPE_GLOBAL) >= 0) return true;
+    *err = h5::capture_error("flush");
+    return false;
+  });
   return info.Env().Undefined();
 }
 
 Napi::Value FileRoot(const Napi::CallbackInfo& info) {
   auto f = unwrap_file(info, 0);
   JsOp op(info.Env(), f);
-  Lock lock;
-  hid_t g = H5Gopen2(f->id(), "/", H5P_DEFAULT);
-  if (g < 0) throw_error(info.Env(), h5::capture_error("open root group"));
+  hid_t g = call_locked(info.Env(), [&](ErrorInfo* err) {
+    hid_t id = H5Gopen2(f->id(), "/", H5P_DEFAULT);
+    if (id < 0) *err = h5::capture_error("open root group");
+    return id;
+  });
   return wrap_object(info.Env(), std::make_shared<h5::ObjHandle>(f, g, h5::ObjKind::Group, "/"));
 }
 
@@ -132,21 +122,16 @@ Napi::Value ObjOpen(const Napi::CallbackInfo& info) {
                                             "'" + h5::join_path(parent->path, path) +
                                                 "': external links are not followed in a file opened with "
                                                 "{ untrusted } or { expectDigest }: the check covered this file only"));
-  ErrorInfo err;
   std::string why;
   if (!h5::valid_relative_path(path, &why)) throw Napi::TypeError::New(info.Env(), why);
   JsOp op(info.Env(), parent->file);
   h5::ObjKind kind;
   std::string abs = h5::join_path(parent->path, path);
-  hid_t id;
-  {
-    Lock lock;
-    id = h5::open_object(parent->id, path, &kind, &err, follow, &foreign);
-  }
-  if (id < 0) {
-    if (err.code == "H5_NOT_FOUND") err.message = "no object at '" + abs + "' in '" + parent->file->path() + "'";
-    throw_error(info.Env(), err);
-  }
+  hid_t id = call_locked(
+      info.Env(), [&](ErrorInfo* err) { return h5::open_object(parent->id, path, &kind, err, follow, &foreign); },
+      [&](ErrorInfo& err) {
+        if (err.code == "H5_NOT_FOUND") err.message = "no object at '" + abs + "' in '" + parent->file->path() + "'";
+      });
   auto o = std::make_shared<h5::ObjHandle>(parent->file, id, kind, abs);
   o->foreign_file = foreign || parent->foreign_file;
   Napi::Object r = Napi::Object::New(info.Env());
@@ -171,31 +156,20 @@ Napi::Value GroupCreate(const Napi::CallbackInfo& info) {
   std::string path = arg_string(info, 1, "path");
   std::string why;
   if (!h5::valid_relative_path(path, &why)) throw Napi::TypeError::New(info.Env(), why);
-  ErrorInfo err;
   JsOp op(info.Env(), parent->file);
-  if (!parent->file->writable())
-    throw_error(info.Env(), ErrorInfo::make("H5_READ_ONLY", "file '" + parent->file->path() + "' is open read-only"));
-  hid_t g;
-  {
-    Lock lock;
-    g = h5::create_group(parent->id, path, &err, info.Length() > 2 && info[2].ToBoolean());
-  }
-  if (g < 0) throw_error(info.Env(), err);
+  require_writable(info.Env(), parent->file);
+  auto g = call_locked(info.Env(), [&](ErrorInfo* err) {
+    return h5::create_group(parent->id, path, err, info.Length() > 2 && info[2].ToBoolean());
+  });
   return wrap_object(info.Env(), std::make_shared<h5::ObjHandle>(parent->file, g, h5::ObjKind::Group,
                                                                  h5::join_path(parent->path, path)));
 }
 
 Napi::Value GroupList(const Napi::CallbackInfo& info) {
   auto g = unwrap_kind(info, 0, h5::ObjKind::Group);
-  ErrorInfo err;
   JsOp op(info.Env(), g->file);
   std::vector<h5::LinkEntry> links;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::list_links(g->id, &links, &err);
-  }
-  if (!ok) throw_error(info.Env(), err);
+  call_locked(info.Env(), [&](ErrorInfo* err) { return h5::list_links(g->id, &links, err); });
   Napi::Array arr = Napi::Array::New(info.Env(), links.size());
   for (size_t i = 0; i < links.size(); ++i) {
     Napi::Object e = Napi::Object::New(info.Env());
@@ -214,6 +188,72 @@ Napi::Value ObjIdentity(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), h5::object_identity(o->id));
 }
 
+// groupWalk(g) -> [{ path, kind, handle }] for every object below g
+// (H5Ovisit order), opened by address and, for datasets, described — one call
+// instead of a list + open + describe round trip per tensor. An object that
+// cannot be opened or described is one { path, kind: 'error', error } entry
+// (an H5Error), and a traversal libhdf5 stops part-way (a corrupt link table)
+// ends with one for the group it was listing: the walk never fails whole for
+// one bad object, and no failure is silent.
+Napi::Value GroupWalk(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto g = unwrap_kind(info, 0, h5::ObjKind::Group);
+  // groupWalk(g, datatypes?): committed datatypes are listed only when asked.
+  bool datatypes = info.Length() > 1 && info[1].ToBoolean();
+  ErrorInfo err;
+  JsOp op(env, g->file);
+  std::vector<h5::VisitEntry> entries;
+  bool complete;
+  {
+    Lock lock;
+    complete = h5::visit_objects(g->id, &entries, &err);
+  }
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t k = 0;
+  auto failed = [&](const std::string& path, const ErrorInfo& e) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("path", path);
+    r.Set("kind", "error");
+    r.Set("error", make_error(env, e));
+    out.Set(k++, r);
+  };
+  for (const auto& e : entries) {
+    if (e.kind != h5::ObjKind::Group && e.kind != h5::ObjKind::Dataset &&
+        !(datatypes && e.kind == h5::ObjKind::Datatype))
+      continue;
+    const std::string path = h5::join_path(g->path, e.path);
+    hid_t id;
+    {
+      Lock lock;
+      id = h5::open_by_address(g->id, e.addr, &err);
+    }
+    if (id < 0) {
+      failed(path, err);
+      continue;
+    }
+    auto o = std::make_shared<h5::ObjHandle>(g->file, id, e.kind, path);
+    if (e.kind == h5::ObjKind::Dataset) {
+      // Describe now (cached natively for read-only files); JS asks for the
+      // full description only if it needs it — building it is costly in napi.
+      h5::DatasetInfo d;
+      if (!describe(o, &d, &err)) {
+        failed(path, err);
+        continue;
+      }
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("path", o->path);
+    r.Set("kind", h5::obj_kind_name(e.kind));
+    r.Set("handle", wrap_object(env, o));
+    out.Set(k++, r);
+  }
+  if (!complete) {
+    err.message = "listing stopped after " + std::to_string(entries.size()) + " objects: " + err.message;
+    failed(g->path, err);
+  }
+  return out;
+}
+
 }  // namespace
 
 void init_file(Napi::Env env, Napi::Object exports) {
@@ -229,6 +269,7 @@ void init_file(Napi::Env env, Napi::Object exports) {
   exports.Set("objIdentity", Napi::Function::New(env, ObjIdentity));
   exports.Set("groupCreate", Napi::Function::New(env, GroupCreate));
   exports.Set("groupList", Napi::Function::New(env, GroupList));
+  exports.Set("groupWalk", Napi::Function::New(env, GroupWalk));
 }
 
 }  // namespace h5v::js

@@ -11,7 +11,7 @@
 #include "h5/attribute.h"
 #include "h5/dataset.h"
 #include "h5/file.h"
-#include "h5/handle.h"
+#include "common/hid.h"
 #include "h5/types.h"
 #include "wrap.h"
 

@@ -36,13 +36,7 @@ Napi::Value FileOpenRemote(const Napi::CallbackInfo& info) {
   std::string name = arg_string(info, 0, "name");
   std::string url = arg_string(info, 1, "url");
   h5::Ros3Credentials cred = credentials(info);
-  h5::ErrorInfo err;
-  std::shared_ptr<h5::FileHandle> f;
-  {
-    h5::Lock lock;
-    f = h5::open_ros3(name, url, cred, &err);
-  }
-  if (!f) throw_error(info.Env(), err);
+  auto f = call_locked(info.Env(), [&](h5::ErrorInfo* err) { return h5::open_ros3(name, url, cred, err); });
   return wrap_file(info.Env(), f);
 }
 

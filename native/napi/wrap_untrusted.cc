@@ -157,15 +157,13 @@ Napi::Value LimitProcess(const Napi::CallbackInfo& info) {
 // fileStamp(file) -> identity of the descriptor libhdf5 has open for it.
 Napi::Value FileStamp(const Napi::CallbackInfo& info) {
   auto f = unwrap_file(info, 0);
-  h5::ErrorInfo err;
   h5::FileStamp s;
-  {
-    h5::Lock lock;
-    h5::OpGuard guard(f, &err);
+  call_locked(info.Env(), [&](h5::ErrorInfo* err) {
+    h5::OpGuard guard(f, err);
     if (guard.ok() && !h5::file_stamp(f->id(), &s))
-      err = h5::ErrorInfo::make("H5_IO", "cannot stat the descriptor of '" + f->path() + "'");
-  }
-  if (!s.valid) throw_error(info.Env(), err);
+      *err = h5::ErrorInfo::make("H5_IO", "cannot stat the descriptor of '" + f->path() + "'");
+    return s.valid;
+  });
   return stamp_object(info.Env(), s);
 }
 
@@ -174,25 +172,21 @@ Napi::Value FileStamp(const Napi::CallbackInfo& info) {
 // valid until the file is closed.
 Napi::Value FileDescriptor(const Napi::CallbackInfo& info) {
   auto f = unwrap_file(info, 0);
-  h5::ErrorInfo err;
   int fd = -1;
-  {
-    h5::Lock lock;
-    h5::OpGuard guard(f, &err);
-    if (guard.ok()) {
-      // In-memory files: the core driver's handle is a pointer to its memory,
-      // not a descriptor. An image has its sealed memory file instead.
-      if (f->in_memory()) {
-        fd = f->image_fd();
-        if (fd < 0)
-          err = h5::ErrorInfo::make("H5_IO", "'" + f->path() + "' is an in-memory file: it has no descriptor");
-      } else {
-        fd = f->posix_fd();
-        if (fd < 0) err = h5::ErrorInfo::make("H5_IO", "no file descriptor for '" + f->path() + "'");
-      }
+  call_locked(info.Env(), [&](h5::ErrorInfo* err) {
+    h5::OpGuard guard(f, err);
+    if (!guard.ok()) return false;
+    // In-memory files: the core driver's handle is a pointer to its memory,
+    // not a descriptor. An image has its sealed memory file instead.
+    if (f->in_memory()) {
+      fd = f->image_fd();
+      if (fd < 0) *err = h5::ErrorInfo::make("H5_IO", "'" + f->path() + "' is an in-memory file: it has no descriptor");
+    } else {
+      fd = f->posix_fd();
+      if (fd < 0) *err = h5::ErrorInfo::make("H5_IO", "no file descriptor for '" + f->path() + "'");
     }
-  }
-  if (fd < 0) throw_error(info.Env(), err);
+    return fd >= 0;
+  });
   return Napi::Number::New(info.Env(), fd);
 }
 

@@ -8,7 +8,7 @@
 #include "h5/attribute.h"
 #include "h5/dataset.h"
 #include "h5/file.h"
-#include "h5/handle.h"
+#include "common/hid.h"
 #include "h5/value.h"
 #include "wrap.h"
 
@@ -289,10 +289,7 @@ Napi::Value ValueType(const Napi::CallbackInfo& info) {
   std::string aname = opt_name(info, 1);
   JsOp op(env, obj->file);
   TypeNode t;
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
+  call_locked(env, [&](ErrorInfo* err) {
     h5::Hid attr, ftype;
     if (!aname.empty()) {
       if (!h5::has_attr(obj->id, aname)) {
@@ -303,16 +300,15 @@ Napi::Value ValueType(const Napi::CallbackInfo& info) {
     } else {
       ftype.reset(h5::dataset_declared_type(obj->id));
     }
-    hid_t m = H5I_INVALID_HID;
     if (!ftype) {
-      err = h5::capture_error("get datatype of '" + obj->path + "'");
-      ok = false;
-    } else {
-      ok = h5::describe_value_type(ftype.get(), &t, &m, &err);
-      if (m >= 0) H5Tclose(m);
+      *err = h5::capture_error("get datatype of '" + obj->path + "'");
+      return false;
     }
-  }
-  if (!ok) throw_error(env, err);
+    hid_t m = H5I_INVALID_HID;
+    bool ok = h5::describe_value_type(ftype.get(), &t, &m, err);
+    if (m >= 0) H5Tclose(m);
+    return ok;
+  });
   return type_to_js(env, t);
 }
 
@@ -562,20 +558,13 @@ Napi::Value ValueCreateDataset(const Napi::CallbackInfo& info) {
   if (!h5::valid_relative_path(name, &why)) throw Napi::TypeError::New(env, why);
   h5::ValueWrite w = write_args(info, 2);
   JsOp op(env, parent->file);
-  if (!parent->file->writable())
-    throw_error(env, ErrorInfo::make("H5_READ_ONLY", "file '" + parent->file->path() + "' is open read-only"));
-  ErrorInfo err;
-  hid_t d = H5I_INVALID_HID;
-  {
-    Lock lock;
-    if (h5::path_exists(parent->id, name))
-      throw_error(env, ErrorInfo::make("H5_EXISTS", "'" + h5::join_path(parent->path, name) + "' already exists"));
-    if (h5::create_value_dataset(parent->id, name, w, &err)) {
-      h5::ObjKind kind;
-      d = h5::open_object(parent->id, name, &kind, &err);
-    }
-  }
-  if (d < 0) throw_error(env, err);
+  require_writable(env, parent->file);
+  hid_t d = call_locked(env, [&](ErrorInfo* err) {
+    require_absent(env, parent, name);
+    if (!h5::create_value_dataset(parent->id, name, w, err)) return hid_t{H5I_INVALID_HID};
+    h5::ObjKind kind;
+    return h5::open_object(parent->id, name, &kind, err);
+  });
   return wrap_object(
       env, std::make_shared<h5::ObjHandle>(parent->file, d, h5::ObjKind::Dataset, h5::join_path(parent->path, name)));
 }
@@ -588,15 +577,8 @@ Napi::Value ValueSetAttr(const Napi::CallbackInfo& info) {
   if (name.empty()) throw Napi::TypeError::New(env, "attribute name must not be empty");
   h5::ValueWrite w = write_args(info, 2);
   JsOp op(env, obj->file);
-  if (!obj->file->writable())
-    throw_error(env, ErrorInfo::make("H5_READ_ONLY", "file '" + obj->file->path() + "' is open read-only"));
-  ErrorInfo err;
-  bool ok;
-  {
-    Lock lock;
-    ok = h5::write_value_attr(obj->id, name, w, &err);
-  }
-  if (!ok) throw_error(env, err);
+  require_writable(env, obj->file);
+  call_locked(env, [&](ErrorInfo* err) { return h5::write_value_attr(obj->id, name, w, err); });
   return env.Undefined();
 }
 

@@ -17,7 +17,7 @@
 #include "common/lock.h"
 #include "h5/attribute.h"
 #include "h5/dataset.h"
-#include "h5/handle.h"
+#include "common/hid.h"
 #include "h5/heap_check.h"
 #include "h5/value.h"
 

@@ -1,4 +1,4 @@
-// Native tests of the datatype conversion in native/h5/value.cc: string
+// Native tests of the datatype conversion in native/h5/value_*.cc: string
 // padding and UTF-8 checks, type descriptions, write -> read round trips of
 // every class through libhdf5 (in-memory files), the nesting limit, and
 // references that resolve to nothing.
@@ -12,7 +12,7 @@
 #include "check.h"
 #include "h5_setup.h"
 #include "common/lock.h"
-#include "h5/handle.h"
+#include "common/hid.h"
 #include "h5/value.h"
 
 using namespace h5v;

@@ -1,9 +1,15 @@
-// RAII owner of one hid_t. Closing requires the global lock: callers construct
-// and destroy these only while holding h5v::h5::Lock.
+// The one RAII owner of a hid_t (files, groups, datasets, types, spaces,
+// property lists, and the extra reference the engine holds on a dataset for
+// the length of a call). Dropping the id takes the global lock itself: it is
+// recursive, so owners released inside a locked region pay only a counter,
+// and owners that outlive one (the engine's dataset reference, released after
+// the unlocked codec work) cannot close without it (invariant 2).
 #pragma once
 #include <utility>
 
 #include <hdf5.h>
+
+#include "lock.h"
 
 namespace h5v::h5 {
 
@@ -27,8 +33,13 @@ class Hid {
   bool valid() const { return id_ >= 0; }
   explicit operator bool() const { return valid(); }
   hid_t release() { return std::exchange(id_, H5I_INVALID_HID); }
+  // H5Idec_ref closes an id we own (its count is 1) and drops our reference
+  // to one we share (H5Iinc_ref / H5Iget_file_id), whatever its type.
   void reset(hid_t id = H5I_INVALID_HID) {
-    if (id_ >= 0 && H5Iis_valid(id_) > 0) H5Idec_ref(id_);
+    if (id_ >= 0) {
+      Lock lock;
+      if (H5Iis_valid(id_) > 0) H5Idec_ref(id_);
+    }
     id_ = id;
   }
 
