@@ -8,6 +8,13 @@
  *   npm run bench:compare -- [--size 256MiB] [--runs 5] [--el-size 1GiB]
  *        [--out bench/results] [--docs docs/benchmarks.md | --no-docs]
  *        [--no-serial] [--dir TMPDIR] [--keep] [--from compare.json]
+ *        [--only core|codecs]
+ *
+ * The codec cases (zstd levels, Blosc lz4/zstd with byte and bit shuffle;
+ * h5py through Debian's Blosc plugin, and for zstd, which no Debian plugin
+ * provides, through direct chunk I/O + python3-zstandard) have their own
+ * section of docs/benchmarks.md and JSON file (compare-codecs.json); `--only`
+ * runs one of the two parts and rewrites only its section.
  *
  * Data: float32 ~ N(0, 0.02) from a seeded generator, shape [rows, 4096].
  * Read cases read files written by h5py (the neutral reference writer);
@@ -15,13 +22,13 @@
  * Warm page cache: each library reads once untimed before its timed runs.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { File } from '../lib/index.js';
-import { parse, parseInteger, parseSize, str } from '../lib/cli/args.js';
+import { parse, parseInteger, parseSize, str, UsageError } from '../lib/cli/args.js';
 import { chunkShapeFor, machineInfo, type MachineInfo } from '../lib/bench/benchmark.js';
 import { formatBytes, median } from '../lib/cli/output.js';
 import { gaussianFloat32 } from '../lib/bench/synthetic.js';
@@ -58,7 +65,7 @@ export interface Timing {
 export interface CaseResult {
   id: string;
   kind: 'read' | 'write';
-  group: 'main' | 'threads' | 'chunks';
+  group: 'main' | 'threads' | 'chunks' | 'codecs';
   codec: string;
   chunkBytes: number;
   threads?: number;
@@ -75,6 +82,8 @@ export interface CaseResult {
    * shared by both sides.
    */
   roundRatios?: { min: number; median: number; max: number; rounds: number[] };
+  /** File size on disk of the file each peer wrote (write cases) or read (read cases: h5py's). */
+  stored?: Partial<Record<Peer, number>>;
 }
 
 export interface EventLoopResult {
@@ -106,6 +115,8 @@ interface CodecSpec {
   compression: FilterSpec['compression'];
   level?: number;
   shuffle: boolean;
+  compressor?: FilterSpec['compressor'];
+  bloscShuffle?: FilterSpec['bloscShuffle'];
 }
 
 const CODECS: Record<string, CodecSpec> = {
@@ -115,6 +126,31 @@ const CODECS: Record<string, CodecSpec> = {
   'lzf+shuffle': { codec: 'lzf+shuffle', compression: 'lzf', shuffle: true },
   'none (chunked)': { codec: 'none (chunked)', compression: 'none', shuffle: false },
 };
+
+const blosc = (compressor: 'lz4' | 'zstd', bloscShuffle: 'byte' | 'bit'): CodecSpec => ({
+  codec: `blosc-${compressor}+${bloscShuffle === 'bit' ? 'bitshuffle' : 'shuffle'}`,
+  compression: 'blosc',
+  level: 5,
+  shuffle: false,
+  compressor,
+  bloscShuffle,
+});
+const zstd = (level: number): CodecSpec => ({ codec: `zstd-${level}`, compression: 'zstd', level, shuffle: false });
+
+/**
+ * The codec cases (`--only codecs`): reads of h5py-written files, then writes,
+ * h5vault and h5py interleaved round by round. Targets are issue 24's. A new
+ * codec is one line here (and its h5py writer in bench/peers/h5py_peer.py).
+ */
+const CODEC_CASES: { spec: CodecSpec; read?: number | null; write?: number | null }[] = [
+  { spec: zstd(1), read: null },
+  { spec: zstd(3), read: 3, write: 2 },
+  { spec: zstd(9), read: null },
+  { spec: blosc('lz4', 'byte'), read: 2, write: null },
+  { spec: blosc('lz4', 'bit'), read: null },
+  { spec: blosc('zstd', 'byte'), read: null },
+  { spec: blosc('zstd', 'bit'), read: null, write: null },
+];
 
 /** Runs jobs in the h5py peer (one Python process per call; timings are taken inside it). */
 function h5py(jobs: object[]): JobResult[] & Record<string, unknown>[] {
@@ -232,6 +268,8 @@ export interface CompareOptions {
   dir: string;
   keep: boolean;
   command: string;
+  /** Run only the core cases or only the codec cases (default: both). */
+  only?: 'core' | 'codecs';
 }
 
 export async function compare(o: CompareOptions): Promise<CompareReport> {
@@ -256,6 +294,7 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
       'libhdf5 (h5py)': String(v.hdf5),
       numpy: String(v.numpy),
       hdf5plugin: String(v.hdf5plugin),
+      'python3-zstandard': String(v.zstandard),
       python: String(v.python),
       h5wasm: h5wasmVersion(),
     });
@@ -282,6 +321,8 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
           compression: c.compression,
           level: c.level,
           shuffle: c.shuffle,
+          compressor: c.compressor,
+          bloscShuffle: c.bloscShuffle,
         },
       ])[0]!;
       if (r.error) throw new Error(`h5py could not write ${c.codec}: ${r.error}`);
@@ -295,6 +336,7 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
       c: CodecSpec,
       cb: number,
       target?: number,
+      wasm = true,
     ): Promise<CaseResult> => {
       const path = ensureFile(c, cb);
       log(`read ${id}`);
@@ -305,10 +347,11 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
           ? () => h5vaultSerial(work, [{ op: 'read', path, dataset: 'data', runs: 1 }])[0]!
           : undefined,
         h5py: () => h5py([{ op: 'read', path, dataset: 'data', runs: 1 }])[0]!,
-        h5wasm: () => timeReadH5wasm(path, 'data', 1),
+        h5wasm: wasm ? () => timeReadH5wasm(path, 'data', 1) : undefined,
       });
       for (const [name, r] of Object.entries(got)) peers[name as Peer] = timing(r, bytes, srcSha);
       return {
+        stored: { h5py: fileSize(path) },
         id,
         kind: 'read',
         group,
@@ -323,46 +366,44 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
     };
 
     const MiB = 1 << 20;
-    // Main cases: the targets table of docs/benchmarks.md.
-    cases.push(await readCase('gzip-1+shuffle read', 'main', CODECS['gzip-1+shuffle']!, MiB, 3));
-    cases.push(await readCase('gzip-4+shuffle read', 'main', CODECS['gzip-4+shuffle']!, MiB, 3));
-    cases.push(await readCase('lz4+shuffle read', 'main', CODECS['lz4+shuffle']!, MiB, 2));
-    cases.push(await readCase('lzf+shuffle read', 'main', CODECS['lzf+shuffle']!, MiB, 2));
-    cases.push(await readCase('chunked uncompressed read', 'main', CODECS['none (chunked)']!, MiB, 1));
-
-    for (const [id, c, target] of [
-      ['gzip-1+shuffle write', CODECS['gzip-1+shuffle']!, 2],
-      ['lz4+shuffle write', CODECS['lz4+shuffle']!, 1.5],
-    ] as const) {
+    const writeCase = async (
+      id: string,
+      group: CaseResult['group'],
+      c: CodecSpec,
+      target?: number,
+    ): Promise<CaseResult> => {
       log(`write ${id}`);
       const spec: FilterSpec = {
         compression: c.compression,
         level: c.level,
         shuffle: c.shuffle,
+        compressor: c.compressor,
+        bloscShuffle: c.bloscShuffle,
         chunks: chunksFor(MiB),
       };
-      const mine = join(work, `w-h5vault-${c.compression}.h5`);
+      const tag = c.codec.replace(/[^a-z0-9-]+/gi, '_');
+      const mine = join(work, `w-h5vault-${tag}.h5`);
+      const theirs = join(work, `w-h5py-${tag}.h5`);
       const peers: CaseResult['peers'] = {};
       const got = await interleave(o.runs, {
         h5vault: () => timeWrite(mine, data, shape, spec, 1),
         'h5vault-serial': o.serial
           ? () =>
               h5vaultSerial(work, [
-                { op: 'write', path: join(work, `w-serial-${c.compression}.h5`), src, shape, runs: 1, ...spec },
+                { op: 'write', path: join(work, `w-serial-${tag}.h5`), src, shape, runs: 1, ...spec },
               ])[0]!
           : undefined,
-        h5py: () =>
-          h5py([{ op: 'write', path: join(work, `w-h5py-${c.compression}.h5`), src, shape, runs: 1, ...spec }])[0]!,
+        h5py: () => h5py([{ op: 'write', path: theirs, src, shape, runs: 1, ...spec }])[0]!,
       });
       for (const [name, r] of Object.entries(got)) peers[name as Peer] = timing(r, bytes);
       // The file h5vault wrote must read back bit-exactly in h5py, or its speed means nothing.
       const check = h5py([{ op: 'sha256', path: mine, dataset: 'data' }])[0]!;
       if (check.sha256 !== srcSha)
         peers.h5vault = { error: `h5py reads different data from h5vault's file (${check.error ?? check.sha256})` };
-      cases.push({
+      return {
         id,
         kind: 'write',
-        group: 'main',
+        group,
         codec: c.codec,
         chunkBytes: MiB,
         bytes,
@@ -370,74 +411,101 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
         peers,
         ratios: ratiosOf(peers),
         roundRatios: roundRatios(peers),
-      });
-    }
-
-    // Thread scaling (h5vault only): the engine's per-call thread count.
-    for (const c of [CODECS['gzip-4+shuffle']!, CODECS['lz4+shuffle']!]) {
-      const path = ensureFile(c, MiB);
-      for (const threads of [1, 2]) {
-        log(`threads=${threads} read ${c.codec}`);
-        const peers: CaseResult['peers'] = {
-          h5vault: timing(await timeRead(path, 'data', o.runs, threads), bytes, srcSha),
-        };
-        cases.push({
-          id: `${c.codec} read, ${threads} thread${threads > 1 ? 's' : ''}`,
-          kind: 'read',
-          group: 'threads',
-          codec: c.codec,
-          chunkBytes: MiB,
-          threads,
-          bytes,
-          peers,
-          ratios: {},
-        });
-      }
-    }
-    {
-      const c = CODECS['gzip-1+shuffle']!;
-      const spec: FilterSpec = {
-        compression: c.compression,
-        level: c.level,
-        shuffle: c.shuffle,
-        chunks: chunksFor(MiB),
+        stored: { h5vault: fileSize(mine), h5py: fileSize(theirs) },
       };
-      for (const threads of [1, 2]) {
-        log(`threads=${threads} write ${c.codec}`);
-        const peers: CaseResult['peers'] = {
-          h5vault: timing(
-            await timeWrite(join(work, `w-threads-${threads}.h5`), data, shape, spec, o.runs, threads),
-            bytes,
-          ),
-        };
-        cases.push({
-          id: `${c.codec} write, ${threads} thread${threads > 1 ? 's' : ''}`,
-          kind: 'write',
-          group: 'threads',
-          codec: c.codec,
-          chunkBytes: MiB,
-          threads,
-          bytes,
-          peers,
-          ratios: {},
-        });
-      }
-    }
+    };
 
-    // Chunk-size scaling, all libraries.
-    for (const cb of [64 * 1024, MiB, 8 * MiB]) {
-      const c = CODECS['gzip-1+shuffle']!;
-      const actual = chunksFor(cb).reduce((a, b) => a * b, 4);
-      if (actual < cb)
-        notes.push(
-          `chunk target ${formatBytes(cb)} is larger than the ${formatBytes(bytes)} dataset allows: chunks are ${formatBytes(actual)}`,
-        );
-      cases.push(await readCase(`gzip-1+shuffle read, ${formatBytes(cb)} chunks`, 'chunks', c, cb));
+    if (o.only !== 'codecs') await core();
+    if (o.only !== 'core') {
+      for (const k of CODEC_CASES)
+        if (k.read !== undefined)
+          cases.push(await readCase(`${k.spec.codec} read`, 'codecs', k.spec, MiB, k.read ?? undefined, false));
+      for (const k of CODEC_CASES)
+        if (k.write !== undefined)
+          cases.push(await writeCase(`${k.spec.codec} write`, 'codecs', k.spec, k.write ?? undefined));
     }
     rmSync(src, { force: true });
 
-    // Event-loop delay during one large async read (target: p99 < 20 ms).
-    eventLoop = await eventLoopCase(work, o.elSize, Math.min(o.runs, 3));
+    async function core(): Promise<void> {
+      // Main cases: the targets table of docs/benchmarks.md.
+      cases.push(await readCase('gzip-1+shuffle read', 'main', CODECS['gzip-1+shuffle']!, MiB, 3));
+      cases.push(await readCase('gzip-4+shuffle read', 'main', CODECS['gzip-4+shuffle']!, MiB, 3));
+      cases.push(await readCase('lz4+shuffle read', 'main', CODECS['lz4+shuffle']!, MiB, 2));
+      cases.push(await readCase('lzf+shuffle read', 'main', CODECS['lzf+shuffle']!, MiB, 2));
+      cases.push(await readCase('chunked uncompressed read', 'main', CODECS['none (chunked)']!, MiB, 1));
+
+      for (const [id, c, target] of [
+        ['gzip-1+shuffle write', CODECS['gzip-1+shuffle']!, 2],
+        ['lz4+shuffle write', CODECS['lz4+shuffle']!, 1.5],
+      ] as const) {
+        cases.push(await writeCase(id, 'main', c, target));
+      }
+
+      // Thread scaling (h5vault only): the engine's per-call thread count.
+      for (const c of [CODECS['gzip-4+shuffle']!, CODECS['lz4+shuffle']!]) {
+        const path = ensureFile(c, MiB);
+        for (const threads of [1, 2]) {
+          log(`threads=${threads} read ${c.codec}`);
+          const peers: CaseResult['peers'] = {
+            h5vault: timing(await timeRead(path, 'data', o.runs, threads), bytes, srcSha),
+          };
+          cases.push({
+            id: `${c.codec} read, ${threads} thread${threads > 1 ? 's' : ''}`,
+            kind: 'read',
+            group: 'threads',
+            codec: c.codec,
+            chunkBytes: MiB,
+            threads,
+            bytes,
+            peers,
+            ratios: {},
+          });
+        }
+      }
+      {
+        const c = CODECS['gzip-1+shuffle']!;
+        const spec: FilterSpec = {
+          compression: c.compression,
+          level: c.level,
+          shuffle: c.shuffle,
+          chunks: chunksFor(MiB),
+        };
+        for (const threads of [1, 2]) {
+          log(`threads=${threads} write ${c.codec}`);
+          const peers: CaseResult['peers'] = {
+            h5vault: timing(
+              await timeWrite(join(work, `w-threads-${threads}.h5`), data, shape, spec, o.runs, threads),
+              bytes,
+            ),
+          };
+          cases.push({
+            id: `${c.codec} write, ${threads} thread${threads > 1 ? 's' : ''}`,
+            kind: 'write',
+            group: 'threads',
+            codec: c.codec,
+            chunkBytes: MiB,
+            threads,
+            bytes,
+            peers,
+            ratios: {},
+          });
+        }
+      }
+
+      // Chunk-size scaling, all libraries.
+      for (const cb of [64 * 1024, MiB, 8 * MiB]) {
+        const c = CODECS['gzip-1+shuffle']!;
+        const actual = chunksFor(cb).reduce((a, b) => a * b, 4);
+        if (actual < cb)
+          notes.push(
+            `chunk target ${formatBytes(cb)} is larger than the ${formatBytes(bytes)} dataset allows: chunks are ${formatBytes(actual)}`,
+          );
+        cases.push(await readCase(`gzip-1+shuffle read, ${formatBytes(cb)} chunks`, 'chunks', c, cb));
+      }
+
+      // Event-loop delay during one large async read (target: p99 < 20 ms).
+      eventLoop = await eventLoopCase(work, o.elSize, Math.min(o.runs, 3));
+    }
   } finally {
     if (!o.keep) rmSync(work, { recursive: true, force: true });
     else log(`kept ${work}`);
@@ -511,6 +579,10 @@ async function eventLoopCase(work: string, size: number, runs: number): Promise<
   };
 }
 
+function fileSize(path: string): number | undefined {
+  return existsSync(path) ? statSync(path).size : undefined;
+}
+
 const fmtX = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(2)}×`);
 
 function verdict(ratio: number | undefined, target: number | undefined): string {
@@ -519,13 +591,9 @@ function verdict(ratio: number | undefined, target: number | undefined): string 
   return `**not met**: ${ratio.toFixed(2)}× of ${target}× (${((ratio / target) * 100).toFixed(0)}% of target)`;
 }
 
-/** The markdown written into docs/benchmarks.md. */
-export function renderMarkdown(r: CompareReport): string {
-  const m = r.machine;
-  const L: string[] = [];
-  // Errors go to numbered footnotes so the tables stay readable.
-  const footnotes: string[] = [];
-  const fmtRate = (t: Timing | { error: string } | undefined, where: string) => {
+/** Errors go to numbered footnotes so the tables stay readable. */
+function rateFormatter(footnotes: string[]) {
+  return (t: Timing | { error: string } | undefined, where: string) => {
     if (!t) return '–';
     if ('error' in t) {
       footnotes.push(`${where}: ${t.error}`);
@@ -535,12 +603,23 @@ export function renderMarkdown(r: CompareReport): string {
       ? `${t.mbps.toFixed(0)} (${t.mbpsMin.toFixed(0)}–${t.mbpsMax.toFixed(0)})`
       : t.mbps.toFixed(0);
   };
-  const fmtRounds = (c: CaseResult) =>
-    c.roundRatios
-      ? `${c.roundRatios.min.toFixed(2)}–${c.roundRatios.max.toFixed(2)}× (median ${c.roundRatios.median.toFixed(2)}×)`
-      : '–';
-  L.push(`Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with:`, '', '```', r.command, '```', '');
-  L.push(
+}
+
+const fmtRounds = (c: CaseResult) =>
+  c.roundRatios
+    ? `${c.roundRatios.min.toFixed(2)}–${c.roundRatios.max.toFixed(2)}× (median ${c.roundRatios.median.toFixed(2)}×)`
+    : '–';
+
+/** Command, machine, versions and data: the lines every generated section starts with. */
+function header(r: CompareReport): string[] {
+  const m = r.machine;
+  return [
+    `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with:`,
+    '',
+    '```',
+    r.command,
+    '```',
+    '',
     `Machine: ${m.cpu}, ${m.cores} cores, ${formatBytes(m.memoryBytes)} RAM, ${m.platform}; load average ${m.loadavg.join(' / ')} (1/5/15 min) at the start, ` +
       `${m.loadavgEnd.join(' / ')} at the end (the machine is shared: a load above ${m.cores} means other work competed for the cores).`,
     '',
@@ -548,13 +627,61 @@ export function renderMarkdown(r: CompareReport): string {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}; Node ${m.node}; h5vault engine pool ${m.engineThreads} threads.`,
     '',
+  ];
+}
+
+/** The codec section of docs/benchmarks.md (zstd and Blosc against h5py through its plugins). */
+export function renderCodecsMarkdown(r: CompareReport): string {
+  const footnotes: string[] = [];
+  const fmtRate = rateFormatter(footnotes);
+  const L = header(r);
+  L.push(
+    `Data: ${formatBytes(r.size)} float32 ~ N(0, 0.02) (seeded), shape [${r.shape.join(', ')}], 1 MiB chunks. Median of ${r.runs} timed runs, each after an untimed warm-up, h5vault and h5py interleaved run by run. ` +
+      "h5py reads and writes Blosc through Debian's hdf5-filter-plugin-blosc-serial; for zstd, which no Debian package provides as an HDF5 plugin, through `read_direct_chunk`/`write_direct_chunk` and python3-zstandard (one frame per chunk, as hdf5plugin's filter writes). " +
+      "Read files are written by h5py; every read is checked against the source SHA-256 and h5vault's written files are read back by h5py. Ratio = logical bytes ÷ file size.",
+    '',
+  );
+  const hasSerial = r.cases.some((c) => c.group === 'codecs' && c.peers['h5vault-serial']);
+  L.push(
+    `| case | h5vault MB/s |${hasSerial ? ' h5vault serial¹ MB/s |' : ''} h5py MB/s | vs h5py | vs h5py per round² | target vs h5py | ratio (h5vault's file) | ratio (h5py's file) |`,
+  );
+  L.push(`|---|---:|${hasSerial ? '---:|' : ''}---:|---:|---|---|---:|---:|`);
+  const ratio = (c: CaseResult, p: Peer) => {
+    const b = c.stored?.[p];
+    return b ? (c.bytes / b).toFixed(3) : '–';
+  };
+  for (const c of r.cases.filter((x) => x.group === 'codecs')) {
+    L.push(
+      `| ${c.id} | ${fmtRate(c.peers.h5vault, `h5vault, ${c.id}`)} |${hasSerial ? ` ${fmtRate(c.peers['h5vault-serial'], `h5vault serial, ${c.id}`)} |` : ''} ${fmtRate(c.peers.h5py, `h5py, ${c.id}`)} | ${fmtX(c.ratios.h5py)} | ${fmtRounds(c)} | ${verdict(c.ratios.h5py, c.target)} | ${c.kind === 'write' ? ratio(c, 'h5vault') : '–'} | ${ratio(c, 'h5py')} |`,
+    );
+  }
+  L.push(
+    '',
+    "MB/s: median (slowest–fastest run). ² h5py's time ÷ h5vault's in the same round, min–max over the rounds.",
+  );
+  if (hasSerial)
+    L.push(
+      '',
+      "¹ h5vault with `H5VAULT_ENGINE=0`: libhdf5's serial filter pipeline through h5vault's in-process filters.",
+    );
+  if (footnotes.length)
+    L.push('', 'Errors (no figure is reported for these):', '', ...footnotes.map((f, i) => `- [e${i + 1}] ${f}`));
+  return L.join('\n');
+}
+
+/** The markdown written into docs/benchmarks.md. */
+export function renderMarkdown(r: CompareReport): string {
+  const footnotes: string[] = [];
+  const fmtRate = rateFormatter(footnotes);
+  const L = header(r);
+  L.push(
     `Data: ${formatBytes(r.size)} float32 ~ N(0, 0.02) (seeded), shape [${r.shape.join(', ')}]. Each figure is the median of ${r.runs} timed runs, each after an untimed warm-up (warm page cache), the peers interleaved run by run in the main table; ` +
       'MB/s = 10^6 logical bytes per second. "×" columns are h5vault\'s speed divided by the peer\'s (above 1: h5vault is faster). ' +
       "Read files are written by h5py; every read by every library is checked against the source SHA-256, and h5vault's written files are read back by h5py.",
     '',
   );
   const main = r.cases.filter((c) => c.group === 'main');
-  const hasSerial = r.cases.some((c) => c.peers['h5vault-serial']);
+  const hasSerial = r.cases.some((c) => c.group !== 'codecs' && c.peers['h5vault-serial']);
   L.push('#### vs h5py and h5wasm (1 MiB chunks)', '');
   L.push(
     `| case | h5vault MB/s |${hasSerial ? ' h5vault serial¹ MB/s |' : ''} h5py MB/s | h5wasm MB/s | vs h5py | vs h5py per round² | target vs h5py | vs h5wasm (target ≥ 5× on reads) |`,
@@ -612,11 +739,17 @@ export function renderMarkdown(r: CompareReport): string {
   return L.join('\n');
 }
 
-const BEGIN = '<!-- compare:begin (written by bench/compare.ts; do not edit by hand) -->';
-const END = '<!-- compare:end -->';
+const SECTIONS = {
+  core: ['<!-- compare:begin (written by bench/compare.ts; do not edit by hand) -->', '<!-- compare:end -->'],
+  codecs: [
+    '<!-- compare-codecs:begin (written by bench/compare.ts; do not edit by hand) -->',
+    '<!-- compare-codecs:end -->',
+  ],
+} as const;
 
-/** Replaces the generated section of the docs file (creating the markers at the end if absent). */
-export function updateDocs(path: string, markdown: string): void {
+/** Replaces one generated section of the docs file (creating its markers at the end if absent). */
+export function updateDocs(path: string, markdown: string, section: keyof typeof SECTIONS = 'core'): void {
+  const [BEGIN, END] = SECTIONS[section];
   const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
   const block = `${BEGIN}\n${markdown}\n${END}`;
   const i = text.indexOf(BEGIN);
@@ -641,10 +774,14 @@ export async function main(argv: string[]): Promise<void> {
       keep: { type: 'boolean' },
       // Re-render the tables from a saved compare.json (no measuring; the report keeps its original command).
       from: { type: 'string' },
+      only: { type: 'string' },
     },
     { min: 0, max: 0, names: 'options only' },
   );
   const size = parseSize(str(values.size) ?? '256MiB', '--size');
+  const only = str(values.only);
+  if (only !== undefined && only !== 'core' && only !== 'codecs')
+    throw new UsageError(`--only must be 'core' or 'codecs' (got '${only}')`);
   const o: CompareOptions = {
     size,
     elSize: parseSize(str(values['el-size']) ?? String(size * 4), '--el-size'),
@@ -655,17 +792,23 @@ export async function main(argv: string[]): Promise<void> {
     dir: resolve(str(values.dir) ?? tmpdir()),
     keep: !!values.keep,
     command: `npm run bench:compare${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+    only,
   };
   const from = str(values.from);
   const report = from ? (JSON.parse(readFileSync(from, 'utf8')) as CompareReport) : await compare(o);
   mkdirSync(o.out, { recursive: true });
-  const jsonPath = join(o.out, 'compare.json');
+  const jsonPath = join(o.out, o.only === 'codecs' ? 'compare-codecs.json' : 'compare.json');
   if (!from) writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  const md = renderMarkdown(report);
-  process.stdout.write(`${md}\n\n`);
-  if (o.docs) {
-    updateDocs(o.docs, md);
-    log(`updated ${relative(process.cwd(), o.docs) || o.docs}`);
+  // Each part of the report rewrites its own section, so `--only codecs` leaves the core tables alone.
+  const parts: ['core' | 'codecs', string][] = [];
+  if (report.cases.some((c) => c.group !== 'codecs')) parts.push(['core', renderMarkdown(report)]);
+  if (report.cases.some((c) => c.group === 'codecs')) parts.push(['codecs', renderCodecsMarkdown(report)]);
+  for (const [section, md] of parts) {
+    process.stdout.write(`${md}\n\n`);
+    if (o.docs) {
+      updateDocs(o.docs, md, section);
+      log(`updated ${section} section of ${relative(process.cwd(), o.docs) || o.docs}`);
+    }
   }
   if (!from) log(`wrote ${relative(process.cwd(), jsonPath) || jsonPath}`);
 }

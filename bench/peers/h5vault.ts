@@ -6,12 +6,17 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { File, type Compression, type TypedArray } from '../../lib/index.js';
+import { File, type BloscCompressor, type Compression, type TypedArray } from '../../lib/index.js';
 
 export interface FilterSpec {
-  compression: 'none' | 'gzip' | 'lzf' | 'lz4';
+  compression: 'none' | 'gzip' | 'lzf' | 'lz4' | 'zstd' | 'blosc';
+  /** gzip, zstd or blosc level. */
   level?: number;
+  /** The HDF5 shuffle filter (blosc shuffles inside: bloscShuffle). */
   shuffle: boolean;
+  /** Blosc's inner compressor and its own shuffle. */
+  compressor?: BloscCompressor;
+  bloscShuffle?: 'none' | 'byte' | 'bit';
   chunks: number[];
 }
 
@@ -34,7 +39,21 @@ export function sha256(a: ArrayBufferView): string {
 }
 
 export function compressionOf(f: FilterSpec): Compression {
-  return f.compression === 'gzip' ? { name: 'gzip', level: f.level ?? 4 } : f.compression;
+  switch (f.compression) {
+    case 'gzip':
+      return { name: 'gzip', level: f.level ?? 4 };
+    case 'zstd':
+      return { name: 'zstd', level: f.level ?? 3 };
+    case 'blosc':
+      return {
+        name: 'blosc',
+        compressor: f.compressor ?? 'lz4',
+        level: f.level ?? 5,
+        shuffle: f.bloscShuffle ?? 'byte',
+      };
+    default:
+      return f.compression;
+  }
 }
 
 /** Times `runs` full reads of one dataset (after one untimed warm-up read that is also checksummed). */

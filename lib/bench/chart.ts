@@ -32,6 +32,8 @@ const FAMILY_COLOURS: Record<string, string> = {
   gzip: '#2563eb',
   lzf: '#d97706',
   lz4: '#059669',
+  zstd: '#dc2626',
+  blosc: '#0891b2',
   szip: '#9333ea',
 };
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 
 #include "../filters/bounded.h"
 #include "../filters/register.h"
@@ -282,6 +283,14 @@ hid_t create_dataset(hid_t parent, const std::string& name, const CreateSpec& sp
                                            spec.maxshape.empty() ? nullptr : spec.maxshape.data()));
   if (!space) {
     *err = capture_error("make dataspace");
+    return H5I_INVALID_HID;
+  }
+  // A name this addon does not know (a JavaScript layer newer than the addon)
+  // must not quietly write the data uncompressed.
+  static const char* const kKnown[] = {"", "gzip", "lzf", "lz4", "zstd", "blosc", "bitshuffle", "szip"};
+  if (std::none_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return spec.compression == k; })) {
+    *err = ErrorInfo::make("H5_FILTER_UNAVAILABLE", "cannot create dataset '" + name + "': compression '" +
+                                                        spec.compression + "' is not built into this addon");
     return H5I_INVALID_HID;
   }
   Hid dcpl(H5Pcreate(H5P_DATASET_CREATE));

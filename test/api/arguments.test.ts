@@ -136,3 +136,27 @@ describe('native handles are type-tagged', () => {
     expect(() => native.datasetRead(d.handle, { start: [-1], count: [1] }, 0)).toThrow(RangeError);
   });
 });
+
+describe('the addon refuses a compression it does not know', () => {
+  it('a compression name the addon lacks (a JavaScript layer newer than the addon) is H5_FILTER_UNAVAILABLE, not an uncompressed dataset', () => {
+    using f = File.create(fresh());
+    // The JavaScript layer validates names before they reach the addon; a
+    // newer layer over an older addon (e.g. a codec added since) must not
+    // write the data quietly uncompressed.
+    expect(() =>
+      native.datasetCreate(f.handle, 'x', {
+        dtype: 'float32',
+        shape: [64],
+        chunks: [16],
+        scalar: false,
+        compression: 'not-a-codec',
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'H5_FILTER_UNAVAILABLE',
+        message: expect.stringMatching(/'not-a-codec' is not built into this addon/),
+      }),
+    );
+    expect(f.keys()).toEqual([]);
+  });
+});

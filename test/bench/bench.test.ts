@@ -52,6 +52,8 @@ describe('bench:compare', () => {
       docs,
       '--dir',
       work,
+      '--only',
+      'core',
     ]);
     expect(r.status, r.stderr).toBe(0);
     expect(statSync(work).isDirectory()).toBe(true);
@@ -91,6 +93,54 @@ describe('bench:compare', () => {
     expect(md).toMatch(/^# Benchmarks\n\nhand-written intro\n/);
     expect(md).toContain('npm run bench:compare -- --size 256KiB');
     expect(md).toMatch(/\| gzip-1\+shuffle read \| \d+ \|/);
+  }, 600_000);
+
+  it('--only codecs: zstd and Blosc against h5py through its plugins, data checked, its own docs section', async () => {
+    requirePeers();
+    const out = join(dir, 'compare-codecs');
+    const docs = join(dir, 'benchmarks-codecs.md');
+    writeFileSync(docs, '# Benchmarks\n\n<!-- compare:begin (x) -->\ncore tables\n<!-- compare:end -->\n');
+    const r = await viteNode('bench/bin/compare.ts', [
+      '--size',
+      '256KiB',
+      '--runs',
+      '1',
+      '--out',
+      out,
+      '--docs',
+      docs,
+      '--only',
+      'codecs',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const rep = JSON.parse(readFileSync(join(out, 'compare-codecs.json'), 'utf8')) as CompareReport;
+    expect(rep.versions['python3-zstandard']).toMatch(/^\d+\./);
+    expect(rep.cases.map((c) => c.id)).toEqual([
+      'zstd-1 read',
+      'zstd-3 read',
+      'zstd-9 read',
+      'blosc-lz4+shuffle read',
+      'blosc-lz4+bitshuffle read',
+      'blosc-zstd+shuffle read',
+      'blosc-zstd+bitshuffle read',
+      'zstd-3 write',
+      'blosc-lz4+shuffle write',
+      'blosc-zstd+bitshuffle write',
+    ]);
+    for (const c of rep.cases) {
+      expect(c.group).toBe('codecs');
+      // Every read checked against the source SHA-256 on both sides; h5py reads back h5vault's writes.
+      expect(c.peers.h5vault, `${c.id}: ${JSON.stringify(c.peers.h5vault)}`).toHaveProperty('ms');
+      expect(c.peers.h5py, `${c.id}: ${JSON.stringify(c.peers.h5py)}`).toHaveProperty('ms');
+      expect(c.stored?.h5py).toBeGreaterThan(0);
+      if (c.kind === 'write') expect(c.stored?.h5vault).toBeGreaterThan(0);
+    }
+    expect(rep.cases.find((c) => c.id === 'zstd-3 read')!.target).toBe(3);
+    expect(rep.cases.find((c) => c.id === 'blosc-lz4+shuffle read')!.target).toBe(2);
+    expect(rep.cases.find((c) => c.id === 'zstd-3 write')!.target).toBe(2);
+    const md = readFileSync(docs, 'utf8');
+    expect(md).toContain('core tables'); // the core section is left alone
+    expect(md).toMatch(/<!-- compare-codecs:begin[^\n]*\n[\s\S]*\| zstd-3 read \| \d+ [\s\S]*<!-- compare-codecs:end -->/);
   }, 600_000);
 
   it('updateDocs replaces only the generated block', () => {

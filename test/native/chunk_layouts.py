@@ -45,6 +45,21 @@ FILTERS = {
     "szip": dict(compression="szip", compression_opts=("nn", 8)),
     "shuffle+szip+fletcher32": dict(shuffle=True, fletcher32=True, compression="szip", compression_opts=("ec", 8)),
 }
+# Blosc through Debian's hdf5-filter-plugin-blosc-serial (HDF5_PLUGIN_PATH, set
+# by test_engine_differential.cc): hdf5-blosc's cd_values, slots 4-6 = clevel,
+# shuffle (0 none, 1 byte, 2 bit), compressor (0 blosclz, 1 lz4, 5 zstd).
+# Written after the layouts above (their seeded sequence unchanged). No
+# Debian plugin writes zstd (filter 32015): the engine's zstd is checked
+# against libhdf5's pipeline in test_engine.cc, and against python3-zstandard
+# in test/interop. A codec with a Debian plugin joins with a line here.
+PLUGIN_FILTERS = {
+    "blosc-lz4": dict(compression=32001, compression_opts=(0, 0, 0, 0, 5, 1, 1)),
+    "blosc-lz4-bitshuffle": dict(compression=32001, compression_opts=(0, 0, 0, 0, 5, 2, 1)),
+    "blosc-zstd-noshuffle": dict(compression=32001, compression_opts=(0, 0, 0, 0, 3, 0, 5)),
+    "shuffle+blosc-zstd-bitshuffle+fletcher32": dict(shuffle=True, fletcher32=True, compression=32001,
+                                                    compression_opts=(0, 0, 0, 0, 5, 2, 5)),
+    "blosc-blosclz": dict(compression=32001, compression_opts=(0, 0, 0, 0, 9, 1, 0)),
+}
 DTYPES = ["u1", "<i2", ">i2", "<i4", ">i4", "<f4", ">f4", "<f8", ">f8", "<u8", ">i8"]
 
 
@@ -230,4 +245,13 @@ for libver in ["earliest", "latest"]:
                 ds = f.create_dataset(nm, shape=shape, chunks=shape, dtype="<f4", **FILTERS[filt])
                 ds[...] = values(shape, "<f4")
                 finish(ds, nm)
+
+FILTERS.update(PLUGIN_FILTERS)
+for libver in ["earliest", "latest"]:
+    with h5py.File(os.path.join(out, f"{libver}.h5"), "a", libver=libver) as f:
+        for rank in range(1, 5):
+            labels = [lab for lab, _ in maxshapes(tuple(range(rank)))]
+            for filt in PLUGIN_FILTERS:
+                for ms_label in rng.sample(labels, min(3, len(labels))):
+                    make(f, libver, rank, ms_label, lambda s, lab=ms_label: dict(maxshapes(s))[lab], filt)
 print(count)

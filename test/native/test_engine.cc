@@ -34,8 +34,12 @@ namespace {
 
 struct FilterSpec {
   const char* name;
-  std::vector<int> ids;  // pipeline order; deflate level 1 (4 for id 1004); 32008 bitshuffle+LZ4
-                         // (320083: +zstd level 5, 320080: no compression, block 64)
+  std::vector<int> ids;  // pipeline order; deflate level 1 (4 for id 1004)
+  // cd_values of the pipeline's plugin codec (zstd: level; blosc: slots 4-6 =
+  // clevel, shuffle 0/1/2, compressor; bitshuffle: block size, compression
+  // 0 none / 2 LZ4 / 3 zstd, zstd level); empty: the filter's defaults
+  // (bitshuffle: LZ4, as hdf5plugin.Bitshuffle()).
+  std::vector<unsigned> cd = {};
 };
 
 const std::vector<FilterSpec>& filter_specs() {
@@ -53,17 +57,24 @@ const std::vector<FilterSpec>& filter_specs() {
       {"shuffle+lz4+fletcher", {2, 32004, 3}},
       {"zstd", {32015}},
       {"shuffle+zstd+fletcher", {2, 32015, 3}},
+      {"zstd-1", {32015}, {1}},
+      {"shuffle+zstd-9", {2, 32015}, {9}},
       {"blosc", {32001}},
       {"blosc+fletcher", {32001, 3}},
+      {"blosc-lz4-noshuffle", {32001}, {0, 0, 0, 0, 5, 0, 1}},
+      {"blosc-lz4-byteshuffle", {32001}, {0, 0, 0, 0, 5, 1, 1}},
+      {"blosc-lz4-bitshuffle+fletcher", {32001, 3}, {0, 0, 0, 0, 5, 2, 1}},
+      {"blosc-zstd-bitshuffle", {32001}, {0, 0, 0, 0, 5, 2, 5}},
+      {"shuffle+blosc-zstd-noshuffle", {2, 32001}, {0, 0, 0, 0, 3, 0, 5}},
       {"bitshuffle-lz4", {32008}},
-      {"bitshuffle-zstd+fletcher", {320083, 3}},
-      {"bitshuffle-none", {320080}},
+      {"bitshuffle-zstd+fletcher", {32008, 3}, {0, 3, 5}},
+      {"bitshuffle-none", {32008}, {64, 0}},
       {"shuffle+lzf+deflate1", {2, 32000, 1}},  // two codecs: read only
   };
   return v;
 }
 
-void add_filters(hid_t dcpl, const std::vector<int>& ids) {
+void add_filters(hid_t dcpl, const std::vector<int>& ids, const std::vector<unsigned>& cd = {}) {
   for (int id : ids) {
     if (id == 1)
       H5Pset_deflate(dcpl, 1);
@@ -73,12 +84,12 @@ void add_filters(hid_t dcpl, const std::vector<int>& ids) {
       H5Pset_shuffle(dcpl);
     else if (id == 3)
       H5Pset_fletcher32(dcpl);
-    else if (id == 32008 || id == 320083 || id == 320080) {
-      // hdf5plugin.Bitshuffle's values; set_local prepends version and element size
-      const unsigned cd[3] = {id == 320080 ? 64u : 0u, id == 32008 ? 2u : id == 320083 ? 3u : 0u, 5};
-      H5Pset_filter(dcpl, 32008, H5Z_FLAG_OPTIONAL, id == 320083 ? 3 : 2, cd);
+    else if (id == 32008 && cd.empty()) {
+      // hdf5plugin.Bitshuffle()'s values (LZ4); set_local prepends version and element size
+      const unsigned lz4[2] = {0, 2};
+      H5Pset_filter(dcpl, 32008, H5Z_FLAG_OPTIONAL, 2, lz4);
     } else
-      H5Pset_filter(dcpl, id, H5Z_FLAG_OPTIONAL, 0, nullptr);
+      H5Pset_filter(dcpl, id, H5Z_FLAG_OPTIONAL, cd.size(), cd.empty() ? nullptr : cd.data());
   }
 }
 
@@ -161,12 +172,12 @@ void close_file(hid_t f) {
 }
 
 hid_t make_dataset(hid_t f, const std::string& name, hid_t type, const Shape& sh, const std::vector<int>& filters,
-                   const void* data) {
+                   const void* data, const std::vector<unsigned>& cd = {}) {
   h5::Lock l;
   hid_t space = H5Screate_simple(int(sh.dims.size()), sh.dims.data(), nullptr);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(dcpl, int(sh.chunk.size()), sh.chunk.data());
-  add_filters(dcpl, filters);
+  add_filters(dcpl, filters, cd);
   hid_t d = H5Dcreate2(f, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   if (d >= 0 && data) H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
   H5Pclose(dcpl);
@@ -269,7 +280,8 @@ const std::string& matrix_file() {
             es = H5Tget_size(type);
           }
           Bytes data = make_data(nelem(sh.dims), es, fi * 100 + ti * 10 + si);
-          hid_t d = make_dataset(f, dset_name(fi, ti, si), type, sh, filter_specs()[fi].ids, data.data());
+          hid_t d = make_dataset(f, dset_name(fi, ti, si), type, sh, filter_specs()[fi].ids, data.data(),
+                                 filter_specs()[fi].cd);
           close_dataset(d);
         }
     close_file(f);
@@ -705,8 +717,8 @@ TEST(write_round_trip_matrix) {
         }
         Bytes data = make_data(nelem(sh.dims), es, 7 + fi * 31 + ti * 5 + si);
         std::string n = dset_name(fi, ti, si);
-        hid_t ref = make_dataset(f, n + "_lib", type, sh, spec.ids, data.data());
-        hid_t d = make_dataset(f, n, type, sh, spec.ids, nullptr);
+        hid_t ref = make_dataset(f, n + "_lib", type, sh, spec.ids, data.data(), spec.cd);
+        hid_t d = make_dataset(f, n, type, sh, spec.ids, nullptr, spec.cd);
         h5::ErrorInfo err;
         engine::Result r = engine::write(d, type, {}, data.data(), data.size(), engine::Options{}, &err);
         bool two_codecs = fi == filter_specs().size() - 1;

@@ -60,7 +60,9 @@ const std::string& layouts() {
   static const std::string dir = [] {
     char tmpl[] = "/tmp/h5v-layouts-XXXXXX";
     std::string d = mkdtemp(tmpl);
-    std::string cmd = python() + " " + source_dir() + "/chunk_layouts.py " + d + " > " + d + "/count.txt";
+    // Debian's Blosc plugin writes the Blosc layouts (chunk_layouts.py PLUGIN_FILTERS).
+    std::string cmd = "HDF5_PLUGIN_PATH=/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins " + python() + " " +
+                      source_dir() + "/chunk_layouts.py " + d + " > " + d + "/count.txt";
     int rc = std::system(cmd.c_str());
     if (rc != 0) {
       std::fprintf(stderr, "layout generator failed (%d): %s\n", rc, cmd.c_str());
