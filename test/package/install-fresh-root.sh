@@ -30,9 +30,15 @@ trap cleanup EXIT
 say() { echo "package-test: $*"; }
 
 # 1. Pack, as `npm publish` would (prepack compiles dist/ and checks the prebuild).
-say "building the prebuilt binary"
-# (made here unless present; prepack refuses one older than the native sources)
+say "building the prebuilt binaries"
+# (made here unless present; prepack refuses a missing one, or one older than the
+# native sources. linux-arm64 is cross-compiled: test/package/arm64-qemu.sh tests it.)
 [ -f prebuilds/linux-x64/manifest.json ] || npm run --silent prebuild:linux-x64
+if [ ! -f prebuilds/linux-arm64/manifest.json ]; then
+  command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64-static >/dev/null \
+    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++-aarch64-linux-gnu qemu-user-static >/dev/null
+  npm run --silent prebuild:linux-arm64
+fi
 npm pack --silent --pack-destination "$work" >/dev/null
 tgz=$(ls "$work"/h5vault-*.tgz)
 say "tarball $(basename "$tgz"): $(stat -c %s "$tgz") bytes, $(tar -tzf "$tgz" | wc -l) files"
@@ -41,7 +47,8 @@ say "tarball $(basename "$tgz"): $(stat -c %s "$tgz") bytes, $(tar -tzf "$tgz" |
 list=$(tar -tzf "$tgz" | sed 's|^package/||')
 fail() { echo "package-test: FAIL: $*" >&2; exit 1; }
 for need in LICENSE README.md package.json dist/index.js dist/index.d.ts dist/index.d.cts dist/cli/main.js binding.gyp \
-  scripts/install.mjs prebuilds/linux-x64/h5vault.node prebuilds/linux-x64/manifest.json docs/install.md; do
+  scripts/install.mjs prebuilds/linux-x64/h5vault.node prebuilds/linux-x64/manifest.json \
+  prebuilds/linux-arm64/h5vault.node prebuilds/linux-arm64/manifest.json docs/install.md; do
   grep -qx "$need" <<<"$list" || fail "missing from the tarball: $need"
 done
 grep -q '^prebuilds/linux-x64/licenses/libhdf5-103-1.copyright$' <<<"$list" || fail "no HDF5 license in the tarball"
