@@ -128,7 +128,7 @@ export function buildFromSourceHint(platform: string = process.platform): string
     'The package installs here, so you can write and type-check code against it; run that code on Linux,',
     'e.g. in a container from your project directory:',
     '  docker run --rm -it -v "$PWD":/app -w /app node:24 node your-script.mjs',
-    '(node:24 is Debian 12: the prebuilt binary loads there, x64 or arm64, with nothing to install.)',
+    '(node:24 is Debian-based: the prebuilt binary loads there, on x64 or arm64, with nothing to install.)',
     'See "Platforms" in docs/install.md in the h5vault package.',
   ].join('\n');
 }
