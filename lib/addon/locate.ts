@@ -74,17 +74,23 @@ export function readManifest(dir: string): PrebuildManifest | null {
 }
 
 /**
- * The prebuilt addon for this platform, or why none can be used (a string).
- * Only glibc Linux has one: the manifest names the oldest glibc it runs on.
+ * The platforms the package carries a prebuilt binary for (the same list as
+ * PREBUILT_TARGETS in scripts/build/deps.mjs, which makes and packs them; a test
+ * checks that they agree). Every one needs glibc.
  */
-export function prebuildFor(root = PACKAGE_ROOT): AddonLocation | string {
-  const target = platformTarget();
+export const PREBUILT_TARGETS: readonly string[] = ['linux-x64', 'linux-arm64'];
+
+/**
+ * The prebuilt addon for `target` (this platform), or why none can be used (a
+ * string). Only glibc Linux has them: the manifest names the oldest glibc each runs on.
+ */
+export function prebuildFor(root = PACKAGE_ROOT, target = platformTarget()): AddonLocation | string {
   const dir = `${root}/prebuilds/${target}`;
   const path = `${dir}/h5vault.node`;
   if (!existsSync(path)) {
-    return target === 'linux-x64'
-      ? 'the prebuilt binary for linux-x64 is missing from this package (prebuilds/linux-x64/h5vault.node)'
-      : `no prebuilt binary for ${target} (the package has one for linux-x64 with glibc only)`;
+    return PREBUILT_TARGETS.includes(target)
+      ? `the prebuilt binary for ${target} is missing from this package (prebuilds/${target}/h5vault.node)`
+      : `there is no prebuilt binary for ${target} (h5vault ships them for ${PREBUILT_TARGETS.join(' and ')}, with glibc)`;
   }
   const manifest = readManifest(dir);
   if (!manifest) return `prebuilds/${target}/manifest.json is missing or unreadable`;
@@ -100,9 +106,14 @@ export function prebuildFor(root = PACKAGE_ROOT): AddonLocation | string {
   return { path, origin: 'prebuilt', manifest };
 }
 
-/** The build-from-source instructions, for a user standing in their own project. */
-export function buildFromSourceHint(): string {
-  return [
+/**
+ * What to do without a usable addon, for a user standing in their own project
+ * on `platform`: on Linux, build from source; elsewhere h5vault does not run
+ * (the package installs, so a project can be written and type-checked there),
+ * and the code runs on Linux: a container or the deployment machine.
+ */
+export function buildFromSourceHint(platform: string = process.platform): string {
+  const linux = [
     'Build it from source, from your project directory (where your package.json is):',
     '  1. install a C++ compiler and the libraries (Debian/Ubuntu):',
     '       sudo apt-get install g++ make python3 pkg-config libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev libzstd-dev libblosc-dev',
@@ -110,27 +121,36 @@ export function buildFromSourceHint(): string {
     '  2. npx h5vault-build',
     '     (pnpm exec / yarn exec / bunx h5vault-build likewise)',
     'See docs/install.md in the h5vault package.',
+  ];
+  if (platform === 'linux') return linux.join('\n');
+  return [
+    `h5vault runs on Linux (prebuilt for ${PREBUILT_TARGETS.join(' and ')}); ${platform} is not supported.`,
+    'The package installs here, so you can write and type-check code against it; run that code on Linux,',
+    'e.g. in a container from your project directory:',
+    '  docker run --rm -it -v "$PWD":/app -w /app node:24 node your-script.mjs',
+    '(node:24 is Debian-based: the prebuilt binary loads there, on x64 or arm64, with nothing to install.)',
+    'See "Platforms" in docs/install.md in the h5vault package.',
   ].join('\n');
 }
 
 /** Which addon to load. Throws H5Error H5_ADDON_UNAVAILABLE (with the fix) when none can be. */
-export function locateAddon(root = PACKAGE_ROOT): AddonLocation {
+export function locateAddon(root = PACKAGE_ROOT, target = platformTarget()): AddonLocation {
   const override = process.env.H5VAULT_BINDING;
   if (override) return { path: override, origin: 'override', manifest: null };
   for (const rel of LOCAL_BUILDS) {
     const p = `${root}/${rel}`;
     if (existsSync(p)) return { path: p, origin: 'source', manifest: null };
   }
-  const pre = prebuildFor(root);
+  const pre = prebuildFor(root, target);
   if (typeof pre !== 'string') return pre;
   // A development checkout (git) is built with its own scripts, not from a user's project.
   const hint = existsSync(`${root}/.git`)
     ? 'In this checkout of h5vault: bash scripts/dev/bootstrap.sh (or npm run build:native).'
-    : buildFromSourceHint();
+    : buildFromSourceHint(target.split('-')[0]);
   throw new H5Error(`h5vault's native addon is not built, and ${pre}.\n${hint}`, {
     code: 'H5_ADDON_UNAVAILABLE',
     reason: 'not-built',
-    target: platformTarget(),
+    target,
   });
 }
 

@@ -9,6 +9,11 @@ export const PACKAGES = [
   { pkgconfig: 'blosc', apt: 'libblosc-dev', dnf: 'blosc-devel', brew: 'c-blosc' },
 ];
 
+// The platforms the npm package carries a prebuilt binary for (prebuilds/<target>/,
+// made by scripts/prebuild.mjs on x64 Debian 12; scripts/pack-check.mjs refuses a
+// package without all of them; lib/addon/locate.ts names them in its errors).
+export const PREBUILT_TARGETS = ['linux-x64', 'linux-arm64'];
+
 // Tools needed to build (not libraries).
 export const BUILD_TOOLS = [
   { bin: 'pkg-config', apt: 'pkg-config', dnf: 'pkgconf-pkg-config', brew: 'pkg-config' },

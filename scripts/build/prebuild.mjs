@@ -1,12 +1,20 @@
 #!/usr/bin/env node
-// Builds the prebuilt linux-x64 binary that ships in the npm package:
-//   prebuilds/linux-x64/h5vault.node     the addon, DT_RPATH $ORIGIN/lib
-//   prebuilds/linux-x64/lib/*.so.*       every shared library it needs except
-//                                        glibc, libstdc++ and libgcc_s (which any
-//                                        Linux that runs Node has loaded already)
-//   prebuilds/linux-x64/licenses/        the Debian copyright file of each
-//   prebuilds/linux-x64/manifest.json    oldest glibc it runs on, bundled list
-// Run on Debian 12 with the -dev packages installed (scripts/bootstrap.sh).
+// Builds a prebuilt binary that ships in the npm package, for one target:
+//   node scripts/build/prebuild.mjs [linux-x64|linux-arm64]     (default: this machine's)
+//   prebuilds/<target>/h5vault.node     the addon, DT_RPATH $ORIGIN/lib
+//   prebuilds/<target>/lib/*.so.*       every shared library it needs except
+//                                       glibc, libstdc++ and libgcc_s (which any
+//                                       Linux that runs Node has loaded already)
+//   prebuilds/<target>/licenses/        the Debian copyright file of each
+//   prebuilds/<target>/manifest.json    oldest glibc it runs on, bundled list
+// Run on Debian 12 (x64). The native target uses this machine's -dev packages
+// (scripts/bootstrap.sh); another architecture is cross-compiled with Debian's
+// cross compiler (g++-aarch64-linux-gnu) against a sysroot of that
+// architecture's Debian 12 packages (scripts/build/sysroot.sh: the same -dev
+// packages, from scripts/build/deps.mjs), and its libraries are bundled from there.
+// The libraries are found by reading the ELF files (readelf), not by asking the
+// loader, so one procedure serves every architecture; the result is then
+// checked with the target's real loader (ldd, or ld.so --list under qemu-user).
 //
 // Why shared libraries and not static ones: libhdf5 is built with the read-only
 // S3 driver, which needs libcurl and libcrypto, and Debian has no static build
@@ -30,18 +38,76 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { PACKAGES } from './deps.mjs';
 import { nodeDir } from './node-headers.mjs';
 
 const root = realpathSync(new URL('../..', import.meta.url).pathname);
-if (process.platform !== 'linux' || process.arch !== 'x64') {
-  console.error(`prebuild: only linux-x64 is prebuilt (this is ${process.platform}-${process.arch})`);
+// The targets this script can make, all from an x64 Debian 12. `deb` is the
+// Debian architecture, `triplet` its multiarch directory and tool prefix.
+const TARGETS = {
+  'linux-x64': { deb: 'amd64', triplet: 'x86_64-linux-gnu', gyp: 'x64', loader: 'ld-linux-x86-64.so.2' },
+  'linux-arm64': {
+    deb: 'arm64',
+    triplet: 'aarch64-linux-gnu',
+    gyp: 'arm64',
+    loader: 'ld-linux-aarch64.so.1',
+    qemu: 'qemu-aarch64-static',
+  },
+};
+const host = `${process.platform}-${process.arch}`;
+const target = process.argv[2] ?? host;
+const t = TARGETS[target];
+if (host !== 'linux-x64' || !t) {
+  console.error(`prebuild: builds ${Object.keys(TARGETS).join(', ')} on linux-x64 (asked for ${target} on ${host})`);
   process.exit(2);
 }
-const target = 'linux-x64';
+const native = target === host;
 const out = join(root, 'prebuilds', target);
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', ...opts });
+const have = (bin) => {
+  try {
+    sh('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
 
-// 1. Build in a scratch copy of the build inputs.
+// 0. Where the target's libraries live: this system, or a sysroot of the
+// target's Debian packages (the -dev packages of scripts/build/deps.mjs, plus the C
+// and C++ runtimes for the loader check below).
+let sysroot = '/';
+const buildEnv = { H5VAULT_PREBUILD: '1' };
+if (!native) {
+  for (const bin of [`${t.triplet}-g++`, t.qemu]) {
+    if (!have(bin)) {
+      console.error(
+        `prebuild: ${bin} is missing: apt-get install g++-${t.triplet} qemu-user-static (or bash scripts/cross-tools.sh)`,
+      );
+      process.exit(2);
+    }
+  }
+  sysroot = process.env.H5VAULT_SYSROOT ?? `/var/cache/h5vault-sysroot/${target}-dev`;
+  const pkgs = [...PACKAGES.map((p) => p.apt), 'libc6-dev', 'libstdc++6'];
+  execFileSync('bash', [join(root, 'scripts', 'build', 'sysroot.sh'), t.deb, sysroot, ...pkgs], { stdio: 'inherit' });
+  const s = `--sysroot=${sysroot}`;
+  Object.assign(buildEnv, {
+    CC: `${t.triplet}-gcc`,
+    CXX: `${t.triplet}-g++`,
+    LINK: `${t.triplet}-g++`,
+    CFLAGS: s,
+    CXXFLAGS: s,
+    LDFLAGS: s,
+    // scripts/pkg-config.mjs then prints the sysroot's flags.
+    PKG_CONFIG_SYSROOT_DIR: sysroot,
+    PKG_CONFIG_LIBDIR: `${sysroot}/usr/lib/${t.triplet}/pkgconfig:${sysroot}/usr/share/pkgconfig`,
+    PKG_CONFIG_SYSTEM_INCLUDE_PATH: `${sysroot}/usr/include`,
+    PKG_CONFIG_SYSTEM_LIBRARY_PATH: `${sysroot}/usr/lib/${t.triplet}:${sysroot}/usr/lib`,
+  });
+}
+
+// 1. Build in a scratch copy of the build inputs. (Node-API headers are the
+// same for every architecture: this Node's serve the cross build too.)
 const work = mkdtempSync(join(tmpdir(), 'h5vault-prebuild-'));
 for (const n of ['native', 'scripts', 'node_modules']) symlinkSync(join(root, n), join(work, n));
 for (const n of ['binding.gyp', 'package.json']) copyFileSync(join(root, n), join(work, n));
@@ -62,40 +128,78 @@ const nodeGyp = [
   ),
 ].find((c) => c && existsSync(c));
 if (!nodeGyp) throw new Error('prebuild: node-gyp not found (it ships with npm)');
-execFileSync(process.execPath, [nodeGyp, 'rebuild', '-j', '2', ...(dir ? [`--nodedir=${dir}`] : [])], {
-  cwd: work,
-  stdio: 'inherit',
-  env: { ...process.env, H5VAULT_PREBUILD: '1', ...(dir ? { npm_config_nodedir: dir } : {}) },
-});
+execFileSync(
+  process.execPath,
+  [nodeGyp, 'rebuild', '-j', '2', `--arch=${t.gyp}`, ...(dir ? [`--nodedir=${dir}`] : [])],
+  {
+    cwd: work,
+    stdio: 'inherit',
+    env: { ...process.env, ...buildEnv, ...(dir ? { npm_config_nodedir: dir } : {}) },
+  },
+);
 
-// 2. The addon and the libraries it resolves to on this system.
+// 2. The addon and the libraries it needs, found in the target's tree.
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'lib'), { recursive: true });
 mkdirSync(join(out, 'licenses'), { recursive: true });
 const addon = join(out, 'h5vault.node');
 copyFileSync(join(work, 'build', 'Release', 'h5vault.node'), addon);
-sh('strip', ['--strip-unneeded', addon]);
+sh(native ? 'strip' : `${t.triplet}-strip`, ['--strip-unneeded', addon]);
 rmSync(work, { recursive: true, force: true });
 
 // Provided by every glibc system that runs Node; bundling them would be wrong (glibc) or redundant.
 const SYSTEM =
   /^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libutil\.so|libstdc\+\+\.so|libgcc_s\.so)/;
+const machine = (f) => /^\s*Machine:\s*(.*)$/m.exec(sh('readelf', ['-h', f]))?.[1].trim();
+const addonMachine = machine(addon);
+const libDirs = [`usr/lib/${t.triplet}`, 'usr/lib'].map((d) => join(sysroot, d));
+const needed = (f) =>
+  [...sh('readelf', ['-d', '-W', f]).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
+// The loader's search for a library without RPATH: the multiarch directory, then /usr/lib.
+function resolve(soname) {
+  for (const d of libDirs) {
+    const p = join(d, soname);
+    if (existsSync(p) && machine(p) === addonMachine) return realpathSync(p);
+  }
+  throw new Error(`prebuild: unresolved dependency ${soname} (looked in ${libDirs.join(', ')})`);
+}
 const deps = [];
-for (const line of sh('ldd', [addon]).split('\n')) {
-  const m = /^\s*(\S+) => (\/\S+)/.exec(line);
-  if (m && !SYSTEM.test(m[1])) deps.push({ soname: m[1], path: realpathSync(m[2]) });
-  if (/not found/.test(line)) throw new Error(`prebuild: unresolved dependency: ${line.trim()}`);
+const queue = needed(addon);
+const seen = new Set();
+while (queue.length) {
+  const soname = queue.shift();
+  if (seen.has(soname) || SYSTEM.test(soname)) continue;
+  seen.add(soname);
+  const path = resolve(soname);
+  deps.push({ soname, path });
+  queue.push(...needed(path));
 }
 
+// Which Debian package a file came from, and its version: dpkg's database on
+// this system, the index scripts/build/sysroot.sh wrote for a sysroot.
+const sysrootIndex = native
+  ? null
+  : new Map(
+      readFileSync(join(sysroot, 'var/lib/h5vault-sysroot/files'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t'))
+        .map(([p, pkg, version]) => [p, { pkg, version }]),
+    );
 function debPackage(path) {
-  for (const p of [path, path.replace(/^\/usr\/lib\//, '/lib/'), path.replace(/^\/lib\//, '/usr/lib/')]) {
-    try {
-      const pkg = sh('dpkg-query', ['-S', p], { stdio: ['ignore', 'pipe', 'ignore'] }).split(':')[0];
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${Version} is dpkg-query's own format field, passed literally
-      const version = sh('dpkg-query', ['-W', '-f=${Version}', pkg]);
-      return { pkg, version };
-    } catch {
-      // Try the other spelling of the path (merged /usr).
+  if (sysrootIndex) {
+    const found = sysrootIndex.get(`/${path.slice(sysroot.length).replace(/^\/+/, '')}`);
+    if (found) return found;
+  } else {
+    for (const p of [path, path.replace(/^\/usr\/lib\//, '/lib/'), path.replace(/^\/lib\//, '/usr/lib/')]) {
+      try {
+        const pkg = sh('dpkg-query', ['-S', p], { stdio: ['ignore', 'pipe', 'ignore'] }).split(':')[0];
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: ${Version} is dpkg-query's own format field, passed literally
+        const version = sh('dpkg-query', ['-W', '-f=${Version}', pkg]);
+        return { pkg, version };
+      } catch {
+        // Try the other spelling of the path (merged /usr).
+      }
     }
   }
   throw new Error(`prebuild: no Debian package owns ${path}; cannot record its license`);
@@ -110,12 +214,12 @@ for (const d of deps) {
     );
   copyFileSync(d.path, join(out, 'lib', d.soname));
   const { pkg, version } = debPackage(d.path);
-  const copyright = `/usr/share/doc/${pkg.replace(/:.*/, '')}/copyright`;
-  copyFileSync(copyright, join(out, 'licenses', `${pkg.replace(/:.*/, '')}.copyright`));
-  bundled.push({ file: `lib/${d.soname}`, package: pkg.replace(/:.*/, ''), version });
+  const name = pkg.replace(/:.*/, '');
+  copyFileSync(join(sysroot, 'usr/share/doc', name, 'copyright'), join(out, 'licenses', `${name}.copyright`));
+  bundled.push({ file: `lib/${d.soname}`, package: name, version });
 }
 
-// 3. The oldest glibc everything here runs on: the newest GLIBC_x.y symbol version referenced.
+// 3. The oldest glibc everything here runs on: the newest GLIBC_x.y version needed.
 let glibc = '2.17';
 let glibcxx = '3.4.0'; // libstdc++'s symbol version (3.4.30 = GCC 12)
 const newer = (a, b) => {
@@ -124,18 +228,26 @@ const newer = (a, b) => {
   return x[0] !== y[0] ? x[0] > y[0] : (x[1] ?? 0) > (y[1] ?? 0);
 };
 for (const f of [addon, ...bundled.map((b) => join(out, b.file))]) {
-  const symbols = sh('objdump', ['-T', f]);
-  for (const m of symbols.matchAll(/\bGLIBC_(\d+\.\d+(?:\.\d+)?)\b/g)) if (newer(m[1], glibc)) glibc = m[1];
-  for (const m of symbols.matchAll(/\bGLIBCXX_(\d+\.\d+\.\d+)\b/g))
+  // The version-needs section: what each file asks of glibc and libstdc++.
+  const versions = sh('readelf', ['-V', '-W', f]);
+  for (const m of versions.matchAll(/Name: GLIBC_(\d+\.\d+(?:\.\d+)?)\b/g)) if (newer(m[1], glibc)) glibc = m[1];
+  for (const m of versions.matchAll(/Name: GLIBCXX_(\d+\.\d+\.\d+)\b/g))
     if (newer(m[1].split('.').slice(1).join('.'), glibcxx.split('.').slice(1).join('.'))) glibcxx = m[1];
 }
 
 const osRelease = readFileSync('/etc/os-release', 'utf8');
-const builtOn = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1] ?? 'unknown';
+const hostOs = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1] ?? 'unknown';
+const builtOn = native
+  ? hostOs
+  : `${hostOs}, cross-compiled by ${sh(`${t.triplet}-g++`, ['-dumpfullversion']).trim().replace(/^/, `${t.triplet}-g++ `)} against Debian 12 ${t.deb} packages`;
 writeFileSync(join(out, 'manifest.json'), `${JSON.stringify({ target, glibc, glibcxx, builtOn, bundled }, null, 2)}\n`);
 
-// 4. Every dependency must now resolve inside the prebuild directory.
-for (const line of sh('ldd', [addon]).split('\n')) {
+// 4. The target's own loader must now find every dependency inside the prebuild directory.
+const listing = native
+  ? sh('ldd', [addon])
+  : sh(t.qemu, ['-L', sysroot, join(sysroot, 'usr/lib', t.loader), '--list', addon]);
+for (const line of listing.split('\n')) {
+  if (/not found/.test(line)) throw new Error(`prebuild: unresolved dependency: ${line.trim()}`);
   const m = /^\s*(\S+) => (\S+)/.exec(line);
   if (m && !SYSTEM.test(m[1]) && !m[2].startsWith(`${join(out, 'lib')}/`)) {
     throw new Error(`prebuild: ${m[1]} resolves to ${m[2]}, outside the bundle`);

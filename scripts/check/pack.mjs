@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // npm "prepack": after tsc, writes the CommonJS declarations (dist/**/*.d.cts)
 // and refuses to pack a package that would not install on a machine without a
-// compiler: the prebuilt binary must be there (scripts/build/prebuild.mjs) and match
+// compiler: the prebuilt binaries must be there (scripts/build/prebuild.mjs, one per
+// PREBUILT_TARGETS of scripts/build/deps.mjs) and match
 // this source. H5VAULT_PACK_WITHOUT_PREBUILD=1 packs a source-only package.
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PREBUILT_TARGETS } from '../build/deps.mjs';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -27,23 +29,25 @@ function twin(dir) {
 }
 twin(`${root}dist`);
 
-const manifest = `${root}prebuilds/linux-x64/manifest.json`;
 if (process.env.H5VAULT_PACK_WITHOUT_PREBUILD !== '1') {
-  if (!existsSync(manifest)) {
-    console.error(
-      'pack: prebuilds/linux-x64 is missing: run `npm run prebuild:linux-x64` first (Debian 12, -dev packages installed),',
-    );
-    console.error('      or set H5VAULT_PACK_WITHOUT_PREBUILD=1 for a package that always builds from source.');
-    process.exit(1);
-  }
-  // A binary older than a native source would ship stale code.
-  const built = statSync(`${root}prebuilds/linux-x64/h5vault.node`).mtimeMs;
-  const stale = [...listNative(), `${root}binding.gyp`].filter((f) => statSync(f).mtimeMs > built);
-  if (stale.length) {
-    console.error(
-      `pack: prebuilds/linux-x64/h5vault.node is older than ${stale[0].slice(root.length)}: run \`npm run prebuild:linux-x64\` again.`,
-    );
-    process.exit(1);
+  for (const target of PREBUILT_TARGETS) {
+    const manifest = `${root}prebuilds/${target}/manifest.json`;
+    if (!existsSync(manifest)) {
+      console.error(
+        `pack: prebuilds/${target} is missing: run \`npm run prebuild:${target}\` first (Debian 12 x64; see scripts/prebuild.mjs),`,
+      );
+      console.error('      or set H5VAULT_PACK_WITHOUT_PREBUILD=1 for a package that always builds from source.');
+      process.exit(1);
+    }
+    // A binary older than a native source would ship stale code.
+    const built = statSync(`${root}prebuilds/${target}/h5vault.node`).mtimeMs;
+    const stale = [...listNative(), `${root}binding.gyp`].filter((f) => statSync(f).mtimeMs > built);
+    if (stale.length) {
+      console.error(
+        `pack: prebuilds/${target}/h5vault.node is older than ${stale[0].slice(root.length)}: run \`npm run prebuild:${target}\` again.`,
+      );
+      process.exit(1);
+    }
   }
 }
 

@@ -10,7 +10,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { H5Error, libraryInfo } from '../../lib/index.js';
-import { glibcVersion, loadAddon, loadedLibstdcxx, locateAddon, prebuildFor } from '../../lib/addon/locate.js';
+import {
+  glibcVersion,
+  loadAddon,
+  loadedLibstdcxx,
+  locateAddon,
+  PREBUILT_TARGETS,
+  prebuildFor,
+} from '../../lib/addon/locate.js';
 import { tempDir } from '../helpers.js';
 import { ensureBuilt, h5vault, ROOT } from '../cli/run.js';
 
@@ -144,6 +151,74 @@ describe('no usable addon', () => {
     const env = { H5VAULT_BINDING: join(fakePackage(null), 'missing.node') };
     expect(h5vault(['--version'], env).stdout.trim()).toBe(pkgVersion);
     expect(h5vault(['--help'], env).status).toBe(0);
+  });
+});
+
+/** The H5Error locateAddon throws for `root` as seen from `target` (another platform, simulated). */
+function unavailable(root: string, target: string): H5Error {
+  try {
+    withoutOverride(() => locateAddon(root, target));
+  } catch (e) {
+    if (e instanceof H5Error) return e;
+    throw e;
+  }
+  throw new Error(`an addon was found for ${target}`);
+}
+
+describe('platforms', () => {
+  it('the targets named in errors are the ones prebuilt and packed (scripts/build/deps.mjs)', async () => {
+    const deps = (await import(new URL('../../scripts/build/deps.mjs', import.meta.url).href)) as {
+      PREBUILT_TARGETS: string[];
+    };
+    expect(PREBUILT_TARGETS).toEqual(deps.PREBUILT_TARGETS);
+    expect(PREBUILT_TARGETS).toEqual(['linux-x64', 'linux-arm64']);
+  });
+
+  it('npm installs the package on any platform (no os/cpu refusal: a Mac developer deploying to Linux)', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+    expect(pkg.os).toBeUndefined();
+    expect(pkg.cpu).toBeUndefined();
+  });
+
+  it('macOS (no prebuilt binary, no build): H5_ADDON_UNAVAILABLE says Linux only and how to run the code there', () => {
+    const root = fakePackage('2.17');
+    const e = unavailable(root, 'darwin-arm64');
+    expect(e.code).toBe('H5_ADDON_UNAVAILABLE');
+    expect(e.reason).toBe('not-built');
+    expect(e).toMatchObject({ target: 'darwin-arm64' });
+    expect(e.message).toContain(
+      'there is no prebuilt binary for darwin-arm64 (h5vault ships them for linux-x64 and linux-arm64, with glibc)',
+    );
+    expect(e.message).toContain(
+      'h5vault runs on Linux (prebuilt for linux-x64 and linux-arm64); darwin is not supported.',
+    );
+    expect(e.message).toContain('docker run --rm -it -v "$PWD":/app -w /app node:24');
+    // Nothing that cannot work on a Mac: no apt-get, no checkout script.
+    expect(e.message).not.toMatch(/apt-get|bootstrap|scripts\//);
+  });
+
+  it('linux-arm64 with its prebuilt binary removed: says it is missing and to build from source', () => {
+    const e = unavailable(fakePackage('2.17'), 'linux-arm64');
+    expect(e).toMatchObject({ code: 'H5_ADDON_UNAVAILABLE', reason: 'not-built', target: 'linux-arm64' });
+    expect(e.message).toContain(
+      'the prebuilt binary for linux-arm64 is missing from this package (prebuilds/linux-arm64/h5vault.node)',
+    );
+    expect(e.message).toContain('npx h5vault-build');
+  });
+
+  it('a linux-arm64 prebuilt binary is chosen for linux-arm64, not the x64 one', () => {
+    const root = fakePackage('2.17');
+    mkdirSync(join(root, 'prebuilds/linux-arm64'), { recursive: true });
+    writeFileSync(join(root, 'prebuilds/linux-arm64/h5vault.node'), 'arm64');
+    writeFileSync(
+      join(root, 'prebuilds/linux-arm64/manifest.json'),
+      JSON.stringify({ target: 'linux-arm64', glibc: '2.17', glibcxx: '3.4.0', builtOn: 'test', bundled: [] }),
+    );
+    expect(prebuildFor(root, 'linux-arm64')).toMatchObject({
+      origin: 'prebuilt',
+      path: `${root}/prebuilds/linux-arm64/h5vault.node`,
+      manifest: { target: 'linux-arm64' },
+    });
   });
 });
 

@@ -140,7 +140,9 @@ describe('bench:compare', () => {
     expect(rep.cases.find((c) => c.id === 'zstd-3 write')!.target).toBe(2);
     const md = readFileSync(docs, 'utf8');
     expect(md).toContain('core tables'); // the core section is left alone
-    expect(md).toMatch(/<!-- compare-codecs:begin[^\n]*\n[\s\S]*\| zstd-3 read \| \d+ [\s\S]*<!-- compare-codecs:end -->/);
+    expect(md).toMatch(
+      /<!-- compare-codecs:begin[^\n]*\n[\s\S]*\| zstd-3 read \| \d+ [\s\S]*<!-- compare-codecs:end -->/,
+    );
   }, 600_000);
 
   it('updateDocs replaces only the generated block', () => {

