@@ -201,6 +201,9 @@ export {
   type BadRecord,
   type S3ConnectOptions,
   type CacheStats,
+  type TransferStats,
+  type CasTensor,
+  type RebuildRecipe,
   type ServableStore,
 } from './model/index.js';
 export type { LibraryInfo } from './h5/runtime.js';
