@@ -4,9 +4,9 @@
  * publishers, gc racing publish, and a store holding both layouts.
  */
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { S3ModelStore, type Tensor } from '../../lib/index.js';
+import { loadModel, S3ModelStore, type Tensor } from '../../lib/index.js';
 import { casTestHooks } from '../../lib/model/store/cas.js';
 import { gaussian, tempDir } from '../helpers.js';
 import { clientFor, makeBucket, sameBytes, sharedCluster, storeOptions } from './cluster.js';
@@ -108,6 +108,39 @@ describe('content-addressed S3 store', () => {
     expect(readFileSync(m2.pull.path).equals(published)).toBe(true);
     const want = model(2, [5]);
     for (const [k, t] of Object.entries(want)) expect(sameBytes(m2.tensors.get(k)!.data, t.data)).toBe(true);
+    m2.close();
+    pub.destroy();
+    server.destroy();
+  });
+
+  it('a tensor changed on disk in the cached base is fetched instead of reused', async () => {
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`);
+    await pub.save('m', model(10));
+    await pub.save('m', model(10, [6]));
+    const server = await open(p, `${p}-server`);
+    const v1 = await server.pull('m', 1);
+    const rec1 = (await server.record('m', 1))!;
+    // Flip one byte of layers/0/w inside the cached v1 file (as a disk error or a hand edit would).
+    const f = await loadModel(v1.path, { verify: false });
+    const t = f.tensors.get('layers/0/w')!.data;
+    const at = Buffer.from(readFileSync(v1.path)).indexOf(Buffer.from(t.buffer, t.byteOffset, 64));
+    f.close();
+    expect(at).toBeGreaterThan(0);
+    const fd = openSync(v1.path, 'r+');
+    const one = Buffer.alloc(1);
+    readSync(fd, one, 0, 1, at + 100);
+    one[0] ^= 0xff;
+    writeSync(fd, one, 0, 1, at + 100);
+    closeSync(fd);
+    const s1 = server.stats();
+    const m2 = await server.load('m', 2);
+    const s2 = server.stats();
+    // layers/6/w changed; layers/0/w is bad in the base: both fetched, 14 reused, file verified.
+    expect(s2.tensorsDownloaded - s1.tensorsDownloaded).toBe(2);
+    expect(s2.tensorsFromCache - s1.tensorsFromCache).toBe(14);
+    expect(m2.digest).toBe((await server.record('m', 2))!.digest);
+    expect(rec1.digest).not.toBe(m2.digest);
     m2.close();
     pub.destroy();
     server.destroy();
