@@ -169,6 +169,27 @@ describe('content-addressed S3 store', () => {
     server.destroy();
   });
 
+  it('a manifest whose rebuild recipe was changed rebuilds a different file: H5_CHECKSUM_MISMATCH, nothing cached', async () => {
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`);
+    await pub.save('m', model(11));
+    const { sdk, c } = await rawClient();
+    const key = `${pub.prefix}/m/versions/v000001.json`;
+    const got = await c.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
+    const rec = JSON.parse(await got.Body!.transformToString());
+    rec.rebuild.writer.node = 'v0.0.1'; // every tensor still matches; the file's provenance bytes do not
+    await c.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(rec) }));
+    c.destroy();
+    const server = await open(p, `${p}-server`);
+    const err = await server.load('m', 1).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('H5_CHECKSUM_MISMATCH');
+    expect((err as Error).message).toContain('rebuilt from its verified tensors');
+    expect(await server.cache.has(rec.digest)).toBe(false);
+    expect(readdirSync(join(server.cache.dir, 'blobs'))).toEqual([]);
+    pub.destroy();
+    server.destroy();
+  });
+
   it('racing publishers get distinct versions, each with its own tensors', async () => {
     const p = fresh();
     const a = await open(p, `${p}-a`);

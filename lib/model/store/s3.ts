@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { File } from '../../h5/file.js';
+import { libraryInfo } from '../../h5/runtime.js';
 import { H5Error, withSite } from '../../errors.js';
 import { ATTR, TENSOR_SHA_ATTR, type JsonValue, type TensorsInput } from '../schema.js';
 import { SHA256_HEX } from '../digest.js';
@@ -855,7 +856,18 @@ export class S3ModelStore {
       if (shared > 0 && (!best || shared > best.shared)) best = { rec: r, shared };
     }
     const manifest = { tensors: rec.tensors as CasTensor[], rebuild: rec.rebuild! };
-    if (!best) return rebuildInto(this.#cas, temp, manifest, undefined, signal, onProgress);
+    const checked = (hex: string): string => {
+      // The cache checks it too; this says why a rebuilt file can differ (every tensor matched already).
+      if (hex !== rec.digest) {
+        const here = libraryInfo().hdf5;
+        throw new H5Error(
+          `version ${rec.version} of '${this.dir(rec.name)}' rebuilt from its verified tensors has SHA-256 ${hex}, its manifest says ${rec.digest}${rec.rebuild!.writer.hdf5 !== here ? ` (written with libhdf5 ${rec.rebuild!.writer.hdf5}, rebuilt with ${here})` : ''}: nothing was cached`,
+          { code: 'H5_CHECKSUM_MISMATCH', expected: rec.digest, actual: hex },
+        );
+      }
+      return hex;
+    };
+    if (!best) return checked(await rebuildInto(this.#cas, temp, manifest, undefined, signal, onProgress));
     const unpin = this.cache.pin(best.rec.digest);
     let m: LoadedModel | undefined;
     try {
@@ -874,7 +886,7 @@ export class S3ModelStore {
           if (sha && want.has(sha)) base.set(sha, t.data as TypedArray);
         }
       }
-      return await rebuildInto(this.#cas, temp, manifest, base, signal, onProgress);
+      return checked(await rebuildInto(this.#cas, temp, manifest, base, signal, onProgress));
     } finally {
       m?.close();
       unpin();
