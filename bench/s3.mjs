@@ -14,16 +14,16 @@
 // 3. 8 puller processes (--pullers) of a --pullers-mib MiB version into one shared cache: wall
 //    time until all have loaded and verified it, and how many downloaded (must be 1).
 // Uses S3_ENDPOINT/AWS_* from the env if set, else starts (and stops) a cluster of its own.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { S3Client, CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { S3ModelStore } from '../dist/index.js';
 import { benchArgs, median } from './common.mjs';
+import { s3BenchEnv } from './s3-env.mjs';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));
 const args = benchArgs(
@@ -37,20 +37,8 @@ const SWAPS = Number(args.swaps);
 const PULLERS = Number(args.pullers);
 const PULLERS_MIB = Number(args['pullers-mib']);
 
-const work = mkdtempSync(join(tmpdir(), 'h5vault-bench-s3-'));
-let cluster;
-if (!process.env.S3_ENDPOINT) {
-  const dir = join(work, 'cluster');
-  const out = execFileSync('bash', [join(repo, 'scripts/dev/s3-cluster.sh'), 'start', dir], { encoding: 'utf8' });
-  for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) process.env[m[1]] = m[2];
-  cluster = dir;
-}
+const work = s3BenchEnv('s3');
 const endpoint = process.env.S3_ENDPOINT;
-const cleanup = () => {
-  if (cluster) execFileSync('bash', [join(repo, 'scripts/dev/s3-cluster.sh'), 'stop', cluster], { stdio: 'ignore' });
-  rmSync(work, { recursive: true, force: true });
-};
-process.on('exit', cleanup);
 
 // curl signs with SigV4 itself; the keys go through a config file, never on a command line (ps, error messages).
 const curlCfg = join(work, 'curl.cfg');

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * h5vault command line: ls, info, verify, repack, bench, demo, onnx-link, convert.
+ * h5vault command line: ls, info, verify, repack, bench, demo, onnx-link, convert, store.
  * Each command lives in lib/cli/<name>.ts and is loaded on demand, so
  * `h5vault --help` works even when the native addon cannot load.
  * Exit codes: see EXIT in lib/cli/output.ts and docs/cli.md.
@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   demo: () => import('./demo.js'),
   'onnx-link': () => import('./onnx-link.js'),
   convert: () => import('./convert.js'),
+  store: () => import('./store.js'),
 };
 
 // The same function libraryInfo().version uses, so the two always agree.

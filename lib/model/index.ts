@@ -38,3 +38,4 @@ export {
 } from './store/s3.js';
 export type { S3ConnectOptions } from '../remote/options.js';
 export type { CacheStats } from './store/cache.js';
+export type { TransferStats, CasTensor, RebuildRecipe } from './store/cas.js';

@@ -68,6 +68,20 @@ export interface PreparedSave {
   metadataJson: string;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /**
+   * @internal The writer's provenance to record instead of this process's:
+   * a content-addressed pull rebuilds a file another machine wrote, and the
+   * file's bytes (so its SHA-256) include these attributes.
+   */
+  writer?: WriterProvenance;
+}
+
+/** @internal The provenance attributes that depend on the writing process, not on the model. */
+export interface WriterProvenance {
+  version: string;
+  hdf5: string;
+  node: string;
+  platform: string;
 }
 
 /** @internal a finished, fsynced temp file, not yet published. */
@@ -221,6 +235,16 @@ function readsBackAsWritten(target: string, temp: string, indexText: string): vo
   }
 }
 
+/**
+ * @internal Writes the model into `temp` (a path nothing else uses) and
+ * hashes it, without the read-back check or publishing: for a caller that
+ * checks the result against a known file SHA-256 instead (a content-addressed
+ * pull, lib/model/store/cas.ts, whose cache publishes through lib/util/publish.ts).
+ */
+export async function writeModelInto(temp: string, p: PreparedSave): Promise<WrittenTemp> {
+  return (await writeModelFile(temp, temp, p)).written;
+}
+
 async function writeModelFile(
   target: string,
   temp: string,
@@ -282,10 +306,11 @@ async function writeModelFile(
     );
     const a = file.attrs;
     a.set(ATTR.format, FORMAT_VERSION);
-    a.set(ATTR.version, packageVersion());
-    a.set(ATTR.hdf5, libraryInfo().hdf5);
-    a.set(ATTR.node, process.version);
-    a.set(ATTR.platform, `${process.platform}-${process.arch}`);
+    const w = p.writer;
+    a.set(ATTR.version, w?.version ?? packageVersion());
+    a.set(ATTR.hdf5, w?.hdf5 ?? libraryInfo().hdf5);
+    a.set(ATTR.node, w?.node ?? process.version);
+    a.set(ATTR.platform, w?.platform ?? `${process.platform}-${process.arch}`);
     a.set(ATTR.tensors, p.entries.length);
     a.set(ATTR.bytes, total);
     a.set(ATTR.modelDigest, modelDigest);

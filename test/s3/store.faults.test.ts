@@ -83,7 +83,7 @@ describe('S3 store: radosgw killed mid-publish', () => {
     // What the dead publish left (a multipart upload, parts) is garbage: gc with no grace removes it, and keeps version 1.
     const gc = await store.gc('m', { graceMs: 0 });
     expect(gc.objects.length + gc.uploads.length).toBeGreaterThan(0);
-    expect(await store.gc('m', { graceMs: 0 })).toEqual({ objects: [], uploads: [], badRecords: [] });
+    expect(await store.gc('m', { graceMs: 0 })).toEqual({ objects: [], condemned: [], uploads: [], badRecords: [] });
     expect(await store.save('m', big(4))).toBe(2);
     const reader = await open(bucket, 'pub2-reader');
     for (const [v, seed] of [

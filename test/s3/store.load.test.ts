@@ -77,7 +77,7 @@ describe('S3 store: concurrent processes', () => {
     expect(vs.map((v) => v.version)).toEqual(got);
     const seeds = new Set(vs.map((v) => v.metadata.seed));
     expect(seeds.size).toBe(40);
-    expect(await store.gc('m', { graceMs: 0 })).toEqual({ objects: [], uploads: [], badRecords: [] }); // no object left unreferenced
+    expect(await store.gc('m', { graceMs: 0 })).toEqual({ objects: [], condemned: [], uploads: [], badRecords: [] }); // no object left unreferenced
   });
 
   it('without conditional writes, publishers sharing a lock directory still get distinct versions', async () => {

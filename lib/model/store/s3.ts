@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { File } from '../../h5/file.js';
+import { libraryInfo } from '../../h5/runtime.js';
 import { H5Error, withSite } from '../../errors.js';
 import { ATTR, TENSOR_SHA_ATTR, type JsonValue, type TensorsInput } from '../schema.js';
 import { SHA256_HEX } from '../digest.js';
@@ -43,13 +44,32 @@ import {
   type WatchOptions,
 } from './common.js';
 import { BlobCache, type CacheStats } from './cache.js';
+import {
+  BLOB_ROOT,
+  blobOfCondemned,
+  casTestHooks,
+  CONDEMNED_ROOT,
+  condemnedKey,
+  ensureTensorObjects,
+  isBlobKey,
+  listAll,
+  newStats,
+  rebuildInto,
+  uploadItems,
+  type CasContext,
+  type CasTensor,
+  type RebuildRecipe,
+  type TransferStats,
+} from './cas.js';
+import { performance } from 'node:perf_hooks';
+import { isDType, itemSize, type NumericDType, type TypedArray } from '../../h5/dtypes.js';
 import { loadS3, loadStorage, makeClient, resolveConfig } from '../../remote/sdk.js';
 import type { S3ClientLike, S3ConnectOptions } from '../../remote/options.js';
 import { s3Status } from '../../remote/errors.js';
 import { withRetry as retryCall, type RetryOptions } from '../../remote/retry.js';
 import { parseS3Url } from '../../remote/url.js';
 import { parseStoredJson } from '../../safety/budget.js';
-import { checkObject, checkString, functionOption, integerOption, numberOption } from '../../util/validate.js';
+import { checkObject, checkString, functionOption, integerOption, numberOption, oneOfOption } from '../../util/validate.js';
 
 export interface S3StoreOptions extends S3ConnectOptions {
   /** Create the store (its marker object) if the prefix is not one yet. The bucket must exist. Default false. */
@@ -87,6 +107,23 @@ export interface S3StoreOptions extends S3ConnectOptions {
    * by number (`load(name, v)`, `record`), it is H5_CORRUPT.
    */
   onBadRecord?: (bad: BadRecord) => void;
+  /**
+   * How `save` stores a version: 'file' (default: one whole .h5 object, format-1
+   * record, readable by every h5vault release with the S3 store) or 'tensors'
+   * (content-addressed: one object per distinct tensor, shared by every version
+   * and model of the store, and a format-2 manifest; publish uploads and pull
+   * downloads only the tensors the other side lacks). A store reads both.
+   * docs/object-storage.md#content-addressed-layout
+   */
+  layout?: 'file' | 'tensors';
+  /**
+   * Grace period of tensor objects (default 1 h): `gc` marks an unreferenced
+   * object older than this, and deletes it once the mark is older than this; a
+   * publisher must create its manifest within half of it from checking the
+   * objects it reuses (it checks again otherwise). Every publisher and gc of a
+   * store must use the same value, far above clock skew and request retries.
+   */
+  blobGraceMs?: number;
 }
 
 /** A version record skipped because it is not one (docs/object-storage.md#bad-records). */
@@ -119,13 +156,22 @@ export interface PullInfo {
   path: string;
 }
 
-/** The version record (manifest) stored at NAME/versions/vNNNNNN.json. */
+/**
+ * The version record (manifest) stored at NAME/versions/vNNNNNN.json: format 1
+ * names one whole-file object; format 2 (layout 'tensors') names one object
+ * per tensor and how to rebuild the file byte for byte.
+ */
 export interface S3VersionRecord extends VersionInfo {
-  format: 1;
+  format: 1 | 2;
   name: string;
-  /** Key of the version's object, relative to the store prefix. */
-  object: string;
-  tensors: { name: string; dtype: string; shape: number[]; sha256: string }[];
+  /** Format 1: key of the version's object, relative to the store prefix. */
+  object?: string;
+  /** Format 2 adds each tensor's `bytes` and `object` (key relative to the store prefix). */
+  tensors: ({ name: string; dtype: string; shape: number[]; sha256: string } & Partial<
+    Pick<CasTensor, 'bytes' | 'object'>
+  >)[];
+  /** Format 2: the save options and writer provenance the file was written with. */
+  rebuild?: RebuildRecipe;
   provenance: Record<string, JsonValue>;
   publisher: { host: string; pid: number; nonce: string };
 }
@@ -136,8 +182,10 @@ export interface GcOptions {
 }
 
 export interface GcResult {
-  /** Keys of unreferenced objects removed. */
+  /** Keys of unreferenced objects removed (whole-file objects of this model, and tensor objects of the store). */
   objects: string[];
+  /** Keys of tensor objects referenced by no version, marked now: deleted by a gc at least blobGraceMs later. */
+  condemned: string[];
   /** Keys of abandoned multipart uploads aborted. */
   uploads: string[];
   /** Version records skipped because they are not records (left in place: a person should look at them). */
@@ -149,15 +197,41 @@ const MIN_PART = 5 * 1024 * 1024;
 
 const recordName = (v: number): string => versionFile(v).replace(/\.h5$/, '.json');
 
+function isManifest(r: S3VersionRecord): boolean {
+  const b = r.rebuild;
+  return (
+    Array.isArray(r.tensors) &&
+    r.tensors.every(
+      (t) =>
+        typeof t === 'object' &&
+        t !== null &&
+        typeof t.name === 'string' &&
+        isDType(t.dtype) &&
+        t.dtype !== 'string' &&
+        Array.isArray(t.shape) &&
+        t.shape.every((d) => Number.isSafeInteger(d) && d >= 0) &&
+        // Its size follows from dtype and shape: a manifest cannot make a pull allocate more than the tensor.
+        t.bytes === t.shape.reduce((a, d) => a * d, itemSize(t.dtype)) &&
+        isBlobKey(t.object, t.sha256),
+    ) &&
+    typeof b === 'object' &&
+    b !== null &&
+    typeof b.metadataJson === 'string' &&
+    typeof b.shuffle === 'boolean' &&
+    typeof b.writer === 'object' &&
+    b.writer !== null &&
+    ['version', 'hdf5', 'node', 'platform'].every((k) => typeof b.writer[k as keyof typeof b.writer] === 'string')
+  );
+}
+
 function isRecord(x: unknown, name: string, v: number): x is S3VersionRecord {
   const r = x as S3VersionRecord;
   return (
     typeof r === 'object' &&
     r !== null &&
-    r.format === 1 &&
+    (r.format === 1 ? typeof r.object === 'string' : r.format === 2 && isManifest(r)) &&
     r.name === name &&
     r.version === v &&
-    typeof r.object === 'string' &&
     typeof r.digest === 'string' &&
     SHA256_HEX.test(r.digest) &&
     Number.isSafeInteger(r.bytes) &&
@@ -182,6 +256,8 @@ export class S3ModelStore {
   readonly #concurrency: number;
   /** Version records are immutable once written: read each once per store object. */
   readonly #records = new Map<string, S3VersionRecord>();
+  readonly #stats: TransferStats = newStats();
+  readonly #blobGraceMs: number;
 
   private constructor(url: string, client: S3Client, o: S3StoreOptions) {
     const { bucket, key: prefix } = parseS3Url(url, 'prefix');
@@ -193,6 +269,26 @@ export class S3ModelStore {
     this.cache = new BlobCache(o.cacheDir ?? join(tmpdir(), 'h5vault-s3-cache'), o.cacheMaxBytes ?? Infinity);
     this.#partBytes = o.partBytes ?? 16 * 1024 * 1024;
     this.#concurrency = o.concurrency ?? 8;
+    this.#blobGraceMs = o.blobGraceMs ?? 3600_000;
+  }
+
+  /** What cas.ts needs of this store. */
+  get #cas(): CasContext {
+    return {
+      s3: this.#s3,
+      bucket: this.bucket,
+      key: (rel) => this.#key(rel),
+      retry: (fn, what, o) => this.#retry(fn, what, o),
+      stats: this.#stats,
+      concurrency: this.#concurrency,
+      partBytes: this.#partBytes,
+      graceMs: this.#blobGraceMs,
+    };
+  }
+
+  /** Requests and payload bytes this store object sent and received (a copy). */
+  stats(): TransferStats {
+    return { ...this.#stats };
   }
 
   /**
@@ -208,6 +304,8 @@ export class S3ModelStore {
     integerOption(options, 'partBytes', MIN_PART);
     integerOption(options, 'concurrency', 1, 64);
     numberOption(options, 'cacheMaxBytes', { above: 0, infinite: true });
+    oneOfOption(options, 'layout', ['file', 'tensors'] as const);
+    numberOption(options, 'blobGraceMs', { above: 0 });
     const store = new S3ModelStore(url, makeClient(resolveConfig(options), options), options);
     await store.cache.init();
     const { HeadObjectCommand, PutObjectCommand } = loadS3();
@@ -408,11 +506,9 @@ export class S3ModelStore {
       const w = await writeTemp(join(staging, `${name}.h5`), p);
       try {
         const nonce = randomBytes(8).toString('hex');
-        const object = `${name}/objects/${w.digest}-${nonce}.h5`;
         const tensorsList = readTensorList(w.temp);
-        await this.#upload(w.temp, this.#key(object), w.bytes, options);
-        const base = {
-          format: 1 as const,
+        // What both layouts' records hold.
+        const common = {
           name,
           file: '',
           digest: w.digest,
@@ -420,17 +516,84 @@ export class S3ModelStore {
           bytes: w.bytes,
           createdAt: '',
           metadata: JSON.parse(p.metadataJson) as Record<string, JsonValue>,
-          object,
-          tensors: tensorsList.tensors,
           provenance: tensorsList.provenance,
           publisher: { host: hostname(), pid: process.pid, nonce },
         };
+        if (this.#o.layout === 'tensors') {
+          const version = await this.#saveTensors(common, p, tensorsList, options);
+          await this.cache.adopt(w.digest, w.temp).catch(() => {});
+          return version;
+        }
+        const object = `${name}/objects/${w.digest}-${nonce}.h5`;
+        await this.#upload(w.temp, this.#key(object), w.bytes, options);
+        this.#stats.puts++;
+        this.#stats.bytesUploaded += w.bytes;
+        const base = { ...common, format: 1 as const, object, tensors: tensorsList.tensors };
         const version = await this.#commit(name, base, options.signal);
         // Published. Keeping our copy only saves a download later: a failure here is not the save's.
         await this.cache.adopt(w.digest, w.temp).catch(() => {});
         return version;
       } finally {
         await unlinkQuiet(w.temp);
+      }
+    });
+  }
+
+  /**
+   * Delta publish: uploads the tensors the bucket lacks (or holds only in
+   * copies gc has marked), then creates the manifest as #commit does. The
+   * manifest must be created within blobGraceMs / 2 of the check of the
+   * objects it reuses (docs/object-storage.md#gc-racing-publish): past that,
+   * they are checked again first.
+   */
+  async #saveTensors(
+    common: Omit<S3VersionRecord, 'version' | 'format' | 'tensors'>,
+    p: ReturnType<typeof prepareSave>,
+    list: ReturnType<typeof readTensorList>,
+    options: S3SaveOptions,
+  ): Promise<number> {
+    const name = common.name;
+    const shaByName = new Map(list.tensors.map((t) => [t.name, t.sha256]));
+    const items = uploadItems(p.entries, shaByName);
+    const check = () =>
+      ensureTensorObjects(this.#cas, items, options.signal, (s, t) => options.onUploadProgress?.(s, t));
+    let checked = await check();
+    const tensors = (): S3VersionRecord['tensors'] =>
+      items.map((i) => ({
+        name: i.entry.name,
+        dtype: i.entry.tensor.dtype,
+        shape: [...i.entry.tensor.shape],
+        sha256: i.sha256,
+        bytes: i.bytes,
+        object: checked.keys.get(i.sha256)!,
+      }));
+    const prov = list.provenance;
+    const base: Omit<S3VersionRecord, 'version'> = {
+      ...common,
+      format: 2,
+      tensors: tensors(),
+      rebuild: {
+        compression: p.compression,
+        shuffle: p.shuffle,
+        metadataJson: p.metadataJson,
+        writer: {
+          version: String(prov.version),
+          hdf5: String(prov.hdf5),
+          node: String(prov.node),
+          platform: String(prov.platform),
+        },
+      },
+    };
+    return this.#commit(name, base, options.signal, async () => {
+      await casTestHooks.beforeCommit?.();
+      for (let n = 0; performance.now() - checked.checkedAt > this.#blobGraceMs / 2; n++) {
+        if (n === 3)
+          throw new H5Error(
+            `cannot publish '${this.dir(name)}': checking its tensor objects takes longer than half the grace period (blobGraceMs ${this.#blobGraceMs} ms)`,
+            { code: 'H5_S3_ERROR' },
+          );
+        checked = await check();
+        base.tensors = tensors();
       }
     });
   }
@@ -493,7 +656,12 @@ export class S3ModelStore {
   }
 
   /** Creates the version record under the next free number. */
-  async #commit(name: string, base: Omit<S3VersionRecord, 'version'>, signal?: AbortSignal): Promise<number> {
+  async #commit(
+    name: string,
+    base: Omit<S3VersionRecord, 'version'>,
+    signal?: AbortSignal,
+    beforePut?: () => Promise<void>,
+  ): Promise<number> {
     const { PutObjectCommand, HeadObjectCommand } = loadS3();
     const conditional = this.#o.conditionalWrites ?? true;
     let release: (() => Promise<void>) | undefined;
@@ -507,6 +675,7 @@ export class S3ModelStore {
       let version = ((await this.latest(name)) ?? 0) + 1;
       for (; ; version++) {
         if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+        await beforePut?.();
         const key = this.#key(`${name}/versions/${recordName(version)}`);
         const record: S3VersionRecord = {
           ...base,
@@ -588,7 +757,7 @@ export class S3ModelStore {
         try {
           const downloaded = await this.cache.ensure(
             rec.digest,
-            (temp) => this.#download(rec, temp, options.signal, onDownloadProgress),
+            (temp) => this.#fetchVersion(rec, temp, options.signal, onDownloadProgress),
             options.signal,
           );
           await this.cache.touch(rec.digest);
@@ -634,12 +803,86 @@ export class S3ModelStore {
         });
       const downloaded = await this.cache.ensure(
         rec.digest,
-        (temp) => this.#download(rec, temp, options.signal, options.onDownloadProgress),
+        (temp) => this.#fetchVersion(rec, temp, options.signal, options.onDownloadProgress),
         options.signal,
       );
       await this.cache.touch(rec.digest);
       return { version: v, downloaded, path: this.cache.path(rec.digest) };
     });
+  }
+
+  /** Writes the version's file into `temp` (a cache temp): downloaded whole (format 1) or rebuilt from tensor objects (format 2). */
+  #fetchVersion(
+    rec: S3VersionRecord,
+    temp: string,
+    signal?: AbortSignal,
+    onProgress?: (n: number, total: number) => void,
+  ): Promise<string> {
+    return rec.format === 2
+      ? this.#rebuild(rec, temp, signal, onProgress)
+      : this.#download(rec, temp, signal, onProgress);
+  }
+
+  /**
+   * Delta pull of a format-2 version: takes the tensors it shares with the
+   * cached version of `rec.name` that shares the most bytes (mapped, pinned
+   * while used, each re-hashed), fetches the others, rebuilds the file with
+   * the reproducible writer. The cache then checks the file's SHA-256 against
+   * the manifest before renaming it in.
+   */
+  async #rebuild(
+    rec: S3VersionRecord,
+    temp: string,
+    signal?: AbortSignal,
+    onProgress?: (n: number, total: number) => void,
+  ): Promise<string> {
+    const want = new Set(rec.tensors.map((t) => t.sha256));
+    let best: { rec: S3VersionRecord; shared: number } | undefined;
+    for (const v of await this.#list(rec.name)) {
+      if (v === rec.version) continue;
+      const r = await this.record(rec.name, v).catch(() => undefined);
+      if (!r || r.digest === rec.digest || !(await this.cache.has(r.digest))) continue;
+      let shared = 0;
+      for (const t of r.tensors)
+        if (want.has(t.sha256)) shared += t.bytes ?? t.shape.reduce((a, d) => a * d, itemSize(t.dtype as NumericDType)); // format 1 has no sizes
+      if (shared > 0 && (!best || shared > best.shared)) best = { rec: r, shared };
+    }
+    const manifest = { tensors: rec.tensors as CasTensor[], rebuild: rec.rebuild! };
+    const checked = (hex: string): string => {
+      // The cache checks it too; this says why a rebuilt file can differ (every tensor matched already).
+      if (hex !== rec.digest) {
+        const here = libraryInfo().hdf5;
+        throw new H5Error(
+          `version ${rec.version} of '${this.dir(rec.name)}' rebuilt from its verified tensors has SHA-256 ${hex}, its manifest says ${rec.digest}${rec.rebuild!.writer.hdf5 !== here ? ` (written with libhdf5 ${rec.rebuild!.writer.hdf5}, rebuilt with ${here})` : ''}: nothing was cached`,
+          { code: 'H5_CHECKSUM_MISMATCH', expected: rec.digest, actual: hex },
+        );
+      }
+      return hex;
+    };
+    if (!best) return checked(await rebuildInto(this.#cas, temp, manifest, undefined, signal, onProgress));
+    const unpin = this.cache.pin(best.rec.digest);
+    let m: LoadedModel | undefined;
+    try {
+      // Not verified here: each tensor taken from it is re-hashed by rebuildInto, the rest is not used.
+      // Evicted since has(), or unreadable: rebuild without it (H5Errors only; anything else is a bug to see).
+      m = await loadModel(this.cache.path(best.rec.digest), { verify: false }).catch((e: unknown) => {
+        if (e instanceof H5Error) return undefined;
+        throw e;
+      });
+      let base: Map<string, TypedArray> | undefined;
+      if (m) {
+        base = new Map();
+        const shaOf = new Map(best.rec.tensors.map((t) => [t.name, t.sha256]));
+        for (const [n, t] of m.tensors) {
+          const sha = shaOf.get(n);
+          if (sha && want.has(sha)) base.set(sha, t.data as TypedArray);
+        }
+      }
+      return checked(await rebuildInto(this.#cas, temp, manifest, base, signal, onProgress));
+    } finally {
+      m?.close();
+      unpin();
+    }
   }
 
   /**
@@ -657,7 +900,7 @@ export class S3ModelStore {
     onProgress?: (n: number, total: number) => void,
   ): Promise<string> {
     const { GetObjectCommand, HeadObjectCommand } = loadS3();
-    const key = this.#key(rec.object);
+    const key = this.#key(rec.object!);
     const what = `cannot download s3://${this.bucket}/${key}`;
     const head = await this.#retry(
       () => this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }),
@@ -726,6 +969,7 @@ export class S3ModelStore {
                   buf.set(chunk, pos - start);
                   pos += chunk.length;
                   received += chunk.length;
+                  this.#stats.bytesDownloaded += chunk.length;
                   onProgress?.(received, rec.bytes);
                 }
                 if (pos !== end)
@@ -785,10 +1029,12 @@ export class S3ModelStore {
           `cannot prune s3://${this.bucket}/${key}`,
         );
         this.#records.delete(key);
-        if (rec)
+        // A manifest's tensor objects may be shared: gc removes them once no version references them.
+        const object = rec?.object;
+        if (object)
           await this.#retry(
-            () => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(rec.object) })),
-            `cannot prune s3://${this.bucket}/${this.#key(rec.object)}`,
+            () => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(object) })),
+            `cannot prune s3://${this.bucket}/${this.#key(object)}`,
           );
       }
       return drop;
@@ -821,8 +1067,9 @@ export class S3ModelStore {
       token = r.NextContinuationToken;
     } while (token);
     const referenced = new Set<string>();
-    const out: GcResult = { objects: [], uploads: [], badRecords: [] };
-    for (const r of await this.#readableRecords(name, { bad: out.badRecords })) referenced.add(this.#key(r.object));
+    const out: GcResult = { objects: [], condemned: [], uploads: [], badRecords: [] };
+    for (const r of await this.#readableRecords(name, { bad: out.badRecords }))
+      if (r.object) referenced.add(this.#key(r.object));
     for (const o of objects) {
       if (referenced.has(o.key) || o.age < graceMs) continue;
       await this.#retry(
@@ -866,7 +1113,73 @@ export class S3ModelStore {
       keyMarker = r.NextKeyMarker;
       idMarker = r.NextUploadIdMarker;
     }
+    await this.#sweepTensors(out);
     return out;
+  }
+
+  /**
+   * Mark-then-sweep of the store's tensor objects (docs/object-storage.md#gc-racing-publish).
+   * Order matters: marks, then objects, then every model's manifests are
+   * listed. An object no manifest references is marked once it is older than
+   * blobGraceMs, and deleted (then its mark) once its mark, listed before the
+   * manifests, is older than blobGraceMs. A publisher never starts using a
+   * marked copy, and one that checked a copy before its mark commits within
+   * blobGraceMs / 2: its manifest is in the listing of any gc that may delete it.
+   * A store with an unreadable record deletes no tensor object (it may be a
+   * manifest referencing them).
+   */
+  async #sweepTensors(out: GcResult): Promise<void> {
+    const ctx = this.#cas;
+    const grace = this.#blobGraceMs;
+    const now = Date.now();
+    const marks = new Map((await listAll(ctx, CONDEMNED_ROOT)).map((m) => [blobOfCondemned(m.rel), m.lastModified]));
+    const blobs = (await listAll(ctx, BLOB_ROOT)).filter((b) => isBlobKey(b.rel));
+    if (blobs.length === 0 && marks.size === 0) return;
+    const referenced = new Set<string>();
+    const bad: BadRecord[] = [];
+    for (const n of await this.names())
+      for (const r of await this.#readableRecords(n, { bad }))
+        if (r.format === 2) for (const t of r.tensors) referenced.add(t.object!);
+    for (const b of bad) if (!out.badRecords.some((o) => o.key === b.key)) out.badRecords.push(b);
+    if (bad.length) return;
+    const { DeleteObjectCommand, PutObjectCommand } = loadS3();
+    const del = async (rel: string): Promise<void> => {
+      this.#stats.deletes++;
+      await this.#retry(
+        () => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(rel) })),
+        `cannot delete s3://${this.bucket}/${this.#key(rel)}`,
+      );
+    };
+    const present = new Set(blobs.map((b) => b.rel));
+    for (const b of blobs) {
+      const mark = marks.get(b.rel);
+      if (referenced.has(b.rel)) {
+        // Referenced after all (its publisher checked it before the mark): publishers may use it again.
+        if (mark !== undefined) await del(condemnedKey(b.rel));
+      } else if (mark !== undefined) {
+        if (now - mark <= grace) continue;
+        await del(b.rel);
+        await del(condemnedKey(b.rel));
+        out.objects.push(this.#key(b.rel));
+      } else if (now - b.lastModified > grace) {
+        this.#stats.puts++;
+        await this.#retry(
+          () =>
+            this.#s3.send(
+              new PutObjectCommand({
+                Bucket: this.bucket,
+                Key: this.#key(condemnedKey(b.rel)),
+                Body: '',
+                ContentLength: 0,
+              }),
+            ),
+          `cannot mark s3://${this.bucket}/${this.#key(b.rel)}`,
+        );
+        out.condemned.push(this.#key(b.rel));
+      }
+    }
+    // Marks whose object is gone (a gc stopped between the two deletes).
+    for (const [rel, at] of marks) if (!present.has(rel) && now - at > grace) await del(condemnedKey(rel));
   }
 
   /** Size, file count and pinned digests of the local cache. */

@@ -1,0 +1,362 @@
+/**
+ * The content-addressed layout of the S3 model store (docs/object-storage.md#content-addressed-layout):
+ *
+ *   PREFIX/blobs/sha256/<ab>/<sha256>/<nonce>   one copy of a tensor's logical little-endian bytes
+ *   PREFIX/gc/condemned/<ab>/<sha256>/<nonce>   gc's mark on that copy: no publisher may start using it
+ *   PREFIX/NAME/versions/v000042.json           the manifest (format 2): tensors, their objects, how to rebuild
+ *
+ * A version is its manifest: the .h5 is rebuilt on the puller byte for byte by
+ * the reproducible writer and checked against the manifest's file SHA-256.
+ * Copies carry a nonce because a copy gc has condemned is never revived: a
+ * publisher that needs those bytes uploads a new copy, so a stale gc decision
+ * can only delete a copy no publisher started using after the mark.
+ */
+import { performance } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { H5Error } from '../../errors.js';
+import { loadS3, loadStorage } from '../../remote/sdk.js';
+import type { RetryOptions } from '../../remote/retry.js';
+import { boundedMap, leBytes, SHA256_HEX, tensorSha256 } from '../digest.js';
+import { ARRAY_TYPES, typedArrayOf, type NumericDType, type TypedArray } from '../../h5/dtypes.js';
+import type { Compression } from '../../h5/group.js';
+import { prepareSave, writeModelInto, type WriterProvenance } from '../save.js';
+import type { Entry, JsonValue, Tensor } from '../schema.js';
+import { createHash } from 'node:crypto';
+
+/** What the S3 store moved and asked, since it was opened (`store.stats()`). */
+export interface TransferStats {
+  /** PutObject requests (tensor objects, whole files counted once per upload, records). */
+  puts: number;
+  gets: number;
+  heads: number;
+  lists: number;
+  deletes: number;
+  /** Payload bytes sent: tensor objects and whole files (records not counted). */
+  bytesUploaded: number;
+  /** Payload bytes received: tensor objects and whole files (records not counted). */
+  bytesDownloaded: number;
+  /** Tensor objects uploaded / found in the bucket and reused by a publish. */
+  tensorsUploaded: number;
+  tensorsReused: number;
+  /** Tensor objects downloaded / taken from a cached earlier version by a pull. */
+  tensorsDownloaded: number;
+  tensorsFromCache: number;
+}
+
+export const newStats = (): TransferStats => ({
+  puts: 0,
+  gets: 0,
+  heads: 0,
+  lists: 0,
+  deletes: 0,
+  bytesUploaded: 0,
+  bytesDownloaded: 0,
+  tensorsUploaded: 0,
+  tensorsReused: 0,
+  tensorsDownloaded: 0,
+  tensorsFromCache: 0,
+});
+
+/** What cas.ts needs of the store: its client, bucket, key prefixing and retries. */
+export interface CasContext {
+  s3: S3Client;
+  bucket: string;
+  key(rel: string): string;
+  retry<T>(fn: () => Promise<T>, what: string, o?: RetryOptions): Promise<T>;
+  stats: TransferStats;
+  concurrency: number;
+  partBytes: number;
+  /** The GC grace period: a publisher commits within half of it from checking the objects it reuses. */
+  graceMs: number;
+}
+
+/** One tensor of a format-2 manifest. */
+export interface CasTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** SHA-256 of the logical little-endian bytes (the file's h5vault.sha256 attribute). */
+  sha256: string;
+  bytes: number;
+  /** The tensor object's key, relative to the store prefix. */
+  object: string;
+}
+
+/** Everything the reproducible writer needs besides the tensors to rebuild the file byte for byte. */
+export interface RebuildRecipe {
+  compression: Compression;
+  shuffle: boolean;
+  /** The metadata exactly as written (canonical JSON). */
+  metadataJson: string;
+  writer: WriterProvenance;
+}
+
+/**
+ * @internal test-only (test/s3/store.cas.test.ts): runs between a publisher's
+ * check of its tensor objects and its manifest's creation, where a slow
+ * publisher would be paused. Not exported from the package.
+ */
+export const casTestHooks: { beforeCommit?: () => Promise<void> } = {};
+
+export const BLOB_ROOT = 'blobs/sha256/';
+export const CONDEMNED_ROOT = 'gc/condemned/';
+const BLOB_REL_RE = /^blobs\/sha256\/([0-9a-f]{2})\/([0-9a-f]{64})\/([0-9a-f]{16})$/;
+
+export function blobPrefix(sha: string): string {
+  return `${BLOB_ROOT}${sha.slice(0, 2)}/${sha}/`;
+}
+
+/** A tensor object key is ours if it is blobs/sha256/<ab>/<sha>/<nonce> with <ab> the sha's first byte. */
+export function isBlobKey(rel: unknown, sha?: string): rel is string {
+  if (typeof rel !== 'string') return false;
+  const m = BLOB_REL_RE.exec(rel);
+  return !!m && m[2]!.startsWith(m[1]!) && (sha === undefined || m[2] === sha);
+}
+
+export const condemnedKey = (blobRel: string): string => CONDEMNED_ROOT + blobRel.slice(BLOB_ROOT.length);
+export const blobOfCondemned = (rel: string): string => BLOB_ROOT + rel.slice(CONDEMNED_ROOT.length);
+
+/** Every key under `rel` (relative to the store prefix) with its size and last-modified time. */
+export async function listAll(
+  ctx: CasContext,
+  rel: string,
+): Promise<{ rel: string; size: number; lastModified: number }[]> {
+  const { ListObjectsV2Command } = loadS3();
+  const base = ctx.key(rel);
+  const strip = ctx.key('').length;
+  const out: { rel: string; size: number; lastModified: number }[] = [];
+  let token: string | undefined;
+  do {
+    ctx.stats.lists++;
+    const r = await ctx.retry(
+      () => ctx.s3.send(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: base, ContinuationToken: token })),
+      `cannot list s3://${ctx.bucket}/${base}`,
+    );
+    for (const o of r.Contents ?? [])
+      out.push({ rel: o.Key!.slice(strip), size: Number(o.Size), lastModified: o.LastModified?.getTime() ?? 0 });
+    token = r.NextContinuationToken;
+  } while (token);
+  return out;
+}
+
+interface UploadItem {
+  sha256: string;
+  bytes: number;
+  data: Uint8Array;
+}
+
+/**
+ * Delta publish, step 1: makes every tensor present as an uncondemned object
+ * and returns their keys. The condemned marks are listed first, then each
+ * tensor's copies (so a copy we reuse existed after we saw it unmarked);
+ * tensors without a usable copy are uploaded as a new copy. `checkedAt`
+ * (performance.now()) starts the publisher's window: its manifest must be
+ * created before checkedAt + graceMs / 2, else this runs again.
+ */
+export async function ensureTensorObjects(
+  ctx: CasContext,
+  items: UploadItem[],
+  signal?: AbortSignal,
+  onProgress?: (sent: number, total: number) => void,
+): Promise<{ keys: Map<string, string>; checkedAt: number }> {
+  const checkedAt = performance.now();
+  const unique = [...new Map(items.map((i) => [i.sha256, i])).values()];
+  const condemned = new Set((await listAll(ctx, CONDEMNED_ROOT)).map((c) => blobOfCondemned(c.rel)));
+  const total = unique.reduce((a, i) => a + i.bytes, 0);
+  let sent = 0;
+  const keys = new Map<string, string>();
+  await boundedMap(
+    unique,
+    (i) => i.bytes,
+    async (item) => {
+      if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+      const copies = await listAll(ctx, blobPrefix(item.sha256));
+      const usable = copies.find(
+        (c) => isBlobKey(c.rel, item.sha256) && c.size === item.bytes && !condemned.has(c.rel),
+      );
+      if (usable) {
+        ctx.stats.tensorsReused++;
+        keys.set(item.sha256, usable.rel);
+      } else {
+        const rel = `${blobPrefix(item.sha256)}${randomBytes(8).toString('hex')}`;
+        await putObject(ctx, rel, item.data, signal);
+        ctx.stats.tensorsUploaded++;
+        keys.set(item.sha256, rel);
+      }
+      sent += item.bytes;
+      onProgress?.(sent, total);
+    },
+    ctx.concurrency,
+  );
+  return { keys, checkedAt };
+}
+
+async function putObject(ctx: CasContext, rel: string, data: Uint8Array, signal?: AbortSignal): Promise<void> {
+  const key = ctx.key(rel);
+  const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const what = `cannot upload s3://${ctx.bucket}/${key}`;
+  if (data.byteLength > ctx.partBytes) {
+    // Big tensors go up in parallel parts (one object; S3's single PUT stops at 5 GiB).
+    const { Upload } = loadStorage();
+    await ctx.retry(
+      async () => {
+        const up = new Upload({
+          client: ctx.s3,
+          params: { Bucket: ctx.bucket, Key: key, Body: body, ContentType: 'application/octet-stream' },
+          queueSize: ctx.concurrency,
+          partSize: ctx.partBytes,
+          leavePartsOnError: false,
+        });
+        await up.done();
+      },
+      what,
+      { signal },
+    );
+  } else {
+    const { PutObjectCommand } = loadS3();
+    await ctx.retry(
+      () =>
+        ctx.s3.send(
+          new PutObjectCommand({
+            Bucket: ctx.bucket,
+            Key: key,
+            Body: body,
+            ContentLength: body.length,
+            ContentType: 'application/octet-stream',
+          }),
+          { abortSignal: signal },
+        ),
+      what,
+      { signal },
+    );
+  }
+  ctx.stats.puts++;
+  ctx.stats.bytesUploaded += data.byteLength;
+}
+
+/** The tensors to upload, from the validated save input (their bytes are the input's memory, no copy). */
+export function uploadItems(entries: Entry[], shaByName: Map<string, string>): (UploadItem & { entry: Entry })[] {
+  return entries.map((e) => {
+    const sha = shaByName.get(e.name);
+    if (!sha || !SHA256_HEX.test(sha))
+      throw new H5Error(`tensor '${e.name}' has no SHA-256 in the written file`, { code: 'H5_ERROR' });
+    return { sha256: sha, bytes: e.byteLength, data: leBytes(e.tensor.data), entry: e };
+  });
+}
+
+/** GETs one tensor object whole into fresh memory and checks its size and SHA-256. */
+async function fetchTensor(ctx: CasContext, t: CasTensor, signal?: AbortSignal): Promise<ArrayBuffer> {
+  const { GetObjectCommand } = loadS3();
+  const key = ctx.key(t.object);
+  const ab = new ArrayBuffer(t.bytes);
+  const buf = new Uint8Array(ab);
+  let pos = 0;
+  await ctx.retry(
+    async () => {
+      ctx.stats.gets++;
+      // A dropped connection resumes where it stopped.
+      const r = await ctx.s3.send(
+        new GetObjectCommand({ Bucket: ctx.bucket, Key: key, ...(pos > 0 ? { Range: `bytes=${pos}-` } : {}) }),
+        { abortSignal: signal },
+      );
+      for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
+        if (pos + chunk.length > t.bytes) {
+          throw new H5Error(
+            `tensor '${t.name}': s3://${ctx.bucket}/${key} is larger than the ${t.bytes} bytes its manifest says; refusing it`,
+            { code: 'H5_CHECKSUM_MISMATCH', expected: t.sha256 },
+          );
+        }
+        buf.set(chunk, pos);
+        pos += chunk.length;
+        ctx.stats.bytesDownloaded += chunk.length;
+      }
+      if (pos !== t.bytes)
+        throw Object.assign(new Error(`premature close: ${pos} of ${t.bytes} bytes`), {
+          code: 'ERR_STREAM_PREMATURE_CLOSE',
+        });
+    },
+    `cannot download s3://${ctx.bucket}/${key}`,
+    { signal },
+  );
+  const hex = createHash('sha256').update(buf).digest('hex');
+  if (hex !== t.sha256) {
+    throw new H5Error(
+      `tensor '${t.name}': s3://${ctx.bucket}/${key} does not match the SHA-256 its manifest names (expected ${t.sha256}, got ${hex}); it was changed or corrupted on the server: nothing was cached`,
+      { code: 'H5_CHECKSUM_MISMATCH', expected: t.sha256, actual: hex },
+    );
+  }
+  ctx.stats.tensorsDownloaded++;
+  return ab;
+}
+
+/**
+ * Delta pull: rebuilds the manifest's file into `temp` and resolves to its
+ * SHA-256 (the cache compares it with the manifest's before renaming it in).
+ * Tensors whose bytes a cached earlier version holds (`base`: tensors by
+ * SHA-256, re-hashed here before use) are taken from it; the others are
+ * fetched whole, `concurrency` at a time, each checked against its SHA-256.
+ */
+export async function rebuildInto(
+  ctx: CasContext,
+  temp: string,
+  m: { tensors: CasTensor[]; rebuild: RebuildRecipe },
+  base: Map<string, TypedArray> | undefined,
+  signal?: AbortSignal,
+  onProgress?: (received: number, total: number) => void,
+): Promise<string> {
+  const bySha = new Map<string, CasTensor>();
+  for (const t of m.tensors) if (!bySha.has(t.sha256)) bySha.set(t.sha256, t);
+  const have = new Map<string, ArrayBuffer | TypedArray>();
+  if (base) {
+    const reuse = [...bySha.values()].filter((t) => base.get(t.sha256)?.byteLength === t.bytes);
+    const ok = await boundedMap(
+      reuse,
+      (t) => t.bytes,
+      async (t) => (await tensorSha256(base.get(t.sha256)!)) === t.sha256,
+    );
+    reuse.forEach((t, i) => {
+      if (ok[i]) have.set(t.sha256, base.get(t.sha256)!);
+    });
+    ctx.stats.tensorsFromCache += have.size;
+  }
+  const missing = [...bySha.values()].filter((t) => !have.has(t.sha256));
+  const total = missing.reduce((a, t) => a + t.bytes, 0);
+  let received = 0;
+  const fetched = await boundedMap(
+    missing,
+    (t) => t.bytes,
+    async (t) => {
+      const ab = await fetchTensor(ctx, t, signal);
+      received += t.bytes;
+      onProgress?.(received, total);
+      return ab;
+    },
+    ctx.concurrency,
+  );
+  missing.forEach((t, i) => {
+    have.set(t.sha256, fetched[i]!);
+  });
+  const tensors = new Map<string, Tensor>();
+  for (const t of m.tensors) {
+    const src = have.get(t.sha256)!;
+    const dtype = t.dtype as NumericDType;
+    const data =
+      src instanceof ArrayBuffer
+        ? typedArrayOf(dtype, src)
+        : src instanceof ARRAY_TYPES[dtype]
+          ? src // the cached version's mapped memory, no copy
+          : // The same bytes under another dtype (identical bytes may be two tensors of different dtypes).
+            typedArrayOf(dtype, src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength) as ArrayBuffer);
+    tensors.set(t.name, { dtype, shape: t.shape, data } as Tensor);
+  }
+  const p = prepareSave(tensors, {
+    compression: m.rebuild.compression,
+    shuffle: m.rebuild.shuffle,
+    metadata: JSON.parse(m.rebuild.metadataJson) as Record<string, JsonValue>,
+    signal,
+  });
+  p.metadataJson = m.rebuild.metadataJson;
+  p.writer = m.rebuild.writer;
+  return (await writeModelInto(temp, p)).digest;
+}

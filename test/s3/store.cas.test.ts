@@ -1,0 +1,300 @@
+/**
+ * The content-addressed layout of the S3 store (layout: 'tensors') on a real
+ * Ceph radosgw: delta publish, delta pull, a corrupted tensor object, racing
+ * publishers, gc racing publish, and a store holding both layouts.
+ */
+import { describe, it, expect, beforeAll, afterEach } from 'vitest';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadModel, S3ModelStore, type Tensor } from '../../lib/index.js';
+import { casTestHooks } from '../../lib/model/store/cas.js';
+import { gaussian, tempDir } from '../helpers.js';
+import { clientFor, makeBucket, sameBytes, sharedCluster, storeOptions } from './cluster.js';
+
+const env = sharedCluster();
+const dir = tempDir('h5vault-s3-cas-');
+const N = 16 * 1024; // floats per big tensor: 64 KiB
+
+/** 8 weight tensors and 8 biases; `changed` lists the weights that differ from the seed's. */
+function model(seed: number, changed: number[] = [], salt = 1000): Record<string, Tensor> {
+  const m: Record<string, Tensor> = {};
+  for (let i = 0; i < 8; i++) {
+    const w = (changed.includes(i) ? salt : seed) * 100 + i;
+    m[`layers/${i}/w`] = { dtype: 'float32', shape: [N], data: gaussian(N, w) };
+    m[`layers/${i}/b`] = { dtype: 'float32', shape: [4], data: gaussian(4, seed * 100 + 50 + i) };
+  }
+  return m;
+}
+
+let bucket = '';
+let seq = 0;
+beforeAll(async () => {
+  bucket = await makeBucket(env, 'cas');
+});
+afterEach(() => {
+  casTestHooks.beforeCommit = undefined;
+});
+
+const open = (prefix: string, cache: string, extra: object = {}) =>
+  S3ModelStore.open(`s3://${bucket}/${prefix}`, {
+    ...storeOptions(env, join(dir, cache)),
+    create: true,
+    layout: 'tensors',
+    ...extra,
+  });
+
+const fresh = () => `p${++seq}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function rawClient() {
+  const sdk = await import('@aws-sdk/client-s3');
+  return { sdk, c: clientFor(env, sdk.S3Client) };
+}
+
+/** Every tensor object a version's manifest names exists on the server. */
+async function objectsExist(store: S3ModelStore, name: string, v: number): Promise<boolean[]> {
+  const { sdk, c } = await rawClient();
+  const rec = (await store.record(name, v))!;
+  const out: boolean[] = [];
+  for (const t of rec.tensors) {
+    const ok = await c.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: `${store.prefix}/${t.object}` })).then(
+      () => true,
+      () => false,
+    );
+    out.push(ok);
+  }
+  c.destroy();
+  return out;
+}
+
+describe('content-addressed S3 store', () => {
+  it('delta publish uploads only the tensors the bucket lacks', async () => {
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`);
+    await pub.save('m', model(1));
+    const first = pub.stats();
+    expect(first.tensorsUploaded).toBe(16);
+    expect(first.bytesUploaded).toBe(8 * (N * 4 + 16));
+    await pub.save('m', model(1, [3]));
+    const second = pub.stats();
+    expect(second.tensorsUploaded - first.tensorsUploaded).toBe(1);
+    expect(second.tensorsReused - first.tensorsReused).toBe(15);
+    expect(second.bytesUploaded - first.bytesUploaded).toBe(N * 4);
+    const r1 = (await pub.record('m', 1))!;
+    const r2 = (await pub.record('m', 2))!;
+    expect(r2.format).toBe(2);
+    const differ = r2.tensors.filter((t, i) => t.object !== r1.tensors[i]!.object).map((t) => t.name);
+    expect(differ).toEqual(['layers/3/w']);
+    pub.destroy();
+  });
+
+  it('delta pull fetches only the missing tensors and rebuilds the byte-identical file', async () => {
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`);
+    await pub.save('m', model(2));
+    await pub.save('m', model(2, [5]));
+    const published = readFileSync(pub.cache.path((await pub.record('m', 2))!.digest));
+    const server = await open(p, `${p}-server`);
+    const v1 = await server.pull('m', 1);
+    expect(v1.downloaded).toBe(true);
+    const cold = server.stats();
+    expect(cold.tensorsDownloaded).toBe(16);
+    const m2 = await server.load('m', 2);
+    const warm = server.stats();
+    expect(m2.pull.downloaded).toBe(true);
+    expect(warm.tensorsDownloaded - cold.tensorsDownloaded).toBe(1);
+    expect(warm.tensorsFromCache - cold.tensorsFromCache).toBe(15);
+    expect(warm.bytesDownloaded - cold.bytesDownloaded).toBe(N * 4);
+    expect(readFileSync(m2.pull.path).equals(published)).toBe(true);
+    const want = model(2, [5]);
+    for (const [k, t] of Object.entries(want)) expect(sameBytes(m2.tensors.get(k)!.data, t.data)).toBe(true);
+    m2.close();
+    pub.destroy();
+    server.destroy();
+  });
+
+  it('a tensor changed on disk in the cached base is fetched instead of reused', async () => {
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`);
+    await pub.save('m', model(10));
+    await pub.save('m', model(10, [6]));
+    const server = await open(p, `${p}-server`);
+    const v1 = await server.pull('m', 1);
+    const rec1 = (await server.record('m', 1))!;
+    // Flip one byte of layers/0/w inside the cached v1 file (as a disk error or a hand edit would).
+    const f = await loadModel(v1.path, { verify: false });
+    const t = f.tensors.get('layers/0/w')!.data;
+    const at = Buffer.from(readFileSync(v1.path)).indexOf(Buffer.from(t.buffer, t.byteOffset, 64));
+    f.close();
+    expect(at).toBeGreaterThan(0);
+    const fd = openSync(v1.path, 'r+');
+    const one = Buffer.alloc(1);
+    readSync(fd, one, 0, 1, at + 100);
+    one[0] ^= 0xff;
+    writeSync(fd, one, 0, 1, at + 100);
+    closeSync(fd);
+    const s1 = server.stats();
+    const m2 = await server.load('m', 2);
+    const s2 = server.stats();
+    // layers/6/w changed; layers/0/w is bad in the base: both fetched, 14 reused, file verified.
+    expect(s2.tensorsDownloaded - s1.tensorsDownloaded).toBe(2);
+    expect(s2.tensorsFromCache - s1.tensorsFromCache).toBe(14);
+    expect(m2.digest).toBe((await server.record('m', 2))!.digest);
+    expect(rec1.digest).not.toBe(m2.digest);
+    m2.close();
+    pub.destroy();
+    server.destroy();
+  });
+
+  it('a corrupted tensor object is H5_CHECKSUM_MISMATCH and nothing is cached', async () => {
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`);
+    await pub.save('m', model(3));
+    const rec = (await pub.record('m', 1))!;
+    const t = rec.tensors.find((x) => x.name === 'layers/2/w')!;
+    const { sdk, c } = await rawClient();
+    const key = `${pub.prefix}/${t.object}`;
+    const got = await c.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
+    const bytes = Buffer.from(await got.Body!.transformToByteArray());
+    bytes[1000] ^= 0x01; // same size, one bit
+    await c.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
+    c.destroy();
+    const server = await open(p, `${p}-server`);
+    const err = await server.load('m', 1).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('H5_CHECKSUM_MISMATCH');
+    expect((err as Error).message).toContain('layers/2/w');
+    expect(await server.cache.has(rec.digest)).toBe(false);
+    expect(readdirSync(join(server.cache.dir, 'blobs'))).toEqual([]);
+    pub.destroy();
+    server.destroy();
+  });
+
+  it('a manifest whose rebuild recipe was changed rebuilds a different file: H5_CHECKSUM_MISMATCH, nothing cached', async () => {
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`);
+    await pub.save('m', model(11));
+    const { sdk, c } = await rawClient();
+    const key = `${pub.prefix}/m/versions/v000001.json`;
+    const got = await c.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
+    const rec = JSON.parse(await got.Body!.transformToString());
+    rec.rebuild.writer.node = 'v0.0.1'; // every tensor still matches; the file's provenance bytes do not
+    await c.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(rec) }));
+    c.destroy();
+    const server = await open(p, `${p}-server`);
+    const err = await server.load('m', 1).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('H5_CHECKSUM_MISMATCH');
+    expect((err as Error).message).toContain('rebuilt from its verified tensors');
+    expect(await server.cache.has(rec.digest)).toBe(false);
+    expect(readdirSync(join(server.cache.dir, 'blobs'))).toEqual([]);
+    pub.destroy();
+    server.destroy();
+  });
+
+  it('racing publishers get distinct versions, each with its own tensors', async () => {
+    const p = fresh();
+    const a = await open(p, `${p}-a`);
+    const b = await open(p, `${p}-b`);
+    await a.save('m', model(4));
+    const saves: Promise<number>[] = [];
+    for (let i = 0; i < 4; i++) {
+      saves.push(a.save('m', model(4, [i], 2000), { metadata: { by: 'a', i } }));
+      saves.push(b.save('m', model(4, [i + 4], 3000), { metadata: { by: 'b', i } }));
+    }
+    const got = await Promise.all(saves);
+    expect([...got].sort((x, y) => x - y)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    const reader = await open(p, `${p}-reader`);
+    for (let k = 0; k < saves.length; k++) {
+      const meta = { by: k % 2 ? 'b' : 'a', i: Math.floor(k / 2) };
+      const m = await reader.load('m', got[k]!);
+      expect(m.metadata).toEqual(meta);
+      const want = model(4, [k % 2 ? meta.i + 4 : meta.i], k % 2 ? 3000 : 2000);
+      for (const [n, t] of Object.entries(want)) expect(sameBytes(m.tensors.get(n)!.data, t.data)).toBe(true);
+      m.close();
+    }
+    for (const s of [a, b, reader]) s.destroy();
+  });
+
+  it('gc racing a slow publish: the copy gc deletes is never the one a manifest names', async () => {
+    const grace = 2500;
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`, { blobGraceMs: grace });
+    const gcStore = await open(p, `${p}-gc`, { blobGraceMs: grace });
+    await pub.save('m', model(5));
+    await pub.save('m', model(6));
+    await pub.prune('m', { keep: 1 }); // version 1's tensors are now referenced by nothing
+    await sleep(grace + 1100); // LastModified has one-second resolution
+    // The publisher reuses version 1's tensors, checks them, then stalls past half the grace period
+    // while a gc marks them and, a grace period later, deletes them (version 3 was not yet created).
+    const gcRuns: { condemned: number; deleted: number }[] = [];
+    casTestHooks.beforeCommit = async () => {
+      casTestHooks.beforeCommit = undefined;
+      const g1 = await gcStore.gc('m');
+      await sleep(grace + 1100);
+      const g2 = await gcStore.gc('m');
+      gcRuns.push(
+        { condemned: g1.condemned.length, deleted: g1.objects.length },
+        { condemned: g2.condemned.length, deleted: g2.objects.length },
+      );
+    };
+    const before = pub.stats();
+    const v3 = await pub.save('m', model(5));
+    expect(v3).toBe(3);
+    expect(gcRuns).toEqual([
+      { condemned: 16, deleted: 0 },
+      { condemned: 0, deleted: 16 },
+    ]);
+    // It checked again before creating the manifest, found its copies gone, and uploaded new ones.
+    expect(pub.stats().tensorsReused - before.tensorsReused).toBe(16);
+    expect(pub.stats().tensorsUploaded - before.tensorsUploaded).toBe(16);
+    expect(await objectsExist(pub, 'm', 3)).toEqual(new Array(16).fill(true));
+    const reader = await open(p, `${p}-reader`, { blobGraceMs: grace });
+    const m = await reader.load('m', 3);
+    expect(m.version).toBe(3);
+    m.close();
+    for (const s of [pub, gcStore, reader]) s.destroy();
+  });
+
+  it('a publisher never reuses a copy gc has marked; gc then removes only the unreferenced copy', async () => {
+    const grace = 2500;
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`, { blobGraceMs: grace });
+    await pub.save('m', model(7));
+    await pub.save('m', model(8));
+    await pub.prune('m', { keep: 1 });
+    await sleep(grace + 1100);
+    const g1 = await pub.gc('m');
+    expect(g1.condemned.length).toBe(16);
+    const before = pub.stats();
+    await pub.save('m', model(7)); // same bytes as the marked copies
+    expect(pub.stats().tensorsUploaded - before.tensorsUploaded).toBe(16);
+    const r3 = (await pub.record('m', 3))!;
+    const marked = new Set(g1.condemned);
+    expect(r3.tensors.some((t) => marked.has(`${pub.prefix}/${t.object}`))).toBe(false);
+    await sleep(grace + 1100);
+    const g2 = await pub.gc('m');
+    expect(new Set(g2.objects)).toEqual(marked);
+    expect(await objectsExist(pub, 'm', 2)).toEqual(new Array(16).fill(true));
+    expect(await objectsExist(pub, 'm', 3)).toEqual(new Array(16).fill(true));
+    pub.destroy();
+  });
+
+  it('one store holds both layouts; a delta pull starts from a cached whole-file version', async () => {
+    const p = fresh();
+    const filePub = await open(p, `${p}-fpub`, { layout: 'file' });
+    await filePub.save('m', model(9));
+    const casPub = await open(p, `${p}-cpub`);
+    await casPub.save('m', model(9, [0, 1]));
+    expect((await casPub.record('m', 1))!.format).toBe(1);
+    expect((await casPub.record('m', 2))!.format).toBe(2);
+    const server = await open(p, `${p}-server`);
+    (await server.load('m', 1)).close();
+    const s1 = server.stats();
+    const m2 = await server.load('m', 2);
+    const s2 = server.stats();
+    expect(s2.tensorsDownloaded - s1.tensorsDownloaded).toBe(2);
+    expect(s2.tensorsFromCache - s1.tensorsFromCache).toBe(14);
+    expect(s2.bytesDownloaded - s1.bytesDownloaded).toBe(2 * N * 4);
+    m2.close();
+    for (const s of [filePub, casPub, server]) s.destroy();
+  });
+});
