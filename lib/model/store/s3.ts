@@ -69,7 +69,14 @@ import { s3Status } from '../../remote/errors.js';
 import { withRetry as retryCall, type RetryOptions } from '../../remote/retry.js';
 import { parseS3Url } from '../../remote/url.js';
 import { parseStoredJson } from '../../safety/budget.js';
-import { checkObject, checkString, functionOption, integerOption, numberOption, oneOfOption } from '../../util/validate.js';
+import {
+  checkObject,
+  checkString,
+  functionOption,
+  integerOption,
+  numberOption,
+  oneOfOption,
+} from '../../util/validate.js';
 
 export interface S3StoreOptions extends S3ConnectOptions {
   /** Create the store (its marker object) if the prefix is not one yet. The bucket must exist. Default false. */
