@@ -118,7 +118,7 @@ describe('no usable addon', () => {
     const root = fakePackage(null);
     mkdirSync(join(root, '.git'));
     expect(() => withoutOverride(() => locateAddon(root))).toThrow(
-      /In this checkout of h5vault: bash scripts\/bootstrap\.sh/,
+      /In this checkout of h5vault: bash scripts\/dev\/bootstrap\.sh/,
     );
   });
 
