@@ -14,6 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3ClientLike } from '../../remote/options.js';
 import { H5Error } from '../../errors.js';
 import { loadS3, loadStorage } from '../../remote/sdk.js';
 import type { RetryOptions } from '../../remote/retry.js';
@@ -60,7 +61,10 @@ export const newStats = (): TransferStats => ({
 
 /** What cas.ts needs of the store: its client, bucket, key prefixing and retries. */
 export interface CasContext {
-  s3: S3Client;
+  // The structural stand-in, not the SDK's S3Client: this file's declarations are
+  // published (its stats and manifest types are public), and the SDK is an
+  // optional peer whose types must not leak into them.
+  s3: S3ClientLike;
   bucket: string;
   key(rel: string): string;
   retry<T>(fn: () => Promise<T>, what: string, o?: RetryOptions): Promise<T>;
@@ -202,7 +206,7 @@ async function putObject(ctx: CasContext, rel: string, data: Uint8Array, signal?
     await ctx.retry(
       async () => {
         const up = new Upload({
-          client: ctx.s3,
+          client: ctx.s3 as S3Client,
           params: { Bucket: ctx.bucket, Key: key, Body: body, ContentType: 'application/octet-stream' },
           queueSize: ctx.concurrency,
           partSize: ctx.partBytes,
