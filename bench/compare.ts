@@ -136,6 +136,7 @@ const blosc = (compressor: 'lz4' | 'zstd', bloscShuffle: 'byte' | 'bit'): CodecS
   bloscShuffle,
 });
 const zstd = (level: number): CodecSpec => ({ codec: `zstd-${level}`, compression: 'zstd', level, shuffle: false });
+const bitshuffleLz4: CodecSpec = { codec: 'bitshuffle+lz4', compression: 'bitshuffle', shuffle: false };
 
 /**
  * The codec cases (`--only codecs`): reads of h5py-written files, then writes,
@@ -150,6 +151,8 @@ const CODEC_CASES: { spec: CodecSpec; read?: number | null; write?: number | nul
   { spec: blosc('lz4', 'bit'), read: null },
   { spec: blosc('zstd', 'byte'), read: null },
   { spec: blosc('zstd', 'bit'), read: null, write: null },
+  // h5py through Debian's bitshuffle 0.3.5 plugin (LZ4 only: its zstd mode predates the plugin).
+  { spec: bitshuffleLz4, read: null, write: null },
 ];
 
 /** Runs jobs in the h5py peer (one Python process per call; timings are taken inside it). */
@@ -637,7 +640,7 @@ export function renderCodecsMarkdown(r: CompareReport): string {
   const L = header(r);
   L.push(
     `Data: ${formatBytes(r.size)} float32 ~ N(0, 0.02) (seeded), shape [${r.shape.join(', ')}], 1 MiB chunks. Median of ${r.runs} timed runs, each after an untimed warm-up, h5vault and h5py interleaved run by run. ` +
-      "h5py reads and writes Blosc through Debian's hdf5-filter-plugin-blosc-serial; for zstd, which no Debian package provides as an HDF5 plugin, through `read_direct_chunk`/`write_direct_chunk` and python3-zstandard (one frame per chunk, as hdf5plugin's filter writes). " +
+      "h5py reads and writes Blosc through Debian's hdf5-filter-plugin-blosc-serial and Bitshuffle (LZ4) through Debian's bitshuffle plugin; for zstd, which no Debian package provides as an HDF5 plugin, through `read_direct_chunk`/`write_direct_chunk` and python3-zstandard (one frame per chunk, as hdf5plugin's filter writes). " +
       "Read files are written by h5py; every read is checked against the source SHA-256 and h5vault's written files are read back by h5py. Ratio = logical bytes ÷ file size.",
     '',
   );

@@ -35,6 +35,7 @@ except ImportError:  # only the zstd cases need it; they report the error
     zstandard = None
 
 BLOSC = 32001  # Debian's hdf5-filter-plugin-blosc-serial (HDF5_PLUGIN_PATH)
+BITSHUFFLE = 32008  # Debian's bitshuffle package (libh5bshuf.so in HDF5_PLUGIN_PATH)
 ZSTD = 32015
 BLOSC_CODES = {"blosclz": 0, "lz4": 1, "lz4hc": 2, "zlib": 4, "zstd": 5}
 BLOSC_SHUFFLES = {"none": 0, "byte": 1, "bit": 2}
@@ -54,6 +55,9 @@ def filter_kwargs(job):
         kw.update(compression=BLOSC, compression_opts=(0, 0, 0, 0, int(job.get("level", 5)),
                                                        BLOSC_SHUFFLES[job.get("bloscShuffle", "byte")],
                                                        BLOSC_CODES[job.get("compressor", "lz4")]))
+    elif c == "bitshuffle":
+        # Debian's bitshuffle plugin (libh5bshuf.so, HDF5_PLUGIN_PATH): default block, LZ4 (2).
+        kw.update(compression=BITSHUFFLE, compression_opts=(0, 2))
     elif c == "zstd":
         # No Debian zstd plugin: the chunks are written directly (write_zstd).
         kw.update(compression=ZSTD, compression_opts=(int(job.get("level", 3)),), allow_unknown_filter=True)

@@ -9,7 +9,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { File, type BloscCompressor, type Compression, type TypedArray } from '../../lib/index.js';
 
 export interface FilterSpec {
-  compression: 'none' | 'gzip' | 'lzf' | 'lz4' | 'zstd' | 'blosc';
+  compression: 'none' | 'gzip' | 'lzf' | 'lz4' | 'zstd' | 'blosc' | 'bitshuffle';
   /** gzip, zstd or blosc level. */
   level?: number;
   /** The HDF5 shuffle filter (blosc shuffles inside: bloscShuffle). */
@@ -51,6 +51,9 @@ export function compressionOf(f: FilterSpec): Compression {
         level: f.level ?? 5,
         shuffle: f.bloscShuffle ?? 'byte',
       };
+    case 'bitshuffle':
+      // HDF5 filter 32008 with its default block and LZ4, as hdf5plugin.Bitshuffle().
+      return { name: 'bitshuffle', compressor: 'lz4' };
     default:
       return f.compression;
   }
