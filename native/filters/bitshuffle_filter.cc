@@ -20,10 +20,6 @@ namespace h5v::filters {
 
 namespace {
 
-void push(const char* func, hid_t minor, const std::string& msg) {
-  H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_PLINE, minor, "%s", msg.c_str());
-}
-
 herr_t bitshuffle_set_local(hid_t dcpl, hid_t type, hid_t space) {
   unsigned flags = 0;
   size_t nelmts = 8;
@@ -34,14 +30,14 @@ herr_t bitshuffle_set_local(hid_t dcpl, hid_t type, hid_t space) {
   for (size_t i = 0; i < nelmts; ++i) values[i + 3] = user[i];
   const size_t elem = H5Tget_size(type);
   if (elem == 0 || elem > 0xFFFFFFFFu) {
-    push("bitshuffle_set_local", H5E_CALLBACK, "bitshuffle: invalid element size");
+    push_filter_error("bitshuffle_set_local", H5E_CALLBACK, "bitshuffle: invalid element size");
     return -1;
   }
   values[2] = unsigned(elem);
   codecs::BitshuffleParams p;
   if (codecs::bitshuffle_params(nelmts + 3, values, &p) != codecs::Status::Ok) {
-    push("bitshuffle_set_local", H5E_CALLBACK,
-         "bitshuffle: block size must be a multiple of 8 and compression 0 (none), 2 (LZ4) or 3 (zstd)");
+    push_filter_error("bitshuffle_set_local", H5E_CALLBACK,
+                      "bitshuffle: block size must be a multiple of 8 and compression 0 (none), 2 (LZ4) or 3 (zstd)");
     return -1;
   }
   if (H5Pmodify_filter(dcpl, kFilterBitshuffle, flags, nelmts + 3, values) < 0) return -1;
@@ -54,7 +50,8 @@ size_t bitshuffle_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_val
   const uint8_t* in = static_cast<const uint8_t*>(*buf);
   BitshuffleParams p;
   if (bitshuffle_params(cd_nelmts, cd_values, &p) != Status::Ok) {
-    push("bitshuffle_filter", H5E_CALLBACK, "bitshuffle: bad cd_values (element size, block size or compression)");
+    push_filter_error("bitshuffle_filter", H5E_CALLBACK,
+                      "bitshuffle: bad cd_values (element size, block size or compression)");
     return 0;
   }
   if (!(flags & H5Z_FLAG_REVERSE)) {
@@ -62,14 +59,14 @@ size_t bitshuffle_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_val
     const size_t cap = bitshuffle_bound(p, nbytes);
     void* out = std::malloc(cap);
     if (!out) {
-      push("bitshuffle_filter", H5E_NOSPACE, "bitshuffle: cannot allocate compression buffer");
+      push_filter_error("bitshuffle_filter", H5E_NOSPACE, "bitshuffle: cannot allocate compression buffer");
       return 0;
     }
     size_t len = 0;
     Status s = bitshuffle_encode(p, in, nbytes, static_cast<uint8_t*>(out), cap, &len);
     if (s != Status::Ok) {
       std::free(out);
-      push("bitshuffle_filter", H5E_CANTENCODE, std::string("bitshuffle: ") + status_message(s));
+      push_filter_error("bitshuffle_filter", H5E_CANTENCODE, std::string("bitshuffle: ") + status_message(s));
       return 0;
     }
     std::free(*buf);
@@ -79,26 +76,26 @@ size_t bitshuffle_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_val
   }
   uint64_t declared = 0;
   if (bitshuffle_declared_size(p, in, nbytes, &declared) != Status::Ok) {
-    push("bitshuffle_filter", H5E_CANTDECODE, "bitshuffle: chunk shorter than its 12-byte header");
+    push_filter_error("bitshuffle_filter", H5E_CANTDECODE, "bitshuffle: chunk shorter than its 12-byte header");
     return 0;
   }
   const uint64_t limit = decode_limit();
   if (declared == 0 || declared > limit) {
-    push("bitshuffle_filter", H5E_CANTDECODE,
-         "bitshuffle: declared uncompressed size " + std::to_string(declared) + " is zero or more than the chunk's " +
-             std::to_string(limit) + " bytes");
+    push_filter_error("bitshuffle_filter", H5E_CANTDECODE,
+                      "bitshuffle: declared uncompressed size " + std::to_string(declared) +
+                          " is zero or more than the chunk's " + std::to_string(limit) + " bytes");
     return 0;
   }
   void* out = std::malloc(size_t(declared));
   if (!out) {
-    push("bitshuffle_filter", H5E_NOSPACE, "bitshuffle: cannot allocate decompression buffer");
+    push_filter_error("bitshuffle_filter", H5E_NOSPACE, "bitshuffle: cannot allocate decompression buffer");
     return 0;
   }
   size_t len = 0;
   Status s = bitshuffle_decode(p, in, nbytes, static_cast<uint8_t*>(out), size_t(declared), &len);
   if (s != Status::Ok) {
     std::free(out);
-    push("bitshuffle_filter", H5E_CANTDECODE, std::string("bitshuffle: ") + status_message(s));
+    push_filter_error("bitshuffle_filter", H5E_CANTDECODE, std::string("bitshuffle: ") + status_message(s));
     return 0;
   }
   std::free(*buf);
