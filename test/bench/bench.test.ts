@@ -95,7 +95,7 @@ describe('bench:compare', () => {
     expect(md).toMatch(/\| gzip-1\+shuffle read \| \d+ \|/);
   }, 600_000);
 
-  it('--only codecs: zstd and Blosc against h5py through its plugins, data checked, its own docs section', async () => {
+  it('--only codecs: zstd, Blosc and Bitshuffle against h5py through its plugins, data checked, its own docs section', async () => {
     requirePeers();
     const out = join(dir, 'compare-codecs');
     const docs = join(dir, 'benchmarks-codecs.md');
@@ -123,9 +123,11 @@ describe('bench:compare', () => {
       'blosc-lz4+bitshuffle read',
       'blosc-zstd+shuffle read',
       'blosc-zstd+bitshuffle read',
+      'bitshuffle+lz4 read',
       'zstd-3 write',
       'blosc-lz4+shuffle write',
       'blosc-zstd+bitshuffle write',
+      'bitshuffle+lz4 write',
     ]);
     for (const c of rep.cases) {
       expect(c.group).toBe('codecs');
