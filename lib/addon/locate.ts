@@ -76,7 +76,7 @@ export function readManifest(dir: string): PrebuildManifest | null {
 /**
  * The platforms the package carries a prebuilt binary for (the same list as
  * PREBUILT_TARGETS in scripts/build/deps.mjs, which makes and packs them; a test
- * checks that they agree). Every one needs glibc.
+ * checks that they agree, and that buildFromSourceHint installs deps.mjs's lists). Every one needs glibc.
  */
 export const PREBUILT_TARGETS: readonly string[] = ['linux-x64', 'linux-arm64'];
 
@@ -117,7 +117,7 @@ export function buildFromSourceHint(platform: string = process.platform): string
     'Build it from source, from your project directory (where your package.json is):',
     '  1. install a C++ compiler and the libraries (Debian/Ubuntu):',
     '       sudo apt-get install g++ make python3 pkg-config libhdf5-dev liblz4-dev libdeflate-dev liblzf-dev libzstd-dev libblosc-dev',
-    '     (Fedora: sudo dnf install gcc-c++ make python3 pkgconf hdf5-devel lz4-devel libdeflate-devel liblzf-devel libzstd-devel blosc-devel)',
+    '     (Fedora: sudo dnf install gcc-c++ make python3 pkgconf-pkg-config hdf5-devel lz4-devel libdeflate-devel liblzf-devel libzstd-devel blosc-devel)',
     '  2. npx h5vault-build',
     '     (pnpm exec / yarn exec / bunx h5vault-build likewise)',
     'See docs/install.md in the h5vault package.',

@@ -15,6 +15,7 @@ import {
   loadAddon,
   loadedLibstdcxx,
   locateAddon,
+  buildFromSourceHint,
   PREBUILT_TARGETS,
   prebuildFor,
 } from '../../lib/addon/locate.js';
@@ -172,6 +173,20 @@ describe('platforms', () => {
     };
     expect(PREBUILT_TARGETS).toEqual(deps.PREBUILT_TARGETS);
     expect(PREBUILT_TARGETS).toEqual(['linux-x64', 'linux-arm64']);
+  });
+
+  it('the build-from-source hint installs exactly the build tools and libraries of scripts/build/deps.mjs', async () => {
+    type Dep = { apt: string; dnf: string; bin?: string };
+    const deps = (await import(new URL('../../scripts/build/deps.mjs', import.meta.url).href)) as {
+      PACKAGES: Dep[];
+      BUILD_TOOLS: Dep[];
+    };
+    const hint = buildFromSourceHint('linux');
+    const listed = (cmd: string) =>
+      (hint.split('\n').find((l) => l.includes(cmd)) ?? '').split(cmd)[1].replace(/\).*$/, '').trim().split(/\s+/);
+    const want = (k: 'apt' | 'dnf') => [...deps.BUILD_TOOLS, ...deps.PACKAGES].map((d) => d[k]);
+    expect(listed('sudo apt-get install ').sort()).toEqual(want('apt').sort());
+    expect(listed('sudo dnf install ').sort()).toEqual(want('dnf').sort());
   });
 
   it('npm installs the package on any platform (no os/cpu refusal: a Mac developer deploying to Linux)', () => {
