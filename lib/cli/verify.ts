@@ -25,7 +25,10 @@ h5vault cannot represent yet (H5_UNSUPPORTED_TYPE) are skipped with a
 warning and listed ("skipped"); they are not failures. An object that
 cannot be opened, or data that cannot be decoded (including a filter no
 installed plugin provides), is a failure.
---digest refuses the file before parsing unless its SHA-256 matches.
+--digest refuses the file before parsing unless its SHA-256 matches: the
+SHA-256 of the file's bytes (saveModel's \`digest\`, sha256sum's output, either
+case), not the model digest printed below, which hashes the tensor list and
+does not change when the same tensors are saved with another codec.
 Exit code 0 when everything checks out, 1 when anything fails, 3 when the
 file cannot be opened.`;
 
