@@ -1,0 +1,140 @@
+/**
+ * The S3 store's version record (manifest), NAME/versions/vNNNNNN.json: its
+ * type, the check that a stored object is one, and what a record holds that
+ * is read back from the written file. Format 1 names one whole-file object
+ * (s3-file.ts); format 2 names one object per tensor (s3-tensors.ts, cas.ts).
+ */
+import { File } from '../../h5/file.js';
+import type { H5Error } from '../../errors.js';
+import { isDType, itemSize } from '../../h5/dtypes.js';
+import { ATTR, TENSOR_SHA_ATTR, type JsonValue } from '../schema.js';
+import { SHA256_HEX } from '../digest.js';
+import { versionFile, type VersionInfo } from './common.js';
+import { isBlobKey, type CasTensor, type RebuildRecipe } from './cas.js';
+
+/** A version record skipped because it is not one (docs/object-storage.md#bad-records). */
+export interface BadRecord {
+  name: string;
+  version: number;
+  /** Its key in the bucket. */
+  key: string;
+  /** Why (H5_CORRUPT). */
+  error: H5Error;
+}
+
+/** Records are a few KiB (one line per tensor): anything larger is not one of ours. */
+export const RECORD_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The version record (manifest) stored at NAME/versions/vNNNNNN.json: format 1
+ * names one whole-file object; format 2 (layout 'tensors') names one object
+ * per tensor and how to rebuild the file byte for byte.
+ */
+export interface S3VersionRecord extends VersionInfo {
+  format: 1 | 2;
+  name: string;
+  /** Format 1: key of the version's object, relative to the store prefix. */
+  object?: string;
+  /** Format 2 adds each tensor's `bytes` and `object` (key relative to the store prefix). */
+  tensors: ({ name: string; dtype: string; shape: number[]; sha256: string } & Partial<
+    Pick<CasTensor, 'bytes' | 'object'>
+  >)[];
+  /** Format 2: the save options and writer provenance the file was written with. */
+  rebuild?: RebuildRecipe;
+  provenance: Record<string, JsonValue>;
+  publisher: { host: string; pid: number; nonce: string };
+}
+
+/** Record file names: v000042.json. */
+export const RECORD_RE = /^v(\d{6,})\.json$/;
+
+export const recordName = (v: number): string => versionFile(v).replace(/\.h5$/, '.json');
+
+function isManifest(r: S3VersionRecord): boolean {
+  const b = r.rebuild;
+  return (
+    Array.isArray(r.tensors) &&
+    r.tensors.every(
+      (t) =>
+        typeof t === 'object' &&
+        t !== null &&
+        typeof t.name === 'string' &&
+        isDType(t.dtype) &&
+        t.dtype !== 'string' &&
+        Array.isArray(t.shape) &&
+        t.shape.every((d) => Number.isSafeInteger(d) && d >= 0) &&
+        // Its size follows from dtype and shape: a manifest cannot make a pull allocate more than the tensor.
+        t.bytes === t.shape.reduce((a, d) => a * d, itemSize(t.dtype)) &&
+        isBlobKey(t.object, t.sha256),
+    ) &&
+    typeof b === 'object' &&
+    b !== null &&
+    typeof b.metadataJson === 'string' &&
+    typeof b.shuffle === 'boolean' &&
+    typeof b.writer === 'object' &&
+    b.writer !== null &&
+    ['version', 'hdf5', 'node', 'platform'].every((k) => typeof b.writer[k as keyof typeof b.writer] === 'string')
+  );
+}
+
+export function isRecord(x: unknown, name: string, v: number): x is S3VersionRecord {
+  const r = x as S3VersionRecord;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    (r.format === 1 ? typeof r.object === 'string' : r.format === 2 && isManifest(r)) &&
+    r.name === name &&
+    r.version === v &&
+    typeof r.digest === 'string' &&
+    SHA256_HEX.test(r.digest) &&
+    Number.isSafeInteger(r.bytes) &&
+    typeof r.publisher?.nonce === 'string'
+  );
+}
+
+/** The VersionInfo part of a record (what `versions` lists). */
+export function info(r: S3VersionRecord): VersionInfo {
+  return {
+    version: r.version,
+    file: r.file,
+    digest: r.digest,
+    modelDigest: r.modelDigest,
+    bytes: r.bytes,
+    createdAt: r.createdAt,
+    metadata: r.metadata,
+  };
+}
+
+/** The manifest's tensor list and provenance, read back from the written file's attributes. */
+export function readTensorList(path: string): {
+  tensors: S3VersionRecord['tensors'];
+  provenance: Record<string, JsonValue>;
+} {
+  const f = File.open(path);
+  try {
+    const tensors: S3VersionRecord['tensors'] = [];
+    const walk = (g: ReturnType<File['group']> | File, prefix: string): void => {
+      for (const k of g.keys()) {
+        const child = g.get(k);
+        const full = prefix ? `${prefix}/${k}` : k;
+        if ('shape' in child) {
+          const ds = child as unknown as { dtype: string; shape: number[]; attrs: { get(n: string): unknown } };
+          tensors.push({
+            name: full,
+            dtype: String(ds.dtype),
+            shape: [...ds.shape],
+            sha256: String(ds.attrs.get(TENSOR_SHA_ATTR)),
+          });
+        } else walk(child as ReturnType<File['group']>, full);
+      }
+    };
+    walk(f, '');
+    const provenance: Record<string, JsonValue> = {};
+    for (const [k, a] of Object.entries(ATTR)) {
+      if (k !== 'metadata' && f.attrs.has(a)) provenance[k] = f.attrs.get(a) as JsonValue;
+    }
+    return { tensors, provenance };
+  } finally {
+    f.close();
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The S3 store's content-addressed layout (layout 'tensors', format 2; the
+ * objects and gc marks are cas.ts's): publish uploads only the tensors the
+ * bucket lacks and commits a manifest; pull takes the tensors a cached
+ * version shares, fetches the rest and rebuilds the file byte for byte.
+ */
+import { performance } from 'node:perf_hooks';
+import { H5Error } from '../../errors.js';
+import { libraryInfo } from '../../h5/runtime.js';
+import { itemSize, type NumericDType, type TypedArray } from '../../h5/dtypes.js';
+import type { prepareSave } from '../save.js';
+import { loadModel, type LoadedModel } from '../load.js';
+import { casTestHooks, ensureTensorObjects, rebuildInto, uploadItems, type CasTensor } from './cas.js';
+import type { S3StoreContext } from './s3-context.js';
+import type { S3SaveOptions } from './s3-options.js';
+import type { readTensorList, S3VersionRecord } from './s3-record.js';
+import { commitRecord, listVersions, readRecord } from './s3-versions.js';
+
+/**
+ * Delta publish: uploads the tensors the bucket lacks (or holds only in
+ * copies gc has marked), then creates the manifest with commitRecord. The
+ * manifest must be created within blobGraceMs / 2 of the check of the
+ * objects it reuses (docs/object-storage.md#gc-racing-publish): past that,
+ * they are checked again first.
+ */
+export async function saveTensors(
+  ctx: S3StoreContext,
+  common: Omit<S3VersionRecord, 'version' | 'format' | 'tensors'>,
+  p: ReturnType<typeof prepareSave>,
+  list: ReturnType<typeof readTensorList>,
+  options: S3SaveOptions,
+): Promise<number> {
+  const name = common.name;
+  const shaByName = new Map(list.tensors.map((t) => [t.name, t.sha256]));
+  const items = uploadItems(p.entries, shaByName);
+  const check = () => ensureTensorObjects(ctx, items, options.signal, (s, t) => options.onUploadProgress?.(s, t));
+  let checked = await check();
+  const tensors = (): S3VersionRecord['tensors'] =>
+    items.map((i) => ({
+      name: i.entry.name,
+      dtype: i.entry.tensor.dtype,
+      shape: [...i.entry.tensor.shape],
+      sha256: i.sha256,
+      bytes: i.bytes,
+      object: checked.keys.get(i.sha256)!,
+    }));
+  const prov = list.provenance;
+  const base: Omit<S3VersionRecord, 'version'> = {
+    ...common,
+    format: 2,
+    tensors: tensors(),
+    rebuild: {
+      compression: p.compression,
+      shuffle: p.shuffle,
+      metadataJson: p.metadataJson,
+      writer: {
+        version: String(prov.version),
+        hdf5: String(prov.hdf5),
+        node: String(prov.node),
+        platform: String(prov.platform),
+      },
+    },
+  };
+  return commitRecord(ctx, name, base, options.signal, async () => {
+    await casTestHooks.beforeCommit?.();
+    for (let n = 0; performance.now() - checked.checkedAt > ctx.graceMs / 2; n++) {
+      if (n === 3)
+        throw new H5Error(
+          `cannot publish '${ctx.dir(name)}': checking its tensor objects takes longer than half the grace period (blobGraceMs ${ctx.graceMs} ms)`,
+          { code: 'H5_S3_ERROR' },
+        );
+      checked = await check();
+      base.tensors = tensors();
+    }
+  });
+}
+
+/**
+ * Delta pull of a format-2 version: takes the tensors it shares with the
+ * cached version of `rec.name` that shares the most bytes (mapped, pinned
+ * while used, each re-hashed), fetches the others, rebuilds the file with
+ * the reproducible writer. The cache then checks the file's SHA-256 against
+ * the manifest before renaming it in.
+ */
+export async function rebuildVersion(
+  ctx: S3StoreContext,
+  rec: S3VersionRecord,
+  temp: string,
+  signal?: AbortSignal,
+  onProgress?: (n: number, total: number) => void,
+): Promise<string> {
+  const want = new Set(rec.tensors.map((t) => t.sha256));
+  let best: { rec: S3VersionRecord; shared: number } | undefined;
+  for (const v of await listVersions(ctx, rec.name)) {
+    if (v === rec.version) continue;
+    const r = await readRecord(ctx, rec.name, v).catch(() => undefined);
+    if (!r || r.digest === rec.digest || !(await ctx.cache.has(r.digest))) continue;
+    let shared = 0;
+    for (const t of r.tensors)
+      if (want.has(t.sha256)) shared += t.bytes ?? t.shape.reduce((a, d) => a * d, itemSize(t.dtype as NumericDType)); // format 1 has no sizes
+    if (shared > 0 && (!best || shared > best.shared)) best = { rec: r, shared };
+  }
+  const manifest = { tensors: rec.tensors as CasTensor[], rebuild: rec.rebuild! };
+  const checked = (hex: string): string => {
+    // The cache checks it too; this says why a rebuilt file can differ (every tensor matched already).
+    if (hex !== rec.digest) {
+      const here = libraryInfo().hdf5;
+      throw new H5Error(
+        `version ${rec.version} of '${ctx.dir(rec.name)}' rebuilt from its verified tensors has SHA-256 ${hex}, its manifest says ${rec.digest}${rec.rebuild!.writer.hdf5 !== here ? ` (written with libhdf5 ${rec.rebuild!.writer.hdf5}, rebuilt with ${here})` : ''}: nothing was cached`,
+        { code: 'H5_CHECKSUM_MISMATCH', expected: rec.digest, actual: hex },
+      );
+    }
+    return hex;
+  };
+  if (!best) return checked(await rebuildInto(ctx, temp, manifest, undefined, signal, onProgress));
+  const unpin = ctx.cache.pin(best.rec.digest);
+  let m: LoadedModel | undefined;
+  try {
+    // Not verified here: each tensor taken from it is re-hashed by rebuildInto, the rest is not used.
+    // Evicted since has(), or unreadable: rebuild without it (H5Errors only; anything else is a bug to see).
+    m = await loadModel(ctx.cache.path(best.rec.digest), { verify: false }).catch((e: unknown) => {
+      if (e instanceof H5Error) return undefined;
+      throw e;
+    });
+    let base: Map<string, TypedArray> | undefined;
+    if (m) {
+      base = new Map();
+      const shaOf = new Map(best.rec.tensors.map((t) => [t.name, t.sha256]));
+      for (const [n, t] of m.tensors) {
+        const sha = shaOf.get(n);
+        if (sha && want.has(sha)) base.set(sha, t.data as TypedArray);
+      }
+    }
+    return checked(await rebuildInto(ctx, temp, manifest, base, signal, onProgress));
+  } finally {
+    m?.close();
+    unpin();
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * Listing and naming in the S3 store: the models of a store, the versions of
+ * a model (one LIST), reading a version record (memoised, a bad one reported
+ * and skipped), and committing a new record under the next free number, which
+ * is what publishes a version in either layout.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { H5Error } from '../../errors.js';
+import { loadS3 } from '../../remote/sdk.js';
+import { s3Status } from '../../remote/errors.js';
+import { parseStoredJson } from '../../safety/budget.js';
+import { acquireLock } from './lock.js';
+import { checkName, checkVersion, NAME_RE, versionFile } from './common.js';
+import type { S3StoreContext } from './s3-context.js';
+import {
+  isRecord,
+  RECORD_MAX_BYTES,
+  RECORD_RE,
+  recordName,
+  type BadRecord,
+  type S3VersionRecord,
+} from './s3-record.js';
+
+async function bodyText(body: unknown): Promise<string> {
+  return (body as { transformToString(): Promise<string> }).transformToString();
+}
+
+/** Names of the models with at least one version record, sorted. */
+export async function listNames(ctx: S3StoreContext): Promise<string[]> {
+  const { ListObjectsV2Command } = loadS3();
+  const out = new Set<string>();
+  const base = ctx.key('');
+  let token: string | undefined;
+  do {
+    const r = await ctx.retry(
+      () =>
+        ctx.s3.send(
+          new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token }),
+        ),
+      `cannot list '${ctx.root}'`,
+    );
+    for (const p of r.CommonPrefixes ?? []) {
+      const n = p.Prefix!.slice(base.length).replace(/\/$/, '');
+      if (NAME_RE.test(n)) out.add(n);
+    }
+    token = r.NextContinuationToken;
+  } while (token);
+  const names: string[] = [];
+  for (const n of [...out].sort()) if ((await listVersions(ctx, n)).length) names.push(n);
+  return names;
+}
+
+/** Version numbers with a record, ascending (one LIST request per 1000 versions). */
+export async function listVersions(ctx: S3StoreContext, name: string): Promise<number[]> {
+  const { ListObjectsV2Command } = loadS3();
+  const base = ctx.key(`${name}/versions/`);
+  const out: number[] = [];
+  let token: string | undefined;
+  do {
+    const r = await ctx.retry(
+      () => ctx.s3.send(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: base, ContinuationToken: token })),
+      `cannot list the versions of '${ctx.dir(name)}'`,
+    );
+    for (const o of r.Contents ?? []) {
+      const m = RECORD_RE.exec(o.Key!.slice(base.length));
+      if (m) out.push(Number(m[1]));
+    }
+    token = r.NextContinuationToken;
+  } while (token);
+  return out.sort((a, b) => a - b);
+}
+
+/** One version's record (undefined if there is none). */
+export async function readRecord(
+  ctx: S3StoreContext,
+  name: string,
+  version: number,
+): Promise<S3VersionRecord | undefined> {
+  checkName(name);
+  checkVersion(version);
+  const key = ctx.key(`${name}/versions/${recordName(version)}`);
+  const known = ctx.records.get(key);
+  if (known) return known;
+  const { GetObjectCommand } = loadS3();
+  let text: string;
+  try {
+    text = await ctx.retry(async () => {
+      const r = await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: key }));
+      if (!(Number(r.ContentLength) <= RECORD_MAX_BYTES)) {
+        (r.Body as { destroy?(): void } | undefined)?.destroy?.();
+        throw new H5Error(
+          `s3://${ctx.bucket}/${key} is ${r.ContentLength} bytes: not an h5vault version record (at most ${RECORD_MAX_BYTES})`,
+          { code: 'H5_CORRUPT' },
+        );
+      }
+      return bodyText(r.Body);
+    }, `s3://${ctx.bucket}/${key}`);
+  } catch (e) {
+    if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return undefined;
+    throw e;
+  }
+  let r: unknown;
+  try {
+    r = parseStoredJson(text);
+  } catch {
+    throw new H5Error(`s3://${ctx.bucket}/${key} is not valid JSON`, { code: 'H5_CORRUPT' });
+  }
+  if (!isRecord(r, name, version))
+    throw new H5Error(`s3://${ctx.bucket}/${key} is not an h5vault version record (format 1)`, {
+      code: 'H5_CORRUPT',
+    });
+  ctx.records.set(key, r);
+  return r;
+}
+
+/**
+ * The readable records of `name`, oldest first; the others are reported
+ * (onBadRecord) and collected in `bad`. `newest` stops at the newest readable one.
+ */
+export async function readableRecords(
+  ctx: S3StoreContext,
+  name: string,
+  o: { bad?: BadRecord[]; newest?: boolean } = {},
+): Promise<S3VersionRecord[]> {
+  const vs = await listVersions(ctx, name);
+  if (o.newest) vs.reverse();
+  const out: S3VersionRecord[] = [];
+  for (const v of vs) {
+    const r = await readable(ctx, name, v, o.bad);
+    if (!r) continue;
+    out.push(r);
+    if (o.newest) break;
+  }
+  return out;
+}
+
+/** record(), with a record that is not one reported and skipped (undefined) instead of thrown. */
+export async function readable(
+  ctx: S3StoreContext,
+  name: string,
+  v: number,
+  bad?: BadRecord[],
+): Promise<S3VersionRecord | undefined> {
+  try {
+    return await readRecord(ctx, name, v);
+  } catch (e) {
+    if (!(e instanceof H5Error && e.code === 'H5_CORRUPT')) throw e;
+    const b: BadRecord = { name, version: v, key: ctx.key(`${name}/versions/${recordName(v)}`), error: e };
+    bad?.push(b);
+    if (ctx.options.onBadRecord) ctx.options.onBadRecord(b);
+    else
+      process.emitWarning(`${ctx.root}: skipping the version record ${b.key}: ${e.message}`, {
+        type: 'H5VaultWarning',
+        code: 'H5_CORRUPT',
+      });
+    return undefined;
+  }
+}
+
+/** The latest version number, or null if `name` has none (one LIST request). */
+export async function latestVersion(ctx: S3StoreContext, name: string): Promise<number | null> {
+  checkName(name);
+  const [r] = await readableRecords(ctx, name, { newest: true });
+  return r ? r.version : null;
+}
+
+/** Creates the version record under the next free number. */
+export async function commitRecord(
+  ctx: S3StoreContext,
+  name: string,
+  base: Omit<S3VersionRecord, 'version'>,
+  signal?: AbortSignal,
+  beforePut?: () => Promise<void>,
+): Promise<number> {
+  const { PutObjectCommand, HeadObjectCommand } = loadS3();
+  const conditional = ctx.options.conditionalWrites ?? true;
+  let release: (() => Promise<void>) | undefined;
+  if (!conditional) {
+    const dir = join(ctx.options.lockDir ?? ctx.cache.dir, 'publish-locks');
+    await mkdir(dir, { recursive: true });
+    const id = `${ctx.bucket}/${ctx.prefix}/${name}`.replace(/[^A-Za-z0-9._-]/g, '_');
+    release = await acquireLock(join(dir, `${id}.lock`), ctx.options.lock);
+  }
+  try {
+    let version = ((await latestVersion(ctx, name)) ?? 0) + 1;
+    for (; ; version++) {
+      if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+      await beforePut?.();
+      const key = ctx.key(`${name}/versions/${recordName(version)}`);
+      const record: S3VersionRecord = {
+        ...base,
+        version,
+        file: versionFile(version),
+        createdAt: new Date().toISOString(),
+      };
+      const body = `${JSON.stringify(record, null, 1)}\n`;
+      if (!conditional) {
+        // Under the shared lock: a number is free if no record exists.
+        const exists = await ctx
+          .retry(
+            () => ctx.s3.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: key })),
+            `s3://${ctx.bucket}/${key}`,
+          )
+          .then(
+            () => true,
+            (e) => {
+              if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return false;
+              throw e;
+            },
+          );
+        if (exists) continue;
+      }
+      try {
+        await ctx.retry(
+          () =>
+            ctx.s3.send(
+              new PutObjectCommand({
+                Bucket: ctx.bucket,
+                Key: key,
+                Body: body,
+                ContentType: 'application/json',
+                ...(conditional ? { IfNoneMatch: '*' } : {}),
+              }),
+            ),
+          `cannot publish version ${version} of '${ctx.dir(name)}'`,
+          { signal },
+        );
+        ctx.records.set(key, record);
+        return version;
+      } catch (e) {
+        const st = (e as { status?: number }).status ?? s3Status(e);
+        if (!(conditional && (st === 412 || st === 409))) throw e;
+        // Taken. By us, if a retried request had already succeeded: then it is our record.
+        ctx.records.delete(key);
+        const theirs = await readable(ctx, name, version);
+        if (theirs?.publisher.nonce === base.publisher.nonce) return version;
+      }
+    }
+  } finally {
+    await release?.();
+  }
+}
