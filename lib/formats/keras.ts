@@ -29,13 +29,13 @@ import { H5Error, withSite } from '../errors.js';
 import type { NumericDType, TypedArray } from '../h5/dtypes.js';
 import { wantsChecks } from '../safety/untrusted.js';
 import type { JsonValue } from '../model/schema.js';
-import { boundedMap, SHA256_EXPECTED, SHA256_HEX } from '../model/digest.js';
+import { boundedMap } from '../model/digest.js';
 import {
   booleanOption,
   checkKeys,
   checkObject,
   checkPath,
-  matchOption,
+  expectDigestOption,
   signalOption,
   stringOption,
 } from '../util/validate.js';
@@ -57,14 +57,15 @@ export type {
 } from './keras-types.js';
 export { classesFromConfig, configLayers, KERAS_JSON_BUDGET } from './keras-config.js';
 
-function checkOptions(o: KerasLoadOptions): void {
+/** Validates the options; returns them with expectDigest lowercased. */
+function checkOptions(o: KerasLoadOptions): KerasLoadOptions {
   checkObject(o);
   wantsChecks(o);
-  matchOption(o, 'expectDigest', SHA256_HEX, SHA256_EXPECTED);
   signalOption(o);
   booleanOption(o, 'copy');
   stringOption(o, 'tmpDir');
   checkKeys(o, ['expectDigest', 'copy', 'signal', 'untrusted', 'limits', 'tmpDir', 'input']);
+  return expectDigestOption(o);
 }
 
 // --- loading the planned datasets ---
@@ -104,10 +105,10 @@ async function materialise(p: Planned, copy: boolean, signal: AbortSignal | unde
  *   for (const layer of m.layers) console.log(layer.name, layer.weights.map((w) => w.weight));
  *   const kernel = m.tensors.get('dense/kernel')!; // { dtype: 'float32', shape: [784, 128], data: Float32Array }
  */
-export async function loadKeras(path: string, options: KerasLoadOptions = {}): Promise<LoadedKeras> {
+export async function loadKeras(path: string, opts: KerasLoadOptions = {}): Promise<LoadedKeras> {
   const site = new Error();
   checkPath(path);
-  checkOptions(options);
+  const options = checkOptions(opts);
   const copy = options.copy ?? false;
   return withSite(site, async () => {
     checkAbort(options.signal);

@@ -18,10 +18,10 @@ import type { Input } from '../safety/open.js';
 import { sameStamp } from './store/verified.js';
 import { INDEX_ATTR, indexBindingProblem, parseIndex, type IndexEntry } from './tensor-index.js';
 import { ATTR, compareNames, FORMAT_VERSION, TENSOR_SHA_ATTR, type JsonValue, type Provenance } from './schema.js';
-import { boundedMap, modelDigestOf, rangeSha256, SHA256_EXPECTED, SHA256_HEX, tensorSha256 } from './digest.js';
+import { boundedMap, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
 import { ioError } from '../util/publish.js';
 import { parseStoredJson } from '../safety/budget.js';
-import { booleanOption, checkObject, checkPath, matchOption, signalOption } from '../util/validate.js';
+import { booleanOption, checkObject, checkPath, expectDigestOption, signalOption } from '../util/validate.js';
 
 export interface LoadOptions {
   /** Check every tensor's SHA-256 and the model digest (default true). */
@@ -94,11 +94,12 @@ export interface VerifyReport {
   problems: string[];
 }
 
-function checkLoadOptions(o: LoadOptions | VerifyOptions): void {
+/** Validates the options; returns them with expectDigest lowercased. */
+function checkLoadOptions<T extends LoadOptions | VerifyOptions>(o: T): T {
   checkObject(o);
-  matchOption(o, 'expectDigest', SHA256_HEX, SHA256_EXPECTED);
   signalOption(o);
   for (const k of ['untrusted', 'verify', 'copy']) booleanOption(o, k);
+  return expectDigestOption(o);
 }
 
 function checkAbort(signal: AbortSignal | undefined): void {
@@ -352,8 +353,8 @@ function modelProblems(
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const site = new Error();
   checkPath(path);
-  checkLoadOptions(options);
-  return withSite(site, async () => (await loadModelAt(resolve(path), options)).model);
+  const o = checkLoadOptions(options);
+  return withSite(site, async () => (await loadModelAt(resolve(path), o)).model);
 }
 
 /** @internal What loadModelAt did, for ModelStore's verified-once record. */
@@ -654,10 +655,10 @@ async function loadIndexed(
  *   const r = await verifyModel('model.h5');
  *   if (!r.ok) console.error(r.problems.join('\n'));
  */
-export async function verifyModel(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyModel(path: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const site = new Error();
   checkPath(path);
-  checkLoadOptions(options);
+  const options = checkLoadOptions(opts);
   return withSite(site, async () => {
     checkAbort(options.signal);
     const abs = resolve(path);

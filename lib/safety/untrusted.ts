@@ -24,6 +24,8 @@ import {
   checkPath,
   invalid,
   matchOption,
+  SHA256_ANY_CASE,
+  SHA256_ANY_CASE_EXPECTED,
 } from '../util/validate.js';
 
 /** Limits of the untrusted walk; every field is optional (see DEFAULT_UNTRUSTED_LIMITS). */
@@ -433,7 +435,7 @@ export function wantsChecks(o: UntrustedOpenOptions): boolean {
   checkObject(o);
   booleanOption(o, 'untrusted');
   // Either case: the digest is lowercased before it is compared (openChecked below).
-  matchOption(o, 'expectDigest', /^[0-9a-fA-F]{64}$/, 'a SHA-256 digest: 64 hex characters');
+  matchOption(o, 'expectDigest', SHA256_ANY_CASE, SHA256_ANY_CASE_EXPECTED);
   if (o.limits !== undefined) {
     resolveLimits(o.limits);
     if (!o.untrusted) throw new TypeError('limits only apply with { untrusted: true }');

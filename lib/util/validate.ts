@@ -233,3 +233,18 @@ export function oneOfOption<T>(o: Options, key: string, values: readonly T[], df
   checkOneOf(v, `options.${key}`, values);
   return v;
 }
+
+/**
+ * A digest as users pass it (expectDigest of File.open, loadModel, verifyModel,
+ * loadKeras; `h5vault verify --digest`): 64 hex characters in either case —
+ * sha256sum prints lowercase, PowerShell's Get-FileHash uppercase. It is
+ * lowercased once, here, so every comparison after is with lowercase hex.
+ */
+export const SHA256_ANY_CASE = /^[0-9a-fA-F]{64}$/;
+export const SHA256_ANY_CASE_EXPECTED = 'a SHA-256 digest: 64 hex characters';
+
+/** Validates options.expectDigest; returns the options with it lowercased. */
+export function expectDigestOption<T extends object>(o: T): T {
+  const d = matchOption(o, 'expectDigest', SHA256_ANY_CASE, SHA256_ANY_CASE_EXPECTED);
+  return d === undefined || d === d.toLowerCase() ? o : { ...o, expectDigest: d.toLowerCase() };
+}
