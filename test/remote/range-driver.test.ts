@@ -22,7 +22,6 @@ beforeAll(() => {
   using f = File.create(file);
   f.createDataset('x', { dtype: 'float64', shape: [want.length], data: want });
   f.attrs.set('note', 'served over loopback');
-  size = 0;
 });
 
 let child: ChildProcess | undefined;
