@@ -135,18 +135,13 @@ export interface Native {
   versions(): { hdf5: string; threadsafe: boolean; threads: number };
   fileOpen(path: string, writable: boolean, openPath?: string): FileHandle;
   fileCreate(path: string, overwrite: boolean, trackOrder?: boolean): FileHandle;
-  /** Opens an http(s) URL read-only with libhdf5's ROS3 driver; `name` names it in messages. */
-  fileOpenRemote(
-    name: string,
-    url: string,
-    cred?: { authenticate: boolean; region?: string; keyId?: string; secret?: string },
-  ): FileHandle;
-  fileOpenRemoteAsync(
-    name: string,
-    url: string,
-    cred?: { authenticate: boolean; region?: string; keyId?: string; secret?: string },
-  ): Promise<FileHandle>;
-  ros3Available(): boolean;
+  /**
+   * Opens a remote file read-only through h5vault's range driver (native/h5/range_vfd.h): `url` is
+   * the block cache's http://127.0.0.1:PORT/... address, `size` the object's, `timeoutMs` the longest
+   * wait for any progress of one request (default 120 s); `name` names it in messages.
+   */
+  fileOpenRemote(name: string, url: string, opts: { size: number; timeoutMs?: number }): FileHandle;
+  fileOpenRemoteAsync(name: string, url: string, opts: { size: number; timeoutMs?: number }): Promise<FileHandle>;
   fileClose(f: FileHandle): void;
   fileCloseAsync(f: FileHandle): Promise<void>;
   fileState(f: FileHandle): { path: string; writable: boolean; closed: boolean };

@@ -1,7 +1,8 @@
 /**
  * The block cache behind lazy remote reads (lib/remote/lazy-file.ts), on a worker thread of its
- * own. libhdf5's ROS3 driver reads a remote file with one HTTP request per read
- * it makes, many of them a few hundred bytes of metadata. Here it is pointed at
+ * own. h5vault's range driver (native/h5/range_vfd.h) reads a remote file with one
+ * HTTP request per read libhdf5 makes, many of them a few hundred bytes of
+ * metadata. It is pointed at
  * an HTTP server on 127.0.0.1 that answers those requests from a block cache
  * filled by ranged GETs through the AWS SDK: one GET per block instead of one per
  * read, with the SDK's credential chain, retries and TLS. A worker thread, because

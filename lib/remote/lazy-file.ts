@@ -1,8 +1,10 @@
 /**
  * Lazy remote reads: File.open('s3://bucket/key') opens an object read-only and
- * fetches only the byte ranges libhdf5 asks for. libhdf5's ROS3 driver does the
- * reading; its requests go to a block cache on a worker thread
- * (lib/remote/cache-worker.ts) that fills itself with ranged GETs through the AWS SDK.
+ * fetches only the byte ranges libhdf5 asks for. h5vault's own read-only file
+ * driver (native/h5/range_vfd.h) does the reading: one ranged GET per libhdf5
+ * read over a loopback connection to a block cache on a worker thread
+ * (lib/remote/cache-worker.ts) that fills itself with ranged GETs through the
+ * AWS SDK. libhdf5's ROS3 driver (and the libcurl/OpenSSL it needs) is not used.
  * docs/object-storage.md ("Lazy remote reads") has the measurements behind this
  * design, and the costs.
  */
@@ -193,10 +195,6 @@ function prepare(url: string, options: RemoteOpenOptions) {
   const client = clientConfig(options);
   const blockSize = integerOption(options, 'blockSize', 4096, undefined, DEFAULT_BLOCK_SIZE);
   const cacheBytes = integerOption(options, 'cacheBytes', 0, undefined, DEFAULT_CACHE_BYTES);
-  if (!native.ros3Available())
-    throw new H5Error(`cannot open '${url}': this libhdf5 was built without its read-only S3 driver (ROS3)`, {
-      code: 'H5_UNSUPPORTED',
-    });
   const id = nextId++;
   const errors = new SharedArrayBuffer(8);
   return { key, id, errors, q: { op: 'open', id, bucket, key, client, blockSize, cacheBytes, errors } as Request };
@@ -232,9 +230,8 @@ function adopt(
     return handle;
   };
   const fail = (e: unknown): never => {
-    // ROS3 refuses reads past the end of the object where the POSIX driver
-    // reads zeros, so libhdf5's search for its signature can end in a read
-    // error instead of "not HDF5": look for the signature ourselves.
+    // A failed read during libhdf5's search for its signature ends in an open
+    // error, not "not HDF5": when the bytes are there, look for it ourselves.
     if (e instanceof H5Error && e.code === 'H5_OPEN_FAILED') {
       const r = call(c, { op: 'signature', id: rec.id }, 30_000);
       if (r.found === false)
@@ -269,7 +266,7 @@ export function openRemoteHandle(url: string, options: RemoteOpenOptions): FileH
   const p = prepare(url, options);
   const c = startCache();
   const rec = registered(url, p.id, p.errors, call(c, p.q));
-  return adopt(c, rec, () => native.fileOpenRemote(url, driverUrl(c, p.id, p.key)));
+  return adopt(c, rec, () => native.fileOpenRemote(url, driverUrl(c, p.id, p.key), { size: rec.size }));
 }
 
 /** openRemoteHandle without blocking the event loop: the HEAD is awaited, libhdf5's open runs on the pool. */
@@ -277,7 +274,7 @@ export async function openRemoteHandleAsync(url: string, options: RemoteOpenOpti
   const p = prepare(url, options);
   const c = await startCacheAsync();
   const rec = registered(url, p.id, p.errors, await callAsync(c, p.q));
-  return adopt(c, rec, () => native.fileOpenRemoteAsync(url, driverUrl(c, p.id, p.key)));
+  return adopt(c, rec, () => native.fileOpenRemoteAsync(url, driverUrl(c, p.id, p.key), { size: rec.size }));
 }
 
 /** Drops the cache of a remote file (File.close); a no-op for local files. */
@@ -316,6 +313,7 @@ export function remoteStats(
 // remote read failed, are left as they are; while no remote file is open, a call
 // pays nothing more than one property check.
 const TRANSLATABLE = new Set([
+  'H5_S3_NETWORK', // the range driver's own: the cache answered an error status (native/h5/range_vfd.h)
   'H5_IO',
   'H5_ERROR',
   'H5_OPEN_FAILED',

@@ -56,6 +56,9 @@ bool any_desc(const std::vector<Frame>& fs, const char* needle) {
 
 // Stable codes (docs/errors.md). Order matters: the most specific cause wins.
 std::string classify(const std::vector<Frame>& fs) {
+  // The range driver could not get bytes from the block cache (h5/range_vfd.h):
+  // whatever libhdf5 made of the failed read, the cause is the connection.
+  if (any_desc(fs, kRangeErrorTag)) return "H5_S3_NETWORK";
   if (any_desc(fs, "file signature not found")) return "H5_NOT_HDF5";
   if (any_minor(fs, {H5E_NOTREGISTERED, H5E_NOFILTER}) || any_desc(fs, "filter is not registered") ||
       any_desc(fs, "not registered"))

@@ -39,6 +39,11 @@ struct ErrorInfo {
   }
 };
 
+// The prefix of every error h5vault's range driver (h5/range_vfd.h) pushes
+// onto libhdf5's error stack: capture_error classifies a stack holding one as
+// H5_S3_NETWORK, whatever libhdf5 made of the failed read.
+constexpr const char* kRangeErrorTag = "remote read: ";
+
 // Turns off libhdf5's automatic stderr printing (call once, lock held).
 void silence_error_printing();
 

@@ -57,7 +57,7 @@ class FileHandle {
   // store); its bytes are read with structure.h's file_image().
   static std::shared_ptr<FileHandle> create_in_memory(bool track_order, ErrorInfo* err);
   // Takes ownership of a file libhdf5 already opened read-only through another
-  // driver (remote.cc: ROS3); `path` names it in messages.
+  // driver (remote.cc: the range driver); `path` names it in messages.
   static std::shared_ptr<FileHandle> adopt(const std::string& path, hid_t fid);
   ~FileHandle();
 
@@ -91,7 +91,7 @@ class FileHandle {
   // The descriptor of an image's memory file (views map it), else -1.
   int image_fd() const;
   // The sec2 descriptor libhdf5 reads (-1 for any other driver) and whether
-  // the file is remote (ROS3). Asked of libhdf5 once: both cost a copy of the
+  // the file is remote (the range driver). Asked of libhdf5 once: both cost a copy of the
   // file-access property list, and an open file's driver never changes (per
   // call, they made view() 7x and a small readSync() 2x slower). Lock held.
   int posix_fd() const;

@@ -1,8 +1,10 @@
-// JS bindings for remote files: open an http(s) URL read-only through
-// libhdf5's ROS3 driver, on the calling thread (fileOpenRemote, as fileOpen
-// does) or on a pool thread (fileOpenRemoteAsync). lib/s3.ts points the URL at
-// a block cache on a worker thread of its own, so libhdf5's requests never
-// need the calling thread to answer them.
+// JS bindings for remote files: open one read-only through h5vault's range
+// driver (h5/range_vfd.h), on the calling thread (fileOpenRemote, as fileOpen
+// does) or on a pool thread (fileOpenRemoteAsync). lib/remote/lazy-file.ts
+// points the URL at the block cache on a worker thread of its own, so
+// libhdf5's requests never need the calling thread to answer them.
+#include <cmath>
+
 #include "h5/remote.h"
 #include "wrap.h"
 
@@ -12,31 +14,32 @@ namespace h5v::js {
 
 namespace {
 
-std::string opt_string(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return "";
-  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a string");
-  return v.As<Napi::String>().Utf8Value();
+// { size, timeoutMs? }: size is the object's (the file's EOF), timeoutMs the
+// longest wait for any progress of a request to the block cache.
+h5::RangeOptions range_options(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[2].IsObject()) throw Napi::TypeError::New(env, "options { size } required");
+  Napi::Object o = info[2].As<Napi::Object>();
+  auto whole = [&](const char* key, double lo, double hi) {
+    Napi::Value v = o.Get(key);
+    double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+    if (!(d >= lo && d <= hi) || std::floor(d) != d)
+      throw Napi::RangeError::New(env, std::string(key) + " must be a whole number in [" + std::to_string(lo) + ", " +
+                                           std::to_string(hi) + "]");
+    return d;
+  };
+  h5::RangeOptions r;
+  r.size = static_cast<uint64_t>(whole("size", 0, 9007199254740991.0));
+  if (!o.Get("timeoutMs").IsUndefined()) r.timeout_ms = static_cast<uint32_t>(whole("timeoutMs", 1, 3600000));
+  return r;
 }
 
-h5::Ros3Credentials credentials(const Napi::CallbackInfo& info) {
-  h5::Ros3Credentials cred;
-  if (info.Length() > 2 && info[2].IsObject()) {
-    Napi::Object o = info[2].As<Napi::Object>();
-    cred.authenticate = o.Get("authenticate").ToBoolean();
-    cred.region = opt_string(o, "region");
-    cred.key_id = opt_string(o, "keyId");
-    cred.secret = opt_string(o, "secret");
-  }
-  return cred;
-}
-
-// fileOpenRemote(name, url, { authenticate, region, keyId, secret }?)
+// fileOpenRemote(name, url, { size, timeoutMs? })
 Napi::Value FileOpenRemote(const Napi::CallbackInfo& info) {
   std::string name = arg_string(info, 0, "name");
   std::string url = arg_string(info, 1, "url");
-  h5::Ros3Credentials cred = credentials(info);
-  auto f = call_locked(info.Env(), [&](h5::ErrorInfo* err) { return h5::open_ros3(name, url, cred, err); });
+  h5::RangeOptions opt = range_options(info);
+  auto f = call_locked(info.Env(), [&](h5::ErrorInfo* err) { return h5::open_range(name, url, opt, err); });
   return wrap_file(info.Env(), f);
 }
 
@@ -45,19 +48,15 @@ Napi::Value FileOpenRemote(const Napi::CallbackInfo& info) {
 Napi::Value FileOpenRemoteAsync(const Napi::CallbackInfo& info) {
   std::string name = arg_string(info, 0, "name");
   std::string url = arg_string(info, 1, "url");
-  auto cred = std::make_shared<h5::Ros3Credentials>(credentials(info));
+  h5::RangeOptions opt = range_options(info);
   auto out = std::make_shared<std::shared_ptr<h5::FileHandle>>();
   return Job::Start(
       info.Env(), nullptr,
-      [name, url, cred, out](h5::ErrorInfo* err) {
+      [name, url, opt, out](h5::ErrorInfo* err) {
         h5::Lock lock;
-        *out = h5::open_ros3(name, url, *cred, err);
+        *out = h5::open_range(name, url, opt, err);
       },
       [out](Napi::Env env) { return wrap_file(env, *out); });
-}
-
-Napi::Value Ros3Available(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), h5::ros3_available());
 }
 
 }  // namespace
@@ -65,7 +64,6 @@ Napi::Value Ros3Available(const Napi::CallbackInfo& info) {
 void init_remote(Napi::Env env, Napi::Object exports) {
   exports.Set("fileOpenRemote", Napi::Function::New(env, FileOpenRemote));
   exports.Set("fileOpenRemoteAsync", Napi::Function::New(env, FileOpenRemoteAsync));
-  exports.Set("ros3Available", Napi::Function::New(env, Ros3Available));
 }
 
 }  // namespace h5v::js

@@ -15,7 +15,7 @@ using h5::Lock;
 
 namespace {
 
-// A file read over HTTP (the ROS3 driver): it has no mapping, so no views
+// A file read over HTTP (the range driver, h5/range_vfd.h): it has no mapping, so no views
 // and nothing to prefetch.
 bool is_remote(const std::shared_ptr<h5::FileHandle>& f) {
   Lock lock;
@@ -35,7 +35,7 @@ std::shared_ptr<mmap::Mapping> file_mapping(const std::shared_ptr<h5::FileHandle
     return m;
   }
   // Only a local file opened with the POSIX driver has a descriptor to map;
-  // a remote (ROS3) file's handle is not one.
+  // a remote (range driver) file's handle is not one.
   int fd = f->posix_fd();
   if (fd < 0) {
     *err = ErrorInfo::make("H5_NOT_VIEWABLE", "'" + f->path() + "' is not a local file: nothing to map");

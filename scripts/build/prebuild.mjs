@@ -16,9 +16,13 @@
 // loader, so one procedure serves every architecture; the result is then
 // checked with the target's real loader (ldd, or ld.so --list under qemu-user).
 //
-// Why shared libraries and not static ones: libhdf5 is built with the read-only
-// S3 driver, which needs libcurl and libcrypto, and Debian has no static build
-// of libcurl's dependencies (gnutls, krb5, ldap, ...). And HDF5 filter plugins
+// Why shared libraries and not static ones: Debian's libhdf5 is built with the
+// read-only S3 driver (ROS3), which needs libcurl and libcrypto, and Debian has
+// no static build of libcurl's dependencies (gnutls, krb5, ldap, ...). h5vault
+// itself no longer uses ROS3 (lazy s3:// reads go through its own range driver,
+// native/h5/range_vfd.cc, docs/object-storage.md): libcurl and the rest are
+// bundled only because this libhdf5 links them, until the bundle carries a
+// libhdf5 built without ROS3 (issue 26 item 7). And HDF5 filter plugins
 // (HDF5_PLUGIN_PATH) are linked against libhdf5_serial.so.103: with the bundled
 // .so already loaded under that soname, a plugin binds to the very libhdf5
 // h5vault uses, where a static copy inside the addon would give the process two.

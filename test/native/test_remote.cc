@@ -1,7 +1,7 @@
 // h5/remote: which files have a POSIX descriptor (views, truncation checks and
-// the engine's pread path depend on it) and the ROS3 open's failure paths.
-// Reads through ROS3 against a real server are tested from JS against radosgw
-// (test/remote/open.test.ts).
+// the engine's pread path depend on it) and the range driver's open failure
+// paths. Reads through it against real and hostile servers are tested from JS
+// (test/remote/open.test.ts against radosgw, test/remote/range-driver.test.ts).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,28 +60,29 @@ TEST(posix_fd_is_minus_one_for_an_in_memory_file) {
   H5Pclose(fapl);
 }
 
-TEST(ros3_open_of_an_unreachable_url_fails_with_an_error_and_no_handle) {
-  CHECK(h5v::h5::ros3_available());
+TEST(range_open_of_an_unreachable_port_fails_with_a_network_error_and_no_handle) {
   Lock lock;
   ErrorInfo err;
-  auto f = h5v::h5::open_ros3("s3://b/k", "http://127.0.0.1:1/b/k", {}, &err);
+  h5v::h5::RangeOptions o;
+  o.size = 4096;
+  auto f = h5v::h5::open_range("s3://b/k", "http://127.0.0.1:1/t/1/k", o, &err);
   CHECK(f == nullptr);
-  CHECK(!err.ok());
+  CHECK_EQ(err.code, std::string("H5_S3_NETWORK"));
   CHECK(err.message.find("s3://b/k") != std::string::npos);
+  CHECK(err.message.find("connect to 127.0.0.1:1") != std::string::npos);
 }
 
-TEST(ros3_credentials_longer_than_the_driver_allows_are_refused_before_any_request) {
+TEST(range_open_refuses_any_host_but_loopback_and_request_line_characters) {
   Lock lock;
-  ErrorInfo err;
-  h5v::h5::Ros3Credentials c;
-  c.authenticate = true;
-  c.region = std::string(40, 'r');
-  c.key_id = "id";
-  c.secret = "secret";
-  auto f = h5v::h5::open_ros3("s3://b/k", "http://127.0.0.1:1/b/k", c, &err);
-  CHECK(f == nullptr);
-  CHECK_EQ(err.code, std::string("H5_INVALID_ARGUMENT"));
-  CHECK(err.message.find("region") != std::string::npos);
+  h5v::h5::RangeOptions o;
+  o.size = 4096;
+  for (const char* url : {"http://example.com:80/k", "https://127.0.0.1:443/k", "http://127.0.0.1:99999/k",
+                          "http://127.0.0.1:8080/a b", "http://127.0.0.1:8080/a\r\nX: y"}) {
+    ErrorInfo err;
+    auto f = h5v::h5::open_range("s3://b/k", url, o, &err);
+    CHECK(f == nullptr);
+    CHECK(err.code == "H5_OPEN_FAILED" || err.code == "H5_S3_NETWORK");
+  }
 }
 
 H5V_TEST_MAIN()
