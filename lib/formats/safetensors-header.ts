@@ -285,15 +285,21 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
     }
     numberEnd();
   };
-  /** An array of number tokens (null for any other element), or 'not-array' (skipped). */
-  const intArray = (): (string | null)[] | 'not-array' => {
+  /**
+   * An array of its elements: a plain integer literal of at most 15 digits as
+   * its value (exact: below 2^53), any other number token as its text (for
+   * intToken to judge), null for any other element; or 'not-array' (skipped).
+   * Reading the digits in place spares a slice and a regular expression per
+   * shape entry and offset (three or more per tensor).
+   */
+  const intArray = (): (number | string | null)[] | 'not-array' => {
     ws();
     if (s.charCodeAt(i) !== 0x5b) {
       skip();
       return 'not-array';
     }
     i++;
-    const out: (string | null)[] = [];
+    const out: (number | string | null)[] = [];
     ws();
     if (s.charCodeAt(i) === 0x5d) {
       i++;
@@ -304,8 +310,16 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
       const c = s.charCodeAt(i);
       if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
         const a = i;
-        numberEnd();
-        out.push(s.slice(a, i));
+        let v = 0;
+        for (let d = c; d >= 0x30 && d <= 0x39; d = s.charCodeAt(++i)) v = v * 10 + (d - 0x30);
+        const t = s.charCodeAt(i);
+        const plain = t === 0x2c || t === 0x5d || t === 0x20 || t === 0x0a || t === 0x0d || t === 0x09;
+        if (plain && i > a && i - a <= 15 && (c !== 0x30 || i - a === 1)) out.push(v);
+        else {
+          i = a;
+          numberEnd();
+          out.push(s.slice(a, i));
+        }
       } else {
         skip();
         out.push(null);
@@ -381,8 +395,8 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
     if (s.charCodeAt(i) !== 0x7b) throw invalid(path, 'bad-tensor-entry', `${where()} is not an object`, name);
     let dtype: string | null = null;
     let dtypeText: string | undefined;
-    let shape: (string | null)[] | 'not-array' | undefined;
-    let offsets: (string | null)[] | 'not-array' | undefined;
+    let shape: (number | string | null)[] | 'not-array' | undefined;
+    let offsets: (number | string | null)[] | 'not-array' | undefined;
     const fields: string[] = [];
     members((k) => {
       if (fields.includes(k)) throw duplicate(k);
@@ -410,7 +424,7 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
       throw invalid(path, 'bad-tensor-entry', `${where()} has no shape array`, name);
     const rank0 = dims.length;
     for (const t of shape) {
-      const v = intToken(t);
+      const v = typeof t === 'number' ? t : intToken(t);
       if (v === 'bad')
         throw invalid(
           path,
@@ -423,8 +437,10 @@ export function parseHeaderCompact(path: string, header: Uint8Array, fileSize: n
     }
     if (offsets === undefined || offsets === 'not-array' || offsets.length !== 2)
       throw invalid(path, 'bad-tensor-entry', `${where()} has no data_offsets [begin, end]`, name);
-    const b = intToken(offsets[0]!);
-    const e = intToken(offsets[1]!);
+    const o0 = offsets[0]!;
+    const o1 = offsets[1]!;
+    const b = typeof o0 === 'number' ? o0 : intToken(o0);
+    const e = typeof o1 === 'number' ? o1 : intToken(o1);
     if (b === 'bad' || e === 'bad')
       throw invalid(path, 'bad-tensor-entry', `${where()} has data_offsets that are not non-negative integers`, name);
     if (b === 'overflow' || e === 'overflow')

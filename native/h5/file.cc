@@ -672,6 +672,29 @@ bool visit_objects(hid_t group, std::vector<VisitEntry>* out, ErrorInfo* err) {
   return true;
 }
 
+namespace {
+struct EachCtx {
+  const std::function<bool(const VisitEntry&)>* each;
+  bool stopped = false;
+};
+herr_t on_visit_each(hid_t, const char* name, const H5O_info_t* info, void* data) {
+  if (std::strcmp(name, ".") == 0) return 0;
+  auto* ctx = static_cast<EachCtx*>(data);
+  if ((*ctx->each)({name, obj_kind(info->type), info->addr})) return 0;
+  ctx->stopped = true;
+  return 1;  // a positive return stops H5Ovisit without an error
+}
+}  // namespace
+
+bool visit_objects(hid_t group, const std::function<bool(const VisitEntry&)>& each, ErrorInfo* err) {
+  EachCtx ctx{&each};
+  if (H5Ovisit2(group, H5_INDEX_NAME, H5_ITER_INC, on_visit_each, &ctx, H5O_INFO_BASIC) < 0) {
+    *err = capture_error("visit objects");
+    return false;
+  }
+  return !ctx.stopped;
+}
+
 hid_t open_by_address(hid_t loc, haddr_t addr, ErrorInfo* err) {
   hid_t id = H5Oopen_by_addr(loc, addr);
   if (id < 0) *err = capture_error("open object by address");

@@ -7,6 +7,7 @@
 // datasets) hold a shared_ptr to their file, so the FileHandle outlives them.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -211,6 +212,10 @@ struct VisitEntry {
 // in name order (H5Ovisit: the same traversal as h5py's visititems). Soft,
 // dangling and external links are not followed.
 bool visit_objects(hid_t group, std::vector<VisitEntry>* out, ErrorInfo* err);
+// The same traversal, handing each object to `each` while libhdf5 still holds
+// its header in the metadata cache (opening it then reads no file bytes). A
+// false return stops the traversal; the function then returns false too.
+bool visit_objects(hid_t group, const std::function<bool(const VisitEntry&)>& each, ErrorInfo* err);
 // Opens an object by its header address (no path traversal).
 hid_t open_by_address(hid_t loc, haddr_t addr, ErrorInfo* err);
 

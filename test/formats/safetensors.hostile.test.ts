@@ -132,6 +132,29 @@ describe('hostile safetensors headers are refused with a typed error', () => {
     ).toBe('overflow');
   });
 
+  it('integers written as 1.0, 1e0, 01 or -0 are refused, in shapes and in offsets, though they equal integers', async () => {
+    // The reference reads u64/usize fields: only plain digits. The parser reads short plain literals in place,
+    // so each other spelling of a small integer must still reach the token check.
+    for (const lit of ['1.0', '1e0', '1E0', '01', '-0', '-1', '1.', '0x1']) {
+      const bad = await openSafetensors(file(`{"a":{"dtype":"F32","shape":[${lit}],"data_offsets":[0,4]}}`, 4)).then(
+        () => null,
+        (e: unknown) => e as H5Error & { reason: string },
+      );
+      expect(bad?.reason === 'bad-tensor-entry' || bad?.reason === 'header-not-json', lit).toBe(true);
+    }
+    for (const lit of ['4.0', '4e0', '04', '-0']) {
+      const e = await refused(file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,${lit}]}}`, 4));
+      expect(['bad-tensor-entry', 'header-not-json'], lit).toContain(e.reason);
+    }
+    // 16 digits go to the token check: an exact value, so the size rule is what refuses it.
+    const big = await refused(file('{"a":{"dtype":"U8","shape":[1000000000000000],"data_offsets":[0,1]}}', 1));
+    expect(big.reason).toBe('shape-mismatch');
+    expect(big.message).toMatch(/shape \[1000000000000000\]/);
+    const f = await openSafetensors(file('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0 , 1 ]}}', 1));
+    expect([...f.tensors.get('a')!.data]).toEqual([0]);
+    f.close();
+  });
+
   it('malformed tensor entries: negative, fractional or missing fields', async () => {
     expect((await refused(file(`{${t('a', 'F32', [-1], [0, 4])}}`, 4))).reason).toBe('bad-tensor-entry');
     expect((await refused(file(`{${t('a', 'F32', [1.5], [0, 4])}}`, 4))).reason).toBe('bad-tensor-entry');
