@@ -13,11 +13,7 @@ const KERAS = new URL('../fixtures/keras/', import.meta.url).pathname;
 
 async function model() {
   const path = join(dir, 'm.h5');
-  const r = await saveModel(
-    path,
-    { w: { dtype: 'float32', shape: [3], data: new Float32Array([1, 2, 3]) } },
-    { overwrite: true },
-  );
+  const r = await saveModel(path, { w: { dtype: 'float32', shape: [3], data: new Float32Array([1, 2, 3]) } });
   return { path, lower: r.digest, upper: r.digest.toUpperCase() };
 }
 

@@ -8,12 +8,16 @@ import { loadS3 } from '../../remote/sdk.js';
 import { BLOB_ROOT, blobOfCondemned, CONDEMNED_ROOT, condemnedKey, isBlobKey, listAll } from './cas.js';
 import type { S3StoreContext } from './s3-context.js';
 import type { GcResult } from './s3-options.js';
-import { recordName, type BadRecord } from './s3-record.js';
+import { recordName, TOMBSTONE_BYTES, type BadRecord } from './s3-record.js';
 import { listNames, readableRecords, readRecord } from './s3-versions.js';
 
-/** Deletes all but the newest `keep` readable versions of `name`: its record first, then its whole-file object (store.prune). */
+/**
+ * Prunes all but the newest `keep` readable versions of `name` (store.prune):
+ * its record first, made a tombstone so the number is never used again, then
+ * its whole-file object.
+ */
 export async function pruneVersions(ctx: S3StoreContext, name: string, keep: number): Promise<number[]> {
-  const { DeleteObjectCommand } = loadS3();
+  const { DeleteObjectCommand, PutObjectCommand } = loadS3();
   // Only readable records count: a junk record must not make prune drop the real latest.
   const vs = (await readableRecords(ctx, name)).map((r) => r.version);
   const drop = vs.slice(0, Math.max(0, vs.length - keep));
@@ -21,7 +25,7 @@ export async function pruneVersions(ctx: S3StoreContext, name: string, keep: num
     const rec = await readRecord(ctx, name, v).catch(() => undefined);
     const key = ctx.key(`${name}/versions/${recordName(v)}`);
     await ctx.retry(
-      () => ctx.s3.send(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: key })),
+      () => ctx.s3.send(new PutObjectCommand({ Bucket: ctx.bucket, Key: key, Body: new Uint8Array(TOMBSTONE_BYTES) })),
       `cannot prune s3://${ctx.bucket}/${key}`,
     );
     ctx.records.delete(key);

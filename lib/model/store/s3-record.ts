@@ -46,6 +46,13 @@ export interface S3VersionRecord extends VersionInfo {
 }
 
 /** Record file names: v000042.json. */
+// A record key holding 0 bytes is a tombstone: that version was pruned. prune
+// empties the record instead of deleting it so the conditional write of a
+// publisher that chose the number before the prune fails with 412, as for any
+// taken number: a number is used once, ever (a deleted record would let a slow
+// publisher recreate a pruned number below the latest). LIST reports sizes, so
+// listings skip tombstones without reading them.
+export const TOMBSTONE_BYTES = 0;
 export const RECORD_RE = /^v(\d{6,})\.json$/;
 
 export const recordName = (v: number): string => versionFile(v).replace(/\.h5$/, '.json');

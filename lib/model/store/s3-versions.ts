@@ -18,6 +18,7 @@ import {
   RECORD_MAX_BYTES,
   RECORD_RE,
   recordName,
+  TOMBSTONE_BYTES,
   type BadRecord,
   type S3VersionRecord,
 } from './s3-record.js';
@@ -51,8 +52,11 @@ export async function listNames(ctx: S3StoreContext): Promise<string[]> {
   return names;
 }
 
-/** Version numbers with a record, ascending (one LIST request per 1000 versions). */
-export async function listVersions(ctx: S3StoreContext, name: string): Promise<number[]> {
+/**
+ * Version numbers with a record, ascending (one LIST request per 1000 versions).
+ * `pruned` also lists the numbers whose record is a tombstone.
+ */
+export async function listVersions(ctx: S3StoreContext, name: string, o: { pruned?: boolean } = {}): Promise<number[]> {
   const { ListObjectsV2Command } = loadS3();
   const base = ctx.key(`${name}/versions/`);
   const out: number[] = [];
@@ -62,16 +66,16 @@ export async function listVersions(ctx: S3StoreContext, name: string): Promise<n
       () => ctx.s3.send(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: base, ContinuationToken: token })),
       `cannot list the versions of '${ctx.dir(name)}'`,
     );
-    for (const o of r.Contents ?? []) {
-      const m = RECORD_RE.exec(o.Key!.slice(base.length));
-      if (m) out.push(Number(m[1]));
+    for (const obj of r.Contents ?? []) {
+      const m = RECORD_RE.exec(obj.Key!.slice(base.length));
+      if (m && (o.pruned || obj.Size !== TOMBSTONE_BYTES)) out.push(Number(m[1]));
     }
     token = r.NextContinuationToken;
   } while (token);
   return out.sort((a, b) => a - b);
 }
 
-/** One version's record (undefined if there is none). */
+/** One version's record (undefined if there is none, or it was pruned). */
 export async function readRecord(
   ctx: S3StoreContext,
   name: string,
@@ -83,10 +87,14 @@ export async function readRecord(
   const known = ctx.records.get(key);
   if (known) return known;
   const { GetObjectCommand } = loadS3();
-  let text: string;
+  let text: string | undefined;
   try {
     text = await ctx.retry(async () => {
       const r = await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: key }));
+      if (Number(r.ContentLength) === TOMBSTONE_BYTES) {
+        (r.Body as { destroy?(): void } | undefined)?.destroy?.();
+        return undefined;
+      }
       if (!(Number(r.ContentLength) <= RECORD_MAX_BYTES)) {
         (r.Body as { destroy?(): void } | undefined)?.destroy?.();
         throw new H5Error(
@@ -100,6 +108,7 @@ export async function readRecord(
     if (e instanceof H5Error && e.code === 'H5_S3_NOT_FOUND') return undefined;
     throw e;
   }
+  if (text === undefined) return undefined;
   let r: unknown;
   try {
     r = parseStoredJson(text);
@@ -183,7 +192,8 @@ export async function commitRecord(
     release = await acquireLock(join(dir, `${id}.lock`), ctx.options.lock);
   }
   try {
-    let version = ((await latestVersion(ctx, name)) ?? 0) + 1;
+    // After every number ever used, pruned ones included (see TOMBSTONE_BYTES).
+    let version = (await listVersions(ctx, name, { pruned: true })).reduce((a, b) => Math.max(a, b), 0) + 1;
     for (; ; version++) {
       if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
       await beforePut?.();
