@@ -63,9 +63,12 @@ Napi::Value Ros3Available(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void init_remote(Napi::Env env, Napi::Object exports) {
-  exports.Set("fileOpenRemote", Napi::Function::New(env, FileOpenRemote));
-  exports.Set("fileOpenRemoteAsync", Napi::Function::New(env, FileOpenRemoteAsync));
-  exports.Set("ros3Available", Napi::Function::New(env, Ros3Available));
+  static const Export kExports[] = {
+      {"fileOpenRemote", FileOpenRemote},
+      {"fileOpenRemoteAsync", FileOpenRemoteAsync},
+      {"ros3Available", Ros3Available},
+  };
+  set_exports(env, exports, kExports);
 }
 
 }  // namespace h5v::js
