@@ -65,9 +65,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   g_envs++;
   napi_add_env_cleanup_hook(env, on_env_exit, nullptr);
-  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
-  exports.Set("versions", Napi::Function::New(env, Versions));
-  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  static const Export kExports[] = {
+      {"setErrorClass", SetErrorClass},
+      {"versions", Versions},
+      {"setThreads", SetThreads},
+  };
+  set_exports(env, exports, kExports);
   init_file(env, exports);
   init_dataset(env, exports);
   init_view(env, exports);

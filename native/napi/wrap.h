@@ -11,6 +11,19 @@
 
 namespace h5v::js {
 
+// One function the addon exports: its JS name and its callback. Each feature
+// file lists its exports in one table, `static const Export kExports[]`, and
+// registers it with set_exports(); check:sources reads the table's
+// {"name", Fn} rows and compares them with lib/addon/binding.ts's Native.
+struct Export {
+  const char* name;
+  Napi::Value (*fn)(const Napi::CallbackInfo&);
+};
+template <size_t N>
+void set_exports(Napi::Env env, Napi::Object exports, const Export (&table)[N]) {
+  for (const Export& e : table) exports.Set(e.name, Napi::Function::New(env, e.fn));
+}
+
 void init_file(Napi::Env env, Napi::Object exports);
 void init_dataset(Napi::Env env, Napi::Object exports);
 void init_view(Napi::Env env, Napi::Object exports);

@@ -129,11 +129,11 @@ Napi::Value AttrDelete(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void init_attrs(Napi::Env env, Napi::Object exports) {
-  exports.Set("attrList", Napi::Function::New(env, AttrList));
-  exports.Set("attrHas", Napi::Function::New(env, AttrHas));
-  exports.Set("attrGet", Napi::Function::New(env, AttrGet));
-  exports.Set("attrSet", Napi::Function::New(env, AttrSet));
-  exports.Set("attrDelete", Napi::Function::New(env, AttrDelete));
+  static const Export kExports[] = {
+      {"attrList", AttrList}, {"attrHas", AttrHas},       {"attrGet", AttrGet},
+      {"attrSet", AttrSet},   {"attrDelete", AttrDelete},
+  };
+  set_exports(env, exports, kExports);
 }
 
 }  // namespace h5v::js

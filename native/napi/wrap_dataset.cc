@@ -291,14 +291,13 @@ unsigned threads_of(const Napi::CallbackInfo& info, size_t i) {
 }
 
 void init_dataset(Napi::Env env, Napi::Object exports) {
-  exports.Set("datasetCreate", Napi::Function::New(env, DatasetCreate));
-  exports.Set("datasetInfo", Napi::Function::New(env, DatasetInfo));
-  exports.Set("datasetRead", Napi::Function::New(env, DatasetRead));
-  exports.Set("datasetReadAsync", Napi::Function::New(env, DatasetReadAsync));
-  exports.Set("datasetWrite", Napi::Function::New(env, DatasetWrite));
-  exports.Set("datasetWriteAsync", Napi::Function::New(env, DatasetWriteAsync));
-  exports.Set("cancelToken", Napi::Function::New(env, CancelToken));
-  exports.Set("cancelTrigger", Napi::Function::New(env, CancelTrigger));
+  static const Export kExports[] = {
+      {"datasetCreate", DatasetCreate}, {"datasetInfo", DatasetInfo},
+      {"datasetRead", DatasetRead},     {"datasetReadAsync", DatasetReadAsync},
+      {"datasetWrite", DatasetWrite},   {"datasetWriteAsync", DatasetWriteAsync},
+      {"cancelToken", CancelToken},     {"cancelTrigger", CancelTrigger},
+  };
+  set_exports(env, exports, kExports);
 }
 
 }  // namespace h5v::js

@@ -257,19 +257,16 @@ Napi::Value GroupWalk(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void init_file(Napi::Env env, Napi::Object exports) {
-  exports.Set("fileOpen", Napi::Function::New(env, FileOpen));
-  exports.Set("fileCreate", Napi::Function::New(env, FileCreate));
-  exports.Set("fileClose", Napi::Function::New(env, FileClose));
-  exports.Set("fileCloseAsync", Napi::Function::New(env, FileCloseAsync));
-  exports.Set("fileState", Napi::Function::New(env, FileState));
-  exports.Set("fileFlush", Napi::Function::New(env, FileFlush));
-  exports.Set("fileRoot", Napi::Function::New(env, FileRoot));
-  exports.Set("objOpen", Napi::Function::New(env, ObjOpen));
-  exports.Set("objExists", Napi::Function::New(env, ObjExists));
-  exports.Set("objIdentity", Napi::Function::New(env, ObjIdentity));
-  exports.Set("groupCreate", Napi::Function::New(env, GroupCreate));
-  exports.Set("groupList", Napi::Function::New(env, GroupList));
-  exports.Set("groupWalk", Napi::Function::New(env, GroupWalk));
+  static const Export kExports[] = {
+      {"fileOpen", FileOpen},       {"fileCreate", FileCreate},
+      {"fileClose", FileClose},     {"fileCloseAsync", FileCloseAsync},
+      {"fileState", FileState},     {"fileFlush", FileFlush},
+      {"fileRoot", FileRoot},       {"objOpen", ObjOpen},
+      {"objExists", ObjExists},     {"objIdentity", ObjIdentity},
+      {"groupCreate", GroupCreate}, {"groupList", GroupList},
+      {"groupWalk", GroupWalk},
+  };
+  set_exports(env, exports, kExports);
 }
 
 }  // namespace h5v::js

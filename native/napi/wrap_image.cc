@@ -57,11 +57,11 @@ Napi::Value FileRefuseExternal(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void init_image(Napi::Env env, Napi::Object exports) {
-  exports.Set("fileOpenImage", Napi::Function::New(env, FileOpenImage));
-  exports.Set("fileCreateInMemory", Napi::Function::New(env, FileCreateInMemory));
-  exports.Set("fileImage", Napi::Function::New(env, FileImage));
-  exports.Set("fileInMemory", Napi::Function::New(env, FileInMemory));
-  exports.Set("fileRefuseExternal", Napi::Function::New(env, FileRefuseExternal));
+  static const Export kExports[] = {
+      {"fileOpenImage", FileOpenImage}, {"fileCreateInMemory", FileCreateInMemory}, {"fileImage", FileImage},
+      {"fileInMemory", FileInMemory},   {"fileRefuseExternal", FileRefuseExternal},
+  };
+  set_exports(env, exports, kExports);
 }
 
 }  // namespace h5v::js

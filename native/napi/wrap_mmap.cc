@@ -46,6 +46,11 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void init_mmap(Napi::Env env, Napi::Object exports) { exports.Set("mapFile", Napi::Function::New(env, MapFile)); }
+void init_mmap(Napi::Env env, Napi::Object exports) {
+  static const Export kExports[] = {
+      {"mapFile", MapFile},
+  };
+  set_exports(env, exports, kExports);
+}
 
 }  // namespace h5v::js

@@ -103,7 +103,10 @@ Napi::Value ModelLayout(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void init_model(Napi::Env env, Napi::Object exports) {
-  exports.Set("modelLayout", Napi::Function::New(env, ModelLayout));
+  static const Export kExports[] = {
+      {"modelLayout", ModelLayout},
+  };
+  set_exports(env, exports, kExports);
 }
 
 }  // namespace h5v::js

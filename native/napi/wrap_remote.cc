@@ -62,8 +62,11 @@ Napi::Value FileOpenRemoteAsync(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void init_remote(Napi::Env env, Napi::Object exports) {
-  exports.Set("fileOpenRemote", Napi::Function::New(env, FileOpenRemote));
-  exports.Set("fileOpenRemoteAsync", Napi::Function::New(env, FileOpenRemoteAsync));
+  static const Export kExports[] = {
+      {"fileOpenRemote", FileOpenRemote},
+      {"fileOpenRemoteAsync", FileOpenRemoteAsync},
+  };
+  set_exports(env, exports, kExports);
 }
 
 }  // namespace h5v::js

@@ -107,10 +107,13 @@ Napi::Value DsSetLabel(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void init_scales(Napi::Env env, Napi::Object exports) {
-  exports.Set("dsInfo", Napi::Function::New(env, DsInfo));
-  exports.Set("dsMakeScale", Napi::Function::New(env, DsMakeScale));
-  exports.Set("dsAttach", Napi::Function::New(env, DsAttach));
-  exports.Set("dsSetLabel", Napi::Function::New(env, DsSetLabel));
+  static const Export kExports[] = {
+      {"dsInfo", DsInfo},
+      {"dsMakeScale", DsMakeScale},
+      {"dsAttach", DsAttach},
+      {"dsSetLabel", DsSetLabel},
+  };
+  set_exports(env, exports, kExports);
 }
 
 }  // namespace h5v::js

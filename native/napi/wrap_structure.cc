@@ -147,14 +147,17 @@ Napi::Value GroupTracksOrder(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void init_structure(Napi::Env env, Napi::Object exports) {
-  exports.Set("linkCreate", Napi::Function::New(env, LinkCreate));
-  exports.Set("linkDelete", Napi::Function::New(env, LinkDelete));
-  exports.Set("linkMove", Napi::Function::New(env, LinkMove));
-  exports.Set("linkValue", Napi::Function::New(env, LinkValue));
-  exports.Set("objCopy", Napi::Function::New(env, ObjCopy));
-  exports.Set("datasetExtent", Napi::Function::New(env, DatasetExtent));
-  exports.Set("datasetResize", Napi::Function::New(env, DatasetResize));
-  exports.Set("groupTracksOrder", Napi::Function::New(env, GroupTracksOrder));
+  static const Export kExports[] = {
+      {"linkCreate", LinkCreate},
+      {"linkDelete", LinkDelete},
+      {"linkMove", LinkMove},
+      {"linkValue", LinkValue},
+      {"objCopy", ObjCopy},
+      {"datasetExtent", DatasetExtent},
+      {"datasetResize", DatasetResize},
+      {"groupTracksOrder", GroupTracksOrder},
+  };
+  set_exports(env, exports, kExports);
 }
 
 }  // namespace h5v::js

@@ -193,10 +193,13 @@ Napi::Value FileDescriptor(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void init_untrusted(Napi::Env env, Napi::Object exports) {
-  exports.Set("untrustedWalk", Napi::Function::New(env, UntrustedWalk));
-  exports.Set("limitProcess", Napi::Function::New(env, LimitProcess));
-  exports.Set("fileStamp", Napi::Function::New(env, FileStamp));
-  exports.Set("fileDescriptor", Napi::Function::New(env, FileDescriptor));
+  static const Export kExports[] = {
+      {"untrustedWalk", UntrustedWalk},
+      {"limitProcess", LimitProcess},
+      {"fileStamp", FileStamp},
+      {"fileDescriptor", FileDescriptor},
+  };
+  set_exports(env, exports, kExports);
 }
 
 }  // namespace h5v::js

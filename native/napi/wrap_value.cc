@@ -585,11 +585,12 @@ Napi::Value ValueSetAttr(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void init_value(Napi::Env env, Napi::Object exports) {
-  exports.Set("valueType", Napi::Function::New(env, ValueType));
-  exports.Set("valueRead", Napi::Function::New(env, ValueRead));
-  exports.Set("valueReadAsync", Napi::Function::New(env, ValueReadAsync));
-  exports.Set("valueCreateDataset", Napi::Function::New(env, ValueCreateDataset));
-  exports.Set("valueSetAttr", Napi::Function::New(env, ValueSetAttr));
+  static const Export kExports[] = {
+      {"valueType", ValueType},           {"valueRead", ValueRead},
+      {"valueReadAsync", ValueReadAsync}, {"valueCreateDataset", ValueCreateDataset},
+      {"valueSetAttr", ValueSetAttr},
+  };
+  set_exports(env, exports, kExports);
 }
 
 }  // namespace h5v::js

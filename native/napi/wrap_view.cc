@@ -191,9 +191,12 @@ std::string view_reason(const std::shared_ptr<h5::ObjHandle>& obj, const h5::Dat
 }
 
 void init_view(Napi::Env env, Napi::Object exports) {
-  exports.Set("datasetView", Napi::Function::New(env, DatasetView));
-  exports.Set("prefetch", Napi::Function::New(env, Prefetch));
-  exports.Set("mappingStats", Napi::Function::New(env, MappingStats));
+  static const Export kExports[] = {
+      {"datasetView", DatasetView},
+      {"prefetch", Prefetch},
+      {"mappingStats", MappingStats},
+  };
+  set_exports(env, exports, kExports);
 }
 
 }  // namespace h5v::js

@@ -5,10 +5,13 @@
 // - the functions native/napi exports (`exports.Set("name"`) and the members of
 //   the Native interface in lib/addon/binding.ts differ;
 // - the error codes of lib/errors.ts (CODES) and the headings of docs/errors.md differ;
-// - lib/ has an import cycle (scripts/check/cycles.mjs).
+// - lib/ has an import cycle (scripts/check/cycles.mjs);
+// - a native source file is over 600 lines or a native function over 120
+//   (scripts/check/native-size.mjs, which says how functions are found).
 import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { findCycles, importGraph } from './cycles.mjs';
+import { MAX_FUNCTION_LINES, sizeProblems } from './native-size.mjs';
 
 const root = new URL('../..', import.meta.url).pathname;
 const gyp = readFileSync(join(root, 'binding.gyp'), 'utf8');
@@ -41,9 +44,20 @@ for (const s of fromGyp) if (!existsSync(join(root, s))) problems.push(`${s}: li
 for (const s of onDisk) if (!fromGyp.has(s)) problems.push(`${s}: on disk but built by neither`);
 
 // The native surface: what the addon exports is what TypeScript says it exports.
+// Each native/napi file lists its exports in a table (wrap.h, Export):
+//   static const Export kExports[] = {{"fileOpen", FileOpen}, ...};
+// and a direct `exports.Set("name"` counts too.
 const exported = new Set();
-for (const f of walkFiles(join(root, 'native', 'napi'), '.cc'))
-  for (const m of readFileSync(f, 'utf8').matchAll(/exports\.Set\("(\w+)"/g)) exported.add(m[1]);
+let tables = 0;
+for (const f of walkFiles(join(root, 'native', 'napi'), '.cc')) {
+  const src = readFileSync(f, 'utf8');
+  for (const m of src.matchAll(/exports\.Set\("(\w+)"/g)) exported.add(m[1]);
+  for (const t of src.matchAll(/\bExport\s+\w+\[\]\s*=\s*\{([\s\S]*?)\};/g)) {
+    tables++;
+    for (const m of t[1].matchAll(/\{\s*"(\w+)"\s*,\s*\w+\s*\}/g)) exported.add(m[1]);
+  }
+}
+if (tables === 0) problems.push('native/napi: no `static const Export kExports[] = {...}` table found');
 const binding = readFileSync(join(root, 'lib', 'addon', 'binding.ts'), 'utf8');
 const iface = /export interface Native \{([\s\S]*?)\n\}/.exec(binding);
 const typed = new Set(iface ? [...iface[1].matchAll(/^ {2}(\w+)\(/gm)].map((m) => m[1]) : []);
@@ -69,11 +83,19 @@ for (const c of documented)
 // The layers import downwards only: no import cycle in lib/.
 for (const c of findCycles(importGraph())) problems.push(`import cycle: ${c.join(' -> ')}`);
 
+// Native sizes: files and functions small enough to read.
+const sizes = sizeProblems(root);
+problems.push(...sizes.problems);
+for (const k of sizes.stale)
+  console.log(
+    `check-sources: '${k}' is within ${MAX_FUNCTION_LINES} lines now: delete it from PENDING in scripts/check/native-size.mjs`,
+  );
+
 if (problems.length) {
   console.error(`check-sources: the sources disagree:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
 console.log(
   `check-sources: binding.gyp and CMakeLists.txt agree on ${fromGyp.size} sources; ` +
-    `Native types all ${exported.size} native exports; CODES and docs/errors.md agree on ${codes.size} codes; lib/ has no import cycle`,
+    `Native types all ${exported.size} native exports; CODES and docs/errors.md agree on ${codes.size} codes; lib/ has no import cycle; native files <= 600 lines, functions <= 120`,
 );
