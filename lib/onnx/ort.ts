@@ -26,6 +26,7 @@ import { checkIntegers, checkObject, oneOfOption } from '../util/validate.js';
 // one-line JSDoc comment because tsc keeps those in the published
 // declarations (and drops `//` ones); test/types/no-peers.test.ts compiles
 // them without the peer, skipLibCheck off.
+// biome-ignore lint/suspicious/noTsIgnore: not @ts-expect-error, which fails where the peer is installed
 /** @ts-ignore onnxruntime-node's types, absent without the optional peer */
 export type OrtTensor = import('onnxruntime-node').Tensor;
 
@@ -78,6 +79,7 @@ const ORT_TYPE: Record<Exclude<NumericDType, 'bfloat16'>, OrtType> = {
   bool: 'bool',
 };
 
+// biome-ignore lint/suspicious/noTsIgnore: see OrtTensor
 /** @ts-ignore onnxruntime-node's types, absent without the optional peer (see OrtTensor) */
 type OrtModule = typeof import('onnxruntime-node');
 let ortModule: OrtModule | undefined;
