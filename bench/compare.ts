@@ -309,25 +309,21 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
     const srcSha = sha256(data);
 
     const chunksFor = (cb: number) => chunkShapeFor(shape, 4, cb);
+    /** The filters of a codec case with chunks of `cb` bytes: what every peer's create/write job carries. */
+    const filterSpec = (c: CodecSpec, cb: number): FilterSpec => ({
+      compression: c.compression,
+      level: c.level,
+      shuffle: c.shuffle,
+      compressor: c.compressor,
+      bloscShuffle: c.bloscShuffle,
+      chunks: chunksFor(cb),
+    });
     const fileFor = (c: CodecSpec, cb: number) => join(work, `${c.codec.replace(/[^a-z0-9-]+/gi, '_')}-${cb}.h5`);
     const created = new Set<string>();
     const ensureFile = (c: CodecSpec, cb: number) => {
       const path = fileFor(c, cb);
       if (created.has(path)) return path;
-      const r = h5py([
-        {
-          op: 'create',
-          path,
-          src,
-          shape,
-          chunks: chunksFor(cb),
-          compression: c.compression,
-          level: c.level,
-          shuffle: c.shuffle,
-          compressor: c.compressor,
-          bloscShuffle: c.bloscShuffle,
-        },
-      ])[0]!;
+      const r = h5py([{ op: 'create', path, src, shape, ...filterSpec(c, cb) }])[0]!;
       if (r.error) throw new Error(`h5py could not write ${c.codec}: ${r.error}`);
       created.add(path);
       return path;
@@ -344,12 +340,12 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
       const path = ensureFile(c, cb);
       log(`read ${id}`);
       const peers: CaseResult['peers'] = {};
+      // One job, run by the serial engine and by h5py alike.
+      const job: Job = { op: 'read', path, dataset: 'data', runs: 1 };
       const got = await interleave(o.runs, {
         h5vault: () => timeRead(path, 'data', 1),
-        'h5vault-serial': o.serial
-          ? () => h5vaultSerial(work, [{ op: 'read', path, dataset: 'data', runs: 1 }])[0]!
-          : undefined,
-        h5py: () => h5py([{ op: 'read', path, dataset: 'data', runs: 1 }])[0]!,
+        'h5vault-serial': o.serial ? () => h5vaultSerial(work, [job])[0]! : undefined,
+        h5py: () => h5py([job])[0]!,
         h5wasm: wasm ? () => timeReadH5wasm(path, 'data', 1) : undefined,
       });
       for (const [name, r] of Object.entries(got)) peers[name as Peer] = timing(r, bytes, srcSha);
@@ -376,14 +372,7 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
       target?: number,
     ): Promise<CaseResult> => {
       log(`write ${id}`);
-      const spec: FilterSpec = {
-        compression: c.compression,
-        level: c.level,
-        shuffle: c.shuffle,
-        compressor: c.compressor,
-        bloscShuffle: c.bloscShuffle,
-        chunks: chunksFor(MiB),
-      };
+      const spec = filterSpec(c, MiB);
       const tag = c.codec.replace(/[^a-z0-9-]+/gi, '_');
       const mine = join(work, `w-h5vault-${tag}.h5`);
       const theirs = join(work, `w-h5py-${tag}.h5`);

@@ -1,5 +1,4 @@
 /** `h5vault info FILE`: file-level summary, plus model metadata/provenance from root attributes. */
-import { statSync } from 'node:fs';
 import type { Command } from './command.js';
 import type { AttrReadValue } from '../h5/attrs.js';
 import { libraryInfo } from '../h5/runtime.js';
@@ -8,6 +7,7 @@ import { EXIT, formatBytes, Output, table } from './output.js';
 import {
   errorSummary,
   isUnsupported,
+  openFileBytes,
   openInput,
   pipelineName,
   summarize,
@@ -112,7 +112,7 @@ export const command: Command = {
       const damaged = errors.some((e) => !isUnsupported(e.code));
       const info = {
         file,
-        fileBytes: f.remote ? f.remote.size : statSync(file).size,
+        fileBytes: f.remote ? f.remote.size : openFileBytes(f),
         hdf5Library: libraryInfo().hdf5,
         groups,
         datasets: datasets.length,

@@ -4,7 +4,7 @@
  * shapes) and attributes (raw bytes, same dtype and shape); written
  * atomically, so OUT is either the old file or the complete new one.
  */
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
 import { native, type ObjHandle } from '../addon/binding.js';
@@ -18,6 +18,7 @@ import { publishFile, refuseExisting, type PublishTarget } from '../util/publish
 import { chunkShapeFor, type CodecConfig, datasetOptions } from '../bench/benchmark.js';
 import { EXIT, formatBytes, formatMs, Output } from './output.js';
 import { errorSummary, isUnsupported, openInput, walkTree } from './tree.js';
+import { fileStampOf } from '../safety/untrusted.js';
 import { INDEX_ATTR } from '../model/tensor-index.js';
 
 const USAGE = `Usage: h5vault repack IN OUT --compression none|gzip|lzf|lz4|zstd|bitshuffle|bitshuffle+zstd|szip
@@ -123,17 +124,28 @@ export const command: Command = {
       ...(bitshuffle ? { inner: compression === 'bitshuffle+zstd' ? ('zstd' as const) : ('lz4' as const) } : {}),
     };
 
-    if (!existsSync(input)) throw new H5Error(`file '${input}' does not exist`, { code: 'H5_FILE_NOT_FOUND' });
-    // OUT is the named output, replaced only with --force (checked again, atomically, at publish).
-    const target: PublishTarget = { overwrite: !!values.force, role: 'OUT', allow: 'use --force' };
-    await refuseExisting(resolve(output), target);
-    if (existsSync(output) && statSync(output).isDirectory()) {
-      throw new H5Error(`'${output}' is a directory`, { code: 'H5_EXISTS' });
-    }
-    const same = existsSync(output) && realpathSync(input) === realpathSync(output);
-
+    // The input is opened (pinned) through the one opener before anything
+    // else looks at it; from then on only the open File is asked about it.
     const t0 = performance.now();
     const src = await openInput(input, values.untrusted);
+    // OUT is the named output, replaced only with --force (checked again, atomically, at publish).
+    const target: PublishTarget = { overwrite: !!values.force, role: 'OUT', allow: 'use --force' };
+    let same: boolean;
+    let inBytes: number | null;
+    try {
+      await refuseExisting(resolve(output), target);
+      const outSt = statSync(output, { bigint: true, throwIfNoEntry: false });
+      if (outSt?.isDirectory()) {
+        throw new H5Error(`'${output}' is a directory`, { code: 'H5_EXISTS' });
+      }
+      // Repacking a file onto itself: the same inode as the one opened, whatever the paths say.
+      const stamp = fileStampOf(src);
+      same = outSt !== undefined && String(outSt.dev) === stamp.dev && String(outSt.ino) === stamp.ino;
+      inBytes = same ? null : Number(stamp.size);
+    } catch (e) {
+      src.close();
+      throw e;
+    }
     const problems: string[] = [];
     const skipped: RepackSkipped[] = [];
     let tensors = 0;
@@ -231,7 +243,6 @@ export const command: Command = {
       src.close();
     }
     const ms = performance.now() - t0;
-    const inBytes = same ? null : statSync(input).size;
     const outBytes = statSync(output).size;
     const result = {
       input,

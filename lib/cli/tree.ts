@@ -9,6 +9,7 @@ import { Dataset } from '../h5/dataset.js';
 import { H5Error } from '../errors.js';
 import type { Group, LinkInfo } from '../h5/group.js';
 import { isS3Url } from '../remote/url.js';
+import { fileStampOf } from '../safety/untrusted.js';
 import type { Values } from './args.js';
 
 /**
@@ -27,6 +28,14 @@ export async function openInput(path: string, untrusted: unknown, values: Values
     });
   }
   return untrusted ? File.openAsync(path, { untrusted: true }) : File.open(path);
+}
+
+/**
+ * Size in bytes of the file an open local File holds: libhdf5's descriptor's,
+ * never the path's again (the path may name another file by then).
+ */
+export function openFileBytes(f: File): number {
+  return Number(fileStampOf(f).size);
 }
 
 export type TreeEntry =

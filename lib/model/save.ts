@@ -4,7 +4,7 @@
  * directory, all through the one publisher (lib/util/publish.ts; invariant 5). Byte-reproducible: tensors and attributes are written in a
  * fixed order and nothing time-dependent is stored (invariant 7).
  */
-import { open, truncate } from 'node:fs/promises';
+import { type FileHandle, open, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { File } from '../h5/file.js';
 import { createSpec, type Compression } from '../h5/group.js';
@@ -24,7 +24,7 @@ import {
 } from './schema.js';
 import { boundedMap, fileSha256, modelDigestOf, rangeSha256, tensorSha256 } from './digest.js';
 import { encodeIndex, INDEX_ATTR } from './tensor-index.js';
-import { cleanStaleTemps, commitStaged, faultPoint, ioError, stageFile } from '../util/publish.js';
+import { cleanStaleTemps, commitStaged, faultPoint, ioError, stageFile, startWriteback } from '../util/publish.js';
 import {
   booleanOption,
   checkObject,
@@ -128,23 +128,32 @@ function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
 }
 
+// A write of more bytes than libhdf5's sieve buffer (64 KiB by default;
+// h5vault never changes it) goes straight to the file with pwrite before
+// H5Dwrite returns. A tensor all of whose writes are at least this big is
+// therefore in the file as soon as its write resolves, and its hash can start
+// while the next tensor writes (smaller ones wait for file.flush()).
+const DIRECT_WRITE_BYTES = 1024 * 1024;
+
+/** Writes one tensor; resolves true when every write went straight to the file (see DIRECT_WRITE_BYTES). */
 async function writeTensor(
   ds: Dataset,
   e: Entry,
   filtered: boolean,
   p: PreparedSave,
   progress: (n: number) => void,
-): Promise<void> {
+): Promise<boolean> {
   const { shape, data } = e.tensor;
-  if (data.length === 0) return;
+  if (data.length === 0) return false;
   const rowElems = shape.slice(1).reduce((a, b) => a * b, 1);
   const rowBytes = rowElems * data.BYTES_PER_ELEMENT;
   if (filtered || shape.length === 0 || e.byteLength <= SLAB_BYTES || rowBytes === 0) {
     await ds.write(data, { signal: p.signal });
     progress(e.byteLength);
-    return;
+    return !filtered && e.byteLength >= DIRECT_WRITE_BYTES;
   }
   const rows = Math.max(1, Math.floor(SLAB_BYTES / rowBytes));
+  let smallest = Number.POSITIVE_INFINITY;
   for (let r = 0; r < shape[0]!; r += rows) {
     checkAbort(p.signal);
     const n = Math.min(rows, shape[0]! - r);
@@ -152,39 +161,39 @@ async function writeTensor(
     const count = [n, ...shape.slice(1)];
     await ds.write(data.subarray(r * rowElems, (r + n) * rowElems), { start, count, signal: p.signal });
     progress(n * rowBytes);
+    smallest = Math.min(smallest, n * rowBytes);
   }
+  return smallest >= DIRECT_WRITE_BYTES;
 }
 
-/** Per-entry SHA-256: from memory (already computed) or from the file at the dataset's offset. */
+/** SHA-256 of a contiguous tensor's bytes as stored in the file (by a hash worker reading `fd`). */
+async function storedSha256(fd: number, e: Entry, ds: Dataset): Promise<string> {
+  const off = ds.offset;
+  if (off === null) throw new H5Error(`tensor '${e.name}' has no contiguous storage to hash`, { code: 'H5_ERROR' });
+  return (await rangeSha256(fd, off, e.byteLength)).hex;
+}
+
+/**
+ * Per-entry SHA-256: from memory (compressed and empty tensors, already
+ * computed), already started from the file (tensors written straight
+ * through), or from the file now (the rest, after file.flush()).
+ */
 async function hashEntries(
-  temp: string,
+  stored: (i: number) => Promise<string>,
   entries: Entry[],
-  datasets: Dataset[],
   inMemory: Entry[],
   memShas: string[],
+  started: Map<number, Promise<string>>,
 ): Promise<string[]> {
   const byEntry = new Map(inMemory.map((e, i) => [e, memShas[i]!]));
-  const fh = await open(temp, 'r');
-  try {
-    const idx = entries.map((_, i) => i).filter((i) => !byEntry.has(entries[i]!));
-    const fromFile = await boundedMap(
-      idx,
-      (i) => entries[i]!.byteLength,
-      async (i) => {
-        const off = datasets[i]!.offset;
-        if (off === null)
-          throw new H5Error(`tensor '${entries[i]!.name}' has no contiguous storage to hash`, { code: 'H5_ERROR' });
-        return (await rangeSha256(fh.fd, off, entries[i]!.byteLength)).hex;
-      },
-    );
-    const shas = entries.map((e) => byEntry.get(e) ?? '');
-    idx.forEach((i, k) => {
-      shas[i] = fromFile[k]!;
-    });
-    return shas;
-  } finally {
-    await fh.close();
-  }
+  const idx = entries.map((_, i) => i).filter((i) => !byEntry.has(entries[i]!) && !started.has(i));
+  const fromFile = await boundedMap(idx, (i) => entries[i]!.byteLength, stored);
+  const shas = entries.map((e) => byEntry.get(e) ?? '');
+  idx.forEach((i, k) => {
+    shas[i] = fromFile[k]!;
+  });
+  for (const [i, sha] of started) shas[i] = await sha;
+  return shas;
 }
 
 /**
@@ -257,10 +266,11 @@ async function writeModelFile(
     done += n;
     p.onProgress?.(done, total);
   };
-  // Tensors stored contiguous are hashed from the file after the writes, by
-  // worker threads (no copy on the event loop, and the hash covers what is
-  // really in the file). Compressed tensors are only available as input
-  // memory: they hash through WebCrypto, on the libuv pool, during the writes.
+  // Tensors stored contiguous are hashed from the file by worker threads (no
+  // copy on the event loop, and the hash covers what is really in the file),
+  // each as soon as its bytes are in the file, while the next one writes.
+  // Compressed tensors are only available as input memory: they hash through
+  // WebCrypto, on the libuv pool, during the writes.
   const inMemory = p.entries.filter((e) => isFiltered(e, p.compression) || e.byteLength === 0);
   const hashing = boundedMap(
     inMemory,
@@ -268,14 +278,25 @@ async function writeModelFile(
     (e) => tensorSha256(e.tensor.data),
   );
   hashing.catch(() => {}); // observed below; avoid an unhandled rejection if a write fails first
+  // Work that reads `reader`'s fd in the background: all of it settles before the fd closes.
+  const background: Promise<unknown>[] = [];
+  const inBackground = <T>(work: Promise<T>): Promise<T> => {
+    work.catch(() => {}); // observed where awaited, or settled in the cleanup below
+    background.push(work);
+    return work;
+  };
+  const started = new Map<number, Promise<string>>();
   let file: File | undefined;
+  let reader: FileHandle | undefined;
   try {
     checkAbort(p.signal);
     await faultPoint('create', where);
     file = File.create(temp);
+    reader = await open(temp, 'r');
+    const fd = reader.fd;
     const groups = new Set<string>();
     const datasets: Dataset[] = [];
-    for (const e of p.entries) {
+    for (const [k, e] of p.entries.entries()) {
       checkAbort(p.signal);
       await faultPoint('write', { ...where, tensor: e.name });
       // Parent groups are created explicitly, in name order, with h5vault's
@@ -289,11 +310,21 @@ async function writeModelFile(
       }
       const filtered = isFiltered(e, p.compression);
       const ds = file.createDataset(e.name, datasetOptions(e, p.compression, p.shuffle));
-      await writeTensor(ds, e, filtered, p, progress);
+      if (await writeTensor(ds, e, filtered, p, progress)) started.set(k, inBackground(storedSha256(fd, e, ds)));
       datasets.push(ds);
     }
     file.flush(); // contiguous data leaves libhdf5's sieve buffer for the file
-    const shas = await hashEntries(temp, p.entries, datasets, inMemory, await hashing);
+    // The disk writes the tensors while they hash and the attributes go in:
+    // without this the kernel would hold them until the publish's fsync
+    // (a model is far below the dirty-page threshold), which then waits for all of it.
+    const writeback = inBackground(startWriteback(reader));
+    const shas = await hashEntries(
+      (i) => inBackground(storedSha256(fd, p.entries[i]!, datasets[i]!)),
+      p.entries,
+      inMemory,
+      await hashing,
+      started,
+    );
     checkAbort(p.signal);
     await faultPoint('attrs', where);
     // Attributes in name order after all data: the order of libhdf5 calls
@@ -332,13 +363,10 @@ async function writeModelFile(
     const f = file;
     file = undefined;
     await f.closeAsync();
-    const fh = await open(temp, 'r');
-    let hashed: { hex: string; size: number };
-    try {
-      hashed = await fileSha256(fh.fd);
-    } finally {
-      await fh.close();
-    }
+    // The whole file's hash reads it back while the disk takes what the close wrote.
+    const [hashed] = await Promise.all([inBackground(fileSha256(fd)), writeback, inBackground(startWriteback(reader))]);
+    await reader.close();
+    reader = undefined;
     return { written: { temp, bytes: hashed.size, digest: hashed.hex, modelDigest }, indexText };
   } catch (e) {
     if (file) {
@@ -349,6 +377,8 @@ async function writeModelFile(
       await file.closeAsync().catch(() => {});
     }
     await hashing.catch(() => {});
+    await Promise.allSettled(background); // hash workers read the fd: it stays open until they are done
+    await reader?.close().catch(() => {});
     throw ioError(e, `cannot save '${target}'`);
   }
 }

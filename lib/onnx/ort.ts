@@ -10,7 +10,6 @@
  * has no tensor type for: it must be asked for with `{ bfloat16 }`.
  */
 import { createRequire } from 'node:module';
-import type { Tensor as OrtTensor } from 'onnxruntime-node';
 import {
   bfloat16ToFloat32,
   float32ToFloat16,
@@ -22,7 +21,14 @@ import { H5Error } from '../errors.js';
 import type { Tensor } from '../model/index.js';
 import { checkIntegers, checkObject, oneOfOption } from '../util/validate.js';
 
-export type { OrtTensor };
+// onnxruntime-node is an optional peer: in a project without it its types
+// are absent (TS2307) and OrtTensor is `any` there. The directive is a
+// one-line JSDoc comment because tsc keeps those in the published
+// declarations (and drops `//` ones); test/types/no-peers.test.ts compiles
+// them without the peer, skipLibCheck off.
+// biome-ignore lint/suspicious/noTsIgnore: not @ts-expect-error, which fails where the peer is installed
+/** @ts-ignore onnxruntime-node's types, absent without the optional peer */
+export type OrtTensor = import('onnxruntime-node').Tensor;
 
 /** ORT tensor type names h5vault's numeric dtypes map to (bfloat16 has none). */
 export type OrtType =
@@ -73,6 +79,8 @@ const ORT_TYPE: Record<Exclude<NumericDType, 'bfloat16'>, OrtType> = {
   bool: 'bool',
 };
 
+// biome-ignore lint/suspicious/noTsIgnore: see OrtTensor
+/** @ts-ignore onnxruntime-node's types, absent without the optional peer (see OrtTensor) */
 type OrtModule = typeof import('onnxruntime-node');
 let ortModule: OrtModule | undefined;
 
@@ -155,7 +163,7 @@ export function toOrtTensor(t: TensorLike, options: ToOrtOptions = {}): OrtTenso
   const type = ORT_TYPE[t.dtype];
   // ORT wraps a typed array of its own class without copying it (and runs
   // on that memory); float16 stays Uint16Array bits, as h5vault stores it.
-  return new ort.Tensor(type, t.data as OrtTensor.DataTypeMap[typeof type], dims);
+  return new ort.Tensor(type, t.data as import('onnxruntime-node').Tensor.DataTypeMap[typeof type], dims);
 }
 
 function entriesOf(src: TensorSource): Map<string, TensorLike> {

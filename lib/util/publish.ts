@@ -121,6 +121,17 @@ export async function syncHandle(fh: { sync(): Promise<void> }): Promise<void> {
   if (fsyncEnabled) await fh.sync();
 }
 
+/**
+ * Starts writing a file's data to the disk early, through an open handle
+ * (fdatasync on the libuv pool), so a writer can hash or finish the file
+ * while the disk works, and the fsync of the publish (syncHandle) finds little
+ * left to write. Not a durability step by itself: the publish still fsyncs.
+ * Nothing when a benchmark turned fsync off.
+ */
+export async function startWriteback(fh: { datasync(): Promise<void> }): Promise<void> {
+  if (fsyncEnabled) await fh.datasync();
+}
+
 /** fsync a regular file by path (libhdf5 never does: it only write()s). */
 export async function fsyncFile(path: string): Promise<void> {
   const fh = await open(path, 'r+');

@@ -5,8 +5,7 @@
 //   node scripts/build.mjs cmake    cmake-js compile into build-cmake/ (+ native tests)
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { nodeDir } from './node-headers.mjs';
+import { nodeDir, nodeGypBin } from './node-headers.mjs';
 
 const root = new URL('../..', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
@@ -15,34 +14,13 @@ const env = { ...process.env, ...(dir ? { npm_config_nodedir: dir } : {}) };
 const nodedirArgs = dir ? [`--nodedir=${dir}`] : [];
 const run = (args) => execFileSync(process.execPath, args, { stdio: 'inherit', cwd: root, env });
 
-function nodeGyp() {
-  // npm ships node-gyp; scripts run by npm have it on PATH, but resolve it
-  // explicitly so this also works when called directly.
-  if (process.env.npm_config_node_gyp) return process.env.npm_config_node_gyp;
-  try {
-    return require.resolve('node-gyp/bin/node-gyp.js');
-  } catch {
-    return join(
-      dirname(process.execPath),
-      '..',
-      'lib',
-      'node_modules',
-      'npm',
-      'node_modules',
-      'node-gyp',
-      'bin',
-      'node-gyp.js',
-    );
-  }
-}
-
 switch (process.argv[2]) {
   case 'gyp':
-    run([nodeGyp(), 'rebuild', '-j', '2', ...nodedirArgs]);
+    run([nodeGypBin(), 'rebuild', '-j', '2', ...nodedirArgs]);
     break;
   case 'gyp-inc':
-    run([nodeGyp(), 'configure', ...nodedirArgs]);
-    run([nodeGyp(), 'build', '-j', '2', ...nodedirArgs]);
+    run([nodeGypBin(), 'configure', ...nodedirArgs]);
+    run([nodeGypBin(), 'build', '-j', '2', ...nodedirArgs]);
     break;
   case 'cmake':
     run([require.resolve('cmake-js/bin/cmake-js'), 'compile', '--out', 'build-cmake', ...process.argv.slice(3)]);

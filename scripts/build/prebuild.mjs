@@ -43,7 +43,7 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { PACKAGES } from './deps.mjs';
-import { nodeDir } from './node-headers.mjs';
+import { nodeDir, nodeGypBin } from './node-headers.mjs';
 
 const root = realpathSync(new URL('../..', import.meta.url).pathname);
 // The targets this script can make, all from an x64 Debian 12. `deb` is the
@@ -116,22 +116,7 @@ const work = mkdtempSync(join(tmpdir(), 'h5vault-prebuild-'));
 for (const n of ['native', 'scripts', 'node_modules']) symlinkSync(join(root, n), join(work, n));
 for (const n of ['binding.gyp', 'package.json']) copyFileSync(join(root, n), join(work, n));
 const dir = nodeDir();
-const nodeGyp = [
-  process.env.npm_config_node_gyp,
-  join(
-    realpathSync(process.execPath),
-    '..',
-    '..',
-    'lib',
-    'node_modules',
-    'npm',
-    'node_modules',
-    'node-gyp',
-    'bin',
-    'node-gyp.js',
-  ),
-].find((c) => c && existsSync(c));
-if (!nodeGyp) throw new Error('prebuild: node-gyp not found (it ships with npm)');
+const nodeGyp = nodeGypBin();
 execFileSync(
   process.execPath,
   [nodeGyp, 'rebuild', '-j', '2', `--arch=${t.gyp}`, ...(dir ? [`--nodedir=${dir}`] : [])],
