@@ -186,6 +186,61 @@ std::string trim(const char* s, size_t n) {
 
 enum class Outcome { Ok, Failed, Retry };
 
+// The header fields of a 206 answer to a request of bytes [addr, addr+size):
+// Content-Length must be `size` and Content-Range must name exactly that
+// range; a chunked body is refused. *close_after: the server will close the
+// connection after this answer (HTTP/1.0, or Connection: close).
+bool check_header_fields(const char* head, size_t line_len, size_t end, uint64_t addr, size_t size, bool* close_after,
+                         std::string* why) {
+  bool have_length = false, have_range = false;
+  *close_after = head[7] == '0';
+  uint64_t length = 0;
+  size_t pos = line_len + 2;
+  while (pos < end - 2) {
+    const char* l = head + pos;
+    const char* le = static_cast<const char*>(std::memchr(l, '\r', end - pos));
+    size_t n = static_cast<size_t>(le - l);
+    const char* colon = static_cast<const char*>(std::memchr(l, ':', n));
+    if (colon == nullptr) {
+      *why = "the block cache sent a malformed header line";
+      return false;
+    }
+    size_t nk = static_cast<size_t>(colon - l);
+    std::string value = trim(colon + 1, n - nk - 1);
+    if (nk == 14 && iequals_prefix(l, nk, "content-length")) {
+      if (have_length || !parse_u64(value.data(), value.size(), &length)) {
+        *why = "the block cache sent a bad Content-Length '" + value.substr(0, 40) + "'";
+        return false;
+      }
+      have_length = true;
+    } else if (nk == 13 && iequals_prefix(l, nk, "content-range")) {
+      std::string want = "bytes " + std::to_string(addr) + "-" + std::to_string(addr + size - 1) + "/";
+      if (value.compare(0, want.size(), want) != 0) {
+        *why = "the block cache sent Content-Range '" + value.substr(0, 60) + "' for a request of " + want.substr(6) +
+               "...";
+        return false;
+      }
+      have_range = true;
+    } else if (nk == 17 && iequals_prefix(l, nk, "transfer-encoding")) {
+      *why = "the block cache sent a body with Transfer-Encoding '" + value.substr(0, 40) + "'";
+      return false;
+    } else if (nk == 10 && iequals_prefix(l, nk, "connection")) {
+      if (value.size() == 5 && iequals_prefix(value.data(), 5, "close")) *close_after = true;
+    }
+    pos += n + 2;
+  }
+  if (!have_length || length != size) {
+    *why = "the block cache announced " + (have_length ? std::to_string(length) + " bytes" : "no Content-Length") +
+           " for a read of " + std::to_string(size);
+    return false;
+  }
+  if (!have_range) {
+    *why = "the block cache's 206 answer has no Content-Range";
+    return false;
+  }
+  return true;
+}
+
 // One ranged GET of bytes [addr, addr+size) into buf. Retry: a kept-alive
 // connection the server had closed before answering (its idle timeout).
 Outcome get_range(RangeFile* f, uint64_t addr, size_t size, unsigned char* buf, std::string* why) {
@@ -239,51 +294,8 @@ Outcome get_range(RangeFile* f, uint64_t addr, size_t size, unsigned char* buf, 
            std::to_string(addr + size - 1);
     return Outcome::Failed;
   }
-  bool have_length = false, have_range = false, close_after = head[7] == '0';
-  uint64_t length = 0;
-  size_t pos = line_len + 2;
-  while (pos < end - 2) {
-    const char* l = head + pos;
-    const char* le = static_cast<const char*>(std::memchr(l, '\r', end - pos));
-    size_t n = static_cast<size_t>(le - l);
-    const char* colon = static_cast<const char*>(std::memchr(l, ':', n));
-    if (colon == nullptr) {
-      *why = "the block cache sent a malformed header line";
-      return Outcome::Failed;
-    }
-    size_t nk = static_cast<size_t>(colon - l);
-    std::string value = trim(colon + 1, n - nk - 1);
-    if (nk == 14 && iequals_prefix(l, nk, "content-length")) {
-      if (have_length || !parse_u64(value.data(), value.size(), &length)) {
-        *why = "the block cache sent a bad Content-Length '" + value.substr(0, 40) + "'";
-        return Outcome::Failed;
-      }
-      have_length = true;
-    } else if (nk == 13 && iequals_prefix(l, nk, "content-range")) {
-      std::string want = "bytes " + std::to_string(addr) + "-" + std::to_string(addr + size - 1) + "/";
-      if (value.compare(0, want.size(), want) != 0) {
-        *why = "the block cache sent Content-Range '" + value.substr(0, 60) + "' for a request of " + want.substr(6) +
-               "...";
-        return Outcome::Failed;
-      }
-      have_range = true;
-    } else if (nk == 17 && iequals_prefix(l, nk, "transfer-encoding")) {
-      *why = "the block cache sent a body with Transfer-Encoding '" + value.substr(0, 40) + "'";
-      return Outcome::Failed;
-    } else if (nk == 10 && iequals_prefix(l, nk, "connection")) {
-      if (value.size() == 5 && iequals_prefix(value.data(), 5, "close")) close_after = true;
-    }
-    pos += n + 2;
-  }
-  if (!have_length || length != size) {
-    *why = "the block cache announced " + (have_length ? std::to_string(length) + " bytes" : "no Content-Length") +
-           " for a read of " + std::to_string(size);
-    return Outcome::Failed;
-  }
-  if (!have_range) {
-    *why = "the block cache's 206 answer has no Content-Range";
-    return Outcome::Failed;
-  }
+  bool close_after = false;
+  if (!check_header_fields(head, line_len, end, addr, size, &close_after, why)) return Outcome::Failed;
 
   // Body: what came with the headers, then straight into libhdf5's buffer.
   size_t extra = have - end;
