@@ -148,6 +148,19 @@ const char* codec_name(Codec c);
 // Workers for a call of `items` chunks, the calling thread included.
 unsigned worker_count(const Options& opt, uint64_t items);
 
+// What the workers of one read() or write() call share: the dataset, its plan,
+// the selection cut into `items` chunks, and the call's first failure.
+struct Call {
+  hid_t dset;
+  const Plan& p;
+  const Sel& s;
+  const ChunkParts& parts;
+  const Options& opt;
+  const uint64_t items;
+  const Geometry g = geometry(p, s);
+  Shared sh;
+};
+
 // Pins the caller's dataset id for the whole call (another thread may close
 // its own reference meanwhile) and plans the dataset. Done means go on.
 Result begin_call(hid_t dset, hid_t mem_type, bool for_write, std::optional<h5::Hid>* keep, Plan* p, ErrorInfo* err);

@@ -220,22 +220,14 @@ int fetch_chunk(hid_t dset, const std::vector<hsize_t>& off, bool all_allocated,
   return 1;
 }
 
-// One read() call as its workers share it: the plan and selection they read
-// and the counter they take chunk numbers from.
-struct ReadCall {
-  hid_t dset;
-  const Plan& p;
-  const Sel& s;
-  const ChunkParts& parts;
-  const Options& opt;
+// One read() call as its workers share it (Call) and the counter they take
+// chunk numbers from.
+struct ReadCall : Call {
   uint8_t* user;
-  const uint64_t items;
-  const Geometry g = geometry(p, s);
   const bool addressed = p.index->addressed();
   const bool use_pread = p.fd >= 0 && addressed && p.index->addresses_verified();
   const bool all_allocated = p.index->allocated_chunks() == p.index->total_chunks();
   const std::vector<uint8_t> zero_element = std::vector<uint8_t>(p.es, 0);
-  Shared sh;
   std::atomic<uint64_t> next{0};
 
   // An unallocated chunk's part of the output, as the dataset's fill time says.
@@ -365,7 +357,7 @@ Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, s
   }
   uint64_t items = 0;
   const ChunkParts parts = selection_parts(p, s, &items);
-  ReadCall call{dset, p, s, parts, opt, static_cast<uint8_t*>(out), items};
+  ReadCall call{{dset, p, s, parts, opt, items}, static_cast<uint8_t*>(out)};
   parallel_for(worker_count(opt, items), [&](unsigned) { call.work(); });
   if (call.sh.failed) {
     *err = call.sh.err;

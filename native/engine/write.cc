@@ -218,19 +218,12 @@ bool encode_chunk(const Plan& p, size_t cap, const std::vector<hsize_t>& off, Bu
   return true;
 }
 
-// One write() call as its workers share it: the plan and selection they read,
-// and the window of encoded chunks on their way, in order, to libhdf5.
-struct WriteCall {
-  hid_t dset;
-  const Plan& p;
-  const Sel& s;
-  const ChunkParts& parts;
-  const Options& opt;
+// One write() call as its workers share it (Call) and the window of encoded
+// chunks on their way, in order, to libhdf5.
+struct WriteCall : Call {
   const uint8_t* user;
-  const uint64_t items, window;
-  const Geometry g = geometry(p, s);
+  const uint64_t window;
   const size_t cap = encode_bound(p);
-  Shared sh;
   WriteState ws;
 
   void fail(ErrorInfo e) {
@@ -347,7 +340,7 @@ Result write(hid_t dset, hid_t mem_type, const Selection& selection, const void*
   uint64_t items = 0;
   const ChunkParts parts = selection_parts(p, s, &items);
   const unsigned workers = write_workers(p, opt, items);
-  WriteCall call{dset, p, s, parts, opt, static_cast<const uint8_t*>(in), items, workers};
+  WriteCall call{{dset, p, s, parts, opt, items}, static_cast<const uint8_t*>(in), workers};
   call.ws.slots.resize(call.window);
   parallel_for(workers, [&](unsigned) { call.work(); });
   {
