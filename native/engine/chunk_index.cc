@@ -153,14 +153,157 @@ bool ChunkIndex::confirm_unallocated(hid_t dset, const std::vector<hsize_t>& off
   return true;
 }
 
+namespace {
+
+// A failed libhdf5 query during build(): its error stack, labelled `what`.
+bool build_failed(h5::ErrorInfo* err, const char* what) {
+  if (err) *err = h5::capture_error(what);
+  return false;
+}
+
+}  // namespace
+
+// Element offset of the chunk numbered `l` in row-major grid order.
+void ChunkIndex::chunk_offset(uint64_t l, std::vector<hsize_t>* off) const {
+  for (int d = rank() - 1; d >= 0; --d) {
+    (*off)[d] = (l % grid_[d]) * chunk_[d];
+    l /= grid_[d];
+  }
+}
+
+// Extent, chunk shape, grid and chunk count from the dataspace and the
+// creation properties.
+bool ChunkIndex::read_grid(hid_t dcpl, hid_t space, h5::ErrorInfo* err) {
+  int rank = H5Sget_simple_extent_ndims(space);
+  if (rank <= 0) return build_failed(err, "chunk index: dataspace rank");
+  dims_.resize(rank);
+  chunk_.resize(rank);
+  grid_.resize(rank);
+  if (H5Sget_simple_extent_dims(space, dims_.data(), nullptr) < 0)
+    return build_failed(err, "chunk index: dataspace dims");
+  if (H5Pget_chunk(dcpl, rank, chunk_.data()) != rank) return build_failed(err, "chunk index: chunk dims");
+  total_ = 1;
+  for (int d = 0; d < rank; ++d) {
+    if (chunk_[d] == 0) return build_failed(err, "chunk index: zero chunk dimension");
+    grid_[d] = (dims_[d] + chunk_[d] - 1) / chunk_[d];
+    total_ *= grid_[d];
+  }
+  return true;
+}
+
+// Which index types libhdf5's iteration-based queries label correctly (see
+// the header): all but an extensible array whose unlimited dimension is not
+// the first. Sets labels_trusted_.
+bool ChunkIndex::check_labels(hid_t dset, hid_t space, h5::ErrorInfo* err) {
+  const int rank = this->rank();
+  std::vector<hsize_t> maxdims(rank);
+  if (H5Sget_simple_extent_dims(space, dims_.data(), maxdims.data()) < 0)
+    return build_failed(err, "chunk index: dataspace max dims");
+  H5D_chunk_index_t itype = H5D_CHUNK_IDX_BTREE;
+  if (H5Dget_chunk_index_type(dset, &itype) < 0) return build_failed(err, "chunk index: index type");
+  bool labels_trusted = true;
+  if (itype == H5D_CHUNK_IDX_EARRAY)
+    for (int d = 1; d < rank; ++d)
+      if (maxdims[d] == H5S_UNLIMITED) labels_trusted = false;
+  labels_trusted_ = labels_trusted;
+  return true;
+}
+
+// Step 1 of build(): allocation and stored size of every chunk from the real
+// lookup (H5Dget_chunk_storage_size: the lookup H5Dread and H5Dread_chunk
+// use) into *real (0: the lookup found nothing), *found of them nonzero. In
+// 1.10 it fails for an unallocated chunk, and it answers for a chunk sitting
+// in libhdf5's chunk cache (e.g. fill values an earlier H5Dread produced) as
+// if it were stored.
+bool ChunkIndex::lookup_sizes(hid_t dset, std::vector<hsize_t>* real, uint64_t* found, h5::ErrorInfo* err) const {
+  std::vector<hsize_t> off(rank(), 0);
+  real->assign(total_, 0);
+  *found = 0;
+  for (uint64_t l = 0; nalloc_ > 0 && l < total_; ++l) {
+    chunk_offset(l, &off);
+    hsize_t& size = (*real)[l];
+    if (H5Dget_chunk_storage_size(dset, off.data(), &size) < 0) {
+      h5::clear_error_stack();
+      size = 0;
+    }
+    if (size > UINT32_MAX) {
+      if (err) *err = h5::ErrorInfo::make("H5_CORRUPT", "chunk index: chunk larger than 4 GiB");
+      return false;
+    }
+    if (size) ++*found;
+  }
+  return true;
+}
+
+// Step 2 of build(): the records (address, size, filter mask) from libhdf5's
+// iteration, for index types that label them right, each checked against
+// step 1's sizes. A record the lookup does not confirm, or a chunk the lookup
+// finds and the iteration does not list, means libhdf5 contradicts itself:
+// returns what it contradicts (build() then defers to libhdf5's own read
+// path), or nullptr with the table set.
+const char* ChunkIndex::take_records(hid_t dset, const std::vector<hsize_t>& real, uint64_t found) {
+  std::vector<ChunkRecord> got(total_);
+  if (labels_trusted_) {
+    if (nalloc_ > 0 && !collect_records(dset, *this, &got)) {
+      h5::clear_error_stack();
+      return "index iteration failed";
+    }
+    std::vector<hsize_t> off(rank(), 0);
+    uint64_t listed = 0;
+    for (uint64_t l = 0; l < total_; ++l) {
+      if (got[l].size) {
+        ++listed;
+        if (real[l] != got[l].size) return "record and lookup disagree on a chunk's size";
+      } else if (real[l]) {
+        chunk_offset(l, &off);
+        if (!confirm_unallocated(dset, off, real[l])) return "the lookup finds a chunk the iteration does not list";
+      }
+    }
+    if (listed != nalloc_) return "the iteration lists a different number of chunks";
+  } else {
+    // Only the lookup: its failures are "unallocated" if the number of
+    // chunks it finds is the number the index holds (a cached chunk counted
+    // as stored would make it larger, a failing lookup smaller).
+    if (found != nalloc_) return "the lookup and the chunk count disagree";
+    for (uint64_t l = 0; l < total_; ++l) got[l].size = static_cast<uint32_t>(real[l]);
+  }
+  table_ = std::move(got);
+  dense_ = true;  // allocation + sizes verified
+  return nullptr;
+}
+
+// Step 3 of build(): addresses, for pread, only from trusted labels, inside
+// the file, pairwise disjoint (addresses_verified()). Otherwise chunks come
+// through H5Dread_chunk.
+void ChunkIndex::check_addresses(hid_t file) {
+  hsize_t fsize = 0;
+  bool ok = H5Fget_filesize(file, &fsize) >= 0;
+  if (!ok) h5::clear_error_stack();
+  std::vector<std::pair<uint64_t, uint64_t>> spans;  // [addr, addr + size)
+  for (uint64_t l = 0; ok && l < total_; ++l) {
+    const ChunkRecord& r = table_[l];
+    if (!r.size) continue;
+    if (r.addr > fsize || r.size > fsize - r.addr) ok = false;
+    spans.emplace_back(r.addr, r.addr + r.size);
+  }
+  std::sort(spans.begin(), spans.end());
+  for (size_t i = 1; ok && i < spans.size(); ++i)
+    if (spans[i].first < spans[i - 1].second) ok = false;
+  addr_verified_ = ok;
+}
+
 std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* err) {
   h5::Lock lock;
   auto t0 = std::chrono::steady_clock::now();
+  auto idx = std::make_shared<ChunkIndex>();
   auto fail = [&](const char* what) -> std::shared_ptr<const ChunkIndex> {
-    if (err) *err = h5::capture_error(what);
+    build_failed(err, what);
     return nullptr;
   };
-  auto idx = std::make_shared<ChunkIndex>();
+  auto finish = [&] {
+    idx->build_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return idx;
+  };
   h5::Hid dcpl(H5Dget_create_plist(dset));
   if (dcpl.get() < 0) return fail("chunk index: get creation properties");
   if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED) {
@@ -169,20 +312,7 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* e
   }
   h5::Hid space(H5Dget_space(dset));
   if (space.get() < 0) return fail("chunk index: get dataspace");
-  int rank = H5Sget_simple_extent_ndims(space.get());
-  if (rank <= 0) return fail("chunk index: dataspace rank");
-  idx->dims_.resize(rank);
-  idx->chunk_.resize(rank);
-  idx->grid_.resize(rank);
-  if (H5Sget_simple_extent_dims(space.get(), idx->dims_.data(), nullptr) < 0)
-    return fail("chunk index: dataspace dims");
-  if (H5Pget_chunk(dcpl.get(), rank, idx->chunk_.data()) != rank) return fail("chunk index: chunk dims");
-  idx->total_ = 1;
-  for (int d = 0; d < rank; ++d) {
-    if (idx->chunk_[d] == 0) return fail("chunk index: zero chunk dimension");
-    idx->grid_[d] = (idx->dims_[d] + idx->chunk_[d] - 1) / idx->chunk_[d];
-    idx->total_ *= idx->grid_[d];
-  }
+  if (!idx->read_grid(dcpl.get(), space.get(), err)) return nullptr;
   // libhdf5 reports chunk addresses relative to the base address, which for
   // the sec2/core drivers is the userblock size.
   h5::Hid file(H5Iget_file_id(dset));
@@ -195,20 +325,7 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* e
   hsize_t nalloc = 0;
   if (idx->total_ > 0 && H5Dget_num_chunks(dset, space.get(), &nalloc) < 0) return fail("chunk index: count chunks");
   idx->nalloc_ = nalloc;
-
-  // Which index types libhdf5's iteration-based queries label correctly (see
-  // the header): all but an extensible array whose unlimited dimension is not
-  // the first.
-  std::vector<hsize_t> maxdims(rank);
-  if (H5Sget_simple_extent_dims(space.get(), idx->dims_.data(), maxdims.data()) < 0)
-    return fail("chunk index: dataspace max dims");
-  H5D_chunk_index_t itype = H5D_CHUNK_IDX_BTREE;
-  if (H5Dget_chunk_index_type(dset, &itype) < 0) return fail("chunk index: index type");
-  bool labels_trusted = true;
-  if (itype == H5D_CHUNK_IDX_EARRAY)
-    for (int d = 1; d < rank; ++d)
-      if (maxdims[d] == H5S_UNLIMITED) labels_trusted = false;
-  idx->labels_trusted_ = labels_trusted;
+  if (!idx->check_labels(dset, space.get(), err)) return nullptr;
 
   // Files open for writing: see the header (the size queries of step 1 are
   // not reliable while libhdf5's chunk cache may hold dirty chunks).
@@ -218,99 +335,22 @@ std::shared_ptr<const ChunkIndex> ChunkIndex::build(hid_t dset, h5::ErrorInfo* e
     // Lookup mode. Its only iteration-based query tells unallocated chunks
     // apart (engine fetch_chunk); with untrusted labels and unallocated
     // chunks, libhdf5 reads the dataset itself.
-    idx->defer_ = !labels_trusted && nalloc != idx->total_;
-    idx->build_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    return idx;
+    idx->defer_ = !idx->labels_trusted_ && nalloc != idx->total_;
+    return finish();
   }
 
-  // 1. Allocation and stored size of every chunk from the real lookup
-  //    (H5Dget_chunk_storage_size: the lookup H5Dread and H5Dread_chunk use).
-  //    In 1.10 it fails for an unallocated chunk, and it answers for a chunk
-  //    sitting in libhdf5's chunk cache (e.g. fill values an earlier H5Dread
-  //    produced) as if it were stored.
-  std::vector<hsize_t> gc(rank, 0), off(rank, 0);
-  auto offset_of = [&](uint64_t l) {
-    for (int d = rank - 1; d >= 0; --d) {
-      gc[d] = l % idx->grid_[d];
-      l /= idx->grid_[d];
-      off[d] = gc[d] * idx->chunk_[d];
-    }
-  };
-  std::vector<hsize_t> real(idx->total_, 0);  // 0: the lookup found nothing
+  std::vector<hsize_t> real;
   uint64_t found = 0;
-  for (uint64_t l = 0; nalloc > 0 && l < idx->total_; ++l) {
-    offset_of(l);
-    if (H5Dget_chunk_storage_size(dset, off.data(), &real[l]) < 0) {
-      h5::clear_error_stack();
-      real[l] = 0;
-    }
-    if (real[l] > UINT32_MAX) {
-      if (err) *err = h5::ErrorInfo::make("H5_CORRUPT", "chunk index: chunk larger than 4 GiB");
-      return nullptr;
-    }
-    if (real[l]) ++found;
-  }
-  auto defer = [&](const char* why) {
-    (void)why;  // names the contradiction for a reader of this code
+  if (!idx->lookup_sizes(dset, &real, &found, err)) return nullptr;
+  if (idx->take_records(dset, real, found) != nullptr) {
+    // libhdf5 contradicts itself (take_records says where): its own read
+    // path decides.
     idx->table_.clear();
     idx->defer_ = true;
-    idx->build_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    return idx;
-  };
-
-  // 2. The records (address, size, filter mask) from libhdf5's iteration,
-  //    for index types that label them right, each checked against step 1.
-  //    A record the lookup does not confirm, or a chunk the lookup finds and
-  //    the iteration does not list, means libhdf5 contradicts itself: its
-  //    own read path decides (defer).
-  std::vector<ChunkRecord> got(idx->total_);
-  if (labels_trusted) {
-    if (nalloc > 0 && !collect_records(dset, *idx, &got)) {
-      h5::clear_error_stack();
-      return defer("index iteration failed");
-    }
-    uint64_t listed = 0;
-    for (uint64_t l = 0; l < idx->total_; ++l) {
-      if (got[l].size) {
-        ++listed;
-        if (real[l] != got[l].size) return defer("record and lookup disagree on a chunk's size");
-      } else if (real[l]) {
-        offset_of(l);
-        if (!confirm_unallocated(dset, off, real[l]))
-          return defer("the lookup finds a chunk the iteration does not list");
-      }
-    }
-    if (listed != nalloc) return defer("the iteration lists a different number of chunks");
-  } else {
-    // Only the lookup: its failures are "unallocated" if the number of
-    // chunks it finds is the number the index holds (a cached chunk counted
-    // as stored would make it larger, a failing lookup smaller).
-    if (found != nalloc) return defer("the lookup and the chunk count disagree");
-    for (uint64_t l = 0; l < idx->total_; ++l) got[l].size = static_cast<uint32_t>(real[l]);
+    return finish();
   }
-  idx->table_ = std::move(got);
-  idx->dense_ = true;  // allocation + sizes verified
-
-  // 3. Addresses, for pread: only from trusted labels, inside the file,
-  //    pairwise disjoint. Otherwise chunks come through H5Dread_chunk.
-  if (labels_trusted) {
-    hsize_t fsize = 0;
-    bool ok = H5Fget_filesize(file.get(), &fsize) >= 0;
-    if (!ok) h5::clear_error_stack();
-    std::vector<std::pair<uint64_t, uint64_t>> spans;  // [addr, addr + size)
-    for (uint64_t l = 0; ok && l < idx->total_; ++l) {
-      const ChunkRecord& r = idx->table_[l];
-      if (!r.size) continue;
-      if (r.addr > fsize || r.size > fsize - r.addr) ok = false;
-      spans.emplace_back(r.addr, r.addr + r.size);
-    }
-    std::sort(spans.begin(), spans.end());
-    for (size_t i = 1; ok && i < spans.size(); ++i)
-      if (spans[i].first < spans[i - 1].second) ok = false;
-    idx->addr_verified_ = ok;
-  }
-  idx->build_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  return idx;
+  if (idx->labels_trusted_) idx->check_addresses(file.get());
+  return finish();
 }
 
 std::shared_ptr<const ChunkIndex> ChunkIndex::get(hid_t dset, h5::ErrorInfo* err) {

@@ -138,6 +138,13 @@ class ChunkIndex {
  private:
   static bool collect_records(hid_t dset, const ChunkIndex& idx, std::vector<ChunkRecord>* out);
   static bool confirm_unallocated(hid_t dset, const std::vector<hsize_t>& off, hsize_t size);
+  // build()'s parts, in the order it runs them (chunk_index.cc says why each).
+  bool read_grid(hid_t dcpl, hid_t space, h5::ErrorInfo* err);
+  bool check_labels(hid_t dset, hid_t space, h5::ErrorInfo* err);
+  bool lookup_sizes(hid_t dset, std::vector<hsize_t>* real, uint64_t* found, h5::ErrorInfo* err) const;
+  const char* take_records(hid_t dset, const std::vector<hsize_t>& real, uint64_t found);
+  void check_addresses(hid_t file);
+  void chunk_offset(uint64_t l, std::vector<hsize_t>* off) const;
 
   std::vector<hsize_t> dims_, chunk_, grid_;
   uint64_t total_ = 0, nalloc_ = 0, base_ = 0;

@@ -22,24 +22,18 @@ std::string coords_str(const std::vector<hsize_t>& v) {
   return s + ")";
 }
 
-// Everything below in plan() runs with the lock held.
-Result plan_dataset(hid_t dset, hid_t mem_type, bool for_write, Plan* p, ErrorInfo* err) {
-  auto fail = [&](const char* what) {
-    if (err) *err = h5::capture_error(what);
-    return Result::Failed;
-  };
-  h5::Hid dcpl(H5Dget_create_plist(dset));
-  if (dcpl.get() < 0) return fail("engine: get creation properties");
-  if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return Result::Unsupported;
-  unsigned chunk_opts = 0;
-  if (H5Pget_chunk_opts(dcpl.get(), &chunk_opts) < 0) return fail("engine: chunk options");
-  if (chunk_opts & H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS) return Result::Unsupported;
-  int ext = H5Pget_external_count(dcpl.get());
-  if (ext != 0) return ext < 0 ? fail("engine: external count") : Result::Unsupported;
+namespace {
 
-  // Type: only byte-for-byte copies (no conversion) are done here.
+// A failed libhdf5 query while planning: its error stack, labelled `what`.
+Result plan_failed(ErrorInfo* err, const char* what) {
+  if (err) *err = h5::capture_error(what);
+  return Result::Failed;
+}
+
+// Type: only byte-for-byte copies (no conversion) are done here. Sets p->es.
+Result plan_type(hid_t dset, hid_t mem_type, Plan* p, ErrorInfo* err) {
   h5::Hid ftype(H5Dget_type(dset));
-  if (ftype.get() < 0) return fail("engine: get type");
+  if (ftype.get() < 0) return plan_failed(err, "engine: get type");
   H5T_class_t cls = H5Tget_class(ftype.get());
   if (cls == H5T_VLEN || cls == H5T_REFERENCE || cls == H5T_NO_CLASS) return Result::Unsupported;
   if (H5Tdetect_class(ftype.get(), H5T_VLEN) != 0 || H5Tdetect_class(ftype.get(), H5T_REFERENCE) != 0) {
@@ -51,95 +45,109 @@ Result plan_dataset(hid_t dset, hid_t mem_type, bool for_write, Plan* p, ErrorIn
     return Result::Unsupported;
   }
   htri_t eq = H5Tequal(ftype.get(), mem_type);
-  if (eq < 0) return fail("engine: compare types");
+  if (eq < 0) return plan_failed(err, "engine: compare types");
   if (eq == 0) return Result::Unsupported;
   p->es = H5Tget_size(ftype.get());
-  if (p->es == 0) return fail("engine: type size");
+  if (p->es == 0) return plan_failed(err, "engine: type size");
+  return Result::Done;
+}
 
-  // Filters.
-  int nf = H5Pget_nfilters(dcpl.get());
-  if (nf < 0) return fail("engine: filter count");
+// The engine's stage for pipeline filter `id` with its client data (counted
+// into p->n_compress / n_fletcher); Unsupported for a filter or parameters
+// left to libhdf5.
+Result plan_stage(H5Z_filter_t id, size_t ncd, const unsigned* cd, bool for_write, Plan* p, Stage* s) {
+  switch (id) {
+    case H5Z_FILTER_DEFLATE:
+      s->codec = Codec::Deflate;
+      s->param = ncd >= 1 ? cd[0] : 6;
+      if (s->param > 9) return Result::Unsupported;
+      ++p->n_compress;
+      break;
+    case H5Z_FILTER_SHUFFLE:
+      s->codec = Codec::Shuffle;
+      s->param = ncd >= 1 && cd[0] ? cd[0] : unsigned(p->es);
+      break;
+    case H5Z_FILTER_FLETCHER32:
+      s->codec = Codec::Fletcher;
+      ++p->n_fletcher;
+      break;
+    case filters::kFilterLzf:
+      s->codec = Codec::Lzf;
+      ++p->n_compress;
+      break;
+    case filters::kFilterLz4:
+      s->codec = Codec::Lz4;
+      s->param = ncd >= 1 ? cd[0] : 0;
+      ++p->n_compress;
+      break;
+    case filters::kFilterZstd:
+      s->codec = Codec::Zstd;
+      s->param = unsigned(codecs::zstd_filter_level(ncd, cd));  // as the filter clamps it
+      ++p->n_compress;
+      break;
+    case filters::kFilterBlosc:
+      // Slots 2-3 come from set_local; without them (or with a compressor
+      // this libblosc lacks) libhdf5 and the filter report the problem.
+      if (codecs::blosc_params(ncd, cd, &s->blosc) != codecs::Status::Ok) return Result::Unsupported;
+      s->codec = Codec::Blosc;
+      ++p->n_compress;
+      break;
+    case filters::kFilterBitshuffle:
+      // Bad cd_values: libhdf5 and the filter report the problem.
+      if (codecs::bitshuffle_params(ncd, cd, &s->bitshuffle) != codecs::Status::Ok) return Result::Unsupported;
+      s->codec = Codec::Bitshuffle;
+      ++p->n_compress;
+      break;
+    case H5Z_FILTER_SZIP:
+      // Decode only, with the four parameters libhdf5's set_local stored
+      // (mask, pixels per block, bits per pixel, pixels per scanline), and
+      // only where libhdf5 itself has the szip decoder loaded. Writes and
+      // anything else go through libhdf5's own filter.
+      if (for_write || ncd != 4 || !codecs::szip_available()) return Result::Unsupported;
+      s->codec = Codec::Szip;
+      s->szip.options_mask = cd[0];
+      s->szip.pixels_per_block = cd[1];
+      s->szip.bits_per_pixel = cd[2];
+      s->szip.pixels_per_scanline = cd[3];
+      ++p->n_compress;
+      break;
+    default:  // nbit, scaleoffset, plugins: libhdf5 does it
+      return Result::Unsupported;
+  }
+  return Result::Done;
+}
+
+// Filters: the pipeline as p->stages, in pipeline order.
+Result plan_filters(hid_t dcpl, bool for_write, Plan* p, ErrorInfo* err) {
+  int nf = H5Pget_nfilters(dcpl);
+  if (nf < 0) return plan_failed(err, "engine: filter count");
   for (int i = 0; i < nf; ++i) {
     unsigned flags = 0, cd[32] = {0}, config = 0;
     size_t ncd = 32;
     char name[64];
-    H5Z_filter_t id = H5Pget_filter2(dcpl.get(), unsigned(i), &flags, &ncd, cd, sizeof name, name, &config);
-    if (id < 0) return fail("engine: get filter");
+    H5Z_filter_t id = H5Pget_filter2(dcpl, unsigned(i), &flags, &ncd, cd, sizeof name, name, &config);
+    if (id < 0) return plan_failed(err, "engine: get filter");
     Stage s;
     s.index = unsigned(i);
     s.optional = (flags & H5Z_FLAG_OPTIONAL) != 0;
-    switch (id) {
-      case H5Z_FILTER_DEFLATE:
-        s.codec = Codec::Deflate;
-        s.param = ncd >= 1 ? cd[0] : 6;
-        if (s.param > 9) return Result::Unsupported;
-        ++p->n_compress;
-        break;
-      case H5Z_FILTER_SHUFFLE:
-        s.codec = Codec::Shuffle;
-        s.param = ncd >= 1 && cd[0] ? cd[0] : unsigned(p->es);
-        break;
-      case H5Z_FILTER_FLETCHER32:
-        s.codec = Codec::Fletcher;
-        ++p->n_fletcher;
-        break;
-      case filters::kFilterLzf:
-        s.codec = Codec::Lzf;
-        ++p->n_compress;
-        break;
-      case filters::kFilterLz4:
-        s.codec = Codec::Lz4;
-        s.param = ncd >= 1 ? cd[0] : 0;
-        ++p->n_compress;
-        break;
-      case filters::kFilterZstd:
-        s.codec = Codec::Zstd;
-        s.param = unsigned(codecs::zstd_filter_level(ncd, cd));  // as the filter clamps it
-        ++p->n_compress;
-        break;
-      case filters::kFilterBlosc:
-        // Slots 2-3 come from set_local; without them (or with a compressor
-        // this libblosc lacks) libhdf5 and the filter report the problem.
-        if (codecs::blosc_params(ncd, cd, &s.blosc) != codecs::Status::Ok) return Result::Unsupported;
-        s.codec = Codec::Blosc;
-        ++p->n_compress;
-        break;
-      case filters::kFilterBitshuffle:
-        // Bad cd_values: libhdf5 and the filter report the problem.
-        if (codecs::bitshuffle_params(ncd, cd, &s.bitshuffle) != codecs::Status::Ok) return Result::Unsupported;
-        s.codec = Codec::Bitshuffle;
-        ++p->n_compress;
-        break;
-      case H5Z_FILTER_SZIP:
-        // Decode only, with the four parameters libhdf5's set_local stored
-        // (mask, pixels per block, bits per pixel, pixels per scanline), and
-        // only where libhdf5 itself has the szip decoder loaded. Writes and
-        // anything else go through libhdf5's own filter.
-        if (for_write || ncd != 4 || !codecs::szip_available()) return Result::Unsupported;
-        s.codec = Codec::Szip;
-        s.szip.options_mask = cd[0];
-        s.szip.pixels_per_block = cd[1];
-        s.szip.bits_per_pixel = cd[2];
-        s.szip.pixels_per_scanline = cd[3];
-        ++p->n_compress;
-        break;
-      default:  // nbit, scaleoffset, plugins: libhdf5 does it
-        return Result::Unsupported;
-    }
+    if (Result r = plan_stage(id, ncd, cd, for_write, p, &s); r != Result::Done) return r;
     p->stages.push_back(s);
   }
   if (for_write && p->n_compress > 1) return Result::Unsupported;
+  return Result::Done;
+}
 
-  // Fill value behaviour, mirroring H5D__chunk_read / H5D__chunk_lock in 1.10.
+// Fill value behaviour, mirroring H5D__chunk_read / H5D__chunk_lock in 1.10.
+Result plan_fill(hid_t dcpl, hid_t mem_type, Plan* p, ErrorInfo* err) {
   H5D_fill_value_t status;
   H5D_fill_time_t ftime;
-  if (H5Pfill_value_defined(dcpl.get(), &status) < 0 || H5Pget_fill_time(dcpl.get(), &ftime) < 0)
-    return fail("engine: fill value properties");
+  if (H5Pfill_value_defined(dcpl, &status) < 0 || H5Pget_fill_time(dcpl, &ftime) < 0)
+    return plan_failed(err, "engine: fill value properties");
   bool defined = status == H5D_FILL_VALUE_USER_DEFINED || status == H5D_FILL_VALUE_DEFAULT;
   p->fill.assign(p->es, 0);
   bool user_value = false;
   if (status == H5D_FILL_VALUE_USER_DEFINED) {
-    if (H5Pget_fill_value(dcpl.get(), mem_type, p->fill.data()) < 0) return fail("engine: fill value");
+    if (H5Pget_fill_value(dcpl, mem_type, p->fill.data()) < 0) return plan_failed(err, "engine: fill value");
     user_value = std::any_of(p->fill.begin(), p->fill.end(), [](uint8_t b) { return b != 0; });
   }
   if (ftime == H5D_FILL_TIME_NEVER || (ftime == H5D_FILL_TIME_IFSET && !defined))
@@ -149,12 +157,15 @@ Result plan_dataset(hid_t dset, hid_t mem_type, bool for_write, Plan* p, ErrorIn
   else
     p->read_fill = FillMode::Zero;
   p->write_pad = (user_value && ftime != H5D_FILL_TIME_NEVER) ? FillMode::Value : FillMode::Zero;
+  return Result::Done;
+}
 
-  // File access: pread on the sec2 descriptor for read-only files.
+// File access: pread on the sec2 descriptor for read-only files.
+Result plan_file_access(hid_t dset, bool for_write, Plan* p, ErrorInfo* err) {
   h5::Hid file(H5Iget_file_id(dset));
-  if (file.get() < 0) return fail("engine: get file");
+  if (file.get() < 0) return plan_failed(err, "engine: get file");
   unsigned intent = 0;
-  if (H5Fget_intent(file.get(), &intent) < 0) return fail("engine: file intent");
+  if (H5Fget_intent(file.get(), &intent) < 0) return plan_failed(err, "engine: file intent");
   p->read_only = (intent & H5F_ACC_RDWR) == 0;
   if (p->read_only && !for_write) {
     h5::Hid fapl(H5Fget_access_plist(file.get()));
@@ -166,6 +177,25 @@ Result plan_dataset(hid_t dset, hid_t mem_type, bool for_write, Plan* p, ErrorIn
   }
   return Result::Done;
 }
+
+}  // namespace
+
+// Everything below in plan() runs with the lock held.
+Result plan_dataset(hid_t dset, hid_t mem_type, bool for_write, Plan* p, ErrorInfo* err) {
+  h5::Hid dcpl(H5Dget_create_plist(dset));
+  if (dcpl.get() < 0) return plan_failed(err, "engine: get creation properties");
+  if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return Result::Unsupported;
+  unsigned chunk_opts = 0;
+  if (H5Pget_chunk_opts(dcpl.get(), &chunk_opts) < 0) return plan_failed(err, "engine: chunk options");
+  if (chunk_opts & H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS) return Result::Unsupported;
+  int ext = H5Pget_external_count(dcpl.get());
+  if (ext != 0) return ext < 0 ? plan_failed(err, "engine: external count") : Result::Unsupported;
+  if (Result r = plan_type(dset, mem_type, p, err); r != Result::Done) return r;
+  if (Result r = plan_filters(dcpl.get(), for_write, p, err); r != Result::Done) return r;
+  if (Result r = plan_fill(dcpl.get(), mem_type, p, err); r != Result::Done) return r;
+  return plan_file_access(dset, for_write, p, err);
+}
+
 bool normalize(const Selection& in, const std::vector<hsize_t>& dims, Sel* s, ErrorInfo* err) {
   size_t r = dims.size();
   if (in.start.empty() && in.count.empty() && in.step.empty()) {
@@ -220,6 +250,26 @@ std::vector<Part> dim_parts(hsize_t start, hsize_t count, hsize_t step, hsize_t 
   }
   return v;
 }
+
+ChunkParts selection_parts(const Plan& p, const Sel& s, uint64_t* items) {
+  ChunkParts parts(p.rank);
+  *items = 1;
+  for (int d = 0; d < p.rank; ++d) {
+    parts[d] = dim_parts(s.start[d], s.count[d], s.step[d], p.chunk[d]);
+    *items *= parts[d].size();
+  }
+  return parts;
+}
+
+void chunk_at(const ChunkParts& parts, uint64_t i, const Plan& p, Part* pp, hsize_t* off) {
+  for (int d = p.rank - 1; d >= 0; --d) {
+    const Part& part = parts[d][i % parts[d].size()];
+    i /= parts[d].size();
+    if (pp) pp[d] = part;
+    off[d] = part.chunk * p.chunk[d];
+  }
+}
+
 template <bool kToOut>
 void copy_rows(const Geometry& g, const Sel& s, const Plan& p, const Part* parts, uint8_t* chunk_buf, uint8_t* user,
                const uint8_t* fill) {

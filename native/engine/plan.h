@@ -96,6 +96,14 @@ struct Sel {
 bool normalize(const Selection& in, const std::vector<hsize_t>& dims, Sel* s, ErrorInfo* err);
 std::vector<Part> dim_parts(hsize_t start, hsize_t count, hsize_t step, hsize_t cd);
 
+// Per dimension, the selection's pieces chunk by chunk (dim_parts); *items is
+// the number of chunks the selection touches (the product of their counts).
+using ChunkParts = std::vector<std::vector<Part>>;
+ChunkParts selection_parts(const Plan& p, const Sel& s, uint64_t* items);
+// The i-th of those chunks in row-major order: its piece along each dimension
+// (into pp, unless null) and its element offset in the dataset (into off).
+void chunk_at(const ChunkParts& parts, uint64_t i, const Plan& p, Part* pp, hsize_t* off);
+
 // Copies between a full chunk buffer and the caller's dense selection buffer.
 // `chunk_side`: pointer to the chunk buffer (or nullptr for a fill pattern).
 struct Geometry {
@@ -139,6 +147,19 @@ const char* codec_name(Codec c);
 
 // Workers for a call of `items` chunks, the calling thread included.
 unsigned worker_count(const Options& opt, uint64_t items);
+
+// What the workers of one read() or write() call share: the dataset, its plan,
+// the selection cut into `items` chunks, and the call's first failure.
+struct Call {
+  hid_t dset;
+  const Plan& p;
+  const Sel& s;
+  const ChunkParts& parts;
+  const Options& opt;
+  const uint64_t items;
+  const Geometry g = geometry(p, s);
+  Shared sh;
+};
 
 // Pins the caller's dataset id for the whole call (another thread may close
 // its own reference meanwhile) and plans the dataset. Done means go on.

@@ -220,6 +220,119 @@ int fetch_chunk(hid_t dset, const std::vector<hsize_t>& off, bool all_allocated,
   return 1;
 }
 
+// One read() call as its workers share it (Call) and the counter they take
+// chunk numbers from.
+struct ReadCall : Call {
+  uint8_t* user;
+  const bool addressed = p.index->addressed();
+  const bool use_pread = p.fd >= 0 && addressed && p.index->addresses_verified();
+  const bool all_allocated = p.index->allocated_chunks() == p.index->total_chunks();
+  const std::vector<uint8_t> zero_element = std::vector<uint8_t>(p.es, 0);
+  std::atomic<uint64_t> next{0};
+
+  // An unallocated chunk's part of the output, as the dataset's fill time says.
+  void fill_unallocated(const Part* pp) {
+    if (p.read_fill == FillMode::Skip) {
+      // Fill time "never": the caller's buffer is left as it is, or
+      // zeroed on request (never the user's fill value, which the file
+      // says was never written either).
+      if (opt.fill_never_stored) copy_rows<true>(g, s, p, pp, nullptr, user, zero_element.data());
+      return;
+    }
+    // p.fill holds zeros unless the fill mode is Value.
+    copy_rows<true>(g, s, p, pp, nullptr, user, p.fill.data());
+  }
+
+  // A chunk's stored bytes (pread or H5Dread_chunk) into *raw_dst: the
+  // caller's buffer at direct_ptr when no filter applies, else w.a. False
+  // once the call has failed.
+  bool read_stored(ReadWorker& w, const std::vector<hsize_t>& off, const ChunkRecord& rec, bool direct,
+                   uint8_t* direct_ptr, uint32_t* mask, uint8_t** raw_dst) {
+    // A chunk with no filter applied can be read straight into the output.
+    bool any_applied = false;
+    for (const Stage& st : p.stages)
+      if (!((*mask >> st.index) & 1u)) any_applied = true;
+    if (!any_applied && direct && rec.size == p.chunk_bytes) {
+      *raw_dst = direct_ptr;
+    } else {
+      w.a.reserve(std::max<size_t>(rec.size, p.chunk_bytes + 4 * p.n_fletcher));
+      *raw_dst = w.a.data();
+    }
+    if (use_pread) {
+      ErrorInfo e;
+      if (!pread_all(p.fd, *raw_dst, rec.size, rec.addr, off, &e)) {
+        sh.fail(std::move(e));
+        return false;
+      }
+    } else {
+      h5::Lock lock;
+      if (H5Dread_chunk(dset, H5P_DEFAULT, off.data(), mask, *raw_dst) < 0) {
+        sh.fail(h5::capture_error("read chunk at " + coords_str(off)));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // One chunk into the caller's buffer: its fill if unallocated, else its
+  // bytes fetched, decoded and scattered. False once the call has failed.
+  bool read_chunk(ReadWorker& w, const Part* pp, const std::vector<hsize_t>& gc, const std::vector<hsize_t>& off) {
+    ErrorInfo e;
+    ChunkRecord rec;
+    uint32_t mask = 0;
+    bool fetched = false;  // bytes already in w.a (lookup mode)
+    if (addressed) {
+      rec = p.index->at(gc.data());
+      mask = rec.filter_mask;
+    } else {
+      int st = fetch_chunk(dset, off, all_allocated, p, w, &rec, &mask, &e);
+      if (st < 0) {
+        sh.fail(std::move(e));
+        return false;
+      }
+      fetched = st > 0;
+    }
+    if (!rec.allocated()) {
+      fill_unallocated(pp);
+      return true;
+    }
+    bool direct = chunk_is_direct(s, p, pp, gc);
+    size_t obase = 0;
+    for (int d = 0; d < p.rank; ++d) obase += pp[d].kmin * g.ostride[d];
+    uint8_t* direct_ptr = direct ? user + obase : nullptr;
+    uint8_t* raw_dst = w.a.data();
+    if (!fetched && !read_stored(w, off, rec, direct, direct_ptr, &mask, &raw_dst)) return false;
+    if (raw_dst == direct_ptr) return true;
+    const uint8_t* result = nullptr;
+    if (!decode_chunk(p, w, rec.size, mask, direct_ptr, off, &result, &e)) {
+      sh.fail(std::move(e));
+      return false;
+    }
+    if (result == direct_ptr) return true;
+    copy_rows<true>(g, s, p, pp, const_cast<uint8_t*>(result), user, nullptr);
+    return true;
+  }
+
+  // One worker: takes chunk numbers until none is left or the call stops.
+  void work() {
+    ReadWorker w;
+    std::vector<Part> pp(p.rank);
+    std::vector<hsize_t> gc(p.rank), off(p.rank);
+    for (;;) {
+      if (sh.stop.load(std::memory_order_relaxed)) return;
+      uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= items) return;
+      if (cancelled(opt)) {
+        sh.fail(aborted());
+        return;
+      }
+      chunk_at(parts, i, p, pp.data(), off.data());
+      for (int d = 0; d < p.rank; ++d) gc[d] = pp[d].chunk;
+      if (!read_chunk(w, pp.data(), gc, off)) return;
+    }
+  }
+};
+
 }  // namespace
 
 Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, size_t out_bytes, const Options& opt,
@@ -242,113 +355,12 @@ Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, s
     *err = aborted();
     return Result::Failed;
   }
-
-  const int r = p.rank;
-  std::vector<std::vector<Part>> parts(r);
-  uint64_t items = 1;
-  for (int d = 0; d < r; ++d) {
-    parts[d] = dim_parts(s.start[d], s.count[d], s.step[d], p.chunk[d]);
-    items *= parts[d].size();
-  }
-  const Geometry g = geometry(p, s);
-
-  uint8_t* user = static_cast<uint8_t*>(out);
-  Shared sh;
-  std::atomic<uint64_t> next{0};
-  const bool addressed = p.index->addressed();
-  const bool use_pread = p.fd >= 0 && addressed && p.index->addresses_verified();
-  const bool all_allocated = p.index->allocated_chunks() == p.index->total_chunks();
-  unsigned workers = worker_count(opt, items);
-  const std::vector<uint8_t> zero_element(p.es, 0);
-
-  auto body = [&](unsigned) {
-    ReadWorker w;
-    std::vector<Part> pp(r);
-    std::vector<hsize_t> gc(r), off(r);
-    for (;;) {
-      if (sh.stop.load(std::memory_order_relaxed)) return;
-      uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
-      if (i >= items) return;
-      if (cancelled(opt)) {
-        sh.fail(aborted());
-        return;
-      }
-      uint64_t rem = i;
-      for (int d = r - 1; d >= 0; --d) {
-        pp[d] = parts[d][rem % parts[d].size()];
-        rem /= parts[d].size();
-        gc[d] = pp[d].chunk;
-        off[d] = gc[d] * p.chunk[d];
-      }
-      ErrorInfo e;
-      ChunkRecord rec;
-      uint32_t mask = 0;
-      bool fetched = false;  // bytes already in w.a (lookup mode)
-      if (addressed) {
-        rec = p.index->at(gc.data());
-        mask = rec.filter_mask;
-      } else {
-        int st = fetch_chunk(dset, off, all_allocated, p, w, &rec, &mask, &e);
-        if (st < 0) {
-          sh.fail(std::move(e));
-          return;
-        }
-        fetched = st > 0;
-      }
-      if (!rec.allocated()) {
-        if (p.read_fill == FillMode::Skip) {
-          // Fill time "never": the caller's buffer is left as it is, or
-          // zeroed on request (never the user's fill value, which the file
-          // says was never written either).
-          if (opt.fill_never_stored) copy_rows<true>(g, s, p, pp.data(), nullptr, user, zero_element.data());
-          continue;
-        }
-        // p.fill holds zeros unless the fill mode is Value.
-        copy_rows<true>(g, s, p, pp.data(), nullptr, user, p.fill.data());
-        continue;
-      }
-      bool direct = chunk_is_direct(s, p, pp.data(), gc);
-      size_t obase = 0;
-      for (int d = 0; d < r; ++d) obase += pp[d].kmin * g.ostride[d];
-      uint8_t* direct_ptr = direct ? user + obase : nullptr;
-      uint8_t* raw_dst = w.a.data();
-      if (!fetched) {
-        // A chunk with no filter applied can be read straight into the output.
-        bool any_applied = false;
-        for (const Stage& st : p.stages)
-          if (!((mask >> st.index) & 1u)) any_applied = true;
-        if (!any_applied && direct && rec.size == p.chunk_bytes) {
-          raw_dst = direct_ptr;
-        } else {
-          w.a.reserve(std::max<size_t>(rec.size, p.chunk_bytes + 4 * p.n_fletcher));
-          raw_dst = w.a.data();
-        }
-        if (use_pread) {
-          if (!pread_all(p.fd, raw_dst, rec.size, rec.addr, off, &e)) {
-            sh.fail(std::move(e));
-            return;
-          }
-        } else {
-          h5::Lock lock;
-          if (H5Dread_chunk(dset, H5P_DEFAULT, off.data(), &mask, raw_dst) < 0) {
-            sh.fail(h5::capture_error("read chunk at " + coords_str(off)));
-            return;
-          }
-        }
-      }
-      if (raw_dst == direct_ptr) continue;
-      const uint8_t* result = nullptr;
-      if (!decode_chunk(p, w, rec.size, mask, direct_ptr, off, &result, &e)) {
-        sh.fail(std::move(e));
-        return;
-      }
-      if (result == direct_ptr) continue;
-      copy_rows<true>(g, s, p, pp.data(), const_cast<uint8_t*>(result), user, nullptr);
-    }
-  };
-  parallel_for(workers, body);
-  if (sh.failed) {
-    *err = sh.err;
+  uint64_t items = 0;
+  const ChunkParts parts = selection_parts(p, s, &items);
+  ReadCall call{{dset, p, s, parts, opt, items}, static_cast<uint8_t*>(out)};
+  parallel_for(worker_count(opt, items), [&](unsigned) { call.work(); });
+  if (call.sh.failed) {
+    *err = call.sh.err;
     return Result::Failed;
   }
   return Result::Done;
