@@ -14,4 +14,4 @@ export function measure(root: string): {
   files: { file: string; lines: number }[];
   functions: (NativeFunction & { file: string })[];
 };
-export function sizeProblems(root: string): { problems: string[]; stale: string[] };
+export function sizeProblems(root: string, pending?: Record<string, number>): { problems: string[]; stale: string[] };
