@@ -21,6 +21,7 @@
         "native/h5/value_text.cc",
         "native/h5/heap_check.cc",
         "native/h5/structure.cc",
+        "native/h5/range_http.cc",
         "native/h5/range_vfd.cc",
         "native/h5/remote.cc",
         "native/codecs/status.cc",

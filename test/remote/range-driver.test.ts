@@ -127,6 +127,7 @@ describe('range driver', () => {
     ['huge-length', /bad Content-Length/],
     ['big-headers', /response headers exceed 8192 bytes/],
     ['chunked', /Transfer-Encoding 'chunked'/],
+    ['bare-lf-chunked', /header line that does not end in CRLF/],
     ['status-500', /answered HTTP 500/],
     ['garbage', /not HTTP/],
   ];
