@@ -271,8 +271,12 @@ describe('content-addressed S3 store', () => {
       { condemned: 16, deleted: 0 },
       { condemned: 0, deleted: 16 },
     ]);
-    // It checked again before creating the manifest, found its copies gone, and uploaded new ones.
-    expect(pub.stats().tensorsReused - before.tensorsReused).toBe(16);
+    // It checked again before creating the manifest, found its copies gone, and uploaded new ones,
+    // once. (Reused: 16 from the first check; if uploading them took over half the grace period,
+    // as it can on a loaded machine, one more check reuses the 16 fresh copies: 32. Pinning 16
+    // made the test fail at load 6.)
+    const reused = pub.stats().tensorsReused - before.tensorsReused;
+    expect([16, 32]).toContain(reused);
     expect(pub.stats().tensorsUploaded - before.tensorsUploaded).toBe(16);
     expect(await objectsExist(pub, 'm', 3)).toEqual(new Array(16).fill(true));
     const reader = await open(p, `${p}-reader`, { blobGraceMs: grace });

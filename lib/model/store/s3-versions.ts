@@ -54,7 +54,7 @@ export async function listNames(ctx: S3StoreContext): Promise<string[]> {
 
 /**
  * Version numbers with a record, ascending (one LIST request per 1000 versions).
- * `pruned` also lists the numbers whose record is a tombstone.
+ * `pruned`: the numbers whose record is a tombstone instead.
  */
 export async function listVersions(ctx: S3StoreContext, name: string, o: { pruned?: boolean } = {}): Promise<number[]> {
   const { ListObjectsV2Command } = loadS3();
@@ -68,7 +68,7 @@ export async function listVersions(ctx: S3StoreContext, name: string, o: { prune
     );
     for (const obj of r.Contents ?? []) {
       const m = RECORD_RE.exec(obj.Key!.slice(base.length));
-      if (m && (o.pruned || obj.Size !== TOMBSTONE_BYTES)) out.push(Number(m[1]));
+      if (m && (obj.Size === TOMBSTONE_BYTES) === (o.pruned ?? false)) out.push(Number(m[1]));
     }
     token = r.NextContinuationToken;
   } while (token);
@@ -192,8 +192,11 @@ export async function commitRecord(
     release = await acquireLock(join(dir, `${id}.lock`), ctx.options.lock);
   }
   try {
-    // After every number ever used, pruned ones included (see TOMBSTONE_BYTES).
-    let version = (await listVersions(ctx, name, { pruned: true })).reduce((a, b) => Math.max(a, b), 0) + 1;
+    // After the latest version and every pruned number (see TOMBSTONE_BYTES); a
+    // number junk holds is skipped below (412), but junk does not set the start:
+    // an object named v9999999.json must not make the next version 10,000,000.
+    const pruned = (await listVersions(ctx, name, { pruned: true })).reduce((a, b) => Math.max(a, b), 0);
+    let version = Math.max((await latestVersion(ctx, name)) ?? 0, pruned) + 1;
     for (; ; version++) {
       if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
       await beforePut?.();
