@@ -3,14 +3,11 @@
  * `read()`/`write()` run off the event loop (compressed chunks decode in
  * parallel); `readSync()`/`writeSync()` are for scripts; `view()` is a
  * zero-copy typed array over the file mapping.
+ *
+ * This file is the Dataset class; dataset-types.ts holds the public types,
+ * dataset-options.ts the selection, thread and AbortSignal options of each call.
  */
-import {
-  native,
-  type CancelToken,
-  type NativeDatasetInfo,
-  type NativeSelection,
-  type ObjHandle,
-} from '../addon/binding.js';
+import { native, type NativeDatasetInfo, type NativeSelection, type ObjHandle } from '../addon/binding.js';
 import { Attributes } from './attrs.js';
 import {
   ARRAY_TYPES,
@@ -36,101 +33,27 @@ import {
   type H5Value,
   type StringMode,
 } from './types.js';
-import { checkInteger, checkIntegers, checkSignal, invalid } from '../util/validate.js';
+import { checkInteger, checkIntegers, invalid } from '../util/validate.js';
+import type {
+  DataFor,
+  DatasetData,
+  DimensionInfo,
+  DTypeReadOptions,
+  FilterInfo,
+  ReadData,
+  ReadOptions,
+  Selection,
+  SyncReadOptions,
+  ViewableReason,
+  ViewFor,
+  ViewOptions,
+  WriteOptions,
+} from './dataset-types.js';
+import { cancelOf, selectionOf, threadsOf } from './dataset-options.js';
 
-export interface Selection {
-  /** First index in each dimension. */
-  start: number[];
-  /** Number of elements to take in each dimension. */
-  count: number[];
-  /** Stride in each dimension (default 1). */
-  step?: number[];
-}
-
-export interface ReadOptions extends Partial<Selection> {
-  /** Decoder threads for this call (default: the pool size = CPU cores). */
-  threads?: number;
-  /** Strings as JS text (default) or as their exact bytes (Uint8Array[]); docs/types.md. */
-  strings?: StringMode;
-  /** An enum dataset's values as member names (string[]) instead of integers. */
-  enumNames?: boolean;
-  /** Stops between chunks; the promise rejects with H5_ABORTED. */
-  signal?: AbortSignal;
-  /**
-   * Read into this array instead of a new one, and resolve to it: the typed
-   * array of the dataset's dtype (`float32` → Float32Array, float16/bfloat16 →
-   * Uint16Array, bool → Uint8Array), exactly as long as the selection. A
-   * reused buffer costs no page faults, so reads run at memory speed. Like
-   * fs.read's buffer, do not transfer or detach it while the read runs.
-   */
-  into?: TypedArray;
-}
-
-/** The options of readSync(): read()'s without the signal. */
-export type SyncReadOptions = Partial<Selection> & {
-  threads?: number;
-  strings?: StringMode;
-  enumNames?: boolean;
-  into?: TypedArray;
-};
-
-export interface WriteOptions extends Partial<Selection> {
-  threads?: number;
-  signal?: AbortSignal;
-}
-
-export interface ViewOptions {
-  /** When the dataset cannot be viewed, return an owned copy instead of throwing. */
-  copy?: boolean;
-}
-
-export interface FilterInfo {
-  id: number;
-  name: string;
-  optional: boolean;
-  available: boolean;
-  cdValues: number[];
-}
-
-export type ViewableReason =
-  | 'chunked'
-  | 'filtered'
-  | 'big-endian'
-  | 'unaligned'
-  | 'compact'
-  | 'external'
-  | 'not-allocated'
-  | 'read-write-file'
-  | 'unsupported-type'
-  | 'truncated'
-  | 'external-buffers-disallowed'
-  /** Reached through an external link: its bytes are in another file. */
-  | 'external-link'
-  /** Over 4 GiB: more than one ArrayBuffer can hold on Node 20 (read it, or view hyperslabs of a chunked copy). */
-  | 'too-large'
-  /** An s3:// file: read on demand, nothing to map. */
-  | 'remote';
-
-export type DatasetData = TypedArray | string[];
-
-/**
- * What `view()` gives on a `Dataset<D>`: the dtype's array when D is one
- * known dtype (`group.dataset(p, 'float32')`, `createDataset` with a literal
- * dtype), any TypedArray on a plain `Dataset`.
- */
-export type ViewFor<D extends DType> = ArrayFor<Exclude<D, 'string'>>;
-/** What `read()` / `readSync()` give by default on a `Dataset<D>` (as ViewFor; string[] for 'string'). */
-export type DataFor<D extends DType> = ArrayFor<D>;
-/** The options of `read(dtype, options)`: a checked dtype says the result, so no strings/enumNames. */
-export type DTypeReadOptions = Omit<ReadOptions, 'strings' | 'enumNames'>;
-/** What a read gives: DatasetData for flat dtypes, any H5Value for other types (docs/types.md). */
-export type ReadData = DatasetData | H5Value | (string | number | bigint)[];
-
-/** One dimension of a dataset: its label and the dimension scales attached to it. */
-export interface DimensionInfo {
-  label: string;
-  scales: { path: string; name: string }[];
-}
+// Every name this module exported stays importable from its path.
+export type * from './dataset-types.js';
+export { selectionOf } from './dataset-options.js';
 
 /**
  * A dataset. `D` is its dtype when the code knows it (checked when the
@@ -565,63 +488,3 @@ export class Dataset<D extends DType = DType> {
     return `<Dataset ${this.path} ${this.dtype}[${this.shape.join(',')}]>`;
   }
 }
-
-/** Validates a selection's types here; bounds are checked natively against the shape. */
-export function selectionOf(o: Partial<Selection>, shape: number[]): NativeSelection | null {
-  const { start, count, step } = o;
-  if (start === undefined && count === undefined && step === undefined) return null;
-  const s = start ?? shape.map(() => 0);
-  checkIntegers(s, 'selection.start');
-  const c = count ?? shape.map((n, i) => Math.max(0, n - (s[i] ?? 0)));
-  checkIntegers(c, 'selection.count');
-  if (step !== undefined) checkIntegers(step, 'selection.step', 1);
-  if (s.length !== shape.length || c.length !== shape.length || (step && step.length !== shape.length))
-    throw new RangeError(`selection rank must be ${shape.length}`);
-  return step ? { start: s, count: c, step } : { start: s, count: c };
-}
-
-function threadsOf(t: number | undefined): number {
-  if (t === undefined) return 0;
-  checkInteger(t, 'options.threads', 1, 1024);
-  return t;
-}
-
-function cancelOf(signal: AbortSignal | undefined): { token?: CancelToken; cleanup: () => void } {
-  if (signal === undefined) return { cleanup: () => {} };
-  checkSignal(signal);
-  if (signal.aborted) {
-    throw new H5Error('operation aborted before it started', { code: 'H5_ABORTED' });
-  }
-  const token = native.cancelToken();
-  // One listener per signal, however many calls share it (a listener per call
-  // made Node warn about a leak past 10 concurrent reads); it is removed when
-  // the last call using the signal settles.
-  let tokens = pendingBySignal.get(signal);
-  if (!tokens) {
-    const set = new Set<CancelToken>();
-    tokens = set;
-    pendingBySignal.set(signal, set);
-    const on = () => {
-      for (const t of set) native.cancelTrigger(t);
-    };
-    listenerBySignal.set(signal, on);
-    signal.addEventListener('abort', on, { once: true });
-  }
-  tokens.add(token);
-  return {
-    token,
-    cleanup: () => {
-      const set = pendingBySignal.get(signal);
-      if (!set) return;
-      set.delete(token);
-      if (set.size > 0) return;
-      pendingBySignal.delete(signal);
-      const on = listenerBySignal.get(signal);
-      listenerBySignal.delete(signal);
-      if (on) signal.removeEventListener('abort', on);
-    },
-  };
-}
-
-const pendingBySignal = new WeakMap<AbortSignal, Set<CancelToken>>();
-const listenerBySignal = new WeakMap<AbortSignal, () => void>();

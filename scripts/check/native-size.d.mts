@@ -15,3 +15,5 @@ export function measure(root: string): {
   functions: (NativeFunction & { file: string })[];
 };
 export function sizeProblems(root: string, pending?: Record<string, number>): { problems: string[]; stale: string[] };
+export const LIB_PENDING: Record<string, number>;
+export function libSizeProblems(root: string, pending?: Record<string, number>): { problems: string[]; stale: string[] };

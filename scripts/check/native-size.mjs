@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Sizes of the native sources (issue 22: "no file over ~600 lines, no function
-// over ~120"). Used by check:sources; run alone to list the largest:
+// over ~120"), and of the TypeScript files under lib/ (files only, a plain
+// line count: libSizeProblems). Used by check:sources; run alone to list the
+// largest native files and functions:
 //   node scripts/check/native-size.mjs [--top N]
 //
 // How a function is found (a brace-depth counter, not a C++ parser):
@@ -151,12 +153,18 @@ export function functions(src) {
   return found;
 }
 
-function nativeSources(dir) {
+// Lines as wc -l counts them, plus an unterminated last line.
+function lineCount(src) {
+  return src.split('\n').length - (src.endsWith('\n') ? 1 : 0);
+}
+
+// The files under dir whose name matches re, at any depth.
+function sourcesUnder(dir, re) {
   const out = [];
   for (const e of readdirSync(dir)) {
     const p = join(dir, e);
-    if (statSync(p).isDirectory()) out.push(...nativeSources(p));
-    else if (/\.(cc|h)$/.test(p)) out.push(p);
+    if (statSync(p).isDirectory()) out.push(...sourcesUnder(p, re));
+    else if (re.test(p)) out.push(p);
   }
   return out;
 }
@@ -165,10 +173,10 @@ function nativeSources(dir) {
 export function measure(root) {
   const files = [];
   const fns = [];
-  for (const p of nativeSources(join(root, 'native'))) {
+  for (const p of sourcesUnder(join(root, 'native'), /\.(cc|h)$/)) {
     const src = readFileSync(p, 'utf8');
     const file = relative(root, p);
-    files.push({ file, lines: src.split('\n').length - (src.endsWith('\n') ? 1 : 0) });
+    files.push({ file, lines: lineCount(src) });
     for (const f of functions(src)) fns.push({ file, ...f });
   }
   files.sort((a, b) => b.lines - a.lines);
@@ -193,6 +201,35 @@ export function sizeProblems(root, pending = PENDING) {
     if (f.lines > allowed)
       problems.push(`${f.file}:${f.start}: ${f.name} is ${f.lines} lines (limit ${allowed}): extract named helpers`);
   }
+  const stale = Object.keys(pending).filter((k) => !used.has(k));
+  return { problems, stale };
+}
+
+// lib/**/*.ts files allowed over MAX_FILE_LINES, each at most at its length
+// here. Both wait for their split by concern (issue 22), left for lack of time
+// when load.ts, benchmark.ts and dataset.ts were split. A new entry needs a
+// reason in this comment.
+export const LIB_PENDING = {
+  'lib/formats/safetensors-header.ts': 615,
+  'lib/model/store/local.ts': 602,
+};
+
+// { problems, stale } for the TypeScript files under lib/: one problem per file
+// over MAX_FILE_LINES (or over its LIB_PENDING length); stale: the LIB_PENDING
+// entries no file needs any more.
+export function libSizeProblems(root, pending = LIB_PENDING) {
+  const problems = [];
+  const used = new Set();
+  for (const p of sourcesUnder(join(root, 'lib'), /\.ts$/)) {
+    const src = readFileSync(p, 'utf8');
+    const file = relative(root, p);
+    const lines = lineCount(src);
+    if (lines <= MAX_FILE_LINES) continue;
+    const allowed = pending[file] ?? MAX_FILE_LINES;
+    if (file in pending) used.add(file);
+    if (lines > allowed) problems.push(`${file}: ${lines} lines (limit ${allowed}): split it by concern`);
+  }
+  problems.sort();
   const stale = Object.keys(pending).filter((k) => !used.has(k));
   return { problems, stale };
 }

@@ -2,13 +2,20 @@
  * scripts/check/native-size.mjs, the size check of check:sources: its brace
  * counter must find C++ functions and their lengths without being fooled by
  * braces in literals, comments or macros, and must flag files over 600 lines
- * and functions over 120.
+ * and functions over 120; and the lib/ TypeScript files over 600 lines.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { functions, measure, PENDING, sizeProblems } from '../../scripts/check/native-size.mjs';
+import {
+  functions,
+  LIB_PENDING,
+  libSizeProblems,
+  measure,
+  PENDING,
+  sizeProblems,
+} from '../../scripts/check/native-size.mjs';
 
 const lengths = (src: string) => functions(src).map((f) => [f.name, f.start, f.lines]);
 
@@ -114,5 +121,41 @@ describe('sizeProblems', () => {
     ]);
     writeFileSync(join(root, file), fn(name, 10));
     expect(sizeProblems(root, pending).stale).toContain(key);
+  });
+});
+
+describe('libSizeProblems', () => {
+  let root = '';
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  const tree = (files: Record<string, number>) => {
+    root = mkdtempSync(join(tmpdir(), 'h5v-lib-size-'));
+    for (const [name, lines] of Object.entries(files)) {
+      mkdirSync(join(root, name, '..'), { recursive: true });
+      writeFileSync(join(root, name), 'export const x = 1;\n'.repeat(lines));
+    }
+    return root;
+  };
+
+  it('flags a lib/ .ts file over 600 lines, at any depth, and passes 600 itself', () => {
+    tree({ 'lib/ok.ts': 600, 'lib/a/b/big.ts': 601, 'lib/a/notes.md': 700 });
+    expect(libSizeProblems(root, {})).toEqual({
+      problems: ['lib/a/b/big.ts: 601 lines (limit 600): split it by concern'],
+      stale: [],
+    });
+  });
+
+  it('holds a pending file to its recorded length and names entries no longer needed', () => {
+    tree({ 'lib/x.ts': 610, 'lib/y.ts': 611 });
+    const pending = { 'lib/x.ts': 610, 'lib/y.ts': 610, 'lib/gone.ts': 700 };
+    expect(libSizeProblems(root, pending)).toEqual({
+      problems: ['lib/y.ts: 611 lines (limit 610): split it by concern'],
+      stale: ['lib/gone.ts'],
+    });
+  });
+
+  it('passes the repository, whose LIB_PENDING entries are all still needed', () => {
+    expect(libSizeProblems(join(import.meta.dirname, '..', '..'))).toEqual({ problems: [], stale: [] });
+    expect(Object.keys(LIB_PENDING).sort()).toEqual(['lib/formats/safetensors-header.ts', 'lib/model/store/local.ts']);
   });
 });
