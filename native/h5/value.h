@@ -98,6 +98,12 @@ uint64_t column_bytes(const Column& c);
 std::string fixed_string(const char* p, size_t size, H5T_str_t pad);
 // True when `s` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
 bool is_valid_utf8(const std::string& s);
+// The same check on n bytes at `s`; when it passes and `out` is not null
+// (room for n units), also writes the text as UTF-16 and its length in units.
+bool utf8_to_utf16(const char* s, size_t n, char16_t* out, size_t* units);
+// `s` as UTF-16 in a buffer of this thread's, valid until its next call (or
+// nullptr when `s` is not UTF-8): a read's strings share one allocation.
+const char16_t* utf16_of(const std::string& s, size_t* units);
 
 struct ValueResult {
   TypeNode type;

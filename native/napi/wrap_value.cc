@@ -144,13 +144,17 @@ Napi::Value typed_array(Napi::Env env, const std::string& dtype, const std::vect
 // Strings cross as text: UTF-8 when the bytes are UTF-8, otherwise each byte
 // as one code unit (latin1), so bytes such as b'\xb5m' (an ASCII-tagged "µm")
 // survive (Buffer.from(s, 'latin1') gives them back) instead of becoming U+FFFD.
-// ASCII text (most strings) is latin1 too: V8 copies it as one-byte without
-// a UTF-8 decode, and only the rest is validated.
+// ASCII text (most strings) is latin1 too (one-byte, no decode); the rest is
+// validated and decoded in one pass (utf16_of), not again by V8's UTF-8 path.
 Napi::Value text_value(Napi::Env env, const std::string& s) {
   size_t ascii = 0;
   while (ascii < s.size() && !(static_cast<unsigned char>(s[ascii]) & 0x80)) ++ascii;
-  if (ascii < s.size() && h5::is_valid_utf8(s)) return Napi::String::New(env, s);
   napi_value v;
+  size_t units = 0;
+  if (const char16_t* u = ascii < s.size() ? h5::utf16_of(s, &units) : nullptr) {
+    NAPI_THROW_IF_FAILED(env, napi_create_string_utf16(env, u, units, &v), Napi::Value());
+    return Napi::Value(env, v);
+  }
   NAPI_THROW_IF_FAILED(env, napi_create_string_latin1(env, s.data(), s.size(), &v), Napi::Value());
   return Napi::Value(env, v);
 }

@@ -71,6 +71,16 @@ TEST(utf8_validation) {
   CHECK(!h5::is_valid_utf8("\xe2\x86"));                             // truncated
 }
 
+TEST(utf8_decodes_to_utf16_in_the_validating_pass) {
+  const char s[] = "a\xce\xb1\xe2\x86\x92\xf0\x9d\x84\x9e";  // aα→𝄞: 1+2+3+4 bytes
+  char16_t out[sizeof s] = {};
+  size_t units = 0;
+  CHECK(h5::utf8_to_utf16(s, sizeof s - 1, out, &units));
+  CHECK_EQ(units, static_cast<size_t>(5));  // 𝄞 is a surrogate pair
+  CHECK(out[0] == u'a' && out[1] == 0x3b1 && out[2] == 0x2192 && out[3] == 0xd834 && out[4] == 0xdd1e);
+  CHECK(!h5::utf8_to_utf16("\xb5m", 2, out, &units));  // not UTF-8: the caller falls back to latin1
+}
+
 TEST(compound_with_vlen_string_enum_array_round_trips) {
   h5::Lock lock;
   h5::Hid f(memory_file());
