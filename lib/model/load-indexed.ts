@@ -10,7 +10,7 @@ import { INDEX_ATTR, indexBindingProblem, parseIndex, type IndexEntry } from './
 import { compareNames, TENSOR_SHA_ATTR, type Provenance } from './schema.js';
 import { boundedMap, rangeSha256, tensorSha256 } from './digest.js';
 import { ioError } from '../util/publish.js';
-import { checkAbort } from './load-open.js';
+import { checkAbort, tensorError } from './load-open.js';
 import { isTensorDType, type Scanned } from './load-scan.js';
 
 const LITTLE = endianness() === 'LE';
@@ -170,15 +170,7 @@ export async function loadIndexed(
       try {
         d = (await file.dataset(e.name).read({ signal: o.signal })) as TypedArray;
       } catch (err) {
-        if (err instanceof H5Error && err.code !== 'H5_ABORTED') {
-          throw new H5Error(`tensor '${e.name}': ${err.message}`, {
-            code: err.code,
-            major: err.major,
-            minor: err.minor,
-            tensor: e.name,
-          });
-        }
-        throw err;
+        throw err instanceof H5Error && err.code !== 'H5_ABORTED' ? tensorError(e.name, err) : err;
       }
     }
     data.push(d);

@@ -114,3 +114,8 @@ export function readProvenance(
   };
   return { provenance, metadata: metadata as Record<string, JsonValue> };
 }
+
+/** `e` again, its message prefixed with the tensor it concerns and `tensor` set (the scan and the indexed load). */
+export function tensorError(name: string, e: H5Error): H5Error {
+  return new H5Error(`tensor '${name}': ${e.message}`, { code: e.code, major: e.major, minor: e.minor, tensor: name });
+}

@@ -22,7 +22,7 @@ import type {
   VerifyReport,
   Vouch,
 } from './load-types.js';
-import { checkAbort, checkLoadOptions, openChecked, readProvenance } from './load-open.js';
+import { checkAbort, checkLoadOptions, openChecked, readProvenance, tensorError } from './load-open.js';
 import { errMessage, listTensors, modelProblems, scan } from './load-scan.js';
 import { canMapIndexed, checkIndexLayout, layoutMatches, loadIndexed, readIndex } from './load-indexed.js';
 
@@ -85,15 +85,7 @@ export async function loadModelAt(abs: string, options: LoadOptions, vouch: Vouc
     for (const t of list) {
       if (t.error !== undefined) {
         const e = t.error;
-        if (e instanceof H5Error) {
-          throw new H5Error(`tensor '${t.name}': ${e.message}`, {
-            code: e.code,
-            major: e.major,
-            minor: e.minor,
-            tensor: t.name,
-          });
-        }
-        throw e;
+        throw e instanceof H5Error ? tensorError(t.name, e) : e;
       }
       if (verify && !opened.skipHashes && t.actual !== t.expected) {
         throw new H5Error(
