@@ -49,7 +49,12 @@ const PLUGIN_PATH = '/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins';
 const COLS = 4096;
 const SEED = 42;
 
-export type Peer = 'h5vault' | 'h5vault-serial' | 'h5py' | 'h5wasm';
+/**
+ * `h5vault-into` / `h5py-direct`: the same reads into one reused array
+ * (`read({ into })` / `read_direct`), main read cases only: no allocation and
+ * no page faults, what a server reading into its own buffers gets.
+ */
+export type Peer = 'h5vault' | 'h5vault-serial' | 'h5py' | 'h5wasm' | 'h5vault-into' | 'h5py-direct';
 
 export interface Timing {
   /** Median wall time of one operation, ms. */
@@ -347,6 +352,8 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
         'h5vault-serial': o.serial ? () => h5vaultSerial(work, [job])[0]! : undefined,
         h5py: () => h5py([job])[0]!,
         h5wasm: wasm ? () => timeReadH5wasm(path, 'data', 1) : undefined,
+        'h5vault-into': group === 'main' ? () => timeRead(path, 'data', 1, undefined, true) : undefined,
+        'h5py-direct': group === 'main' ? () => h5py([{ ...job, direct: true }])[0]! : undefined,
       });
       for (const [name, r] of Object.entries(got)) peers[name as Peer] = timing(r, bytes, srcSha);
       return {
@@ -661,6 +668,32 @@ export function renderCodecsMarkdown(r: CompareReport): string {
   return L.join('\n');
 }
 
+/**
+ * The main read cases into one reused array (issue 23 target 2): h5vault's
+ * `read({ into })` against h5py's `read_direct`, the same rounds as the
+ * fresh-array table above. Compressed reads target >= 3x.
+ */
+function reusedBufferTable(main: CaseResult[], fmtRate: ReturnType<typeof rateFormatter>): string[] {
+  const reads = main.filter((c) => c.kind === 'read' && c.peers['h5vault-into']);
+  if (reads.length === 0) return [];
+  const L = ['', '#### Into a reused array (`read({ into })` vs h5py `read_direct`)', ''];
+  L.push('| case | h5vault into MB/s | h5py read_direct MB/s | vs h5py | target vs h5py |', '|---|---:|---:|---:|---|');
+  for (const c of reads) {
+    const a = c.peers['h5vault-into'];
+    const b = c.peers['h5py-direct'];
+    const x = a && b && !('error' in a) && !('error' in b) ? b.ms / a.ms : undefined;
+    const target = c.codec === 'none (chunked)' ? undefined : 3;
+    L.push(
+      `| ${c.id} | ${fmtRate(a, `h5vault into, ${c.id}`)} | ${fmtRate(b, `h5py read_direct, ${c.id}`)} | ${fmtX(x)} | ${verdict(x, target)} |`,
+    );
+  }
+  L.push(
+    '',
+    'The uncompressed target (≥ 50% of `fs.readSync` of the same bytes into the same buffer) is measured by `npm run bench:read-into` (docs/benchmarks.md, round 3).',
+  );
+  return L;
+}
+
 /** The markdown written into docs/benchmarks.md. */
 export function renderMarkdown(r: CompareReport): string {
   const footnotes: string[] = [];
@@ -693,6 +726,7 @@ export function renderMarkdown(r: CompareReport): string {
     "MB/s: median (slowest–fastest run). ² The peers run interleaved, one run each per round; h5py's time ÷ h5vault's in the same round, min–max over the rounds.",
   );
   if (hasSerial) L.push('', "¹ h5vault with `H5VAULT_ENGINE=0`: libhdf5's own serial filter pipeline, for reference.");
+  L.push(...reusedBufferTable(main, fmtRate));
   L.push('', '#### Thread scaling (h5vault engine, `read({ threads })` / `write(..., { threads })`)', '');
   L.push('| case | threads | MB/s | speed-up vs 1 thread |', '|---|---:|---:|---:|');
   const th = r.cases.filter((c) => c.group === 'threads');

@@ -21,7 +21,7 @@ export interface FilterSpec {
 }
 
 export type Job =
-  | { op: 'read'; path: string; dataset: string; runs: number; threads?: number }
+  | { op: 'read'; path: string; dataset: string; runs: number; threads?: number; direct?: boolean }
   | ({ op: 'write'; path: string; src: string; shape: number[]; runs: number; threads?: number } & FilterSpec);
 
 export interface JobResult {
@@ -59,8 +59,18 @@ export function compressionOf(f: FilterSpec): Compression {
   }
 }
 
-/** Times `runs` full reads of one dataset (after one untimed warm-up read that is also checksummed). */
-export async function timeRead(path: string, dataset: string, runs: number, threads?: number): Promise<JobResult> {
+/**
+ * Times `runs` full reads of one dataset (after one untimed warm-up read that
+ * is also checksummed): each into a new array, or with `into` all into the
+ * warm-up's array (`read({ into })`, no allocation and no page faults).
+ */
+export async function timeRead(
+  path: string,
+  dataset: string,
+  runs: number,
+  threads?: number,
+  into = false,
+): Promise<JobResult> {
   const f = File.open(path);
   try {
     const ds = f.dataset(dataset);
@@ -69,7 +79,7 @@ export async function timeRead(path: string, dataset: string, runs: number, thre
     const ms: number[] = [];
     for (let r = 0; r < runs; r++) {
       const t0 = performance.now();
-      await ds.read({ threads });
+      await ds.read(into ? { threads, into: first } : { threads });
       ms.push(performance.now() - t0);
     }
     return { ms, sha256: digest };

@@ -27,6 +27,9 @@ using namespace detail;
 
 namespace {
 
+// See read_workers().
+constexpr uint64_t kSerialReadBytes = 64 * 1024;
+
 // libhdf5 accepts the checksum and, for files from before 1.6.3, its
 // byte-pair-swapped form (H5Z_filter_fletcher32).
 bool fletcher_ok(const uint8_t* buf, size_t n) {
@@ -333,6 +336,18 @@ struct ReadCall : Call {
   }
 };
 
+// Workers for this read: worker_count(), except that a small read stays on
+// the calling thread. Helpers pay off only when there is more to decode than
+// waking them costs (a condition-variable wake-up and a context switch each,
+// tens of microseconds on a shared VM): jhdf's fletcher32_datasets_latest.hdf5
+// (five 7x5 datasets in small chunks) took 147 us a readSync() with the pool
+// and 36 us through libhdf5 alone. By default (threads not given) a read of
+// fewer than kSerialReadBytes output bytes decodes on the caller alone.
+unsigned read_workers(const Options& opt, uint64_t items, uint64_t out_bytes) {
+  if (opt.threads == 0 && out_bytes < kSerialReadBytes) return 1;
+  return worker_count(opt, items);
+}
+
 }  // namespace
 
 Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, size_t out_bytes, const Options& opt,
@@ -358,7 +373,7 @@ Result read(hid_t dset, hid_t mem_type, const Selection& selection, void* out, s
   uint64_t items = 0;
   const ChunkParts parts = selection_parts(p, s, &items);
   ReadCall call{{dset, p, s, parts, opt, items}, static_cast<uint8_t*>(out)};
-  parallel_for(worker_count(opt, items), [&](unsigned) { call.work(); });
+  parallel_for(read_workers(opt, items, s.nsel * p.es), [&](unsigned) { call.work(); });
   if (call.sh.failed) {
     *err = call.sh.err;
     return Result::Failed;
