@@ -87,12 +87,18 @@ describe('bench:compare', () => {
     }
     const gz = rep.cases.find((c) => c.id === 'gzip-1+shuffle read')!;
     expect(gz.peers.h5wasm).toHaveProperty('ms');
+    // The reused-buffer columns: every main read also into one array, both sides checked by SHA-256.
+    for (const c of rep.cases.filter((x) => x.group === 'main' && x.kind === 'read')) {
+      expect(c.peers['h5vault-into'], c.id).toHaveProperty('ms');
+      expect(c.peers['h5py-direct'], c.id).toHaveProperty('ms');
+    }
     expect(rep.eventLoop).toMatchObject({ bytes: 512 * 1024, codec: 'gzip-1+shuffle', targetP99Ms: 20 });
     expect(rep.eventLoop!.runs).toHaveLength(1);
     const md = readFileSync(docs, 'utf8');
     expect(md).toMatch(/^# Benchmarks\n\nhand-written intro\n/);
     expect(md).toContain('npm run bench:compare -- --size 256KiB');
     expect(md).toMatch(/\| gzip-1\+shuffle read \| \d+ \|/);
+    expect(md).toMatch(/Into a reused array[\s\S]*\| lz4\+shuffle read \| \d+ [^|]*\| \d+ [^|]*\| [\d.]+× \|/);
   }, 600_000);
 
   it('--only codecs: zstd, Blosc and Bitshuffle against h5py through its plugins, data checked, its own docs section', async () => {
