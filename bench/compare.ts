@@ -682,7 +682,8 @@ function reusedBufferTable(main: CaseResult[], fmtRate: ReturnType<typeof rateFo
     const a = c.peers['h5vault-into'];
     const b = c.peers['h5py-direct'];
     const x = a && b && !('error' in a) && !('error' in b) ? b.ms / a.ms : undefined;
-    const target = c.codec === 'none (chunked)' ? undefined : 3;
+    // Issue 23 target 2 names lz4+shuffle and gzip; LZF and uncompressed are shown for reference.
+    const target = /^(gzip|lz4)/.test(c.codec) ? 3 : undefined;
     L.push(
       `| ${c.id} | ${fmtRate(a, `h5vault into, ${c.id}`)} | ${fmtRate(b, `h5py read_direct, ${c.id}`)} | ${fmtX(x)} | ${verdict(x, target)} |`,
     );
