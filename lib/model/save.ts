@@ -22,7 +22,7 @@ import {
   type JsonValue,
   type TensorsInput,
 } from './schema.js';
-import { boundedMap, fileSha256, modelDigestOf, rangeSha256, tensorSha256 } from './digest.js';
+import { boundedMap, fileSha256, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
 import { encodeIndex, INDEX_ATTR } from './tensor-index.js';
 import { cleanStaleTemps, commitStaged, faultPoint, ioError, stageFile, startWriteback } from '../util/publish.js';
 import {
@@ -250,15 +250,32 @@ function readsBackAsWritten(target: string, temp: string, indexText: string): vo
  * checks the result against a known file SHA-256 instead (a content-addressed
  * pull, lib/model/store/cas.ts, whose cache publishes through lib/util/publish.ts).
  */
-export async function writeModelInto(temp: string, p: PreparedSave): Promise<WrittenTemp> {
-  return (await writeModelFile(temp, temp, p)).written;
+export async function writeModelInto(
+  temp: string,
+  p: PreparedSave,
+  knownSha256?: ReadonlyMap<string, string>,
+): Promise<WrittenTemp> {
+  return (await writeModelFile(temp, temp, p, knownSha256)).written;
 }
 
+/**
+ * `knownSha256` (tensor name -> SHA-256) is taken as each tensor's hash
+ * instead of hashing it: only writeModelInto passes it, for a caller that
+ * checked each tensor's bytes against that hash already and checks the whole
+ * file's SHA-256 against an independently known one before anything uses the
+ * file (a content-addressed pull: the file hash covers every byte, so a wrong
+ * hash here can only make the file mismatch, never pass). saveModel and
+ * writeTemp never pass it: a normal save always hashes the caller's data.
+ */
 async function writeModelFile(
   target: string,
   temp: string,
   p: PreparedSave,
+  knownSha256?: ReadonlyMap<string, string>,
 ): Promise<{ written: WrittenTemp; indexText: string }> {
+  const known = knownSha256 ? p.entries.map((e) => knownSha256.get(e.name)) : undefined;
+  if (known?.some((h) => h === undefined || !SHA256_HEX.test(h)))
+    throw new TypeError('writeModelInto: knownSha256 must give a SHA-256 for every tensor');
   const where = { path: target, temp };
   const total = p.entries.reduce((a, e) => a + e.byteLength, 0);
   let done = 0;
@@ -271,7 +288,7 @@ async function writeModelFile(
   // each as soon as its bytes are in the file, while the next one writes.
   // Compressed tensors are only available as input memory: they hash through
   // WebCrypto, on the libuv pool, during the writes.
-  const inMemory = p.entries.filter((e) => isFiltered(e, p.compression) || e.byteLength === 0);
+  const inMemory = known ? [] : p.entries.filter((e) => isFiltered(e, p.compression) || e.byteLength === 0);
   const hashing = boundedMap(
     inMemory,
     (e) => e.byteLength,
@@ -310,7 +327,8 @@ async function writeModelFile(
       }
       const filtered = isFiltered(e, p.compression);
       const ds = file.createDataset(e.name, datasetOptions(e, p.compression, p.shuffle));
-      if (await writeTensor(ds, e, filtered, p, progress)) started.set(k, inBackground(storedSha256(fd, e, ds)));
+      if ((await writeTensor(ds, e, filtered, p, progress)) && !known)
+        started.set(k, inBackground(storedSha256(fd, e, ds)));
       datasets.push(ds);
     }
     file.flush(); // contiguous data leaves libhdf5's sieve buffer for the file
@@ -318,13 +336,15 @@ async function writeModelFile(
     // without this the kernel would hold them until the publish's fsync
     // (a model is far below the dirty-page threshold), which then waits for all of it.
     const writeback = inBackground(startWriteback(reader));
-    const shas = await hashEntries(
-      (i) => inBackground(storedSha256(fd, p.entries[i]!, datasets[i]!)),
-      p.entries,
-      inMemory,
-      await hashing,
-      started,
-    );
+    const shas = known
+      ? (known as string[])
+      : await hashEntries(
+          (i) => inBackground(storedSha256(fd, p.entries[i]!, datasets[i]!)),
+          p.entries,
+          inMemory,
+          await hashing,
+          started,
+        );
     checkAbort(p.signal);
     await faultPoint('attrs', where);
     // Attributes in name order after all data: the order of libhdf5 calls

@@ -329,4 +329,114 @@ describe('content-addressed S3 store', () => {
     m2.close();
     for (const s of [filePub, casPub, server]) s.destroy();
   });
+
+  /** A manifest as JSON, the fields these tests edit. */
+  type S3VersionRecordJson = {
+    rebuild: { writer: Record<string, string> };
+    tensors: { name: string; sha256: string; object: string }[];
+  };
+  /** Rewrites version `v`'s manifest on the server with `edit`. */
+  async function editRecord(store: S3ModelStore, v: number, edit: (rec: S3VersionRecordJson) => void): Promise<void> {
+    const { sdk, c } = await rawClient();
+    const key = `${store.prefix}/m/versions/v${String(v).padStart(6, '0')}.json`;
+    const got = await c.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
+    const rec = JSON.parse(await got.Body!.transformToString());
+    edit(rec);
+    await c.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(rec) }));
+    c.destroy();
+  }
+
+  /**
+   * v1 and v2 (weight `changed` retrained) published; v1 in the server's cache,
+   * pulled by another store on the same cache dir (a store keeps the records it
+   * has read, and these tests edit records after that pull).
+   */
+  async function v1Cached(seed: number, changed: number) {
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`);
+    await pub.save('m', model(seed));
+    await pub.save('m', model(seed, [changed]));
+    const first = await open(p, `${p}-server`);
+    await first.pull('m', 1);
+    first.destroy();
+    const server = await open(p, `${p}-server`);
+    return { pub, server, rec1: (await pub.record('m', 1))!, rec2: (await pub.record('m', 2))! };
+  }
+
+  it('a delta pull whose rebuilt file mismatches (base cached, recipe changed) is H5_CHECKSUM_MISMATCH; nothing new is cached and no tensor is fetched twice', async () => {
+    const { pub, server, rec1 } = await v1Cached(12, 4);
+    // Every tensor of v2 still matches its hash (the writer takes them from the manifest); the file's provenance bytes do not.
+    await editRecord(pub, 2, (rec) => {
+      rec.rebuild.writer.platform = 'plan9-mips';
+    });
+    const s1 = server.stats();
+    const err = await server.load('m', 2).catch((e: unknown) => e);
+    const s2 = server.stats();
+    expect((err as { code?: string }).code).toBe('H5_CHECKSUM_MISMATCH');
+    expect((err as Error).message).toContain('rebuilt from its verified tensors');
+    // The reused tensors were hashed after the mismatch, all good: only the changed tensor was ever fetched.
+    expect(s2.tensorsDownloaded - s1.tensorsDownloaded).toBe(1);
+    expect(s2.bytesDownloaded - s1.bytesDownloaded).toBe(N * 4);
+    expect(readdirSync(join(server.cache.dir, 'blobs'))).toEqual([`${rec1.digest}.h5`]);
+    pub.destroy();
+    server.destroy();
+  });
+
+  it('a cached base whose manifest names a wrong SHA-256 for a tensor: the file mismatches, the reused tensors are hashed, the wrong one is fetched, and the rebuilt file verifies', async () => {
+    const { pub, server, rec2 } = await v1Cached(13, 5);
+    // v1's manifest now says its layers/0/w holds v2's new layers/5/w (same size, other bytes).
+    const new5 = rec2.tensors.find((t) => t.name === 'layers/5/w')!;
+    await editRecord(pub, 1, (rec) => {
+      const t0 = rec.tensors.find((t) => t.name === 'layers/0/w')!;
+      t0.sha256 = new5.sha256;
+      t0.object = new5.object!;
+    });
+    const s1 = server.stats();
+    const m2 = await server.load('m', 2);
+    const s2 = server.stats();
+    expect(m2.digest).toBe(rec2.digest);
+    // layers/5/w once its cached stand-in failed its hash; layers/0/w, which the edited v1 no longer claims.
+    expect(s2.tensorsDownloaded - s1.tensorsDownloaded).toBe(2);
+    expect(s2.tensorsFromCache - s1.tensorsFromCache).toBe(14);
+    for (const [k, t] of Object.entries(model(13, [5]))) expect(sameBytes(m2.tensors.get(k)!.data, t.data)).toBe(true);
+    m2.close();
+    pub.destroy();
+    server.destroy();
+  });
+
+  it('a tensor bigger than two parts is fetched as parallel ranged GETs into one verified tensor; a corrupted range is H5_CHECKSUM_MISMATCH', async () => {
+    const p = fresh();
+    const MiB = 1024 * 1024;
+    const big = (11 * MiB) / 4; // floats: 11 MiB = ranges of 5, 5 and 1 MiB
+    const m = {
+      big: { dtype: 'float32', shape: [big], data: gaussian(big, 77) } as Tensor,
+      small: model(14)['layers/0/b']!,
+    };
+    const pub = await open(p, `${p}-pub`, { partBytes: 5 * MiB });
+    await pub.save('m', m);
+    const server = await open(p, `${p}-server`, { partBytes: 5 * MiB });
+    const s1 = server.stats();
+    const got = await server.load('m', 1);
+    const s2 = server.stats();
+    expect(s2.tensorsDownloaded - s1.tensorsDownloaded).toBe(2);
+    expect(s2.gets - s1.gets).toBe(3 + 1); // big in 3 ranges, small whole (records are not counted)
+    expect(sameBytes(got.tensors.get('big')!.data, m.big.data)).toBe(true);
+    got.close();
+    // One flipped bit in the last range: the tensor's hash fails, nothing is cached.
+    const rec = (await pub.record('m', 1))!;
+    const key = `${pub.prefix}/${rec.tensors.find((t) => t.name === 'big')!.object}`;
+    const { sdk, c } = await rawClient();
+    const body = Buffer.from(
+      await (await c.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray(),
+    );
+    body[body.length - 5] ^= 0x10;
+    await c.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    c.destroy();
+    const other = await open(p, `${p}-other`, { partBytes: 5 * MiB });
+    const err = await other.load('m', 1).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('H5_CHECKSUM_MISMATCH');
+    expect((err as Error).message).toContain("tensor 'big'");
+    expect(readdirSync(join(other.cache.dir, 'blobs'))).toEqual([]);
+    for (const s of [pub, server, other]) s.destroy();
+  });
 });

@@ -13,6 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3ClientLike } from '../../remote/options.js';
 import { H5Error } from '../../errors.js';
@@ -249,40 +250,76 @@ export function uploadItems(entries: Entry[], shaByName: Map<string, string>): (
   });
 }
 
-/** GETs one tensor object whole into fresh memory and checks its size and SHA-256. */
-async function fetchTensor(ctx: CasContext, t: CasTensor, signal?: AbortSignal): Promise<ArrayBuffer> {
+/** A counting semaphore: at most `n` holders at once (the GETs of one pull share the store's concurrency). */
+function slots(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let free = n;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (free > 0) free--;
+    else await new Promise<void>((r) => waiting.push(r));
+    try {
+      return await fn();
+    } finally {
+      const w = waiting.shift();
+      if (w) w();
+      else free++;
+    }
+  };
+}
+
+/**
+ * GETs one tensor object into fresh memory and checks its size and SHA-256.
+ * An object bigger than two parts is fetched as parallel ranges of partBytes
+ * (each through `slot`, so one big tensor uses every connection the pull may
+ * open, and several tensors never open more than that).
+ */
+async function fetchTensor(
+  ctx: CasContext,
+  t: CasTensor,
+  slot: <T>(fn: () => Promise<T>) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<ArrayBuffer> {
   const { GetObjectCommand } = loadS3();
   const key = ctx.key(t.object);
   const ab = new ArrayBuffer(t.bytes);
   const buf = new Uint8Array(ab);
-  let pos = 0;
-  await ctx.retry(
-    async () => {
-      ctx.stats.gets++;
-      // A dropped connection resumes where it stopped.
-      const r = await ctx.s3.send(
-        new GetObjectCommand({ Bucket: ctx.bucket, Key: key, ...(pos > 0 ? { Range: `bytes=${pos}-` } : {}) }),
-        { abortSignal: signal },
-      );
-      for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
-        if (pos + chunk.length > t.bytes) {
-          throw new H5Error(
-            `tensor '${t.name}': s3://${ctx.bucket}/${key} is larger than the ${t.bytes} bytes its manifest says; refusing it`,
-            { code: 'H5_CHECKSUM_MISMATCH', expected: t.sha256 },
-          );
+  const part = t.bytes > 2 * ctx.partBytes ? ctx.partBytes : Math.max(1, t.bytes);
+  const ranges: [number, number][] = [];
+  for (let at = 0; at < t.bytes || ranges.length === 0; at += part) ranges.push([at, Math.min(t.bytes, at + part)]);
+  const whole = ranges.length === 1;
+  const getRange = async ([start, end]: [number, number]): Promise<void> => {
+    let pos = start;
+    await ctx.retry(
+      async () => {
+        ctx.stats.gets++;
+        // A dropped connection resumes where it stopped.
+        const range = whole ? (pos > 0 ? `bytes=${pos}-` : undefined) : `bytes=${pos}-${end - 1}`;
+        const r = await ctx.s3.send(
+          new GetObjectCommand({ Bucket: ctx.bucket, Key: key, ...(range ? { Range: range } : {}) }),
+          { abortSignal: signal },
+        );
+        for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
+          if (pos + chunk.length > end) {
+            throw new H5Error(
+              `tensor '${t.name}': s3://${ctx.bucket}/${key} is larger than the ${t.bytes} bytes its manifest says; refusing it`,
+              { code: 'H5_CHECKSUM_MISMATCH', expected: t.sha256 },
+            );
+          }
+          buf.set(chunk, pos);
+          pos += chunk.length;
+          ctx.stats.bytesDownloaded += chunk.length;
         }
-        buf.set(chunk, pos);
-        pos += chunk.length;
-        ctx.stats.bytesDownloaded += chunk.length;
-      }
-      if (pos !== t.bytes)
-        throw Object.assign(new Error(`premature close: ${pos} of ${t.bytes} bytes`), {
-          code: 'ERR_STREAM_PREMATURE_CLOSE',
-        });
-    },
-    `cannot download s3://${ctx.bucket}/${key}`,
-    { signal },
-  );
+        if (pos !== end)
+          throw Object.assign(new Error(`premature close: ${pos} of ${end} bytes`), {
+            code: 'ERR_STREAM_PREMATURE_CLOSE',
+          });
+      },
+      `cannot download s3://${ctx.bucket}/${key}`,
+      { signal },
+    );
+  };
+  if (whole) await slot(() => getRange(ranges[0]!));
+  else await Promise.all(ranges.map((r) => slot(() => getRange(r))));
   const hex = createHash('sha256').update(buf).digest('hex');
   if (hex !== t.sha256) {
     throw new H5Error(
@@ -298,13 +335,20 @@ async function fetchTensor(ctx: CasContext, t: CasTensor, signal?: AbortSignal):
  * Delta pull: rebuilds the manifest's file into `temp` and resolves to its
  * SHA-256 (the cache compares it with the manifest's before renaming it in).
  * Tensors whose bytes a cached earlier version holds (`base`: tensors by
- * SHA-256, re-hashed here before use) are taken from it; the others are
- * fetched whole, `concurrency` at a time, each checked against its SHA-256.
+ * SHA-256) are taken from its mapped memory as they are; the others are
+ * fetched whole, `concurrency` at a time, each checked against its SHA-256 on
+ * arrival. The writer takes every tensor's SHA-256 from the manifest instead
+ * of hashing 256 MiB again: the file's SHA-256, which the caller checks,
+ * covers every byte. Only if that file hash differs from `expected` are the
+ * reused tensors hashed (a cached file damaged on disk since it was verified,
+ * or a base manifest that lies): those that differ are fetched and the file
+ * is written once more.
  */
 export async function rebuildInto(
   ctx: CasContext,
   temp: string,
   m: { tensors: CasTensor[]; rebuild: RebuildRecipe },
+  expected: string,
   base: Map<string, TypedArray> | undefined,
   signal?: AbortSignal,
   onProgress?: (received: number, total: number) => void,
@@ -312,55 +356,77 @@ export async function rebuildInto(
   const bySha = new Map<string, CasTensor>();
   for (const t of m.tensors) if (!bySha.has(t.sha256)) bySha.set(t.sha256, t);
   const have = new Map<string, ArrayBuffer | TypedArray>();
-  if (base) {
-    const reuse = [...bySha.values()].filter((t) => base.get(t.sha256)?.byteLength === t.bytes);
-    const ok = await boundedMap(
-      reuse,
-      (t) => t.bytes,
-      async (t) => (await tensorSha256(base.get(t.sha256)!)) === t.sha256,
-    );
-    reuse.forEach((t, i) => {
-      if (ok[i]) have.set(t.sha256, base.get(t.sha256)!);
-    });
-    ctx.stats.tensorsFromCache += have.size;
-  }
-  const missing = [...bySha.values()].filter((t) => !have.has(t.sha256));
-  const total = missing.reduce((a, t) => a + t.bytes, 0);
+  if (base)
+    for (const t of bySha.values())
+      if (base.get(t.sha256)?.byteLength === t.bytes) have.set(t.sha256, base.get(t.sha256)!);
+  let total = [...bySha.values()].reduce((a, t) => a + (have.has(t.sha256) ? 0 : t.bytes), 0);
   let received = 0;
-  const fetched = await boundedMap(
-    missing,
-    (t) => t.bytes,
-    async (t) => {
-      const ab = await fetchTensor(ctx, t, signal);
-      received += t.bytes;
-      onProgress?.(received, total);
-      return ab;
-    },
-    ctx.concurrency,
-  );
-  missing.forEach((t, i) => {
-    have.set(t.sha256, fetched[i]!);
-  });
-  const tensors = new Map<string, Tensor>();
-  for (const t of m.tensors) {
-    const src = have.get(t.sha256)!;
-    const dtype = t.dtype as NumericDType;
-    const data =
-      src instanceof ArrayBuffer
-        ? typedArrayOf(dtype, src)
-        : src instanceof ARRAY_TYPES[dtype]
-          ? src // the cached version's mapped memory, no copy
-          : // The same bytes under another dtype (identical bytes may be two tensors of different dtypes).
-            typedArrayOf(dtype, src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength) as ArrayBuffer);
-    tensors.set(t.name, { dtype, shape: t.shape, data } as Tensor);
+  const slot = slots(ctx.concurrency);
+  const fetchMissing = async (): Promise<void> => {
+    const missing = [...bySha.values()].filter((t) => !have.has(t.sha256));
+    const fetched = await boundedMap(
+      missing,
+      (t) => t.bytes,
+      async (t) => {
+        const ab = await fetchTensor(ctx, t, slot, signal);
+        received += t.bytes;
+        onProgress?.(received, total);
+        return ab;
+      },
+      ctx.concurrency,
+    );
+    missing.forEach((t, i) => {
+      have.set(t.sha256, fetched[i]!);
+    });
+  };
+  const write = async (): Promise<string> => {
+    const tensors = new Map<string, Tensor>();
+    for (const t of m.tensors) {
+      const src = have.get(t.sha256)!;
+      const dtype = t.dtype as NumericDType;
+      const C = ARRAY_TYPES[dtype];
+      const data =
+        src instanceof ArrayBuffer
+          ? typedArrayOf(dtype, src)
+          : src instanceof C
+            ? src // the cached version's mapped memory, no copy
+            : // The same bytes under another dtype (identical bytes may be two tensors of different dtypes).
+              src.byteOffset % C.BYTES_PER_ELEMENT === 0
+              ? new C(src.buffer as ArrayBuffer, src.byteOffset, src.byteLength / C.BYTES_PER_ELEMENT)
+              : typedArrayOf(dtype, src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength) as ArrayBuffer);
+      tensors.set(t.name, { dtype, shape: t.shape, data } as Tensor);
+    }
+    const p = prepareSave(tensors, {
+      compression: m.rebuild.compression,
+      shuffle: m.rebuild.shuffle,
+      metadata: JSON.parse(m.rebuild.metadataJson) as Record<string, JsonValue>,
+      signal,
+    });
+    p.metadataJson = m.rebuild.metadataJson;
+    p.writer = m.rebuild.writer;
+    // Every tensor's bytes match this hash: fetched ones were checked on arrival, reused ones are checked below if the file differs.
+    return (await writeModelInto(temp, p, new Map(m.tensors.map((t) => [t.name, t.sha256])))).digest;
+  };
+  await fetchMissing();
+  let hex = await write();
+  const reused = [...have].filter(([, v]) => !(v instanceof ArrayBuffer));
+  if (hex !== expected && reused.length > 0) {
+    const ok = await boundedMap(
+      reused,
+      ([, v]) => v.byteLength,
+      async ([sha, v]) => (await tensorSha256(v as TypedArray)) === sha,
+    );
+    const bad = reused.filter((_, i) => !ok[i]);
+    if (bad.length > 0) {
+      for (const [sha, v] of bad) {
+        have.delete(sha);
+        total += v.byteLength;
+      }
+      await fetchMissing();
+      await rm(temp, { force: true }); // the writer creates its file afresh
+      hex = await write();
+    }
   }
-  const p = prepareSave(tensors, {
-    compression: m.rebuild.compression,
-    shuffle: m.rebuild.shuffle,
-    metadata: JSON.parse(m.rebuild.metadataJson) as Record<string, JsonValue>,
-    signal,
-  });
-  p.metadataJson = m.rebuild.metadataJson;
-  p.writer = m.rebuild.writer;
-  return (await writeModelInto(temp, p)).digest;
+  ctx.stats.tensorsFromCache += [...have.values()].filter((v) => !(v instanceof ArrayBuffer)).length;
+  return hex;
 }

@@ -78,7 +78,7 @@ export async function saveTensors(
 /**
  * Delta pull of a format-2 version: takes the tensors it shares with the
  * cached version of `rec.name` that shares the most bytes (mapped, pinned
- * while used, each re-hashed), fetches the others, rebuilds the file with
+ * while used; hashed only if the rebuilt file differs), fetches the others, rebuilds the file with
  * the reproducible writer. The cache then checks the file's SHA-256 against
  * the manifest before renaming it in.
  */
@@ -112,11 +112,12 @@ export async function rebuildVersion(
     }
     return hex;
   };
-  if (!best) return checked(await rebuildInto(ctx, temp, manifest, undefined, signal, onProgress));
+  if (!best) return checked(await rebuildInto(ctx, temp, manifest, rec.digest, undefined, signal, onProgress));
   const unpin = ctx.cache.pin(best.rec.digest);
   let m: LoadedModel | undefined;
   try {
-    // Not verified here: each tensor taken from it is re-hashed by rebuildInto, the rest is not used.
+    // Not verified here: the rebuilt file's SHA-256 covers every byte taken from it, and if that
+    // differs rebuildInto hashes the tensors it took (the rest is not used).
     // Evicted since has(), or unreadable: rebuild without it (H5Errors only; anything else is a bug to see).
     m = await loadModel(ctx.cache.path(best.rec.digest), { verify: false }).catch((e: unknown) => {
       if (e instanceof H5Error) return undefined;
@@ -131,7 +132,7 @@ export async function rebuildVersion(
         if (sha && want.has(sha)) base.set(sha, t.data as TypedArray);
       }
     }
-    return checked(await rebuildInto(ctx, temp, manifest, base, signal, onProgress));
+    return checked(await rebuildInto(ctx, temp, manifest, rec.digest, base, signal, onProgress));
   } finally {
     m?.close();
     unpin();

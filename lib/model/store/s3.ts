@@ -312,13 +312,13 @@ export class S3ModelStore {
     });
   }
 
-  /** Writes the version's file into `temp` (a cache temp): downloaded whole (format 1) or rebuilt from tensor objects (format 2). */
+  /** Writes the version's file into `temp` (a cache temp): downloaded whole (format 1; the cache hashes it) or rebuilt from tensor objects (format 2; resolves to its SHA-256). */
   #fetchVersion(
     rec: S3VersionRecord,
     temp: string,
     signal?: AbortSignal,
     onProgress?: (n: number, total: number) => void,
-  ): Promise<string> {
+  ): Promise<string | undefined> {
     return rec.format === 2
       ? rebuildVersion(this.#ctx, rec, temp, signal, onProgress)
       : downloadFile(this.#ctx, rec, temp, signal, onProgress);
