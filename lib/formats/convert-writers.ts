@@ -22,10 +22,7 @@ import {
 } from './safetensors.js';
 import { metadataToSafetensors } from './convert-metadata.js';
 import type { ConvertOptions, ModelSource } from './convert-types.js';
-
-export function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new H5Error('conversion aborted', { code: 'H5_ABORTED' });
-}
+import { checkAbort } from '../util/abort.js';
 
 function mismatch(output: string, name: string, expected: string, actual: string | null): H5Error {
   return new H5Error(
@@ -56,7 +53,7 @@ export async function toSafetensors(
     shape: t.shape,
     byteLength: t.byteLength,
     load: async () => {
-      checkAbort(options.signal);
+      checkAbort(options.signal, 'conversion');
       const { data, copied: c } = await t.load();
       if (c) copied.push(t.name);
       return data;
@@ -104,7 +101,7 @@ export async function toH5vault(
 ): Promise<string> {
   const tensors = new Map<string, { dtype: NumericDType; shape: number[]; data: TypedArray }>();
   for (const t of src.tensors) {
-    checkAbort(options.signal);
+    checkAbort(options.signal, 'conversion');
     const { data, copied: c } = await t.load();
     if (c) copied.push(t.name);
     tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data });

@@ -18,7 +18,7 @@ import { refuseExisting, type PublishTarget } from '../util/publish.js';
 import { openInput, type Input } from '../safety/open.js';
 import { booleanOption, checkObject, checkOneOf, checkPath } from '../util/validate.js';
 import { allReaders } from './convert-readers.js';
-import { checkAbort, toH5vault, toSafetensors } from './convert-writers.js';
+import { toH5vault, toSafetensors } from './convert-writers.js';
 import type { ConvertOptions, ConvertResult, ModelReader, ModelSource, OutputFormat } from './convert-types.js';
 
 export type {
@@ -37,6 +37,7 @@ export {
   metadataFromSafetensors,
   metadataToSafetensors,
 } from './convert-metadata.js';
+import { checkAbort } from '../util/abort.js';
 export { registerModelReader } from './convert-readers.js';
 
 const OUTPUT_FORMATS: readonly OutputFormat[] = ['safetensors', 'h5vault'];
@@ -104,7 +105,7 @@ export async function convertModel(
     allow: 'pass --force or { overwrite: true }',
   };
   return withSite(site, async () => {
-    checkAbort(options.signal);
+    checkAbort(options.signal, 'conversion');
     await refuseExisting(output, target);
     const all = allReaders();
     let reader: ModelReader | undefined;

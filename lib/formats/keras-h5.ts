@@ -13,10 +13,6 @@ import type { JsonValue } from '../model/schema.js';
 import { parseJson } from './keras-config.js';
 import type { KerasLayout } from './keras-types.js';
 
-export function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new H5Error('load aborted', { code: 'H5_ABORTED' });
-}
-
 function attr(g: Group, name: string): AttrReadValue | undefined {
   return g.attrs.has(name) ? g.attrs.get(name) : undefined;
 }

@@ -13,8 +13,8 @@ import { openInput, type Input } from '../safety/open.js';
 import type { JsonValue } from '../model/schema.js';
 import { extractZipMember, looksLikeZip, readZipDirectory, readZipMember, type ZipEntry } from './zip.js';
 import { isObject, MAX_JSON_MEMBER, parseJson } from './keras-config.js';
-import { checkAbort } from './keras-h5.js';
 import type { KerasLoadOptions, KerasSource } from './keras-types.js';
+import { checkAbort } from '../util/abort.js';
 
 export const WEIGHTS_MEMBER = 'model.weights.h5';
 const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -94,7 +94,7 @@ async function openZip(abs: string, input: Input, o: KerasLoadOptions): Promise<
   const config = await json('config.json');
   const meta = await json('metadata.json');
   const zipMetadata = isObject(meta) ? meta : null;
-  checkAbort(o.signal);
+  checkAbort(o.signal, 'load');
 
   const blocker = await directOpenBlocker(input, weights);
   if (blocker === null) {
@@ -120,7 +120,7 @@ async function openZip(abs: string, input: Input, o: KerasLoadOptions): Promise<
     const tmp = join(dir, WEIGHTS_MEMBER);
     await extractZipMember(input, abs, weights, tmp);
     unchangedOr(input, () => {});
-    checkAbort(o.signal);
+    checkAbort(o.signal, 'load');
     // The extracted file is ours, but its bytes are the archive's: walk it unless the archive's digest vouched for it.
     const file =
       o.untrusted && o.expectDigest === undefined

@@ -39,8 +39,9 @@ import {
   signalOption,
   stringOption,
 } from '../util/validate.js';
+import { checkAbort } from '../util/abort.js';
 import { classesFromConfig } from './keras-config.js';
-import { checkAbort, detect, identity, jsonAttr, strAttr, type Planned, type PlannedLayer } from './keras-h5.js';
+import { detect, identity, jsonAttr, strAttr, type Planned, type PlannedLayer } from './keras-h5.js';
 import { planKeras2 } from './keras-legacy.js';
 import { planKeras3 } from './keras-v3.js';
 import { notKeras, openAny, WEIGHTS_MEMBER } from './keras-open.js';
@@ -71,7 +72,7 @@ function checkOptions(o: KerasLoadOptions): KerasLoadOptions {
 // --- loading the planned datasets ---
 
 async function materialise(p: Planned, copy: boolean, signal: AbortSignal | undefined): Promise<KerasWeight> {
-  checkAbort(signal);
+  checkAbort(signal, 'load');
   const ds = p.ds;
   const dtype = ds.dtype as NumericDType;
   const shape = ds.shape;
@@ -111,7 +112,7 @@ export async function loadKeras(path: string, opts: KerasLoadOptions = {}): Prom
   const options = checkOptions(opts);
   const copy = options.copy ?? false;
   return withSite(site, async () => {
-    checkAbort(options.signal);
+    checkAbort(options.signal, 'load');
     const abs = resolve(path);
     const opened = await openAny(abs, options);
     const { file } = opened;

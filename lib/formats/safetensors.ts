@@ -48,6 +48,7 @@ import {
   isPlainObject,
   signalOption,
 } from '../util/validate.js';
+import { checkAbort } from '../util/abort.js';
 
 /**
  * The safetensors dtypes h5vault reads and writes. The 8-bit floats have no
@@ -462,10 +463,6 @@ function plannedFromInput(tensors: unknown): PlannedTensor[] {
 
 const SLICE_BYTES = 64 * 1024 * 1024;
 
-function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
-}
-
 /**
  * @internal Publishes a planned file at `target` through the one publisher
  * (lib/util/publish.ts): temp next to it, written, `check`ed (convert's
@@ -491,7 +488,7 @@ export async function writeSafetensorsAtomic(
       const where = { path: target, temp };
       let done = 0;
       try {
-        checkAbort(options.signal);
+        checkAbort(options.signal, 'save');
         await faultPoint('create', where);
         const fh = await open(temp, 'wx+');
         try {
@@ -503,12 +500,12 @@ export async function writeSafetensorsAtomic(
               pos += bytesWritten;
               done += bytesWritten;
               options.onProgress?.(done, plan.total);
-              checkAbort(options.signal);
+              checkAbort(options.signal, 'save');
             }
           };
           await put(plan.header);
           for (const t of plan.tensors) {
-            checkAbort(options.signal);
+            checkAbort(options.signal, 'save');
             await faultPoint('write', { ...where, tensor: t.name });
             const data = await t.load();
             if (data.byteLength !== t.byteLength) {

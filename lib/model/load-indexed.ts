@@ -10,8 +10,9 @@ import { INDEX_ATTR, indexBindingProblem, parseIndex, type IndexEntry } from './
 import { compareNames, TENSOR_SHA_ATTR, type Provenance } from './schema.js';
 import { boundedMap, rangeSha256, tensorSha256 } from './digest.js';
 import { ioError } from '../util/publish.js';
-import { checkAbort, tensorError } from './load-open.js';
+import { tensorError } from './load-open.js';
 import { isTensorDType, type Scanned } from './load-scan.js';
+import { checkAbort } from '../util/abort.js';
 
 const LITTLE = endianness() === 'LE';
 const MAX_MAPPED_BYTES = bufferConstants.MAX_LENGTH;
@@ -166,7 +167,7 @@ export async function loadIndexed(
         d = new Ctor(mapped.buffer.slice(e.offset, e.offset + e.bytes));
       }
     } else {
-      checkAbort(o.signal);
+      checkAbort(o.signal, 'load');
       try {
         d = (await file.dataset(e.name).read({ signal: o.signal })) as TypedArray;
       } catch (err) {
@@ -181,7 +182,7 @@ export async function loadIndexed(
       index,
       (e) => e.bytes,
       async (e, i) => {
-        checkAbort(o.signal);
+        checkAbort(o.signal, 'load');
         if (e.bytes === 0) return await tensorSha256(data[i]!);
         if (e.offset === null) return tensorSha256(data[i]!);
         return (

@@ -16,10 +16,6 @@ export function checkLoadOptions<T extends LoadOptions | VerifyOptions>(o: T): T
   return expectDigestOption(o);
 }
 
-export function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new H5Error('load aborted', { code: 'H5_ABORTED' });
-}
-
 /**
  * Opens `path` with libhdf5, once. With `expectDigest` the file is hashed
  * through a descriptor File.openAsync holds and libhdf5 opens that very

@@ -7,7 +7,7 @@ import { ARRAY_TYPES } from '../h5/dtypes.js';
 import { TENSOR_SHA_ATTR, type Provenance } from './schema.js';
 import { boundedMap, modelDigestOf, rangeSha256, tensorSha256 } from './digest.js';
 import { ioError } from '../util/publish.js';
-import { checkAbort } from './load-open.js';
+import { checkAbort } from '../util/abort.js';
 
 export interface Scanned {
   name: string;
@@ -83,7 +83,7 @@ export async function scan(
     list,
     (t) => t.bytes,
     async (t) => {
-      checkAbort(o.signal);
+      checkAbort(o.signal, 'load');
       try {
         let data: TypedArray;
         const offset = t.ds.offset;

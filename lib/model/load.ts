@@ -22,9 +22,10 @@ import type {
   VerifyReport,
   Vouch,
 } from './load-types.js';
-import { checkAbort, checkLoadOptions, openChecked, readProvenance, tensorError } from './load-open.js';
+import { checkLoadOptions, openChecked, readProvenance, tensorError } from './load-open.js';
 import { errMessage, listTensors, modelProblems, scan } from './load-scan.js';
 import { canMapIndexed, checkIndexLayout, layoutMatches, loadIndexed, readIndex } from './load-indexed.js';
+import { checkAbort } from '../util/abort.js';
 
 // Every public type stays importable from this module's path.
 export type * from './load-types.js';
@@ -51,7 +52,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
 export async function loadModelAt(abs: string, options: LoadOptions, vouch: Vouch = {}): Promise<LoadOutcome> {
   const verify = options.verify ?? true;
   const copy = options.copy ?? false;
-  checkAbort(options.signal);
+  checkAbort(options.signal, 'load');
   const opened = await openChecked(abs, options, vouch);
   const { file, digest } = opened;
   try {
@@ -126,7 +127,7 @@ export async function verifyModel(path: string, opts: VerifyOptions = {}): Promi
   checkPath(path);
   const options = checkLoadOptions(opts);
   return withSite(site, async () => {
-    checkAbort(options.signal);
+    checkAbort(options.signal, 'load');
     const abs = resolve(path);
     const { file, digest } = await openChecked(abs, options);
     try {

@@ -35,6 +35,7 @@ import {
   isPlainObject,
   signalOption,
 } from '../util/validate.js';
+import { checkAbort } from '../util/abort.js';
 
 export interface SaveOptions {
   /** Codec for every tensor of rank >= 1 with at least one element (default 'none': contiguous, viewable). */
@@ -124,10 +125,6 @@ function datasetOptions(e: Entry, compression: Compression, shuffle: boolean) {
   return isFiltered(e, compression) ? { dtype, shape, compression, shuffle } : { dtype, shape };
 }
 
-function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
-}
-
 // A write of more bytes than libhdf5's sieve buffer (64 KiB by default;
 // h5vault never changes it) goes straight to the file with pwrite before
 // H5Dwrite returns. A tensor all of whose writes are at least this big is
@@ -155,7 +152,7 @@ async function writeTensor(
   const rows = Math.max(1, Math.floor(SLAB_BYTES / rowBytes));
   let smallest = Number.POSITIVE_INFINITY;
   for (let r = 0; r < shape[0]!; r += rows) {
-    checkAbort(p.signal);
+    checkAbort(p.signal, 'save');
     const n = Math.min(rows, shape[0]! - r);
     const start = [r, ...shape.slice(1).map(() => 0)];
     const count = [n, ...shape.slice(1)];
@@ -306,7 +303,7 @@ async function writeModelFile(
   let file: File | undefined;
   let reader: FileHandle | undefined;
   try {
-    checkAbort(p.signal);
+    checkAbort(p.signal, 'save');
     await faultPoint('create', where);
     file = File.create(temp);
     reader = await open(temp, 'r');
@@ -314,7 +311,7 @@ async function writeModelFile(
     const groups = new Set<string>();
     const datasets: Dataset[] = [];
     for (const [k, e] of p.entries.entries()) {
-      checkAbort(p.signal);
+      checkAbort(p.signal, 'save');
       await faultPoint('write', { ...where, tensor: e.name });
       // Parent groups are created explicitly, in name order, with h5vault's
       // group settings (no timestamps), never as libhdf5 intermediate groups.
@@ -345,7 +342,7 @@ async function writeModelFile(
           await hashing,
           started,
         );
-    checkAbort(p.signal);
+    checkAbort(p.signal, 'save');
     await faultPoint('attrs', where);
     // Attributes in name order after all data: the order of libhdf5 calls
     // fixes the file layout, so it must not depend on which hash finished first.

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { H5Error } from '../errors.js';
 import { fileTarget } from './validate.js';
+import { checkAbort } from './abort.js';
 
 /** Steps of a save at which the fault hook is called (in order). */
 export type SaveStep = 'create' | 'write' | 'attrs' | 'close' | 'check' | 'fsync' | 'rename' | 'fsync-dir';
@@ -227,10 +228,6 @@ export interface Staged<T> {
   result: T;
 }
 
-function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new H5Error('write aborted', { code: 'H5_ABORTED' });
-}
-
 /** The H5_EXISTS refusal: which file, and how to allow its replacement. */
 export function existsError(target: string, t: PublishTarget = {}): H5Error {
   return new H5Error(
@@ -264,12 +261,12 @@ export async function stageFile<T>(target: string, o: StageOptions<T>): Promise<
   const where = { path: target, temp };
   const fault = o.faults === false ? async () => {} : faultPoint;
   try {
-    checkAbort(o.signal);
+    checkAbort(o.signal, 'write');
     const result = await o.write(temp);
-    checkAbort(o.signal);
+    checkAbort(o.signal, 'write');
     await fault('check', where);
     if (o.check) await o.check(temp, result);
-    checkAbort(o.signal);
+    checkAbort(o.signal, 'write');
     await fault('fsync', where);
     // Read-only open: fsync and fchmod need no write access, and the temp may
     // already carry a read-only mode copied from the file it replaces.
@@ -321,7 +318,7 @@ export async function commitStaged(
   const where = { path: target, temp };
   const fault = t.faults === false ? async () => {} : faultPoint;
   try {
-    checkAbort(t.signal);
+    checkAbort(t.signal, 'write');
     await fault('rename', where);
     if (t.overwrite) await rename(temp, target);
     else {

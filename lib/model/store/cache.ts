@@ -26,6 +26,7 @@ import { H5Error } from '../../errors.js';
 import { fileSha256 } from '../digest.js';
 import { commitStaged, ioError, pidAlive, stageFile, unlinkQuiet } from '../../util/publish.js';
 import { acquireLock } from './lock.js';
+import { checkAbort } from '../../util/abort.js';
 
 async function sha256Of(path: string): Promise<string> {
   const fh = await open(path, 'r');
@@ -144,7 +145,7 @@ export class BlobCache {
         faults: false,
         write: async (t) => {
           streamed = await fetch(t);
-          if (signal?.aborted) throw new H5Error('pull aborted', { code: 'H5_ABORTED' });
+          checkAbort(signal, 'pull');
         },
         check: async (t) => {
           const hex = streamed ?? (await sha256Of(t));

@@ -25,6 +25,7 @@ import type { Compression } from '../../h5/group.js';
 import { prepareSave, writeModelInto, type WriterProvenance } from '../save.js';
 import type { Entry, JsonValue, Tensor } from '../schema.js';
 import { createHash } from 'node:crypto';
+import { checkAbort } from '../../util/abort.js';
 
 /** What the S3 store moved and asked, since it was opened (`store.stats()`). */
 export interface TransferStats {
@@ -175,7 +176,7 @@ export async function ensureTensorObjects(
     unique,
     (i) => i.bytes,
     async (item) => {
-      if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+      checkAbort(signal, 'save');
       const copies = await listAll(ctx, blobPrefix(item.sha256));
       const usable = copies.find(
         (c) => isBlobKey(c.rel, item.sha256) && c.size === item.bytes && !condemned.has(c.rel),

@@ -13,6 +13,7 @@ import type { S3StoreContext } from './s3-context.js';
 import type { S3SaveOptions } from './s3-options.js';
 import type { S3VersionRecord } from './s3-record.js';
 import { commitRecord } from './s3-versions.js';
+import { checkAbort } from '../../util/abort.js';
 
 /** What one download worker copies into and writes at once (downloadFile). */
 const SEGMENT_BYTES = 1024 * 1024;
@@ -56,7 +57,7 @@ async function uploadFile(
       const abort = (): void => void up.abort().catch(() => {});
       o.signal?.addEventListener('abort', abort, { once: true });
       try {
-        if (o.signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+        checkAbort(o.signal, 'save');
         await up.done();
       } catch (e) {
         if (o.signal?.aborted) {

@@ -22,6 +22,7 @@ import {
   type BadRecord,
   type S3VersionRecord,
 } from './s3-record.js';
+import { checkAbort } from '../../util/abort.js';
 
 async function bodyText(body: unknown): Promise<string> {
   return (body as { transformToString(): Promise<string> }).transformToString();
@@ -198,7 +199,7 @@ export async function commitRecord(
     const pruned = (await listVersions(ctx, name, { pruned: true })).reduce((a, b) => Math.max(a, b), 0);
     let version = Math.max((await latestVersion(ctx, name)) ?? 0, pruned) + 1;
     for (; ; version++) {
-      if (signal?.aborted) throw new H5Error('save aborted', { code: 'H5_ABORTED' });
+      checkAbort(signal, 'save');
       await beforePut?.();
       const key = ctx.key(`${name}/versions/${recordName(version)}`);
       const record: S3VersionRecord = {
