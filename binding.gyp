@@ -20,6 +20,8 @@
         "native/h5/value_write.cc",
         "native/h5/value_text.cc",
         "native/h5/heap_check.cc",
+        "native/h5/ohdr.cc",
+        "native/h5/ohdr_walk.cc",
         "native/h5/structure.cc",
         "native/h5/range_http.cc",
         "native/h5/range_vfd.cc",

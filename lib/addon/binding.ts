@@ -195,7 +195,12 @@ export interface Native {
    * bytes, layout, bigEndian, external, allocated, value of the string attribute
    * `shaAttr` | null]; null when an object cannot be read (walk it instead).
    */
-  modelLayout(f: FileHandle, shaAttr: string): ModelLayoutRow[] | null;
+  /** engine: 'auto' (default), or one engine for tests (see native/napi/wrap_model.cc). */
+  modelLayout(
+    f: FileHandle,
+    shaAttr: string,
+    engine?: 'auto' | 'libhdf5' | 'parser' | 'parser-strict',
+  ): ModelLayoutRow[] | null;
   setThreads(n: number): number;
   attrList(o: ObjHandle): string[];
   attrHas(o: ObjHandle, name: string): boolean;

@@ -11,6 +11,7 @@
 #include "h5/attribute.h"
 #include "h5/dataset.h"
 #include "h5/file.h"
+#include "h5/ohdr_walk.h"
 #include "common/hid.h"
 #include "h5/types.h"
 #include "wrap.h"
@@ -62,19 +63,54 @@ bool collect(hid_t root, const std::string& sha_attr, std::vector<Layout>* out, 
       err);
 }
 
-// modelLayout(file, shaAttr) -> [[path, dtype, shape, offset | null, bytes,
-//   layout, bigEndian, external, allocated, sha | null], ...] | null
+// The same list from h5vault's own header parser (h5/ohdr_walk.h), which
+// opens through libhdf5 only the objects it does not understand. False when
+// it declines the file, or (strict) when any object needed libhdf5.
+bool collect_parsed(hid_t fid, bool strict, std::vector<Layout>* out) {
+  Lock lock;
+  h5::ParsedWalkStats stats;
+  const bool ok = h5::parsed_layouts(
+      fid,
+      [&](const std::string& path, h5::DatasetInfo&& d) {
+        Layout l;
+        l.path = path;
+        l.info = std::move(d);
+        out->push_back(std::move(l));
+      },
+      &stats);
+  return ok && (!strict || stats.opened == 0);
+}
+
+// modelLayout(file, shaAttr, engine = 'auto') -> [[path, dtype, shape,
+//   offset | null, bytes, layout, bigEndian, external, allocated,
+//   sha | null], ...] | null
 // shaAttr '' skips the attribute (sha is then null): reading it is a fifth
-// of the call's cost, and only a verifying load compares it.
+// of the call's cost, and only a verifying load compares it. Without it the
+// header parser answers when it can ('auto'); tests compare the engines:
+// 'libhdf5' (H5Ovisit + H5Dopen per dataset), 'parser' (null when it
+// declines the file), 'parser-strict' (null unless it parsed every object).
 Napi::Value ModelLayout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto f = unwrap_file(info, 0);
   if (info.Length() < 2 || !info[1].IsString()) throw Napi::TypeError::New(env, "shaAttr must be a string");
   const std::string sha_attr = info[1].As<Napi::String>().Utf8Value();
+  const std::string engine = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "auto";
+  if (engine != "auto" && engine != "libhdf5" && engine != "parser" && engine != "parser-strict")
+    throw Napi::TypeError::New(env, "engine must be 'auto', 'libhdf5', 'parser' or 'parser-strict'");
+  if (engine.rfind("parser", 0) == 0 && !sha_attr.empty())
+    throw Napi::TypeError::New(env, "the parser does not read attributes: shaAttr must be ''");
   JsOp op(env, f);
   ErrorInfo err;
   std::vector<Layout> list;
-  if (!collect(f->id(), sha_attr, &list, &err)) return env.Null();
+  bool ok = false;
+  if (engine != "libhdf5" && sha_attr.empty()) {
+    ok = collect_parsed(f->id(), engine == "parser-strict", &list);
+    if (!ok && engine != "auto") return env.Null();
+  }
+  if (!ok) {
+    list.clear();
+    if (!collect(f->id(), sha_attr, &list, &err)) return env.Null();
+  }
   Napi::Array out = Napi::Array::New(env, list.size());
   for (size_t i = 0; i < list.size(); ++i) {
     const Layout& l = list[i];
