@@ -16,16 +16,25 @@
 // loader, so one procedure serves every architecture; the result is then
 // checked with the target's real loader (ldd, or ld.so --list under qemu-user).
 //
-// Why shared libraries and not static ones: Debian's libhdf5 is built with the
-// read-only S3 driver (ROS3), which needs libcurl and libcrypto, and Debian has
-// no static build of libcurl's dependencies (gnutls, krb5, ldap, ...). h5vault
-// itself no longer uses ROS3 (lazy s3:// reads go through its own range driver,
-// native/h5/range_vfd.cc, docs/object-storage.md): libcurl and the rest are
-// bundled only because this libhdf5 links them, until the bundle carries a
-// libhdf5 built without ROS3 (issue 26 item 7). And HDF5 filter plugins
+// The libhdf5 is not Debian's binary package: Debian's libhdf5_serial.so.103
+// is built with the read-only S3 driver (ROS3), which NEEDs libcurl and
+// libcrypto, and bundling those (with gnutls, krb5, ldap, ssh2, ... : 21 of the
+// 24 MB unpacked) would ship copies that get no distribution security updates,
+// for a driver h5vault does not use (lazy s3:// reads go through its own range
+// driver, native/h5/range_vfd.cc, docs/object-storage.md). scripts/build/libhdf5.sh
+// builds the same version from Debian's source package, with Debian's patches
+// and serial-flavour configuration, without ROS3 (cached in
+// /var/cache/h5vault-hdf5/<target>); the addon is compiled and linked against
+// it (H5VAULT_HDF5_PREFIX, read by scripts/build/pkg-config.mjs) and it is
+// bundled with the source's COPYING. Debian's libhdf5_serial_hl.so.100 NEEDs
+// only that libhdf5 and libc, so it is bundled as Debian ships it.
+//
+// Why shared libraries and not static ones: HDF5 filter plugins
 // (HDF5_PLUGIN_PATH) are linked against libhdf5_serial.so.103: with the bundled
-// .so already loaded under that soname, a plugin binds to the very libhdf5
-// h5vault uses, where a static copy inside the addon would give the process two.
+// .so already loaded under that soname (and with Debian's symbol versions), a
+// plugin binds to the very libhdf5 h5vault uses, where a static copy inside the
+// addon would give the process two. The codec libraries (lz4, zstd, blosc, ...)
+// are Debian's own shared libraries, with their copyright files.
 //
 // It builds in a temporary directory, so a development build in build/ is left alone.
 import { execFileSync } from 'node:child_process';
@@ -110,6 +119,14 @@ if (!native) {
   });
 }
 
+// 0b. The libhdf5 without ROS3, for this target (built once, then cached).
+const hdf5Dir = process.env.H5VAULT_HDF5_DIR ?? `/var/cache/h5vault-hdf5/${target}`;
+execFileSync('bash', [join(root, 'scripts', 'build', 'libhdf5.sh'), target, hdf5Dir, ...(native ? [] : [sysroot])], {
+  stdio: 'inherit',
+});
+const hdf5Source = readFileSync(join(hdf5Dir, 'source'), 'utf8').trim();
+buildEnv.H5VAULT_HDF5_PREFIX = hdf5Dir;
+
 // 1. Build in a scratch copy of the build inputs. (Node-API headers are the
 // same for every architecture: this Node's serve the cross build too.)
 const work = mkdtempSync(join(tmpdir(), 'h5vault-prebuild-'));
@@ -141,10 +158,11 @@ const SYSTEM =
   /^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libutil\.so|libstdc\+\+\.so|libgcc_s\.so)/;
 const machine = (f) => /^\s*Machine:\s*(.*)$/m.exec(sh('readelf', ['-h', f]))?.[1].trim();
 const addonMachine = machine(addon);
-const libDirs = [`usr/lib/${t.triplet}`, 'usr/lib'].map((d) => join(sysroot, d));
+// Our libhdf5 first (as the addon was linked), then the loader's search without
+// RPATH: the multiarch directory, then /usr/lib.
+const libDirs = [join(hdf5Dir, 'lib'), ...[`usr/lib/${t.triplet}`, 'usr/lib'].map((d) => join(sysroot, d))];
 const needed = (f) =>
   [...sh('readelf', ['-d', '-W', f]).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
-// The loader's search for a library without RPATH: the multiarch directory, then /usr/lib.
 function resolve(soname) {
   for (const d of libDirs) {
     const p = join(d, soname);
@@ -202,6 +220,16 @@ for (const d of deps) {
       `prebuild: ${d.path} has its own RPATH/RUNPATH; the addon's RPATH would not reach its dependencies`,
     );
   copyFileSync(d.path, join(out, 'lib', d.soname));
+  if (d.path.startsWith(`${realpathSync(hdf5Dir)}/`)) {
+    copyFileSync(join(hdf5Dir, 'COPYING'), join(out, 'licenses', 'hdf5.COPYING'));
+    bundled.push({
+      file: `lib/${d.soname}`,
+      package: 'hdf5',
+      version: hdf5Source,
+      builtFrom: `Debian source package hdf5 ${hdf5Source}, without the ROS3 driver (scripts/build/libhdf5.sh)`,
+    });
+    continue;
+  }
   const { pkg, version } = debPackage(d.path);
   const name = pkg.replace(/:.*/, '');
   copyFileSync(join(sysroot, 'usr/share/doc', name, 'copyright'), join(out, 'licenses', `${name}.copyright`));

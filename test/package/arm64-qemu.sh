@@ -29,6 +29,10 @@ start=$(date +%s)
 need=()
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 command -v aarch64-linux-gnu-g++ >/dev/null || need+=(g++-aarch64-linux-gnu binutils-aarch64-linux-gnu)
+# (scripts/build/libhdf5.sh builds the bundled libhdf5 from Debian's source package.)
+command -v autoreconf >/dev/null || need+=(autoconf automake)
+command -v libtoolize >/dev/null || need+=(libtool)
+command -v dpkg-source >/dev/null || need+=(dpkg-dev)
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || fail "missing ${need[*]}: apt-get install ${need[*]} (as root)"
   say "installing ${need[*]}"
@@ -48,9 +52,13 @@ tgz=$(ls "$work"/h5vault-*.tgz)
 say "tarball $(basename "$tgz"): $(stat -c %s "$tgz") bytes, $(tar -tzf "$tgz" | wc -l) files, $(tar -tvzf "$tgz" | awk '{ s += $3 } END { print s }') bytes unpacked"
 list=$(tar -tzf "$tgz" | sed 's|^package/||')
 for need in prebuilds/linux-arm64/h5vault.node prebuilds/linux-arm64/manifest.json \
-  prebuilds/linux-arm64/lib/libhdf5_serial.so.103 prebuilds/linux-arm64/licenses/libhdf5-103-1.copyright; do
+  prebuilds/linux-arm64/lib/libhdf5_serial.so.103 prebuilds/linux-arm64/licenses/hdf5.COPYING; do
   grep -qx "$need" <<<"$list" || fail "missing from the tarball: $need"
 done
+# Its libhdf5 is built from Debian's source without ROS3 (scripts/build/libhdf5.sh): no libcurl, TLS, Kerberos, LDAP...
+say "bundled: $(grep '^prebuilds/linux-arm64/lib/' <<<"$list" | sed 's|.*/||' | tr '\n' ' ')"
+! grep -E '^prebuilds/linux-arm64/lib/lib(curl|ssl|crypto|gnutls|nettle|krb5|gssapi|ldap|ssh|rtmp|p11-kit|unistring)[.-]' <<<"$list" \
+  || fail "the arm64 prebuild bundles libraries only ROS3 needs (above)"
 [ "$(tar -xzOf "$tgz" package/prebuilds/linux-arm64/h5vault.node | head -c 20 | od -An -tx1 -j18 -N2 | tr -d ' ')" = b700 ] \
   || fail "prebuilds/linux-arm64/h5vault.node is not an AArch64 ELF file"
 
