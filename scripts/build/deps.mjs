@@ -10,7 +10,7 @@ export const PACKAGES = [
 ];
 
 // The platforms the npm package carries a prebuilt binary for (prebuilds/<target>/,
-// made by scripts/prebuild.mjs on x64 Debian 12; scripts/pack-check.mjs refuses a
+// made by scripts/build/prebuild.mjs on x64 Debian 12; scripts/check/pack.mjs refuses a
 // package without all of them; lib/addon/locate.ts names them in its errors).
 export const PREBUILT_TARGETS = ['linux-x64', 'linux-arm64'];
 
@@ -25,7 +25,7 @@ export const BUILD_TOOLS = [
 
 // Interop peers used by the test suite (Debian names).
 export const PEER_PACKAGES = [
-  // clang-format for npm run lint (scripts/lint.sh): C++ formatting is checked by npm test.
+  // clang-format for npm run lint (scripts/check/lint.sh): C++ formatting is checked by npm test.
   'clang-format-14',
   'python3-h5py',
   'python3-numpy',

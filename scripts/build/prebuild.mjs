@@ -8,7 +8,7 @@
 //   prebuilds/<target>/licenses/        the Debian copyright file of each
 //   prebuilds/<target>/manifest.json    oldest glibc it runs on, bundled list
 // Run on Debian 12 (x64). The native target uses this machine's -dev packages
-// (scripts/bootstrap.sh); another architecture is cross-compiled with Debian's
+// (scripts/dev/bootstrap.sh); another architecture is cross-compiled with Debian's
 // cross compiler (g++-aarch64-linux-gnu) against a sysroot of that
 // architecture's Debian 12 packages (scripts/build/sysroot.sh: the same -dev
 // packages, from scripts/build/deps.mjs), and its libraries are bundled from there.
@@ -94,9 +94,7 @@ const buildEnv = { H5VAULT_PREBUILD: '1' };
 if (!native) {
   for (const bin of [`${t.triplet}-g++`, t.qemu]) {
     if (!have(bin)) {
-      console.error(
-        `prebuild: ${bin} is missing: apt-get install g++-${t.triplet} qemu-user-static (or bash scripts/cross-tools.sh)`,
-      );
+      console.error(`prebuild: ${bin} is missing: apt-get install g++-${t.triplet} qemu-user-static`);
       process.exit(2);
     }
   }

@@ -34,7 +34,7 @@ if (process.env.H5VAULT_PACK_WITHOUT_PREBUILD !== '1') {
     const manifest = `${root}prebuilds/${target}/manifest.json`;
     if (!existsSync(manifest)) {
       console.error(
-        `pack: prebuilds/${target} is missing: run \`npm run prebuild:${target}\` first (Debian 12 x64; see scripts/prebuild.mjs),`,
+        `pack: prebuilds/${target} is missing: run \`npm run prebuild:${target}\` first (Debian 12 x64; see scripts/build/prebuild.mjs),`,
       );
       console.error('      or set H5VAULT_PACK_WITHOUT_PREBUILD=1 for a package that always builds from source.');
       process.exit(1);
