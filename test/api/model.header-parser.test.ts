@@ -11,7 +11,9 @@
  * answers a layout libhdf5 would not give.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { File, loadModel, saveModel, type NumericDType, type Tensor } from '../../lib/index.js';
 import { native, type ModelLayoutRow } from '../../lib/addon/binding.js';
@@ -151,19 +153,71 @@ describe("the object-header parser agrees with libhdf5's layouts", () => {
   });
 });
 
+/**
+ * Runs the damaged variants of `src` in child processes (ohdr-damage-child.mjs):
+ * libhdf5 is not safe on damaged metadata (an endless loop on some headers,
+ * invalid frees on others), and both engines call it. A child that dies or
+ * goes silent for 20 s is replaced, starting after the variant it was on,
+ * which counts as `lost` (neither engine answered for it).
+ */
+async function damagedLayouts(
+  src: string,
+  variants: [number, number][],
+): Promise<{ results: Map<number, { got?: unknown; ref?: unknown; strict?: unknown; open?: boolean }>; lost: number }> {
+  const results = new Map<number, { got?: unknown; ref?: unknown; strict?: unknown; open?: boolean }>();
+  let lost = 0;
+  let from = 0;
+  while (from < variants.length) {
+    const child = spawn(process.execPath, [join(__dirname, 'ohdr-damage-child.mjs'), src, dir, String(from)], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    child.stdin.end(JSON.stringify(variants));
+    let current = from;
+    let finished = false;
+    await new Promise<void>((resolve) => {
+      let timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const lines = createInterface({ input: child.stdout });
+      lines.on('line', (l) => {
+        clearTimeout(timer);
+        timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        const o = JSON.parse(l) as {
+          start?: number;
+          i?: number;
+          done?: boolean;
+          got?: unknown;
+          ref?: unknown;
+          strict?: unknown;
+          open?: boolean;
+        };
+        if (o.done) finished = true;
+        else if (o.start !== undefined) current = o.start;
+        else if (o.i !== undefined) results.set(o.i, o);
+      });
+      child.on('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (finished) break;
+    lost++; // the variant `current` killed or stalled the child
+    from = current + 1;
+  }
+  return { results, lost };
+}
+
 describe('damaged dataset headers: the parser agrees with libhdf5 or defers to it', () => {
-  it('every byte of every header of shapes.h5 and attrs.h5, three ways', async () => {
+  it('every byte of every header of shapes.h5 and attrs.h5, three ways, each file in a child process', async () => {
     let agreed = 0;
     let parsedDamaged = 0;
+    let lost = 0;
     const seeds = process.env.H5VAULT_WRITE_OHDR_SEEDS === '1' ? join(__dirname, '../fuzz/corpus/fuzz_ohdr') : null;
     if (seeds) mkdirSync(seeds, { recursive: true });
     for (const name of ['shapes', 'attrs']) {
       const src = join(dir, `${name}.h5`);
       const bytes = readFileSync(src);
       const addrs = headerAddresses(src);
-      // A new file (a new inode) for each damaged copy: libhdf5 shares an
-      // open file by inode, so rewriting one path could show it stale headers.
-      let serial = 0;
+      const variants: [number, number][] = [];
+      const where: string[] = [];
       for (const [ds, addr] of Object.entries(addrs)) {
         if (seeds) {
           const seed = Buffer.alloc(4 + bytes.length);
@@ -176,41 +230,27 @@ describe('damaged dataset headers: the parser agrees with libhdf5 or defers to i
         for (let at = addr; at < end; at++) {
           for (const v of [bytes[at]! ^ (1 << (at % 8)), 0x00, 0xff]) {
             if (v === bytes[at]) continue;
-            // Two minutes of synchronous native calls would starve vitest's worker RPC.
-            if (serial % 64 === 0) await new Promise((r) => setImmediate(r));
-            const b = Buffer.from(bytes);
-            b[at] = v;
-            const work = join(dir, `${name}-damaged-${serial++}.h5`);
-            writeFileSync(work, b);
-            // The parser first: libhdf5 1.10.8 loops forever on some damaged
-            // headers (byte 25454 of attrs.h5 set to 0 is one), and where the
-            // parser declines the file only libhdf5 runs, as before.
-            let got: ModelLayoutRow[] | null;
-            try {
-              got = layout(work, 'parser');
-            } catch {
-              continue; // the file no longer opens (a header libhdf5 reads at open, e.g. the root's)
-            }
-            if (got === null) continue;
-            let ref: ModelLayoutRow[] | null;
-            try {
-              ref = layout(work, 'libhdf5');
-            } catch {
-              ref = null; // libhdf5 refuses the file: the parser must not have answered for it
-            }
-            expect(got, `${name} ${ds} byte ${at - addr} = ${v}`).toEqual(ref);
-            agreed++;
-            const strict = layout(work, 'parser-strict');
-            if (strict) {
-              expect(strict, `${name} ${ds} byte ${at - addr} = ${v} (strict)`).toEqual(ref);
-              parsedDamaged++;
-            }
+            variants.push([at, v]);
+            where.push(`${name} ${ds} byte ${at - addr} = ${v}`);
           }
+        }
+      }
+      const r = await damagedLayouts(src, variants);
+      lost += r.lost;
+      for (const [i, o] of r.results) {
+        if (o.open === false || o.got === null) continue;
+        expect(o.got, where[i]).toEqual(o.ref);
+        agreed++;
+        if (o.strict) {
+          expect(o.strict, `${where[i]} (strict)`).toEqual(o.ref);
+          parsedDamaged++;
         }
       }
     }
     // The parser still reads headers whose damage is in bytes it skips (attributes, padding).
     expect(agreed).toBeGreaterThan(500);
     expect(parsedDamaged).toBeGreaterThan(100);
+    // Variants that crashed or hung libhdf5 (no engine answered): a handful, not the sweep.
+    expect(lost).toBeLessThan(50);
   }, 600_000);
 });
