@@ -16,10 +16,10 @@
 // Prints medians and cat time ÷ load time (>= 1: the load is at least as fast
 // as cat, the target), with the load average of each round.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { benchArgs, machineLine, median } from './common.mjs';
+import { benchArgs, load1, machineLine, median, weightTensors } from './common.mjs';
 
 const args = benchArgs(
   { mib: '1024', tensors: '16', rounds: '3', dir: '/tmp/h5vault-bench-cold', dist: 'dist' },
@@ -35,23 +35,11 @@ mkdirSync(args.dir, { recursive: true });
 const path = join(args.dir, `model-${MIB}.h5`);
 let digest;
 if (!existsSync(path)) {
-  const per = Math.floor((MIB * 2 ** 20) / N / 4 / 1024) * 1024;
-  const tensors = {};
-  let x = 0x9e3779b9;
-  for (let t = 0; t < N; t++) {
-    const a = new Float32Array(per);
-    for (let i = 0; i < per; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      a[i] = ((x >>> 0) / 2 ** 32 - 0.5) * 0.04;
-    }
-    tensors[`layers/${String(t).padStart(3, '0')}/weight`] = { dtype: 'float32', shape: [per / 1024, 1024], data: a };
-  }
+  const tensors = weightTensors(MIB, N, { seed: 0x9e3779b9, scale: 0.04 });
   digest = (await saveModel(path, tensors)).digest;
   writeFileSync(`${path}.sha256`, digest);
 } else {
-  digest = execFileSync('cat', [`${path}.sha256`], { encoding: 'utf8' }).trim();
+  digest = readFileSync(`${path}.sha256`, 'utf8').trim();
 }
 const bytes = statSync(path).size;
 
@@ -64,7 +52,6 @@ function dropCaches() {
     process.exit(2);
   }
 }
-const loadavg = () => execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ')[0];
 const CASES = {
   cat: async () => execFileSync('sh', ['-c', 'cat "$1" > /dev/null', 'sh', path]),
   verified: async () => {
@@ -96,7 +83,7 @@ for (let r = 0; r < ROUNDS; r++) {
     await CASES[c]();
     t[c].push(performance.now() - t0);
   }
-  loads.push(loadavg());
+  loads.push(load1());
   console.log(
     `round ${r + 1}: ${order.map((c) => `${c} ${(t[c][r] / 1e3).toFixed(2)} s`).join(', ')}; load ${loads[r]}`,
   );

@@ -33,6 +33,32 @@ export function benchArgs(spec, usage, { positionals = 0, argv = process.argv.sl
   }
 }
 
+/**
+ * `count` float32 tensors of weight-like values making about `mib` MiB, named
+ * `layers/NNN/weight`, shape [rows, 1024] (deterministic xorshift from
+ * `seed`, uniform in ±scale/2: never all zero, so nothing can be sparse). What
+ * the whole-model benchmarks save and load.
+ */
+export function weightTensors(mib, count, { seed = 0x12345678, scale = 1 } = {}) {
+  const per = Math.floor((mib * 2 ** 20) / count / 4 / 1024) * 1024;
+  const out = {};
+  let x = seed;
+  for (let t = 0; t < count; t++) {
+    const a = new Float32Array(per);
+    for (let i = 0; i < per; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      a[i] = ((x >>> 0) / 2 ** 32 - 0.5) * scale;
+    }
+    out[`layers/${String(t).padStart(3, '0')}/weight`] = { dtype: 'float32', shape: [per / 1024, 1024], data: a };
+  }
+  return out;
+}
+
+/** The 1-minute load average, as /proc/loadavg prints it. */
+export const load1 = () => loadavg()[0].toFixed(2);
+
 /** A comma-separated list of numbers ("10,300,1000"). */
 export const numbers = (s) => s.split(',').map(Number);
 

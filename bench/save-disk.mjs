@@ -12,7 +12,7 @@ import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { saveModel } from '../dist/index.js';
-import { benchArgs, machineLine, median } from './common.mjs';
+import { benchArgs, load1, machineLine, median, weightTensors } from './common.mjs';
 
 const args = benchArgs(
   { dir: '/tmp/h5vault-bench-save-disk', mib: '1024', tensors: '16', rounds: '3', bs: '64M' },
@@ -24,28 +24,9 @@ const ROUNDS = Number(args.rounds);
 if (!(MIB > 0 && N > 0 && ROUNDS > 0)) throw new RangeError('--mib, --tensors and --rounds must be positive');
 mkdirSync(args.dir, { recursive: true });
 
-/** N float32 tensors of weight-like values (deterministic xorshift; not all zero, so nothing can be sparse). */
-function makeModel() {
-  const per = Math.floor((MIB * 2 ** 20) / N / 4 / 1024) * 1024;
-  const out = {};
-  let x = 0x12345678;
-  for (let t = 0; t < N; t++) {
-    const a = new Float32Array(per);
-    for (let i = 0; i < per; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      a[i] = (x >>> 0) / 2 ** 32 - 0.5;
-    }
-    out[`layers/${String(t).padStart(3, '0')}/weight`] = { dtype: 'float32', shape: [per / 1024, 1024], data: a };
-  }
-  return out;
-}
-
-const model = makeModel();
+const model = weightTensors(MIB, N);
 const saved = join(args.dir, 'model.h5');
 const ddOut = join(args.dir, 'dd.out');
-const load = () => (execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ')[0] ?? '?').trim();
 
 async function timeSave() {
   const t0 = performance.now();
@@ -76,7 +57,7 @@ for (let r = 0; r < ROUNDS; r++) {
       ? [() => d.push(timeDd()), async () => s.push(await timeSave())]
       : [async () => s.push(await timeSave()), () => d.push(timeDd())];
   for (const f of pair) await f();
-  loads.push(load());
+  loads.push(load1());
   console.log(
     `round ${r + 1}: saveModel ${(s[r] / 1e3).toFixed(2)} s, dd ${(d[r] / 1e3).toFixed(2)} s, load ${loads[r]}`,
   );
