@@ -49,6 +49,7 @@
         "native/engine/read.cc",
         "native/engine/write.cc",
         "native/mmap/mapping.cc",
+        "native/io/copy_range.cc",
         "native/napi/addon.cc",
         "native/napi/js_error.cc",
         "native/napi/handles.cc",

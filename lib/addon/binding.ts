@@ -190,6 +190,8 @@ export interface Native {
   mappingStats(): { mappings: number; bytes: number; handles: number };
   /** Maps a whole regular file read-only (MAP_PRIVATE); the buffer keeps the mapping alive. */
   mapFile(path: string): Promise<{ buffer: ArrayBuffer; size: number }>;
+  /** Copies `length` bytes between two open files in the kernel (copy_file_range, else pread/pwrite); both fds stay open until it settles. */
+  copyRange(srcFd: number, srcOffset: number, dstFd: number, dstOffset: number, length: number): Promise<void>;
   /**
    * Every dataset of a file, in walk order, as [path, dtype, shape, offset | null,
    * bytes, layout, bigEndian, external, allocated, value of the string attribute

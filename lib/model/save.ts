@@ -6,6 +6,7 @@
  */
 import { type FileHandle, open, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { native } from '../addon/binding.js';
 import { File } from '../h5/file.js';
 import { createSpec, type Compression } from '../h5/group.js';
 import type { Dataset } from '../h5/dataset.js';
@@ -170,6 +171,38 @@ async function storedSha256(fd: number, e: Entry, ds: Dataset): Promise<string> 
   return (await rangeSha256(fd, off, e.byteLength)).hex;
 }
 
+/** The kernel copies of writeModelFile's CopySource, after libhdf5 flushed: into ranges it allocated and will not write again. */
+async function copyRanges(
+  temp: string,
+  fromFd: number,
+  copies: { k: number; from: number; skip: number }[],
+  datasets: Dataset[],
+  p: PreparedSave,
+  progress: (n: number) => void,
+): Promise<void> {
+  const out = await open(temp, 'r+');
+  try {
+    await boundedMap(
+      copies,
+      (c) => p.entries[c.k]!.byteLength,
+      async ({ k, from, skip }) => {
+        checkAbort(p.signal, 'save');
+        const at = datasets[k]!.offset;
+        if (at === null)
+          throw new H5Error(`tensor '${p.entries[k]!.name}' has no contiguous storage to copy into`, {
+            code: 'H5_ERROR',
+          });
+        // (the prefix libhdf5 wrote is already there)
+        await native.copyRange(fromFd, from + skip, out.fd, at + skip, p.entries[k]!.byteLength - skip);
+        progress(p.entries[k]!.byteLength - skip);
+      },
+      2, // the libuv pool has 4 threads; the kernel copy is bound by memory bandwidth
+    );
+  } finally {
+    await out.close();
+  }
+}
+
 /**
  * Per-entry SHA-256: from memory (compressed and empty tensors, already
  * computed), already started from the file (tensors written straight
@@ -251,8 +284,57 @@ export async function writeModelInto(
   temp: string,
   p: PreparedSave,
   knownSha256?: ReadonlyMap<string, string>,
+  copyFrom?: CopySource,
 ): Promise<WrittenTemp> {
-  return (await writeModelFile(temp, temp, p, knownSha256)).written;
+  return (await writeModelFile(temp, temp, p, knownSha256, copyFrom)).written;
+}
+
+/**
+ * @internal Where an uncompressed tensor's bytes already lie in another open
+ * file (the cached version a delta pull rebuilds from): `offsets` maps a tensor
+ * name to the offset of exactly its stored bytes in `fd`. The writer then has
+ * libhdf5 allocate the dataset by writing only a prefix, and the kernel copies
+ * the whole range (copy_file_range): no page of either file passes through
+ * this process. Only with knownSha256: nothing is hashed on the way, so the
+ * caller must check the file's SHA-256 (a wrong offset only makes it differ).
+ */
+export interface CopySource {
+  fd: number;
+  offsets: ReadonlyMap<string, number>;
+  /** Set by the writer: bytes the kernel copied. */
+  copied?: number;
+}
+
+// Tensors smaller than this are written from memory: a copy saves little, and
+// the prefix write must exceed libhdf5's 64 KiB sieve buffer (see writePrefix).
+const COPY_MIN_BYTES = 256 * 1024;
+const PREFIX_BYTES = 128 * 1024;
+
+/**
+ * Writes the smallest row-major prefix of `e` that is one contiguous hyperslab
+ * of at least PREFIX_BYTES, which makes libhdf5 allocate the dataset's whole
+ * contiguous storage exactly as a full write does (a contiguous dataset is
+ * allocated at its first write). The prefix exceeds the sieve buffer, so
+ * libhdf5 pwrites it at once and keeps no dirty copy that a later flush could
+ * write over the range the kernel copies in. Resolves to the prefix's bytes,
+ * 0 (nothing written) when no prefix is smaller than the tensor.
+ */
+async function writePrefix(ds: Dataset, e: Entry, signal?: AbortSignal): Promise<number> {
+  const { shape, data } = e.tensor;
+  const item = data.BYTES_PER_ELEMENT;
+  let inner = 1; // elements of one index of dimension d
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (inner * item * shape[d]! >= PREFIX_BYTES) {
+      const c = Math.ceil(PREFIX_BYTES / (inner * item));
+      const elems = c * inner;
+      if (elems * item >= e.byteLength) return 0;
+      const count = shape.map((n, j) => (j < d ? 1 : j === d ? c : n));
+      await ds.write(data.subarray(0, elems), { start: shape.map(() => 0), count, signal });
+      return elems * item;
+    }
+    inner *= shape[d]!;
+  }
+  return 0;
 }
 
 /**
@@ -269,10 +351,12 @@ async function writeModelFile(
   temp: string,
   p: PreparedSave,
   knownSha256?: ReadonlyMap<string, string>,
+  copyFrom?: CopySource,
 ): Promise<{ written: WrittenTemp; indexText: string }> {
   const known = knownSha256 ? p.entries.map((e) => knownSha256.get(e.name)) : undefined;
   if (known?.some((h) => h === undefined || !SHA256_HEX.test(h)))
     throw new TypeError('writeModelInto: knownSha256 must give a SHA-256 for every tensor');
+  if (copyFrom && !known) throw new TypeError('writeModelInto: copyFrom needs knownSha256');
   const where = { path: target, temp };
   const total = p.entries.reduce((a, e) => a + e.byteLength, 0);
   let done = 0;
@@ -300,6 +384,7 @@ async function writeModelFile(
     return work;
   };
   const started = new Map<number, Promise<string>>();
+  const copies: { k: number; from: number; skip: number }[] = [];
   let file: File | undefined;
   let reader: FileHandle | undefined;
   try {
@@ -324,11 +409,22 @@ async function writeModelFile(
       }
       const filtered = isFiltered(e, p.compression);
       const ds = file.createDataset(e.name, datasetOptions(e, p.compression, p.shuffle));
+      datasets.push(ds);
+      const from = filtered || e.byteLength < COPY_MIN_BYTES ? undefined : copyFrom?.offsets.get(e.name);
+      const prefix = from === undefined ? 0 : await writePrefix(ds, e, p.signal);
+      if (prefix > 0) {
+        progress(prefix);
+        copies.push({ k, from: from!, skip: prefix });
+        continue;
+      }
       if ((await writeTensor(ds, e, filtered, p, progress)) && !known)
         started.set(k, inBackground(storedSha256(fd, e, ds)));
-      datasets.push(ds);
     }
     file.flush(); // contiguous data leaves libhdf5's sieve buffer for the file
+    if (copies.length > 0) {
+      await copyRanges(temp, copyFrom!.fd, copies, datasets, p, progress);
+      copyFrom!.copied = (copyFrom!.copied ?? 0) + copies.reduce((a, c) => a + p.entries[c.k]!.byteLength - c.skip, 0);
+    }
     // The disk writes the tensors while they hash and the attributes go in:
     // without this the kernel would hold them until the publish's fsync
     // (a model is far below the dirty-page threshold), which then waits for all of it.

@@ -39,6 +39,12 @@ inline int run_all(int argc, char** argv) {
   return failures() == 0 && run > 0 ? 0 : 1;
 }
 
+// A fresh directory /tmp/h5v-<tag>-XXXXXX ("" if it cannot be made).
+inline std::string temp_dir(const std::string& tag) {
+  std::string tmpl = "/tmp/h5v-" + tag + "-XXXXXX";
+  return mkdtemp(tmpl.data()) ? tmpl : "";
+}
+
 }  // namespace h5v::test
 
 #define H5V_CAT2(a, b) a##b

@@ -17,12 +17,6 @@ using h5v::mmap::Mapping;
 
 namespace {
 
-std::string temp_dir() {
-  char tmpl[] = "/tmp/h5v-mmap-XXXXXX";
-  const char* d = mkdtemp(tmpl);
-  return d ? d : "";
-}
-
 void write_file(const std::string& p, const std::string& bytes) {
   FILE* f = std::fopen(p.c_str(), "wb");
   std::fwrite(bytes.data(), 1, bytes.size(), f);
@@ -42,7 +36,7 @@ std::string read_file(const std::string& p) {
 }  // namespace
 
 TEST(map_path_maps_the_whole_file) {
-  std::string d = temp_dir();
+  std::string d = h5v::test::temp_dir("mmap");
   std::string p = d + "/a.bin";
   write_file(p, "hello mapping");
   size_t live = Mapping::live_mappings();
@@ -61,7 +55,7 @@ TEST(map_path_maps_the_whole_file) {
 }
 
 TEST(map_path_outlives_unlink_and_writes_stay_private) {
-  std::string d = temp_dir();
+  std::string d = h5v::test::temp_dir("mmap");
   std::string p = d + "/b.bin";
   write_file(p, "abcdef");
   ErrorInfo err;
@@ -75,7 +69,7 @@ TEST(map_path_outlives_unlink_and_writes_stay_private) {
 }
 
 TEST(map_path_empty_file_is_an_empty_mapping) {
-  std::string d = temp_dir();
+  std::string d = h5v::test::temp_dir("mmap");
   std::string p = d + "/empty.bin";
   write_file(p, "");
   ErrorInfo err;
@@ -95,7 +89,7 @@ TEST(map_path_missing_file_is_file_not_found) {
 }
 
 TEST(map_path_refuses_directories) {
-  std::string d = temp_dir();
+  std::string d = h5v::test::temp_dir("mmap");
   ErrorInfo err;
   auto m = Mapping::map_path(d, &err);
   CHECK(m == nullptr);
@@ -107,7 +101,7 @@ TEST(map_path_refuses_directories) {
 // A FIFO with no writer: a blocking open would hang here forever; the test
 // finishing at all is the assertion that the open does not wait.
 TEST(map_path_refuses_a_fifo_without_blocking) {
-  std::string d = temp_dir();
+  std::string d = h5v::test::temp_dir("mmap");
   std::string p = d + "/fifo";
   CHECK_EQ(mkfifo(p.c_str(), 0600), 0);
   ErrorInfo err;

@@ -44,6 +44,16 @@ const open = (prefix: string, cache: string, extra: object = {}) =>
   });
 
 const fresh = () => `p${++seq}`;
+
+/** Flips `mask`'s bits of the byte at `at` of a file in place (as a disk error or a hand edit would). */
+function flipBits(path: string, at: number, mask: number): void {
+  const fd = openSync(path, 'r+');
+  const one = Buffer.alloc(1);
+  readSync(fd, one, 0, 1, at);
+  one[0] ^= mask;
+  writeSync(fd, one, 0, 1, at);
+  closeSync(fd);
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function rawClient() {
@@ -127,12 +137,7 @@ describe('content-addressed S3 store', () => {
     const at = Buffer.from(readFileSync(v1.path)).indexOf(Buffer.from(t.buffer, t.byteOffset, 64));
     f.close();
     expect(at).toBeGreaterThan(0);
-    const fd = openSync(v1.path, 'r+');
-    const one = Buffer.alloc(1);
-    readSync(fd, one, 0, 1, at + 100);
-    one[0] ^= 0xff;
-    writeSync(fd, one, 0, 1, at + 100);
-    closeSync(fd);
+    flipBits(v1.path, at + 100, 0xff);
     const s1 = server.stats();
     const m2 = await server.load('m', 2);
     const s2 = server.stats();
@@ -141,6 +146,64 @@ describe('content-addressed S3 store', () => {
     expect(s2.tensorsFromCache - s1.tensorsFromCache).toBe(14);
     expect(m2.digest).toBe((await server.record('m', 2))!.digest);
     expect(rec1.digest).not.toBe(m2.digest);
+    m2.close();
+    pub.destroy();
+    server.destroy();
+  });
+
+  /** 4 weights of 320 KB (big enough for the kernel copy: 256 KiB) and a bias; `changed` as in model(). */
+  function bigModel(seed: number, changed: number[] = []): Record<string, Tensor> {
+    const m: Record<string, Tensor> = { b: { dtype: 'float32', shape: [4], data: gaussian(4, seed) } };
+    for (let i = 0; i < 4; i++)
+      m[`big/${i}`] = {
+        dtype: 'float32',
+        shape: [80_000],
+        data: gaussian(80_000, (changed.includes(i) ? 1000 : seed) + i),
+      };
+    return m;
+  }
+  const BIG_COPIED = 320_000 - 128 * 1024; // each reused big tensor, less the prefix libhdf5 writes
+
+  it('delta pull copies the reused big tensors file to file (copy_file_range) into the byte-identical file', async () => {
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`);
+    await pub.save('m', bigModel(20));
+    await pub.save('m', bigModel(20, [2]));
+    const published = readFileSync(pub.cache.path((await pub.record('m', 2))!.digest));
+    const server = await open(p, `${p}-server`);
+    await server.pull('m', 1);
+    const s1 = server.stats();
+    expect(s1.bytesCopied).toBe(0); // a cold pull has nothing to copy from
+    const v2 = await server.pull('m', 2);
+    const s2 = server.stats();
+    expect(s2.tensorsDownloaded - s1.tensorsDownloaded).toBe(1);
+    expect(s2.tensorsFromCache - s1.tensorsFromCache).toBe(4);
+    expect(s2.bytesCopied).toBe(3 * BIG_COPIED);
+    expect(readFileSync(v2.path).equals(published)).toBe(true);
+    pub.destroy();
+    server.destroy();
+  });
+
+  it('a byte changed on disk inside a copied tensor of the cached base: the copy mismatches, the rebuild from memory finds it, the tensor is fetched', async () => {
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`);
+    await pub.save('m', bigModel(21));
+    await pub.save('m', bigModel(21, [3]));
+    const server = await open(p, `${p}-server`);
+    const v1 = await server.pull('m', 1);
+    const f = await loadModel(v1.path, { verify: false });
+    const t = f.tensors.get('big/1')!.data;
+    const at = t.byteOffset + 200_000; // past the prefix: only the copy carries it
+    f.close();
+    flipBits(v1.path, at, 0x10);
+    const s1 = server.stats();
+    const m2 = await server.load('m', 2);
+    const s2 = server.stats();
+    expect(m2.digest).toBe((await server.record('m', 2))!.digest);
+    expect(s2.tensorsDownloaded - s1.tensorsDownloaded).toBe(2); // big/3 (changed) and big/1 (bad in the base)
+    expect(s2.bytesCopied).toBe(s1.bytesCopied); // the copied file was not the one cached
+    for (const [k, x] of Object.entries(bigModel(21, [3])))
+      expect(sameBytes(m2.tensors.get(k)!.data, x.data)).toBe(true);
     m2.close();
     pub.destroy();
     server.destroy();

@@ -22,7 +22,7 @@ import type { RetryOptions } from '../../remote/retry.js';
 import { boundedMap, leBytes, SHA256_HEX, tensorSha256 } from '../digest.js';
 import { ARRAY_TYPES, typedArrayOf, type NumericDType, type TypedArray } from '../../h5/dtypes.js';
 import type { Compression } from '../../h5/group.js';
-import { prepareSave, writeModelInto, type WriterProvenance } from '../save.js';
+import { type CopySource, prepareSave, writeModelInto, type WriterProvenance } from '../save.js';
 import type { Entry, JsonValue, Tensor } from '../schema.js';
 import { createHash } from 'node:crypto';
 import { checkAbort } from '../../util/abort.js';
@@ -45,6 +45,12 @@ export interface TransferStats {
   /** Tensor objects downloaded / taken from a cached earlier version by a pull. */
   tensorsDownloaded: number;
   tensorsFromCache: number;
+  /**
+   * Bytes of those reused tensors the kernel copied from the cached file into
+   * the rebuilt one (copy_file_range), instead of writing them from memory:
+   * uncompressed tensors of 256 KiB or more, less the prefix libhdf5 writes.
+   */
+  bytesCopied: number;
 }
 
 export const newStats = (): TransferStats => ({
@@ -59,6 +65,7 @@ export const newStats = (): TransferStats => ({
   tensorsReused: 0,
   tensorsDownloaded: 0,
   tensorsFromCache: 0,
+  bytesCopied: 0,
 });
 
 /** What cas.ts needs of the store: its client, bucket, key prefixing and retries. */
@@ -335,22 +342,26 @@ async function fetchTensor(
 /**
  * Delta pull: rebuilds the manifest's file into `temp` and resolves to its
  * SHA-256 (the cache compares it with the manifest's before renaming it in).
- * Tensors whose bytes a cached earlier version holds (`base`: tensors by
- * SHA-256) are taken from its mapped memory as they are; the others are
- * fetched whole, `concurrency` at a time, each checked against its SHA-256 on
- * arrival. The writer takes every tensor's SHA-256 from the manifest instead
- * of hashing 256 MiB again: the file's SHA-256, which the caller checks,
- * covers every byte. Only if that file hash differs from `expected` are the
- * reused tensors hashed (a cached file damaged on disk since it was verified,
- * or a base manifest that lies): those that differ are fetched and the file
- * is written once more.
+ * Tensors whose bytes a cached earlier version holds (`base.tensors`: by
+ * SHA-256, its mapped memory) are reused; the others are fetched whole,
+ * `concurrency` at a time, each checked against its SHA-256 on arrival. The
+ * writer takes every tensor's SHA-256 from the manifest instead of hashing
+ * 256 MiB again: the file's SHA-256, which the caller checks, covers every
+ * byte. With `base.file` (the cached file open, and where each reused
+ * tensor's bytes lie in it) the first write has the kernel copy the reused
+ * tensors file to file, which costs a fraction of writing them from the
+ * mapping (every page of which would fault in). If the file hash then differs
+ * from `expected`, it is written again from memory; if it still differs, the
+ * reused tensors are hashed (a cached file damaged on disk since it was
+ * verified, or a base manifest that lies): those that differ are fetched and
+ * the file is written once more.
  */
 export async function rebuildInto(
   ctx: CasContext,
   temp: string,
   m: { tensors: CasTensor[]; rebuild: RebuildRecipe },
   expected: string,
-  base: Map<string, TypedArray> | undefined,
+  base: { tensors: Map<string, TypedArray>; file?: { fd: number; offsets: Map<string, number> } } | undefined,
   signal?: AbortSignal,
   onProgress?: (received: number, total: number) => void,
 ): Promise<string> {
@@ -359,7 +370,7 @@ export async function rebuildInto(
   const have = new Map<string, ArrayBuffer | TypedArray>();
   if (base)
     for (const t of bySha.values())
-      if (base.get(t.sha256)?.byteLength === t.bytes) have.set(t.sha256, base.get(t.sha256)!);
+      if (base.tensors.get(t.sha256)?.byteLength === t.bytes) have.set(t.sha256, base.tensors.get(t.sha256)!);
   let total = [...bySha.values()].reduce((a, t) => a + (have.has(t.sha256) ? 0 : t.bytes), 0);
   let received = 0;
   const slot = slots(ctx.concurrency);
@@ -380,7 +391,7 @@ export async function rebuildInto(
       have.set(t.sha256, fetched[i]!);
     });
   };
-  const write = async (): Promise<string> => {
+  const write = async (copy?: { fd: number; offsets: Map<string, number> }): Promise<string> => {
     const tensors = new Map<string, Tensor>();
     for (const t of m.tensors) {
       const src = have.get(t.sha256)!;
@@ -405,11 +416,27 @@ export async function rebuildInto(
     });
     p.metadataJson = m.rebuild.metadataJson;
     p.writer = m.rebuild.writer;
+    // Reused tensors copied file to file where the cached file holds them (by name here).
+    const copyFrom: CopySource | undefined = copy && {
+      fd: copy.fd,
+      offsets: new Map(
+        m.tensors.flatMap((t): [string, number][] => {
+          const at = have.get(t.sha256) instanceof ArrayBuffer ? undefined : copy.offsets.get(t.sha256);
+          return at === undefined ? [] : [[t.name, at]];
+        }),
+      ),
+    };
     // Every tensor's bytes match this hash: fetched ones were checked on arrival, reused ones are checked below if the file differs.
-    return (await writeModelInto(temp, p, new Map(m.tensors.map((t) => [t.name, t.sha256])))).digest;
+    const w = await writeModelInto(temp, p, new Map(m.tensors.map((t) => [t.name, t.sha256])), copyFrom);
+    if (w.digest === expected) ctx.stats.bytesCopied += copyFrom?.copied ?? 0;
+    return w.digest;
   };
   await fetchMissing();
-  let hex = await write();
+  let hex = await write(base?.file);
+  if (hex !== expected && base?.file) {
+    await rm(temp, { force: true }); // the writer creates its file afresh
+    hex = await write();
+  }
   const reused = [...have].filter(([, v]) => !(v instanceof ArrayBuffer));
   if (hex !== expected && reused.length > 0) {
     const ok = await boundedMap(

@@ -1,0 +1,132 @@
+/**
+ * writeModelInto's copyFrom (the delta pull's rebuild has the kernel copy the
+ * tensors a cached version holds instead of writing them from its mapping):
+ * libhdf5 writes a prefix of each big uncompressed tensor, which makes it
+ * allocate the dataset as a full write does, and copy_file_range fills the
+ * rest. The file must come out byte-identical to saveModel's for every shape
+ * the prefix rule meets, a wrong source range must only make the file's
+ * SHA-256 differ (which the caller checks), and copies are refused without
+ * knownSha256 (nothing would check them).
+ */
+import { describe, it, expect } from 'vitest';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadModel, saveModel, type Tensor, type TypedArray } from '../../lib/index.js';
+import { type CopySource, prepareSave, writeModelInto } from '../../lib/model/save.js';
+import { gaussian, tempDir } from '../helpers.js';
+
+const dir = tempDir('h5vault-copy-from-');
+const sha = (b: ArrayBufferView) =>
+  createHash('sha256')
+    .update(new Uint8Array(b.buffer, b.byteOffset, b.byteLength))
+    .digest('hex');
+const bytes = (n: number, seed: number) => {
+  const a = new Int8Array(n);
+  for (let i = 0; i < n; i++) a[i] = ((i * 31 + seed) % 251) - 125;
+  return a;
+};
+
+// Each big tensor takes another branch of the prefix rule (save.ts writePrefix).
+function model(): Record<string, Tensor> {
+  return {
+    'flat/w': { dtype: 'float32', shape: [80_000], data: gaussian(80_000, 1) }, // 1-D: a run of elements
+    'rows/w': { dtype: 'float32', shape: [3, 30_000], data: gaussian(90_000, 2) }, // rows of 120 KB: 2 rows
+    'wide/w': { dtype: 'float64', shape: [2, 40_000], data: Float64Array.from(gaussian(80_000, 3)) }, // part of a row
+    'deep/w': { dtype: 'float32', shape: [1, 1, 70_000], data: gaussian(70_000, 4) }, // leading 1s
+    'cube/w': { dtype: 'float32', shape: [4, 64, 300], data: gaussian(4 * 64 * 300, 5) }, // whole inner planes
+    'int8/w': { dtype: 'int8', shape: [300_000], data: bytes(300_000, 6) },
+    'small/b': { dtype: 'float32', shape: [64], data: gaussian(64, 7) }, // below the copy threshold
+    'mid/w': { dtype: 'float32', shape: [40_000], data: gaussian(40_000, 8) }, // 160 KB: below it too
+    scalar: { dtype: 'float64', shape: [], data: Float64Array.of(2.5) },
+    empty: { dtype: 'int32', shape: [0], data: new Int32Array(0) },
+  };
+}
+const shasOf = (m: Record<string, Tensor>) => new Map(Object.entries(m).map(([k, t]) => [k, sha(t.data)]));
+
+/** The saved file's tensors as views of its mapping: their byteOffset is their file offset. */
+async function sourceOf(path: string): Promise<{ src: CopySource; tensors: Record<string, Tensor>; close(): void }> {
+  const loaded = await loadModel(path);
+  const fd = openSync(path, 'r');
+  const offsets = new Map<string, number>();
+  const tensors: Record<string, Tensor> = {};
+  for (const [n, t] of loaded.tensors) {
+    tensors[n] = t as Tensor;
+    if (loaded.views.has(n)) offsets.set(n, (t.data as TypedArray).byteOffset);
+  }
+  return {
+    src: { fd, offsets },
+    tensors,
+    close: () => {
+      closeSync(fd);
+      loaded.close();
+    },
+  };
+}
+
+describe('writeModelInto with copyFrom', () => {
+  it('copies the big tensors file to file and writes the byte-identical file saveModel writes', async () => {
+    const m = model();
+    const saved = await saveModel(join(dir, 'base.h5'), m, { metadata: { run: 1 } });
+    const s = await sourceOf(saved.path);
+    try {
+      const temp = join(dir, 'copied.h5');
+      const w = await writeModelInto(temp, prepareSave(s.tensors, { metadata: { run: 1 } }), shasOf(m), s.src);
+      expect(readFileSync(temp).equals(readFileSync(saved.path))).toBe(true);
+      expect(w.digest).toBe(saved.digest);
+      // Every tensor of 256 KiB or more, less the 128 KiB prefix (rounded up to whole rows/elements) libhdf5 wrote.
+      const big = ['flat/w', 'rows/w', 'wide/w', 'deep/w', 'cube/w', 'int8/w'];
+      const total = big.reduce((a, n) => a + m[n]!.data.byteLength, 0);
+      const prefixes = 128 * 1024 + 2 * 120_000 + 128 * 1024 + 128 * 1024 + 2 * 64 * 300 * 4 + 128 * 1024;
+      expect(s.src.copied).toBe(total - prefixes);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('a source range that is off by a few bytes is written as copied: the file SHA-256 differs, nothing throws', async () => {
+    const m = model();
+    const saved = await saveModel(join(dir, 'base2.h5'), m);
+    const s = await sourceOf(saved.path);
+    try {
+      const shifted: CopySource = {
+        fd: s.src.fd,
+        offsets: new Map([...s.src.offsets].map(([n, o]) => [n, o + 4])),
+      };
+      const temp = join(dir, 'shifted.h5');
+      const w = await writeModelInto(temp, prepareSave(s.tensors, {}), shasOf(m), shifted);
+      expect(w.digest).not.toBe(saved.digest);
+      expect(shifted.copied).toBeGreaterThan(0);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('a source range past the end of the source file is H5_CORRUPT', async () => {
+    const m = model();
+    const saved = await saveModel(join(dir, 'base3.h5'), m);
+    const s = await sourceOf(saved.path);
+    try {
+      const past: CopySource = { fd: s.src.fd, offsets: new Map([['int8/w', readFileSync(saved.path).length - 1000]]) };
+      const temp = join(dir, 'past.h5');
+      await expect(writeModelInto(temp, prepareSave(s.tensors, {}), shasOf(m), past)).rejects.toMatchObject({
+        code: 'H5_CORRUPT',
+      });
+    } finally {
+      s.close();
+    }
+  });
+
+  it('copyFrom without knownSha256 is a TypeError and writes nothing', async () => {
+    const m = model();
+    const saved = await saveModel(join(dir, 'base4.h5'), m);
+    const s = await sourceOf(saved.path);
+    try {
+      const temp = join(dir, 'unchecked.h5');
+      await expect(writeModelInto(temp, prepareSave(s.tensors, {}), undefined, s.src)).rejects.toThrow(TypeError);
+      expect(existsSync(temp)).toBe(false);
+    } finally {
+      s.close();
+    }
+  });
+});
