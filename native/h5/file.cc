@@ -76,7 +76,11 @@ bool redirect_to_sink(hid_t fid) {
   if (sink >= 0) ::unlink(tmpl);
 #endif
   if (sink < 0) return false;
+#ifdef __linux__
+  bool ok = ::dup3(sink, fd, O_CLOEXEC) >= 0;  // (dup2 would clear close-on-exec: see close_on_exec)
+#else
   bool ok = ::dup2(sink, fd) >= 0;
+#endif
   ::close(sink);
   return ok;
 }
@@ -193,6 +197,20 @@ std::shared_ptr<FileHandle> FileHandle::open_image(const std::string& name, cons
 }
 
 int FileHandle::image_fd() const { return image_ ? image_->fd : -1; }
+
+// libhdf5's sec2 driver opens its file without O_CLOEXEC, and libuv's spawn
+// closes nothing in the child: every process Node starts while the file is
+// open (child_process, and any daemon that one starts) would inherit the
+// descriptor, and with it the flock libhdf5 took, which then outlives our
+// close: every later open of that inode fails ("unable to lock file, errno =
+// 11"), and a deleted file keeps its space. So the flag is set as soon as the
+// file is open (the constructor runs under the global lock, like the open).
+void FileHandle::close_on_exec() const {
+  int fd = posix_fd();
+  if (fd < 0) return;
+  int flags = ::fcntl(fd, F_GETFD);
+  if (flags >= 0 && !(flags & FD_CLOEXEC)) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
 
 int FileHandle::posix_fd() const {
   if (posix_fd_ == -2) posix_fd_ = h5::posix_fd(fid_);

@@ -104,7 +104,10 @@ class FileHandle {
 
  private:
   FileHandle(std::string path, std::string hdf5_path, hid_t fid, bool writable)
-      : path_(std::move(path)), hdf5_path_(std::move(hdf5_path)), fid_(fid), writable_(writable) {}
+      : path_(std::move(path)), hdf5_path_(std::move(hdf5_path)), fid_(fid), writable_(writable) {
+    close_on_exec();
+  }
+  void close_on_exec() const;
   void do_close();
   void flush_for_close();
   void publish();
