@@ -76,6 +76,13 @@ export interface PreparedSave {
    * file's bytes (so its SHA-256) include these attributes.
    */
   writer?: WriterProvenance;
+  /**
+   * @internal Resolves when the named tensor's data is in place (undefined:
+   * it is already): a delta pull writes while its downloads arrive, and the
+   * writer waits for each tensor only when its turn comes. A rejection fails
+   * the write.
+   */
+  ready?: (name: string) => Promise<unknown> | undefined;
 }
 
 /** @internal The provenance attributes that depend on the writing process, not on the model. */
@@ -410,6 +417,7 @@ async function writeModelFile(
       const filtered = isFiltered(e, p.compression);
       const ds = file.createDataset(e.name, datasetOptions(e, p.compression, p.shuffle));
       datasets.push(ds);
+      await p.ready?.(e.name);
       const from = filtered || e.byteLength < COPY_MIN_BYTES ? undefined : copyFrom?.offsets.get(e.name);
       const prefix = from === undefined ? 0 : await writePrefix(ds, e, p.signal);
       if (prefix > 0) {

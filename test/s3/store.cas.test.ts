@@ -209,6 +209,28 @@ describe('content-addressed S3 store', () => {
     server.destroy();
   });
 
+  it('an abort while the rebuild writes and the downloads arrive: H5_ABORTED, nothing cached, no temp left; the next pull completes', async () => {
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`);
+    await pub.save('m', bigModel(22));
+    await pub.save('m', bigModel(22, [0, 1, 2]));
+    const server = await open(p, `${p}-server`, { concurrency: 1 });
+    const v1 = await server.pull('m', 1);
+    const ac = new AbortController();
+    const err = await server
+      .pull('m', 2, { signal: ac.signal, onDownloadProgress: (n) => n > 0 && ac.abort() })
+      .catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('H5_ABORTED');
+    const rec2 = (await server.record('m', 2))!;
+    expect(await server.cache.has(rec2.digest)).toBe(false);
+    expect(readdirSync(join(server.cache.dir, 'blobs'))).toEqual([`${(await server.record('m', 1))!.digest}.h5`]);
+    const v2 = await server.pull('m', 2);
+    expect(v2.downloaded).toBe(true);
+    expect(v1.path).not.toBe(v2.path);
+    pub.destroy();
+    server.destroy();
+  });
+
   it('a corrupted tensor object is H5_CHECKSUM_MISMATCH and nothing is cached', async () => {
     const p = fresh();
     const pub = await open(p, `${p}-pub`);

@@ -276,7 +276,8 @@ function slots(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
 }
 
 /**
- * GETs one tensor object into fresh memory and checks its size and SHA-256.
+ * GETs one tensor object into `ab` (t.bytes long; fresh memory by default)
+ * and checks its size and SHA-256.
  * An object bigger than two parts is fetched as parallel ranges of partBytes
  * (each through `slot`, so one big tensor uses every connection the pull may
  * open, and several tensors never open more than that).
@@ -286,10 +287,10 @@ async function fetchTensor(
   t: CasTensor,
   slot: <T>(fn: () => Promise<T>) => Promise<T>,
   signal?: AbortSignal,
+  ab: ArrayBuffer = new ArrayBuffer(t.bytes),
 ): Promise<ArrayBuffer> {
   const { GetObjectCommand } = loadS3();
   const key = ctx.key(t.object);
-  const ab = new ArrayBuffer(t.bytes);
   const buf = new Uint8Array(ab);
   const part = t.bytes > 2 * ctx.partBytes ? ctx.partBytes : Math.max(1, t.bytes);
   const ranges: [number, number][] = [];
@@ -339,6 +340,10 @@ async function fetchTensor(
   return ab;
 }
 
+/** The error of a fetch that `stop` (or the caller's signal) cut short: not the cause of a failure. */
+const isAbort = (e: unknown): boolean =>
+  (e instanceof H5Error && e.code === 'H5_ABORTED') || (e as Error | undefined)?.name === 'AbortError';
+
 /**
  * Delta pull: rebuilds the manifest's file into `temp` and resolves to its
  * SHA-256 (the cache compares it with the manifest's before renaming it in).
@@ -374,22 +379,39 @@ export async function rebuildInto(
   let total = [...bySha.values()].reduce((a, t) => a + (have.has(t.sha256) ? 0 : t.bytes), 0);
   let received = 0;
   const slot = slots(ctx.concurrency);
-  const fetchMissing = async (): Promise<void> => {
-    const missing = [...bySha.values()].filter((t) => !have.has(t.sha256));
-    const fetched = await boundedMap(
-      missing,
-      (t) => t.bytes,
-      async (t) => {
-        const ab = await fetchTensor(ctx, t, slot, signal);
+  // The writer does not wait for the downloads: each missing tensor gets its
+  // buffer now and is fetched into it, all of them queued on `slot` in the
+  // manifest's (name) order, and the writer waits for each one only when its
+  // turn comes, while it lays out, copies and writes the tensors before it.
+  // One failure aborts the others (`stop`) and is the one reported.
+  const arriving = new Map<string, Promise<unknown>>();
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+  const fetchMissing = (): void => {
+    for (const t of bySha.values()) {
+      if (have.has(t.sha256)) continue;
+      const ab = new ArrayBuffer(t.bytes);
+      have.set(t.sha256, ab);
+      const done = fetchTensor(ctx, t, slot, stop.signal, ab).then(() => {
         received += t.bytes;
         onProgress?.(received, total);
-        return ab;
-      },
-      ctx.concurrency,
-    );
-    missing.forEach((t, i) => {
-      have.set(t.sha256, fetched[i]!);
-    });
+      });
+      done.catch(() => stop.abort());
+      arriving.set(t.sha256, done);
+    }
+  };
+  const arrived = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (e) {
+      stop.abort();
+      const first = await Promise.allSettled(arriving.values()).then(
+        (r) => r.find((x): x is PromiseRejectedResult => x.status === 'rejected' && !isAbort(x.reason))?.reason,
+      );
+      throw first ?? e;
+    }
   };
   const write = async (copy?: { fd: number; offsets: Map<string, number> }): Promise<string> => {
     const tensors = new Map<string, Tensor>();
@@ -416,6 +438,8 @@ export async function rebuildInto(
     });
     p.metadataJson = m.rebuild.metadataJson;
     p.writer = m.rebuild.writer;
+    const shaOf = new Map(m.tensors.map((t) => [t.name, t.sha256]));
+    p.ready = (name) => arriving.get(shaOf.get(name)!);
     // Reused tensors copied file to file where the cached file holds them (by name here).
     const copyFrom: CopySource | undefined = copy && {
       fd: copy.fd,
@@ -431,30 +455,37 @@ export async function rebuildInto(
     if (w.digest === expected) ctx.stats.bytesCopied += copyFrom?.copied ?? 0;
     return w.digest;
   };
-  await fetchMissing();
-  let hex = await write(base?.file);
-  if (hex !== expected && base?.file) {
-    await rm(temp, { force: true }); // the writer creates its file afresh
-    hex = await write();
-  }
-  const reused = [...have].filter(([, v]) => !(v instanceof ArrayBuffer));
-  if (hex !== expected && reused.length > 0) {
-    const ok = await boundedMap(
-      reused,
-      ([, v]) => v.byteLength,
-      async ([sha, v]) => (await tensorSha256(v as TypedArray)) === sha,
-    );
-    const bad = reused.filter((_, i) => !ok[i]);
-    if (bad.length > 0) {
-      for (const [sha, v] of bad) {
-        have.delete(sha);
-        total += v.byteLength;
-      }
-      await fetchMissing();
+  try {
+    fetchMissing();
+    let hex = await arrived(write(base?.file));
+    if (hex !== expected && base?.file) {
       await rm(temp, { force: true }); // the writer creates its file afresh
       hex = await write();
     }
+    return await checkReused(hex);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
-  ctx.stats.tensorsFromCache += [...have.values()].filter((v) => !(v instanceof ArrayBuffer)).length;
-  return hex;
+  async function checkReused(hex: string): Promise<string> {
+    const reused = [...have].filter(([, v]) => !(v instanceof ArrayBuffer));
+    if (hex !== expected && reused.length > 0) {
+      const ok = await boundedMap(
+        reused,
+        ([, v]) => v.byteLength,
+        async ([sha, v]) => (await tensorSha256(v as TypedArray)) === sha,
+      );
+      const bad = reused.filter((_, i) => !ok[i]);
+      if (bad.length > 0) {
+        for (const [sha, v] of bad) {
+          have.delete(sha);
+          total += v.byteLength;
+        }
+        fetchMissing();
+        await rm(temp, { force: true }); // the writer creates its file afresh
+        hex = await arrived(write());
+      }
+    }
+    ctx.stats.tensorsFromCache += [...have.values()].filter((v) => !(v instanceof ArrayBuffer)).length;
+    return hex;
+  }
 }
