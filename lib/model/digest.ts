@@ -217,6 +217,15 @@ export function rangeSha256(fd: number, offset: number, length: number): Promise
   });
 }
 
+/**
+ * Starts a hash worker now if none runs (tens of ms), so that a writer which
+ * hashes only its finished file (a delta pull's rebuild) does not wait for
+ * the start then.
+ */
+export function warmHashWorkers(): void {
+  poolWorker();
+}
+
 /** SHA-256 of a whole open file, in a worker thread. */
 export function fileSha256(fd: number): Promise<{ hex: string; size: number }> {
   return rangeSha256(fd, 0, -1);

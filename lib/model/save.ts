@@ -23,7 +23,15 @@ import {
   type JsonValue,
   type TensorsInput,
 } from './schema.js';
-import { boundedMap, fileSha256, modelDigestOf, rangeSha256, SHA256_HEX, tensorSha256 } from './digest.js';
+import {
+  boundedMap,
+  fileSha256,
+  modelDigestOf,
+  rangeSha256,
+  SHA256_HEX,
+  tensorSha256,
+  warmHashWorkers,
+} from './digest.js';
 import { encodeIndex, INDEX_ATTR } from './tensor-index.js';
 import { cleanStaleTemps, commitStaged, faultPoint, ioError, stageFile, startWriteback } from '../util/publish.js';
 import {
@@ -364,6 +372,7 @@ async function writeModelFile(
   if (known?.some((h) => h === undefined || !SHA256_HEX.test(h)))
     throw new TypeError('writeModelInto: knownSha256 must give a SHA-256 for every tensor');
   if (copyFrom && !known) throw new TypeError('writeModelInto: copyFrom needs knownSha256');
+  warmHashWorkers();
   const where = { path: target, temp };
   const total = p.entries.reduce((a, e) => a + e.byteLength, 0);
   let done = 0;

@@ -231,6 +231,23 @@ describe('content-addressed S3 store', () => {
     server.destroy();
   });
 
+  it('the base is found beyond the nearest version numbers: a cached v1 serves a pull of v6 (v2-v5 never pulled here)', async () => {
+    const p = fresh();
+    const pub = await open(p, `${p}-pub`);
+    for (let v = 1; v <= 6; v++) await pub.save('m', model(30, v === 1 ? [] : [v]));
+    // Read (concurrency 2): v5 and v7 first, one round, neither cached; then the listing, nearest first.
+    const server = await open(p, `${p}-server`, { concurrency: 2 });
+    await server.pull('m', 1);
+    const s1 = server.stats();
+    const v6 = await server.pull('m', 6);
+    const s2 = server.stats();
+    expect(v6.downloaded).toBe(true);
+    expect(s2.tensorsDownloaded - s1.tensorsDownloaded).toBe(1); // layers/6/w
+    expect(s2.tensorsFromCache - s1.tensorsFromCache).toBe(15);
+    pub.destroy();
+    server.destroy();
+  });
+
   it('a corrupted tensor object is H5_CHECKSUM_MISMATCH and nothing is cached', async () => {
     const p = fresh();
     const pub = await open(p, `${p}-pub`);

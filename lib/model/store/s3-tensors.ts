@@ -95,28 +95,42 @@ export async function rebuildVersion(
   onProgress?: (n: number, total: number) => void,
 ): Promise<string> {
   const want = new Set(rec.tensors.map((t) => t.sha256));
-  let best: { rec: S3VersionRecord; shared: number } | undefined;
-  // The other versions' records, `concurrency` at a time (one at a time, ten
-  // versions cost ten round trips: 0.4 s of a 30 ms-RTT link), the nearest
-  // version numbers first and at most BASE_CANDIDATES of them: a fine-tune
-  // shares most with its neighbours, and a store of thousands of versions
-  // must not make every pull read every record.
-  const others = (await listVersions(ctx, rec.name))
-    .filter((v) => v !== rec.version)
-    .sort((a, b) => Math.abs(a - rec.version) - Math.abs(b - rec.version) || b - a)
-    .slice(0, BASE_CANDIDATES);
-  const records = await boundedMap(
-    others,
-    () => 0,
-    (v) => readRecord(ctx, rec.name, v).catch(() => undefined),
-    ctx.concurrency,
-  );
-  for (const r of records) {
-    if (!r || r.digest === rec.digest || !(await ctx.cache.has(r.digest))) continue;
-    let shared = 0;
-    for (const t of r.tensors)
-      if (want.has(t.sha256)) shared += t.bytes ?? t.shape.reduce((a, d) => a * d, itemSize(t.dtype as NumericDType)); // format 1 has no sizes
-    if (shared > 0 && (!best || shared > best.shared)) best = { rec: r, shared };
+  const records = (versions: number[]) =>
+    boundedMap(
+      versions,
+      () => 0,
+      (v) => readRecord(ctx, rec.name, v).catch(() => undefined),
+      ctx.concurrency,
+    );
+  const choose = async (rs: (S3VersionRecord | undefined)[]) => {
+    let best: { rec: S3VersionRecord; shared: number } | undefined;
+    for (const r of rs) {
+      if (!r || r.digest === rec.digest || !(await ctx.cache.has(r.digest))) continue;
+      let shared = 0;
+      for (const t of r.tensors)
+        if (want.has(t.sha256)) shared += t.bytes ?? t.shape.reduce((a, d) => a * d, itemSize(t.dtype as NumericDType)); // format 1 has no sizes
+      if (shared > 0 && (!best || shared > best.shared)) best = { rec: r, shared };
+    }
+    return best;
+  };
+  // Which cached version to start from. A fine-tune shares most with its
+  // neighbours, so first the nearest version numbers themselves (v-1, v+1,
+  // v-2, ...: one round of `concurrency` record GETs and no LIST; a number
+  // never used, or pruned, is a 404). Only if none of them is cached, the
+  // listed versions, nearest first, at most BASE_CANDIDATES of them (a store
+  // of thousands of versions must not make every pull read every record),
+  // `concurrency` at a time: read one by one, ten records cost ten round
+  // trips, 0.4 s of a 30 ms-RTT link.
+  const near: number[] = [];
+  for (let d = 1; near.length < ctx.concurrency && d <= rec.version + ctx.concurrency; d++)
+    for (const v of [rec.version - d, rec.version + d]) if (v >= 1 && near.length < ctx.concurrency) near.push(v);
+  let best = await choose(await records(near));
+  if (!best) {
+    const others = (await listVersions(ctx, rec.name))
+      .filter((v) => v !== rec.version && !near.includes(v))
+      .sort((a, b) => Math.abs(a - rec.version) - Math.abs(b - rec.version) || b - a)
+      .slice(0, BASE_CANDIDATES);
+    best = await choose(await records(others));
   }
   const manifest = { tensors: rec.tensors as CasTensor[], rebuild: rec.rebuild! };
   const checked = (hex: string): string => {
