@@ -11,12 +11,14 @@
 //   save-2000    saveModel of 2000 tensors of 64 float32 (metadata, not bytes)
 //   walk-2000    File.open of that model, walk with every dataset's shape, close
 //   load-2000    loadModel of it, verify: false (h5vault's own header parser)
-// Prints per case the median of A's and B's process medians and B/A per pair.
+// Prints per case the median of A's and B's process medians and B/A per pair,
+// for wall-clock time and for the process's CPU time (user + system, all
+// threads), which other work on a shared machine disturbs less.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { benchArgs, corpusFiles, machineLine, median } from './common.mjs';
+import { benchArgs, corpusFiles, machineLine, median, samples } from './common.mjs';
 
 const args = benchArgs(
   { a: undefined, b: undefined, pairs: '5', rounds: '5', child: false },
@@ -47,11 +49,14 @@ if (args.child) {
   for (let i = 0; i < 2000; i++)
     tensors[`layer${i >> 4}/w${i & 15}`] = { dtype: 'float32', shape: [64], data: new Float32Array(64).fill(i) };
   await saveModel(model, tensors);
-  const t = { 'small-files': [], 'save-2000': [], 'walk-2000': [], 'load-2000': [] };
+  const t = samples();
   const time = async (c, fn) => {
     const s = process.hrtime.bigint();
+    const u = process.cpuUsage();
     await fn();
-    t[c].push(Number(process.hrtime.bigint() - s) / 1e6);
+    const d = process.cpuUsage(u);
+    t.push(c, 'wall', Number(process.hrtime.bigint() - s) / 1e6);
+    t.push(c, 'cpu', (d.user + d.system) / 1e3);
   };
   for (let r = 0; r < Number(args.rounds); r++) {
     await time('small-files', () => files.forEach(fullRead));
@@ -64,9 +69,7 @@ if (args.child) {
     await time('load-2000', async () => (await loadModel(model, { verify: false })).close());
   }
   rmSync(dir, { recursive: true, force: true });
-  const out = { lib: libraryInfo().hdf5Library, files: files.length };
-  for (const [c, v] of Object.entries(t)) out[c] = median(v);
-  console.log(JSON.stringify(out));
+  console.log(JSON.stringify({ lib: libraryInfo().hdf5Library, files: files.length, medians: t.medians() }));
 } else {
   if (!args.a || !args.b) {
     console.error('prebuild-ab: --a and --b name two prebuilds/<target> directories');
@@ -85,11 +88,13 @@ if (args.child) {
     runs.b.push(side(args.b));
   }
   console.log(`A ${runs.a[0].lib}\nB ${runs.b[0].lib}\n${runs.a[0].files} corpus files; ${machineLine()}`);
-  console.log('| case | A median ms | B median ms | B/A | B/A per pair |\n|---|---:|---:|---:|---|');
-  for (const c of ['small-files', 'save-2000', 'walk-2000', 'load-2000']) {
-    const a = median(runs.a.map((r) => r[c]));
-    const b = median(runs.b.map((r) => r[c]));
-    const pairs = runs.a.map((r, i) => (runs.b[i][c] / r[c]).toFixed(2)).join(' ');
-    console.log(`| ${c} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(b / a).toFixed(3)} | ${pairs} |`);
-  }
+  console.log('| case | clock | A median ms | B median ms | B/A | B/A per pair |\n|---|---|---:|---:|---:|---|');
+  for (const c of Object.keys(runs.a[0].medians))
+    for (const clock of ['wall', 'cpu']) {
+      const at = (r) => r.medians[c][clock];
+      const a = median(runs.a.map(at));
+      const b = median(runs.b.map(at));
+      const pairs = runs.a.map((r, i) => (at(runs.b[i]) / at(r)).toFixed(2)).join(' ');
+      console.log(`| ${c} | ${clock} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(b / a).toFixed(3)} | ${pairs} |`);
+    }
 }
