@@ -88,12 +88,18 @@
       # and reads GCC_ENABLE_CPP_EXCEPTIONS instead, so it is set there too.
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      # Only the module's entry point is exported (node-addon-api marks it
+      # visibility("default")): hidden visibility keeps the ~650 C++ symbols out
+      # of the dynamic symbol table, and with a section per function the link
+      # drops code nothing calls (--gc-sections): the prebuilt binary is
+      # smaller (docs/install.md, "The tarball").
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers",
+                    "-fvisibility=hidden", "-fvisibility-inlines-hidden", "-ffunction-sections", "-fdata-sections"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17"
       },
-      "ldflags": ["-pthread"],
+      "ldflags": ["-pthread", "-Wl,--gc-sections"],
       "conditions": [
         # The prebuilt binary (scripts/build/prebuild.mjs): find the shared libraries
         # bundled in lib/ beside the addon. DT_RPATH, not RUNPATH: glibc applies
@@ -101,8 +107,11 @@
         # -> ...), which the bundled Debian libraries need since they carry none.
         # libstdc++ stays dynamic (Node itself loads it): Debian 12's static
         # libstdc++ would raise the glibc floor from 2.34 to 2.36 (arc4random).
+        # Its -lhdf5_hl is the static libhdf5_hl.a of scripts/build/libhdf5.sh (found
+        # first, in H5VAULT_HDF5_PREFIX/lib): only the H5DS functions used are
+        # linked in, kept out of the dynamic symbol table (--exclude-libs).
         ["'<!(node -p \"process.env.H5VAULT_PREBUILD||''\")'=='1'", {
-          "ldflags": ["-Wl,-rpath,'$$ORIGIN/lib'", "-Wl,--disable-new-dtags"]
+          "ldflags": ["-Wl,-rpath,'$$ORIGIN/lib'", "-Wl,--disable-new-dtags", "-Wl,--exclude-libs,ALL"]
         }],
         ["'<!(node -p \"process.env.H5VAULT_SANITIZE||''\")'=='1'", {
           "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"],

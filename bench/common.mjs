@@ -3,8 +3,10 @@
 // every benchmark here prints. Node built-ins only (no dist/ import): the A/B
 // scripts load two different builds (--base, --head, --dist) themselves.
 import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { basename } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
@@ -72,6 +74,21 @@ export function machineLine() {
     `${c[0]?.model.trim() ?? 'unknown CPU'}, ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
     `load ${load} (1/5/15 min; above ${c.length} means other work competed); node ${process.version}`
   );
+}
+
+/** The committed conformance corpus: public files from other projects (test/fixtures/conformance/SOURCES.md). */
+export const CORPUS = fileURLToPath(new URL('../test/fixtures/conformance', import.meta.url));
+
+/** The HDF5 files under `paths` (default: CORPUS), in a stable order (what the conformance harness reads). */
+export function corpusFiles(paths = []) {
+  const HDF5_NAME = /\.(h5|hdf5|he5|hdf|nc|nc4|nxs|mat|h5ad|keras|nwb|cdf)$/i;
+  const out = [];
+  const visit = (p) => {
+    if (statSync(p).isDirectory()) for (const n of readdirSync(p).sort()) visit(join(p, n));
+    else if (HDF5_NAME.test(p)) out.push(p);
+  };
+  for (const p of paths.length ? paths : [CORPUS]) visit(resolve(p));
+  return out;
 }
 
 export function median(xs) {

@@ -13,10 +13,9 @@
 // Prints the median over files of each side's per-file median, the median of
 // the per-file ratios (h5vault / h5py: <= 1 meets the target), how many files
 // h5vault reads faster, and the same split by file size.
-import { readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { benchArgs, machineLine, median, pythonRounds } from './common.mjs';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { benchArgs, CORPUS, corpusFiles, machineLine, median, pythonRounds } from './common.mjs';
 
 const args = benchArgs(
   { rounds: '15', json: false, dist: 'dist' },
@@ -26,19 +25,7 @@ const args = benchArgs(
 const rounds = Number(args.rounds);
 const PYTHON = process.env.H5VAULT_PYTHON ?? '/usr/bin/python3';
 const { File, Dataset } = await import(resolve(args.dist, 'index.js'));
-const CORPUS = fileURLToPath(new URL('../test/fixtures/conformance', import.meta.url));
-// The HDF5 files under the paths, in a stable order (what the conformance harness reads).
-const HDF5_NAME = /\.(h5|hdf5|he5|hdf|nc|nc4|nxs|mat|h5ad|keras|nwb|cdf)$/i;
-function corpusFiles(paths) {
-  const out = [];
-  const visit = (p) => {
-    if (statSync(p).isDirectory()) for (const n of readdirSync(p).sort()) visit(join(p, n));
-    else if (HDF5_NAME.test(p)) out.push(p);
-  };
-  for (const p of paths) visit(resolve(p));
-  return out;
-}
-const files = corpusFiles(args._.length ? args._ : [CORPUS]);
+const files = corpusFiles(args._);
 
 // One full read in h5vault; throws if any object or dataset cannot be read.
 function fullRead(path) {

@@ -26,8 +26,10 @@
 // and serial-flavour configuration, without ROS3 (cached in
 // /var/cache/h5vault-hdf5/<target>); the addon is compiled and linked against
 // it (H5VAULT_HDF5_PREFIX, read by scripts/build/pkg-config.mjs) and it is
-// bundled with the source's COPYING. Debian's libhdf5_serial_hl.so.100 NEEDs
-// only that libhdf5 and libc, so it is bundled as Debian ships it.
+// bundled with the source's COPYING. It is built for size (-Os; docs/install.md
+// has the tarball and speed figures), and the few high-level H5DS functions
+// the addon calls are linked into it from the same build's static libhdf5_hl.a
+// (binding.gyp), so no libhdf5_serial_hl.so.100 is bundled.
 //
 // Why shared libraries and not static ones: HDF5 filter plugins
 // (HDF5_PLUGIN_PATH) are linked against libhdf5_serial.so.103: with the bundled

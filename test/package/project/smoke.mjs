@@ -45,4 +45,22 @@ assert.throws(
   (e) => e instanceof H5Error && e.code === 'H5_NOT_FOUND',
 );
 r.close();
+
+// Dimension scales: libhdf5_hl's H5DS, which the prebuilt addon links into
+// itself (scripts/build/libhdf5.sh's static libhdf5_hl.a) and a build from source
+// takes from the system's libhdf5_serial_hl.
+const d = File.create('dims.h5', { overwrite: true });
+const x = d.createDataset('x', { dtype: 'float32', shape: [3], data: new Float32Array([0, 1, 2]) });
+const z = d.createDataset('z', { dtype: 'float32', shape: [2, 3] });
+x.makeScale('x axis');
+z.attachScale(x, 1);
+z.setDimensionLabel(0, 'rows');
+d.close();
+const dr = File.open('dims.h5');
+assert.equal(dr.dataset('x').isScale, true);
+assert.deepEqual(dr.dataset('z').dims, [
+  { label: 'rows', scales: [] },
+  { label: '', scales: [{ path: '/x', name: 'x axis' }] },
+]);
+dr.close();
 console.log(`esm ok: ${info.origin}, libhdf5 ${info.hdf5} from ${info.hdf5Library}`);
