@@ -179,14 +179,22 @@ async function writeTensor(
   return smallest >= DIRECT_WRITE_BYTES;
 }
 
-/** SHA-256 of a contiguous tensor's bytes as stored in the file (by a hash worker reading `fd`). */
-async function storedSha256(fd: number, e: Entry, ds: Dataset): Promise<string> {
+/** Where a tensor written contiguous lies in the file, for reading (`use`: "hash") or writing it there ("copy into"). */
+function storageOffset(e: Entry, ds: Dataset, use: string): number {
   const off = ds.offset;
-  if (off === null) throw new H5Error(`tensor '${e.name}' has no contiguous storage to hash`, { code: 'H5_ERROR' });
-  return (await rangeSha256(fd, off, e.byteLength)).hex;
+  if (off === null) throw new H5Error(`tensor '${e.name}' has no contiguous storage to ${use}`, { code: 'H5_ERROR' });
+  return off;
 }
 
-/** The kernel copies of writeModelFile's CopySource, after libhdf5 flushed: into ranges it allocated and will not write again. */
+/** SHA-256 of a contiguous tensor's bytes as stored in the file (by a hash worker reading `fd`). */
+async function storedSha256(fd: number, e: Entry, ds: Dataset): Promise<string> {
+  return (await rangeSha256(fd, storageOffset(e, ds, 'hash'), e.byteLength)).hex;
+}
+
+/**
+ * The kernel copies of writeModelFile's CopySource, after libhdf5 flushed:
+ * into ranges it allocated and will not write again. Resolves to the bytes copied.
+ */
 async function copyRanges(
   temp: string,
   fromFd: number,
@@ -194,25 +202,24 @@ async function copyRanges(
   datasets: Dataset[],
   p: PreparedSave,
   progress: (n: number) => void,
-): Promise<void> {
+): Promise<number> {
   const out = await open(temp, 'r+');
   try {
-    await boundedMap(
+    const sizes = await boundedMap(
       copies,
       (c) => p.entries[c.k]!.byteLength,
       async ({ k, from, skip }) => {
         checkAbort(p.signal, 'save');
-        const at = datasets[k]!.offset;
-        if (at === null)
-          throw new H5Error(`tensor '${p.entries[k]!.name}' has no contiguous storage to copy into`, {
-            code: 'H5_ERROR',
-          });
+        const e = p.entries[k]!;
+        const at = storageOffset(e, datasets[k]!, 'copy into');
         // (the prefix libhdf5 wrote is already there)
-        await native.copyRange(fromFd, from + skip, out.fd, at + skip, p.entries[k]!.byteLength - skip);
-        progress(p.entries[k]!.byteLength - skip);
+        await native.copyRange(fromFd, from + skip, out.fd, at + skip, e.byteLength - skip);
+        progress(e.byteLength - skip);
+        return e.byteLength - skip;
       },
       2, // the libuv pool has 4 threads; the kernel copy is bound by memory bandwidth
     );
+    return sizes.reduce((a, n) => a + n, 0);
   } finally {
     await out.close();
   }
@@ -438,10 +445,9 @@ async function writeModelFile(
         started.set(k, inBackground(storedSha256(fd, e, ds)));
     }
     file.flush(); // contiguous data leaves libhdf5's sieve buffer for the file
-    if (copies.length > 0) {
-      await copyRanges(temp, copyFrom!.fd, copies, datasets, p, progress);
-      copyFrom!.copied = (copyFrom!.copied ?? 0) + copies.reduce((a, c) => a + p.entries[c.k]!.byteLength - c.skip, 0);
-    }
+    if (copies.length > 0)
+      copyFrom!.copied =
+        (copyFrom!.copied ?? 0) + (await copyRanges(temp, copyFrom!.fd, copies, datasets, p, progress));
     // The disk writes the tensors while they hash and the attributes go in:
     // without this the kernel would hold them until the publish's fsync
     // (a model is far below the dirty-page threshold), which then waits for all of it.

@@ -340,6 +340,12 @@ async function fetchTensor(
   return ab;
 }
 
+/** The cached base version's file, open, and where each reused tensor's bytes lie in it (by SHA-256). */
+export interface CachedFile {
+  fd: number;
+  offsets: Map<string, number>;
+}
+
 /** The error of a fetch that `stop` (or the caller's signal) cut short: not the cause of a failure. */
 const isAbort = (e: unknown): boolean =>
   (e instanceof H5Error && e.code === 'H5_ABORTED') || (e as Error | undefined)?.name === 'AbortError';
@@ -366,7 +372,7 @@ export async function rebuildInto(
   temp: string,
   m: { tensors: CasTensor[]; rebuild: RebuildRecipe },
   expected: string,
-  base: { tensors: Map<string, TypedArray>; file?: { fd: number; offsets: Map<string, number> } } | undefined,
+  base: { tensors: Map<string, TypedArray>; file?: CachedFile } | undefined,
   signal?: AbortSignal,
   onProgress?: (received: number, total: number) => void,
 ): Promise<string> {
@@ -413,7 +419,8 @@ export async function rebuildInto(
       throw first ?? e;
     }
   };
-  const write = async (copy?: { fd: number; offsets: Map<string, number> }): Promise<string> => {
+  const shaOf = new Map(m.tensors.map((t) => [t.name, t.sha256]));
+  const write = async (copy?: CachedFile): Promise<string> => {
     const tensors = new Map<string, Tensor>();
     for (const t of m.tensors) {
       const src = have.get(t.sha256)!;
@@ -438,7 +445,6 @@ export async function rebuildInto(
     });
     p.metadataJson = m.rebuild.metadataJson;
     p.writer = m.rebuild.writer;
-    const shaOf = new Map(m.tensors.map((t) => [t.name, t.sha256]));
     p.ready = (name) => arriving.get(shaOf.get(name)!);
     // Reused tensors copied file to file where the cached file holds them (by name here).
     const copyFrom: CopySource | undefined = copy && {
@@ -451,7 +457,7 @@ export async function rebuildInto(
       ),
     };
     // Every tensor's bytes match this hash: fetched ones were checked on arrival, reused ones are checked below if the file differs.
-    const w = await writeModelInto(temp, p, new Map(m.tensors.map((t) => [t.name, t.sha256])), copyFrom);
+    const w = await writeModelInto(temp, p, shaOf, copyFrom);
     if (w.digest === expected) ctx.stats.bytesCopied += copyFrom?.copied ?? 0;
     return w.digest;
   };

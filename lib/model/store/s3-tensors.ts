@@ -158,25 +158,19 @@ export async function rebuildVersion(
     });
     let base: Parameters<typeof rebuildInto>[4];
     if (m) {
-      base = { tensors: new Map() };
-      const shaOf = new Map(best.rec.tensors.map((t) => [t.name, t.sha256]));
-      for (const [n, t] of m.tensors) {
-        const sha = shaOf.get(n);
-        if (sha && want.has(sha)) base.tensors.set(sha, t.data as TypedArray);
-      }
       // The same file open for the kernel copy (the one door in). A zero-copy
       // view over a mapping of the whole file (load-indexed.ts maps it once)
       // sits at its file offset; anything else is written from memory.
       input = await openInput(m.path, 'the cached version').catch(() => undefined);
-      if (input) {
-        const offsets = new Map<string, number>();
-        for (const [n, t] of m.tensors) {
-          const sha = shaOf.get(n);
-          const d = t.data as TypedArray;
-          if (sha && base.tensors.get(sha) === d && m.views.has(n) && d.buffer.byteLength === input.size)
-            offsets.set(sha, d.byteOffset);
-        }
-        base.file = { fd: input.fd, offsets };
+      base = { tensors: new Map(), ...(input && { file: { fd: input.fd, offsets: new Map() } }) };
+      const shaOf = new Map(best.rec.tensors.map((t) => [t.name, t.sha256]));
+      for (const [n, t] of m.tensors) {
+        const sha = shaOf.get(n);
+        if (!sha || !want.has(sha) || base.tensors.has(sha)) continue;
+        const d = t.data as TypedArray;
+        base.tensors.set(sha, d);
+        if (base.file && m.views.has(n) && d.buffer.byteLength === input!.size)
+          base.file.offsets.set(sha, d.byteOffset);
       }
     }
     return checked(await rebuildInto(ctx, temp, manifest, rec.digest, base, signal, onProgress));
