@@ -64,12 +64,27 @@ async function sourceOf(path: string): Promise<{ src: CopySource; tensors: Recor
   };
 }
 
+type Source = Awaited<ReturnType<typeof sourceOf>>;
+
+/** model() saved as `name` (with `metadata`), then `fn` with it open as a copy source, closed after. */
+async function withSaved(
+  name: string,
+  metadata: Record<string, number>,
+  fn: (m: Record<string, Tensor>, saved: { path: string; digest: string }, s: Source) => Promise<void>,
+): Promise<void> {
+  const m = model();
+  const saved = await saveModel(join(dir, name), m, { metadata });
+  const s = await sourceOf(saved.path);
+  try {
+    await fn(m, saved, s);
+  } finally {
+    s.close();
+  }
+}
+
 describe('writeModelInto with copyFrom', () => {
   it('copies the big tensors file to file and writes the byte-identical file saveModel writes', async () => {
-    const m = model();
-    const saved = await saveModel(join(dir, 'base.h5'), m, { metadata: { run: 1 } });
-    const s = await sourceOf(saved.path);
-    try {
+    await withSaved('base.h5', { run: 1 }, async (m, saved, s) => {
       const temp = join(dir, 'copied.h5');
       const w = await writeModelInto(temp, prepareSave(s.tensors, { metadata: { run: 1 } }), shasOf(m), s.src);
       expect(readFileSync(temp).equals(readFileSync(saved.path))).toBe(true);
@@ -79,16 +94,11 @@ describe('writeModelInto with copyFrom', () => {
       const total = big.reduce((a, n) => a + m[n]!.data.byteLength, 0);
       const prefixes = 128 * 1024 + 2 * 120_000 + 128 * 1024 + 128 * 1024 + 2 * 64 * 300 * 4 + 128 * 1024;
       expect(s.src.copied).toBe(total - prefixes);
-    } finally {
-      s.close();
-    }
+    });
   });
 
   it('a source range that is off by a few bytes is written as copied: the file SHA-256 differs, nothing throws', async () => {
-    const m = model();
-    const saved = await saveModel(join(dir, 'base2.h5'), m);
-    const s = await sourceOf(saved.path);
-    try {
+    await withSaved('base2.h5', {}, async (m, saved, s) => {
       const shifted: CopySource = {
         fd: s.src.fd,
         offsets: new Map([...s.src.offsets].map(([n, o]) => [n, o + 4])),
@@ -97,36 +107,24 @@ describe('writeModelInto with copyFrom', () => {
       const w = await writeModelInto(temp, prepareSave(s.tensors, {}), shasOf(m), shifted);
       expect(w.digest).not.toBe(saved.digest);
       expect(shifted.copied).toBeGreaterThan(0);
-    } finally {
-      s.close();
-    }
+    });
   });
 
   it('a source range past the end of the source file is H5_CORRUPT', async () => {
-    const m = model();
-    const saved = await saveModel(join(dir, 'base3.h5'), m);
-    const s = await sourceOf(saved.path);
-    try {
+    await withSaved('base3.h5', {}, async (m, saved, s) => {
       const past: CopySource = { fd: s.src.fd, offsets: new Map([['int8/w', readFileSync(saved.path).length - 1000]]) };
       const temp = join(dir, 'past.h5');
       await expect(writeModelInto(temp, prepareSave(s.tensors, {}), shasOf(m), past)).rejects.toMatchObject({
         code: 'H5_CORRUPT',
       });
-    } finally {
-      s.close();
-    }
+    });
   });
 
   it('copyFrom without knownSha256 is a TypeError and writes nothing', async () => {
-    const m = model();
-    const saved = await saveModel(join(dir, 'base4.h5'), m);
-    const s = await sourceOf(saved.path);
-    try {
+    await withSaved('base4.h5', {}, async (_m, _saved, s) => {
       const temp = join(dir, 'unchecked.h5');
       await expect(writeModelInto(temp, prepareSave(s.tensors, {}), undefined, s.src)).rejects.toThrow(TypeError);
       expect(existsSync(temp)).toBe(false);
-    } finally {
-      s.close();
-    }
+    });
   });
 });

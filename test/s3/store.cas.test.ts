@@ -164,14 +164,20 @@ describe('content-addressed S3 store', () => {
   }
   const BIG_COPIED = 320_000 - 128 * 1024; // each reused big tensor, less the prefix libhdf5 writes
 
-  it('delta pull copies the reused big tensors file to file (copy_file_range) into the byte-identical file', async () => {
+  /** bigModel(seed) as v1 and bigModel(seed, changed) as v2 published; a server (its own cache) that pulled v1. */
+  async function bigV1Cached(seed: number, changed: number[], serverExtra: object = {}) {
     const p = fresh();
     const pub = await open(p, `${p}-pub`);
-    await pub.save('m', bigModel(20));
-    await pub.save('m', bigModel(20, [2]));
+    await pub.save('m', bigModel(seed));
+    await pub.save('m', bigModel(seed, changed));
+    const server = await open(p, `${p}-server`, serverExtra);
+    const v1 = await server.pull('m', 1);
+    return { pub, server, v1 };
+  }
+
+  it('delta pull copies the reused big tensors file to file (copy_file_range) into the byte-identical file', async () => {
+    const { pub, server } = await bigV1Cached(20, [2]);
     const published = readFileSync(pub.cache.path((await pub.record('m', 2))!.digest));
-    const server = await open(p, `${p}-server`);
-    await server.pull('m', 1);
     const s1 = server.stats();
     expect(s1.bytesCopied).toBe(0); // a cold pull has nothing to copy from
     const v2 = await server.pull('m', 2);
@@ -185,12 +191,7 @@ describe('content-addressed S3 store', () => {
   });
 
   it('a byte changed on disk inside a copied tensor of the cached base: the copy mismatches, the rebuild from memory finds it, the tensor is fetched', async () => {
-    const p = fresh();
-    const pub = await open(p, `${p}-pub`);
-    await pub.save('m', bigModel(21));
-    await pub.save('m', bigModel(21, [3]));
-    const server = await open(p, `${p}-server`);
-    const v1 = await server.pull('m', 1);
+    const { pub, server, v1 } = await bigV1Cached(21, [3]);
     const f = await loadModel(v1.path, { verify: false });
     const t = f.tensors.get('big/1')!.data;
     const at = t.byteOffset + 200_000; // past the prefix: only the copy carries it
@@ -210,12 +211,7 @@ describe('content-addressed S3 store', () => {
   });
 
   it('an abort while the rebuild writes and the downloads arrive: H5_ABORTED, nothing cached, no temp left; the next pull completes', async () => {
-    const p = fresh();
-    const pub = await open(p, `${p}-pub`);
-    await pub.save('m', bigModel(22));
-    await pub.save('m', bigModel(22, [0, 1, 2]));
-    const server = await open(p, `${p}-server`, { concurrency: 1 });
-    const v1 = await server.pull('m', 1);
+    const { pub, server, v1 } = await bigV1Cached(22, [0, 1, 2], { concurrency: 1 });
     const ac = new AbortController();
     const err = await server
       .pull('m', 2, { signal: ac.signal, onDownloadProgress: (n) => n > 0 && ac.abort() })
