@@ -17,8 +17,7 @@
  * class) or canonicalElems (by JS shape) when a value shape is not covered.
  */
 import { fork, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Empty, halfToNumber } from '../../lib/index.js';
 
@@ -86,20 +85,9 @@ export interface FileResult {
   results: Result[];
 }
 
-/** The committed corpus and its expected outcomes. */
-export const CORPUS = fileURLToPath(new URL('../fixtures/conformance', import.meta.url));
+/** The committed corpus (and the list of its files, shared with bench/small-files.mjs), and its expected outcomes. */
+export { CORPUS, corpusFiles } from '../../bench/common.mjs';
 export const EXPECTED = fileURLToPath(new URL('./expected.json', import.meta.url));
-const HDF5_NAME = /\.(h5|hdf5|he5|hdf|nc|nc4|nxs|mat|h5ad|keras|nwb|cdf)$/i;
-
-export function corpusFiles(paths: string[]): string[] {
-  const out: string[] = [];
-  const visit = (p: string): void => {
-    if (statSync(p).isDirectory()) for (const n of readdirSync(p).sort()) visit(join(p, n));
-    else if (HDF5_NAME.test(p)) out.push(p);
-  };
-  for (const p of paths) visit(p);
-  return out;
-}
 
 export type Dumped = { dump: PyDump } | { error: string };
 
