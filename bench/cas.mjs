@@ -28,6 +28,13 @@ import { S3ModelStore } from '../dist/index.js';
 import { startCappedLink } from './capped-link.mjs';
 import { benchArgs, machineLine, median } from './common.mjs';
 import { rgwCpuMs, s3BenchEnv } from './s3-env.mjs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+// Every pull starts from a collected heap: the cold pulls before it leave ~256 MiB of tensors
+// each as garbage, whose collection would otherwise land in whichever case runs next.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc');
 
 const args = benchArgs(
   {
@@ -192,6 +199,7 @@ for (let r = 0; r < RUNS; r++) {
   await pre.pull('m', 1);
   pre.destroy();
   for (const [name, run] of Object.entries(cases)) {
+    collect();
     const l0 = link ? await link.stats() : null;
     const rgw0 = rgwCpuMs(work);
     const cpu0 = process.cpuUsage();

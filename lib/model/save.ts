@@ -6,7 +6,6 @@
  */
 import { type FileHandle, open, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { native } from '../addon/binding.js';
 import { File } from '../h5/file.js';
 import { createSpec, type Compression } from '../h5/group.js';
 import type { Dataset } from '../h5/dataset.js';
@@ -45,6 +44,7 @@ import {
   signalOption,
 } from '../util/validate.js';
 import { checkAbort } from '../util/abort.js';
+import { type CopySource, PlacedWrites, storageOffset } from './placed.js';
 
 export interface SaveOptions {
   /** Codec for every tensor of rank >= 1 with at least one element (default 'none': contiguous, viewable). */
@@ -179,50 +179,9 @@ async function writeTensor(
   return smallest >= DIRECT_WRITE_BYTES;
 }
 
-/** Where a tensor written contiguous lies in the file, for reading (`use`: "hash") or writing it there ("copy into"). */
-function storageOffset(e: Entry, ds: Dataset, use: string): number {
-  const off = ds.offset;
-  if (off === null) throw new H5Error(`tensor '${e.name}' has no contiguous storage to ${use}`, { code: 'H5_ERROR' });
-  return off;
-}
-
 /** SHA-256 of a contiguous tensor's bytes as stored in the file (by a hash worker reading `fd`). */
 async function storedSha256(fd: number, e: Entry, ds: Dataset): Promise<string> {
   return (await rangeSha256(fd, storageOffset(e, ds, 'hash'), e.byteLength)).hex;
-}
-
-/**
- * The kernel copies of writeModelFile's CopySource, after libhdf5 flushed:
- * into ranges it allocated and will not write again. Resolves to the bytes copied.
- */
-async function copyRanges(
-  temp: string,
-  fromFd: number,
-  copies: { k: number; from: number; skip: number }[],
-  datasets: Dataset[],
-  p: PreparedSave,
-  progress: (n: number) => void,
-): Promise<number> {
-  const out = await open(temp, 'r+');
-  try {
-    const sizes = await boundedMap(
-      copies,
-      (c) => p.entries[c.k]!.byteLength,
-      async ({ k, from, skip }) => {
-        checkAbort(p.signal, 'save');
-        const e = p.entries[k]!;
-        const at = storageOffset(e, datasets[k]!, 'copy into');
-        // (the prefix libhdf5 wrote is already there)
-        await native.copyRange(fromFd, from + skip, out.fd, at + skip, e.byteLength - skip);
-        progress(e.byteLength - skip);
-        return e.byteLength - skip;
-      },
-      2, // the libuv pool has 4 threads; the kernel copy is bound by memory bandwidth
-    );
-    return sizes.reduce((a, n) => a + n, 0);
-  } finally {
-    await out.close();
-  }
 }
 
 /**
@@ -312,54 +271,6 @@ export async function writeModelInto(
 }
 
 /**
- * @internal Where an uncompressed tensor's bytes already lie in another open
- * file (the cached version a delta pull rebuilds from): `offsets` maps a tensor
- * name to the offset of exactly its stored bytes in `fd`. The writer then has
- * libhdf5 allocate the dataset by writing only a prefix, and the kernel copies
- * the whole range (copy_file_range): no page of either file passes through
- * this process. Only with knownSha256: nothing is hashed on the way, so the
- * caller must check the file's SHA-256 (a wrong offset only makes it differ).
- */
-export interface CopySource {
-  fd: number;
-  offsets: ReadonlyMap<string, number>;
-  /** Set by the writer: bytes the kernel copied. */
-  copied?: number;
-}
-
-// Tensors smaller than this are written from memory: a copy saves little, and
-// the prefix write must exceed libhdf5's 64 KiB sieve buffer (see writePrefix).
-const COPY_MIN_BYTES = 256 * 1024;
-const PREFIX_BYTES = 128 * 1024;
-
-/**
- * Writes the smallest row-major prefix of `e` that is one contiguous hyperslab
- * of at least PREFIX_BYTES, which makes libhdf5 allocate the dataset's whole
- * contiguous storage exactly as a full write does (a contiguous dataset is
- * allocated at its first write). The prefix exceeds the sieve buffer, so
- * libhdf5 pwrites it at once and keeps no dirty copy that a later flush could
- * write over the range the kernel copies in. Resolves to the prefix's bytes,
- * 0 (nothing written) when no prefix is smaller than the tensor.
- */
-async function writePrefix(ds: Dataset, e: Entry, signal?: AbortSignal): Promise<number> {
-  const { shape, data } = e.tensor;
-  const item = data.BYTES_PER_ELEMENT;
-  let inner = 1; // elements of one index of dimension d
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (inner * item * shape[d]! >= PREFIX_BYTES) {
-      const c = Math.ceil(PREFIX_BYTES / (inner * item));
-      const elems = c * inner;
-      if (elems * item >= e.byteLength) return 0;
-      const count = shape.map((n, j) => (j < d ? 1 : j === d ? c : n));
-      await ds.write(data.subarray(0, elems), { start: shape.map(() => 0), count, signal });
-      return elems * item;
-    }
-    inner *= shape[d]!;
-  }
-  return 0;
-}
-
-/**
  * `knownSha256` (tensor name -> SHA-256) is taken as each tensor's hash
  * instead of hashing it: only writeModelInto passes it, for a caller that
  * checked each tensor's bytes against that hash already and checks the whole
@@ -407,7 +318,8 @@ async function writeModelFile(
     return work;
   };
   const started = new Map<number, Promise<string>>();
-  const copies: { k: number; from: number; skip: number }[] = [];
+  // Tensors written outside libhdf5 (only with known hashes: they are never hashed here).
+  const placed = known ? new PlacedWrites(temp, p.signal, progress) : undefined;
   let file: File | undefined;
   let reader: FileHandle | undefined;
   try {
@@ -433,21 +345,19 @@ async function writeModelFile(
       const filtered = isFiltered(e, p.compression);
       const ds = file.createDataset(e.name, datasetOptions(e, p.compression, p.shuffle));
       datasets.push(ds);
-      await p.ready?.(e.name);
-      const from = filtered || e.byteLength < COPY_MIN_BYTES ? undefined : copyFrom?.offsets.get(e.name);
-      const prefix = from === undefined ? 0 : await writePrefix(ds, e, p.signal);
-      if (prefix > 0) {
-        progress(prefix);
-        copies.push({ k, from: from!, skip: prefix });
-        continue;
-      }
+      const arrival = p.ready?.(e.name);
+      const from = copyFrom?.offsets.get(e.name);
+      // A tensor still arriving does not hold up the ones after it: its range is allocated now and written when it is in.
+      const src = from !== undefined ? { fd: copyFrom!.fd, from } : arrival && { arrival };
+      if (placed && src && !filtered && (await placed.place(ds, e, src))) continue;
+      await arrival;
       if ((await writeTensor(ds, e, filtered, p, progress)) && !known)
         started.set(k, inBackground(storedSha256(fd, e, ds)));
     }
     file.flush(); // contiguous data leaves libhdf5's sieve buffer for the file
-    if (copies.length > 0)
-      copyFrom!.copied =
-        (copyFrom!.copied ?? 0) + (await copyRanges(temp, copyFrom!.fd, copies, datasets, p, progress));
+    await placed?.finish();
+    await placed?.close();
+    if (copyFrom) copyFrom.copied = (copyFrom.copied ?? 0) + placed!.copied;
     // The disk writes the tensors while they hash and the attributes go in:
     // without this the kernel would hold them until the publish's fsync
     // (a model is far below the dirty-page threshold), which then waits for all of it.
@@ -505,6 +415,7 @@ async function writeModelFile(
     reader = undefined;
     return { written: { temp, bytes: hashed.size, digest: hashed.hex, modelDigest }, indexText };
   } catch (e) {
+    await placed?.close().catch(() => {}); // before the truncate: no placed write lands after it
     if (file) {
       // Free the temp's blocks before closing: on a full disk, libhdf5's close
       // must still flush its metadata, and if that fails too it keeps the

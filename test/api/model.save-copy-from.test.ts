@@ -12,8 +12,9 @@ import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, saveModel, type Tensor, type TypedArray } from '../../lib/index.js';
-import { type CopySource, prepareSave, writeModelInto } from '../../lib/model/save.js';
+import { H5Error, loadModel, saveModel, type Tensor, type TypedArray } from '../../lib/index.js';
+import { prepareSave, writeModelInto } from '../../lib/model/save.js';
+import type { CopySource } from '../../lib/model/placed.js';
 import { gaussian, tempDir } from '../helpers.js';
 
 const dir = tempDir('h5vault-copy-from-');
@@ -125,6 +126,83 @@ describe('writeModelInto with copyFrom', () => {
       const temp = join(dir, 'unchecked.h5');
       await expect(writeModelInto(temp, prepareSave(s.tensors, {}), undefined, s.src)).rejects.toThrow(TypeError);
       expect(existsSync(temp)).toBe(false);
+    });
+  });
+});
+
+// A delta pull's downloads: each big tensor's memory is filled when it arrives, and the writer goes on meanwhile.
+describe('writeModelInto with tensors still arriving (PreparedSave.ready)', () => {
+  const big = ['cube/w', 'deep/w', 'flat/w', 'int8/w', 'rows/w', 'wide/w']; // 'wide/w' is the last in name order
+  /** model() with the big tensors' memory empty, and what fills it. */
+  function arriving() {
+    const m = model();
+    const empty: Record<string, Tensor> = { ...m };
+    for (const n of big) {
+      const t = m[n]!;
+      const C = t.data.constructor as new (n: number) => TypedArray;
+      empty[n] = { ...t, data: new C(t.data.length) } as Tensor;
+    }
+    const fill = (n: string) => (empty[n]!.data as TypedArray).set(m[n]!.data as TypedArray);
+    return { m, empty, fill };
+  }
+
+  it('writes the tensors after one still arriving without waiting for it, and the file is byte-identical', async () => {
+    const { m, empty, fill } = arriving();
+    const saved = await saveModel(join(dir, 'arrive-ref.h5'), m, {});
+    const p = prepareSave(empty, {});
+    const asked: string[] = [];
+    const pending = new Map<string, () => void>();
+    let flushed = false;
+    p.ready = (name) => {
+      asked.push(name);
+      if (name === 'wide/w' && !flushed) {
+        // Every tensor has been asked for: only now do the big ones arrive, in reverse order.
+        flushed = true;
+        setImmediate(() => {
+          for (const n of [...big].reverse()) {
+            fill(n);
+            pending.get(n)?.();
+          }
+        });
+      }
+      if (!big.includes(name)) return undefined;
+      return new Promise<void>((r) => pending.set(name, r));
+    };
+    const temp = join(dir, 'arrived.h5');
+    const w = await writeModelInto(temp, p, shasOf(m));
+    expect(asked).toEqual(Object.keys(m).sort());
+    expect(w.digest).toBe(saved.digest);
+    expect(readFileSync(temp).equals(readFileSync(saved.path))).toBe(true);
+  });
+
+  it('a tensor whose download fails fails the write with that error', async () => {
+    const { m, empty, fill } = arriving();
+    const p = prepareSave(empty, {});
+    const failure = new H5Error('tensor flat/w: checksum mismatch', { code: 'H5_CHECKSUM_MISMATCH' });
+    p.ready = (name) => {
+      if (!big.includes(name)) return undefined;
+      if (name === 'flat/w') return Promise.reject(failure);
+      fill(name);
+      return Promise.resolve();
+    };
+    await expect(writeModelInto(join(dir, 'failed.h5'), p, shasOf(m))).rejects.toMatchObject({
+      code: 'H5_CHECKSUM_MISMATCH',
+    });
+  });
+
+  it('an aborted write ends without waiting for a tensor that never arrives: H5_ABORTED', async () => {
+    const { m, empty, fill } = arriving();
+    const ac = new AbortController();
+    const p = prepareSave(empty, { signal: ac.signal });
+    p.ready = (name) => {
+      if (name === 'wide/w') ac.abort();
+      if (!big.includes(name)) return undefined;
+      if (name === 'flat/w') return new Promise<void>(() => {}); // never
+      fill(name);
+      return Promise.resolve();
+    };
+    await expect(writeModelInto(join(dir, 'aborted.h5'), p, shasOf(m))).rejects.toMatchObject({
+      code: 'H5_ABORTED',
     });
   });
 });

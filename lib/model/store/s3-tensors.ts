@@ -14,7 +14,7 @@ import { casTestHooks, ensureTensorObjects, rebuildInto, uploadItems, type CasTe
 import type { S3StoreContext } from './s3-context.js';
 import type { S3SaveOptions } from './s3-options.js';
 import type { readTensorList, S3VersionRecord } from './s3-record.js';
-import { commitRecord, listVersions, readRecord } from './s3-versions.js';
+import { commitRecord, listVersions, nearRecords, readRecord } from './s3-versions.js';
 import { openInput, type Input } from '../../safety/open.js';
 import { boundedMap } from '../digest.js';
 
@@ -121,13 +121,11 @@ export async function rebuildVersion(
   // of thousands of versions must not make every pull read every record),
   // `concurrency` at a time: read one by one, ten records cost ten round
   // trips, 0.4 s of a 30 ms-RTT link.
-  const near: number[] = [];
-  for (let d = 1; near.length < ctx.concurrency && d <= rec.version + ctx.concurrency; d++)
-    for (const v of [rec.version - d, rec.version + d]) if (v >= 1 && near.length < ctx.concurrency) near.push(v);
-  let best = await choose(await records(near));
+  const near = nearRecords(ctx, rec.name, rec.version);
+  let best = await choose(await near.records);
   if (!best) {
     const others = (await listVersions(ctx, rec.name))
-      .filter((v) => v !== rec.version && !near.includes(v))
+      .filter((v) => v !== rec.version && !near.versions.includes(v))
       .sort((a, b) => Math.abs(a - rec.version) - Math.abs(b - rec.version) || b - a)
       .slice(0, BASE_CANDIDATES);
     best = await choose(await records(others));

@@ -57,7 +57,7 @@ import {
 import type { S3StoreContext } from './s3-context.js';
 import type { GcOptions, GcResult, PullInfo, S3LoadOptions, S3SaveOptions, S3StoreOptions } from './s3-options.js';
 import { info, readTensorList, type S3VersionRecord } from './s3-record.js';
-import { latestVersion, listNames, readableRecords, readRecord } from './s3-versions.js';
+import { latestVersion, listNames, nearRecords, readableRecords, readRecord } from './s3-versions.js';
 import { downloadFile, saveFile } from './s3-file.js';
 import { rebuildVersion, saveTensors } from './s3-tensors.js';
 import { collectGarbage, pruneVersions } from './s3-gc.js';
@@ -91,6 +91,7 @@ export class S3ModelStore {
       options: o,
       cache: this.cache,
       records: new Map(),
+      recordReads: new Map(),
       key: (rel) => (prefix ? `${prefix}/${rel}` : rel),
       retry: (fn, what, ro = {}) => retryCall(fn, what, { ...o.retry, ...ro }),
       dir: (name) => this.dir(name),
@@ -247,6 +248,7 @@ export class S3ModelStore {
     return withSite(site, async () => {
       const v = version ?? (await this.latest(name));
       if (v === null) throw new H5Error(`model '${name}' has no versions in '${this.root}'`, { code: 'H5_NOT_FOUND' });
+      this.#readAhead(name, v);
       const rec = await this.record(name, v);
       if (!rec)
         throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, {
@@ -297,6 +299,7 @@ export class S3ModelStore {
     return withSite(site, async () => {
       const v = version ?? (await this.latest(name));
       if (v === null) throw new H5Error(`model '${name}' has no versions in '${this.root}'`, { code: 'H5_NOT_FOUND' });
+      this.#readAhead(name, v);
       const rec = await this.record(name, v);
       if (!rec)
         throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, {
@@ -310,6 +313,16 @@ export class S3ModelStore {
       await this.cache.touch(rec.digest);
       return { version: v, downloaded, path: this.cache.path(rec.digest) };
     });
+  }
+
+  /**
+   * A store of layout 'tensors' reads the neighbours' records of a version it
+   * pulls in the same round as the version's own (they are the delta pull's
+   * candidate bases: s3-tensors.ts), one round trip earlier than the pull
+   * would read them. Their GETs are wasted when the version is cached already.
+   */
+  #readAhead(name: string, version: number): void {
+    if (this.#ctx.options.layout === 'tensors') void nearRecords(this.#ctx, name, version).records;
   }
 
   /** Writes the version's file into `temp` (a cache temp): downloaded whole (format 1; the cache hashes it) or rebuilt from tensor objects (format 2; resolves to its SHA-256). */

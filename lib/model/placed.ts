@@ -1,0 +1,166 @@
+/**
+ * Tensors whose bytes reach the file without passing through libhdf5: a
+ * delta pull's rebuild (lib/model/store/cas.ts) has the kernel copy the
+ * tensors a cached file holds, and writes the downloaded ones when they
+ * arrive, while libhdf5 goes on laying out the tensors after them. libhdf5
+ * only allocates each such dataset, by writing a prefix (writePrefix); the
+ * file's layout, so its bytes, is the same as a plain save's, because what
+ * fixes it is the order of the libhdf5 calls, which does not change.
+ */
+import { type FileHandle, open } from 'node:fs/promises';
+import { native } from '../addon/binding.js';
+import type { Dataset } from '../h5/dataset.js';
+import { H5Error } from '../errors.js';
+import type { Entry } from './schema.js';
+import { checkAbort } from '../util/abort.js';
+
+/**
+ * @internal Where an uncompressed tensor's bytes already lie in another open
+ * file (the cached version a delta pull rebuilds from): `offsets` maps a tensor
+ * name to the offset of exactly its stored bytes in `fd`. The writer then has
+ * libhdf5 allocate the dataset by writing only a prefix, and the kernel copies
+ * the whole range (copy_file_range): no page of either file passes through
+ * this process. Only with knownSha256: nothing is hashed on the way, so the
+ * caller must check the file's SHA-256 (a wrong offset only makes it differ).
+ */
+export interface CopySource {
+  fd: number;
+  offsets: ReadonlyMap<string, number>;
+  /** Set by the writer: bytes the kernel copied. */
+  copied?: number;
+}
+
+// Tensors smaller than this are written through libhdf5: placing them saves
+// little, and the prefix write must exceed libhdf5's 64 KiB sieve buffer (see writePrefix).
+export const PLACE_MIN_BYTES = 256 * 1024;
+const PREFIX_BYTES = 128 * 1024;
+
+/** Where a tensor written contiguous lies in the file, for reading (`use`: "hash") or writing it there ("copy into"). */
+export function storageOffset(e: Entry, ds: Dataset, use: string): number {
+  const off = ds.offset;
+  if (off === null) throw new H5Error(`tensor '${e.name}' has no contiguous storage to ${use}`, { code: 'H5_ERROR' });
+  return off;
+}
+
+/**
+ * Writes the smallest row-major prefix of `e` that is one contiguous hyperslab
+ * of at least PREFIX_BYTES (under 2 × PREFIX_BYTES), which makes libhdf5
+ * allocate the dataset's whole contiguous storage exactly as a full write does
+ * (a contiguous dataset is allocated at its first write). The prefix exceeds
+ * the sieve buffer, so libhdf5 pwrites it at once and keeps no dirty copy that
+ * a later flush could write over the range written outside it. The bytes are
+ * the tensor's own, or zeros when `zeros` (its memory is still being filled:
+ * the whole range is written again once it is). Resolves to the prefix's
+ * bytes, 0 (nothing written) when no prefix is smaller than the tensor.
+ */
+function writePrefix(ds: Dataset, e: Entry, zeros: boolean): number {
+  const { shape, data } = e.tensor;
+  const item = data.BYTES_PER_ELEMENT;
+  let inner = 1; // elements of one index of dimension d
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (inner * item * shape[d]! >= PREFIX_BYTES) {
+      const c = Math.ceil(PREFIX_BYTES / (inner * item));
+      const elems = c * inner;
+      if (elems * item >= e.byteLength) return 0;
+      const count = shape.map((n, j) => (j < d ? 1 : j === d ? c : n));
+      const src = zeros ? new (data.constructor as new (n: number) => typeof data)(elems) : data.subarray(0, elems);
+      // On the event loop: one pwrite of at most 256 KiB to the page cache costs less
+      // than a hop to the thread pool and back, and the writer waits for it anyway.
+      ds.writeSync(src, { start: shape.map(() => 0), count });
+      return elems * item;
+    }
+    inner *= shape[d]!;
+  }
+  return 0;
+}
+
+/**
+ * The placed tensors of one write. Each one's write outside libhdf5 starts as
+ * soon as libhdf5 has allocated it, in the background, one at a time (the
+ * kernel copy is bound by memory bandwidth; the event loop meanwhile creates
+ * the next datasets): into a range libhdf5 allocated and will not write again,
+ * since no later libhdf5 call touches another dataset's storage and a prefix
+ * write leaves no dirty sieve buffer. `finish` waits for all of them; the
+ * file is hashed only after that.
+ */
+export class PlacedWrites {
+  /** Bytes the kernel copied from the CopySource. */
+  copied = 0;
+  #out: Promise<FileHandle> | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+  #all: Promise<unknown>[] = [];
+  #closing = false;
+
+  constructor(
+    private readonly temp: string,
+    private readonly signal: AbortSignal | undefined,
+    private readonly progress: (n: number) => void,
+  ) {}
+
+  /**
+   * Places `e` (dataset `ds`, just created; nothing written yet) if it is
+   * big enough: copied from `from` (a file and offset), or written from its
+   * own memory once `arrival` resolves. False: not placed (too small to
+   * prefix); the caller writes it through libhdf5.
+   */
+  async place(
+    ds: Dataset,
+    e: Entry,
+    src: { fd: number; from: number } | { arrival: Promise<unknown> },
+  ): Promise<boolean> {
+    if (e.byteLength < PLACE_MIN_BYTES) return false;
+    const copy = 'fd' in src;
+    const skip = writePrefix(ds, e, !copy);
+    if (skip === 0) return false;
+    this.progress(skip);
+    const at = storageOffset(e, ds, 'copy into');
+    if (!this.#out) {
+      this.#out = open(this.temp, 'r+');
+      this.#out.catch(() => {}); // observed by the writes below
+    }
+    const out = this.#out;
+    // Arrivals are awaited apart (a download may finish after later copies); the
+    // writes themselves queue on #chain.
+    const ready = copy ? Promise.resolve() : src.arrival;
+    const done = ready.then(() => {
+      const step = this.#chain.then(async () => {
+        if (this.#closing) throw new H5Error('the write was abandoned', { code: 'H5_ABORTED' });
+        checkAbort(this.signal, 'save');
+        const h = await out;
+        if (copy) {
+          // (the prefix libhdf5 wrote is already there)
+          await native.copyRange(src.fd, src.from + skip, h.fd, at + skip, e.byteLength - skip);
+          this.copied += e.byteLength - skip;
+        } else {
+          // The whole range: the prefix was zeros.
+          const { data } = e.tensor;
+          const bytes = new Uint8Array(data.buffer, data.byteOffset, e.byteLength);
+          for (let n = 0; n < bytes.length; ) n += (await h.write(bytes, n, bytes.length - n, at + n)).bytesWritten;
+        }
+        this.progress(e.byteLength - skip);
+      });
+      this.#chain = step.catch(() => {});
+      return step;
+    });
+    done.catch(() => {}); // observed in finish(), or settled in close()
+    this.#all.push(done);
+    return true;
+  }
+
+  /** Waits for every placed write; the first failure rejects. */
+  async finish(): Promise<void> {
+    await Promise.all(this.#all);
+  }
+
+  /**
+   * Closes the file once no placed write is running (on success and failure
+   * alike). Writes whose tensor has not arrived yet never start: a failed
+   * write does not wait for downloads to end.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#chain;
+    const out = await this.#out?.catch(() => undefined);
+    await out?.close();
+  }
+}
