@@ -4,16 +4,21 @@
  *  - 'source': build/Release/h5vault.node, compiled on this machine against
  *    the system libhdf5 (a development checkout, `npx h5vault-build`, or a
  *    platform without a prebuilt binary);
- *  - 'prebuilt': prebuilds/<platform>-<arch>/h5vault.node, shipped in the npm
- *    tarball with the shared libraries it needs beside it (lib/), found
- *    through the addon's own RPATH, so no compiler, script or system library is
- *    needed.
+ *  - 'prebuilt': h5vault.node with the shared libraries it needs beside it
+ *    (lib/, found through the addon's own RPATH, so no compiler, script or
+ *    system library is needed), from the platform package npm installs as an
+ *    optional dependency (@h5vault/linux-x64-gnu, @h5vault/linux-arm64-gnu:
+ *    each user downloads one platform's binaries), or from
+ *    prebuilds/<platform>-<arch>/ in this package (a development checkout after
+ *    `npm run prebuild:<target>`, which is where the platform packages are made from).
  * A local build wins over the prebuilt one: asking for a build from source
  * must change what runs. When neither can be used, the error says what to
  * run from the user's project (no file in this package is needed for that).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { H5Error } from '../errors.js';
 
 export type AddonOrigin = 'prebuilt' | 'source' | 'override';
@@ -74,26 +79,53 @@ export function readManifest(dir: string): PrebuildManifest | null {
 }
 
 /**
- * The platforms the package carries a prebuilt binary for (the same list as
+ * The platforms with a prebuilt binary, each in its platform package (the same list as
  * PREBUILT_TARGETS in scripts/build/deps.mjs, which makes and packs them; a test
  * checks that they agree, and that buildFromSourceHint installs deps.mjs's lists). Every one needs glibc.
  */
 export const PREBUILT_TARGETS: readonly string[] = ['linux-x64', 'linux-arm64'];
+
+/** The npm package holding the prebuilt binary for `target` ('linux-x64' -> '@h5vault/linux-x64-gnu'). */
+export function platformPackage(target: string): string {
+  return `@h5vault/${target}-gnu`;
+}
+
+/**
+ * The directory holding `target`'s prebuilt h5vault.node, or null: first
+ * prebuilds/<target>/ in the package root (a development checkout, where the
+ * platform packages are made from), then the platform package, resolved as
+ * h5vault itself would require it (from its own package.json, so npm's hoisted
+ * layout, pnpm's .pnpm/h5vault@x/node_modules/ siblings and a nested copy all
+ * work; not from the user's working directory).
+ */
+export function prebuildDir(root = PACKAGE_ROOT, target = platformTarget()): string | null {
+  const local = `${root}/prebuilds/${target}`;
+  if (existsSync(`${local}/h5vault.node`)) return local;
+  if (!PREBUILT_TARGETS.includes(target)) return null;
+  try {
+    const req = createRequire(pathToFileURL(`${root}/package.json`));
+    return dirname(req.resolve(`${platformPackage(target)}/h5vault.node`));
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The prebuilt addon for `target` (this platform), or why none can be used (a
  * string). Only glibc Linux has them: the manifest names the oldest glibc each runs on.
  */
 export function prebuildFor(root = PACKAGE_ROOT, target = platformTarget()): AddonLocation | string {
-  const dir = `${root}/prebuilds/${target}`;
-  const path = `${dir}/h5vault.node`;
-  if (!existsSync(path)) {
+  const dir = prebuildDir(root, target);
+  if (dir === null) {
     return PREBUILT_TARGETS.includes(target)
-      ? `the prebuilt binary for ${target} is missing from this package (prebuilds/${target}/h5vault.node)`
+      ? `the prebuilt binary for ${target} is not installed: the package ${platformPackage(target)} ` +
+          `(an optional dependency of h5vault that npm installs on ${target} with glibc) is not in node_modules ` +
+          '(installed with --omit=optional, or a lockfile made without it?)'
       : `there is no prebuilt binary for ${target} (h5vault ships them for ${PREBUILT_TARGETS.join(' and ')}, with glibc)`;
   }
+  const path = `${dir}/h5vault.node`;
   const manifest = readManifest(dir);
-  if (!manifest) return `prebuilds/${target}/manifest.json is missing or unreadable`;
+  if (!manifest) return `${dir}/manifest.json is missing or unreadable`;
   const glibc = glibcVersion();
   if (glibc === null)
     return `the prebuilt binary for ${target} needs glibc, and this system's C library is not glibc (musl?)`;
@@ -144,9 +176,21 @@ export function locateAddon(root = PACKAGE_ROOT, target = platformTarget()): Add
   const pre = prebuildFor(root, target);
   if (typeof pre !== 'string') return pre;
   // A development checkout (git) is built with its own scripts, not from a user's project.
-  const hint = existsSync(`${root}/.git`)
+  const checkout = existsSync(`${root}/.git`);
+  let hint = checkout
     ? 'In this checkout of h5vault: bash scripts/dev/bootstrap.sh (or npm run build:native).'
     : buildFromSourceHint(target.split('-')[0]);
+  // An installed h5vault without its platform package (--omit=optional, a lockfile
+  // from another platform): installing that package is the quick fix.
+  if (!checkout && PREBUILT_TARGETS.includes(target) && prebuildDir(root, target) === null) {
+    let at = '';
+    try {
+      at = `@${packageVersion(root)}`;
+    } catch {
+      // No readable package.json: name the package without its version.
+    }
+    hint = `Install it (the same version as h5vault): npm install ${platformPackage(target)}${at}\nOr ${hint[0].toLowerCase()}${hint.slice(1)}`;
+  }
   throw new H5Error(`h5vault's native addon is not built, and ${pre}.\n${hint}`, {
     code: 'H5_ADDON_UNAVAILABLE',
     reason: 'not-built',

@@ -9,9 +9,10 @@ export const PACKAGES = [
   { pkgconfig: 'blosc', apt: 'libblosc-dev', dnf: 'blosc-devel', brew: 'c-blosc' },
 ];
 
-// The platforms the npm package carries a prebuilt binary for (prebuilds/<target>/,
-// made by scripts/build/prebuild.mjs on x64 Debian 12; scripts/check/pack.mjs refuses a
-// package without all of them; lib/addon/locate.ts names them in its errors).
+// The platforms with a prebuilt binary (prebuilds/<target>/, made by
+// scripts/build/prebuild.mjs on x64 Debian 12, packed as @h5vault/<target>-gnu by
+// scripts/build/pack-platform.mjs; scripts/check/pack.mjs refuses an h5vault whose
+// optionalDependencies do not name all of them; lib/addon/locate.ts names them in its errors).
 export const PREBUILT_TARGETS = ['linux-x64', 'linux-arm64'];
 
 // Tools needed to build (not libraries).

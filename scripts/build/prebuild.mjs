@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds a prebuilt binary that ships in the npm package, for one target:
+// Builds a prebuilt binary for one target, which scripts/build/pack-platform.mjs
+// then packs as the npm package @h5vault/<target>-gnu:
 //   node scripts/build/prebuild.mjs [linux-x64|linux-arm64]     (default: this machine's)
 //   prebuilds/<target>/h5vault.node     the addon, DT_RPATH $ORIGIN/lib
 //   prebuilds/<target>/lib/*.so.*       every shared library it needs except

