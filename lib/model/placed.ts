@@ -7,7 +7,8 @@
  * file's layout, so its bytes, is the same as a plain save's, because what
  * fixes it is the order of the libhdf5 calls, which does not change.
  */
-import { type FileHandle, open } from 'node:fs/promises';
+import { closeSync, openSync, write } from 'node:fs';
+import { promisify } from 'node:util';
 import { native } from '../addon/binding.js';
 import type { Dataset } from '../h5/dataset.js';
 import { H5Error } from '../errors.js';
@@ -75,21 +76,27 @@ function writePrefix(ds: Dataset, e: Entry, zeros: boolean): number {
 }
 
 /**
- * The placed tensors of one write. Each one's write outside libhdf5 starts as
- * soon as libhdf5 has allocated it, in the background, one at a time (the
- * kernel copy is bound by memory bandwidth; the event loop meanwhile creates
- * the next datasets): into a range libhdf5 allocated and will not write again,
- * since no later libhdf5 call touches another dataset's storage and a prefix
- * write leaves no dirty sieve buffer. `finish` waits for all of them; the
- * file is hashed only after that.
+ * The placed tensors of one write. Each one's write outside libhdf5 is issued
+ * as soon as libhdf5 has allocated it: a kernel copy at once, a downloaded
+ * tensor when it arrives. They run on the libuv pool while the event loop
+ * creates the next datasets, into ranges libhdf5 allocated and will not write
+ * again (no later libhdf5 call touches another dataset's storage, and a
+ * prefix write leaves no dirty sieve buffer). Copies are issued straight to
+ * the pool, not chained through the event loop: the writer's loop makes only
+ * synchronous libhdf5 calls, so a chain would advance only when it yields
+ * (every YIELD_EVERY placements, which also lets the downloads' sockets be
+ * read). `finish` waits for all of them; the file is hashed only after that.
  */
 export class PlacedWrites {
   /** Bytes the kernel copied from the CopySource. */
   copied = 0;
-  #out: Promise<FileHandle> | undefined;
-  #chain: Promise<unknown> = Promise.resolve();
+  #fd: number | undefined;
+  /** Every placement's outcome (finish). */
   #all: Promise<unknown>[] = [];
+  /** The writes issued on #fd (close waits for them before closing it: a closed fd number can be reused). */
+  #running: Promise<unknown>[] = [];
   #closing = false;
+  #placed = 0;
 
   constructor(
     private readonly temp: string,
@@ -114,36 +121,27 @@ export class PlacedWrites {
     if (skip === 0) return false;
     this.progress(skip);
     const at = storageOffset(e, ds, 'copy into');
-    if (!this.#out) {
-      this.#out = open(this.temp, 'r+');
-      this.#out.catch(() => {}); // observed by the writes below
-    }
-    const out = this.#out;
-    // Arrivals are awaited apart (a download may finish after later copies); the
-    // writes themselves queue on #chain.
-    const ready = copy ? Promise.resolve() : src.arrival;
-    const done = ready.then(() => {
-      const step = this.#chain.then(async () => {
-        if (this.#closing) throw new H5Error('the write was abandoned', { code: 'H5_ABORTED' });
-        checkAbort(this.signal, 'save');
-        const h = await out;
-        if (copy) {
-          // (the prefix libhdf5 wrote is already there)
-          await native.copyRange(src.fd, src.from + skip, h.fd, at + skip, e.byteLength - skip);
+    this.#fd ??= openSync(this.temp, 'r+');
+    const fd = this.#fd;
+    const issue = (work: Promise<unknown>): Promise<void> => {
+      this.#running.push(work.catch(() => {}));
+      return work.then(() => this.progress(e.byteLength - skip));
+    };
+    const done = copy
+      ? // (the prefix libhdf5 wrote is already there)
+        issue(native.copyRange(src.fd, src.from + skip, fd, at + skip, e.byteLength - skip)).then(() => {
           this.copied += e.byteLength - skip;
-        } else {
-          // The whole range: the prefix was zeros.
+        })
+      : src.arrival.then(() => {
+          // Not after close(): the file is being abandoned (and its fd may be gone).
+          if (this.#closing) throw new H5Error('the write was abandoned', { code: 'H5_ABORTED' });
+          checkAbort(this.signal, 'save');
           const { data } = e.tensor;
-          const bytes = new Uint8Array(data.buffer, data.byteOffset, e.byteLength);
-          for (let n = 0; n < bytes.length; ) n += (await h.write(bytes, n, bytes.length - n, at + n)).bytesWritten;
-        }
-        this.progress(e.byteLength - skip);
-      });
-      this.#chain = step.catch(() => {});
-      return step;
-    });
+          return issue(writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, e.byteLength), at)); // the prefix was zeros
+        });
     done.catch(() => {}); // observed in finish(), or settled in close()
     this.#all.push(done);
+    if (++this.#placed % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
     return true;
   }
 
@@ -159,8 +157,16 @@ export class PlacedWrites {
    */
   async close(): Promise<void> {
     this.#closing = true;
-    await this.#chain;
-    const out = await this.#out?.catch(() => undefined);
-    await out?.close();
+    await Promise.all(this.#running);
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
   }
+}
+
+const YIELD_EVERY = 16;
+const pwrite = promisify(write);
+
+/** Writes all of `bytes` at `position` of `fd` (pwrite may write less than asked). */
+async function writeAll(fd: number, bytes: Uint8Array, position: number): Promise<void> {
+  for (let n = 0; n < bytes.length; ) n += (await pwrite(fd, bytes, n, bytes.length - n, position + n)).bytesWritten;
 }

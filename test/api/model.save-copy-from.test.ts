@@ -142,7 +142,8 @@ describe('writeModelInto with tensors still arriving (PreparedSave.ready)', () =
       const C = t.data.constructor as new (n: number) => TypedArray;
       empty[n] = { ...t, data: new C(t.data.length) } as Tensor;
     }
-    const fill = (n: string) => (empty[n]!.data as TypedArray).set(m[n]!.data as TypedArray);
+    const u8 = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    const fill = (n: string) => u8(empty[n]!.data).set(u8(m[n]!.data));
     return { m, empty, fill };
   }
 

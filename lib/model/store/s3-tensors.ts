@@ -14,7 +14,7 @@ import { casTestHooks, ensureTensorObjects, rebuildInto, uploadItems, type CasTe
 import type { S3StoreContext } from './s3-context.js';
 import type { S3SaveOptions } from './s3-options.js';
 import type { readTensorList, S3VersionRecord } from './s3-record.js';
-import { commitRecord, listVersions, nearRecords, readRecord } from './s3-versions.js';
+import { commitRecord, listVersions, type NearRecords, nearRecords, readRecord } from './s3-versions.js';
 import { openInput, type Input } from '../../safety/open.js';
 import { boundedMap } from '../digest.js';
 
@@ -93,6 +93,7 @@ export async function rebuildVersion(
   temp: string,
   signal?: AbortSignal,
   onProgress?: (n: number, total: number) => void,
+  near: NearRecords = nearRecords(ctx, rec.name, rec.version),
 ): Promise<string> {
   const want = new Set(rec.tensors.map((t) => t.sha256));
   const records = (versions: number[]) =>
@@ -121,7 +122,6 @@ export async function rebuildVersion(
   // of thousands of versions must not make every pull read every record),
   // `concurrency` at a time: read one by one, ten records cost ten round
   // trips, 0.4 s of a 30 ms-RTT link.
-  const near = nearRecords(ctx, rec.name, rec.version);
   let best = await choose(await near.records);
   if (!best) {
     const others = (await listVersions(ctx, rec.name))

@@ -105,14 +105,15 @@ export async function readRecord(
  * `ctx.concurrency` of them, at most that many GETs at once; a number never
  * used, or pruned, is undefined): the candidates a delta pull rebuilds from
  * (s3-tensors.ts). A pull of a store whose layout is 'tensors' starts it in
- * the same round as the pulled version's own record, so the delta pull finds
- * them read (readRecord shares reads in flight).
+ * the same round as the pulled version's own record and hands it to the
+ * delta pull.
  */
-export function nearRecords(
-  ctx: S3StoreContext,
-  name: string,
-  version: number,
-): { versions: number[]; records: Promise<(S3VersionRecord | undefined)[]> } {
+export interface NearRecords {
+  versions: number[];
+  records: Promise<(S3VersionRecord | undefined)[]>;
+}
+
+export function nearRecords(ctx: S3StoreContext, name: string, version: number): NearRecords {
   const versions: number[] = [];
   for (let d = 1; versions.length < ctx.concurrency && d <= version + ctx.concurrency; d++)
     for (const v of [version - d, version + d]) if (v >= 1 && versions.length < ctx.concurrency) versions.push(v);

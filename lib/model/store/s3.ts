@@ -57,7 +57,7 @@ import {
 import type { S3StoreContext } from './s3-context.js';
 import type { GcOptions, GcResult, PullInfo, S3LoadOptions, S3SaveOptions, S3StoreOptions } from './s3-options.js';
 import { info, readTensorList, type S3VersionRecord } from './s3-record.js';
-import { latestVersion, listNames, nearRecords, readableRecords, readRecord } from './s3-versions.js';
+import { latestVersion, listNames, type NearRecords, nearRecords, readableRecords, readRecord } from './s3-versions.js';
 import { downloadFile, saveFile } from './s3-file.js';
 import { rebuildVersion, saveTensors } from './s3-tensors.js';
 import { collectGarbage, pruneVersions } from './s3-gc.js';
@@ -248,7 +248,7 @@ export class S3ModelStore {
     return withSite(site, async () => {
       const v = version ?? (await this.latest(name));
       if (v === null) throw new H5Error(`model '${name}' has no versions in '${this.root}'`, { code: 'H5_NOT_FOUND' });
-      this.#readAhead(name, v);
+      const near = this.#readAhead(name, v);
       const rec = await this.record(name, v);
       if (!rec)
         throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, {
@@ -260,7 +260,7 @@ export class S3ModelStore {
         try {
           const downloaded = await this.cache.ensure(
             rec.digest,
-            (temp) => this.#fetchVersion(rec, temp, options.signal, onDownloadProgress),
+            (temp) => this.#fetchVersion(rec, temp, options.signal, onDownloadProgress, near),
             options.signal,
           );
           await this.cache.touch(rec.digest);
@@ -299,7 +299,7 @@ export class S3ModelStore {
     return withSite(site, async () => {
       const v = version ?? (await this.latest(name));
       if (v === null) throw new H5Error(`model '${name}' has no versions in '${this.root}'`, { code: 'H5_NOT_FOUND' });
-      this.#readAhead(name, v);
+      const near = this.#readAhead(name, v);
       const rec = await this.record(name, v);
       if (!rec)
         throw new H5Error(`model '${name}' has no version ${v} (it was never saved or was pruned)`, {
@@ -307,7 +307,7 @@ export class S3ModelStore {
         });
       const downloaded = await this.cache.ensure(
         rec.digest,
-        (temp) => this.#fetchVersion(rec, temp, options.signal, options.onDownloadProgress),
+        (temp) => this.#fetchVersion(rec, temp, options.signal, options.onDownloadProgress, near),
         options.signal,
       );
       await this.cache.touch(rec.digest);
@@ -319,10 +319,11 @@ export class S3ModelStore {
    * A store of layout 'tensors' reads the neighbours' records of a version it
    * pulls in the same round as the version's own (they are the delta pull's
    * candidate bases: s3-tensors.ts), one round trip earlier than the pull
-   * would read them. Their GETs are wasted when the version is cached already.
+   * would read them (and the numbers never used are not read again). Their
+   * GETs are wasted when the version is cached already.
    */
-  #readAhead(name: string, version: number): void {
-    if (this.#ctx.options.layout === 'tensors') void nearRecords(this.#ctx, name, version).records;
+  #readAhead(name: string, version: number): NearRecords | undefined {
+    return this.#ctx.options.layout === 'tensors' ? nearRecords(this.#ctx, name, version) : undefined;
   }
 
   /** Writes the version's file into `temp` (a cache temp): downloaded whole (format 1; the cache hashes it) or rebuilt from tensor objects (format 2; resolves to its SHA-256). */
@@ -331,9 +332,10 @@ export class S3ModelStore {
     temp: string,
     signal?: AbortSignal,
     onProgress?: (n: number, total: number) => void,
+    near?: NearRecords,
   ): Promise<string | undefined> {
     return rec.format === 2
-      ? rebuildVersion(this.#ctx, rec, temp, signal, onProgress)
+      ? rebuildVersion(this.#ctx, rec, temp, signal, onProgress, near)
       : downloadFile(this.#ctx, rec, temp, signal, onProgress);
   }
 
