@@ -33,7 +33,7 @@ export interface CopySource {
 
 // Tensors smaller than this are written through libhdf5: placing them saves
 // little, and the prefix write must exceed libhdf5's 64 KiB sieve buffer (see writePrefix).
-export const PLACE_MIN_BYTES = 256 * 1024;
+const PLACE_MIN_BYTES = 256 * 1024;
 const PREFIX_BYTES = 128 * 1024;
 
 /** Where a tensor written contiguous lies in the file, for reading (`use`: "hash") or writing it there ("copy into"). */

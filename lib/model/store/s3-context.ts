@@ -20,8 +20,6 @@ export interface S3StoreContext extends CasContext {
   cache: BlobCache;
   /** Version records are immutable once written: read each once per store object. */
   records: Map<string, S3VersionRecord>;
-  /** Record reads in flight (by key), shared by their readers. */
-  recordReads: Map<string, Promise<S3VersionRecord | undefined>>;
   /** The model's key prefix (s3://bucket/prefix/name). Validates the name. */
   dir(name: string): string;
 }

@@ -87,46 +87,6 @@ export async function readRecord(
   const key = ctx.key(`${name}/versions/${recordName(version)}`);
   const known = ctx.records.get(key);
   if (known) return known;
-  // One GET per record at a time: a pull's neighbours are read ahead (nearRecords) and again when needed.
-  let reading = ctx.recordReads.get(key);
-  if (!reading) {
-    reading = fetchRecord(ctx, key, name, version);
-    ctx.recordReads.set(key, reading);
-    reading.then(
-      () => ctx.recordReads.delete(key),
-      () => ctx.recordReads.delete(key),
-    );
-  }
-  return reading;
-}
-
-/**
- * Reads the records of the versions nearest `version` (v-1, v+1, v-2, ...:
- * `ctx.concurrency` of them, at most that many GETs at once; a number never
- * used, or pruned, is undefined): the candidates a delta pull rebuilds from
- * (s3-tensors.ts). A pull of a store whose layout is 'tensors' starts it in
- * the same round as the pulled version's own record and hands it to the
- * delta pull.
- */
-export interface NearRecords {
-  versions: number[];
-  records: Promise<(S3VersionRecord | undefined)[]>;
-}
-
-export function nearRecords(ctx: S3StoreContext, name: string, version: number): NearRecords {
-  const versions: number[] = [];
-  for (let d = 1; versions.length < ctx.concurrency && d <= version + ctx.concurrency; d++)
-    for (const v of [version - d, version + d]) if (v >= 1 && versions.length < ctx.concurrency) versions.push(v);
-  const records = Promise.all(versions.map((v) => readRecord(ctx, name, v).catch(() => undefined)));
-  return { versions, records };
-}
-
-async function fetchRecord(
-  ctx: S3StoreContext,
-  key: string,
-  name: string,
-  version: number,
-): Promise<S3VersionRecord | undefined> {
   const { GetObjectCommand } = loadS3();
   let text: string | undefined;
   try {
@@ -162,6 +122,28 @@ async function fetchRecord(
     });
   ctx.records.set(key, r);
   return r;
+}
+
+/** The neighbour versions of a pull and their records (nearRecords). */
+export interface NearRecords {
+  versions: number[];
+  records: Promise<(S3VersionRecord | undefined)[]>;
+}
+
+/**
+ * Reads the records of the versions nearest `version` (v-1, v+1, v-2, ...:
+ * `ctx.concurrency` of them, at most that many GETs at once; a number never
+ * used, or pruned, is undefined): the candidates a delta pull rebuilds from
+ * (s3-tensors.ts). A pull of a store whose layout is 'tensors' starts it in
+ * the same round as the pulled version's own record and hands it to the
+ * delta pull.
+ */
+export function nearRecords(ctx: S3StoreContext, name: string, version: number): NearRecords {
+  const versions: number[] = [];
+  for (let d = 1; versions.length < ctx.concurrency && d <= version + ctx.concurrency; d++)
+    for (const v of [version - d, version + d]) if (v >= 1 && versions.length < ctx.concurrency) versions.push(v);
+  const records = Promise.all(versions.map((v) => readRecord(ctx, name, v).catch(() => undefined)));
+  return { versions, records };
 }
 
 /**

@@ -91,7 +91,6 @@ export class S3ModelStore {
       options: o,
       cache: this.cache,
       records: new Map(),
-      recordReads: new Map(),
       key: (rel) => (prefix ? `${prefix}/${rel}` : rel),
       retry: (fn, what, ro = {}) => retryCall(fn, what, { ...o.retry, ...ro }),
       dir: (name) => this.dir(name),
