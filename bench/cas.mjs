@@ -18,7 +18,9 @@
 //   tensors delta     a server with v1 cached (pulled beforehand, straight) pulls v2
 // (For layout 'file' a cached v1 saves nothing: its delta pull is "file parallel".)
 // --spread instead changes --change of the elements of EVERY tensor (small changes inside big
-// tensors): whole-tensor addressing cannot dedup that; the figure says by how much it loses.
+// tensors): no addressing dedups that; the figure says by how much it loses. --block changes one
+// contiguous block of --change of the weights inside one tensor (with --tensor-mib above the
+// store's 1 MiB pieces: what chunked tensors dedup, docs/object-storage.md#chunks-of-big-tensors).
 // Uses S3_ENDPOINT/AWS_* from the env if set, else starts (and stops) a cluster of its own.
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
@@ -46,8 +48,9 @@ const args = benchArgs(
     mbps: '40',
     rtt: '30',
     spread: false,
+    block: false,
   },
-  'node bench/cas.mjs [--mib 256] [--tensor-mib 1] [--versions 10] [--change 0.02] [--runs 3] [--mbps 40] [--rtt 30] [--spread]',
+  'node bench/cas.mjs [--mib 256] [--tensor-mib 1] [--versions 10] [--change 0.02] [--runs 3] [--mbps 40] [--rtt 30] [--spread | --block]',
 );
 const MIB = Number(args.mib);
 const TENSOR_MIB = Number(args['tensor-mib']);
@@ -57,6 +60,11 @@ const RUNS = Number(args.runs);
 const MBPS = Number(args.mbps);
 const RTT = Number(args.rtt);
 const SPREAD = args.spread;
+const BLOCK = args.block;
+if (SPREAD && BLOCK) {
+  console.error('cas.mjs: --spread and --block are two different changes; pick one');
+  process.exit(2);
+}
 
 const work = s3BenchEnv('cas');
 const endpoint = process.env.S3_ENDPOINT;
@@ -95,7 +103,16 @@ const names = Object.keys(model);
 /** The next fine-tune: a new model object sharing the unchanged tensors' memory. */
 function fineTune(prev, v) {
   const next = { ...prev };
-  if (SPREAD) {
+  if (BLOCK) {
+    // One contiguous run of --change of the model's weights inside one tensor (a block of
+    // embedding rows retrained), at a different tensor and offset each version.
+    const n = names[(v * 37) % nTensors];
+    const data = Float32Array.from(prev[n].data);
+    const k = Math.min(data.length, Math.max(1, Math.round((CHANGE * MIB * 2 ** 20) / 4)));
+    const at = ((v * 104729 * 1024) % (data.length - k + 1)) | 0;
+    for (let e = at; e < at + k; e++) data[e] += 1e-3;
+    next[n] = { ...prev[n], data };
+  } else if (SPREAD) {
     for (const n of names) {
       const data = Float32Array.from(prev[n].data);
       const k = Math.max(1, Math.round(CHANGE * data.length));
@@ -128,7 +145,7 @@ async function storedBytes(prefix) {
 
 const mib = (b) => (b / 2 ** 20).toFixed(2);
 console.log(
-  `model: ${nTensors} float32 tensors of ${TENSOR_MIB} MiB (${MIB} MiB); ${VERSIONS} versions, ${SPREAD ? `${CHANGE * 100}% of the elements of every tensor` : `${Math.max(1, Math.round(CHANGE * nTensors))} whole tensors (${(100 * Math.max(1, Math.round(CHANGE * nTensors))) / nTensors}%)`} changed per version`,
+  `model: ${nTensors} float32 tensors of ${TENSOR_MIB} MiB (${MIB} MiB); ${VERSIONS} versions, ${BLOCK ? `a block of ${CHANGE * 100}% of the weights inside one tensor` : SPREAD ? `${CHANGE * 100}% of the elements of every tensor` : `${Math.max(1, Math.round(CHANGE * nTensors))} whole tensors (${(100 * Math.max(1, Math.round(CHANGE * nTensors))) / nTensors}%)`} changed per version`,
 );
 const pubs = { file: await open('file', 'file', 'pub-file'), tensors: await open('tensors', 'tensors', 'pub-tensors') };
 let m = model;

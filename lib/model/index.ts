@@ -38,4 +38,4 @@ export {
 } from './store/s3.js';
 export type { S3ConnectOptions } from '../remote/options.js';
 export type { CacheStats } from './store/cache.js';
-export type { TransferStats, CasTensor, RebuildRecipe } from './store/cas.js';
+export type { TransferStats, CasTensor, CasChunk, RebuildRecipe } from './store/cas.js';

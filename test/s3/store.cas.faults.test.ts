@@ -21,7 +21,7 @@ const dir = tempDir('h5vault-s3-cas-faults-');
 const MiB = 1024 * 1024;
 const child = fileURLToPath(new URL('./s3.child.mjs', import.meta.url));
 
-/** 8 tensors of 2 MiB: tensor i is seeded seed*100+i, or salt*100+i if i is in `changed`. */
+/** 8 tensors of 2 MiB (each stored as two 1 MiB pieces): tensor i is seeded seed*100+i, or salt*100+i if i is in `changed`. */
 function model(seed: number, changed: number[] = [], salt = 99): Record<string, Tensor> {
   const m: Record<string, Tensor> = {};
   for (let i = 0; i < 8; i++) {
@@ -71,8 +71,9 @@ async function objectsExist(store: S3ModelStore, bucket: string, name: string, v
   const c = clientFor(env, sdk.S3Client);
   const rec = (await store.record(name, v))!;
   let all = true;
-  for (const t of rec.tensors) {
-    const ok = await c.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: `${store.prefix}/${t.object}` })).then(
+  // A tensor's one object, or each of its pieces (tensors of 2 MiB are stored as two 1 MiB pieces).
+  for (const object of rec.tensors.flatMap((t) => (t.chunks ? t.chunks.map((k) => k.object) : [t.object!]))) {
+    const ok = await c.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: `${store.prefix}/${object}` })).then(
       () => true,
       () => false,
     );
@@ -92,7 +93,7 @@ describe('content-addressed S3 store: radosgw killed mid-publish', () => {
     const v2 = model(1, [0, 1, 2, 3, 4, 5]);
     expect(await store.save('m', v2, { onUploadProgress: kill.onProgress })).toBe(2);
     expect(kill.killed).toBe(true);
-    expect(store.stats().tensorsUploaded - before.tensorsUploaded).toBe(6);
+    expect(store.stats().tensorsUploaded - before.tensorsUploaded).toBe(12); // 6 tensors of 2 pieces
     expect((await store.versions('m')).map((v) => v.version)).toEqual([1, 2]);
     expect(await objectsExist(store, bucket, 'm', 2)).toBe(true);
     const reader = await open(bucket, 'pub1-reader');
@@ -155,7 +156,7 @@ describe('content-addressed S3 store: radosgw killed mid-pull', () => {
     const m = await reader.load('m', 2, { onDownloadProgress: kill.onProgress });
     expect(kill.killed).toBe(true);
     expect(m.pull.downloaded).toBe(true);
-    expect(reader.stats().tensorsDownloaded - before.tensorsDownloaded).toBe(6);
+    expect(reader.stats().tensorsDownloaded - before.tensorsDownloaded).toBe(12); // 6 tensors of 2 pieces
     expect(reader.stats().tensorsFromCache - before.tensorsFromCache).toBe(2);
     expect(sameModel(m, v2)).toBe(true);
     m.close();

@@ -61,13 +61,13 @@ async function rawClient() {
   return { sdk, c: clientFor(env, sdk.S3Client) };
 }
 
-/** Every tensor object a version's manifest names exists on the server. */
+/** Whether each object a version's manifest names (a tensor's, or each piece of a chunked one) exists on the server. */
 async function objectsExist(store: S3ModelStore, name: string, v: number): Promise<boolean[]> {
   const { sdk, c } = await rawClient();
   const rec = (await store.record(name, v))!;
   const out: boolean[] = [];
-  for (const t of rec.tensors) {
-    const ok = await c.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: `${store.prefix}/${t.object}` })).then(
+  for (const object of rec.tensors.flatMap((t) => (t.chunks ? t.chunks.map((k) => k.object) : [t.object!]))) {
+    const ok = await c.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: `${store.prefix}/${object}` })).then(
       () => true,
       () => false,
     );
@@ -510,9 +510,10 @@ describe('content-addressed S3 store', () => {
       big: { dtype: 'float32', shape: [big], data: gaussian(big, 77) } as Tensor,
       small: model(14)['layers/0/b']!,
     };
-    const pub = await open(p, `${p}-pub`, { partBytes: 5 * MiB });
+    const whole = { partBytes: 5 * MiB, chunkBytes: Infinity }; // a tensor stored as one object
+    const pub = await open(p, `${p}-pub`, whole);
     await pub.save('m', m);
-    const server = await open(p, `${p}-server`, { partBytes: 5 * MiB });
+    const server = await open(p, `${p}-server`, whole);
     const s1 = server.stats();
     const got = await server.load('m', 1);
     const s2 = server.stats();
@@ -530,11 +531,151 @@ describe('content-addressed S3 store', () => {
     body[body.length - 5] ^= 0x10;
     await c.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     c.destroy();
-    const other = await open(p, `${p}-other`, { partBytes: 5 * MiB });
+    const other = await open(p, `${p}-other`, whole);
     const err = await other.load('m', 1).catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe('H5_CHECKSUM_MISMATCH');
     expect((err as Error).message).toContain("tensor 'big'");
     expect(readdirSync(join(other.cache.dir, 'blobs'))).toEqual([]);
     for (const s of [pub, server, other]) s.destroy();
+  });
+
+  describe('chunks of big tensors', () => {
+    const MiB = 1024 * 1024;
+    const FLOATS = (7 * MiB) / 8; // 3.5 MiB: pieces of 1, 1, 1 and 0.5 MiB
+    /** One chunked tensor and a small one; `touch` changes a few floats inside that piece (0-3). */
+    function chunked(seed: number, touch?: number): Record<string, Tensor> {
+      const big = gaussian(FLOATS, seed);
+      if (touch !== undefined) for (let i = 0; i < 100; i++) big[(touch * MiB) / 4 + 1000 + i]! += 0.5;
+      return {
+        big: { dtype: 'float32', shape: [FLOATS / 1024, 1024], data: big },
+        small: { dtype: 'float32', shape: [8], data: gaussian(8, seed + 1) },
+      };
+    }
+    /** v1 and v2 (piece `touch` changed) published; a server that pulled v1. */
+    async function published(seed: number, touch: number) {
+      const p = fresh();
+      const pub = await open(p, `${p}-pub`);
+      await pub.save('m', chunked(seed));
+      const s1 = pub.stats();
+      await pub.save('m', chunked(seed, touch));
+      const s2 = pub.stats();
+      const server = await open(p, `${p}-server`);
+      const v1 = await server.pull('m', 1);
+      return { p, pub, server, v1, s1, s2 };
+    }
+
+    it('a publish uploads only the changed piece of a big tensor; the manifest names its pieces', async () => {
+      const { pub, server, s1, s2 } = await published(40, 2);
+      expect(s1.tensorsUploaded).toBe(5); // 4 pieces and the small tensor
+      expect(s2.tensorsUploaded - s1.tensorsUploaded).toBe(1);
+      expect(s2.bytesUploaded - s1.bytesUploaded).toBe(MiB);
+      const [r1, r2] = [(await pub.record('m', 1))!, (await pub.record('m', 2))!];
+      const big1 = r1.tensors.find((t) => t.name === 'big')!;
+      const big2 = r2.tensors.find((t) => t.name === 'big')!;
+      expect(big2.object).toBeUndefined();
+      expect(big2.chunkBytes).toBe(MiB);
+      expect(big2.chunks!.length).toBe(4);
+      expect(big2.chunks!.map((c, i) => c.object === big1.chunks![i]!.object)).toEqual([true, true, false, true]);
+      expect(big2.sha256).not.toBe(big1.sha256);
+      pub.destroy();
+      server.destroy();
+    });
+
+    it('a delta pull downloads only the changed piece and rebuilds the byte-identical file', async () => {
+      const { p, pub, server } = await published(41, 1);
+      const want = readFileSync(pub.cache.path((await pub.record('m', 2))!.digest));
+      const a = server.stats();
+      const m2 = await server.load('m', 2);
+      const b = server.stats();
+      expect(b.bytesDownloaded - a.bytesDownloaded).toBe(MiB);
+      expect(b.tensorsDownloaded - a.tensorsDownloaded).toBe(1);
+      expect(readFileSync(m2.pull.path).equals(want)).toBe(true);
+      expect(sameBytes(m2.tensors.get('big')!.data, chunked(41, 1).big!.data)).toBe(true);
+      m2.close();
+      // A cold server fetches all four pieces.
+      const cold = await open(p, `${p}-cold`);
+      const c1 = cold.stats();
+      const v2 = await cold.pull('m', 2);
+      expect(cold.stats().bytesDownloaded - c1.bytesDownloaded).toBe(FLOATS * 4 + 32);
+      expect(readFileSync(v2.path).equals(want)).toBe(true);
+      for (const s of [pub, server, cold]) s.destroy();
+    });
+
+    it('a piece of the cached base damaged on disk: the file mismatches, the tensor is fetched whole, the rebuilt file verifies', async () => {
+      const { pub, server, v1 } = await published(42, 3);
+      const f = await loadModel(v1.path, { verify: false });
+      const t = f.tensors.get('big')!.data;
+      const at = t.byteOffset + 10_000; // inside piece 0, which v2 takes from the cache
+      f.close();
+      flipBits(v1.path, at, 0x04);
+      const a = server.stats();
+      const m2 = await server.load('m', 2);
+      const b = server.stats();
+      expect(m2.digest).toBe((await server.record('m', 2))!.digest);
+      expect(b.bytesDownloaded - a.bytesDownloaded).toBe(FLOATS * 4 - 3 * MiB + FLOATS * 4); // piece 3, then the whole tensor
+      expect(sameBytes(m2.tensors.get('big')!.data, chunked(42, 3).big!.data)).toBe(true);
+      m2.close();
+      pub.destroy();
+      server.destroy();
+    });
+
+    it('a corrupted piece is H5_CHECKSUM_MISMATCH naming the tensor and its bytes; nothing is cached', async () => {
+      const p = fresh();
+      const pub = await open(p, `${p}-pub`);
+      await pub.save('m', chunked(43));
+      const rec = (await pub.record('m', 1))!;
+      const key = `${pub.prefix}/${rec.tensors.find((t) => t.name === 'big')!.chunks![3]!.object}`;
+      const { sdk, c } = await rawClient();
+      const body = Buffer.from(
+        await (await c.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray(),
+      );
+      body[7] ^= 0x01;
+      await c.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      c.destroy();
+      const server = await open(p, `${p}-server`);
+      const err = await server.load('m', 1).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('H5_CHECKSUM_MISMATCH');
+      expect((err as Error).message).toContain(`tensor 'big' bytes ${3 * MiB}-${FLOATS * 4 - 1}`);
+      expect(await server.cache.has(rec.digest)).toBe(false);
+      expect(readdirSync(join(server.cache.dir, 'blobs'))).toEqual([]);
+      pub.destroy();
+      server.destroy();
+    });
+
+    it('gc removes only the pieces no live version names', async () => {
+      const grace = 2500;
+      const p = fresh();
+      const pub = await open(p, `${p}-pub`, { blobGraceMs: grace });
+      await pub.save('m', chunked(44));
+      await pub.save('m', chunked(44, 0));
+      const r1 = (await pub.record('m', 1))!;
+      await pub.prune('m', { keep: 1 });
+      await sleep(grace + 1100);
+      const g1 = await pub.gc('m');
+      expect(g1.condemned).toEqual([`${pub.prefix}/${r1.tensors.find((t) => t.name === 'big')!.chunks![0]!.object}`]);
+      await sleep(grace + 1100);
+      const g2 = await pub.gc('m');
+      expect(g2.objects).toEqual(g1.condemned);
+      expect(await objectsExist(pub, 'm', 2)).toEqual(new Array(5).fill(true));
+      const server = await open(p, `${p}-server`);
+      const m2 = await server.load('m', 2);
+      expect(sameBytes(m2.tensors.get('big')!.data, chunked(44, 0).big!.data)).toBe(true);
+      m2.close();
+      pub.destroy();
+      server.destroy();
+    });
+
+    it('options.chunkBytes: smaller pieces move fewer bytes; below 64 KiB or not an integer is refused', async () => {
+      const p = fresh();
+      const pub = await open(p, `${p}-pub`, { chunkBytes: 256 * 1024 });
+      await pub.save('m', chunked(45));
+      const a = pub.stats();
+      await pub.save('m', chunked(45, 2));
+      expect(pub.stats().bytesUploaded - a.bytesUploaded).toBe(256 * 1024);
+      expect((await pub.record('m', 2))!.tensors.find((t) => t.name === 'big')!.chunks!.length).toBe(14);
+      for (const bad of [1000, 65535, 1.5e6 + 0.5, -1, Number.NaN])
+        await expect(open(p, `${p}-bad`, { chunkBytes: bad })).rejects.toThrow(/chunkBytes/);
+      pub.destroy();
+    });
   });
 });

@@ -13,19 +13,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3ClientLike } from '../../remote/options.js';
 import { H5Error } from '../../errors.js';
 import { loadS3, loadStorage } from '../../remote/sdk.js';
 import type { RetryOptions } from '../../remote/retry.js';
 import { boundedMap, leBytes, SHA256_HEX, tensorSha256 } from '../digest.js';
-import { ARRAY_TYPES, typedArrayOf, type NumericDType, type TypedArray } from '../../h5/dtypes.js';
 import type { Compression } from '../../h5/group.js';
-import { prepareSave, writeModelInto, type WriterProvenance } from '../save.js';
-import type { CopySource } from '../placed.js';
-import type { Entry, JsonValue, Tensor } from '../schema.js';
-import { createHash } from 'node:crypto';
+import type { WriterProvenance } from '../save.js';
+import type { Entry } from '../schema.js';
 import { checkAbort } from '../../util/abort.js';
 
 /** What the S3 store moved and asked, since it was opened (`store.stats()`). */
@@ -83,6 +79,8 @@ export interface CasContext {
   partBytes: number;
   /** The GC grace period: a publisher commits within half of it from checking the objects it reuses. */
   graceMs: number;
+  /** A publish cuts tensors bigger than this into pieces of this size (Infinity: never). */
+  chunkBytes: number;
 }
 
 /** One tensor of a format-2 manifest. */
@@ -93,8 +91,42 @@ export interface CasTensor {
   /** SHA-256 of the logical little-endian bytes (the file's h5vault.sha256 attribute). */
   sha256: string;
   bytes: number;
-  /** The tensor object's key, relative to the store prefix. */
+  /** The tensor object's key, relative to the store prefix (a tensor stored whole). */
+  object?: string;
+  /**
+   * A bigger tensor is cut every `chunkBytes` bytes (the last piece may be
+   * shorter) and each piece is an object of its own, keyed by its SHA-256:
+   * a fine-tune that changes a block of rows uploads and downloads only the
+   * pieces it touched (docs/object-storage.md#chunks-of-big-tensors).
+   */
+  chunkBytes?: number;
+  chunks?: CasChunk[];
+}
+
+/** One piece of a chunked tensor: its SHA-256 and the object holding it. */
+export interface CasChunk {
+  sha256: string;
   object: string;
+}
+
+/** The smallest piece a manifest may name: a GET per few bytes would make a pull crawl. */
+export const MIN_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * By default, tensors bigger than this are stored as pieces of this size. Measured on
+ * fine-tune-like changes (bench/dedup.mjs, docs/benchmarks.md): 1 MiB pieces
+ * upload 2.4% of a 254 MiB model for a 1.5% block of embedding rows, against
+ * 24.6% as whole tensors and 2.1% as 256 KiB pieces, with a quarter of the
+ * objects (each costs a LIST at publish and a GET at pull); content-defined
+ * cuts do no better on tensors, whose bytes never shift.
+ */
+export const CHUNK_BYTES = 1024 * 1024;
+
+/** Where each piece of a tensor of `bytes` bytes starts and ends. */
+export function chunkRanges(bytes: number, chunkBytes: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let at = 0; at < bytes; at += chunkBytes) out.push([at, Math.min(bytes, at + chunkBytes)]);
+  return out;
 }
 
 /** Everything the reproducible writer needs besides the tensors to rebuild the file byte for byte. */
@@ -249,250 +281,53 @@ async function putObject(ctx: CasContext, rel: string, data: Uint8Array, signal?
   ctx.stats.bytesUploaded += data.byteLength;
 }
 
-/** The tensors to upload, from the validated save input (their bytes are the input's memory, no copy). */
-export function uploadItems(entries: Entry[], shaByName: Map<string, string>): (UploadItem & { entry: Entry })[] {
-  return entries.map((e) => {
+/** One tensor of a publish: its SHA-256 and, if it is chunked, its pieces' SHA-256s (in order). */
+export interface PlannedTensor {
+  entry: Entry;
+  sha256: string;
+  bytes: number;
+  chunks?: string[];
+}
+
+/**
+ * The objects a publish needs, from the validated save input (their bytes are
+ * the input's memory, no copy): one per tensor of at most `chunkBytes`, one per
+ * piece of a bigger one (its pieces are hashed here, on the libuv pool).
+ */
+export async function uploadPlan(
+  entries: Entry[],
+  shaByName: Map<string, string>,
+  chunkBytes: number,
+  signal?: AbortSignal,
+): Promise<{ items: UploadItem[]; tensors: PlannedTensor[] }> {
+  const tensors = entries.map((e): PlannedTensor & { data: Uint8Array } => {
     const sha = shaByName.get(e.name);
     if (!sha || !SHA256_HEX.test(sha))
       throw new H5Error(`tensor '${e.name}' has no SHA-256 in the written file`, { code: 'H5_ERROR' });
-    return { sha256: sha, bytes: e.byteLength, data: leBytes(e.tensor.data), entry: e };
+    return { entry: e, sha256: sha, bytes: e.byteLength, data: leBytes(e.tensor.data) };
   });
-}
-
-/** A counting semaphore: at most `n` holders at once (the GETs of one pull share the store's concurrency). */
-function slots(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let free = n;
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    if (free > 0) free--;
-    else await new Promise<void>((r) => waiting.push(r));
-    try {
-      return await fn();
-    } finally {
-      const w = waiting.shift();
-      if (w) w();
-      else free++;
+  const items: UploadItem[] = [];
+  const pieces: { t: (typeof tensors)[number]; i: number; data: Uint8Array }[] = [];
+  for (const t of tensors) {
+    if (t.bytes <= chunkBytes) {
+      items.push({ sha256: t.sha256, bytes: t.bytes, data: t.data });
+      continue;
     }
-  };
-}
-
-/**
- * GETs one tensor object into `ab` (t.bytes long; fresh memory by default)
- * and checks its size and SHA-256.
- * An object bigger than two parts is fetched as parallel ranges of partBytes
- * (each through `slot`, so one big tensor uses every connection the pull may
- * open, and several tensors never open more than that).
- */
-async function fetchTensor(
-  ctx: CasContext,
-  t: CasTensor,
-  slot: <T>(fn: () => Promise<T>) => Promise<T>,
-  signal?: AbortSignal,
-  ab: ArrayBuffer = new ArrayBuffer(t.bytes),
-): Promise<ArrayBuffer> {
-  const { GetObjectCommand } = loadS3();
-  const key = ctx.key(t.object);
-  const buf = new Uint8Array(ab);
-  const part = t.bytes > 2 * ctx.partBytes ? ctx.partBytes : Math.max(1, t.bytes);
-  const ranges: [number, number][] = [];
-  for (let at = 0; at < t.bytes || ranges.length === 0; at += part) ranges.push([at, Math.min(t.bytes, at + part)]);
-  const whole = ranges.length === 1;
-  const getRange = async ([start, end]: [number, number]): Promise<void> => {
-    let pos = start;
-    await ctx.retry(
-      async () => {
-        ctx.stats.gets++;
-        // A dropped connection resumes where it stopped.
-        const range = whole ? (pos > 0 ? `bytes=${pos}-` : undefined) : `bytes=${pos}-${end - 1}`;
-        const r = await ctx.s3.send(
-          new GetObjectCommand({ Bucket: ctx.bucket, Key: key, ...(range ? { Range: range } : {}) }),
-          { abortSignal: signal },
-        );
-        for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
-          if (pos + chunk.length > end) {
-            throw new H5Error(
-              `tensor '${t.name}': s3://${ctx.bucket}/${key} is larger than the ${t.bytes} bytes its manifest says; refusing it`,
-              { code: 'H5_CHECKSUM_MISMATCH', expected: t.sha256 },
-            );
-          }
-          buf.set(chunk, pos);
-          pos += chunk.length;
-          ctx.stats.bytesDownloaded += chunk.length;
-        }
-        if (pos !== end)
-          throw Object.assign(new Error(`premature close: ${pos} of ${end} bytes`), {
-            code: 'ERR_STREAM_PREMATURE_CLOSE',
-          });
-      },
-      `cannot download s3://${ctx.bucket}/${key}`,
-      { signal },
-    );
-  };
-  if (whole) await slot(() => getRange(ranges[0]!));
-  else await Promise.all(ranges.map((r) => slot(() => getRange(r))));
-  const hex = createHash('sha256').update(buf).digest('hex');
-  if (hex !== t.sha256) {
-    throw new H5Error(
-      `tensor '${t.name}': s3://${ctx.bucket}/${key} does not match the SHA-256 its manifest names (expected ${t.sha256}, got ${hex}); it was changed or corrupted on the server: nothing was cached`,
-      { code: 'H5_CHECKSUM_MISMATCH', expected: t.sha256, actual: hex },
-    );
+    const ranges = chunkRanges(t.bytes, chunkBytes);
+    t.chunks = new Array<string>(ranges.length);
+    for (const [i, [a, b]] of ranges.entries()) pieces.push({ t, i, data: t.data.subarray(a, b) });
   }
-  ctx.stats.tensorsDownloaded++;
-  return ab;
-}
-
-/** The cached base version's file, open, and where each reused tensor's bytes lie in it (by SHA-256). */
-export interface CachedFile {
-  fd: number;
-  offsets: Map<string, number>;
-}
-
-/** The error of a fetch that `stop` (or the caller's signal) cut short: not the cause of a failure. */
-const isAbort = (e: unknown): boolean =>
-  (e instanceof H5Error && e.code === 'H5_ABORTED') || (e as Error | undefined)?.name === 'AbortError';
-
-/**
- * Delta pull: rebuilds the manifest's file into `temp` and resolves to its
- * SHA-256 (the cache compares it with the manifest's before renaming it in).
- * Tensors whose bytes a cached earlier version holds (`base.tensors`: by
- * SHA-256, its mapped memory) are reused; the others are fetched whole,
- * `concurrency` at a time, each checked against its SHA-256 on arrival. The
- * writer takes every tensor's SHA-256 from the manifest instead of hashing
- * 256 MiB again: the file's SHA-256, which the caller checks, covers every
- * byte. With `base.file` (the cached file open, and where each reused
- * tensor's bytes lie in it) the first write has the kernel copy the reused
- * tensors file to file, which costs a fraction of writing them from the
- * mapping (every page of which would fault in). If the file hash then differs
- * from `expected`, it is written again from memory; if it still differs, the
- * reused tensors are hashed (a cached file damaged on disk since it was
- * verified, or a base manifest that lies): those that differ are fetched and
- * the file is written once more.
- */
-export async function rebuildInto(
-  ctx: CasContext,
-  temp: string,
-  m: { tensors: CasTensor[]; rebuild: RebuildRecipe },
-  expected: string,
-  base: { tensors: Map<string, TypedArray>; file?: CachedFile } | undefined,
-  signal?: AbortSignal,
-  onProgress?: (received: number, total: number) => void,
-): Promise<string> {
-  const bySha = new Map<string, CasTensor>();
-  for (const t of m.tensors) if (!bySha.has(t.sha256)) bySha.set(t.sha256, t);
-  const have = new Map<string, ArrayBuffer | TypedArray>();
-  if (base)
-    for (const t of bySha.values())
-      if (base.tensors.get(t.sha256)?.byteLength === t.bytes) have.set(t.sha256, base.tensors.get(t.sha256)!);
-  let total = [...bySha.values()].reduce((a, t) => a + (have.has(t.sha256) ? 0 : t.bytes), 0);
-  let received = 0;
-  const slot = slots(ctx.concurrency);
-  // The writer does not wait for the downloads: each missing tensor gets its
-  // buffer now and is fetched into it, all of them queued on `slot` in the
-  // manifest's (name) order, and the writer waits for each one only when its
-  // turn comes, while it lays out, copies and writes the tensors before it.
-  // One failure aborts the others (`stop`) and is the one reported.
-  const arriving = new Map<string, Promise<unknown>>();
-  const stop = new AbortController();
-  const onAbort = (): void => stop.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  if (signal?.aborted) onAbort();
-  const fetchMissing = (): void => {
-    for (const t of bySha.values()) {
-      if (have.has(t.sha256)) continue;
-      const ab = new ArrayBuffer(t.bytes);
-      have.set(t.sha256, ab);
-      const done = fetchTensor(ctx, t, slot, stop.signal, ab).then(() => {
-        received += t.bytes;
-        onProgress?.(received, total);
-      });
-      done.catch(() => stop.abort());
-      arriving.set(t.sha256, done);
-    }
-  };
-  const arrived = async <T>(work: Promise<T>): Promise<T> => {
-    try {
-      return await work;
-    } catch (e) {
-      stop.abort();
-      const first = await Promise.allSettled(arriving.values()).then(
-        (r) => r.find((x): x is PromiseRejectedResult => x.status === 'rejected' && !isAbort(x.reason))?.reason,
-      );
-      throw first ?? e;
-    }
-  };
-  const shaOf = new Map(m.tensors.map((t) => [t.name, t.sha256]));
-  const write = async (copy?: CachedFile): Promise<string> => {
-    const tensors = new Map<string, Tensor>();
-    for (const t of m.tensors) {
-      const src = have.get(t.sha256)!;
-      const dtype = t.dtype as NumericDType;
-      const C = ARRAY_TYPES[dtype];
-      const data =
-        src instanceof ArrayBuffer
-          ? typedArrayOf(dtype, src)
-          : src instanceof C
-            ? src // the cached version's mapped memory, no copy
-            : // The same bytes under another dtype (identical bytes may be two tensors of different dtypes).
-              src.byteOffset % C.BYTES_PER_ELEMENT === 0
-              ? new C(src.buffer as ArrayBuffer, src.byteOffset, src.byteLength / C.BYTES_PER_ELEMENT)
-              : typedArrayOf(dtype, src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength) as ArrayBuffer);
-      tensors.set(t.name, { dtype, shape: t.shape, data } as Tensor);
-    }
-    const p = prepareSave(tensors, {
-      compression: m.rebuild.compression,
-      shuffle: m.rebuild.shuffle,
-      metadata: JSON.parse(m.rebuild.metadataJson) as Record<string, JsonValue>,
-      signal,
-    });
-    p.metadataJson = m.rebuild.metadataJson;
-    p.writer = m.rebuild.writer;
-    p.ready = (name) => arriving.get(shaOf.get(name)!);
-    // Reused tensors copied file to file where the cached file holds them (by name here).
-    const copyFrom: CopySource | undefined = copy && {
-      fd: copy.fd,
-      offsets: new Map(
-        m.tensors.flatMap((t): [string, number][] => {
-          const at = have.get(t.sha256) instanceof ArrayBuffer ? undefined : copy.offsets.get(t.sha256);
-          return at === undefined ? [] : [[t.name, at]];
-        }),
-      ),
-    };
-    // Every tensor's bytes match this hash: fetched ones were checked on arrival, reused ones are checked below if the file differs.
-    const w = await writeModelInto(temp, p, shaOf, copyFrom);
-    if (w.digest === expected) ctx.stats.bytesCopied += copyFrom?.copied ?? 0;
-    return w.digest;
-  };
-  try {
-    fetchMissing();
-    let hex = await arrived(write(base?.file));
-    if (hex !== expected && base?.file) {
-      await rm(temp, { force: true }); // the writer creates its file afresh
-      hex = await write();
-    }
-    return await checkReused(hex);
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
-  async function checkReused(hex: string): Promise<string> {
-    const reused = [...have].filter(([, v]) => !(v instanceof ArrayBuffer));
-    if (hex !== expected && reused.length > 0) {
-      const ok = await boundedMap(
-        reused,
-        ([, v]) => v.byteLength,
-        async ([sha, v]) => (await tensorSha256(v as TypedArray)) === sha,
-      );
-      const bad = reused.filter((_, i) => !ok[i]);
-      if (bad.length > 0) {
-        for (const [sha, v] of bad) {
-          have.delete(sha);
-          total += v.byteLength;
-        }
-        fetchMissing();
-        await rm(temp, { force: true }); // the writer creates its file afresh
-        hex = await arrived(write());
-      }
-    }
-    ctx.stats.tensorsFromCache += [...have.values()].filter((v) => !(v instanceof ArrayBuffer)).length;
-    return hex;
-  }
+  const shas = await boundedMap(
+    pieces,
+    (p) => p.data.byteLength,
+    async (p) => {
+      checkAbort(signal, 'save');
+      return tensorSha256(p.data);
+    },
+  );
+  pieces.forEach((p, k) => {
+    p.t.chunks![p.i] = shas[k]!;
+    items.push({ sha256: shas[k]!, bytes: p.data.byteLength, data: p.data });
+  });
+  return { items, tensors: tensors.map(({ data: _, ...t }) => t) };
 }

@@ -134,7 +134,11 @@ async function sweepTensors(ctx: S3StoreContext, out: GcResult): Promise<void> {
   const bad: BadRecord[] = [];
   for (const n of await listNames(ctx))
     for (const r of await readableRecords(ctx, n, { bad }))
-      if (r.format === 2) for (const t of r.tensors) referenced.add(t.object!);
+      if (r.format === 2)
+        for (const t of r.tensors) {
+          if (t.object) referenced.add(t.object);
+          for (const c of t.chunks ?? []) referenced.add(c.object);
+        }
   for (const b of bad) if (!out.badRecords.some((o) => o.key === b.key)) out.badRecords.push(b);
   if (bad.length) return;
   const { DeleteObjectCommand, PutObjectCommand } = loadS3();

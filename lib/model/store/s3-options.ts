@@ -58,6 +58,14 @@ export interface S3StoreOptions extends S3ConnectOptions {
    * store must use the same value, far above clock skew and request retries.
    */
   blobGraceMs?: number;
+  /**
+   * Layout 'tensors': a tensor bigger than this is stored as pieces of this
+   * many bytes, each an object of its own (default 1 MiB, at least 64 KiB;
+   * `Infinity`: every tensor whole). Smaller pieces dedup changes spread
+   * through a tensor better and cost more requests (docs/object-storage.md#chunks-of-big-tensors).
+   * Each manifest records its pieces' size: stores with different values share objects only where they cut alike.
+   */
+  chunkBytes?: number;
 }
 
 export interface S3SaveOptions extends SaveOptions {

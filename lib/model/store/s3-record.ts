@@ -10,7 +10,7 @@ import { isDType, itemSize } from '../../h5/dtypes.js';
 import { ATTR, TENSOR_SHA_ATTR, type JsonValue } from '../schema.js';
 import { SHA256_HEX } from '../digest.js';
 import { versionFile, type VersionInfo } from './common.js';
-import { isBlobKey, type CasTensor, type RebuildRecipe } from './cas.js';
+import { isBlobKey, MIN_CHUNK_BYTES, type CasTensor, type RebuildRecipe } from './cas.js';
 
 /** A version record skipped because it is not one (docs/object-storage.md#bad-records). */
 export interface BadRecord {
@@ -35,9 +35,13 @@ export interface S3VersionRecord extends VersionInfo {
   name: string;
   /** Format 1: key of the version's object, relative to the store prefix. */
   object?: string;
-  /** Format 2 adds each tensor's `bytes` and `object` (key relative to the store prefix). */
+  /**
+   * Format 2 adds each tensor's `bytes` and either `object` (key relative to
+   * the store prefix) or, for a tensor bigger than one piece, `chunkBytes` and
+   * `chunks` (each piece's SHA-256 and object).
+   */
   tensors: ({ name: string; dtype: string; shape: number[]; sha256: string } & Partial<
-    Pick<CasTensor, 'bytes' | 'object'>
+    Pick<CasTensor, 'bytes' | 'object' | 'chunkBytes' | 'chunks'>
   >)[];
   /** Format 2: the save options and writer provenance the file was written with. */
   rebuild?: RebuildRecipe;
@@ -72,7 +76,7 @@ function isManifest(r: S3VersionRecord): boolean {
         t.shape.every((d) => Number.isSafeInteger(d) && d >= 0) &&
         // Its size follows from dtype and shape: a manifest cannot make a pull allocate more than the tensor.
         t.bytes === t.shape.reduce((a, d) => a * d, itemSize(t.dtype)) &&
-        isBlobKey(t.object, t.sha256),
+        (t.chunks === undefined ? isBlobKey(t.object, t.sha256) && t.chunkBytes === undefined : isChunked(t)),
     ) &&
     typeof b === 'object' &&
     b !== null &&
@@ -81,6 +85,27 @@ function isManifest(r: S3VersionRecord): boolean {
     typeof b.writer === 'object' &&
     b.writer !== null &&
     ['version', 'hdf5', 'node', 'platform'].every((k) => typeof b.writer[k as keyof typeof b.writer] === 'string')
+  );
+}
+
+/**
+ * A chunked tensor: pieces of chunkBytes (at least 64 KiB: a manifest cannot
+ * make a pull issue a GET per byte) covering exactly its bytes, each a valid
+ * object key of its own SHA-256, and no whole-tensor object.
+ */
+function isChunked(t: S3VersionRecord['tensors'][number]): boolean {
+  const { chunkBytes: c, chunks, bytes } = t;
+  return (
+    t.object === undefined &&
+    Number.isSafeInteger(c) &&
+    c! >= MIN_CHUNK_BYTES &&
+    Number.isSafeInteger(bytes) &&
+    bytes! > c! &&
+    Array.isArray(chunks) &&
+    chunks.length === Math.ceil(bytes! / c!) &&
+    chunks.every(
+      (k) => typeof k === 'object' && k !== null && typeof k.sha256 === 'string' && isBlobKey(k.object, k.sha256),
+    )
   );
 }
 

@@ -10,7 +10,8 @@ import { libraryInfo } from '../../h5/runtime.js';
 import { itemSize, type NumericDType, type TypedArray } from '../../h5/dtypes.js';
 import type { prepareSave } from '../save.js';
 import { loadModel, type LoadedModel } from '../load.js';
-import { casTestHooks, ensureTensorObjects, rebuildInto, uploadItems, type CasTensor } from './cas.js';
+import { casTestHooks, chunkRanges, ensureTensorObjects, uploadPlan, type CasTensor } from './cas.js';
+import { rebuildInto } from './cas-pull.js';
 import type { S3StoreContext } from './s3-context.js';
 import type { S3SaveOptions } from './s3-options.js';
 import type { readTensorList, S3VersionRecord } from './s3-record.js';
@@ -37,17 +38,22 @@ export async function saveTensors(
 ): Promise<number> {
   const name = common.name;
   const shaByName = new Map(list.tensors.map((t) => [t.name, t.sha256]));
-  const items = uploadItems(p.entries, shaByName);
-  const check = () => ensureTensorObjects(ctx, items, options.signal, (s, t) => options.onUploadProgress?.(s, t));
+  const plan = await uploadPlan(p.entries, shaByName, ctx.chunkBytes, options.signal);
+  const check = () => ensureTensorObjects(ctx, plan.items, options.signal, (s, t) => options.onUploadProgress?.(s, t));
   let checked = await check();
   const tensors = (): S3VersionRecord['tensors'] =>
-    items.map((i) => ({
-      name: i.entry.name,
-      dtype: i.entry.tensor.dtype,
-      shape: [...i.entry.tensor.shape],
-      sha256: i.sha256,
-      bytes: i.bytes,
-      object: checked.keys.get(i.sha256)!,
+    plan.tensors.map((t) => ({
+      name: t.entry.name,
+      dtype: t.entry.tensor.dtype,
+      shape: [...t.entry.tensor.shape],
+      sha256: t.sha256,
+      bytes: t.bytes,
+      ...(t.chunks
+        ? {
+            chunkBytes: ctx.chunkBytes,
+            chunks: t.chunks.map((sha256) => ({ sha256, object: checked.keys.get(sha256)! })),
+          }
+        : { object: checked.keys.get(t.sha256)! }),
     }));
   const prov = list.provenance;
   const base: Omit<S3VersionRecord, 'version'> = {
@@ -96,6 +102,8 @@ export async function rebuildVersion(
   near: NearRecords = nearRecords(ctx, rec.name, rec.version),
 ): Promise<string> {
   const want = new Set(rec.tensors.map((t) => t.sha256));
+  // Pieces of the chunked tensors (a changed tensor may share most of its pieces).
+  const wantPieces = new Set(rec.tensors.flatMap((t) => (t.chunks ?? []).map((c) => c.sha256)));
   const records = (versions: number[]) =>
     boundedMap(
       versions,
@@ -109,7 +117,12 @@ export async function rebuildVersion(
       if (!r || r.digest === rec.digest || !(await ctx.cache.has(r.digest))) continue;
       let shared = 0;
       for (const t of r.tensors)
-        if (want.has(t.sha256)) shared += t.bytes ?? t.shape.reduce((a, d) => a * d, itemSize(t.dtype as NumericDType)); // format 1 has no sizes
+        if (want.has(t.sha256))
+          shared += t.bytes ?? t.shape.reduce((a, d) => a * d, itemSize(t.dtype as NumericDType)); // format 1 has no sizes
+        else if (t.chunks)
+          chunkRanges(t.bytes!, t.chunkBytes!).forEach(([a, b], i) => {
+            if (wantPieces.has(t.chunks![i]!.sha256)) shared += b - a;
+          });
       if (shared > 0 && (!best || shared > best.shared)) best = { rec: r, shared };
     }
     return best;
@@ -160,12 +173,24 @@ export async function rebuildVersion(
       // view over a mapping of the whole file (load-indexed.ts maps it once)
       // sits at its file offset; anything else is written from memory.
       input = await openInput(m.path, 'the cached version').catch(() => undefined);
-      base = { tensors: new Map(), ...(input && { file: { fd: input.fd, offsets: new Map() } }) };
-      const shaOf = new Map(best.rec.tensors.map((t) => [t.name, t.sha256]));
+      base = {
+        tensors: new Map(),
+        chunks: new Map(),
+        ...(input && { file: { fd: input.fd, offsets: new Map() } }),
+      };
+      const recOf = new Map(best.rec.tensors.map((t) => [t.name, t]));
       for (const [n, t] of m.tensors) {
-        const sha = shaOf.get(n);
-        if (!sha || !want.has(sha) || base.tensors.has(sha)) continue;
+        const r = recOf.get(n);
         const d = t.data as TypedArray;
+        if (r?.chunks && !want.has(r.sha256) && d.byteLength === r.bytes) {
+          const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+          chunkRanges(r.bytes, r.chunkBytes!).forEach(([a, b], i) => {
+            const sha = r.chunks![i]!.sha256;
+            if (wantPieces.has(sha)) base!.chunks!.set(sha, bytes.subarray(a, b));
+          });
+        }
+        const sha = r?.sha256;
+        if (!sha || !want.has(sha) || base.tensors.has(sha)) continue;
         base.tensors.set(sha, d);
         if (base.file && m.views.has(n) && d.buffer.byteLength === input!.size)
           base.file.offsets.set(sha, d.byteOffset);

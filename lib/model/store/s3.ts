@@ -41,7 +41,7 @@ import {
   type WatchOptions,
 } from './common.js';
 import { BlobCache, type CacheStats } from './cache.js';
-import { newStats, type TransferStats } from './cas.js';
+import { CHUNK_BYTES, MIN_CHUNK_BYTES, newStats, type TransferStats } from './cas.js';
 import { loadS3, makeClient, resolveConfig } from '../../remote/sdk.js';
 import type { S3ClientLike } from '../../remote/options.js';
 import { withRetry as retryCall } from '../../remote/retry.js';
@@ -98,6 +98,7 @@ export class S3ModelStore {
       concurrency: o.concurrency ?? 8,
       partBytes: o.partBytes ?? 16 * 1024 * 1024,
       graceMs: o.blobGraceMs ?? 3600_000,
+      chunkBytes: o.chunkBytes ?? CHUNK_BYTES,
     };
   }
 
@@ -121,6 +122,7 @@ export class S3ModelStore {
     numberOption(options, 'cacheMaxBytes', { above: 0, infinite: true });
     oneOfOption(options, 'layout', ['file', 'tensors'] as const);
     numberOption(options, 'blobGraceMs', { above: 0 });
+    if (options.chunkBytes !== Infinity) integerOption(options, 'chunkBytes', MIN_CHUNK_BYTES);
     const store = new S3ModelStore(url, makeClient(resolveConfig(options), options), options);
     await store.cache.init();
     const { HeadObjectCommand, PutObjectCommand } = loadS3();

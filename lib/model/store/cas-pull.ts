@@ -1,0 +1,316 @@
+/**
+ * The pull side of the content-addressed layout (cas.ts holds the layout, the
+ * manifest's types and the publish): fetches the objects a version lacks,
+ * each checked against its SHA-256, and rebuilds the file byte for byte with
+ * the reproducible writer, taking what a cached version holds.
+ */
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { H5Error } from '../../errors.js';
+import { loadS3 } from '../../remote/sdk.js';
+import { boundedMap, tensorSha256 } from '../digest.js';
+import { ARRAY_TYPES, typedArrayOf, type NumericDType, type TypedArray } from '../../h5/dtypes.js';
+import { prepareSave, writeModelInto } from '../save.js';
+import type { CopySource } from '../placed.js';
+import type { JsonValue, Tensor } from '../schema.js';
+import { chunkRanges, type CasContext, type CasTensor, type RebuildRecipe } from './cas.js';
+
+/** A counting semaphore: at most `n` holders at once (the GETs of one pull share the store's concurrency). */
+function slots(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let free = n;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (free > 0) free--;
+    else await new Promise<void>((r) => waiting.push(r));
+    try {
+      return await fn();
+    } finally {
+      const w = waiting.shift();
+      if (w) w();
+      else free++;
+    }
+  };
+}
+
+/**
+ * GETs one object (a tensor, or one piece of a chunked tensor: `what` names
+ * it) into `into` (exactly its size) and checks its size and SHA-256.
+ * An object bigger than two parts is fetched as parallel ranges of partBytes
+ * (each through `slot`, so one big tensor uses every connection the pull may
+ * open, and several tensors never open more than that).
+ */
+async function fetchObject(
+  ctx: CasContext,
+  what: string,
+  o: { object: string; sha256: string },
+  into: Uint8Array,
+  slot: <T>(fn: () => Promise<T>) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const { GetObjectCommand } = loadS3();
+  const key = ctx.key(o.object);
+  const bytes = into.byteLength;
+  const part = bytes > 2 * ctx.partBytes ? ctx.partBytes : Math.max(1, bytes);
+  const ranges: [number, number][] = [];
+  for (let at = 0; at < bytes || ranges.length === 0; at += part) ranges.push([at, Math.min(bytes, at + part)]);
+  const whole = ranges.length === 1;
+  const getRange = async ([start, end]: [number, number]): Promise<void> => {
+    let pos = start;
+    await ctx.retry(
+      async () => {
+        ctx.stats.gets++;
+        // A dropped connection resumes where it stopped.
+        const range = whole ? (pos > 0 ? `bytes=${pos}-` : undefined) : `bytes=${pos}-${end - 1}`;
+        const r = await ctx.s3.send(
+          new GetObjectCommand({ Bucket: ctx.bucket, Key: key, ...(range ? { Range: range } : {}) }),
+          { abortSignal: signal },
+        );
+        for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
+          if (pos + chunk.length > end) {
+            throw new H5Error(
+              `${what}: s3://${ctx.bucket}/${key} is larger than the ${bytes} bytes its manifest says; refusing it`,
+              { code: 'H5_CHECKSUM_MISMATCH', expected: o.sha256 },
+            );
+          }
+          into.set(chunk, pos);
+          pos += chunk.length;
+          ctx.stats.bytesDownloaded += chunk.length;
+        }
+        if (pos !== end)
+          throw Object.assign(new Error(`premature close: ${pos} of ${end} bytes`), {
+            code: 'ERR_STREAM_PREMATURE_CLOSE',
+          });
+      },
+      `cannot download s3://${ctx.bucket}/${key}`,
+      { signal },
+    );
+  };
+  if (whole) await slot(() => getRange(ranges[0]!));
+  else await Promise.all(ranges.map((r) => slot(() => getRange(r))));
+  const hex = createHash('sha256').update(into).digest('hex');
+  if (hex !== o.sha256) {
+    throw new H5Error(
+      `${what}: s3://${ctx.bucket}/${key} does not match the SHA-256 its manifest names (expected ${o.sha256}, got ${hex}); it was changed or corrupted on the server: nothing was cached`,
+      { code: 'H5_CHECKSUM_MISMATCH', expected: o.sha256, actual: hex },
+    );
+  }
+  ctx.stats.tensorsDownloaded++;
+}
+
+/**
+ * Fills `ab` (t.bytes long) with tensor `t`: its one object, or each of its
+ * pieces, taken from `cached` (pieces by SHA-256 that a cached version holds:
+ * copied, not checked here, see rebuildInto) or fetched and checked. Resolves
+ * to the bytes taken from `cached`.
+ */
+async function fetchTensor(
+  ctx: CasContext,
+  t: CasTensor,
+  ab: ArrayBuffer,
+  slot: <T>(fn: () => Promise<T>) => Promise<T>,
+  signal: AbortSignal | undefined,
+  cached: ReadonlyMap<string, Uint8Array> | undefined,
+): Promise<number> {
+  const buf = new Uint8Array(ab);
+  if (!t.chunks) {
+    await fetchObject(ctx, `tensor '${t.name}'`, { object: t.object!, sha256: t.sha256 }, buf, slot, signal);
+    return 0;
+  }
+  let reused = 0;
+  const ranges = chunkRanges(t.bytes, t.chunkBytes!);
+  await Promise.all(
+    t.chunks.map((c, i) => {
+      const [a, b] = ranges[i]!;
+      const have = cached?.get(c.sha256);
+      if (have?.byteLength === b - a) {
+        buf.set(have, a);
+        reused += b - a;
+        return undefined;
+      }
+      return fetchObject(ctx, `tensor '${t.name}' bytes ${a}-${b - 1}`, c, buf.subarray(a, b), slot, signal);
+    }),
+  );
+  return reused;
+}
+
+/** The cached base version's file, open, and where each reused tensor's bytes lie in it (by SHA-256). */
+export interface CachedFile {
+  fd: number;
+  offsets: Map<string, number>;
+}
+
+/** The error of a fetch that `stop` (or the caller's signal) cut short: not the cause of a failure. */
+const isAbort = (e: unknown): boolean =>
+  (e instanceof H5Error && e.code === 'H5_ABORTED') || (e as Error | undefined)?.name === 'AbortError';
+
+/**
+ * Delta pull: rebuilds the manifest's file into `temp` and resolves to its
+ * SHA-256 (the cache compares it with the manifest's before renaming it in).
+ * Tensors whose bytes a cached earlier version holds (`base.tensors`: by
+ * SHA-256, its mapped memory) are reused; the others are fetched,
+ * `concurrency` objects at a time, each checked against its SHA-256 on
+ * arrival; of a chunked tensor, only the pieces `base.chunks` lacks. The
+ * writer takes every tensor's SHA-256 from the manifest instead of hashing
+ * 256 MiB again: the file's SHA-256, which the caller checks, covers every
+ * byte. With `base.file` (the cached file open, and where each reused
+ * tensor's bytes lie in it) the first write has the kernel copy the reused
+ * tensors file to file, which costs a fraction of writing them from the
+ * mapping (every page of which would fault in). If the file hash then differs
+ * from `expected`, it is written again from memory; if it still differs, the
+ * reused tensors are hashed (a cached file damaged on disk since it was
+ * verified, or a base manifest that lies): those that differ, and every
+ * tensor that took pieces from the cache, are fetched and the file is
+ * written once more.
+ */
+export async function rebuildInto(
+  ctx: CasContext,
+  temp: string,
+  m: { tensors: CasTensor[]; rebuild: RebuildRecipe },
+  expected: string,
+  base: { tensors: Map<string, TypedArray>; chunks?: Map<string, Uint8Array>; file?: CachedFile } | undefined,
+  signal?: AbortSignal,
+  onProgress?: (received: number, total: number) => void,
+): Promise<string> {
+  const bySha = new Map<string, CasTensor>();
+  for (const t of m.tensors) if (!bySha.has(t.sha256)) bySha.set(t.sha256, t);
+  const have = new Map<string, ArrayBuffer | TypedArray>();
+  if (base)
+    for (const t of bySha.values())
+      if (base.tensors.get(t.sha256)?.byteLength === t.bytes) have.set(t.sha256, base.tensors.get(t.sha256)!);
+  // Pieces of chunked tensors the cached version holds (a changed tensor keeps
+  // the pieces it did not change). Dropped if the file then differs.
+  let pieces = base?.chunks;
+  /** Tensors filled partly from `pieces` (fetched ones hold ArrayBuffers too). */
+  const partly = new Set<string>();
+  const toFetch = (t: CasTensor): number =>
+    t.chunks
+      ? chunkRanges(t.bytes, t.chunkBytes!).reduce(
+          (a, [x, y], i) => a + (pieces?.get(t.chunks![i]!.sha256)?.byteLength === y - x ? 0 : y - x),
+          0,
+        )
+      : t.bytes;
+  let total = [...bySha.values()].reduce((a, t) => a + (have.has(t.sha256) ? 0 : toFetch(t)), 0);
+  let received = 0;
+  const slot = slots(ctx.concurrency);
+  // The writer does not wait for the downloads: each missing tensor gets its
+  // buffer now and is fetched into it, all of them queued on `slot` in the
+  // manifest's (name) order, and the writer waits for each one only when its
+  // turn comes, while it lays out, copies and writes the tensors before it.
+  // One failure aborts the others (`stop`) and is the one reported.
+  const arriving = new Map<string, Promise<unknown>>();
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+  const fetchMissing = (): void => {
+    for (const t of bySha.values()) {
+      if (have.has(t.sha256)) continue;
+      const ab = new ArrayBuffer(t.bytes);
+      have.set(t.sha256, ab);
+      const done = fetchTensor(ctx, t, ab, slot, stop.signal, pieces).then((reused) => {
+        if (reused > 0) partly.add(t.sha256);
+        received += t.bytes - reused;
+        onProgress?.(received, total);
+      });
+      done.catch(() => stop.abort());
+      arriving.set(t.sha256, done);
+    }
+  };
+  const arrived = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (e) {
+      stop.abort();
+      const first = await Promise.allSettled(arriving.values()).then(
+        (r) => r.find((x): x is PromiseRejectedResult => x.status === 'rejected' && !isAbort(x.reason))?.reason,
+      );
+      throw first ?? e;
+    }
+  };
+  const shaOf = new Map(m.tensors.map((t) => [t.name, t.sha256]));
+  const write = async (copy?: CachedFile): Promise<string> => {
+    const tensors = new Map<string, Tensor>();
+    for (const t of m.tensors) {
+      const src = have.get(t.sha256)!;
+      const dtype = t.dtype as NumericDType;
+      const C = ARRAY_TYPES[dtype];
+      const data =
+        src instanceof ArrayBuffer
+          ? typedArrayOf(dtype, src)
+          : src instanceof C
+            ? src // the cached version's mapped memory, no copy
+            : // The same bytes under another dtype (identical bytes may be two tensors of different dtypes).
+              src.byteOffset % C.BYTES_PER_ELEMENT === 0
+              ? new C(src.buffer as ArrayBuffer, src.byteOffset, src.byteLength / C.BYTES_PER_ELEMENT)
+              : typedArrayOf(dtype, src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength) as ArrayBuffer);
+      tensors.set(t.name, { dtype, shape: t.shape, data } as Tensor);
+    }
+    const p = prepareSave(tensors, {
+      compression: m.rebuild.compression,
+      shuffle: m.rebuild.shuffle,
+      metadata: JSON.parse(m.rebuild.metadataJson) as Record<string, JsonValue>,
+      signal,
+    });
+    p.metadataJson = m.rebuild.metadataJson;
+    p.writer = m.rebuild.writer;
+    p.ready = (name) => arriving.get(shaOf.get(name)!);
+    // Reused tensors copied file to file where the cached file holds them (by name here).
+    const copyFrom: CopySource | undefined = copy && {
+      fd: copy.fd,
+      offsets: new Map(
+        m.tensors.flatMap((t): [string, number][] => {
+          const at = have.get(t.sha256) instanceof ArrayBuffer ? undefined : copy.offsets.get(t.sha256);
+          return at === undefined ? [] : [[t.name, at]];
+        }),
+      ),
+    };
+    // Every tensor's bytes match this hash: fetched ones were checked on arrival, reused ones are checked below if the file differs.
+    const w = await writeModelInto(temp, p, shaOf, copyFrom);
+    if (w.digest === expected) ctx.stats.bytesCopied += copyFrom?.copied ?? 0;
+    return w.digest;
+  };
+  try {
+    fetchMissing();
+    let hex = await arrived(write(base?.file));
+    if (hex !== expected && base?.file) {
+      await rm(temp, { force: true }); // the writer creates its file afresh
+      hex = await write();
+    }
+    return await checkReused(hex);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  async function checkReused(hex: string): Promise<string> {
+    const reused = [...have].filter(([, v]) => !(v instanceof ArrayBuffer));
+    if (hex !== expected && (partly.size > 0 || reused.length > 0)) {
+      let again = false;
+      if (partly.size > 0) {
+        // Pieces are not hashed one by one: the tensors that took any are fetched whole instead.
+        pieces = undefined;
+        for (const sha of partly) {
+          have.delete(sha);
+          total += bySha.get(sha)!.bytes;
+        }
+        partly.clear();
+        again = true;
+      }
+      const ok = await boundedMap(
+        reused,
+        ([, v]) => v.byteLength,
+        async ([sha, v]) => (await tensorSha256(v as TypedArray)) === sha,
+      );
+      for (const [sha, v] of reused.filter((_, i) => !ok[i])) {
+        have.delete(sha);
+        total += v.byteLength;
+        again = true;
+      }
+      if (again) {
+        fetchMissing();
+        await rm(temp, { force: true }); // the writer creates its file afresh
+        hex = await arrived(write());
+      }
+    }
+    ctx.stats.tensorsFromCache += [...have.values()].filter((v) => !(v instanceof ArrayBuffer)).length;
+    return hex;
+  }
+}
