@@ -1,8 +1,9 @@
 /**
  * Tensors whose bytes reach the file without passing through libhdf5: a
- * delta pull's rebuild (lib/model/store/cas.ts) has the kernel copy the
+ * delta pull's rebuild (lib/model/store/cas-pull.ts) has the kernel copy the
  * tensors a cached file holds, and writes the downloaded ones when they
- * arrive, while libhdf5 goes on laying out the tensors after them. libhdf5
+ * arrive (whole, or piece by piece as each piece arrives: a Sink), while
+ * libhdf5 goes on laying out the tensors after them. libhdf5
  * only allocates each such dataset, by writing a prefix (writePrefix); the
  * file's layout, so its bytes, is the same as a plain save's, because what
  * fixes it is the order of the libhdf5 calls, which does not change.
@@ -14,6 +15,24 @@ import type { Dataset } from '../h5/dataset.js';
 import { H5Error } from '../errors.js';
 import type { Entry } from './schema.js';
 import { checkAbort } from '../util/abort.js';
+
+/**
+ * @internal Fills a placed tensor's range in pieces, as they arrive (a delta
+ * pull's downloads, streamed: no tensor is held in memory): `write` puts
+ * bytes at an offset of the tensor, `copy` has the kernel copy a range of
+ * another open file there. Each resolves once that piece is in the file, so
+ * the caller can reuse its buffer. Together the pieces must cover the whole
+ * tensor (its range holds zeros until then). A rejection fails the write.
+ */
+export type Sink = (
+  write: (bytes: Uint8Array, offset: number) => Promise<void>,
+  copy: (fd: number, from: number, offset: number, length: number) => Promise<void>,
+) => Promise<void>;
+
+/** @internal Whether the writer places `e` (a Sink can fill it): uncompressed, and big enough to allocate by a prefix. */
+export function placeable(e: Entry, filtered: boolean): boolean {
+  return !filtered && e.byteLength >= PLACE_MIN_BYTES && prefixCount(e) !== undefined;
+}
 
 /**
  * @internal Where an uncompressed tensor's bytes already lie in another open
@@ -55,6 +74,18 @@ export function storageOffset(e: Entry, ds: Dataset, use: string): number {
  * bytes, 0 (nothing written) when no prefix is smaller than the tensor.
  */
 function writePrefix(ds: Dataset, e: Entry, zeros: boolean): number {
+  const c = prefixCount(e);
+  if (!c) return 0;
+  const { shape, data } = e.tensor;
+  const src = zeros ? new (data.constructor as new (n: number) => typeof data)(c.elems) : data.subarray(0, c.elems);
+  // On the event loop: one pwrite of at most 256 KiB to the page cache costs less
+  // than a hop to the thread pool and back, and the writer waits for it anyway.
+  ds.writeSync(src, { start: shape.map(() => 0), count: c.count });
+  return c.elems * data.BYTES_PER_ELEMENT;
+}
+
+/** The hyperslab writePrefix writes (undefined: none is smaller than the tensor). */
+function prefixCount(e: Entry): { elems: number; count: number[] } | undefined {
   const { shape, data } = e.tensor;
   const item = data.BYTES_PER_ELEMENT;
   let inner = 1; // elements of one index of dimension d
@@ -62,17 +93,12 @@ function writePrefix(ds: Dataset, e: Entry, zeros: boolean): number {
     if (inner * item * shape[d]! >= PREFIX_BYTES) {
       const c = Math.ceil(PREFIX_BYTES / (inner * item));
       const elems = c * inner;
-      if (elems * item >= e.byteLength) return 0;
-      const count = shape.map((n, j) => (j < d ? 1 : j === d ? c : n));
-      const src = zeros ? new (data.constructor as new (n: number) => typeof data)(elems) : data.subarray(0, elems);
-      // On the event loop: one pwrite of at most 256 KiB to the page cache costs less
-      // than a hop to the thread pool and back, and the writer waits for it anyway.
-      ds.writeSync(src, { start: shape.map(() => 0), count });
-      return elems * item;
+      if (elems * item >= e.byteLength) return undefined;
+      return { elems, count: shape.map((n, j) => (j < d ? 1 : j === d ? c : n)) };
     }
     inner *= shape[d]!;
   }
-  return 0;
+  return undefined;
 }
 
 /**
@@ -113,32 +139,59 @@ export class PlacedWrites {
   async place(
     ds: Dataset,
     e: Entry,
-    src: { fd: number; from: number } | { arrival: Promise<unknown> },
+    src: { fd: number; from: number } | { arrival: Promise<unknown> } | { sink: Sink },
   ): Promise<boolean> {
     if (e.byteLength < PLACE_MIN_BYTES) return false;
     const copy = 'fd' in src;
     const skip = writePrefix(ds, e, !copy);
     if (skip === 0) return false;
-    this.progress(skip);
     const at = storageOffset(e, ds, 'copy into');
     this.#fd ??= openSync(this.temp, 'r+');
     const fd = this.#fd;
-    const issue = (work: Promise<unknown>): Promise<void> => {
+    const issue = (work: Promise<unknown>, bytes: number): Promise<void> => {
       this.#running.push(work.catch(() => {}));
-      return work.then(() => this.progress(e.byteLength - skip));
+      return work.then(() => this.progress(bytes));
     };
-    const done = copy
-      ? // (the prefix libhdf5 wrote is already there)
-        issue(native.copyRange(src.fd, src.from + skip, fd, at + skip, e.byteLength - skip)).then(() => {
-          this.copied += e.byteLength - skip;
-        })
-      : src.arrival.then(() => {
-          // Not after close(): the file is being abandoned (and its fd may be gone).
-          if (this.#closing) throw new H5Error('the write was abandoned', { code: 'H5_ABORTED' });
-          checkAbort(this.signal, 'save');
-          const { data } = e.tensor;
-          return issue(writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, e.byteLength), at)); // the prefix was zeros
-        });
+    // Not after close(): the file is being abandoned (and its fd may be gone).
+    const open = (): void => {
+      if (this.#closing) throw new H5Error('the write was abandoned', { code: 'H5_ABORTED' });
+      checkAbort(this.signal, 'save');
+    };
+    let done: Promise<void>;
+    if (copy) {
+      this.progress(skip); // (the prefix libhdf5 wrote is already there)
+      const rest = e.byteLength - skip;
+      done = issue(native.copyRange(src.fd, src.from + skip, fd, at + skip, rest), rest).then(() => {
+        this.copied += rest;
+      });
+    } else if ('sink' in src) {
+      // The pieces cover the whole range, the prefix's zeros included.
+      const inRange = (offset: number, length: number): void => {
+        if (!(offset >= 0 && length >= 0 && offset + length <= e.byteLength))
+          throw new RangeError(`a piece of ${length} bytes at ${offset} is outside tensor '${e.name}'`);
+      };
+      done = src.sink(
+        async (bytes, offset) => {
+          open();
+          inRange(offset, bytes.length);
+          await issue(writeAll(fd, bytes, at + offset), bytes.length);
+        },
+        async (from, fromAt, offset, length) => {
+          open();
+          inRange(offset, length);
+          await issue(native.copyRange(from, fromAt, fd, at + offset, length), length);
+          this.copied += length;
+        },
+      );
+    } else {
+      this.progress(skip);
+      done = src.arrival.then(() => {
+        open();
+        const { data } = e.tensor;
+        // (the prefix was zeros)
+        return issue(writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, e.byteLength), at), e.byteLength - skip);
+      });
+    }
     done.catch(() => {}); // observed in finish(), or settled in close()
     this.#all.push(done);
     if (++this.#placed % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));

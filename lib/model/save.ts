@@ -44,7 +44,7 @@ import {
   signalOption,
 } from '../util/validate.js';
 import { checkAbort } from '../util/abort.js';
-import { type CopySource, PlacedWrites, storageOffset } from './placed.js';
+import { type CopySource, PlacedWrites, placeable, type Sink, storageOffset } from './placed.js';
 
 export interface SaveOptions {
   /** Codec for every tensor of rank >= 1 with at least one element (default 'none': contiguous, viewable). */
@@ -91,6 +91,13 @@ export interface PreparedSave {
    * the write.
    */
   ready?: (name: string) => Promise<unknown> | undefined;
+  /**
+   * @internal For a tensor the writer places (uncompressed, 256 KiB or more):
+   * a Sink that writes its bytes straight into the file as they arrive,
+   * instead of `ready` (undefined: use `ready`). Asked once per such tensor,
+   * after `ready` is known not to be needed for it.
+   */
+  sink?: (name: string) => Sink | undefined;
 }
 
 /** @internal The provenance attributes that depend on the writing process, not on the model. */
@@ -345,11 +352,13 @@ async function writeModelFile(
       const filtered = isFiltered(e, p.compression);
       const ds = file.createDataset(e.name, datasetOptions(e, p.compression, p.shuffle));
       datasets.push(ds);
-      const arrival = p.ready?.(e.name);
       const from = copyFrom?.offsets.get(e.name);
+      const sink = placed && from === undefined && placeable(e, filtered) ? p.sink?.(e.name) : undefined;
+      const arrival = sink ? undefined : p.ready?.(e.name);
       // A tensor still arriving does not hold up the ones after it: its range is allocated now and written when it is in.
-      const src = from !== undefined ? { fd: copyFrom!.fd, from } : arrival && { arrival };
+      const src = from !== undefined ? { fd: copyFrom!.fd, from } : sink ? { sink } : arrival && { arrival };
       if (placed && src && !filtered && (await placed.place(ds, e, src))) continue;
+      if (sink) throw new Error(`bug: tensor '${e.name}' was offered a sink but not placed`);
       await arrival;
       if ((await writeTensor(ds, e, filtered, p, progress)) && !known)
         started.set(k, inBackground(storedSha256(fd, e, ds)));

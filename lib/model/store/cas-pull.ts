@@ -11,7 +11,7 @@ import { loadS3 } from '../../remote/sdk.js';
 import { boundedMap, tensorSha256 } from '../digest.js';
 import { ARRAY_TYPES, typedArrayOf, type NumericDType, type TypedArray } from '../../h5/dtypes.js';
 import { prepareSave, writeModelInto } from '../save.js';
-import type { CopySource } from '../placed.js';
+import type { CopySource, Sink } from '../placed.js';
 import type { JsonValue, Tensor } from '../schema.js';
 import { chunkRanges, type CasContext, type CasTensor, type RebuildRecipe } from './cas.js';
 
@@ -137,6 +137,8 @@ async function fetchTensor(
 export interface CachedFile {
   fd: number;
   offsets: Map<string, number>;
+  /** Where each piece (by SHA-256) of its chunked tensors lies in it. */
+  pieceOffsets?: Map<string, number>;
 }
 
 /** The error of a fetch that `stop` (or the caller's signal) cut short: not the cause of a failure. */
@@ -202,19 +204,71 @@ export async function rebuildInto(
   const onAbort = (): void => stop.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   if (signal?.aborted) onAbort();
+  // A chunked tensor is not fetched into memory: the writer asks for it when
+  // it has allocated its range, and its pieces are streamed into the file
+  // (`sinkFor`), at most `concurrency` pieces in memory at a time. Its buffer
+  // here is only its Tensor's stand-in, never written (calloc'd pages that are
+  // never touched cost no memory), unless the writer cannot place the tensor
+  // and asks with `ready` instead: then it is fetched into that buffer.
+  const deferred = new Set<string>();
+  const fetchInto = (t: CasTensor, ab: ArrayBuffer): void => {
+    const done = fetchTensor(ctx, t, ab, slot, stop.signal, pieces).then((reused) => {
+      if (reused > 0) partly.add(t.sha256);
+      received += t.bytes - reused;
+      onProgress?.(received, total);
+    });
+    done.catch(() => stop.abort());
+    arriving.set(t.sha256, done);
+  };
   const fetchMissing = (): void => {
     for (const t of bySha.values()) {
       if (have.has(t.sha256)) continue;
       const ab = new ArrayBuffer(t.bytes);
       have.set(t.sha256, ab);
-      const done = fetchTensor(ctx, t, ab, slot, stop.signal, pieces).then((reused) => {
-        if (reused > 0) partly.add(t.sha256);
-        received += t.bytes - reused;
-        onProgress?.(received, total);
-      });
-      done.catch(() => stop.abort());
-      arriving.set(t.sha256, done);
+      if (t.chunks) deferred.add(t.sha256);
+      else fetchInto(t, ab);
     }
+  };
+  const ready = (name: string): Promise<unknown> | undefined => {
+    const sha = shaOf.get(name)!;
+    if (deferred.delete(sha)) fetchInto(bySha.get(sha)!, have.get(sha) as ArrayBuffer);
+    return arriving.get(sha);
+  };
+  // Piece buffers, reused (fresh memory faults in every page on first touch).
+  const buffers: Uint8Array[] = [];
+  const bufferSlot = slots(ctx.concurrency);
+  let streams = 0;
+  const sinkFor = (t: CasTensor, copy: CachedFile | undefined): Sink => {
+    return async (write, copyRange) => {
+      const ranges = chunkRanges(t.bytes, t.chunkBytes!);
+      let reused = false;
+      await Promise.all(
+        t.chunks!.map(async (c, i) => {
+          const [a, b] = ranges[i]!;
+          const cached = pieces?.get(c.sha256);
+          if (cached?.byteLength === b - a) {
+            reused = true;
+            const at = copy?.pieceOffsets?.get(c.sha256);
+            // Not hashed here: the file hash covers it (see checkReused).
+            return at === undefined ? write(cached, a) : copyRange(copy!.fd, at, a, b - a);
+          }
+          return bufferSlot(async () => {
+            const buf = buffers.pop() ?? new Uint8Array(t.chunkBytes!);
+            try {
+              const into = buf.byteLength >= b - a ? buf.subarray(0, b - a) : new Uint8Array(b - a);
+              await fetchObject(ctx, `tensor '${t.name}' bytes ${a}-${b - 1}`, c, into, slot, stop.signal);
+              received += b - a;
+              onProgress?.(received, total);
+              await write(into, a);
+            } finally {
+              if (buffers.length < ctx.concurrency) buffers.push(buf);
+            }
+          });
+        }),
+      ).finally(() => {
+        if (reused) partly.add(t.sha256);
+      });
+    };
   };
   const arrived = async <T>(work: Promise<T>): Promise<T> => {
     try {
@@ -253,7 +307,19 @@ export async function rebuildInto(
     });
     p.metadataJson = m.rebuild.metadataJson;
     p.writer = m.rebuild.writer;
-    p.ready = (name) => arriving.get(shaOf.get(name)!);
+    p.ready = ready;
+    p.sink = (name) => {
+      const sha = shaOf.get(name)!;
+      if (!deferred.has(sha)) return undefined;
+      const sink = sinkFor(bySha.get(sha)!, copy);
+      // Observed by the writer (a failure fails the write) and, for the error reported, by `arrived`.
+      return (write, copyRange) => {
+        const done = sink(write, copyRange);
+        done.catch(() => stop.abort());
+        arriving.set(`${sha}/${++streams}`, done);
+        return done;
+      };
+    };
     // Reused tensors copied file to file where the cached file holds them (by name here).
     const copyFrom: CopySource | undefined = copy && {
       fd: copy.fd,
@@ -273,27 +339,32 @@ export async function rebuildInto(
     fetchMissing();
     let hex = await arrived(write(base?.file));
     if (hex !== expected && base?.file) {
+      // Written again from memory, except the tensors that took pieces from the
+      // cache: fetched whole (a streamed one would be downloaded again anyway).
+      dropPieces();
       await rm(temp, { force: true }); // the writer creates its file afresh
-      hex = await write();
+      hex = await arrived(write());
     }
     return await checkReused(hex);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+  /** Stops taking pieces from the cache: the tensors that took any are fetched whole (pieces are not hashed one by one). */
+  function dropPieces(): boolean {
+    pieces = undefined;
+    if (partly.size === 0) return false;
+    for (const sha of partly) {
+      have.delete(sha);
+      total += bySha.get(sha)!.bytes;
+    }
+    partly.clear();
+    fetchMissing();
+    return true;
+  }
   async function checkReused(hex: string): Promise<string> {
     const reused = [...have].filter(([, v]) => !(v instanceof ArrayBuffer));
     if (hex !== expected && (partly.size > 0 || reused.length > 0)) {
-      let again = false;
-      if (partly.size > 0) {
-        // Pieces are not hashed one by one: the tensors that took any are fetched whole instead.
-        pieces = undefined;
-        for (const sha of partly) {
-          have.delete(sha);
-          total += bySha.get(sha)!.bytes;
-        }
-        partly.clear();
-        again = true;
-      }
+      let again = dropPieces();
       const ok = await boundedMap(
         reused,
         ([, v]) => v.byteLength,

@@ -176,7 +176,7 @@ export async function rebuildVersion(
       base = {
         tensors: new Map(),
         chunks: new Map(),
-        ...(input && { file: { fd: input.fd, offsets: new Map() } }),
+        ...(input && { file: { fd: input.fd, offsets: new Map(), pieceOffsets: new Map() } }),
       };
       const recOf = new Map(best.rec.tensors.map((t) => [t.name, t]));
       for (const [n, t] of m.tensors) {
@@ -184,9 +184,13 @@ export async function rebuildVersion(
         const d = t.data as TypedArray;
         if (r?.chunks && !want.has(r.sha256) && d.byteLength === r.bytes) {
           const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+          // At their file offsets too, for the kernel copy, where the view is over a mapping of the whole file.
+          const inFile = base.file && m.views.has(n) && d.buffer.byteLength === input!.size;
           chunkRanges(r.bytes, r.chunkBytes!).forEach(([a, b], i) => {
             const sha = r.chunks![i]!.sha256;
-            if (wantPieces.has(sha)) base!.chunks!.set(sha, bytes.subarray(a, b));
+            if (!wantPieces.has(sha)) return;
+            base!.chunks!.set(sha, bytes.subarray(a, b));
+            if (inFile) base!.file!.pieceOffsets!.set(sha, d.byteOffset + a);
           });
         }
         const sha = r?.sha256;
