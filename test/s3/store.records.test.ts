@@ -120,3 +120,28 @@ describe('S3 store: an aborted save', () => {
     }
   });
 });
+
+describe('S3 store: manifests that ask too much', () => {
+  it('a manifest naming a tensor bigger than the process can allocate: H5_TOO_LARGE, nothing cached', async () => {
+    const bucket = await makeBucket(env, 'huge');
+    const opts = (cache: string) => ({
+      ...storeOptions(env, join(dir, cache)),
+      create: true,
+      layout: 'tensors' as const,
+    });
+    const pub = await S3ModelStore.open(`s3://${bucket}/m`, opts('huge-pub'));
+    await pub.save('m', model(3));
+    const rec = (await pub.record('m', 1))!;
+    // The same object and hash, a shape of 2^46 floats (256 TiB): a valid record, an impossible pull.
+    const t = rec.tensors[0]!;
+    const huge = { ...rec, version: 2, tensors: [{ ...t, shape: [2 ** 46], bytes: 2 ** 48 }] };
+    await put(bucket, 'm/m/versions/v000002.json', JSON.stringify(huge));
+    const server = await S3ModelStore.open(`s3://${bucket}/m`, opts('huge-server'));
+    const err = await server.load('m', 2).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'H5_TOO_LARGE' });
+    expect((err as Error).message).toContain("tensor 'w' (281474976710656 bytes)");
+    expect(await server.cache.has(rec.digest)).toBe(false);
+    pub.destroy();
+    server.destroy();
+  });
+});

@@ -141,6 +141,23 @@ export interface CachedFile {
   pieceOffsets?: Map<string, number>;
 }
 
+/**
+ * A tensor's buffer (a chunked one's is only its stand-in, never written). A
+ * manifest may name a tensor bigger than this process can allocate: that is a
+ * typed error, not a RangeError from deep inside the pull.
+ */
+function allocate(t: CasTensor): ArrayBuffer {
+  try {
+    return new ArrayBuffer(t.bytes);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new H5Error(
+      `tensor '${t.name}' (${t.bytes} bytes) cannot be allocated in this process (${e.message}): nothing was cached`,
+      { code: 'H5_TOO_LARGE' },
+    );
+  }
+}
+
 /** The error of a fetch that `stop` (or the caller's signal) cut short: not the cause of a failure. */
 const isAbort = (e: unknown): boolean =>
   (e instanceof H5Error && e.code === 'H5_ABORTED') || (e as Error | undefined)?.name === 'AbortError';
@@ -223,7 +240,7 @@ export async function rebuildInto(
   const fetchMissing = (): void => {
     for (const t of bySha.values()) {
       if (have.has(t.sha256)) continue;
-      const ab = new ArrayBuffer(t.bytes);
+      const ab = allocate(t);
       have.set(t.sha256, ab);
       if (t.chunks) deferred.add(t.sha256);
       else fetchInto(t, ab);
