@@ -27,6 +27,8 @@ import { checkAbort } from '../util/abort.js';
 export type Sink = (
   write: (bytes: Uint8Array, offset: number) => Promise<void>,
   copy: (fd: number, from: number, offset: number, length: number) => Promise<void>,
+  /** Where the tensor starts in the file. */
+  at: number,
 ) => Promise<void>;
 
 /** @internal Whether the writer places `e` (a Sink can fill it): uncompressed, and big enough to allocate by a prefix. */
@@ -182,6 +184,7 @@ export class PlacedWrites {
           await issue(native.copyRange(from, fromAt, fd, at + offset, length), length);
           this.copied += length;
         },
+        at,
       );
     } else {
       this.progress(skip);

@@ -602,7 +602,7 @@ describe('content-addressed S3 store', () => {
       for (const s of [pub, server, cold]) s.destroy();
     });
 
-    it('a piece of the cached base damaged on disk: the file mismatches, the tensor is fetched whole, the rebuilt file verifies', async () => {
+    it('a piece of the cached base damaged on disk: the file mismatches, the pieces taken from the cache are hashed, only the damaged one is fetched, the rebuilt file verifies', async () => {
       const { pub, server, v1 } = await published(42, 3);
       const f = await loadModel(v1.path, { verify: false });
       const t = f.tensors.get('big')!.data;
@@ -613,11 +613,29 @@ describe('content-addressed S3 store', () => {
       const m2 = await server.load('m', 2);
       const b = server.stats();
       expect(m2.digest).toBe((await server.record('m', 2))!.digest);
-      expect(b.bytesDownloaded - a.bytesDownloaded).toBe(FLOATS * 4 - 3 * MiB + FLOATS * 4); // piece 3, then the whole tensor
+      expect(b.bytesDownloaded - a.bytesDownloaded).toBe(FLOATS * 4 - 3 * MiB + MiB); // piece 3 (changed), then piece 0 (damaged)
       expect(sameBytes(m2.tensors.get('big')!.data, chunked(42, 3).big!.data)).toBe(true);
       m2.close();
       pub.destroy();
       server.destroy();
+    });
+
+    it('a delta pull whose rebuilt file mismatches (recipe changed): H5_CHECKSUM_MISMATCH, each piece fetched once, nothing new cached', async () => {
+      const { p, pub, server } = await published(48, 2);
+      await editRecord(pub, 2, (rec) => {
+        rec.rebuild.writer.platform = 'plan9-mips';
+      });
+      server.destroy();
+      const again = await open(p, `${p}-server`); // the same cache; reads the edited record
+      const a = again.stats();
+      const err = await again.load('m', 2).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('H5_CHECKSUM_MISMATCH');
+      // Written twice (kernel copies, then from memory): the changed piece is fetched once and copied
+      // from the first file the second time; what came from the cache hashes right: no third write.
+      expect(again.stats().bytesDownloaded - a.bytesDownloaded).toBe(MiB);
+      expect(readdirSync(join(again.cache.dir, 'blobs'))).toEqual([`${(await again.record('m', 1))!.digest}.h5`]);
+      pub.destroy();
+      again.destroy();
     });
 
     it('a corrupted piece is H5_CHECKSUM_MISMATCH naming the tensor and its bytes; nothing is cached', async () => {

@@ -5,6 +5,7 @@
  * the reproducible writer, taking what a cached version holds.
  */
 import { createHash } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { H5Error } from '../../errors.js';
 import { loadS3 } from '../../remote/sdk.js';
@@ -101,7 +102,7 @@ async function fetchObject(
  * Fills `ab` (t.bytes long) with tensor `t`: its one object, or each of its
  * pieces, taken from `cached` (pieces by SHA-256 that a cached version holds:
  * copied, not checked here, see rebuildInto) or fetched and checked. Resolves
- * to the bytes taken from `cached`.
+ * to the SHA-256s of the pieces taken from `cached`.
  */
 async function fetchTensor(
   ctx: CasContext,
@@ -110,13 +111,13 @@ async function fetchTensor(
   slot: <T>(fn: () => Promise<T>) => Promise<T>,
   signal: AbortSignal | undefined,
   cached: ReadonlyMap<string, Uint8Array> | undefined,
-): Promise<number> {
+): Promise<string[]> {
   const buf = new Uint8Array(ab);
   if (!t.chunks) {
     await fetchObject(ctx, `tensor '${t.name}'`, { object: t.object!, sha256: t.sha256 }, buf, slot, signal);
-    return 0;
+    return [];
   }
-  let reused = 0;
+  const reused: string[] = [];
   const ranges = chunkRanges(t.bytes, t.chunkBytes!);
   await Promise.all(
     t.chunks.map((c, i) => {
@@ -124,7 +125,7 @@ async function fetchTensor(
       const have = cached?.get(c.sha256);
       if (have?.byteLength === b - a) {
         buf.set(have, a);
-        reused += b - a;
+        reused.push(c.sha256);
         return undefined;
       }
       return fetchObject(ctx, `tensor '${t.name}' bytes ${a}-${b - 1}`, c, buf.subarray(a, b), slot, signal);
@@ -175,11 +176,10 @@ const isAbort = (e: unknown): boolean =>
  * tensor's bytes lie in it) the first write has the kernel copy the reused
  * tensors file to file, which costs a fraction of writing them from the
  * mapping (every page of which would fault in). If the file hash then differs
- * from `expected`, it is written again from memory; if it still differs, the
- * reused tensors are hashed (a cached file damaged on disk since it was
- * verified, or a base manifest that lies): those that differ, and every
- * tensor that took pieces from the cache, are fetched and the file is
- * written once more.
+ * from `expected`, it is written again from memory (pieces it streamed are
+ * copied from the first file, not fetched again); if it still differs, the
+ * tensors and pieces taken from the cached version are hashed (checkReused)
+ * and those that differ are fetched for one more write.
  */
 export async function rebuildInto(
   ctx: CasContext,
@@ -197,14 +197,21 @@ export async function rebuildInto(
     for (const t of bySha.values())
       if (base.tensors.get(t.sha256)?.byteLength === t.bytes) have.set(t.sha256, base.tensors.get(t.sha256)!);
   // Pieces of chunked tensors the cached version holds (a changed tensor keeps
-  // the pieces it did not change). Dropped if the file then differs.
-  let pieces = base?.chunks;
-  /** Tensors filled partly from `pieces` (fetched ones hold ArrayBuffers too). */
+  // the pieces it did not change). Not hashed unless the file then differs.
+  const pieces = new Map(base?.chunks ?? []);
+  /** The pieces taken from `pieces`. */
+  const usedPieces = new Set<string>();
+  /** Tensors fetched into memory that took pieces from `pieces`. */
   const partly = new Set<string>();
+  // Pieces fetched (checked) and written into this attempt's file, at their
+  // offsets there; after a failed attempt, that file (unlinked, still open)
+  // is where the next attempt copies them from instead of fetching them again.
+  let landed = new Map<string, number>();
+  let prev: { fd: number; at: Map<string, number> } | undefined;
   const toFetch = (t: CasTensor): number =>
     t.chunks
       ? chunkRanges(t.bytes, t.chunkBytes!).reduce(
-          (a, [x, y], i) => a + (pieces?.get(t.chunks![i]!.sha256)?.byteLength === y - x ? 0 : y - x),
+          (a, [x, y], i) => a + (pieces.get(t.chunks![i]!.sha256)?.byteLength === y - x ? 0 : y - x),
           0,
         )
       : t.bytes;
@@ -230,8 +237,9 @@ export async function rebuildInto(
   const deferred = new Set<string>();
   const fetchInto = (t: CasTensor, ab: ArrayBuffer): void => {
     const done = fetchTensor(ctx, t, ab, slot, stop.signal, pieces).then((reused) => {
-      if (reused > 0) partly.add(t.sha256);
-      received += t.bytes - reused;
+      if (reused.length > 0) partly.add(t.sha256);
+      for (const sha of reused) usedPieces.add(sha);
+      received += t.bytes - reused.reduce((a, sha) => a + pieces.get(sha)!.byteLength, 0);
       onProgress?.(received, total);
     });
     done.catch(() => stop.abort());
@@ -256,18 +264,23 @@ export async function rebuildInto(
   const bufferSlot = slots(ctx.concurrency);
   let streams = 0;
   const sinkFor = (t: CasTensor, copy: CachedFile | undefined): Sink => {
-    return async (write, copyRange) => {
+    return async (write, copyRange, at) => {
       const ranges = chunkRanges(t.bytes, t.chunkBytes!);
-      let reused = false;
       await Promise.all(
         t.chunks!.map(async (c, i) => {
           const [a, b] = ranges[i]!;
-          const cached = pieces?.get(c.sha256);
+          const cached = pieces.get(c.sha256);
           if (cached?.byteLength === b - a) {
-            reused = true;
-            const at = copy?.pieceOffsets?.get(c.sha256);
+            usedPieces.add(c.sha256);
+            const from = copy?.pieceOffsets?.get(c.sha256);
             // Not hashed here: the file hash covers it (see checkReused).
-            return at === undefined ? write(cached, a) : copyRange(copy!.fd, at, a, b - a);
+            return from === undefined ? write(cached, a) : copyRange(copy!.fd, from, a, b - a);
+          }
+          const earlier = prev?.at.get(c.sha256);
+          if (earlier !== undefined) {
+            await copyRange(prev!.fd, earlier, a, b - a);
+            landed.set(c.sha256, at + a);
+            return;
           }
           return bufferSlot(async () => {
             const buf = buffers.pop() ?? new Uint8Array(t.chunkBytes!);
@@ -277,14 +290,13 @@ export async function rebuildInto(
               received += b - a;
               onProgress?.(received, total);
               await write(into, a);
+              landed.set(c.sha256, at + a);
             } finally {
               if (buffers.length < ctx.concurrency) buffers.push(buf);
             }
           });
         }),
-      ).finally(() => {
-        if (reused) partly.add(t.sha256);
-      });
+      );
     };
   };
   const arrived = async <T>(work: Promise<T>): Promise<T> => {
@@ -330,8 +342,8 @@ export async function rebuildInto(
       if (!deferred.has(sha)) return undefined;
       const sink = sinkFor(bySha.get(sha)!, copy);
       // Observed by the writer (a failure fails the write) and, for the error reported, by `arrived`.
-      return (write, copyRange) => {
-        const done = sink(write, copyRange);
+      return (write, copyRange, at) => {
+        const done = sink(write, copyRange, at);
         done.catch(() => stop.abort());
         arriving.set(`${sha}/${++streams}`, done);
         return done;
@@ -356,45 +368,67 @@ export async function rebuildInto(
     fetchMissing();
     let hex = await arrived(write(base?.file));
     if (hex !== expected && base?.file) {
-      // Written again from memory, except the tensors that took pieces from the
-      // cache: fetched whole (a streamed one would be downloaded again anyway).
-      dropPieces();
-      await rm(temp, { force: true }); // the writer creates its file afresh
+      // Written again from memory and the mapping, without kernel copies (the
+      // pieces fetched for the first file are copied from it, not fetched again).
+      await restart();
       hex = await arrived(write());
     }
     return await checkReused(hex);
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    if (prev) closeSync(prev.fd);
   }
-  /** Stops taking pieces from the cache: the tensors that took any are fetched whole (pieces are not hashed one by one). */
-  function dropPieces(): boolean {
-    pieces = undefined;
-    if (partly.size === 0) return false;
-    for (const sha of partly) {
-      have.delete(sha);
-      total += bySha.get(sha)!.bytes;
+  /** Before the writer creates its file afresh: keeps the failed file open for the pieces it holds. */
+  async function restart(): Promise<void> {
+    if (landed.size > 0) {
+      const fd = openSync(temp, 'r');
+      if (prev) closeSync(prev.fd);
+      prev = { fd, at: landed };
+      landed = new Map();
     }
-    partly.clear();
-    fetchMissing();
-    return true;
+    await rm(temp, { force: true });
   }
+  /**
+   * The file differs: hashes what was taken from the cached version unchecked
+   * (its tensors and pieces); those that differ (a cached file damaged on disk
+   * since it was verified, or a base manifest that lies) are fetched and the
+   * file is written once more.
+   */
   async function checkReused(hex: string): Promise<string> {
     const reused = [...have].filter(([, v]) => !(v instanceof ArrayBuffer));
-    if (hex !== expected && (partly.size > 0 || reused.length > 0)) {
-      let again = dropPieces();
-      const ok = await boundedMap(
+    const used = [...usedPieces];
+    if (hex !== expected && (reused.length > 0 || used.length > 0)) {
+      const okTensors = await boundedMap(
         reused,
         ([, v]) => v.byteLength,
         async ([sha, v]) => (await tensorSha256(v as TypedArray)) === sha,
       );
-      for (const [sha, v] of reused.filter((_, i) => !ok[i])) {
+      const okPieces = await boundedMap(
+        used,
+        (sha) => pieces.get(sha)!.byteLength,
+        async (sha) => (await tensorSha256(pieces.get(sha)!)) === sha,
+      );
+      let again = false;
+      for (const [sha, v] of reused.filter((_, i) => !okTensors[i])) {
         have.delete(sha);
         total += v.byteLength;
         again = true;
       }
+      const bad = new Set(used.filter((_, i) => !okPieces[i]));
+      for (const sha of bad) {
+        total += pieces.get(sha)!.byteLength;
+        pieces.delete(sha);
+        again = true;
+      }
+      // A tensor fetched into memory holds its bad pieces: fetched again (its good ones come from the cache again).
+      for (const sha of partly)
+        if (bySha.get(sha)!.chunks!.some((c) => bad.has(c.sha256))) {
+          have.delete(sha);
+          partly.delete(sha);
+        }
       if (again) {
         fetchMissing();
-        await rm(temp, { force: true }); // the writer creates its file afresh
+        await restart();
         hex = await arrived(write());
       }
     }
