@@ -4,11 +4,11 @@
  * publishers, gc racing publish, and a store holding both layouts.
  */
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
-import { closeSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, S3ModelStore, type Tensor } from '../../lib/index.js';
+import { H5Error, loadModel, S3ModelStore, type Tensor } from '../../lib/index.js';
 import { casTestHooks } from '../../lib/model/store/cas.js';
-import { gaussian, tempDir } from '../helpers.js';
+import { gaussian, mountTmpfs, tempDir } from '../helpers.js';
 import { clientFor, makeBucket, sameBytes, sharedCluster, storeOptions } from './cluster.js';
 import { childPeak } from '../child-peak.js';
 
@@ -695,6 +695,35 @@ describe('content-addressed S3 store', () => {
       for (const bad of [1000, 65535, 1.5e6 + 0.5, -1, Number.NaN])
         await expect(open(p, `${p}-bad`, { chunkBytes: bad })).rejects.toThrow(/chunkBytes/);
       pub.destroy();
+    });
+
+    const smallDisk = mountTmpfs('6m');
+    it('a cache on a full disk: the streamed pull fails typed, leaves no temp and frees the space; a pull that fits then succeeds', async () => {
+      const p = fresh();
+      const pub = await open(p, `${p}-pub`);
+      const big = (n: number, seed: number): Record<string, Tensor> => ({
+        w: { dtype: 'float32', shape: [n, 1024], data: gaussian(n * 1024, seed) },
+      });
+      await pub.save('big', big(2048, 49)); // 8 MiB: 8 pieces, more than the disk holds
+      await pub.save('small', big(512, 50)); // 2 MiB
+      const server = await S3ModelStore.open(`s3://${bucket}/${p}`, {
+        ...storeOptions(env, smallDisk),
+        layout: 'tensors',
+      });
+      const err = await server.pull('big', 1).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(H5Error);
+      expect(err).toMatchObject({ code: 'H5_IO' });
+      expect((err as Error).message).toMatch(/ENOSPC|no space/i);
+      const files = readdirSync(smallDisk, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+      expect(files.map((f) => f.name).filter((n) => !n.endsWith('.lock'))).toEqual([]);
+      const free = statfsSync(smallDisk);
+      expect(free.bavail * free.bsize).toBeGreaterThan(5.5 * MiB);
+      const v = await server.pull('small', 1);
+      expect(readFileSync(v.path).equals(readFileSync(pub.cache.path((await pub.record('small', 1))!.digest)))).toBe(
+        true,
+      );
+      pub.destroy();
+      server.destroy();
     });
 
     it('a cold pull streams the pieces into the file: its peak memory stays far under the model (128 MiB)', async () => {
