@@ -7,6 +7,7 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { S3ModelStore, type BadRecord, type Tensor } from '../../lib/index.js';
+import { RECORD_MAX_BYTES } from '../../lib/model/store/s3-record.js';
 import { gaussian, tempDir } from '../helpers.js';
 import { clientFor, makeBucket, sharedCluster, storeOptions } from './cluster.js';
 
@@ -144,4 +145,28 @@ describe('S3 store: manifests that ask too much', () => {
     pub.destroy();
     server.destroy();
   });
+
+  for (const layout of ['file', 'tensors'] as const)
+    it(`layout '${layout}': a save whose record readers would refuse (17 MiB of metadata) is H5_TOO_LARGE before any upload; nothing is published`, async () => {
+      const bucket = await makeBucket(env, `bigrec-${layout}`);
+      const store = await S3ModelStore.open(`s3://${bucket}/m`, {
+        ...storeOptions(env, join(dir, `bigrec-${layout}`)),
+        create: true,
+        layout,
+      });
+      const before = store.stats();
+      const err = await store
+        .save('m', model(4), { metadata: { notes: 'x'.repeat(17 * MiB) } })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'H5_TOO_LARGE' });
+      expect((err as Error).message).toContain(`readers accept at most ${RECORD_MAX_BYTES}`);
+      expect(store.stats().puts - before.puts).toBe(0);
+      expect(await store.versions('m')).toEqual([]);
+      // The store is fine: a save that fits is version 1, and loads.
+      expect(await store.save('m', model(4), { metadata: { notes: 'short' } })).toBe(1);
+      const m = await store.load('m');
+      expect(m.metadata).toEqual({ notes: 'short' });
+      m.close();
+      store.destroy();
+    });
 });

@@ -10,12 +10,13 @@ import { libraryInfo } from '../../h5/runtime.js';
 import { itemSize, type NumericDType, type TypedArray } from '../../h5/dtypes.js';
 import type { prepareSave } from '../save.js';
 import { loadModel, type LoadedModel } from '../load.js';
-import { casTestHooks, chunkRanges, ensureTensorObjects, uploadPlan, type CasTensor } from './cas.js';
+import { blobPrefix, casTestHooks, chunkRanges, ensureTensorObjects, uploadPlan, type CasTensor } from './cas.js';
 import { rebuildInto } from './cas-pull.js';
 import type { S3StoreContext } from './s3-context.js';
 import type { S3SaveOptions } from './s3-options.js';
 import type { readTensorList, S3VersionRecord } from './s3-record.js';
-import { commitRecord, listVersions, type NearRecords, nearRecords, readRecord } from './s3-versions.js';
+import { commitRecord, listVersions, type NearRecords, nearRecords, readRecord, recordBody } from './s3-versions.js';
+import { versionFile } from './common.js';
 import { openInput, type Input } from '../../safety/open.js';
 import { boundedMap } from '../digest.js';
 
@@ -39,8 +40,14 @@ export async function saveTensors(
   const name = common.name;
   const shaByName = new Map(list.tensors.map((t) => [t.name, t.sha256]));
   const plan = await uploadPlan(p.entries, shaByName, ctx.chunkBytes, options.signal);
+  // The manifest's size is known before any upload (keys are fixed-length): one
+  // that readers would refuse fails now, not after uploading the model.
+  const keyOf = (sha: string): string => `${blobPrefix(sha)}${'0'.repeat(16)}`;
   const check = () => ensureTensorObjects(ctx, plan.items, options.signal, (s, t) => options.onUploadProgress?.(s, t));
-  let checked = await check();
+  let checked: { keys: Map<string, string>; checkedAt: number } = {
+    keys: new Map(plan.items.map((i) => [i.sha256, keyOf(i.sha256)])),
+    checkedAt: 0,
+  };
   const tensors = (): S3VersionRecord['tensors'] =>
     plan.tensors.map((t) => ({
       name: t.entry.name,
@@ -72,6 +79,10 @@ export async function saveTensors(
       },
     },
   };
+  const draft = { ...base, version: 999_999, file: versionFile(999_999), createdAt: new Date().toISOString() };
+  recordBody(draft as S3VersionRecord, ctx.dir(name));
+  checked = await check();
+  base.tensors = tensors();
   return commitRecord(ctx, name, base, options.signal, async () => {
     await casTestHooks.beforeCommit?.();
     for (let n = 0; performance.now() - checked.checkedAt > ctx.graceMs / 2; n++) {

@@ -197,6 +197,26 @@ export async function latestVersion(ctx: S3StoreContext, name: string): Promise<
   return r ? r.version : null;
 }
 
+/**
+ * The record's bytes as commitRecord writes them, refused if readers would
+ * refuse them (over RECORD_MAX_BYTES, see readRecord): a version nobody can
+ * read must not be published. H5_TOO_LARGE.
+ */
+export function recordBody(record: S3VersionRecord, where: string): string {
+  const body = `${JSON.stringify(record, null, 1)}\n`;
+  const bytes = Buffer.byteLength(body);
+  if (bytes > RECORD_MAX_BYTES) {
+    const pieces = record.tensors.reduce((a, t) => a + (t.chunks?.length ?? 1), 0);
+    throw new H5Error(
+      `cannot publish '${where}': its version record would be ${bytes} bytes and readers accept at most ${RECORD_MAX_BYTES} ` +
+        `(${record.tensors.length} tensors in ${pieces} objects, ${record.rebuild?.metadataJson.length ?? 0} bytes of metadata); ` +
+        'nothing was published. Fewer objects: a store opened with a larger chunkBytes; or less metadata',
+      { code: 'H5_TOO_LARGE' },
+    );
+  }
+  return body;
+}
+
 /** Creates the version record under the next free number. */
 export async function commitRecord(
   ctx: S3StoreContext,
@@ -230,7 +250,7 @@ export async function commitRecord(
         file: versionFile(version),
         createdAt: new Date().toISOString(),
       };
-      const body = `${JSON.stringify(record, null, 1)}\n`;
+      const body = recordBody(record, ctx.dir(name));
       if (!conditional) {
         // Under the shared lock: a number is free if no record exists.
         const exists = await ctx
