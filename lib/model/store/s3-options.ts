@@ -44,9 +44,10 @@ export interface S3StoreOptions extends S3ConnectOptions {
   /**
    * How `save` stores a version: 'file' (default: one whole .h5 object, format-1
    * record, readable by every h5vault release with the S3 store) or 'tensors'
-   * (content-addressed: one object per distinct tensor, shared by every version
-   * and model of the store, and a format-2 manifest; publish uploads and pull
-   * downloads only the tensors the other side lacks). A store reads both.
+   * (content-addressed: one object per distinct tensor, or per distinct
+   * `chunkBytes` piece of a bigger one, shared by every version and model of
+   * the store, and a format-2 manifest; publish uploads and pull downloads
+   * only the objects the other side lacks). A store reads both.
    * docs/object-storage.md#content-addressed-layout
    */
   layout?: 'file' | 'tensors';
