@@ -39,7 +39,7 @@ export function extractBlocks(file: string, text: string): DocBlock[];
 export function programsOf(blocks: DocBlock[]): DocProgram[];
 export function collectPrograms(repo?: string, filters?: string[]): DocProgram[];
 export function userProject(repo?: string, prefix?: string, deps?: string[]): string;
-export function tsc(root: string, node?: string, repo?: string): { status: number | null; output: string };
+export function tsc(root: string, node?: string, repo?: string): Promise<{ status: number | null; output: string }>;
 export function runDocs(options: {
   repo?: string;
   node?: string;

@@ -189,11 +189,28 @@ export function userProject(repo = REPO, prefix = 'h5vault-doctest-', deps = ['@
   return root;
 }
 
-/** tsc over a project directory with `tsconfig.json`, by the given Node: { status, output }. */
+/**
+ * tsc over a project directory with `tsconfig.json`, by the given Node: { status, output }.
+ * Asynchronous: tsc over the docs takes up to a minute on a loaded machine
+ * (under ASan), and a test worker blocked that long in spawnSync misses
+ * vitest's RPC deadline ("Timeout calling onTaskUpdate": the run fails
+ * though every test passed).
+ */
 export function tsc(root, node = process.execPath, repo = REPO) {
   const bin = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync(node, [bin, '-p', root], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
-  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+  return new Promise((resolve, reject) => {
+    const child = spawn(node, [bin, '-p', root], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, output: `${stdout}${stderr}` }));
+  });
 }
 
 /** A user's strict project: `tsc --strict`, skipLibCheck off, Node ESM resolution. */
@@ -247,7 +264,7 @@ export async function runDocs({
 
     // One tsc run: it checks every program and emits the TS ones (run as emitted).
     writeFileSync(join(root, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
-    const r = tsc(root, node, repo);
+    const r = await tsc(root, node, repo);
     if (typecheck) {
       const errors = new Map();
       for (const line of r.output.split('\n')) {

@@ -16,11 +16,11 @@ const root = userProject(REPO, 'h5vault-types-', ['@types']);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('dtype-typed reads and views', () => {
-  it('compile under --strict with the wrong uses rejected, and run with the run-time checks', () => {
+  it('compile under --strict with the wrong uses rejected, and run with the run-time checks', async () => {
     copyFileSync(join(REPO, 'test/types/dtype-typed.mts'), join(root, 'dtype-typed.mts'));
     const compilerOptions = { ...STRICT_OPTIONS, outDir: 'out' };
     writeFileSync(join(root, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['dtype-typed.mts'] }));
-    const r = tsc(root);
+    const r = await tsc(root);
     // Errors in another package's own declarations are theirs (onnxruntime-common
     // names DOM types; dist/onnx/ort.d.ts reaches it through h5vault's own
     // node_modules here): only errors in this file or in h5vault's count.

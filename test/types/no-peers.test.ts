@@ -34,7 +34,7 @@ function project(name: string, peers: string[], source: string, lib: string[] = 
 }
 
 describe("optional peers' types", () => {
-  it('the declarations compile under --strict, skipLibCheck off, without onnxruntime-node and the AWS SDK', () => {
+  it('the declarations compile under --strict, skipLibCheck off, without onnxruntime-node and the AWS SDK', async () => {
     const proj = project(
       'none',
       [],
@@ -44,12 +44,12 @@ describe("optional peers' types", () => {
       export type T = [OrtTensor, S3StoreOptions];
     `,
     );
-    const r = tsc(proj);
+    const r = await tsc(proj);
     expect(r.output).toBe('');
     expect(r.status).toBe(0);
   });
 
-  it("with onnxruntime-node installed, OrtTensor is ORT's Tensor, not any", () => {
+  it("with onnxruntime-node installed, OrtTensor is ORT's Tensor, not any", async () => {
     const proj = project(
       'ort',
       ['onnxruntime-node'],
@@ -67,7 +67,7 @@ describe("optional peers' types", () => {
     `,
       [...LIB, 'dom'], // onnxruntime-common's own types name DOM types
     );
-    const r = tsc(proj);
+    const r = await tsc(proj);
     expect(r.output).toBe('');
     expect(r.status).toBe(0);
   });
