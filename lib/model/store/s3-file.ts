@@ -12,8 +12,7 @@ import { s3Status } from '../../remote/errors.js';
 import type { S3StoreContext } from './s3-context.js';
 import type { S3SaveOptions } from './s3-options.js';
 import type { S3VersionRecord } from './s3-record.js';
-import { commitRecord, recordBody } from './s3-versions.js';
-import { versionFile } from './common.js';
+import { checkRecordFits, commitRecord } from './s3-versions.js';
 import { checkAbort } from '../../util/abort.js';
 
 /** What one download worker copies into and writes at once (downloadFile). */
@@ -30,10 +29,7 @@ export async function saveFile(
   const object = `${common.name}/objects/${common.digest}-${common.publisher.nonce}.h5`;
   const base = { ...common, format: 1 as const, object, tensors };
   // A record readers would refuse fails before the upload, not after it.
-  recordBody(
-    { ...base, version: 999_999, file: versionFile(999_999), createdAt: new Date().toISOString() },
-    ctx.dir(common.name),
-  );
+  checkRecordFits(base, ctx.dir(common.name));
   await uploadFile(ctx, file, ctx.key(object), common.bytes, options);
   ctx.stats.puts++;
   ctx.stats.bytesUploaded += common.bytes;

@@ -15,8 +15,14 @@ import { rebuildInto } from './cas-pull.js';
 import type { S3StoreContext } from './s3-context.js';
 import type { S3SaveOptions } from './s3-options.js';
 import type { readTensorList, S3VersionRecord } from './s3-record.js';
-import { commitRecord, listVersions, type NearRecords, nearRecords, readRecord, recordBody } from './s3-versions.js';
-import { versionFile } from './common.js';
+import {
+  checkRecordFits,
+  commitRecord,
+  listVersions,
+  type NearRecords,
+  nearRecords,
+  readRecord,
+} from './s3-versions.js';
 import { openInput, type Input } from '../../safety/open.js';
 import { boundedMap } from '../digest.js';
 
@@ -79,8 +85,7 @@ export async function saveTensors(
       },
     },
   };
-  const draft = { ...base, version: 999_999, file: versionFile(999_999), createdAt: new Date().toISOString() };
-  recordBody(draft as S3VersionRecord, ctx.dir(name));
+  checkRecordFits(base, ctx.dir(name));
   checked = await check();
   base.tensors = tensors();
   return commitRecord(ctx, name, base, options.signal, async () => {

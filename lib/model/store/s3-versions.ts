@@ -217,6 +217,15 @@ export function recordBody(record: S3VersionRecord, where: string): string {
   return body;
 }
 
+/**
+ * recordBody's check before a publisher uploads anything: the record as it
+ * will be, but for its number and time (a few bytes; commitRecord checks the
+ * exact bytes again).
+ */
+export function checkRecordFits(base: Omit<S3VersionRecord, 'version'>, where: string): void {
+  recordBody({ ...base, version: 999_999, file: versionFile(999_999), createdAt: new Date().toISOString() }, where);
+}
+
 /** Creates the version record under the next free number. */
 export async function commitRecord(
   ctx: S3StoreContext,
